@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Each creates .venv and
+# installs what it needs; nothing has to be installed by hand first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch is only needed by the deep/lm extras: when one is installed, `pip install torch==2.13.0`
+# runs first (a local CPU wheel), so pip never pulls a multi-GB CUDA build.
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.core
+	$(BIN)/synthpatient demo --out synthpatient-demo --overwrite
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q
+
+# Benchmarks compare against SDV when the optional `compare` extra is installed (SDV is
+# BUSL-1.1 and pulls torch, so torch==2.13.0 goes first).
+bench: $(VENV)/.test
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[compare]'
+	$(BIN)/python benchmarks/bench_synthesizers.py
+
+clean:
+	rm -rf $(VENV) synthpatient-demo

@@ -1,0 +1,24 @@
+"""Lazy imports of optional dependencies, each reported with the pip command that installs it."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from synthpatient.errors import MissingExtraError
+
+
+def import_optional(module: str, *, extra: str, purpose: str = "") -> ModuleType:
+    """Import ``module`` or raise :class:`MissingExtraError` naming the extra to install.
+
+    Examples:
+        >>> np = import_optional("numpy", extra="core")
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        what = f" for {purpose}" if purpose else ""
+        raise MissingExtraError(
+            f"The optional dependency '{module}' is needed{what} but is not installed. "
+            f"Install it with: pip install 'synthpatient[{extra}]'"
+        ) from exc

@@ -1,0 +1,260 @@
+"""Command definitions. Each command parses options, calls the public API, and reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthpatient.cli._errors import err, handled
+
+app = typer.Typer(
+    name="synthpatient",
+    help="Realistic synthetic patient data: fit a generator on a real table, sample new patients.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="Bundled real clinical datasets.", no_args_is_help=True)
+synthesizers_app = typer.Typer(help="Available synthesizers.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(synthesizers_app, name="synthesizers")
+out = Console(highlight=False)
+
+Rows = Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (>= 1).")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Seed: the same seed gives the same rows.")]
+Conditions = Annotated[list[str] | None, typer.Option(
+    "--condition", "-c", help="COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable), e.g. sex=2, age=40..65.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="A schema JSON file to use "
+                                                "instead of inferring one.")]
+Identifiers = Annotated[list[str] | None, typer.Option(
+    "--identifier", help="Treat this column as an identifier: never learned, regenerated.")]
+Categorical = Annotated[list[str] | None, typer.Option(
+    "--categorical", help="Treat this column as categorical.")]
+
+
+def _check_rows(rows: int) -> None:
+    from synthpatient.errors import InvalidParameterError
+
+    if rows < 1:
+        raise InvalidParameterError(f"--rows must be at least 1. Got {rows}.")
+
+
+def _conditions(items: list[str] | None) -> dict[str, Any]:
+    from synthpatient.synthesizers._conditions import parse_condition_text
+
+    return dict(parse_condition_text(item) for item in items or [])
+
+
+def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | None,
+               categorical: list[str] | None):  # type: ignore[no-untyped-def]
+    from synthpatient._io import read_table
+    from synthpatient.schema import Schema, infer_schema
+
+    data = read_table(path)
+    if schema_path is not None:
+        schema = Schema.from_json(schema_path)
+    else:
+        schema = infer_schema(data, identifiers=identifiers or (), categorical=categorical or ())
+    flagged = [c.name for c in schema if c.kind in ("identifier", "text")]
+    if flagged:
+        err.print(f"Not learned (identifiers or free text, regenerated instead): {', '.join(flagged)}")
+    return data, schema
+
+
+def _synthesizer_params(synthesizer: str, seed: int | None):  # type: ignore[no-untyped-def]
+    from synthpatient._random import fresh_seed
+    from synthpatient.synthesizers import make_synthesizer
+
+    seed = fresh_seed() if seed is None else seed
+    return make_synthesizer(synthesizer, seed=seed), seed
+
+
+@app.command()
+def generate(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table (.csv or .parquet).")],
+    rows: Rows = 1000,
+    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    seed: Seed = None,
+    condition: Conditions = None,
+    schema: SchemaOpt = None,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
+    with handled():
+        from synthpatient._io import check_output_path, write_table
+
+        _check_rows(rows)
+        check_output_path(out_path, overwrite=overwrite, kind="table")
+        conditions = _conditions(condition)
+        model, seed = _synthesizer_params(synthesizer, seed)
+        real, table_schema = _load_data(data, schema, identifier, categorical)
+        with err.status(f"Fitting {synthesizer} on {len(real)} rows..."):
+            model.fit(real, schema=table_schema)
+        with err.status(f"Sampling {rows} rows..."):
+            synthetic = model.sample(rows, conditions=conditions)
+        write_table(synthetic, out_path, overwrite=overwrite)
+        out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} "
+                  f"(synthesizer {synthesizer}, seed {seed}).")
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="Folder to save the model in.")],
+    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    seed: Seed = None,
+    schema: SchemaOpt = None,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Fit a synthesizer on DATA and save it to a model folder (no pickle)."""
+    with handled():
+        from synthpatient._io import check_output_path
+
+        check_output_path(model_path, overwrite=overwrite, kind="folder")
+        model, seed = _synthesizer_params(synthesizer, seed)
+        real, table_schema = _load_data(data, schema, identifier, categorical)
+        with err.status(f"Fitting {synthesizer} on {len(real)} rows..."):
+            model.fit(real, schema=table_schema)
+        model.save(model_path, overwrite=overwrite)
+        out.print(f"Saved the fitted {synthesizer} model to {model_path} (seed {seed}).")
+
+
+@app.command()
+def sample(
+    model_path: Annotated[Path, typer.Argument(help="A model folder written by `fit`.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table (.csv or .parquet).")],
+    rows: Rows = 1000,
+    seed: Seed = None,
+    condition: Conditions = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Sample ROWS rows from a saved model."""
+    with handled():
+        from synthpatient._io import check_output_path, write_table
+        from synthpatient._random import fresh_seed
+        from synthpatient.synthesizers import Synthesizer
+
+        _check_rows(rows)
+        check_output_path(out_path, overwrite=overwrite, kind="table")
+        conditions = _conditions(condition)
+        model = Synthesizer.load(model_path)
+        seed = fresh_seed() if seed is None else seed
+        with err.status(f"Sampling {rows} rows..."):
+            synthetic = model.sample(rows, conditions=conditions, seed=seed)
+        write_table(synthetic, out_path, overwrite=overwrite)
+        out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} (seed {seed}).")
+
+
+@app.command("schema")
+def schema_command(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Schema JSON file to write.")],
+    include_observed: Annotated[bool, typer.Option(
+        "--include-observed", help="Keep real minima, maxima and category lists in the file.")] = False,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Infer a schema from DATA and save it as JSON to edit by hand."""
+    with handled():
+        from synthpatient._io import check_output_path
+
+        check_output_path(out_path, overwrite=overwrite)
+        _, table_schema = _load_data(data, None, identifier, categorical)
+        table_schema.to_json(out_path, include_observed=include_observed)
+        out.print(f"Wrote the schema of {len(table_schema)} columns to {out_path}.")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path("synthpatient-demo"),
+    rows: Rows = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Overwrite = False,
+) -> None:
+    """The main job: fit the copula on the bundled diabetes data, write 1,000 synthetic
+    patients, the model, the schema and a quality summary into a folder."""
+    with handled():
+        from synthpatient.demo import run_demo
+
+        _check_rows(rows)
+        with err.status("Fitting on the bundled diabetes data and sampling..."):
+            result = run_demo(out_dir, n_rows=rows, seed=seed, overwrite=overwrite)
+        summary = result["quality"]
+        table = Table(title=f"Quality of {rows} synthetic patients vs 442 real (SDMetrics-style)")
+        table.add_column("score")
+        table.add_column("value", justify="right")
+        for key in ("score", "column_shapes", "column_pair_trends"):
+            table.add_row(key.replace("_", " "), f"{summary[key]:.3f}")
+        out.print(table)
+        for name, path in result["files"].items():
+            out.print(f"  {name:<10} {path}")
+        out.print(f"Demo outputs written to {out_dir.resolve()}")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the bundled datasets."""
+    with handled():
+        from synthpatient import datasets
+
+        table = Table()
+        for col in ("key", "rows", "columns", "target", "title"):
+            table.add_column(col)
+        for info in datasets.list_datasets():
+            table.add_row(info.key, str(info.n_rows), str(info.n_columns), info.target or "-",
+                          info.title)
+        out.print(table)
+
+
+@datasets_app.command("export")
+def datasets_export(
+    key: Annotated[str, typer.Argument(help="Dataset key, see `datasets list`.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o")],
+    overwrite: Overwrite = False,
+) -> None:
+    """Write a bundled dataset to a CSV or Parquet file."""
+    with handled():
+        from synthpatient import datasets
+        from synthpatient._io import write_table
+
+        write_table(datasets.load(key), out_path, overwrite=overwrite)
+        out.print(f"Wrote dataset {key} to {out_path}.")
+
+
+@synthesizers_app.command("list")
+def synthesizers_list() -> None:
+    """List the registered synthesizers and what they can do."""
+    with handled():
+        from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
+
+        table = Table()
+        for col in ("key", "class", "conditions", "missing values", "extra"):
+            table.add_column(col)
+        for key in available_synthesizers():
+            klass = get_synthesizer_class(key)
+            caps = klass.capabilities
+            conditions = "native" if caps.native_conditions else "by rejection"
+            table.add_row(key, klass.__name__, conditions, "yes" if caps.handles_missing else "no",
+                          caps.extra or "core")
+        out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)

@@ -1,0 +1,87 @@
+"""Every exception and warning synthpatient raises.
+
+Each error subclasses the natural built-in as well as :class:`SynthPatientError`, so callers
+can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueError`` /
+``KeyError`` / ``FileNotFoundError``::
+
+    SynthPatientError
+    ├── DataError (ValueError)                 the table given cannot be used as it is
+    │   ├── SchemaValidationError              values break the schema; lists every problem
+    │   └── MixedTypesError                    one column holds numbers and text
+    ├── InvalidParameterError (ValueError)     a constructor or method argument is wrong
+    ├── ConditionError (ValueError)            a condition names an unknown column or cannot be met
+    ├── NotFittedError (ValueError)            sample/save called before fit
+    ├── UnknownSynthesizerError (KeyError)     not in the registry
+    ├── UnknownDatasetError (KeyError)         not a bundled dataset
+    ├── MissingExtraError (ImportError)        an optional dependency is not installed
+    ├── ModelFileError (ValueError)            a saved model folder is missing or damaged
+    └── FileIOError (OSError)                  reading or writing a user file failed
+
+    SynthPatientWarning (UserWarning)          something the user should know, never silent
+
+Messages say what was wrong, what was expected, what was got and what to do. They never
+contain a patient's value: only column names, counts and row numbers.
+"""
+
+from __future__ import annotations
+
+
+class SynthPatientError(Exception):
+    """Base class of every synthpatient error."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(SynthPatientError, ValueError):
+    """The table cannot be used as given (empty, duplicate columns, an empty column...)."""
+
+
+class SchemaValidationError(DataError):
+    """Values break the schema. ``problems`` holds every problem found, not just the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        n = len(self.problems)
+        head = f"The table does not match the schema ({n} problem{'s' if n != 1 else ''}): "
+        super().__init__(head + "; ".join(self.problems))
+
+
+class MixedTypesError(DataError):
+    """A column mixes numbers and text, so its type cannot be inferred safely."""
+
+
+class InvalidParameterError(SynthPatientError, ValueError):
+    """A parameter has a wrong type or value."""
+
+
+class ConditionError(SynthPatientError, ValueError):
+    """A sampling condition is malformed, names an unknown column, or cannot be met."""
+
+
+class NotFittedError(SynthPatientError, ValueError):
+    """The synthesizer must be fitted before it can sample or be saved."""
+
+
+class UnknownSynthesizerError(SynthPatientError, KeyError):
+    """The registry has no synthesizer under this key."""
+
+
+class UnknownDatasetError(SynthPatientError, KeyError):
+    """There is no bundled dataset under this key."""
+
+
+class MissingExtraError(SynthPatientError, ImportError):
+    """An optional dependency is missing; the message names the pip command that installs it."""
+
+
+class ModelFileError(SynthPatientError, ValueError):
+    """A saved model folder is missing, incomplete, from another format version, or damaged."""
+
+
+class FileIOError(SynthPatientError, OSError):
+    """A user file could not be read or written."""
+
+
+class SynthPatientWarning(UserWarning):
+    """Something the user should know about the data or the result."""

@@ -1,0 +1,121 @@
+"""Coerce a table to a schema's types, and report every way it breaks the schema at once."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import numpy as np
+import pandas as pd
+
+from synthpatient.errors import SchemaValidationError
+from synthpatient.schema._spec import ColumnSpec, Schema
+
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def category_key(value: object) -> str:
+    """A spelling-independent key, so CSV text '1', int 1 and float 1.0 name the same category."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if np.isfinite(number) and number.is_integer() and text.lstrip("+-").replace(".", "").isdigit():
+        return str(int(number))
+    return text
+
+
+def coerce_column(spec: ColumnSpec, series: pd.Series) -> tuple[pd.Series, int]:
+    """``series`` in the spec's canonical dtype, and how many values could not be converted."""
+    present = series.notna()
+    if spec.kind in ("numeric", "integer"):
+        out = pd.to_numeric(series, errors="coerce").astype(float)
+    elif spec.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(series):
+            out = series.astype("datetime64[ns]")
+        else:
+            out = pd.to_datetime(series, errors="coerce", format="mixed")
+            out = out.dt.tz_localize(None) if getattr(out.dt, "tz", None) is not None else out
+            out = out.astype("datetime64[ns]")
+    elif spec.kind == "boolean":
+        keys = series.map(lambda v: _BOOL_WORDS.get(category_key(v).lower()), na_action="ignore")
+        out = keys.astype(object)
+    elif spec.kind == "categorical" and spec.categories is not None:
+        lookup = {category_key(c): c for c in spec.categories}
+        out = series.map(lambda v: lookup.get(category_key(v), v), na_action="ignore").astype(object)
+        return out, 0
+    else:
+        return series.copy(), 0
+    failed = int((present & out.isna()).sum())
+    return out, failed
+
+
+def coerce_frame(schema: Schema, data: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``data`` with every schema column in its canonical dtype (unparseable -> NaN)."""
+    out = data.copy()
+    for spec in schema:
+        if spec.name in out.columns:
+            out[spec.name] = coerce_column(spec, data[spec.name])[0]
+    return out
+
+
+def _column_problems(spec: ColumnSpec, series: pd.Series) -> list[str]:
+    problems: list[str] = []
+    name = spec.name
+    values, failed = coerce_column(spec, series)
+    if failed:
+        problems.append(f"column '{name}': {failed} value(s) are not of kind {spec.kind}")
+    n_missing = int(series.isna().sum())
+    if n_missing and not spec.nullable:
+        problems.append(f"column '{name}': {n_missing} missing value(s) but the column is not "
+                        "nullable")
+    present = values.dropna()
+    if spec.kind in ("numeric", "integer") and len(present):
+        array = present.to_numpy(dtype=float)
+        if spec.kind == "integer" and np.any(np.mod(array, 1) != 0):
+            problems.append(f"column '{name}': {int(np.sum(np.mod(array, 1) != 0))} value(s) "
+                            "are not whole numbers")
+        problems += _bound_problems(name, array, spec.minimum, spec.maximum)
+    elif spec.kind == "datetime" and len(present):
+        stamps = present.to_numpy(dtype="datetime64[ns]")
+        low = None if spec.minimum is None else np.datetime64(pd.Timestamp(spec.minimum), "ns")
+        high = None if spec.maximum is None else np.datetime64(pd.Timestamp(spec.maximum), "ns")
+        problems += _bound_problems(name, stamps, low, high)
+    elif spec.kind == "categorical" and spec.categories is not None and len(present):
+        allowed = {category_key(c) for c in spec.categories}
+        unknown = int((~present.map(category_key).isin(allowed)).sum())
+        if unknown:
+            problems.append(f"column '{name}': {unknown} value(s) are not among the schema's "
+                            f"{len(spec.categories)} categories")
+    return problems
+
+
+def _bound_problems(name: str, array: np.ndarray, low: object, high: object) -> list[str]:
+    problems = []
+    if low is not None and (n := int(np.sum(array < low))):
+        problems.append(f"column '{name}': {n} value(s) below the minimum")
+    if high is not None and (n := int(np.sum(array > high))):
+        problems.append(f"column '{name}': {n} value(s) above the maximum")
+    return problems
+
+
+def validate_frame(schema: Schema, data: pd.DataFrame) -> None:
+    """Raise :class:`SchemaValidationError` listing every problem; values are never quoted."""
+    problems: list[str] = []
+    columns: list[Hashable] = list(data.columns)
+    missing = [n for n in schema.names if n not in columns]
+    extra = [str(c) for c in columns if c not in schema]
+    if missing:
+        problems.append(f"missing column(s): {', '.join(missing)}")
+    if extra:
+        problems.append(f"column(s) not in the schema: {', '.join(extra)}")
+    for spec in schema:
+        if spec.name in columns:
+            problems += _column_problems(spec, data[spec.name])
+    if problems:
+        raise SchemaValidationError(problems)

@@ -1,0 +1,120 @@
+"""The latent multivariate normal of the copula: estimation and (conditional) sampling.
+
+Conditions become boxes in latent space (a category is an interval of its column's uniform
+score; a numeric range likewise). The conditioned coordinates are drawn from the truncated
+normal exactly when there is one, by a vectorised Gibbs sampler when there are several, and
+the rest from the Gaussian conditional on them: no draw is rejected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+MIN_EIGENVALUE = 1e-6
+GIBBS_SWEEPS = 40
+
+
+MAX_CORRELATION = 0.995
+
+
+def estimate_correlation(z: np.ndarray, score_variance: np.ndarray | None = None) -> np.ndarray:
+    """Pairwise-complete Pearson correlation of normal scores, repaired to a valid matrix.
+
+    ``score_variance`` (per column, <= 1) undoes the attenuation that ties and categories
+    cause: the latent correlation is the observed one divided by both columns' variance.
+    """
+    d = z.shape[1]
+    if d == 0:
+        return np.zeros((0, 0))
+    corr = pd.DataFrame(z).corr(min_periods=3).to_numpy()
+    corr = np.where(np.isfinite(corr), corr, 0.0)
+    if score_variance is not None:
+        corr = corr / np.outer(score_variance, score_variance)
+        corr = np.clip(corr, -MAX_CORRELATION, MAX_CORRELATION)
+    np.fill_diagonal(corr, 1.0)
+    return nearest_correlation(corr)
+
+
+def nearest_correlation(corr: np.ndarray) -> np.ndarray:
+    """Clip eigenvalues so the matrix is positive definite, then restore the unit diagonal."""
+    corr = (corr + corr.T) / 2
+    values, vectors = np.linalg.eigh(corr)
+    if values.min() >= MIN_EIGENVALUE:
+        return corr
+    fixed = (vectors * np.maximum(values, MIN_EIGENVALUE)) @ vectors.T
+    scale = np.sqrt(np.diag(fixed))
+    fixed = fixed / np.outer(scale, scale)
+    np.fill_diagonal(fixed, 1.0)
+    return fixed
+
+
+def truncated_normal(mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF draws from N(mean, sd^2) truncated to [low, high], stable in both tails."""
+    a = (low - mean) / sd
+    b = (high - mean) / sd
+    # Work in the lower tail, where ndtr/ndtri keep their precision: flip when a > 0.
+    flip = a > 0
+    a2, b2 = np.where(flip, -b, a), np.where(flip, -a, b)
+    pa, pb = ndtr(a2), ndtr(b2)
+    u = pa + rng.random(np.shape(mean)) * (pb - pa)
+    x = ndtri(np.clip(u, 1e-300, 1 - 1e-16))
+    x = np.where(flip, -x, x)
+    x = np.clip(x, a, b)
+    return mean + sd * x
+
+
+def sample_latent(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
+                  boxes: dict[int, tuple[float, float]] | None = None) -> np.ndarray:
+    """``n_rows`` draws of N(0, corr), with coordinate ``j`` inside ``boxes[j]`` (z-space)."""
+    d = corr.shape[0]
+    z = np.empty((n_rows, d))
+    boxes = boxes or {}
+    fixed = sorted(boxes)
+    free = [j for j in range(d) if j not in boxes]
+    if fixed:
+        z[:, fixed] = _sample_box(corr[np.ix_(fixed, fixed)], n_rows, rng,
+                                  np.array([boxes[j][0] for j in fixed]),
+                                  np.array([boxes[j][1] for j in fixed]))
+    if free:
+        cov_ff = corr[np.ix_(free, free)]
+        if fixed:
+            cov_fc = corr[np.ix_(free, fixed)]
+            weights = np.linalg.solve(corr[np.ix_(fixed, fixed)], cov_fc.T).T
+            mean = z[:, fixed] @ weights.T
+            cov = cov_ff - weights @ cov_fc.T
+        else:
+            mean = np.zeros((n_rows, len(free)))
+            cov = cov_ff
+        root = _sqrt_psd(cov)
+        z[:, free] = mean + rng.standard_normal((n_rows, len(free))) @ root.T
+    return z
+
+
+def _sample_box(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
+                low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    k = len(low)
+    lows, highs = np.broadcast_to(low, (n_rows, k)), np.broadcast_to(high, (n_rows, k))
+    ones = np.ones((n_rows, k))
+    z = truncated_normal(np.zeros((n_rows, k)), ones, lows, highs, rng)
+    if k == 1:
+        return z
+    precision = np.linalg.inv(corr)
+    for _ in range(GIBBS_SWEEPS):
+        for j in range(k):
+            others = [i for i in range(k) if i != j]
+            sd = 1.0 / np.sqrt(precision[j, j])
+            mean = -(z[:, others] @ precision[j, others]) / precision[j, j]
+            z[:, j] = truncated_normal(mean, np.full(n_rows, sd), lows[:, j], highs[:, j], rng)
+    return z
+
+
+def _sqrt_psd(cov: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+def uniform_to_latent(u_low: float, u_high: float) -> tuple[float, float]:
+    return float(ndtri(u_low)) if u_low > 0 else -np.inf, float(ndtri(u_high)) if u_high < 1 else np.inf

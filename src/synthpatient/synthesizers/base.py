@@ -1,0 +1,304 @@
+"""The :class:`Synthesizer` base class: the public contract every backend shares.
+
+Public ``fit``/``sample``/``save``/``load`` live only here. They validate input, turn seeds into
+generators, enforce the schema on the output (column order, dtypes, categories, bounds,
+rounding), regenerate identifier columns and honour conditions. Backends implement only the
+private hooks ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``, and work on the learned
+columns in canonical dtypes (floats, datetime64, category values).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from synthpatient._random import as_generator, check_seed, fresh_seed
+from synthpatient.errors import (
+    ConditionError,
+    DataError,
+    InvalidParameterError,
+    ModelFileError,
+    NotFittedError,
+    SynthPatientWarning,
+)
+from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame
+from synthpatient.synthesizers._conditions import Condition, parse_conditions
+from synthpatient.synthesizers._identifiers import regenerate
+from synthpatient.synthesizers._persistence import read_model, write_model
+
+#: Rejection sampling (for backends without native conditions) gives up below this acceptance.
+MIN_ACCEPTANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the conformance suite picks its checks from these."""
+
+    native_conditions: bool = False
+    range_conditions: bool = False
+    handles_missing: bool = True
+    needs_network: bool = False
+    differentially_private: bool = False
+    extra: str | None = None
+
+
+class Synthesizer(ABC):
+    """Learns a table and samples new rows like it.
+
+    Subclasses take keyword-only parameters, store them unchanged under the same names and
+    validate them at once in ``_validate_params``. Learned state ends in an underscore.
+
+    Examples:
+        >>> synth = GaussianCopulaSynthesizer(seed=0).fit(real)
+        >>> synthetic = synth.sample(1000, conditions={"sex": 2})
+        >>> synth.save("model/")
+        >>> Synthesizer.load("model/").sample(1000, seed=7)
+    """
+
+    key: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    min_rows: ClassVar[int] = 10
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self.seed = seed
+        self._validate_params()
+
+    # -- parameters ----------------------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as given."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def _validate_params(self) -> None:
+        """Raise :class:`InvalidParameterError` for a bad parameter; extend in backends."""
+        check_seed(self.seed)
+
+    def _require(self, name: str, ok: bool, expected: str) -> None:
+        if not ok:
+            raise InvalidParameterError(f"The '{name}' parameter of {type(self).__name__} must "
+                                        f"be {expected}. Got {getattr(self, name)!r}.")
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # -- fit -----------------------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "schema_")
+
+    def fit(self, data: pd.DataFrame, *, schema: Schema | None = None) -> Self:
+        """Learn ``data`` (never modified). Identifier and free-text columns are not learned."""
+        check_table(data)
+        if schema is None:
+            schema = Schema.infer(data)
+        else:
+            schema.validate(data)
+        schema = schema.complete(data)
+        learned = [c.name for c in schema.learned]
+        if not learned:
+            raise DataError("Every column is an identifier or free text, so there is nothing to "
+                            "learn. Give a table with clinical values, or edit the schema.")
+        if len(data) < self.min_rows:
+            raise DataError(f"{type(self).__name__} needs at least {self.min_rows} rows to learn "
+                            f"from; the table has {len(data)}. Give more rows.")
+        for spec in schema:
+            if spec.kind == "text":
+                warnings.warn(f"Column '{spec.name}' is free text: it is not learned (it may "
+                              "hold identifiers) and is left empty in samples.",
+                              SynthPatientWarning, stacklevel=2)
+        typed = coerce_frame(schema, data)[learned].reset_index(drop=True)
+        self._fit(typed, schema, as_generator(self.seed))
+        self.schema_ = schema
+        self.n_training_rows_ = len(data)
+        return self
+
+    # -- sample --------------------------------------------------------------------------------
+    def _check_fitted(self, action: str) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() "
+                                 f"before {action}().")
+
+    def sample(self, n_rows: int, *, conditions: Mapping[str, Any] | None = None,
+               seed: int | None = None) -> pd.DataFrame:
+        """Exactly ``n_rows`` new rows, all matching ``conditions``.
+
+        Args:
+            n_rows: number of rows, >= 0.
+            conditions: ``{"sex": "female", "age": (40, 65)}``: one category or value per
+                column, or a (low, high) range with either end None.
+            seed: the same seed gives the same rows; None uses the constructor's seed, or
+                fresh randomness when that is None too.
+
+        Raises:
+            ConditionError: a condition names an unknown column or cannot be met.
+        """
+        self._check_fitted("sample")
+        if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
+            raise InvalidParameterError(f"n_rows must be a whole number >= 0. Got {n_rows!r}.")
+        check_seed(seed)
+        parsed = parse_conditions(conditions, self.schema_)
+        if seed is None:
+            seed = self.seed if self.seed is not None else fresh_seed()
+        rng = as_generator(seed)
+        n_rows = int(n_rows)
+        if n_rows == 0:
+            raw = self._empty_learned()
+        elif parsed and not self.capabilities.native_conditions:
+            raw = self._sample_by_rejection(n_rows, parsed, rng)
+        else:
+            raw = self._sample(n_rows, rng, parsed)
+        return self._finalize(raw, n_rows, parsed, rng)
+
+    def _empty_learned(self) -> pd.DataFrame:
+        return pd.DataFrame({c.name: pd.Series([], dtype=float) for c in self.schema_.learned})
+
+    def _sample_by_rejection(self, n_rows: int, conditions: list[Condition],
+                             rng: np.random.Generator) -> pd.DataFrame:
+        kept: list[pd.DataFrame] = []
+        n_kept = n_drawn = 0
+        while n_kept < n_rows:
+            batch = max(2 * (n_rows - n_kept), 256)
+            draw = self._finalize(self._sample(batch, rng, []), batch, [], rng, regenerate_ids=False)
+            mask = np.ones(batch, dtype=bool)
+            for cond in conditions:
+                mask &= cond.mask(self.schema_[cond.column], draw[cond.column])
+            n_drawn += batch
+            kept.append(draw.loc[mask, [c.name for c in self.schema_.learned]])
+            n_kept += int(mask.sum())
+            if n_drawn >= 1000 and n_kept / n_drawn < MIN_ACCEPTANCE:
+                raise ConditionError(f"Only {n_kept} of {n_drawn} sampled rows met the conditions; "
+                                     "they are too rare for this model. Relax the conditions.")
+        return pd.concat(kept, ignore_index=True).iloc[:n_rows]
+
+    @abstractmethod
+    def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
+        """Learn from the learned columns of ``data`` (canonical dtypes, index 0..n-1)."""
+
+    @abstractmethod
+    def _sample(self, n_rows: int, rng: np.random.Generator,
+                conditions: list[Condition]) -> pd.DataFrame:
+        """Return ``n_rows`` rows of the learned columns; honour ``conditions`` if native."""
+
+    # -- enforcing the schema on output --------------------------------------------------------
+    def _finalize(self, raw: pd.DataFrame, n_rows: int, conditions: list[Condition],
+                  rng: np.random.Generator, *, regenerate_ids: bool = True) -> pd.DataFrame:
+        by_column = {c.column: c for c in conditions}
+        out: dict[str, pd.Series] = {}
+        for spec in self.schema_:
+            if spec.is_learned:
+                values = raw[spec.name].reset_index(drop=True)
+                out[spec.name] = _enforce(spec, values, by_column.get(spec.name))
+            elif spec.kind == "identifier" and regenerate_ids:
+                out[spec.name] = regenerate(spec, n_rows, rng)
+            else:
+                out[spec.name] = pd.Series([None] * n_rows, dtype=object)
+        frame = pd.DataFrame(out, columns=self.schema_.names)
+        for cond in conditions:  # a guarantee, not a hope: fail loudly if a backend slipped
+            if not cond.mask(self.schema_[cond.column], frame[cond.column]).all():
+                raise ConditionError(f"Internal error: sampled rows break the condition on "
+                                     f"'{cond.column}'. Please report this.")
+        return frame
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Save to a folder (manifest.json + arrays.npz); refuses an existing path by default."""
+        self._check_fitted("save")
+        from synthpatient import __version__
+
+        state, arrays = self._get_state()
+        manifest = {
+            "synthesizer": self.key,
+            "synthpatient_version": __version__,
+            "params": self.get_params(),
+            "n_training_rows": self.n_training_rows_,
+            "schema": self.schema_.to_dict(include_observed=True),
+            "state": state,
+        }
+        write_model(Path(path), manifest, arrays, overwrite=overwrite)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Synthesizer:
+        """Load a saved model; ``Synthesizer.load`` finds the right class from the manifest."""
+        from synthpatient.synthesizers.registry import get_synthesizer_class
+
+        manifest, arrays = read_model(Path(path))
+        klass = get_synthesizer_class(str(manifest.get("synthesizer")))
+        if cls is not Synthesizer and not issubclass(klass, cls):
+            raise ModelFileError(f"'{path}' holds a {klass.__name__}, not a {cls.__name__}.")
+        try:
+            model = klass(**manifest["params"])
+            model.schema_ = Schema.from_dict(manifest["schema"])
+            model.n_training_rows_ = int(manifest["n_training_rows"])
+            model._set_state(manifest["state"], arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"The model in '{path}' is incomplete or damaged ({exc}). "
+                                 "Refit the model.") from exc
+        return model
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Learned state as JSON-able values and numeric arrays."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_get_state`` returned."""
+
+
+def _enforce(spec: ColumnSpec, values: pd.Series, condition: Condition | None) -> pd.Series:
+    """One learned column in the schema's dtype, rounding and bounds; conditions re-applied."""
+    if spec.kind in ("numeric", "integer", "datetime"):
+        is_date = spec.kind == "datetime"
+        if is_date and pd.api.types.is_datetime64_any_dtype(values):
+            numbers = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
+            numbers[values.isna().to_numpy()] = np.nan
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        if is_date:
+            low = None if spec.minimum is None else float(pd.Timestamp(spec.minimum).value)
+            high = None if spec.maximum is None else float(pd.Timestamp(spec.maximum).value)
+            step = 86_400e9 if spec.datetime_unit == "day" else 1e9
+            numbers = np.round(numbers / step) * step
+        else:
+            low = None if spec.minimum is None else float(spec.minimum)
+            high = None if spec.maximum is None else float(spec.maximum)
+            decimals = 0 if spec.kind == "integer" else spec.decimals
+            if decimals is not None:
+                numbers = np.round(numbers, decimals)
+        if condition is not None:
+            if condition.kind == "equal":
+                numbers[:] = float(condition.value)
+            else:
+                low = condition.low if low is None or (condition.low is not None and condition.low > low) else low
+                high = condition.high if high is None or (condition.high is not None and condition.high < high) else high
+        numbers = np.clip(numbers, low, high) if (low is not None or high is not None) else numbers
+        if is_date:
+            out = pd.Series(pd.to_datetime(numbers, unit="ns"))
+            return out.dt.normalize() if spec.datetime_unit == "day" else out
+        if spec.kind == "integer":
+            series = pd.Series(numbers)
+            return series.astype("Int64") if series.isna().any() else series.astype("int64")
+        return pd.Series(numbers, dtype=float)
+    if spec.kind == "boolean":
+        series = values.map(lambda v: bool(v), na_action="ignore")
+        return series.astype("boolean") if series.isna().any() else series.astype(bool)
+    # categorical: keep the category objects; a column of ints stays int when complete
+    series = values.astype(object)
+    categories = spec.categories or ()
+    if (categories and all(isinstance(c, int) and not isinstance(c, bool) for c in categories)
+            and not series.isna().any()):
+        return series.astype("int64")
+    return series

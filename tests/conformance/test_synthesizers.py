@@ -1,0 +1,154 @@
+"""The conformance suite: every registered synthesizer, each check on a fresh instance.
+
+Checks are chosen from each backend's declared ``capabilities``, never from class names, so a
+new backend is tested the day it is registered.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthpatient.errors import ConditionError, InvalidParameterError, NotFittedError
+from synthpatient.synthesizers import Synthesizer, available_synthesizers, get_synthesizer_class
+from tests.conftest import make_clinical_table
+
+KEYS = available_synthesizers()
+# Small, fast settings per backend for the suite; empty means defaults.
+FAST_PARAMS: dict[str, dict] = {}
+
+
+def _make(key: str, **extra) -> Synthesizer:
+    return get_synthesizer_class(key)(**{**FAST_PARAMS.get(key, {}), **extra})
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return make_clinical_table(300, seed=1)
+
+
+@pytest.fixture(scope="module", params=KEYS)
+def fitted(request, table):
+    return _make(request.param, seed=0).fit(table)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_init_only_stores_params(key):
+    params = {**FAST_PARAMS.get(key, {}), "seed": 3}
+    synth = _make(key, seed=3)
+    assert synth.get_params() == {**synth.get_params(), **params}
+    assert not [name for name in vars(synth) if name.endswith("_") and not name.startswith("_")]
+    assert not synth.is_fitted
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True])
+def test_bad_seed_rejected_at_init(key, seed):
+    with pytest.raises(InvalidParameterError, match="seed"):
+        _make(key, seed=seed)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_sample_and_save_before_fit_raise(key, tmp_path):
+    synth = _make(key)
+    with pytest.raises(NotFittedError, match="fit"):
+        synth.sample(5)
+    with pytest.raises(NotFittedError):
+        synth.save(tmp_path / "model")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_fit_returns_self_and_does_not_mutate_input(key, table):
+    before = table.copy(deep=True)
+    synth = _make(key, seed=0)
+    assert synth.fit(table) is synth
+    pd.testing.assert_frame_equal(table, before)
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 257])
+def test_sizes_and_schema_conformance(fitted, table, n_rows):
+    synthetic = fitted.sample(n_rows, seed=1)
+    assert len(synthetic) == n_rows
+    assert list(synthetic.columns) == list(table.columns)
+    if n_rows:
+        fitted.schema_.validate(synthetic)
+
+
+def test_bad_n_rows_rejected(fitted):
+    for bad in (-1, 2.5, "10", True):
+        with pytest.raises(InvalidParameterError, match="n_rows"):
+            fitted.sample(bad)
+
+
+def test_same_seed_same_rows_and_different_seed_different_rows(fitted):
+    first = fitted.sample(50, seed=11)
+    pd.testing.assert_frame_equal(first, fitted.sample(50, seed=11))
+    other = fitted.sample(50, seed=12)
+    learned = [c.name for c in fitted.schema_.learned]
+    assert not first[learned].equals(other[learned])
+
+
+def test_save_load_round_trip_gives_same_rows(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    loaded = Synthesizer.load(tmp_path / "model")
+    assert type(loaded) is type(fitted)
+    pd.testing.assert_frame_equal(fitted.sample(40, seed=5), loaded.sample(40, seed=5))
+    # no pickle anywhere: every array loads with pickling disabled
+    with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as arrays:
+        assert arrays.files
+
+
+def test_identifiers_are_never_copied(fitted, table):
+    synthetic = fitted.sample(300, seed=2)
+    for column in ("patient_id", "name", "email"):
+        assert fitted.schema_[column].kind == "identifier"
+        assert not set(synthetic[column]) & set(table[column])
+
+
+def test_categorical_condition_honoured(fitted):
+    synthetic = fitted.sample(120, conditions={"sex": "female"}, seed=3)
+    assert len(synthetic) == 120
+    assert (synthetic["sex"] == "female").all()
+
+
+def test_range_condition_honoured(fitted):
+    if not fitted.capabilities.range_conditions:
+        pytest.skip(f"{fitted.key} declares no range conditions")
+    synthetic = fitted.sample(100, conditions={"age": (40, 65), "sex": "male"}, seed=3)
+    assert len(synthetic) == 100
+    assert synthetic["age"].between(40, 65).all() and (synthetic["sex"] == "male").all()
+
+
+def test_impossible_conditions_raise_clear_errors(fitted):
+    with pytest.raises(ConditionError, match="not a category"):
+        fitted.sample(10, conditions={"sex": "unknown"})
+    with pytest.raises(ConditionError, match="no such column"):
+        fitted.sample(10, conditions={"height": 3})
+    with pytest.raises(ConditionError, match="outside"):
+        fitted.sample(10, conditions={"age": (500, 600)})
+    with pytest.raises(ConditionError, match="identifier"):
+        fitted.sample(10, conditions={"patient_id": 3})
+
+
+def test_missing_values_handled(fitted, table):
+    if not fitted.capabilities.handles_missing:
+        pytest.skip(f"{fitted.key} declares no missing-value support")
+    synthetic = fitted.sample(2000, seed=4)
+    real_rate = table["ldl"].isna().mean()
+    assert abs(synthetic["ldl"].isna().mean() - real_rate) < 0.06
+    assert synthetic["age"].notna().all()
+
+
+def test_no_network_unless_declared(request, table, monkeypatch):
+    for key in KEYS:
+        if get_synthesizer_class(key).capabilities.needs_network:
+            continue
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{key} opened a network connection")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+        _make(key, seed=0).fit(table).sample(20, seed=0)
