@@ -43,8 +43,8 @@ def read_text(path: Path, *, what: str = "file") -> str:
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV or Parquet table, with one-line errors for every way that can fail."""
     path = Path(path)
-    fmt = table_format(path)
     _check_readable(path, "input file")
+    fmt = table_format(path)
     if path.stat().st_size == 0:
         raise DataError(f"The input file '{path}' is empty. Give a table with a header and rows.")
     try:

@@ -1,0 +1,117 @@
+"""The command line end to end, in real subprocesses: the happy paths and every bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import make_clinical_table
+
+# A value no message may ever show: it is a "patient's" value in the tables below.
+SECRET = 987654.125
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "synthpatient", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def real_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "real.csv"
+    table = make_clinical_table(200, seed=5)
+    table.loc[3, "bmi"] = SECRET
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_generate_csv_and_parquet(real_csv, tmp_path):
+    result = run("generate", real_csv, "--rows", 150, "--seed", 3, "--out", tmp_path / "s.csv")
+    assert result.returncode == 0, result.stderr
+    assert "patient_id" in result.stderr  # identifiers are announced as not learned
+    synthetic = pd.read_csv(tmp_path / "s.csv")
+    assert len(synthetic) == 150 and list(synthetic.columns) == list(pd.read_csv(real_csv).columns)
+    result = run("generate", real_csv, "-n", 40, "--seed", 3, "-c", "sex=female",
+                 "-c", "age=40..65", "--out", tmp_path / "s.parquet")
+    assert result.returncode == 0, result.stderr
+    conditioned = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(conditioned) == 40 and (conditioned["sex"] == "female").all()
+    assert conditioned["age"].between(40, 65).all()
+
+
+def test_fit_then_sample_in_new_processes_is_reproducible(real_csv, tmp_path):
+    assert run("fit", real_csv, "--model", tmp_path / "model", "--seed", 1).returncode == 0
+    for name in ("a.csv", "b.csv"):
+        result = run("sample", tmp_path / "model", "--rows", 60, "--seed", 9, "--out", tmp_path / name)
+        assert result.returncode == 0, result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_lists_and_schema(real_csv, tmp_path):
+    listed = run("synthesizers", "list")
+    assert listed.returncode == 0 and "copula" in listed.stdout
+    result = run("schema", real_csv, "--out", tmp_path / "schema.json")
+    assert result.returncode == 0, result.stderr
+    assert str(SECRET) not in (tmp_path / "schema.json").read_text()
+    result = run("generate", real_csv, "--schema", tmp_path / "schema.json", "--rows", 20,
+                 "--out", tmp_path / "out.csv")
+    assert result.returncode == 0, result.stderr
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": (lambda t, r: ["generate", t / "nope.csv", "--out", t / "o.csv"], "does not exist"),
+    "folder as file": (lambda t, r: ["generate", t, "--out", t / "o.csv"], "is a folder"),
+    "empty file": (lambda t, r: ["generate", _write(t, "e.csv", ""), "--out", t / "o.csv"], "empty"),
+    "header only": (lambda t, r: ["generate", _write(t, "h.csv", "a,b\n"), "--out", t / "o.csv"], "no rows"),
+    "not utf-8": (lambda t, r: ["generate", _write(t, "b.csv", b"a,b\n\xff\xfe,1\n"), "--out", t / "o.csv"], "UTF-8"),
+    "duplicate columns": (lambda t, r: ["generate", _write(t, "d.csv", "a,a\n1,2\n3,4\n"), "--out", t / "o.csv"], "duplicate column"),
+    "empty column": (lambda t, r: ["generate", _write(t, "c.csv", "a,b\n1,\n2,\n" * 1), "--out", t / "o.csv"], "no values"),
+    "single row": (lambda t, r: ["generate", _write(t, "s.csv", f"a,b\n{SECRET},2\n"), "--out", t / "o.csv"], "at least 10 rows"),
+    "mixed types": (lambda t, r: ["generate", _write(t, "m.csv", "a\n" + "1\n2\n3\nhigh\n" * 5), "--out", t / "o.csv"], "mixes numbers and text"),
+    "unknown synthesizer": (lambda t, r: ["generate", r, "-s", "magic", "--out", t / "o.csv"], "Unknown synthesizer 'magic'"),
+    "impossible category": (lambda t, r: ["generate", r, "-c", "sex=other", "--out", t / "o.csv"], "Impossible condition"),
+    "impossible range": (lambda t, r: ["generate", r, "-c", "bmi=5000000..", "--out", t / "o.csv"], "Impossible condition"),
+    "malformed condition": (lambda t, r: ["generate", r, "-c", "sex", "--out", t / "o.csv"], "COLUMN=VALUE"),
+    "zero rows": (lambda t, r: ["generate", r, "--rows", "0", "--out", t / "o.csv"], "--rows must be at least 1"),
+    "negative rows": (lambda t, r: ["generate", r, "--rows", "-5", "--out", t / "o.csv"], "--rows must be at least 1"),
+    "missing output folder": (lambda t, r: ["generate", r, "--out", t / "no" / "o.csv"], "does not exist"),
+    "bad output extension": (lambda t, r: ["generate", r, "--out", t / "o.xlsx"], "extension"),
+    "not a model": (lambda t, r: ["sample", t, "--out", t / "o.csv"], "manifest"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_exit_2_and_no_output(case, tmp_path, real_csv):
+    make_args, expected = BAD_INPUTS[case]
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run(*make_args(work, real_csv))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert str(SECRET) not in result.stderr + result.stdout
+    assert not (work / "o.csv").exists() and not (work / "o.xlsx").exists()
+    assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_existing_output_refused_unless_overwrite(real_csv, tmp_path):
+    target = tmp_path / "o.csv"
+    target.write_text("precious\n")
+    result = run("generate", real_csv, "--rows", 10, "--out", target)
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert target.read_text() == "precious\n"
+    result = run("generate", real_csv, "--rows", 10, "--out", target, "--overwrite")
+    assert result.returncode == 0 and len(pd.read_csv(target)) == 10
