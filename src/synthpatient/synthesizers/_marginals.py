@@ -120,6 +120,13 @@ class CategoricalMarginal:
     def score_variance(self, values: pd.Series) -> float:
         return group_score_variance(np.diff(self.edges))
 
+    def reordered(self, scores: np.ndarray) -> CategoricalMarginal:
+        """The same categories and frequencies, ordered by ``scores`` (one per category)."""
+        order = np.argsort(scores, kind="stable")
+        probs = np.diff(self.edges)[order]
+        return CategoricalMarginal([self.categories[i] for i in order],
+                                   np.concatenate([[0.0], np.cumsum(probs)]))
+
     def code_from_uniform(self, u: np.ndarray) -> np.ndarray:
         inner = self.edges[1:-1]
         return np.clip(np.searchsorted(inner, u, side="right"), 0, len(self.categories) - 1)

@@ -91,6 +91,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
         u = np.column_stack([m.to_uniform(data[c], rng)
                              for m, c in zip(self.marginals_, self.columns_, strict=True)])
         z = ndtri(np.clip(u, EPS, 1 - EPS))
+        self._order_categories(data, z, rng)
         # Random tie-breaking inside a category (or a repeated value) adds noise that shrinks
         # every correlation by the column's score variance; undo it, as a polyserial
         # correlation would, so that sex/lab correlations survive sampling.
@@ -103,6 +104,39 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.missing_trees_ = fit_missingness(encoded, missing, nullable, rng,
                                               max_depth=self.missing_tree_depth,
                                               min_leaf=self.missing_min_leaf)
+
+    def _order_categories(self, data: pd.DataFrame, z: np.ndarray,
+                          rng: np.random.Generator) -> None:
+        """Order each category column along the axis that best separates its categories'
+        mean scores on the other columns (the first axis of a weighted PCA of those means).
+
+        One latent dimension per column can only express a monotone relation; with categories
+        in frequency order, a column such as smoking status would look unrelated to the labs it
+        moves. Ordered this way, the latent correlation carries most of the association.
+        Updates ``z`` in place for the reordered columns.
+        """
+        if z.shape[1] < 2:
+            return
+        filled = np.where(np.isnan(z), 0.0, z)
+        for j, marginal in enumerate(self.marginals_):
+            if not isinstance(marginal, CategoricalMarginal) or len(marginal.categories) < 3:
+                continue
+            codes = marginal.codes(data[self.columns_[j]])
+            present = codes >= 0
+            others = np.delete(filled[present], j, axis=1)
+            k = len(marginal.categories)
+            counts = np.bincount(codes[present], minlength=k).astype(float)
+            sums = np.zeros((k, others.shape[1]))
+            np.add.at(sums, codes[present], others)
+            seen = counts > 0
+            means = np.zeros_like(sums)
+            means[seen] = sums[seen] / counts[seen, None]
+            centred = means - (counts @ means) / counts.sum()
+            _, _, vt = np.linalg.svd(np.sqrt(counts)[:, None] * centred, full_matrices=False)
+            scores = np.where(seen, centred @ vt[0], np.inf)  # unseen categories last
+            self.marginals_[j] = marginal.reordered(scores)
+            u = self.marginals_[j].to_uniform(data[self.columns_[j]], rng)
+            z[:, j] = ndtri(np.clip(u, EPS, 1 - EPS))
 
     def _encode_features(self, z: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """Tree features: category codes (exact splits) or normal scores; sentinel if missing."""
