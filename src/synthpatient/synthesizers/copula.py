@@ -45,7 +45,9 @@ class GaussianCopulaSynthesizer(Synthesizer):
 
     Args:
         n_quantiles: levels of the stored quantile function per numeric column (more follows
-            the real distribution more closely; fewer stores less of it).
+            the real distribution more closely; fewer stores less of it and, on small tables,
+            smooths away the few extreme rows that make sampled correlations noisy: 100 scored
+            best on the bundled diabetes data, see benchmarks/bench_synthesizers.py).
         missing_tree_depth: depth of the trees that decide which values are missing.
         missing_min_leaf: fewest training rows per tree leaf.
         seed: seed for fitting and the default seed for sampling.
@@ -62,7 +64,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
                                 handles_missing=True)
     min_rows = 10
 
-    def __init__(self, *, n_quantiles: int = 1000, missing_tree_depth: int = 6,
+    def __init__(self, *, n_quantiles: int = 100, missing_tree_depth: int = 6,
                  missing_min_leaf: int = 5, seed: int | None = None) -> None:
         self.n_quantiles = n_quantiles
         self.missing_tree_depth = missing_tree_depth
