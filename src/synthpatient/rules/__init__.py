@@ -1,0 +1,24 @@
+"""Clinical-consistency rules as data (YAML), checked against real and synthetic tables."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from synthpatient.errors import UnknownDatasetError
+from synthpatient.rules._rules import Rule, RuleResult, RuleSet
+
+__all__ = ["Rule", "RuleResult", "RuleSet", "list_rule_packs", "load_rule_pack"]
+
+
+def list_rule_packs() -> list[str]:
+    """Names of the rule packs shipped with synthpatient."""
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files(__package__).joinpath("packs").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load_rule_pack(name: str) -> RuleSet:
+    """A shipped rule pack, e.g. ``load_rule_pack("diabetes")`` for the bundled diabetes table."""
+    if name not in list_rule_packs():
+        raise UnknownDatasetError(f"Unknown rule pack '{name}'. Known: {', '.join(list_rule_packs())}.")
+    text = resources.files(__package__).joinpath("packs", f"{name}.yaml").read_text(encoding="utf-8")
+    return RuleSet.from_yaml(text)
