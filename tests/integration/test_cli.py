@@ -115,3 +115,19 @@ def test_existing_output_refused_unless_overwrite(real_csv, tmp_path):
     assert target.read_text() == "precious\n"
     result = run("generate", real_csv, "--rows", 10, "--out", target, "--overwrite")
     assert result.returncode == 0 and len(pd.read_csv(target)) == 10
+
+
+def test_demo_writes_its_folder_and_a_quality_summary(tmp_path):
+    import json
+
+    result = run("demo", "--out", tmp_path / "demo", "--rows", 300)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "demo"
+    assert sorted(p.name for p in folder.iterdir()) == ["model", "quality.json", "schema.json",
+                                                        "synthetic.csv"]
+    assert len(pd.read_csv(folder / "synthetic.csv")) == 300
+    summary = json.loads((folder / "quality.json").read_text())
+    assert 0.8 < summary["score"] <= 1 and summary["n_real_rows"] == 442
+    assert str(folder.resolve()) in result.stdout.replace("\n", "")
+    again = run("demo", "--out", folder, "--rows", 300)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
