@@ -195,6 +195,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 needed = int(min(max(needed / rate * 1.2, 64), 10 * n_rows + 64))
             batch = needed
             z = sample_latent(self.correlation_, batch, rng, boxes)
+            if not self.missing_trees_:  # nothing is ever missing: skip the tree features
+                return z, np.zeros(z.shape, dtype=bool)
             encoded = self._encode_features(z, np.zeros(z.shape, dtype=bool))
             missing, accepted = sample_missingness(self.missing_trees_, encoded, rng, set(boxes))
             parts_z.append(z[accepted])
