@@ -1,0 +1,444 @@
+"""Machine-learning utility: does a model trained on synthetic data work on real patients?
+
+TSTR (train on synthetic, test on real holdout) is compared with TRTR (train on the real
+training rows, test on the same holdout). The ratio TSTR / TRTR is the share of the real
+data's predictive value the synthetic table keeps. Neither table is modified: in particular
+a class missing from the synthetic table is NOT patched in (published evaluators append
+flipped rows to make metrics computable, which hides mode collapse); its ROC-AUC then counts
+as chance.
+
+Models (both fast, both deterministic for a given seed):
+
+* ``"linear"``: the shared encoder (robust-scaled numbers, one-hot categories, missing
+  indicators) then ``LogisticRegression`` or ``Ridge``;
+* ``"gbm"``: ``HistGradientBoostingClassifier`` / ``Regressor`` on numbers with NaN left in
+  and native categorical splits.
+
+Metrics: classification ROC-AUC (binary: probability of the positive class; multiclass:
+one-vs-rest macro average over the holdout's classes), accuracy and macro F1; regression R2
+and MAE. The primary metric (AUC or R2) gives the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from synthpatient._random import check_seed, fresh_seed
+from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.evaluation._encoding import (
+    CATEGORY_KINDS,
+    NUMERIC_KINDS,
+    EncoderTransformer,
+    category_keys,
+    check_columns,
+    check_frame,
+    learned_columns,
+    numbers,
+)
+from synthpatient.evaluation._metric import Metric, MetricResult
+from synthpatient.schema import Schema
+
+Task = Literal["classification", "regression"]
+MODELS = ("linear", "gbm")
+HOLDOUT_SHARE = 0.25
+PRIMARY = {"classification": "roc_auc", "regression": "r2"}
+#: Metrics where lower is better (their ratio above 1 means worse).
+LOWER_IS_BETTER = frozenset({"mae"})
+
+
+@dataclass(frozen=True)
+class UtilityResult:
+    """TSTR versus TRTR for each model and metric.
+
+    ``metrics[model][metric] = {"tstr": ..., "trtr": ..., "ratio": tstr / trtr}`` (for MAE a
+    ratio above 1 is worse). ``score`` is the mean over models of ``min(1, TSTR / TRTR)`` of
+    the primary metric (ROC-AUC or R2), both clipped at 0 first; for ROC-AUC note that chance
+    is 0.5, so a useless synthetic table scores about ``0.5 / TRTR``, not 0.
+    """
+
+    score: float
+    task: str
+    target: str
+    primary_metric: str
+    metrics: dict[str, dict[str, dict[str, float]]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SizeCurveResult:
+    """TSTR of the primary metric at several synthetic table sizes, against TRTR.
+
+    ``tstr[model][i]`` is for ``n_rows[i]`` synthetic rows (``multipliers[i] * len(train)``);
+    ``scores[i]`` is the utility score at that size. ``score`` is the best of ``scores``: the
+    most utility the generator gives at any of the sizes tried.
+    """
+
+    score: float
+    task: str
+    target: str
+    primary_metric: str
+    multipliers: list[float]
+    n_rows: list[int]
+    tstr: dict[str, list[float]]
+    trtr: dict[str, float]
+    scores: list[float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# -- preparation -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Problem:
+    schema: Schema
+    target: str
+    features: list[str]
+    kinds: tuple[tuple[str, str], ...]
+    task: Task
+    seed: int
+
+
+def _problem(real: pd.DataFrame, schema: Schema | None, target: str, task: str | None,
+             models: Sequence[str], seed: int | None) -> _Problem:
+    check_frame(real, "real")
+    check_seed(seed)
+    if not isinstance(target, str) or not target:
+        raise InvalidParameterError(f"'target' must be a column name. Got {target!r}.")
+    if target not in real.columns:
+        raise DataError(f"The target column '{target}' is not in the real table.")
+    schema = schema or Schema.infer(real)
+    columns = learned_columns(schema)
+    if target not in columns:
+        raise InvalidParameterError(
+            f"The target '{target}' is not a learned column (identifiers and free text are "
+            f"not predicted); choose among {columns}.")
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise InvalidParameterError(f"'models' must be a non-empty selection of {list(MODELS)}. "
+                                    f"Unknown: {unknown}.")
+    kind = schema[target].kind
+    inferred: Task = "classification" if kind in CATEGORY_KINDS else "regression"
+    if task is None:
+        task = inferred
+    if task not in ("classification", "regression"):
+        raise InvalidParameterError(
+            f"'task' must be 'classification', 'regression' or None. Got {task!r}.")
+    if task == "regression" and kind not in NUMERIC_KINDS:
+        raise InvalidParameterError(f"The target '{target}' is {kind}; it cannot be regressed.")
+    features = [c for c in columns if c != target]
+    if not features:
+        raise DataError("There are no learned columns besides the target to predict from.")
+    kinds = tuple((c, schema[c].kind) for c in features)
+    return _Problem(schema, target, features, kinds, task,  # type: ignore[arg-type]
+                    fresh_seed() if seed is None else int(seed))
+
+
+def _labels(problem: _Problem, frame: pd.DataFrame) -> np.ndarray:
+    kind = problem.schema[problem.target].kind
+    if problem.task == "classification":
+        return category_keys(frame[problem.target], kind)
+    return numbers(frame[problem.target], kind)
+
+
+def _usable(problem: _Problem, frame: pd.DataFrame, what: str,
+            reference: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Rows with a target, their labels, and how many were dropped; errors name columns only."""
+    check_frame(frame, what)
+    if problem.target not in frame.columns:
+        raise DataError(f"The target column '{problem.target}' is not in the {what} table.")
+    check_columns(frame, problem.features + [problem.target], what, reference)
+    labels = _labels(problem, frame)
+    present = ~pd.isna(labels)
+    if not present.any():
+        raise DataError(f"The target column '{problem.target}' of the {what} table is entirely "
+                        "missing.")
+    return frame[present], labels[present], int((~present).sum())
+
+
+def _check_varies(labels: np.ndarray, target: str, what: str) -> None:
+    if len(pd.unique(labels)) < 2:
+        raise DataError(f"The target column '{target}' is constant in the {what} table; a "
+                        "model trained on it predicts nothing. Give rows with at least two "
+                        "different target values.")
+
+
+def _model(problem: _Problem, name: str) -> Pipeline:
+    classify = problem.task == "classification"
+    if name == "linear":
+        encoder = EncoderTransformer(problem.kinds, mode="onehot")
+        estimator: Any = LogisticRegression(max_iter=2000) if classify else Ridge(alpha=1.0)
+    else:
+        encoder = EncoderTransformer(problem.kinds, mode="ordinal")
+        mask = [kind in CATEGORY_KINDS for _, kind in problem.kinds]
+        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        estimator = cls(categorical_features=mask if any(mask) else None,
+                        random_state=problem.seed)
+    return Pipeline([("encode", encoder), ("model", estimator)])
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def _roc_auc(truth: np.ndarray, proba: np.ndarray, classes: list[str],
+             positive: str | None) -> float:
+    """Binary AUC of the positive class, or one-vs-rest macro AUC over the truth's classes.
+
+    A class the model never saw (absent from its training table) gets probability 0 for every
+    row, i.e. chance-level AUC for that class, instead of an error.
+    """
+    column = {c: i for i, c in enumerate(classes)}
+
+    def one(cls: str) -> float:
+        hits = truth == cls
+        if hits.all() or not hits.any():
+            return float("nan")
+        score = proba[:, column[cls]] if cls in column else np.zeros(len(truth))
+        return float(roc_auc_score(hits, score))
+
+    if positive is not None:
+        return one(positive)
+    values = [one(c) for c in np.unique(truth)]
+    values = [v for v in values if not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _evaluate(model: Pipeline, problem: _Problem, test: pd.DataFrame, truth: np.ndarray,
+              positive: str | None) -> dict[str, float]:
+    x = test[problem.features]
+    if problem.task == "regression":
+        guess = model.predict(x)
+        return {"r2": float(r2_score(truth, guess)),
+                "mae": float(mean_absolute_error(truth, guess))}
+    guess = np.asarray(model.predict(x)).astype(str)
+    truth = truth.astype(str)
+    classes = [str(c) for c in model.classes_]
+    return {"roc_auc": _roc_auc(truth, model.predict_proba(x), classes, positive),
+            "accuracy": float(accuracy_score(truth, guess)),
+            "f1_macro": float(f1_score(truth, guess, average="macro", zero_division=0))}
+
+
+def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
+               labels: np.ndarray, test: pd.DataFrame, truth: np.ndarray,
+               positive: str | None) -> dict[str, dict[str, float]]:
+    y = labels.astype(str) if problem.task == "classification" else labels.astype(float)
+    out = {}
+    for name in models:
+        model = _model(problem, name).fit(train[problem.features], y)
+        out[name] = _evaluate(model, problem, test, truth, positive)
+    return out
+
+
+def _ratio(tstr: float, trtr: float) -> float:
+    return float(tstr / trtr) if trtr and np.isfinite(trtr) and np.isfinite(tstr) else float("nan")
+
+
+def _primary_score(tstr: float, trtr: float) -> float:
+    """min(1, TSTR / TRTR) of the primary metric, both clipped at 0; NaN when TRTR <= 0."""
+    tstr, trtr = max(0.0, tstr), max(0.0, trtr)
+    return float(min(1.0, tstr / trtr)) if trtr > 0 and np.isfinite(tstr) else float("nan")
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _split(problem: _Problem, real: pd.DataFrame, labels: np.ndarray
+           ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, bool]:
+    """A seeded 25% holdout off ``real`` (stratified when every class has 2+ rows)."""
+    stratify = None
+    if problem.task == "classification" and pd.Series(labels).value_counts().min() >= 2:
+        stratify = labels
+    try:
+        train_pos, test_pos = train_test_split(np.arange(len(real)), test_size=HOLDOUT_SHARE,
+                                               random_state=problem.seed, stratify=stratify)
+    except ValueError:  # too few rows per class for a stratified split of this size
+        stratify = None
+        train_pos, test_pos = train_test_split(np.arange(len(real)), test_size=HOLDOUT_SHARE,
+                                               random_state=problem.seed)
+    return (real.iloc[train_pos], labels[train_pos], real.iloc[test_pos], labels[test_pos],
+            stratify is not None)
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    problem: _Problem
+    train: pd.DataFrame
+    test: pd.DataFrame
+    test_truth: np.ndarray
+    positive: str | None
+    trtr: dict[str, dict[str, float]]
+    details: dict[str, Any]
+
+
+def _baseline(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str,
+              schema: Schema | None, task: str | None, seed: int | None,
+              models: Sequence[str]) -> _Baseline:
+    models = list(models)
+    problem = _problem(real, schema, target, task, models, seed)
+    train, train_y, dropped = _usable(problem, real, "real", real)
+    details: dict[str, Any] = {"seed": problem.seed, "features": problem.features,
+                               "rows_without_target": {"real": dropped}}
+    if holdout is None:
+        train, train_y, test, test_y, stratified = _split(problem, train, train_y)
+        details["holdout"] = (f"{HOLDOUT_SHARE:.0%} of the real rows, split off with the seed"
+                              + (", stratified" if stratified else ""))
+    else:
+        test, test_y, dropped = _usable(problem, holdout, "holdout", real)
+        details["rows_without_target"]["holdout"] = dropped
+        details["holdout"] = "given"
+    _check_varies(train_y, target, "real")
+    positive = None
+    if problem.task == "classification":
+        classes = sorted(pd.unique(train_y).astype(str))
+        # binary: the second class in sorted key order, e.g. "1" of 0/1, "True" of booleans
+        positive = classes[1] if len(classes) == 2 else None
+        details["classes"] = classes
+        details["positive_class"] = positive
+    details.update({"n_train_real": len(train), "n_holdout": len(test)})
+    trtr = _fit_score(problem, models, train, train_y, test, test_y, positive)
+    return _Baseline(problem, train, test, test_y, positive, trtr, details)
+
+
+def _tstr(base: _Baseline, synthetic: pd.DataFrame, models: Sequence[str],
+          what: str = "synthetic") -> tuple[dict[str, dict[str, float]], int, int]:
+    syn, syn_y, dropped = _usable(base.problem, synthetic, what, base.train)
+    _check_varies(syn_y, base.problem.target, what)
+    scores = _fit_score(base.problem, models, syn, syn_y, base.test, base.test_truth,
+                        base.positive)
+    return scores, len(syn), dropped
+
+
+# -- public API ------------------------------------------------------------------------------
+def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
+               *, target: str, schema: Schema | None = None, task: Task | None = None,
+               seed: int | None = None, models: Sequence[str] = MODELS) -> UtilityResult:
+    """Train on synthetic, test on real (TSTR) versus train on real, test on real (TRTR).
+
+    When ``holdout`` is None, 25% of ``real`` is split off with ``seed`` (stratified on the
+    target for classification) and TRTR trains on the remaining 75%. The comparison is then
+    only fair if ``synthetic`` was generated from those same remaining rows: the caller must
+    split first (e.g. with the same seed), fit the generator on the training part, and ideally
+    pass the holdout explicitly. A generator fitted on all of ``real`` has seen the test rows,
+    which inflates TSTR.
+
+    Args:
+        real: Real training rows (TRTR trains on them; the generator should have seen only them).
+        synthetic: Generated rows (TSTR trains on them).
+        holdout: Real rows neither saw, the test set of both.
+        target: The column to predict.
+        schema: Column kinds; inferred from ``real`` when None. Only learned columns are used
+            as features (identifiers and free text never are).
+        task: "classification" or "regression"; from the target's kind when None
+            (categorical/boolean -> classification, numeric/integer/datetime -> regression).
+        seed: Seed of the split and the models.
+        models: Any of ``"linear"`` and ``"gbm"``.
+
+    Returns:
+        A :class:`UtilityResult`.
+
+    Raises:
+        DataError: The target is missing from a table or constant in the real or synthetic
+            training table, or the tables have different columns.
+    """
+    base = _baseline(real, holdout, target, schema, task, seed, models)
+    tstr, n_syn, dropped = _tstr(base, synthetic, models)
+    metrics: dict[str, dict[str, dict[str, float]]] = {}
+    for name in models:
+        metrics[name] = {m: {"tstr": tstr[name][m], "trtr": base.trtr[name][m],
+                             "ratio": _ratio(tstr[name][m], base.trtr[name][m])}
+                         for m in base.trtr[name]}
+    primary = PRIMARY[base.problem.task]
+    per_model = {name: _primary_score(tstr[name][primary], base.trtr[name][primary])
+                 for name in models}
+    details = dict(base.details)
+    details["rows_without_target"]["synthetic"] = dropped
+    details.update({"n_synthetic": n_syn, "primary_score_per_model": per_model,
+                    "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
+                                     "each clipped at 0",
+                    "lower_is_better": sorted(LOWER_IS_BETTER)})
+    return UtilityResult(score=_nanmean(list(per_model.values())), task=base.problem.task,
+                         target=target, primary_metric=primary, metrics=metrics,
+                         details=details)
+
+
+def size_curve(real: pd.DataFrame,
+               synthesizer_samples: Callable[[int], pd.DataFrame] | Mapping[float, pd.DataFrame],
+               holdout: pd.DataFrame | None, *, target: str,
+               multipliers: Sequence[float] = (0.5, 1, 2, 5), schema: Schema | None = None,
+               task: Task | None = None, seed: int | None = None,
+               models: Sequence[str] = ("gbm",)) -> SizeCurveResult:
+    """TSTR at several synthetic sizes (``multiplier * len(training rows)``) against TRTR.
+
+    More synthetic rows than real ones can help (a smooth generator adds data) or not (a
+    copying one adds nothing); this shows which.
+
+    Args:
+        real: Real training rows.
+        synthesizer_samples: Either ``n -> DataFrame of n synthetic rows`` (e.g.
+            ``synthesizer.sample``), or ``{multiplier: DataFrame}`` already drawn (its keys
+            then replace ``multipliers``).
+        holdout: Real rows neither saw; when None, split off ``real`` as in :func:`ml_utility`
+            (with the same caveat) and sizes are multiples of the remaining rows.
+        target: The column to predict.
+        multipliers: Sizes as multiples of the number of real training rows.
+        schema, task, seed, models: As in :func:`ml_utility` (default: only ``"gbm"``).
+
+    Returns:
+        A :class:`SizeCurveResult`.
+    """
+    if isinstance(synthesizer_samples, Mapping):
+        tables = {float(m): frame for m, frame in synthesizer_samples.items()}
+        multipliers = sorted(tables)
+    elif callable(synthesizer_samples):
+        tables = None
+    else:
+        raise InvalidParameterError("'synthesizer_samples' must be a function n -> DataFrame or "
+                                    "a dict {multiplier: DataFrame}.")
+    multipliers = [float(m) for m in multipliers]
+    if not multipliers or any(not np.isfinite(m) or m <= 0 for m in multipliers):
+        raise InvalidParameterError("'multipliers' must be positive numbers.")
+    base = _baseline(real, holdout, target, schema, task, seed, models)
+    primary = PRIMARY[base.problem.task]
+    n_train = len(base.train)
+    tstr: dict[str, list[float]] = {name: [] for name in models}
+    sizes, scores = [], []
+    for m in multipliers:
+        if tables is not None:
+            frame = tables[m]
+        else:
+            frame = synthesizer_samples(max(1, round(m * n_train)))  # type: ignore[operator]
+            if not isinstance(frame, pd.DataFrame):
+                raise InvalidParameterError("'synthesizer_samples' must return a DataFrame.")
+        result, n_syn, _ = _tstr(base, frame, models, what=f"synthetic (x{m:g})")
+        sizes.append(n_syn)
+        for name in models:
+            tstr[name].append(result[name][primary])
+        scores.append(_nanmean([_primary_score(result[name][primary], base.trtr[name][primary])
+                                for name in models]))
+    trtr = {name: base.trtr[name][primary] for name in models}
+    details = dict(base.details)
+    details["score_formula"] = "max over sizes of the mean over models of min(1, TSTR / TRTR)"
+    finite = [s for s in scores if np.isfinite(s)]
+    return SizeCurveResult(score=max(finite) if finite else float("nan"),
+                           task=base.problem.task, target=target, primary_metric=primary,
+                           multipliers=multipliers, n_rows=sizes, tstr=tstr, trtr=trtr,
+                           scores=scores, details=details)
+
+
+class MLUtility(Metric):
+    """Mean over models of min(1, TSTR / TRTR) of ROC-AUC or R2 (see :func:`ml_utility`)."""
+
+    key, family = "MLUtility", "utility"
+
+    @staticmethod
+    def compute(real: pd.DataFrame, synthetic: pd.DataFrame,
+                holdout: pd.DataFrame | None = None, **options: Any) -> MetricResult:
+        result = ml_utility(real, synthetic, holdout, **options)
+        return MetricResult(result.score, {"metrics": result.metrics, "task": result.task})
