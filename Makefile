@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is only needed by the deep/lm extras: when one is installed, `pip install torch==2.13.0`
 # runs first (a local CPU wheel), so pip never pulls a multi-GB CUDA build.
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[report]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python

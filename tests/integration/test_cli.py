@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,11 +124,65 @@ def test_demo_writes_its_folder_and_a_quality_summary(tmp_path):
     result = run("demo", "--out", tmp_path / "demo", "--rows", 300)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "demo"
-    assert sorted(p.name for p in folder.iterdir()) == ["model", "quality.json", "schema.json",
-                                                        "synthetic.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model", "quality.json", "report.html",
+                                                        "schema.json", "synthetic.csv"]
     assert len(pd.read_csv(folder / "synthetic.csv")) == 300
     summary = json.loads((folder / "quality.json").read_text())
-    assert 0.8 < summary["score"] <= 1 and summary["n_real_rows"] == 442
+    assert 0.8 < summary["score"] <= 1
+    assert summary["n_real_rows"] + summary["n_holdout_rows"] == 442
+    assert {row["family"] for row in summary["evaluation"]} >= {"fidelity", "utility", "privacy",
+                                                               "consistency", "representation"}
+    assert "<img src=\"data:image/png;base64," in (folder / "report.html").read_text()
     assert str(folder.resolve()) in result.stdout.replace("\n", "")
     again = run("demo", "--out", folder, "--rows", 300)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def evaluation_files(tmp_path_factory, real_csv):
+    folder = tmp_path_factory.mktemp("eval")
+    table = pd.read_csv(real_csv)
+    table.iloc[:150].to_csv(folder / "train.csv", index=False)
+    table.iloc[150:].to_csv(folder / "holdout.csv", index=False)
+    assert run("generate", folder / "train.csv", "--rows", 300, "--seed", 2,
+               "--out", folder / "synthetic.csv").returncode == 0
+    (folder / "rules.yaml").write_text(
+        "rules:\n  - id: bmi\n    range: {column: bmi, min: 10, max: 80}\n"
+        "  - id: dead-have-cause\n    implies: {if: 'died == True', then: 'notnull(cause_of_death)'}\n")
+    return folder
+
+
+def test_evaluate_writes_report_and_json(evaluation_files, tmp_path):
+    import json
+
+    f = evaluation_files
+    result = run("evaluate", f / "train.csv", f / "synthetic.csv", "--holdout", f / "holdout.csv",
+                 "--target", "died", "--rules", f / "rules.yaml", "--seeds", 2,
+                 "--report", tmp_path / "r.html", "--json", tmp_path / "s.json")
+    assert result.returncode == 0, result.stderr
+    assert "membership_inference" in result.stdout and "rule_violations" in result.stdout
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert {r["metric"] for r in scores["summary"]} >= {"quality", "ml_utility", "dcr"}
+    assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+
+
+EVALUATE_BAD = {
+    "rules syntax": (lambda f, t: ["--rules", _write(t, "bad.yaml", "rules:\n  - id: [a\n")], r"line \d+, column \d+"),
+    "unknown rule pack": (lambda f, t: ["--rules", "kidney"], "shipped pack"),
+    "missing target": (lambda f, t: ["--target", "outcome"], "target column 'outcome'"),
+    "different columns": (lambda f, t: ["--holdout", _write(t, "h.csv", "a,b\n1,2\n")], "does not have the real table's columns"),
+    "zero seeds": (lambda f, t: ["--seeds", "0"], "seeds"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVALUATE_BAD))
+def test_evaluate_bad_input(case, evaluation_files, tmp_path):
+    make_args, expected = EVALUATE_BAD[case]
+    f = evaluation_files
+    result = run("evaluate", f / "train.csv", f / "synthetic.csv", *make_args(f, tmp_path),
+                 "--report", tmp_path / "r.html")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "r.html").exists()
+    assert str(SECRET) not in result.stderr + result.stdout

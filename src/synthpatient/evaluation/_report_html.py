@@ -49,8 +49,8 @@ def _fidelity(report: EvaluationReport) -> str:
     parts = [
         f"<p>Column shapes {fmt(quality.column_shapes)}, column pair trends "
         f"{fmt(quality.column_pair_trends)} (pairs scored where the real data shows a relation: "
-        "|r| &gt; 0.5 or Cramér's V &gt; 0.3, as SDMetrics 0.32 does). Detection: a logistic "
-        f"regression separates real from synthetic rows with ROC-AUC {fmt(s['detection']['auc'])}.</p>",
+        "|r| &gt; 0.5 or Cramér's V &gt; 0.3, as SDMetrics 0.32 does). Detection: gradient "
+        f"boosting separates real from synthetic rows with ROC-AUC {fmt(s['detection']['auc'])}.</p>",
         "<h3>Distributions, real and synthetic</h3>",
         image(_plots.distributions(real, synthetic, sdtypes), "Histograms of every column, real and synthetic overlaid"),
         "<h3>Per column</h3>", table(columns),

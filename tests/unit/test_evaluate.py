@@ -1,0 +1,122 @@
+"""evaluate(): every family, the ordering every metric must respect, bad input, the report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthpatient import GaussianCopulaSynthesizer, datasets
+from synthpatient.errors import DataError, SynthPatientWarning
+from synthpatient.evaluation.evaluate import evaluate
+from synthpatient.rules import load_rule_pack
+
+
+@pytest.fixture(scope="module")
+def split():
+    real = datasets.load("diabetes")
+    training = real.sample(frac=0.5, random_state=0).sort_index()
+    return training, real.drop(training.index)
+
+
+@pytest.fixture(scope="module")
+def report(split):
+    training, holdout = split
+    synthetic = GaussianCopulaSynthesizer(seed=0).fit(training).sample(500, seed=1)
+    return evaluate(training, synthetic, holdout=holdout, target="progression",
+                    rules=load_rule_pack("diabetes"), seeds=2, sensitive="sex")
+
+
+def _scores(report) -> dict[str, float]:
+    return dict(zip(report.summary["metric"], report.summary["score"], strict=True))
+
+
+def test_every_family_is_measured(report):
+    assert set(report.summary["family"]) == {"fidelity", "utility", "privacy", "consistency",
+                                             "representation"}
+    for score in report.summary["score"]:
+        assert 0.0 <= score <= 1.0
+    assert report.results.groupby("metric")["seed"].nunique()["detection"] == 2
+
+
+def test_html_report_is_offline_and_every_section_has_content(report):
+    page = report.to_html()
+    for anchor in ("summary", "fidelity", "utility", "privacy", "rules", "representation"):
+        section = re.search(rf'<section id="{anchor}".*?</section>', page, re.S)
+        assert section and len(re.sub("<[^>]+>", "", section.group(0))) > 80, anchor
+    assert page.count('src="data:image/png;base64,') >= 5
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # no CDN, no remote resource
+    data = json.loads(report.to_json())
+    assert data["summary"] and data["sections"]["rules"]
+
+
+def _perturbations(training: pd.DataFrame, fresh: pd.DataFrame):
+    rng = np.random.default_rng(0)
+    noisy = fresh.copy()
+    for column in ("bmi", "blood_pressure", "ldl", "hdl", "glucose", "progression"):
+        noisy[column] = noisy[column] + rng.normal(0, 0.5 * training[column].std(), len(noisy))
+    shuffled = fresh.apply(lambda col: rng.permutation(col.to_numpy()))
+    return noisy, shuffled
+
+
+def test_metrics_order_fresh_real_over_noisy_over_shuffled(split):
+    training, holdout = split
+    fresh, test = holdout.iloc[:110], holdout.iloc[110:]
+    noisy, shuffled = _perturbations(training, fresh)
+    runs = [_scores(evaluate(training, table, holdout=test, target="progression"))
+            for table in (fresh, noisy, shuffled)]
+    for metric in ("quality", "column_pair_trends", "ml_utility"):
+        assert runs[0][metric] > runs[1][metric] > runs[2][metric], metric
+    assert runs[0]["detection"] >= runs[2]["detection"]
+
+
+def test_copying_the_training_rows_scores_worst_on_privacy(split):
+    training, holdout = split
+    fresh = holdout.iloc[:110]
+    copy = _scores(evaluate(training, training, holdout=holdout.iloc[110:]))
+    honest = _scores(evaluate(training, fresh, holdout=holdout.iloc[110:]))
+    for metric in ("dcr", "membership_inference", "exact_copies", "nndr"):
+        assert copy[metric] < honest[metric], metric
+        assert copy[metric] <= 0.1, metric
+
+
+def test_evaluation_never_modifies_its_inputs(split):
+    training, holdout = split
+    synthetic = training.sample(100, random_state=1)
+    before = [t.copy() for t in (training, synthetic, holdout)]
+    evaluate(training, synthetic, holdout=holdout, target="progression")
+    for original, now in zip(before, (training, synthetic, holdout), strict=True):
+        pd.testing.assert_frame_equal(original, now)
+
+
+def test_without_holdout_the_report_says_what_was_not_measured(split):
+    training, _ = split
+    result = evaluate(training, training.sample(100, random_state=2))
+    assert "dcr" not in set(result.summary["metric"])
+    assert any("holdout" in notice for notice in result.meta["notices"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.drop(columns=["bmi"]), "lacks 1 column"),
+    (lambda s: s.assign(extra=1), "does not"),
+    (lambda s: s.assign(bmi="high"), "numeric in the real table"),
+    (lambda s: s.iloc[:0], "no rows"),
+])
+def test_bad_synthetic_tables(split, change, message):
+    training, _ = split
+    with pytest.raises(DataError, match=message) as info:
+        evaluate(training, change(training.copy()))
+    assert "26.2" not in str(info.value)
+
+
+def test_bad_targets_and_overlapping_holdout(split):
+    training, holdout = split
+    with pytest.raises(DataError, match="target column 'outcome' is not"):
+        evaluate(training, training, target="outcome")
+    with pytest.raises(DataError, match="single value"):
+        evaluate(training.assign(sex=1), training.assign(sex=1), target="sex")
+    with pytest.warns(SynthPatientWarning, match="holdout row"):
+        evaluate(training, holdout, holdout=pd.concat([holdout, training.iloc[:5]]))
