@@ -3,19 +3,33 @@
 Nothing is downloaded and nothing is copied into this repository: the raw files ship inside
 scikit-learn (BSD-3-Clause), and each loader renames the columns to meaningful names and keeps
 the raw clinical units.
+
+The descriptions (names, units, sources) are written out here rather than read from
+scikit-learn, so that listing the datasets and reading their descriptions never imports
+scikit-learn; only :func:`load_frame` does, and only when it is first called for a key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """One column of a bundled dataset.
+
+    Attributes:
+        name: The column name in the DataFrame that ``load`` returns.
+        description: What the column holds, including how the source names it.
+        unit: The unit of measurement, or ``None`` for codes, labels, ratios and scores.
+    """
+
     name: str
     description: str
     unit: str | None
@@ -23,6 +37,21 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """What a bundled dataset is, where it comes from and how it may be used.
+
+    Attributes:
+        key: The name to pass to ``load`` and ``info``.
+        title: A one-line title.
+        description: Who the patients are and what was measured.
+        n_rows: Number of rows (patients) in the table.
+        n_columns: Number of columns, the target included.
+        source: The citation of the original data.
+        licence: The terms the data are distributed under.
+        target: The column a model would usually predict, or ``None``.
+        task: ``"regression"`` or ``"classification"`` on ``target``, or ``None``.
+        columns: Every column, in the order of the DataFrame.
+    """
+
     key: str
     title: str
     description: str
@@ -35,39 +64,131 @@ class DatasetInfo:
     columns: tuple[ColumnInfo, ...]
 
 
+# --------------------------------------------------------------------------------------------
+# diabetes
+# --------------------------------------------------------------------------------------------
+
+# (name in scikit-learn, our name, description, unit). The source gives no units; the units
+# below are those the value ranges fit (US conventional units for the serum measurements).
 _DIABETES_COLUMNS = (
     ("age", "age", "Age at baseline", "years"),
-    ("sex", "sex", "Sex, coded 1 or 2 as in the source, which does not say which code is which",
-     None),
+    ("sex", "sex", "Sex, kept as the source's integer codes 1 and 2: the source does not say "
+     "which code is female and which is male", None),
     ("bmi", "bmi", "Body mass index", "kg/m2"),
-    ("bp", "blood_pressure", "Average blood pressure", "mmHg"),
-    ("s1", "total_cholesterol", "Total serum cholesterol (tc)", "mg/dL"),
-    ("s2", "ldl", "Low-density lipoproteins (ldl)", "mg/dL"),
-    ("s3", "hdl", "High-density lipoproteins (hdl)", "mg/dL"),
-    ("s4", "cholesterol_hdl_ratio", "Total cholesterol / HDL (tch)", "ratio"),
-    ("s5", "log_triglycerides", "Possibly log of serum triglycerides level (ltg), as scikit-learn "
-     "describes it", "log(mg/dL)"),
-    ("s6", "glucose", "Blood sugar level (glu)", "mg/dL"),
+    ("bp", "blood_pressure", "Average blood pressure (bp); every value is a whole number of "
+     "thirds of a mmHg", "mmHg"),
+    ("s1", "total_cholesterol", "Total serum cholesterol (s1, tc)", "mg/dL"),
+    ("s2", "ldl", "Low-density lipoproteins (s2, ldl)", "mg/dL"),
+    ("s3", "hdl", "High-density lipoproteins (s3, hdl)", "mg/dL"),
+    ("s4", "cholesterol_hdl_ratio", "Total cholesterol / HDL (s4, tch); most values are "
+     "rounded to whole numbers in the source", None),
+    ("s5", "log_triglycerides", "Possibly log of serum triglycerides level (s5, ltg), as "
+     "scikit-learn describes it; every value is the natural log of a whole number, which fits "
+     "triglycerides in mg/dL", "ln(mg/dL)"),
+    ("s6", "glucose", "Blood sugar level (s6, glu)", "mg/dL"),
     ("target", "progression", "Quantitative measure of disease progression one year after "
-     "baseline", None),
+     "baseline (the response in the source)", None),
 )
-_INTEGER_COLUMNS = ("age", "sex", "total_cholesterol", "glucose", "progression")
+# Whole numbers in the raw file: kept as integers so that they stay whole numbers when a
+# synthesizer learns them. hdl is not among them: one patient has 42.5.
+_DIABETES_INTEGERS = ("age", "sex", "total_cholesterol", "glucose", "progression")
+
+_DIABETES = DatasetInfo(
+    key="diabetes",
+    title="Diabetes progression (442 patients)",
+    description=(
+        "Ten baseline variables (age, sex, body mass index, average blood pressure and six "
+        "blood serum measurements) of 442 diabetes patients, and a quantitative measure of "
+        "disease progression one year after baseline. Raw clinical units, as published by the "
+        "authors, not scikit-learn's default mean-centred and scaled version. Sex is coded 1 or "
+        "2; the source does not say which code is which."),
+    n_rows=442,
+    n_columns=len(_DIABETES_COLUMNS),
+    source=(
+        "Efron B, Hastie T, Johnstone I, Tibshirani R. Least Angle Regression. Annals of "
+        "Statistics 2004;32(2):407-499. doi:10.1214/009053604000000067. Data: "
+        "https://www4.stat.ncsu.edu/~boos/var.select/diabetes.html; distributed with "
+        "scikit-learn (sklearn.datasets.load_diabetes, scaled=False)."),
+    licence=(
+        "As distributed by the authors and with scikit-learn (whose code is BSD-3-Clause); "
+        "no separate licence for the data is stated by the authors or by scikit-learn."),
+    target="progression",
+    task="regression",
+    columns=tuple(ColumnInfo(new, text, unit) for _, new, text, unit in _DIABETES_COLUMNS),
+)
 
 
 def _load_diabetes() -> pd.DataFrame:
     from sklearn.datasets import load_diabetes
 
+    # scaled=False: the raw clinical values; the default would centre and scale every feature.
     raw = load_diabetes(as_frame=True, scaled=False).frame
     frame = raw.rename(columns={old: new for old, new, _, _ in _DIABETES_COLUMNS})
-    for column in _INTEGER_COLUMNS:  # integral in the raw file: keep them whole numbers
-        frame[column] = frame[column].astype("int64")
+    for column in _DIABETES_INTEGERS:
+        values = frame[column].to_numpy()
+        # A cast would silently truncate a fraction if a future release changed the file.
+        if not np.array_equal(values, np.round(values)):
+            raise RuntimeError(f"The diabetes column '{column}' is no longer whole numbers in "
+                               "this scikit-learn release; synthpatient needs an update.")
+        frame[column] = values.astype("int64")
     return frame
 
 
-def _breast_cancer_names() -> list[str]:
-    from sklearn.datasets import load_breast_cancer
+# --------------------------------------------------------------------------------------------
+# breast_cancer
+# --------------------------------------------------------------------------------------------
 
-    return [name.replace(" ", "_") for name in load_breast_cancer().feature_names]
+# The ten characteristics of the cell nuclei, with the definitions of the source (UCI wdbc.names,
+# as repeated in scikit-learn's description).
+_NUCLEUS_FEATURES = (
+    ("radius", "radius (mean of distances from centre to points on the perimeter)"),
+    ("texture", "texture (standard deviation of grey-scale values)"),
+    ("perimeter", "perimeter"),
+    ("area", "area"),
+    ("smoothness", "smoothness (local variation in radius lengths)"),
+    ("compactness", "compactness (perimeter^2 / area - 1.0)"),
+    ("concavity", "concavity (severity of concave portions of the contour)"),
+    ("concave_points", "concave points (number of concave portions of the contour)"),
+    ("symmetry", "symmetry"),
+    ("fractal_dimension", "fractal dimension (\"coastline approximation\" - 1)"),
+)
+# scikit-learn's order: the ten means, then the ten standard errors, then the ten worst values.
+_STATISTICS = (
+    ("mean_{}", "Mean {} of the cell nuclei in the image"),
+    ("{}_error", "Standard error of the {} of the cell nuclei in the image"),
+    ("worst_{}", "Worst (mean of the three largest values) {} of the cell nuclei in the image"),
+)
+
+
+def _breast_cancer_columns() -> tuple[ColumnInfo, ...]:
+    # The features are measured on digitised images in the authors' image units, which the
+    # source does not state: no unit rather than a guessed one.
+    columns = [ColumnInfo(name.format(feature), text.format(definition), None)
+               for name, text in _STATISTICS for feature, definition in _NUCLEUS_FEATURES]
+    columns.append(ColumnInfo("diagnosis", "Diagnosis of the breast mass: 'malignant' or "
+                              "'benign'", None))
+    return tuple(columns)
+
+
+_BREAST_CANCER = DatasetInfo(
+    key="breast_cancer",
+    title="Breast Cancer Wisconsin, diagnostic (569 patients)",
+    description=(
+        "Thirty features computed from digitized images of fine needle aspirates (FNA) of "
+        "breast masses of 569 patients: the mean, standard error and worst value of ten "
+        "characteristics of the cell nuclei in each image; and the diagnosis of the mass, "
+        "malignant (212) or benign (357)."),
+    n_rows=569,
+    n_columns=31,
+    source=(
+        "Wolberg WH, Street WN, Mangasarian OL. Breast Cancer Wisconsin (Diagnostic). UCI Machine "
+        "Learning Repository, 1995. doi:10.24432/C5DW2B. Distributed with scikit-learn "
+        "(sklearn.datasets.load_breast_cancer)."),
+    licence="CC BY 4.0 (UCI Machine Learning Repository), distributed with scikit-learn.",
+    target="diagnosis",
+    task="classification",
+    columns=_breast_cancer_columns(),
+)
 
 
 def _load_breast_cancer() -> pd.DataFrame:
@@ -75,69 +196,39 @@ def _load_breast_cancer() -> pd.DataFrame:
 
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.data.copy()
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    # target 0 = malignant, 1 = benign (bunch.target_names)
-    frame["diagnosis"] = bunch.target.map(dict(enumerate(bunch.target_names))).astype(object)
+    frame.columns = [str(name).replace(" ", "_") for name in frame.columns]
+    # target 0 is malignant and 1 benign (bunch.target_names). Plain str labels in an object
+    # column, so that the table reads the same with pandas 2 and 3 and matches what the
+    # synthesizers return for a categorical column.
+    labels = np.array([str(name) for name in bunch.target_names], dtype=object)
+    frame["diagnosis"] = pd.Series(labels[bunch.target.to_numpy()], index=frame.index,
+                                   dtype=object)
     return frame
 
 
-def _breast_cancer_columns() -> tuple[ColumnInfo, ...]:
-    cols = []
-    for name in _breast_cancer_names():
-        if name.endswith("_error"):
-            what = f"Standard error of the {name.removesuffix('_error').replace('_', ' ')}"
-        else:
-            statistic, _, feature = name.partition("_")
-            what = f"{'Mean' if statistic == 'mean' else 'Worst (mean of the 3 largest)'} " \
-                   f"{feature.replace('_', ' ')}"
-        # Features were computed from digitised images: image units, not clinical ones.
-        cols.append(ColumnInfo(name, f"{what} of the cell nuclei in the image", None))
-    cols.append(ColumnInfo("diagnosis", "Diagnosis of the mass: malignant or benign", None))
-    return tuple(cols)
+# --------------------------------------------------------------------------------------------
+# the catalogue
+# --------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Entry:
-    info: Callable[[], DatasetInfo]
-    load: Callable[[], pd.DataFrame]
-
-
-def _diabetes_info() -> DatasetInfo:
-    return DatasetInfo(
-        key="diabetes",
-        title="Diabetes progression (442 patients)",
-        description=("Ten baseline variables (age, sex, body mass index, average blood pressure "
-                     "and six blood serum measurements) of 442 diabetes patients, and a "
-                     "quantitative measure of disease progression one year after baseline. Raw "
-                     "clinical units, as published by the authors (not scikit-learn's scaled "
-                     "version)."),
-        n_rows=442, n_columns=11,
-        source=("Efron B, Hastie T, Johnstone I, Tibshirani R. Least Angle Regression. Annals of "
-                "Statistics 2004;32(2):407-499. Distributed with scikit-learn."),
-        licence=("Data as distributed by the authors and by scikit-learn (BSD-3-Clause); the "
-                 "authors state no separate licence."),
-        target="progression", task="regression",
-        columns=tuple(ColumnInfo(new, desc, unit) for _, new, desc, unit in _DIABETES_COLUMNS),
-    )
-
-
-def _breast_cancer_info() -> DatasetInfo:
-    return DatasetInfo(
-        key="breast_cancer",
-        title="Breast Cancer Wisconsin, diagnostic (569 patients)",
-        description=("Thirty features computed from digitized images of fine needle aspirates of "
-                     "breast masses of 569 patients (mean, standard error and worst value of ten "
-                     "characteristics of the cell nuclei), and the diagnosis, malignant or benign."),
-        n_rows=569, n_columns=31,
-        source=("Wolberg WH, Street WN, Mangasarian OL. Breast Cancer Wisconsin (Diagnostic). UCI "
-                "Machine Learning Repository, 1995. Distributed with scikit-learn."),
-        licence="CC BY 4.0 (UCI Machine Learning Repository); distributed with scikit-learn.",
-        target="diagnosis", task="classification",
-        columns=_breast_cancer_columns(),
-    )
-
-
-CATALOG: dict[str, _Entry] = {
-    "breast_cancer": _Entry(_breast_cancer_info, _load_breast_cancer),
-    "diabetes": _Entry(_diabetes_info, _load_diabetes),
+CATALOG: dict[str, tuple[DatasetInfo, Callable[[], pd.DataFrame]]] = {
+    "breast_cancer": (_BREAST_CANCER, _load_breast_cancer),
+    "diabetes": (_DIABETES, _load_diabetes),
 }
+
+
+@cache
+def _cached_frame(key: str) -> pd.DataFrame:
+    # Read and checked once per process; callers only ever get copies of it.
+    meta, read = CATALOG[key]
+    frame = read()
+    expected = [column.name for column in meta.columns]
+    if frame.shape != (meta.n_rows, meta.n_columns) or list(frame.columns) != expected:
+        raise RuntimeError(f"The '{key}' table of this scikit-learn release does not match "
+                           f"synthpatient's description of it (shape {frame.shape}); "
+                           "synthpatient needs an update.")
+    return frame
+
+
+def load_frame(key: str) -> pd.DataFrame:
+    """A deep copy of the dataset, so that a caller's changes never reach the next caller."""
+    return _cached_frame(key).copy(deep=True)

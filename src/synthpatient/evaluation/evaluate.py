@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,6 +200,15 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFra
         rows.extend({"family": family, "metric": metric, "seed": s, "value": v}
                     for s, v in zip(seed_list if len(values) > 1 else [0], values, strict=False))
 
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
     # fidelity
     quality = quality_report(real, synthetic, sdtypes)
     sections["quality"] = quality
@@ -211,19 +221,23 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFra
     detections = _repeat(seed_list, lambda s: detection_score(real, synthetic, schema, seed=s))
     record("fidelity", "detection", [d.score for d in detections])
     sections["detection"] = detections[0].details | {"auc_per_seed": [d.details["auc"] for d in detections]}
+    lap("fidelity")
 
     # utility
     if target is not None:
         if holdout is None:
             notices.append("No holdout was given: utility tests on 25% of the real rows, which "
                            "the generator saw, so TSTR is optimistic. Pass a holdout.")
+        groups = _group_labels(holdout, target, schema)
         utilities = _repeat(seed_list, lambda s: ml_utility(real, synthetic, holdout, target=target,
-                                                           schema=schema, seed=s))
+                                                           schema=schema, seed=s,
+                                                           groups=groups if s == 0 else None))
         record("utility", "ml_utility", [u.score for u in utilities])
         sections["utility"] = utilities[0]
         sections["utility_per_seed"] = [u.score for u in utilities]
         sections["size_curve"] = _size_curve(real, synthetic, holdout, target, schema, sample, notices)
-        sections["subgroup_utility"] = _subgroup_utility(real, synthetic, holdout, target, schema)
+        sections["subgroup_utility"] = _subgroup_utility(utilities[0])
+        lap("utility")
 
     # privacy
     if holdout is not None:
@@ -255,6 +269,8 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFra
         record("privacy", "copied_from_examples", [example_copies.score])
         sections["example_copies"] = example_copies
 
+    lap("privacy")
+
     # consistency
     if rules is not None:
         table = rules.compare(real, synthetic)
@@ -268,13 +284,15 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *, holdout: pd.DataFra
     if shares.columns:
         record("representation", "subgroup_shares", [shares.score])
 
+    lap("consistency and representation")
     results = pd.DataFrame(rows, columns=["family", "metric", "seed", "value"])
     summary = _summary(results, sections)
     meta = {"n_real": len(real), "n_synthetic": len(synthetic),
             "n_holdout": None if holdout is None else len(holdout),
             "columns": list(sdtypes), "ignored_columns": [c.name for c in schema if not c.is_learned],
             "target": target, "seeds": seeds, "sensitive": sensitive,
-            "rules": None if rules is None else rules.name, "notices": notices}
+            "rules": None if rules is None else rules.name, "notices": notices,
+            "timings_s": timings}
     return EvaluationReport(summary, results, sections, meta, real, synthetic)
 
 
@@ -295,31 +313,30 @@ def _size_curve(real, synthetic, holdout, target, schema, sample, notices):  # t
     return size_curve(real, tables, holdout, target=target, schema=schema, seed=0)
 
 
-def _subgroup_utility(real, synthetic, holdout, target, schema):  # type: ignore[no-untyped-def]
-    """TSTR and TRTR within each subgroup of the test rows, so a generator's bias shows."""
+def _group_labels(holdout: pd.DataFrame | None, target: str, schema: Schema) -> pd.DataFrame | None:
+    """Subgroup level of every holdout row, one column per subgroup variable (sex, age band...)."""
     from synthpatient.evaluation.representation import subgroup_columns, subgroup_labels
 
     if holdout is None:
         return None
+    labels = {column: subgroup_labels(holdout[column], how).astype(str)
+              for column, how in subgroup_columns(schema).items() if column != target}
+    return pd.DataFrame(labels, index=holdout.index) if labels else None
+
+
+def _subgroup_utility(utility: Any) -> pd.DataFrame | None:
+    """TSTR and TRTR within each subgroup of the test rows (from the models already fitted)."""
+    groups = utility.details.get("subgroups")
+    if not groups:
+        return None
+    metric = utility.primary_metric
     rows = []
-    for column, how in subgroup_columns(schema).items():
-        if column == target:
-            continue
-        labels = subgroup_labels(holdout[column], how)
-        for level, count in labels.value_counts().items():
-            part = holdout[labels == level]
-            if count < 30 or part[target].nunique() < 2:
-                continue
-            try:
-                result = ml_utility(real, synthetic, part, target=target, schema=schema, seed=0,
-                                    models=("gbm",))
-            except DataError:
-                continue
-            metric = result.primary_metric
-            values = result.metrics["gbm"][metric]
-            rows.append({"column": column, "group": str(level), "test_rows": int(count),
-                         "metric": metric, "tstr": values["tstr"], "trtr": values["trtr"],
-                         "ratio": values["ratio"]})
+    for label, per_model in groups.items():
+        column, _, level = label.partition("=")
+        for model, metrics in per_model.items():
+            values = metrics[metric]
+            rows.append({"column": column, "group": level, "model": model, "metric": metric,
+                         "tstr": values["tstr"], "trtr": values["trtr"], "ratio": values["ratio"]})
     return pd.DataFrame(rows)
 
 

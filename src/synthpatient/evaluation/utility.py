@@ -51,6 +51,8 @@ from synthpatient.schema import Schema
 Task = Literal["classification", "regression"]
 MODELS = ("linear", "gbm")
 HOLDOUT_SHARE = 0.25
+#: Subgroups of the test rows smaller than this are not scored on their own (too noisy).
+MIN_GROUP_ROWS = 30
 PRIMARY = {"classification": "roc_auc", "regression": "r2"}
 #: Metrics where lower is better (their ratio above 1 means worse).
 LOWER_IS_BETTER = frozenset({"mae"})
@@ -225,13 +227,24 @@ def _evaluate(model: Pipeline, problem: _Problem, test: pd.DataFrame, truth: np.
 
 def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
                labels: np.ndarray, test: pd.DataFrame, truth: np.ndarray,
-               positive: str | None) -> dict[str, dict[str, float]]:
+               positive: str | None, groups: pd.DataFrame | None = None,
+               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+    """Scores of each model on ``test`` and, when ``groups`` labels the test rows, on each group
+    (the same fitted model, so per-group figures cost no extra training)."""
     y = labels.astype(str) if problem.task == "classification" else labels.astype(float)
-    out = {}
+    out: dict[str, dict[str, float]] = {}
+    by_group: dict[str, dict[str, dict[str, float]]] = {}
     for name in models:
         model = _model(problem, name).fit(train[problem.features], y)
         out[name] = _evaluate(model, problem, test, truth, positive)
-    return out
+        for column in [] if groups is None else groups.columns:
+            labels_of_test = groups[column].reindex(test.index).to_numpy()
+            for level in pd.unique(labels_of_test[pd.notna(labels_of_test)]):
+                rows = labels_of_test == level
+                if rows.sum() >= MIN_GROUP_ROWS and len(pd.unique(truth[rows])) > 1:
+                    by_group.setdefault(f"{column}={level}", {})[name] = _evaluate(
+                        model, problem, test[rows], truth[rows], positive)
+    return out, by_group
 
 
 def _ratio(tstr: float, trtr: float) -> float:
@@ -275,11 +288,13 @@ class _Baseline:
     positive: str | None
     trtr: dict[str, dict[str, float]]
     details: dict[str, Any]
+    groups: pd.DataFrame | None = None
+    trtr_groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def _baseline(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str,
               schema: Schema | None, task: str | None, seed: int | None,
-              models: Sequence[str]) -> _Baseline:
+              models: Sequence[str], groups: pd.DataFrame | None = None) -> _Baseline:
     models = list(models)
     problem = _problem(real, schema, target, task, models, seed)
     train, train_y, dropped = _usable(problem, real, "real", real)
@@ -302,23 +317,25 @@ def _baseline(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str,
         details["classes"] = classes
         details["positive_class"] = positive
     details.update({"n_train_real": len(train), "n_holdout": len(test)})
-    trtr = _fit_score(problem, models, train, train_y, test, test_y, positive)
-    return _Baseline(problem, train, test, test_y, positive, trtr, details)
+    trtr, trtr_groups = _fit_score(problem, models, train, train_y, test, test_y, positive, groups)
+    return _Baseline(problem, train, test, test_y, positive, trtr, details, groups, trtr_groups)
 
 
 def _tstr(base: _Baseline, synthetic: pd.DataFrame, models: Sequence[str],
-          what: str = "synthetic") -> tuple[dict[str, dict[str, float]], int, int]:
+          what: str = "synthetic", *, with_groups: bool = False,
+          ) -> tuple[dict[str, dict[str, float]], int, int, dict[str, dict[str, dict[str, float]]]]:
     syn, syn_y, dropped = _usable(base.problem, synthetic, what, base.train)
     _check_varies(syn_y, base.problem.target, what)
-    scores = _fit_score(base.problem, models, syn, syn_y, base.test, base.test_truth,
-                        base.positive)
-    return scores, len(syn), dropped
+    scores, by_group = _fit_score(base.problem, models, syn, syn_y, base.test, base.test_truth,
+                                  base.positive, base.groups if with_groups else None)
+    return scores, len(syn), dropped, by_group
 
 
 # -- public API ------------------------------------------------------------------------------
 def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
                *, target: str, schema: Schema | None = None, task: Task | None = None,
-               seed: int | None = None, models: Sequence[str] = MODELS) -> UtilityResult:
+               seed: int | None = None, models: Sequence[str] = MODELS,
+               groups: pd.DataFrame | None = None) -> UtilityResult:
     """Train on synthetic, test on real (TSTR) versus train on real, test on real (TRTR).
 
     When ``holdout`` is None, 25% of ``real`` is split off with ``seed`` (stratified on the
@@ -339,6 +356,10 @@ def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFram
             (categorical/boolean -> classification, numeric/integer/datetime -> regression).
         seed: Seed of the split and the models.
         models: Any of ``"linear"`` and ``"gbm"``.
+        groups: subgroup labels of the holdout rows (same index), one column per subgroup
+            variable (e.g. sex, age band). Each group with at least ``MIN_GROUP_ROWS`` test rows
+            is also scored, by the same fitted models, into
+            ``details["subgroups"]["column=level"][model][metric] = {"tstr", "trtr", "ratio"}``.
 
     Returns:
         A :class:`UtilityResult`.
@@ -347,8 +368,8 @@ def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFram
         DataError: The target is missing from a table or constant in the real or synthetic
             training table, or the tables have different columns.
     """
-    base = _baseline(real, holdout, target, schema, task, seed, models)
-    tstr, n_syn, dropped = _tstr(base, synthetic, models)
+    base = _baseline(real, holdout, target, schema, task, seed, models, groups)
+    tstr, n_syn, dropped, tstr_groups = _tstr(base, synthetic, models, with_groups=True)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     for name in models:
         metrics[name] = {m: {"tstr": tstr[name][m], "trtr": base.trtr[name][m],
@@ -359,6 +380,13 @@ def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFram
                  for name in models}
     details = dict(base.details)
     details["rows_without_target"]["synthetic"] = dropped
+    if groups is not None:
+        details["subgroups"] = {
+            level: {name: {m: {"tstr": values[m], "trtr": base.trtr_groups[level][name][m],
+                               "ratio": _ratio(values[m], base.trtr_groups[level][name][m])}
+                           for m in values}
+                    for name, values in per_model.items() if name in base.trtr_groups.get(level, {})}
+            for level, per_model in tstr_groups.items() if level in base.trtr_groups}
     details.update({"n_synthetic": n_syn, "primary_score_per_model": per_model,
                     "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
                                      "each clipped at 0",
@@ -416,7 +444,7 @@ def size_curve(real: pd.DataFrame,
             frame = synthesizer_samples(max(1, round(m * n_train)))  # type: ignore[operator]
             if not isinstance(frame, pd.DataFrame):
                 raise InvalidParameterError("'synthesizer_samples' must return a DataFrame.")
-        result, n_syn, _ = _tstr(base, frame, models, what=f"synthetic (x{m:g})")
+        result, n_syn, _, _ = _tstr(base, frame, models, what=f"synthetic (x{m:g})")
         sizes.append(n_syn)
         for name in models:
             tstr[name].append(result[name][primary])
