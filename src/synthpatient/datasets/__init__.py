@@ -1,10 +1,15 @@
 """Bundled real clinical datasets, each with column descriptions, units, source and licence.
 
+The tables are read at run time from the files that ship inside scikit-learn: nothing is
+downloaded, everything works offline, and no patient data is copied into synthpatient.
+
 Examples:
     >>> from synthpatient import datasets
-    >>> [info.key for info in datasets.list_datasets()]
+    >>> [meta.key for meta in datasets.list_datasets()]
     ['breast_cancer', 'diabetes']
     >>> real = datasets.load("diabetes")      # 442 patients, raw clinical units
+    >>> real.shape
+    (442, 11)
     >>> datasets.info("diabetes").target
     'progression'
 """
@@ -13,30 +18,91 @@ from __future__ import annotations
 
 import pandas as pd
 
-from synthpatient.datasets._catalog import CATALOG, ColumnInfo, DatasetInfo
+from synthpatient.datasets._catalog import CATALOG, ColumnInfo, DatasetInfo, load_frame
 
 __all__ = ["ColumnInfo", "DatasetInfo", "info", "list_datasets", "load"]
 
 
-def _entry(key: str):  # type: ignore[no-untyped-def]
+def _check_key(key: str) -> None:
     if key not in CATALOG:
+        # Imported here so that this module never depends on errors.py at import time.
         from synthpatient.errors import UnknownDatasetError
 
         raise UnknownDatasetError(f"Unknown dataset '{key}'. Known datasets: "
-                                  f"{', '.join(sorted(CATALOG))}. Run `synthpatient datasets list`.")
-    return CATALOG[key]
+                                  f"{', '.join(sorted(CATALOG))}. "
+                                  "Run `synthpatient datasets list`.")
 
 
 def list_datasets() -> list[DatasetInfo]:
-    """Every bundled dataset's description, sorted by key."""
-    return [CATALOG[key].info() for key in sorted(CATALOG)]
+    """Describe every bundled dataset, sorted by key.
+
+    Listing reads no data and does not import scikit-learn.
+
+    Returns:
+        One :class:`DatasetInfo` per dataset: title, size, columns with units, source, licence,
+        target and task.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> for meta in datasets.list_datasets():
+        ...     print(meta.key, meta.n_rows, meta.task)
+        breast_cancer 569 classification
+        diabetes 442 regression
+    """
+    return [CATALOG[key][0] for key in sorted(CATALOG)]
 
 
 def info(key: str) -> DatasetInfo:
-    """One dataset's description: columns with units, source, licence, target and task."""
-    return _entry(key).info()
+    """Describe one bundled dataset without loading it.
+
+    Args:
+        key: The dataset's key, one of those :func:`list_datasets` returns.
+
+    Returns:
+        The dataset's :class:`DatasetInfo`: columns with descriptions and units, source,
+        licence, target and task.
+
+    Raises:
+        UnknownDatasetError: ``key`` is not a bundled dataset (also a ``KeyError``); the
+            message lists the known keys.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> meta = datasets.info("diabetes")
+        >>> meta.n_rows, meta.target, meta.task
+        (442, 'progression', 'regression')
+        >>> {c.name: c.unit for c in meta.columns}["glucose"]
+        'mg/dL'
+    """
+    _check_key(key)
+    return CATALOG[key][0]
 
 
 def load(key: str) -> pd.DataFrame:
-    """A fresh copy of the dataset as a DataFrame (read offline from scikit-learn's wheel)."""
-    return _entry(key).load()
+    """Load a bundled dataset as a DataFrame, read offline from scikit-learn's files.
+
+    Every call returns a fresh copy: changing it never changes what the next call returns.
+
+    Args:
+        key: The dataset's key, one of those :func:`list_datasets` returns.
+
+    Returns:
+        One row per patient, with the columns (and in the order) that ``info(key).columns``
+        describes.
+
+    Raises:
+        UnknownDatasetError: ``key`` is not a bundled dataset (also a ``KeyError``); the
+            message lists the known keys.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> real = datasets.load("diabetes")
+        >>> real.shape
+        (442, 11)
+        >>> int(real["age"].min()), int(real["age"].max())
+        (19, 79)
+        >>> datasets.load("breast_cancer")["diagnosis"].value_counts().to_dict()
+        {'benign': 357, 'malignant': 212}
+    """
+    _check_key(key)
+    return load_frame(key)
