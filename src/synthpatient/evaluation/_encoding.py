@@ -174,7 +174,8 @@ def numbers(series: pd.Series, kind: str) -> np.ndarray:
         return out
     if series.dtype == bool:
         return series.to_numpy(dtype=float)
-    out = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    # np.array copies: under pandas copy-on-write to_numpy() may hand back a read-only view
+    out = np.array(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
     out[~np.isfinite(out)] = np.nan
     return out
 

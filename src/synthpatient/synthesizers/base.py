@@ -266,7 +266,8 @@ def _enforce(spec: ColumnSpec, values: pd.Series, condition: Condition | None) -
             numbers = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
             numbers[values.isna().to_numpy()] = np.nan
         else:
-            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            # a copy: under pandas copy-on-write to_numpy() may be a read-only view
+            numbers = np.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
         if is_date:
             low = None if spec.minimum is None else float(pd.Timestamp(spec.minimum).value)
             high = None if spec.maximum is None else float(pd.Timestamp(spec.maximum).value)
