@@ -277,6 +277,8 @@ def evaluate(
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat the stochastic parts K times.")] = 1,
     sensitive: Annotated[str | None, typer.Option("--sensitive", help="Column for the "
                                                   "attribute-inference risk.")] = None,
+    flags: Annotated[Path | None, typer.Option("--flags", help="Write the synthetic rows' rule "
+                                               "flags (one True/False column per rule) here.")] = None,
     schema: SchemaOpt = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -289,6 +291,12 @@ def evaluate(
         for path in (report, json_path):
             if path is not None:
                 check_output_path(path, overwrite=overwrite)
+        if flags is not None:
+            if rules is None:
+                from synthpatient.errors import InvalidParameterError
+
+                raise InvalidParameterError("--flags needs --rules: the flags are one column per rule.")
+            check_output_path(flags, overwrite=overwrite, kind="table")
         real = read_table(real_path)
         synthetic = read_table(synthetic_path)
         held = read_table(holdout) if holdout is not None else None
@@ -313,6 +321,11 @@ def evaluate(
         if json_path is not None:
             write_text_atomic(json_path, result.to_json())
             out.print(f"Scores written to {json_path}")
+        if flags is not None and rule_set is not None:
+            from synthpatient._io import write_table
+
+            write_table(rule_set.flags(synthetic), flags, overwrite=overwrite)
+            out.print(f"Row-level rule flags of the synthetic table written to {flags}")
 
 
 def _rules(value: str):  # type: ignore[no-untyped-def]
@@ -326,3 +339,54 @@ def _rules(value: str):  # type: ignore[no-untyped-def]
         raise DataError(f"--rules takes a .yaml file or a shipped pack ({', '.join(list_rule_packs())}); "
                         f"got '{value}'.")
     return RuleSet.from_yaml(value)
+
+
+@app.command()
+def benchmark(
+    synthesizers: Annotated[str | None, typer.Option(
+        "--synthesizers", help="Comma-separated keys (default: every registered one whose extra "
+        "is installed).")] = None,
+    datasets_opt: Annotated[str, typer.Option("--datasets", help="Comma-separated bundled "
+                                              "datasets.")] = "diabetes",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per synthesizer and dataset.")] = 3,
+    epsilons: Annotated[str, typer.Option("--epsilons", help="Also run the differentially private "
+                                          "synthesizers at these epsilons, e.g. 1,3,10.")] = "",
+    sdv: Annotated[bool, typer.Option("--sdv/--no-sdv", help="Include SDV's synthesizers when the "
+                                      "`compare` extra is installed.")] = True,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.md, "
+                                          "results.json and results.html.")] = Path("benchmark-results"),
+    overwrite: Overwrite = False,
+) -> None:
+    """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
+    with handled():
+        from synthpatient import benchmark as bench
+        from synthpatient import datasets
+        from synthpatient._io import atomic_folder, check_output_path
+        from synthpatient.errors import InvalidParameterError
+
+        if seeds < 1:
+            raise InvalidParameterError(f"--seeds must be at least 1. Got {seeds}.")
+        try:
+            eps = [float(e) for e in epsilons.split(",") if e.strip()]
+        except ValueError as exc:
+            raise InvalidParameterError(f"--epsilons must be numbers like 1,3,10. Got '{epsilons}'.") from exc
+        if any(e <= 0 for e in eps):
+            raise InvalidParameterError("--epsilons must all be greater than 0.")
+        keys = [k.strip() for k in synthesizers.split(",")] if synthesizers else None
+        dataset_keys = [d.strip() for d in datasets_opt.split(",") if d.strip()]
+        for key in dataset_keys:
+            datasets.info(key)  # an unknown dataset fails here, before any work
+        check_output_path(out_dir, overwrite=overwrite, kind="folder")
+        candidates, skipped = bench.default_candidates(keys, epsilons=eps, include_sdv=sdv)
+        for note in skipped:
+            err.print(f"Skipped {note}")
+        with err.status("Benchmarking...") as status:
+            result = bench.run_benchmark(candidates, dataset_keys, seeds=seeds,
+                                         progress=lambda text: status.update(f"Benchmarking {text}"))
+        markdown = bench.to_markdown(result)
+        with atomic_folder(out_dir, overwrite=overwrite) as tmp:
+            (tmp / "results.md").write_text(markdown, encoding="utf-8")
+            (tmp / "results.json").write_text(bench.to_json(result), encoding="utf-8")
+            (tmp / "results.html").write_text(bench.to_html(result), encoding="utf-8")
+        print(markdown)
+        out.print(f"Results written to {out_dir}/results.md, results.json and results.html")

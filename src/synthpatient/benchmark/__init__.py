@@ -1,0 +1,60 @@
+"""Benchmarks: every generator on the same data, with quality, speed and cost side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from synthpatient.benchmark._candidates import (
+    SDV_MODELS,
+    Candidate,
+    sdv_available,
+    sdv_candidate,
+    synthpatient_candidate,
+)
+from synthpatient.benchmark._output import to_html, to_json, to_markdown
+from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
+
+__all__ = ["BenchmarkResult", "Candidate", "default_candidates", "run_benchmark",
+           "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
+           "to_markdown"]
+
+
+def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[float] = (),
+                       include_sdv: bool = True) -> tuple[list[Candidate], list[str]]:
+    """Registered synthesizers (all, or ``keys``) whose extras are installed; DP-capable ones
+    again at each of ``epsilons``; SDV's three when the `compare` extra is installed.
+
+    Returns the candidates and a note for each one that could not be included.
+    """
+    from synthpatient.errors import MissingExtraError
+    from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
+
+    candidates, skipped = [], []
+    for key in keys or available_synthesizers():
+        try:
+            klass = get_synthesizer_class(key)
+            if klass.capabilities.extra:
+                from synthpatient._optional import import_optional
+
+                import_optional({"deep": "torch", "dp": "mbi"}.get(klass.capabilities.extra, key),
+                                extra=klass.capabilities.extra)
+        except MissingExtraError as exc:
+            skipped.append(f"{key}: {exc}")
+            continue
+        if klass.capabilities.needs_network:
+            skipped.append(f"{key}: needs a configured LLM server; benchmark it explicitly")
+            continue
+        if key == "mst":  # differentially private by construction: always at an epsilon
+            candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
+                           for e in (epsilons or (1.0,))]
+            continue
+        candidates.append(synthpatient_candidate(key))
+        if klass.capabilities.differentially_private:
+            candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
+                           for e in epsilons]
+    if include_sdv:
+        if sdv_available():
+            candidates += [sdv_candidate(name) for name in SDV_MODELS]
+        else:
+            skipped.append("SDV: not installed (pip install 'synthpatient[compare]')")
+    return candidates, skipped

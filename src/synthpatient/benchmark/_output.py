@@ -1,0 +1,85 @@
+"""Benchmark results as Markdown, JSON and an offline HTML page with plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from synthpatient.benchmark._runner import BenchmarkResult
+
+COLUMNS = [("quality", "quality", 3), ("utility", "utility", 3), ("tstr", "TSTR", 3),
+           ("trtr", "TRTR", 3), ("dcr_share", "DCR share", 3), ("mia_auc", "MIA AUC", 3),
+           ("rule_violation_excess", "rule excess", 3), ("fit_s", "fit s", 2),
+           ("sample_s", "sample s", 3), ("sample_100k_s", "100k rows s", 2),
+           ("peak_mb", "peak MB", 0)]
+
+
+def _cell(row: pd.Series, key: str, digits: int) -> str:
+    mean, sd = row.get(f"{key}_mean"), row.get(f"{key}_sd")
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    text = f"{mean:.{digits}f}"
+    if sd is not None and not (isinstance(sd, float) and math.isnan(sd)) and row["n_seeds"] > 1:
+        text += f" ± {sd:.{digits}f}"
+    return text
+
+
+def to_markdown(result: BenchmarkResult) -> str:
+    lines = []
+    if result.summary.empty:
+        return "No benchmark run succeeded.\n" + "".join(f"- {f}\n" for f in result.failures)
+    shown = [(k, label, d) for k, label, d in COLUMNS if f"{k}_mean" in result.summary.columns]
+    for dataset, table in result.summary.groupby("dataset", sort=False):
+        lines.append(f"\n### {dataset} (mean ± sd over {int(table['n_seeds'].max())} seeds)\n")
+        lines.append("| synthesizer | " + " | ".join(label for _, label, _ in shown) + " |")
+        lines.append("|---" * (len(shown) + 1) + "|")
+        for _, row in table.iterrows():
+            cells = [_cell(row, k, d) for k, _, d in shown]
+            lines.append(f"| {row['synthesizer']} | " + " | ".join(cells) + " |")
+    lines.append("\nquality: SDMetrics QualityReport score; utility: mean of min(1, TSTR/TRTR); "
+                 "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "
+                 "synthetic rows closer to training than holdout rows (ideal = training share); "
+                 "MIA AUC: membership inference (0.5 ideal); rule excess: mean violation rate "
+                 "above the real data's; peak MB: resident memory of the process.")
+    if result.failures:
+        lines.append("\nNot run:\n" + "".join(f"- {f}\n" for f in result.failures))
+    return "\n".join(lines) + "\n"
+
+
+def to_json(result: BenchmarkResult) -> str:
+    data: dict[str, Any] = {
+        "summary": result.summary.replace({float("nan"): None}).to_dict("records"),
+        "runs": result.runs.replace({float("nan"): None}).to_dict("records"),
+        "failures": result.failures,
+    }
+    return json.dumps(data, indent=2, default=str)
+
+
+def to_html(result: BenchmarkResult) -> str:
+    from synthpatient.evaluation import _plots
+    from synthpatient.evaluation._html import esc, image, page
+
+    sections = [("summary", "Results", f"<pre>{esc(to_markdown(result))}</pre>")]
+    if not result.summary.empty:
+        plt = _plots._pyplot()
+        for dataset, table in result.summary.groupby("dataset", sort=False):
+            fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+            names = table["synthesizer"].tolist()
+            axes[0].barh(names, table["quality_mean"], xerr=table["quality_sd"], color="#1f77b4")
+            axes[0].set_xlabel("quality (SDMetrics)")
+            axes[0].set_xlim(0, 1)
+            axes[1].scatter(table["fit_s_mean"], table["quality_mean"], color="#ff7f0e")
+            for name, x, y in zip(names, table["fit_s_mean"], table["quality_mean"], strict=True):
+                axes[1].annotate(name, (x, y), fontsize=7)
+            axes[1].set_xscale("log")
+            axes[1].set_xlabel("fit time (s, log scale)")
+            axes[1].set_ylabel("quality")
+            fig.suptitle(dataset)
+            fig.tight_layout()
+            sections.append((f"plot-{dataset}", f"{dataset}: quality and speed",
+                             image(_plots._encode(fig), f"Quality and fit time on {dataset}")))
+    return page("synthpatient benchmark", "Every generator on the same data: quality, speed, cost",
+                sections)

@@ -1,0 +1,160 @@
+"""The benchmark runner: candidates x datasets x seeds, each scored by the evaluation suite.
+
+For every run the dataset is split (seeded) into training rows and a holdout the generator
+never sees; the generator is fitted on the training rows and samples as many rows; then
+fidelity (SDMetrics QualityReport), ML utility (TSTR vs TRTR on the holdout), privacy (DCR and
+membership inference against the holdout) and the dataset's rule pack are measured, with fit
+time, sample time (and time for 100,000 rows) and the peak resident memory of the process
+while fitting and sampling.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthpatient import datasets as bundled
+from synthpatient.benchmark._candidates import Candidate
+from synthpatient.errors import SynthPatientError
+from synthpatient.schema import Schema
+
+HOLDOUT_SHARE = 0.25
+LARGE_SAMPLE = 100_000
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process while the block runs, read from /proc every
+    20 ms: unlike tracemalloc it sees memory that torch and numpy allocate in C."""
+
+    def __init__(self) -> None:
+        self.peak_mb = float("nan")
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss_mb() -> float:
+        try:
+            with open("/proc/self/statm", encoding="ascii") as handle:
+                return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError):
+            return float("nan")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, self._rss_mb()) if not np.isnan(self.peak_mb) else self._rss_mb()
+
+    def __enter__(self) -> PeakMemory:
+        self.peak_mb = self._rss_mb()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+
+@dataclass
+class BenchmarkResult:
+    """Per-run rows (``runs``) and their mean and spread per candidate and dataset."""
+
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    failures: list[str]
+
+
+METRICS = ["fit_s", "sample_s", "sample_100k_s", "peak_mb", "quality", "column_shapes",
+           "column_pair_trends", "utility", "tstr", "trtr", "dcr_share", "dcr_score",
+           "mia_auc", "rule_violation_excess"]
+
+
+def _one_run(candidate: Candidate, key: str, real: pd.DataFrame, schema: Schema, seed: int,
+             target: str | None) -> dict[str, Any]:
+    from synthpatient.evaluation import privacy
+    from synthpatient.evaluation.fidelity import quality_report
+    from synthpatient.evaluation.utility import ml_utility
+    from synthpatient.rules import list_rule_packs, load_rule_pack
+
+    train = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed).sort_index()
+    holdout = real.drop(train.index)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        model = candidate.fit(train, schema, seed)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        synthetic = candidate.sample(model, len(train), seed + 1000)
+        sample_s = time.perf_counter() - start
+        start = time.perf_counter()
+        candidate.sample(model, LARGE_SAMPLE, seed + 2000)
+        sample_100k_s = time.perf_counter() - start
+    quality = quality_report(train, synthetic, schema.sdtypes())
+    row: dict[str, Any] = {"synthesizer": candidate.name, "source": candidate.source,
+                           "dataset": key, "seed": seed, "fit_s": fit_s, "sample_s": sample_s,
+                           "sample_100k_s": sample_100k_s,
+                           "peak_mb": memory.peak_mb, "quality": quality.score,
+                           "column_shapes": quality.column_shapes,
+                           "column_pair_trends": quality.column_pair_trends}
+    if target is not None:
+        utility = ml_utility(train, synthetic, holdout, target=target, schema=schema, seed=seed)
+        primary = utility.primary_metric
+        row.update({"utility": utility.score,
+                    "tstr": float(np.mean([m[primary]["tstr"] for m in utility.metrics.values()])),
+                    "trtr": float(np.mean([m[primary]["trtr"] for m in utility.metrics.values()])),
+                    "utility_metric": primary})
+    dcr = privacy.dcr(train, synthetic, holdout, schema=schema, seed=seed)
+    mia = privacy.membership_inference(train, synthetic, holdout, schema=schema, seed=seed)
+    row.update({"dcr_share": dcr.share_closer_to_training, "dcr_score": dcr.score,
+                "mia_auc": mia.auc})
+    if key in list_rule_packs():
+        table = load_rule_pack(key).compare(train, synthetic)
+        excess = (table["synthetic_rate"].fillna(0) - table["real_rate"].fillna(0)).clip(lower=0)
+        row["rule_violation_excess"] = float(excess.mean())
+    return row
+
+
+def run_benchmark(candidates: Sequence[Candidate], dataset_keys: Sequence[str] = ("diabetes",),
+                  *, seeds: int = 3, progress: Any = None) -> BenchmarkResult:
+    """Run every candidate on every dataset for ``seeds`` seeds.
+
+    A candidate that fails on a dataset is recorded in ``failures`` (with its one-line error)
+    instead of stopping the whole benchmark.
+    """
+    rows, failures = [], []
+    for key in dataset_keys:
+        real = bundled.load(key)
+        schema = Schema.infer(real)
+        target = bundled.info(key).target
+        for candidate in candidates:
+            for seed in range(seeds):
+                if progress is not None:
+                    progress(f"{candidate.name} on {key}, seed {seed}")
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        rows.append(_one_run(candidate, key, real, schema, seed, target))
+                except (SynthPatientError, ImportError, ValueError, RuntimeError) as exc:
+                    failures.append(f"{candidate.name} on {key} (seed {seed}): "
+                                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                    break
+    runs = pd.DataFrame(rows)
+    return BenchmarkResult(runs, summarise(runs), failures)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    if runs.empty:
+        return pd.DataFrame()
+    present = [m for m in METRICS if m in runs.columns]
+    grouped = runs.groupby(["dataset", "synthesizer", "source"], sort=False)[present]
+    mean = grouped.mean().add_suffix("_mean")
+    spread = grouped.std(ddof=0).add_suffix("_sd")
+    out = pd.concat([mean, spread], axis=1).reset_index()
+    out.insert(3, "n_seeds", grouped.size().to_numpy())
+    return out
