@@ -9,9 +9,10 @@ from synthpatient.evaluation.fidelity import (
     CorrelationSimilarity,
     KSComplement,
     QualityResult,
+    SdType,
     TVComplement,
     quality_report,
 )
 
 __all__ = ["ContingencySimilarity", "CorrelationSimilarity", "KSComplement", "Metric",
-           "MetricResult", "QualityResult", "TVComplement", "quality_report"]
+           "MetricResult", "QualityResult", "SdType", "TVComplement", "quality_report"]

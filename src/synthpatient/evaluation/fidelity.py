@@ -1,128 +1,384 @@
 """Fidelity metrics with SDMetrics' names AND definitions, and its QualityReport averaging.
 
-Same value as SDMetrics on the same data (checked by benchmarks/check_sdmetrics_parity.py), so
-that quality figures compare across tools, but written on numpy/pandas only: SDMetrics depends
-on BUSL-licensed code. SDMetrics quirks kept on purpose, because they change the numbers:
+The values equal SDMetrics 0.32's on the same data (checked by
+``benchmarks/check_sdmetrics_parity.py``), so that quality figures compare across tools, but
+the code uses numpy, pandas and scipy only: SDMetrics depends on BUSL-licensed code. SDMetrics
+behaviours kept on purpose, because they change the numbers:
 
-* KSComplement drops missing values and rounds to 14 decimals; datetimes become nanoseconds.
+* KSComplement drops missing values, rounds floats to 14 decimals and compares datetimes as
+  integers (exactly: as floats, timestamps a few hundred nanoseconds apart would tie).
 * TVComplement drops missing values; a category seen only in the synthetic column is added to
   the real counts with weight 1e-6 before normalising.
-* Column Pair Trends: numeric/datetime pairs use Pearson on complete rows (NaN if a column is
-  constant); every other pair uses ContingencySimilarity, where numeric columns are cut into the
-  10 bins of ``np.histogram_bin_edges`` computed on each table *separately*, and missing values
-  are their own cell. ContingencySimilarity subsamples tables above 50,000 rows, as SDMetrics
-  does (we do it with a fixed seed so results repeat).
-* The QualityReport of SDMetrics 0.32 (the current one) scores a pair only when the real data
-  shows a relation: |Pearson| > 0.5, or Cramer's V > 0.3 on the real contingency table (NaN
-  cells included). Other pairs get NaN and do not count. ``quality_report`` does the same by
-  default; pass both thresholds as 0 for the older all-pairs average. ``similarity`` in the
-  pair details is always computed, threshold or not, for heatmaps and diagnosis.
-* Property scores are plain means that skip NaN; the overall score is their NaN-mean.
+* Column Pair Trends: two numerical/datetime columns use Pearson on the rows where both are
+  present; a pair with a constant column (one distinct value, missing values aside) is NaN, and
+  so is a real correlation of exactly 0. Every other pair uses ContingencySimilarity with missing
+  values as their own cell; a numerical column paired with a categorical one is first cut into
+  the 10 equal-width bins of ``np.histogram_bin_edges`` computed on EACH table's own range (not
+  the real one), with ``np.digitize`` labels, so the maximum and missing values share label 11.
+* The report scores a pair only when the real data shows a relation: |Pearson| > 0.5, or
+  Cramer's V > 0.3 on the real contingency table. Other pairs are NaN and do not count. For a
+  pandas categorical column, Cramer's V also sees the declared categories that the real data
+  never uses (pandas 2 ``groupby(observed=False)``, which SDMetrics relies on); such an empty
+  row makes SDMetrics' chi-squared fail, so that pair is NaN too.
+* Above 50,000 rows, contingency tables are built on a 50,000-row sample of each table, drawn
+  as ``DataFrame.sample`` draws it. With ``seed=s`` the draws equal SDMetrics' after
+  ``np.random.seed(s)``; with ``seed=None`` they come from numpy's global generator, as
+  SDMetrics' do.
+* Property scores are means that skip NaN; the overall score is the NaN-mean of the two.
+
+Deliberate differences, none of which changes a score on data SDMetrics accepts: datetime
+columns held as strings are parsed with ``pd.to_datetime`` (SDMetrics needs a
+``datetime_format`` for that); the synthetic correlation in the pair details is reported even
+when the real one is below the threshold (SDMetrics leaves it NaN); nullable integer columns
+are read as floats.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-
 from scipy.stats.contingency import association
 
 from synthpatient.evaluation._metric import Metric, MetricResult
 
 SdType = Literal["numerical", "categorical", "boolean", "datetime"]
+#: sdtypes scored as continuous (KSComplement, Pearson) and as discrete (TVComplement,
+#: contingency tables); "ordinal" is accepted because SDMetrics accepts it. Any other sdtype
+#: (id, pii, text, ...) is ignored, as SDMetrics ignores it.
 CONTINUOUS = frozenset({"numerical", "datetime"})
-KS_DECIMALS = 14
+DISCRETE = frozenset({"categorical", "boolean", "ordinal"})
+#: SDMetrics rounds KS inputs to ``sys.float_info.dig - 1`` decimals.
+KS_DECIMALS = sys.float_info.dig - 1
+#: Regularisation SDMetrics gives a category that only the synthetic column has.
+UNSEEN_CATEGORY_WEIGHT = 1e-6
 N_BINS = 10
+#: SDMetrics 0.32 QualityReport defaults.
 SUBSAMPLE_ROWS = 50_000
-#: SDMetrics 0.32 QualityReport defaults
 REAL_CORRELATION_THRESHOLD = 0.5
 REAL_ASSOCIATION_THRESHOLD = 0.3
 
+_NAN = float("nan")
+_NO_LABELS = np.array([], dtype=np.int64)
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    """Values as floats; datetimes as nanoseconds since the epoch (NaT -> NaN)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        out = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
-        out[values.isna().to_numpy()] = np.nan
+
+# -- conversions -----------------------------------------------------------------------------
+def _is_datetime(values: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(values)
+
+
+def _as_datetime(values: pd.Series) -> pd.Series:
+    """A datetime column as datetime64; strings are parsed (invalid ones become NaT)."""
+    if _is_datetime(values):
+        return values
+    return pd.to_datetime(values, errors="coerce")
+
+
+def _datetime_integers(values: pd.Series, unit: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch integers of a datetime column in ``unit`` (its own unit if None), and the NaT mask."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        # pd.to_numeric, which SDMetrics uses, counts tz-aware times from the UTC epoch.
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    raw = values.to_numpy() if unit is None else values.to_numpy(dtype=f"datetime64[{unit}]")
+    return raw.view("int64"), np.isnat(raw)
+
+
+def _numbers(values: pd.Series, unit: str | None = "ns") -> np.ndarray:
+    """Values as floats; datetimes as epoch counts of ``unit`` (NaT, non-numbers -> NaN).
+
+    Nanoseconds by default, so that real and synthetic columns stored with different units
+    compare. ``unit=None`` keeps the column's own unit, as SDMetrics' ``pd.to_numeric`` does for
+    one table's pair computations (Pearson and own-range bins do not depend on the unit, but
+    this keeps even the float rounding at bin edges identical).
+    """
+    values = pd.Series(values)
+    if _is_datetime(values):
+        integers, missing = _datetime_integers(values, unit)
+        out = integers.astype(float)
+        out[missing] = np.nan
         return out
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+def _ks_values(values: pd.Series, as_datetime: bool) -> np.ndarray:
+    """The present values KSComplement compares, in SDMetrics' precision."""
+    values = pd.Series(values).dropna()
+    if as_datetime:
+        # Integers, as SDMetrics passes them to ks_2samp; ns keeps the order exact.
+        return _datetime_integers(_as_datetime(values), "ns")[0]
+    if pd.api.types.is_integer_dtype(values):
+        return values.to_numpy(dtype="int64")
+    numbers = _numbers(values)
+    return np.round(numbers[~np.isnan(numbers)], KS_DECIMALS)
+
+
+def _codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Shared integer labels of two discrete columns, missing values being one more label.
+
+    Returns the real and synthetic labels, the number of labels, and the labels of the real
+    column's declared categories (empty unless it has a pandas categorical dtype).
+    """
+    parts = [real.reset_index(drop=True), synthetic.reset_index(drop=True)]
+    n_declared, n_real = 0, len(real)
+    if isinstance(real.dtype, pd.CategoricalDtype):
+        n_declared = len(real.cat.categories)
+        parts.insert(0, pd.Series(real.cat.categories, dtype=object))
+    if any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        # categoricals with different categories concatenate to object anyway; be explicit
+        parts = [p.astype(object) for p in parts]
+    codes, uniques = pd.factorize(pd.concat(parts, ignore_index=True))
+    n_labels = len(uniques) + 1
+    codes[codes < 0] = n_labels - 1  # groupby(dropna=False): missing values are a group
+    return (codes[n_declared:n_declared + n_real], codes[n_declared + n_real:], n_labels,
+            codes[:n_declared])
+
+
+def _own_range_bins(numbers: np.ndarray) -> np.ndarray | None:
+    """ColumnPairTrends' bins: equal-width on this table's range; None where numpy refuses."""
+    try:
+        edges = np.histogram_bin_edges(numbers[~np.isnan(numbers)], bins=N_BINS)
+    except ValueError:  # infinite values: SDMetrics records the discretisation as failed
+        return None
+    return np.digitize(numbers, edges)
+
+
+def _real_range_bins(real: np.ndarray, synthetic: np.ndarray,
+                     n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sdmetrics.utils.discretize_column``: edges from the real values, outer edges open."""
+    edges = np.histogram_bin_edges(real[~np.isnan(real)], bins=n_bins)
+    edges[0], edges[-1] = -np.inf, np.inf
+    return np.digitize(real, edges), np.digitize(synthetic, edges)
+
+
+def discretize(values: pd.Series) -> pd.Series:
+    """The labels ColumnPairTrends gives a numerical or datetime column of one table.
+
+    Ten equal-width bins over the column's own range, ``np.digitize`` labels 1..11; the maximum
+    and missing values both get label 11.
+    """
+    labels = _own_range_bins(_numbers(values, None))
+    if labels is None:
+        raise ValueError(f"cannot bin column {values.name!r}: it has infinite values")
+    return pd.Series(labels, index=values.index, name=values.name)
+
+
+# -- single columns ----------------------------------------------------------------------------
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov D: the largest gap between the two empirical CDFs."""
+    """Two-sample Kolmogorov-Smirnov D: the largest gap between the two empirical CDFs.
+
+    The same arithmetic as ``scipy.stats.ks_2samp``'s statistic; ``a`` and ``b`` non-empty.
+    """
     a, b = np.sort(a), np.sort(b)
     grid = np.concatenate([a, b])
-    gap = np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(b, grid, side="right") / len(b)
+    gap = (np.searchsorted(a, grid, side="right") / len(a)
+           - np.searchsorted(b, grid, side="right") / len(b))
     return float(np.max(np.abs(gap)))
 
 
 class KSComplement(Metric):
-    """1 - Kolmogorov-Smirnov statistic of a numeric or datetime column (SDMetrics)."""
+    """1 - Kolmogorov-Smirnov D of a numerical or datetime column (SDMetrics ``KSComplement``)."""
 
     key, family = "KSComplement", "fidelity"
 
     @staticmethod
     def compute(real: pd.Series, synthetic: pd.Series) -> MetricResult:
-        a = np.round(_numbers(real), KS_DECIMALS)
-        b = np.round(_numbers(synthetic), KS_DECIMALS)
-        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        """Compare the distributions of two continuous columns.
+
+        Args:
+            real: Real values; missing ones are dropped. A datetime column (judged from the
+                real one, as SDMetrics does) is compared as integer timestamps.
+            synthetic: Synthetic values of the same column.
+
+        Returns:
+            Score in [0, 1], 1 for identical empirical distributions; NaN if either column has
+            no values. ``details["ks_statistic"]`` is D.
+        """
+        as_datetime = _is_datetime(pd.Series(real))
+        a, b = _ks_values(real, as_datetime), _ks_values(synthetic, as_datetime)
         if not len(a) or not len(b):
-            return MetricResult(float("nan"), {"reason": "no values to compare"})
+            return MetricResult(_NAN, {"error": "no values to compare"})
         statistic = ks_statistic(a, b)
         return MetricResult(1.0 - statistic, {"ks_statistic": statistic})
 
 
 class TVComplement(Metric):
-    """1 - total variation distance between category frequencies (SDMetrics)."""
+    """1 - total variation distance between category frequencies (SDMetrics ``TVComplement``)."""
 
     key, family = "TVComplement", "fidelity"
 
     @staticmethod
     def compute(real: pd.Series, synthetic: pd.Series) -> MetricResult:
-        real_counts = pd.Series(real).dropna().value_counts(sort=False)
-        synth_counts = pd.Series(synthetic).dropna().value_counts(sort=False)
-        if not len(real_counts) or not len(synth_counts):
-            return MetricResult(float("nan"), {"reason": "no values to compare"})
-        unseen = synth_counts.index.difference(real_counts.index)
-        real_counts = pd.concat([real_counts.astype(float), pd.Series(1e-6, index=unseen)])
-        real_share = real_counts / real_counts.sum()
-        synth_share = (synth_counts / synth_counts.sum()).reindex(real_share.index, fill_value=0.0)
-        distance = 0.5 * float(np.abs(synth_share.to_numpy() - real_share.to_numpy()).sum())
+        """Compare the category frequencies of two discrete columns.
+
+        Args:
+            real: Real values; missing ones are dropped.
+            synthetic: Synthetic values of the same column.
+
+        Returns:
+            Score in [0, 1]; NaN if either column has no values (SDMetrics raises there and its
+            report records NaN).
+        """
+        real, synthetic = pd.Series(real).dropna(), pd.Series(synthetic).dropna()
+        if not len(real) or not len(synthetic):
+            return MetricResult(_NAN, {"error": "no values to compare"})
+        real_codes, synth_codes, n_labels, _ = _codes(real, synthetic)
+        real_counts = np.bincount(real_codes, minlength=n_labels).astype(float)
+        synth_counts = np.bincount(synth_codes, minlength=n_labels).astype(float)
+        unseen = (synth_counts > 0) & (real_counts == 0)
+        real_counts[unseen] = UNSEEN_CATEGORY_WEIGHT
+        distance = 0.5 * float(np.abs(synth_counts / synth_counts.sum()
+                                      - real_counts / real_counts.sum()).sum())
         return MetricResult(1.0 - distance, {"total_variation": distance,
-                                             "synthetic_only_categories": int(len(unseen))})
+                                             "synthetic_only_categories": int(unseen.sum())})
+
+
+# -- column pairs ------------------------------------------------------------------------------
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """``scipy.stats.pearsonr``'s statistic with its arithmetic; NaN for a constant input."""
+    if (x == x[0]).all() or (y == y[0]).all():
+        return _NAN
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        xm, ym = x - x.mean(), y - y.mean()
+        # scale before the norm, as scipy does, so that huge values do not overflow; sums of
+        # products rather than BLAS dot, which can be 50 times slower on a busy machine
+        xmax, ymax = np.abs(xm).max(), np.abs(ym).max()
+        xm /= xmax * np.sqrt(np.sum(np.square(xm / xmax)))
+        ym /= ymax * np.sqrt(np.sum(np.square(ym / ymax)))
+        r = float(np.sum(xm * ym))
+    return float(np.clip(r, -1.0, 1.0)) if not np.isnan(r) else _NAN
+
+
+def _constant(values: np.ndarray) -> bool:
+    """SDMetrics' ``nunique() == 1``: exactly one distinct present value."""
+    present = values[~np.isnan(values)]
+    return bool(len(present)) and bool((present == present[0]).all())
+
+
+def _correlation_breakdown(real_xy: tuple[np.ndarray, np.ndarray],
+                           synth_xy: tuple[np.ndarray, np.ndarray],
+                           threshold: float, constant: bool = False) -> dict[str, Any]:
+    """CorrelationSimilarity as ColumnPairTrends runs it, on float columns with NaN.
+
+    ``constant`` says a column is constant in either table (checked on whole columns, before
+    rows with missing values are dropped).
+    """
+    failed = {"score": _NAN, "real": _NAN, "synthetic": _NAN, "similarity": _NAN,
+              "meets_threshold": False}
+    if constant:
+        return {**failed, "error": "a column is constant; correlation is undefined"}
+    pairs = []
+    for x, y in (real_xy, synth_xy):
+        keep = ~(np.isnan(x) | np.isnan(y))
+        pairs.append((x[keep], y[keep]))
+    (rx, ry), (sx, sy) = pairs
+    if len(rx) < 2:  # pearsonr raises; the report records NaN
+        return {**failed, "error": "fewer than 2 complete real rows"}
+    real = _pearson(rx, ry)
+    synthetic = _pearson(sx, sy) if len(sx) >= 2 else _NAN
+    similarity = 1.0 - abs(real - synthetic) / 2 if not np.isnan(real - synthetic) else _NAN
+    if abs(real) <= threshold:  # False for NaN, as in SDMetrics: a NaN real goes on
+        return {"score": _NAN, "real": real, "synthetic": synthetic, "similarity": similarity,
+                "meets_threshold": False}
+    if len(sx) < 2:
+        return {**failed, "error": "fewer than 2 complete synthetic rows"}
+    meets = threshold <= 0 or not np.isnan(real)
+    return {"score": similarity, "real": real, "synthetic": synthetic, "similarity": similarity,
+            "meets_threshold": meets}
 
 
 class CorrelationSimilarity(Metric):
-    """1 - |Pearson(real) - Pearson(synthetic)| / 2 for two numeric columns (SDMetrics)."""
+    """1 - |Pearson(real) - Pearson(synthetic)| / 2 for two continuous columns (SDMetrics)."""
 
     key, family = "CorrelationSimilarity", "fidelity"
 
     @staticmethod
     def compute(real: pd.DataFrame, synthetic: pd.DataFrame, *,
                 real_correlation_threshold: float = 0.0) -> MetricResult:
-        r = _pearson(real)
-        s = _pearson(synthetic)
-        details = {"real": r, "synthetic": s,
-                   "similarity": 1.0 - abs(r - s) / 2 if not (np.isnan(r) or np.isnan(s)) else float("nan")}
-        if np.isnan(r) or abs(r) <= real_correlation_threshold:
-            return MetricResult(float("nan"), {**details, "meets_threshold": False})
-        return MetricResult(details["similarity"], {**details, "meets_threshold": not np.isnan(s)})
+        """Compare the Pearson correlation of two numerical or datetime columns.
+
+        Args:
+            real: Real table; its first two columns are compared. Rows with a missing value in
+                either column are dropped; datetimes become integers.
+            synthetic: Synthetic table with the same columns.
+            real_correlation_threshold: Score only if |real correlation| exceeds this (the
+                report uses 0.5); otherwise NaN.
+
+        Returns:
+            Score in [0, 1]; NaN if a column is constant (SDMetrics raises), a correlation is
+            undefined, or the real correlation is at or below the threshold (so exactly 0
+            always is). ``details`` has ``real``, ``synthetic``, ``similarity`` (the score
+            without threshold) and ``meets_threshold``.
+        """
+        x, y = real.columns[:2]
+        real_xy = _numbers(real[x], None), _numbers(real[y], None)
+        synth_xy = _numbers(synthetic[x], None), _numbers(synthetic[y], None)
+        constant = any(_constant(v) for v in (*real_xy, *synth_xy))
+        details = _correlation_breakdown(real_xy, synth_xy, real_correlation_threshold, constant)
+        return MetricResult(details.pop("score"), details)
 
 
-def _pearson(frame: pd.DataFrame) -> float:
-    if (frame.nunique() == 1).any():  # SDMetrics refuses constant columns
-        return float("nan")
-    x = np.column_stack([_numbers(frame.iloc[:, 0]), _numbers(frame.iloc[:, 1])])
-    x = x[~np.isnan(x).any(axis=1)]
-    if len(x) < 2 or np.ptp(x[:, 0]) == 0 or np.ptp(x[:, 1]) == 0:
-        return float("nan")
-    x = x - x.mean(axis=0)
-    return float(np.clip((x[:, 0] @ x[:, 1]) / np.sqrt((x[:, 0] @ x[:, 0]) * (x[:, 1] @ x[:, 1])), -1, 1))
+def _joint_counts(real_keys: np.ndarray, synth_keys: np.ndarray,
+                  n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of each cell in both tables, aligned; only observed cells when there are many."""
+    if n_cells <= max(1 << 16, 2 * (len(real_keys) + len(synth_keys))):
+        return np.bincount(real_keys, minlength=n_cells), np.bincount(synth_keys, minlength=n_cells)
+    # high-cardinality pairs: a dense table of every label combination would not fit
+    _, inverse = np.unique(np.concatenate([real_keys, synth_keys]), return_inverse=True)
+    n_seen = int(inverse.max()) + 1 if len(inverse) else 0
+    return (np.bincount(inverse[:len(real_keys)], minlength=n_seen),
+            np.bincount(inverse[len(real_keys):], minlength=n_seen))
+
+
+def _real_table(first: np.ndarray, second: np.ndarray,
+                declared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The real contingency table as SDMetrics' ``unstack`` shows it: a row per observed label
+    and per declared category (pandas 2 groupby with ``observed=False``), likewise columns."""
+    rows, cols = np.union1d(first, declared[0]), np.union1d(second, declared[1])
+    cells = np.searchsorted(rows, first) * len(cols) + np.searchsorted(cols, second)
+    return np.bincount(cells, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
+
+
+def _contingency_breakdown(real: tuple[np.ndarray, np.ndarray],
+                           synthetic: tuple[np.ndarray, np.ndarray], n_second: int,
+                           threshold: float,
+                           declared: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """ContingencySimilarity on integer labels (missing values already a label of their own).
+
+    ``n_second`` is the number of labels of the second column; ``declared`` the labels of the
+    real columns' declared categories (empty if not pandas categoricals).
+    """
+    real_keys = real[0].astype(np.int64) * n_second + real[1]
+    synth_keys = synthetic[0].astype(np.int64) * n_second + synthetic[1]
+    n_cells = (int(max(real_keys.max(initial=0), synth_keys.max(initial=0))) + 1)
+    similarity = _similarity(*_joint_counts(real_keys, synth_keys, n_cells))
+    if threshold <= 0:
+        return {"score": similarity, "real_association": _NAN, "meets_threshold": True,
+                "similarity": similarity}
+    failed = {"score": _NAN, "real_association": _NAN, "meets_threshold": False,
+              "similarity": similarity}
+    table = _real_table(real[0], real[1], declared)
+    if table.sum() == 0 or min(table.shape) < 2:
+        return failed
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        # a declared but unused category: chi-squared fails in SDMetrics, the pair is NaN
+        return {**failed, "error": "a category never used in the real data leaves an empty row"}
+    strength = float(association(table, method="cramer"))
+    if not strength > threshold:
+        return {**failed, "real_association": strength}
+    return {"score": similarity, "real_association": strength, "meets_threshold": True,
+            "similarity": similarity}
+
+
+def _similarity(real_counts: np.ndarray, synth_counts: np.ndarray) -> float:
+    """1 - total variation distance between two tables of counts (empty tables: all zero)."""
+    real_share = real_counts / real_counts.sum() if real_counts.sum() else real_counts * 0.0
+    synth_share = synth_counts / synth_counts.sum() if synth_counts.sum() else synth_counts * 0.0
+    return 1.0 - 0.5 * float(np.abs(real_share - synth_share).sum())
 
 
 class ContingencySimilarity(Metric):
@@ -132,39 +388,61 @@ class ContingencySimilarity(Metric):
 
     @staticmethod
     def compute(real: pd.DataFrame, synthetic: pd.DataFrame, *,
+                continuous_columns: Sequence[str] | None = None, num_discrete_bins: int = 10,
                 real_association_threshold: float = 0.0) -> MetricResult:
+        """Compare the joint frequencies of two discrete columns.
+
+        Args:
+            real: Real table; its first two columns are compared. Missing values are a
+                category of their own.
+            synthetic: Synthetic table with the same columns.
+            continuous_columns: Columns to bin first, into ``num_discrete_bins`` equal-width
+                bins of the REAL range with open outer bins (SDMetrics' ``continuous_column_names``;
+                the QualityReport bins differently, see :func:`discretize`).
+            num_discrete_bins: Number of bins for ``continuous_columns``.
+            real_association_threshold: Score only if Cramer's V of the real table exceeds
+                this (the report uses 0.3); otherwise NaN.
+
+        Returns:
+            Score in [0, 1]. ``details`` has ``real_association`` (NaN unless a threshold is
+            set), ``similarity`` (the score without threshold) and ``meets_threshold``.
+
+        Raises:
+            ValueError: If the tables do not have the same two columns.
+        """
+        if real.shape[1] != 2 or synthetic.shape[1] != 2 or set(real) != set(synthetic):
+            raise ValueError("ContingencySimilarity needs two tables with the same 2 columns")
         columns = list(real.columns[:2])
-        real_counts = real.groupby(columns, dropna=False).size()
-        strength = float("nan")
-        if real_association_threshold > 0:
-            table = real_counts.unstack(fill_value=0)
-            if table.to_numpy().sum() > 0 and min(table.shape) >= 2:
-                strength = float(association(table.to_numpy(), method="cramer"))
-        real_share = real_counts / len(real)
-        synth_share = synthetic[columns].groupby(columns, dropna=False).size() / len(synthetic)
-        cells = real_share.index.union(synth_share.index, sort=False).drop_duplicates()
-        gap = (real_share.reindex(cells, fill_value=0) - synth_share.reindex(cells, fill_value=0))
-        similarity = 1.0 - float(gap.abs().fillna(0).sum()) / 2
-        details = {"cells": int(len(cells)), "real_association": strength, "similarity": similarity}
-        if real_association_threshold > 0 and not strength > real_association_threshold:
-            return MetricResult(float("nan"), {**details, "meets_threshold": False})
-        return MetricResult(similarity, {**details, "meets_threshold": True})
+        labels: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
+        for column in columns:
+            if column in (continuous_columns or ()):
+                r, s = _real_range_bins(_numbers(real[column], None),
+                                        _numbers(synthetic[column], None), num_discrete_bins)
+                labels.append((r, s, num_discrete_bins + 2, _NO_LABELS))
+            else:
+                labels.append(_codes(real[column], synthetic[column]))
+        (r1, s1, _, d1), (r2, s2, k2, d2) = labels
+        details = _contingency_breakdown((r1, r2), (s1, s2), k2, real_association_threshold,
+                                         (d1, d2))
+        return MetricResult(details.pop("score"), details)
 
 
-def discretize(values: pd.Series) -> pd.Series:
-    """SDMetrics' binning for pair trends: 10 equal-width bins of this table's own range,
-    ``np.digitize`` labels, missing values in bin 11."""
-    numbers = _numbers(values)
-    present = numbers[~np.isnan(numbers)]
-    if not len(present):
-        return pd.Series(np.full(len(numbers), N_BINS + 1), index=values.index)
-    edges = np.histogram_bin_edges(present, bins=N_BINS)
-    return pd.Series(np.digitize(numbers, bins=edges), index=values.index)
-
-
+# -- the report --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QualityResult:
-    """SDMetrics QualityReport-style scores with per-column and per-pair details."""
+    """SDMetrics QualityReport scores with per-column and per-pair details.
+
+    Attributes:
+        score: Overall score, the NaN-mean of the two property scores.
+        column_shapes: Mean of the column scores (NaN skipped).
+        column_pair_trends: Mean of the scores of the pairs that meet the threshold.
+        column_details: One row per column: ``column``, ``metric``, ``score``.
+        pair_details: One row per pair: ``column_1``, ``column_2``, ``metric``, ``score`` (NaN
+            where the pair does not count), ``real_correlation``, ``synthetic_correlation``
+            (NaN for contingency pairs), ``real_association`` (Cramer's V, contingency pairs
+            under a threshold), ``meets_threshold`` (whether the pair counts) and
+            ``similarity`` (the pair's metric without threshold, for heatmaps and diagnosis).
+    """
 
     score: float
     column_shapes: float
@@ -173,92 +451,152 @@ class QualityResult:
     pair_details: pd.DataFrame
 
 
-def _nanmean(values: pd.Series) -> float:
-    return float(values.mean()) if values.notna().any() else float("nan")
+PAIR_COLUMNS = ["column_1", "column_2", "metric", "score", "real_correlation",
+                "synthetic_correlation", "real_association", "meets_threshold", "similarity"]
+
+
+def _scored_columns(real: pd.DataFrame, synthetic: pd.DataFrame,
+                    sdtypes: Mapping[str, str]) -> dict[str, str]:
+    scored = {c: t for c, t in sdtypes.items() if t in CONTINUOUS or t in DISCRETE}
+    missing = [c for c in scored if c not in real.columns or c not in synthetic.columns]
+    if missing:
+        raise ValueError(f"columns in sdtypes but not in both tables: {missing}")
+    return scored
 
 
 def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame,
-                  sdtypes: Mapping[str, SdType]) -> pd.DataFrame:
+                  sdtypes: Mapping[str, str]) -> pd.DataFrame:
+    """SDMetrics' Column Shapes details: KSComplement or TVComplement per column."""
     rows = []
-    for column, sdtype in sdtypes.items():
+    for column, sdtype in _scored_columns(real, synthetic, sdtypes).items():
+        r, s = real[column], synthetic[column]
+        if sdtype == "datetime":
+            r, s = _as_datetime(r), _as_datetime(s)
         metric = KSComplement if sdtype in CONTINUOUS else TVComplement
-        rows.append({"column": column, "metric": metric.key,
-                     "score": metric.compute(real[column], synthetic[column]).score})
-    return pd.DataFrame(rows, columns=["column", "metric", "score"])
+        rows.append({"column": column, "metric": metric.key, "score": metric.compute(r, s).score})
+    return pd.DataFrame(rows, columns=["column", "metric", "score"]).astype({"score": float})
+
+
+@dataclass
+class _Prepared:
+    """What the pair loop needs of one column, computed once."""
+
+    continuous: bool
+    real: np.ndarray | None  # continuous: floats in the column's own unit
+    synthetic: np.ndarray | None
+    real_labels: np.ndarray | None  # contingency labels; own-range bins if continuous,
+    synth_labels: np.ndarray | None  # None where binning failed
+    n_labels: int = N_BINS + 2
+    # labels of the real column's declared categories (pandas categorical dtype)
+    declared: np.ndarray = field(default_factory=lambda: _NO_LABELS)
+    constant: bool = False  # continuous: one distinct value in either table
+
+
+def _prepare(real: pd.Series, synthetic: pd.Series, sdtype: str) -> _Prepared:
+    if sdtype in CONTINUOUS:
+        if sdtype == "datetime":
+            real, synthetic = _as_datetime(real), _as_datetime(synthetic)
+        r, s = _numbers(real, None), _numbers(synthetic, None)
+        return _Prepared(True, r, s, _own_range_bins(r), _own_range_bins(s),
+                         constant=_constant(r) or _constant(s))
+    r_codes, s_codes, n_labels, declared = _codes(real, synthetic)
+    return _Prepared(False, None, None, r_codes, s_codes, n_labels, declared)
 
 
 def column_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame,
-                       sdtypes: Mapping[str, SdType], *, seed: int = 0,
+                       sdtypes: Mapping[str, str], *,
                        real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
                        real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
-                       ) -> pd.DataFrame:
-    continuous = [c for c, t in sdtypes.items() if t in CONTINUOUS]
-    real_bins = {c: discretize(real[c]) for c in continuous}
-    synth_bins = {c: discretize(synthetic[c]) for c in continuous}
-    # SDMetrics subsamples big tables for contingency tables; a fixed seed keeps ours repeatable.
-    rng = np.random.default_rng(seed)
-    real_rows = _subsample_index(len(real), rng)
-    synth_rows = _subsample_index(len(synthetic), rng)
+                       num_rows_subsample: int | None = SUBSAMPLE_ROWS,
+                       seed: int | None = 0) -> pd.DataFrame:
+    """SDMetrics' Column Pair Trends details (see :func:`quality_report` for the arguments)."""
+    scored = _scored_columns(real, synthetic, sdtypes)
+    prepared = {c: _prepare(real[c], synthetic[c], t) for c, t in scored.items()}
+    # DataFrame.sample(n) draws RandomState.choice(len, n, replace=False), i.e. the first n of
+    # a permutation, from numpy's global generator; drawing the same way repeats its sample.
+    permutation: Callable[[int], np.ndarray] = (
+        np.random.permutation if seed is None else np.random.RandomState(seed).permutation)
+    n_real, n_synth = len(real), len(synthetic)
+    subsample = num_rows_subsample if (
+        num_rows_subsample and max(n_real, n_synth) > num_rows_subsample) else None
     rows = []
-    for first, second in itertools.combinations(list(sdtypes), 2):
-        both_continuous = first in real_bins and second in real_bins
-        if both_continuous:
-            result = CorrelationSimilarity.compute(
-                real[[first, second]], synthetic[[first, second]],
-                real_correlation_threshold=real_correlation_threshold)
-            real_corr, synth_corr = result.details["real"], result.details["synthetic"]
+    for first, second in itertools.combinations(scored, 2):
+        a, b = prepared[first], prepared[second]
+        metric, correlations = ContingencySimilarity.key, (_NAN, _NAN)
+        if a.continuous and b.continuous:
             metric = CorrelationSimilarity.key
+            details = _correlation_breakdown(
+                (a.real, b.real), (a.synthetic, b.synthetic),  # type: ignore[arg-type]
+                max(real_correlation_threshold, 0.0), a.constant or b.constant)
+            correlations = (details["real"], details["synthetic"])
+        elif a.real_labels is None or b.real_labels is None:
+            # SDMetrics skips the metric (and its sampling) when binning failed
+            details = {"score": _NAN, "meets_threshold": False, "similarity": _NAN}
         else:
-            mixed = (first in real_bins) != (second in real_bins)
-
-            def pick(frame: pd.DataFrame, bins: dict[str, pd.Series], name: str) -> pd.Series:
-                return bins[name] if mixed and name in bins else frame[name]
-
-            pair_real = pd.DataFrame({first: pick(real, real_bins, first),
-                                      second: pick(real, real_bins, second)})
-            pair_synth = pd.DataFrame({first: pick(synthetic, synth_bins, first),
-                                       second: pick(synthetic, synth_bins, second)})
-            if real_rows is not None:
-                pair_real = pair_real.iloc[real_rows]
-            if synth_rows is not None:
-                pair_synth = pair_synth.iloc[synth_rows]
-            result = ContingencySimilarity.compute(
-                pair_real, pair_synth, real_association_threshold=real_association_threshold)
-            real_corr = synth_corr = float("nan")
-            metric = ContingencySimilarity.key
+            r1, r2, s1, s2 = a.real_labels, b.real_labels, a.synth_labels, b.synth_labels
+            if subsample:  # real first, then synthetic, as SDMetrics samples them
+                real_rows = permutation(n_real)[:min(subsample, n_real)]
+                synth_rows = permutation(n_synth)[:min(subsample, n_synth)]
+                r1, r2 = r1[real_rows], r2[real_rows]
+                s1, s2 = s1[synth_rows], s2[synth_rows]  # type: ignore[index]
+            details = _contingency_breakdown(
+                (r1, r2), (s1, s2), b.n_labels,  # type: ignore[arg-type]
+                max(real_association_threshold, 0.0), (a.declared, b.declared))
         rows.append({"column_1": first, "column_2": second, "metric": metric,
-                     "score": result.score, "similarity": result.details["similarity"],
-                     "meets_threshold": result.details["meets_threshold"],
-                     "real_correlation": real_corr, "synthetic_correlation": synth_corr})
-    return pd.DataFrame(rows, columns=["column_1", "column_2", "metric", "score", "similarity",
-                                       "meets_threshold", "real_correlation",
-                                       "synthetic_correlation"])
+                     "score": details["score"], "real_correlation": correlations[0],
+                     "synthetic_correlation": correlations[1],
+                     "real_association": details.get("real_association", _NAN),
+                     "meets_threshold": bool(details["meets_threshold"]),
+                     "similarity": details["similarity"]})
+    types = {c: float for c in PAIR_COLUMNS[3:]}
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS).astype({**types, "meets_threshold": bool})
 
 
-def _subsample_index(n_rows: int, rng: np.random.Generator) -> np.ndarray | None:
-    if n_rows <= SUBSAMPLE_ROWS:
-        return None
-    return np.sort(rng.choice(n_rows, SUBSAMPLE_ROWS, replace=False))
+def _mean(values: pd.Series) -> float:
+    """pandas' NaN-skipping mean, NaN (without a warning) when nothing is left."""
+    values = values.dropna()
+    return float(values.mean()) if len(values) else _NAN
 
 
-def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame,
-                   sdtypes: Mapping[str, SdType], *,
+def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, SdType], *,
                    real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
-                   real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD) -> QualityResult:
+                   real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
+                   num_rows_subsample: int | None = SUBSAMPLE_ROWS,
+                   seed: int | None = 0) -> QualityResult:
     """Column Shapes, Column Pair Trends and their mean, as SDMetrics' QualityReport computes.
 
-    Columns missing from ``sdtypes`` (identifiers, free text) are ignored. Neither table is
-    modified.
+    Neither table is modified.
+
+    Args:
+        real: The real table.
+        synthetic: The synthetic table, with at least the columns of ``sdtypes``.
+        sdtypes: Column name to "numerical", "categorical", "boolean" or "datetime". Columns
+            not listed (identifiers, free text), or with another sdtype, are ignored.
+        real_correlation_threshold: A numerical pair counts only if |real Pearson| exceeds
+            this; 0 scores every pair whose real correlation is not exactly 0.
+        real_association_threshold: Any other pair counts only if the real Cramer's V exceeds
+            this; 0 scores every pair.
+        num_rows_subsample: Contingency tables of tables longer than this are built on this
+            many rows of each; None or 0 uses every row.
+        seed: Seed of that sample; None draws from numpy's global generator as SDMetrics does.
+
+    Returns:
+        The overall, Column Shapes and Column Pair Trends scores with their details.
+
+    Raises:
+        ValueError: If a scored column is missing from either table.
 
     Examples:
-        >>> result = quality_report(real, synthetic, schema.sdtypes())
+        >>> result = quality_report(real, synthetic, {"age": "numerical", "sex": "categorical"})
         >>> result.score, result.column_shapes, result.column_pair_trends
     """
     shapes = column_shapes(real, synthetic, sdtypes)
     pairs = column_pair_trends(real, synthetic, sdtypes,
                                real_correlation_threshold=real_correlation_threshold,
-                               real_association_threshold=real_association_threshold)
-    shape_score, pair_score = _nanmean(shapes["score"]), _nanmean(pairs["score"])
+                               real_association_threshold=real_association_threshold,
+                               num_rows_subsample=num_rows_subsample, seed=seed)
+    shape_score = _mean(shapes["score"])
+    pair_score = _mean(pairs.loc[pairs["meets_threshold"], "score"])
     parts = [s for s in (shape_score, pair_score) if not np.isnan(s)]
-    overall = float(np.mean(parts)) if parts else float("nan")
+    overall = float(np.mean(parts)) if parts else _NAN
     return QualityResult(overall, shape_score, pair_score, shapes, pairs)
