@@ -120,3 +120,14 @@ def test_bad_targets_and_overlapping_holdout(split):
         evaluate(training.assign(sex=1), training.assign(sex=1), target="sex")
     with pytest.warns(SynthPatientWarning, match="holdout row"):
         evaluate(training, holdout, holdout=pd.concat([holdout, training.iloc[:5]]))
+
+
+def test_tables_too_large_are_sampled_with_a_notice(split, monkeypatch):
+    import synthpatient.evaluation.evaluate as module
+
+    training, holdout = split
+    monkeypatch.setattr(module, "MAX_ROWS", 100)
+    with pytest.warns(SynthPatientWarning, match="random 100 of them"):
+        result = evaluate(training, training.sample(150, random_state=3, replace=True))
+    assert result.meta["n_real"] == 100 and result.meta["n_synthetic"] == 100
+    assert sum("random 100" in n for n in result.meta["notices"]) == 2
