@@ -24,7 +24,7 @@ h2{margin-top:.2rem;color:#0b3d5c} h3{color:#33475b;font-size:1.05rem}
 .poor{background:#fdecea;border-color:#f1a7a0} .info{background:#eef2f6}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;display:block;overflow-x:auto}
 th,td{border:1px solid #d8dee4;padding:.3rem .55rem;text-align:right} th{background:#eef2f6}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child,td.text{text-align:left}
 img{max-width:100%;height:auto} .note{color:#57606a;font-size:.85rem}
 @media (max-width:700px){main{padding:.5rem} .card .value{font-size:1.4rem}}
 """
@@ -44,7 +44,11 @@ def table(frame: pd.DataFrame, *, digits: int = 3, max_rows: int = 500) -> str:
     if frame.empty:
         return '<p class="note">Nothing to show.</p>'
     head = "".join(f"<th scope=col>{esc(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(v, digits)}</td>" for v in row) + "</tr>"
+    def cell(value: Any) -> str:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return f"<td>{fmt(value, digits)}</td>" if numeric else f'<td class="text">{fmt(value, digits)}</td>'
+
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>"
                    for row in frame.head(max_rows).itertuples(index=False))
     more = f'<p class="note">{len(frame) - max_rows} more rows in the JSON.</p>' if len(frame) > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
