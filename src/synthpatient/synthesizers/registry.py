@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 #: key -> "module:Class" (lazy, so listing keys imports no heavy dependency)
 _REGISTRY: dict[str, str] = {
     "copula": "synthpatient.synthesizers.copula:GaussianCopulaSynthesizer",
+    "ctgan": "synthpatient.synthesizers.ctgan:CTGANSynthesizer",
+    "tvae": "synthpatient.synthesizers.tvae:TVAESynthesizer",
+    "mst": "synthpatient.synthesizers.mst:MSTSynthesizer",
 }
 
 

@@ -1,0 +1,421 @@
+"""MST: differentially private synthetic data from a tree of noisy 2-way marginals.
+
+The method of McKenna, Miklau and Sheldon (2021), "Winning the NIST Contest: A scalable and
+general approach to differentially private synthetic data" (winner of the NIST 2018 challenge),
+with its graphical-model estimation done by the ``mbi`` library (``pip install
+'synthpatient[dp]'``; it needs JAX). Columns are binned into a finite domain (``_discretize``);
+the privacy budget, as zero-concentrated DP (zCDP) ``rho``, is split in three:
+
+1. every 1-way marginal is measured with Gaussian noise, and rare values are merged;
+2. a maximum spanning tree of 2-way marginals is chosen by the exponential mechanism, scored by
+   how badly an independence model (fitted to step 1) gets each pair wrong;
+3. the tree's 2-way marginals are measured with Gaussian noise.
+
+``mbi`` then estimates the graphical model that best explains all the noisy measurements.
+Sampling walks the tree with this module's own random generator (never numpy's global one),
+from the model's clique marginals, so a saved model samples without JAX.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import logsumexp
+
+from synthpatient._optional import import_optional
+from synthpatient.errors import DataError, SynthPatientWarning
+from synthpatient.schema import Schema
+from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
+from synthpatient.synthesizers.base import Capabilities, Synthesizer
+
+#: A value (bin, category) is kept apart only when its noisy count reaches this many noise
+#: standard deviations; rarer ones are merged (MST's rule; see ``ColumnCoder.compress``).
+COMPRESS_SIGMAS = 3.0
+#: Most mirror-descent iterations for the model that scores candidate pairs, and the final
+#: one (MST's own), stopping early once the loss improves by less than ESTIMATE_TOL (relative)
+#: per block of 50: on small tables they converge in a few hundred.
+SELECT_ITERS = 2500
+ESTIMATE_ITERS = 10_000
+ESTIMATE_TOL = 1e-6
+DEFAULT_DELTA = 1e-9
+
+
+class MSTSynthesizer(Synthesizer):
+    """Differentially private synthesizer: MST over binned columns, estimated with ``mbi``.
+
+    The whole fit is (epsilon, delta)-differentially private with respect to adding or removing
+    one row, *given* the binning. What is and is not covered:
+
+    * Private (inside the budget): every count the model learns from (1-way and 2-way
+      marginals), which values are merged as rare, and which column pairs the tree links.
+    * Public if declared: bounds of numbers and dates, and category lists, that the schema
+      declares (``ColumnSpec.observed`` is False). Declare them to keep the guarantee whole.
+    * Not private: bounds and category lists read from the data (an inferred schema). They are
+      used as they are, a :class:`SynthPatientWarning` says so, and ``privacy_spent_`` records
+      it. The number of rows is treated as public: it picks the default ``delta`` for very
+      large tables and decides whether the table is too small to fit.
+
+    Missing values of nullable columns are a value of their own. Conditions (a category, or a
+    numeric or date range) are met by drawing rows and keeping those that match.
+
+    Args:
+        epsilon: Privacy loss bound, > 0 (smaller is more private and noisier).
+        delta: Probability that the bound may fail, in (0, 1) and below 1/n for n rows. None
+            uses 1e-9, or 1/n^2 when that is smaller (tables above ~31,600 rows).
+        n_bins: Equal-width bins per number or date column, >= 2, before rare bins are merged
+            (with few rows or a small epsilon, merging leaves far fewer).
+        max_cells: Largest 2-way marginal (cells, after merging) the tree may link, >= 4.
+        seed: Seed for the noise and for sampling.
+
+    Attributes:
+        privacy_spent_: ``{"epsilon", "delta", "rho", "preprocessing", "read_from_data"}``:
+            the guarantee, its zCDP budget, and what was read from the data outside it. Saved
+            in the model's manifest.
+        edges_: The column pairs the tree links.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> from synthpatient.synthesizers.mst import MSTSynthesizer
+        >>> real = datasets.load("diabetes")
+        >>> synth = MSTSynthesizer(epsilon=1.0, seed=0).fit(real)  # warns: bounds from data
+        >>> synth.privacy_spent_["epsilon"]
+        1.0
+        >>> synth.sample(500, conditions={"sex": 2, "age": (40, 65)})
+    """
+
+    key = "mst"
+    capabilities = Capabilities(native_conditions=False, range_conditions=True,
+                                handles_missing=True, differentially_private=True, extra="dp")
+    min_rows = 10
+
+    def __init__(self, *, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 32,
+                 max_cells: int = 10_000, seed: int | None = None) -> None:
+        self.epsilon = epsilon
+        self.delta = delta
+        self.n_bins = n_bins
+        self.max_cells = max_cells
+        super().__init__(seed=seed)
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        self._require("epsilon", _is_real(self.epsilon) and math.isfinite(self.epsilon)
+                      and self.epsilon > 0, "a finite number > 0")
+        self._require("delta", self.delta is None or (_is_real(self.delta)
+                                                      and 0 < self.delta < 1),
+                      "None or a number strictly between 0 and 1")
+        for name, low in (("n_bins", 2), ("max_cells", 4)):
+            value = getattr(self, name)
+            self._require(name, isinstance(value, int | np.integer) and not isinstance(value, bool)
+                          and value >= low, f"an int >= {low}")
+
+    # -- fit -----------------------------------------------------------------------------------
+    def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
+        mbi = _import_mbi()
+        n_rows, columns = len(data), [s.name for s in schema.learned]
+        delta = self._resolve_delta(n_rows)
+        rho = zcdp_rho(float(self.epsilon), delta)
+        n_cols = len(columns)
+        # One column has no pairs: it gets the whole budget. Otherwise a third per step.
+        rho_one = rho if n_cols == 1 else rho / 3
+        sigma_one = math.sqrt(n_cols / (2 * rho_one))
+        threshold = COMPRESS_SIGMAS * sigma_one
+        if n_rows < threshold:
+            raise DataError(
+                f"The table is too small for MSTSynthesizer at epsilon={self.epsilon}: each "
+                f"count gets noise with a standard deviation of about {sigma_one:.0f}, and with "
+                f"{n_rows} rows no value of any column could stand out from it (at least "
+                f"{math.ceil(threshold)} rows needed), so the synthetic table would be noise. "
+                "Give more rows, a larger epsilon or fewer columns, or use "
+                "GaussianCopulaSynthesizer (key 'copula'; it is not differentially private).")
+
+        coders, read = build_coders(data, schema, int(self.n_bins))
+        if read:
+            warnings.warn(
+                f"MSTSynthesizer read {read.describe()} from the data: these are not protected "
+                "by the privacy budget. Declare them in the schema (ColumnSpec minimum/maximum/"
+                "categories) to keep the differential privacy guarantee whole.",
+                SynthPatientWarning, stacklevel=4)
+
+        # 1. noisy 1-way marginals on the fine codes; merge rare values (post-processing)
+        fine = {c.name: c.encode_fine(data[c.name]) for c in coders}
+        fine_domain = mbi.Domain(columns, [c.n_fine for c in coders])
+        one_way, noisy_totals = [], []
+        for coder in coders:
+            counts = np.bincount(fine[coder.name], minlength=coder.n_fine).astype(float)
+            noisy = counts + rng.normal(0.0, sigma_one, size=coder.n_fine)
+            coder.compress(noisy, threshold)
+            measurement = mbi.LinearMeasurement(noisy, (coder.name,), sigma_one)
+            one_way.append(measurement.compress({coder.name: coder.groups}, fine_domain))
+            noisy_totals.append(float(noisy.sum()))
+        # mbi estimates the total only from uncompressed measurements: give it ours instead
+        total = _estimate_total([c.n_fine for c in coders], noisy_totals)
+        codes = {c.name: c.groups[fine[c.name]] for c in coders}
+        domain = mbi.Domain(columns, [c.n_groups for c in coders])
+        estimator = mbi.estimation.MirrorDescent()
+
+        # 2. choose the tree; 3. measure its 2-way marginals
+        edges: list[tuple[str, str]] = []
+        two_way = []
+        if n_cols > 1:
+            independent = estimator.estimate(domain, one_way, known_total=total,
+                                             iters=SELECT_ITERS, tol=ESTIMATE_TOL)
+            edges = self._select_tree(coders, codes, independent, total, rho / 3, rng)
+            if edges:
+                sigma_two = math.sqrt(len(edges) / (2 * (rho / 3)))
+                for a, b in edges:
+                    counts = _joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
+                    noisy = counts + rng.normal(0.0, sigma_two, size=counts.size)
+                    two_way.append(mbi.LinearMeasurement(noisy, (a, b), sigma_two))
+        model = estimator.estimate(domain, one_way + two_way, known_total=total,
+                                   iters=ESTIMATE_ITERS, tol=ESTIMATE_TOL)
+
+        self.columns_ = columns
+        self.coders_ = coders
+        self.edges_ = [list(e) for e in edges]
+        self.total_ = float(total)
+        self.cliques_ = [tuple(model.potentials[cl].domain.attributes)
+                         for cl in model.potentials.cliques]
+        self.potentials_ = [np.asarray(model.potentials[cl].values, dtype=float)
+                            for cl in model.potentials.cliques]
+        self.marginals_ = [_normalized(np.asarray(model.marginals.project(cl).values))
+                           for cl in self.cliques_]
+        preprocessing = (f"Read from the data without privacy: {read.describe()}. "
+                         if read else "Bounds and categories all declared in the schema. ")
+        preprocessing += "The number of rows is treated as public."
+        self.privacy_spent_ = {
+            "epsilon": float(self.epsilon), "delta": delta, "rho": rho,
+            "preprocessing": preprocessing,
+            "read_from_data": {"bounds": read.bounds, "categories": read.categories},
+        }
+
+    def _resolve_delta(self, n_rows: int) -> float:
+        if self.delta is None:
+            return min(DEFAULT_DELTA, 1.0 / n_rows**2)
+        if self.delta >= 1.0 / n_rows:
+            raise DataError(
+                f"delta={self.delta} is too large for a table of {n_rows} rows: it must be "
+                f"below 1/n = {1.0 / n_rows:.3g}, or one patient's row could be published "
+                "as it is. Use a smaller delta (or leave it None for 1e-9).")
+        return float(self.delta)
+
+    def _select_tree(self, coders: list[ColumnCoder], codes: dict[str, np.ndarray],
+                     independent: Any, total: float, rho: float, rng: np.random.Generator
+                     ) -> list[tuple[str, str]]:
+        """Pick a spanning tree (forest, if ``max_cells`` rules pairs out), one edge at a time.
+
+        Each candidate pair is scored by the L1 distance between its true 2-way counts and the
+        independence model's: a pair the 1-way marginals explain badly is worth measuring.
+        Adding or removing a row moves any score by at most 1. Each round is an exponential
+        mechanism with epsilon_r, which is epsilon_r^2 / 8 zCDP (bounded range), so ``rounds``
+        rounds of sqrt(8 rho / rounds) spend exactly ``rho``.
+        """
+        names = [c.name for c in coders]
+        sizes = {c.name: c.n_groups for c in coders}
+        probs = {n: _normalized(np.asarray(independent.project((n,)).values)) for n in names}
+        candidates: dict[tuple[str, str], float] = {}
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if sizes[a] * sizes[b] > self.max_cells:
+                    continue
+                x = _joint_counts(codes[a], codes[b], sizes[a], sizes[b])
+                # the model's counts are scaled by the noisy total, never the true row count,
+                # so that one row moves a score by at most 1
+                xhat = np.outer(probs[a], probs[b]) * total
+                candidates[(a, b)] = float(np.abs(x - xhat).sum())
+        # the number of rounds depends only on the (noisy, public) domain sizes
+        parent = {n: n for n in names}
+
+        def find(n: str) -> str:
+            while parent[n] != n:
+                parent[n] = parent[parent[n]]
+                n = parent[n]
+            return n
+
+        rounds = 0
+        for a, b in candidates:
+            if find(a) != find(b):
+                parent[find(a)] = find(b)
+                rounds += 1
+        if rounds == 0:
+            return []
+        epsilon_round = math.sqrt(8 * rho / rounds)
+        parent = {n: n for n in names}
+        edges: list[tuple[str, str]] = []
+        for _ in range(rounds):
+            open_pairs = [e for e in candidates if find(e[0]) != find(e[1])]
+            scores = np.array([candidates[e] for e in open_pairs]) * (epsilon_round / 2.0)
+            chosen = open_pairs[int(rng.choice(len(open_pairs),
+                                               p=np.exp(scores - logsumexp(scores))))]
+            parent[find(chosen[0])] = find(chosen[1])
+            edges.append(chosen)
+        return edges
+
+    # -- sample --------------------------------------------------------------------------------
+    def _sample(self, n_rows: int, rng: np.random.Generator,
+                conditions: list[Condition]) -> pd.DataFrame:
+        neighbours: dict[str, list[str]] = {c: [] for c in self.columns_}
+        for a, b in self.edges_:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        position = {c: j for j, c in enumerate(self.columns_)}
+        codes: dict[str, np.ndarray] = {}
+        for root in self.columns_:  # each tree of the forest, from its first column
+            if root in codes:
+                continue
+            codes[root] = _draw(self._marginal((root,)), rng.random(n_rows))
+            queue = deque([root])
+            while queue:
+                node = queue.popleft()
+                for child in sorted(neighbours[node], key=position.__getitem__):
+                    if child not in codes:
+                        codes[child] = _draw_given(self._marginal((node, child)), codes[node],
+                                                   rng.random(n_rows))
+                        queue.append(child)
+        return pd.DataFrame({c.name: c.decode(codes[c.name], rng) for c in self.coders_})
+
+    def _marginal(self, attrs: tuple[str, ...]) -> np.ndarray:
+        """The model's marginal over ``attrs`` (in that order), from a clique that holds them."""
+        for clique, table in zip(self.cliques_, self.marginals_, strict=True):
+            if set(attrs) <= set(clique):
+                others = tuple(i for i, a in enumerate(clique) if a not in attrs)
+                reduced = table.sum(axis=others) if others else table
+                kept = [a for a in clique if a in attrs]
+                return np.transpose(reduced, [kept.index(a) for a in attrs])
+        raise KeyError(attrs)  # cannot happen: every column and edge is in a clique
+
+    # -- the mbi model ----------------------------------------------------------------------
+    def markov_random_field(self) -> Any:
+        """The fitted model as an ``mbi.MarkovRandomField`` (needs the dp extra).
+
+        Rebuilt from the stored potentials and marginals, so it works after ``load`` too; use
+        it to query any marginal, e.g. ``model.project(("age", "sex"))``.
+        """
+        self._check_fitted("markov_random_field")
+        mbi = _import_mbi()
+        import jax.numpy as jnp
+
+        domain = mbi.Domain(self.columns_, [c.n_groups for c in self.coders_])
+
+        def vector(tables: list[np.ndarray], scale: float) -> Any:
+            factors = {cl: mbi.Factor(domain.project(cl), jnp.asarray(t * scale))
+                       for cl, t in zip(self.cliques_, tables, strict=True)}
+            return mbi.CliqueVector(domain, list(self.cliques_), factors)
+
+        return mbi.MarkovRandomField(potentials=vector(self.potentials_, 1.0),
+                                     marginals=vector(self.marginals_, self.total_),
+                                     total=self.total_)
+
+    # -- state ---------------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays: dict[str, np.ndarray] = {}
+        coders = []
+        for j, coder in enumerate(self.coders_):
+            meta, parts = coder.state()
+            coders.append(meta)
+            arrays.update({f"coder_{j}_{k}": v for k, v in parts.items()})
+        for k, (potential, marginal) in enumerate(zip(self.potentials_, self.marginals_,
+                                                      strict=True)):
+            arrays[f"clique_{k}_potential"] = potential
+            arrays[f"clique_{k}_marginal"] = marginal
+        state = {"columns": self.columns_, "coders": coders, "edges": self.edges_,
+                 "cliques": [list(c) for c in self.cliques_], "total": self.total_,
+                 "domain": {"attributes": self.columns_,
+                            "shape": [c.n_groups for c in self.coders_]},
+                 "privacy_spent": self.privacy_spent_}
+        return state, arrays
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.columns_ = [str(c) for c in state["columns"]]
+        self.coders_ = []
+        for j, meta in enumerate(state["coders"]):
+            prefix = f"coder_{j}_"
+            parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            self.coders_.append(ColumnCoder.from_state(meta, parts))
+        self.edges_ = [[str(a), str(b)] for a, b in state["edges"]]
+        self.cliques_ = [tuple(str(a) for a in c) for c in state["cliques"]]
+        self.potentials_ = [arrays[f"clique_{k}_potential"] for k in range(len(self.cliques_))]
+        self.marginals_ = [arrays[f"clique_{k}_marginal"] for k in range(len(self.cliques_))]
+        self.total_ = float(state["total"])
+        self.privacy_spent_ = dict(state["privacy_spent"])
+        if [c.n_groups for c in self.coders_] != list(state["domain"]["shape"]):
+            raise ValueError("the stored domain does not match the stored bins")
+
+
+# -- privacy accounting -----------------------------------------------------------------------
+def zcdp_rho(epsilon: float, delta: float) -> float:
+    """The largest zCDP ``rho`` that still implies (epsilon, delta)-DP.
+
+    Uses the conversion of Canonne, Kamath and Steinke (2020, Proposition 12), tighter than the
+    classic rho + 2 sqrt(rho log(1/delta)) bound: rho-zCDP gives (epsilon, delta)-DP with
+    delta = min over alpha > 1 of exp((alpha-1)(alpha rho - epsilon)) / (alpha-1)
+    * (1 - 1/alpha)^alpha.
+
+    Examples:
+        >>> round(zcdp_rho(1.0, 1e-9), 5)
+        0.01497
+    """
+    def log_delta(rho: float) -> float:
+        def bound(alpha: float) -> float:
+            return ((alpha - 1) * (alpha * rho - epsilon) + alpha * math.log1p(-1 / alpha)
+                    - math.log(alpha - 1))
+
+        high = max((epsilon + 1) / (2 * rho) + 2, 2.0)
+        best = minimize_scalar(bound, bounds=(1 + 1e-9, high), method="bounded",
+                               options={"xatol": 1e-12})
+        return min(float(best.fun), 0.0)
+
+    target = math.log(delta)
+    return float(brentq(lambda rho: log_delta(rho) - target, 1e-15, epsilon + 1, xtol=1e-15))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _import_mbi() -> Any:
+    """``mbi`` without its import-time advice about JAX settings (not ours to change)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*JAX", category=UserWarning)
+        return import_optional("mbi", extra="dp", purpose="MSTSynthesizer")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value,
+                                                                                         bool)
+
+
+def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
+    """Minimum-variance estimate of the row count from each column's noisy total."""
+    weights = 1.0 / np.asarray(sizes, dtype=float)  # a sum of k noisy cells has k times the variance
+    return max(1.0, float(np.average(noisy_sums, weights=weights)))
+
+
+def _joint_counts(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
+    return np.bincount(a * size_b + b, minlength=size_a * size_b).reshape(size_a, size_b
+                                                                          ).astype(float)
+
+
+def _normalized(table: np.ndarray) -> np.ndarray:
+    table = np.clip(np.asarray(table, dtype=float), 0.0, None)
+    total = table.sum()
+    return table / total if total > 0 else np.full(table.shape, 1.0 / table.size)
+
+
+def _draw(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probabilities)
+    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(cdf) - 1)
+
+
+def _draw_given(joint: np.ndarray, parent_codes: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Child codes from P(child | parent), read off the pair's joint table."""
+    out = np.empty(len(parent_codes), dtype=np.int64)
+    fallback = joint.sum(axis=0)
+    for value in np.unique(parent_codes):
+        rows = np.flatnonzero(parent_codes == value)
+        row = joint[value]
+        out[rows] = _draw(row if row.sum() > 0 else fallback, u[rows])
+    return out
