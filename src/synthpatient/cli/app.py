@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synthpatient.cli._errors import err, handled
+from synthpatient.errors import InvalidParameterError
 
 app = typer.Typer(
     name="synthpatient",
@@ -36,6 +39,22 @@ Identifiers = Annotated[list[str] | None, typer.Option(
     "--identifier", help="Treat this column as an identifier: never learned, regenerated.")]
 Categorical = Annotated[list[str] | None, typer.Option(
     "--categorical", help="Treat this column as categorical.")]
+Epsilon = Annotated[float | None, typer.Option(
+    "--epsilon", help="Differential-privacy budget (> 0; 1 to 10 is usual) for ctgan, tvae, mst.")]
+Delta = Annotated[float | None, typer.Option(
+    "--delta", help="Differential-privacy delta (below 1/rows); default chosen from the rows.")]
+Params = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", help="Synthesizer parameter KEY=VALUE (repeatable), e.g. -p steps=2000.")]
+
+
+@contextlib.contextmanager
+def _fitting_status(model: Any, synthesizer: str, n_rows: int) -> Iterator[None]:
+    """A spinner while fitting, unless the synthesizer draws its own progress bar."""
+    if getattr(model, "progress", False):
+        yield
+        return
+    with err.status(f"Fitting {synthesizer} on {n_rows} rows..."):
+        yield
 
 
 def _check_rows(rows: int) -> None:
@@ -67,12 +86,66 @@ def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | No
     return data, schema
 
 
-def _synthesizer_params(synthesizer: str, seed: int | None):  # type: ignore[no-untyped-def]
-    from synthpatient._random import fresh_seed
-    from synthpatient.synthesizers import make_synthesizer
+def _parse_param(item: str) -> tuple[str, Any]:
+    """KEY=VALUE with VALUE read as JSON when it is JSON (numbers, true, lists), else text."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise InvalidParameterError(
+            f"--param '{item}' is not KEY=VALUE. Write it like --param steps=2000.")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    return key.strip(), value
 
+
+def _synthesizer_params(synthesizer: str, seed: int | None, *, epsilon: float | None = None,
+                        delta: float | None = None, params: list[str] | None = None):  # type: ignore[no-untyped-def]
+    from synthpatient._random import fresh_seed
+    from synthpatient.synthesizers import get_synthesizer_class
+
+    klass = get_synthesizer_class(synthesizer)
+    chosen = dict(_parse_param(item) for item in params or ())
+    if epsilon is not None:
+        chosen["epsilon"] = epsilon
+    if delta is not None:
+        chosen["delta"] = delta
+    known = klass._param_names()
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        hint = ("; differentially private synthesizers take --epsilon: "
+                + ", ".join(_private_keys()) if {"epsilon", "delta"} & set(unknown) else "")
+        raise InvalidParameterError(
+            f"The {synthesizer} synthesizer has no parameter {', '.join(map(repr, unknown))}. "
+            f"Its parameters: {', '.join(k for k in known if k != 'seed')}{hint}.")
     seed = fresh_seed() if seed is None else seed
-    return make_synthesizer(synthesizer, seed=seed), seed
+    if "progress" in known and "progress" not in chosen:
+        chosen["progress"] = err.is_terminal
+    return klass(seed=seed, **chosen), seed
+
+
+def _private_keys() -> list[str]:
+    from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
+
+    keys = []
+    for key in available_synthesizers():
+        try:
+            if get_synthesizer_class(key).capabilities.differentially_private:
+                keys.append(key)
+        except ImportError:
+            continue
+    return keys
+
+
+def _report_privacy(model: Any) -> None:
+    """The accountant's spent budget, for the differentially private synthesizers."""
+    spent = getattr(model, "privacy_spent_", None)
+    if spent:
+        line = (f"Differential privacy: spent epsilon = {spent['epsilon']:.3g}, "
+                f"delta = {spent['delta']:.3g}.")
+        if spent.get("preprocessing"):
+            line += f" Not covered: {spent['preprocessing']}"
+        out.print(line, markup=False)
 
 
 @app.command()
@@ -86,6 +159,9 @@ def generate(
     schema: SchemaOpt = None,
     identifier: Identifiers = None,
     categorical: Categorical = None,
+    epsilon: Epsilon = None,
+    delta: Delta = None,
+    param: Params = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
@@ -95,10 +171,12 @@ def generate(
         _check_rows(rows)
         check_output_path(out_path, overwrite=overwrite, kind="table")
         conditions = _conditions(condition)
-        model, seed = _synthesizer_params(synthesizer, seed)
+        model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
+                                          params=param)
         real, table_schema = _load_data(data, schema, identifier, categorical)
-        with err.status(f"Fitting {synthesizer} on {len(real)} rows..."):
+        with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
+        _report_privacy(model)
         with err.status(f"Sampling {rows} rows..."):
             synthetic = model.sample(rows, conditions=conditions)
         write_table(synthetic, out_path, overwrite=overwrite)
@@ -115,6 +193,9 @@ def fit(
     schema: SchemaOpt = None,
     identifier: Identifiers = None,
     categorical: Categorical = None,
+    epsilon: Epsilon = None,
+    delta: Delta = None,
+    param: Params = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Fit a synthesizer on DATA and save it to a model folder (no pickle)."""
@@ -122,12 +203,14 @@ def fit(
         from synthpatient._io import check_output_path
 
         check_output_path(model_path, overwrite=overwrite, kind="folder")
-        model, seed = _synthesizer_params(synthesizer, seed)
+        model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
+                                          params=param)
         real, table_schema = _load_data(data, schema, identifier, categorical)
-        with err.status(f"Fitting {synthesizer} on {len(real)} rows..."):
+        with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
         model.save(model_path, overwrite=overwrite)
         out.print(f"Saved the fitted {synthesizer} model to {model_path} (seed {seed}).")
+        _report_privacy(model)
 
 
 @app.command()
@@ -149,6 +232,7 @@ def sample(
         check_output_path(out_path, overwrite=overwrite, kind="table")
         conditions = _conditions(condition)
         model = Synthesizer.load(model_path)
+        _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
         with err.status(f"Sampling {rows} rows..."):
             synthetic = model.sample(rows, conditions=conditions, seed=seed)

@@ -225,6 +225,9 @@ class Synthesizer(ABC):
             "params": self.get_params(),
             "n_training_rows": self.n_training_rows_,
             "schema": self.schema_.to_dict(include_observed=True),
+            # the differential-privacy guarantee actually spent (None for the others), at the
+            # top level so that anyone handed the folder can read it
+            "privacy": getattr(self, "privacy_spent_", None),
             "state": state,
         }
         write_model(Path(path), manifest, arrays, overwrite=overwrite)

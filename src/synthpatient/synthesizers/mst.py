@@ -29,7 +29,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
 from synthpatient._optional import import_optional
-from synthpatient.errors import DataError, SynthPatientWarning
+from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
@@ -199,7 +199,7 @@ class MSTSynthesizer(Synthesizer):
         if self.delta is None:
             return min(DEFAULT_DELTA, 1.0 / n_rows**2)
         if self.delta >= 1.0 / n_rows:
-            raise DataError(
+            raise InvalidParameterError(
                 f"delta={self.delta} is too large for a table of {n_rows} rows: it must be "
                 f"below 1/n = {1.0 / n_rows:.3g}, or one patient's row could be published "
                 "as it is. Use a smaller delta (or leave it None for 1e-9).")
