@@ -33,6 +33,8 @@ test: $(VENV)/.test
 bench: $(VENV)/.test
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[compare]'
+	$(BIN)/synthpatient benchmark --datasets diabetes --seeds 3 --epsilons 1,3,10 \
+		--out benchmark-results --overwrite --update-readme README.md
 	$(BIN)/python benchmarks/bench_synthesizers.py
 
 clean:

@@ -11,10 +11,17 @@ from synthpatient.benchmark._candidates import (
     sdv_candidate,
     synthpatient_candidate,
 )
-from synthpatient.benchmark._output import to_html, to_json, to_markdown
+from synthpatient.benchmark._output import (
+    compare_with_sdv,
+    to_html,
+    to_json,
+    to_markdown,
+    update_readme,
+)
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
-__all__ = ["BenchmarkResult", "Candidate", "default_candidates", "run_benchmark",
+__all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidates",
+           "run_benchmark", "update_readme",
            "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
            "to_markdown"]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from synthpatient.benchmark._runner import BenchmarkResult
 
-COLUMNS = [("quality", "quality", 3), ("utility", "utility", 3), ("tstr", "TSTR", 3),
+COLUMNS = [("epsilon_spent", "ε spent", 2), ("quality", "quality", 3),
+           ("utility", "utility", 3), ("tstr", "TSTR", 3),
            ("trtr", "TRTR", 3), ("dcr_share", "DCR share", 3), ("mia_auc", "MIA AUC", 3),
            ("rule_violation_excess", "rule excess", 3), ("fit_s", "fit s", 2),
            ("sample_s", "sample s", 3), ("sample_100k_s", "100k rows s", 2),
@@ -39,14 +41,83 @@ def to_markdown(result: BenchmarkResult) -> str:
         for _, row in table.iterrows():
             cells = [_cell(row, k, d) for k, _, d in shown]
             lines.append(f"| {row['synthesizer']} | " + " | ".join(cells) + " |")
-    lines.append("\nquality: SDMetrics QualityReport score; utility: mean of min(1, TSTR/TRTR); "
+    lines.append("\nε spent: the differential-privacy budget the accountant reports as spent "
+                 "(– = not private); quality: SDMetrics QualityReport score; utility: mean of min(1, TSTR/TRTR); "
                  "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "
                  "synthetic rows closer to training than holdout rows (ideal = training share); "
                  "MIA AUC: membership inference (0.5 ideal); rule excess: mean violation rate "
                  "above the real data's; peak MB: resident memory of the process.")
+    comparisons = compare_with_sdv(result)
+    if comparisons:
+        lines.append("\nAgainst SDV on the same data and machine, in this run:\n")
+        lines += [f"- {line}" for line in comparisons]
     if result.failures:
         lines.append("\nNot run:\n" + "".join(f"- {f}\n" for f in result.failures))
     return "\n".join(lines) + "\n"
+
+
+#: Our synthesizer -> SDV's synthesizer of the same method.
+SDV_COUNTERPARTS = {"copula": "sdv_gaussiancopula", "ctgan": "sdv_ctgan", "tvae": "sdv_tvae"}
+
+
+def compare_with_sdv(result: BenchmarkResult) -> list[str]:
+    """One line per (dataset, our synthesizer) with an SDV counterpart in the run: quality,
+    fit time and TSTR/TRTR side by side, from the same summary the table shows."""
+    summary = result.summary
+    if summary.empty:
+        return []
+    lines = []
+    for dataset, table in summary.groupby("dataset", sort=False):
+        rows = {row["synthesizer"]: row for _, row in table.iterrows()}
+        for ours, theirs in SDV_COUNTERPARTS.items():
+            if ours not in rows or theirs not in rows:
+                continue
+            a, b = rows[ours], rows[theirs]
+            text = (f"{dataset}: {ours} quality {a['quality_mean']:.3f} vs {theirs} "
+                    f"{b['quality_mean']:.3f}; fit {a['fit_s_mean']:.2f} s vs "
+                    f"{b['fit_s_mean']:.2f} s ({_ratio(a['fit_s_mean'], b['fit_s_mean'])})")
+            if "tstr_mean" in a and not _missing(a.get("tstr_mean")):
+                text += (f"; TSTR/TRTR {a['tstr_mean'] / a['trtr_mean']:.2f} vs "
+                         f"{b['tstr_mean'] / b['trtr_mean']:.2f}")
+            lines.append(text)
+    return lines
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    if ours <= 0 or theirs <= 0:
+        return "n/a"
+    return f"{theirs / ours:.1f}x faster" if ours <= theirs else f"{ours / theirs:.1f}x slower"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+README_START = "<!-- benchmark:start -->"
+README_END = "<!-- benchmark:end -->"
+
+
+def update_readme(path: str | Path, markdown: str, command: str) -> None:
+    """Replace the text between the benchmark markers of a README with ``markdown``.
+
+    The README must already hold both markers (so that nothing else is ever overwritten); it
+    is rewritten atomically.
+    """
+    from synthpatient._io import write_text_atomic
+    from synthpatient.errors import DataError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"Cannot read '{path}': {exc.strerror}. Give an existing README.") from None
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise DataError(f"'{path}' has no '{README_START}' ... '{README_END}' section to "
+                        "replace. Add the two markers where the results table should go.")
+    block = (f"{README_START}\n<!-- written by `{command}`; do not edit by hand -->\n"
+             f"{markdown.strip()}\n")
+    write_text_atomic(path, text[:start] + block + text[end:])
 
 
 def to_json(result: BenchmarkResult) -> str:

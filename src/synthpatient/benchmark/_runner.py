@@ -71,7 +71,8 @@ class BenchmarkResult:
     failures: list[str]
 
 
-METRICS = ["fit_s", "sample_s", "sample_100k_s", "peak_mb", "quality", "column_shapes",
+METRICS = ["epsilon_spent", "fit_s", "sample_s", "sample_100k_s", "peak_mb", "quality",
+           "column_shapes",
            "column_pair_trends", "utility", "tstr", "trtr", "dcr_share", "dcr_score",
            "mia_auc", "rule_violation_excess"]
 
@@ -102,6 +103,9 @@ def _one_run(candidate: Candidate, key: str, real: pd.DataFrame, schema: Schema,
                            "peak_mb": memory.peak_mb, "quality": quality.score,
                            "column_shapes": quality.column_shapes,
                            "column_pair_trends": quality.column_pair_trends}
+    spent = getattr(model, "privacy_spent_", None)
+    if spent:
+        row["epsilon_spent"] = float(spent["epsilon"])
     if target is not None:
         utility = ml_utility(train, synthetic, holdout, target=target, schema=schema, seed=seed)
         primary = utility.primary_metric

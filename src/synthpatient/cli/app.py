@@ -425,6 +425,20 @@ def _rules(value: str):  # type: ignore[no-untyped-def]
     return RuleSet.from_yaml(value)
 
 
+def _machine_note() -> str:
+    import os
+    import platform
+
+    try:
+        import torch
+
+        threads = f", torch {torch.__version__} on {torch.get_num_threads()} threads"
+    except ImportError:
+        threads = ""
+    return (f"Measured on {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+            f"{threads}; seeds are train/holdout splits (75/25) and model seeds.\n")
+
+
 @app.command()
 def benchmark(
     synthesizers: Annotated[str | None, typer.Option(
@@ -439,6 +453,9 @@ def benchmark(
                                       "`compare` extra is installed.")] = True,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.md, "
                                           "results.json and results.html.")] = Path("benchmark-results"),
+    readme: Annotated[Path | None, typer.Option(
+        "--update-readme", help="Also put the results table into this README, between its "
+        "<!-- benchmark:start --> and <!-- benchmark:end --> markers.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
@@ -474,3 +491,10 @@ def benchmark(
             (tmp / "results.html").write_text(bench.to_html(result), encoding="utf-8")
         print(markdown)
         out.print(f"Results written to {out_dir}/results.md, results.json and results.html")
+        if readme is not None:
+            command = (f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
+                       + (f" --synthesizers {synthesizers}" if synthesizers else "")
+                       + (f" --epsilons {epsilons}" if epsilons else "")
+                       + ("" if sdv else " --no-sdv"))
+            bench.update_readme(readme, _machine_note() + markdown, command)
+            out.print(f"Updated the results table in {readme}")

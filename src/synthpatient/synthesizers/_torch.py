@@ -381,6 +381,12 @@ MIN_VALIDATION_ROWS = 20
 #: Rows generated per forward pass when sampling (bounds memory, not results).
 SAMPLE_CHUNK = 8192
 DEVICES = ("auto", "cpu", "cuda")
+#: With ``max_modes=None``, a numeric column gets at most one mixture mode per this many rows.
+#: A mode is learned from its own rows only; on small tables, splitting a column into modes
+#: leaves the generator too few rows per mode. Measured by benchmarks/bench_deep_modes.py
+#: (CTGAN, same budget): diabetes (442 rows) and breast cancer (569 rows) both score clearly
+#: higher with one mode than with up to ten.
+ROWS_PER_MODE = 1000
 
 
 @dataclass
@@ -415,7 +421,7 @@ class DeepSynthesizer(Synthesizer):
     # parameters every deep synthesizer has (set by the subclass's __init__)
     steps: int
     batch_size: int
-    max_modes: int
+    max_modes: int | None
     weight_threshold: float
     validation_share: float
     eval_every: int
@@ -428,8 +434,10 @@ class DeepSynthesizer(Synthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        for name, low in (("steps", 1), ("batch_size", 2), ("max_modes", 1), ("eval_every", 1),
-                          ("patience", 1)):
+        self._require("max_modes", self.max_modes is None or (
+            isinstance(self.max_modes, int | np.integer) and not isinstance(self.max_modes, bool)
+            and self.max_modes >= 1), "an int >= 1, or None to choose from the number of rows")
+        for name, low in (("steps", 1), ("batch_size", 2), ("eval_every", 1), ("patience", 1)):
             value = getattr(self, name)
             self._require(name, isinstance(value, int | np.integer) and not isinstance(value, bool)
                           and value >= low, f"an int >= {low}")
@@ -477,7 +485,7 @@ class DeepSynthesizer(Synthesizer):
         device = resolve_device(torch, self.device, name)
         specs = schema.learned
         transform, read_from_data = TabularTransform.fit(
-            data, specs, rng, private=private, max_modes=self.max_modes,
+            data, specs, rng, private=private, max_modes=self._max_modes(n_rows),
             weight_threshold=self.weight_threshold)
         if read_from_data:
             warnings.warn(
@@ -522,7 +530,8 @@ class DeepSynthesizer(Synthesizer):
         network.eval()
         self.transform_, self.sampler_, self.network_, self.network_config_ = (
             transform, sampler, network, config)
-        self.training_log_ = {**log, "device": device, "validation_rows": int(n_valid)}
+        self.training_log_ = {**log, "device": device, "validation_rows": int(n_valid),
+                              "max_modes": self._max_modes(n_rows)}
         self.privacy_spent_ = None
         if spent is not None:
             self.privacy_spent_ = dict(spent)
@@ -530,6 +539,12 @@ class DeepSynthesizer(Synthesizer):
                 self.privacy_spent_["preprocessing"] = (
                     "not private: bounds/categories read from the data for columns "
                     f"[{', '.join(read_from_data)}]")
+
+    def _max_modes(self, n_rows: int) -> int:
+        """``max_modes``, or when None one mixture mode per ``ROWS_PER_MODE`` rows (1 to 10)."""
+        if self.max_modes is not None:
+            return int(self.max_modes)
+        return int(min(10, max(1, n_rows // ROWS_PER_MODE)))
 
     def _sample_rate(self, n_train: int) -> float:
         """Poisson sampling rate of private training: ``batch_size / n``, at most 1."""

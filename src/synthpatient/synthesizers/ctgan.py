@@ -124,7 +124,8 @@ class CTGANSynthesizer(DeepSynthesizer):
         discriminator_lr: Adam learning rate of the critic.
         discriminator_steps: critic updates per generator update.
         pac: rows the critic judges together (PacGAN).
-        max_modes: most mixture modes per numeric column.
+        max_modes: most mixture modes per numeric column; None (the default) allows one
+            per 1,000 rows, from 1 to 10 (see ``ROWS_PER_MODE`` in ``_torch``).
         weight_threshold: mixture modes lighter than this are dropped.
         validation_share: share of rows held out for early stopping (0: none).
         eval_every: steps between validation checks.
@@ -150,11 +151,11 @@ class CTGANSynthesizer(DeepSynthesizer):
     key = "ctgan"
     _network_prefix = "generator"
 
-    def __init__(self, *, steps: int = 1000, batch_size: int = 500, embedding_dim: int = 128,
-                 generator_dims: Sequence[int] = (256, 256),
-                 discriminator_dims: Sequence[int] = (256, 256),
-                 generator_lr: float = 2e-4, discriminator_lr: float = 2e-4,
-                 discriminator_steps: int = 1, pac: int = 10, max_modes: int = 10,
+    def __init__(self, *, steps: int = 800, batch_size: int = 500, embedding_dim: int = 128,
+                 generator_dims: Sequence[int] = (128, 128),
+                 discriminator_dims: Sequence[int] = (128, 128),
+                 generator_lr: float = 1e-3, discriminator_lr: float = 1e-3,
+                 discriminator_steps: int = 1, pac: int = 10, max_modes: int | None = None,
                  weight_threshold: float = 0.005, validation_share: float = 0.1,
                  eval_every: int = 50, patience: int = 10, epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, device: str = "auto",

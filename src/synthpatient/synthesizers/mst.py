@@ -70,7 +70,9 @@ class MSTSynthesizer(Synthesizer):
         delta: Probability that the bound may fail, in (0, 1) and below 1/n for n rows. None
             uses 1e-9, or 1/n^2 when that is smaller (tables above ~31,600 rows).
         n_bins: Equal-width bins per number or date column, >= 2, before rare bins are merged
-            (with few rows or a small epsilon, merging leaves far fewer).
+            (with few rows or a small epsilon, merging leaves far fewer). 16 by default: on
+            the bundled diabetes table at epsilon 1, 16 bins score higher than 32 (less noise
+            per cell) and than 8 (less rounding).
         max_cells: Largest 2-way marginal (cells, after merging) the tree may link, >= 4.
         seed: Seed for the noise and for sampling.
 
@@ -95,7 +97,7 @@ class MSTSynthesizer(Synthesizer):
                                 handles_missing=True, differentially_private=True, extra="dp")
     min_rows = 10
 
-    def __init__(self, *, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 32,
+    def __init__(self, *, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 16,
                  max_cells: int = 10_000, seed: int | None = None) -> None:
         self.epsilon = epsilon
         self.delta = delta
