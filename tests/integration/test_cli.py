@@ -90,6 +90,13 @@ BAD_INPUTS = {
     "missing output folder": (lambda t, r: ["generate", r, "--out", t / "no" / "o.csv"], "does not exist"),
     "bad output extension": (lambda t, r: ["generate", r, "--out", t / "o.xlsx"], "extension"),
     "not a model": (lambda t, r: ["sample", t, "--out", t / "o.csv"], "manifest"),
+    "zero epsilon": (lambda t, r: ["generate", r, "-s", "tvae", "--epsilon", "0", "--out", t / "o.csv"], "'epsilon'"),
+    "negative epsilon": (lambda t, r: ["generate", r, "-s", "mst", "--epsilon", "-1", "--out", t / "o.csv"], "'epsilon'"),
+    "epsilon for copula": (lambda t, r: ["generate", r, "--epsilon", "1", "--out", t / "o.csv"], "no parameter 'epsilon'"),
+    "delta too large": (lambda t, r: ["generate", r, "-s", "ctgan", "--epsilon", "1", "--delta", "0.1", "-p", "steps=5", "--out", t / "o.csv"], "below 1/n"),
+    "too few rows for a network": (lambda t, r: ["generate", _write(t, "f.csv", "a,b\n" + "1,2\n3,5\n" * 10), "-s", "ctgan", "--out", t / "o.csv"], "Gaussian copula"),
+    "unknown parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "stepz=5", "--out", t / "o.csv"], "no parameter 'stepz'"),
+    "malformed parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "steps", "--out", t / "o.csv"], "KEY=VALUE"),
 }
 
 
@@ -186,3 +193,13 @@ def test_evaluate_bad_input(case, evaluation_files, tmp_path):
     assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "r.html").exists()
     assert str(SECRET) not in result.stderr + result.stdout
+
+
+def test_private_fit_prints_and_saves_the_spent_budget(real_csv, tmp_path):
+    result = run("fit", real_csv, "-s", "tvae", "--epsilon", "2", "-p", "steps=20",
+                 "-p", "batch_size=50", "--seed", 0, "--model", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    assert "spent epsilon = 2" in result.stdout
+    assert "were read from the data" in result.stderr  # inferred bounds: warned, not hidden
+    result = run("sample", tmp_path / "m", "-n", 5, "--out", tmp_path / "s.csv")
+    assert result.returncode == 0 and "spent epsilon = 2" in result.stdout
