@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 from synthpatient.benchmark._candidates import (
@@ -43,8 +44,11 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
             if klass.capabilities.extra:
                 from synthpatient._optional import import_optional
 
-                import_optional({"deep": "torch", "dp": "mbi"}.get(klass.capabilities.extra, key),
-                                extra=klass.capabilities.extra)
+                with warnings.catch_warnings():  # mbi advises on JAX settings at import
+                    warnings.simplefilter("ignore")
+                    import_optional({"deep": "torch", "dp": "mbi"}.get(klass.capabilities.extra,
+                                                                       key),
+                                    extra=klass.capabilities.extra)
         except MissingExtraError as exc:
             skipped.append(f"{key}: {exc}")
             continue
