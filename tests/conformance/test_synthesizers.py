@@ -19,7 +19,7 @@ from tests.conftest import make_clinical_table
 KEYS = available_synthesizers()
 # Small, fast settings per backend for the suite; empty means defaults.
 FAST_PARAMS: dict[str, dict] = {
-    "ctgan": {"steps": 200, "batch_size": 100, "generator_dims": (64,),
+    "ctgan": {"steps": 300, "batch_size": 100, "generator_dims": (64,),
               "discriminator_dims": (64,), "generator_lr": 1e-3, "discriminator_lr": 1e-3,
               "progress": False},
     "tvae": {"steps": 200, "batch_size": 100, "compress_dims": (64,), "decompress_dims": (64,),

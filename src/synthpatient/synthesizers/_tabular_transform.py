@@ -264,6 +264,23 @@ class TabularTransform:
         return [(j, c, self.column_spans[j][0]) for j, c in enumerate(self.columns)
                 if isinstance(c, DiscreteColumn)]
 
+    @property
+    def conditional_blocks(self) -> list[tuple[int, Column, Span]]:
+        """(column index, column, span) of every block the conditional vector covers: each
+        discrete column's one-hot and each nullable number's missing flag (present, missing).
+
+        Conditioning on the missing flags too (as SDV's CTGAN does through its null columns)
+        makes training-by-sampling show the networks missing and present values in their
+        real proportions; learned only adversarially, missing rates drift far from the real.
+        """
+        blocks: list[tuple[int, Column, Span]] = []
+        for j, column in enumerate(self.columns):
+            if isinstance(column, DiscreteColumn):
+                blocks.append((j, column, self.column_spans[j][0]))
+            elif column.nullable:
+                blocks.append((j, column, self.column_spans[j][-1]))
+        return blocks
+
     @classmethod
     def fit(cls, data: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, *,
             private: bool = False, max_modes: int = 10,
@@ -469,8 +486,10 @@ class ConditionalSampler:
 
 
 def discrete_codes(transform: TabularTransform, data: pd.DataFrame) -> np.ndarray:
-    """Rows x discrete columns matrix of slot codes."""
-    blocks = [column.codes(data[column.name]) for _, column, _ in transform.discrete]
+    """Rows x conditional blocks matrix of slot codes (a missing flag: 0 present, 1 missing)."""
+    blocks = [column.codes(data[column.name]) if isinstance(column, DiscreteColumn)
+              else data[column.name].isna().to_numpy().astype(int)
+              for _, column, _ in transform.conditional_blocks]
     return np.column_stack(blocks) if blocks else np.zeros((len(data), 0), dtype=int)
 
 

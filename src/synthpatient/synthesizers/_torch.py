@@ -36,6 +36,7 @@ from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._tabular_transform import (
     ConditionalSampler,
+    DiscreteColumn,
     Span,
     TabularTransform,
     discrete_codes,
@@ -376,7 +377,7 @@ class PrivateTrainer:
 # -- the shared shell of the deep synthesizers -----------------------------------------------
 #: Fewer rows than this are refused: a network fitted on so few patients memorises them.
 MIN_TRAINING_ROWS = 50
-#: Fewest held-out rows for early stopping; below, training runs all its steps.
+#: Fewest held-out rows for early stopping; below, checkpoints are scored on the training rows.
 MIN_VALIDATION_ROWS = 20
 #: Rows generated per forward pass when sampling (bounds memory, not results).
 SAMPLE_CHUNK = 8192
@@ -445,7 +446,8 @@ class DeepSynthesizer(Synthesizer):
                       and 0 <= self.weight_threshold < 1, "a number in [0, 1)")
         self._require("validation_share", _is_real(self.validation_share)
                       and 0 <= self.validation_share <= 0.5,
-                      "a number in [0, 0.5] (0 trains on every row, without early stopping)")
+                      "a number in [0, 0.5] (0 trains on every row and scores checkpoints "
+                      "against them)")
         self._require("epsilon", self.epsilon is None or (_is_real(self.epsilon)
                                                           and 0 < self.epsilon < math.inf),
                       "a finite number > 0 (the privacy budget: 1 to 10 is usual, smaller is "
@@ -502,9 +504,14 @@ class DeepSynthesizer(Synthesizer):
         n_valid = n_valid if n_valid >= MIN_VALIDATION_ROWS else 0
         order = rng.permutation(n_rows)
         valid, train = order[:n_valid], order[n_valid:]
-        validation = (ValidationScore(transform.numeric(matrix[valid]), transform.is_discrete())
-                      if n_valid else None)
-        sizes = [column.n_slots for _, column, _ in transform.discrete]
+        # With no held-out rows the checkpoints are scored against the training rows: the score
+        # compares distributions (marginals, correlations), which copying rows does not game,
+        # and a reference of every row is far less noisy than a tenth of a small table.
+        reference = valid if n_valid else (None if private else train)
+        validation = (ValidationScore(transform.numeric(matrix[reference]),
+                                      transform.is_discrete())
+                      if reference is not None else None)
+        sizes = [span.dim for _, _, span in transform.conditional_blocks]
         plan = None
         count_std = 0.0
         if private:
@@ -591,7 +598,8 @@ class DeepSynthesizer(Synthesizer):
                 conditions: list[Condition]) -> pd.DataFrame:
         torch = import_torch()
         device = str(next(self.network_.parameters()).device)
-        discrete = {c.name: d for d, (_, c, _) in enumerate(self.transform_.discrete)}
+        discrete = {c.name: d for d, (_, c, _) in enumerate(self.transform_.conditional_blocks)
+                    if isinstance(c, DiscreteColumn)}
         native: Condition | None = None
         for cond in conditions:  # the rarest category goes into the vector, the rest are checked
             if cond.kind == "equal" and cond.column in discrete:
@@ -600,7 +608,7 @@ class DeepSynthesizer(Synthesizer):
         checked = [c for c in conditions if c is not native]
         fixed = None
         if native is not None:
-            column = self.transform_.discrete[discrete[native.column]][1]
+            column = self.transform_.conditional_blocks[discrete[native.column]][1]
             fixed = (discrete[native.column], column.codes(pd.Series([native.value]))[0])
         generator = make_generator(torch, torch_seed(rng), device)
         parts, n_kept, n_drawn = [], 0, 0
@@ -635,7 +643,7 @@ class DeepSynthesizer(Synthesizer):
 
     def _category_share(self, cond: Condition, discrete: dict[str, int]) -> float:
         d = discrete[cond.column]
-        column = self.transform_.discrete[d][1]
+        column = self.transform_.conditional_blocks[d][1]
         return self.sampler_.probability(d, int(column.codes(pd.Series([cond.value]))[0]))
 
     # -- state ---------------------------------------------------------------------------------

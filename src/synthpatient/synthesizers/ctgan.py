@@ -132,7 +132,10 @@ class CTGANSynthesizer(DeepSynthesizer):
         max_modes: most mixture modes per numeric column; None (the default) allows one
             per 1,000 rows, from 1 to 10 (see ``ROWS_PER_MODE`` in ``_torch``).
         weight_threshold: mixture modes lighter than this are dropped.
-        validation_share: share of rows held out for early stopping (0: none).
+        validation_share: share of rows held out to score checkpoints for early stopping; 0
+            (the default) trains on every row and scores checkpoints against the training
+            rows (the generator never sees rows, and the score compares distributions; on
+            small tables a held-out tenth is too noisy a reference).
         eval_every: steps between validation checks.
         patience: checks without improvement before training stops.
         epsilon: differential-privacy budget; None trains without DP.
@@ -161,7 +164,7 @@ class CTGANSynthesizer(DeepSynthesizer):
                  discriminator_dims: Sequence[int] = (128, 128),
                  generator_lr: float = 1e-3, discriminator_lr: float = 1e-3,
                  discriminator_steps: int = 1, pac: int = 10, max_modes: int | None = None,
-                 weight_threshold: float = 0.005, validation_share: float = 0.1,
+                 weight_threshold: float = 0.005, validation_share: float = 0.0,
                  eval_every: int = 50, patience: int = 10, epsilon: float | None = None,
                  delta: float | None = None, max_grad_norm: float = 1.0, device: str = "auto",
                  progress: bool = True, seed: int | None = None) -> None:
@@ -226,7 +229,7 @@ class CTGANSynthesizer(DeepSynthesizer):
                                      data.generator)
         stopper = EarlyStopping(self.patience)
         spans = data.transform.spans
-        discrete_spans = [span for _, _, span in data.transform.discrete]
+        discrete_spans = [span for _, _, span in data.transform.conditional_blocks]
         step = 0
         for step in range(1, self.steps + 1):
             for _ in range(self.discriminator_steps):

@@ -123,7 +123,8 @@ class TVAESynthesizer(DeepSynthesizer):
         loss_factor: weight of the reconstruction term against the KL term (the paper's 2).
         max_modes: most mixture modes per numeric column.
         weight_threshold: mixture modes lighter than this are dropped.
-        validation_share: share of rows held out for early stopping (0: none).
+        validation_share: share of rows held out to score checkpoints for early stopping (0:
+            every row is trained on and checkpoints are scored against the training rows).
         eval_every: steps between validation checks.
         patience: checks without improvement before training stops.
         epsilon: differential-privacy budget; None trains without DP.
