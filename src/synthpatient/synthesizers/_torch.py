@@ -31,9 +31,15 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._optional import import_optional
-from synthpatient.errors import ConditionError, DataError, InvalidParameterError, SynthPatientWarning
+from synthpatient.errors import (
+    ConditionError,
+    DataError,
+    InvalidParameterError,
+    SynthPatientWarning,
+)
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._params import is_finite_number, is_int
 from synthpatient.synthesizers._tabular_transform import (
     ConditionalSampler,
     DiscreteColumn,
@@ -253,8 +259,14 @@ def progress_bar(enabled: bool, total: int, description: str) -> Iterator[_NoPro
         yield _NoProgress()
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
@@ -436,25 +448,23 @@ class DeepSynthesizer(Synthesizer):
     def _validate_params(self) -> None:
         super()._validate_params()
         self._require("max_modes", self.max_modes is None or (
-            isinstance(self.max_modes, int | np.integer) and not isinstance(self.max_modes, bool)
-            and self.max_modes >= 1), "an int >= 1, or None to choose from the number of rows")
+            is_int(self.max_modes) and self.max_modes >= 1), "an int >= 1, or None to choose from the number of rows")
         for name, low in (("steps", 1), ("batch_size", 2), ("eval_every", 1), ("patience", 1)):
             value = getattr(self, name)
-            self._require(name, isinstance(value, int | np.integer) and not isinstance(value, bool)
-                          and value >= low, f"an int >= {low}")
-        self._require("weight_threshold", _is_real(self.weight_threshold)
+            self._require(name, is_int(value) and value >= low, f"an int >= {low}")
+        self._require("weight_threshold", is_finite_number(self.weight_threshold)
                       and 0 <= self.weight_threshold < 1, "a number in [0, 1)")
-        self._require("validation_share", _is_real(self.validation_share)
+        self._require("validation_share", is_finite_number(self.validation_share)
                       and 0 <= self.validation_share <= 0.5,
                       "a number in [0, 0.5] (0 trains on every row and scores checkpoints "
                       "against them)")
-        self._require("epsilon", self.epsilon is None or (_is_real(self.epsilon)
+        self._require("epsilon", self.epsilon is None or (is_finite_number(self.epsilon)
                                                           and 0 < self.epsilon < math.inf),
                       "a finite number > 0 (the privacy budget: 1 to 10 is usual, smaller is "
                       "more private), or None to train without differential privacy")
-        self._require("delta", self.delta is None or (_is_real(self.delta) and 0 < self.delta < 1),
+        self._require("delta", self.delta is None or (is_finite_number(self.delta) and 0 < self.delta < 1),
                       "a number in (0, 1) below 1/n for n training rows, or None for 1/n^1.1")
-        self._require("max_grad_norm", _is_real(self.max_grad_norm)
+        self._require("max_grad_norm", is_finite_number(self.max_grad_norm)
                       and 0 < self.max_grad_norm < math.inf, "a finite number > 0")
         self._require("device", isinstance(self.device, str)
                       and (self.device in DEVICES or self.device.startswith("cuda:")),
@@ -666,8 +676,3 @@ class DeepSynthesizer(Synthesizer):
         self.network_ = network.to(resolve_device(torch, self.device, type(self).__name__)).eval()
         self.training_log_ = dict(state["training"])
         self.privacy_spent_ = state["privacy_spent"]
-
-
-def _is_real(value: object) -> bool:
-    return (isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool) and math.isfinite(float(value)))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from synthpatient.synthesizers._params import is_finite_number, is_int
 from synthpatient.synthesizers._tabular_transform import Span
 from synthpatient.synthesizers._torch import (
     DeepSynthesizer,
@@ -193,16 +194,15 @@ class CTGANSynthesizer(DeepSynthesizer):
         super()._validate_params()
         for name in ("embedding_dim", "discriminator_steps", "pac"):
             value = getattr(self, name)
-            self._require(name, _is_int(value) and value >= 1, "an int >= 1")
+            self._require(name, is_int(value) and value >= 1, "an int >= 1")
         for name in ("generator_dims", "discriminator_dims"):
             value = getattr(self, name)
             self._require(name, isinstance(value, list | tuple)
-                          and all(_is_int(v) and v >= 1 for v in value),
+                          and all(is_int(v) and v >= 1 for v in value),
                           "a list of layer widths, each an int >= 1, such as (256, 256)")
         for name in ("generator_lr", "discriminator_lr"):
             value = getattr(self, name)
-            self._require(name, isinstance(value, int | float) and not isinstance(value, bool)
-                          and 0 < value < 1, "a number in (0, 1)")
+            self._require(name, is_finite_number(value) and 0 < value < 1, "a number in (0, 1)")
         self._require("batch_size", self.batch_size % self.pac == 0,
                       f"a multiple of pac={self.pac} (the critic judges pac rows together)")
 
@@ -333,7 +333,3 @@ class CTGANSynthesizer(DeepSynthesizer):
                         generator: Any) -> Any:
         z = torch.randn(len(cond), network.embedding_dim, generator=generator, device=cond.device)
         return activate(torch, network(z, cond), spans, generator)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)

@@ -33,6 +33,7 @@ from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWa
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
+from synthpatient.synthesizers._params import is_finite_number, is_int
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
 #: A value (bin, category) is kept apart only when its noisy count reaches this many noise
@@ -107,15 +108,14 @@ class MSTSynthesizer(Synthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("epsilon", _is_real(self.epsilon) and math.isfinite(self.epsilon)
+        self._require("epsilon", is_finite_number(self.epsilon)
                       and self.epsilon > 0, "a finite number > 0")
-        self._require("delta", self.delta is None or (_is_real(self.delta)
+        self._require("delta", self.delta is None or (is_finite_number(self.delta)
                                                       and 0 < self.delta < 1),
                       "None or a number strictly between 0 and 1")
         for name, low in (("n_bins", 2), ("max_cells", 4)):
             value = getattr(self, name)
-            self._require(name, isinstance(value, int | np.integer) and not isinstance(value, bool)
-                          and value >= low, f"an int >= {low}")
+            self._require(name, is_int(value) and value >= low, f"an int >= {low}")
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -384,10 +384,6 @@ def _import_mbi() -> Any:
         warnings.filterwarnings("ignore", message=".*JAX", category=UserWarning)
         return import_optional("mbi", extra="dp", purpose="MSTSynthesizer")
 
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value,
-                                                                                         bool)
 
 
 def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:

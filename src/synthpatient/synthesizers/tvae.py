@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from synthpatient.synthesizers._params import is_finite_number, is_int
 from synthpatient.synthesizers._tabular_transform import Span
 from synthpatient.synthesizers._torch import (
     DeepSynthesizer,
@@ -174,15 +175,15 @@ class TVAESynthesizer(DeepSynthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("embedding_dim", _is_int(self.embedding_dim) and self.embedding_dim >= 1,
+        self._require("embedding_dim", is_int(self.embedding_dim) and self.embedding_dim >= 1,
                       "an int >= 1")
         for name in ("compress_dims", "decompress_dims"):
             value = getattr(self, name)
             self._require(name, isinstance(value, list | tuple)
-                          and all(_is_int(v) and v >= 1 for v in value),
+                          and all(is_int(v) and v >= 1 for v in value),
                           "a list of layer widths, each an int >= 1, such as (128, 128)")
-        self._require("lr", _is_number(self.lr) and 0 < self.lr < 1, "a number in (0, 1)")
-        self._require("loss_factor", _is_number(self.loss_factor) and self.loss_factor > 0,
+        self._require("lr", is_finite_number(self.lr) and 0 < self.lr < 1, "a number in (0, 1)")
+        self._require("loss_factor", is_finite_number(self.loss_factor) and self.loss_factor > 0,
                       "a number > 0")
 
     # -- training ------------------------------------------------------------------------------
@@ -290,11 +291,3 @@ class TVAESynthesizer(DeepSynthesizer):
 def _sub(params: dict[str, Any], prefix: str) -> dict[str, Any]:
     start = len(prefix)
     return {name[start:]: p for name, p in params.items() if name.startswith(prefix)}
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
