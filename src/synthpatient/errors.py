@@ -83,5 +83,9 @@ class FileIOError(SynthPatientError, OSError):
     """A user file could not be read or written."""
 
 
+class KnowledgeBaseError(SynthPatientError, ValueError):
+    """A knowledge-base file is malformed, or cites a source it does not define."""
+
+
 class SynthPatientWarning(UserWarning):
     """Something the user should know about the data or the result."""

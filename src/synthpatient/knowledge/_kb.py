@@ -1,0 +1,112 @@
+"""Loading the knowledge base from the package's YAML files, once, with every check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from synthpatient.errors import KnowledgeBaseError
+from synthpatient.knowledge._model import Condition, Observation, Source
+
+SOURCES_FILE = "sources.yaml"
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Sources and condition specifications, validated together.
+
+    Examples:
+        >>> kb = load_knowledge_base()
+        >>> kb.conditions["type2_diabetes"].ranked_observations[0].loinc
+        '4548-4'
+        >>> kb.sources["adag_2008"].citation()
+    """
+
+    version: str
+    sources: dict[str, Source]
+    conditions: dict[str, Condition]
+
+    def find_condition(self, text: str) -> Condition | None:
+        """The condition whose key, name or a synonym appears in ``text`` (longest match)."""
+        lowered = f" {_words(text)} "
+        best: tuple[int, Condition] | None = None
+        for condition in self.conditions.values():
+            for phrase in (condition.key.replace("_", " "), condition.name, *condition.synonyms):
+                phrase = _words(phrase)
+                if phrase and f" {phrase} " in lowered and (best is None or len(phrase) > best[0]):
+                    best = (len(phrase), condition)
+        return best[1] if best else None
+
+    def find_observation(self, text_or_loinc: str) -> tuple[str, Observation] | None:
+        """(condition key, observation) for a LOINC code, an observation key, name or synonym."""
+        wanted = _words(text_or_loinc)
+        for condition in self.conditions.values():
+            for obs in condition.observations:
+                names = {obs.loinc, obs.key.replace("_", " "), _words(obs.name),
+                         *(_words(s) for s in obs.synonyms)}
+                if text_or_loinc.strip() == obs.loinc or wanted in names:
+                    return condition.key, obs
+        return None
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9.\-]+", text.lower()))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise KnowledgeBaseError(f"{path.name}{where}: not valid YAML "
+                                 f"({getattr(exc, 'problem', exc)}).") from None
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{path.name}: expected a mapping at the top level.")
+    return data
+
+
+def _validated(model: type, data: dict, where: str):  # type: ignore[no-untyped-def]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(p) for p in first["loc"])
+        raise KnowledgeBaseError(f"{where}: {location}: {first['msg']} "
+                                 f"({exc.error_count()} problem(s) in all).") from None
+
+
+def load_from_folder(folder: Path) -> KnowledgeBase:
+    """Load and cross-check every YAML file of ``folder`` (``sources.yaml`` plus conditions)."""
+    raw = _read_yaml(folder / SOURCES_FILE)
+    sources = {}
+    for item in raw.get("sources", []):
+        source = _validated(Source, item, f"{SOURCES_FILE} source {item.get('id')!r}")
+        if source.id in sources:
+            raise KnowledgeBaseError(f"{SOURCES_FILE}: source '{source.id}' is defined twice.")
+        sources[source.id] = source
+    conditions = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == SOURCES_FILE:
+            continue
+        condition = _validated(Condition, _read_yaml(path), path.name)
+        missing = [s for s in condition.cited_sources() if s not in sources]
+        if missing:
+            raise KnowledgeBaseError(f"{path.name}: cites undefined source(s) "
+                                     f"{', '.join(missing)}; add them to {SOURCES_FILE}.")
+        conditions[condition.key] = condition
+    return KnowledgeBase(version=str(raw.get("version", "unversioned")), sources=sources,
+                         conditions=conditions)
+
+
+@cache
+def load_knowledge_base() -> KnowledgeBase:
+    """The knowledge base shipped with the package (loaded once per process)."""
+    folder = Path(str(resources.files("synthpatient.knowledge") / "data"))
+    return load_from_folder(folder)
