@@ -9,7 +9,7 @@ with one line saying where.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -38,6 +38,15 @@ class Source(_Frozen):
         return f"{self.title}. {self.publisher}, {self.year}; {self.table_or_section}.{mark}"
 
 
+class Effects(_Frozen):
+    """Additive shifts of a drawn observation by age and sex (value units unless latent)."""
+
+    per_year_of_age: float = 0.0  # added per year above (or taken per year below) age 60
+    per_year_after_60: float = 0.0  # added per year above 60 only (e.g. diastolic pressure)
+    female_minus_male: float = 0.0  # women get +half, men -half, the mean is kept
+    latent_per_year_of_age: float = 0.0  # normal-score shift per year from 60 (keeps marginal)
+
+
 class Observation(_Frozen):
     """One clinical measurement: what it is (LOINC, UCUM), how it is drawn, what it must match."""
 
@@ -49,8 +58,14 @@ class Observation(_Frozen):
     synonyms: tuple[str, ...] = ()
     distribution: dict[str, Any]
     targets: dict[str, Any] = Field(default_factory=dict)
+    effects: Effects = Effects()
+    category: Literal["laboratory", "vital-signs", "exam", "social-history"] = "laboratory"
     how_generated: str
     sources: tuple[str, ...] = Field(min_length=1)
+
+    @property
+    def derived(self) -> bool:
+        return self.distribution.get("family") == "derived"
 
     @field_validator("loinc")
     @classmethod
@@ -61,20 +76,63 @@ class Observation(_Frozen):
 
 
 class Comorbidity(_Frozen):
+    """A condition patients of the cohort may also have.
+
+    Either ``definition`` (an expression over observations, e.g. ``egfr < 60 or uacr >= 30``:
+    the flag follows the values and ``prevalence`` is only a target) or a latent liability
+    with loadings ``drivers`` on observations' normal scores, cut at ``prevalence``.
+    """
+
     key: str
     name: str
     snomed: str
+    synonyms: tuple[str, ...] = ()
     prevalence: float = Field(ge=0, le=1)
     tolerance: float | None = None
+    definition: str | None = None
+    drivers: dict[str, float] = Field(default_factory=dict)
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class TreatmentEffect(_Frozen):
+    """A bounded multiplicative effect of a drug on an observation (drawn per patient)."""
+
+    observation: str
+    factor_min: float = Field(gt=0)
+    factor_max: float = Field(gt=0)
+
+
 class Medication(_Frozen):
+    """A drug patients of the cohort may take; ``treats`` marks therapy of the condition itself."""
+
     key: str
     name: str
     rxnorm: str
+    synonyms: tuple[str, ...] = ()
     share: float = Field(ge=0, le=1)
-    contraindication: str | None = None
+    treats: bool = False
+    requires: str | None = None  # a comorbidity key (e.g. an ACE inhibitor needs hypertension)
+    contraindication: str | None = None  # e.g. "egfr < 30": never prescribed where it holds
+    drivers: dict[str, float] = Field(default_factory=dict)
+    effect: TreatmentEffect | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Treatment(_Frozen):
+    """Share of the cohort on any therapy of the condition, and who must be treated."""
+
+    share: float = Field(ge=0, le=1)
+    # untreated patients must meet this (the diagnosis rests on their values), others are treated
+    untreated_requires: str | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Correlation(_Frozen):
+    """A latent (normal-scores) correlation between two drawn observations."""
+
+    a: str
+    b: str
+    r: float = Field(gt=-1, lt=1)
     sources: tuple[str, ...] = Field(min_length=1)
 
 
@@ -93,6 +151,8 @@ class Condition(_Frozen):
     observations: tuple[Observation, ...]
     comorbidities: tuple[Comorbidity, ...] = ()
     medications: tuple[Medication, ...] = ()
+    correlations: tuple[Correlation, ...] = ()
+    treatment: Treatment | None = None
 
     @field_validator("snomed")
     @classmethod
@@ -110,6 +170,26 @@ class Condition(_Frozen):
             duplicated = sorted({str(k) for k in keys if keys.count(k) > 1})
             if duplicated:
                 raise ValueError(f"duplicate {what}: {', '.join(duplicated)}")
+        known = {o.key for o in self.observations}
+        drawn = {o.key for o in self.observations if not o.derived}
+        unknown = sorted({k for c in self.correlations for k in (c.a, c.b)} - drawn)
+        if unknown:
+            raise ValueError(f"correlations name unknown or derived observations: "
+                             f"{', '.join(unknown)}")
+        for item in (*self.comorbidities, *self.medications):
+            bad = sorted(set(item.drivers) - drawn)
+            if bad:
+                raise ValueError(f"{item.key}: drivers name unknown or derived observations: "
+                                 f"{', '.join(bad)}")
+        comorbidities = {c.key for c in self.comorbidities}
+        for med in self.medications:
+            if med.requires and med.requires not in comorbidities:
+                raise ValueError(f"{med.key}: requires unknown comorbidity '{med.requires}'")
+            if med.effect and med.effect.observation not in known:
+                raise ValueError(f"{med.key}: effect on unknown observation "
+                                 f"'{med.effect.observation}'")
+        if any(m.treats for m in self.medications) and self.treatment is None:
+            raise ValueError("medications that treat the condition need a 'treatment' block")
         return self
 
     @property
