@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is only needed by the deep/lm extras: when one is installed, `pip install torch==2.13.0`
 # runs first (a local CPU wheel), so pip never pulls a multi-GB CUDA build.
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[report]'
+	$(BIN)/python -m pip install --quiet -e '.[report,fhir]'
 	touch $@
 
 # The tests cover every synthesizer, so they need torch: the CPU wheel goes first.

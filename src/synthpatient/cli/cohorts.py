@@ -1,0 +1,102 @@
+"""``synthpatient ask`` and ``synthpatient chat``: the conversation engine in a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from synthpatient.cli._errors import BAD_INPUT, err, handled
+from synthpatient.cli.app import app, out
+
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder for the cohort's files "
+                                      "(follow-ups in a chat go to <out>-2, <out>-3, ...).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing folder.")]
+LlmUrl = Annotated[str | None, typer.Option(
+    "--llm-base-url", help="Parse requests with an OpenAI-compatible LLM at this URL (e.g. "
+    "http://localhost:11434/v1 for Ollama). Off by default: the offline parser is used.")]
+LlmModel = Annotated[str | None, typer.Option("--llm-model", help="The LLM's model name.")]
+LlmKeyEnv = Annotated[str, typer.Option(
+    "--llm-key-env", help="Environment variable holding the API key (never printed).")]
+
+
+def _conversation(out_dir: Path, overwrite: bool, llm_base_url: str | None,
+                  llm_model: str | None, llm_key_env: str):  # type: ignore[no-untyped-def]
+    from synthpatient.knowledge.conversation import Conversation
+
+    parser = None
+    if llm_base_url:
+        from synthpatient.knowledge.llm_parser import LLMRequestParser
+
+        parser = LLMRequestParser.from_settings(base_url=llm_base_url, model=llm_model,
+                                                key_env=llm_key_env)
+    return Conversation(out_dir=out_dir, overwrite=overwrite, parser=parser)
+
+
+def _show(reply) -> None:  # type: ignore[no-untyped-def]
+    style = {"clarify": "yellow", "generated": "green", "exported": "green"}.get(reply.kind)
+    from rich.markup import escape
+
+    text = escape(reply.text)
+    out.print(f"[{style}]{text}[/]" if style else text)
+    for name, path in reply.files.items():
+        out.print(f"  {name:<13} {escape(str(path))}")
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="A request ('generate 2000 type 2 diabetes "
+                                             "patients with 20 observations') or a question "
+                                             "('which sources did you use?').")],
+    out_dir: OutDir = Path("cohort"),
+    overwrite: Overwrite = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the parsed request only.")]
+    = False,
+    llm_base_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
+) -> None:
+    """One request or question, answered from the cited knowledge base. The parsed request is
+    printed before the cohort is generated; questions are answered with citations."""
+    with handled():
+        chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
+        reply = chat.send(text)
+        _show(reply)
+        if reply.kind == "clarify":
+            raise typer.Exit(BAD_INPUT)
+        if reply.kind == "confirm" and not dry_run:
+            with err.status("Generating..."):
+                reply = chat.confirm()
+            _show(reply)
+            if reply.kind == "clarify":
+                raise typer.Exit(BAD_INPUT)
+
+
+@app.command()
+def chat(
+    out_dir: OutDir = Path("cohort"),
+    overwrite: Overwrite = False,
+    llm_base_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
+) -> None:
+    """A terminal conversation that keeps context: ask for a cohort, confirm it, then 'now make
+    them all over 65', 'add eGFR', 'export as FHIR', 'which sources did you use?'. Type 'quit'
+    to leave."""
+    with handled():
+        conversation = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
+        out.print("synthpatient chat: ask for a cohort or a source; 'quit' to leave.")
+        while True:
+            try:
+                text = input("you> ")
+            except EOFError:
+                break
+            if text.strip().lower() in {"quit", "exit", "bye", "q"}:
+                break
+            reply = conversation.send(text)
+            if reply.kind == "confirm":
+                _show(reply)
+                out.print("(answer 'yes' to generate, or change the request)")
+                continue
+            _show(reply)

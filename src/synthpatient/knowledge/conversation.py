@@ -1,0 +1,229 @@
+"""The conversation engine behind ``synthpatient ask``, ``synthpatient chat`` and the web app.
+
+A :class:`Conversation` keeps the last request and cohort so that follow-ups work ("now make
+them all over 65", "add eGFR", "only women", "export as FHIR"). Every request is shown back
+(:attr:`Reply.kind` ``"confirm"``) before anything is generated; :meth:`Conversation.confirm`
+generates it. Questions are answered from the knowledge base with citations. Bad requests
+get a :attr:`Reply.kind` ``"clarify"`` reply listing what is supported, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from synthpatient.errors import SynthPatientError
+from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
+from synthpatient.knowledge.answers import HELP, answer, looks_like_question
+from synthpatient.knowledge.outputs import write_cohort
+from synthpatient.knowledge.request import (
+    MAX_REQUEST_CHARS,
+    Clarification,
+    CohortRequest,
+    _ages,
+    _checked_count,
+    _filters,
+    _formats,
+    _n_observations,
+    _named_observations,
+    _sex,
+    _to_int,
+    parse_request,
+)
+from synthpatient.knowledge.sampler import Cohort, CohortSampler
+
+ReplyKind = Literal["confirm", "generated", "answer", "clarify", "exported"]
+_YES = {"yes", "y", "ok", "okay", "go", "go ahead", "confirm", "sure", "do it", "generate",
+        "yes please", "proceed"}
+_NO = {"no", "n", "cancel", "stop", "never mind", "nevermind"}
+_FOLLOW_UP = re.compile(r"^(?:now|then|also|and|instead|only|make (?:them|it)|change|add|"
+                        r"include|with|without|remove|drop|export|save|as|same|but|just|"
+                        r"all)\b")
+Parser = Callable[[str, KnowledgeBase], CohortRequest]
+
+
+@dataclass
+class Reply:
+    """What the engine says back: ``text`` to show, plus the request and files when any."""
+
+    kind: ReplyKind
+    text: str
+    request: CohortRequest | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+class Conversation:
+    """A stateful conversation about cohorts.
+
+    Examples:
+        >>> chat = Conversation(out_dir="cohort")
+        >>> chat.send("generate 2000 type 2 diabetes patients with 20 observations").text
+        >>> chat.confirm().files["provenance"]
+        >>> chat.send("which sources did you use?").text
+    """
+
+    def __init__(self, *, kb: KnowledgeBase | None = None, out_dir: str | Path = "cohort",
+                 overwrite: bool = False, parser: Parser | None = None) -> None:
+        self.kb = kb or load_knowledge_base()
+        self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
+        self.parser = parser or parse_request
+        self.pending: CohortRequest | None = None
+        self.pending_text: str | None = None
+        self.last: CohortRequest | None = None
+        self.cohort: Cohort | None = None
+        self._runs = 0
+        # a one-shot question after a one-shot request ("which sources did you use?") is
+        # answered from the provenance the request left in the output folder
+        self._previous = _previous_run(self.out_dir, self.kb)
+
+    # -- entry points --------------------------------------------------------------------
+    def send(self, text: str) -> Reply:
+        text = text.strip()
+        if not text:
+            return Reply("clarify", HELP)
+        if len(text) > MAX_REQUEST_CHARS:
+            return Reply("clarify", f"That message is {len(text):,} characters long; keep it "
+                                    f"under {MAX_REQUEST_CHARS:,}.")
+        low = " ".join(text.lower().split()).rstrip(".!")
+        if self.pending is not None and low in _YES:
+            return self.confirm()
+        if self.pending is not None and low in _NO:
+            self.pending = None
+            return Reply("answer", "Cancelled; nothing was generated.")
+        try:
+            if re.search(r"\b(?:export|save|write)\b", low) and self.cohort is not None \
+                    and _formats(low) and not re.search(r"\b\d+\s+\w*\s*patients\b", low):
+                return self._export(_formats(low))
+            base = self.pending or self.last
+            if base is not None and _FOLLOW_UP.match(low) and not looks_like_question(low):
+                return self._propose(self._modified(base, low), text)
+            if looks_like_question(low):
+                condition, used = (self.cohort.condition, self.cohort.sources_used) \
+                    if self.cohort else self._previous
+                return Reply("answer", answer(text, self.kb, condition=condition,
+                                              sources_used=used))
+            return self._propose(self.parser(text, self.kb), text)
+        except SynthPatientError as exc:
+            return Reply("clarify", str(exc))
+
+    def confirm(self) -> Reply:
+        """Generate the pending request and write its files."""
+        if self.pending is None:
+            return Reply("clarify", "There is no request to confirm. " + HELP)
+        request, text = self.pending, self.pending_text
+        if request.seed is None:  # always recorded, so the provenance can reproduce the cohort
+            request = request.model_copy(update={"seed": secrets.randbelow(2**31)})
+        try:
+            spec = request.to_spec(self.kb)
+            cohort = CohortSampler(self.kb).sample(spec)
+            folder = self._next_folder()
+            files = write_cohort(cohort, folder, kb=self.kb, request=request,
+                                 request_text=text, formats=request.formats,
+                                 overwrite=self.overwrite)
+        except SynthPatientError as exc:
+            return Reply("clarify", str(exc), request)
+        self.pending, self.last, self.cohort = None, request, cohort
+        self._runs += 1
+        return Reply("generated", self._summary(cohort, folder), request, files)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _propose(self, request: CohortRequest, text: str) -> Reply:
+        spec = request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
+        del spec
+        self.pending, self.pending_text = request, text
+        return Reply("confirm", f"I understood: {request.describe(self.kb)}. Generate it?",
+                     request)
+
+    def _modified(self, base: CohortRequest, low: str) -> CohortRequest:
+        condition = self.kb.conditions[base.condition]
+        update: dict = {}
+        ages = _ages(low)
+        if ages:
+            update["age_min"] = ages.get("age_min", base.age_min)
+            update["age_max"] = ages.get("age_max", base.age_max)
+            if re.search(r"\ball\b|\bonly\b|\bnow\b", low) and "age_max" not in ages:
+                update["age_max"] = 90
+        sex = _sex(low)
+        if sex or re.search(r"\b(?:men and women|both sexes|any sex)\b", low):
+            update["sex"] = sex
+        count = re.search(r"(\d[\d,]*|[a-z -]+)\s+(?:patients|people|records)", low)
+        if count and _to_int(count.group(1)) is not None:
+            update["count"] = _checked_count(_to_int(count.group(1)))
+        n_obs = _n_observations(low)
+        if n_obs:
+            update["n_observations"] = n_obs
+        filters, _, _ = _filters(low, condition)
+        if filters:
+            replaced = {(f.kind, f.key) for f in filters}
+            update["filters"] = [f for f in base.filters if (f.kind, f.key) not in replaced]
+            update["filters"] += filters
+        named = _named_observations(low, condition)
+        if named and re.search(r"\b(?:remove|drop|without)\b", low):
+            update["observations"] = [k for k in base.observation_keys(condition)
+                                      if k not in named]
+            update["n_observations"] = None
+        elif named:
+            keys = base.observation_keys(condition)
+            update["observations"] = keys + [k for k in named if k not in keys]
+            update["n_observations"] = None
+        formats = _formats(low)
+        if formats:
+            update["formats"] = formats
+        if not update:
+            raise Clarification("I could not tell what to change. Try 'now only women', 'make "
+                                "them all over 65', 'add eGFR' or 'export as FHIR'.")
+        try:
+            return CohortRequest(**{**base.model_dump(), **update, "seed": base.seed})
+        except ValueError as exc:
+            raise Clarification(f"That change is not possible: {exc}") from None
+
+    def _export(self, formats: list[str]) -> Reply:
+        assert self.cohort is not None and self.last is not None
+        request = self.last.model_copy(update={"formats": formats})
+        folder = self._next_folder()
+        try:
+            files = write_cohort(self.cohort, folder, kb=self.kb, request=request,
+                                 request_text=self.pending_text, formats=formats,
+                                 overwrite=self.overwrite)
+        except SynthPatientError as exc:
+            return Reply("clarify", str(exc))
+        self._runs += 1
+        return Reply("exported", f"Wrote the last cohort as {', '.join(formats)} to {folder}.",
+                     request, files)
+
+    def _next_folder(self) -> Path:
+        if self._runs == 0:
+            return self.out_dir
+        return self.out_dir.with_name(f"{self.out_dir.name}-{self._runs + 1}")
+
+    def _summary(self, cohort: Cohort, folder: Path) -> str:
+        from synthpatient.knowledge.realism import check_cohort
+
+        report = check_cohort(cohort)
+        failed = [t.what for t in report.targets if not t.ok]
+        broken = [r["rule"] for r in report.rules if r["violations"]]
+        return (f"Generated {len(cohort.wide):,} patients with {len(cohort.observations)} "
+                f"observations into {folder} (seed {cohort.spec.seed}). Realism: "
+                f"{len(report.targets) - len(failed)}/{len(report.targets)} sourced targets "
+                f"met, {len(report.rules) - len(broken)}/{len(report.rules)} clinical rules "
+                f"hold" + (f"; off target: {', '.join(failed)}" if failed else "")
+                + (f"; broken: {', '.join(broken)}" if broken else "") + ".")
+
+
+def _previous_run(folder: Path, kb: KnowledgeBase):  # type: ignore[no-untyped-def]
+    """(condition, source ids) recorded in ``folder``'s provenance file, if it has one."""
+    import json
+
+    from synthpatient.knowledge.outputs import PROVENANCE_FILE
+
+    try:
+        data = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+        condition = kb.conditions[data["knowledge_base"]["condition"]]
+        return condition, [s["id"] for s in data["sources"] if s["id"] in kb.sources]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
