@@ -104,7 +104,7 @@ def test_conversation_keeps_context(tmp_path):
     reply = chat.send("export as FHIR ndjson")
     assert reply.kind == "exported"
     ndjson = reply.files["fhir-ndjson"]
-    assert sum(1 for _ in open(ndjson / "Patient.ndjson")) == 300
+    assert len((ndjson / "Patient.ndjson").read_text().splitlines()) == 300
     answer = chat.send("which sources did you use?").text
     assert "[ndsr_2022]" in answer and "not verified" in answer
 

@@ -74,7 +74,7 @@ def build_provenance(cohort: Cohort, *, kb: KnowledgeBase, request: CohortReques
     from synthpatient import __version__
 
     checksums = {}
-    for name, rel in files.items():
+    for rel in files.values():
         path = folder / rel
         if path.is_file():
             checksums[rel] = hashlib.sha256(path.read_bytes()).hexdigest()

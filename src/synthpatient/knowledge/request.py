@@ -214,8 +214,8 @@ def _condition(low: str, kb: KnowledgeBase) -> Condition:
                 mentions.append((as_comorbidity, match.start(), -len(phrase), condition))
     if mentions:
         return min(mentions, key=lambda m: m[:3])[3]
-    named = re.search(rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)\s+{_PEOPLE}",
-                      low)
+    named = re.search(rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)"
+                      rf"\s+{_PEOPLE}", low)
     what = f"'{named.group(1).strip()}'" if named else "the condition you asked for"
     raise Clarification(
         f"I have no knowledge base for {what}. Supported conditions: "
@@ -282,7 +282,7 @@ def _ages(low: str) -> dict:
             out.setdefault("age_min", a)
         else:
             out.setdefault("age_max", a - 1)
-    for key, value in out.items():
+    for value in out.values():
         if not 18 <= value <= 90:
             raise Clarification(f"Ages from 18 to 90 are supported (adults); {value} was asked "
                                 "for.")

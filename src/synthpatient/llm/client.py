@@ -1,0 +1,186 @@
+"""A small client for OpenAI-compatible chat-completions servers.
+
+OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp's server and LM Studio all speak the
+``POST {base_url}/chat/completions`` protocol. This client adds what a batch tool needs and
+the SDKs leave to the caller: a timeout on every request, retries with exponential backoff
+(honouring ``Retry-After``) on 429 and 5xx answers and on timeouts, and one-line errors that
+say what to fix. The API key is read from an environment variable the user names, sent only
+in the Authorization header, and never printed, logged or put in an error message.
+
+Nothing here runs unless the user configured a server: synthpatient makes no network call
+on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthpatient._optional import import_optional
+from synthpatient.errors import SynthPatientError
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class LLMError(SynthPatientError):
+    """The LLM server could not give a usable answer; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str | None
+    usage: dict[str, int] = field(default_factory=dict)
+    latency_s: float = 0.0
+    retries: int = 0
+
+
+class LLMClient:
+    """``chat()`` against an OpenAI-compatible server.
+
+    Examples:
+        >>> client = LLMClient("http://localhost:11434/v1", model="llama3.1")  # Ollama
+        >>> client.chat([{"role": "user", "content": "hello"}]).content
+    """
+
+    def __init__(self, base_url: str, *, model: str, api_key: str | None = None,
+                 timeout_s: float = 60.0, max_retries: int = 4, backoff_s: float = 0.5) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise LLMError(f"The LLM base URL must start with http:// or https:// "
+                           f"(got '{base_url}').")
+        if not model:
+            raise LLMError("Name the LLM's model (e.g. --llm-model llama3.1).")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key
+        self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+
+    @classmethod
+    def from_env(cls, base_url: str, *, model: str | None, key_env: str = "OPENAI_API_KEY",
+                 **kwargs: Any) -> LLMClient:
+        """A client whose key comes from the environment variable ``key_env`` (may be unset
+        for local servers that need none)."""
+        return cls(base_url, model=model or "", api_key=os.environ.get(key_env) or None,
+                   **kwargs)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LLMClient(base_url={self.base_url!r}, model={self.model!r})"
+
+    def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
+             tool_choice: Any = None, response_format: dict | None = None,
+             temperature: float = 0.0, max_tokens: int | None = None) -> ChatResult:
+        httpx = import_optional("httpx", extra="llm", purpose="talking to an LLM server")
+        body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                "temperature": temperature}
+        if tools:
+            body["tools"] = tools
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
+        if response_format is not None:
+            body["response_format"] = response_format
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        url = f"{self.base_url}/chat/completions"
+        start = time.perf_counter()
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = httpx.post(url, json=body, headers=headers, timeout=self.timeout_s)
+            except httpx.TimeoutException:
+                if attempt < self.max_retries:
+                    self._sleep(attempt, None)
+                    continue
+                raise LLMError(f"The LLM server at {self.base_url} did not answer within "
+                               f"{self.timeout_s:g} s ({attempt + 1} tries). Try again or "
+                               "raise the timeout.") from None
+            except httpx.HTTPError as exc:
+                raise LLMError(f"Cannot reach the LLM server at {self.base_url} "
+                               f"({type(exc).__name__}). Check the base URL and that the "
+                               "server is running.") from None
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                self._sleep(attempt, response.headers.get("retry-after"))
+                continue
+            if response.status_code >= 400:
+                raise LLMError(self._http_error(response))
+            return self._result(response, time.perf_counter() - start, attempt)
+        raise AssertionError("unreachable")
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff_s * 2 ** attempt
+        if retry_after:
+            with contextlib.suppress(ValueError):
+                delay = max(delay, min(float(retry_after), 60.0))
+        time.sleep(delay)
+
+    def _http_error(self, response: Any) -> str:
+        status = response.status_code
+        detail = _server_message(response)
+        if status in (401, 403):
+            return (f"The LLM server refused the request (HTTP {status}): check the API key "
+                    "in the environment variable you named.")
+        if status == 404:
+            return (f"The LLM server does not know model '{self.model}' or the path "
+                    f"/chat/completions (HTTP 404{': ' + detail if detail else ''}). Check "
+                    "--llm-model and the base URL (it usually ends in /v1).")
+        if status == 400 and "context" in detail.lower():
+            return (f"The prompt is too long for the model's context window (HTTP 400: "
+                    f"{detail}). Use a model with a longer context or a shorter request.")
+        if status == 429:
+            return (f"The LLM server kept rate-limiting the request (HTTP 429) after "
+                    f"{self.max_retries} retries. Wait and try again.")
+        return f"The LLM server answered HTTP {status}{': ' + detail if detail else ''}."
+
+    def _result(self, response: Any, latency: float, retries: int) -> ChatResult:
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise LLMError("The LLM server's answer is not an OpenAI-style chat completion "
+                           "(no choices[0].message). Check that the base URL points at an "
+                           "OpenAI-compatible API.") from None
+        return ChatResult(content=message.get("content"),
+                          tool_calls=list(message.get("tool_calls") or []),
+                          finish_reason=choice.get("finish_reason"),
+                          usage={k: int(v) for k, v in (data.get("usage") or {}).items()
+                                 if isinstance(v, int)},
+                          latency_s=latency, retries=retries)
+
+
+def _server_message(response: Any) -> str:
+    try:
+        data = response.json()
+        error = data.get("error", data)
+        message = error.get("message") if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        message = response.text
+    return " ".join(str(message or "").split())[:200]
+
+
+def parse_json_object(text: str | None) -> dict | None:
+    """The first JSON object in ``text`` (models often wrap it in prose or code fences)."""
+    if not text:
+        return None
+    start = text.find("{")
+    while start != -1:
+        depth = 0
+        for end in range(start, len(text)):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    try:
+                        value = json.loads(text[start:end + 1])
+                    except ValueError:
+                        break
+                    return value if isinstance(value, dict) else None
+        start = text.find("{", start + 1)
+    return None
