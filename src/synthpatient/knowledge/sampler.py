@@ -600,11 +600,11 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
     n = len(people["age"])
     female, age = people["female"], people["age"].astype(float)
     by_key = {o.key: o for o in condition.observations}
-    effects = {m.effect.observation for m in condition.medications if m.effect}
     out: dict[str, np.ndarray] = {}
     for key, raw in values.items():
-        if key not in effects:
-            out[key] = _rounded(raw, by_key[key].distribution)
+        # values a drug changes are replaced once drugs are known; until then (for the
+        # diagnosis and comorbidity definitions) they are the untreated values
+        out[key] = _rounded(raw, by_key[key].distribution)
 
     def derive(key: str, raw: np.ndarray) -> None:
         if key in by_key:
