@@ -32,8 +32,8 @@ REQUEST = ("generate 2000 Type 2 diabetes patients EHR data with 20 important di
 SCHEMA = Path(__file__).resolve().parents[1] / "tests" / "data" / "fhir.schema.json.gz"
 
 
-def ask(text: str, cwd: Path) -> str:
-    result = subprocess.run([sys.executable, "-m", "synthpatient", "ask", text], cwd=cwd,
+def ask(text: str, cwd: Path, *extra: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "synthpatient", "ask", text, *extra], cwd=cwd,
                             capture_output=True, text=True, env={"COLUMNS": "120",
                                                                   "PATH": "/usr/bin:/bin"})
     if result.returncode != 0:
@@ -53,13 +53,14 @@ def references(node) -> list[str]:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="work folder (default: temp)")
+    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--whole-bundles", type=int, default=20,
                         help="bundles also validated whole (slow: ~0.3 s each)")
     args = parser.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="synthpatient-ask-"))
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    print(ask(REQUEST, work))
+    print(ask(REQUEST, work, "--seed", str(args.seed)))
     print(f"ask took {time.perf_counter() - start:.1f} s")
     folder = work / "cohort"
     wide = pd.read_csv(folder / "patients.csv")

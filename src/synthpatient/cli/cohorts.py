@@ -53,6 +53,9 @@ def ask(
     overwrite: Overwrite = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the parsed request only.")]
     = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the cohort (default: "
+                                                            "random, recorded in the provenance).")]
+    = None,
     llm_base_url: LlmUrl = None,
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
@@ -62,6 +65,9 @@ def ask(
     with handled():
         chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
         reply = chat.send(text)
+        if reply.kind == "confirm" and seed is not None and reply.request.seed is None:
+            chat.pending = reply.request.model_copy(update={"seed": seed})
+            reply.text = f"I understood: {chat.pending.describe(chat.kb)}. Generate it?"
         _show(reply)
         if reply.kind == "clarify":
             raise typer.Exit(BAD_INPUT)

@@ -1,11 +1,26 @@
-"""The cited clinical knowledge base behind cohorts made without input data.
+"""The cited clinical knowledge base and cohorts made from it without input data.
 
-Work in progress: the knowledge base and its loader exist; the cohort sampler, the request
-parser and FHIR export (issue 6) are still to come.
+- :func:`load_knowledge_base`: sources and condition specifications (YAML in ``data/``).
+- :class:`CohortSampler` / :class:`CohortSpec`: draw a cohort; :func:`check_cohort`: its
+  realism against the sourced targets and clinical rules.
+- :class:`Conversation`: plain-English requests and questions (``synthpatient ask``/``chat``).
+- :mod:`synthpatient.knowledge.fhir`: FHIR R4 output (the ``fhir`` extra).
 """
 
 from synthpatient.knowledge._kb import KnowledgeBase, load_from_folder, load_knowledge_base
 from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation, Source
 
-__all__ = ["Comorbidity", "Condition", "KnowledgeBase", "Medication", "Observation", "Source",
+__all__ = ["CohortSampler", "CohortSpec", "Comorbidity", "Condition", "Conversation", "Filter",
+           "KnowledgeBase", "Medication", "Observation", "Source", "check_cohort",
            "load_from_folder", "load_knowledge_base"]
+
+_LAZY = {"CohortSampler": "sampler", "CohortSpec": "sampler", "Filter": "sampler",
+         "Conversation": "conversation", "check_cohort": "realism"}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"synthpatient.knowledge.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'synthpatient.knowledge' has no attribute {name!r}")
