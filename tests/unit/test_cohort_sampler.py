@@ -153,3 +153,12 @@ def test_every_condition_samples_and_keeps_its_rules(sampler, condition):
     assert not [r["rule"] for r in report.rules if r["violations"]]
     # sourced marginals: at most one target off (drug shares interact; see the realism report)
     assert sum(not t.ok for t in report.targets) <= 1
+
+
+def test_realism_of_a_cohort_with_few_observations_checks_only_what_it_has(sampler):
+    cohort = sampler.sample(CohortSpec(condition="type2_diabetes", n=500, seed=1,
+                                       observations=("hba1c", "bmi")))
+    report = check_cohort(cohort)
+    rules = {r["rule"] for r in report.rules}
+    assert "hba1c-range" in rules and "friedewald-ldl" not in rules
+    assert "fasting_glucose" in report.skipped_targets

@@ -133,8 +133,7 @@ class Conversation:
 
     # -- helpers -------------------------------------------------------------------------
     def _propose(self, request: CohortRequest, text: str) -> Reply:
-        spec = request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
-        del spec
+        request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
         self.pending, self.pending_text = request, text
         return Reply("confirm", f"I understood: {request.describe(self.kb)}. Generate it?",
                      request)

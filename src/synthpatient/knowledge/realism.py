@@ -202,10 +202,7 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
                           expression="abs(non_hdl - (total_cholesterol - hdl)) <= 1"))
     ruleset = RuleSet(rules, name=f"cohort-{condition.key}",
                       description=f"Clinical rules for {condition.name} cohorts")
-    if wide is None:
-        return ruleset
-    kept = [r for r, c in zip(rules, ruleset._compiled, strict=True) if c.columns <= set(wide)]
-    return RuleSet(kept, name=ruleset.name, description=ruleset.description)
+    return ruleset if wide is None else ruleset.restricted_to(set(wide.columns))
 
 
 def _identities(wide: pd.DataFrame) -> list[dict]:

@@ -205,7 +205,8 @@ class CohortSampler:
         latent = _Latent(condition, people)
         scores = latent.draw(spec.filters, rng)
         values = latent.to_values(scores)
-        table = _clinical_layer(condition, spec, values, scores, people, rng)
+        table = _clinical_layer(condition, spec, values, latent.liabilities(scores), people,
+                                rng)
         by_key = {o.key: o for o in condition.observations}
         wide = pd.DataFrame({"patient_id": _patient_ids(spec.n),
                              **{k: people[k] for k in ("sex", "race_ethnicity", "age",
@@ -373,6 +374,12 @@ class _Latent:
             values[obs.key] = _quantile(obs.distribution, z, self.people["female"]) \
                 + self._shift(obs)
         return values
+
+    def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+        """Per comorbidity or drug key: (liability per patient, threshold it must exceed)."""
+        return {name.removeprefix("liability:"): (scores[:, i],
+                                                   self.thresholds[name.removeprefix("liability:")])
+                for i, name in enumerate(self.names) if name.startswith("liability:")}
 
     def score_of(self, obs: Observation, value: float) -> np.ndarray:
         """Per patient, the latent score at which ``obs`` takes ``value``."""
@@ -590,8 +597,8 @@ def _rounded(values: np.ndarray, dist: dict) -> np.ndarray:
 
 
 def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np.ndarray],
-                    scores: np.ndarray, people: dict[str, np.ndarray],
-                    rng: np.random.Generator) -> pd.DataFrame:
+                    liabilities: dict[str, tuple[np.ndarray, float]],
+                    people: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
     """Rounded observations, derived values, comorbidities, treatment and drugs, as a table.
 
     Derived values are computed from the *rounded* inputs, so the identities hold in the
@@ -628,21 +635,19 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
         derive("fev1_fvc", 100 * out["fev1"] / out["fvc"])
     frame = pd.DataFrame(out)
 
-    latent = {name.removeprefix("liability:"): scores[:, i]
-              for i, name in enumerate(_latent_names(condition)) if name.startswith("liability:")}
-    thresholds = {k: v for k, v in _thresholds(condition).items()}
+    drawn = {key: score > threshold for key, (score, threshold) in liabilities.items()}
     asked = {(f.kind, f.key): f.present for f in spec.filters}
     for c in condition.comorbidities:
         if c.definition:
             frame[c.key] = np.asarray(evaluate(parse_expression(c.definition), frame), bool)
         else:
-            frame[c.key] = latent[c.key] > thresholds[c.key]
+            frame[c.key] = drawn[c.key]
 
     if condition.treatment is not None:
-        frame["treated"] = _treated(condition, frame, latent, thresholds, asked, rng)
+        frame["treated"] = _treated(condition, frame, drawn, asked, rng)
     fallback_order = []
     for med in condition.medications:
-        on = latent[med.key] > thresholds[med.key]
+        on = drawn[med.key].copy()
         if med.treats:
             on &= frame["treated"].to_numpy()
         if med.requires:
@@ -685,7 +690,7 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
     return frame
 
 
-def _treated(condition, frame, latent, thresholds, asked, rng) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _treated(condition, frame, drawn, asked, rng) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Treated: everyone whose values would not support the diagnosis, others at random so
     that the cohort's share matches; anyone asked to be on a therapy is treated."""
     n = len(frame)
@@ -695,21 +700,9 @@ def _treated(condition, frame, latent, thresholds, asked, rng) -> np.ndarray:  #
         forced = ~np.asarray(evaluate(parse_expression(treatment.untreated_requires), frame), bool)
     for med in condition.medications:
         if med.treats and asked.get(("medication", med.key)):
-            forced |= latent[med.key] > thresholds[med.key]
+            forced |= drawn[med.key]
     p_rest = np.clip((treatment.share - forced.mean()) / max(1 - forced.mean(), 1e-9), 0, 1)
     return forced | (rng.random(n) < p_rest)
-
-
-def _latent_names(condition: Condition) -> list[str]:
-    keys = [o.key for o in condition.observations if not o.derived]
-    liable = [c.key for c in condition.comorbidities if not c.definition]
-    liable += [m.key for m in condition.medications]
-    return keys + [f"liability:{k}" for k in liable]
-
-
-def _thresholds(condition: Condition) -> dict[str, float]:
-    items = [c for c in condition.comorbidities if not c.definition] + list(condition.medications)
-    return {item.key: _liability_threshold(item, condition) for item in items}
 
 
 def ckd_epi_2021_creatinine(egfr: np.ndarray, age: np.ndarray, female: np.ndarray) -> np.ndarray:

@@ -198,6 +198,11 @@ class RuleSet:
     def columns(self) -> set[str]:
         return set().union(*(c.columns for c in self._compiled)) if self._compiled else set()
 
+    def restricted_to(self, columns: set[str] | list[str]) -> RuleSet:
+        """The rules that read only ``columns`` (e.g. those a narrower table still has)."""
+        kept = [c.rule for c in self._compiled if c.columns <= set(columns)]
+        return RuleSet(kept, name=self.name, description=self.description)
+
     def check(self, frame: pd.DataFrame) -> list[RuleResult]:
         """One result per rule. Rules reading a column the table lacks raise a clear error."""
         missing = sorted(self.columns() - set(frame.columns))
