@@ -54,6 +54,11 @@ def test_filters_from_words():
     assert r.age_min == 18  # "above 9" is not an age
 
 
+def test_a_negation_is_not_read_as_a_contradiction():
+    r = parse_request("200 diabetic patients over 50 and no hypertension, not on insulin", KB)
+    assert {f.describe() for f in r.filters} == {"without hypertension", "not on insulin"}
+
+
 def test_diabetic_patients_with_hypertension_is_a_diabetes_cohort():
     assert parse_request("100 diabetic patients with hypertension", KB).condition == \
         "type2_diabetes"
@@ -70,6 +75,14 @@ def test_diabetic_patients_with_hypertension_is_a_diabetes_cohort():
     ("200 diabetic patients aged 70 to 40", "empty"),
     ("200 diabetic patients aged 5 to 12", "18 to 90"),
     ("x" * 3000, "under 2,000"),
+    ("100 diabetic patients aged 40 to 45 over 80", "empty"),
+    ("1e9 diabetic patients", "limit of 10,000,000"),
+    ("100.5 diabetic patients", "whole number"),
+    ("100 diabetic patients with hba1c between 9 and 7", "empty"),
+    ("100 diabetic patients with ckd and without ckd", "both with and without"),
+    ("100 diabetic patients on insulin, not on insulin", "both on and not on"),
+    ("100 copd patients with hba1c", "'hba1c' is not recorded for Chronic obstructive"),
+    ("100 hypertensive patients on insulin", "'insulin' is not recorded"),
 ])
 def test_bad_requests_get_a_clarifying_answer(text, match):
     with pytest.raises(Clarification, match=match):
@@ -131,6 +144,7 @@ def test_prompt_injection_reveals_no_paths():
 
 def test_a_bad_follow_up_is_clarified_not_guessed(tmp_path):
     chat = Conversation(out_dir=tmp_path / "c")
+    assert chat.send("100 diabetic patients with hba1c between 9 and 7").kind == "clarify"
     chat.send("generate 100 diabetic patients")
     assert chat.send("now make them all over 95").kind == "clarify"
     assert chat.send("add unicorn counts").kind == "clarify"

@@ -162,3 +162,10 @@ def test_realism_of_a_cohort_with_few_observations_checks_only_what_it_has(sampl
     rules = {r["rule"] for r in report.rules}
     assert "hba1c-range" in rules and "friedewald-ldl" not in rules
     assert "fasting_glucose" in report.skipped_targets
+
+
+def test_a_constant_column_skips_its_correlation_target(sampler):
+    cohort = sampler.sample(CohortSpec(condition="type2_diabetes", n=200, seed=2, filters=(
+        Filter(kind="observation", key="hba1c", min=16),)))
+    report = check_cohort(cohort)
+    assert "r(fasting_glucose, hba1c)" in report.skipped_targets

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from synthpatient.errors import SynthPatientError
 from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
 from synthpatient.knowledge.answers import HELP, answer, looks_like_question
@@ -30,6 +32,7 @@ from synthpatient.knowledge.request import (
     _formats,
     _n_observations,
     _named_observations,
+    _pydantic_message,
     _sex,
     _to_int,
     parse_request,
@@ -110,6 +113,8 @@ class Conversation:
             return self._propose(self.parser(text, self.kb), text)
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
+        except ValidationError as exc:  # a model built from the text refused a value
+            return Reply("clarify", _pydantic_message(exc))
 
     def confirm(self) -> Reply:
         """Generate the pending request and write its files."""

@@ -107,8 +107,11 @@ def check_cohort(cohort: Cohort) -> RealismReport:
                                       float((x >= float(threshold)).mean()), t["tolerance"],
                                       "within", obs.sources))
         for other, r in t.get("correlation_with", {}).items():
-            if other in wide:
-                measured = float(np.corrcoef(x, wide[other].to_numpy(dtype=float))[0, 1])
+            other_values = wide[other].to_numpy(dtype=float) if other in wide else None
+            if other_values is None or x.std() == 0 or other_values.std() == 0:
+                skipped.append(f"r({obs.key}, {other})")  # absent or constant (narrowed)
+            else:
+                measured = float(np.corrcoef(x, other_values)[0, 1])
                 checks.append(TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0,
                                           "at least", obs.sources))
     filtered = {(f.kind, f.key) for f in cohort.spec.filters}

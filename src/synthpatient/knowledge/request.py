@@ -138,18 +138,22 @@ def words_to_number(text: str) -> int | None:
 
 
 _NUMBER_WORDS = "|".join(sorted([*_UNITS, *_SCALES, "and"], key=len, reverse=True))
-_NUMBER = (rf"(?:-?\d[\d,]*(?:\.\d+)?\s*(?:k|m|thousand|million|hundred)?\b|"
+_NUMBER = (rf"(?:-?\d[\d,]*(?:\.\d+)?(?:e\d+)?\s*(?:k|m|thousand|million|hundred)?\b|"
            rf"(?:(?:{_NUMBER_WORDS})[\s-]+)*(?:{_NUMBER_WORDS})\b)")
 
 
 def _to_int(token: str) -> int | None:
     token = token.strip().lower()
-    match = re.fullmatch(r"(-?\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million|hundred)?", token)
+    match = re.fullmatch(r"(-?\d[\d,]*(?:\.\d+)?(?:e\d+)?)\s*(k|m|thousand|million|hundred)?",
+                         token)
     if match:
         value = float(match.group(1).replace(",", ""))
         scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "hundred": 100}.get(
             match.group(2) or "", 1)
-        return int(round(value * scale))
+        if value * scale != int(value * scale):
+            raise Clarification(f"The number of patients must be a whole number "
+                                f"(got {token}).")
+        return int(value * scale)
     return words_to_number(token)
 
 
@@ -179,6 +183,7 @@ def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
     if n_obs is not None:
         fields["n_observations"] = n_obs
     fields["observations"] = _named_observations(without_filters, condition)
+    _not_recorded(without_filters, condition, kb)
     formats = _formats(low)
     if formats:
         fields["formats"] = formats
@@ -268,20 +273,30 @@ def _ages(low: str) -> dict:
         (rf"\b(?:under|younger than|below|less than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
          "under"),
     ]
-    out: dict = {}
+    # every age phrase applies: "aged 40 to 45 over 80" is an empty range, not 40-45
+    lows: list[int] = []
+    highs: list[int] = []
     for pattern, kind in patterns:
-        match = re.search(pattern, low)
-        if not match:
-            continue
-        a = int(match.group(1))
-        if kind == "range":
-            out["age_min"], out["age_max"] = a, int(match.group(2))
-        elif kind == "over":
-            out.setdefault("age_min", a + 1)
-        elif kind == "at_least":
-            out.setdefault("age_min", a)
-        else:
-            out.setdefault("age_max", a - 1)
+        for match in re.finditer(pattern, low):
+            a = int(match.group(1))
+            if kind == "range":
+                lows.append(a)
+                highs.append(int(match.group(2)))
+            elif kind == "over":
+                lows.append(a + 1)
+            elif kind == "at_least":
+                lows.append(a)
+            else:
+                highs.append(a - 1)
+    out: dict = {}
+    for value in lows + highs:
+        if not 18 <= value <= 90:
+            raise Clarification(f"Ages from 18 to 90 are supported (adults); {value} was asked "
+                                "for.")
+    if lows:
+        out["age_min"] = max(lows)
+    if highs:
+        out["age_max"] = min(highs)
     for value in out.values():
         if not 18 <= value <= 90:
             raise Clarification(f"Ages from 18 to 90 are supported (adults); {value} was asked "
@@ -333,6 +348,47 @@ def _named_observations(low: str, condition: Condition) -> list[str]:
     return found
 
 
+def _polarity(words: str, negative: str, positives: list[str], both: str) -> bool | None:
+    """True / False when the phrase is asked for with / without; None when not mentioned.
+    A mention is negative when a negative pattern ends where it ends ("not on insulin" also
+    contains "on insulin"); positive and negative mentions together are a contradiction."""
+    negative_ends = {m.end() for m in re.finditer(negative, words)}
+    positive_ends = {m.end() for pattern in positives for m in re.finditer(pattern, words)}
+    if negative_ends and positive_ends - negative_ends:
+        raise Clarification(f"The request asks for patients {both}; keep one.")
+    if negative_ends:
+        return False
+    return True if positive_ends else None
+
+
+def _not_recorded(low: str, condition: Condition, kb: KnowledgeBase) -> None:
+    """Refuse an observation, comorbidity or drug the knowledge base has for other conditions
+    but not for this one ("COPD patients with HbA1c"), rather than leaving it out silently."""
+    own = {_words(s) for s in (condition.name, condition.key.replace("_", " "),
+                               *condition.synonyms)}
+    for items, what in ((lambda c: c.observations, "observation"),
+                        (lambda c: c.comorbidities, "comorbidity"),
+                        (lambda c: c.medications, "medication")):
+        known = {phrase for item in items(condition) for phrase in _phrases(item)}
+        for other in kb.conditions.values():
+            if other.key == condition.key:
+                continue
+            for item in items(other):
+                if item.key == condition.key:
+                    continue
+                for phrase in _phrases(item):
+                    if phrase in known or phrase in own or len(phrase) < 3:
+                        continue
+                    # a longer name that contains one of ours ("insulin glargine" vs
+                    # "insulin") is ours; a mere substring ("hb" in "hba1c") is not
+                    if _mentions(low, phrase) and not any(
+                            _mentions(phrase, k) or _mentions(k, phrase) for k in known | own):
+                        available = ", ".join(i.key for i in items(condition)) or "none"
+                        raise Clarification(
+                            f"'{phrase}' is not recorded for {condition.name} cohorts in the "
+                            f"knowledge base. Available {what}s: {available}.")
+
+
 def _filters(low: str, condition: Condition
              ) -> tuple[list[Filter], list[str], list[tuple[int, int]]]:
     filters: list[Filter] = []
@@ -349,28 +405,25 @@ def _filters(low: str, condition: Condition
         if stage and c.key == "chronic_kidney_disease":
             continue
         for phrase in _phrases(c):
-            neg = re.search(rf"\b(?:without|no|not|free of)\s+(?:[a-z]+\s+)?{re.escape(phrase)}\b",
-                            words)
-            pos = re.search(rf"\b(?:with|and|having|who have|has|plus)\s+(?:[a-z]+\s+){{0,3}}?"
-                            rf"{re.escape(phrase)}\b", words) or re.search(
-                rf"\b{re.escape(phrase)}\s+(?:patients|comorbidity)\b", words)
-            if neg:
-                filters.append(Filter(kind="comorbidity", key=c.key, present=False))
-                break
-            if pos or (phrase.endswith("ive") and _mentions(low, phrase)):
-                filters.append(Filter(kind="comorbidity", key=c.key))
+            p = re.escape(phrase)
+            present = _polarity(
+                words, rf"\b(?:without|no|not|free of)\s+(?:[a-z]+\s+)?{p}\b",
+                [rf"\b(?:with|and|having|who have|has|plus)\s+(?:[a-z]+\s+){{0,3}}?{p}\b",
+                 rf"\b{p}\s+(?:patients|comorbidity)\b",
+                 *([rf"(?<![a-z0-9]){p}(?![a-z0-9])"] if phrase.endswith("ive") else [])],
+                f"both with and without {c.name}")
+            if present is not None:
+                filters.append(Filter(kind="comorbidity", key=c.key, present=present))
                 break
     for m in condition.medications:
         for phrase in _phrases(m):
-            neg = re.search(rf"\b(?:not on|not taking|without|no|off)\s+{re.escape(phrase)}\b",
-                            words)
-            pos = re.search(rf"\b(?:on|taking|using|treated with|prescribed)\s+"
-                            rf"{re.escape(phrase)}\b", words)
-            if neg:
-                filters.append(Filter(kind="medication", key=m.key, present=False))
-                break
-            if pos:
-                filters.append(Filter(kind="medication", key=m.key))
+            p = re.escape(phrase)
+            present = _polarity(
+                words, rf"\b(?:not on|not taking|without|no|off)\s+{p}\b",
+                [rf"\b(?:on|taking|using|treated with|prescribed)\s+{p}\b"],
+                f"both on and not on {m.name}")
+            if present is not None:
+                filters.append(Filter(kind="medication", key=m.key, present=present))
                 break
     comparisons = {"above": "min", "over": "min", "greater than": "min", "more than": "min",
                    ">": "min", ">=": "min", "at least": "min", "below": "max", "under": "max",
@@ -385,8 +438,12 @@ def _filters(low: str, condition: Condition
             if between or match:
                 spans.append((between or match).span())
             if between:
-                filters.append(Filter(kind="observation", key=obs.key,
-                                      min=float(between.group(1)), max=float(between.group(2))))
+                low_value, high_value = float(between.group(1)), float(between.group(2))
+                if low_value > high_value:
+                    raise Clarification(f"The range {between.group(1)}-{between.group(2)} for "
+                                        f"{obs.name} is empty; give the lower value first.")
+                filters.append(Filter(kind="observation", key=obs.key, min=low_value,
+                                      max=high_value))
             elif match:
                 side = comparisons[match.group(1)]
                 value = float(match.group(2))
