@@ -4,8 +4,6 @@ speaks the same protocol (no real network is ever used)."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,43 +13,14 @@ from synthpatient.knowledge import load_knowledge_base  # noqa: E402
 from synthpatient.knowledge.conversation import Conversation  # noqa: E402
 from synthpatient.knowledge.llm_parser import LLMRequestParser  # noqa: E402
 from synthpatient.llm import LLMClient, LLMError  # noqa: E402
+from tests.llm_server import ScriptedLLMServer  # noqa: E402
 
 KEY = "sk-test-secret-123"
 
 
-class _Server:
-    """Answers /v1/chat/completions from a script: each item is (status, body or None)."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, object]] = []
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                outer.requests.append({"path": self.path, "auth": self.headers.get(
-                    "Authorization"), "body": json.loads(self.rfile.read(length))})
-                status, body = outer.script.pop(0) if outer.script else (500, {})
-                payload = body if isinstance(body, str) else json.dumps(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(payload.encode())
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture()
 def server():
-    s = _Server()
+    s = ScriptedLLMServer()
     yield s
     s.httpd.shutdown()
 
