@@ -6,6 +6,7 @@ new backend is tested the day it is registered.
 
 from __future__ import annotations
 
+import atexit
 import socket
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from synthpatient.errors import ConditionError, InvalidParameterError, NotFittedError
+from synthpatient.llm.fake_server import FakeLLMServer, Faults
 from synthpatient.synthesizers import Synthesizer, available_synthesizers, get_synthesizer_class
 from tests.conftest import make_clinical_table
 
@@ -25,7 +27,16 @@ FAST_PARAMS: dict[str, dict] = {
     "tvae": {"steps": 200, "batch_size": 100, "compress_dims": (64,), "decompress_dims": (64,),
              "progress": False},
     "mst": {"epsilon": 10.0, "n_bins": 8},
+    "hybrid": {"base": "copula", "notes_column": None},
+    "tabular_lm": {"epochs": 15, "d_model": 32, "progress": False},
 }
+# The API-backed generator runs against a local test double of an OpenAI-compatible server
+# (127.0.0.1 only, a few injected faults); no real LLM and no network are ever used.
+_LLM_SERVER = FakeLLMServer(faults=Faults(rate_limit=0.05, truncate=0.05, malformed=0.05,
+                                          misspell=0.02, duplicate=0.02))
+atexit.register(_LLM_SERVER.close)
+FAST_PARAMS["llm"] = {"base_url": _LLM_SERVER.url, "model": "fake-llm", "rows_per_request": 100,
+                      "timeout_s": 10.0, "backoff_s": 0.01}
 
 
 def _make(key: str, **extra) -> Synthesizer:

@@ -21,6 +21,9 @@ from synthpatient.benchmark._output import (
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
+#: The module that tells whether an extra is installed.
+EXTRA_MODULES = {"deep": "torch", "dp": "mbi", "lm": "torch", "llm": "httpx"}
+
 __all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidates",
            "run_benchmark", "update_readme",
            "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
@@ -46,14 +49,16 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
 
                 with warnings.catch_warnings():  # mbi advises on JAX settings at import
                     warnings.simplefilter("ignore")
-                    import_optional({"deep": "torch", "dp": "mbi"}.get(klass.capabilities.extra,
-                                                                       key),
+                    import_optional(EXTRA_MODULES.get(klass.capabilities.extra, key),
                                     extra=klass.capabilities.extra)
         except MissingExtraError as exc:
             skipped.append(f"{key}: {exc}")
             continue
         if klass.capabilities.needs_network:
             skipped.append(f"{key}: needs a configured LLM server; benchmark it explicitly")
+            continue
+        if key == "hybrid" and not keys:  # its numbers are its base's (the copula's) rows
+            skipped.append("hybrid: its structured columns are the copula's; it adds text")
             continue
         if key == "mst":  # differentially private by construction: always at an epsilon
             candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)

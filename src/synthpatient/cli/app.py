@@ -182,6 +182,23 @@ def generate(
         write_table(synthetic, out_path, overwrite=overwrite)
         out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} "
                   f"(synthesizer {synthesizer}, seed {seed}).")
+        _report_generation(model)
+
+
+def _report_generation(model: Any) -> None:
+    """What a generator reports about its last sample: an LLM run's yield and cost, the
+    language model's redrawn training copies, the notes' sources."""
+    run = getattr(model, "last_run_", None)
+    if run is not None:
+        err.print(run.summary(), markup=False)
+    report = getattr(model, "last_sample_report_", None)
+    if report is not None and report.get("rows_redrawn"):
+        err.print(f"{report['rows_redrawn']} sampled rows copied a training row exactly and "
+                  "were redrawn; none is delivered.", markup=False)
+    notes = getattr(model, "last_notes_report_", None) or {}
+    for column, counts in notes.items():
+        err.print(f"{column}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                            for k, v in counts.items()), markup=False)
 
 
 @app.command()
@@ -238,6 +255,7 @@ def sample(
             synthetic = model.sample(rows, conditions=conditions, seed=seed)
         write_table(synthetic, out_path, overwrite=overwrite)
         out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} (seed {seed}).")
+        _report_generation(model)
 
 
 @app.command("schema")

@@ -1,5 +1,11 @@
-"""Clients for language-model servers (optional: the ``llm`` extra)."""
+"""Clients for language-model servers (optional: the ``llm`` extra).
+
+``client`` talks to any OpenAI-compatible chat API; ``prompts`` builds the row-generation
+prompts (levels after SynLLM); ``parsing`` reads rows out of imperfect answers; ``costs``
+counts what a run cost and yielded; ``fake_server`` is a local test double of such a server.
+"""
 
 from synthpatient.llm.client import ChatResult, LLMClient, LLMError
+from synthpatient.llm.costs import GenerationReport
 
-__all__ = ["ChatResult", "LLMClient", "LLMError"]
+__all__ = ["ChatResult", "GenerationReport", "LLMClient", "LLMError"]

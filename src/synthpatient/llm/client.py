@@ -27,7 +27,17 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class LLMError(SynthPatientError):
-    """The LLM server could not give a usable answer; the message says why and what to do."""
+    """The LLM server could not give a usable answer; the message says why and what to do.
+
+    ``status`` (the HTTP status, None when no answer came) and ``detail`` (the server's own
+    message, one line, at most 200 characters) let callers react, e.g. retry without
+    ``response_format`` when a server does not support it.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
     retries: int = 0
+    #: why each retry happened: the HTTP status, or 0 for a timeout (for run reports)
+    retry_statuses: tuple[int, ...] = ()
 
 
 class LLMClient:
@@ -73,7 +85,8 @@ class LLMClient:
 
     def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
              tool_choice: Any = None, response_format: dict | None = None,
-             temperature: float = 0.0, max_tokens: int | None = None) -> ChatResult:
+             temperature: float = 0.0, max_tokens: int | None = None,
+             seed: int | None = None) -> ChatResult:
         httpx = import_optional("httpx", extra="llm", purpose="talking to an LLM server")
         body: dict[str, Any] = {"model": self.model, "messages": messages,
                                 "temperature": temperature}
@@ -85,16 +98,20 @@ class LLMClient:
             body["response_format"] = response_format
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
+        if seed is not None:  # OpenAI's best-effort reproducibility; vLLM, llama.cpp honour it
+            body["seed"] = int(seed)
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         url = f"{self.base_url}/chat/completions"
         start = time.perf_counter()
+        retried: list[int] = []
         for attempt in range(self.max_retries + 1):
             try:
                 response = httpx.post(url, json=body, headers=headers, timeout=self.timeout_s)
             except httpx.TimeoutException:
                 if attempt < self.max_retries:
+                    retried.append(0)
                     self._sleep(attempt, None)
                     continue
                 raise LLMError(f"The LLM server at {self.base_url} did not answer within "
@@ -105,11 +122,13 @@ class LLMClient:
                                f"({type(exc).__name__}). Check the base URL and that the "
                                "server is running.") from None
             if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                retried.append(response.status_code)
                 self._sleep(attempt, response.headers.get("retry-after"))
                 continue
             if response.status_code >= 400:
-                raise LLMError(self._http_error(response))
-            return self._result(response, time.perf_counter() - start, attempt)
+                raise LLMError(self._http_error(response), status=response.status_code,
+                               detail=_server_message(response))
+            return self._result(response, time.perf_counter() - start, attempt, tuple(retried))
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
@@ -137,7 +156,8 @@ class LLMClient:
                     f"{self.max_retries} retries. Wait and try again.")
         return f"The LLM server answered HTTP {status}{': ' + detail if detail else ''}."
 
-    def _result(self, response: Any, latency: float, retries: int) -> ChatResult:
+    def _result(self, response: Any, latency: float, retries: int,
+                retry_statuses: tuple[int, ...] = ()) -> ChatResult:
         try:
             data = response.json()
             choice = data["choices"][0]
@@ -151,7 +171,7 @@ class LLMClient:
                           finish_reason=choice.get("finish_reason"),
                           usage={k: int(v) for k, v in (data.get("usage") or {}).items()
                                  if isinstance(v, int)},
-                          latency_s=latency, retries=retries)
+                          latency_s=latency, retries=retries, retry_statuses=retry_statuses)
 
 
 def _server_message(response: Any) -> str:

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 #: key -> "module:Class" (lazy, so listing keys imports no heavy dependency)
 _REGISTRY: dict[str, str] = {
     "copula": "synthpatient.synthesizers.copula:GaussianCopulaSynthesizer",
+    "hybrid": "synthpatient.synthesizers.hybrid:HybridSynthesizer",
     "ctgan": "synthpatient.synthesizers.ctgan:CTGANSynthesizer",
     "tvae": "synthpatient.synthesizers.tvae:TVAESynthesizer",
     "mst": "synthpatient.synthesizers.mst:MSTSynthesizer",
+    "llm": "synthpatient.synthesizers.llm:LLMSynthesizer",
+    "tabular_lm": "synthpatient.synthesizers.tabular_lm:TabularLMSynthesizer",
 }
 
 

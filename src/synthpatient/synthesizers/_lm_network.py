@@ -1,0 +1,142 @@
+"""The small causal transformer of the tabular language model (torch, imported lazily).
+
+Tokens: 0 is the start of a row, ``1..K`` mean "<column k> is", and then every column's
+value symbols in one block per column. A row in column order ``o`` reads::
+
+    <start> <o1 is> v(o1) <o2 is> v(o2) ... <oK is>            (the last value is predicted)
+
+and the model predicts each value from the position of its column token. There is no
+positional embedding: what came before is a *set* of (column, value) pairs, whatever their
+order, which is what lets training permute the columns and sampling condition on any subset.
+A value's embedding also gets its position on the column's scale (see
+``ColumnVocab.positions``), so neighbouring bins share strength.
+
+Each column has its own output: a softmax over its symbols for categories, and for ordered
+columns (numbers, dates) a mixture of normals on the column's normal-score scale, integrated
+over each symbol's interval (plus a "missing" probability when the column has one). The
+model can only give probability to the column's own symbols, in training and sampling alike,
+so sampling can only emit a symbol of the fitted vocabulary; and the mixture makes the
+conditional of a number smooth, which a table of a few hundred rows needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each column's symbols sit in the token vocabulary."""
+
+    n_symbols: tuple[int, ...]
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.n_symbols)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return 1 + self.n_columns + np.concatenate([[0], np.cumsum(self.n_symbols)[:-1]])
+
+    @property
+    def n_tokens(self) -> int:
+        return 1 + self.n_columns + int(sum(self.n_symbols))
+
+    def column_of_token(self) -> np.ndarray:
+        """For each token, the column whose value it is (-1 for start and column tokens)."""
+        out = np.full(self.n_tokens, -1, dtype=np.int64)
+        for j, (start, size) in enumerate(zip(self.offsets, self.n_symbols, strict=True)):
+            out[start:start + size] = j
+        return out
+
+    def sequences(self, codes: np.ndarray, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Input tokens (B, 2K) and target tokens (B, K) for rows of symbols in given orders."""
+        batch, k = codes.shape
+        values = np.take_along_axis(codes, orders, axis=1) + self.offsets[orders]
+        tokens = np.zeros((batch, 2 * k), dtype=np.int64)
+        tokens[:, 1::2] = 1 + orders
+        tokens[:, 2::2] = values[:, :-1]
+        return tokens, values
+
+
+#: Normal components of the mixture an ordered column's value is predicted with.
+MIXTURE = 4
+
+
+def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
+                  edges: list[np.ndarray | None], nullable: list[bool], *, d_model: int,
+                  n_heads: int, n_layers: int, dropout: float) -> Any:
+    """The transformer for ``layout``.
+
+    Args:
+        positions: Each token's place on its column's scale (0 where that means nothing).
+        edges: Per column, the symbols' edges on the normal-score scale (ordered columns), or
+            None (categories, predicted by a softmax over their symbols).
+        nullable: Per column, whether its last symbol means "missing".
+    """
+    nn = torch.nn
+    k = layout.n_columns
+    widest = max(len(e) for e in edges if e is not None) if any(
+        e is not None for e in edges) else 2
+    padded = np.full((k, widest), np.inf)
+    for j, e in enumerate(edges):
+        if e is not None:
+            padded[j, :len(e)] = np.clip(e, -1e3, 1e3)
+
+    class TabularTransformer(nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(layout.n_tokens, d_model)
+            self.scale_direction = nn.Embedding(k + 1, d_model)
+            nn.init.normal_(self.embed.weight, std=0.02)
+            nn.init.normal_(self.scale_direction.weight, std=0.02)
+            layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model,
+                                               dropout=dropout, batch_first=True,
+                                               norm_first=True, activation="gelu")
+            self.body = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(d_model)
+            self.head = nn.Linear(d_model, layout.n_tokens)       # categories
+            self.mixture = nn.Linear(d_model, k * (3 * MIXTURE + 1))  # ordered columns
+            self.register_buffer("positions", torch.tensor(positions, dtype=torch.float32))
+            column = layout.column_of_token() + 1  # 0: start and column tokens
+            self.register_buffer("token_column", torch.tensor(column, dtype=torch.long))
+            self.register_buffer("edges", torch.tensor(padded, dtype=torch.float32))
+
+        def forward(self, tokens: Any) -> Any:
+            """Hidden states (B, L, d) under a causal mask."""
+            x = self.embed(tokens) + (self.positions[tokens].unsqueeze(-1)
+                                      * self.scale_direction(self.token_column[tokens]))
+            length = tokens.shape[1]
+            causal = torch.triu(torch.full((length, length), float("-inf"),
+                                           device=tokens.device), diagonal=1)
+            return self.norm(self.body(x, mask=causal, is_causal=True))
+
+        def log_probs(self, hidden: Any, j: int) -> Any:
+            """(N, n_symbols of column j): log-probabilities of column j's symbols."""
+            start, size = int(layout.offsets[j]), layout.n_symbols[j]
+            if edges[j] is None:
+                weight = self.head.weight[start:start + size]
+                bias = self.head.bias[start:start + size]
+                return torch.log_softmax(hidden @ weight.T + bias, dim=-1)
+            width = 3 * MIXTURE + 1
+            params = hidden @ self.mixture.weight[j * width:(j + 1) * width].T + \
+                self.mixture.bias[j * width:(j + 1) * width]
+            weights = torch.log_softmax(params[:, :MIXTURE], dim=-1)
+            means = params[:, MIXTURE:2 * MIXTURE]
+            scales = torch.nn.functional.softplus(params[:, 2 * MIXTURE:3 * MIXTURE]) + 0.02
+            cuts = self.edges[j, :len(edges[j])]                    # (n_values + 1,)
+            z = (cuts.view(1, 1, -1) - means.unsqueeze(-1)) / scales.unsqueeze(-1)
+            cdf = torch.special.ndtr(z)                             # (N, M, n_values + 1)
+            mass = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(1e-12).log()
+            values = torch.logsumexp(weights.unsqueeze(-1) + mass, dim=1)
+            if not nullable[j]:
+                return values
+            missing = params[:, -1:]
+            return torch.cat([values + torch.nn.functional.logsigmoid(-missing),
+                              torch.nn.functional.logsigmoid(missing)], dim=-1)
+
+    return TabularTransformer()

@@ -1,0 +1,439 @@
+"""``TabularLMSynthesizer``: a small causal language model trained on the rows themselves.
+
+Rows are text, ``"age is 54, sex is female, bmi is 31.2, ..."``, over a vocabulary built from
+the data (see ``_lm_vocab``), so training needs no download and works offline. Columns are
+put in a random order for part of every batch, so the model learns each column given any
+subset of the others, and sampling can condition on any columns (REaLTabFormer can only
+condition on the leading ones). The rest of every batch keeps the table's own order, which
+is the order unconditioned sampling uses, so that one order is learned best.
+
+Decoding is constrained by the schema: at each column the model can only emit one of that
+column's symbols, numbers are drawn inside their bin, the column's bounds and precision, so
+every row is valid by construction. Rows identical to a training row are rejected (by
+default) and the share that had to be redrawn is reported in ``last_sample_report_``.
+
+With ``base_model=PATH`` the same rows are used to fine-tune a local pretrained causal LM
+(a Hugging Face checkpoint folder, e.g. GPT-2; the ``lm`` extra brings ``transformers``) on
+the text form, decoded under the same constraints, so the two can be compared. Nothing is
+ever downloaded: a missing or incomplete folder is a one-line error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthpatient._optional import import_optional
+from synthpatient.errors import ConditionError, DataError
+from synthpatient.schema import Schema, category_key
+from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._lm_network import Layout, build_network
+from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins
+from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._torch import (
+    EarlyStopping,
+    load_module_arrays,
+    make_generator,
+    module_arrays,
+    progress_bar,
+    seeded,
+    torch_seed,
+)
+from synthpatient.synthesizers.base import Capabilities, Synthesizer, _enforce
+
+#: Rejecting copies of training rows gives up after this many redraws of the same rows.
+MAX_REDRAWS = 30
+#: Below this many rows a held-out split is too small to tell when to stop.
+MIN_VALIDATION_ROWS = 20
+#: Optimiser steps when ``epochs`` is None (about 1,000; see ``_epochs``).
+DEFAULT_STEPS = 1000
+#: Rows per forward pass when sampling (bounds memory for very large samples).
+SAMPLE_CHUNK = 20_000
+
+
+def import_torch():  # type: ignore[no-untyped-def]
+    return import_optional("torch", extra="lm", purpose="the tabular language model")
+
+
+class TabularLMSynthesizer(Synthesizer):
+    """A causal transformer trained from scratch on the table's rows serialised as text.
+
+    Args:
+        n_bins: Quantile bins per numeric column with many distinct values (None: about
+            1.5 sqrt(n), 8 to 100). Columns with at most this many distinct values keep them.
+        d_model, n_layers, n_heads, dropout: The transformer's size.
+        epochs: Passes over the training rows (None: about 1,000 optimiser steps, 3 to 150
+            passes: 143 for 442 rows, 3 for 100,000).
+        batch_size, learning_rate, weight_decay: The optimiser (AdamW).
+        validation_share: Rows held out to stop training when their likelihood stops improving
+            (0, the default: train ``epochs`` passes on every row; on small tables every row
+            counts more than the stopping point).
+        patience: Epochs without a better held-out likelihood before stopping.
+        permuted_share: Share of each batch whose columns are put in a random order (the rest
+            keep the table's order); 0 disables conditioning on non-leading columns' quality.
+        temperature: Sampling temperature (1 samples the learned distribution).
+        reject_copies: Redraw rows identical to a training row (the share redrawn is reported).
+        calibrate_marginals: For samples without conditions, keep the order the model gave
+            each numeric column's values but give them the column's fitted distribution (as a
+            copula does): the model then supplies how columns go together, the data each
+            column's shape. Under conditions the target shapes are unknown, so it is skipped.
+        base_model: A local folder with a pretrained causal LM to fine-tune instead of
+            training from scratch (see ``_lm_pretrained``); None trains from scratch.
+        base_learning_rate: The learning rate for fine-tuning ``base_model`` (pretrained
+            weights need a far smaller step than a model trained from scratch).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        progress: Show a progress bar while training.
+        seed: Seed for training and (by default) sampling.
+
+    Examples:
+        >>> lm = TabularLMSynthesizer(seed=0).fit(real)
+        >>> lm.sample(1000, conditions={"sex": 2, "bmi": (30, None)})
+    """
+
+    key = "tabular_lm"
+    capabilities = Capabilities(native_conditions=True, range_conditions=True,
+                                handles_missing=True, extra="lm")
+    min_rows = 20
+
+    def __init__(self, *, n_bins: int | None = None, d_model: int = 64, n_layers: int = 2,
+                 n_heads: int = 4, dropout: float = 0.1, epochs: int | None = None,
+                 batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
+                 validation_share: float = 0.0, patience: int = 20,
+                 permuted_share: float = 0.5, temperature: float = 1.0,
+                 reject_copies: bool = True, calibrate_marginals: bool = True,
+                 base_model: str | None = None, base_learning_rate: float = 5e-5,
+                 device: str = "cpu", progress: bool = True, seed: int | None = None) -> None:
+        self.n_bins = n_bins
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_share = validation_share
+        self.patience = patience
+        self.permuted_share = permuted_share
+        self.temperature = temperature
+        self.reject_copies = reject_copies
+        self.calibrate_marginals = calibrate_marginals
+        self.base_model = base_model
+        self.base_learning_rate = base_learning_rate
+        self.device = device
+        self.progress = progress
+        super().__init__(seed=seed)
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        self._require("n_bins", self.n_bins is None or (is_int(self.n_bins) and self.n_bins >= 2),
+                      "an int >= 2, or None to choose from the number of rows")
+        self._require("epochs", self.epochs is None or (is_int(self.epochs) and self.epochs >= 1),
+                      "an int >= 1, or None for about 1,000 optimiser steps")
+        for name, low in (("d_model", 8), ("n_layers", 1), ("n_heads", 1),
+                          ("batch_size", 2), ("patience", 1)):
+            self._require(name, is_int(getattr(self, name)) and getattr(self, name) >= low,
+                          f"an int >= {low}")
+        self._require("n_heads", self.d_model % self.n_heads == 0,
+                      f"a divisor of d_model ({self.d_model})")
+        for name in ("dropout", "permuted_share"):
+            value = getattr(self, name)
+            self._require(name, is_finite_number(value) and 0 <= value <= 1, "a number in [0, 1]")
+        for name in ("learning_rate", "base_learning_rate", "temperature"):
+            value = getattr(self, name)
+            self._require(name, is_finite_number(value) and value > 0, "a number > 0")
+        self._require("weight_decay", is_finite_number(self.weight_decay)
+                      and self.weight_decay >= 0, "a number >= 0")
+        self._require("validation_share", is_finite_number(self.validation_share)
+                      and 0 <= self.validation_share <= 0.5, "a number in [0, 0.5]")
+        for name in ("reject_copies", "calibrate_marginals", "progress"):
+            self._require(name, isinstance(getattr(self, name), bool), "True or False")
+        self._require("base_model", self.base_model is None or (
+            isinstance(self.base_model, str) and self.base_model.strip() != ""),
+            "the path of a local pretrained model folder, or None")
+        self._require("device", self.device in ("cpu", "cuda", "auto")
+                      or str(self.device).startswith("cuda:"), "'cpu', 'cuda' or 'auto'")
+
+    # -- fit -----------------------------------------------------------------------------------
+    def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
+        torch = import_torch()
+        specs = schema.learned
+        n_bins = self.n_bins or default_bins(len(data))
+        vocabs = [ColumnVocab.fit(spec, data[spec.name], n_bins) for spec in specs]
+        codes = np.column_stack([v.encode(data[v.name]) for v in vocabs])
+        layout = Layout(tuple(v.n_symbols for v in vocabs))
+        n_valid = int(round(len(data) * self.validation_share))
+        n_valid = n_valid if n_valid >= MIN_VALIDATION_ROWS else 0
+        order = rng.permutation(len(data))
+        valid, train = codes[order[:n_valid]], codes[order[n_valid:]]
+        device = self._device(torch)
+        seed = torch_seed(rng)
+        if self.base_model is not None:
+            from synthpatient.synthesizers._lm_pretrained import PretrainedBackbone
+
+            backbone = PretrainedBackbone.load(self.base_model, vocabs, specs, device)
+            with seeded(torch, seed, device):
+                log = backbone.fine_tune(train, valid, self, rng)
+            network, config = backbone, backbone.config()
+        else:
+            config = {"d_model": self.d_model, "n_heads": self.n_heads,
+                      "n_layers": self.n_layers, "dropout": self.dropout}
+            with seeded(torch, seed, device):
+                network = self._build(torch, vocabs, layout, config).to(device)
+                log = self._train(torch, network, layout, train, valid, rng, device)
+        network.eval()
+        # learned state only now: an interrupted fit leaves the instance as it was
+        self.vocabs_, self.layout_, self.network_, self.network_config_ = (
+            vocabs, layout, network, config)
+        self.training_log_ = {**log, "validation_rows": int(n_valid), "n_bins": n_bins,
+                              "device": device}
+        self.row_hashes_ = _row_hashes(specs, data) if self.reject_copies else np.zeros(
+            0, dtype=np.uint64)
+
+    def _device(self, torch: Any) -> str:
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return str(self.device)
+
+    @classmethod
+    def _build(cls, torch: Any, vocabs: list[ColumnVocab], layout: Layout,
+               config: dict[str, Any]) -> Any:
+        return build_network(torch, layout, cls._positions(vocabs, layout),
+                             [v.score_edges() if v.is_ordered else None for v in vocabs],
+                             [v.nullable for v in vocabs], **config)
+
+    @staticmethod
+    def _positions(vocabs: list[ColumnVocab], layout: Layout) -> np.ndarray:
+        positions = np.zeros(layout.n_tokens)
+        for vocab, start in zip(vocabs, layout.offsets, strict=True):
+            positions[start:start + vocab.n_symbols] = vocab.positions()
+        return positions
+
+    def _orders(self, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Column orders for a batch: the table's order, or random for ``permuted_share``."""
+        orders = np.tile(np.arange(k), (n, 1))
+        permuted = rng.random(n) < self.permuted_share
+        if permuted.any():
+            orders[permuted] = np.argsort(rng.random((int(permuted.sum()), k)), axis=1)
+        return orders
+
+    def _epochs(self, n_batches: int) -> int:
+        if self.epochs is not None:
+            return int(self.epochs)
+        return int(min(150, max(3, math.ceil(DEFAULT_STEPS / n_batches))))
+
+    def _loss(self, torch: Any, network: Any, layout: Layout, codes: np.ndarray,
+              orders: np.ndarray, device: str) -> Any:
+        """Mean negative log-likelihood per value of rows ``codes`` read in ``orders``."""
+        tokens, _ = layout.sequences(codes, orders)
+        hidden = network(torch.as_tensor(tokens, device=device))[:, 1::2]  # column tokens
+        rows = torch.arange(len(codes), device=device)
+        where = torch.as_tensor(np.argsort(orders, axis=1), device=device)  # column -> step
+        targets = torch.as_tensor(codes, device=device)
+        total = 0.0
+        for j in range(layout.n_columns):  # every row has every column exactly once
+            log_probs = network.log_probs(hidden[rows, where[:, j]], j)
+            total = total - log_probs[rows, targets[:, j]].sum()
+        return total / codes.size
+
+    def _train(self, torch: Any, network: Any, layout: Layout, train: np.ndarray,
+               valid: np.ndarray, rng: np.random.Generator, device: str) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate,
+                                      weight_decay=self.weight_decay)
+        k = layout.n_columns
+        # held-out rows are scored in the table's order and in one fixed random order each,
+        # so the stopping point suits both unconditioned and conditioned sampling
+        valid_orders = None if not len(valid) else np.concatenate(
+            [np.tile(np.arange(k), (len(valid), 1)),
+             np.argsort(rng.random((len(valid), k)), axis=1)])
+        stopper = EarlyStopping(self.patience, min_gain=1e-4)
+        n_batches = max(1, math.ceil(len(train) / self.batch_size))
+        epochs = self._epochs(n_batches)
+        epoch = 0
+        with progress_bar(self.progress, epochs, "Training TabularLMSynthesizer") as bar:
+            for epoch in range(1, epochs + 1):
+                network.train()
+                shuffled = train[rng.permutation(len(train))]
+                for b in range(n_batches):
+                    batch = shuffled[b * self.batch_size:(b + 1) * self.batch_size]
+                    if not len(batch):
+                        continue
+                    loss = self._loss(torch, network, layout, batch,
+                                      self._orders(len(batch), k, rng), device)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+                    optimizer.step()
+                bar.advance()
+                if valid_orders is not None:
+                    network.eval()
+                    with torch.no_grad():
+                        score = -float(self._loss(torch, network, layout,
+                                                  np.concatenate([valid, valid]), valid_orders,
+                                                  device))
+                    if stopper.update(epoch, score, {"network": network}):
+                        break
+        if valid_orders is not None:
+            stopper.restore({"network": network})
+        return {"epochs": epoch, "best_epoch": stopper.best_step if valid_orders is not None
+                else epoch, "validation_nll": None if valid_orders is None
+                else -stopper.best_score}
+
+    # -- sample --------------------------------------------------------------------------------
+    def _sample(self, n_rows: int, rng: np.random.Generator,
+                conditions: list[Condition]) -> pd.DataFrame:
+        torch = import_torch()
+        allowed, ranges = self._condition_masks(conditions)
+        k = len(self.vocabs_)
+        conditioned = [j for j in range(k) if j in allowed]
+        order = np.array(conditioned + [j for j in range(k) if j not in allowed])
+        generator = make_generator(torch, torch_seed(rng), "cpu")
+        learned = [c.name for c in self.schema_.learned]
+        frame = self._draw(torch, n_rows, order, allowed, ranges, rng, generator)
+        if self.calibrate_marginals and not conditions and n_rows > 1:
+            for vocab in self.vocabs_:
+                frame[vocab.name] = vocab.calibrate(frame[vocab.name], rng)
+        redrawn = n_copies = 0
+        if self.reject_copies and len(self.row_hashes_):
+            for _ in range(MAX_REDRAWS):
+                copies = self._copies(frame, rng)
+                if not copies.any():
+                    break
+                if redrawn == 0:
+                    n_copies = int(copies.sum())
+                redrawn += int(copies.sum())
+                fresh = self._draw(torch, int(copies.sum()), order, allowed, ranges, rng,
+                                   generator)
+                rows = np.flatnonzero(copies)
+                for name in learned:
+                    frame.loc[rows, name] = fresh[name].to_numpy()
+            else:
+                if self._copies(frame, rng).any():
+                    raise DataError(
+                        f"After {MAX_REDRAWS} redraws some sampled rows still copy training rows "
+                        "exactly (the table has few distinct rows). Pass reject_copies=False to "
+                        "accept copies, or add columns.")
+        self.last_sample_report_ = {"rows": n_rows, "training_copies_first_draw": n_copies,
+                                    "training_copy_rate_first_draw": n_copies / max(n_rows, 1),
+                                    "rows_redrawn": redrawn, "training_copies_delivered": 0}
+        return frame
+
+    def _condition_masks(self, conditions: list[Condition]
+                         ) -> tuple[dict[int, np.ndarray], dict[int, tuple[Any, Any]]]:
+        index = {v.name: j for j, v in enumerate(self.vocabs_)}
+        allowed: dict[int, np.ndarray] = {}
+        ranges: dict[int, tuple[Any, Any]] = {}
+        for cond in conditions:
+            j = index[cond.column]
+            mask = self.vocabs_[j].allowed(cond.kind, cond.value, cond.low, cond.high)
+            if not mask.any():
+                raise ConditionError(f"No value of '{cond.column}' the model learned falls in "
+                                     "the condition's range; widen the range.")
+            allowed[j] = mask
+            if cond.kind == "range":
+                ranges[j] = (cond.low, cond.high)
+            elif self.vocabs_[j].kind != "category":
+                ranges[j] = (float(cond.value), float(cond.value))
+        return allowed, ranges
+
+    def _draw(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
+              ranges: dict[int, tuple[Any, Any]], rng: np.random.Generator,
+              generator: Any) -> pd.DataFrame:
+        codes = np.concatenate([self._symbols(torch, min(SAMPLE_CHUNK, n - start), order,
+                                              allowed, generator)
+                                for start in range(0, n, SAMPLE_CHUNK)]) if n else np.zeros(
+            (0, len(self.vocabs_)), dtype=np.int64)
+        columns = {}
+        for j, vocab in enumerate(self.vocabs_):
+            low, high = ranges.get(j, (None, None))
+            columns[vocab.name] = vocab.decode(codes[:, j], rng, low=low, high=high)
+        return pd.DataFrame(columns)
+
+    def _symbols(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
+                 generator: Any) -> np.ndarray:
+        """Column symbols (n, K), drawn one column at a time in ``order``."""
+        layout = self.layout_
+        if self.base_model is not None:
+            return self.network_.generate(n, order, allowed, self.temperature, generator)
+        device = str(next(self.network_.parameters()).device)
+        offsets = layout.offsets
+        tokens = torch.zeros((n, 1), dtype=torch.long, device=device)
+        out = np.zeros((n, layout.n_columns), dtype=np.int64)
+        with torch.no_grad():
+            for j in order:
+                column_token = torch.full((n, 1), 1 + int(j), dtype=torch.long, device=device)
+                tokens = torch.cat([tokens, column_token], dim=1)
+                hidden = self.network_(tokens)[:, -1]
+                logits = self.network_.log_probs(hidden, int(j)).float().cpu()
+                if j in allowed:
+                    logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
+                probs = torch.softmax(logits / self.temperature, dim=1)
+                symbol = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                out[:, j] = symbol.numpy()
+                tokens = torch.cat([tokens, (symbol + int(offsets[j])).unsqueeze(1).to(device)],
+                                   dim=1)
+        return out
+
+    def _copies(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        """Which rows, as they will be delivered (rounded, bounded), copy a training row."""
+        final = self._finalize(frame, len(frame), [], rng, regenerate_ids=False)
+        hashes = _row_hashes(self.schema_.learned, final)
+        return np.isin(hashes, self.row_hashes_)
+
+    # -- text form -----------------------------------------------------------------------------
+    def to_text(self, data: pd.DataFrame) -> list[str]:
+        """Rows as the text the model reads: ``"age is 54, sex is 2, bmi is 31.2"`` (binned
+        numbers read as their bin's middle)."""
+        from synthpatient.synthesizers._lm_vocab import row_texts
+
+        self._check_fitted("to_text")
+        codes = np.column_stack([v.encode(data[v.name]) for v in self.vocabs_])
+        return row_texts(self.vocabs_, codes,
+                         decimals={s.name: s.decimals for s in self.schema_.learned})
+
+    # -- state ---------------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = {"row_hashes": self.row_hashes_}
+        if self.base_model is not None:
+            arrays.update(self.network_.arrays())
+        else:
+            arrays.update(module_arrays("network", self.network_))
+        state = {"vocabs": [v.to_dict() for v in self.vocabs_],
+                 "network": self.network_config_, "training": self.training_log_}
+        return state, arrays
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        torch = import_torch()
+        self.vocabs_ = [ColumnVocab.from_dict(v) for v in state["vocabs"]]
+        self.layout_ = Layout(tuple(v.n_symbols for v in self.vocabs_))
+        self.network_config_ = dict(state["network"])
+        device = self._device(torch)
+        if self.base_model is not None:
+            from synthpatient.synthesizers._lm_pretrained import PretrainedBackbone
+
+            backbone = PretrainedBackbone.load(self.base_model, self.vocabs_,
+                                               self.schema_.learned, device)
+            backbone.load_arrays(arrays)
+            self.network_ = backbone
+        else:
+            network = self._build(torch, self.vocabs_, self.layout_, self.network_config_)
+            load_module_arrays(torch, "network", network, arrays)
+            self.network_ = network.to(device).eval()
+        self.training_log_ = dict(state["training"])
+        self.row_hashes_ = np.asarray(arrays["row_hashes"], dtype=np.uint64)
+
+
+def _row_hashes(specs: list[Any], data: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of the learned columns as delivered (rounded, bounded), so a
+    synthetic row equal to a training row has the same hash. Rows are not kept, only these."""
+    if not len(data):
+        return np.zeros(0, dtype=np.uint64)
+    parts = []
+    for spec in specs:
+        values = _enforce(spec, data[spec.name].reset_index(drop=True), None)
+        parts.append(values.map(category_key, na_action="ignore").fillna("\x00").astype(str))
+    keys = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
+    return pd.util.hash_array(keys.to_numpy(dtype=object)).astype(np.uint64)
