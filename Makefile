@@ -25,7 +25,12 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.core
 	$(BIN)/synthpatient demo --out synthpatient-demo --overwrite
 
+# The web app's browser tests drive Debian's Chromium (never a downloaded browser).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 test: $(VENV)/.test
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest -q
 
 # Benchmarks compare against SDV when the optional `compare` extra is installed (SDV is

@@ -29,6 +29,7 @@ _LAZY = {
     "datasets": ("synthpatient.datasets", None),
     "generate": ("synthpatient.api", "generate"),
     "quality_summary": ("synthpatient.api", "quality_summary"),
+    "read_table": ("synthpatient._io", "read_table"),
 }
 
 
@@ -45,5 +46,5 @@ def __getattr__(name: str) -> Any:
 __all__ = sorted([
     "Capabilities", "ColumnSpec", "GaussianCopulaSynthesizer", "Schema", "Synthesizer",
     "__version__", "available_synthesizers", "datasets", "errors", "generate",
-    "get_synthesizer_class", "make_synthesizer", "quality_summary",
+    "get_synthesizer_class", "make_synthesizer", "quality_summary", "read_table",
 ])

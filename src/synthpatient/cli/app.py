@@ -516,3 +516,6 @@ def benchmark(
                        + ("" if sdv else " --no-sdv"))
             bench.update_readme(readme, _machine_note() + markdown, command)
             out.print(f"Updated the results table in {readme}")
+
+
+from synthpatient.cli import web as _web  # noqa: E402, F401  (registers serve; fastapi loads lazily)

@@ -1,0 +1,200 @@
+"""The chat flow: a plain-English request, shown back, confirmed, generated, then asked about.
+
+This drives :class:`synthpatient.knowledge.Conversation` (the engine of ``synthpatient ask`` and
+``chat``): it keeps context, so "now only women" or "add eGFR" change the last request. The web
+app always writes the patient table as CSV and FHIR as NDJSON (zipped for download); Parquet,
+the HTML report and the rest are made from the cohort on request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from synthpatient.web.jobs import Job
+from synthpatient.web.plots import cohort_plots
+from synthpatient.web.report import cohort_report_html
+from synthpatient.web.results import (
+    PREVIEW_ROWS,
+    Download,
+    Result,
+    csv_writer,
+    json_value,
+    jsonable,
+    parquet_writer,
+    records,
+    text_writer,
+    with_text_dates,
+    zip_folder,
+)
+from synthpatient.web.sessions import Session, new_id
+from synthpatient.web.settings import Settings
+
+# answers that confirm a pending request (the conversation accepts these too); handled here so
+# that generation runs as a job with progress rather than inside a plain message
+_YES = {"yes", "y", "ok", "okay", "go", "go ahead", "confirm", "sure", "do it", "generate",
+        "yes please", "proceed"}
+MAX_MESSAGES = 200
+MAX_MESSAGE_CHARS = 2000
+
+
+def conversation(session: Session) -> Any:
+    """The session's conversation, made on first use, writing into the session's folder."""
+    if session.conversation is None:
+        from synthpatient.knowledge import Conversation
+
+        session.conversation = Conversation(out_dir=session.workdir("chat") / "cohort")
+    return session.conversation
+
+
+def is_confirmation(session: Session, text: str) -> bool:
+    chat = session.conversation
+    low = " ".join(text.lower().split()).rstrip(".!")
+    return chat is not None and chat.pending is not None and low in _YES
+
+
+def chat_work(session: Session, settings: Settings, text: str | None) -> Callable[[Job], dict]:
+    """A job that sends ``text`` (or confirms the pending request when ``text`` is None)."""
+
+    def work(job: Job) -> dict[str, Any]:
+        chat = conversation(session)
+        if text is not None:
+            _remember(session, {"role": "user", "text": text})
+        if text is None or is_confirmation(session, text):
+            reply = _confirm(session, settings, chat, job)
+        else:
+            job.report("Reading your message...", None)
+            reply = chat.send(text)
+            if reply.kind == "confirm":
+                reply = _checked_proposal(settings, chat, reply)
+        message = _reply_dict(session, reply)
+        if reply.kind == "generated":
+            job.report("Checking realism and drawing plots...", 0.8)
+            result = cohort_result(session, settings, chat, reply)
+            session.results[result.id] = result
+            message["result_id"] = result.id
+        _remember(session, message)
+        return message
+
+    return work
+
+
+def _confirm(session: Session, settings: Settings, chat: Any, job: Job) -> Any:
+    pending = chat.pending
+    if pending is not None:
+        n = pending.count
+        job.report(f"Generating {n:,} patients and writing their files...", 0.1)
+        chat.pending = pending.model_copy(update={"formats": _formats(settings, n)})
+    return chat.confirm()
+
+
+def _formats(settings: Settings, n: int) -> list[str]:
+    return ["csv", "fhir-ndjson"] if n <= settings.max_fhir_patients else ["csv"]
+
+
+def _checked_proposal(settings: Settings, chat: Any, reply: Any) -> Any:
+    """The web app's row limit, and the formats it writes, applied to a proposed request."""
+    from synthpatient.knowledge import Reply
+
+    request = reply.request
+    if request.count > settings.max_rows:
+        chat.pending = None
+        return Reply("clarify", f"{request.count:,} patients is more than this server makes "
+                                f"per request ({settings.max_rows:,}). Ask for fewer.")
+    chat.pending = request.model_copy(update={"formats": _formats(settings, request.count)})
+    return Reply("confirm", f"I understood: {chat.pending.describe(chat.kb)}. Generate it?",
+                 chat.pending)
+
+
+def _remember(session: Session, message: dict[str, Any]) -> None:
+    session.messages.append(message)
+    del session.messages[:-MAX_MESSAGES]
+
+
+def _without_paths(session: Session, text: str) -> str:
+    """Server folders never reach the page: the files are offered as downloads instead."""
+    return re.sub(re.escape(str(session.folder)) + r"\S*?(?=[.,;]?(?:\s|$))",
+                  "the results below", text)
+
+
+def _reply_dict(session: Session, reply: Any) -> dict[str, Any]:
+    request = None
+    if reply.request is not None:
+        chat = session.conversation
+        request = {k: json_value(v) if not isinstance(v, list | dict) else v
+                   for k, v in reply.request.model_dump(mode="json").items()}
+        request["description"] = reply.request.describe(chat.kb)
+    return {"role": "assistant", "kind": reply.kind, "text": _without_paths(session, reply.text),
+            "request": request, "result_id": None}
+
+
+def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -> Result:
+    """The results view of the cohort the conversation just generated."""
+    cohort, files = chat.cohort, reply.files
+    folder = Path(files["provenance"]).parent
+    provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    realism = json.loads((folder / "realism.json").read_text(encoding="utf-8"))
+    targets = [jsonable({**t, "sources": list(t.get("sources", []))}) for t in realism["targets"]]
+    wide = cohort.wide
+    observations = [(o.key, f"{o.key} ({o.unit})") for o in cohort.observations]
+    result_id = new_id(12)
+    result = Result(
+        id=result_id, kind="cohort",
+        title=f"{len(wide):,} synthetic patients with {cohort.condition.name}",
+        n_rows=len(wide), columns=[str(c) for c in wide.columns],
+        preview=records(wide, PREVIEW_ROWS), folder=session.workdir("results", result_id),
+        plots=cohort_plots(wide, observations, targets), targets=targets,
+        rules=realism["rules"], provenance=provenance)
+    result.notices.append("No real patient was used: the numbers come from the cited knowledge "
+                          "base, so privacy tests do not apply.")
+    if realism.get("skipped_targets"):
+        result.notices.append("Not checked (not in the cohort): "
+                              + ", ".join(realism["skipped_targets"]))
+    stem = f"synthpatient-{cohort.condition.key}-{len(wide)}"
+    text_wide = with_text_dates(wide)
+    patients = Path(files["patients"])
+    result.downloads = {
+        "csv": Download("Patients (CSV)", f"{stem}-patients.csv", "text/csv",
+                        _copy(patients) if patients.suffix == ".csv" else csv_writer(text_wide)),
+        "observations_csv": Download("Observations, one row each (CSV)",
+                                     f"{stem}-observations.csv", "text/csv",
+                                     lambda path: with_text_dates(cohort.long()).to_csv(
+                                         path, index=False)),
+        "parquet": Download("Patients (Parquet)", f"{stem}-patients.parquet",
+                            "application/vnd.apache.parquet", parquet_writer(text_wide)),
+        "report": Download("Full report (HTML)", f"{stem}-report.html", "text/html",
+                           text_writer(lambda: cohort_report_html(result))),
+        "provenance": Download("Provenance (JSON)", f"{stem}-provenance.json",
+                               "application/json", _copy(folder / "provenance.json")),
+    }
+    if "fhir-ndjson" in files:
+        ndjson = Path(files["fhir-ndjson"])
+        result.downloads["fhir"] = _fhir_download(stem, lambda path: zip_folder(ndjson, path))
+    elif len(wide) <= settings.max_fhir_patients:
+        result.downloads["fhir"] = _fhir_download(stem, lambda path: _ndjson_zip(cohort, path))
+    else:
+        result.notices.append(f"FHIR is offered for up to {settings.max_fhir_patients:,} "
+                              "patients per request.")
+    return result
+
+
+def _fhir_download(stem: str, build: Callable[[Path], None]) -> Download:
+    return Download("FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip", "application/zip", build)
+
+
+def _ndjson_zip(cohort: Any, path: Path) -> None:
+    import tempfile
+
+    from synthpatient.knowledge.fhir import write_ndjson
+
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        write_ndjson(cohort, Path(tmp))
+        zip_folder(Path(tmp), path)
+
+
+def _copy(source: Path) -> Callable[[Path], None]:
+    return lambda path: shutil.copyfile(source, path)

@@ -1,0 +1,136 @@
+"""Pydantic models of the JSON API: what each route takes and returns (the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthpatient.web.cohorts import MAX_MESSAGE_CHARS
+
+Condition = Annotated[str, Field(min_length=1, max_length=200)]
+Column = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong, in one line.")
+
+
+class LimitsOut(BaseModel):
+    max_upload_mb: float
+    max_upload_rows: int
+    max_upload_columns: int
+    min_rows: int
+    max_rows: int
+    max_fhir_patients: int
+    max_message_chars: int
+    upload_suffixes: list[str]
+
+
+class ChatIn(_Model):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
+                      description="A request ('2000 type 2 diabetes patients with 20 "
+                                  "observations'), a follow-up ('now only women', 'add eGFR'), "
+                                  "'yes' to confirm, or a question ('which sources did you use?').")
+
+
+class MessageOut(BaseModel):
+    role: Literal["user", "assistant"]
+    text: str
+    kind: str | None = Field(default=None, description="confirm, generated, answer, clarify or exported")
+    request: dict[str, Any] | None = Field(default=None, description="The parsed request, with "
+                                           "a plain 'description', when there is one.")
+    result_id: str | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["chat", "table"]
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str
+    progress: float | None = Field(default=None, description="0 to 1; null when unknown.")
+    error: str | None = None
+    message: MessageOut | None = Field(default=None, description="A chat job's reply, when done.")
+    result_id: str | None = Field(default=None, description="The results to show, when done.")
+
+
+class ColumnOut(BaseModel):
+    name: str
+    kind: str
+    flagged: bool = Field(description="An identifier or free text: never learned, made up fresh.")
+    note: str
+
+
+class UploadOut(BaseModel):
+    id: str
+    filename: str
+    size_bytes: int
+    n_rows: int
+    n_columns: int
+    columns: list[ColumnOut]
+    flagged: list[str]
+
+
+class BundledIn(_Model):
+    dataset: Literal["diabetes", "breast_cancer"] = "diabetes"
+
+
+class SynthesizerOut(BaseModel):
+    key: str
+    label: str
+    available: bool
+    reason: str | None = None
+    differentially_private: bool = False
+    native_conditions: bool = False
+
+
+class GenerateIn(_Model):
+    upload_id: str = Field(min_length=1, max_length=64)
+    synthesizer: str = Field(default="copula", min_length=1, max_length=40)
+    n_rows: int = Field(default=1000, description="Rows to generate (limits: GET /api/limits).")
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=20,
+        description="COLUMN=VALUE or COLUMN=LOW..HIGH, e.g. sex=2 or age=40..65.")
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    identifiers: list[Column] = Field(default_factory=list, max_length=300,
+                                                description="More columns to treat as identifiers.")
+    target: Column | None = Field(default=None, description="An outcome column for ML "
+                                            "utility (train on synthetic, test on real).")
+    holdout: bool = Field(default=True, description="Keep a quarter of the rows aside to measure "
+                                                    "privacy against patients never learned.")
+    rules: str = Field(default="auto", max_length=40, description="auto, none, or a shipped rule pack.")
+    epsilon: float | None = Field(default=None, gt=0, le=100, description="Differential-privacy "
+                                  "budget, for ctgan, tvae and mst.")
+
+
+class PlotOut(BaseModel):
+    title: str
+    alt: str
+    url: str
+
+
+class DownloadOut(BaseModel):
+    format: str
+    label: str
+    filename: str
+    url: str
+
+
+class ResultOut(BaseModel):
+    id: str
+    kind: Literal["cohort", "table"]
+    title: str
+    n_rows: int
+    columns: list[str]
+    preview: list[dict[str, Any]]
+    plots: list[PlotOut]
+    scores: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    notices: list[str]
+    provenance: dict[str, Any]
+    downloads: list[DownloadOut]

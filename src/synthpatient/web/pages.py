@@ -1,0 +1,66 @@
+"""The HTML pages: plain files from ``static/``, no template engine, no CDN, no build step.
+
+The few numbers a page shows before its script runs (the upload limit) are filled in here.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from html import escape
+from importlib import resources
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from synthpatient.web.api import current_session
+from synthpatient.web.settings import Settings
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(current_session)])
+
+
+@cache
+def _page(name: str) -> str:
+    return resources.files("synthpatient.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def render(name: str, settings: Settings) -> HTMLResponse:
+    text = (_page(name)
+            .replace("{{MAX_UPLOAD_MB}}", f"{settings.max_upload_mb:g}")
+            .replace("{{MAX_UPLOAD_ROWS}}", f"{settings.max_upload_rows:,}")
+            .replace("{{MIN_ROWS}}", str(settings.min_rows))
+            .replace("{{MAX_ROWS}}", str(settings.max_rows))
+            .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}"))
+    return HTMLResponse(text)
+
+
+@router.get("/")
+def chat_page(request: Request) -> HTMLResponse:
+    return render("chat.html", request.app.state.settings)
+
+
+@router.get("/data")
+def data_page(request: Request) -> HTMLResponse:
+    return render("data.html", request.app.state.settings)
+
+
+@router.get("/results")
+@router.get("/results/{result_id}")
+def results_page(request: Request, result_id: str | None = None) -> HTMLResponse:
+    return render("results.html", request.app.state.settings)
+
+
+@router.get("/api-docs")
+def api_page(request: Request) -> HTMLResponse:
+    return render("api.html", request.app.state.settings)
+
+
+def login_page(message: str = "") -> str:
+    """Asked for when the server needs a token and the browser has none."""
+    note = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+            "content='width=device-width,initial-scale=1'><title>synthpatient: sign in</title>"
+            "<link rel=stylesheet href=/static/app.css><link rel=icon href=/static/favicon.svg></head><body><main id=main class=narrow>"
+            "<h1>synthpatient</h1><p>This server needs the token it printed when it started.</p>"
+            f"{note}<form method=get action=/><label for=token>Token</label>"
+            "<input id=token name=token type=password autocomplete=off required>"
+            "<button type=submit>Sign in</button></form></main></body></html>")

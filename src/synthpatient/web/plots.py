@@ -1,0 +1,122 @@
+"""Plots for the results view: the evaluation report's own figures, and a cohort's.
+
+matplotlib (the ``report`` extra) is used through its object API, not pyplot's global state,
+and under one lock, because several jobs may draw at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+import threading
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthpatient._optional import import_optional
+from synthpatient.web.results import Plot, png_bytes
+
+PLOT_LOCK = threading.Lock()
+REAL, SYNTHETIC = "#1f77b4", "#d95f02"
+_IMG = re.compile(r'<img\s+src="data:image/png;base64,([A-Za-z0-9+/=]+)"\s+alt="([^"]*)"')
+# the evaluation report's figures, by a phrase of their alt text
+_REPORT_TITLES = (("histograms of every column", "Distributions: real and synthetic"),
+                  ("association heatmaps", "Correlations: real, synthetic, difference"),
+                  ("distances from synthetic rows", "Privacy: distance to the closest real record"),
+                  ("tstr and trtr", "ML utility: trained on synthetic vs real"),
+                  ("tstr against", "ML utility by synthetic table size"))
+
+
+def report_plots(report_html: str) -> list[Plot]:
+    """The figures of an evaluation report's HTML, titled, in report order."""
+    plots = []
+    for match in _IMG.finditer(report_html):
+        alt = html.unescape(match.group(2))
+        title = next((t for phrase, t in _REPORT_TITLES if phrase in alt.lower()), alt)
+        plots.append(Plot(title, alt, base64.b64decode(match.group(1))))
+    return plots
+
+
+def _figure(width: float, height: float) -> Any:
+    import_optional("matplotlib", extra="report", purpose="the plots of the results view")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def cohort_plots(wide: pd.DataFrame, observations: list[tuple[str, str]],
+                 targets: list[dict[str, Any]]) -> list[Plot]:
+    """Distributions and correlations of the observations, and the sourced targets met.
+
+    ``observations`` is (column, label with unit); ``targets`` are the realism checks.
+    """
+    columns = [(c, label) for c, label in observations
+               if c in wide and pd.api.types.is_numeric_dtype(wide[c])]
+    plots = []
+    with PLOT_LOCK:
+        if columns:
+            plots.append(_distributions(wide, columns))
+        if len(columns) >= 2:
+            plots.append(_correlations(wide, [c for c, _ in columns]))
+        within = [t for t in targets if t["kind"] != "at least" and t.get("tolerance")
+              and t.get("measured") is not None]
+        if within:
+            plots.append(_targets(within))
+    return plots
+
+
+def _distributions(wide: pd.DataFrame, columns: list[tuple[str, str]]) -> Plot:
+    ncols = 4
+    nrows = max(1, math.ceil(len(columns) / ncols))
+    fig = _figure(4 * ncols, 2.4 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, (column, label) in zip(axes.flat, columns, strict=False):
+        values = pd.to_numeric(wide[column], errors="coerce").dropna().to_numpy()
+        if len(values):
+            ax.hist(values, bins=30, color=SYNTHETIC, alpha=0.8)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return Plot("Distributions of the observations",
+                "Histograms of every observation of the synthetic cohort", png_bytes(fig))
+
+
+def _correlations(wide: pd.DataFrame, columns: list[str]) -> Plot:
+    corr = wide[columns].apply(pd.to_numeric, errors="coerce").corr().fillna(0).to_numpy()
+    size = max(4.0, 0.38 * len(columns) + 2)
+    fig = _figure(size + 1, size)
+    ax = fig.subplots()
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(columns)), columns, fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
+    ax.set_title("Correlations between observations", fontsize=10)
+    return Plot("Correlations between observations",
+                "Heatmap of the Pearson correlations between the cohort's observations",
+                png_bytes(fig))
+
+
+def _targets(targets: list[dict[str, Any]]) -> Plot:
+    names = [t["what"] for t in targets]
+    deviation = np.array([(t["measured"] - t["target"]) / t["tolerance"] for t in targets])
+    shown = deviation.clip(-3, 3)
+    fig = _figure(7, max(2.5, 0.28 * len(targets) + 1))
+    ax = fig.subplots()
+    ax.axvspan(-1, 1, color="#cfe8cf", label="within tolerance")
+    colors = [SYNTHETIC if abs(d) > 1 else REAL for d in deviation]
+    ax.scatter(shown, range(len(names)), color=colors, zorder=3)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlim(-3.2, 3.2)
+    ax.invert_yaxis()
+    ax.set_xlabel("(measured - sourced target) / tolerance", fontsize=8)
+    ax.set_title("Sourced targets: how far each measured figure is", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    return Plot("Sourced targets met",
+                "Dot plot of each measured figure's distance from its sourced target, in "
+                "tolerances; dots in the shaded band meet the target", png_bytes(fig))

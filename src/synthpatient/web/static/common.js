@@ -1,0 +1,201 @@
+/* Shared helpers: API calls, job polling, and the results view. User text is only ever put
+   into the page with textContent, never as HTML. */
+"use strict";
+
+const SP = (() => {
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  async function api(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body instanceof FormData) options.body = body;
+    else if (body !== undefined) {
+      options.body = JSON.stringify(body);
+      options.headers["Content-Type"] = "application/json";
+    }
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (err) {
+      throw new Error("The server cannot be reached. Is `synthpatient serve` still running?");
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (!response.ok) {
+      const message = data && typeof data.error === "string" ? data.error
+        : `The server answered ${response.status}.`;
+      throw new Error(message);
+    }
+    return data;
+  }
+
+  const $ = (id) => document.getElementById(id);
+
+  function setError(message) {
+    const box = $("error");
+    if (box) box.textContent = message || "";
+  }
+
+  function setBusy(job) {
+    const status = $("status"), bar = $("progress");
+    if (!job) { status.textContent = ""; bar.hidden = true; return; }
+    status.textContent = job.stage || "Working...";
+    bar.hidden = false;
+    if (typeof job.progress === "number") bar.value = job.progress;
+    else bar.removeAttribute("value");
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function waitFor(job) {
+    setBusy(job);
+    while (job.status === "queued" || job.status === "running") {
+      await sleep(600);
+      job = await api("GET", `/api/jobs/${encodeURIComponent(job.id)}`);
+      setBusy(job);
+    }
+    setBusy(null);
+    if (job.status === "failed") throw new Error(job.error || "The job failed.");
+    return job;
+  }
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value === "number") {
+      if (Number.isInteger(value)) return value.toLocaleString("en-US");
+      return Math.abs(value) >= 1000 ? value.toFixed(0) : value.toPrecision(4).replace(/\.?0+$/, "");
+    }
+    if (typeof value === "boolean") return value ? "yes" : "no";
+    if (Array.isArray(value)) return value.join(", ");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function table(caption, columns, rows, options = {}) {
+    const head = el("tr", {}, ...columns.map((c) => el("th", { scope: "col", text: c.label || c })));
+    const body = el("tbody");
+    for (const row of rows) {
+      const tr = el("tr", { className: options.rowClass ? options.rowClass(row) : null });
+      for (const c of columns) {
+        const key = c.key || c;
+        const td = el("td", { className: c.wrap ? "wrap" : null });
+        if (c.render) td.append(c.render(row[key], row)); else td.textContent = fmt(row[key]);
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    const t = el("table", {}, el("caption", { text: caption }), el("thead", {}, head), body);
+    return el("div", { className: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" }, t);
+  }
+
+  const okCell = (ok) => el("span", { className: ok ? "ok" : "no", text: ok ? "met" : "NOT met" });
+
+  function renderResult(container, r) {
+    container.replaceChildren();
+    container.hidden = false;
+    const mainCol = el("div");
+    const aside = el("aside", { "aria-labelledby": `prov-${r.id}` });
+    mainCol.append(el("h2", { id: `result-title-${r.id}`, text: r.title, tabindex: "-1" }));
+    if (r.notices.length) mainCol.append(el("ul", {}, ...r.notices.map((n) => el("li", { text: n }))));
+
+    mainCol.append(el("h3", { text: "Download" }));
+    const links = el("div", { className: "downloads" });
+    for (const d of r.downloads) {
+      links.append(el("a", { className: "button secondary", href: d.url, download: d.filename,
+        "data-format": d.format, text: d.label }));
+    }
+    mainCol.append(links);
+
+    mainCol.append(el("h3", { text: "Preview" }));
+    mainCol.append(table(`First ${r.preview.length} of ${fmt(r.n_rows)} rows`, r.columns, r.preview));
+
+    if (r.plots.length) {
+      mainCol.append(el("h3", { text: "Plots" }));
+      for (const p of r.plots) {
+        mainCol.append(el("figure", {}, el("img", { src: p.url, alt: p.alt, loading: "lazy" }),
+          el("figcaption", { text: p.title })));
+      }
+    }
+
+    if (r.scores.length) {
+      mainCol.append(el("h3", { text: "Evaluation summary" }));
+      mainCol.append(table("Scores in [0, 1], higher is better", [
+        { key: "family", label: "Family" }, { key: "metric", label: "Metric" },
+        { key: "score", label: "Score" }, { key: "verdict", label: "Verdict", wrap: true }],
+        r.scores, { rowClass: (row) => (row.level === "poor" ? "bad" : null) }));
+    }
+    if (r.targets.length) {
+      const met = r.targets.filter((t) => t.ok).length;
+      mainCol.append(el("h3", { text: `Sourced targets: ${met} of ${r.targets.length} met` }));
+      mainCol.append(table("Measured against the cited knowledge base", [
+        { key: "what", label: "Check" }, { key: "target", label: "Target" },
+        { key: "measured", label: "Measured" },
+        { key: "tolerance", label: "Tolerance", render: (v, row) => document.createTextNode(
+          row.kind === "at least" ? "at least" : v === null ? "not judged (narrowed cohort)" : `± ${fmt(v)}`) },
+        { key: "ok", label: "Result", render: (v) => okCell(v) },
+        { key: "sources", label: "Sources" }], r.targets,
+        { rowClass: (row) => (row.ok ? null : "bad") }));
+    }
+    if (r.rules.length) {
+      const broken = r.rules.filter((x) => (x.violations ?? x.synthetic_violations) > 0).length;
+      mainCol.append(el("h3", { text: `Clinical rules: ${broken} with violations` }));
+      const columns = r.kind === "cohort"
+        ? [{ key: "rule", label: "Rule" }, { key: "description", label: "Description", wrap: true },
+          { key: "applicable", label: "Rows checked" }, { key: "violations", label: "Violations" }]
+        : [{ key: "rule", label: "Rule" }, { key: "description", label: "Description", wrap: true },
+          { key: "real_rate", label: "Real violation rate" },
+          { key: "synthetic_violations", label: "Synthetic violations" },
+          { key: "synthetic_rate", label: "Synthetic violation rate" }];
+      mainCol.append(table("Rule violations", columns, r.rules,
+        { rowClass: (row) => ((row.violations ?? row.synthetic_violations) > 0 ? "bad" : null) }));
+    } else {
+      mainCol.append(el("p", { text: "No clinical rule pack applies to these columns." }));
+    }
+
+    aside.append(el("h3", { id: `prov-${r.id}`, text: "Provenance" }));
+    const p = r.provenance;
+    const facts = el("dl", { className: "request" });
+    const add = (k, v) => { if (v !== undefined && v !== null && v !== "") facts.append(el("dt", { text: k }), el("dd", { text: fmt(v) })); };
+    add("Created", p.created);
+    add("Generator", p.generator);
+    add("Request", p.request_text || (p.request && JSON.stringify(p.request)));
+    add("Seed", p.seed);
+    if (p.source) add("Learned from", `${p.source.file} (${fmt(p.source.rows)} rows, sha256 ${String(p.source.sha256).slice(0, 12)}...)`);
+    if (p.not_learned && p.not_learned.length) add("Not learned", p.not_learned.join(", "));
+    if (p.knowledge_base) add("Knowledge base", `${p.knowledge_base.version} (${p.knowledge_base.condition})`);
+    aside.append(facts);
+    if (Array.isArray(p.sources) && p.sources.length) {
+      aside.append(el("h4", { text: "Sources" }));
+      aside.append(el("ol", {}, ...p.sources.map((s) => el("li", {
+        text: `[${s.id}] ${s.citation}${s.verified ? "" : " (not verified in the source)"}` }))));
+    }
+    aside.append(el("details", {}, el("summary", { text: "Full provenance (JSON), with the spec" }),
+      el("pre", { text: JSON.stringify(p, null, 2) })));
+    container.append(el("div", { className: "results" }, mainCol, aside));
+    const link = el("p", {}, el("a", { href: `/results/${encodeURIComponent(r.id)}`, text: "Open these results on their own page" }));
+    mainCol.insertBefore(link, mainCol.children[1]);
+  }
+
+  async function showResult(container, resultId) {
+    const result = await api("GET", `/api/results/${encodeURIComponent(resultId)}`);
+    renderResult(container, result);
+    const heading = container.querySelector("h2");
+    if (heading) heading.focus();
+    return result;
+  }
+
+  return { el, api, $, setError, setBusy, waitFor, fmt, table, renderResult, showResult };
+})();

@@ -1,0 +1,417 @@
+"""The data flow: an uploaded table (or a bundled one), a generator, rows, conditions.
+
+Uploads are written under a name chosen here inside the session's folder (only the extension
+of the user's file name is kept, from a short allow-list); the user's name is shown, never
+used as a path. The table is read and its schema inferred at once, so identifier and free-text
+columns are flagged before anything is learned. Generation fits on three quarters of the rows
+and keeps the rest aside to measure privacy, then evaluates with the evaluation suite.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from synthpatient.errors import DataError, InvalidParameterError, SynthPatientError
+from synthpatient.web.jobs import Job
+from synthpatient.web.plots import PLOT_LOCK, report_plots
+from synthpatient.web.results import (
+    PREVIEW_ROWS,
+    Download,
+    Result,
+    csv_writer,
+    parquet_writer,
+    records,
+    text_writer,
+    zip_texts,
+)
+from synthpatient.web.sessions import Session, new_id
+from synthpatient.web.settings import Settings
+
+log = logging.getLogger("synthpatient.web")
+SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+HOLDOUT_SHARE = 0.25
+MIN_ROWS_FOR_HOLDOUT = 40
+MAX_UPLOADS_PER_SESSION = 5
+_EXTRA_MODULE = {"deep": "torch", "lm": "torch", "dp": "mbi", "llm": "httpx"}
+_FLAG_NOTE = {"identifier": "identifier: not learned, made up fresh in the synthetic rows",
+              "text": "free text: not learned, made up fresh in the synthetic rows"}
+
+
+class UploadTooLargeError(DataError):
+    """The upload is over the size limit."""
+
+
+class NotFoundError(SynthPatientError, KeyError):
+    """No such upload, job or result in this session."""
+
+
+@dataclass
+class Upload:
+    id: str
+    filename: str                   # for display only
+    path: Path
+    size_bytes: int
+    sha256: str
+    n_rows: int
+    columns: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> list[str]:
+        return [c["name"] for c in self.columns if c["flagged"]]
+
+
+# -- uploads -------------------------------------------------------------------------------
+def display_name(filename: str | None) -> str:
+    """The user's file name, safe to show: no folders, no control characters, short."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip() or "upload"
+    return name[:100]
+
+
+def save_upload(session: Session, settings: Settings, filename: str | None,
+                stream: IO[bytes]) -> Upload:
+    """Copy an uploaded file into the session (size-limited), then read and inspect it."""
+    name = display_name(filename)
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"'{name}' is not a table this app reads. Upload a .csv, .tsv or "
+                        ".parquet file.")
+    if len(session.uploads) >= MAX_UPLOADS_PER_SESSION:
+        oldest = next(iter(session.uploads))
+        remove_upload(session, oldest)
+    upload_id = new_id(12)
+    path = session.workdir("uploads") / f"{secrets.token_hex(8)}{suffix}"
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > settings.max_upload_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise UploadTooLargeError(f"'{name}' is larger than the limit of "
+                                          f"{settings.max_upload_mb:g} MB.")
+            digest.update(chunk)
+            out.write(chunk)
+    try:
+        return _inspect(session, settings, upload_id, name, path, size, digest.hexdigest())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def bundled_upload(session: Session, settings: Settings, key: str) -> Upload:
+    """A bundled real dataset (``synthpatient.datasets``), as if the user had uploaded it."""
+    from synthpatient import datasets
+
+    frame = datasets.load(key)
+    path = session.workdir("uploads") / f"{secrets.token_hex(8)}.csv"
+    frame.to_csv(path, index=False)
+    data = path.read_bytes()
+    return _inspect(session, settings, new_id(12), f"{key}.csv (bundled)", path, len(data),
+                    hashlib.sha256(data).hexdigest())
+
+
+def remove_upload(session: Session, upload_id: str) -> None:
+    upload = session.uploads.pop(upload_id, None)
+    if upload is None:
+        raise NotFoundError("No such upload in this session.")
+    upload.path.unlink(missing_ok=True)
+
+
+def read_upload(upload: Upload) -> pd.DataFrame:
+    """The table, with errors that name the user's file, never the server's path."""
+    from synthpatient import read_table
+
+    try:
+        return read_table(upload.path)
+    except SynthPatientError as exc:
+        message = str(exc).replace(str(upload.path), upload.filename)
+        raise DataError(message.replace(upload.path.name, upload.filename)) from None
+
+
+def _inspect(session: Session, settings: Settings, upload_id: str, name: str, path: Path,
+             size: int, sha256: str) -> Upload:
+    upload = Upload(upload_id, name, path, size, sha256, 0)
+    frame = read_upload(upload)
+    if len(frame) > settings.max_upload_rows:
+        raise DataError(f"'{name}' has {len(frame):,} rows; the limit is "
+                        f"{settings.max_upload_rows:,}. Upload fewer rows.")
+    if frame.shape[1] > settings.max_upload_columns:
+        raise DataError(f"'{name}' has {frame.shape[1]:,} columns; the limit is "
+                        f"{settings.max_upload_columns:,}.")
+    schema = _schema(frame)
+    upload.n_rows = len(frame)
+    upload.columns = [{"name": c.name, "kind": c.kind, "flagged": c.kind in _FLAG_NOTE,
+                       "note": _FLAG_NOTE.get(c.kind, "learned")} for c in schema]
+    session.uploads[upload_id] = upload
+    return upload
+
+
+def _schema(frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()) -> Any:
+    from synthpatient import Schema
+
+    try:
+        return Schema.infer(frame, identifiers=identifiers)
+    except SynthPatientError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"The table's columns could not be read ({type(exc).__name__}). "
+                        "Check that it is a well-formed table.") from None
+
+
+# -- synthesizers ----------------------------------------------------------------------------
+def synthesizer_choices() -> list[dict[str, Any]]:
+    """Every registered synthesizer, whether it can run here, and why not (worked out once)."""
+    return [dict(entry) for entry in _choices()]
+
+
+@functools.cache
+def _choices() -> tuple[dict[str, Any], ...]:
+    from importlib.util import find_spec
+
+    from synthpatient import available_synthesizers, get_synthesizer_class
+
+    choices = []
+    for key in available_synthesizers():
+        entry: dict[str, Any] = {"key": key, "available": True, "reason": None,
+                                 "differentially_private": False, "native_conditions": False}
+        try:
+            klass = get_synthesizer_class(key)
+            caps = klass.capabilities
+            entry.update(label=klass.__name__, differentially_private=caps.differentially_private,
+                         native_conditions=caps.native_conditions)
+            if caps.needs_network:
+                entry.update(available=False, reason="needs a configured LLM server")
+            elif caps.extra and find_spec(_EXTRA_MODULE.get(caps.extra, caps.extra)) is None:
+                # found, not imported: importing torch or JAX here would take seconds (a
+                # broken install still fails at fit time, with a one-line message)
+                entry.update(available=False, reason=f"needs the {caps.extra} extra: pip "
+                             f"install 'synthpatient[{caps.extra}]'")
+        except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
+            log.warning("synthesizer %s cannot be loaded: %s", key, exc)
+            entry.update(available=False, reason="it could not be loaded (see the server log)")
+        entry.setdefault("label", key)
+        choices.append(entry)
+    return tuple(choices)
+
+
+def check_synthesizer(key: str) -> dict[str, Any]:
+    for entry in synthesizer_choices():
+        if entry["key"] == key:
+            if not entry["available"]:
+                raise InvalidParameterError(f"The {key} synthesizer cannot run here: "
+                                            f"{entry['reason']}.")
+            return entry
+    known = ", ".join(e["key"] for e in synthesizer_choices())
+    raise InvalidParameterError(f"Unknown synthesizer '{key}'. Known: {known}.")
+
+
+# -- generation -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TableRequest:
+    upload_id: str
+    synthesizer: str
+    n_rows: int
+    conditions: tuple[str, ...] = ()
+    seed: int | None = None
+    identifiers: tuple[str, ...] = ()
+    target: str | None = None
+    holdout: bool = True
+    rules: str = "auto"
+    epsilon: float | None = None
+
+
+def parse_conditions(items: tuple[str, ...] | list[str], columns: list[str]) -> dict[str, Any]:
+    """``COLUMN=VALUE`` or ``COLUMN=LOW..HIGH`` (either end may be empty), as the CLI takes."""
+    out: dict[str, Any] = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        column, value = column.strip(), value.strip()
+        if not sep or not column or not value:
+            raise DataError(f"Cannot read the condition '{item[:80]}'. Write COLUMN=VALUE "
+                            "(sex=2) or COLUMN=LOW..HIGH (age=40..65, age=65..).")
+        if column not in columns:
+            raise DataError(f"The condition names the column '{column[:80]}', which the table "
+                            f"does not have. Columns: {', '.join(columns)}.")
+        if ".." in value:
+            low, _, high = value.partition("..")
+            out[column] = (low.strip() or None, high.strip() or None)
+        else:
+            out[column] = value
+    return out
+
+
+def check_request(session: Session, settings: Settings, request: TableRequest) -> Upload:
+    """Everything that can be checked before a job starts, with one-line errors."""
+    upload = session.uploads.get(request.upload_id)
+    if upload is None:
+        raise NotFoundError("No such upload in this session: upload the table again.")
+    if not settings.min_rows <= request.n_rows <= settings.max_rows:
+        raise InvalidParameterError(f"The number of rows must be between {settings.min_rows:,} "
+                                    f"and {settings.max_rows:,}. Got {request.n_rows:,}.")
+    check_synthesizer(request.synthesizer)
+    columns = [c["name"] for c in upload.columns]
+    for name in (*request.identifiers, *([request.target] if request.target else [])):
+        if name not in columns:
+            raise DataError(f"The table has no column '{name[:80]}'. Columns: "
+                            f"{', '.join(columns)}.")
+    if request.target and request.target in (set(request.identifiers) | set(upload.flagged)):
+        raise DataError(f"The outcome column '{request.target}' is an identifier; choose "
+                        "another or none.")
+    parse_conditions(request.conditions, columns)
+    if request.rules not in ("auto", "none"):
+        from synthpatient.rules import list_rule_packs
+
+        if request.rules not in list_rule_packs():
+            raise DataError(f"Unknown rule pack '{request.rules[:80]}'. Use auto, none or one "
+                            f"of: {', '.join(list_rule_packs())}.")
+    return upload
+
+
+def _rules(choice: str, columns: list[str]) -> Any:
+    from synthpatient.rules import list_rule_packs, load_rule_pack
+
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return load_rule_pack(choice).restricted_to(columns)
+    for name in list_rule_packs():
+        pack = load_rule_pack(name)
+        if pack.columns() and pack.columns() <= set(columns):
+            return pack
+    return None
+
+
+def _synthesizer(key: str, seed: int, epsilon: float | None) -> Any:
+    from synthpatient import get_synthesizer_class, make_synthesizer
+
+    params = set(inspect.signature(get_synthesizer_class(key).__init__).parameters)
+    options: dict[str, Any] = {}
+    if "progress" in params:
+        options["progress"] = False
+    if epsilon is not None:
+        if "epsilon" not in params:
+            raise InvalidParameterError(f"The {key} synthesizer takes no privacy budget "
+                                        "(epsilon); leave it empty or choose ctgan, tvae or mst.")
+        options["epsilon"] = epsilon
+    return make_synthesizer(key, seed=seed, **options)
+
+
+def table_work(session: Session, settings: Settings, upload: Upload,
+               request: TableRequest) -> Callable[[Job], dict[str, Any]]:
+    """A job: fit, sample, evaluate; the result is put in the session."""
+
+    def work(job: Job) -> dict[str, Any]:
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        job.report(f"Reading {upload.filename}...", 0.05)
+        real = read_upload(upload)
+        columns = [str(c) for c in real.columns]
+        conditions = parse_conditions(request.conditions, columns)
+        schema = _schema(real, request.identifiers)
+        notices: list[str] = []
+        if request.holdout and len(real) >= MIN_ROWS_FOR_HOLDOUT:
+            training = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed % 2**32).sort_index()
+            holdout: pd.DataFrame | None = real.drop(training.index)
+        else:
+            training, holdout = real, None
+            notices.append("No rows were kept aside, so the privacy tests against unseen "
+                           "patients were not run." if request.holdout else
+                           "Every row was learned (no holdout): privacy against unseen "
+                           "patients was not measured.")
+        model = _synthesizer(request.synthesizer, seed, request.epsilon)
+        job.report(f"Learning the table with {request.synthesizer} ({len(training):,} rows)...",
+                   0.15)
+        model.fit(training, schema=schema)
+        job.report(f"Generating {request.n_rows:,} rows...", 0.45)
+        synthetic = model.sample(request.n_rows, conditions=conditions or None, seed=seed)
+        job.report("Evaluating fidelity, privacy and clinical rules...", 0.6)
+        from synthpatient.evaluation.evaluate import evaluate
+
+        rules = _rules(request.rules, columns)
+        report = evaluate(training, synthetic, holdout=holdout, target=request.target,
+                          rules=rules, schema=model.schema_)
+        job.report("Drawing the report's plots...", 0.8)
+        with PLOT_LOCK:
+            report_html = report.to_html()
+        result = _table_result(session, upload, request, seed, report, report_html, synthetic,
+                               model, len(training), holdout, rules, conditions)
+        result.notices = notices + list(report.meta.get("notices", []))
+        session.results[result.id] = result
+        return {"result_id": result.id}
+
+    return work
+
+
+def _table_result(session: Session, upload: Upload, request: TableRequest, seed: int,
+                  report: Any, report_html: str, synthetic: pd.DataFrame, model: Any,
+                  n_training: int, holdout: pd.DataFrame | None, rules: Any,
+                  conditions: dict[str, Any]) -> Result:
+    from synthpatient import __version__
+
+    schema = model.schema_
+    not_learned = [c.name for c in schema if not c.is_learned]
+    provenance = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generator": f"synthpatient {__version__} ({request.synthesizer}, data-driven)",
+        "source": {"file": upload.filename, "sha256": upload.sha256, "rows": upload.n_rows},
+        "request": {"synthesizer": request.synthesizer, "n_rows": request.n_rows,
+                    "conditions": list(request.conditions), "epsilon": request.epsilon,
+                    "target": request.target, "rules": None if rules is None else rules.name},
+        "seed": seed,
+        "training_rows": n_training,
+        "holdout_rows": 0 if holdout is None else len(holdout),
+        "not_learned": not_learned,
+        "privacy_spent": getattr(model, "privacy_spent_", None),
+        "spec": schema.to_dict(),
+        "synthetic": "Every row is synthetic; identifier columns were made up, not copied.",
+    }
+    summary = report.summary
+    scores = [{"family": r["family"], "metric": r["metric"], "score": r["score"],
+               "verdict": r["verdict"], "level": r["level"]}
+              for r in records(summary[["family", "metric", "score", "verdict", "level"]])]
+    rule_rows = records(report.sections["rules"]) if "rules" in report.sections else []
+    result_id = new_id(12)
+    stem = f"synthpatient-{Path(upload.filename.split(' ')[0]).stem or 'table'}-{len(synthetic)}"
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:80]
+    kinds = {c.name: c.kind for c in schema if c.is_learned}
+    result = Result(
+        id=result_id, kind="table",
+        title=f"{len(synthetic):,} synthetic rows like {upload.filename}",
+        n_rows=len(synthetic), columns=[str(c) for c in synthetic.columns],
+        preview=records(synthetic, PREVIEW_ROWS), folder=session.workdir("results", result_id),
+        plots=report_plots(report_html), scores=scores, rules=rule_rows,
+        provenance=provenance)
+    result.downloads = {
+        "csv": Download("Synthetic table (CSV)", f"{stem}.csv", "text/csv",
+                        csv_writer(synthetic)),
+        "parquet": Download("Synthetic table (Parquet)", f"{stem}.parquet",
+                            "application/vnd.apache.parquet", parquet_writer(synthetic)),
+        "fhir": Download("FHIR R4 (zip of NDJSON; coded by column name)", f"{stem}-fhir-ndjson.zip",
+                         "application/zip", lambda path: _fhir_zip(synthetic, kinds, path)),
+        "report": Download("Full evaluation report (HTML)", f"{stem}-report.html", "text/html",
+                           text_writer(lambda: report_html)),
+        "scores": Download("Scores (JSON)", f"{stem}-scores.json", "application/json",
+                           text_writer(report.to_json)),
+        "provenance": Download("Provenance (JSON)", f"{stem}-provenance.json", "application/json",
+                               text_writer(lambda: json.dumps(provenance, indent=2, default=str))),
+    }
+    return result
+
+
+def _fhir_zip(synthetic: pd.DataFrame, kinds: dict[str, str], path: Path) -> None:
+    from synthpatient.web.fhir_table import table_ndjson
+
+    zip_texts(table_ndjson(synthetic, kinds), path)

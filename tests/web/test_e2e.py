@@ -1,0 +1,179 @@
+"""End to end in real headless Chromium (Debian's, driven by Playwright) against a real server.
+
+The two flows the issue asks to be shown: the diabetes request typed in the chat, confirmed,
+previewed, plotted, downloaded as FHIR and CSV; the bundled diabetes table uploaded, 1,000
+rows generated, the report downloaded. A screenshot of every page is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+from synthpatient import datasets
+
+DIABETES_REQUEST = ("generate 2000 Type 2 diabetes patients EHR data with 20 important diabetes "
+                    "observations based on the US population")
+OBSERVATIONS = ["hba1c", "fasting_glucose", "bmi", "systolic_bp", "diastolic_bp", "ldl", "hdl",
+                "triglycerides", "total_cholesterol", "egfr", "creatinine", "uacr", "non_hdl",
+                "weight", "height", "heart_rate", "potassium", "bun", "alt", "waist"]
+LONG = 180_000  # ms: generation and evaluation on a busy 2-core machine
+
+
+@pytest.fixture
+def page(browser, live_server):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_server, accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith((live_server, "data:", "blob:")) else None)
+    yield page
+    context.close()
+    assert not errors, errors
+    assert not outside, f"resources from outside the server: {outside}"
+
+
+def snap(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A full-page screenshot, then back to the top: after a full-page capture Chromium's
+    hit-testing can lag the scroll position, and the next click lands beside its target."""
+    page.screenshot(path=path, full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def plots_loaded(page) -> int:  # type: ignore[no-untyped-def]
+    """How many plots show, once each has loaded (wait_for_function is not used: its polling
+    evaluates a string, which the app's Content-Security-Policy rightly forbids)."""
+    images = page.locator("#result figure img")
+    for image in images.all():
+        image.scroll_into_view_if_needed()  # they load lazily
+        expect(image).to_have_js_property("complete", True, timeout=LONG)
+        assert image.evaluate("img => img.naturalWidth") > 0
+    return images.count()
+
+
+def download(page, fmt: str, folder: Path) -> Path:  # type: ignore[no-untyped-def]
+    with page.expect_download(timeout=LONG) as info:
+        page.locator(f"#result a[data-format='{fmt}']").click()
+    target = folder / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
+
+
+def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
+    page.goto("/")
+    page.get_by_role("heading", name="Ask for a cohort").wait_for()
+    snap(page, screenshots / "01-chat-empty.png")
+
+    page.get_by_label("Your request or question").fill(DIABETES_REQUEST)
+    page.get_by_role("button", name="Send").click()
+    proposal = page.locator("#proposal")
+    proposal.wait_for(state="visible", timeout=LONG)
+    assert "2,000 adults with Type 2 diabetes mellitus" in proposal.inner_text()
+    assert "population: US" in proposal.inner_text() and "20 observations" in proposal.inner_text()
+    snap(page, screenshots / "02-chat-confirm.png")
+
+    page.get_by_role("button", name="Generate it").click()
+    page.locator("#progress").wait_for(state="visible", timeout=LONG)
+    assert "Generat" in page.locator("#status").inner_text() or "Checking" in page.locator("#status").inner_text()
+    page.screenshot(path=screenshots / "03-chat-progress.png")
+    page.locator("#result h2").wait_for(timeout=LONG)
+    assert "2,000 synthetic patients" in page.locator("#result h2").inner_text()
+    assert page.locator("#result table").first.locator("tbody tr").count() == 20
+    assert plots_loaded(page) == 3
+    assert "Sourced targets" in page.locator("#result").inner_text()
+    assert "Clinical rules" in page.locator("#result").inner_text()
+    assert "Provenance" in page.locator("#result aside").inner_text()
+    snap(page, screenshots / "04-chat-results.png")
+
+    fhir = download(page, "fhir", tmp_path)
+    with zipfile.ZipFile(fhir) as archive:
+        names = set(archive.namelist())
+        assert {"Patient.ndjson", "Observation.ndjson"} <= names
+        from fhir.resources.R4B import get_fhir_model_class
+
+        patients = [json.loads(line) for line in archive.read("Patient.ndjson").splitlines()]
+        observations = [json.loads(line) for line in archive.read("Observation.ndjson").splitlines()]
+    assert len(patients) == 2000 and len(observations) == 2000 * 20
+    for resource in patients[:50] + observations[:200]:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    assert {p["id"] for p in patients} >= {o["subject"]["reference"].split("/")[1] for o in observations}
+    assert {c["system"] for o in observations[:20] for c in o["code"]["coding"]} == {"http://loinc.org"}
+
+    table = pd.read_csv(download(page, "csv", tmp_path))
+    assert len(table) == 2000 and set(OBSERVATIONS) <= set(table.columns)
+    assert table["hba1c"].notna().all() and table["patient_id"].is_unique
+
+    page.get_by_label("Your request or question").fill("which sources did you use?")
+    page.get_by_role("button", name="Send").click()
+    answer = page.locator("#log li.assistant.answer").last
+    answer.wait_for(timeout=LONG)
+    assert "[ndsr_2022]" in answer.inner_text()
+    page.get_by_label("Your request or question").fill("now only women")
+    page.get_by_role("button", name="Send").click()
+    page.locator("#proposal").wait_for(state="visible", timeout=LONG)
+    assert "2,000 women" in page.locator("#proposal").inner_text()
+    snap(page, screenshots / "05-chat-follow-up.png")
+
+
+def test_upload_diabetes_table_generate_1000_rows_and_report(page, screenshots, tmp_path):
+    real = tmp_path / "diabetes.csv"
+    datasets.load("diabetes").to_csv(real, index=False)
+    page.goto("/data")
+    assert "Size limit: 50 MB" in page.locator("#file-hint").inner_text()
+    snap(page, screenshots / "06-data-empty.png")
+
+    page.get_by_label("CSV, TSV or Parquet file").set_input_files(str(real))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.locator("#columns-section").wait_for(state="visible", timeout=LONG)
+    assert "diabetes.csv: 442 rows, 11 columns." in page.locator("#upload-summary").inner_text()
+    assert page.locator("#synthesizer").input_value() == "copula"
+    page.get_by_label("Number of rows").fill("1000")
+    snap(page, screenshots / "07-data-columns.png")
+
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#result h2").wait_for(timeout=LONG)
+    assert "1,000 synthetic rows like diabetes.csv" in page.locator("#result h2").inner_text()
+    assert page.locator("#result table").first.locator("tbody tr").count() == 20
+    assert plots_loaded(page) == 3
+    captions = page.locator("#result figcaption").all_inner_texts()
+    assert any("Distributions" in c for c in captions) and any("Privacy" in c for c in captions)
+    assert "Rule violations" in page.locator("#result").inner_text()
+    snap(page, screenshots / "08-data-results.png")
+
+    report = download(page, "report", tmp_path).read_text(encoding="utf-8")
+    assert report.lstrip().lower().startswith("<!doctype html") and "</html>" in report
+    assert "Privacy" in report and "data:image/png;base64," in report
+    synthetic = pd.read_csv(download(page, "csv", tmp_path))
+    assert len(synthetic) == 1000 and list(synthetic.columns) == list(datasets.load("diabetes").columns)
+
+    result_url = page.locator("#result a", has_text="Open these results on their own page").get_attribute("href")
+    page.goto(result_url)
+    page.locator("#result h2").wait_for(timeout=LONG)
+    snap(page, screenshots / "09-results-page.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=screenshots / "10-results-narrow.png")
+
+
+def test_bad_upload_shows_a_clear_message_on_the_page(page, screenshots, tmp_path):
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"this is not parquet")
+    page.goto("/data")
+    page.get_by_label("CSV, TSV or Parquet file").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(page.locator("#error")).not_to_have_text("", timeout=LONG)
+    text = alert.inner_text()
+    assert "broken.parquet" in text and "Traceback" not in text and "/tmp" not in text
+    snap(page, screenshots / "11-data-error.png")
+    page.goto("/api-docs")
+    page.locator("#operations tbody tr").first.wait_for(timeout=LONG)
+    snap(page, screenshots / "12-api-docs.png")
