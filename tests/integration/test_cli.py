@@ -97,6 +97,8 @@ BAD_INPUTS = {
     "too few rows for a network": (lambda t, r: ["generate", _write(t, "f.csv", "a,b\n" + "1,2\n3,5\n" * 10), "-s", "ctgan", "--out", t / "o.csv"], "Gaussian copula"),
     "unknown parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "stepz=5", "--out", t / "o.csv"], "no parameter 'stepz'"),
     "malformed parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "steps", "--out", t / "o.csv"], "KEY=VALUE"),
+    "benchmark checkpoint missing": (lambda t, r: ["benchmark", "--lm-checkpoint", t / "nowhere", "--out", t / "bench"], "not a checkpoint folder"),
+    "benchmark llm without model": (lambda t, r: ["benchmark", "--llm-base-url", "http://127.0.0.1:9/v1", "--out", t / "bench"], "go together"),
 }
 
 

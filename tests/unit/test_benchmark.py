@@ -86,3 +86,28 @@ def test_update_readme_replaces_only_the_marked_section(tmp_path):
     with pytest.raises(DataError, match="markers"):
         update_readme(unmarked, "x", "cmd")
     assert unmarked.read_text(encoding="utf-8") == "no markers\n"
+
+
+def test_prompted_llm_runs_only_when_configured_and_reports_its_cost():
+    from synthpatient.llm.fake_server import FakeLLMServer
+
+    candidates, skipped = default_candidates(["llm"], include_sdv=False)
+    assert not candidates and "--llm-base-url" in skipped[0]  # no network unless configured
+    with FakeLLMServer() as server:
+        config = {"base_url": server.url, "model": "local-test", "rows_per_request": 40,
+                  "price_per_1k_input_tokens": 0.15, "price_per_1k_output_tokens": 0.6}
+        candidates, skipped = default_candidates(["llm"], include_sdv=False, llm=config)
+        assert [c.name for c in candidates] == ["llm (local-test)"] and not skipped
+        result = run_benchmark(candidates, ["diabetes"], seeds=1)
+    assert not result.failures, result.failures
+    row = result.summary.iloc[0]
+    assert row["cost_per_1k_mean"] > 0 and 0 < row["quality_mean"] <= 1
+    assert row["sample_100k_s_mean"] != row["sample_100k_s_mean"]  # NaN: never 100,000 paid rows
+    assert "$ per 1k rows" in to_markdown(result)
+
+
+def test_fine_tuned_tabular_lm_is_run_beside_the_one_from_scratch(tmp_path):
+    candidates, _ = default_candidates(["tabular_lm"], include_sdv=False,
+                                       lm_checkpoint=str(tmp_path))
+    assert [c.name for c in candidates] == ["tabular_lm", "tabular_lm (fine-tuned)"]
+    assert candidates[1].params == {"base_model": str(tmp_path)} and not candidates[0].params

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from synthpatient.benchmark._candidates import (
     SDV_MODELS,
@@ -31,9 +32,16 @@ __all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidat
 
 
 def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[float] = (),
-                       include_sdv: bool = True) -> tuple[list[Candidate], list[str]]:
+                       include_sdv: bool = True, lm_checkpoint: str | None = None,
+                       llm: Mapping[str, Any] | None = None,
+                       ) -> tuple[list[Candidate], list[str]]:
     """Registered synthesizers (all, or ``keys``) whose extras are installed; DP-capable ones
     again at each of ``epsilons``; SDV's three when the `compare` extra is installed.
+
+    ``lm_checkpoint`` (a local pretrained checkpoint folder) adds the tabular LM fine-tuned
+    from it beside the one trained from scratch. ``llm`` (``base_url``, ``model`` and any other
+    :class:`LLMSynthesizer` settings) includes the prompted LLM, which is skipped otherwise:
+    nothing is sent over a network the user did not name.
 
     Returns the candidates and a note for each one that could not be included.
     """
@@ -55,7 +63,12 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
             skipped.append(f"{key}: {exc}")
             continue
         if klass.capabilities.needs_network:
-            skipped.append(f"{key}: needs a configured LLM server; benchmark it explicitly")
+            if llm is None:
+                skipped.append(f"{key}: needs a configured LLM server (--llm-base-url, "
+                               "--llm-model)")
+            else:
+                candidates.append(synthpatient_candidate(key, label=f"{key} ({llm.get('model')})",
+                                                         **dict(llm)))
             continue
         if key == "hybrid" and not keys:  # its numbers are its base's (the copula's) rows
             skipped.append("hybrid: its structured columns are the copula's; it adds text")
@@ -65,6 +78,9 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
                            for e in (epsilons or (1.0,))]
             continue
         candidates.append(synthpatient_candidate(key))
+        if key == "tabular_lm" and lm_checkpoint is not None:
+            candidates.append(synthpatient_candidate(key, label=f"{key} (fine-tuned)",
+                                                     base_model=str(lm_checkpoint)))
         if klass.capabilities.differentially_private:
             candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
                            for e in epsilons]

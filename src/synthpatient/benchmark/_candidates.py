@@ -21,6 +21,8 @@ class Candidate:
     sample: Callable[[Any, int, int], pd.DataFrame]
     source: str = "synthpatient"
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: False for generators billed per row (a prompted LLM): no 100,000-row sample is timed
+    large_sample: bool = True
 
 
 def synthpatient_candidate(key: str, *, label: str | None = None, **params: Any) -> Candidate:
@@ -35,7 +37,8 @@ def synthpatient_candidate(key: str, *, label: str | None = None, **params: Any)
     def sample(model: Any, n_rows: int, seed: int) -> pd.DataFrame:
         return model.sample(n_rows, seed=seed)
 
-    return Candidate(label or key, fit, sample, "synthpatient", dict(params))
+    return Candidate(label or key, fit, sample, "synthpatient", dict(params),
+                     large_sample=not klass.capabilities.needs_network)
 
 
 SDV_MODELS = {"sdv_gaussiancopula": "GaussianCopulaSynthesizer", "sdv_ctgan": "CTGANSynthesizer",

@@ -16,7 +16,7 @@ COLUMNS = [("epsilon_spent", "ε spent", 2), ("quality", "quality", 3),
            ("trtr", "TRTR", 3), ("dcr_share", "DCR share", 3), ("mia_auc", "MIA AUC", 3),
            ("rule_violation_excess", "rule excess", 3), ("fit_s", "fit s", 2),
            ("sample_s", "sample s", 3), ("sample_100k_s", "100k rows s", 2),
-           ("peak_mb", "peak MB", 0)]
+           ("cost_per_1k", "$ per 1k rows", 4), ("peak_mb", "peak MB", 0)]
 
 
 def _cell(row: pd.Series, key: str, digits: int) -> str:
@@ -46,7 +46,9 @@ def to_markdown(result: BenchmarkResult) -> str:
                  "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "
                  "synthetic rows closer to training than holdout rows (ideal = training share); "
                  "MIA AUC: membership inference (0.5 ideal); rule excess: mean violation rate "
-                 "above the real data's; peak MB: resident memory of the process.")
+                 "above the real data's; $ per 1k rows: a prompted LLM's cost per 1,000 "
+                 "delivered rows at the prices set (its 100,000-row sample is not run); peak "
+                 "MB: resident memory of the process.")
     comparisons = compare_with_sdv(result)
     if comparisons:
         lines.append("\nAgainst SDV on the same data and machine, in this run:\n")

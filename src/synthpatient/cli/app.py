@@ -474,6 +474,17 @@ def benchmark(
     readme: Annotated[Path | None, typer.Option(
         "--update-readme", help="Also put the results table into this README, between its "
         "<!-- benchmark:start --> and <!-- benchmark:end --> markers.")] = None,
+    lm_checkpoint: Annotated[Path | None, typer.Option(
+        "--lm-checkpoint", help="A local pretrained checkpoint folder: also run the tabular LM "
+        "fine-tuned from it, beside the one trained from scratch.")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(
+        "--llm-base-url", help="An OpenAI-compatible server (with --llm-model): also run the "
+        "prompted LLM, with its cost per 1,000 rows.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="The LLM's model name.")]
+    = None,
+    llm_api_key_env: Annotated[str, typer.Option(
+        "--llm-api-key-env", help="Environment variable holding the LLM's key (never printed).")]
+    = "SYNTHPATIENT_LLM_API_KEY",
     overwrite: Overwrite = False,
 ) -> None:
     """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
@@ -496,7 +507,18 @@ def benchmark(
         for key in dataset_keys:
             datasets.info(key)  # an unknown dataset fails here, before any work
         check_output_path(out_dir, overwrite=overwrite, kind="folder")
-        candidates, skipped = bench.default_candidates(keys, epsilons=eps, include_sdv=sdv)
+        if lm_checkpoint is not None and not (lm_checkpoint / "config.json").is_file():
+            raise InvalidParameterError(f"--lm-checkpoint '{lm_checkpoint}' is not a checkpoint "
+                                        "folder (no config.json). Give the folder of a local "
+                                        "Hugging Face causal language model.")
+        if (llm_base_url is None) != (llm_model is None):
+            raise InvalidParameterError("--llm-base-url and --llm-model go together: give both "
+                                        "to benchmark the prompted LLM, or neither.")
+        llm = None if llm_base_url is None else {"base_url": llm_base_url, "model": llm_model,
+                                                 "api_key_env": llm_api_key_env}
+        candidates, skipped = bench.default_candidates(
+            keys, epsilons=eps, include_sdv=sdv, llm=llm,
+            lm_checkpoint=None if lm_checkpoint is None else str(lm_checkpoint))
         for note in skipped:
             err.print(f"Skipped {note}")
         with err.status("Benchmarking...") as status:
@@ -513,7 +535,10 @@ def benchmark(
             command = (f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
                        + (f" --synthesizers {synthesizers}" if synthesizers else "")
                        + (f" --epsilons {epsilons}" if epsilons else "")
-                       + ("" if sdv else " --no-sdv"))
+                       + ("" if sdv else " --no-sdv")
+                       + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
+                       + (f" --llm-base-url {llm_base_url} --llm-model {llm_model}"
+                          if llm_base_url else ""))
             bench.update_readme(readme, _machine_note() + markdown, command)
             out.print(f"Updated the results table in {readme}")
 
