@@ -1,6 +1,8 @@
 """The HTML pages: plain files from ``static/``, no template engine, no CDN, no build step.
 
-The few numbers a page shows before its script runs (the upload limit) are filled in here.
+Each page file holds its own main content; ``layout.html`` is the shell they share (head,
+menu, footer). The few numbers a page shows before its script runs (the upload limit) are
+filled in here.
 """
 
 from __future__ import annotations
@@ -23,8 +25,25 @@ def _page(name: str) -> str:
     return resources.files("synthpatient.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
+#: file -> (title, menu label, script, path) of each page, in the order of the menu
+PAGES = {"chat.html": ("Ask for a cohort", "Ask for a cohort", "chat.js", "/"),
+         "data.html": ("Use your table", "Use your table", "data.js", "/data"),
+         "results.html": ("Results", "Results", "results.js", "/results"),
+         "api.html": ("JSON API", "API", "api.js", "/api-docs")}
+
+
+def _nav(current: str) -> str:
+    return "".join(f'        <li><a href="{path}"'
+                   + (' aria-current="page"' if name == current else "") + f">{label}</a></li>\n"
+                   for name, (_, label, _, path) in PAGES.items())
+
+
 def render(name: str, settings: Settings) -> HTMLResponse:
-    text = (_page(name)
+    """A page: its own main content inside the shared shell (head, menu, footer)."""
+    title, _, script, _ = PAGES[name]
+    page = (_page("layout.html").replace("{{TITLE}}", title).replace("{{SCRIPT}}", script)
+            .replace("{{NAV}}", _nav(name)).replace("{{CONTENT}}", _page(name)))
+    text = (page
             .replace("{{MAX_UPLOAD_MB}}", f"{settings.max_upload_mb:g}")
             .replace("{{MAX_UPLOAD_ROWS}}", f"{settings.max_upload_rows:,}")
             .replace("{{MIN_ROWS}}", str(settings.min_rows))
