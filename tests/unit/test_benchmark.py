@@ -111,3 +111,4 @@ def test_fine_tuned_tabular_lm_is_run_beside_the_one_from_scratch(tmp_path):
                                        lm_checkpoint=str(tmp_path))
     assert [c.name for c in candidates] == ["tabular_lm", "tabular_lm (fine-tuned)"]
     assert candidates[1].params == {"base_model": str(tmp_path)} and not candidates[0].params
+    assert candidates[0].large_sample and not candidates[1].large_sample

@@ -48,7 +48,7 @@ from synthpatient.synthesizers.base import Capabilities, Synthesizer, _enforce
 MAX_REDRAWS = 30
 #: Below this many rows a held-out split is too small to tell when to stop.
 MIN_VALIDATION_ROWS = 20
-#: Optimiser steps when ``epochs`` is None (about 2,000; see ``_epochs``).
+#: Optimiser steps when ``epochs`` is None (see ``_epochs``).
 DEFAULT_STEPS = 700
 #: ... and at most this many passes (on a few hundred rows, more starts to memorise them).
 MAX_EPOCHS = 100
@@ -66,9 +66,11 @@ class TabularLMSynthesizer(Synthesizer):
     Args:
         n_bins: Quantile bins per numeric column with many distinct values (None: about
             1.5 sqrt(n), 8 to 100). Columns with at most this many distinct values keep them.
-        d_model, n_layers, n_heads, dropout: The transformer's size.
-        epochs: Passes over the training rows (None: about 2,000 optimiser steps, 3 to 300
-            passes: 286 for 442 rows, 3 for 100,000).
+        d_model, n_layers, n_heads, dropout: The transformer's size and its dropout (0.3: a few
+            hundred rows are otherwise learned by heart).
+        epochs: Passes over the training rows (None: about 700 optimiser steps, 3 to 100
+            passes: 100 for 442 rows, 3 for 100,000). Longer training raises the quality
+            score on the training rows and memorises them (benchmarks/check_tabular_lm.py).
         batch_size, learning_rate, weight_decay: The optimiser (AdamW; the learning rate
             decays to 0 on a cosine over the planned steps).
         validation_share: Rows held out to stop training when their likelihood stops improving
