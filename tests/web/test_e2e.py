@@ -49,6 +49,35 @@ def snap(page, path: Path) -> None:  # type: ignore[no-untyped-def]
     page.evaluate("window.scrollTo(0, 0)")
 
 
+# what an accessibility audit would flag first, checked in the page itself: every form control
+# and image named, one h1, headings that do not skip a level, a language, a main landmark
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  const named = (el) => (el.labels && el.labels.length) || el.getAttribute("aria-label")
+    || el.getAttribute("aria-labelledby") || el.getAttribute("title");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!named(el)) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) problems.push(`unnamed ${el.tagName}`);
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.getAttribute("alt")) problems.push(`image without alt: ${img.src}`);
+  }
+  const levels = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+    .filter((h) => h.offsetParent !== null).map((h) => Number(h.tagName[1]));
+  if (levels.filter((l) => l === 1).length !== 1) problems.push(`h1 count ${levels.filter((l) => l === 1).length}`);
+  levels.forEach((l, i) => { if (i && l > levels[i - 1] + 1) problems.push(`heading h${levels[i - 1]} -> h${l}`); });
+  if (!document.documentElement.lang) problems.push("no lang");
+  if (!document.querySelector("main")) problems.push("no main landmark");
+  return problems;
+}"""
+
+
+def accessible(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.evaluate(A11Y_PROBLEMS)
+
+
 def plots_loaded(page) -> int:  # type: ignore[no-untyped-def]
     """How many plots show, once each has loaded (wait_for_function is not used: its polling
     evaluates a string, which the app's Content-Security-Policy rightly forbids)."""
@@ -93,6 +122,7 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
     assert "Clinical rules" in page.locator("#result").inner_text()
     assert "Provenance" in page.locator("#result aside").inner_text()
     snap(page, screenshots / "04-chat-results.png")
+    assert accessible(page) == []
 
     fhir = download(page, "fhir", tmp_path)
     with zipfile.ZipFile(fhir) as archive:
@@ -148,6 +178,7 @@ def test_upload_diabetes_table_generate_1000_rows_and_report(page, screenshots, 
     assert any("Distributions" in c for c in captions) and any("Privacy" in c for c in captions)
     assert "Rule violations" in page.locator("#result").inner_text()
     snap(page, screenshots / "08-data-results.png")
+    assert accessible(page) == []
 
     report = download(page, "report", tmp_path).read_text(encoding="utf-8")
     assert report.lstrip().lower().startswith("<!doctype html") and "</html>" in report
@@ -159,6 +190,7 @@ def test_upload_diabetes_table_generate_1000_rows_and_report(page, screenshots, 
     page.goto(result_url)
     page.locator("#result h2").wait_for(timeout=LONG)
     snap(page, screenshots / "09-results-page.png")
+    assert accessible(page) == []
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=screenshots / "10-results-narrow.png")
 
@@ -177,3 +209,17 @@ def test_bad_upload_shows_a_clear_message_on_the_page(page, screenshots, tmp_pat
     page.goto("/api-docs")
     page.locator("#operations tbody tr").first.wait_for(timeout=LONG)
     snap(page, screenshots / "12-api-docs.png")
+    assert accessible(page) == []
+
+
+def test_the_accessibility_probe_finds_what_it_looks_for(browser):
+    page = browser.new_page()
+    try:
+        page.set_content("<html><body><h1>One</h1><h3>Skipped</h3><input id=age>"
+                         "<img src=data:,><button></button></body></html>")
+        found = accessible(page)
+    finally:
+        page.close()
+    assert {"unlabelled input#age", "unnamed BUTTON", "heading h1 -> h3", "no lang",
+            "no main landmark"} <= set(found)
+    assert any(p.startswith("image without alt") for p in found)
