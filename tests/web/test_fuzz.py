@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import atexit
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -13,6 +15,7 @@ from synthpatient.web import Settings, create_app
 # small limits, so that a fuzzed request can never start minutes of work
 APP = create_app(Settings(max_rows=50, max_upload_mb=1, max_upload_rows=2000, job_wait_s=0.05,
                           allowed_hosts=("*",)))
+atexit.register(APP.state.close)  # its temp folder goes even when this module is deselected
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
