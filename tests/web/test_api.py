@@ -260,3 +260,29 @@ def test_unexpected_errors_are_one_line_500s(client, monkeypatch):
     monkeypatch.setattr(tables, "_choices", broken)
     message = one_line_error(client.get("/api/synthesizers"), 500)
     assert "secret" not in message and "log" in message
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "tsv"])
+def test_mixed_clinical_table_as_parquet_or_tsv_with_an_outcome(client, fmt):
+    real = make_clinical_table(300).drop(columns=["name", "email"])
+    buffer = io.BytesIO()
+    if fmt == "parquet":
+        real.to_parquet(buffer, index=False)
+    else:
+        buffer.write(real.to_csv(sep="\t", index=False).encode())
+    buffer.seek(0)
+    info = client.post("/api/uploads", files={"file": (f"ward.{fmt}", buffer,
+                                                        "application/octet-stream")}).json()
+    assert info["n_rows"] == 300 and info["flagged"] == ["patient_id"], info
+    job = wait_job(client, client.post("/api/generate", json={
+        "upload_id": info["id"], "n_rows": 200, "seed": 4, "target": "died",
+        "conditions": ["smoker=current"]}).json())
+    assert job["status"] == "done", job
+    result = client.get(f"/api/results/{job['result_id']}").json()
+    assert any(s["family"] == "utility" for s in result["scores"]), result["scores"]
+    synthetic = pd.read_parquet(io.BytesIO(
+        client.get(f"/api/results/{result['id']}/downloads/parquet").content))
+    assert len(synthetic) == 200 and (synthetic["smoker"] == "current").all()
+    assert synthetic["ldl"].isna().any() and not synthetic["ldl"].isna().all()  # missing kept
+    assert not set(synthetic["patient_id"]) & set(real["patient_id"])  # ids made up fresh
+    assert str(synthetic["admitted"].dtype).startswith("datetime64")
