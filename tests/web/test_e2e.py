@@ -223,3 +223,14 @@ def test_the_accessibility_probe_finds_what_it_looks_for(browser):
     assert {"unlabelled input#age", "unnamed BUTTON", "heading h1 -> h3", "no lang",
             "no main landmark"} <= set(found)
     assert any(p.startswith("image without alt") for p in found)
+
+
+def test_hostile_text_is_shown_as_text_never_run(page):
+    hostile = "<img src=x onerror=\"document.title='owned'\"> generate 5 lupus patients"
+    page.goto("/")
+    page.get_by_label("Your request or question").fill(hostile)
+    page.get_by_role("button", name="Send").click()
+    page.locator("#log li.assistant").last.wait_for(timeout=LONG)
+    assert page.locator("#log img").count() == 0 and page.title() != "owned"
+    assert hostile in page.locator("#log li.user").last.inner_text()
+    assert "no knowledge base for 'lupus'" in page.locator("#log li.assistant").last.inner_text()
