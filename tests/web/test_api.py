@@ -286,3 +286,14 @@ def test_mixed_clinical_table_as_parquet_or_tsv_with_an_outcome(client, fmt):
     assert synthetic["ldl"].isna().any() and not synthetic["ldl"].isna().all()  # missing kept
     assert not set(synthetic["patient_id"]) & set(real["patient_id"])  # ids made up fresh
     assert str(synthetic["admitted"].dtype).startswith("datetime64")
+
+
+def test_fhir_of_a_large_table_is_not_offered(make_client):
+    client = make_client(max_fhir_patients=100)
+    info = upload(client, datasets.load("diabetes")).json()
+    job = wait_job(client, client.post("/api/generate", json={"upload_id": info["id"],
+                                                              "n_rows": 101}).json())
+    result = client.get(f"/api/results/{job['result_id']}").json()
+    assert "fhir" not in {d["format"] for d in result["downloads"]}
+    assert any("up to 100 rows" in n for n in result["notices"])
+    one_line_error(client.get(f"/api/results/{result['id']}/downloads/fhir"), 404)

@@ -39,7 +39,7 @@ class Settings:
     max_upload_columns: int = 300
     min_rows: int = 1
     max_rows: int = 200_000
-    #: FHIR NDJSON is written with every resource validated; above this many patients it is
+    #: FHIR NDJSON is written with every resource validated; above this many patients (or rows) it is
     #: not offered (it would take minutes and gigabytes)
     max_fhir_patients: int = 20_000
     idle_timeout_s: float = 3600.0

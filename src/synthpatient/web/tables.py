@@ -348,6 +348,11 @@ def table_work(session: Session, settings: Settings, upload: Upload,
             report_html = report.to_html()
         result = _table_result(session, upload, request, seed, report, report_html, synthetic,
                                model, len(training), holdout, rules, conditions)
+        if len(synthetic) > settings.max_fhir_patients:
+            # one validated resource per value: beyond this it takes minutes and gigabytes
+            del result.downloads["fhir"]
+            notices.append(f"FHIR is offered for up to {settings.max_fhir_patients:,} rows "
+                           "per request.")
         result.notices = notices + list(report.meta.get("notices", []))
         session.results[result.id] = result
         return {"result_id": result.id}
