@@ -124,7 +124,7 @@ def main() -> int:
             fuzz(found.ok(), args.examples, args.seed, known, tally)
         # a job that crashed answers 200 with status "failed": count those too
         time.sleep(1.0)
-        jobs = [job for session in list(app.state.store._sessions.values())
+        jobs = [job for session in app.state.store.sessions()
                 for job in list(session.jobs.values())]
         crashed = [job for job in jobs if job.error == INTERNAL_ERROR]
     finally:

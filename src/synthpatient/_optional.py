@@ -7,6 +7,14 @@ from types import ModuleType
 
 from synthpatient.errors import MissingExtraError
 
+#: The module whose presence tells that an extra is installed.
+EXTRA_MODULES = {"deep": "torch", "lm": "torch", "dp": "mbi", "llm": "httpx"}
+
+
+def extra_module(extra: str) -> str:
+    """The module standing for ``extra`` (the extra's own name when it has no entry)."""
+    return EXTRA_MODULES.get(extra, extra)
+
 
 def import_optional(module: str, *, extra: str, purpose: str = "") -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra to install.

@@ -230,7 +230,7 @@ def test_idle_sessions_and_shutdown_delete_temp_folders(make_client):
     client = make_client(idle_timeout_s=0.01)
     store = client.app.state.store
     upload(client, datasets.load("diabetes"))
-    session = next(iter(store._sessions.values()))
+    session = store.sessions()[0]
     assert any(session.folder.rglob("*.csv"))
     import time
 
@@ -242,7 +242,7 @@ def test_idle_sessions_and_shutdown_delete_temp_folders(make_client):
 
 def test_busy_session_gets_409_not_a_second_job(client):
     info = upload(client, datasets.load("diabetes")).json()
-    session = next(iter(client.app.state.store._sessions.values()))
+    session = client.app.state.store.sessions()[0]
     session.busy = True
     try:
         assert "still running" in one_line_error(

@@ -23,8 +23,6 @@ from synthpatient.benchmark._output import (
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
-#: The module that tells whether an extra is installed.
-EXTRA_MODULES = {"deep": "torch", "dp": "mbi", "lm": "torch", "llm": "httpx"}
 
 __all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidates",
            "run_benchmark", "update_readme",
@@ -54,11 +52,11 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
         try:
             klass = get_synthesizer_class(key)
             if klass.capabilities.extra:
-                from synthpatient._optional import import_optional
+                from synthpatient._optional import extra_module, import_optional
 
                 with warnings.catch_warnings():  # mbi advises on JAX settings at import
                     warnings.simplefilter("ignore")
-                    import_optional(EXTRA_MODULES.get(klass.capabilities.extra, key),
+                    import_optional(extra_module(klass.capabilities.extra),
                                     extra=klass.capabilities.extra)
         except MissingExtraError as exc:
             skipped.append(f"{key}: {exc}")

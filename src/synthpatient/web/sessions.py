@@ -68,6 +68,11 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def sessions(self) -> list[Session]:
+        """A snapshot of the live sessions (for checks and scripts; users reach only theirs)."""
+        with self._lock:
+            return list(self._sessions.values())
+
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id (and mark it seen), or None."""
         if not session_id:

@@ -45,7 +45,6 @@ SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 HOLDOUT_SHARE = 0.25
 MIN_ROWS_FOR_HOLDOUT = 40
 MAX_UPLOADS_PER_SESSION = 5
-_EXTRA_MODULE = {"deep": "torch", "lm": "torch", "dp": "mbi", "llm": "httpx"}
 _FLAG_NOTE = {"identifier": "identifier: not learned, made up fresh in the synthetic rows",
               "text": "free text: not learned, made up fresh in the synthetic rows"}
 
@@ -183,6 +182,7 @@ def _choices() -> tuple[dict[str, Any], ...]:
     from importlib.util import find_spec
 
     from synthpatient import available_synthesizers, get_synthesizer_class
+    from synthpatient._optional import extra_module
 
     choices = []
     for key in available_synthesizers():
@@ -195,7 +195,7 @@ def _choices() -> tuple[dict[str, Any], ...]:
                          native_conditions=caps.native_conditions)
             if caps.needs_network:
                 entry.update(available=False, reason="needs a configured LLM server")
-            elif caps.extra and find_spec(_EXTRA_MODULE.get(caps.extra, caps.extra)) is None:
+            elif caps.extra and find_spec(extra_module(caps.extra)) is None:
                 # found, not imported: importing torch or JAX here would take seconds (a
                 # broken install still fails at fit time, with a one-line message)
                 entry.update(available=False, reason=f"needs the {caps.extra} extra: pip "
