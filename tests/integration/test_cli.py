@@ -98,6 +98,7 @@ BAD_INPUTS = {
     "unknown parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "stepz=5", "--out", t / "o.csv"], "no parameter 'stepz'"),
     "malformed parameter": (lambda t, r: ["generate", r, "-s", "tvae", "-p", "steps", "--out", t / "o.csv"], "KEY=VALUE"),
     "benchmark checkpoint missing": (lambda t, r: ["benchmark", "--lm-checkpoint", t / "nowhere", "--out", t / "bench"], "not a checkpoint folder"),
+    "benchmark llm bad url": (lambda t, r: ["benchmark", "--llm-base-url", "ftp://x", "--llm-model", "m", "--out", t / "bench"], "http:// or https://"),
     "benchmark llm without model": (lambda t, r: ["benchmark", "--llm-base-url", "http://127.0.0.1:9/v1", "--out", t / "bench"], "go together"),
 }
 

@@ -516,6 +516,10 @@ def benchmark(
                                         "to benchmark the prompted LLM, or neither.")
         llm = None if llm_base_url is None else {"base_url": llm_base_url, "model": llm_model,
                                                  "api_key_env": llm_api_key_env}
+        if llm is not None:  # bad settings fail here, before any work, not per seed
+            from synthpatient import get_synthesizer_class
+
+            get_synthesizer_class("llm")(**llm)
         candidates, skipped = bench.default_candidates(
             keys, epsilons=eps, include_sdv=sdv, llm=llm,
             lm_checkpoint=None if lm_checkpoint is None else str(lm_checkpoint))
