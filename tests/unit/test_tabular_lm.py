@@ -56,6 +56,41 @@ def test_missing_values_get_their_own_symbol():
     assert not vocab.allowed("range", low=0, high=10)[vocab.missing_symbol]
 
 
+def test_heaped_values_are_their_own_symbols():
+    # a ratio recorded mostly as whole numbers, some exactly: 3.0 and 4.0 are point masses
+    rng = np.random.default_rng(0)
+    values = pd.Series(np.concatenate([np.full(150, 3.0), np.full(100, 4.0),
+                                       np.round(rng.uniform(2, 7, 150), 2)]))
+    vocab = ColumnVocab.fit(Schema.infer(values.to_frame("v"))["v"], values, n_bins=10)
+    edges = np.asarray(vocab.values)
+    points = [i for i in range(vocab.n_values) if edges[i] == edges[i + 1]]
+    assert sorted(edges[points]) == [3.0, 4.0]
+    codes = vocab.encode(pd.Series([3.0, 4.0, 3.5, 3.0001]))
+    assert list(codes[:2]) == points and codes[2] not in points and codes[3] not in points
+    decoded = vocab.decode(np.repeat(points, 50), np.random.default_rng(1))
+    assert (decoded.to_numpy() == np.repeat([3.0, 4.0], 50)).all()
+    beside = vocab.decode(np.full(200, codes[2]), np.random.default_rng(2))
+    assert beside.between(3.0, 4.0).all() and (beside != 3.0).mean() > 0.9
+    shares = np.diff(vocab.ranks)
+    assert np.allclose(shares[points], [(values == 3.0).mean(), (values == 4.0).mean()])
+    counts = np.bincount(vocab.encode(values), minlength=vocab.n_values)
+    assert np.allclose(counts / len(values), shares)  # each symbol's share is its rows'
+
+
+def test_training_orders_are_the_sampling_orders():
+    """Half the rows read a subset of columns first; both parts keep the table's order, as
+    sampling does (conditioned columns, then the rest)."""
+    model = TabularLMSynthesizer(permuted_share=0.5, seed=0)
+    orders = model._orders(2000, 6, np.random.default_rng(0))
+    assert all(sorted(row) == list(range(6)) for row in orders)
+    natural = (orders == np.arange(6)).all(axis=1)
+    assert 0.4 < natural.mean() < 0.7  # table order, plus subsets that are a prefix
+    for row in orders[~natural]:
+        breaks = np.flatnonzero(np.diff(row) < 0)
+        assert len(breaks) == 1  # one ascending run for the subset, one for the rest
+    assert len({tuple(row) for row in orders}) > 40
+
+
 def test_calibration_keeps_order_and_gives_the_fitted_distribution():
     rng = np.random.default_rng(0)
     real = pd.Series(rng.lognormal(3, 0.5, 2000))
@@ -81,6 +116,20 @@ def test_learns_dependence_and_conditions_on_any_column():
     assert high_y["x"].mean() > synthetic["x"].mean() + 4
     low_group = model.sample(300, conditions={"group": "low"}, seed=3)
     assert low_group["x"].mean() < synthetic["x"].mean() - 2
+
+
+def test_linear_path_carries_a_linear_dependence():
+    """The coefficient from x's normal score to y's means, and the shift by a category,
+    are learned directly (they start at 0)."""
+    real = _correlated()
+    model = TabularLMSynthesizer(seed=0, **FAST).fit(real)
+    linear = model.network_.linear.detach().numpy()  # row 1 + i: column i's score
+    x, y = 0, 1
+    assert linear[1 + x, y] > 0.3 and linear[1 + y, x] > 0.3
+    offsets, shift = model.layout_.offsets, model.network_.token_shift.weight.detach().numpy()
+    high, low = (offsets[2] + model.vocabs_[2].values.index(g) for g in ("high", "low"))
+    assert shift[high, x] > shift[low, x]  # the "high" group moves x up
+    assert np.all(shift[offsets[0]:offsets[2]] == 0)  # numbers move nothing through it
 
 
 def test_training_copies_are_redrawn_and_reported():

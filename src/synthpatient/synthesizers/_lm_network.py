@@ -17,6 +17,13 @@ over each symbol's interval (plus a "missing" probability when the column has on
 model can only give probability to the column's own symbols, in training and sampling alike,
 so sampling can only emit a symbol of the fitted vocabulary; and the mixture makes the
 conditional of a number smooth, which a table of a few hundred rows needs.
+
+Beside the transformer runs a linear path: every value read so far moves the mixture means of
+every later ordered column, by a learned coefficient times its normal score (numbers, dates)
+or by a learned shift per symbol (categories, "missing"). In the table's order that alone has
+the form of a Gaussian copula's conditional, so a few hundred rows teach the linear part directly and
+the transformer learns what is not linear; it also carries no dropout, so the strength of a
+correlation does not change between training and sampling.
 """
 
 from __future__ import annotations
@@ -105,18 +112,38 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             column = layout.column_of_token() + 1  # 0: start and column tokens
             self.register_buffer("token_column", torch.tensor(column, dtype=torch.long))
             self.register_buffer("edges", torch.tensor(padded, dtype=torch.float32))
+            # the linear path (see the module docstring): linear[i, j] is how far column i's
+            # normal score moves column j's means (row 0: start and column tokens, no score);
+            # token_shift moves them by a category or "missing" (which have no score)
+            self.linear = nn.Parameter(torch.zeros(k + 1, k))
+            self.token_shift = nn.Embedding(layout.n_tokens, k)
+            nn.init.zeros_(self.token_shift.weight)
+            unscored = np.zeros(layout.n_tokens)
+            for j, (start, size) in enumerate(zip(layout.offsets, layout.n_symbols,
+                                                  strict=True)):
+                if edges[j] is None:
+                    unscored[start:start + size] = 1
+                elif nullable[j]:
+                    unscored[start + size - 1] = 1
+            self.register_buffer("unscored", torch.tensor(unscored, dtype=torch.float32))
 
         def forward(self, tokens: Any) -> Any:
-            """Hidden states (B, L, d) under a causal mask."""
-            x = self.embed(tokens) + (self.positions[tokens].unsqueeze(-1)
-                                      * self.scale_direction(self.token_column[tokens]))
+            """Hidden states (B, L, d) under a causal mask, and each position's linear shift
+            of every column's mixture means (B, L, k) from the values read so far."""
+            positions = self.positions[tokens]
+            columns = self.token_column[tokens]
+            x = self.embed(tokens) + positions.unsqueeze(-1) * self.scale_direction(columns)
             length = tokens.shape[1]
             causal = torch.triu(torch.full((length, length), float("-inf"),
                                            device=tokens.device), diagonal=1)
-            return self.norm(self.body(x, mask=causal, is_causal=True))
+            moves = (3 * positions.unsqueeze(-1) * self.linear[columns]
+                     + self.unscored[tokens].unsqueeze(-1) * self.token_shift(tokens))
+            shifts = torch.cumsum(moves, dim=1)  # at each position: the values before it
+            return self.norm(self.body(x, mask=causal, is_causal=True)), shifts
 
-        def log_probs(self, hidden: Any, j: int) -> Any:
-            """(N, n_symbols of column j): log-probabilities of column j's symbols."""
+        def log_probs(self, hidden: Any, j: int, shift: Any = None) -> Any:
+            """(N, n_symbols of column j): log-probabilities of column j's symbols; ``shift``
+            (N,) moves an ordered column's mixture means."""
             start, size = int(layout.offsets[j]), layout.n_symbols[j]
             if edges[j] is None:
                 weight = self.head.weight[start:start + size]
@@ -127,6 +154,8 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
                 self.mixture.bias[j * width:(j + 1) * width]
             weights = torch.log_softmax(params[:, :MIXTURE], dim=-1)
             means = params[:, MIXTURE:2 * MIXTURE]
+            if shift is not None:
+                means = means + shift.unsqueeze(-1)
             scales = torch.nn.functional.softplus(params[:, 2 * MIXTURE:3 * MIXTURE]) + 0.02
             cuts = self.edges[j, :len(edges[j])]                    # (n_values + 1,)
             z = (cuts.view(1, 1, -1) - means.unsqueeze(-1)) / scales.unsqueeze(-1)

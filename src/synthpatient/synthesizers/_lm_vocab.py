@@ -75,9 +75,7 @@ class ColumnVocab:
             ranks = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
             return cls(spec.name, spec.kind, "exact", distinct.tolist(), nullable,
                        ranks.tolist())
-        edges = np.unique(np.quantile(numbers, np.linspace(0, 1, n_bins + 1)))
-        ranks = np.searchsorted(np.sort(numbers), edges, side="left") / len(numbers)
-        ranks[-1] = 1.0
+        edges, ranks = _bin_edges(np.sort(numbers), distinct, counts, n_bins)
         quantiles = np.quantile(numbers, np.linspace(0, 1, min(QUANTILES, len(numbers))))
         return cls(spec.name, spec.kind, "bins", edges.tolist(), nullable, ranks.tolist(),
                    quantiles.tolist())
@@ -139,8 +137,11 @@ class ColumnVocab:
                                 < np.abs(grid[nearest] - numbers[~missing]))
                 codes[~missing] = np.where(closer_below, below, nearest)
             else:
-                inner = np.searchsorted(grid, numbers[~missing], side="right") - 1
-                codes[~missing] = np.clip(inner, 0, self.n_values - 1)
+                present = numbers[~missing]
+                inner = np.searchsorted(grid, present, side="right") - 1
+                # a value with its own symbol (edges [v, v]) is that symbol, not the bin from v
+                on_point = (inner >= 1) & (grid[np.clip(inner - 1, 0, None)] == present)
+                codes[~missing] = np.clip(inner - on_point, 0, self.n_values - 1)
         if self.nullable:
             codes[missing] = self.n_values
         return codes
@@ -277,6 +278,51 @@ def _as_numbers(kind: str, values: pd.Series) -> np.ndarray:
         out[stamps.isna().to_numpy()] = np.nan
         return out
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def _bin_edges(ordered: np.ndarray, distinct: np.ndarray, counts: np.ndarray,
+               n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges and the share of the column below each, for sorted numbers.
+
+    A value held by at least a bin's share of the rows (a heap: a ratio recorded as 3.0, a
+    blood pressure as 120, a lab value at its detection limit) is a point mass and gets its
+    own symbol, edges ``[v, v]``: it decodes to exactly v, and the model decides from the
+    other columns whether a row sits on the heap or beside it. Quantile bins of the other
+    values fill the gaps, split at the heaps. Without heaps these are plain quantile bins.
+    """
+    n = len(ordered)
+    heaps = distinct[counts >= max(2, n / n_bins)]
+    rest = ordered[~np.isin(ordered, heaps)]
+    if len(rest):
+        n_rest = max(1, int(round(n_bins * len(rest) / n)))
+        cuts = np.quantile(rest, np.linspace(0, 1, n_rest + 1))
+    else:
+        cuts = np.zeros(0)
+    cuts = np.unique(np.concatenate([cuts, heaps]))
+    if len(cuts) < 2:  # one value only: a single point
+        cuts = np.array([cuts[0], cuts[0]])
+    edges, ranks = [], []
+    for i, cut in enumerate(cuts):
+        if cut in heaps:  # [.., cut) ends below the heap, [cut, cut], then [cut, ..)
+            below = np.searchsorted(ordered, cut, side="left") / n
+            above = np.searchsorted(ordered, cut, side="right") / n
+            if i > 0:
+                edges.append(cut)
+                ranks.append(below)
+            elif not edges:
+                edges.append(cut)
+                ranks.append(0.0)
+            if i < len(cuts) - 1:
+                edges.append(cut)
+                ranks.append(above)
+            else:
+                edges.append(cut)
+                ranks.append(1.0)
+        else:
+            edges.append(cut)
+            ranks.append(0.0 if i == 0 else 1.0 if i == len(cuts) - 1 else
+                         np.searchsorted(ordered, cut, side="left") / n)
+    return np.asarray(edges, dtype=float), np.asarray(ranks, dtype=float)
 
 
 def default_bins(n_rows: int) -> int:

@@ -1,11 +1,13 @@
 """``TabularLMSynthesizer``: a small causal language model trained on the rows themselves.
 
 Rows are text, ``"age is 54, sex is female, bmi is 31.2, ..."``, over a vocabulary built from
-the data (see ``_lm_vocab``), so training needs no download and works offline. Columns are
-put in a random order for part of every batch, so the model learns each column given any
-subset of the others, and sampling can condition on any columns (REaLTabFormer can only
-condition on the leading ones). The rest of every batch keeps the table's own order, which
-is the order unconditioned sampling uses, so that one order is learned best.
+the data (see ``_lm_vocab``), so training needs no download and works offline. For half of
+every batch a random subset of the columns is read first, so the model learns each column
+given any subset of the others, and sampling can condition on any columns (REaLTabFormer can
+only condition on the leading ones). Sampling reads the conditioned columns first and the rest
+in the table's order, which is exactly the family of orders trained on; the other half of
+every batch keeps the table's order, which unconditioned sampling uses, so that one is learned
+best.
 
 Decoding is constrained by the schema: at each column the model can only emit one of that
 column's symbols, numbers are drawn inside their bin, the column's bounds and precision, so
@@ -52,6 +54,9 @@ MIN_VALIDATION_ROWS = 20
 DEFAULT_STEPS = 700
 #: ... and at most this many passes (on a few hundred rows, more starts to memorise them).
 MAX_EPOCHS = 100
+#: The network's linear path (see ``_lm_network``) and how much larger its step is.
+LINEAR_PARAMETERS = ("linear", "token_shift.weight")
+LINEAR_STEP = 10.0
 #: Rows per forward pass when sampling (bounds memory for very large samples).
 SAMPLE_CHUNK = 20_000
 
@@ -77,8 +82,9 @@ class TabularLMSynthesizer(Synthesizer):
             (0, the default: train ``epochs`` passes on every row; on small tables every row
             counts more than the stopping point).
         patience: Epochs without a better held-out likelihood before stopping.
-        permuted_share: Share of each batch whose columns are put in a random order (the rest
-            keep the table's order); 0 disables conditioning on non-leading columns' quality.
+        permuted_share: Share of each batch read with a random subset of columns first (the
+            rest keep the table's order); 0 gives up the quality of conditioning on columns
+            other than the leading ones.
         temperature: Sampling temperature (1 samples the learned distribution).
         reject_copies: Redraw rows identical to a training row (the share redrawn is reported).
         calibrate_marginals: For samples without conditions, keep the order the model gave
@@ -218,12 +224,24 @@ class TabularLMSynthesizer(Synthesizer):
         return positions
 
     def _orders(self, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Column orders for a batch: the table's order, or random for ``permuted_share``."""
+        """Column orders for a batch: the table's order, or for ``permuted_share`` of the rows
+        a random subset of columns first and then the others, each part in the table's order.
+
+        That is exactly the order sampling uses (the conditioned columns, then the rest), so
+        the model learns only the orders it will be asked for, not all k! of them; fully
+        random orders cost unconditioned samples much of their pair fidelity."""
         orders = np.tile(np.arange(k), (n, 1))
         permuted = rng.random(n) < self.permuted_share
         if permuted.any():
-            orders[permuted] = np.argsort(rng.random((int(permuted.sum()), k)), axis=1)
+            orders[permuted] = self._subset_first(int(permuted.sum()), k, rng)
         return orders
+
+    @staticmethod
+    def _subset_first(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` orders: a random subset of the ``k`` columns (of any size), then the rest,
+        each part in the table's order."""
+        first = rng.random((n, k)) < rng.random((n, 1))
+        return np.argsort(~first, axis=1, kind="stable")
 
     def _epochs(self, n_batches: int) -> int:
         if self.epochs is not None:
@@ -234,26 +252,34 @@ class TabularLMSynthesizer(Synthesizer):
               orders: np.ndarray, device: str) -> Any:
         """Mean negative log-likelihood per value of rows ``codes`` read in ``orders``."""
         tokens, _ = layout.sequences(codes, orders)
-        hidden = network(torch.as_tensor(tokens, device=device))[:, 1::2]  # column tokens
+        hidden, shifts = network(torch.as_tensor(tokens, device=device))
+        hidden, shifts = hidden[:, 1::2], shifts[:, 1::2]  # at the column tokens
         rows = torch.arange(len(codes), device=device)
         where = torch.as_tensor(np.argsort(orders, axis=1), device=device)  # column -> step
         targets = torch.as_tensor(codes, device=device)
         total = 0.0
         for j in range(layout.n_columns):  # every row has every column exactly once
-            log_probs = network.log_probs(hidden[rows, where[:, j]], j)
+            log_probs = network.log_probs(hidden[rows, where[:, j]], j,
+                                          shifts[rows, where[:, j], j])
             total = total - log_probs[rows, targets[:, j]].sum()
         return total / codes.size
 
     def _train(self, torch: Any, network: Any, layout: Layout, train: np.ndarray,
                valid: np.ndarray, rng: np.random.Generator, device: str) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate,
-                                      weight_decay=self.weight_decay)
+        # the linear path's coefficients have to travel to about 1 in a few hundred steps, so
+        # they take ten times the step, without decay (which would shrink every correlation)
+        linear = [p for n, p in network.named_parameters() if n in LINEAR_PARAMETERS]
+        rest = [p for n, p in network.named_parameters() if n not in LINEAR_PARAMETERS]
+        optimizer = torch.optim.AdamW(
+            [{"params": rest},
+             {"params": linear, "lr": LINEAR_STEP * self.learning_rate, "weight_decay": 0.0}],
+            lr=self.learning_rate, weight_decay=self.weight_decay)
         k = layout.n_columns
-        # held-out rows are scored in the table's order and in one fixed random order each,
-        # so the stopping point suits both unconditioned and conditioned sampling
+        # held-out rows are scored in the table's order and in one fixed subset-first order
+        # each, so the stopping point suits both unconditioned and conditioned sampling
         valid_orders = None if not len(valid) else np.concatenate(
             [np.tile(np.arange(k), (len(valid), 1)),
-             np.argsort(rng.random((len(valid), k)), axis=1)])
+             self._subset_first(len(valid), k, rng)])
         stopper = EarlyStopping(self.patience, min_gain=1e-4)
         n_batches = max(1, math.ceil(len(train) / self.batch_size))
         epochs = self._epochs(n_batches)
@@ -374,8 +400,9 @@ class TabularLMSynthesizer(Synthesizer):
             for j in order:
                 column_token = torch.full((n, 1), 1 + int(j), dtype=torch.long, device=device)
                 tokens = torch.cat([tokens, column_token], dim=1)
-                hidden = self.network_(tokens)[:, -1]
-                logits = self.network_.log_probs(hidden, int(j)).float().cpu()
+                hidden, shifts = self.network_(tokens)
+                logits = self.network_.log_probs(hidden[:, -1], int(j),
+                                                 shifts[:, -1, int(j)]).float().cpu()
                 if j in allowed:
                     logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
                 probs = torch.softmax(logits / self.temperature, dim=1)
