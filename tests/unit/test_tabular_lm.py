@@ -132,6 +132,32 @@ def test_linear_path_carries_a_linear_dependence():
     assert np.all(shift[offsets[0]:offsets[2]] == 0)  # numbers move nothing through it
 
 
+def test_category_and_missing_shares_are_corrected_to_the_data():
+    """A briefly trained model gets the shares wrong; the prior-shift weights found after
+    training give unconditioned samples the data's shares, rare category included."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(50, 10, 600)
+    real = pd.DataFrame({
+        "x": np.round(x, 1),
+        "group": rng.choice(["a", "b", "c", "rare"], 600, p=[0.5, 0.3, 0.17, 0.03]),
+        "lab": np.round(np.where(rng.random(600) < 0.15, np.nan, x + rng.normal(0, 5, 600)), 1)})
+    model = TabularLMSynthesizer(seed=0, epochs=3, d_model=32, progress=False).fit(real)
+    target = real["group"].value_counts(normalize=True)
+
+    def errors(calibrate: bool) -> tuple[float, float]:
+        model.calibrate_marginals = calibrate
+        rows = model.sample(4000, seed=1)
+        shares = rows["group"].value_counts(normalize=True).reindex(target.index, fill_value=0)
+        return (float((shares - target).abs().max()),
+                abs(rows["lab"].isna().mean() - real["lab"].isna().mean()))
+
+    raw, corrected = errors(False), errors(True)
+    assert raw[0] > 0.02 and corrected[0] < 0.012  # largest category error
+    assert corrected[1] < 0.03
+    # conditioned samples are drawn from the model as it is (the target shares are unknown)
+    assert model.sample(50, conditions={"group": "rare"}, seed=2)["group"].eq("rare").all()
+
+
 def test_training_copies_are_redrawn_and_reported():
     rng = np.random.default_rng(0)
     real = pd.DataFrame({"a": rng.choice(["p", "q", "r"], 150), "b": rng.integers(0, 4, 150),

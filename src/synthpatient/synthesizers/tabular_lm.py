@@ -57,6 +57,10 @@ MAX_EPOCHS = 100
 #: The network's linear path (see ``_lm_network``) and how much larger its step is.
 LINEAR_PARAMETERS = ("linear", "token_shift.weight")
 LINEAR_STEP = 10.0
+#: Rows drawn after training to find the category shares' correction (``_prior_weights``).
+CALIBRATION_ROWS = 4000
+#: That correction multiplies a symbol's probability by at most this, or divides it by this.
+MAX_PRIOR_WEIGHT = 20.0
 #: Rows per forward pass when sampling (bounds memory for very large samples).
 SAMPLE_CHUNK = 20_000
 
@@ -89,8 +93,11 @@ class TabularLMSynthesizer(Synthesizer):
         reject_copies: Redraw rows identical to a training row (the share redrawn is reported).
         calibrate_marginals: For samples without conditions, keep the order the model gave
             each numeric column's values but give them the column's fitted distribution (as a
-            copula does): the model then supplies how columns go together, the data each
-            column's shape. Under conditions the target shapes are unknown, so it is skipped.
+            copula does), and reweight each category's (and each "missing") probability by a
+            factor fixed after training so that the shares match the data's: the model then
+            supplies how columns go together, the data each column's shape, and rare
+            categories keep their share. Under conditions the target shapes are unknown, so
+            it is skipped.
         base_model: A local folder with a pretrained causal LM to fine-tune instead of
             training from scratch (see ``_lm_pretrained``); None trains from scratch.
         base_learning_rate: The learning rate for fine-tuning ``base_model`` (pretrained
@@ -203,6 +210,9 @@ class TabularLMSynthesizer(Synthesizer):
                               "device": device}
         self.row_hashes_ = _row_hashes(specs, data) if self.reject_copies else np.zeros(
             0, dtype=np.uint64)
+        self.symbol_log_weights_ = np.zeros(int(sum(layout.n_symbols)))
+        if self.base_model is None:
+            self.symbol_log_weights_ = self._prior_weights(torch, codes, rng)
 
     def _device(self, torch: Any) -> str:
         if self.device == "auto":
@@ -376,8 +386,9 @@ class TabularLMSynthesizer(Synthesizer):
     def _draw(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
               ranges: dict[int, tuple[Any, Any]], rng: np.random.Generator,
               generator: Any) -> pd.DataFrame:
+        weights = self.symbol_log_weights_ if self.calibrate_marginals and not allowed else None
         codes = np.concatenate([self._symbols(torch, min(SAMPLE_CHUNK, n - start), order,
-                                              allowed, generator)
+                                              allowed, generator, weights)
                                 for start in range(0, n, SAMPLE_CHUNK)]) if n else np.zeros(
             (0, len(self.vocabs_)), dtype=np.int64)
         columns = {}
@@ -387,8 +398,12 @@ class TabularLMSynthesizer(Synthesizer):
         return pd.DataFrame(columns)
 
     def _symbols(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
-                 generator: Any) -> np.ndarray:
-        """Column symbols (n, K), drawn one column at a time in ``order``."""
+                 generator: Any, weights: np.ndarray | None = None,
+                 targets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+        """Column symbols (n, K), drawn one column at a time in ``order``; each symbol's
+        probability is multiplied by ``exp(weights)`` (one per symbol of every column). With
+        ``targets`` (column: the group of each symbol, each group's share), the weights of
+        those columns are found first, in ``weights``, from the rows being drawn."""
         layout = self.layout_
         if self.base_model is not None:
             return self.network_.generate(n, order, allowed, self.temperature, generator)
@@ -406,11 +421,45 @@ class TabularLMSynthesizer(Synthesizer):
                 if j in allowed:
                     logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
                 probs = torch.softmax(logits / self.temperature, dim=1)
+                if weights is not None:
+                    part = slice(int(offsets[j] - offsets[0]),
+                                 int(offsets[j] - offsets[0]) + layout.n_symbols[j])
+                    if targets is not None and int(j) in targets:
+                        weights[part] = _prior_shift(probs.numpy(), *targets[int(j)])
+                    probs = probs * torch.as_tensor(np.exp(weights[part]), dtype=probs.dtype)
+                    probs = probs / probs.sum(dim=1, keepdim=True)
                 symbol = torch.multinomial(probs, 1, generator=generator).squeeze(1)
                 out[:, j] = symbol.numpy()
                 tokens = torch.cat([tokens, (symbol + int(offsets[j])).unsqueeze(1).to(device)],
                                    dim=1)
         return out
+
+    def _prior_weights(self, torch: Any, codes: np.ndarray, rng: np.random.Generator
+                       ) -> np.ndarray:
+        """Log-weights on every symbol so that unconditioned samples have the training shares
+        of each category and of "missing" (numbers get their shape from ``calibrate``).
+
+        A model trained with dropout on a few hundred rows gets a category's share a point or
+        two wrong, and a rare category's by far more. This is the prior-shift correction of a
+        classifier's probabilities (Saerens, Latinne and Decaestecker, Neural Computation
+        2002), found column by column in sampling order on ``CALIBRATION_ROWS`` drawn rows, so
+        each column's weights allow for the corrected columns before it. The weights are
+        fixed, so a sample of any size, even one row, is drawn from the same model.
+        """
+        weights = np.zeros(int(sum(self.layout_.n_symbols)))
+        targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for j, vocab in enumerate(self.vocabs_):
+            found = np.bincount(codes[:, j], minlength=vocab.n_symbols) / len(codes)
+            if vocab.kind == "category":
+                targets[j] = (np.arange(vocab.n_symbols), found)
+            elif vocab.nullable:
+                groups = np.r_[np.zeros(vocab.n_values, dtype=np.int64), 1]
+                targets[j] = (groups, np.array([1 - found[-1], found[-1]]))
+        if targets:
+            generator = make_generator(torch, torch_seed(rng), "cpu")
+            self._symbols(torch, CALIBRATION_ROWS, np.arange(len(self.vocabs_)), {}, generator,
+                          weights, targets)
+        return weights
 
     def _copies(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """Which rows, as they will be delivered (rounded, bounded), copy a training row."""
@@ -431,7 +480,7 @@ class TabularLMSynthesizer(Synthesizer):
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays = {"row_hashes": self.row_hashes_}
+        arrays = {"row_hashes": self.row_hashes_, "symbol_log_weights": self.symbol_log_weights_}
         if self.base_model is not None:
             arrays.update(self.network_.arrays())
         else:
@@ -459,6 +508,26 @@ class TabularLMSynthesizer(Synthesizer):
             self.network_ = network.to(device).eval()
         self.training_log_ = dict(state["training"])
         self.row_hashes_ = np.asarray(arrays["row_hashes"], dtype=np.uint64)
+        self.symbol_log_weights_ = np.asarray(arrays.get(
+            "symbol_log_weights", np.zeros(int(sum(self.layout_.n_symbols)))), dtype=float)
+
+
+def _prior_shift(probs: np.ndarray, groups: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Log-weights, one per symbol and equal within a group, such that the rows' reweighted
+    and renormalised probabilities average to ``shares`` per group (fixed-point iteration,
+    bounded by ``MAX_PRIOR_WEIGHT``)."""
+    bound = math.log(MAX_PRIOR_WEIGHT)
+    members = np.eye(len(shares))[groups]                          # (symbols, groups)
+    log_weights = np.zeros(len(shares))
+    for _ in range(100):
+        weighted = probs * np.exp(log_weights)[groups]
+        weighted /= np.maximum(weighted.sum(axis=1, keepdims=True), 1e-300)
+        current = weighted.mean(axis=0) @ members
+        step = np.log(np.maximum(shares, 1e-9)) - np.log(np.maximum(current, 1e-9))
+        log_weights = np.clip(log_weights + step, -bound, bound)
+        if np.abs(step).max() < 1e-5:
+            break
+    return log_weights[groups] - log_weights.max()
 
 
 def _row_hashes(specs: list[Any], data: pd.DataFrame) -> np.ndarray:
