@@ -290,38 +290,25 @@ def _bin_edges(ordered: np.ndarray, distinct: np.ndarray, counts: np.ndarray,
     other columns whether a row sits on the heap or beside it. Quantile bins of the other
     values fill the gaps, split at the heaps. Without heaps these are plain quantile bins.
     """
+    # more than n_bins distinct values (fewer are "exact"), so some are not heaps and there
+    # are at least two cuts
     n = len(ordered)
     heaps = distinct[counts >= max(2, n / n_bins)]
     rest = ordered[~np.isin(ordered, heaps)]
-    if len(rest):
-        n_rest = max(1, int(round(n_bins * len(rest) / n)))
-        cuts = np.quantile(rest, np.linspace(0, 1, n_rest + 1))
-    else:
-        cuts = np.zeros(0)
-    cuts = np.unique(np.concatenate([cuts, heaps]))
-    if len(cuts) < 2:  # one value only: a single point
-        cuts = np.array([cuts[0], cuts[0]])
+    n_rest = max(1, int(round(n_bins * len(rest) / n)))
+    cuts = np.unique(np.concatenate([np.quantile(rest, np.linspace(0, 1, n_rest + 1)), heaps]))
+    below = np.searchsorted(ordered, cuts, side="left") / n
+    above = np.searchsorted(ordered, cuts, side="right") / n
+    below[0], above[-1] = 0.0, 1.0
     edges, ranks = [], []
     for i, cut in enumerate(cuts):
-        if cut in heaps:  # [.., cut) ends below the heap, [cut, cut], then [cut, ..)
-            below = np.searchsorted(ordered, cut, side="left") / n
-            above = np.searchsorted(ordered, cut, side="right") / n
-            if i > 0:
-                edges.append(cut)
-                ranks.append(below)
-            elif not edges:
-                edges.append(cut)
-                ranks.append(0.0)
-            if i < len(cuts) - 1:
-                edges.append(cut)
-                ranks.append(above)
-            else:
-                edges.append(cut)
-                ranks.append(1.0)
-        else:
+        edges.append(cut)
+        ranks.append(below[i])
+        if cut in heaps:  # [.., cut) ends below the heap; [cut, cut]; [cut, ..) from above it
             edges.append(cut)
-            ranks.append(0.0 if i == 0 else 1.0 if i == len(cuts) - 1 else
-                         np.searchsorted(ordered, cut, side="left") / n)
+            ranks.append(above[i])
+    if cuts[-1] not in heaps:
+        ranks[-1] = 1.0
     return np.asarray(edges, dtype=float), np.asarray(ranks, dtype=float)
 
 
