@@ -21,9 +21,9 @@ conditional of a number smooth, which a table of a few hundred rows needs.
 Beside the transformer runs a linear path: every value read so far moves the mixture means of
 every later ordered column, by a learned coefficient times its normal score (numbers, dates)
 or by a learned shift per symbol (categories, "missing"). In the table's order that alone has
-the form of a Gaussian copula's conditional, so a few hundred rows teach the linear part directly and
-the transformer learns what is not linear; it also carries no dropout, so the strength of a
-correlation does not change between training and sampling.
+the form of a Gaussian copula's conditional, so a few hundred rows teach the linear part
+directly and the transformer learns what is not linear; it also carries no dropout, so the
+strength of a correlation does not change between training and sampling.
 """
 
 from __future__ import annotations
