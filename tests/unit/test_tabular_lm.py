@@ -119,16 +119,27 @@ def test_learns_dependence_and_conditions_on_any_column():
 
 
 def test_linear_path_carries_a_linear_dependence():
-    """The coefficient from x's normal score to y's means, and the shift by a category,
-    are learned directly (they start at 0)."""
+    """The Gaussian conditional mean comes from the scores' correlation, solved for whichever
+    columns have been read; the shift by a category is learned (it starts at 0)."""
+    import torch
+
     real = _correlated()
     model = TabularLMSynthesizer(seed=0, **FAST).fit(real)
-    linear = model.network_.linear.detach().numpy()  # row 1 + i: column i's score
-    x, y = 0, 1
-    assert linear[1 + x, y] > 0.3 and linear[1 + y, x] > 0.3
-    offsets, shift = model.layout_.offsets, model.network_.token_shift.weight.detach().numpy()
+    network = model.network_
+    correlation = network.correlation.numpy()
+    assert correlation[0, 1] > 0.9 and correlation[0, 2] == 0  # x, y; "group" is a category
+    # E[z_2 | z_S] = Sigma_2S Sigma_SS^-1 z_S, for S = {0} and S = {0, 1}, against numpy
+    sigma = np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.5], [0.3, 0.5, 1.0]])
+    network.correlation = torch.tensor(sigma, dtype=torch.float32)
+    seen = torch.tensor([[1.0, 0, 0], [1.0, 1, 0]])
+    z = torch.tensor([[0.8, 0, 0], [0.8, -1.2, 0]])
+    got = network._conditional_mean(seen, z, torch.tensor([2, 2])).numpy()
+    expected = [sigma[2, 0] * 0.8,
+                sigma[2, :2] @ np.linalg.solve(sigma[:2, :2], [0.8, -1.2])]
+    assert np.allclose(got, expected, atol=1e-4)
+    offsets, shift = model.layout_.offsets, network.token_shift.weight.detach().numpy()
     high, low = (offsets[2] + model.vocabs_[2].values.index(g) for g in ("high", "low"))
-    assert shift[high, x] > shift[low, x]  # the "high" group moves x up
+    assert shift[high, 0] > shift[low, 0]  # the "high" group moves x up
     assert np.all(shift[offsets[0]:offsets[2]] == 0)  # numbers move nothing through it
 
 

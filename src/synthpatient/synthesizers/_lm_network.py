@@ -18,12 +18,13 @@ model can only give probability to the column's own symbols, in training and sam
 so sampling can only emit a symbol of the fitted vocabulary; and the mixture makes the
 conditional of a number smooth, which a table of a few hundred rows needs.
 
-Beside the transformer runs a linear path: every value read so far moves the mixture means of
-every later ordered column, by a learned coefficient times its normal score (numbers, dates)
-or by a learned shift per symbol (categories, "missing"). In the table's order that alone has
-the form of a Gaussian copula's conditional, so a few hundred rows teach the linear part
-directly and the transformer learns what is not linear; it also carries no dropout, so the
-strength of a correlation does not change between training and sampling.
+Beside the transformer runs a linear path that moves the mixture means of each ordered
+column: by the Gaussian conditional mean of its normal score given the scores read so far
+(from the correlation of the training rows' scores, as a Gaussian copula has it, solved for
+whichever columns are present, so it is right for any conditioning subset), and by a learned
+shift per category or "missing" read before it (they have no score). The transformer then
+learns only what is not linear; the linear part carries no dropout, so the strength of a
+correlation does not change between training and sampling.
 """
 
 from __future__ import annotations
@@ -75,12 +76,16 @@ MIXTURE = 4
 
 
 def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
-                  edges: list[np.ndarray | None], nullable: list[bool], *, d_model: int,
-                  n_heads: int, n_layers: int, dropout: float) -> Any:
+                  edges: list[np.ndarray | None], nullable: list[bool],
+                  correlation: np.ndarray | None = None, *, d_model: int, n_heads: int,
+                  n_layers: int, dropout: float) -> Any:
     """The transformer for ``layout``.
 
     Args:
         positions: Each token's place on its column's scale (0 where that means nothing).
+        correlation: The columns' normal-score correlation (k x k; identity rows and columns
+            for categories), for the linear path; None: the identity, to be replaced by a
+            saved model's.
         edges: Per column, the symbols' edges on the normal-score scale (ordered columns), or
             None (categories, predicted by a softmax over their symbols).
         nullable: Per column, whether its last symbol means "missing".
@@ -112,10 +117,10 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             column = layout.column_of_token() + 1  # 0: start and column tokens
             self.register_buffer("token_column", torch.tensor(column, dtype=torch.long))
             self.register_buffer("edges", torch.tensor(padded, dtype=torch.float32))
-            # the linear path (see the module docstring): linear[i, j] is how far column i's
-            # normal score moves column j's means (row 0: start and column tokens, no score);
-            # token_shift moves them by a category or "missing" (which have no score)
-            self.linear = nn.Parameter(torch.zeros(k + 1, k))
+            # the linear path (see the module docstring): the correlation gives the Gaussian
+            # conditional mean; token_shift moves the means by a category or "missing"
+            self.register_buffer("correlation", torch.tensor(
+                np.eye(k) if correlation is None else correlation, dtype=torch.float32))
             self.token_shift = nn.Embedding(layout.n_tokens, k)
             nn.init.zeros_(self.token_shift.weight)
             unscored = np.zeros(layout.n_tokens)
@@ -126,20 +131,57 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
                 elif nullable[j]:
                     unscored[start + size - 1] = 1
             self.register_buffer("unscored", torch.tensor(unscored, dtype=torch.float32))
+            self.register_buffer("scored", torch.tensor(
+                (column > 0) & (unscored == 0), dtype=torch.float32))
 
         def forward(self, tokens: Any) -> Any:
-            """Hidden states (B, L, d) under a causal mask, and each position's linear shift
-            of every column's mixture means (B, L, k) from the values read so far."""
+            """Hidden states (B, L, d) under a causal mask, and at each column token (the
+            odd positions) the linear shift of that column's mixture means (B, L // 2)."""
             positions = self.positions[tokens]
             columns = self.token_column[tokens]
             x = self.embed(tokens) + positions.unsqueeze(-1) * self.scale_direction(columns)
             length = tokens.shape[1]
             causal = torch.triu(torch.full((length, length), float("-inf"),
                                            device=tokens.device), diagonal=1)
-            moves = (3 * positions.unsqueeze(-1) * self.linear[columns]
-                     + self.unscored[tokens].unsqueeze(-1) * self.token_shift(tokens))
-            shifts = torch.cumsum(moves, dim=1)  # at each position: the values before it
-            return self.norm(self.body(x, mask=causal, is_causal=True)), shifts
+            hidden = self.norm(self.body(x, mask=causal, is_causal=True))
+            return hidden, self.linear_shift(tokens)
+
+        def linear_shift(self, tokens: Any) -> Any:
+            """(B, S): at each of the S column tokens, the Gaussian conditional mean of that
+            column's score given the scores read before it, plus the learned shifts of the
+            categories and "missing" read before it."""
+            targets = tokens[:, 1::2] - 1                               # (B, S) columns
+            steps = targets.shape[1]
+            values = tokens[:, 2::2][:, :steps - 1]                     # values before the last
+            cols = self.token_column[values] - 1
+            one_hot = torch.nn.functional.one_hot(cols, k).float()      # (B, V, k)
+            scored = self.scored[values].unsqueeze(-1) * one_hot
+            z = 3 * self.positions[values].unsqueeze(-1) * scored
+            moves = self.unscored[values].unsqueeze(-1) * self.token_shift(values)
+            pad = torch.zeros((tokens.shape[0], 1, k), device=tokens.device)
+            # at step s: the values of steps < s (a running sum shifted by one)
+            seen = torch.cat([pad, torch.cumsum(scored, dim=1)], dim=1)  # (B, S, k)
+            seen_z = torch.cat([pad, torch.cumsum(z, dim=1)], dim=1)
+            moved = torch.cat([pad, torch.cumsum(moves, dim=1)], dim=1)
+            learned = torch.gather(moved, 2, targets.unsqueeze(-1)).squeeze(-1)
+            with torch.no_grad():
+                gaussian = self._conditional_mean(seen.reshape(-1, k), seen_z.reshape(-1, k),
+                                                  targets.reshape(-1))
+            return learned + gaussian.reshape(targets.shape)
+
+        def _conditional_mean(self, seen: Any, z: Any, targets: Any) -> Any:
+            """E[z_target | the seen scores] under the correlation, for N rows; one solve
+            per distinct (seen columns, target), so a batch in one order costs one."""
+            keys = torch.cat([seen, torch.nn.functional.one_hot(targets, k).float()], dim=1)
+            unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+            mask = unique[:, :k]                                        # (U, k)
+            target = unique[:, k:].argmax(dim=1)
+            eye = torch.eye(k, device=seen.device)
+            system = (mask.unsqueeze(2) * self.correlation * mask.unsqueeze(1)
+                      + torch.diag_embed(1 - mask))                     # Sigma_SS, I elsewhere
+            rhs = mask * self.correlation[target]                       # Sigma_S,target
+            coefficients = torch.linalg.solve(system + 1e-6 * eye, rhs)  # (U, k)
+            return (coefficients[inverse] * z).sum(dim=1)
 
         def log_probs(self, hidden: Any, j: int, shift: Any = None) -> Any:
             """(N, n_symbols of column j): log-probabilities of column j's symbols; ``shift``

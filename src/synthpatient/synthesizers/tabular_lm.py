@@ -54,8 +54,9 @@ MIN_VALIDATION_ROWS = 20
 DEFAULT_STEPS = 700
 #: ... and at most this many passes (on a few hundred rows, more starts to memorise them).
 MAX_EPOCHS = 100
-#: The network's linear path (see ``_lm_network``) and how much larger its step is.
-LINEAR_PARAMETERS = ("linear", "token_shift.weight")
+#: The learned part of the network's linear path (see ``_lm_network``), and how much larger
+#: its step is.
+LINEAR_PARAMETERS = ("token_shift.weight",)
 LINEAR_STEP = 10.0
 #: Rows drawn after training to find the category shares' correction (``_prior_weights``).
 CALIBRATION_ROWS = 4000
@@ -200,7 +201,7 @@ class TabularLMSynthesizer(Synthesizer):
             config = {"d_model": self.d_model, "n_heads": self.n_heads,
                       "n_layers": self.n_layers, "dropout": self.dropout}
             with seeded(torch, seed, device):
-                network = self._build(torch, vocabs, layout, config).to(device)
+                network = self._build(torch, vocabs, layout, config, train).to(device)
                 log = self._train(torch, network, layout, train, valid, rng, device)
         network.eval()
         # learned state only now: an interrupted fit leaves the instance as it was
@@ -221,10 +222,14 @@ class TabularLMSynthesizer(Synthesizer):
 
     @classmethod
     def _build(cls, torch: Any, vocabs: list[ColumnVocab], layout: Layout,
-               config: dict[str, Any]) -> Any:
+               config: dict[str, Any], codes: np.ndarray | None = None) -> Any:
+        """The network; ``codes`` (the training rows' symbols) give the linear path its
+        correlation (a saved model's is loaded instead)."""
         return build_network(torch, layout, cls._positions(vocabs, layout),
                              [v.score_edges() if v.is_ordered else None for v in vocabs],
-                             [v.nullable for v in vocabs], **config)
+                             [v.nullable for v in vocabs],
+                             None if codes is None else _score_correlation(vocabs, codes),
+                             **config)
 
     @staticmethod
     def _positions(vocabs: list[ColumnVocab], layout: Layout) -> np.ndarray:
@@ -263,21 +268,21 @@ class TabularLMSynthesizer(Synthesizer):
         """Mean negative log-likelihood per value of rows ``codes`` read in ``orders``."""
         tokens, _ = layout.sequences(codes, orders)
         hidden, shifts = network(torch.as_tensor(tokens, device=device))
-        hidden, shifts = hidden[:, 1::2], shifts[:, 1::2]  # at the column tokens
+        hidden = hidden[:, 1::2]  # at the column tokens, where shifts are
         rows = torch.arange(len(codes), device=device)
         where = torch.as_tensor(np.argsort(orders, axis=1), device=device)  # column -> step
         targets = torch.as_tensor(codes, device=device)
         total = 0.0
         for j in range(layout.n_columns):  # every row has every column exactly once
             log_probs = network.log_probs(hidden[rows, where[:, j]], j,
-                                          shifts[rows, where[:, j], j])
+                                          shifts[rows, where[:, j]])
             total = total - log_probs[rows, targets[:, j]].sum()
         return total / codes.size
 
     def _train(self, torch: Any, network: Any, layout: Layout, train: np.ndarray,
                valid: np.ndarray, rng: np.random.Generator, device: str) -> dict[str, Any]:
-        # the linear path's coefficients have to travel to about 1 in a few hundred steps, so
-        # they take ten times the step, without decay (which would shrink every correlation)
+        # the linear path's shifts have to travel to about 1 in a few hundred steps, so they
+        # take ten times the step, without decay (which would shrink every difference)
         linear = [p for n, p in network.named_parameters() if n in LINEAR_PARAMETERS]
         rest = [p for n, p in network.named_parameters() if n not in LINEAR_PARAMETERS]
         optimizer = torch.optim.AdamW(
@@ -417,7 +422,7 @@ class TabularLMSynthesizer(Synthesizer):
                 tokens = torch.cat([tokens, column_token], dim=1)
                 hidden, shifts = self.network_(tokens)
                 logits = self.network_.log_probs(hidden[:, -1], int(j),
-                                                 shifts[:, -1, int(j)]).float().cpu()
+                                                 shifts[:, -1]).float().cpu()
                 if j in allowed:
                     logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
                 probs = torch.softmax(logits / self.temperature, dim=1)
@@ -510,6 +515,20 @@ class TabularLMSynthesizer(Synthesizer):
         self.row_hashes_ = np.asarray(arrays["row_hashes"], dtype=np.uint64)
         self.symbol_log_weights_ = np.asarray(arrays.get(
             "symbol_log_weights", np.zeros(int(sum(self.layout_.n_symbols)))), dtype=float)
+
+
+def _score_correlation(vocabs: list[ColumnVocab], codes: np.ndarray) -> np.ndarray:
+    """The correlation of the rows' normal scores (each symbol's place on its column's scale,
+    as the model reads it), pairwise over the rows where both are present; categories get
+    identity rows and columns (their effect is learned instead)."""
+    from synthpatient.synthesizers._gaussian import estimate_correlation
+
+    scores = np.full(codes.shape, np.nan)
+    for j, vocab in enumerate(vocabs):
+        if vocab.is_ordered:
+            present = codes[:, j] != vocab.missing_symbol if vocab.nullable else slice(None)
+            scores[present, j] = 3 * vocab.positions()[codes[present, j]]
+    return estimate_correlation(scores)
 
 
 def _prior_shift(probs: np.ndarray, groups: np.ndarray, shares: np.ndarray) -> np.ndarray:
