@@ -134,9 +134,10 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             self.register_buffer("scored", torch.tensor(
                 (column > 0) & (unscored == 0), dtype=torch.float32))
 
-        def forward(self, tokens: Any) -> Any:
+        def forward(self, tokens: Any, last_only: bool = False) -> Any:
             """Hidden states (B, L, d) under a causal mask, and at each column token (the
-            odd positions) the linear shift of that column's mixture means (B, L // 2)."""
+            odd positions) the linear shift of that column's mixture means (B, L // 2), or
+            at the last one only (B, 1)."""
             positions = self.positions[tokens]
             columns = self.token_column[tokens]
             x = self.embed(tokens) + positions.unsqueeze(-1) * self.scale_direction(columns)
@@ -144,27 +145,31 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             causal = torch.triu(torch.full((length, length), float("-inf"),
                                            device=tokens.device), diagonal=1)
             hidden = self.norm(self.body(x, mask=causal, is_causal=True))
-            return hidden, self.linear_shift(tokens)
+            return hidden, self.linear_shift(tokens, last_only)
 
-        def linear_shift(self, tokens: Any) -> Any:
-            """(B, S): at each of the S column tokens, the Gaussian conditional mean of that
-            column's score given the scores read before it, plus the learned shifts of the
-            categories and "missing" read before it."""
+        def linear_shift(self, tokens: Any, last_only: bool = False) -> Any:
+            """(B, S): at each of the S column tokens (or the last), the Gaussian conditional
+            mean of that column's score given the scores read before it, plus the learned
+            shifts of the categories and "missing" read before it. Nothing here is (B, V, k)
+            or larger, so wide tables sample in bounded memory."""
             targets = tokens[:, 1::2] - 1                               # (B, S) columns
-            steps = targets.shape[1]
-            values = tokens[:, 2::2][:, :steps - 1]                     # values before the last
-            cols = self.token_column[values] - 1
-            one_hot = torch.nn.functional.one_hot(cols, k).float()      # (B, V, k)
-            scored = self.scored[values].unsqueeze(-1) * one_hot
-            z = 3 * self.positions[values].unsqueeze(-1) * scored
-            moves = self.unscored[values].unsqueeze(-1) * self.token_shift(values)
-            pad = torch.zeros((tokens.shape[0], 1, k), device=tokens.device)
-            # at step s: the values of steps < s (a running sum shifted by one)
-            seen = torch.cat([pad, torch.cumsum(scored, dim=1)], dim=1)  # (B, S, k)
-            seen_z = torch.cat([pad, torch.cumsum(z, dim=1)], dim=1)
-            moved = torch.cat([pad, torch.cumsum(moves, dim=1)], dim=1)
-            learned = torch.gather(moved, 2, targets.unsqueeze(-1)).squeeze(-1)
+            values = tokens[:, 2::2][:, :targets.shape[1] - 1]          # (B, V) values read
+            n_values = values.shape[1]
+            if last_only:
+                targets = targets[:, -1:]
+                before = torch.ones((1, n_values), device=tokens.device)
+            else:  # value v is read before column token s when v < s
+                before = (torch.arange(n_values, device=tokens.device).unsqueeze(0)
+                          < torch.arange(targets.shape[1], device=tokens.device).unsqueeze(1)
+                          ).float()                                     # (S, V)
+            weight = self.token_shift.weight[values.unsqueeze(1), targets.unsqueeze(2)]
+            learned = (weight * (self.unscored[values].unsqueeze(1) * before)).sum(-1)
             with torch.no_grad():
+                read = self.scored[values].unsqueeze(1) * before        # (B, S, V)
+                index = (self.token_column[values] - 1).unsqueeze(1).expand_as(read)
+                empty = torch.zeros((*targets.shape, k), device=tokens.device)
+                seen = empty.scatter_add(2, index, read)
+                seen_z = empty.scatter_add(2, index, read * 3 * self.positions[values].unsqueeze(1))
                 gaussian = self._conditional_mean(seen.reshape(-1, k), seen_z.reshape(-1, k),
                                                   targets.reshape(-1))
             return learned + gaussian.reshape(targets.shape)

@@ -420,7 +420,7 @@ class TabularLMSynthesizer(Synthesizer):
             for j in order:
                 column_token = torch.full((n, 1), 1 + int(j), dtype=torch.long, device=device)
                 tokens = torch.cat([tokens, column_token], dim=1)
-                hidden, shifts = self.network_(tokens)
+                hidden, shifts = self.network_(tokens, last_only=True)
                 logits = self.network_.log_probs(hidden[:, -1], int(j),
                                                  shifts[:, -1]).float().cpu()
                 if j in allowed:
