@@ -97,8 +97,9 @@ class TabularLMSynthesizer(Synthesizer):
             copula does), and reweight each category's (and each "missing") probability by a
             factor fixed after training so that the shares match the data's: the model then
             supplies how columns go together, the data each column's shape, and rare
-            categories keep their share. Under conditions the target shapes are unknown, so
-            it is skipped.
+            categories keep their share (the reweighting is for the model trained from
+            scratch; a fine-tuned ``base_model`` gets the numeric part). Under conditions the
+            target shapes are unknown, so it is skipped.
         base_model: A local folder with a pretrained causal LM to fine-tune instead of
             training from scratch (see ``_lm_pretrained``); None trains from scratch.
         base_learning_rate: The learning rate for fine-tuning ``base_model`` (pretrained
@@ -204,14 +205,15 @@ class TabularLMSynthesizer(Synthesizer):
                 network = self._build(torch, vocabs, layout, config, train).to(device)
                 log = self._train(torch, network, layout, train, valid, rng, device)
         network.eval()
-        # learned state only now: an interrupted fit leaves the instance as it was
+        # learned state only now: an interrupted fit leaves the instance as it was (and an
+        # interruption while finding the category weights below leaves them neutral)
         self.vocabs_, self.layout_, self.network_, self.network_config_ = (
             vocabs, layout, network, config)
+        self.symbol_log_weights_ = np.zeros(int(sum(layout.n_symbols)))
         self.training_log_ = {**log, "validation_rows": int(n_valid), "n_bins": n_bins,
                               "device": device}
         self.row_hashes_ = _row_hashes(specs, data) if self.reject_copies else np.zeros(
             0, dtype=np.uint64)
-        self.symbol_log_weights_ = np.zeros(int(sum(layout.n_symbols)))
         if self.base_model is None:
             self.symbol_log_weights_ = self._prior_weights(torch, codes, rng)
 
