@@ -108,8 +108,20 @@ def test_serve_on_a_busy_port_says_so():
 
 
 def _first_lines(process: subprocess.Popen[str], n: int) -> list[str]:
+    """The first ``n`` lines ``serve`` prints; then Ctrl-C once it answers on its port (the
+    lines come before uvicorn has started, and this is about stopping a running server)."""
+    lines: list[str] = []
     try:
-        return [process.stdout.readline() for _ in range(n)]  # type: ignore[union-attr]
+        lines = [process.stdout.readline() for _ in range(n)]  # type: ignore[union-attr]
+        port = re.search(r":(\d+)/", lines[0])
+        deadline = time.monotonic() + 30
+        while port and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", int(port.group(1))), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        return lines
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
