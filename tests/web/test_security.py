@@ -108,18 +108,20 @@ def test_serve_on_a_busy_port_says_so():
 
 
 def _first_lines(process: subprocess.Popen[str], n: int) -> list[str]:
-    """The first ``n`` lines ``serve`` prints; then Ctrl-C once it answers on its port (the
-    lines come before uvicorn has started, and this is about stopping a running server)."""
+    """The first ``n`` lines ``serve`` prints; then Ctrl-C once it answers HTTP. The lines
+    (and the listening socket) come before uvicorn has started and taken over Ctrl-C; a
+    signal sent earlier meets the inherited disposition, which is "ignore" when the tests
+    run as a background job, and the server would never stop."""
     lines: list[str] = []
     try:
         lines = [process.stdout.readline() for _ in range(n)]  # type: ignore[union-attr]
         port = re.search(r":(\d+)/", lines[0])
-        deadline = time.monotonic() + 30
-        while port and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while port and time.monotonic() < deadline and process.poll() is None:
             try:
-                socket.create_connection(("127.0.0.1", int(port.group(1))), timeout=1).close()
-                break
-            except OSError:
+                httpx.get(f"http://127.0.0.1:{port.group(1)}/api/health", timeout=5)
+                break  # any answer: uvicorn is running
+            except httpx.TransportError:
                 time.sleep(0.2)
         return lines
     finally:
