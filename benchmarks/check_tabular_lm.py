@@ -11,7 +11,8 @@ The script therefore fits both models a second time on three quarters of the row
 privacy against the quarter held out: the DCR score (1: synthetic rows no closer to training
 patients than to unseen ones) and the membership-inference score (1: chance). ``--params``
 passes other synthesizer settings (JSON) to show the trade-off, e.g. '{"dropout": 0.1,
-"epochs": 300}' trains longer and scores higher quality, and memorises.
+"epochs": 300}' trains longer and less regularised (with the previous model that bought
+quality by memorising).
 
     python benchmarks/check_tabular_lm.py [--seeds 3] [--first-seed 0] [--rows 1000] [--params JSON]
 

@@ -9,8 +9,9 @@ vocabulary of REaLTabFormer rather than a text tokenizer, so nothing has to be d
 * ``bins``: quantile bins for the rest, so every symbol holds about as many training rows;
   decoding draws a rank uniformly inside the bin's share of the column and reads the value
   off the column's quantile function (``QUANTILES`` points, as the copula keeps), so values
-  spread over the bin with the column's own shape there (its tails, its heaped values)
-  instead of sitting on training values or spreading evenly;
+  spread over the bin with the column's own shape there (its tails) instead of sitting on
+  training values or spreading evenly; a heaped value (one held by at least a bin's share of
+  the rows) is a symbol of its own, edges ``[v, v]``, and decodes to exactly v;
 * a nullable column gets one more symbol, last, for "missing".
 
 A row is the text ``"age is 54, sex is female, ..."``; :meth:`ColumnVocab.render` gives a
