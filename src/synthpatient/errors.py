@@ -89,3 +89,13 @@ class KnowledgeBaseError(SynthPatientError, ValueError):
 
 class SynthPatientWarning(UserWarning):
     """Something the user should know about the data or the result."""
+
+
+class CapacityError(SynthPatientError, RuntimeError):
+    """The server is at a limit it will not break (every session holds someone's work); the
+    web app answers 503 and the user is told to try again later."""
+
+
+class RuleError(DataError):
+    """A clinical-consistency rule is invalid, cannot be checked on a table, or breaks a limit
+    (expression size, nesting, powers, time budget); the message names the rule."""

@@ -10,10 +10,13 @@ place is reported back with what is supported. An LLM can fill the same model in
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._kb import KnowledgeBase, _words
@@ -43,6 +46,15 @@ _CKD_STAGES = {"1": (90, None), "2": (60, 89), "3": (30, 59), "3a": (45, 59), "3
 _COMORBIDITY_CUES = {"with", "and", "without", "no", "having", "plus", "have", "has", "also"}
 _FORMATS = (("fhir ndjson", "fhir-ndjson"), ("ndjson", "fhir-ndjson"), ("fhir", "fhir"),
             ("parquet", "parquet"), ("csv", "csv"))
+#: A number this large is absurd for a count; it is refused before it is built as an int.
+_ABSURD = Decimal(10) ** 15
+# Terminal escape sequences (colours, cursor moves, window titles) pasted with a request: CSI,
+# string commands closed by BEL or ST, then any other escape. Read as text, "\x1b[0m500"
+# would be the number 0 million.
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+                      r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+                      r"|\x1b[ -/]*[0-~]?")
+_KEPT_CONTROLS = frozenset("\t\n\r")
 
 
 class CohortRequest(BaseModel):
@@ -63,6 +75,14 @@ class CohortRequest(BaseModel):
     filters: list[Filter] = Field(default_factory=list)
     formats: list[OutputFormat] = Field(default_factory=lambda: ["csv", "fhir"])
     seed: int | None = None
+    # what the parser changed in the text before reading it; not part of the JSON schema an
+    # LLM fills, nor of what is saved (it is about the wording, not the cohort)
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the parser had to change in the request's text to read it, in words."""
+        return list(self._notes)
 
     def observation_keys(self, condition: Condition) -> list[str]:
         """Named observations first, then by rank up to ``n_observations`` (default: the
@@ -109,6 +129,7 @@ class CohortRequest(BaseModel):
         parts.append(f"outputs: {', '.join(self.formats)}")
         if self.seed is not None:
             parts.append(f"seed {self.seed}")
+        parts += [f"note: {note}" for note in self._notes]
         return "; ".join(parts)
 
 
@@ -138,32 +159,112 @@ def words_to_number(text: str) -> int | None:
 
 
 _NUMBER_WORDS = "|".join(sorted([*_UNITS, *_SCALES, "and"], key=len, reverse=True))
-_NUMBER = (rf"(?:-?\d[\d,]*(?:\.\d+)?(?:e\d+)?\s*(?:k|m|thousand|million|hundred)?\b|"
+_POWER = r"\d{1,6}\s*(?:\*\*|\^)\s*-?\d{1,6}"  # "10**6", "10^30": read, not cut to the exponent
+_NUMBER = (rf"(?:{_POWER}\b|-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?\s*"
+           rf"(?:k|m|thousand|million|hundred)?\b|"
            rf"(?:(?:{_NUMBER_WORDS})[\s-]+)*(?:{_NUMBER_WORDS})\b)")
+_SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000, "hundred": 100}
 
 
 def _to_int(token: str) -> int | None:
-    token = token.strip().lower()
-    match = re.fullmatch(r"(-?\d[\d,]*(?:\.\d+)?(?:e\d+)?)\s*(k|m|thousand|million|hundred)?",
-                         token)
+    """The whole number ``token`` writes; None when it is not a number.
+
+    Exact (decimal, never float) and bounded: an absurd number (``1e400``, ``10**30``,
+    "hundred hundred ...") is refused by size before it is ever built as an int.
+    """
+    token = " ".join(token.lower().split())
+    power = re.fullmatch(r"(\d{1,6})\s*(?:\*\*|\^)\s*(-?\d{1,6})", token)
+    if power:
+        base, exponent = int(power.group(1)), int(power.group(2))
+        if base > 1 and exponent * math.log10(base) > 15:
+            _absurd(token)
+        if exponent < 0 and base != 1:
+            raise Clarification(f"The number of patients must be a whole number (got {token}).")
+        return base ** max(exponent, 0)  # bounded above: at most 10**15
+    match = re.fullmatch(r"(-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?)\s*"
+                         r"(k|m|thousand|million|hundred)?", token)
     if match:
-        value = float(match.group(1).replace(",", ""))
-        scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "hundred": 100}.get(
-            match.group(2) or "", 1)
-        if value * scale != int(value * scale):
-            raise Clarification(f"The number of patients must be a whole number "
-                                f"(got {token}).")
-        return int(value * scale)
-    return words_to_number(token)
+        try:
+            value = Decimal(match.group(1).replace(",", ""))
+        except InvalidOperation:
+            return None
+        if value.adjusted() > 15:  # before scaling, which could overflow the decimal context
+            _absurd(token)
+        value *= _SCALE.get(match.group(2) or "", 1)
+        if abs(value) > _ABSURD:
+            _absurd(token)
+        if value != value.to_integral_value():
+            raise Clarification(f"The number of patients must be a whole number (got "
+                                f"{_short(token)}).")
+        return int(value)
+    value = words_to_number(token)
+    if value is not None and value > _ABSURD:
+        _absurd(token)
+    return value
+
+
+def _absurd(token: str) -> None:
+    raise Clarification(f"The number {_short(token)} is far too large: at most "
+                        f"{MAX_PATIENTS:,} patients can be asked for per request.")
+
+
+def _short(token: str) -> str:
+    return token if len(token) <= 24 else token[:21] + "..."
+
+
+def clean_request_text(text: str) -> tuple[str, int]:
+    """``text`` without terminal escape sequences and control or invisible format characters
+    (tabs and line breaks are kept), and how many were removed.
+
+    A removed escape or control character becomes a space, so that the words on either side
+    stay apart; an invisible format character (zero-width space, bidirectional override)
+    or a lone surrogate is dropped.
+    """
+    text, escapes = _ESCAPES.subn(" ", text)
+    out: list[str] = []
+    removed = escapes
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc" and char not in _KEPT_CONTROLS:
+            out.append(" ")
+            removed += 1
+        elif category in ("Cf", "Cs"):
+            removed += 1
+        else:
+            out.append(char)
+    return "".join(out), removed
 
 
 # --- parsing ------------------------------------------------------------------------------
 
 def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
-    """Parse a request to generate a cohort; :class:`Clarification` when it cannot be placed."""
+    """Parse a request to generate a cohort; :class:`Clarification` when it cannot be placed.
+
+    Terminal escape sequences and control characters are removed first (pasted from a
+    terminal, ``\\x1b[0m500`` would read as 0); the result's :attr:`CohortRequest.notes`,
+    or the clarification, says so.
+    """
+    if not isinstance(text, str):
+        raise Clarification("A request must be text, e.g. 'generate 2000 type 2 diabetes "
+                            "patients'.")
     if len(text) > MAX_REQUEST_CHARS:
         raise Clarification(f"The request is {len(text):,} characters long; keep it under "
                             f"{MAX_REQUEST_CHARS:,} (one sentence is enough).")
+    text, removed = clean_request_text(text)
+    note = (f"{removed:,} terminal escape code{'s' if removed != 1 else ''} or control "
+            f"character{'s' if removed != 1 else ''} removed from the request") if removed else ""
+    try:
+        request = _parse(text, kb)
+    except Clarification as exc:
+        if note:
+            raise Clarification(f"{exc} (Note: {note}.)") from None
+        raise
+    if note:
+        request._notes.append(note)
+    return request
+
+
+def _parse(text: str, kb: KnowledgeBase) -> CohortRequest:
     low = " ".join(text.lower().split())
     low = re.sub(r"\ban? (hundred|thousand|million)\b", r"one \1", low)
     condition = _condition(low, kb)
@@ -189,6 +290,8 @@ def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
         fields["formats"] = formats
     seed = re.search(r"\bseed\s*(?:=|of|:)?\s*(\d+)", low)
     if seed:
+        if len(seed.group(1)) > 18:  # an absurd seed: refused before it becomes a huge int
+            raise Clarification("A seed is a whole number of up to 18 digits, e.g. 'seed 42'.")
         fields["seed"] = int(seed.group(1))
     _contradictions(low, fields)
     try:

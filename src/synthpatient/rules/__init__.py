@@ -5,20 +5,23 @@ from __future__ import annotations
 from importlib import resources
 
 from synthpatient.errors import UnknownDatasetError
-from synthpatient.rules._rules import Rule, RuleResult, RuleSet
+from synthpatient.rules._rules import DEFAULT_TIME_BUDGET_S, Rule, RuleResult, RuleSet
 
-__all__ = ["Rule", "RuleResult", "RuleSet", "list_rule_packs", "load_rule_pack"]
+__all__ = ["DEFAULT_TIME_BUDGET_S", "Rule", "RuleResult", "RuleSet", "list_rule_packs",
+           "load_rule_pack"]
 
 
 def list_rule_packs() -> list[str]:
     """Names of the rule packs shipped with synthpatient."""
-    return sorted(p.name.removesuffix(".yaml") for p in resources.files(__package__).joinpath("packs").iterdir()
-                  if p.name.endswith(".yaml"))
+    packs = resources.files(__package__).joinpath("packs").iterdir()
+    return sorted(p.name.removesuffix(".yaml") for p in packs if p.name.endswith(".yaml"))
 
 
 def load_rule_pack(name: str) -> RuleSet:
     """A shipped rule pack, e.g. ``load_rule_pack("diabetes")`` for the bundled diabetes table."""
     if name not in list_rule_packs():
-        raise UnknownDatasetError(f"Unknown rule pack '{name}'. Known: {', '.join(list_rule_packs())}.")
-    text = resources.files(__package__).joinpath("packs", f"{name}.yaml").read_text(encoding="utf-8")
+        raise UnknownDatasetError(f"Unknown rule pack '{name}'. Known: "
+                                  f"{', '.join(list_rule_packs())}.")
+    pack = resources.files(__package__).joinpath("packs", f"{name}.yaml")
+    text = pack.read_text(encoding="utf-8")
     return RuleSet.from_yaml(text)
