@@ -23,6 +23,7 @@ from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
 from synthpatient.knowledge.answers import HELP, answer, looks_like_question
 from synthpatient.knowledge.outputs import write_cohort
 from synthpatient.knowledge.request import (
+    _NUMBER,
     MAX_REQUEST_CHARS,
     Clarification,
     CohortRequest,
@@ -35,6 +36,7 @@ from synthpatient.knowledge.request import (
     _pydantic_message,
     _sex,
     _to_int,
+    clean_request_text,
     parse_request,
 )
 from synthpatient.knowledge.sampler import Cohort, CohortSampler
@@ -92,7 +94,8 @@ class Conversation:
         if len(text) > MAX_REQUEST_CHARS:
             return Reply("clarify", f"That message is {len(text):,} characters long; keep it "
                                     f"under {MAX_REQUEST_CHARS:,}.")
-        low = " ".join(text.lower().split()).rstrip(".!")
+        # follow-ups are read from the same cleaned text as first requests (no terminal escapes)
+        low = " ".join(clean_request_text(text)[0].lower().split()).rstrip(".!")
         if self.pending is not None and low in _YES:
             return self.confirm()
         if self.pending is not None and low in _NO:
@@ -155,7 +158,7 @@ class Conversation:
         sex = _sex(low)
         if sex or re.search(r"\b(?:men and women|both sexes|any sex)\b", low):
             update["sex"] = sex
-        count = re.search(r"(\d[\d,]*|[a-z -]+)\s+(?:patients|people|records)", low)
+        count = re.search(rf"({_NUMBER})\s+(?:patients|people|records)", low)
         if count and _to_int(count.group(1)) is not None:
             update["count"] = _checked_count(_to_int(count.group(1)))
         n_obs = _n_observations(low)
