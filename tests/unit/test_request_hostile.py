@@ -140,3 +140,12 @@ def test_random_text_gives_a_request_or_a_one_line_answer(text):
         request.to_spec(KB)
     except SynthPatientError as exc:  # a filter the knowledge base cannot honour
         assert "\n" not in str(exc)
+
+
+def test_follow_ups_read_counts_like_first_requests(tmp_path):
+    chat = Conversation(out_dir=tmp_path / "cohort")
+    assert chat.send("generate 200 type 2 diabetes patients").kind == "confirm"
+    absurd = chat.send("now make them 10**30 patients")
+    assert absurd.kind == "clarify" and "far too large" in absurd.text
+    escaped = chat.send("now make them \x1b[31m300\x1b[0m patients")
+    assert escaped.kind == "confirm" and "300 adults" in escaped.text
