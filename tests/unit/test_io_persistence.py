@@ -47,7 +47,7 @@ def test_model_folder_holds_only_json_and_plain_arrays(model, tmp_path):
     model.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["arrays.npz", "manifest.json"]
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    assert manifest["synthesizer"] == "copula" and manifest["format"] == "synthpatient.model/1"
+    assert manifest["synthesizer"] == "copula" and manifest["format"] == "synthpatient.model/2"
     with np.load(tmp_path / "m" / "arrays.npz", allow_pickle=False) as arrays:
         assert all(arrays[name].dtype != object for name in arrays.files)
     with pytest.raises(FileIOError, match="already exists"):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,6 +17,7 @@ from synthpatient.llm import prompts  # noqa: E402
 from synthpatient.llm.fake_server import FakeLLMServer, Faults, closed_port_url  # noqa: E402
 from synthpatient.llm.parsing import parse_rows  # noqa: E402
 from synthpatient.synthesizers import Synthesizer  # noqa: E402
+from synthpatient.synthesizers._persistence import read_model  # noqa: E402
 from synthpatient.synthesizers.llm import GenerationIncompleteError, LLMSynthesizer  # noqa: E402
 from tests.conftest import make_clinical_table  # noqa: E402
 
@@ -130,10 +130,9 @@ def test_no_real_row_is_sent_or_saved_unless_opted_in(table, tmp_path):
     # no real row's dates, ids or names in the prompt, only aggregates of them
     assert not any(name in sent for name in table["name"])
     synth.save(tmp_path / "model")
-    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
-    assert manifest["state"]["examples"] == []
-    with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as arrays:
-        assert set(arrays.files) == {"training_hashes"}
+    saved = read_model(tmp_path / "model")
+    assert saved.state["examples"] == []
+    assert set(saved.arrays) == {"training_hashes"}
 
 
 def test_copies_of_prompt_examples_are_rejected_and_counted(table):

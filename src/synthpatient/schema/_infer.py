@@ -1,63 +1,75 @@
-"""Infer a :class:`Schema` from a table, and fill open constraints of a given schema from data.
+"""Infer a :class:`Schema` from a table, with a reason for every column, and fill open
+constraints of a given schema from data.
 
-Identifier-like columns (row ids, record numbers, names, emails, phone numbers, addresses)
-are detected here, by name and by content, so that no synthesizer ever learns from them.
+Identifier-like columns (row ids, record numbers, names, emails, phone numbers, addresses) and
+free text are detected here, by name and by content, so that no synthesizer ever learns from
+them. In a table with several rows per patient the decision is made at the patient level
+(``_patients``): a column one-to-one with the patient key identifies the patient even though
+its values repeat, and shares of distinct values are counted over patients, not rows.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import DataError, MixedTypesError
-from synthpatient.schema._spec import ColumnSpec, Schema
+from synthpatient.errors import DataError
+from synthpatient.schema._columns import (
+    Column,
+    looks_like_codes,
+    normalise_name,
+    read_column,
+)
+from synthpatient.schema._dtypes import check_column_type, plain_values
+from synthpatient.schema._patients import (
+    GroupProfile,
+    KeyCandidate,
+    PatientKey,
+    find_patient_key,
+    is_candidate,
+    is_key_name,
+)
+from synthpatient.schema._sensitive import CONTENT_LABELS, IDENTIFIER_TYPES
+from synthpatient.schema._spec import ColumnKind, ColumnSpec, Schema
+
+__all__ = ["ColumnDecision", "check_table", "complete_schema", "explain_schema", "infer_schema",
+           "normalise_name"]
 
 #: Integer columns with at most this many distinct values are categories (sex coded 1/2).
 MAX_INTEGER_CATEGORIES = 5
 #: Text columns with at most this share of distinct values are categories.
 MAX_CATEGORY_SHARE = 0.5
 MAX_DECIMALS = 6
-
-_ID_TOKENS = {"id", "uuid", "guid", "mrn", "identifier", "ssn", "nhs", "medicare", "medicaid",
-              "passport", "encounter", "accession"}
-_NAME_PATTERNS = {
-    "first_name": re.compile(r"^(patient_)?(first|given|fore)_?name$"),
-    "last_name": re.compile(r"^(patient_)?(last|family|sur)_?name$|^surname$"),
-    "name": re.compile(r"^(patient_|full_|person_)?name$|^(patient|full)_?name$"),
-    "email": re.compile(r"(^|_)e_?mail(_address)?($|_)"),
-    "phone": re.compile(r"(^|_)(phone|telephone|tel|mobile|cell|fax)(_?(number|no|nr))?($|_)"),
-    "address": re.compile(r"(^|_)(address|street|addr|address_line_?\d?)($|_)"),
-    "postcode": re.compile(r"^(zip|zipcode|zip_code|postcode|post_code|postal_code)$"),
-    "national_id": re.compile(r"(^|_)(ssn|social_security(_number)?|nhs_number|national_id|passport(_number)?)($|_)"),
-}
-_RECORD_NUMBER = re.compile(r"(^|_)(record|patient|subject|case|chart|row)_?(number|no|nr|num|id|key)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-                        r"|^\d{1,2}/\d{1,2}/\d{4}$")
-_TRUE_FALSE = {"true": True, "false": False}
+#: One-to-one columns are read as identifiers only with this many patients (fewer: chance).
+MIN_PATIENTS = 10
+#: Whole numbers beyond this magnitude are not exact in int64 output, so they stay floats.
+_INT64_LIMIT = 2.0**63
 
 
-def normalise_name(name: str) -> str:
-    """``'Patient ID'`` -> ``'patient_id'``: the form identifier patterns are matched against."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+@dataclass(frozen=True)
+class ColumnDecision:
+    """Why a column got its kind, and whether the inference is unsure.
+
+    Reasons name counts, shares and other columns, never a value from the table.
+
+    Examples:
+        >>> schema, decisions = explain_schema(df)
+        >>> [d.name for d in decisions if d.uncertain]
+        ['ward_doctor']
+    """
+
+    name: str
+    kind: ColumnKind
+    identifier_type: str | None
+    reason: str
+    uncertain: bool = False
+    patient_key: bool = False
 
 
-def _identifier_from_name(name: str) -> str | None:
-    norm = normalise_name(name)
-    for identifier_type, pattern in _NAME_PATTERNS.items():
-        if pattern.search(norm):
-            return identifier_type
-    tokens = set(norm.split("_"))
-    if tokens & _ID_TOKENS or _RECORD_NUMBER.search(norm):
-        return "id"
-    return None
-
-
+# -- the table -------------------------------------------------------------------------------
 def infer_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
                  categorical: Iterable[str] = ()) -> Schema:
     """Infer the kind, nullability and constraints of every column.
@@ -68,21 +80,47 @@ def infer_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
         categorical: columns to treat as categorical whatever they look like.
 
     Raises:
-        DataError: an empty table, duplicate column names, or a column with no values.
+        DataError: an empty table, duplicate column names, a column with no values, or a
+            column of a type that cannot be learned.
         MixedTypesError: a column mixes numbers and text.
 
     Examples:
         >>> schema = infer_schema(df, identifiers=["hospital_number"])
     """
+    return explain_schema(data, identifiers=identifiers, categorical=categorical)[0]
+
+
+def explain_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
+                   categorical: Iterable[str] = ()) -> tuple[Schema, list[ColumnDecision]]:
+    """Infer a schema and say why each column got its kind, flagging uncertain columns.
+
+    Takes the arguments of :func:`infer_schema`. The patient key, when the table has several
+    rows per patient, is the decision with ``patient_key=True``.
+
+    Examples:
+        >>> schema, decisions = explain_schema(visits)
+        >>> next(d.name for d in decisions if d.patient_key)
+        'mrn'
+    """
     check_table(data)
-    forced_ids, forced_cats = set(identifiers), set(categorical)
+    forced_ids, forced_cats = set(map(str, identifiers)), set(map(str, categorical))
     unknown = (forced_ids | forced_cats) - set(map(str, data.columns))
     if unknown:
         raise DataError(f"Columns named as identifiers/categorical are not in the table: "
                         f"{', '.join(sorted(unknown))}.")
-    specs = [_infer_column(str(name), data[name], force_identifier=name in forced_ids,
-                           force_categorical=name in forced_cats) for name in data.columns]
-    return Schema(columns=tuple(specs))
+    columns = [read_column(str(name), data[name], as_is=str(name) in forced_cats)
+               for name in data.columns]
+    key = _patient_key(columns, forced_ids, forced_cats)
+    verdicts = [_decide(c, key, forced_id=c.name in forced_ids, forced_cat=c.name in forced_cats)
+                for c in columns]
+    schema = Schema(columns=tuple(v.spec for v in verdicts))
+    decisions = [ColumnDecision(name=v.spec.name, kind=v.spec.kind,
+                                identifier_type=v.spec.identifier_type,
+                                reason="; ".join([v.reason, *col.notes, *col.doubts]),
+                                uncertain=v.uncertain or bool(col.doubts),
+                                patient_key=key is not None and key.name == col.name)
+                 for v, col in zip(verdicts, columns, strict=True)]
+    return schema, decisions
 
 
 def check_table(data: object) -> None:
@@ -102,72 +140,130 @@ def check_table(data: object) -> None:
     if empty:
         raise DataError(f"Column(s) {', '.join(empty)} have no values at all. Drop them "
                         "(they carry nothing to learn) and try again.")
+    for column in data.columns:
+        check_column_type(str(column), data[column])
 
 
-def _infer_column(name: str, series: pd.Series, *, force_identifier: bool,
-                  force_categorical: bool) -> ColumnSpec:
-    values = series.dropna()
-    nullable = bool(series.isna().any())
-    name_hint = _identifier_from_name(name)
-
-    if force_categorical:
-        return _categorical(name, values, nullable)
-    kind_values = _as_typed(name, values)
-    unique_share = values.nunique() / max(len(values), 1)
-
-    if force_identifier or name_hint in _NAME_PATTERNS or (
-        name_hint == "id" and unique_share > 0.9
-    ):
-        return _identifier(name, kind_values, nullable, name_hint)
-    if pd.api.types.is_bool_dtype(kind_values):
-        return ColumnSpec(name=name, kind="boolean", nullable=nullable)
-    if pd.api.types.is_datetime64_any_dtype(kind_values):
-        return _datetime(name, kind_values, nullable)
-    if pd.api.types.is_numeric_dtype(kind_values):
-        return _numeric(name, kind_values, nullable)
-    return _text_like(name, kind_values.astype(str), nullable)
-
-
-def _as_typed(name: str, values: pd.Series) -> pd.Series:
-    """Values in their natural dtype: numbers and dates in text are parsed, mixtures refused."""
-    if (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
-            or pd.api.types.is_datetime64_any_dtype(values)):
-        return values
-    python_types = {type(v) for v in values}
-    if python_types <= {bool, np.bool_}:
-        return values.astype(bool)
-    text = values.astype(str).str.strip()
-    lowered = text.str.lower()
-    if set(lowered.unique()) <= set(_TRUE_FALSE):
-        return lowered.map(_TRUE_FALSE).astype(bool)
-    numbers = pd.to_numeric(text, errors="coerce")
-    n_numeric = int(numbers.notna().sum())
-    if n_numeric == len(text):
-        return numbers
-    if n_numeric and n_numeric >= 0.5 * len(text):
-        first_bad = int(np.flatnonzero(numbers.isna().to_numpy())[0])
-        raise MixedTypesError(
-            f"Column '{name}' mixes numbers and text: {len(text) - n_numeric} of {len(text)} "
-            f"values are not numbers (first at row {values.index[first_bad]}). Clean those "
-            "entries, or declare the column categorical with --categorical or a schema file."
+def _patient_key(columns: list[Column], forced_ids: set[str],
+                 forced_cats: set[str]) -> PatientKey | None:
+    candidates = []
+    for column in columns:
+        codes, n_distinct = column.codes
+        if column.name in forced_cats or not is_candidate(codes, n_distinct):
+            continue
+        named = is_key_name(normalise_name(column.name)) or column.name in forced_ids
+        looks_like = (
+            column.hint is not None
+            or (column.family == "text" and column.text.content is not None
+                and not column.text.free_text)
+            or looks_like_codes(column)
         )
-    if text.str.match(_DATE_LIKE).mean() >= 0.95:
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        if parsed.notna().mean() >= 0.95:
-            return parsed
-    return text
+        if named or looks_like:
+            candidates.append(KeyCandidate(column.name, codes, n_distinct, named))
+    if not candidates:
+        return None
+    return find_patient_key(candidates, {c.name: c.codes for c in columns})
 
 
-def _identifier(name: str, values: pd.Series, nullable: bool, hint: str | None) -> ColumnSpec:
-    if hint in _NAME_PATTERNS:
-        id_type = hint
-    elif pd.api.types.is_integer_dtype(values) or (
-        pd.api.types.is_float_dtype(values) and np.all(np.mod(values, 1) == 0)
-    ):
-        id_type = "integer_id"
-    else:
-        id_type = "string_id"
-    return ColumnSpec(name=name, kind="identifier", identifier_type=id_type, nullable=nullable)
+# -- one column ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Verdict:
+    spec: ColumnSpec
+    reason: str
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class _Units:
+    """Distinct values counted over patients (one value each) or over rows."""
+
+    n_distinct: int
+    n_units: int
+    word: str
+
+    @property
+    def share(self) -> float:
+        return self.n_distinct / max(self.n_units, 1)
+
+    def __str__(self) -> str:
+        return f"{self.n_distinct} distinct value(s) over {self.n_units} {self.word}"
+
+
+def _units(column: Column, profile: GroupProfile | None) -> _Units:
+    if profile is not None and profile.is_constant and profile.n_patients:
+        return _Units(profile.n_distinct, profile.n_patients, "patients")
+    return _Units(column.codes[1], len(column.present), "rows")
+
+
+def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
+            forced_cat: bool) -> _Verdict:
+    name, nullable = column.name, column.nullable
+    if forced_cat:
+        spec = _categorical(name, column.present, nullable)
+        return _Verdict(spec, "declared categorical")
+    is_key = key is not None and key.name == name
+    profile = key.profile(column.codes[0]) if key is not None and not is_key else None
+    units = _units(column, profile)
+    if forced_id:
+        return _Verdict(_identifier(column, _content_type(column)), "declared an identifier")
+    if column.hint is not None and column.hint != "id":
+        label = CONTENT_LABELS.get(column.hint, column.hint.replace("_", " "))
+        return _Verdict(_identifier(column, column.hint), f"its name says it holds {label}")
+    if is_key and key is not None:
+        how = ("its name marks a patient key" if key.named else
+               f"{', '.join(key.evidence)} stay(s) constant within each of its groups")
+        reason = (f"patient key: groups the {column.n_rows} rows into {key.n_patients} "
+                  f"patients ({how})")
+        return _Verdict(_identifier(column, _content_type(column)), reason)
+    if column.hint == "id" and units.share > 0.9:
+        return _Verdict(_identifier(column, _content_type(column)),
+                        f"its name marks an identifier and its values are distinct ({units})")
+    if profile is not None and key is not None and profile.one_to_one \
+            and profile.n_patients >= MIN_PATIENTS:
+        verdict = _one_to_one(column, key, profile)
+        if verdict is not None:
+            return verdict
+    if column.family == "boolean":
+        return _Verdict(ColumnSpec(name=name, kind="boolean", nullable=nullable),
+                        "true/false values")
+    if column.family == "datetime":
+        return _Verdict(_datetime(name, column.present, nullable), "dates and times")
+    if column.family == "number":
+        return _numeric(column, units)
+    return _text_like(column, units)
+
+
+def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verdict | None:
+    """A column with one value per patient, different for each: the patient's identity."""
+    where = (f"one value per patient and a different one for almost every patient "
+             f"(one-to-one with the patient key '{key.name}')")
+    if column.family == "text":
+        if column.text.free_text:
+            spec = ColumnSpec(name=column.name, kind="text", nullable=column.nullable)
+            return _Verdict(spec, f"free text with {where}")
+        content = _content_type(column)
+        if column.text.content is not None:
+            label = CONTENT_LABELS[column.text.content]
+            return _Verdict(_identifier(column, content), f"{label}, {where}")
+        # no telling content: it might be a patient attribute that happens to be distinct
+        return _Verdict(_identifier(column, content), where, uncertain=True)
+    if column.family == "number" and looks_like_codes(column) and profile.n_patients >= 20 \
+            and profile.distinct_share >= 0.95:
+        return _Verdict(_identifier(column, "integer_id"), f"record-number-like integers, {where}")
+    return None
+
+
+def _content_type(column: Column) -> str:
+    if column.family == "text" and column.text.content in IDENTIFIER_TYPES:
+        return column.text.content  # type: ignore[return-value]
+    return "integer_id" if column.integral else "string_id"
+
+
+def _identifier(column: Column, id_type: str | None) -> ColumnSpec:
+    if id_type not in (*IDENTIFIER_TYPES, "integer_id", "string_id"):
+        id_type = "integer_id" if column.integral else "string_id"
+    return ColumnSpec(name=column.name, kind="identifier", identifier_type=id_type,
+                      nullable=column.nullable)
 
 
 def _datetime(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
@@ -180,44 +276,82 @@ def _datetime(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
 
 def _decimals(values: np.ndarray) -> int | None:
     for decimals in range(MAX_DECIMALS + 1):
-        if np.allclose(np.round(values, decimals), values, rtol=0, atol=1e-9 * max(1.0, np.abs(values).max())):
+        tolerance = 1e-9 * max(1.0, np.abs(values).max())
+        if np.allclose(np.round(values, decimals), values, rtol=0, atol=tolerance):
             return decimals
     return None
 
 
-def _numeric(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
+def _numeric(column: Column, units: _Units) -> _Verdict:
+    name, values, nullable = column.name, column.present, column.nullable
     array = values.to_numpy(dtype=float)
     if not np.all(np.isfinite(array)):
         raise DataError(f"Column '{name}' holds infinite values. Replace them with blanks "
                         "(missing) or real numbers.")
-    integral = bool(np.all(np.mod(array, 1) == 0))
-    n_unique = len(np.unique(array))
+    integral = column.integral
+    n_unique = column.codes[1]
+    if integral and np.abs(array).max() >= _INT64_LIMIT:
+        # not exact as int64 (neither as a category nor as an integer): floats keep them
+        spec = ColumnSpec(name=name, kind="numeric", nullable=nullable, observed=True,
+                          minimum=float(array.min()), maximum=float(array.max()), decimals=0,
+                          unit=column.unit)
+        return _Verdict(spec, "whole numbers beyond the 64-bit integer range, kept as "
+                              "floating-point numbers")
     if integral and n_unique <= MAX_INTEGER_CATEGORIES and len(array) >= 2 * n_unique:
-        return _categorical(name, values.astype("int64"), nullable)
-    if _identifier_from_name(name) == "id" and integral and n_unique == len(array) >= 20:
-        return _identifier(name, values, nullable, "id")
-    return ColumnSpec(
+        return _Verdict(_categorical(name, values.astype("int64"), nullable),
+                        f"whole numbers with only {n_unique} distinct values: codes")
+    if column.hint == "id" and integral and n_unique == len(array) >= 20:
+        return _Verdict(_identifier(column, "integer_id"),
+                        "its name marks an identifier and every value is distinct")
+    spec = ColumnSpec(
         name=name, kind="integer" if integral else "numeric", nullable=nullable, observed=True,
         minimum=float(array.min()), maximum=float(array.max()),
-        decimals=0 if integral else _decimals(array),
+        decimals=0 if integral else _decimals(array), unit=column.unit,
     )
+    reason = "whole numbers" if integral else "numbers"
+    if integral and units.n_units >= 20 and units.n_distinct == units.n_units:
+        consecutive = array.max() - array.min() + 1 == n_unique
+        if consecutive or np.median(np.abs(array)) >= 100_000:
+            shape = "consecutive" if consecutive else "long"
+            return _Verdict(spec, f"{reason}, but every value is distinct and {shape}, like a "
+                                  "record number: declare it an identifier if it is one",
+                            uncertain=True)
+    return _Verdict(spec, reason)
 
 
-def _text_like(name: str, text: pd.Series, nullable: bool) -> ColumnSpec:
-    n, n_unique = len(text), text.nunique()
-    if n >= 20 and text.str.match(_EMAIL).mean() >= 0.9:
-        return ColumnSpec(name=name, kind="identifier", identifier_type="email", nullable=nullable)
-    if n >= 20 and n_unique / n > 0.9 and text.str.match(_PHONE).mean() >= 0.9 \
-            and text.str.count(r"\d").min() >= 7:
-        return ColumnSpec(name=name, kind="identifier", identifier_type="phone", nullable=nullable)
+def _text_like(column: Column, units: _Units) -> _Verdict:
+    name, nullable, text = column.name, column.nullable, column.text
+    # many distinct values, none common: the mark of a key even when rows repeat
+    keylike = units.n_distinct >= 20 and column.top_share <= 0.05
+    spread = units.share >= MAX_CATEGORY_SHARE or keylike
+    doubt = None
+    if text.content is not None:
+        label = CONTENT_LABELS[text.content]
+        if spread:
+            return _Verdict(_identifier(column, _content_type(column)),
+                            f"{label} ({text.share:.0%} of distinct values), mostly distinct "
+                            f"({units})")
+        if text.content != "code":
+            doubt = (f"values look like {label} but are shared between "
+                     f"{units.word}; kept as categories: declare an identifier if they "
+                     "identify people")
+    if text.free_text:
+        if spread:
+            return _Verdict(ColumnSpec(name=name, kind="text", nullable=nullable),
+                            f"free text: long values of several words, few repeats ({units})")
+        if doubt is None and (units.share >= 0.2 or units.n_distinct > 20):
+            doubt = ("long values of several words, kept as categories because they "
+                     "repeat; set the kind to 'text' in the schema if this is free text")
+    n_unique, n = units.n_distinct, units.n_units
     if n_unique <= max(2, MAX_CATEGORY_SHARE * n) or n_unique <= 20:
-        return _categorical(name, text, nullable)
-    words = text.str.split().str.len().mean()
-    if words >= 3 or text.str.len().mean() >= 40:
-        return ColumnSpec(name=name, kind="text", nullable=nullable)
+        spec = _categorical(name, column.present, nullable)
+        return _Verdict(spec, doubt or f"text with repeated values ({units})",
+                        uncertain=doubt is not None)
     # Mostly distinct short strings (codes, ids, names without a telling header): learning
     # them would only copy real patients' values, so they are regenerated instead.
-    return ColumnSpec(name=name, kind="identifier", identifier_type="string_id", nullable=nullable)
+    return _Verdict(_identifier(column, "string_id"),
+                    f"mostly distinct short text ({units}): regenerated rather than learned",
+                    uncertain=text.content is None)
 
 
 def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
@@ -259,13 +393,17 @@ def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
                 update["maximum"] = float(array.max())
             if spec.decimals is None:
                 update["decimals"] = 0 if spec.kind == "integer" else _decimals(array)
+            if spec.unit is None and pd.api.types.is_timedelta64_dtype(data[spec.name]):
+                # durations were counted in the unit coercion chose: say which
+                update["unit"] = plain_values(spec.name, data[spec.name]).unit
         elif spec.kind == "datetime":
             if spec.minimum is None:
                 update["minimum"] = values.min().isoformat()
             if spec.maximum is None:
                 update["maximum"] = values.max().isoformat()
             if spec.datetime_unit is None:
-                update["datetime_unit"] = "day" if bool((values == values.dt.normalize()).all()) else "second"
+                at_midnight = bool((values == values.dt.normalize()).all())
+                update["datetime_unit"] = "day" if at_midnight else "second"
         if update:
             update["observed"] = True
             spec = spec.model_copy(update=update)

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthpatient.errors import DataError, InvalidParameterError
 
-ColumnKind = Literal["numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text"]
+ColumnKind = Literal[
+    "numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text",
+]
 IdentifierType = Literal[
     "integer_id", "string_id", "name", "first_name", "last_name", "email", "phone", "address",
     "postcode", "national_id",
@@ -20,7 +22,8 @@ IdentifierType = Literal[
 CategoryValue = str | int | float | bool
 
 #: Kinds a synthesizer learns from. Identifiers and free text never are: they are regenerated.
-LEARNED_KINDS: frozenset[str] = frozenset({"numeric", "integer", "categorical", "boolean", "datetime"})
+LEARNED_KINDS: frozenset[str] = frozenset(
+    {"numeric", "integer", "categorical", "boolean", "datetime"})
 SCHEMA_FORMAT = "synthpatient.schema/1"
 
 
@@ -137,7 +140,8 @@ class Schema(BaseModel):
     def replace(self, name: str, **changes: Any) -> Schema:
         """A copy with one column's spec changed (specs are frozen), re-validated."""
         if name not in self:
-            raise InvalidParameterError(f"The schema has no column '{name}'. Columns: {self.names}.")
+            raise InvalidParameterError(
+                f"The schema has no column '{name}'. Columns: {self.names}.")
         data = self[name].model_dump()
         data.update(changes)
         new = ColumnSpec.model_validate(data)

@@ -1,16 +1,28 @@
-"""Coerce a table to a schema's types, and report every way it breaks the schema at once."""
+"""Coerce a table to a schema's types, and report every way it breaks the schema at once.
+
+Messages give column names and counts, never a cell value or a category.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 
 import numpy as np
 import pandas as pd
 
 from synthpatient.errors import SchemaValidationError
+from synthpatient.schema._dtypes import (
+    DATE_RANGE_TEXT,
+    check_column_type,
+    out_of_range,
+    plain_values,
+)
 from synthpatient.schema._spec import ColumnSpec, Schema
 
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+#: Decimal number syntax only: '1e308' and '2.50' are numbers; 'inf', 'nan', '1_000' are not.
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def category_key(value: object) -> str:
@@ -21,38 +33,54 @@ def category_key(value: object) -> str:
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
     text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
+    if not _NUMBER_TEXT.match(text):
         return text
-    if np.isfinite(number) and number.is_integer() and text.lstrip("+-").replace(".", "").isdigit():
-        return str(int(number))
-    return text
+    number = float(text)
+    if not np.isfinite(number):  # '1e999': keep the spelling rather than 'inf'
+        return text
+    # the same key as the number itself, so '1e308' text meets the float 1e308
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def coerce_column(spec: ColumnSpec, series: pd.Series) -> tuple[pd.Series, int]:
-    """``series`` in the spec's canonical dtype, and how many values could not be converted."""
+    """``series`` in the spec's canonical dtype, and how many values could not be converted.
+
+    Time-zone-aware times become UTC, durations numbers in the spec's unit (see ``_dtypes``);
+    dates outside the range pandas computes with count as values that failed to convert.
+    """
     present = series.notna()
+    series = plain_values(spec.name, series, unit=spec.unit, strict=False).values
     if spec.kind in ("numeric", "integer"):
-        out = pd.to_numeric(series, errors="coerce").astype(float)
+        out = pd.to_numeric(series, errors="coerce")
+        out = out.astype(float) if pd.api.types.is_numeric_dtype(out) else (
+            pd.to_numeric(out.astype(str), errors="coerce").astype(float))
     elif spec.kind == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(series):
-            out = series.astype("datetime64[ns]")
-        else:
-            out = pd.to_datetime(series, errors="coerce", format="mixed")
-            out = out.dt.tz_localize(None) if getattr(out.dt, "tz", None) is not None else out
-            out = out.astype("datetime64[ns]")
+        out = _as_datetimes(series)
     elif spec.kind == "boolean":
         keys = series.map(lambda v: _BOOL_WORDS.get(category_key(v).lower()), na_action="ignore")
         out = keys.astype(object)
     elif spec.kind == "categorical" and spec.categories is not None:
         lookup = {category_key(c): c for c in spec.categories}
-        out = series.map(lambda v: lookup.get(category_key(v), v), na_action="ignore").astype(object)
+        out = series.map(lambda v: lookup.get(category_key(v), v), na_action="ignore")
+        out = out.astype(object)
         return out, 0
     else:
         return series.copy(), 0
     failed = int((present & out.isna()).sum())
     return out, failed
+
+
+def _as_datetimes(series: pd.Series) -> pd.Series:
+    """Naive ``datetime64[ns]``: offsets to UTC, unparseable or out-of-range values missing."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series
+    else:
+        out = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        out = out.dt.tz_localize(None)
+    mask = out_of_range(out)
+    if mask.any():
+        out = out.mask(mask)
+    return out.astype("datetime64[ns]")
 
 
 def coerce_frame(schema: Schema, data: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +97,8 @@ def _column_problems(spec: ColumnSpec, series: pd.Series) -> list[str]:
     name = spec.name
     values, failed = coerce_column(spec, series)
     if failed:
-        problems.append(f"column '{name}': {failed} value(s) are not of kind {spec.kind}")
+        extra = f" or are dates outside {DATE_RANGE_TEXT}" if spec.kind == "datetime" else ""
+        problems.append(f"column '{name}': {failed} value(s) are not of kind {spec.kind}{extra}")
     n_missing = int(series.isna().sum())
     if n_missing and not spec.nullable:
         problems.append(f"column '{name}': {n_missing} missing value(s) but the column is not "
@@ -116,6 +145,7 @@ def validate_frame(schema: Schema, data: pd.DataFrame) -> None:
         problems.append(f"column(s) not in the schema: {', '.join(extra)}")
     for spec in schema:
         if spec.name in columns:
+            check_column_type(spec.name, data[spec.name])
             problems += _column_problems(spec, data[spec.name])
     if problems:
         raise SchemaValidationError(problems)

@@ -18,8 +18,6 @@ import pandas as pd
 from synthpatient.errors import ConditionError
 from synthpatient.schema import ColumnSpec, Schema, category_key
 
-MAX_LISTED = 20
-
 
 @dataclass(frozen=True)
 class Condition:
@@ -121,10 +119,15 @@ def _parse_one(spec: ColumnSpec, raw: Any) -> Condition:
             key = {"true": "True", "false": "False", "1": "True", "0": "False",
                    "yes": "True", "no": "False"}.get(key.lower(), key)
         if key not in lookup:
-            shown = ", ".join(map(str, list(lookup.values())[:MAX_LISTED]))
-            more = " ..." if len(lookup) > MAX_LISTED else ""
-            raise ConditionError(f"Impossible condition: '{raw}' is not a category of '{column}'. "
-                                 f"Categories: {shown}{more}.")
+            # the user's own value may be echoed; the column's categories are real patients'
+            # values (read off the data), so they are only pointed to, never listed
+            if spec.kind == "boolean":
+                raise ConditionError(f"Impossible condition: '{raw}' is not a value of the "
+                                     f"boolean column '{column}'. Give true or false.")
+            raise ConditionError(
+                f"Impossible condition: '{raw}' is not a category of column '{column}'. List "
+                "them with `synthpatient schema DATA --show-categories` (prints real values) "
+                "or `schema.to_json(..., include_observed=True)`.")
         return Condition(column, "equal", value=lookup[key])
     low_bound, high_bound = _bounds(spec)
     if isinstance(raw, tuple | list):

@@ -31,6 +31,7 @@ import pandas as pd
 
 from synthpatient.errors import DataError
 from synthpatient.schema import ColumnSpec, Schema, category_key
+from synthpatient.synthesizers._persistence import expect
 
 CoderKind = Literal["interval", "integer", "category"]
 #: How much decoding inside a merged group follows the noisy counts of its bins (vs. width).
@@ -249,13 +250,42 @@ class ColumnCoder:
         return meta, arrays
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ColumnCoder:
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   spec: ColumnSpec) -> ColumnCoder:
+        """The saved coder of ``spec``'s column, checked against it and against itself."""
+        what = f"the bins of column '{spec.name}'"
+        ordered = spec.kind in ("numeric", "integer", "datetime")
+        kinds = ({"integer"} if spec.kind == "integer" else {"interval"}) if ordered else {
+            "category"}
+        expect(meta["name"] == spec.name and meta["column_kind"] == spec.kind
+               and meta["coder_kind"] in kinds, f"{what} are not of the column's kind")
         categories = meta.get("categories")
-        return cls(name=str(meta["name"]), column_kind=str(meta["column_kind"]),
-                   coder_kind=meta["coder_kind"], edges=arrays.get("edges"),
-                   categories=None if categories is None else list(categories),
-                   nullable=bool(meta["nullable"]), groups=np.asarray(arrays["groups"]),
-                   weights=np.asarray(arrays["weights"], dtype=float))
+        edges = None
+        if ordered:
+            edges = np.asarray(arrays["edges"], dtype=float)
+            expect(edges.ndim == 1 and len(edges) >= 2 and bool(np.isfinite(edges).all())
+                   and bool(np.all(np.diff(edges) >= 0)), f"{what} have unsorted edges")
+        else:
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
+                                                                                      False]
+            expect(isinstance(categories, list) and [category_key(c) for c in categories]
+                   == [category_key(c) for c in declared],
+                   f"{what} list other categories than the schema")
+        coder = cls(name=spec.name, column_kind=spec.kind, coder_kind=meta["coder_kind"],
+                    edges=edges, categories=None if categories is None else list(categories),
+                    nullable=bool(meta["nullable"]), groups=np.asarray(arrays["groups"]),
+                    weights=np.asarray(arrays["weights"], dtype=float))
+        groups, weights = coder.groups, coder.weights
+        # decoding draws a fine code inside each group by weight: every group needs members
+        # and some weight, or sampling would divide by zero
+        expect(groups.shape == (coder.n_fine,) and groups.dtype.kind in "iu"
+               and weights.shape == (coder.n_fine,) and coder.n_fine >= 1,
+               f"{what} do not have one group and one weight per bin")
+        expect(groups.min() == 0 and set(groups.tolist()) == set(range(int(groups.max()) + 1))
+               and bool(np.isfinite(weights).all()) and bool(np.all(weights >= 0))
+               and bool(np.all(np.bincount(groups, weights=weights) > 0)),
+               f"{what} have empty groups or weights that are not positive")
+        return coder
 
 
 def _as_numbers(kind: str, values: pd.Series) -> np.ndarray:

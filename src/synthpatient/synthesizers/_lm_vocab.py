@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.schema import ColumnSpec, category_key
+from synthpatient.synthesizers._persistence import expect
 
 VocabKind = Literal["category", "exact", "bins"]
 #: Points of the quantile function kept for decoding binned columns.
@@ -266,10 +267,36 @@ class ColumnVocab:
                 "quantiles": self.quantiles}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ColumnVocab:
-        return cls(str(data["name"]), str(data["column_kind"]), data["kind"],
-                   list(data["values"]), bool(data["nullable"]), data.get("ranks"),
-                   data.get("quantiles"))
+    def from_dict(cls, data: dict[str, Any], spec: ColumnSpec) -> ColumnVocab:
+        """The saved vocabulary of ``spec``'s column, checked against it and against itself."""
+        what = f"the vocabulary of column '{spec.name}'"
+        ordered = spec.kind in ("numeric", "integer", "datetime")
+        expect(data["name"] == spec.name and data["column_kind"] == spec.kind
+               and data["kind"] in (("exact", "bins") if ordered else ("category",)),
+               f"{what} is not of the column's kind")
+        vocab = cls(spec.name, spec.kind, data["kind"], list(data["values"]),
+                    bool(data["nullable"]), data.get("ranks"), data.get("quantiles"))
+        if not ordered:
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
+                                                                                      False]
+            expect([category_key(v) for v in vocab.values] == [category_key(c) for c in declared],
+                   f"{what} lists other categories than the schema")
+            return vocab
+        values = np.asarray(vocab.values, dtype=float)
+        ranks = np.asarray(vocab.ranks if vocab.ranks is not None else [], dtype=float)
+        expect(vocab.n_values >= 1 and values.ndim == 1 and bool(np.isfinite(values).all())
+               and bool(np.all(np.diff(values) >= 0)), f"{what} has unsorted values or edges")
+        # decoding indexes ranks by symbol and reads values off the quantile function
+        expect(ranks.shape == (vocab.n_values + 1,) and bool(np.all(np.diff(ranks) >= 0))
+               and ranks[0] >= 0 and ranks[-1] <= 1, f"{what} has ranks that are not shares")
+        if vocab.kind == "bins":
+            quantiles = np.asarray(vocab.quantiles if vocab.quantiles is not None else [],
+                                   dtype=float)
+            expect(quantiles.ndim == 1 and len(quantiles) >= 1
+                   and bool(np.isfinite(quantiles).all())
+                   and bool(np.all(np.diff(quantiles) >= 0)),
+                   f"{what} has no increasing quantile function")
+        return vocab
 
 
 def _as_numbers(kind: str, values: pd.Series) -> np.ndarray:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from synthpatient.synthesizers._persistence import expect
+
 MISSING_SENTINEL = -1e3  # below every normal score and category code
 
 
@@ -108,10 +110,35 @@ def trees_state(trees: list[MissingnessTree]) -> tuple[list[dict[str, Any]], dic
     return meta, arrays
 
 
-def trees_from_state(meta: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> list[MissingnessTree]:
-    return [
-        MissingnessTree(int(m["column"]), [int(f) for f in m["features"]],
-                        *(arrays[f"missing_{i}_{name}"] for name in
-                          ("left", "right", "feature", "threshold", "prob_missing")))
-        for i, m in enumerate(meta)
-    ]
+def trees_from_state(meta: list[dict[str, Any]], arrays: dict[str, np.ndarray], *,
+                     n_columns: int) -> list[MissingnessTree]:
+    """The saved trees, checked: columns and features in range, and every child after its
+    parent, so that walking a tampered tree can neither index out of range nor loop."""
+    trees = []
+    for i, m in enumerate(meta):
+        column, features = int(m["column"]), [int(f) for f in m["features"]]
+        what = f"missing-value tree {i}"
+        expect(0 <= column < n_columns and bool(features)
+               and all(0 <= f < n_columns for f in features),
+               f"{what} names a column the model does not have")
+        parts = [np.asarray(arrays[f"missing_{i}_{name}"]) for name in
+                 ("left", "right", "feature", "threshold", "prob_missing")]
+        left, right, feature, threshold, prob = parts
+        n = len(left)
+        expect(n >= 1 and all(p.shape == (n,) for p in parts)
+               and all(p.dtype.kind in "iu" for p in (left, right, feature)),
+               f"{what} has arrays of different sizes or kinds")
+        threshold, prob = threshold.astype(float), prob.astype(float)
+        inner = left >= 0
+        nodes = np.arange(n)
+        expect(bool(np.all(inner == (right >= 0)))
+               and bool(np.all((left[inner] > nodes[inner]) & (left[inner] < n)))
+               and bool(np.all((right[inner] > nodes[inner]) & (right[inner] < n)))
+               and bool(np.all((feature[inner] >= 0) & (feature[inner] < len(features)))),
+               f"{what} is not a tree over its features")
+        expect(bool(np.all((prob >= 0) & (prob <= 1))),
+               f"{what} has missing-value probabilities outside [0, 1]")
+        trees.append(MissingnessTree(column, features, left.astype(np.int64),
+                                     right.astype(np.int64), feature.astype(np.int64),
+                                     threshold, prob))
+    return trees

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.schema import ColumnSpec, category_key
+from synthpatient.synthesizers._persistence import expect
 
 #: Scalars are kept strictly inside tanh's range so that they can be produced exactly.
 ALPHA_CLIP = 0.99
@@ -182,10 +183,20 @@ class ContinuousColumn:
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ContinuousColumn:
-        center, scale = (float(v) for v in arrays["affine"])
+        what = f"the transform of column '{meta['name']}'"
+        affine = np.asarray(arrays["affine"], dtype=float)
+        means, stds, weights = (np.asarray(arrays[k], dtype=float)
+                                for k in ("means", "stds", "weights"))
+        expect(meta["method"] in ("gmm", "minmax") and affine.shape == (2,)
+               and means.ndim == 1 and len(means) >= 1
+               and stds.shape == means.shape and weights.shape == means.shape,
+               f"{what} has a method or mixture arrays of the wrong size")
+        expect(all(bool(np.isfinite(a).all()) for a in (affine, means, stds, weights))
+               and affine[1] > 0 and bool(np.all(stds > 0)) and bool(np.all(weights >= 0)),
+               f"{what} has a scale or mixture modes that are not positive")
         return cls(str(meta["name"]), method=str(meta["method"]), nullable=bool(meta["nullable"]),
-                   center=center, scale=scale, means=arrays["means"], stds=arrays["stds"],
-                   weights=arrays["weights"])
+                   center=float(affine[0]), scale=float(affine[1]), means=means, stds=stds,
+                   weights=weights)
 
 
 class DiscreteColumn:
@@ -364,13 +375,29 @@ class TabularTransform:
         return metas, arrays
 
     @classmethod
-    def from_state(cls, metas: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> TabularTransform:
+    def from_state(cls, metas: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                   specs: list[ColumnSpec]) -> TabularTransform:
+        """The saved transform of the learned columns ``specs``, checked against them."""
+        expect([str(m["name"]) for m in metas] == [s.name for s in specs],
+               "the transform's columns differ from the schema's learned columns")
         columns: list[Column] = []
-        for j, meta in enumerate(metas):
+        for j, (meta, spec) in enumerate(zip(metas, specs, strict=True)):
             prefix = f"transform.{j}."
             parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            kind = ContinuousColumn if meta["type"] == "continuous" else DiscreteColumn
-            columns.append(kind.from_state(meta, parts))
+            discrete = spec.kind in ("categorical", "boolean")
+            expect(meta["type"] == ("discrete" if discrete else "continuous"),
+                   f"the transform of column '{spec.name}' is not of the column's kind")
+            if not discrete:
+                columns.append(ContinuousColumn.from_state(meta, parts))
+                continue
+            column = DiscreteColumn.from_state(meta, parts)
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
+                                                                                      False]
+            expect([category_key(c) for c in column.categories]
+                   == [category_key(c) for c in declared],
+                   f"the transform of column '{spec.name}' lists other categories than the "
+                   "schema")
+            columns.append(column)
         return cls(columns)
 
 
@@ -480,9 +507,18 @@ class ConditionalSampler:
                 {f"cond.freq.{d}": f for d, f in enumerate(self.frequencies)})
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ConditionalSampler:
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   transform: TabularTransform) -> ConditionalSampler:
+        """The saved sampler, checked against the blocks of ``transform`` it conditions on."""
         sizes = [int(s) for s in meta["block_sizes"]]
-        return cls(sizes, [arrays[f"cond.freq.{d}"] for d in range(len(sizes))])
+        expect(sizes == [span.dim for _, _, span in transform.conditional_blocks],
+               "the conditional vector's blocks do not match the transform's columns")
+        frequencies = [np.asarray(arrays[f"cond.freq.{d}"], dtype=float)
+                       for d in range(len(sizes))]
+        expect(all(f.shape == (size,) and bool(np.isfinite(f).all()) and bool(np.all(f >= 0))
+                   for f, size in zip(frequencies, sizes, strict=True)),
+               "the conditional vector's category frequencies are not counts, one per category")
+        return cls(sizes, frequencies)
 
 
 def discrete_codes(transform: TabularTransform, data: pd.DataFrame) -> np.ndarray:

@@ -40,6 +40,7 @@ from synthpatient.errors import (
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._persistence import check_sizes, expect
 from synthpatient.synthesizers._tabular_transform import (
     ConditionalSampler,
     DiscreteColumn,
@@ -109,9 +110,16 @@ def module_arrays(prefix: str, module: Any) -> dict[str, np.ndarray]:
 
 def load_module_arrays(torch: ModuleType, prefix: str, module: Any,
                        arrays: dict[str, np.ndarray]) -> None:
+    """Load saved weights, refusing (one line, via ``expect``) any that do not fit a layer."""
     start = len(prefix) + 1
     state = {name[start:]: torch.from_numpy(np.array(value))
              for name, value in arrays.items() if name.startswith(prefix + ".")}
+    layers = module.state_dict()
+    expect(set(state) == set(layers), f"the network weights '{prefix}.*' are not those of "
+           "its layers")
+    for name, tensor in layers.items():
+        expect(tuple(state[name].shape) == tuple(tensor.shape),
+               f"the network weight '{prefix}.{name}' does not have its layer's shape")
     module.load_state_dict(state, strict=True)
 
 
@@ -668,11 +676,18 @@ class DeepSynthesizer(Synthesizer):
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         torch = import_torch()
-        self.transform_ = TabularTransform.from_state(state["transform"], arrays)
-        self.sampler_ = ConditionalSampler.from_state(state["sampler"], arrays)
+        self.transform_ = TabularTransform.from_state(state["transform"], arrays,
+                                                      self.schema_.learned)
+        self.sampler_ = ConditionalSampler.from_state(state["sampler"], arrays, self.transform_)
         self.network_config_ = dict(state["network"])
+        expect(self.network_config_.get("cond_dim") == self.sampler_.dim
+               and self.network_config_.get("data_dim") == self.transform_.dim,
+               "the network's input and output sizes do not match the transform")
+        check_sizes(self.network_config_, arrays, self._network_prefix)
         network = self._build_network(torch, self.network_config_)
         load_module_arrays(torch, self._network_prefix, network, arrays)
         self.network_ = network.to(resolve_device(torch, self.device, type(self).__name__)).eval()
         self.training_log_ = dict(state["training"])
+        expect(state["privacy_spent"] is None or isinstance(state["privacy_spent"], dict),
+               "the privacy spent is not a record")
         self.privacy_spent_ = state["privacy_spent"]

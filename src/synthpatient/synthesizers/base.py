@@ -25,14 +25,13 @@ from synthpatient.errors import (
     ConditionError,
     DataError,
     InvalidParameterError,
-    ModelFileError,
     NotFittedError,
     SynthPatientWarning,
 )
-from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame
+from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame, explain_schema
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
-from synthpatient.synthesizers._identifiers import regenerate
-from synthpatient.synthesizers._persistence import read_model, write_model
+from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
+from synthpatient.synthesizers._persistence import restore, write_model
 
 #: Rejection sampling (for backends without native conditions) gives up below this acceptance.
 MIN_ACCEPTANCE = 1e-3
@@ -103,7 +102,13 @@ class Synthesizer(ABC):
         """Learn ``data`` (never modified). Identifier and free-text columns are not learned."""
         check_table(data)
         if schema is None:
-            schema = Schema.infer(data)
+            schema, decisions = explain_schema(data)
+            unsure = [d for d in decisions if d.uncertain]
+            if unsure:  # one warning, column names and reasons only: never a value
+                warnings.warn("Schema inference is unsure about: " + "; ".join(
+                    f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure) + ". Check them, "
+                    "or give a schema (Schema.infer(data).replace(...)).",
+                    SynthPatientWarning, stacklevel=2)
         else:
             schema.validate(data)
         schema = schema.complete(data)
@@ -197,12 +202,14 @@ class Synthesizer(ABC):
                   rng: np.random.Generator, *, regenerate_ids: bool = True) -> pd.DataFrame:
         by_column = {c.column: c for c in conditions}
         out: dict[str, pd.Series] = {}
+        # names agree with each row's sex where a column surely records it
+        sex = sex_of_rows(self.schema_, raw.reset_index(drop=True)) if regenerate_ids else None
         for spec in self.schema_:
             if spec.is_learned:
                 values = raw[spec.name].reset_index(drop=True)
                 out[spec.name] = _enforce(spec, values, by_column.get(spec.name))
             elif spec.kind == "identifier" and regenerate_ids:
-                out[spec.name] = regenerate(spec, n_rows, rng)
+                out[spec.name] = regenerate(spec, n_rows, rng, sex=sex)
             else:
                 out[spec.name] = pd.Series([None] * n_rows, dtype=object)
         frame = pd.DataFrame(out, columns=self.schema_.names)
@@ -224,33 +231,28 @@ class Synthesizer(ABC):
             "synthpatient_version": __version__,
             "params": self.get_params(),
             "n_training_rows": self.n_training_rows_,
-            "schema": self.schema_.to_dict(include_observed=True),
+            # the manifest may be read by anyone handed the folder: no observed value in it;
+            # the full schema and the state go into arrays.npz (see _persistence)
+            "schema": self.schema_.to_dict(include_observed=False),
             # the differential-privacy guarantee actually spent (None for the others), at the
             # top level so that anyone handed the folder can read it
             "privacy": getattr(self, "privacy_spent_", None),
-            "state": state,
         }
-        write_model(Path(path), manifest, arrays, overwrite=overwrite)
+        write_model(Path(path), manifest, schema=self.schema_.to_dict(include_observed=True),
+                    state=state, arrays=arrays, overwrite=overwrite)
         return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
-        """Load a saved model; ``Synthesizer.load`` finds the right class from the manifest."""
-        from synthpatient.synthesizers.registry import get_synthesizer_class
+        """Load a saved model; ``Synthesizer.load`` finds the right class from the manifest.
 
-        manifest, arrays = read_model(Path(path))
-        klass = get_synthesizer_class(str(manifest.get("synthesizer")))
-        if cls is not Synthesizer and not issubclass(klass, cls):
-            raise ModelFileError(f"'{path}' holds a {klass.__name__}, not a {cls.__name__}.")
-        try:
-            model = klass(**manifest["params"])
-            model.schema_ = Schema.from_dict(manifest["schema"])
-            model.n_training_rows_ = int(manifest["n_training_rows"])
-            model._set_state(manifest["state"], arrays)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"The model in '{path}' is incomplete or damaged ({exc}). "
-                                 "Refit the model.") from exc
-        return model
+        A model folder is untrusted input: every array is checked against the manifest and
+        the state against itself before the model is returned.
+
+        Raises:
+            ModelFileError: the folder is missing, of an older format, or damaged (one line).
+        """
+        return restore(Path(path), cls)
 
     @abstractmethod
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

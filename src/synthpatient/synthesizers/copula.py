@@ -37,6 +37,7 @@ from synthpatient.synthesizers._missingness import (
     trees_from_state,
     trees_state,
 )
+from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import MIN_ACCEPTANCE, Capabilities, Synthesizer
 
 
@@ -222,11 +223,27 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return {"columns": self.columns_, "marginals": marginals, "missing_trees": trees}, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        specs = self.schema_.learned
         self.columns_ = list(state["columns"])
-        self.correlation_ = arrays["correlation"]
+        expect(self.columns_ == [s.name for s in specs],
+               "the copula's columns differ from the schema's learned columns")
+        expect(len(state["marginals"]) == len(specs),
+               "the copula does not have one marginal per learned column")
+        k = len(specs)
+        correlation = np.asarray(arrays["correlation"], dtype=float)
+        expect(correlation.shape == (k, k), "the copula's correlation matrix does not have one "
+               "row and one column per learned column")
+        # sampling takes square roots and solves with this matrix: a tampered one that is not
+        # a correlation matrix would give NaN rows or a LinAlgError there
+        expect(bool(np.isfinite(correlation).all()) and np.allclose(correlation, correlation.T)
+               and np.allclose(np.diag(correlation), 1.0)
+               and (k == 0 or np.linalg.eigvalsh(correlation).min() > -1e-8),
+               "the copula's correlation matrix is not a correlation matrix (symmetric, unit "
+               "diagonal, positive semi-definite)")
+        self.correlation_ = correlation
         self.marginals_ = []
-        for j, meta in enumerate(state["marginals"]):
+        for j, (meta, spec) in enumerate(zip(state["marginals"], specs, strict=True)):
             prefix = f"marginal_{j}_"
             parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            self.marginals_.append(marginal_from_state(meta, parts))
-        self.missing_trees_ = trees_from_state(state["missing_trees"], arrays)
+            self.marginals_.append(marginal_from_state(meta, parts, spec))
+        self.missing_trees_ = trees_from_state(state["missing_trees"], arrays, n_columns=k)

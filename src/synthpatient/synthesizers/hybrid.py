@@ -23,6 +23,7 @@ from synthpatient._random import check_seed, fresh_seed
 from synthpatient.errors import InvalidParameterError, SynthPatientWarning
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 from synthpatient.synthesizers.registry import get_synthesizer_class
 
@@ -221,9 +222,19 @@ class HybridSynthesizer(Synthesizer):
         return {"base": nested}, {_BASE_PREFIX + k: v for k, v in arrays.items()}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """The base model, restored as ``Synthesizer.load`` would; its state and arrays sit
+        inside this model's, so the folder's checks (inventory, checksums) cover them too."""
         nested = state["base"]
+        # a nested hybrid would nest without end; another key than the parameters name is
+        # a tampered state
+        expect(nested["key"] == self.base and nested["key"] != self.key,
+               "the nested base model is not the one the parameters name")
         base = get_synthesizer_class(str(nested["key"]))(**nested["params"])
         base.schema_ = Schema.from_dict(nested["schema"])
+        structured = Schema(columns=tuple(self.schema_.learned))
+        expect(base.schema_.to_dict(include_observed=True)
+               == structured.to_dict(include_observed=True),
+               "the nested base model's schema differs from the structured columns")
         base.n_training_rows_ = int(nested["n_training_rows"])
         if nested.get("privacy") is not None:
             base.privacy_spent_ = nested["privacy"]  # type: ignore[attr-defined]

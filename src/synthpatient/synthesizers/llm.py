@@ -36,6 +36,7 @@ from synthpatient.llm.parsing import parse_rows
 from synthpatient.schema import ColumnSpec, Schema, category_key
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
 STRUCTURED_OUTPUT = ("auto", "json_schema", "json_object", "off")
@@ -307,11 +308,35 @@ class LLMSynthesizer(Synthesizer):
         return state, {"training_hashes": self.training_hashes_}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        specs = self.schema_.learned
         self.columns_ = list(state["columns"])
-        self.profile_ = state["profile"]
-        self.examples_ = list(state["examples"])
-        self.hash_key_ = str(state["hash_key"])
-        self.training_hashes_ = np.asarray(arrays["training_hashes"], dtype=np.uint64)
+        expect(self.columns_ == [s.name for s in specs],
+               "the model's columns differ from the schema's learned columns")
+        # prompts are built from the profile at sampling time: its shape is checked now
+        profile = state["profile"]
+        expect(isinstance(profile, dict) and isinstance(profile.get("columns"), list)
+               and isinstance(profile.get("correlations", []), list)
+               and isinstance(profile.get("rules", []), list),
+               "the model's table profile is not a profile")
+        expect(len(profile["columns"]) == len(specs) and all(
+            isinstance(c, dict) and c.get("name") == spec.name and c.get("kind") == spec.kind
+            and (spec.kind != "categorical" or (isinstance(c.get("categories"), list) and len(
+                c["categories"]) == len(spec.categories or ())))
+            for c, spec in zip(profile["columns"], specs, strict=False)),
+            "the model's table profile does not describe the learned columns")
+        self.profile_ = profile
+        examples = state["examples"]
+        expect(isinstance(examples, list) and all(
+            isinstance(row, dict) and list(row) == self.columns_ for row in examples),
+            "the model's example rows do not have the learned columns")
+        self.examples_ = list(examples)
+        expect(isinstance(state["hash_key"], str) and len(state["hash_key"]) > 0,
+               "the model's hash key is missing")
+        self.hash_key_ = state["hash_key"]
+        hashes = arrays["training_hashes"]
+        expect(hashes.ndim == 1 and hashes.dtype == np.uint64,
+               "the training rows' hashes are not a list of 64-bit hashes")
+        self.training_hashes_ = np.asarray(hashes, dtype=np.uint64)
 
 
 # -- one run ---------------------------------------------------------------------------------

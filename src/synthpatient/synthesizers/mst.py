@@ -34,6 +34,7 @@ from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
 from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
 #: A value (bin, category) is kept apart only when its noisy count reaches this many noise
@@ -334,20 +335,48 @@ class MSTSynthesizer(Synthesizer):
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        specs = self.schema_.learned
         self.columns_ = [str(c) for c in state["columns"]]
+        expect(self.columns_ == [s.name for s in specs],
+               "the model's columns differ from the schema's learned columns")
+        expect(len(state["coders"]) == len(specs), "the model has not one coder per column")
         self.coders_ = []
-        for j, meta in enumerate(state["coders"]):
+        for j, (meta, spec) in enumerate(zip(state["coders"], specs, strict=True)):
             prefix = f"coder_{j}_"
             parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            self.coders_.append(ColumnCoder.from_state(meta, parts))
+            self.coders_.append(ColumnCoder.from_state(meta, parts, spec))
         self.edges_ = [[str(a), str(b)] for a, b in state["edges"]]
         self.cliques_ = [tuple(str(a) for a in c) for c in state["cliques"]]
         self.potentials_ = [arrays[f"clique_{k}_potential"] for k in range(len(self.cliques_))]
         self.marginals_ = [arrays[f"clique_{k}_marginal"] for k in range(len(self.cliques_))]
         self.total_ = float(state["total"])
+        expect(isinstance(state["privacy_spent"], dict), "the privacy spent is not a record")
         self.privacy_spent_ = dict(state["privacy_spent"])
         if [c.n_groups for c in self.coders_] != list(state["domain"]["shape"]):
             raise ValueError("the stored domain does not match the stored bins")
+        self._check_cliques()
+
+    def _check_cliques(self) -> None:
+        """What sampling reads: a clique table of the domain's shape for every column and
+        every tree edge, with counts that are finite and not negative."""
+        size = {c.name: c.n_groups for c in self.coders_}
+        expect(math.isfinite(self.total_) and self.total_ > 0,
+               "the model's row total is not a positive number")
+        for clique, potential, marginal in zip(self.cliques_, self.potentials_,
+                                               self.marginals_, strict=True):
+            expect(len(set(clique)) == len(clique) and all(a in size for a in clique),
+                   "a clique of the model names an unknown or repeated column")
+            shape = tuple(size[a] for a in clique)
+            expect(potential.shape == shape and marginal.shape == shape
+                   and potential.dtype.kind == "f" and marginal.dtype.kind == "f",
+                   "a clique's tables do not have the shape of its columns' bins")
+            expect(bool(np.isfinite(potential).all()) and bool(np.isfinite(marginal).all())
+                   and bool(np.all(marginal >= 0)),
+                   "a clique's marginal is not a table of counts")
+        covered = [set(c) for c in self.cliques_]
+        for attrs in [[c] for c in self.columns_] + self.edges_:
+            expect(len(set(attrs)) == len(attrs) and any(set(attrs) <= c for c in covered),
+                   "a column or tree edge of the model is in no clique")
 
 
 # -- privacy accounting -----------------------------------------------------------------------

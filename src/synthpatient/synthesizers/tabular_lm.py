@@ -35,6 +35,7 @@ from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._lm_network import Layout, build_network
 from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins
 from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._persistence import check_sizes, expect
 from synthpatient.synthesizers._torch import (
     EarlyStopping,
     load_module_arrays,
@@ -498,9 +499,23 @@ class TabularLMSynthesizer(Synthesizer):
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         torch = import_torch()
-        self.vocabs_ = [ColumnVocab.from_dict(v) for v in state["vocabs"]]
+        specs = self.schema_.learned
+        expect(len(state["vocabs"]) == len(specs),
+               "the model has not one vocabulary per learned column")
+        self.vocabs_ = [ColumnVocab.from_dict(v, spec)
+                        for v, spec in zip(state["vocabs"], specs, strict=True)]
         self.layout_ = Layout(tuple(v.n_symbols for v in self.vocabs_))
         self.network_config_ = dict(state["network"])
+        if self.base_model is None:  # sizes checked before anything is built from them
+            check_sizes(self.network_config_, arrays, "network")
+            config = self.network_config_
+            expect(int(config["n_heads"]) >= 1 and int(config["d_model"]) % int(config["n_heads"])
+                   == 0 and 0 <= float(config["dropout"]) < 1,
+                   "the network's heads, width or dropout are not a valid combination")
+        n_symbols = int(sum(self.layout_.n_symbols))
+        weights = arrays.get("symbol_log_weights", np.zeros(n_symbols))
+        expect(np.shape(weights) == (n_symbols,) and np.shape(arrays["row_hashes"]) == (
+            np.size(arrays["row_hashes"]),), "the symbol weights do not fit the vocabularies")
         device = self._device(torch)
         if self.base_model is not None:
             from synthpatient.synthesizers._lm_pretrained import PretrainedBackbone
@@ -515,8 +530,7 @@ class TabularLMSynthesizer(Synthesizer):
             self.network_ = network.to(device).eval()
         self.training_log_ = dict(state["training"])
         self.row_hashes_ = np.asarray(arrays["row_hashes"], dtype=np.uint64)
-        self.symbol_log_weights_ = np.asarray(arrays.get(
-            "symbol_log_weights", np.zeros(int(sum(self.layout_.n_symbols)))), dtype=float)
+        self.symbol_log_weights_ = np.asarray(weights, dtype=float)
 
 
 def _score_correlation(vocabs: list[ColumnVocab], codes: np.ndarray) -> np.ndarray:
