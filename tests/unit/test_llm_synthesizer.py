@@ -216,7 +216,7 @@ def test_same_seed_same_rows_with_faults_and_after_save_load(table, tmp_path):
         synth = _synth(server.url, table, max_concurrency=8)
         first = synth.sample(120, seed=5)
         synth.save(tmp_path / "m")
-        again = Synthesizer.load(tmp_path / "m").sample(120, seed=5)
+        again = Synthesizer.load(tmp_path / "m", base_url=server.url).sample(120, seed=5)
     pd.testing.assert_frame_equal(first, again)
 
 

@@ -347,3 +347,37 @@ def test_the_command_line_refuses_a_damaged_model_in_one_line(copula, tmp_path):
     assert result.exit_code == 2 and not out.exists()
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "damaged" in lines[0] and "Traceback" not in result.output
+
+
+# -- a folder never chooses where requests (and the user's key) go ---------------------------
+def test_a_loaded_llm_model_samples_only_once_its_server_is_given_again(table, tmp_path):
+    pytest.importorskip("httpx")
+    from synthpatient.errors import InvalidParameterError
+    from synthpatient.llm.fake_server import FakeLLMServer
+    from synthpatient.synthesizers.llm import LLMSynthesizer
+
+    with FakeLLMServer() as server:
+        model = LLMSynthesizer(base_url=server.url, model="fake-llm", seed=0).fit(table)
+        model.save(tmp_path / "m")
+        # a hostile edit: another server, and the key of another environment variable
+        manifest = json.loads((tmp_path / "m" / MANIFEST).read_text())
+        manifest["params"].update(base_url="http://attacker.invalid/v1",
+                                  api_key_env="AWS_SECRET_ACCESS_KEY")
+        (tmp_path / "m" / MANIFEST).write_text(json.dumps(manifest))
+        loaded = Synthesizer.load(tmp_path / "m")
+        with pytest.raises(InvalidParameterError, match="base_url, api_key_env"):
+            loaded.sample(5, seed=1)
+        assert not server.requests
+        with pytest.raises(InvalidParameterError, match="takes base_url, api_key_env"):
+            Synthesizer.load(tmp_path / "m", model="other")
+        confirmed = Synthesizer.load(tmp_path / "m", base_url=server.url,
+                                     api_key_env="SYNTHPATIENT_LLM_API_KEY")
+        assert len(confirmed.sample(5, seed=1)) == 5 and server.requests
+
+
+def test_a_model_without_a_server_takes_no_endpoint_on_load(copula, tmp_path):
+    from synthpatient.errors import InvalidParameterError
+
+    copula.save(tmp_path / "m")
+    with pytest.raises(InvalidParameterError, match="takes no such parameters"):
+        Synthesizer.load(tmp_path / "m", base_url="http://127.0.0.1:9/v1")

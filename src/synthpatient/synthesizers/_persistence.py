@@ -21,6 +21,7 @@ manifest try every plausible value until one hashes alike, and read an observed 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 import secrets
@@ -162,8 +163,10 @@ def read_model(path: Path) -> SavedModel:
     return SavedModel(manifest, content["schema"], content["state"], arrays)
 
 
-def restore(path: Path, expected: type[Synthesizer]) -> Synthesizer:
-    """The fitted synthesizer saved in ``path``, checked; ``expected`` is the class asked for.
+def restore(path: Path, expected: type[Synthesizer],
+            endpoint: dict[str, Any] | None = None) -> Synthesizer:
+    """The fitted synthesizer saved in ``path``, checked; ``expected`` is the class asked for;
+    ``endpoint`` the server parameters the caller gives again (see ``Synthesizer.load``).
 
     Raises:
         ModelFileError: one line saying what is wrong (never a value) and what to do.
@@ -188,8 +191,9 @@ def restore(path: Path, expected: type[Synthesizer]) -> Synthesizer:
     if unknown:
         raise damaged(path, f"its parameters name '{_show(unknown[0])}', which "
                             f"{klass.__name__} does not take")
+    params, unconfirmed = _with_endpoint(klass, saved.manifest["params"], endpoint or {})
     try:
-        model = klass(**saved.manifest["params"])
+        model = klass(**params)
     except (TypeError, ValueError) as exc:  # InvalidParameterError is a ValueError
         raise damaged(path, f"its parameters do not fit {klass.__name__} ({_reason(exc)})") \
             from exc
@@ -209,7 +213,28 @@ def restore(path: Path, expected: type[Synthesizer]) -> Synthesizer:
     except _STATE_ERRORS as exc:
         raise damaged(path, f"its learned state does not fit a {klass.__name__} "
                             f"({_reason(exc)})") from exc
+    # a nested model (the hybrid's base) reports its own saved endpoints the same way
+    unconfirmed += getattr(model, "unconfirmed_endpoints_", [])
+    model.unconfirmed_endpoints_ = unconfirmed  # type: ignore[attr-defined]
     return model
+
+
+def _with_endpoint(klass: type[Synthesizer], saved: dict[str, Any],
+                   given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The saved parameters with the endpoint ones the caller gave, and the names of saved
+    endpoint parameters nobody confirmed (a value other than the class default)."""
+    from synthpatient.errors import InvalidParameterError
+
+    allowed = klass.endpoint_params
+    extra = sorted(set(given) - set(allowed))
+    if extra:
+        takes = ", ".join(allowed) if allowed else "no such parameters"
+        raise InvalidParameterError(f"load() got '{extra[0]}'; a {klass.__name__} takes "
+                                    f"{takes} when loaded.")
+    defaults = {name: p.default for name, p in inspect.signature(klass.__init__).parameters.items()}
+    unconfirmed = [name for name in allowed
+                   if name not in given and saved.get(name, defaults.get(name)) != defaults.get(name)]
+    return {**saved, **given}, unconfirmed
 
 
 def _reason(exc: BaseException) -> str:

@@ -65,6 +65,9 @@ class Synthesizer(ABC):
     key: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
     min_rows: ClassVar[int] = 10
+    #: Parameters that choose where requests go and which secret goes with them. A model
+    #: folder never decides these: on load they must be given again (see :meth:`load`).
+    endpoint_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, seed: int | None = None) -> None:
         self.seed = seed
@@ -151,6 +154,7 @@ class Synthesizer(ABC):
             ConditionError: a condition names an unknown column or cannot be met.
         """
         self._check_fitted("sample")
+        self._check_endpoints()
         if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
             raise InvalidParameterError(f"n_rows must be a whole number >= 0. Got {n_rows!r}.")
         check_seed(seed)
@@ -242,17 +246,42 @@ class Synthesizer(ABC):
                     state=state, arrays=arrays, overwrite=overwrite)
         return Path(path)
 
+    def _check_endpoints(self) -> None:
+        unconfirmed = getattr(self, "unconfirmed_endpoints_", ())
+        if any("." in name for name in unconfirmed):  # a nested model's server
+            raise InvalidParameterError(
+                "This model was loaded from a folder whose base model talks to an LLM server; "
+                "a model folder never chooses where requests and your API key go, and a nested "
+                "server cannot be given again. Fit the model again instead.")
+        if unconfirmed:
+            names = ", ".join(unconfirmed)
+            raise InvalidParameterError(
+                f"This model was loaded from a folder that names an LLM server ({names}); a "
+                "model folder never chooses where requests and your API key go. Give them "
+                f"again: Synthesizer.load(path, {unconfirmed[0]}=...), or `synthpatient sample "
+                "--llm-base-url URL`.")
+
     @classmethod
-    def load(cls, path: str | Path) -> Synthesizer:
+    def load(cls, path: str | Path, **endpoint: Any) -> Synthesizer:
         """Load a saved model; ``Synthesizer.load`` finds the right class from the manifest.
 
         A model folder is untrusted input: every array is checked against the manifest and
-        the state against itself before the model is returned.
+        the state against itself before the model is returned. It may come from someone else,
+        so it never chooses where a generator sends requests or which environment variable's
+        key it sends: a model that talks to a server samples only once those parameters
+        (:attr:`endpoint_params`, e.g. ``base_url`` and ``api_key_env`` of the LLM
+        synthesizer) are given here again.
+
+        Args:
+            path: the model folder.
+            **endpoint: the server parameters of a network-using model, e.g.
+                ``base_url="http://localhost:8080/v1"``.
 
         Raises:
             ModelFileError: the folder is missing, of an older format, or damaged (one line).
+            InvalidParameterError: a keyword that is not one of the model's endpoint parameters.
         """
-        return restore(Path(path), cls)
+        return restore(Path(path), cls, endpoint)
 
     @abstractmethod
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -70,6 +70,7 @@ class HybridSynthesizer(Synthesizer):
 
     key = "hybrid"
     capabilities = _HybridCapabilities()  # type: ignore[assignment]
+    endpoint_params = ("llm_base_url", "llm_key_env")
 
     def __init__(self, *, base: str = "copula", base_params: Mapping[str, Any] | None = None,
                  text_columns: Sequence[str] | None = None, notes_column: str | None = None,
@@ -229,7 +230,11 @@ class HybridSynthesizer(Synthesizer):
         # a tampered state
         expect(nested["key"] == self.base and nested["key"] != self.key,
                "the nested base model is not the one the parameters name")
-        base = get_synthesizer_class(str(nested["key"]))(**nested["params"])
+        base_class = get_synthesizer_class(str(nested["key"]))
+        base = base_class(**nested["params"])
+        # a server the nested base model talks to is not confirmed by loading this folder
+        self.unconfirmed_endpoints_ = [f"base_params.{name}" for name in base_class.endpoint_params
+                                       if name in nested["params"]]
         base.schema_ = Schema.from_dict(nested["schema"])
         structured = Schema(columns=tuple(self.schema_.learned))
         expect(base.schema_.to_dict(include_observed=True)

@@ -118,6 +118,7 @@ class LLMSynthesizer(Synthesizer):
     capabilities = Capabilities(native_conditions=True, range_conditions=True,
                                 handles_missing=True, needs_network=True, extra="llm")
     min_rows = 10
+    endpoint_params = ("base_url", "api_key_env")
 
     def __init__(self, *, base_url: str | None = None, model: str | None = None,
                  api_key_env: str = "SYNTHPATIENT_LLM_API_KEY", prompt_level: str = "improved",
