@@ -55,6 +55,7 @@ class Known:
 
 def known_session(base: str) -> Known:
     with httpx.Client(base_url=base, timeout=120) as client:
+        client.post("/api/session").raise_for_status()  # an API call never starts a session
         upload = client.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()
         job = client.post("/api/generate", json={"upload_id": upload["id"], "n_rows": 40,
                                                  "seed": 1}).json()

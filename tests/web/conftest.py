@@ -30,16 +30,22 @@ BASE = "http://127.0.0.1"
 
 @pytest.fixture
 def make_client():
-    """make_client(**settings) -> a TestClient on a fresh app; every app is closed afterwards."""
+    """make_client(**settings) -> a TestClient on a fresh app, inside a session (started as a
+    script starts one, POST /api/session; ``open_session=False`` for none); every app is
+    closed afterwards."""
     from fastapi.testclient import TestClient
 
     apps = []
 
-    def make(**options):  # type: ignore[no-untyped-def]
+    def make(*, open_session: bool = True, **options):  # type: ignore[no-untyped-def]
         options.setdefault("job_wait_s", 5.0)
         app = create_app(Settings(**options))
         apps.append(app)
-        return TestClient(app, base_url=BASE, raise_server_exceptions=False)
+        client = TestClient(app, base_url=BASE, raise_server_exceptions=False)
+        if open_session:  # an API call never starts a session by itself
+            started = client.post("/api/session")
+            assert started.status_code == 200 and started.json()["created"], started.text
+        return client
 
     yield make
     for app in apps:

@@ -214,7 +214,8 @@ def test_sessions_are_isolated(make_client):
     one_line_error(bob.post("/api/generate", json={"upload_id": info["id"], "n_rows": 5}), 404)
     mallory = alice.__class__(alice.app, base_url=str(alice.base_url),
                               cookies={"synthpatient_session": "guessed-session-id"})
-    one_line_error(mallory.get(f"/api/results/{job['result_id']}"), 404)
+    # a guessed cookie is no session at all: refused before any id is looked up
+    assert "No session" in one_line_error(mallory.get(f"/api/results/{job['result_id']}"), 401)
 
 
 def test_downloads_only_by_id_and_format(client):

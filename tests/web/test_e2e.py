@@ -234,3 +234,16 @@ def test_hostile_text_is_shown_as_text_never_run(page):
     assert page.locator("#log img").count() == 0 and page.title() != "owned"
     assert hostile in page.locator("#log li.user").last.inner_text()
     assert "no knowledge base for 'lupus'" in page.locator("#log li.assistant").last.inner_text()
+
+
+def test_a_page_whose_session_ended_starts_a_new_one_by_itself(page):
+    """The session of an open page can end (idle, a restart, or recycled while it held nothing):
+    the API answers 401 and the page starts a new session and carries on, with no error shown."""
+    page.goto("/data")
+    page.locator("#synthesizer option").first.wait_for(state="attached", timeout=LONG)
+    page.context.clear_cookies()  # as if the server had forgotten this browser's session
+    page.get_by_role("button", name="Or try the bundled diabetes table").click()
+    page.locator("#columns-section").wait_for(state="visible", timeout=LONG)
+    assert "442 rows, 11 columns" in page.locator("#upload-summary").inner_text()
+    assert page.locator("#error").inner_text() == ""
+    assert any(c["name"] == "synthpatient_session" for c in page.context.cookies())

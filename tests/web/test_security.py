@@ -30,7 +30,7 @@ def test_listening_beyond_localhost_needs_a_token():
 
 
 def test_token_guards_the_api_and_the_pages(make_client):
-    client = make_client(host="0.0.0.0", token=TOKEN)
+    client = make_client(host="0.0.0.0", token=TOKEN, open_session=False)
     refused = client.get("/api/limits")
     assert refused.status_code == 401 and "Authorization: Bearer" in refused.json()["error"]
     assert client.get("/openapi.json").status_code == 401

@@ -1,17 +1,26 @@
 """The JSON API: every action the pages take, for other tools to script (see /openapi.json).
 
 A session is bound to the ``synthpatient_session`` cookie (any client that keeps cookies, such
-as ``httpx.Client``, works). Long actions return a job; poll ``GET /api/jobs/{id}`` until its
-status is ``done`` or ``failed``. Errors are ``{"error": "one line"}`` with a 4xx status.
+as ``httpx.Client``, works). Only an explicit action starts one: a page view, or
+``POST /api/session`` for a script; an API call that needs a session and has none is answered
+401 and creates nothing (why: ``sessions.py``). Long actions return a job; poll
+``GET /api/jobs/{id}`` until its status is ``done`` or ``failed``. Errors are
+``{"error": "one line"}`` with a 4xx status, or 503 when the server is full.
+
+    api = httpx.Client(base_url="http://127.0.0.1:8000")
+    api.post("/api/session")                      # once; the cookie is kept by the client
+    api.post("/api/uploads", files={"file": open("table.csv", "rb")})
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
+from starlette.requests import ClientDisconnect
 
+from synthpatient.errors import DataError
 from synthpatient.web import cohorts, tables
 from synthpatient.web.jobs import Job, JobRunner
 from synthpatient.web.models import (
@@ -23,25 +32,49 @@ from synthpatient.web.models import (
     LimitsOut,
     MessageOut,
     ResultOut,
+    SessionOut,
     SynthesizerOut,
     UploadOut,
 )
 from synthpatient.web.results import Result, jsonable
-from synthpatient.web.sessions import Session
+from synthpatient.web.sessions import COOKIE, Session
 from synthpatient.web.settings import Settings
 from synthpatient.web.tables import NotFoundError, Upload
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": what} for code, what in (
-        (400, "Bad input, with a one-line message"), (401, "A token is needed"),
+        (400, "Bad input, with a one-line message"),
+        (401, "No session (start one: POST /api/session), or the server's token is needed"),
         (404, "No such item in this session"), (409, "A job is already running"),
         (413, "The upload is too large"), (422, "The request body is not valid"))}
+
+FULL = {503: {"model": ErrorOut, "description": "The server is full: every session holds "
+                                                 "someone's work; try again later"}}
+#: a 401 with this header means "no session" (not "no token"): the pages then start one
+SESSION_HEADER = "X-Synthpatient-Session"
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
 def current_session(request: Request) -> Session:
-    """This client's session, created (and its cookie set by the middleware) when it has none."""
+    """This client's session; 401 when it has none (an API call never creates one)."""
+    session = getattr(request.state, "session", None)
+    if session is None:
+        minutes = settings_of(request).idle_timeout_s / 60
+        raise HTTPException(401, "No session: open the app's page first, or start one with "
+                            f"POST /api/session (a session ends after {minutes:g} minutes "
+                            "without a request, and when the server stops).",
+                            headers={SESSION_HEADER: "none"})
+    return session  # type: ignore[no-any-return]
+
+
+def ensure_session(request: Request) -> Session:
+    """This client's session, started when it has none: for a page view or POST /api/session,
+    the explicit starts (the middleware sets the cookie and releases the hold).
+
+    Raises:
+        CapacityError: the server is full (503).
+    """
     session = getattr(request.state, "session", None)
     if session is None:
         session = request.app.state.store.create()
@@ -82,7 +115,8 @@ def _start(session: Session, settings: Settings, runner: JobRunner, kind: str, w
 def _upload_out(upload: Upload) -> UploadOut:
     return UploadOut(id=upload.id, filename=upload.filename, size_bytes=upload.size_bytes,
                      n_rows=upload.n_rows, n_columns=len(upload.columns),
-                     columns=upload.columns, flagged=upload.flagged)  # type: ignore[arg-type]
+                     columns=upload.columns, flagged=upload.flagged,  # type: ignore[arg-type]
+                     notices=upload.notices)
 
 
 def _result(session: Session, result_id: str) -> Result:
@@ -96,6 +130,18 @@ def _result(session: Session, result_id: str) -> Result:
 @router.get("/health", summary="Is the server up?")
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.post("/session", response_model=SessionOut, responses=FULL,
+             summary="Start a session (scripts; the pages start one themselves)")
+def start_session(request: Request, settings: SettingsDep) -> SessionOut:
+    """Sets the ``synthpatient_session`` cookie; keep it for the next calls. With a valid
+    session already, that one is kept (``created: false``)."""
+    created = getattr(request.state, "session", None) is None
+    session = ensure_session(request)
+    return SessionOut(created=created, cookie=COOKIE,
+                      idle_minutes=settings.idle_timeout_s / 60,
+                      holds_work=session.holds_work)
 
 
 @router.get("/limits", response_model=LimitsOut, summary="Upload and row limits")
@@ -154,10 +200,25 @@ def synthesizers() -> list[dict[str, Any]]:
     return tables.synthesizer_choices()
 
 
-@router.post("/uploads", response_model=UploadOut, summary="Upload a CSV, TSV or Parquet table")
-def upload(file: Annotated[UploadFile, File(description="The table (size limit: GET /api/limits).")],
-           session: SessionDep, settings: SettingsDep) -> UploadOut:
-    return _upload_out(tables.save_upload(session, settings, file.filename, file.file))
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {
+        "type": "string", "format": "binary",
+        "description": "The table (size limit: GET /api/limits)."}}}}}}
+
+
+@router.post("/uploads", response_model=UploadOut, summary="Upload a CSV, TSV or Parquet table",
+             openapi_extra={"requestBody": UPLOAD_BODY})
+async def upload(request: Request, session: SessionDep, settings: SettingsDep) -> UploadOut:
+    """Streamed: the size limit is enforced while the body arrives, and an upload over it is
+    refused (413) at that point, with nothing of it kept."""
+    try:
+        found = await tables.receive_upload(session, settings,
+                                            request.headers.get("content-type", ""),
+                                            request.headers.get("content-length"),
+                                            request.stream())
+    except ClientDisconnect:
+        raise DataError("The upload stopped before its end; nothing of it was kept.") from None
+    return _upload_out(found)
 
 
 @router.post("/uploads/bundled", response_model=UploadOut,

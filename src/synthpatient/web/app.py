@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from synthpatient._optional import import_optional
-from synthpatient.errors import MissingExtraError, SynthPatientError
+from synthpatient.errors import CapacityError, MissingExtraError, SynthPatientError
 from synthpatient.web.jobs import INTERNAL_ERROR, BusyError, JobRunner
 from synthpatient.web.sessions import COOKIE, SessionStore
 from synthpatient.web.settings import Settings
@@ -23,7 +23,7 @@ TOKEN_HEADER = "x-synthpatient-token"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 _STATUS = ((NotFoundError, 404), (BusyError, 409), (UploadTooLargeError, 413),
-           (MissingExtraError, 400), (SynthPatientError, 400))
+           (CapacityError, 503), (MissingExtraError, 400), (SynthPatientError, 400))
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> Any:
     app = FastAPI(title="synthpatient web app", version=__version__, lifespan=lifespan,
                   description="Synthetic patients from a plain-English request or from an "
                   "uploaded table, with their evaluation, provenance and downloads. Sessions "
-                  "are bound to a cookie; long actions return a job to poll.",
+                  "are bound to a cookie: a script starts one with POST /api/session (a page "
+                  "view starts one for a browser); long actions return a job to poll.",
                   docs_url=None, redoc_url=None)  # their pages load scripts from a CDN
     app.state.settings, app.state.store, app.state.runner, app.state.close = (
         settings, store, runner, close)
@@ -70,9 +71,15 @@ def create_app(settings: Settings | None = None) -> Any:
         return JSONResponse({"error": message}, status_code=status)
 
     @app.exception_handler(SynthPatientError)
-    async def _ours(request: Request, exc: SynthPatientError) -> JSONResponse:
+    async def _ours(request: Request, exc: SynthPatientError) -> Any:
         status = next(code for kind, code in _STATUS if isinstance(exc, kind))
-        return error(status, str(exc).splitlines()[0] if str(exc) else "Bad input.")
+        message = str(exc).splitlines()[0] if str(exc) else "Bad input."
+        if status == 503:  # full: a page view gets a page, a script its one line
+            headers = {"Retry-After": "120"}
+            if not request.url.path.startswith("/api/"):
+                return HTMLResponse(pages.busy_page(message), 503, headers=headers)
+            return JSONResponse({"error": message}, status_code=503, headers=headers)
+        return error(status, message)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -109,9 +116,15 @@ def create_app(settings: Settings | None = None) -> Any:
                 return HTMLResponse(pages.login_page(), 401)
         if path.startswith("/api/") and _too_large(request, settings):
             return error(413, f"The upload is larger than the limit of {settings.max_upload_mb:g} MB.")
-        request.state.session = store.get(request.cookies.get(COOKIE))
+        # held for the whole request, so it is never recycled or swept while in use
+        request.state.session = store.checkout(request.cookies.get(COOKIE))
         request.state.new_session = None
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        finally:
+            held = request.state.session
+            if held is not None:
+                store.release(held)
         new = request.state.new_session
         if new is not None:
             response.set_cookie(COOKIE, new.id, httponly=True, samesite="strict", path="/")

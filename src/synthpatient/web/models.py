@@ -73,6 +73,16 @@ class UploadOut(BaseModel):
     n_columns: int
     columns: list[ColumnOut]
     flagged: list[str]
+    notices: list[str] = Field(default_factory=list, description="What the user should know, "
+                               "e.g. that their earliest table was removed to make room.")
+
+
+class SessionOut(BaseModel):
+    created: bool = Field(description="False when the client already had a valid session.")
+    cookie: str = Field(description="The cookie that carries the session: send it back.")
+    idle_minutes: float = Field(description="The session and its files end after this long "
+                                            "without a request.")
+    holds_work: bool = Field(description="Whether it holds uploads, results or a conversation.")
 
 
 class BundledIn(_Model):

@@ -14,10 +14,11 @@ from importlib import resources
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from synthpatient.web.api import current_session
+from synthpatient.web.api import ensure_session
 from synthpatient.web.settings import Settings
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(current_session)])
+# viewing a page is the explicit start of a browser's session (an API call never starts one)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(ensure_session)])
 
 
 @cache
@@ -48,7 +49,8 @@ def render(name: str, settings: Settings) -> HTMLResponse:
             .replace("{{MAX_UPLOAD_ROWS}}", f"{settings.max_upload_rows:,}")
             .replace("{{MIN_ROWS}}", str(settings.min_rows))
             .replace("{{MAX_ROWS}}", str(settings.max_rows))
-            .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}"))
+            .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}")
+            .replace("{{IDLE_MINUTES}}", f"{settings.idle_timeout_s / 60:g}"))
     return HTMLResponse(text)
 
 
@@ -73,13 +75,25 @@ def api_page(request: Request) -> HTMLResponse:
     return render("api.html", request.app.state.settings)
 
 
+def _plain_page(title: str, body: str) -> str:
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+            "content='width=device-width,initial-scale=1'>"
+            f"<title>synthpatient: {escape(title)}</title>"
+            "<link rel=stylesheet href=/static/app.css><link rel=icon href=/static/favicon.svg>"
+            "</head><body><main id=main class=narrow>"
+            f"<h1>synthpatient</h1>{body}</main></body></html>")
+
+
+def busy_page(message: str) -> str:
+    """Shown instead of a page when the server is full and would have to erase someone's work."""
+    return _plain_page("server full", f'<p class="error" role="alert">{escape(message)}</p>'
+                       "<p><a href=/>Try again</a></p>")
+
+
 def login_page(message: str = "") -> str:
     """Asked for when the server needs a token and the browser has none."""
     note = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-            "content='width=device-width,initial-scale=1'><title>synthpatient: sign in</title>"
-            "<link rel=stylesheet href=/static/app.css><link rel=icon href=/static/favicon.svg></head><body><main id=main class=narrow>"
-            "<h1>synthpatient</h1><p>This server needs the token it printed when it started.</p>"
-            f"{note}<form method=get action=/><label for=token>Token</label>"
-            "<input id=token name=token type=password autocomplete=off required>"
-            "<button type=submit>Sign in</button></form></main></body></html>")
+    return _plain_page("sign in", "<p>This server needs the token it printed when it started.</p>"
+                       f"{note}<form method=get action=/><label for=token>Token</label>"
+                       "<input id=token name=token type=password autocomplete=off required>"
+                       "<button type=submit>Sign in</button></form>")

@@ -42,7 +42,10 @@ class Settings:
     #: FHIR NDJSON is written with every resource validated; above this many patients (or rows) it is
     #: not offered (it would take minutes and gigabytes)
     max_fhir_patients: int = 20_000
+    #: a session and its files end after this long without a request (``--idle-minutes``)
     idle_timeout_s: float = 3600.0
+    #: sessions at once; at the limit an empty one is recycled, never one holding work: a new
+    #: session is refused (503) instead
     max_sessions: int = 50
     workers: int = 2
     #: how long a POST that starts a job waits for it before answering "still running"

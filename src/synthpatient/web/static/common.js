@@ -18,7 +18,19 @@ const SP = (() => {
     return node;
   }
 
-  async function api(method, url, body) {
+  // A 401 with this header means the session is gone (idle too long, a server restart, or
+  // recycled while it held nothing): start a new one and try once more.
+  async function renewSession() {
+    try {
+      const response = await fetch("/api/session", { method: "POST", credentials: "same-origin",
+        headers: { Accept: "application/json" } });
+      return response.ok;
+    } catch (err) {
+      return false;
+    }
+  }
+
+  async function api(method, url, body, renewed = false) {
     const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (body instanceof FormData) options.body = body;
     else if (body !== undefined) {
@@ -30,6 +42,10 @@ const SP = (() => {
       response = await fetch(url, options);
     } catch (err) {
       throw new Error("The server cannot be reached. Is `synthpatient serve` still running?");
+    }
+    if (response.status === 401 && !renewed
+        && response.headers.get("X-Synthpatient-Session") === "none" && await renewSession()) {
+      return api(method, url, body, true);
     }
     if (response.status === 204) return null;
     let data = null;

@@ -8,7 +8,9 @@
 
   function showUpload(u) {
     upload = u;
-    $("upload-summary").textContent = `${u.filename}: ${fmt(u.n_rows)} rows, ${u.n_columns} columns.`;
+    const notices = (u.notices || []).join(" ");
+    $("upload-summary").textContent = `${u.filename}: ${fmt(u.n_rows)} rows, ${u.n_columns} columns.`
+      + (notices ? ` ${notices}` : "");
     $("flagged").textContent = u.flagged.length
       ? `Not learned (identifiers or free text, made up fresh in the synthetic rows): ${u.flagged.join(", ")}.`
       : "No identifier column was found. Tick any other column that identifies a patient.";
