@@ -7,7 +7,8 @@ can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueE
     SynthPatientError
     ├── DataError (ValueError)                 the table given cannot be used as it is
     │   ├── SchemaValidationError              values break the schema; lists every problem
-    │   └── MixedTypesError                    one column holds numbers and text
+    │   ├── MixedTypesError                    one column holds numbers and text
+    │   └── RuleError                          a clinical rule is invalid or breaks a limit
     ├── InvalidParameterError (ValueError)     a constructor or method argument is wrong
     ├── ConditionError (ValueError)            a condition names an unknown column or cannot be met
     ├── NotFittedError (ValueError)            sample/save called before fit
@@ -15,7 +16,8 @@ can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueE
     ├── UnknownDatasetError (KeyError)         not a bundled dataset
     ├── MissingExtraError (ImportError)        an optional dependency is not installed
     ├── ModelFileError (ValueError)            a saved model folder is missing or damaged
-    └── FileIOError (OSError)                  reading or writing a user file failed
+    ├── FileIOError (OSError)                  reading or writing a user file failed
+    └── CapacityError (RuntimeError)           the web app is full (503); nothing was evicted
 
     SynthPatientWarning (UserWarning)          something the user should know, never silent
 
