@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from synthpatient._io import atomic_folder, check_output_path
+from synthpatient._atomic import atomic_folder, check_output_path, write_table, write_text_atomic
 from synthpatient.api import quality_summary
 from synthpatient.errors import MissingExtraError, SynthPatientWarning
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
@@ -44,15 +44,16 @@ def run_demo(out_dir: str | Path, *, n_rows: int = 1000, seed: int = 0,
                           sample=lambda n: model.sample(n, seed=seed + 1))
         report_html = report.to_html()
         names["report"] = "report.html"
-        summary["evaluation"] = report.summary[["family", "metric", "score", "verdict"]].to_dict("records")
+        summary["evaluation"] = report.summary[["family", "metric", "score",
+                                                "verdict"]].to_dict("records")
     except MissingExtraError as exc:
         warnings.warn(f"No HTML report: {exc}", SynthPatientWarning, stacklevel=2)
-    with atomic_folder(out_dir, overwrite=overwrite) as tmp:
-        synthetic.to_csv(tmp / names["synthetic"], index=False)
+    with atomic_folder(out_dir, overwrite=overwrite) as tmp:  # all or nothing, one-line errors
+        write_table(synthetic, tmp / names["synthetic"])
         model.save(tmp / names["model"])
         model.schema_.to_json(tmp / names["schema"])
-        (tmp / names["quality"]).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(tmp / names["quality"], json.dumps(summary, indent=2) + "\n")
         if report_html is not None:
-            (tmp / names["report"]).write_text(report_html, encoding="utf-8")
+            write_text_atomic(tmp / names["report"], report_html)
     return {"quality": summary, "files": {k: out_dir / v for k, v in names.items()},
             "synthetic": synthetic}

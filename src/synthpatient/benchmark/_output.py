@@ -99,6 +99,28 @@ README_START = "<!-- benchmark:start -->"
 README_END = "<!-- benchmark:end -->"
 
 
+def check_readme(path: str | Path) -> str:
+    """The README's text, after checking it can be updated: it exists, is readable and
+    writable (the folder too: it is rewritten through a temporary sibling) and holds both
+    markers. The CLI calls this before a benchmark runs, so a bad README costs no run."""
+    import os
+
+    from synthpatient._io import read_text
+    from synthpatient.errors import DataError, FileIOError
+
+    path = Path(path)
+    text = read_text(path, what="README")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
+        raise FileIOError(f"The README '{path}' cannot be updated: it or its folder is not "
+                          "writable. Fix its permissions or leave out --update-readme.")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise DataError(f"'{path}' has no '{README_START}' ... '{README_END}' section to "
+                        "replace. Add the two markers where the results table should go.")
+    return text
+
+
 def update_readme(path: str | Path, markdown: str, command: str) -> None:
     """Replace the text between the benchmark markers of a README with ``markdown``.
 
@@ -106,17 +128,10 @@ def update_readme(path: str | Path, markdown: str, command: str) -> None:
     is rewritten atomically.
     """
     from synthpatient._io import write_text_atomic
-    from synthpatient.errors import DataError
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"Cannot read '{path}': {exc.strerror}. Give an existing README.") from None
+    text = check_readme(path)
     start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        raise DataError(f"'{path}' has no '{README_START}' ... '{README_END}' section to "
-                        "replace. Add the two markers where the results table should go.")
     block = (f"{README_START}\n<!-- written by `{command}`; do not edit by hand -->\n"
              f"{markdown.strip()}\n")
     write_text_atomic(path, text[:start] + block + text[end:])

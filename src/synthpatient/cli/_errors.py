@@ -1,44 +1,154 @@
-"""One-line errors and warnings for the terminal: no traceback, exit code 2 for bad input."""
+"""One-line errors and warnings for the terminal: no traceback, exit code 2 for bad input.
+
+Ctrl-C and SIGTERM both unwind through every ``with`` block (so temporary files are removed
+and nothing is half-written) and end with one line naming what had been written: exit 130
+for Ctrl-C and 143 for SIGTERM, the shell's 128 + signal number.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from synthpatient.errors import SynthPatientError
+from synthpatient._atomic import recording_writes
+from synthpatient.errors import InvalidParameterError, SynthPatientError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 BAD_INPUT = 2
 INTERRUPTED = 130
+TERMINATED = 143
+
+# numpy's words when an array cannot even be described (too many elements for the index type)
+_TOO_BIG = ("array is too big", "maximum allowed dimension exceeded",
+            "maximum allowed size exceeded")
+_OUT_OF_MEMORY = ("out of memory. Ask for fewer rows, or sample in batches (several runs with "
+                  "different --seed values).")
+
+
+class Terminated(BaseException):  # noqa: N818  (a signal, like KeyboardInterrupt, not an error)
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C.
+
+    A ``BaseException``, so that library code catching ``Exception`` (a benchmark run, a
+    conversation turn) cannot swallow it. Only the command line raises it.
+    """
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-    err.print(f"[yellow]Warning:[/] {message}", markup=True)
+    err.print(f"[yellow]Warning:[/] {_escape(str(message))}", markup=True)
 
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Turn our errors into one line on stderr and exit 2; Ctrl-C into a clean exit 130."""
+    """Turn our errors into one line on stderr and exit 2; Ctrl-C into exit 130 and SIGTERM
+    into exit 143, each after the partial work was cleaned up."""
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        yield
-    except SynthPatientError as exc:
-        err.print(f"[red]Error:[/] {_escape(str(exc))}", markup=True)
-        raise typer.Exit(BAD_INPUT) from None
-    except KeyboardInterrupt:
-        err.print("[red]Interrupted:[/] nothing was written.", markup=True)
-        raise typer.Exit(INTERRUPTED) from None
-    except MemoryError:
-        err.print("[red]Error:[/] out of memory. Ask for fewer rows, or sample in batches.",
-                  markup=True)
-        raise typer.Exit(1) from None
+        with recording_writes() as written, _sigterm_unwinds():
+            try:
+                yield
+            except SynthPatientError as exc:
+                err.print(f"[red]Error:[/] {_escape(str(exc))}", markup=True)
+                raise typer.Exit(BAD_INPUT) from None
+            except KeyboardInterrupt:
+                err.print(f"[red]Interrupted:[/] {_escape(_what_was_written(written))}",
+                          markup=True)
+                raise typer.Exit(INTERRUPTED) from None
+            except Terminated:
+                err.print(f"[red]Terminated:[/] {_escape(_what_was_written(written))}",
+                          markup=True)
+                raise typer.Exit(TERMINATED) from None
+            except MemoryError:
+                err.print(f"[red]Error:[/] {_OUT_OF_MEMORY}", markup=True)
+                raise typer.Exit(BAD_INPUT) from None
+            except (ValueError, OverflowError) as exc:
+                if not _array_too_big(exc):
+                    raise
+                err.print(f"[red]Error:[/] {_OUT_OF_MEMORY}", markup=True)
+                raise typer.Exit(BAD_INPUT) from None
     finally:
         warnings.showwarning = previous
+
+
+def _what_was_written(written: list[Path]) -> str:
+    if not written:
+        return "nothing was written."
+    names = ", ".join(f"'{path}'" for path in written)
+    return f"{names} {'was' if len(written) == 1 else 'were'} written; nothing else was."
+
+
+def _array_too_big(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    if isinstance(exc, OverflowError):  # a count past C's integer range, from numpy or pandas
+        return "too large to convert" in text or "int too large" in text
+    return any(words in text for words in _TOO_BIG)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread.
+
+    A second SIGTERM during the clean-up kills at once (the default), as a user insisting
+    expects; the temporaries it leaves are removed by the next write of the same target. An
+    ignored SIGTERM (a parent asked for that) stays ignored.
+    """
+    installed = False
+    previous = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+            installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated
+
+
+def check_rows_fit(rows: int, n_columns: int) -> None:
+    """Refuse ``rows`` whose table alone (8 bytes a cell) exceeds this machine's memory.
+
+    A lower bound, so refusing is never wrong; asking anyway would end in a MemoryError at
+    best and, with the kernel's overcommit, in the process being killed at worst.
+    """
+    memory = _physical_memory()
+    needed = rows * max(n_columns, 1) * 8
+    if memory is None or needed <= memory:
+        return
+    raise InvalidParameterError(
+        f"--rows {rows:,} does not fit in memory: the table alone needs about "
+        f"{_size(needed)} ({n_columns} columns) and this machine has {_size(memory)}. Ask for "
+        "fewer rows, or sample in batches (several runs with different --seed values).")
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: no preflight check
+        return None
+
+
+def _size(n_bytes: float) -> str:
+    units = ("bytes", "KB", "MB", "GB", "TB", "PB")
+    power = 0
+    while n_bytes >= 1024 and power < len(units) - 1:
+        n_bytes /= 1024
+        power += 1
+    return f"{n_bytes:,.0f} bytes" if power == 0 else f"{n_bytes:,.1f} {units[power]}"
 
 
 def _escape(text: str) -> str:

@@ -65,9 +65,21 @@ def _check_rows(rows: int) -> None:
 
 
 def _conditions(items: list[str] | None) -> dict[str, Any]:
+    """``--condition`` options as a dict; a column conditioned twice is an error, since the
+    last one would otherwise win without a word."""
+    from synthpatient.errors import ConditionError
     from synthpatient.synthesizers._conditions import parse_condition_text
 
-    return dict(parse_condition_text(item) for item in items or [])
+    conditions: dict[str, Any] = {}
+    for item in items or []:
+        column, value = parse_condition_text(item)
+        if column in conditions:
+            raise ConditionError(
+                f"The column '{column}' has more than one --condition. Give one per column: "
+                f"a value or one range such as {column}=LOW..HIGH (conditions on one column "
+                "are not combined).")
+        conditions[column] = value
+    return conditions
 
 
 def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | None,
@@ -167,6 +179,7 @@ def generate(
     """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
     with handled():
         from synthpatient._io import check_output_path, write_table
+        from synthpatient.cli._errors import check_rows_fit
 
         _check_rows(rows)
         check_output_path(out_path, overwrite=overwrite, kind="table")
@@ -174,6 +187,7 @@ def generate(
         model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
                                           params=param)
         real, table_schema = _load_data(data, schema, identifier, categorical)
+        check_rows_fit(rows, len(table_schema))  # before fitting, not after
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
         _report_privacy(model)
@@ -243,12 +257,14 @@ def sample(
     with handled():
         from synthpatient._io import check_output_path, write_table
         from synthpatient._random import fresh_seed
+        from synthpatient.cli._errors import check_rows_fit
         from synthpatient.synthesizers import Synthesizer
 
         _check_rows(rows)
         check_output_path(out_path, overwrite=overwrite, kind="table")
         conditions = _conditions(condition)
         model = Synthesizer.load(model_path)
+        check_rows_fit(rows, len(model.schema_))
         _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
         with err.status(f"Sampling {rows} rows..."):
@@ -263,19 +279,60 @@ def schema_command(
     data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Schema JSON file to write.")],
     include_observed: Annotated[bool, typer.Option(
-        "--include-observed", help="Keep real minima, maxima and category lists in the file.")] = False,
+        "--include-observed",
+        help="Keep real minima, maxima and category lists in the file.")] = False,
+    show_categories: Annotated[bool, typer.Option(
+        "--show-categories", help="Also print the categories observed in each categorical "
+        "column (real values: off by default).")] = False,
     identifier: Identifiers = None,
     categorical: Categorical = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Infer a schema from DATA and save it as JSON to edit by hand."""
+    """Infer a schema from DATA, print why each column got its kind, and save it as JSON to
+    edit by hand. Values of identifier and free-text columns are never printed."""
     with handled():
-        from synthpatient._io import check_output_path
+        from rich.text import Text
+
+        from synthpatient._io import check_output_path, read_table
+        from synthpatient.schema import explain_schema
 
         check_output_path(out_path, overwrite=overwrite)
-        _, table_schema = _load_data(data, None, identifier, categorical)
+        table_schema, decisions = explain_schema(
+            read_table(data), identifiers=identifier or (), categorical=categorical or ())
+        table = Table(title=f"Schema of {data.name}: how each column is treated")
+        for heading in ("column", "kind", "identifier type", "flags", "reason"):
+            table.add_column(heading)
+        if show_categories:
+            table.add_column("observed categories")
+        for decision in decisions:
+            marks = ", ".join(m for m, on in (("unsure", decision.uncertain),
+                                                ("patient key", decision.patient_key)) if on)
+            # Text cells: a column name or reason is shown as written, never read as markup
+            row = [Text(decision.name), decision.kind, decision.identifier_type or "", marks,
+                   Text(decision.reason)]
+            if show_categories:
+                row.append(Text(_category_list(table_schema[decision.name])))
+            table.add_row(*row)
+        out.print(table)
+        key = next((d.name for d in decisions if d.patient_key), None)
+        if key is not None:
+            out.print(Text(f"Patient key: {key} (several rows per patient; uniqueness is "
+                           "judged per patient)."))
+        unsure = [d.name for d in decisions if d.uncertain]
+        if unsure:
+            out.print(Text(f"Unsure: {', '.join(unsure)}. Check them; use --identifier or "
+                           "--categorical, or edit the schema file."))
         table_schema.to_json(out_path, include_observed=include_observed)
         out.print(f"Wrote the schema of {len(table_schema)} columns to {out_path}.")
+
+
+def _category_list(spec: Any, limit: int = 50) -> str:
+    """A learned categorical column's observed categories (the only values ever printed)."""
+    if spec.kind != "categorical" or not spec.categories:
+        return ""
+    shown = ", ".join(map(str, spec.categories[:limit]))
+    more = len(spec.categories) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
 
 
 @app.command()
@@ -390,14 +447,16 @@ def evaluate(
         from synthpatient.evaluation.evaluate import evaluate as run_evaluation
         from synthpatient.schema import Schema
 
+        outputs = [path for path in (report, json_path, flags) if path is not None]
+        if len({path.resolve() for path in outputs}) < len(outputs):
+            raise InvalidParameterError("--report, --json and --flags must be different files.")
         for path in (report, json_path):
             if path is not None:
                 check_output_path(path, overwrite=overwrite)
         if flags is not None:
             if rules is None:
-                from synthpatient.errors import InvalidParameterError
-
-                raise InvalidParameterError("--flags needs --rules: the flags are one column per rule.")
+                raise InvalidParameterError("--flags needs --rules: the flags are one column "
+                                            "per rule.")
             check_output_path(flags, overwrite=overwrite, kind="table")
         real = read_table(real_path)
         synthetic = read_table(synthetic_path)
@@ -418,10 +477,10 @@ def evaluate(
         for notice in result.meta["notices"]:
             out.print(f"Note: {notice}")
         if report is not None and html is not None:
-            write_text_atomic(report, html)
+            write_text_atomic(report, html, overwrite=overwrite)
             out.print(f"Report written to {report}")
         if json_path is not None:
-            write_text_atomic(json_path, result.to_json())
+            write_text_atomic(json_path, result.to_json(), overwrite=overwrite)
             out.print(f"Scores written to {json_path}")
         if flags is not None and rule_set is not None:
             from synthpatient._io import write_table
@@ -507,6 +566,10 @@ def benchmark(
         for key in dataset_keys:
             datasets.info(key)  # an unknown dataset fails here, before any work
         check_output_path(out_dir, overwrite=overwrite, kind="folder")
+        if readme is not None:  # a README that cannot be updated fails now, not after the run
+            from synthpatient.benchmark._output import check_readme
+
+            check_readme(readme)
         if lm_checkpoint is not None and not (lm_checkpoint / "config.json").is_file():
             raise InvalidParameterError(f"--lm-checkpoint '{lm_checkpoint}' is not a checkpoint "
                                         "folder (no config.json). Give the folder of a local "
@@ -529,11 +592,11 @@ def benchmark(
             result = bench.run_benchmark(candidates, dataset_keys, seeds=seeds,
                                          progress=lambda text: status.update(f"Benchmarking {text}"))
         markdown = bench.to_markdown(result)
+        print(markdown)  # first: if the folder cannot be written, the table is still shown
         with atomic_folder(out_dir, overwrite=overwrite) as tmp:
             (tmp / "results.md").write_text(markdown, encoding="utf-8")
             (tmp / "results.json").write_text(bench.to_json(result), encoding="utf-8")
             (tmp / "results.html").write_text(bench.to_html(result), encoding="utf-8")
-        print(markdown)
         out.print(f"Results written to {out_dir}/results.md, results.json and results.html")
         if readme is not None:
             command = (f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"

@@ -68,15 +68,24 @@ def ask(
         if reply.kind == "confirm" and seed is not None and reply.request.seed is None:
             chat.pending = reply.request.model_copy(update={"seed": seed})
             reply.text = f"I understood: {chat.pending.describe(chat.kb)}. Generate it?"
-        _show(reply)
-        if reply.kind == "clarify":
-            raise typer.Exit(BAD_INPUT)
+        _show_or_fail(reply)
         if reply.kind == "confirm" and not dry_run:
             with err.status("Generating..."):
                 reply = chat.confirm()
-            _show(reply)
-            if reply.kind == "clarify":
-                raise typer.Exit(BAD_INPUT)
+            _show_or_fail(reply)
+
+
+def _show_or_fail(reply) -> None:  # type: ignore[no-untyped-def]
+    """A one-shot ``ask`` that could not be done is an error: one line on stderr, exit 2, so
+    that scripts reading stdout never take the message for a result."""
+    if reply.kind != "clarify":
+        _show(reply)
+        return
+    from rich.markup import escape
+
+    text = " ".join(reply.text.split())  # one line, whatever the reply's layout
+    err.print(f"[red]Error:[/] {escape(text)}", markup=True)
+    raise typer.Exit(BAD_INPUT)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthpatient._atomic import atomic_folder
 from synthpatient._optional import import_optional
 from synthpatient.knowledge.sampler import Cohort
 
@@ -157,26 +158,42 @@ def ndjson_resources(cohort: Cohort, *, validate: bool = True) -> dict[str, list
     return grouped
 
 
-def write_bundles(cohort: Cohort, folder: Path) -> int:
-    """One ``<patient_id>.json`` transaction Bundle per patient in ``folder``; the count."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_bundles(cohort: Cohort, folder: Path, *, overwrite: bool = False) -> int:
+    """One ``<patient_id>.json`` transaction Bundle per patient in ``folder``; the count.
+
+    The folder is filled beside its target and renamed into place, so it appears complete or
+    not at all. An existing folder is replaced only with ``overwrite=True`` (or when empty).
+    """
     count = 0
-    for pid, bundle in patient_bundles(cohort):
-        (folder / f"{pid}.json").write_text(json.dumps(bundle), encoding="utf-8")
-        count += 1
+    with atomic_folder(Path(folder), overwrite=overwrite or _empty_folder(folder)) as tmp:
+        for pid, bundle in patient_bundles(cohort):
+            (tmp / f"{pid}.json").write_text(json.dumps(bundle), encoding="utf-8")
+            count += 1
     return count
 
 
-def write_ndjson(cohort: Cohort, folder: Path) -> dict[str, int]:
-    """``<ResourceType>.ndjson`` files in ``folder``; resources written per type."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_ndjson(cohort: Cohort, folder: Path, *, overwrite: bool = False) -> dict[str, int]:
+    """``<ResourceType>.ndjson`` files in ``folder``; resources written per type.
+
+    Written atomically like :func:`write_bundles`.
+    """
     counts = {}
-    for kind, items in ndjson_resources(cohort).items():
-        with open(folder / f"{kind}.ndjson", "w", encoding="utf-8") as handle:
-            for item in items:
-                handle.write(json.dumps(item) + "\n")
-        counts[kind] = len(items)
+    resources = ndjson_resources(cohort)  # validated before anything is written
+    with atomic_folder(Path(folder), overwrite=overwrite or _empty_folder(folder)) as tmp:
+        for kind, items in resources.items():
+            with open(tmp / f"{kind}.ndjson", "w", encoding="utf-8") as handle:
+                for item in items:
+                    handle.write(json.dumps(item) + "\n")
+            counts[kind] = len(items)
     return counts
+
+
+def _empty_folder(folder: Path) -> bool:
+    """An empty folder holds nothing to lose (a caller's fresh temporary folder)."""
+    try:
+        return Path(folder).is_dir() and not any(Path(folder).iterdir())
+    except OSError:
+        return False
 
 
 def _bundle_model():  # type: ignore[no-untyped-def]

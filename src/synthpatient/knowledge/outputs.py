@@ -1,7 +1,9 @@
 """Writing a cohort: tables, FHIR, realism report and provenance, into one folder, atomically.
 
 The folder is filled in a temporary sibling and renamed into place only when every file was
-written, so an interrupted or failed run leaves what was there before untouched.
+written, so an interrupted or failed run leaves what was there before untouched; a write that
+fails (full disk, read-only folder) is one :class:`~synthpatient.errors.FileIOError` naming the
+folder.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from synthpatient._io import atomic_folder
+from synthpatient._atomic import atomic_folder, write_table, write_text_atomic
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge.answers import cite
 from synthpatient.knowledge.realism import check_cohort
@@ -35,8 +37,8 @@ def write_cohort(cohort: Cohort, folder: str | Path, *, kb: KnowledgeBase,
             for column in frame.columns:
                 if str(frame[column].dtype).startswith("datetime64"):
                     frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-        _table(wide, tmp / f"patients.{table_ext}")
-        _table(long, tmp / f"observations.{table_ext}")
+        write_table(wide, tmp / f"patients.{table_ext}")
+        write_table(long, tmp / f"observations.{table_ext}")
         written["patients"] = f"patients.{table_ext}"
         written["observations"] = f"observations.{table_ext}"
         if "fhir" in formats:
@@ -50,22 +52,14 @@ def write_cohort(cohort: Cohort, folder: str | Path, *, kb: KnowledgeBase,
             write_ndjson(cohort, tmp / "fhir-ndjson")
             written["fhir-ndjson"] = "fhir-ndjson"
         report = check_cohort(cohort)
-        (tmp / "realism.md").write_text(report.to_markdown(), encoding="utf-8")
-        (tmp / "realism.json").write_text(report.to_json(), encoding="utf-8")
+        write_text_atomic(tmp / "realism.md", report.to_markdown())
+        write_text_atomic(tmp / "realism.json", report.to_json())
         written["realism"] = "realism.md"
         provenance = build_provenance(cohort, kb=kb, request=request, request_text=request_text,
                                       files={k: v for k, v in written.items()}, folder=tmp)
-        (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str),
-                                           encoding="utf-8")
+        write_text_atomic(tmp / PROVENANCE_FILE, json.dumps(provenance, indent=2, default=str))
         written["provenance"] = PROVENANCE_FILE
     return {name: folder / rel for name, rel in written.items()}
-
-
-def _table(frame, path: Path) -> None:  # type: ignore[no-untyped-def]
-    if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
 
 
 def build_provenance(cohort: Cohort, *, kb: KnowledgeBase, request: CohortRequest | None,
