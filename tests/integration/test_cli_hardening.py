@@ -194,3 +194,31 @@ def test_ask_prints_its_errors_on_stderr_only(tmp_path):
     _one_error_line(result)
     assert result.stdout == "" and not (tmp_path / "cohort").exists()
 
+
+
+def test_a_saved_llm_model_samples_only_with_its_server_given_again(tmp_path):
+    """A model folder never chooses where requests and the key go: `sample` refuses until
+    --llm-base-url names the server, then uses it."""
+    pytest.importorskip("httpx")
+    import pandas as pd
+
+    from synthpatient.llm.fake_server import FakeLLMServer
+    from synthpatient.synthesizers.llm import LLMSynthesizer
+    from tests.conftest import make_clinical_table
+
+    make_clinical_table(60).to_csv(tmp_path / "real.csv", index=False)
+    with FakeLLMServer() as server:
+        model = LLMSynthesizer(base_url=server.url, model="fake-llm", seed=0)
+        model.fit(pd.read_csv(tmp_path / "real.csv")).save(tmp_path / "m")
+        refused = run("sample", tmp_path / "m", "--rows", "5", "--out", tmp_path / "a.csv")
+        assert refused.returncode == 2 and "never chooses where requests" in refused.stderr
+        assert "Traceback" not in refused.stderr and not server.requests
+        done = run("sample", tmp_path / "m", "--rows", "5", "--out", tmp_path / "b.csv",
+                   "--llm-base-url", server.url)
+        assert done.returncode == 0, done.stderr
+        assert len(pd.read_csv(tmp_path / "b.csv")) == 5 and server.requests
+    copula = run("fit", tmp_path / "real.csv", "--model", tmp_path / "c")
+    assert copula.returncode == 0, copula.stderr
+    wrong = run("sample", tmp_path / "c", "--rows", "5", "--out", tmp_path / "d.csv",
+                "--llm-base-url", "http://127.0.0.1:9/v1")
+    assert wrong.returncode == 2 and "does not" in wrong.stderr

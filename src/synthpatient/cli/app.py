@@ -85,16 +85,24 @@ def _conditions(items: list[str] | None) -> dict[str, Any]:
 def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | None,
                categorical: list[str] | None):  # type: ignore[no-untyped-def]
     from synthpatient._io import read_table
-    from synthpatient.schema import Schema, infer_schema
+    from synthpatient.schema import Schema, explain_schema
 
     data = read_table(path)
     if schema_path is not None:
         schema = Schema.from_json(schema_path)
     else:
-        schema = infer_schema(data, identifiers=identifiers or (), categorical=categorical or ())
+        schema, decisions = explain_schema(data, identifiers=identifiers or (),
+                                           categorical=categorical or ())
+        # the same decisions `synthpatient schema` prints: names and reasons, never values
+        for decision in decisions:
+            if decision.uncertain:
+                err.print(f"Unsure: '{decision.name}' read as {decision.kind} "
+                          f"({decision.reason}). Check it with `synthpatient schema`, or "
+                          "pass --identifier/--categorical or --schema.", markup=False)
     flagged = [c.name for c in schema if c.kind in ("identifier", "text")]
     if flagged:
-        err.print(f"Not learned (identifiers or free text, regenerated instead): {', '.join(flagged)}")
+        err.print("Not learned (identifiers or free text, regenerated instead): "
+                  f"{', '.join(flagged)}", markup=False)
     return data, schema
 
 
@@ -251,6 +259,12 @@ def sample(
     rows: Rows = 1000,
     seed: Seed = None,
     condition: Conditions = None,
+    llm_base_url: Annotated[str | None, typer.Option(
+        "--llm-base-url", help="For a model that talks to an LLM server: the server to use. A "
+        "model folder never chooses where requests and your key go.")] = None,
+    llm_key_env: Annotated[str | None, typer.Option(
+        "--llm-key-env", help="Environment variable holding that server's API key (never "
+        "printed); SYNTHPATIENT_LLM_API_KEY by default.")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Sample ROWS rows from a saved model."""
@@ -264,6 +278,9 @@ def sample(
         check_output_path(out_path, overwrite=overwrite, kind="table")
         conditions = _conditions(condition)
         model = Synthesizer.load(model_path)
+        if llm_base_url is not None or llm_key_env is not None:
+            model = Synthesizer.load(model_path, **_endpoint(type(model).endpoint_params,
+                                                             llm_base_url, llm_key_env))
         check_rows_fit(rows, len(model.schema_))
         _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
@@ -272,6 +289,20 @@ def sample(
         write_table(synthetic, out_path, overwrite=overwrite)
         out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} (seed {seed}).")
         _report_generation(model)
+
+
+def _endpoint(names: tuple[str, ...], base_url: str | None,
+              key_env: str | None) -> dict[str, str]:
+    """``--llm-base-url``/``--llm-key-env`` as the load-time parameters of the saved model's
+    class (the LLM synthesizer's ``base_url``, the hybrid's ``llm_base_url``)."""
+    from synthpatient.errors import InvalidParameterError
+
+    if not names:
+        raise InvalidParameterError("--llm-base-url/--llm-key-env are for models that talk to "
+                                    "an LLM server; this model does not.")
+    key_env = key_env or "SYNTHPATIENT_LLM_API_KEY"
+    return {name: value for name, value in zip(names, (base_url, key_env), strict=True)
+            if value is not None}
 
 
 @app.command("schema")
