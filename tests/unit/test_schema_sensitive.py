@@ -282,3 +282,22 @@ def test_cli_schema_prints_every_decision_and_categories_only_on_request(visits,
     assert "F, M" in shown.output  # the learned categories, on request
     for column in ("mrn", "full_name", "remark"):  # never identifier or text values
         assert not any(str(v) in shown.output for v in visits[column].unique()[:30]), column
+
+
+def test_names_from_anywhere_one_per_patient_are_regenerated_as_names():
+    """'Aisha K. Okafor' is in no en_US list; one-to-one with the patient key, it is a name
+    (regenerated as names, not codes), while place-like categories stay categories."""
+    rng = np.random.default_rng(3)
+    firsts = ["Aisha", "Kwame", "Keiko", "Tomasz", "Ines", "Yusuf", "Olga", "Arjun"]
+    lasts = ["Okafor", "Mahlangu", "Nakamura", "Kowalski", "Haddad", "Lindqvist", "Petrovic"]
+    names = sorted({f"{f} {chr(65 + i % 26)}. {last}" for i, (f, last) in
+                    enumerate((f, last) for f in firsts for last in lasts)})[:50]
+    rows = [{"patient_id": f"P{p:04d}", "patient": name,
+             "ward": rng.choice(["North Ward", "South Ward", "Day Unit"]),
+             "hba1c": round(float(rng.normal(7, 1)), 1)}
+            for p, name in enumerate(names) for _ in range(int(rng.integers(1, 4)))]
+    _, decisions = explain_schema(pd.DataFrame(rows))
+    by_name = {d.name: d for d in decisions}
+    assert by_name["patient"].kind == "identifier"
+    assert by_name["patient"].identifier_type == "name" and not by_name["patient"].uncertain
+    assert by_name["ward"].kind == "categorical"

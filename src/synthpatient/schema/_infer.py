@@ -245,6 +245,8 @@ def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verd
         if column.text.content is not None:
             label = CONTENT_LABELS[column.text.content]
             return _Verdict(_identifier(column, content), f"{label}, {where}")
+        if column.text.worldwide_names:
+            return _Verdict(_identifier(column, content), f"person names, {where}")
         # no telling content: it might be a patient attribute that happens to be distinct
         return _Verdict(_identifier(column, content), where, uncertain=True)
     if column.family == "number" and looks_like_codes(column) and profile.n_patients >= 20 \
@@ -256,6 +258,8 @@ def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verd
 def _content_type(column: Column) -> str:
     if column.family == "text" and column.text.content in IDENTIFIER_TYPES:
         return column.text.content  # type: ignore[return-value]
+    if column.family == "text" and column.text.worldwide_names:
+        return "name"  # already an identifier: only how it is regenerated is chosen here
     return "integer_id" if column.integral else "string_id"
 
 

@@ -55,22 +55,40 @@ class TextProfile:
         share: share of the sampled distinct values that have that content.
         free_text: long values of several words, like notes or remarks.
         mean_words: mean number of words per distinct value.
+        worldwide_names: no identifying content by the common (en_US) name lists, but full
+            names by the first and last names of every Faker locale. Only used to pick how an
+            identifier is regenerated: the larger lists also know 'North', 'Ward' or 'Grace',
+            so they never decide that a column identifies people.
     """
 
     content: str | None
     share: float
     free_text: bool
     mean_words: float
+    worldwide_names: bool = False
 
 
 @cache
-def _person_names() -> tuple[frozenset[str], frozenset[str]]:
-    """Faker's en_US first and last names, lower-cased (a lazy import: Faker is large)."""
-    from faker.providers.person.en_US import Provider
+def _person_names(worldwide: bool = False) -> tuple[frozenset[str], frozenset[str]]:
+    """First and last names, lower-cased: Faker's en_US lists, or with ``worldwide`` those of
+    every Faker locale (a lazy import: Faker is large)."""
+    import importlib
+    import pkgutil
 
-    firsts = frozenset(n.lower() for n in Provider.first_names)
-    lasts = frozenset(n.lower() for n in Provider.last_names)
-    return firsts, lasts
+    from faker.providers import person
+
+    locales = [m.name for m in pkgutil.iter_modules(person.__path__)] if worldwide else ["en_US"]
+    firsts: set[str] = set()
+    lasts: set[str] = set()
+    for locale in locales:
+        provider = importlib.import_module(f"{person.__name__}.{locale}").Provider
+        for attribute, bucket in (("first_names", firsts), ("first_names_female", firsts),
+                                  ("first_names_male", firsts), ("last_names", lasts)):
+            names = getattr(provider, attribute, ())
+            if not isinstance(names, list | tuple | dict | set | frozenset):
+                continue  # a few locales compute names (properties), not lists
+            bucket.update(str(n).lower() for n in names if str(n).isalpha())
+    return frozenset(firsts), frozenset(lasts)
 
 
 @cache
@@ -106,11 +124,12 @@ def _name_tokens(value: str) -> list[str]:
     return tokens
 
 
-def _name_content(values: Sequence[str]) -> tuple[str | None, float]:
+def _name_content(values: Sequence[str], *,
+                  worldwide: bool = False) -> tuple[str | None, float]:
     """'name', 'first_name' or 'last_name' when most values are shaped and spelled like one."""
     if len(values) < MIN_DISTINCT_NAMES:
         return None, 0.0
-    firsts, lasts = _person_names()
+    firsts, lasts = _person_names(worldwide)
     tokens = [_name_tokens(v) for v in values]
     shaped = [t for t in tokens if 1 <= len(t) <= 4 and all(_NAME_TOKEN.match(w) for w in t)]
     if len(shaped) < 0.8 * len(values):
@@ -180,6 +199,7 @@ def profile_text(values: Sequence[str]) -> TextProfile:
     mean_words, mean_length = float(words.mean()), float(lengths.mean())
     # several words and some length, or very long: what a note or a remark looks like
     free_text = (mean_words >= 3 and mean_length >= 20) or mean_length >= 40
-    if content in ("name", "address"):  # names and addresses have several words too
+    worldwide = content is None and _name_content(values, worldwide=True)[0] == "name"
+    if content in ("name", "address") or worldwide:  # several words too, but not free text
         free_text = False
-    return TextProfile(content, share, free_text, mean_words)
+    return TextProfile(content, share, free_text, mean_words, worldwide)
