@@ -27,7 +27,7 @@ import shutil
 import socket
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -333,6 +333,26 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, overwrite: bool = True)
     with temporary_sibling(path) as tmp:
         try:
             _write_all(tmp, data)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        _commit(tmp, path, overwrite=overwrite)
+    return path
+
+
+def write_file_atomic(path: str | Path, write: Callable[[Path], object], *,
+                      overwrite: bool = False) -> Path:
+    """Write ``path`` by calling ``write(tmp)`` on a temporary sibling, then renaming it.
+
+    For writers that stream (a zip built entry by entry): nothing is held in memory, and a
+    failure leaves no partial file. An ``OSError`` raised by ``write`` becomes one
+    :class:`FileIOError` line naming ``path``.
+    """
+    path = check_output_path(path, overwrite=overwrite)
+    with temporary_sibling(path) as tmp:
+        try:
+            write(tmp)
+        except FileIOError:
+            raise
         except OSError as exc:
             raise write_error(path, exc) from exc
         _commit(tmp, path, overwrite=overwrite)

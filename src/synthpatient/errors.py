@@ -13,7 +13,9 @@ can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueE
     ├── ConditionError (ValueError)            a condition names an unknown column or cannot be met
     ├── NotFittedError (ValueError)            sample/save called before fit
     ├── UnknownSynthesizerError (KeyError)     not in the registry
+    ├── UnknownMetricError (KeyError)          not in the metric registry
     ├── UnknownDatasetError (KeyError)         not a bundled dataset
+    ├── UnknownExporterError (KeyError)        not an output format in the registry
     ├── MissingExtraError (ImportError)        an optional dependency is not installed
     ├── ModelFileError (ValueError)            a saved model folder is missing or damaged
     ├── FileIOError (OSError)                  reading or writing a user file failed
@@ -69,8 +71,16 @@ class UnknownSynthesizerError(SynthPatientError, KeyError):
     """The registry has no synthesizer under this key."""
 
 
+class UnknownMetricError(SynthPatientError, KeyError):
+    """The metric registry has no metric under this key."""
+
+
 class UnknownDatasetError(SynthPatientError, KeyError):
     """There is no bundled dataset under this key."""
+
+
+class UnknownExporterError(SynthPatientError, KeyError):
+    """The exporter registry has no output format under this key or file extension."""
 
 
 class MissingExtraError(SynthPatientError, ImportError):

@@ -134,8 +134,9 @@ def test_demo_writes_its_folder_and_a_quality_summary(tmp_path):
     result = run("demo", "--out", tmp_path / "demo", "--rows", 300)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "demo"
-    assert sorted(p.name for p in folder.iterdir()) == ["model", "quality.json", "report.html",
-                                                        "schema.json", "synthetic.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "datacard.json", "datacard.md", "model", "quality.json", "report.html", "schema.json",
+        "synthetic.csv"]
     assert len(pd.read_csv(folder / "synthetic.csv")) == 300
     summary = json.loads((folder / "quality.json").read_text())
     assert 0.8 < summary["score"] <= 1

@@ -8,7 +8,8 @@ only :func:`create_app` and :func:`serve` do.
 - :mod:`.sessions`: one random, cookie-bound session per browser with its own temp folder.
 - :mod:`.jobs`: long work (generation, evaluation) in background threads, polled for progress.
 - :mod:`.cohorts` and :mod:`.tables`: the two flows (chat request, uploaded table).
-- :mod:`.results`, :mod:`.plots`, :mod:`.report`, :mod:`.fhir_table`: what is shown and downloaded.
+- :mod:`.results`, :mod:`.plots`, :mod:`.report`: what is shown and downloaded (files by
+  :mod:`synthpatient.exporters`).
 - :mod:`.api` (JSON routes, documented by the OpenAPI schema), :mod:`.pages`, :mod:`.app`.
 """
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,13 @@ from synthpatient.web.results import (
     PREVIEW_ROWS,
     Download,
     Result,
-    csv_writer,
+    export_download,
+    file_download,
+    folder_download,
     json_value,
     jsonable,
-    parquet_writer,
     records,
-    text_writer,
-    with_text_dates,
-    zip_folder,
+    text_download,
 )
 from synthpatient.web.sessions import Session, new_id
 from synthpatient.web.settings import Settings
@@ -155,46 +153,37 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
         result.notices.append("Not checked (not in the cohort): "
                               + ", ".join(realism["skipped_targets"]))
     stem = f"synthpatient-{cohort.condition.key}-{len(wide)}"
-    text_wide = with_text_dates(wide)
-    patients = Path(files["patients"])
-    result.downloads = {
-        "csv": Download("Patients (CSV)", f"{stem}-patients.csv", "text/csv",
-                        _copy(patients) if patients.suffix == ".csv" else csv_writer(text_wide)),
-        "observations_csv": Download("Observations, one row each (CSV)",
-                                     f"{stem}-observations.csv", "text/csv",
-                                     lambda path: with_text_dates(cohort.long()).to_csv(
-                                         path, index=False)),
-        "parquet": Download("Patients (Parquet)", f"{stem}-patients.parquet",
-                            "application/vnd.apache.parquet", parquet_writer(text_wide)),
-        "report": Download("Full report (HTML)", f"{stem}-report.html", "text/html",
-                           text_writer(lambda: cohort_report_html(result))),
-        "provenance": Download("Provenance (JSON)", f"{stem}-provenance.json",
-                               "application/json", _copy(folder / "provenance.json")),
-    }
-    if "fhir-ndjson" in files:
-        ndjson = Path(files["fhir-ndjson"])
-        result.downloads["fhir"] = _fhir_download(stem, lambda path: zip_folder(ndjson, path))
+    result.downloads = _downloads(cohort, folder, stem, result)
+    fhir_label, fhir_name = "FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip"
+    if "fhir-ndjson" in files:  # written with the cohort: zipped as it is, not made again
+        result.downloads["fhir"] = folder_download(fhir_label, fhir_name,
+                                                   Path(files["fhir-ndjson"]))
     elif len(wide) <= settings.max_fhir_patients:
-        result.downloads["fhir"] = _fhir_download(stem, lambda path: _ndjson_zip(cohort, path))
+        result.downloads["fhir"] = export_download(fhir_label, "fhir_ndjson", cohort, fhir_name)
     else:
         result.notices.append(f"FHIR is offered for up to {settings.max_fhir_patients:,} "
                               "patients per request.")
     return result
 
 
-def _fhir_download(stem: str, build: Callable[[Path], None]) -> Download:
-    return Download("FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip", "application/zip", build)
+def _downloads(cohort: Any, folder: Path, stem: str, result: Result) -> dict[str, Any]:
+    """The cohort's files, each written by its exporter or copied from the cohort folder."""
+    from synthpatient.exporters import cohort_tables, get_exporter
 
+    def observations(path: Path) -> Path:  # the long table is made only when asked for
+        return get_exporter("csv").export(cohort_tables(cohort)["observations"], path,
+                                          overwrite=True)
 
-def _ndjson_zip(cohort: Any, path: Path) -> None:
-    import tempfile
-
-    from synthpatient.knowledge.fhir import write_ndjson
-
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        write_ndjson(cohort, Path(tmp))
-        zip_folder(Path(tmp), path)
-
-
-def _copy(source: Path) -> Callable[[Path], None]:
-    return lambda path: shutil.copyfile(source, path)
+    return {
+        "csv": export_download("Patients (CSV)", "csv", cohort, f"{stem}-patients.csv"),
+        "observations_csv": Download("Observations, one row each (CSV)",
+                                     f"{stem}-observations.csv", "text/csv", observations),
+        "parquet": export_download("Patients (Parquet)", "parquet", cohort,
+                                   f"{stem}-patients.parquet"),
+        "report": text_download("Full report (HTML)", f"{stem}-report.html", "text/html",
+                                lambda: cohort_report_html(result)),
+        "datacard": file_download("Data card (Markdown)", f"{stem}-datacard.md",
+                                  "text/markdown", folder / "datacard.md"),
+        "provenance": file_download("Provenance (JSON)", f"{stem}-provenance.json",
+                                    "application/json", folder / "provenance.json"),
+    }

@@ -1,8 +1,9 @@
 """What a finished generation shows and offers: preview, plots, checks, provenance, downloads.
 
 Both flows (a chat request, an uploaded table) end in a :class:`Result`. Downloads are built on
-first request into the session's folder under names chosen here, and served only by result id
-and format key: nothing a user sends is ever used as a path.
+first request into the session's folder under names chosen here, by the exporters of
+:mod:`synthpatient.exporters` (atomically), and served only by result id and format key:
+nothing a user sends is ever used as a path.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import math
 import threading
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,7 +35,7 @@ class Download:
     label: str
     filename: str
     media_type: str
-    build: Callable[[Path], None]   # writes the file to the path it is given
+    build: Callable[[Path], object]  # writes the file to the path it is given, atomically
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Result:
     """A finished cohort or synthetic table, as the results view shows it."""
 
     id: str
-    kind: str                                  # "cohort" or "table"
+    kind: str  # "cohort" or "table"
     title: str
     n_rows: int
     columns: list[str]
@@ -64,9 +64,7 @@ class Result:
         path = self.folder / spec.filename
         with self._lock:
             if not path.exists():
-                tmp = path.with_name(f".{path.name}.tmp")
-                spec.build(tmp)
-                tmp.replace(path)
+                spec.build(path)  # every builder writes through the atomic writer
         return path
 
 
@@ -102,43 +100,53 @@ def jsonable(value: Any) -> Any:
 def records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts (the first ``limit``)."""
     part = frame if limit is None else frame.head(limit)
-    return [{str(k): json_value(v) for k, v in row.items()}
-            for row in part.to_dict(orient="records")]
+    return [
+        {str(k): json_value(v) for k, v in row.items()} for row in part.to_dict(orient="records")
+    ]
 
 
-def with_text_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with datetime columns as YYYY-MM-DD text (as the cohort files write them)."""
-    out = frame.copy()
-    for column in out.columns:
-        if str(out[column].dtype).startswith("datetime64"):
-            out[column] = out[column].dt.strftime("%Y-%m-%d")
-    return out
+def export_download(label: str, key: str, data: Any, filename: str, **options: Any) -> Download:
+    """A download written by the exporter ``key`` (a folder format comes as one zip)."""
+    from synthpatient.exporters import get_exporter
+
+    exporter = get_exporter(key)
+    media_type = "application/zip" if exporter.kind == "folder" else exporter.media_type
+    return Download(
+        label,
+        filename,
+        media_type,
+        lambda path: exporter.archive(data, path, overwrite=True, **options),
+    )
 
 
-def csv_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
-    return lambda path: frame.to_csv(path, index=False)
+def text_download(
+    label: str, filename: str, media_type: str, make_text: Callable[[], str]
+) -> Download:
+    """A download of text made on request (a page or JSON already rendered)."""
+    from synthpatient._atomic import write_text_atomic
+
+    return Download(label, filename, media_type, lambda path: write_text_atomic(path, make_text()))
 
 
-def parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
-    return lambda path: frame.to_parquet(path, index=False)
+def file_download(label: str, filename: str, media_type: str, source: Path) -> Download:
+    """A download of a file written earlier (a cohort folder's provenance or data card)."""
+    from synthpatient._atomic import write_bytes_atomic
+
+    return Download(
+        label, filename, media_type, lambda path: write_bytes_atomic(path, source.read_bytes())
+    )
 
 
-def text_writer(make_text: Callable[[], str]) -> Callable[[Path], None]:
-    return lambda path: path.write_text(make_text(), encoding="utf-8")
+def folder_download(label: str, filename: str, folder: Path) -> Download:
+    """A folder written earlier (a cohort's FHIR), zipped on request."""
+    from synthpatient.exporters import archive_folder
 
-
-def zip_folder(folder: Path, path: Path) -> None:
-    """Every file directly in ``folder`` into the zip ``path`` (flat, sorted names)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for item in sorted(folder.iterdir()):
-            if item.is_file():
-                archive.write(item, arcname=item.name)
-
-
-def zip_texts(texts: dict[str, str], path: Path) -> None:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, text in texts.items():
-            archive.writestr(name, text)
+    return Download(
+        label,
+        filename,
+        "application/zip",
+        lambda path: archive_folder(folder, path, overwrite=True),
+    )
 
 
 def png_bytes(figure: Any) -> bytes:

@@ -30,13 +30,10 @@ from synthpatient.web.jobs import Job
 from synthpatient.web.plots import PLOT_LOCK, report_plots
 from synthpatient.web.results import (
     PREVIEW_ROWS,
-    Download,
     Result,
-    csv_writer,
-    parquet_writer,
+    export_download,
     records,
-    text_writer,
-    zip_texts,
+    text_download,
 )
 from synthpatient.web.sessions import Session, new_id
 from synthpatient.web.settings import Settings
@@ -334,7 +331,8 @@ def _choices() -> tuple[dict[str, Any], ...]:
         try:
             klass = get_synthesizer_class(key)
             caps = klass.capabilities
-            entry.update(label=klass.__name__, differentially_private=caps.differentially_private,
+            # the page shows the privacy budget box for every synthesizer that takes one
+            entry.update(label=klass.__name__, differentially_private=caps.accepts_epsilon,
                          native_conditions=caps.native_conditions)
             if caps.needs_network:
                 entry.update(available=False, reason="needs a configured LLM server")
@@ -447,8 +445,10 @@ def _synthesizer(key: str, seed: int, epsilon: float | None) -> Any:
         options["progress"] = False
     if epsilon is not None:
         if "epsilon" not in params:
+            private = [e["key"] for e in synthesizer_choices() if e["differentially_private"]]
             raise InvalidParameterError(f"The {key} synthesizer takes no privacy budget "
-                                        "(epsilon); leave it empty or choose ctgan, tvae or mst.")
+                                        "(epsilon); leave it empty or choose "
+                                        f"{', '.join(private) or 'another synthesizer'}.")
         options["epsilon"] = epsilon
     return make_synthesizer(key, seed=seed, **options)
 
@@ -496,6 +496,8 @@ def table_work(session: Session, settings: Settings, upload: Upload,
             del result.downloads["fhir"]
             notices.append(f"FHIR is offered for up to {settings.max_fhir_patients:,} rows "
                            "per request.")
+        else:  # the columns FHIR leaves out are named now, not found missing in the zip
+            notices.extend(_fhir_notice(synthetic, model.schema_))
         result.notices = notices + list(report.meta.get("notices", []))
         session.results[result.id] = result
         return {"result_id": result.id}
@@ -534,7 +536,6 @@ def _table_result(session: Session, upload: Upload, request: TableRequest, seed:
     result_id = new_id(12)
     stem = f"synthpatient-{Path(upload.filename.split(' ')[0]).stem or 'table'}-{len(synthetic)}"
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:80]
-    kinds = {c.name: c.kind for c in schema if c.is_learned}
     result = Result(
         id=result_id, kind="table",
         title=f"{len(synthetic):,} synthetic rows like {upload.filename}",
@@ -542,24 +543,42 @@ def _table_result(session: Session, upload: Upload, request: TableRequest, seed:
         preview=records(synthetic, PREVIEW_ROWS), folder=session.workdir("results", result_id),
         plots=report_plots(report_html), scores=scores, rules=rule_rows,
         provenance=provenance)
-    result.downloads = {
-        "csv": Download("Synthetic table (CSV)", f"{stem}.csv", "text/csv",
-                        csv_writer(synthetic)),
-        "parquet": Download("Synthetic table (Parquet)", f"{stem}.parquet",
-                            "application/vnd.apache.parquet", parquet_writer(synthetic)),
-        "fhir": Download("FHIR R4 (zip of NDJSON; coded by column name)", f"{stem}-fhir-ndjson.zip",
-                         "application/zip", lambda path: _fhir_zip(synthetic, kinds, path)),
-        "report": Download("Full evaluation report (HTML)", f"{stem}-report.html", "text/html",
-                           text_writer(lambda: report_html)),
-        "scores": Download("Scores (JSON)", f"{stem}-scores.json", "application/json",
-                           text_writer(report.to_json)),
-        "provenance": Download("Provenance (JSON)", f"{stem}-provenance.json", "application/json",
-                               text_writer(lambda: json.dumps(provenance, indent=2, default=str))),
-    }
+    result.downloads = _downloads(stem, result.title, synthetic, schema, report, report_html,
+                                  provenance)
     return result
 
 
-def _fhir_zip(synthetic: pd.DataFrame, kinds: dict[str, str], path: Path) -> None:
-    from synthpatient.web.fhir_table import table_ndjson
+def _downloads(stem: str, title: str, synthetic: pd.DataFrame, schema: Any, report: Any,
+               report_html: str, provenance: dict[str, Any]) -> dict[str, Any]:
+    """The result's files: the table's formats and FHIR by their exporters, texts as made."""
+    from synthpatient.exporters import Table
 
-    zip_texts(table_ndjson(synthetic, kinds), path)
+    table, source, request = Table(synthetic, schema), provenance["source"], provenance["request"]
+    card = {"title": title, "source": f"the uploaded table {source['file']} "
+                                      f"({source['rows']:,} rows, sha256 {source['sha256']})",
+            "generator": provenance["generator"], "synthesizer": request["synthesizer"],
+            "parameters": request, "seed": provenance["seed"], "evaluation": report,
+            **{k: provenance[k] for k in ("training_rows", "holdout_rows", "privacy_spent")}}
+    return {
+        "csv": export_download("Synthetic table (CSV)", "csv", table, f"{stem}.csv"),
+        "parquet": export_download("Synthetic table (Parquet)", "parquet", table,
+                                   f"{stem}.parquet"),
+        "fhir": export_download("FHIR R4 (zip of NDJSON; LOINC-coded where known)",
+                                "fhir_ndjson", table, f"{stem}-fhir-ndjson.zip"),
+        "report": text_download("Full evaluation report (HTML)", f"{stem}-report.html",
+                                "text/html", lambda: report_html),
+        "scores": text_download("Scores (JSON)", f"{stem}-scores.json", "application/json",
+                                report.to_json),
+        "datacard": export_download("Data card (Markdown)", "datacard", table,
+                                    f"{stem}-datacard.md", **card),
+        "provenance": text_download("Provenance (JSON)", f"{stem}-provenance.json",
+                                    "application/json",
+                                    lambda: json.dumps(provenance, indent=2, default=str)),
+    }
+
+
+def _fhir_notice(synthetic: pd.DataFrame, schema: Any) -> list[str]:
+    from synthpatient.exporters import map_table
+
+    notice = map_table(synthetic, schema).notice()
+    return [notice] if notice else []
