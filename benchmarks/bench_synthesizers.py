@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if capabilities.needs_network:  # never a network call the user did not configure
             print(f"skipped {key}: it needs a configured LLM server")
             continue
-        if key == "hybrid":
-            print("skipped hybrid: its structured columns are the copula's; it adds text")
+        if capabilities.writes_text:  # the hybrid: its numbers are its base model's
+            print(f"skipped {key}: its structured columns are its base model's; it adds text")
             continue
         try:
             candidates.append(ours(key, real, schema))

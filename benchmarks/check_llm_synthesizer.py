@@ -18,10 +18,13 @@ Run: python benchmarks/check_llm_synthesizer.py
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from synthpatient import datasets
-from synthpatient.llm.fake_server import FakeLLMServer, Faults
 from synthpatient.synthesizers.llm import LLMSynthesizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test double is in tests/
+from tests.fake_llm_server import FakeLLMServer, Faults  # noqa: E402
 
 N_ROWS = 1000
 PRICES = {"price_per_1k_input_tokens": 0.00015, "price_per_1k_output_tokens": 0.0006}
@@ -45,7 +48,7 @@ def run(include_examples: bool, failures: list[str]) -> None:
                                **PRICES).fit(real)
         rows = synth.sample(N_ROWS, seed=1)
         injected = dict(server.injected)
-    r = synth.last_run_
+    r = synth.last_sample_report_
     print(f"\n== {N_ROWS} rows, prompt advanced, {label} ==")
     print(f"injected by the server:   {dict(sorted(injected.items()))}")
     print(f"requests {r.requests}, retries {r.retries} (429: {r.rate_limited}, 5xx: "

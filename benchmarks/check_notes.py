@@ -186,7 +186,7 @@ def with_llm(table: pd.DataFrame) -> int:
             elapsed = time.perf_counter() - start
     finally:
         server.close()
-    report = hybrid.last_notes_report_["clinical_note"]
+    report = hybrid.last_sample_report_["clinical_note"]
     structured = synthetic.drop(columns=["clinical_note", "nursing_note"], errors="ignore")
     profile = profile_table(structured)
     slipped = sum(bool(check_note(n, r, profile=profile)) for n, r in

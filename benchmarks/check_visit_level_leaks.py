@@ -203,7 +203,9 @@ def drive_api(work: Path, train: pd.DataFrame, holdout: pd.DataFrame, use_llm: b
 
 
 def drive_llm(work: Path, train: pd.DataFrame, log: list[tuple[str, str]]) -> list[str]:
-    from synthpatient.llm.fake_server import FakeLLMServer
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test double: tests/
+    from tests.fake_llm_server import FakeLLMServer
+
     from synthpatient.synthesizers.llm import LLMSynthesizer
 
     os.environ.setdefault("SYNTHPATIENT_LLM_API_KEY", "not-a-real-key")

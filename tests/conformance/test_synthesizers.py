@@ -1,12 +1,17 @@
 """The conformance suite: every registered synthesizer, each check on a fresh instance.
 
-Checks are chosen from each backend's declared ``capabilities``, never from class names, so a
-new backend is tested the day it is registered.
+Checks are chosen from each backend's declared ``capabilities`` and parameter constraints,
+never from class names, so a new backend is tested the day it is registered. Fixtures are
+sized to seconds even on a busy machine (a table of 120 rows, training budgets of a few dozen
+steps): the suite checks the contract, not the quality; the real budgets are measured by the
+scripts in ``benchmarks/``.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.util
+import inspect
 import socket
 
 import numpy as np
@@ -14,21 +19,23 @@ import pandas as pd
 import pytest
 
 from synthpatient.errors import ConditionError, InvalidParameterError, NotFittedError
-from synthpatient.llm.fake_server import FakeLLMServer, Faults
 from synthpatient.synthesizers import Synthesizer, available_synthesizers, get_synthesizer_class
 from tests.conftest import make_clinical_table
+from tests.fake_llm_server import FakeLLMServer, Faults
 
 KEYS = available_synthesizers()
-# Small, fast settings per backend for the suite; empty means defaults.
+N_ROWS = 120
+# Tiny settings per backend for the suite (seconds each); empty means defaults.
 FAST_PARAMS: dict[str, dict] = {
-    "ctgan": {"steps": 300, "batch_size": 100, "generator_dims": (64,),
-              "discriminator_dims": (64,), "generator_lr": 1e-3, "discriminator_lr": 1e-3,
-              "progress": False},
-    "tvae": {"steps": 200, "batch_size": 100, "compress_dims": (64,), "decompress_dims": (64,),
-             "progress": False},
-    "mst": {"epsilon": 10.0, "n_bins": 8},
+    "ctgan": {"steps": 80, "batch_size": 60, "generator_dims": (32,),
+              "discriminator_dims": (32,), "generator_learning_rate": 5e-3,
+              "discriminator_learning_rate": 5e-3, "embedding_dim": 16, "progress": False},
+    "tvae": {"steps": 80, "batch_size": 60, "compress_dims": (32,), "decompress_dims": (32,),
+             "embedding_dim": 16, "learning_rate": 5e-3, "progress": False},
+    "mst": {"epsilon": 10.0, "n_bins": 6},
     "hybrid": {"base": "copula", "notes_column": None},
-    "tabular_lm": {"epochs": 15, "d_model": 32, "progress": False},
+    "tabular_lm": {"epochs": 2, "d_model": 16, "n_layers": 1, "n_heads": 2,
+                   "progress": False},
 }
 # The API-backed generator runs against a local test double of an OpenAI-compatible server
 # (127.0.0.1 only, a few injected faults); no real LLM and no network are ever used.
@@ -39,13 +46,29 @@ FAST_PARAMS["llm"] = {"base_url": _LLM_SERVER.url, "model": "fake-llm", "rows_pe
                       "timeout_s": 10.0, "backoff_s": 0.01}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The suite's networks are tiny: on a busy machine torch's threads wait for each other
+    far longer than they compute (a 1-second fit took 25 s under a load of 5); one thread is
+    as fast on an idle machine. Restored afterwards."""
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _make(key: str, **extra) -> Synthesizer:
     return get_synthesizer_class(key)(**{**FAST_PARAMS.get(key, {}), **extra})
 
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    return make_clinical_table(300, seed=1)
+    return make_clinical_table(N_ROWS, seed=1)
 
 
 @pytest.fixture(scope="module", params=KEYS)
@@ -67,6 +90,41 @@ def test_init_only_stores_params(key):
 def test_bad_seed_rejected_at_init(key, seed):
     with pytest.raises(InvalidParameterError, match="seed"):
         _make(key, seed=seed)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_parameter_is_constrained_and_its_default_allowed(key):
+    klass = get_synthesizer_class(key)
+    declared = klass._parameter_constraints
+    assert sorted(declared) == sorted(n for n in klass._param_names() if n != "seed")
+    defaults = {name: p.default for name, p in inspect.signature(klass.__init__).parameters.items()}
+    for name, param in declared.items():
+        value = FAST_PARAMS.get(key, {}).get(name, defaults[name])
+        assert param.allows(value), f"{key}: the default of '{name}' breaks its constraint"
+
+
+@pytest.mark.parametrize(("key", "name"), [(key, name) for key in KEYS for name in
+                                           get_synthesizer_class(key)._parameter_constraints])
+def test_every_declared_constraint_rejects_a_bad_value_in_one_line(key, name):
+    param = get_synthesizer_class(key)._parameter_constraints[name]
+    bad = param.bad_value()
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of") as info:
+        _make(key, **{name: bad})
+    message = str(info.value)
+    assert "\n" not in message and message.endswith(".")
+    assert param.secret or repr(bad)[:20] in message  # the value is shown, unless secret
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_capabilities_are_class_data_that_match_the_parameters(key):
+    klass = get_synthesizer_class(key)
+    caps = klass.capabilities
+    assert _make(key).capabilities is caps  # never computed per instance
+    params = klass._param_names()
+    assert caps.accepts_epsilon == ("epsilon" in params)
+    assert not caps.differentially_private or caps.accepts_epsilon
+    assert caps.fine_tunes == ("base_model" in params)
+    assert not caps.needs_network or klass.endpoint_params
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -162,13 +220,14 @@ def test_missing_values_handled(fitted, table):
     assert synthetic["age"].notna().all()
 
 
-def test_no_network_unless_declared(request, table, monkeypatch):
-    for key in KEYS:
-        if get_synthesizer_class(key).capabilities.needs_network:
-            continue
+@pytest.mark.parametrize("key", KEYS)
+def test_no_network_unless_declared(key, table, monkeypatch):
+    synth = _make(key, seed=0)
+    if synth.uses_network():
+        pytest.skip(f"{key} talks to a server by design")
 
-        def refuse(*args, **kwargs):
-            raise AssertionError(f"{key} opened a network connection")
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{key} opened a network connection")
 
-        monkeypatch.setattr(socket.socket, "connect", refuse)
-        _make(key, seed=0).fit(table).sample(20, seed=0)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    synth.fit(table).sample(20, seed=0)

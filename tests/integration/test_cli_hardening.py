@@ -202,7 +202,7 @@ def test_a_saved_llm_model_samples_only_with_its_server_given_again(tmp_path):
     pytest.importorskip("httpx")
     import pandas as pd
 
-    from synthpatient.llm.fake_server import FakeLLMServer
+    from tests.fake_llm_server import FakeLLMServer
     from synthpatient.synthesizers.llm import LLMSynthesizer
     from tests.conftest import make_clinical_table
 

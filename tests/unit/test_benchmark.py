@@ -27,8 +27,10 @@ def test_benchmark_scores_every_family_and_writes_three_formats():
     assert len(result.runs) == 2 and result.runs["seed"].tolist() == [0, 1]
     row = result.summary.iloc[0]
     assert row["n_seeds"] == 2 and 0.85 < row["quality_mean"] <= 1
-    for key in ("utility_mean", "tstr_mean", "trtr_mean", "dcr_share_mean", "mia_auc_mean",
-                "rule_violation_excess_mean", "fit_s_mean", "sample_100k_s_mean", "peak_mb_mean"):
+    for key in ("ml_utility_mean", "ml_utility.tstr_mean", "ml_utility.trtr_mean",
+                "dcr.share_closer_to_training_mean", "membership_inference.auc_mean",
+                "rule_violations.excess_mean_mean", "fit_s_mean", "sample_100k_s_mean",
+                "peak_mb_mean"):
         assert key in row and row[key] == row[key], key  # present and not NaN
     markdown = to_markdown(result)
     assert "| copula |" in markdown and "±" in markdown
@@ -61,11 +63,11 @@ def test_private_candidates_at_each_epsilon_report_the_spent_budget():
 def test_sdv_comparison_lines_come_from_the_summary():
     summary = pd.DataFrame([
         {"dataset": "d", "synthesizer": "ctgan", "quality_mean": 0.9, "fit_s_mean": 5.0,
-         "tstr_mean": 0.45, "trtr_mean": 0.5},
+         "ml_utility.tstr_mean": 0.45, "ml_utility.trtr_mean": 0.5},
         {"dataset": "d", "synthesizer": "sdv_ctgan", "quality_mean": 0.7, "fit_s_mean": 10.0,
-         "tstr_mean": 0.3, "trtr_mean": 0.5},
+         "ml_utility.tstr_mean": 0.3, "ml_utility.trtr_mean": 0.5},
         {"dataset": "d", "synthesizer": "tvae", "quality_mean": 0.9, "fit_s_mean": 1.0,
-         "tstr_mean": 0.4, "trtr_mean": 0.5},
+         "ml_utility.tstr_mean": 0.4, "ml_utility.trtr_mean": 0.5},
     ])
     lines = compare_with_sdv(BenchmarkResult(pd.DataFrame(), summary, []))
     assert lines == ["d: ctgan quality 0.900 vs sdv_ctgan 0.700; fit 5.00 s vs 10.00 s "
@@ -89,7 +91,7 @@ def test_update_readme_replaces_only_the_marked_section(tmp_path):
 
 
 def test_prompted_llm_runs_only_when_configured_and_reports_its_cost():
-    from synthpatient.llm.fake_server import FakeLLMServer
+    from tests.fake_llm_server import FakeLLMServer
 
     candidates, skipped = default_candidates(["llm"], include_sdv=False)
     assert not candidates and "--llm-base-url" in skipped[0]  # no network unless configured

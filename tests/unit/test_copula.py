@@ -47,7 +47,8 @@ def test_native_conditions_shift_correlated_columns(diabetes_model):
     low = model.sample(3000, conditions={"target": (None, 100)}, seed=3)
     assert (high["target"] >= 250).all() and (low["target"] <= 100).all()
     # bmi correlates with progression (r ~ 0.59): the conditional draws must show it
-    real_gap = real.loc[real.target >= 250, "bmi"].mean() - real.loc[real.target <= 100, "bmi"].mean()
+    real_gap = (real.loc[real.target >= 250, "bmi"].mean()
+                - real.loc[real.target <= 100, "bmi"].mean())
     assert high["bmi"].mean() - low["bmi"].mean() > 0.6 * real_gap
 
 

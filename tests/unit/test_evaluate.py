@@ -131,3 +131,71 @@ def test_tables_too_large_are_sampled_with_a_notice(split, monkeypatch):
         result = evaluate(training, training.sample(150, random_state=3, replace=True))
     assert result.meta["n_real"] == 100 and result.meta["n_synthetic"] == 100
     assert sum("random 100" in n for n in result.meta["notices"]) == 2
+
+
+def test_chosen_metrics_run_in_the_order_given_and_the_report_still_renders(split):
+    training, holdout = split
+    synthetic = holdout.iloc[:110]
+    report = evaluate(training, synthetic, metrics=["dcr", "quality"], holdout=holdout.iloc[110:],
+                      seeds=2, seed=5)
+    assert list(report.summary["metric"]) == ["dcr", "quality"]
+    assert report.results.query("metric == 'dcr'")["seed"].tolist() == [5, 6]
+    assert report.results.query("metric == 'quality'")["seed"].tolist() == [5]
+    assert set(report.sections) == {"dcr", "quality"} and not report.meta["skipped"]
+    page = report.to_html()
+    for anchor in ("summary", "fidelity", "utility", "privacy", "rules", "representation"):
+        assert f'<section id="{anchor}"' in page
+    json.loads(report.to_json())
+
+
+def test_metrics_not_runnable_are_skipped_with_the_reason(split):
+    training, _ = split
+    report = evaluate(training, training.sample(100, random_state=4),
+                      metrics=["quality", "ml_utility", "rule_violations", "attribute_inference"],
+                      sensitive="sex")
+    assert list(report.summary["metric"]) == ["quality"]
+    reasons = {s["metric"]: s["reason"] for s in report.meta["skipped"]}
+    assert "no target column" in reasons["ml_utility"]
+    assert "no clinical rules" in reasons["rule_violations"]
+    assert "no holdout" in reasons["attribute_inference"]
+    assert "sensitive" not in reasons["attribute_inference"]  # it was given
+    notices = " ".join(report.meta["notices"])
+    assert all(key in notices for key in reasons)
+
+
+def test_configured_instances_and_bad_selections(split):
+    from synthpatient.errors import InvalidParameterError
+    from synthpatient.evaluation import get_metric_class
+
+    training, holdout = split
+    few = get_metric_class("dcr")(max_synthetic_rows=50)
+    report = evaluate(training, holdout.iloc[:110], metrics=[few], holdout=holdout.iloc[110:])
+    assert report.sections["dcr"]["n_synthetic"] == 50
+    for bad in ("quality", [], 42):
+        with pytest.raises(InvalidParameterError, match="metrics"):
+            evaluate(training, holdout, metrics=bad)
+    with pytest.raises(DataError, match="seed must be"):
+        evaluate(training, holdout, seed=-1)
+
+
+def test_without_details_the_scores_are_the_same(split):
+    training, holdout = split
+    synthetic, test = holdout.iloc[:110], holdout.iloc[110:]
+    keys = ["column_shapes", "column_pair_trends", "ml_utility"]
+    full = evaluate(training, synthetic, metrics=keys, holdout=test, target="progression")
+    lean = evaluate(training, synthetic, metrics=keys, holdout=test, target="progression",
+                    detailed=False)
+    pd.testing.assert_frame_equal(full.summary, lean.summary)
+    assert "columns" in full.sections["column_shapes"]
+    assert "columns" not in lean.sections["column_shapes"]
+    assert "association" not in lean.sections["column_pair_trends"]
+    assert "size_curve" in full.sections["ml_utility"]  # None here: too few synthetic rows
+    assert "size_curve" not in lean.sections["ml_utility"]
+    assert lean.to_html().count('src="data:image/png;base64,') >= 2
+
+
+def test_rules_keep_their_own_table_section(report):
+    rules = report.sections["rules"]
+    assert isinstance(rules, pd.DataFrame) and {"real_rate", "synthetic_rate"} <= set(rules)
+    summary = report.sections["rule_violations"]
+    assert summary["excess_max"] == pytest.approx(1 - _scores(report)["rule_violations"])

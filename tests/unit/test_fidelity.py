@@ -7,17 +7,15 @@ by benchmarks/check_sdmetrics_parity.py.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from synthpatient.evaluation import ColumnMetric
 from synthpatient.evaluation.fidelity import (
     ContingencySimilarity,
     CorrelationSimilarity,
     KSComplement,
-    Metric,
     MetricResult,
     QualityResult,
     TVComplement,
@@ -346,17 +344,19 @@ def test_report_with_nothing_to_score_is_nan():
 
 
 @pytest.mark.slow
-def test_report_is_fast_on_100k_synthetic_rows():
+def test_report_on_100k_synthetic_rows_scores_shapes_on_every_row():
+    # no wall-time assertion (a busy machine fails it): benchmarks/bench_evaluation.py times it
     real, sdtypes = _table(n=442)
     synthetic, _ = _table(n=100_000, seed=6)
-    start = time.perf_counter()
-    quality_report(real, synthetic, sdtypes)
-    assert time.perf_counter() - start < 5.0
+    result = quality_report(real, synthetic, sdtypes)
+    every_row = KSComplement.compute(real["age"], synthetic["age"]).score
+    assert result.column_details.set_index("column").loc["age", "score"] == every_row
+    assert 0.8 < result.score <= 1.0
 
 
 def test_metric_contract():
     for metric in (KSComplement, TVComplement, CorrelationSimilarity, ContingencySimilarity):
-        assert issubclass(metric, Metric)
+        assert issubclass(metric, ColumnMetric)
         assert metric.family == "fidelity" and metric.goal == "maximize"
         assert metric.bounds == (0.0, 1.0) and metric.key == metric.__name__
     result = KSComplement.compute(pd.Series([1.0]), pd.Series([1.0]))

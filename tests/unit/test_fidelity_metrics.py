@@ -27,11 +27,13 @@ def test_ks_complement_by_hand():
 
 def test_tv_complement_by_hand_with_unseen_categories():
     real = pd.Series(["a", "a", "b", None])
-    assert TVComplement.compute(real, pd.Series(["a", "b"])).score == pytest.approx(1 - 0.5 * (1 / 6 + 1 / 6))
+    expected = 1 - 0.5 * (1 / 6 + 1 / 6)
+    assert TVComplement.compute(real, pd.Series(["a", "b"])).score == pytest.approx(expected)
     result = TVComplement.compute(pd.Series(["a", "b"]), pd.Series(["a", "c"]))
     # SDMetrics adds an unseen synthetic category to the real counts with weight 1e-6
     real_share = np.array([1, 1, 1e-6]) / (2 + 1e-6)
-    assert result.score == pytest.approx(1 - 0.5 * np.abs(np.array([0.5, 0, 0.5]) - real_share).sum())
+    expected = 1 - 0.5 * np.abs(np.array([0.5, 0, 0.5]) - real_share).sum()
+    assert result.score == pytest.approx(expected)
 
 
 def test_correlation_similarity_and_thresholds():

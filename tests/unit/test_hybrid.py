@@ -54,7 +54,7 @@ def test_rows_come_from_the_base_and_text_is_written_consistently(fitted, table)
                     zip(synthetic[column], _structured(synthetic).to_dict("records"), strict=True)]
         assert not any(problems)
     assert not synthetic["discharge_summary"].equals(synthetic["clinical_note"])
-    assert fitted.last_notes_report_["clinical_note"]["template_fallbacks"] == 0
+    assert fitted.last_sample_report_["clinical_note"]["template_fallbacks"] == 0
 
 
 def test_conditions_are_the_base_s_and_notes_follow_them(fitted):
@@ -81,11 +81,14 @@ def test_save_load_round_trip_keeps_base_and_never_the_key(fitted, tmp_path, mon
         assert all(name.startswith(("base.", "__")) for name in arrays.files)  # "__": reserved
 
 
-def test_capabilities_follow_the_base_and_the_llm():
-    assert HybridSynthesizer.capabilities.needs_network is False
+def test_capabilities_are_class_data_and_the_network_follows_the_settings():
+    caps = HybridSynthesizer.capabilities
+    assert caps.native_conditions and caps.writes_text and not caps.needs_network
     offline = HybridSynthesizer()
-    assert offline.capabilities.native_conditions and not offline.capabilities.needs_network
-    assert HybridSynthesizer(llm_base_url="http://127.0.0.1:9/v1").capabilities.needs_network
+    assert offline.capabilities is caps and not offline.uses_network()
+    assert HybridSynthesizer(llm_base_url="http://127.0.0.1:9/v1").uses_network()
+    assert HybridSynthesizer(base="llm", base_params={
+        "base_url": "http://127.0.0.1:9/v1", "model": "m"}).uses_network()
 
 
 @pytest.mark.parametrize(("params", "match"), [
@@ -128,11 +131,11 @@ def test_llm_writes_the_text_and_sees_only_synthetic_rows(table, monkeypatch):
                          (200, _answer(f"Aged {rows[2]['age'] + 1}.")),
                          (200, _answer(f"BMI {rows[2]['bmi'] + 4} kg/m2."))]
         hybrid = HybridSynthesizer(**params, llm_base_url=server.url, llm_model="m",
-                                   llm_key_env="NOTES_TEST_KEY").fit(table)
+                                   llm_api_key_env="NOTES_TEST_KEY").fit(table)
         synthetic = hybrid.sample(3, seed=2)
         assert synthetic["note"].tolist()[:2] == good[:2]
         assert synthetic["note"].iloc[2] == offline.sample(3, seed=2)["note"].iloc[2]
-        report = hybrid.last_notes_report_["note"]
+        report = hybrid.last_sample_report_["note"]
         assert (report["llm_accepted"], report["llm_rejected_contradiction"],
                 report["template_fallbacks"]) == (2, 3, 1)
         sent = json.dumps([r["body"] for r in server.requests])
@@ -145,3 +148,28 @@ def test_llm_writes_the_text_and_sees_only_synthetic_rows(table, monkeypatch):
 def _answer(note: str) -> dict:
     return {"choices": [{"finish_reason": "stop", "message": {
         "role": "assistant", "content": json.dumps({"note": note})}}]}
+
+
+def test_a_loaded_hybrid_never_sends_requests_to_the_server_its_folder_names(table, tmp_path):
+    pytest.importorskip("httpx")
+    from synthpatient.errors import ModelFileError
+    from tests.fake_llm_server import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        params = {"base": "llm", "base_params": {"base_url": server.url, "model": "fake-llm",
+                                                 "rows_per_request": 40, "backoff_s": 0.01},
+                  "text_columns": [], "seed": 0}
+        hybrid = HybridSynthesizer(**params).fit(table)
+        assert hybrid.uses_network() and len(hybrid.sample(5, seed=1)) == 5
+        assert hybrid.last_sample_report_.base.rows_delivered == 5  # the base's own report
+        hybrid.save(tmp_path / "m")
+        served = len(server.requests)
+        loaded = Synthesizer.load(tmp_path / "m")
+        with pytest.raises(InvalidParameterError, match="Fit the model again"):
+            loaded.sample(5, seed=1)
+        assert len(server.requests) == served  # nothing was sent
+    # the nested base is checked like a folder: a tampered one is refused in one line
+    saved = hybrid.to_saved()
+    saved.state["base"]["params"]["rows_per_request"] = 0
+    with pytest.raises(ModelFileError, match="its base model: its parameters do not fit"):
+        HybridSynthesizer.from_saved(saved)

@@ -5,7 +5,6 @@ and counted, real rows never leave unless asked for, and the run is accounted fo
 from __future__ import annotations
 
 import json
-import time
 
 import pandas as pd
 import pytest
@@ -14,12 +13,12 @@ pytest.importorskip("httpx")
 
 from synthpatient.errors import InvalidParameterError, SynthPatientError  # noqa: E402
 from synthpatient.llm import prompts  # noqa: E402
-from synthpatient.llm.fake_server import FakeLLMServer, Faults, closed_port_url  # noqa: E402
 from synthpatient.llm.parsing import parse_rows  # noqa: E402
 from synthpatient.synthesizers import Synthesizer  # noqa: E402
 from synthpatient.synthesizers._persistence import read_model  # noqa: E402
 from synthpatient.synthesizers.llm import GenerationIncompleteError, LLMSynthesizer  # noqa: E402
 from tests.conftest import make_clinical_table  # noqa: E402
+from tests.fake_llm_server import FakeLLMServer, Faults, closed_port_url  # noqa: E402
 
 KEY = "sk-test-secret-9f8e7d"
 FAST = {"model": "fake-llm", "rows_per_request": 40, "timeout_s": 5.0, "backoff_s": 0.01,
@@ -63,16 +62,14 @@ def test_bad_servers_give_one_line_errors_without_the_key(table, monkeypatch, se
             server.close()
     message = str(info.value)
     assert "\n" not in message and KEY not in message and KEY not in repr(synth)
-    assert synth.last_run_.error and KEY not in synth.last_run_.summary()
+    assert synth.last_sample_report_.error and KEY not in synth.last_sample_report_.summary()
 
 
 def test_a_server_that_never_answers_hits_the_timeout(table):
     with FakeLLMServer(delay_s=5.0) as server:
         synth = _synth(server.url, table, timeout_s=0.2, max_retries=1)
-        start = time.perf_counter()
-        with pytest.raises(SynthPatientError, match="did not answer within 0.2 s"):
+        with pytest.raises(SynthPatientError, match=r"did not answer within 0.2 s \(2 tries\)"):
             synth.sample(10)
-        assert time.perf_counter() - start < 3.0
 
 
 def test_bad_parameters_are_rejected_at_once_and_a_key_is_never_echoed():
@@ -92,7 +89,7 @@ def test_rate_limits_truncations_and_malformed_answers_are_recovered_and_counted
         synth = _synth(server.url, table)
         rows = synth.sample(300, seed=1)
         injected = dict(server.injected)
-    report = synth.last_run_
+    report = synth.last_sample_report_
     assert len(rows) == 300 and report.rows_delivered == 300
     synth.schema_.validate(rows)
     assert report.rate_limited == injected["rate_limit"] > 0
@@ -105,7 +102,7 @@ def test_cut_off_answers_keep_their_complete_rows(table):
     with FakeLLMServer(faults=Faults(truncate=1.0)) as server:
         synth = _synth(server.url, table)
         rows = synth.sample(60, seed=2)
-    report = synth.last_run_
+    report = synth.last_sample_report_
     assert len(rows) == 60 and report.truncated_answers == report.requests
     assert report.rows_parsed > 0 and report.invalid_by_reason.get("not_a_row", 0) == 0
 
@@ -115,8 +112,8 @@ def test_a_server_without_response_format_gets_plain_requests(table):
         synth = _synth(server.url, table)
         assert len(synth.sample(80, seed=1)) == 80
         bodies = [r["body"] for r in server.requests]
-    assert synth.last_run_.structured_output == "off"
-    assert synth.last_run_.response_format_fallbacks == 1
+    assert synth.last_sample_report_.structured_output == "off"
+    assert synth.last_sample_report_.response_format_fallbacks == 1
     assert "response_format" in bodies[0] and all("response_format" not in b for b in bodies[1:])
 
 
@@ -141,7 +138,7 @@ def test_copies_of_prompt_examples_are_rejected_and_counted(table):
         rows = synth.sample(120, seed=1)
         sent = _all_prompt_text(server)
     assert "<example_rows>" in sent and len(synth.examples_) == 4
-    report = synth.last_run_
+    report = synth.last_sample_report_
     assert report.example_copies > 0 and report.example_copy_rate > 0.1
     learned = [c.name for c in synth.schema_.learned]
     examples = pd.DataFrame(synth.examples_)
@@ -153,7 +150,7 @@ def test_category_vocabulary_stays_the_real_one(table):
     with FakeLLMServer(faults=Faults(misspell=0.4, out_of_range=0.2)) as server:
         synth = _synth(server.url, table)
         rows = synth.sample(150, seed=4)
-    report = synth.last_run_
+    report = synth.last_sample_report_
     assert set(rows["smoker"]) <= set(table["smoker"]) and set(rows["sex"]) <= {"female", "male"}
     assert report.invalid_by_reason["unknown_category"] > 0 and report.spellings_fixed > 0
     assert report.invalid_by_reason["out_of_range"] > 0 and rows["bmi"].max() <= table["bmi"].max()
@@ -165,7 +162,7 @@ def test_copies_of_training_rows_are_rejected(table):
         synth = _synth(server.url, coarse, max_requests=3)
         with pytest.raises(GenerationIncompleteError, match="training_copy"):
             synth.sample(5)
-        assert synth.last_run_.training_copies > 0
+        assert synth.last_sample_report_.training_copies > 0
         allowed = _synth(server.url, coarse, reject_training_copies=False)
         assert len(allowed.sample(5)) == 5
 
@@ -178,7 +175,7 @@ def test_partial_rows_are_kept_when_the_budget_runs_out(table):
                                                             r"2 requests") as info:
             synth.sample(100)
     partial = synth.partial_rows_
-    assert 0 < len(partial) < 100 and len(partial) == synth.last_run_.rows_delivered
+    assert 0 < len(partial) < 100 and len(partial) == synth.last_sample_report_.rows_delivered
     assert info.value.rows is partial and "\n" not in str(info.value)
     synth.schema_.validate(partial)
 
@@ -189,7 +186,7 @@ def test_costs_come_from_the_users_price_table(table):
                        price_per_1k_output_tokens=0.6)
         synth.sample(100, seed=1)
         served = sum(1 for _ in server.requests)
-    r = synth.last_run_
+    r = synth.last_sample_report_
     assert r.requests == served and r.input_tokens > 0 and r.output_tokens > 0
     assert r.cost == pytest.approx(r.input_tokens * 0.15 / 1000 + r.output_tokens * 0.6 / 1000)
     assert r.cost_per_1k_rows == pytest.approx(r.cost / 100 * 1000)
@@ -283,4 +280,4 @@ def test_the_key_is_sent_but_never_saved_or_shown(table, monkeypatch, tmp_path):
     synth.save(tmp_path / "m")
     saved = b"".join(p.read_bytes() for p in (tmp_path / "m").iterdir())
     assert KEY.encode() not in saved and b"SP_TEST_KEY" in saved
-    assert KEY not in repr(synth) and KEY not in json.dumps(synth.last_run_.to_dict())
+    assert KEY not in repr(synth) and KEY not in json.dumps(synth.last_sample_report_.to_dict())

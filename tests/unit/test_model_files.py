@@ -353,7 +353,7 @@ def test_the_command_line_refuses_a_damaged_model_in_one_line(copula, tmp_path):
 def test_a_loaded_llm_model_samples_only_once_its_server_is_given_again(table, tmp_path):
     pytest.importorskip("httpx")
     from synthpatient.errors import InvalidParameterError
-    from synthpatient.llm.fake_server import FakeLLMServer
+    from tests.fake_llm_server import FakeLLMServer
     from synthpatient.synthesizers.llm import LLMSynthesizer
 
     with FakeLLMServer() as server:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.evaluation import get_metric_class
 from synthpatient.evaluation._encoding import (
     ONE_HOT_WEIGHT,
     fit_encoder,
@@ -16,9 +17,6 @@ from synthpatient.evaluation._encoding import (
     row_hashes,
 )
 from synthpatient.evaluation.privacy import (
-    DCRShare,
-    ExactCopies,
-    MembershipInference,
     attribute_inference,
     copied_from_examples,
     dcr,
@@ -290,9 +288,37 @@ def test_explicit_schema_limits_the_columns(tables):
     assert result.share_training == 1.0 and result.details["columns"] == ["bmi", "hba1c"]
 
 
-def test_metric_classes(tables):
+def test_registered_metrics_give_the_function_scores_and_details(tables):
     t = tables
-    assert DCRShare.family == "privacy" and DCRShare.key == "DCRShare"
-    assert DCRShare.compute(t["train"], t["copy"], t["holdout"], seed=0).score == 0.0
-    assert MembershipInference.compute(t["train"], t["copy"], t["holdout"], seed=0).score < 0.1
-    assert ExactCopies.compute(t["train"], t["copy"]).score == 0.0
+    dcr_metric = get_metric_class("dcr")()
+    assert dcr_metric.family == "privacy" and dcr_metric.requires == {"holdout"}
+    result = dcr_metric.compute(t["train"], t["copy"], holdout=t["holdout"], seed=0)
+    assert result.score == 0.0 and result.details["share_closer_to_training"] == 1.0
+    mia = get_metric_class("membership_inference")().compute(t["train"], t["copy"],
+                                                              holdout=t["holdout"], seed=0)
+    assert mia.score < 0.1 and mia.details["auc"] > 0.95
+    copies = get_metric_class("exact_copies")().compute(t["train"], t["copy"])
+    assert copies.score == 0.0 and copies.details["share_holdout"] is None
+    fresh = get_metric_class("nndr")(max_synthetic_rows=100).compute(
+        t["train"], t["fresh"], holdout=t["holdout"], seed=0)
+    assert fresh.details["n_synthetic"] == 100
+    attribute = get_metric_class("attribute_inference")(k=1).compute(
+        t["train"], t["copy"], holdout=t["holdout"], sensitive="smoker", seed=0)
+    assert attribute.details["k"] == 1 and attribute.score < 0.2
+    examples = get_metric_class("copied_from_examples")().compute(
+        t["train"], t["copy"], examples=t["train"].iloc[:30])
+    assert examples.details["n_copied"] == 30
+
+
+def test_registered_metrics_check_their_parameters_and_inputs(tables):
+    with pytest.raises(InvalidParameterError, match="max_synthetic_rows"):
+        get_metric_class("dcr")(max_synthetic_rows=0)
+    with pytest.raises(InvalidParameterError, match="'k'"):
+        get_metric_class("attribute_inference")(k=[])
+    with pytest.raises(InvalidParameterError, match="known"):
+        get_metric_class("attribute_inference")(known="age")
+    with pytest.raises(InvalidParameterError, match="no holdout was given"):
+        get_metric_class("membership_inference")().compute(tables["train"], tables["copy"])
+    with pytest.raises(InvalidParameterError, match="no sensitive column"):
+        get_metric_class("attribute_inference")().compute(tables["train"], tables["copy"],
+                                                          holdout=tables["holdout"])

@@ -177,9 +177,10 @@ def test_training_copies_are_redrawn_and_reported():
     model = TabularLMSynthesizer(seed=0, **{**FAST, "epochs": 15}).fit(real)
     seen = set(map(tuple, real.astype(str).to_numpy()))
     # nearly every combination is in the training data: most rows must be redrawn, then fail
-    with pytest.raises(DataError, match="reject_copies=False"):
+    with pytest.raises(DataError, match="reject_training_copies=False"):
         model.sample(100, seed=0)
-    lenient = TabularLMSynthesizer(seed=0, reject_copies=False, **{**FAST, "epochs": 15}).fit(real)
+    lenient = TabularLMSynthesizer(seed=0, reject_training_copies=False,
+                                   **{**FAST, "epochs": 15}).fit(real)
     rows = lenient.sample(200, seed=0)
     copied = [tuple(r) in seen for r in rows.astype(str).to_numpy()]
     assert len(rows) == 200 and np.mean(copied) > 0.5  # copies allowed when asked

@@ -11,7 +11,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.model_selection import train_test_split
 
 from synthpatient.errors import DataError, InvalidParameterError
-from synthpatient.evaluation.utility import MLUtility, ml_utility, size_curve
+from synthpatient.evaluation import get_metric_class
+from synthpatient.evaluation.utility import ml_utility, size_curve
 from tests.conftest import make_clinical_table
 
 
@@ -158,9 +159,30 @@ def test_size_curve_callable_and_dict(diabetes_split):
         size_curve(train, sample, holdout, target="target", multipliers=(0,))
 
 
-def test_metric_class(cancer):
+def test_registered_metric(cancer):
     train, holdout = cancer
-    assert MLUtility.family == "utility"
-    result = MLUtility.compute(train, train, holdout, target="target", seed=0,
-                               models=("linear",))
+    metric = get_metric_class("ml_utility")(models=("linear",))
+    assert metric.family == "utility" and metric.requires == {"target"}
+    result = metric.compute(train, train, holdout=holdout, target="target", seed=0,
+                            detailed=False)
     assert result.score == pytest.approx(1.0)
+    assert result.details["tstr"] == result.details["trtr"] > 0.95
+    assert "size_curve" not in result.details and not result.details["notices"]
+    with pytest.raises(InvalidParameterError, match="models"):
+        get_metric_class("ml_utility")(models=("forest",))
+    with pytest.raises(InvalidParameterError, match="no target column"):
+        metric.compute(train, train, holdout=holdout)
+
+
+def test_registered_metric_details_size_curve_and_subgroups():
+    real = make_clinical_table(400, seed=1)
+    holdout = make_clinical_table(300, seed=2)
+    synthetic = make_clinical_table(900, seed=3)
+    result = get_metric_class("ml_utility")(models=("gbm",)).compute(
+        real, synthetic, holdout=holdout, target="bmi", seed=0)
+    curve = result.details["size_curve"]
+    assert curve["multipliers"] == [0.5, 1.0, 2.0] and len(curve["tstr"]["gbm"]) == 3
+    assert any("5x" in notice for notice in result.details["notices"])
+    groups = result.details["subgroup_utility"]
+    assert set(groups["column"]) == {"sex", "age"} and set(groups["metric"]) == {"r2"}
+    json.dumps(curve)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,7 +24,6 @@ from synthpatient.benchmark._output import (
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
-
 __all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidates",
            "run_benchmark", "update_readme",
            "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
@@ -34,11 +34,15 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
                        include_sdv: bool = True, lm_checkpoint: str | None = None,
                        llm: Mapping[str, Any] | None = None,
                        ) -> tuple[list[Candidate], list[str]]:
-    """Registered synthesizers (all, or ``keys``) whose extras are installed; DP-capable ones
-    again at each of ``epsilons``; SDV's three when the `compare` extra is installed.
+    """Registered synthesizers (all, or ``keys``) whose extras are installed; those that
+    accept a privacy budget again at each of ``epsilons`` (those private by construction only
+    at the budgets, or at their default one); SDV's three when the `compare` extra is
+    installed. Which is which comes from each class's ``capabilities``, never its name.
 
-    ``lm_checkpoint`` (a local pretrained checkpoint folder) adds the tabular LM fine-tuned
-    from it beside the one trained from scratch. ``llm`` (``base_url``, ``model`` and any other
+    ``lm_checkpoint`` (a local pretrained checkpoint folder) adds each synthesizer that can
+    fine-tune one (the tabular LM) fine-tuned from it, beside the one trained from scratch.
+    A synthesizer that only writes text for its base model's rows (the hybrid) is included
+    only when asked for by name. ``llm`` (``base_url``, ``model`` and any other
     :class:`LLMSynthesizer` settings) includes the prompted LLM, which is skipped otherwise:
     nothing is sent over a network the user did not name.
 
@@ -69,20 +73,22 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
                 candidates.append(synthpatient_candidate(key, label=f"{key} ({llm.get('model')})",
                                                          **dict(llm)))
             continue
-        if key == "hybrid" and not keys:  # its numbers are its base's (the copula's) rows
-            skipped.append("hybrid: its structured columns are the copula's; it adds text")
+        caps = klass.capabilities
+        if caps.writes_text and not keys:  # its numbers are its base model's rows
+            skipped.append(f"{key}: its structured columns are its base model's; it adds text")
             continue
-        if key == "mst":  # differentially private by construction: always at an epsilon
+        if caps.differentially_private:  # private by construction: always at an epsilon
+            budgets = epsilons or (inspect.signature(klass.__init__).parameters["epsilon"].default,)
             candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
-                           for e in (epsilons or (1.0,))]
+                           for e in budgets]
             continue
         candidates.append(synthpatient_candidate(key))
-        if key == "tabular_lm" and lm_checkpoint is not None:
+        if caps.fine_tunes and lm_checkpoint is not None:
             # a pretrained model decodes token by token: its 100,000-row timing is left out
             candidates.append(dataclasses.replace(
                 synthpatient_candidate(key, label=f"{key} (fine-tuned)",
                                        base_model=str(lm_checkpoint)), large_sample=False))
-        if klass.capabilities.differentially_private:
+        if caps.accepts_epsilon:
             candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
                            for e in epsilons]
     if include_sdv:

@@ -11,12 +11,16 @@ import pandas as pd
 
 from synthpatient.benchmark._runner import BenchmarkResult
 
+#: Table columns: a run's column (a metric's registry key, ``key.detail`` for a figure from
+#: its details, or a measurement), the header shown, and the digits.
 COLUMNS = [("epsilon_spent", "ε spent", 2), ("quality", "quality", 3),
-           ("utility", "utility", 3), ("tstr", "TSTR", 3),
-           ("trtr", "TRTR", 3), ("dcr_share", "DCR share", 3), ("mia_auc", "MIA AUC", 3),
-           ("rule_violation_excess", "rule excess", 3), ("fit_s", "fit s", 2),
+           ("ml_utility", "utility", 3), ("ml_utility.tstr", "TSTR", 3),
+           ("ml_utility.trtr", "TRTR", 3), ("dcr.share_closer_to_training", "DCR share", 3),
+           ("membership_inference.auc", "MIA AUC", 3),
+           ("rule_violations.excess_mean", "rule excess", 3), ("fit_s", "fit s", 2),
            ("sample_s", "sample s", 3), ("sample_100k_s", "100k rows s", 2),
            ("cost_per_1k", "$ per 1k rows", 4), ("peak_mb", "peak MB", 0)]
+TSTR, TRTR = "ml_utility.tstr_mean", "ml_utility.trtr_mean"
 
 
 def _cell(row: pd.Series, key: str, digits: int) -> str:
@@ -78,9 +82,8 @@ def compare_with_sdv(result: BenchmarkResult) -> list[str]:
             text = (f"{dataset}: {ours} quality {a['quality_mean']:.3f} vs {theirs} "
                     f"{b['quality_mean']:.3f}; fit {a['fit_s_mean']:.2f} s vs "
                     f"{b['fit_s_mean']:.2f} s ({_ratio(a['fit_s_mean'], b['fit_s_mean'])})")
-            if "tstr_mean" in a and not _missing(a.get("tstr_mean")):
-                text += (f"; TSTR/TRTR {a['tstr_mean'] / a['trtr_mean']:.2f} vs "
-                         f"{b['tstr_mean'] / b['trtr_mean']:.2f}")
+            if TSTR in a and not _missing(a.get(TSTR)):
+                text += (f"; TSTR/TRTR {a[TSTR] / a[TRTR]:.2f} vs {b[TSTR] / b[TRTR]:.2f}")
             lines.append(text)
     return lines
 

@@ -150,7 +150,7 @@ def _private_keys() -> list[str]:
     keys = []
     for key in available_synthesizers():
         try:
-            if get_synthesizer_class(key).capabilities.differentially_private:
+            if get_synthesizer_class(key).capabilities.accepts_epsilon:
                 keys.append(key)
         except ImportError:
             continue
@@ -171,7 +171,8 @@ def _report_privacy(model: Any) -> None:
 @app.command()
 def generate(
     data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table (.csv or .parquet).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table; its extension "
+                                           "picks the format (.csv, .tsv, .parquet...).")],
     rows: Rows = 1000,
     synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
     seed: Seed = None,
@@ -186,11 +187,13 @@ def generate(
 ) -> None:
     """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
     with handled():
-        from synthpatient._io import check_output_path, write_table
+        from synthpatient._io import check_output_path
         from synthpatient.cli._errors import check_rows_fit
+        from synthpatient.exporters import Table, exporter_for_path
 
         _check_rows(rows)
-        check_output_path(out_path, overwrite=overwrite, kind="table")
+        exporter = exporter_for_path(out_path)  # the extension picks the format, before any work
+        check_output_path(out_path, overwrite=overwrite)
         conditions = _conditions(condition)
         model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
                                           params=param)
@@ -201,26 +204,19 @@ def generate(
         _report_privacy(model)
         with err.status(f"Sampling {rows} rows..."):
             synthetic = model.sample(rows, conditions=conditions)
-        write_table(synthetic, out_path, overwrite=overwrite)
+        exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
         out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} "
                   f"(synthesizer {synthesizer}, seed {seed}).")
         _report_generation(model)
 
 
 def _report_generation(model: Any) -> None:
-    """What a generator reports about its last sample: an LLM run's yield and cost, the
-    language model's redrawn training copies, the notes' sources."""
-    run = getattr(model, "last_run_", None)
-    if run is not None:
-        err.print(run.summary(), markup=False)
+    """What a generator reports about its last sample (``last_sample_report_``: an LLM run's
+    yield and cost, the language model's redrawn training copies, the notes' sources)."""
     report = getattr(model, "last_sample_report_", None)
-    if report is not None and report.get("rows_redrawn"):
-        err.print(f"{report['rows_redrawn']} sampled rows copied a training row exactly and "
-                  "were redrawn; none is delivered.", markup=False)
-    notes = getattr(model, "last_notes_report_", None) or {}
-    for column, counts in notes.items():
-        err.print(f"{column}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
-                                            for k, v in counts.items()), markup=False)
+    text = report.summary() if report is not None else ""
+    if text:
+        err.print(text, markup=False)
 
 
 @app.command()
@@ -255,7 +251,8 @@ def fit(
 @app.command()
 def sample(
     model_path: Annotated[Path, typer.Argument(help="A model folder written by `fit`.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table (.csv or .parquet).")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table; its extension "
+                                           "picks the format (.csv, .tsv, .parquet...).")],
     rows: Rows = 1000,
     seed: Seed = None,
     condition: Conditions = None,
@@ -269,13 +266,15 @@ def sample(
 ) -> None:
     """Sample ROWS rows from a saved model."""
     with handled():
-        from synthpatient._io import check_output_path, write_table
+        from synthpatient._io import check_output_path
         from synthpatient._random import fresh_seed
         from synthpatient.cli._errors import check_rows_fit
+        from synthpatient.exporters import Table, exporter_for_path
         from synthpatient.synthesizers import Synthesizer
 
         _check_rows(rows)
-        check_output_path(out_path, overwrite=overwrite, kind="table")
+        exporter = exporter_for_path(out_path)  # the extension picks the format, before any work
+        check_output_path(out_path, overwrite=overwrite)
         conditions = _conditions(condition)
         model = Synthesizer.load(model_path)
         if llm_base_url is not None or llm_key_env is not None:
@@ -286,7 +285,7 @@ def sample(
         seed = fresh_seed() if seed is None else seed
         with err.status(f"Sampling {rows} rows..."):
             synthetic = model.sample(rows, conditions=conditions, seed=seed)
-        write_table(synthetic, out_path, overwrite=overwrite)
+        exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
         out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} (seed {seed}).")
         _report_generation(model)
 
@@ -374,8 +373,8 @@ def demo(
     overwrite: Overwrite = False,
 ) -> None:
     """The main job: fit the copula on the bundled diabetes data (a quarter held out), write
-    1,000 synthetic patients, the model, the schema, a quality summary and the evaluation
-    report into a folder."""
+    1,000 synthetic patients, the model, the schema, a quality summary, the evaluation
+    report and a data card into a folder."""
     with handled():
         from synthpatient.demo import run_demo
 
@@ -420,9 +419,9 @@ def datasets_export(
     """Write a bundled dataset to a CSV or Parquet file."""
     with handled():
         from synthpatient import datasets
-        from synthpatient._io import write_table
+        from synthpatient.exporters import exporter_for_path
 
-        write_table(datasets.load(key), out_path, overwrite=overwrite)
+        exporter_for_path(out_path).export(datasets.load(key), out_path, overwrite=overwrite)
         out.print(f"Wrote dataset {key} to {out_path}.")
 
 
@@ -433,14 +432,16 @@ def synthesizers_list() -> None:
         from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
 
         table = Table()
-        for col in ("key", "class", "conditions", "missing values", "extra"):
+        for col in ("key", "class", "conditions", "missing values", "privacy", "extra"):
             table.add_column(col)
         for key in available_synthesizers():
             klass = get_synthesizer_class(key)
             caps = klass.capabilities
             conditions = "native" if caps.native_conditions else "by rejection"
+            privacy = ("always DP (--epsilon)" if caps.differentially_private
+                       else "DP with --epsilon" if caps.accepts_epsilon else "-")
             table.add_row(key, klass.__name__, conditions, "yes" if caps.handles_missing else "no",
-                          caps.extra or "core")
+                          privacy, caps.extra or "core")
         out.print(table)
 
 

@@ -1,9 +1,13 @@
-"""Evaluation: fidelity (SDMetrics-compatible), and more families as they are added.
+"""Evaluation: metrics in five families (fidelity, utility, privacy, consistency,
+representation), a registry of them, and ``evaluate()``, which runs them into one report.
 
-Every evaluator reads the tables it is given and never modifies them.
+Every metric reads the tables it is given and never modifies them. Table metrics follow one
+contract (:class:`Metric`: ``key``, ``family``, ``goal``, ``bounds``, ``verdicts``,
+``requires``, ``compute``) and are listed in :mod:`synthpatient.evaluation.registry`; SDMetrics'
+column and pair metrics (KSComplement...) keep SDMetrics' own signatures (:class:`ColumnMetric`).
 """
 
-from synthpatient.evaluation._metric import Metric, MetricResult
+from synthpatient.evaluation._metric import ColumnMetric, Metric, MetricResult, Verdicts
 from synthpatient.evaluation.fidelity import (
     ContingencySimilarity,
     CorrelationSimilarity,
@@ -13,6 +17,8 @@ from synthpatient.evaluation.fidelity import (
     TVComplement,
     quality_report,
 )
+from synthpatient.evaluation.registry import available_metrics, get_metric_class
 
-__all__ = ["ContingencySimilarity", "CorrelationSimilarity", "KSComplement", "Metric",
-           "MetricResult", "QualityResult", "SdType", "TVComplement", "quality_report"]
+__all__ = ["ColumnMetric", "ContingencySimilarity", "CorrelationSimilarity", "KSComplement",
+           "Metric", "MetricResult", "QualityResult", "SdType", "TVComplement", "Verdicts",
+           "available_metrics", "get_metric_class", "quality_report"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._optional import import_optional
-from synthpatient.evaluation.fidelity import CONTINUOUS, _numbers
+from synthpatient.evaluation.similarity import CONTINUOUS, _numbers
 
 REAL, SYNTHETIC, HOLDOUT = "#1f77b4", "#ff7f0e", "#2ca02c"
 MAX_CATEGORIES_SHOWN = 12
@@ -37,6 +37,15 @@ def _encode(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Histogram edges; one bin about a single value (numpy cannot cut bins of width 1 around a
+    value as large as a datetime in nanoseconds)."""
+    if np.ptp(values) > 0:
+        return np.histogram_bin_edges(values, bins=bins)
+    half = max(abs(float(values[0])) * 1e-6, 0.5)
+    return np.array([values[0] - half, values[0] + half])
+
+
 def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, str]) -> str:
     """One small panel per column: overlaid densities (numbers) or grouped shares (categories)."""
     plt = _pyplot()
@@ -47,11 +56,13 @@ def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[
     for ax, name in zip(axes.flat, names, strict=False):
         if sdtypes[name] in CONTINUOUS:
             r, s = _numbers(real[name]), _numbers(synthetic[name])
-            r, s = r[~np.isnan(r)], s[~np.isnan(s)]
+            r, s = r[np.isfinite(r)], s[np.isfinite(s)]
             if len(r) and len(s):
-                edges = np.histogram_bin_edges(np.concatenate([r, s]), bins=30)
-                ax.hist(r, edges, density=True, histtype="stepfilled", alpha=0.35, color=REAL, label="real")
-                ax.hist(s, edges, density=True, histtype="step", linewidth=1.6, color=SYNTHETIC, label="synthetic")
+                edges = _edges(np.concatenate([r, s]), 30)
+                ax.hist(r, edges, density=True, histtype="stepfilled", alpha=0.35, color=REAL,
+                        label="real")
+                ax.hist(s, edges, density=True, histtype="step", linewidth=1.6, color=SYNTHETIC,
+                        label="synthetic")
             if sdtypes[name] == "datetime":
                 ax.set_xticks([])
         else:
@@ -78,7 +89,8 @@ def heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
     n = len(real_assoc)
     size = min(5.5, 2 + 0.18 * n)
     fig, axes = plt.subplots(1, 3, figsize=(3 * size + 1.5, size))
-    panels = [(real_assoc, "real", "viridis", (0, 1)), (synth_assoc, "synthetic", "viridis", (0, 1)),
+    panels = [(real_assoc, "real", "viridis", (0, 1)),
+              (synth_assoc, "synthetic", "viridis", (0, 1)),
               (synth_assoc - real_assoc, "synthetic - real", "coolwarm", (-0.5, 0.5))]
     for ax, (matrix, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
         image = ax.imshow(matrix.to_numpy(dtype=float), cmap=cmap, vmin=lo, vmax=hi)
@@ -96,7 +108,7 @@ def distance_histograms(to_training: np.ndarray, to_holdout: np.ndarray) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     both = np.concatenate([to_training, to_holdout])
-    edges = np.histogram_bin_edges(both[np.isfinite(both)], bins=40)
+    edges = _edges(both[np.isfinite(both)], 40)
     ax.hist(to_training, edges, alpha=0.5, color=REAL, label="to closest training row")
     ax.hist(to_holdout, edges, alpha=0.5, color=HOLDOUT, label="to closest holdout row")
     ax.set_xlabel("distance (encoded units)")
@@ -113,7 +125,8 @@ def utility_bars(table: pd.DataFrame) -> str:
     x = np.arange(len(table))
     ax.bar(x - 0.2, table["trtr"], 0.4, color=REAL, label="train real, test real (TRTR)")
     ax.bar(x + 0.2, table["tstr"], 0.4, color=SYNTHETIC, label="train synthetic, test real (TSTR)")
-    ax.set_xticks(x, [f"{m}\n{k}" for m, k in zip(table["model"], table["metric"], strict=True)], fontsize=7)
+    labels = [f"{m}\n{k}" for m, k in zip(table["model"], table["metric"], strict=True)]
+    ax.set_xticks(x, labels, fontsize=7)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _encode(fig)

@@ -17,7 +17,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 from scipy.stats.contingency import association
 
-from synthpatient.evaluation.fidelity import CONTINUOUS, _numbers
+from synthpatient.evaluation.similarity import CONTINUOUS, _numbers
 
 N_HISTOGRAM_BINS = 20
 
@@ -42,14 +42,21 @@ def range_coverage(real: pd.Series, synthetic: pd.Series) -> float:
 def category_coverage(real: pd.Series, synthetic: pd.Series) -> float:
     """Share of the real categories that appear in the synthetic column (SDMetrics)."""
     real_values = set(real.dropna().unique())
-    return len(real_values & set(synthetic.dropna().unique())) / len(real_values) if real_values else float("nan")
+    if not real_values:
+        return float("nan")
+    return len(real_values & set(synthetic.dropna().unique())) / len(real_values)
 
 
-def _histograms(real: pd.Series, synthetic: pd.Series, continuous: bool) -> tuple[np.ndarray, np.ndarray]:
+def _histograms(real: pd.Series, synthetic: pd.Series,
+                continuous: bool) -> tuple[np.ndarray, np.ndarray]:
     if continuous:
         r, s = _numbers(real), _numbers(synthetic)
         r, s = r[~np.isnan(r)], s[~np.isnan(s)]
-        edges = np.histogram_bin_edges(np.concatenate([r, s]), bins=N_HISTOGRAM_BINS)
+        both = np.concatenate([r, s])
+        if len(both) and np.ptp(both) == 0:
+            # one value: numpy cannot cut 20 bins around a large one (a datetime in ns)
+            return np.array([len(r)], dtype=float), np.array([len(s)], dtype=float)
+        edges = np.histogram_bin_edges(both, bins=N_HISTOGRAM_BINS)
         return np.histogram(r, edges)[0].astype(float), np.histogram(s, edges)[0].astype(float)
     levels = pd.Index(real.dropna().unique()).union(pd.Index(synthetic.dropna().unique()))
     return (real.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float),
@@ -63,7 +70,8 @@ def column_details(real: pd.DataFrame, synthetic: pd.DataFrame,
     for column, sdtype in sdtypes.items():
         continuous = sdtype in CONTINUOUS
         h_real, h_synth = _histograms(real[column], synthetic[column], continuous)
-        js = float(jensenshannon(h_real, h_synth, base=2)) if h_real.sum() and h_synth.sum() else float("nan")
+        js = (float(jensenshannon(h_real, h_synth, base=2)) if h_real.sum() and h_synth.sum()
+              else float("nan"))
         wasserstein = float("nan")
         if continuous:
             r, s = _numbers(real[column]), _numbers(synthetic[column])

@@ -10,11 +10,14 @@ decorrelated (each column shuffled on its own fools it completely).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from synthpatient.evaluation._encoding import fit_encoder
-from synthpatient.evaluation._metric import MetricResult
+from synthpatient._random import fresh_seed
+from synthpatient.evaluation._encoding import fit_encoder, model_threads
+from synthpatient.evaluation._metric import Inputs, Metric, MetricResult, Verdicts
 from synthpatient.schema import Schema
 
 MAX_ROWS_PER_SIDE = 5_000
@@ -30,6 +33,9 @@ def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
 
     rng = np.random.default_rng(seed)
     n = min(len(real), len(synthetic), MAX_ROWS_PER_SIDE)
+    if n < N_FOLDS:  # cross-validation needs a row of each table in every fold
+        return MetricResult(float("nan"), {"error": f"fewer than {N_FOLDS} rows in a table",
+                                           "rows_per_side": n})
     real_rows = real.iloc[np.sort(rng.choice(len(real), n, replace=False))]
     synth_rows = synthetic.iloc[np.sort(rng.choice(len(synthetic), n, replace=False))]
     encoder = fit_encoder(real, schema)
@@ -37,9 +43,34 @@ def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
     y = np.r_[np.zeros(n), np.ones(n)]
     scores = np.empty(len(y))
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
-    for train, test in folds.split(x, y):
-        model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
-                                               random_state=seed).fit(x[train], y[train])
-        scores[test] = model.predict_proba(x[test])[:, 1]
+    with model_threads(len(x)):
+        for train, test in folds.split(x, y):
+            model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
+                                                   random_state=seed).fit(x[train], y[train])
+            scores[test] = model.predict_proba(x[test])[:, 1]
     auc = float(roc_auc_score(y, scores))
     return MetricResult(1.0 - (max(auc, 0.5) * 2 - 1), {"auc": auc, "rows_per_side": n})
+
+
+class Detection(Metric):
+    """1 - (2 * max(AUC, 0.5) - 1) of a classifier telling real from synthetic rows.
+
+    Details: ``auc``, ``rows_per_side`` and the ``seed`` of the sampling, folds and models.
+
+    Examples:
+        >>> Detection().compute(real, synthetic, seed=0).details["auc"]
+        0.55
+    """
+
+    key = "detection"
+    family = "fidelity"
+    name = "Detection"
+    verdicts = Verdicts(0.8, 0.5, "a classifier can hardly tell synthetic from real rows",
+                        "a classifier partly tells them apart",
+                        "a classifier easily tells them apart")
+    repeat = True
+
+    def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
+        seed = fresh_seed() if inputs.seed is None else inputs.seed
+        result = detection_score(inputs.real, inputs.synthetic, inputs.schema, seed=seed)
+        return result.score, {**result.details, "seed": seed}

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from synthpatient.evaluation._metric import Inputs, Metric, Verdicts
 from synthpatient.schema import Schema, category_key
 
 AGE_BANDS = (0, 18, 40, 65, 80, np.inf)
@@ -20,7 +22,7 @@ _AGE_NAMES = re.compile(r"(^|_)age(_years)?$")
 
 
 @dataclass(frozen=True)
-class SubgroupShares:
+class SubgroupSharesResult:
     """Shares of each level of each subgroup column, real versus synthetic."""
 
     table: pd.DataFrame          # column, group, real_share, synthetic_share, difference
@@ -54,7 +56,7 @@ def subgroup_labels(values: pd.Series, how: str) -> pd.Series:
 
 
 def subgroup_shares(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None,
-                    columns: dict[str, str] | None = None) -> SubgroupShares:
+                    columns: dict[str, str] | None = None) -> SubgroupSharesResult:
     """Real and synthetic shares of every subgroup level (neither table is modified).
 
     Args:
@@ -78,5 +80,32 @@ def subgroup_shares(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema 
                          "difference": float(synth_share[level] - real_share[level])})
     table = pd.DataFrame(rows, columns=["column", "group", "real_share", "synthetic_share",
                                         "difference"])
-    return SubgroupShares(table=table, score=1.0 - worst if columns else float("nan"),
+    return SubgroupSharesResult(table=table, score=1.0 - worst if columns else float("nan"),
                           columns=list(columns))
+
+
+class SubgroupShares(Metric):
+    """1 - the largest total-variation distance between real and synthetic subgroup shares, over
+    the subgroup columns found by name (sex, gender, race, ethnicity, age bands).
+
+    Skipped when the table has no such column. Details: ``table`` (column, group, real_share,
+    synthetic_share, difference) and ``columns``.
+
+    Examples:
+        >>> SubgroupShares().compute(real, synthetic).details["table"]
+    """
+
+    key = "subgroup_shares"
+    family = "representation"
+    name = "Subgroup shares"
+    verdicts = Verdicts(0.95, 0.9, "subgroups keep their real shares",
+                        "some subgroup shares shift", "subgroups are misrepresented")
+
+    def skip_reason(self, inputs: Inputs) -> str | None:
+        if not subgroup_columns(inputs.schema):
+            return "the table has no subgroup column (sex, gender, race, ethnicity or age)"
+        return super().skip_reason(inputs)
+
+    def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
+        result = subgroup_shares(inputs.real, inputs.synthetic, inputs.schema)
+        return result.score, {"table": result.table, "columns": result.columns}

@@ -43,14 +43,17 @@ from synthpatient.evaluation._encoding import (
     check_columns,
     check_frame,
     learned_columns,
+    model_threads,
     numbers,
 )
-from synthpatient.evaluation._metric import Metric, MetricResult
+from synthpatient.evaluation._metric import Inputs, Metric, Verdicts, flat_details
 from synthpatient.schema import Schema
 
 Task = Literal["classification", "regression"]
 MODELS = ("linear", "gbm")
 HOLDOUT_SHARE = 0.25
+#: Synthetic sizes of the size curve, as multiples of the real training rows.
+SIZE_MULTIPLIERS = (0.5, 1.0, 2.0, 5.0)
 #: Subgroups of the test rows smaller than this are not scored on their own (too noisy).
 MIN_GROUP_ROWS = 30
 PRIMARY = {"classification": "roc_auc", "regression": "r2"}
@@ -234,16 +237,17 @@ def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
     y = labels.astype(str) if problem.task == "classification" else labels.astype(float)
     out: dict[str, dict[str, float]] = {}
     by_group: dict[str, dict[str, dict[str, float]]] = {}
-    for name in models:
-        model = _model(problem, name).fit(train[problem.features], y)
-        out[name] = _evaluate(model, problem, test, truth, positive)
-        for column in [] if groups is None else groups.columns:
-            labels_of_test = groups[column].reindex(test.index).to_numpy()
-            for level in pd.unique(labels_of_test[pd.notna(labels_of_test)]):
-                rows = labels_of_test == level
-                if rows.sum() >= MIN_GROUP_ROWS and len(pd.unique(truth[rows])) > 1:
-                    by_group.setdefault(f"{column}={level}", {})[name] = _evaluate(
-                        model, problem, test[rows], truth[rows], positive)
+    with model_threads(len(train)):
+        for name in models:
+            model = _model(problem, name).fit(train[problem.features], y)
+            out[name] = _evaluate(model, problem, test, truth, positive)
+            for column in [] if groups is None else groups.columns:
+                labels_of_test = groups[column].reindex(test.index).to_numpy()
+                for level in pd.unique(labels_of_test[pd.notna(labels_of_test)]):
+                    rows = labels_of_test == level
+                    if rows.sum() >= MIN_GROUP_ROWS and len(pd.unique(truth[rows])) > 1:
+                        by_group.setdefault(f"{column}={level}", {})[name] = _evaluate(
+                            model, problem, test[rows], truth[rows], positive)
     return out, by_group
 
 
@@ -385,7 +389,8 @@ def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFram
             level: {name: {m: {"tstr": values[m], "trtr": base.trtr_groups[level][name][m],
                                "ratio": _ratio(values[m], base.trtr_groups[level][name][m])}
                            for m in values}
-                    for name, values in per_model.items() if name in base.trtr_groups.get(level, {})}
+                    for name, values in per_model.items()
+                    if name in base.trtr_groups.get(level, {})}
             for level, per_model in tstr_groups.items() if level in base.trtr_groups}
     details.update({"n_synthetic": n_syn, "primary_score_per_model": per_model,
                     "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
@@ -460,13 +465,112 @@ def size_curve(real: pd.DataFrame,
                            scores=scores, details=details)
 
 
+def _group_labels(holdout: pd.DataFrame | None, target: str,
+                  schema: Schema) -> pd.DataFrame | None:
+    """Subgroup level of every holdout row, one column per subgroup variable (sex, age band...)."""
+    from synthpatient.evaluation.representation import subgroup_columns, subgroup_labels
+
+    if holdout is None:
+        return None
+    labels = {column: subgroup_labels(holdout[column], how).astype(str)
+              for column, how in subgroup_columns(schema).items() if column != target}
+    return pd.DataFrame(labels, index=holdout.index) if labels else None
+
+
+def _subgroup_table(result: UtilityResult) -> pd.DataFrame | None:
+    """TSTR and TRTR within each subgroup of the test rows (from the models already fitted)."""
+    groups = result.details.get("subgroups")
+    if not groups:
+        return None
+    rows = []
+    for label, per_model in groups.items():
+        column, _, level = label.partition("=")
+        for model, metrics in per_model.items():
+            values = metrics[result.primary_metric]
+            rows.append({"column": column, "group": level, "model": model,
+                         "metric": result.primary_metric, "tstr": values["tstr"],
+                         "trtr": values["trtr"], "ratio": values["ratio"]})
+    return pd.DataFrame(rows)
+
+
+def _curve(inputs: Inputs, notices: list[str]) -> SizeCurveResult | None:
+    """The size curve from the generator (``inputs.sample``) or, without it, from sub-samples
+    of the synthetic table at the sizes it is large enough for (the missing ones noted)."""
+    real, holdout, target = inputs.real, inputs.holdout, inputs.target
+    if inputs.sample is not None:
+        return size_curve(real, inputs.sample, holdout, target=target,  # type: ignore[arg-type]
+                          schema=inputs.schema, seed=inputs.seed, multipliers=SIZE_MULTIPLIERS)
+    n_train = len(real) if holdout is not None else int(round((1 - HOLDOUT_SHARE) * len(real)))
+    tables = {m: inputs.synthetic.sample(int(round(m * n_train)), random_state=0)
+              for m in SIZE_MULTIPLIERS if m * n_train <= len(inputs.synthetic)}
+    missing = [m for m in SIZE_MULTIPLIERS if m not in tables]
+    if missing:
+        notices.append(f"Size curve: the synthetic table is too small for "
+                       f"{', '.join(f'{m:g}x' for m in missing)} the real training size; "
+                       "generate more rows (or pass the generator) to see those sizes.")
+    if not tables:
+        return None
+    return size_curve(real, tables, holdout, target=target,  # type: ignore[arg-type]
+                      schema=inputs.schema, seed=inputs.seed)
+
+
 class MLUtility(Metric):
-    """Mean over models of min(1, TSTR / TRTR) of ROC-AUC or R2 (see :func:`ml_utility`)."""
+    """Mean over models of min(1, TSTR / TRTR) of ROC-AUC or R2 (see :func:`ml_utility`).
 
-    key, family = "MLUtility", "utility"
+    Details: every field of :class:`UtilityResult` and its details; ``tstr`` and ``trtr``,
+    the primary metric averaged over the models; when detailed, ``subgroup_utility`` (TSTR and
+    TRTR within each subgroup of the test rows) and ``size_curve`` (TSTR at several synthetic
+    sizes, from ``sample`` when given, else from sub-samples of the synthetic table);
+    ``notices`` say what the reader must know (no holdout, sizes not tried).
 
-    @staticmethod
-    def compute(real: pd.DataFrame, synthetic: pd.DataFrame,
-                holdout: pd.DataFrame | None = None, **options: Any) -> MetricResult:
-        result = ml_utility(real, synthetic, holdout, **options)
-        return MetricResult(result.score, {"metrics": result.metrics, "task": result.task})
+    Examples:
+        >>> MLUtility().compute(train, synthetic, holdout=holdout, target="progression",
+        ...                     seed=0).details["tstr"]
+    """
+
+    key = "ml_utility"
+    family = "utility"
+    name = "ML utility (TSTR / TRTR)"
+    verdicts = Verdicts(0.9, 0.7, "models trained on it do nearly as well as on real data",
+                        "models trained on it lose some accuracy",
+                        "models trained on it do much worse")
+    requires = frozenset({"target"})
+    repeat = True
+
+    def __init__(self, *, models: Sequence[str] = MODELS, task: Task | None = None) -> None:
+        self.models = models
+        self.task = task
+        super().__init__()
+
+    def _validate_params(self) -> None:
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown or not self.models or isinstance(self.models, str):
+            raise InvalidParameterError(f"'models' must be a non-empty selection of "
+                                        f"{list(MODELS)}. Got {self.models!r}.")
+        if self.task not in (None, "classification", "regression"):
+            raise InvalidParameterError("'task' must be 'classification', 'regression' or "
+                                        f"None. Got {self.task!r}.")
+
+    def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
+        target: str = inputs.target  # type: ignore[assignment]
+        groups = (_group_labels(inputs.holdout, target, inputs.schema) if inputs.detailed
+                  else None)
+        result = ml_utility(inputs.real, inputs.synthetic, inputs.holdout, target=target,
+                            schema=inputs.schema, task=self.task, seed=inputs.seed,
+                            models=self.models, groups=groups)
+        primary = result.primary_metric
+        notices: list[str] = []
+        if inputs.holdout is None:
+            notices.append("No holdout was given: utility tests on 25% of the real rows, which "
+                           "the generator saw, so TSTR is optimistic. Pass a holdout.")
+        details = flat_details(result)
+        details.update({
+            "tstr": float(np.mean([m[primary]["tstr"] for m in result.metrics.values()])),
+            "trtr": float(np.mean([m[primary]["trtr"] for m in result.metrics.values()])),
+            "notices": notices})
+        if inputs.detailed:
+            details["subgroup_utility"] = _subgroup_table(result)
+            curve = _curve(inputs, notices)
+            details["size_curve"] = (None if curve is None
+                                     else {"score": curve.score, **flat_details(curve)})
+        return result.score, details

@@ -46,7 +46,7 @@ class LLMRequestParser:
     @classmethod
     def from_settings(cls, *, base_url: str, model: str | None,
                       key_env: str) -> LLMRequestParser:
-        return cls(LLMClient.from_env(base_url, model=model, key_env=key_env))
+        return cls(LLMClient.from_env(base_url, model=model, api_key_env=key_env))
 
     def __call__(self, text: str, kb: KnowledgeBase) -> CohortRequest:
         if len(text) > MAX_REQUEST_CHARS:

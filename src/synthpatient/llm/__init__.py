@@ -2,7 +2,8 @@
 
 ``client`` talks to any OpenAI-compatible chat API; ``prompts`` builds the row-generation
 prompts (levels after SynLLM); ``parsing`` reads rows out of imperfect answers; ``costs``
-counts what a run cost and yielded; ``fake_server`` is a local test double of such a server.
+counts what a run cost and yielded. A local test double of such a server is in the tests
+(``tests/fake_llm_server.py``), outside the package.
 """
 
 from synthpatient.llm.client import ChatResult, LLMClient, LLMError

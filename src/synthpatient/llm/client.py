@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,13 +56,28 @@ class ChatResult:
 class LLMClient:
     """``chat()`` against an OpenAI-compatible server.
 
+    Requests go through one ``httpx.Client`` (connections are reused, and it is safe to share
+    between threads), made on the first request; :meth:`close` (or a ``with`` block) releases
+    it. ``transport`` replaces httpx's network transport, e.g. ``httpx.MockTransport(handler)``
+    in tests, so that every answer a server can give is replayed without a socket.
+
+    Args:
+        base_url: the API's base URL, e.g. ``http://localhost:11434/v1`` (Ollama).
+        model: the model name the server knows.
+        api_key: the key, sent only in the Authorization header (None: no header).
+        timeout_s: limit for each HTTP request, in seconds.
+        max_retries: retries of one request on 429, 5xx and timeouts.
+        backoff_s: first backoff delay, doubled at each retry (``Retry-After`` honoured).
+        transport: an ``httpx.BaseTransport`` to send requests through (None: the network).
+
     Examples:
         >>> client = LLMClient("http://localhost:11434/v1", model="llama3.1")  # Ollama
         >>> client.chat([{"role": "user", "content": "hello"}]).content
     """
 
     def __init__(self, base_url: str, *, model: str, api_key: str | None = None,
-                 timeout_s: float = 60.0, max_retries: int = 4, backoff_s: float = 0.5) -> None:
+                 timeout_s: float = 60.0, max_retries: int = 4, backoff_s: float = 0.5,
+                 transport: Any = None) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise LLMError(f"The LLM base URL must start with http:// or https:// "
                            f"(got '{base_url}').")
@@ -71,17 +87,39 @@ class LLMClient:
         self.model = model
         self._api_key = api_key
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+        self._transport = transport
+        self._http: Any = None
+        self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, base_url: str, *, model: str | None, key_env: str = "OPENAI_API_KEY",
-                 **kwargs: Any) -> LLMClient:
-        """A client whose key comes from the environment variable ``key_env`` (may be unset
-        for local servers that need none)."""
-        return cls(base_url, model=model or "", api_key=os.environ.get(key_env) or None,
+    def from_env(cls, base_url: str, *, model: str | None,
+                 api_key_env: str = "OPENAI_API_KEY", **kwargs: Any) -> LLMClient:
+        """A client whose key comes from the environment variable ``api_key_env`` (may be
+        unset for local servers that need none)."""
+        return cls(base_url, model=model or "", api_key=os.environ.get(api_key_env) or None,
                    **kwargs)
 
     def __repr__(self) -> str:  # never shows the key
         return f"LLMClient(base_url={self.base_url!r}, model={self.model!r})"
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connections (the client may still be used: it opens new ones)."""
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    def _client(self, httpx: Any) -> Any:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(transport=self._transport)
+            return self._http
 
     def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
              tool_choice: Any = None, response_format: dict | None = None,
@@ -108,7 +146,8 @@ class LLMClient:
         retried: list[int] = []
         for attempt in range(self.max_retries + 1):
             try:
-                response = httpx.post(url, json=body, headers=headers, timeout=self.timeout_s)
+                response = self._client(httpx).post(url, json=body, headers=headers,
+                                                    timeout=self.timeout_s)
             except httpx.TimeoutException:
                 if attempt < self.max_retries:
                     retried.append(0)

@@ -12,8 +12,9 @@ System-instruction levels: ``none`` (no system message), ``role`` (a clinical da
 making records of no real person), ``strict`` (role + JSON-only rules).
 
 The table description travels twice: as instructions in words and as one machine-readable
-JSON block between ``<table_spec>`` tags (models read JSON well; the test double in
-``fake_server`` reads it too). Example rows, when sent, sit between ``<example_rows>`` tags.
+JSON block between ``<table_spec>`` tags (models read JSON well; the tests' local server,
+``tests/fake_llm_server.py``, reads it too). Example rows, when sent, sit between
+``<example_rows>`` tags.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Synthesizers: the base contract, the registry, and one backend per module."""
 
-from synthpatient.synthesizers.base import Capabilities, Synthesizer
+from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import (
     available_synthesizers,
     get_synthesizer_class,
     make_synthesizer,
 )
 
-__all__ = ["Capabilities", "Synthesizer", "available_synthesizers", "get_synthesizer_class",
-           "make_synthesizer"]
+__all__ = ["Capabilities", "SampleReport", "Synthesizer", "available_synthesizers",
+           "get_synthesizer_class", "make_synthesizer"]

@@ -32,7 +32,8 @@ class Condition:
     def mask(self, spec: ColumnSpec, values: pd.Series) -> np.ndarray:
         """Which rows satisfy this condition."""
         if spec.kind in ("categorical", "boolean"):
-            return (values.map(category_key, na_action="ignore") == category_key(self.value)).to_numpy()
+            keys = values.map(category_key, na_action="ignore")
+            return (keys == category_key(self.value)).to_numpy()
         numbers = _as_number(spec, values)
         if self.kind == "equal":
             return np.isclose(numbers, float(self.value), rtol=0, atol=1e-9)
@@ -70,8 +71,9 @@ def _to_number(spec: ColumnSpec, raw: Any, column: str) -> float:
             return float(pd.Timestamp(raw).value)
         number = float(raw)
     except (TypeError, ValueError) as exc:
-        raise ConditionError(f"The condition on '{column}' needs a "
-                             f"{'date' if spec.kind == 'datetime' else 'number'}; got '{raw}'.") from exc
+        wanted = "date" if spec.kind == "datetime" else "number"
+        raise ConditionError(f"The condition on '{column}' needs a {wanted}; got '{raw}'.") \
+            from exc
     if not math.isfinite(number):
         raise ConditionError(f"The condition on '{column}' must be a finite number.")
     return number
@@ -87,7 +89,8 @@ def _bounds(spec: ColumnSpec) -> tuple[float, float]:
 
 
 def parse_conditions(conditions: Mapping[str, Any] | None, schema: Schema) -> list[Condition]:
-    """Check ``conditions`` against the fitted schema; impossible ones fail here, before sampling."""
+    """Check ``conditions`` against the fitted schema; impossible ones fail here, before
+    sampling."""
     if not conditions:
         return []
     if not isinstance(conditions, Mapping):
@@ -158,3 +161,18 @@ def _parse_one(spec: ColumnSpec, raw: Any) -> Condition:
         raise ConditionError(f"Impossible condition: the value for '{column}' lies outside the "
                              "values this model can produce.")
     return Condition(column, "equal", value=value)
+
+
+def as_mapping(conditions: list[Condition], schema: Schema) -> dict[str, Any]:
+    """Parsed conditions back in the form ``sample`` takes, for a model that hands them on to
+    another (the hybrid to its base); parsing the result gives the same conditions."""
+    out: dict[str, Any] = {}
+    for cond in conditions:
+        is_date = schema[cond.column].kind == "datetime"
+
+        def back(value: Any, is_date: bool = is_date) -> Any:
+            return pd.Timestamp(int(value)) if is_date and value is not None else value
+
+        out[cond.column] = back(cond.value) if cond.kind == "equal" else (back(cond.low),
+                                                                          back(cond.high))
+    return out

@@ -119,4 +119,5 @@ def _sqrt_psd(cov: np.ndarray) -> np.ndarray:
 
 
 def uniform_to_latent(u_low: float, u_high: float) -> tuple[float, float]:
-    return float(ndtri(u_low)) if u_low > 0 else -np.inf, float(ndtri(u_high)) if u_high < 1 else np.inf
+    low = float(ndtri(u_low)) if u_low > 0 else -np.inf
+    return low, float(ndtri(u_high)) if u_high < 1 else np.inf

@@ -81,6 +81,9 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
                   n_layers: int, dropout: float) -> Any:
     """The transformer for ``layout``.
 
+    Longer than 80 lines on purpose: the module classes are defined inside, because torch is
+    an optional import (the ``lm`` extra) that must not load with this module.
+
     Args:
         positions: Each token's place on its column's scale (0 where that means nothing).
         correlation: The columns' normal-score correlation (k x k; identity rows and columns

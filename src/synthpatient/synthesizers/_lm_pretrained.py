@@ -155,14 +155,14 @@ class PretrainedBackbone:
         return self
 
     # -- decoding ------------------------------------------------------------------------------
-    def generate(self, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
+    def generate(self, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
                  temperature: float, generator: Any) -> np.ndarray:
-        """Symbols (n, K), one column at a time in ``order``, each value constrained to the
+        """Symbols (n_rows, K), one column at a time in ``order``, each value constrained to the
         column's pieces (and to the symbols a condition allows)."""
         torch = import_optional("torch", extra="lm", purpose="the tabular language model")
-        out = np.zeros((n, len(self.vocabs)), dtype=np.int64)
-        for start in range(0, n, DECODE_BATCH):
-            rows = min(DECODE_BATCH, n - start)
+        out = np.zeros((n_rows, len(self.vocabs)), dtype=np.int64)
+        for start in range(0, n_rows, DECODE_BATCH):
+            rows = min(DECODE_BATCH, n_rows - start)
             sequences = [[self.start] for _ in range(rows)]
             for j in order:
                 allowed_j = allowed.get(int(j))

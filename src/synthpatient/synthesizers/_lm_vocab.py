@@ -18,10 +18,12 @@ A row is the text ``"age is 54, sex is female, ..."``; :meth:`ColumnVocab.render
 symbol's text, and the model sees one token per ``"<column> is"`` and one per value. Decoding
 can be restricted to a range (a sampling condition), and :meth:`ColumnVocab.allowed` says
 which symbols a condition leaves possible, which is how conditions are honoured natively.
+:func:`prior_shift` finds the weights that give sampled symbols the training shares.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -354,3 +356,26 @@ def row_texts(vocabs: list[ColumnVocab], codes: np.ndarray, order: np.ndarray | 
     return [", ".join(f"{vocabs[j].name} is "
                       f"{vocabs[j].render(int(row[j]), decimals.get(vocabs[j].name))}"
                       for j in order) for row in codes]
+
+
+#: The prior-shift correction multiplies a symbol's probability by at most this, or divides
+#: it by this.
+MAX_PRIOR_WEIGHT = 20.0
+
+
+def prior_shift(probs: np.ndarray, groups: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Log-weights, one per symbol and equal within a group, such that the rows' reweighted
+    and renormalised probabilities average to ``shares`` per group (fixed-point iteration,
+    bounded by ``MAX_PRIOR_WEIGHT``)."""
+    bound = math.log(MAX_PRIOR_WEIGHT)
+    members = np.eye(len(shares))[groups]                          # (symbols, groups)
+    log_weights = np.zeros(len(shares))
+    for _ in range(100):
+        weighted = probs * np.exp(log_weights)[groups]
+        weighted /= np.maximum(weighted.sum(axis=1, keepdims=True), 1e-300)
+        current = weighted.mean(axis=0) @ members
+        step = np.log(np.maximum(shares, 1e-9)) - np.log(np.maximum(current, 1e-9))
+        log_weights = np.clip(log_weights + step, -bound, bound)
+        if np.abs(step).max() < 1e-5:
+            break
+    return log_weights[groups] - log_weights.max()

@@ -81,8 +81,10 @@ class NumericMarginal:
         q, p = self.quantiles, self.levels
         unique, first = np.unique(q, return_index=True)
         last = len(q) - 1 - np.unique(q[::-1], return_index=True)[1]
-        u_low = 0.0 if low is None else float(np.interp(low, unique, p[first], left=0.0, right=1.0))
-        u_high = 1.0 if high is None else float(np.interp(high, unique, p[last], left=0.0, right=1.0))
+        u_low = 0.0 if low is None else float(
+            np.interp(low, unique, p[first], left=0.0, right=1.0))
+        u_high = 1.0 if high is None else float(
+            np.interp(high, unique, p[last], left=0.0, right=1.0))
         return u_low, u_high
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

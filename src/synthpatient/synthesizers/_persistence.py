@@ -10,7 +10,9 @@ JSON state, its arrays) is in ``arrays.npz``; the JSON parts as one UTF-8 byte a
 A model folder is untrusted input. Arrays are loaded with ``allow_pickle=False``, so a folder
 from someone else cannot run code on load, and every array is checked against the manifest's
 inventory (present, shape, dtype, finite where it was, checksum) before a backend sees it. A
-bad folder is refused with one :class:`ModelFileError` line.
+bad folder is refused with one :class:`ModelFileError` line. :func:`build_model` checks a
+model's content wherever it comes from: a folder (:func:`restore`) or another model's state
+(the hybrid's base, through ``Synthesizer.from_saved``).
 
 The checksums are SHA-256 of a random salt (the array :data:`SALT`, itself checked by its
 plain SHA-256) followed by the array's bytes. Without the salt, the plain hash of a small
@@ -69,10 +71,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class SavedModel:
-    """What a model folder holds, checked.
+    """What a model folder holds (checked, when read), or what ``Synthesizer.to_saved`` gives.
 
     Attributes:
-        manifest: ``manifest.json`` as written (nothing learned from the data).
+        manifest: ``manifest.json`` as written (nothing learned from the data; in memory,
+            without the format and the arrays' inventory, which writing adds).
         schema: The full schema as a dict, observed values included.
         state: The backend's JSON state.
         arrays: The backend's arrays (the reserved ones left out).
@@ -171,7 +174,6 @@ def restore(path: Path, expected: type[Synthesizer],
     Raises:
         ModelFileError: one line saying what is wrong (never a value) and what to do.
     """
-    from synthpatient.schema import Schema
     from synthpatient.synthesizers.base import Synthesizer
     from synthpatient.synthesizers.registry import available_synthesizers, get_synthesizer_class
 
@@ -187,32 +189,66 @@ def restore(path: Path, expected: type[Synthesizer],
             f"({_show(saved.manifest['synthpatient_version'])}).") from None
     if expected is not Synthesizer and not issubclass(klass, expected):
         raise ModelFileError(f"'{path}' holds a {klass.__name__}, not a {expected.__name__}.")
-    unknown = sorted(set(saved.manifest["params"]) - set(klass._param_names()))
-    if unknown:
-        raise damaged(path, f"its parameters name '{_show(unknown[0])}', which "
-                            f"{klass.__name__} does not take")
-    params, unconfirmed = _with_endpoint(klass, saved.manifest["params"], endpoint or {})
+    try:
+        return build_model(saved, klass, endpoint or {})
+    except ModelFileError as exc:  # what is wrong, without the folder: said here with it
+        raise damaged(path, str(exc)) from exc
+
+
+def build_model(saved: SavedModel, expected: type[Synthesizer],
+                endpoint: dict[str, Any]) -> Synthesizer:
+    """The synthesizer ``saved`` describes (a folder's content, or a model nested in another
+    model's state), checked against itself before it is returned.
+
+    Raises:
+        ModelFileError: what is wrong, one line, without the folder (``restore`` adds it).
+        InvalidParameterError: an ``endpoint`` keyword the class does not take on load.
+    """
+    from synthpatient.schema import Schema
+    from synthpatient.synthesizers.base import Synthesizer
+    from synthpatient.synthesizers.registry import get_synthesizer_class
+
+    manifest = saved.manifest
+    for entry in ("synthesizer", "params", "n_training_rows", "schema", "privacy"):
+        types = _ENTRIES[entry]
+        expect(entry in manifest and isinstance(manifest[entry], types)
+               and not isinstance(manifest[entry], bool),
+               f"the entry '{entry}' is missing or malformed")
+    expect(manifest["n_training_rows"] >= 0, "the entry 'n_training_rows' is negative")
+    klass: type[Synthesizer] = expected
+    if getattr(expected, "key", None) != manifest["synthesizer"]:  # found by its key
+        try:
+            klass = get_synthesizer_class(manifest["synthesizer"])
+        except UnknownSynthesizerError:
+            raise ModelFileError(f"it names a synthesizer '{_show(manifest['synthesizer'])}' "
+                                 "that this version of synthpatient does not have") from None
+    expect(expected is Synthesizer or issubclass(klass, expected),
+           f"it holds a {klass.__name__}, not a {expected.__name__}")
+    unknown = sorted(set(manifest["params"]) - set(klass._param_names()))
+    expect(not unknown, f"its parameters name '{_show(unknown[0]) if unknown else ''}', which "
+                        f"{klass.__name__} does not take")
+    params, unconfirmed = _with_endpoint(klass, manifest["params"], endpoint)
     try:
         model = klass(**params)
     except (TypeError, ValueError) as exc:  # InvalidParameterError is a ValueError
-        raise damaged(path, f"its parameters do not fit {klass.__name__} ({_reason(exc)})") \
+        raise ModelFileError(f"its parameters do not fit {klass.__name__} ({_reason(exc)})") \
             from exc
     try:
         schema = Schema.from_dict(saved.schema)
-        public = Schema.from_dict(saved.manifest["schema"]).to_dict()
+        public = Schema.from_dict(manifest["schema"]).to_dict()
     except DataError as exc:
-        raise damaged(path, "its schema is not valid") from exc
-    if public != schema.to_dict(include_observed=False):
-        raise damaged(path, f"the schema in {MANIFEST} differs from the one saved with the model")
+        raise ModelFileError("its schema is not valid") from exc
+    expect(public == schema.to_dict(include_observed=False),
+           f"the schema in {MANIFEST} differs from the one saved with the model")
     model.schema_ = schema
-    model.n_training_rows_ = saved.manifest["n_training_rows"]
+    model.n_training_rows_ = manifest["n_training_rows"]
     try:
         model._set_state(saved.state, saved.arrays)
-    except ModelFileError as exc:  # a backend's own check (see expect)
-        raise damaged(path, str(exc)) from exc
+    except ModelFileError:  # a backend's own check (see expect)
+        raise
     except _STATE_ERRORS as exc:
-        raise damaged(path, f"its learned state does not fit a {klass.__name__} "
-                            f"({_reason(exc)})") from exc
+        raise ModelFileError(f"its learned state does not fit a {klass.__name__} "
+                             f"({_reason(exc)})") from exc
     # a nested model (the hybrid's base) reports its own saved endpoints the same way
     unconfirmed += getattr(model, "unconfirmed_endpoints_", [])
     model.unconfirmed_endpoints_ = unconfirmed  # type: ignore[attr-defined]
@@ -231,9 +267,10 @@ def _with_endpoint(klass: type[Synthesizer], saved: dict[str, Any],
         takes = ", ".join(allowed) if allowed else "no such parameters"
         raise InvalidParameterError(f"load() got '{extra[0]}'; a {klass.__name__} takes "
                                     f"{takes} when loaded.")
-    defaults = {name: p.default for name, p in inspect.signature(klass.__init__).parameters.items()}
-    unconfirmed = [name for name in allowed
-                   if name not in given and saved.get(name, defaults.get(name)) != defaults.get(name)]
+    signature = inspect.signature(klass.__init__).parameters
+    defaults = {name: p.default for name, p in signature.items()}
+    unconfirmed = [name for name in allowed if name not in given
+                   and saved.get(name, defaults.get(name)) != defaults.get(name)]
     return {**saved, **given}, unconfirmed
 
 

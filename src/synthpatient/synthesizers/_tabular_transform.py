@@ -303,7 +303,8 @@ class TabularTransform:
         for spec in specs:
             nullable = bool(spec.nullable or data[spec.name].isna().any())
             if spec.kind in ("categorical", "boolean"):
-                categories = list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+                categories = (list(spec.categories or ()) if spec.kind == "categorical"
+                              else [True, False])
                 if private and spec.kind == "categorical" and spec.observed:
                     read_from_data.append(spec.name)
                 columns.append(DiscreteColumn(spec.name, categories, nullable=nullable))
@@ -425,8 +426,9 @@ class ConditionalSampler:
         for f in self.frequencies:
             counts = np.maximum(f, 0.0)
             log_f = np.log1p(counts)
-            self._log_p.append(log_f / log_f.sum() if log_f.sum() > 0 else np.full(len(f), 1 / len(f)))
-            self._p.append(counts / counts.sum() if counts.sum() > 0 else np.full(len(f), 1 / len(f)))
+            uniform = np.full(len(f), 1 / len(f))
+            self._log_p.append(log_f / log_f.sum() if log_f.sum() > 0 else uniform)
+            self._p.append(counts / counts.sum() if counts.sum() > 0 else uniform)
         self._rows_by_slot: list[list[np.ndarray]] | None = None
         self._n_rows = 0
 
@@ -447,32 +449,34 @@ class ConditionalSampler:
         cond[np.arange(len(columns)), self.offsets[columns] + slots] = 1.0
         return cond
 
-    def _draw(self, n: int, rng: np.random.Generator, probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(self, n_rows: int, rng: np.random.Generator,
+              probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if not self.n_columns:  # no discrete column: an empty vector
-            return np.zeros(n, dtype=int), np.zeros(n, dtype=int)
-        columns = rng.integers(0, self.n_columns, n)
-        slots = np.empty(n, dtype=int)
+            return np.zeros(n_rows, dtype=int), np.zeros(n_rows, dtype=int)
+        columns = rng.integers(0, self.n_columns, n_rows)
+        slots = np.empty(n_rows, dtype=int)
         for d in range(self.n_columns):
             at = columns == d
             slots[at] = rng.choice(self.block_sizes[d], size=int(at.sum()), p=probs[d])
         return columns, slots
 
-    def sample_training(self, n: int, rng: np.random.Generator, *, log_frequency: bool = True
+    def sample_training(self, n_rows: int, rng: np.random.Generator, *, log_frequency: bool = True
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Vectors by log-frequency (or the frequencies), with the mask of the chosen column
         and the chosen column and slot of each row."""
-        columns, slots = self._draw(n, rng, self._log_p if log_frequency else self._p)
+        columns, slots = self._draw(n_rows, rng, self._log_p if log_frequency else self._p)
         return self._vectors(columns, slots), self.mask(columns), columns, slots
 
-    def sample_original(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample_original(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
         """Vectors by the real frequencies: unconditional samples follow the real marginals."""
-        columns, slots = self._draw(n, rng, self._p)
+        columns, slots = self._draw(n_rows, rng, self._p)
         return self._vectors(columns, slots)
 
-    def fixed(self, n: int, column: int, slot: int) -> np.ndarray:
-        return self._vectors(np.full(n, column), np.full(n, slot))
+    def fixed(self, n_rows: int, column: int, slot: int) -> np.ndarray:
+        return self._vectors(np.full(n_rows, column), np.full(n_rows, slot))
 
-    def from_codes(self, codes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def from_codes(self, codes: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Each row's own category in a column picked uniformly: a vector that depends on that
         row alone (what private training and the conditional VAE need)."""
         if not self.n_columns:
@@ -488,7 +492,8 @@ class ConditionalSampler:
         out[np.arange(len(columns)), columns] = 1.0
         return out
 
-    def rows_for(self, columns: np.ndarray, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def rows_for(self, columns: np.ndarray, slots: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
         """One training row (with replacement) holding each asked category."""
         assert self._rows_by_slot is not None, "index_rows() first"
         if not self.n_columns:

@@ -4,7 +4,10 @@ Public ``fit``/``sample``/``save``/``load`` live only here. They validate input,
 generators, enforce the schema on the output (column order, dtypes, categories, bounds,
 rounding), regenerate identifier columns and honour conditions. Backends implement only the
 private hooks ``_fit``, ``_sample``, ``_get_state`` and ``_set_state``, and work on the learned
-columns in canonical dtypes (floats, datetime64, category values).
+columns in canonical dtypes (floats, datetime64, category values). Parameters are checked
+against each backend's declarative ``_parameter_constraints`` table (see ``_constraints``);
+what each backend can do is class data (:class:`Capabilities`), which callers read instead of
+testing backend names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -30,8 +33,9 @@ from synthpatient.errors import (
 )
 from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame, explain_schema
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
+from synthpatient.synthesizers._constraints import Param
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
-from synthpatient.synthesizers._persistence import restore, write_model
+from synthpatient.synthesizers._persistence import SavedModel, build_model, restore, write_model
 
 #: Rejection sampling (for backends without native conditions) gives up below this acceptance.
 MIN_ACCEPTANCE = 1e-3
@@ -39,14 +43,50 @@ MIN_ACCEPTANCE = 1e-3
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do; the conformance suite picks its checks from these."""
+    """What a backend can do, as class data: the conformance suite picks its checks from these,
+    and the CLI, the web app and the benchmark read them instead of testing backend names.
+
+    Attributes:
+        native_conditions: ``_sample`` honours conditions itself; otherwise the base class
+            keeps the sampled rows that meet them (see ``_native_conditions`` for a backend
+            that honours some).
+        range_conditions: ``(low, high)`` conditions on numbers and dates are supported.
+        handles_missing: missing values are learned and sampled.
+        needs_network: sampling sends requests to a server (never without the user's say).
+        accepts_epsilon: takes a differential-privacy budget ``epsilon`` (and ``delta``).
+        differentially_private: every fit is differentially private (there is no
+            non-private mode; ``epsilon`` always applies).
+        writes_text: writes free-text columns for the rows of a base model; its structured
+            columns are that model's.
+        fine_tunes: can fine-tune a local pretrained checkpoint given as ``base_model``.
+        extra: the pip extra it needs (``pip install 'synthpatient[extra]'``), or None.
+    """
 
     native_conditions: bool = False
     range_conditions: bool = False
     handles_missing: bool = True
     needs_network: bool = False
+    accepts_epsilon: bool = False
     differentially_private: bool = False
+    writes_text: bool = False
+    fine_tunes: bool = False
     extra: str | None = None
+
+
+@runtime_checkable
+class SampleReport(Protocol):
+    """What a ``sample()`` call did beyond returning rows, in ``last_sample_report_``.
+
+    Backends with something to report (an LLM run's yield and cost, the language model's
+    redrawn training copies, where the hybrid's notes came from) set ``last_sample_report_``
+    to an object with these two methods; the others leave it None.
+    """
+
+    def summary(self) -> str:
+        """Lines for a person (the CLI prints them); empty when there is nothing to say."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every count, JSON-ready."""
 
 
 class Synthesizer(ABC):
@@ -68,6 +108,9 @@ class Synthesizer(ABC):
     #: Parameters that choose where requests go and which secret goes with them. A model
     #: folder never decides these: on load they must be given again (see :meth:`load`).
     endpoint_params: ClassVar[tuple[str, ...]] = ()
+    #: What each constructor parameter may be (``seed`` is checked by ``check_seed``); the base
+    #: class checks every entry at construction, the conformance suite every entry's refusal.
+    _parameter_constraints: ClassVar[Mapping[str, Param]] = {}
 
     def __init__(self, *, seed: int | None = None) -> None:
         self.seed = seed
@@ -84,8 +127,15 @@ class Synthesizer(ABC):
         return {name: getattr(self, name) for name in self._param_names()}
 
     def _validate_params(self) -> None:
-        """Raise :class:`InvalidParameterError` for a bad parameter; extend in backends."""
+        """Raise :class:`InvalidParameterError` for a parameter outside its constraints;
+        backends extend it with the checks a table cannot express (one parameter against
+        another)."""
         check_seed(self.seed)
+        owner = type(self).__name__
+        for name, param in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if not param.allows(value):
+                raise InvalidParameterError(param.message(name, owner, value))
 
     def _require(self, name: str, ok: bool, expected: str) -> None:
         if not ok:
@@ -95,6 +145,11 @@ class Synthesizer(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+    def uses_network(self) -> bool:
+        """Whether this instance sends requests when sampling: the class's ``needs_network``,
+        or what its settings add (the hybrid's LLM for notes)."""
+        return self.capabilities.needs_network
 
     # -- fit -----------------------------------------------------------------------------------
     @property
@@ -123,7 +178,7 @@ class Synthesizer(ABC):
             raise DataError(f"{type(self).__name__} needs at least {self.min_rows} rows to learn "
                             f"from; the table has {len(data)}. Give more rows.")
         for spec in schema:
-            if spec.kind == "text":
+            if spec.kind == "text" and not self.capabilities.writes_text:
                 warnings.warn(f"Column '{spec.name}' is free text: it is not learned (it may "
                               "hold identifiers) and is left empty in samples.",
                               SynthPatientWarning, stacklevel=2)
@@ -140,7 +195,7 @@ class Synthesizer(ABC):
                                  f"before {action}().")
 
     def sample(self, n_rows: int, *, conditions: Mapping[str, Any] | None = None,
-               seed: int | None = None) -> pd.DataFrame:
+               seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Exactly ``n_rows`` new rows, all matching ``conditions``.
 
         Args:
@@ -148,7 +203,12 @@ class Synthesizer(ABC):
             conditions: ``{"sex": "female", "age": (40, 65)}``: one category or value per
                 column, or a (low, high) range with either end None.
             seed: the same seed gives the same rows; None uses the constructor's seed, or
-                fresh randomness when that is None too.
+                fresh randomness when that is None too. A numpy Generator continues that
+                random stream (how a model that samples another passes its own).
+
+        What the call did beyond returning rows (an LLM run's counts and cost, redrawn
+        training copies, where notes came from) is in ``last_sample_report_`` (a
+        :class:`SampleReport`, or None when there is nothing to report).
 
         Raises:
             ConditionError: a condition names an unknown column or cannot be met.
@@ -159,38 +219,63 @@ class Synthesizer(ABC):
             raise InvalidParameterError(f"n_rows must be a whole number >= 0. Got {n_rows!r}.")
         check_seed(seed)
         parsed = parse_conditions(conditions, self.schema_)
+        # describes this call only (a backend with something to report sets it again)
+        self.last_sample_report_: SampleReport | None = None
         if seed is None:
             seed = self.seed if self.seed is not None else fresh_seed()
         rng = as_generator(seed)
         n_rows = int(n_rows)
+        native = self._native_conditions(parsed)
+        checked = [c for c in parsed if not any(c is n for n in native)]
         if n_rows == 0:
             raw = self._empty_learned()
-        elif parsed and not self.capabilities.native_conditions:
-            raw = self._sample_by_rejection(n_rows, parsed, rng)
+        elif checked:
+            raw = self._sample_by_rejection(n_rows, native, checked, rng)
         else:
-            raw = self._sample(n_rows, rng, parsed)
-        return self._finalize(raw, n_rows, parsed, rng)
+            raw = self._sample(n_rows, rng, native)
+        return self._after_sample(self._finalize(raw, n_rows, parsed, rng), rng)
+
+    def _native_conditions(self, conditions: list[Condition]) -> list[Condition]:
+        """The conditions ``_sample`` honours itself; the base class meets the others by
+        keeping the sampled rows that satisfy them. All of them when the backend declares
+        ``native_conditions``, none otherwise; a backend that honours some overrides this."""
+        return list(conditions) if self.capabilities.native_conditions else []
+
+    def _after_sample(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """The finished rows, with anything a backend adds to them (the hybrid's text);
+        ``rng`` continues the sample's random stream."""
+        return frame
 
     def _empty_learned(self) -> pd.DataFrame:
         return pd.DataFrame({c.name: pd.Series([], dtype=float) for c in self.schema_.learned})
 
-    def _sample_by_rejection(self, n_rows: int, conditions: list[Condition],
-                             rng: np.random.Generator) -> pd.DataFrame:
+    def _sample_by_rejection(self, n_rows: int, native: list[Condition],
+                             checked: list[Condition], rng: np.random.Generator) -> pd.DataFrame:
+        """``n_rows`` rows meeting every condition: ``native`` ones by ``_sample``, ``checked``
+        ones by keeping the rows, judged as they will be delivered (rounded, bounded), that
+        meet them. Each batch is sized by the acceptance seen so far; below 1 in 1,000 it
+        gives up with one line."""
+        learned = [c.name for c in self.schema_.learned]
         kept: list[pd.DataFrame] = []
         n_kept = n_drawn = 0
         while n_kept < n_rows:
-            batch = max(2 * (n_rows - n_kept), 256)
-            draw = self._finalize(self._sample(batch, rng, []), batch, [], rng, regenerate_ids=False)
+            rate = max(n_kept / n_drawn if n_drawn else 1.0, MIN_ACCEPTANCE)
+            batch = int(min(max((n_rows - n_kept) / rate * 1.2, 256), 20 * n_rows + 1024))
+            draw = self._finalize(self._sample(batch, rng, native), batch, native, rng,
+                                  regenerate_ids=False)
             mask = np.ones(batch, dtype=bool)
-            for cond in conditions:
+            for cond in checked:
                 mask &= cond.mask(self.schema_[cond.column], draw[cond.column])
             n_drawn += batch
-            kept.append(draw.loc[mask, [c.name for c in self.schema_.learned]])
+            kept.append(draw.loc[mask, learned])
             n_kept += int(mask.sum())
             if n_drawn >= 1000 and n_kept / n_drawn < MIN_ACCEPTANCE:
-                raise ConditionError(f"Only {n_kept} of {n_drawn} sampled rows met the conditions; "
-                                     "they are too rare for this model. Relax the conditions.")
-        return pd.concat(kept, ignore_index=True).iloc[:n_rows]
+                columns = ", ".join(c.column for c in checked)
+                raise ConditionError(
+                    f"Only {n_kept} of {n_drawn} sampled rows met the conditions on {columns}: "
+                    "they are too rare for this model (acceptance below 1 in 1,000). Relax "
+                    "the conditions.")
+        return pd.concat(kept, ignore_index=True).iloc[:n_rows].reset_index(drop=True)
 
     @abstractmethod
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -199,7 +284,8 @@ class Synthesizer(ABC):
     @abstractmethod
     def _sample(self, n_rows: int, rng: np.random.Generator,
                 conditions: list[Condition]) -> pd.DataFrame:
-        """Return ``n_rows`` rows of the learned columns; honour ``conditions`` if native."""
+        """Return ``n_rows`` rows of the learned columns meeting ``conditions`` (only those
+        ``_native_conditions`` chose)."""
 
     # -- enforcing the schema on output --------------------------------------------------------
     def _finalize(self, raw: pd.DataFrame, n_rows: int, conditions: list[Condition],
@@ -226,6 +312,14 @@ class Synthesizer(ABC):
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Save to a folder (manifest.json + arrays.npz); refuses an existing path by default."""
+        saved = self.to_saved()
+        write_model(Path(path), saved.manifest, schema=saved.schema, state=saved.state,
+                    arrays=saved.arrays, overwrite=overwrite)
+        return Path(path)
+
+    def to_saved(self) -> SavedModel:
+        """The fitted model as what :meth:`save` writes, in memory (a model that holds another,
+        such as the hybrid, nests its base this way)."""
         self._check_fitted("save")
         from synthpatient import __version__
 
@@ -242,9 +336,16 @@ class Synthesizer(ABC):
             # top level so that anyone handed the folder can read it
             "privacy": getattr(self, "privacy_spent_", None),
         }
-        write_model(Path(path), manifest, schema=self.schema_.to_dict(include_observed=True),
-                    state=state, arrays=arrays, overwrite=overwrite)
-        return Path(path)
+        return SavedModel(manifest, self.schema_.to_dict(include_observed=True), state, arrays)
+
+    @classmethod
+    def from_saved(cls, saved: SavedModel, **endpoint: Any) -> Synthesizer:
+        """The model :meth:`to_saved` gave, checked as :meth:`load` checks a folder.
+
+        Raises:
+            ModelFileError: what is wrong with it, in one line (never a value).
+        """
+        return build_model(saved, cls, endpoint)
 
     def _check_endpoints(self) -> None:
         unconfirmed = getattr(self, "unconfirmed_endpoints_", ())
@@ -317,8 +418,10 @@ def _enforce(spec: ColumnSpec, values: pd.Series, condition: Condition | None) -
             if condition.kind == "equal":
                 numbers[:] = float(condition.value)
             else:
-                low = condition.low if low is None or (condition.low is not None and condition.low > low) else low
-                high = condition.high if high is None or (condition.high is not None and condition.high < high) else high
+                if condition.low is not None and (low is None or condition.low > low):
+                    low = condition.low
+                if condition.high is not None and (high is None or condition.high < high):
+                    high = condition.high
         numbers = np.clip(numbers, low, high) if (low is not None or high is not None) else numbers
         if is_date:
             out = pd.Series(pd.to_datetime(numbers, unit="ns"))

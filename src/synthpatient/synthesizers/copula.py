@@ -18,6 +18,7 @@ from scipy.special import ndtr, ndtri
 from synthpatient.errors import ConditionError
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._constraints import Interval, Param
 from synthpatient.synthesizers._gaussian import (
     estimate_correlation,
     sample_latent,
@@ -64,6 +65,11 @@ class GaussianCopulaSynthesizer(Synthesizer):
     capabilities = Capabilities(native_conditions=True, range_conditions=True,
                                 handles_missing=True)
     min_rows = 10
+    _parameter_constraints = {
+        "n_quantiles": Param(Interval(int, 2, None)),
+        "missing_tree_depth": Param(Interval(int, 1, None)),
+        "missing_min_leaf": Param(Interval(int, 1, None)),
+    }
 
     def __init__(self, *, n_quantiles: int = 100, missing_tree_depth: int = 6,
                  missing_min_leaf: int = 5, seed: int | None = None) -> None:
@@ -71,13 +77,6 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.missing_tree_depth = missing_tree_depth
         self.missing_min_leaf = missing_min_leaf
         super().__init__(seed=seed)
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        for name, low in (("n_quantiles", 2), ("missing_tree_depth", 1), ("missing_min_leaf", 1)):
-            value = getattr(self, name)
-            self._require(name, isinstance(value, int) and not isinstance(value, bool)
-                          and value >= low, f"an int >= {low}")
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -207,7 +206,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
             if n_drawn >= 2000 and n_kept / n_drawn < MIN_ACCEPTANCE:
                 raise ConditionError(
                     f"Only {n_kept} of {n_drawn} draws met the conditions: a value was asked "
-                    "for a column that is almost always missing in such rows. Relax the conditions.")
+                    "for a column that is almost always missing in such rows. Relax the "
+                    "conditions.")
         return np.concatenate(parts_z)[:n_rows], np.concatenate(parts_missing)[:n_rows]
 
     # -- state ---------------------------------------------------------------------------------

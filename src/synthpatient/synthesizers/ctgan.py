@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._constraints import Interval, Param, Widths
+from synthpatient.synthesizers._deep import DeepSynthesizer, TrainingData
 from synthpatient.synthesizers._tabular_transform import Span
 from synthpatient.synthesizers._torch import (
-    DeepSynthesizer,
     EarlyStopping,
     PrivateTrainer,
-    TrainingData,
     activate,
     conditional_loss,
     import_torch,
@@ -52,7 +51,8 @@ def _networks() -> tuple[type, type]:
             return torch.cat([self.relu(self.bn(self.fc(x))), x], dim=1)
 
     class Generator(nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, embedding_dim: int, cond_dim: int, dims: Sequence[int], data_dim: int) -> None:
+        def __init__(self, embedding_dim: int, cond_dim: int, dims: Sequence[int],
+                     data_dim: int) -> None:
             super().__init__()
             self.embedding_dim = embedding_dim
             layers: list[Any] = []
@@ -126,8 +126,8 @@ class CTGANSynthesizer(DeepSynthesizer):
         embedding_dim: size of the generator's noise input.
         generator_dims: widths of the generator's residual layers.
         discriminator_dims: widths of the critic's layers.
-        generator_lr: Adam learning rate of the generator.
-        discriminator_lr: Adam learning rate of the critic.
+        generator_learning_rate: Adam learning rate of the generator.
+        discriminator_learning_rate: Adam learning rate of the critic.
         discriminator_steps: critic updates per generator update.
         pac: rows the critic judges together (PacGAN).
         max_modes: most mixture modes per numeric column; None (the default) allows one
@@ -161,11 +161,22 @@ class CTGANSynthesizer(DeepSynthesizer):
 
     key = "ctgan"
     _network_prefix = "generator"
+    _parameter_constraints = {
+        **DeepSynthesizer._parameter_constraints,
+        "embedding_dim": Param(Interval(int, 1, None)),
+        "generator_dims": Param(Widths()),
+        "discriminator_dims": Param(Widths()),
+        "generator_learning_rate": Param(Interval(float, 0, 1, closed="neither")),
+        "discriminator_learning_rate": Param(Interval(float, 0, 1, closed="neither")),
+        "discriminator_steps": Param(Interval(int, 1, None)),
+        "pac": Param(Interval(int, 1, None)),
+    }
 
     def __init__(self, *, steps: int = 1200, batch_size: int = 200, embedding_dim: int = 128,
                  generator_dims: Sequence[int] = (128, 128),
                  discriminator_dims: Sequence[int] = (128, 128),
-                 generator_lr: float = 1e-3, discriminator_lr: float = 1e-3,
+                 generator_learning_rate: float = 1e-3,
+                 discriminator_learning_rate: float = 1e-3,
                  discriminator_steps: int = 1, pac: int = 10, max_modes: int | None = None,
                  weight_threshold: float = 0.005, validation_share: float = 0.0,
                  eval_every: int = 50, patience: int = 25, epsilon: float | None = None,
@@ -176,8 +187,8 @@ class CTGANSynthesizer(DeepSynthesizer):
         self.embedding_dim = embedding_dim
         self.generator_dims = generator_dims
         self.discriminator_dims = discriminator_dims
-        self.generator_lr = generator_lr
-        self.discriminator_lr = discriminator_lr
+        self.generator_learning_rate = generator_learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
         self.discriminator_steps = discriminator_steps
         self.pac = pac
         self.max_modes = max_modes
@@ -194,17 +205,6 @@ class CTGANSynthesizer(DeepSynthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        for name in ("embedding_dim", "discriminator_steps", "pac"):
-            value = getattr(self, name)
-            self._require(name, is_int(value) and value >= 1, "an int >= 1")
-        for name in ("generator_dims", "discriminator_dims"):
-            value = getattr(self, name)
-            self._require(name, isinstance(value, list | tuple)
-                          and all(is_int(v) and v >= 1 for v in value),
-                          "a list of layer widths, each an int >= 1, such as (256, 256)")
-        for name in ("generator_lr", "discriminator_lr"):
-            value = getattr(self, name)
-            self._require(name, is_finite_number(value) and 0 < value < 1, "a number in (0, 1)")
         self._require("batch_size", self.batch_size % self.pac == 0,
                       f"a multiple of pac={self.pac} (the critic judges pac rows together)")
 
@@ -220,10 +220,10 @@ class CTGANSynthesizer(DeepSynthesizer):
         generator = self._build_network(torch, config).to(data.device)
         critic = critic_cls(data.transform.dim + data.sampler.dim, list(self.discriminator_dims),
                             pac).to(data.device)
-        opt_g = torch.optim.Adam(generator.parameters(), lr=self.generator_lr, betas=(0.5, 0.9),
-                                 weight_decay=1e-6)
-        opt_d = torch.optim.Adam(critic.parameters(), lr=self.discriminator_lr, betas=(0.5, 0.9),
-                                 weight_decay=1e-6)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=self.generator_learning_rate,
+                                 betas=(0.5, 0.9), weight_decay=1e-6)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=self.discriminator_learning_rate,
+                                 betas=(0.5, 0.9), weight_decay=1e-6)
         trainer = None
         if data.plan is not None:
             trainer = PrivateTrainer(torch, critic, opt_d, data.plan, self.max_grad_norm,
@@ -308,8 +308,9 @@ class CTGANSynthesizer(DeepSynthesizer):
             z = torch.randn(n, self.embedding_dim, generator=data.generator, device=data.device)
             fake_cond_t = torch.as_tensor(fake_cond, device=data.device)
             fake = activate(torch, generator(z, fake_cond_t), data.transform.spans, data.generator)
-        real_in = torch.cat([data.train[torch.as_tensor(rows, device=data.device, dtype=torch.long)],
-                             torch.as_tensor(real_cond, device=data.device)], dim=1)
+        rows_t = torch.as_tensor(rows, device=data.device, dtype=torch.long)
+        real_in = torch.cat([data.train[rows_t], torch.as_tensor(real_cond, device=data.device)],
+                            dim=1)
         fake_in = torch.cat([fake, fake_cond_t], dim=1)
 
         def score(params: dict[str, Any], row: Any) -> Any:

@@ -10,41 +10,62 @@ and no real row ever reaches a prompt: the LLM sees only the synthetic row it wr
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthpatient._random import check_seed, fresh_seed
-from synthpatient.errors import InvalidParameterError, SynthPatientWarning
+from synthpatient.errors import InvalidParameterError, ModelFileError
+from synthpatient.notes import KINDS, NotesReport
 from synthpatient.schema import Schema
-from synthpatient.synthesizers._conditions import Condition
-from synthpatient.synthesizers._persistence import expect
-from synthpatient.synthesizers.base import Capabilities, Synthesizer
+from synthpatient.synthesizers._conditions import Condition, as_mapping
+from synthpatient.synthesizers._constraints import (
+    API_KEY_ENV,
+    URL,
+    Interval,
+    JSONMapping,
+    Names,
+    Options,
+    Param,
+    Text,
+)
+from synthpatient.synthesizers._persistence import SavedModel, expect
+from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import get_synthesizer_class
 
 _BASE_PREFIX = "base."
-_TEXT_STREAM = 1  # the notes' random stream, apart from the rows'
 
 
-class _HybridCapabilities:
-    """The base's capabilities (plus the network when an LLM is configured) on an instance;
-    plain defaults on the class, which is what listings and the no-network check read."""
+@dataclass
+class TextReport:
+    """``last_sample_report_`` of the hybrid: where each written column's notes came from (a
+    :class:`~synthpatient.notes.NotesReport` per column; ``report["note"]`` is its dict), and
+    the base model's own report of the same call, if it has one."""
 
-    def __get__(self, obj: HybridSynthesizer | None, owner: type | None = None) -> Capabilities:
-        if obj is None:
-            return Capabilities()
-        base = get_synthesizer_class(obj.base).capabilities
-        return dataclasses.replace(base, needs_network=base.needs_network
-                                   or obj.llm_base_url is not None)
+    columns: dict[str, NotesReport]
+    base: SampleReport | None = None
+
+    def summary(self) -> str:
+        lines = [self.base.summary()] if self.base is not None else []
+        lines += [f"{column}: {notes.summary()}" for column, notes in self.columns.items()]
+        return "\n".join(line for line in lines if line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": {c: r.as_dict() for c, r in self.columns.items()},
+                "base": None if self.base is None else self.base.to_dict()}
+
+    def __getitem__(self, column: str) -> dict[str, Any]:
+        return self.columns[column].as_dict()
 
 
 class HybridSynthesizer(Synthesizer):
     """Structured values from ``base``; free-text columns written per synthetic row.
+
+    The base is a fitted synthesizer used through its public methods only: ``fit`` on the
+    structured columns, ``sample`` with this sample's conditions and random stream, and
+    ``to_saved``/``from_saved`` to nest it in this model's folder.
 
     Args:
         base: key of the synthesizer that learns the structured columns ("copula", "ctgan"...).
@@ -54,8 +75,8 @@ class HybridSynthesizer(Synthesizer):
         note_kind: "visit" or "admission".
         llm_base_url, llm_model: an OpenAI-compatible server that writes the text instead of
             the templates (None: offline, no network).
-        llm_key_env: environment variable holding its API key (read at sampling time, never
-            saved or shown).
+        llm_api_key_env: environment variable holding its API key (read at sampling time,
+            never saved or shown).
         llm_timeout_s, llm_max_attempts: per-request timeout; answers tried per row before
             the template note is used.
         seed: seed for fitting and (by default) sampling, rows and notes alike.
@@ -64,18 +85,34 @@ class HybridSynthesizer(Synthesizer):
         >>> hybrid = HybridSynthesizer(notes_column="clinical_note", seed=0).fit(real)
         >>> hybrid.sample(100)["clinical_note"].iloc[0]
         'Clinic visit note. A 67-year-old woman seen in clinic. ...'
-        >>> hybrid.last_notes_report_["clinical_note"]["template_fallbacks"]
+        >>> hybrid.last_sample_report_["clinical_note"]["template_fallbacks"]
         0
     """
 
     key = "hybrid"
-    capabilities = _HybridCapabilities()  # type: ignore[assignment]
-    endpoint_params = ("llm_base_url", "llm_key_env")
+    # conditions go to the base's public sample, which meets them natively or by rejection
+    capabilities = Capabilities(native_conditions=True, range_conditions=True,
+                                handles_missing=True, writes_text=True)
+    endpoint_params = ("llm_base_url", "llm_api_key_env")
+    _parameter_constraints = {
+        "base": Param(Text("the key of another registered synthesizer, e.g. 'copula'")),
+        "base_params": Param(JSONMapping(without=("seed",), text="a dict of JSON values "
+                                         "without 'seed' (give the seed to the hybrid)"), None),
+        "text_columns": Param(Names(), None),
+        "notes_column": Param(Text("a column name"), None),
+        "note_kind": Param(Options(*KINDS)),
+        "llm_base_url": Param(URL(), None, hint="None for offline templates"),
+        "llm_model": Param(Text("a model name"), None),
+        "llm_api_key_env": API_KEY_ENV,
+        "llm_timeout_s": Param(Interval(float, 0, None, closed="neither")),
+        "llm_max_attempts": Param(Interval(int, 1, None)),
+    }
 
     def __init__(self, *, base: str = "copula", base_params: Mapping[str, Any] | None = None,
                  text_columns: Sequence[str] | None = None, notes_column: str | None = None,
                  note_kind: str = "visit", llm_base_url: str | None = None,
-                 llm_model: str | None = None, llm_key_env: str = "SYNTHPATIENT_LLM_API_KEY",
+                 llm_model: str | None = None,
+                 llm_api_key_env: str = "SYNTHPATIENT_LLM_API_KEY",
                  llm_timeout_s: float = 30.0, llm_max_attempts: int = 2,
                  seed: int | None = None) -> None:
         self.base = base
@@ -85,7 +122,7 @@ class HybridSynthesizer(Synthesizer):
         self.note_kind = note_kind
         self.llm_base_url = llm_base_url
         self.llm_model = llm_model
-        self.llm_key_env = llm_key_env
+        self.llm_api_key_env = llm_api_key_env
         self.llm_timeout_s = llm_timeout_s
         self.llm_max_attempts = llm_max_attempts
         super().__init__(seed=seed)
@@ -93,38 +130,12 @@ class HybridSynthesizer(Synthesizer):
     # -- parameters ----------------------------------------------------------------------------
     def _validate_params(self) -> None:
         super()._validate_params()
-        from synthpatient.notes import KINDS
-
-        self._require("base", isinstance(self.base, str) and self.base != self.key,
+        self._require("base", self.base != self.key,
                       "the key of another registered synthesizer, e.g. 'copula'")
         get_synthesizer_class(self.base)  # an unknown key lists the known ones
-        self._require("base_params", self.base_params is None or (
-            isinstance(self.base_params, Mapping) and "seed" not in self.base_params
-            and _is_json(self.base_params)), "a dict of JSON values without 'seed' (give the "
-            "seed to the hybrid), or None")
         self._make_base()  # the base checks its own parameters now, not at fit time
-        self._require("text_columns", self.text_columns is None or (
-            not isinstance(self.text_columns, str)
-            and all(isinstance(c, str) for c in self.text_columns)), "a list of column names")
-        self._require("notes_column", self.notes_column is None or (
-            isinstance(self.notes_column, str) and self.notes_column.strip() != ""),
-            "a column name or None")
-        self._require("note_kind", self.note_kind in KINDS, f"one of {', '.join(KINDS)}")
-        self._require("llm_base_url", self.llm_base_url is None or (
-            isinstance(self.llm_base_url, str)
-            and self.llm_base_url.startswith(("http://", "https://"))),
-            "an http:// or https:// URL, or None for offline templates")
-        self._require("llm_model", self.llm_model is None or (
-            isinstance(self.llm_model, str) and self.llm_base_url is not None),
-            "a model name, given together with llm_base_url")
-        self._require("llm_key_env", isinstance(self.llm_key_env, str),
-                      "the name of an environment variable")
-        self._require("llm_timeout_s", isinstance(self.llm_timeout_s, int | float)
-                      and not isinstance(self.llm_timeout_s, bool) and self.llm_timeout_s > 0,
-                      "a number of seconds > 0")
-        self._require("llm_max_attempts", isinstance(self.llm_max_attempts, int)
-                      and not isinstance(self.llm_max_attempts, bool)
-                      and self.llm_max_attempts >= 1, "an int >= 1")
+        self._require("llm_model", self.llm_model is None or self.llm_base_url is not None,
+                      "a model name, given together with llm_base_url")
 
     def _make_base(self) -> Synthesizer:
         params = dict(self.base_params or {})
@@ -134,15 +145,12 @@ class HybridSynthesizer(Synthesizer):
             raise InvalidParameterError(f"base_params do not fit the '{self.base}' "
                                         f"synthesizer ({exc}).") from None
 
-    # -- fit -----------------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, *, schema: Schema | None = None) -> HybridSynthesizer:
-        """Fit ``base`` on the structured columns; free-text columns are written, not learned
-        (so the base class's "left empty" warning does not apply here)."""
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"Column '.*' is free text",
-                                    category=SynthPatientWarning)
-            return super().fit(data, schema=schema)
+    def uses_network(self) -> bool:
+        """True when an LLM writes the notes, or the base model itself talks to a server."""
+        return (self.llm_base_url is not None
+                or get_synthesizer_class(self.base).capabilities.needs_network)
 
+    # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
         self._check_columns(schema)
         structured = Schema(columns=tuple(schema.learned))
@@ -163,44 +171,43 @@ class HybridSynthesizer(Synthesizer):
     # -- sample --------------------------------------------------------------------------------
     def _sample(self, n_rows: int, rng: np.random.Generator,
                 conditions: list[Condition]) -> pd.DataFrame:
-        return self.base_model_._sample(n_rows, rng, conditions)
+        """The base's rows, drawn from this sample's random stream (so the same seed gives the
+        same structured rows as the base alone)."""
+        return self.base_model_.sample(n_rows, conditions=as_mapping(conditions, self.schema_),
+                                       seed=rng)
 
-    def sample(self, n_rows: int, *, conditions: Mapping[str, Any] | None = None,
-               seed: int | None = None) -> pd.DataFrame:
-        """Rows from ``base`` with the free-text columns (and ``notes_column``) written.
+    def _after_sample(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """The free-text columns (and ``notes_column``) written for each row; what the notes
+        came from (templates, LLM answers accepted or rejected) is in ``last_sample_report_``.
+        The same seed gives, offline, the same text."""
+        from synthpatient.notes import NoteWriter, profile_table
 
-        The same seed gives the same rows and, offline, the same text. What the notes came
-        from (templates, LLM answers accepted or rejected) is in ``last_notes_report_``.
-        """
-        check_seed(seed)
-        if seed is None:
-            seed = self.seed if self.seed is not None else fresh_seed()
-        frame = super().sample(n_rows, conditions=conditions, seed=seed)
-        return self._write_text(frame, int(seed))
+        targets = self._targets()
+        reports: dict[str, NotesReport] = {}
+        if targets:
+            structured = Schema(columns=tuple(c for c in self.schema_ if c.kind != "text"))
+            rows = frame[structured.names]
+            profile = profile_table(rows, schema=structured) if len(rows) else None
+            client = self._client()
+            writer = NoteWriter(kind=self.note_kind, llm=client,
+                                max_attempts=self.llm_max_attempts)
+            try:
+                # one stream per column, apart from the rows' (ids were drawn from rng)
+                for column, stream in zip(targets, rng.spawn(len(targets)), strict=True):
+                    notes = writer.write(rows, seed=stream, column=column, profile=profile)
+                    frame[column] = notes.astype(object)
+                    reports[column] = writer.report
+            finally:
+                if client is not None:
+                    client.close()
+        self.last_sample_report_ = TextReport(
+            reports, getattr(self.base_model_, "last_sample_report_", None))
+        return frame
 
     def _targets(self) -> list[str]:
         columns = list(self.text_columns) if self.text_columns is not None else [
             c.name for c in self.schema_ if c.kind == "text"]
         return columns + ([self.notes_column] if self.notes_column else [])
-
-    def _write_text(self, frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-        from synthpatient.notes import NoteWriter, profile_table
-
-        targets = self._targets()
-        self.last_notes_report_: dict[str, dict[str, Any]] = {}
-        if not targets:
-            return frame
-        structured = Schema(columns=tuple(c for c in self.schema_ if c.kind != "text"))
-        rows = frame[structured.names]
-        profile = profile_table(rows, schema=structured) if len(rows) else None
-        writer = NoteWriter(kind=self.note_kind, llm=self._client(),
-                            max_attempts=self.llm_max_attempts)
-        for index, column in enumerate(targets):
-            rng = np.random.default_rng([seed, _TEXT_STREAM, index])
-            notes = writer.write(rows, seed=rng, column=column, profile=profile)
-            frame[column] = notes.astype(object)
-            self.last_notes_report_[column] = writer.report.as_dict()
-        return frame
 
     def _client(self) -> Any:
         if self.llm_base_url is None:
@@ -208,50 +215,47 @@ class HybridSynthesizer(Synthesizer):
         from synthpatient.llm import LLMClient
 
         return LLMClient.from_env(self.llm_base_url, model=self.llm_model,
-                                  key_env=self.llm_key_env, timeout_s=float(self.llm_timeout_s),
-                                  max_retries=2)
+                                  api_key_env=self.llm_api_key_env,
+                                  timeout_s=float(self.llm_timeout_s), max_retries=2)
 
     # -- persistence ---------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The base model's manifest entries and arrays, nested (no pickle, no API key)."""
-        base = self.base_model_
-        state, arrays = base._get_state()
-        nested = {"key": base.key, "params": base.get_params(),
-                  "schema": base.schema_.to_dict(include_observed=True),
-                  "n_training_rows": base.n_training_rows_,
-                  "privacy": getattr(base, "privacy_spent_", None), "state": state}
-        return {"base": nested}, {_BASE_PREFIX + k: v for k, v in arrays.items()}
+        """The base model as its own ``save`` would write it, nested (no pickle, no API key)."""
+        saved = self.base_model_.to_saved()
+        manifest = saved.manifest
+        nested = {"key": manifest["synthesizer"], "params": manifest["params"],
+                  "schema": saved.schema, "n_training_rows": manifest["n_training_rows"],
+                  "privacy": manifest["privacy"], "state": saved.state}
+        return {"base": nested}, {_BASE_PREFIX + k: v for k, v in saved.arrays.items()}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """The base model, restored as ``Synthesizer.load`` would; its state and arrays sit
-        inside this model's, so the folder's checks (inventory, checksums) cover them too."""
+        """The base model, restored and checked as ``Synthesizer.load`` would; its state and
+        arrays sit inside this model's, so the folder's checks (inventory, checksums) cover
+        them too."""
         nested = state["base"]
         # a nested hybrid would nest without end; another key than the parameters name is
         # a tampered state
-        expect(nested["key"] == self.base and nested["key"] != self.key,
+        expect(isinstance(nested, dict) and nested.get("key") == self.base
+               and nested.get("key") != self.key,
                "the nested base model is not the one the parameters name")
-        base_class = get_synthesizer_class(str(nested["key"]))
-        base = base_class(**nested["params"])
-        # a server the nested base model talks to is not confirmed by loading this folder
-        self.unconfirmed_endpoints_ = [f"base_params.{name}" for name in base_class.endpoint_params
-                                       if name in nested["params"]]
-        base.schema_ = Schema.from_dict(nested["schema"])
+        schema = Schema.from_dict(nested["schema"])
+        saved = SavedModel(
+            {"synthesizer": nested["key"], "params": nested["params"],
+             "n_training_rows": nested["n_training_rows"], "privacy": nested.get("privacy"),
+             "schema": schema.to_dict(include_observed=False)},
+            nested["schema"], nested["state"],
+            {k[len(_BASE_PREFIX):]: v for k, v in arrays.items() if k.startswith(_BASE_PREFIX)})
+        try:
+            base = get_synthesizer_class(self.base).from_saved(saved)
+        except ModelFileError as exc:
+            raise ModelFileError(f"its base model: {exc}") from exc
         structured = Schema(columns=tuple(self.schema_.learned))
         expect(base.schema_.to_dict(include_observed=True)
                == structured.to_dict(include_observed=True),
                "the nested base model's schema differs from the structured columns")
-        base.n_training_rows_ = int(nested["n_training_rows"])
-        if nested.get("privacy") is not None:
-            base.privacy_spent_ = nested["privacy"]  # type: ignore[attr-defined]
-            self.privacy_spent_ = nested["privacy"]
-        base._set_state(nested["state"], {k[len(_BASE_PREFIX):]: v for k, v in arrays.items()
-                                          if k.startswith(_BASE_PREFIX)})
+        # a server the nested base model talks to is not confirmed by loading this folder
+        self.unconfirmed_endpoints_ = [f"base_params.{name}"
+                                       for name in getattr(base, "unconfirmed_endpoints_", [])]
+        if getattr(base, "privacy_spent_", None) is not None:
+            self.privacy_spent_ = base.privacy_spent_
         self.base_model_ = base
-
-
-def _is_json(value: object) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True

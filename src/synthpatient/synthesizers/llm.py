@@ -8,15 +8,15 @@ strongest correlations and missing-value rules). ``sample`` asks the model for r
 it) and trusts nothing it gets back: every row is parsed robustly, validated against the
 fitted schema (types, the exact category vocabulary, bounds, conditions), de-duplicated, and
 rejected when it copies a prompt example or a training row. Everything is counted in a
-:class:`~synthpatient.llm.costs.GenerationReport` (``last_run_``), cost and time per 1,000
-valid unique rows included. Why: prompt-based generators published so far report rows that
+:class:`~synthpatient.llm.costs.GenerationReport` (``last_sample_report_``), cost and time per
+1,000 valid unique rows included. What fit learns is in ``_llm_profile``; reading the answers'
+rows in ``_llm_rows``. Why: prompt-based generators published so far report rows that
 are largely copies of their prompt examples, misspelled categories and cut-off answers (see
 ``shared/reference/llm-generators.md``); here each of those is caught and measured.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -29,31 +29,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthpatient._row_hash import new_key
 from synthpatient.llm import prompts
 from synthpatient.llm.client import ChatResult, LLMClient, LLMError
 from synthpatient.llm.costs import GenerationReport
 from synthpatient.llm.parsing import parse_rows
-from synthpatient.schema import ColumnSpec, Schema, category_key
+from synthpatient.schema import ColumnSpec, Schema
 from synthpatient.synthesizers._conditions import Condition
-from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._constraints import (
+    API_KEY_ENV,
+    URL,
+    Boolean,
+    Interval,
+    Options,
+    Param,
+    Text,
+)
+from synthpatient.synthesizers._llm_profile import (
+    column_profile,
+    condition_json,
+    correlations,
+    json_row,
+    missing_rules,
+    tokens_per_row,
+)
+from synthpatient.synthesizers._llm_rows import RowKeys, RowValidator, rows_frame
 from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
 STRUCTURED_OUTPUT = ("auto", "json_schema", "json_object", "off")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MISSING_WORDS = {"", "null", "none", "nan", "na", "n/a", "missing", "unknown"}
-_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
-_QUANTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 #: answers in a row with no JSON rows at all before a run gives up (a model writing prose)
 MAX_ROWLESS_ANSWERS = 3
-MAX_CORRELATIONS = 8
-MAX_RULES = 6
+_HEX_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 class GenerationIncompleteError(LLMError):
     """Fewer valid rows than asked. ``rows`` holds those obtained (a finished table, possibly
     empty) and ``report`` the run's counts; the synthesizer keeps them too, as
-    ``partial_rows_`` and ``last_run_``."""
+    ``partial_rows_`` and ``last_sample_report_``."""
 
     def __init__(self, message: str, *, rows: pd.DataFrame, report: GenerationReport,
                  status: int | None = None, detail: str = "") -> None:
@@ -111,7 +124,7 @@ class LLMSynthesizer(Synthesizer):
         ...                        price_per_1k_input_tokens=0.00015,
         ...                        price_per_1k_output_tokens=0.0006, seed=0).fit(real)
         >>> rows = synth.sample(1000)
-        >>> print(synth.last_run_.summary())
+        >>> print(synth.last_sample_report_.summary())
     """
 
     key = "llm"
@@ -119,6 +132,28 @@ class LLMSynthesizer(Synthesizer):
                                 handles_missing=True, needs_network=True, extra="llm")
     min_rows = 10
     endpoint_params = ("base_url", "api_key_env")
+    _parameter_constraints = {
+        "base_url": Param(URL("the server's OpenAI-compatible base URL, starting with http:// "
+                              "or https:// (e.g. http://localhost:11434/v1 for Ollama)")),
+        "model": Param(Text("the name of a model the server knows (e.g. gpt-4o-mini, "
+                            "llama3.1)")),
+        "api_key_env": API_KEY_ENV,
+        "prompt_level": Param(Options(*prompts.PROMPT_LEVELS)),
+        "system_level": Param(Options(*prompts.SYSTEM_LEVELS)),
+        "include_examples": Param(Boolean()),
+        "n_examples": Param(Interval(int, 1, 50)),
+        "rows_per_request": Param(Interval(int, 1, 500)),
+        "max_concurrency": Param(Interval(int, 1, 64)),
+        "temperature": Param(Interval(float, 0, 2)),
+        "timeout_s": Param(Interval(float, 1e-3, 3600)),
+        "max_retries": Param(Interval(int, 0, 20)),
+        "backoff_s": Param(Interval(float, 0, 60)),
+        "price_per_1k_input_tokens": Param(Interval(float, 0, None)),
+        "price_per_1k_output_tokens": Param(Interval(float, 0, None)),
+        "structured_output": Param(Options(*STRUCTURED_OUTPUT)),
+        "max_requests": Param(Interval(int, 1, None), None),
+        "reject_training_copies": Param(Boolean()),
+    }
 
     def __init__(self, *, base_url: str | None = None, model: str | None = None,
                  api_key_env: str = "SYNTHPATIENT_LLM_API_KEY", prompt_level: str = "improved",
@@ -149,68 +184,29 @@ class LLMSynthesizer(Synthesizer):
         self.reject_training_copies = reject_training_copies
         super().__init__(seed=seed)
 
-    # -- parameters ----------------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        self._require("base_url", isinstance(self.base_url, str)
-                      and self.base_url.startswith(("http://", "https://")),
-                      "the server's OpenAI-compatible base URL, starting with http:// or "
-                      "https:// (e.g. http://localhost:11434/v1 for Ollama)")
-        self._require("model", isinstance(self.model, str) and bool(self.model.strip()),
-                      "the name of a model the server knows (e.g. gpt-4o-mini, llama3.1)")
-        if not (isinstance(self.api_key_env, str) and _ENV_NAME.match(self.api_key_env)):
-            from synthpatient.errors import InvalidParameterError
-
-            # never echo the value: someone may have passed the key itself
-            raise InvalidParameterError(
-                "The 'api_key_env' parameter of LLMSynthesizer must be the NAME of an "
-                "environment variable holding the key (e.g. OPENAI_API_KEY), not the key.")
-        for name, choices in (("prompt_level", prompts.PROMPT_LEVELS),
-                              ("system_level", prompts.SYSTEM_LEVELS),
-                              ("structured_output", STRUCTURED_OUTPUT)):
-            self._require(name, getattr(self, name) in choices, f"one of {', '.join(choices)}")
-        for name in ("include_examples", "reject_training_copies"):
-            self._require(name, isinstance(getattr(self, name), bool), "True or False")
-        for name, low, high in (("n_examples", 1, 50), ("rows_per_request", 1, 500),
-                                ("max_concurrency", 1, 64), ("max_retries", 0, 20)):
-            value = getattr(self, name)
-            self._require(name, is_int(value) and low <= value <= high,
-                          f"a whole number from {low} to {high}")
-        for name, low, high in (("temperature", 0.0, 2.0), ("timeout_s", 1e-3, 3600.0),
-                                ("backoff_s", 0.0, 60.0),
-                                ("price_per_1k_input_tokens", 0.0, math.inf),
-                                ("price_per_1k_output_tokens", 0.0, math.inf)):
-            value = getattr(self, name)
-            self._require(name, is_finite_number(value) and low <= float(value) <= high,
-                          f"a number from {low:g} to {high:g}")
-        self._require("max_requests", self.max_requests is None
-                      or (is_int(self.max_requests) and self.max_requests >= 1),
-                      "None or a whole number >= 1")
-
     # -- fit (offline) -------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
         specs = schema.learned
         self.columns_ = [s.name for s in specs]
-        columns = [_column_profile(spec, data[spec.name]) for spec in specs]
-        self.profile_ = {"columns": columns, "correlations": _correlations(data, specs),
-                         "rules": _missing_rules(data, specs)}
-        keys = _RowKeys(specs)
-        self.hash_key_ = rng.bytes(16).hex()
-        hashes = {keys.hash(keys.key(row), self.hash_key_)
-                  for row in data.itertuples(index=False, name=None)}
-        self.training_hashes_ = np.array(sorted(hashes), dtype=np.uint64)
+        columns = [column_profile(spec, data[spec.name]) for spec in specs]
+        self.profile_ = {"columns": columns, "correlations": correlations(data, specs),
+                         "rules": missing_rules(data, specs)}
+        self.hash_key_ = new_key(rng)
+        keys = RowKeys(specs)
+        hashes = keys.hashes(keys.frame_keys(data[self.columns_]), self.hash_key_)
+        self.training_hashes_ = np.unique(hashes)
         self.examples_: list[dict[str, Any]] = []
         if self.include_examples:
             chosen = np.sort(rng.choice(len(data), size=min(self.n_examples, len(data)),
                                         replace=False))
-            self.examples_ = [_json_row(specs, data.iloc[int(i)]) for i in chosen]
+            self.examples_ = [json_row(specs, data.iloc[int(i)]) for i in chosen]
 
     # -- sample --------------------------------------------------------------------------------
     def _sample(self, n_rows: int, rng: np.random.Generator,
                 conditions: list[Condition]) -> pd.DataFrame:
         specs = [self.schema_[c] for c in self.columns_]
         run = _Run(self, specs, conditions, n_rows)
-        self.last_run_ = run.report
+        self.last_sample_report_ = run.report
         self.partial_rows_: pd.DataFrame | None = None
         client = LLMClient(str(self.base_url), model=str(self.model),
                            api_key=os.environ.get(self.api_key_env) or None,
@@ -235,6 +231,7 @@ class LLMSynthesizer(Synthesizer):
                 run.check_progress()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            client.close()
             run.report.wall_s = time.perf_counter() - start
         run.report.rows_delivered = min(len(run.accepted), n_rows)
         if len(run.accepted) < n_rows:
@@ -272,7 +269,8 @@ class LLMSynthesizer(Synthesizer):
             self._finalize(self._empty_learned(), 0, run.conditions, rng)
         self.partial_rows_ = partial
         kept = (f" The {got} valid rows are kept in .partial_rows_ and the run's counts in "
-                ".last_run_." if got else " The run's counts are in .last_run_.")
+                ".last_sample_report_." if got else
+                " The run's counts are in .last_sample_report_.")
         if run.fatal is not None:
             message = self._explain(run.fatal)
             report.error = message
@@ -333,6 +331,11 @@ class LLMSynthesizer(Synthesizer):
         self.examples_ = list(examples)
         expect(isinstance(state["hash_key"], str) and len(state["hash_key"]) > 0,
                "the model's hash key is missing")
+        # a key of another length: training rows hashed the way synthpatient did before the
+        # one row hash, which new rows can no longer be compared with
+        expect(_HEX_KEY.fullmatch(state["hash_key"]) is not None,
+               "its training rows were hashed by an older synthpatient; fit the model again "
+               "(fitting is offline and sends nothing)")
         self.hash_key_ = state["hash_key"]
         hashes = arrays["training_hashes"]
         expect(hashes.ndim == 1 and hashes.dtype == np.uint64,
@@ -372,20 +375,19 @@ class _Run:
             structured_output=self._initial_format(),
             price_per_1k_input_tokens=float(s.price_per_1k_input_tokens),
             price_per_1k_output_tokens=float(s.price_per_1k_output_tokens))
-        self.conditions_json = [_condition_json(self.synth.schema_[c.column], c)
+        self.conditions_json = [condition_json(self.synth.schema_[c.column], c)
                                 for c in self.conditions]
-        self.keys = _RowKeys(self.specs)
-        self.validator = _RowValidator(self.specs, self.conditions)
+        self.keys = RowKeys(self.specs)
+        self.validator = RowValidator(self.specs, self.conditions)
         self.seen: set[str] = set()
         self.training = set(self.synth.training_hashes_.tolist())
-        self.example_keys = set()
-        for row in self.synth.examples_:
-            values, _ = self.validator.check(row, Counter())
-            if values is not None:
-                self.example_keys.add(self.keys.key(values))
+        examples = [values for values, _ in (self.validator.check(row, Counter())
+                                             for row in self.synth.examples_)
+                    if values is not None]
+        self.example_keys = set(self.keys.keys(examples).tolist()) if examples else set()
         self.rowless = 0
         self.send_max_tokens = getattr(self.synth, "_send_max_tokens", True)
-        self.tokens_per_row = _tokens_per_row(self.synth.profile_)
+        self.tokens_per_row = tokens_per_row(self.synth.profile_)
 
     # -- request options the server may refuse ---------------------------------------------
     def _initial_format(self) -> str:
@@ -474,8 +476,7 @@ class _Run:
         report.wrapped_answers += parsed.wrapped
         report.empty_answers += not parsed.rows
         self.rowless = 0 if parsed.rows or report.rows_parsed else self.rowless + 1
-        for raw in parsed.rows:
-            self._consider(raw)
+        self._consider(parsed.rows)
 
     def _count_tokens(self, outcome: _Outcome, result: ChatResult) -> None:
         report = self.report
@@ -489,29 +490,39 @@ class _Run:
             report.output_tokens += math.ceil(len(result.content or "") / 4)
         report.latency_s += result.latency_s
 
-    def _consider(self, raw: dict[str, Any]) -> None:
-        """Validate one parsed row, then reject copies and duplicates; keep the rest."""
+    def _consider(self, raws: list[dict[str, Any]]) -> None:
+        """Validate one answer's parsed rows, then reject copies and duplicates, in the rows'
+        order; keep the rest."""
         report = self.report
-        report.rows_parsed += 1
-        reasons: Counter[str] = Counter()
-        values, fixed = self.validator.check(raw, reasons)
-        report.spellings_fixed += fixed
-        if values is None:
-            report.add_invalid(reasons)
+        valid = []
+        for raw in raws:
+            report.rows_parsed += 1
+            reasons: Counter[str] = Counter()
+            values, fixed = self.validator.check(raw, reasons)
+            report.spellings_fixed += fixed
+            if values is None:
+                report.add_invalid(reasons)
+                continue
+            report.rows_schema_valid += 1
+            valid.append(values)
+        if not valid:
             return
-        report.rows_schema_valid += 1
-        key = self.keys.key(values)
-        if key in self.example_keys:
-            report.example_copies += 1
-        elif (self.synth.reject_training_copies
-              and self.keys.hash(key, self.synth.hash_key_) in self.training):
-            report.training_copies += 1
-        elif key in self.seen:
-            report.duplicates += 1
-        else:
-            self.seen.add(key)
-            self.accepted.append(values)
-            report.rows_accepted += 1
+        keys = self.keys.keys(valid).tolist()
+        copies = [False] * len(valid)
+        if self.synth.reject_training_copies:
+            hashes = self.keys.hashes(np.array(keys, dtype=object), self.synth.hash_key_)
+            copies = [h in self.training for h in hashes.tolist()]
+        for values, key, copy in zip(valid, keys, copies, strict=True):
+            if key in self.example_keys:
+                report.example_copies += 1
+            elif copy:
+                report.training_copies += 1
+            elif key in self.seen:
+                report.duplicates += 1
+            else:
+                self.seen.add(key)
+                self.accepted.append(values)
+                report.rows_accepted += 1
 
     def check_progress(self) -> None:
         """A model that answers only prose is stopped after a few answers, not the budget."""
@@ -523,327 +534,9 @@ class _Run:
 
     def frame(self, n_rows: int) -> pd.DataFrame:
         """The first ``n_rows`` accepted rows, one column per learned column."""
-        rows = self.accepted[:n_rows]
-        out: dict[str, Any] = {}
-        for j, spec in enumerate(self.specs):
-            values = [row[j] for row in rows]
-            if spec.kind in ("numeric", "integer"):
-                out[spec.name] = pd.Series([np.nan if v is None else v for v in values],
-                                           dtype=float)
-            elif spec.kind == "datetime":
-                out[spec.name] = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
-            else:
-                out[spec.name] = pd.Series(values, dtype=object)
-        return pd.DataFrame(out, columns=[s.name for s in self.specs])
+        return rows_frame(self.specs, self.accepted[:n_rows])
 
 
 def _request_seed(base: int, index: int) -> int:
     """The seed of request ``index``: a function of the run's seed and the index only."""
     return int(np.random.default_rng([base, index]).integers(2**31 - 1))
-
-
-# -- validating rows -------------------------------------------------------------------------
-class _RowValidator:
-    """One parsed row -> canonical values in column order, or None with the reason counted.
-
-    A category is accepted when spelled exactly as in the real data (CSV-style ``"1"`` for
-    ``1`` included); a different case or stray spaces is mapped back to the real spelling and
-    counted (``spellings_fixed``); anything else is rejected, so the vocabulary stays the real
-    one.
-    """
-
-    def __init__(self, specs: list[ColumnSpec], conditions: list[Condition]) -> None:
-        self.specs = specs
-        self.conditions = {c.column: c for c in conditions}
-        self.lookup = {s.name: {category_key(c): c for c in s.categories or ()} for s in specs
-                       if s.kind == "categorical"}
-        self.folded = {name: _folded(table) for name, table in self.lookup.items()}
-
-    def check(self, raw: dict[str, Any], reasons: Counter[str]) -> tuple[tuple | None, int]:
-        if not any(spec.name in raw for spec in self.specs):
-            reasons["not_a_row"] += 1
-            return None, 0
-        values, fixed = [], 0
-        for spec in self.specs:
-            value, reason, was_fixed = self._value(spec, raw.get(spec.name))
-            if reason is None and spec.name in self.conditions and not _meets(
-                    spec, value, self.conditions[spec.name]):
-                reason = "breaks_condition"
-            if reason is not None:
-                reasons[reason] += 1
-                return None, 0
-            fixed += was_fixed
-            values.append(value)
-        return tuple(values), fixed
-
-    def _value(self, spec: ColumnSpec, value: Any) -> tuple[Any, str | None, int]:
-        """(canonical value, rejection reason or None, 1 if a spelling was fixed)."""
-        if spec.kind == "categorical" and value is not None:
-            table = self.lookup[spec.name]
-            key = category_key(value)
-            if key in table:
-                return table[key], None, 0
-            folded = self.folded[spec.name].get(key.strip().casefold())
-            if folded is not None:
-                return folded, None, 1
-        if value is None or (isinstance(value, str) and value.strip().lower() in _MISSING_WORDS):
-            return (None, None, 0) if spec.nullable else (None, "missing_value", 0)
-        if spec.kind == "categorical":
-            return None, "unknown_category", 0
-        if spec.kind == "boolean":
-            return _boolean(value)
-        if spec.kind == "datetime":
-            return _date(spec, value)
-        return _number(spec, value)
-
-
-def _folded(table: dict[str, Any]) -> dict[str, Any]:
-    """Case- and space-insensitive lookup, only for spellings that stay unambiguous."""
-    counts = Counter(k.strip().casefold() for k in table)
-    return {k.strip().casefold(): v for k, v in table.items() if counts[k.strip().casefold()] == 1}
-
-
-def _boolean(value: Any) -> tuple[Any, str | None, int]:
-    if isinstance(value, bool):
-        return value, None, 0
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value), None, 0
-    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-        return _BOOL_WORDS[value.strip().lower()], None, 0
-    return None, "wrong_type", 0
-
-
-def _number(spec: ColumnSpec, value: Any) -> tuple[Any, str | None, int]:
-    if isinstance(value, bool):
-        return None, "wrong_type", 0
-    try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return None, "wrong_type", 0
-    if not math.isfinite(number):
-        return None, "wrong_type", 0
-    if spec.kind == "integer" and not number.is_integer():
-        return None, "wrong_type", 0
-    if ((spec.minimum is not None and number < float(spec.minimum))
-            or (spec.maximum is not None and number > float(spec.maximum))):
-        return None, "out_of_range", 0
-    decimals = 0 if spec.kind == "integer" else spec.decimals
-    return (round(number, decimals) if decimals is not None else number), None, 0
-
-
-def _date(spec: ColumnSpec, value: Any) -> tuple[Any, str | None, int]:
-    if not isinstance(value, str):
-        return None, "wrong_type", 0
-    try:
-        stamp = pd.Timestamp(value.strip())
-    except (TypeError, ValueError):
-        return None, "wrong_type", 0
-    if stamp is pd.NaT or pd.isna(stamp):
-        return None, "wrong_type", 0
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert(None)
-    if spec.datetime_unit == "day":
-        stamp = stamp.normalize()
-    if ((spec.minimum is not None and stamp < pd.Timestamp(spec.minimum))
-            or (spec.maximum is not None and stamp > pd.Timestamp(spec.maximum))):
-        return None, "out_of_range", 0
-    return stamp, None, 0
-
-
-def _meets(spec: ColumnSpec, value: Any, cond: Condition) -> bool:
-    """Whether a validated value meets its condition (missing never does)."""
-    if value is None:
-        return False
-    if spec.kind in ("categorical", "boolean"):
-        return category_key(value) == category_key(cond.value)
-    number = float(value.value) if isinstance(value, pd.Timestamp) else float(value)
-    if cond.kind == "equal":
-        return math.isclose(number, float(cond.value), rel_tol=0, abs_tol=1e-9)
-    return ((cond.low is None or number >= cond.low - 1e-9)
-            and (cond.high is None or number <= cond.high + 1e-9))
-
-
-class _RowKeys:
-    """Canonical text of a row (for duplicates and copies) and its keyed hash.
-
-    Training rows are kept only as 64-bit keyed BLAKE2b hashes of this text, so the saved
-    model holds no training row; the key (random, saved with the model) stops precomputed
-    tables, not a guess-and-check attack on a table with few, coarse columns.
-    """
-
-    def __init__(self, specs: list[ColumnSpec]) -> None:
-        self.specs = specs
-
-    def key(self, row: tuple[Any, ...]) -> str:
-        return "\x1f".join(_canonical(spec, value) for spec, value in zip(self.specs, row,
-                                                                          strict=True))
-
-    @staticmethod
-    def hash(key: str, hash_key: str) -> int:
-        digest = hashlib.blake2b(key.encode(), digest_size=8, key=bytes.fromhex(hash_key))
-        return int.from_bytes(digest.digest(), "little")
-
-
-def _canonical(spec: ColumnSpec, value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "\x00"
-    if spec.kind in ("numeric", "integer"):
-        decimals = 0 if spec.kind == "integer" else spec.decimals
-        return f"{float(value):.{6 if decimals is None else decimals}f}"
-    if spec.kind == "datetime":
-        stamp = pd.Timestamp(value)
-        return (stamp.normalize() if spec.datetime_unit == "day" else stamp).isoformat()
-    if spec.kind == "boolean":
-        return str(bool(value))
-    return category_key(value)
-
-
-# -- what fit learns -------------------------------------------------------------------------
-def _json_value(spec: ColumnSpec, value: Any) -> Any:
-    """A value as the prompt writes it (dates as ISO text, numpy scalars as Python)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if spec.kind == "datetime":
-        stamp = pd.Timestamp(value)
-        return stamp.date().isoformat() if spec.datetime_unit == "day" else stamp.isoformat()
-    if spec.kind in ("numeric", "integer"):
-        decimals = 0 if spec.kind == "integer" else spec.decimals
-        number = round(float(value), decimals) if decimals is not None else float(value)
-        return int(number) if spec.kind == "integer" else number
-    if spec.kind == "boolean":
-        return bool(value)
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _json_row(specs: list[ColumnSpec], row: pd.Series) -> dict[str, Any]:
-    return {spec.name: _json_value(spec, row[spec.name]) for spec in specs}
-
-
-def _column_profile(spec: ColumnSpec, values: pd.Series) -> dict[str, Any]:
-    """Schema facts and summary statistics of one column; the prompt level picks which go."""
-    out: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "nullable": spec.nullable,
-                           "unit": spec.unit, "description": spec.description,
-                           "missing_rate": round(float(values.isna().mean()), 3)}
-    present = values.dropna()
-    if spec.kind == "categorical":
-        categories = [_json_value(spec, c) for c in spec.categories or ()]
-        lookup = {category_key(c): c for c in spec.categories or ()}
-        counts = Counter(category_key(v) for v in present)
-        total = max(len(present), 1)
-        out.update(categories=categories,
-                   frequencies=[[_json_value(spec, lookup[k]), round(counts.get(k, 0) / total, 3)]
-                                for k in lookup])
-    elif spec.kind == "boolean":
-        out["share_true"] = round(float(np.mean([bool(v) for v in present])) if len(present)
-                                  else 0.0, 3)
-    elif spec.kind == "datetime":
-        stamps = pd.to_datetime(present)
-        out["date_format"] = "YYYY-MM-DD" if spec.datetime_unit == "day" else \
-            "YYYY-MM-DDTHH:MM:SS"
-        for bound in ("minimum", "maximum"):
-            if getattr(spec, bound) is not None:
-                out[bound] = _json_value(spec, pd.Timestamp(getattr(spec, bound)))
-        if len(stamps):
-            nanos = stamps.astype("int64").to_numpy(dtype=float)
-            out["quantiles"] = {k: _json_value(spec, pd.Timestamp(int(np.quantile(nanos, q))))
-                                for k, q in _QUANTILES.items()}
-    else:
-        decimals = 0 if spec.kind == "integer" else spec.decimals
-        for bound in ("minimum", "maximum"):
-            if getattr(spec, bound) is not None:
-                out[bound] = _json_value(spec, float(getattr(spec, bound)))
-        out["decimals"] = decimals
-        if len(present):
-            numbers = present.to_numpy(dtype=float)
-            digits = 3 if decimals is None else decimals + 1
-            out["mean"] = round(float(numbers.mean()), digits)
-            out["sd"] = round(float(numbers.std(ddof=1)) if len(numbers) > 1 else 0.0, digits)
-            out["quantiles"] = {k: round(float(np.quantile(numbers, q)), digits)
-                                for k, q in _QUANTILES.items()}
-    return out
-
-
-def _correlations(data: pd.DataFrame, specs: list[ColumnSpec]) -> list[list[Any]]:
-    """The strongest Spearman correlations between numeric-like columns: [a, b, rho]."""
-    numeric: dict[str, pd.Series] = {}
-    for spec in specs:
-        column = data[spec.name]
-        if spec.kind in ("numeric", "integer"):
-            numeric[spec.name] = pd.to_numeric(column, errors="coerce")
-        elif spec.kind == "boolean":
-            numeric[spec.name] = column.map(lambda v: float(bool(v)), na_action="ignore")
-        elif spec.kind == "datetime":
-            stamps = pd.to_datetime(column)
-            numeric[spec.name] = stamps.astype("int64").where(stamps.notna()).astype(float)
-    if len(numeric) < 2:
-        return []
-    ranks = pd.DataFrame(numeric).rank()
-    matrix = ranks.corr(min_periods=10)
-    names = list(matrix.columns)
-    pairs = [(names[i], names[j], float(matrix.iloc[i, j])) for i in range(len(names))
-             for j in range(i + 1, len(names)) if np.isfinite(matrix.iloc[i, j])]
-    pairs = [p for p in pairs if abs(p[2]) >= 0.1]
-    pairs.sort(key=lambda p: -abs(p[2]))
-    return [[a, b, round(r, 2)] for a, b, r in pairs[:MAX_CORRELATIONS]]
-
-
-def _missing_rules(data: pd.DataFrame, specs: list[ColumnSpec]) -> list[str]:
-    """Missing-value rules that hold in every real row, e.g. a cause of death only when died
-    is true: the structure that independent draws would break most visibly."""
-    rules: list[str] = []
-    groups = [s for s in specs if s.kind in ("categorical", "boolean")]
-    min_group = max(5, int(0.02 * len(data)))
-    for spec in specs:
-        present = data[spec.name].notna()
-        if present.all() or not present.any():
-            continue
-        for group in groups:
-            if group.name == spec.name:
-                continue
-            column = data[group.name]
-            for value in column.dropna().unique():
-                mask = (column == value).to_numpy()
-                shown = _json_value(group, value)
-                if mask.sum() >= min_group and not present[mask].any():
-                    rules.append(f"'{spec.name}' is null whenever '{group.name}' is {shown!r}.")
-                elif present[mask].all() and (~present[~mask]).all() and mask.sum() >= min_group:
-                    rules.append(f"'{spec.name}' is present exactly when '{group.name}' is "
-                                 f"{shown!r}.")
-    return rules[:MAX_RULES]
-
-
-def _condition_json(spec: ColumnSpec, cond: Condition) -> dict[str, Any]:
-    """A condition as the prompt and the JSON schema write it."""
-    def value(v: float | None) -> Any:
-        if v is None:
-            return None
-        if spec.kind == "datetime":
-            return _json_value(spec, pd.Timestamp(int(v)))
-        return int(v) if spec.kind == "integer" else float(v)
-
-    if cond.kind == "equal":
-        shown = _json_value(spec, cond.value) if spec.kind in ("categorical", "boolean") \
-            else value(cond.value)
-        return {"column": cond.column, "equals": shown}
-    out: dict[str, Any] = {"column": cond.column}
-    if cond.low is not None:
-        out["minimum"] = value(cond.low)
-    if cond.high is not None:
-        out["maximum"] = value(cond.high)
-    return out
-
-
-def _tokens_per_row(profile: dict[str, Any]) -> float:
-    """A generous guess of one row's output tokens (numbers cost ~1 token per 2-3 chars)."""
-    chars = 2
-    for column in profile["columns"]:
-        chars += len(column["name"]) + 6
-        if column["kind"] == "categorical":
-            chars += max((len(str(c)) for c in column.get("categories") or ["x"]), default=1) + 2
-        elif column["kind"] == "datetime":
-            chars += 21
-        elif column["kind"] == "boolean":
-            chars += 5
-        else:
-            chars += len(str(column.get("maximum", 1e6))) + (column.get("decimals") or 0) + 3
-    return chars / 2.5

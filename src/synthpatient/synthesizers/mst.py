@@ -32,8 +32,8 @@ from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._constraints import Interval, Param
 from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
-from synthpatient.synthesizers._params import is_finite_number, is_int
 from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
@@ -96,8 +96,15 @@ class MSTSynthesizer(Synthesizer):
 
     key = "mst"
     capabilities = Capabilities(native_conditions=False, range_conditions=True,
-                                handles_missing=True, differentially_private=True, extra="dp")
+                                handles_missing=True, accepts_epsilon=True,
+                                differentially_private=True, extra="dp")
     min_rows = 10
+    _parameter_constraints = {
+        "epsilon": Param(Interval(float, 0, None, closed="neither")),
+        "delta": Param(Interval(float, 0, 1, closed="neither"), None),
+        "n_bins": Param(Interval(int, 2, None)),
+        "max_cells": Param(Interval(int, 4, None)),
+    }
 
     def __init__(self, *, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 16,
                  max_cells: int = 10_000, seed: int | None = None) -> None:
@@ -106,17 +113,6 @@ class MSTSynthesizer(Synthesizer):
         self.n_bins = n_bins
         self.max_cells = max_cells
         super().__init__(seed=seed)
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        self._require("epsilon", is_finite_number(self.epsilon)
-                      and self.epsilon > 0, "a finite number > 0")
-        self._require("delta", self.delta is None or (is_finite_number(self.delta)
-                                                      and 0 < self.delta < 1),
-                      "None or a number strictly between 0 and 1")
-        for name, low in (("n_bins", 2), ("max_cells", 4)):
-            value = getattr(self, name)
-            self._require(name, is_int(value) and value >= low, f"an int >= {low}")
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -417,7 +413,8 @@ def _import_mbi() -> Any:
 
 def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
     """Minimum-variance estimate of the row count from each column's noisy total."""
-    weights = 1.0 / np.asarray(sizes, dtype=float)  # a sum of k noisy cells has k times the variance
+    # a sum of k noisy cells has k times the variance
+    weights = 1.0 / np.asarray(sizes, dtype=float)
     return max(1.0, float(np.average(noisy_sums, weights=weights)))
 
 

@@ -12,7 +12,8 @@ best.
 Decoding is constrained by the schema: at each column the model can only emit one of that
 column's symbols, numbers are drawn inside their bin, the column's bounds and precision, so
 every row is valid by construction. Rows identical to a training row are rejected (by
-default) and the share that had to be redrawn is reported in ``last_sample_report_``.
+default) and the share that had to be redrawn is reported in ``last_sample_report_`` (a
+:class:`CopyReport`).
 
 With ``base_model=PATH`` the same rows are used to fine-tune a local pretrained causal LM
 (a Hugging Face checkpoint folder, e.g. GPT-2; the ``lm`` extra brings ``transformers``) on
@@ -23,18 +24,21 @@ ever downloaded: a missing or incomplete folder is a one-line error.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from synthpatient._optional import import_optional
+from synthpatient._row_hash import row_hashes
 from synthpatient.errors import ConditionError, DataError
-from synthpatient.schema import Schema, category_key
+from synthpatient.schema import ColumnSpec, Schema
 from synthpatient.synthesizers._conditions import Condition
+from synthpatient.synthesizers._constraints import Boolean, Interval, Param, Text
+from synthpatient.synthesizers._deep import DEVICE
 from synthpatient.synthesizers._lm_network import Layout, build_network
-from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins
-from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins, prior_shift
 from synthpatient.synthesizers._persistence import check_sizes, expect
 from synthpatient.synthesizers._torch import (
     EarlyStopping,
@@ -61,14 +65,37 @@ LINEAR_PARAMETERS = ("token_shift.weight",)
 LINEAR_STEP = 10.0
 #: Rows drawn after training to find the category shares' correction (``_prior_weights``).
 CALIBRATION_ROWS = 4000
-#: That correction multiplies a symbol's probability by at most this, or divides it by this.
-MAX_PRIOR_WEIGHT = 20.0
 #: Rows per forward pass when sampling (bounds memory for very large samples).
 SAMPLE_CHUNK = 20_000
 
 
 def import_torch():  # type: ignore[no-untyped-def]
     return import_optional("torch", extra="lm", purpose="the tabular language model")
+
+
+@dataclass
+class CopyReport:
+    """``last_sample_report_`` of the tabular LM: how many sampled rows copied a training row
+    exactly and were redrawn (none is delivered). Read by field or by key
+    (``report["rows_redrawn"]``)."""
+
+    rows: int
+    training_copies_first_draw: int
+    training_copy_rate_first_draw: float
+    rows_redrawn: int
+    training_copies_delivered: int = 0
+
+    def summary(self) -> str:
+        if not self.rows_redrawn:
+            return ""
+        return (f"{self.rows_redrawn} sampled rows copied a training row exactly and were "
+                "redrawn; none is delivered.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.to_dict()[name]
 
 
 class TabularLMSynthesizer(Synthesizer):
@@ -92,7 +119,8 @@ class TabularLMSynthesizer(Synthesizer):
             rest keep the table's order); 0 gives up the quality of conditioning on columns
             other than the leading ones.
         temperature: Sampling temperature (1 samples the learned distribution).
-        reject_copies: Redraw rows identical to a training row (the share redrawn is reported).
+        reject_training_copies: Redraw rows identical to a training row (the share redrawn is
+            reported in ``last_sample_report_``).
         calibrate_marginals: For samples without conditions, keep the order the model gave
             each numeric column's values but give them the column's fitted distribution (as a
             copula does), and reweight each category's (and each "missing") probability by a
@@ -116,15 +144,38 @@ class TabularLMSynthesizer(Synthesizer):
 
     key = "tabular_lm"
     capabilities = Capabilities(native_conditions=True, range_conditions=True,
-                                handles_missing=True, extra="lm")
+                                handles_missing=True, fine_tunes=True, extra="lm")
     min_rows = 20
+    _parameter_constraints = {
+        "n_bins": Param(Interval(int, 2, None), None,
+                        hint="None chooses from the number of rows"),
+        "d_model": Param(Interval(int, 8, None)),
+        "n_layers": Param(Interval(int, 1, None)),
+        "n_heads": Param(Interval(int, 1, None)),
+        "dropout": Param(Interval(float, 0, 1)),
+        "epochs": Param(Interval(int, 1, None), None,
+                        hint="None for about 700 optimiser steps"),
+        "batch_size": Param(Interval(int, 2, None)),
+        "learning_rate": Param(Interval(float, 0, None, closed="neither")),
+        "weight_decay": Param(Interval(float, 0, None)),
+        "validation_share": Param(Interval(float, 0, 0.5)),
+        "patience": Param(Interval(int, 1, None)),
+        "permuted_share": Param(Interval(float, 0, 1)),
+        "temperature": Param(Interval(float, 0, None, closed="neither")),
+        "reject_training_copies": Param(Boolean()),
+        "calibrate_marginals": Param(Boolean()),
+        "base_model": Param(Text("the path of a local pretrained model folder"), None),
+        "base_learning_rate": Param(Interval(float, 0, None, closed="neither")),
+        "device": DEVICE,
+        "progress": Param(Boolean()),
+    }
 
     def __init__(self, *, n_bins: int | None = None, d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 4, dropout: float = 0.3, epochs: int | None = None,
                  batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
                  validation_share: float = 0.0, patience: int = 20,
                  permuted_share: float = 0.5, temperature: float = 1.0,
-                 reject_copies: bool = True, calibrate_marginals: bool = True,
+                 reject_training_copies: bool = True, calibrate_marginals: bool = True,
                  base_model: str | None = None, base_learning_rate: float = 5e-5,
                  device: str = "cpu", progress: bool = True, seed: int | None = None) -> None:
         self.n_bins = n_bins
@@ -140,7 +191,7 @@ class TabularLMSynthesizer(Synthesizer):
         self.patience = patience
         self.permuted_share = permuted_share
         self.temperature = temperature
-        self.reject_copies = reject_copies
+        self.reject_training_copies = reject_training_copies
         self.calibrate_marginals = calibrate_marginals
         self.base_model = base_model
         self.base_learning_rate = base_learning_rate
@@ -150,33 +201,8 @@ class TabularLMSynthesizer(Synthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("n_bins", self.n_bins is None or (is_int(self.n_bins) and self.n_bins >= 2),
-                      "an int >= 2, or None to choose from the number of rows")
-        self._require("epochs", self.epochs is None or (is_int(self.epochs) and self.epochs >= 1),
-                      "an int >= 1, or None for about 1,000 optimiser steps")
-        for name, low in (("d_model", 8), ("n_layers", 1), ("n_heads", 1),
-                          ("batch_size", 2), ("patience", 1)):
-            self._require(name, is_int(getattr(self, name)) and getattr(self, name) >= low,
-                          f"an int >= {low}")
         self._require("n_heads", self.d_model % self.n_heads == 0,
                       f"a divisor of d_model ({self.d_model})")
-        for name in ("dropout", "permuted_share"):
-            value = getattr(self, name)
-            self._require(name, is_finite_number(value) and 0 <= value <= 1, "a number in [0, 1]")
-        for name in ("learning_rate", "base_learning_rate", "temperature"):
-            value = getattr(self, name)
-            self._require(name, is_finite_number(value) and value > 0, "a number > 0")
-        self._require("weight_decay", is_finite_number(self.weight_decay)
-                      and self.weight_decay >= 0, "a number >= 0")
-        self._require("validation_share", is_finite_number(self.validation_share)
-                      and 0 <= self.validation_share <= 0.5, "a number in [0, 0.5]")
-        for name in ("reject_copies", "calibrate_marginals", "progress"):
-            self._require(name, isinstance(getattr(self, name), bool), "True or False")
-        self._require("base_model", self.base_model is None or (
-            isinstance(self.base_model, str) and self.base_model.strip() != ""),
-            "the path of a local pretrained model folder, or None")
-        self._require("device", self.device in ("cpu", "cuda", "auto")
-                      or str(self.device).startswith("cuda:"), "'cpu', 'cuda' or 'auto'")
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -213,8 +239,8 @@ class TabularLMSynthesizer(Synthesizer):
         self.symbol_log_weights_ = np.zeros(int(sum(layout.n_symbols)))
         self.training_log_ = {**log, "validation_rows": int(n_valid), "n_bins": n_bins,
                               "device": device}
-        self.row_hashes_ = _row_hashes(specs, data) if self.reject_copies else np.zeros(
-            0, dtype=np.uint64)
+        self.row_hashes_ = _row_hashes(specs, data) if self.reject_training_copies \
+            else np.zeros(0, dtype=np.uint64)
         if self.base_model is None:
             self.symbol_log_weights_ = self._prior_weights(torch, codes, rng)
 
@@ -241,24 +267,24 @@ class TabularLMSynthesizer(Synthesizer):
             positions[start:start + vocab.n_symbols] = vocab.positions()
         return positions
 
-    def _orders(self, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    def _orders(self, n_rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
         """Column orders for a batch: the table's order, or for ``permuted_share`` of the rows
         a random subset of columns first and then the others, each part in the table's order.
 
         That is exactly the order sampling uses (the conditioned columns, then the rest), so
         the model learns only the orders it will be asked for, not all k! of them; fully
         random orders cost unconditioned samples much of their pair fidelity."""
-        orders = np.tile(np.arange(k), (n, 1))
-        permuted = rng.random(n) < self.permuted_share
+        orders = np.tile(np.arange(k), (n_rows, 1))
+        permuted = rng.random(n_rows) < self.permuted_share
         if permuted.any():
             orders[permuted] = self._subset_first(int(permuted.sum()), k, rng)
         return orders
 
     @staticmethod
-    def _subset_first(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` orders: a random subset of the ``k`` columns (of any size), then the rest,
+    def _subset_first(n_rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``n_rows`` orders: a random subset of the ``k`` columns (of any size), then the rest,
         each part in the table's order."""
-        first = rng.random((n, k)) < rng.random((n, 1))
+        first = rng.random((n_rows, k)) < rng.random((n_rows, 1))
         return np.argsort(~first, axis=1, kind="stable")
 
     def _epochs(self, n_batches: int) -> int:
@@ -349,7 +375,7 @@ class TabularLMSynthesizer(Synthesizer):
             for vocab in self.vocabs_:
                 frame[vocab.name] = vocab.calibrate(frame[vocab.name], rng)
         redrawn = n_copies = 0
-        if self.reject_copies and len(self.row_hashes_):
+        if self.reject_training_copies and len(self.row_hashes_):
             for _ in range(MAX_REDRAWS):
                 copies = self._copies(frame, rng)
                 if not copies.any():
@@ -366,11 +392,11 @@ class TabularLMSynthesizer(Synthesizer):
                 if self._copies(frame, rng).any():
                     raise DataError(
                         f"After {MAX_REDRAWS} redraws some sampled rows still copy training rows "
-                        "exactly (the table has few distinct rows). Pass reject_copies=False to "
-                        "accept copies, or add columns.")
-        self.last_sample_report_ = {"rows": n_rows, "training_copies_first_draw": n_copies,
-                                    "training_copy_rate_first_draw": n_copies / max(n_rows, 1),
-                                    "rows_redrawn": redrawn, "training_copies_delivered": 0}
+                        "exactly (the table has few distinct rows). Pass "
+                        "reject_training_copies=False to accept copies, or add columns.")
+        self.last_sample_report_ = CopyReport(
+            rows=n_rows, training_copies_first_draw=n_copies,
+            training_copy_rate_first_draw=n_copies / max(n_rows, 1), rows_redrawn=redrawn)
         return frame
 
     def _condition_masks(self, conditions: list[Condition]
@@ -391,37 +417,38 @@ class TabularLMSynthesizer(Synthesizer):
                 ranges[j] = (float(cond.value), float(cond.value))
         return allowed, ranges
 
-    def _draw(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
+    def _draw(self, torch: Any, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
               ranges: dict[int, tuple[Any, Any]], rng: np.random.Generator,
               generator: Any) -> pd.DataFrame:
         weights = self.symbol_log_weights_ if self.calibrate_marginals and not allowed else None
-        codes = np.concatenate([self._symbols(torch, min(SAMPLE_CHUNK, n - start), order,
-                                              allowed, generator, weights)
-                                for start in range(0, n, SAMPLE_CHUNK)]) if n else np.zeros(
-            (0, len(self.vocabs_)), dtype=np.int64)
+        codes = np.zeros((0, len(self.vocabs_)), dtype=np.int64)
+        if n_rows:
+            codes = np.concatenate([
+                self._symbols(torch, min(SAMPLE_CHUNK, n_rows - start), order, allowed,
+                              generator, weights) for start in range(0, n_rows, SAMPLE_CHUNK)])
         columns = {}
         for j, vocab in enumerate(self.vocabs_):
             low, high = ranges.get(j, (None, None))
             columns[vocab.name] = vocab.decode(codes[:, j], rng, low=low, high=high)
         return pd.DataFrame(columns)
 
-    def _symbols(self, torch: Any, n: int, order: np.ndarray, allowed: dict[int, np.ndarray],
+    def _symbols(self, torch: Any, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
                  generator: Any, weights: np.ndarray | None = None,
                  targets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
-        """Column symbols (n, K), drawn one column at a time in ``order``; each symbol's
+        """Column symbols (n_rows, K), drawn one column at a time in ``order``; each symbol's
         probability is multiplied by ``exp(weights)`` (one per symbol of every column). With
         ``targets`` (column: the group of each symbol, each group's share), the weights of
         those columns are found first, in ``weights``, from the rows being drawn."""
         layout = self.layout_
         if self.base_model is not None:
-            return self.network_.generate(n, order, allowed, self.temperature, generator)
+            return self.network_.generate(n_rows, order, allowed, self.temperature, generator)
         device = str(next(self.network_.parameters()).device)
         offsets = layout.offsets
-        tokens = torch.zeros((n, 1), dtype=torch.long, device=device)
-        out = np.zeros((n, layout.n_columns), dtype=np.int64)
+        tokens = torch.zeros((n_rows, 1), dtype=torch.long, device=device)
+        out = np.zeros((n_rows, layout.n_columns), dtype=np.int64)
         with torch.no_grad():
             for j in order:
-                column_token = torch.full((n, 1), 1 + int(j), dtype=torch.long, device=device)
+                column_token = torch.full((n_rows, 1), 1 + int(j), dtype=torch.long, device=device)
                 tokens = torch.cat([tokens, column_token], dim=1)
                 hidden, shifts = self.network_(tokens, last_only=True)
                 logits = self.network_.log_probs(hidden[:, -1], int(j),
@@ -433,7 +460,7 @@ class TabularLMSynthesizer(Synthesizer):
                     part = slice(int(offsets[j] - offsets[0]),
                                  int(offsets[j] - offsets[0]) + layout.n_symbols[j])
                     if targets is not None and int(j) in targets:
-                        weights[part] = _prior_shift(probs.numpy(), *targets[int(j)])
+                        weights[part] = prior_shift(probs.numpy(), *targets[int(j)])
                     probs = probs * torch.as_tensor(np.exp(weights[part]), dtype=probs.dtype)
                     probs = probs / probs.sum(dim=1, keepdim=True)
                 symbol = torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -547,32 +574,10 @@ def _score_correlation(vocabs: list[ColumnVocab], codes: np.ndarray) -> np.ndarr
     return estimate_correlation(scores)
 
 
-def _prior_shift(probs: np.ndarray, groups: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Log-weights, one per symbol and equal within a group, such that the rows' reweighted
-    and renormalised probabilities average to ``shares`` per group (fixed-point iteration,
-    bounded by ``MAX_PRIOR_WEIGHT``)."""
-    bound = math.log(MAX_PRIOR_WEIGHT)
-    members = np.eye(len(shares))[groups]                          # (symbols, groups)
-    log_weights = np.zeros(len(shares))
-    for _ in range(100):
-        weighted = probs * np.exp(log_weights)[groups]
-        weighted /= np.maximum(weighted.sum(axis=1, keepdims=True), 1e-300)
-        current = weighted.mean(axis=0) @ members
-        step = np.log(np.maximum(shares, 1e-9)) - np.log(np.maximum(current, 1e-9))
-        log_weights = np.clip(log_weights + step, -bound, bound)
-        if np.abs(step).max() < 1e-5:
-            break
-    return log_weights[groups] - log_weights.max()
-
-
-def _row_hashes(specs: list[Any], data: pd.DataFrame) -> np.ndarray:
+def _row_hashes(specs: list[ColumnSpec], data: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of the learned columns as delivered (rounded, bounded), so a
-    synthetic row equal to a training row has the same hash. Rows are not kept, only these."""
-    if not len(data):
-        return np.zeros(0, dtype=np.uint64)
-    parts = []
-    for spec in specs:
-        values = _enforce(spec, data[spec.name].reset_index(drop=True), None)
-        parts.append(values.map(category_key, na_action="ignore").fillna("\x00").astype(str))
-    keys = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
-    return pd.util.hash_array(keys.to_numpy(dtype=object)).astype(np.uint64)
+    synthetic row equal to a training row has the same hash. Rows are not kept, only these
+    (the package's one row hash, under its default key: saved models keep their values)."""
+    delivered = pd.DataFrame({spec.name: _enforce(spec, data[spec.name].reset_index(drop=True),
+                                                  None) for spec in specs})
+    return row_hashes(delivered, {spec.name: spec.kind for spec in specs}, decimals=None)

@@ -24,16 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from synthpatient.synthesizers._params import is_finite_number, is_int
+from synthpatient.synthesizers._constraints import Interval, Param, Widths
+from synthpatient.synthesizers._deep import DeepSynthesizer, TrainingData
 from synthpatient.synthesizers._tabular_transform import Span
-from synthpatient.synthesizers._torch import (
-    DeepSynthesizer,
-    EarlyStopping,
-    PrivateTrainer,
-    TrainingData,
-    activate,
-    import_torch,
-)
+from synthpatient.synthesizers._torch import EarlyStopping, PrivateTrainer, activate, import_torch
 
 #: Bounds of the learned output scales: below, the likelihood explodes on a near-constant
 #: column; above, the noise swamps the value (scalars live in [-1, 1]).
@@ -120,7 +114,7 @@ class TVAESynthesizer(DeepSynthesizer):
         embedding_dim: size of the latent code.
         compress_dims: widths of the encoder's layers.
         decompress_dims: widths of the decoder's layers.
-        lr: Adam learning rate.
+        learning_rate: Adam learning rate.
         loss_factor: weight of the reconstruction term against the KL term (the paper's 2).
         max_modes: most mixture modes per numeric column.
         weight_threshold: mixture modes lighter than this are dropped.
@@ -145,10 +139,18 @@ class TVAESynthesizer(DeepSynthesizer):
 
     key = "tvae"
     _network_prefix = "decoder"
+    _parameter_constraints = {
+        **DeepSynthesizer._parameter_constraints,
+        "embedding_dim": Param(Interval(int, 1, None)),
+        "compress_dims": Param(Widths()),
+        "decompress_dims": Param(Widths()),
+        "learning_rate": Param(Interval(float, 0, 1, closed="neither")),
+        "loss_factor": Param(Interval(float, 0, None, closed="neither")),
+    }
 
     def __init__(self, *, steps: int = 1500, batch_size: int = 250, embedding_dim: int = 128,
                  compress_dims: Sequence[int] = (128, 128),
-                 decompress_dims: Sequence[int] = (128, 128), lr: float = 1e-3,
+                 decompress_dims: Sequence[int] = (128, 128), learning_rate: float = 1e-3,
                  loss_factor: float = 2.0, max_modes: int = 10, weight_threshold: float = 0.005,
                  validation_share: float = 0.1, eval_every: int = 50, patience: int = 10,
                  epsilon: float | None = None, delta: float | None = None,
@@ -159,7 +161,7 @@ class TVAESynthesizer(DeepSynthesizer):
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
         self.decompress_dims = decompress_dims
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.loss_factor = loss_factor
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
@@ -173,19 +175,6 @@ class TVAESynthesizer(DeepSynthesizer):
         self.progress = progress
         super().__init__(seed=seed)
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        self._require("embedding_dim", is_int(self.embedding_dim) and self.embedding_dim >= 1,
-                      "an int >= 1")
-        for name in ("compress_dims", "decompress_dims"):
-            value = getattr(self, name)
-            self._require(name, isinstance(value, list | tuple)
-                          and all(is_int(v) and v >= 1 for v in value),
-                          "a list of layer widths, each an int >= 1, such as (128, 128)")
-        self._require("lr", is_finite_number(self.lr) and 0 < self.lr < 1, "a number in (0, 1)")
-        self._require("loss_factor", is_finite_number(self.loss_factor) and self.loss_factor > 0,
-                      "a number > 0")
-
     # -- training ------------------------------------------------------------------------------
     def _train(self, data: TrainingData) -> tuple[Any, dict[str, Any], dict[str, Any],
                                                   dict[str, float] | None]:
@@ -197,7 +186,7 @@ class TVAESynthesizer(DeepSynthesizer):
         encoder = encoder_cls(data.transform.dim, data.sampler.dim, list(self.compress_dims),
                               self.embedding_dim).to(data.device)
         vae = vae_cls(encoder, decoder)
-        optimizer = torch.optim.Adam(vae.parameters(), lr=self.lr, weight_decay=1e-5)
+        optimizer = torch.optim.Adam(vae.parameters(), lr=self.learning_rate, weight_decay=1e-5)
         spans = data.transform.spans
         loss_one = self._row_loss(torch, vae, spans)
         trainer = None

@@ -1,5 +1,9 @@
 """A local stand-in for an OpenAI-compatible chat server: a TEST DOUBLE, not a generator.
 
+It lives with the tests, outside the package (nothing in ``src/`` imports it): the unit tests,
+the conformance suite and the scripts in ``benchmarks/`` (which put the repository root on
+``sys.path``) use it.
+
 :class:`FakeLLMServer` answers ``POST /v1/chat/completions`` on 127.0.0.1 like a competent but
 imperfect model would, so that :class:`~synthpatient.synthesizers.llm.LLMSynthesizer` can be
 tested, conformance-checked and benchmarked without any network or real model:
