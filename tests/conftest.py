@@ -49,3 +49,32 @@ def diabetes() -> pd.DataFrame:
     from sklearn.datasets import load_diabetes
 
     return load_diabetes(as_frame=True, scaled=False).frame
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples", type=int, default=None, metavar="N",
+        help="Examples per hypothesis property test (default: each test's own small number, "
+             "drawn the same way every run). Give e.g. 2000 for a long, randomised fuzzing run.")
+
+
+@pytest.fixture
+def fuzz_settings(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """``fuzz_settings(default)`` -> hypothesis settings with ``default`` examples, or
+    ``--fuzz-examples N``. Default runs are derandomised (the suite is repeatable), stop at the
+    first failure and do not shrink it (shrinking a slow pipeline can take many minutes); a
+    long run explores new examples each time, shrinks them and reports every distinct bug."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    chosen = request.config.getoption("--fuzz-examples")
+
+    def make(default: int) -> settings:
+        phases = list(Phase) if chosen else [Phase.explicit, Phase.reuse, Phase.generate]
+        return settings(max_examples=chosen or default, deadline=None, database=None,
+                        derandomize=chosen is None, print_blob=True, phases=phases,
+                        report_multiple_bugs=bool(chosen),
+                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                               HealthCheck.filter_too_much,
+                                               HealthCheck.large_base_example])
+
+    return make
