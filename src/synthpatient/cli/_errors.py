@@ -8,7 +8,6 @@ for Ctrl-C and 143 for SIGTERM, the shell's 128 + signal number.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import warnings
@@ -19,7 +18,7 @@ import typer
 from rich.console import Console
 
 from synthpatient._atomic import recording_writes
-from synthpatient.errors import InvalidParameterError, SynthPatientError
+from synthpatient.errors import SynthPatientError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 BAD_INPUT = 2
@@ -117,38 +116,6 @@ def _sigterm_unwinds() -> Iterator[None]:
 def _raise_terminated(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated
-
-
-def check_rows_fit(rows: int, n_columns: int) -> None:
-    """Refuse ``rows`` whose table alone (8 bytes a cell) exceeds this machine's memory.
-
-    A lower bound, so refusing is never wrong; asking anyway would end in a MemoryError at
-    best and, with the kernel's overcommit, in the process being killed at worst.
-    """
-    memory = _physical_memory()
-    needed = rows * max(n_columns, 1) * 8
-    if memory is None or needed <= memory:
-        return
-    raise InvalidParameterError(
-        f"--rows {rows:,} does not fit in memory: the table alone needs about "
-        f"{_size(needed)} ({n_columns} columns) and this machine has {_size(memory)}. Ask for "
-        "fewer rows, or sample in batches (several runs with different --seed values).")
-
-
-def _physical_memory() -> int | None:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):  # not a POSIX system: no preflight check
-        return None
-
-
-def _size(n_bytes: float) -> str:
-    units = ("bytes", "KB", "MB", "GB", "TB", "PB")
-    power = 0
-    while n_bytes >= 1024 and power < len(units) - 1:
-        n_bytes /= 1024
-        power += 1
-    return f"{n_bytes:,.0f} bytes" if power == 0 else f"{n_bytes:,.1f} {units[power]}"
 
 
 def _escape(text: str) -> str:

@@ -126,6 +126,8 @@ def _synthesizer_params(synthesizer: str, seed: int | None, *, epsilon: float | 
 
     klass = get_synthesizer_class(synthesizer)
     chosen = dict(_parse_param(item) for item in params or ())
+    if "seed" in chosen:
+        raise InvalidParameterError("Give the seed with --seed, not as -p seed=...")
     if epsilon is not None:
         chosen["epsilon"] = epsilon
     if delta is not None:
@@ -188,7 +190,7 @@ def generate(
     """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
     with handled():
         from synthpatient._io import check_output_path
-        from synthpatient.cli._errors import check_rows_fit
+        from synthpatient._memory import check_rows_fit
         from synthpatient.exporters import Table, exporter_for_path
 
         _check_rows(rows)
@@ -198,7 +200,7 @@ def generate(
         model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
                                           params=param)
         real, table_schema = _load_data(data, schema, identifier, categorical)
-        check_rows_fit(rows, len(table_schema))  # before fitting, not after
+        check_rows_fit(rows, len(table_schema), label="--rows")  # before fitting, not after
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
         _report_privacy(model)
@@ -268,7 +270,7 @@ def sample(
     with handled():
         from synthpatient._io import check_output_path
         from synthpatient._random import fresh_seed
-        from synthpatient.cli._errors import check_rows_fit
+        from synthpatient._memory import check_rows_fit
         from synthpatient.exporters import Table, exporter_for_path
         from synthpatient.synthesizers import Synthesizer
 
@@ -280,7 +282,7 @@ def sample(
         if llm_base_url is not None or llm_key_env is not None:
             model = Synthesizer.load(model_path, **_endpoint(type(model).endpoint_params,
                                                              llm_base_url, llm_key_env))
-        check_rows_fit(rows, len(model.schema_))
+        check_rows_fit(rows, len(model.schema_), label="--rows")
         _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
         with err.status(f"Sampling {rows} rows..."):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ def _as_number(spec: ColumnSpec, values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
+def shown(raw: Any) -> str:
+    """The user's own value, quoted on one line and cut short: a message stays one line even
+    when the value holds a line break or is very long."""
+    text = json.dumps(str(raw), ensure_ascii=False)[1:-1]
+    return f"'{text[:60]}...'" if len(text) > 60 else f"'{text}'"
+
+
 def parse_condition_text(text: str) -> tuple[str, Any]:
     """``'sex=female'`` -> ``('sex', 'female')``; ``'age=40..65'`` -> ``('age', ('40', '65'))``."""
     column, sep, value = text.partition("=")
@@ -70,10 +78,10 @@ def _to_number(spec: ColumnSpec, raw: Any, column: str) -> float:
         if spec.kind == "datetime":
             return float(pd.Timestamp(raw).value)
         number = float(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         wanted = "date" if spec.kind == "datetime" else "number"
-        raise ConditionError(f"The condition on '{column}' needs a {wanted}; got '{raw}'.") \
-            from exc
+        raise ConditionError(f"The condition on '{column}' needs a {wanted}; got "
+                             f"{shown(raw)}.") from exc
     if not math.isfinite(number):
         raise ConditionError(f"The condition on '{column}' must be a finite number.")
     return number
@@ -125,11 +133,11 @@ def _parse_one(spec: ColumnSpec, raw: Any) -> Condition:
             # the user's own value may be echoed; the column's categories are real patients'
             # values (read off the data), so they are only pointed to, never listed
             if spec.kind == "boolean":
-                raise ConditionError(f"Impossible condition: '{raw}' is not a value of the "
-                                     f"boolean column '{column}'. Give true or false.")
+                raise ConditionError(f"Impossible condition: {shown(raw)} is not a value of "
+                                     f"the boolean column '{column}'. Give true or false.")
             raise ConditionError(
-                f"Impossible condition: '{raw}' is not a category of column '{column}'. List "
-                "them with `synthpatient schema DATA --show-categories` (prints real values) "
+                f"Impossible condition: {shown(raw)} is not a category of column '{column}'. "
+                "List them with `synthpatient schema DATA --show-categories` (prints real values) "
                 "or `schema.to_json(..., include_observed=True)`.")
         return Condition(column, "equal", value=lookup[key])
     low_bound, high_bound = _bounds(spec)
@@ -156,7 +164,8 @@ def _parse_one(spec: ColumnSpec, raw: Any) -> Condition:
         return Condition(column, "range", low=low, high=high)
     value = _to_number(spec, raw, column)
     if spec.kind == "integer" and not float(value).is_integer():
-        raise ConditionError(f"Impossible condition: '{column}' holds whole numbers; got {raw}.")
+        raise ConditionError(f"Impossible condition: '{column}' holds whole numbers; got "
+                             f"{shown(raw)}.")
     if not low_bound <= value <= high_bound:
         raise ConditionError(f"Impossible condition: the value for '{column}' lies outside the "
                              "values this model can produce.")

@@ -133,13 +133,15 @@ def write_model(path: Path, manifest: dict[str, Any], *, schema: dict[str, Any],
         stored[name] = np.asarray(array)
         if stored[name].dtype == object:
             raise TypeError(f"state array '{name}' has dtype object, which would need pickle")
-    learned = json.dumps({"schema": schema, "state": state}, ensure_ascii=False)
+    learned = json.dumps({"schema": schema, "state": state}, ensure_ascii=False,
+                         default=_numpy_scalar)
     stored[LEARNED] = np.frombuffer(learned.encode("utf-8"), dtype=np.uint8)
     salt = secrets.token_bytes(32)
     stored[SALT] = np.frombuffer(salt, dtype=np.uint8)
     inventory = {name: _describe(array, salt if name != SALT else b"")
                  for name, array in stored.items()}
-    text = json.dumps({"format": MODEL_FORMAT, **manifest, "arrays": inventory}, indent=2)
+    text = json.dumps({"format": MODEL_FORMAT, **manifest, "arrays": inventory}, indent=2,
+                      default=_numpy_scalar)
     with atomic_folder(path, overwrite=overwrite) as tmp:
         np.savez(tmp / ARRAYS, **stored)
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
@@ -164,6 +166,13 @@ def read_model(path: Path) -> SavedModel:
             or not isinstance(content.get("state"), dict):
         raise damaged(path, f"array '{LEARNED}' lacks the schema or the state")
     return SavedModel(manifest, content["schema"], content["state"], arrays)
+
+
+def _numpy_scalar(value: object) -> object:
+    """numpy scalars (a seed given as ``np.int64(3)``) as the Python numbers they are."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def restore(path: Path, expected: type[Synthesizer],

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from synthpatient._memory import check_rows_fit
 from synthpatient._random import as_generator, check_seed, fresh_seed
 from synthpatient.errors import (
     ConditionError,
@@ -217,6 +218,7 @@ class Synthesizer(ABC):
         self._check_endpoints()
         if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
             raise InvalidParameterError(f"n_rows must be a whole number >= 0. Got {n_rows!r}.")
+        check_rows_fit(int(n_rows), len(self.schema_))
         check_seed(seed)
         parsed = parse_conditions(conditions, self.schema_)
         # describes this call only (a backend with something to report sets it again)
