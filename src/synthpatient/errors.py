@@ -8,8 +8,13 @@ can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueE
     ├── DataError (ValueError)                 the table given cannot be used as it is
     │   ├── SchemaValidationError              values break the schema; lists every problem
     │   ├── MixedTypesError                    one column holds numbers and text
+    │   ├── UploadTooLargeError                a web upload is over the size limit
     │   └── RuleError                          a clinical rule is invalid or breaks a limit
+    │       └── ExpressionError                an expression's syntax, a limit, or its evaluation
+    │           └── ExpressionTimeout          an expression went past its time budget
     ├── InvalidParameterError (ValueError)     a constructor or method argument is wrong
+    │   └── Clarification                      a cohort request that cannot be carried out as
+    │                                          written; the message says what is supported
     ├── ConditionError (ValueError)            a condition names an unknown column or cannot be met
     ├── NotFittedError (ValueError)            sample/save called before fit
     ├── UnknownSynthesizerError (KeyError)     not in the registry
@@ -19,7 +24,13 @@ can catch either ``synthpatient.errors.SynthPatientError`` or the usual ``ValueE
     ├── MissingExtraError (ImportError)        an optional dependency is not installed
     ├── ModelFileError (ValueError)            a saved model folder is missing or damaged
     ├── FileIOError (OSError)                  reading or writing a user file failed
-    └── CapacityError (RuntimeError)           the web app is full (503); nothing was evicted
+    ├── CapacityError (RuntimeError)           the web app is full (503); nothing was evicted
+    ├── BusyError                              a web session already has a job running
+    ├── NotFoundError (KeyError)               no such upload, job or result in a web session
+    └── LLMError                               an LLM server gave no usable answer
+        └── GenerationIncompleteError          fewer valid rows than asked (the rows obtained kept)
+
+    Terminated (BaseException)                 SIGTERM in the command line, unwinding like Ctrl-C
 
     SynthPatientWarning (UserWarning)          something the user should know, never silent
 
@@ -28,6 +39,8 @@ contain a patient's value: only column names, counts and row numbers.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SynthPatientError(Exception):
@@ -111,3 +124,61 @@ class CapacityError(SynthPatientError, RuntimeError):
 class RuleError(DataError):
     """A clinical-consistency rule is invalid, cannot be checked on a table, or breaks a limit
     (expression size, nesting, powers, time budget); the message names the rule."""
+
+
+class BusyError(SynthPatientError):
+    """A web session already has a job running."""
+
+
+class UploadTooLargeError(DataError):
+    """A web upload is over the size limit."""
+
+
+class NotFoundError(SynthPatientError, KeyError):
+    """No such upload, job or result in this web session."""
+
+
+class LLMError(SynthPatientError):
+    """The LLM server could not give a usable answer; the message says why and what to do.
+
+    ``status`` (the HTTP status, None when no answer came) and ``detail`` (the server's own
+    message, one line, at most 200 characters) let callers react, e.g. retry without
+    ``response_format`` when a server does not support it.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class ExpressionError(RuleError):
+    """The expression is not valid rule syntax, breaks a limit, or cannot be evaluated."""
+
+
+class ExpressionTimeout(ExpressionError):
+    """Evaluating the expression went past its deadline."""
+
+
+class Terminated(BaseException):  # noqa: N818  (a signal, like KeyboardInterrupt, not an error)
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C.
+
+    A ``BaseException``, so that library code catching ``Exception`` (a benchmark run, a
+    conversation turn) cannot swallow it. Only the command line raises it.
+    """
+
+
+class Clarification(InvalidParameterError):
+    """The request cannot be carried out as written; the message says what is supported."""
+
+
+class GenerationIncompleteError(LLMError):
+    """Fewer valid rows than asked. ``rows`` holds those obtained (a finished table, possibly
+    empty) and ``report`` the run's counts; the synthesizer keeps them too, as
+    ``partial_rows_`` and ``last_sample_report_``."""
+
+    def __init__(self, message: str, *, rows: Any, report: Any,
+                 status: int | None = None, detail: str = "") -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.rows = rows
+        self.report = report

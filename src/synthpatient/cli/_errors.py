@@ -18,7 +18,10 @@ import typer
 from rich.console import Console
 
 from synthpatient._atomic import recording_writes
-from synthpatient.errors import SynthPatientError
+from synthpatient.errors import (
+    SynthPatientError,
+    Terminated,  # noqa: F401  (defined in errors.py; re-exported)
+)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 BAD_INPUT = 2
@@ -30,14 +33,6 @@ _TOO_BIG = ("array is too big", "maximum allowed dimension exceeded",
             "maximum allowed size exceeded")
 _OUT_OF_MEMORY = ("out of memory. Ask for fewer rows, or sample in batches (several runs with "
                   "different --seed values).")
-
-
-class Terminated(BaseException):  # noqa: N818  (a signal, like KeyboardInterrupt, not an error)
-    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C.
-
-    A ``BaseException``, so that library code catching ``Exception`` (a benchmark run, a
-    conversation turn) cannot swallow it. Only the command line raises it.
-    """
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]

@@ -18,7 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from synthpatient.errors import InvalidParameterError
+from synthpatient.errors import (
+    Clarification,  # noqa: F401  (defined in errors.py; re-exported)
+    InvalidParameterError,
+)
 from synthpatient.knowledge._kb import KnowledgeBase, _words
 from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge.sampler import MAX_PATIENTS, CohortSpec, Filter
@@ -131,10 +134,6 @@ class CohortRequest(BaseModel):
             parts.append(f"seed {self.seed}")
         parts += [f"note: {note}" for note in self._notes]
         return "; ".join(parts)
-
-
-class Clarification(InvalidParameterError):
-    """The request cannot be carried out as written; the message says what is supported."""
 
 
 # --- numbers ------------------------------------------------------------------------------

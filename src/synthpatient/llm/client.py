@@ -22,23 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthpatient._optional import import_optional
-from synthpatient.errors import SynthPatientError
+from synthpatient.errors import (
+    LLMError,  # noqa: F401  (defined in errors.py; re-exported)
+    )
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-
-
-class LLMError(SynthPatientError):
-    """The LLM server could not give a usable answer; the message says why and what to do.
-
-    ``status`` (the HTTP status, None when no answer came) and ``detail`` (the server's own
-    message, one line, at most 200 characters) let callers react, e.g. retry without
-    ``response_format`` when a server does not support it.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True)

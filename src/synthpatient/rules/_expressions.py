@@ -34,7 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import RuleError
+from synthpatient.errors import (  # noqa: F401  (defined in errors.py; re-exported)
+    ExpressionError,
+    ExpressionTimeout,
+    RuleError,
+)
 
 #: Longest expression accepted, in characters.
 MAX_EXPRESSION_CHARS = 2_000
@@ -63,14 +67,6 @@ _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast
 _NUMBER_KINDS = {"boolean", "integer", "floating", "mixed-integer-float", "decimal", "empty"}
 _VARIES = object()  # a sub-expression that reads a column: not foldable while parsing
 _HELP = "write it like `ldl + hdl <= total_cholesterol` or `sex in ['female', 'male']`"
-
-
-class ExpressionError(RuleError):
-    """The expression is not valid rule syntax, breaks a limit, or cannot be evaluated."""
-
-
-class ExpressionTimeout(ExpressionError):
-    """Evaluating the expression went past its deadline."""
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._row_hash import new_key
+from synthpatient.errors import (  # noqa: F401  (defined in errors.py; re-exported)
+    GenerationIncompleteError,
+)
 from synthpatient.llm import prompts
 from synthpatient.llm.client import ChatResult, LLMClient, LLMError
 from synthpatient.llm.costs import GenerationReport
@@ -61,18 +64,6 @@ STRUCTURED_OUTPUT = ("auto", "json_schema", "json_object", "off")
 #: answers in a row with no JSON rows at all before a run gives up (a model writing prose)
 MAX_ROWLESS_ANSWERS = 3
 _HEX_KEY = re.compile(r"[0-9a-f]{16}")
-
-
-class GenerationIncompleteError(LLMError):
-    """Fewer valid rows than asked. ``rows`` holds those obtained (a finished table, possibly
-    empty) and ``report`` the run's counts; the synthesizer keeps them too, as
-    ``partial_rows_`` and ``last_sample_report_``."""
-
-    def __init__(self, message: str, *, rows: pd.DataFrame, report: GenerationReport,
-                 status: int | None = None, detail: str = "") -> None:
-        super().__init__(message, status=status, detail=detail)
-        self.rows = rows
-        self.report = report
 
 
 class LLMSynthesizer(Synthesizer):

@@ -15,7 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from synthpatient.errors import SynthPatientError
+from synthpatient.errors import (
+    BusyError,  # noqa: F401  (defined in errors.py; re-exported)
+    SynthPatientError,
+)
 from synthpatient.web.sessions import Session, new_id
 
 log = logging.getLogger("synthpatient.web")
@@ -39,10 +42,6 @@ class Job:
 
     def report(self, stage: str, progress: float | None = None) -> None:
         self.stage, self.progress = stage, progress
-
-
-class BusyError(SynthPatientError):
-    """A session already has a job running."""
 
 
 class JobRunner:

@@ -25,7 +25,13 @@ from typing import IO, Any
 
 import pandas as pd
 
-from synthpatient.errors import DataError, InvalidParameterError, SynthPatientError
+from synthpatient.errors import (  # noqa: F401  (defined in errors.py; re-exported)
+    DataError,
+    InvalidParameterError,
+    NotFoundError,
+    SynthPatientError,
+    UploadTooLargeError,
+)
 from synthpatient.web.jobs import Job
 from synthpatient.web.plots import PLOT_LOCK, report_plots
 from synthpatient.web.results import (
@@ -47,14 +53,6 @@ MAX_UPLOADS_PER_SESSION = 5
 MULTIPART_OVERHEAD = 64 * 1024
 _FLAG_NOTE = {"identifier": "identifier: not learned, made up fresh in the synthetic rows",
               "text": "free text: not learned, made up fresh in the synthetic rows"}
-
-
-class UploadTooLargeError(DataError):
-    """The upload is over the size limit."""
-
-
-class NotFoundError(SynthPatientError, KeyError):
-    """No such upload, job or result in this session."""
 
 
 @dataclass
