@@ -207,3 +207,57 @@ def test_the_cli_reads_parquet_types_and_refuses_nested_cells_in_one_line(tmp_pa
     assert result.exit_code == 2
     assert "'tags'" in result.output and "Traceback" not in result.output
     assert "secret" not in result.output
+
+
+# -- issue 16 fuzz findings T6, T8, T9 -------------------------------------------------------
+def test_a_datetime_declared_categorical_is_refused_in_one_line_on_every_path(tmp_path):
+    """T8: a category is a JSON scalar, and a date turned into text would silently change
+    the column's type, so the declaration is refused (dates are learned as dates)."""
+    from synthpatient.cli.app import app
+
+    frame = _table(pd.Series(pd.date_range("2021-01-01", periods=N, freq="D")))
+    with pytest.raises(DataError, match="'x' holds dates and times") as info:
+        Schema.infer(frame, categorical=["x"])
+    assert "\n" not in str(info.value) and "2021" not in str(info.value)
+    declared = Schema(columns=(ColumnSpec(name="age", kind="integer"),
+                               ColumnSpec(name="hba1c", kind="numeric"),
+                               ColumnSpec(name="x", kind="categorical")))
+    with pytest.raises(DataError, match="'x' holds dates and times"):
+        declared.complete(frame)
+    frame.to_parquet(tmp_path / "dates.parquet")
+    result = CliRunner().invoke(app, ["schema", str(tmp_path / "dates.parquet"), "--out",
+                                      str(tmp_path / "s.json"), "--categorical", "x"],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "holds dates and times" in result.output and "2021" not in result.output
+    assert not (tmp_path / "s.json").exists()
+    # dates written as text stay text, so declaring them categorical still works
+    text = frame.assign(x=frame["x"].dt.strftime("%Y-%m-%d"))
+    assert Schema.infer(text, categorical=["x"])["x"].kind == "categorical"
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_column_without_a_name_is_refused_with_its_position(blank):
+    """T9: checked in check_table, so inference, fitting and validation all meet it."""
+    frame = _table(np.arange(N))
+    frame = frame.rename(columns={"x": blank})
+    with pytest.raises(DataError, match=r"^Column 3 has no name; give every column a name\.$"):
+        Schema.infer(frame)
+    with pytest.raises(DataError, match="Column 3 has no name"):
+        GaussianCopulaSynthesizer(seed=0).fit(frame)
+
+
+@pytest.mark.parametrize(("sign", "digits"), [(1, 400), (-1, 400), (1, 5000)])
+def test_absurd_integers_have_a_category_key_and_meet_the_schema_as_problems(sign, digits):
+    """T6: an integer beyond any float (or beyond Python's 4,300-digit str limit) gets an
+    exact key instead of an OverflowError, and validation reports it as a problem."""
+    value = sign * 10**digits
+    key = category_key(value)
+    assert key == category_key(value) and key != category_key(float("inf"))
+    assert category_key(10**400) != category_key(10**400 + 1)
+    assert category_key(2**70) == category_key(str(2**70)) == category_key(float(2**70))
+    schema = Schema(columns=(ColumnSpec(name="code", kind="categorical", categories=(1, 2)),))
+    frame = pd.DataFrame({"code": pd.Series([value, 1], dtype=object)})
+    with pytest.raises(SchemaValidationError, match="1 value\\(s\\) are not among") as info:
+        schema.validate(frame)
+    assert "0000" not in str(info.value)

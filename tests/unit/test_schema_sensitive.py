@@ -301,3 +301,61 @@ def test_names_from_anywhere_one_per_patient_are_regenerated_as_names():
     assert by_name["patient"].kind == "identifier"
     assert by_name["patient"].identifier_type == "name" and not by_name["patient"].uncertain
     assert by_name["ward"].kind == "categorical"
+
+
+# -- issue 16 fuzz findings L1-L3 ------------------------------------------------------------
+@pytest.mark.parametrize("key", ["MRN", "medical_record_number", "pid", "PatientID"])
+def test_a_named_patient_key_is_an_identifier_however_few_patients(key):
+    """L1: four patients are below MIN_PATIENTS, yet the key must never be learned."""
+    frame = pd.DataFrame({key: [f"P{p}" for p in np.repeat(range(4), 4)], "sbp": range(16)})
+    assert Schema.infer(frame)[key].kind == "identifier"
+    numbered = frame.assign(**{key: np.repeat([101, 102, 103, 104], 4)})
+    assert Schema.infer(numbered)[key].kind == "identifier"  # not 4 integer 'codes' either
+
+
+def test_bare_words_that_may_be_measurements_are_not_taken_for_keys():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"pt": rng.normal(12, 1, 40),  # prothrombin time, all distinct
+                          "patient_visit_number": np.tile([1, 2, 3, 4], 10)})
+    kinds = _kinds(Schema.infer(frame))
+    assert kinds == {"pt": "numeric", "patient_visit_number": "categorical"}
+
+
+@pytest.mark.parametrize("with_sex", [True, False])
+def test_declared_identifiers_add_to_the_detected_patient_key(with_sex):
+    """L2: declaring hba1c an identifier (more distinct values than the MRN, no evidence for
+    either key) must not make it the patient key and the MRN a category."""
+    visits = make_visits(16, seed=4, with_sex=with_sex)
+    schema, decisions = explain_schema(visits, identifiers=["hba1c"])
+    kinds = _kinds(schema)
+    assert kinds["mrn"] == kinds["hba1c"] == "identifier"
+    assert [d.name for d in decisions if d.patient_key] == ["mrn"]
+    assert all(kinds[c] == "identifier" for c in IDENTIFYING[:4])
+
+
+def _family_emails(n_patients: int, per_patient: int, shared: int = 1) -> pd.DataFrame:
+    fake = Faker("en_US")
+    fake.seed_instance(5)
+    emails = [fake.email() for _ in range(n_patients)]
+    rows = [{"contact": emails[p // shared], "sbp": 100 + (7 * p + v) % 60,
+             "smoker": ["never", "former", "current"][(p + v) % 3]}
+            for p in range(n_patients) for v in range(per_patient)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("n_patients", "per_patient", "shared"),
+                         [(15, 8, 1), (11, 6, 1), (4, 4, 1), (30, 3, 3)])
+def test_emails_repeated_per_patient_or_family_are_identifiers(n_patients, per_patient, shared):
+    """L3: no patient key (the email is not named as one), few rows per value, or a family
+    email on three patients: still people's, so regenerated, not learned."""
+    schema, decisions = explain_schema(_family_emails(n_patients, per_patient, shared))
+    assert schema["contact"].kind == "identifier"
+    assert schema["contact"].identifier_type == "email"
+
+
+def test_a_clinic_email_on_most_rows_stays_a_flagged_category():
+    frame = _family_emails(30, 3)
+    frame.loc[frame.index[: int(0.7 * len(frame))], "contact"] = "clinic@example.org"
+    schema, decisions = explain_schema(frame)
+    assert schema["contact"].kind == "categorical"
+    assert next(d for d in decisions if d.name == "contact").uncertain

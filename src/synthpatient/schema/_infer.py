@@ -31,6 +31,7 @@ from synthpatient.schema._patients import (
     find_patient_key,
     is_candidate,
     is_key_name,
+    names_patient_key,
 )
 from synthpatient.schema._sensitive import CONTENT_LABELS, IDENTIFIER_TYPES
 from synthpatient.schema._spec import ColumnKind, ColumnSpec, Schema
@@ -45,6 +46,15 @@ MAX_CATEGORY_SHARE = 0.5
 MAX_DECIMALS = 6
 #: One-to-one columns are read as identifiers only with this many patients (fewer: chance).
 MIN_PATIENTS = 10
+#: Content that belongs to people: never learned when its values are people's, even repeated.
+PERSON_CONTENT = frozenset({"email", "phone", "national_id", "address", "name", "first_name",
+                            "last_name"})
+#: People's content is genuinely shared (a clinic's generic email) when one value covers at
+#: least this share of rows...
+SHARED_TOP_SHARE = 0.5
+#: ... or, for person names, when each name is used on average by this many patients (rows,
+#: without a patient key): a handful of doctors over hundreds of visits.
+SHARED_NAME_UNITS = 20
 #: Whole numbers beyond this magnitude are not exact in int64 output, so they stay floats.
 _INT64_LIMIT = 2.0**63
 
@@ -132,6 +142,9 @@ def check_table(data: object) -> None:
     if data.shape[0] == 0:
         raise DataError("The table has no rows. Give at least a few rows of data.")
     names = [str(c) for c in data.columns]
+    for position, name in enumerate(names, start=1):
+        if not name.strip():  # '' (or only spaces) cannot be named in a schema, a condition...
+            raise DataError(f"Column {position} has no name; give every column a name.")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise DataError(f"The table has duplicate column names: {', '.join(dupes)}. "
@@ -151,15 +164,17 @@ def _patient_key(columns: list[Column], forced_ids: set[str],
         codes, n_distinct = column.codes
         if column.name in forced_cats or not is_candidate(codes, n_distinct):
             continue
-        named = is_key_name(normalise_name(column.name)) or column.name in forced_ids
+        named = is_key_name(normalise_name(column.name))
+        # a declared identifier may group patients too, but never displaces a named key
+        declared = column.name in forced_ids
         looks_like = (
             column.hint is not None
             or (column.family == "text" and column.text.content is not None
                 and not column.text.free_text)
             or looks_like_codes(column)
         )
-        if named or looks_like:
-            candidates.append(KeyCandidate(column.name, codes, n_distinct, named))
+        if named or declared or looks_like:
+            candidates.append(KeyCandidate(column.name, codes, n_distinct, named, declared))
     if not candidates:
         return None
     return find_patient_key(candidates, {c.name: c.codes for c in columns})
@@ -215,6 +230,10 @@ def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
         reason = (f"patient key: groups the {column.n_rows} rows into {key.n_patients} "
                   f"patients ({how})")
         return _Verdict(_identifier(column, _content_type(column)), reason)
+    if names_patient_key(normalise_name(name)):
+        # too few patients to be found as the key, but never something to learn
+        return _Verdict(_identifier(column, _content_type(column)),
+                        f"its name marks a patient key or record number ({units})")
     if column.hint == "id" and units.share > 0.9:
         return _Verdict(_identifier(column, _content_type(column)),
                         f"its name marks an identifier and its values are distinct ({units})")
@@ -335,6 +354,10 @@ def _text_like(column: Column, units: _Units) -> _Verdict:
             return _Verdict(_identifier(column, _content_type(column)),
                             f"{label} ({text.share:.0%} of distinct values), mostly distinct "
                             f"({units})")
+        if text.content in PERSON_CONTENT and not _widely_shared(column, units):
+            return _Verdict(_identifier(column, _content_type(column)),
+                            f"{label}, repeated but not shared widely ({units}): people's "
+                            "values are never learned; declare it categorical if they are not")
         if text.content != "code":
             doubt = (f"values look like {label} but are shared between "
                      f"{units.word}; kept as categories: declare an identifier if they "
@@ -358,9 +381,27 @@ def _text_like(column: Column, units: _Units) -> _Verdict:
                     uncertain=text.content is None)
 
 
+def _widely_shared(column: Column, units: _Units) -> bool:
+    """Whether people's content (emails, names...) is shared as a category is, not a person's:
+    one value on most rows (a clinic's address), or person names each on many patients (a few
+    doctors). A family's email on a few patients is still theirs."""
+    if column.top_share >= SHARED_TOP_SHARE:
+        return True
+    names = column.text.content in ("name", "first_name", "last_name")
+    return names and units.n_units >= SHARED_NAME_UNITS * units.n_distinct
+
+
 def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
     counts = values.value_counts(sort=False)
     categories = tuple(_plain(v) for v in sorted(counts.index, key=lambda v: (str(type(v)), v)))
+    odd = next((v for v in categories if not isinstance(v, str | int | float | bool)), None)
+    if odd is not None:
+        # a category must be a JSON scalar; a date would come back as text, silently retyped
+        what = ("dates and times" if isinstance(odd, pd.Timestamp | np.datetime64)
+                else f"values of type {type(odd).__name__}")
+        raise DataError(f"Column '{name}' holds {what}, which cannot be categories (text, "
+                        "numbers or true/false): do not declare it categorical (dates are "
+                        "learned as dates), or convert it to text first.")
     return ColumnSpec(name=name, kind="categorical", nullable=nullable, observed=True,
                       categories=categories)
 

@@ -30,6 +30,15 @@ _KEY_NAME = re.compile(
     r"|^(mrn|mrno|pid|upi|nhs_?(number|no)?|hospital_?(number|no|id)|medical_record_?(number|no)?"
     r"|chart_?(number|no)|(medical_)?record_?(number|no|id))$"
     r"|^(patient|subject|person|participant)_.*_?(id|number|no|key)$")
+#: Names that mark a patient key or record number with no room for another reading: the
+#: bare words above ('patient', 'member', 'pt' - prothrombin time) are left out, and so are
+#: counters such as 'patient_visit_number'.
+_STRICT_KEY_NAME = re.compile(
+    r"^(patient|subject|person|participant|member|client|resident|pt|pat)s?"
+    r"_?(id|no|nr|num|number|key|code|ref|identifier|uid|uuid)$"
+    r"|^(mrn|mrno|pid|upi|nhs_?(number|no)?|hospital_?(number|no|id)|medical_record_?(number|no)?"
+    r"|chart_?(number|no)|(medical_)?record_?(number|no|id))$"
+    r"|^(patient|subject|person|participant)_.*_(id|key|identifier|uid|uuid)$")
 #: A column constant within at least this share of multi-row patients is "constant".
 CONSTANT_SHARE = 0.95
 #: Distinct between at least this share of patients: one-to-one with the key.
@@ -43,6 +52,12 @@ MAX_CANDIDATES = 8
 def is_key_name(normalised: str) -> bool:
     """Whether a (normalised) column name says it holds the patient key."""
     return bool(_KEY_NAME.search(normalised))
+
+
+def names_patient_key(normalised: str) -> bool:
+    """Whether a (normalised) column name leaves no doubt that it holds a patient key or record
+    number, so the column is never learned, however few patients the table has."""
+    return bool(_STRICT_KEY_NAME.search(normalised))
 
 
 def codes_of(values: pd.Series) -> tuple[np.ndarray, int]:
@@ -154,6 +169,7 @@ class KeyCandidate:
     codes: np.ndarray = field(repr=False)
     n_distinct: int
     named: bool
+    declared: bool = False
 
 
 def is_candidate(codes: np.ndarray, n_distinct: int) -> bool:
@@ -170,21 +186,24 @@ def find_patient_key(candidates: list[KeyCandidate],
         candidates: columns that repeat and look like identifiers (see :func:`is_candidate`).
         columns: every column's codes and number of distinct values, by name.
 
-    A candidate named as a patient key needs no evidence; any other needs at least one shared
-    attribute constant within its groups. Among those accepted, the named one with the most
-    evidence wins; columns one-to-one with each other are equivalent, so ties do not matter.
+    A candidate named as a patient key, or declared an identifier by the user, needs no
+    evidence; any other needs at least one shared attribute constant within its groups. Among
+    those accepted, a named one wins over a declared one (declaring ``hba1c`` an identifier
+    must not displace the MRN), then the one with the most evidence; columns one-to-one with
+    each other are equivalent, so ties do not matter.
     """
-    ranked = sorted(candidates, key=lambda c: (not c.named, -c.n_distinct))[:MAX_CANDIDATES]
-    best: tuple[tuple[bool, int], PatientKey] | None = None
+    ranked = sorted(candidates,
+                    key=lambda c: (not c.named, not c.declared, -c.n_distinct))[:MAX_CANDIDATES]
+    best: tuple[tuple[bool, bool, int], PatientKey] | None = None
     for candidate in ranked:
         evidence = tuple(
             other for other, (codes, n_distinct) in columns.items()
             if other != candidate.name and n_distinct >= 2
             and group_profile(candidate.codes, candidate.n_distinct, codes).is_shared_attribute
         )
-        if not candidate.named and not evidence:
+        if not candidate.named and not candidate.declared and not evidence:
             continue
-        score = (candidate.named, len(evidence))
+        score = (candidate.named, candidate.declared, len(evidence))
         if best is None or score > best[0]:
             best = score, PatientKey(candidate.name, candidate.codes, candidate.n_distinct,
                                      candidate.named, evidence)

@@ -29,7 +29,13 @@ def category_key(value: object) -> str:
     """A spelling-independent key, so CSV text '1', int 1 and float 1.0 name the same category."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, int | np.integer):
+        try:
+            number = float(value)
+        except OverflowError:  # beyond any float (10**400): the exact integer is its own key
+            return _huge_integer_key(int(value))
+        return str(int(number))
+    if isinstance(value, float | np.floating):
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
     text = str(value).strip()
@@ -40,6 +46,15 @@ def category_key(value: object) -> str:
         return text
     # the same key as the number itself, so '1e308' text meets the float 1e308
     return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _huge_integer_key(number: int) -> str:
+    """The key of an integer no float can hold; hexadecimal beyond Python's limit on decimal
+    digits (4,300), where ``str`` itself raises."""
+    try:
+        return str(number)
+    except ValueError:
+        return hex(number)
 
 
 def coerce_column(spec: ColumnSpec, series: pd.Series) -> tuple[pd.Series, int]:
