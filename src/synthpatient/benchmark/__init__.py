@@ -16,6 +16,7 @@ from synthpatient.benchmark._candidates import (
     synthpatient_candidate,
 )
 from synthpatient.benchmark._output import (
+    check_readme,
     compare_with_sdv,
     to_html,
     to_json,
@@ -24,7 +25,7 @@ from synthpatient.benchmark._output import (
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
-__all__ = ["BenchmarkResult", "Candidate", "compare_with_sdv", "default_candidates",
+__all__ = ["BenchmarkResult", "Candidate", "check_readme", "compare_with_sdv", "default_candidates",
            "run_benchmark", "update_readme",
            "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
            "to_markdown"]

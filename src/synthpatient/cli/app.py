@@ -68,7 +68,7 @@ def _conditions(items: list[str] | None) -> dict[str, Any]:
     """``--condition`` options as a dict; a column conditioned twice is an error, since the
     last one would otherwise win without a word."""
     from synthpatient.errors import ConditionError
-    from synthpatient.synthesizers._conditions import parse_condition_text
+    from synthpatient.synthesizers import parse_condition_text
 
     conditions: dict[str, Any] = {}
     for item in items or []:
@@ -601,7 +601,7 @@ def benchmark(
             datasets.info(key)  # an unknown dataset fails here, before any work
         check_output_path(out_dir, overwrite=overwrite, kind="folder")
         if readme is not None:  # a README that cannot be updated fails now, not after the run
-            from synthpatient.benchmark._output import check_readme
+            from synthpatient.benchmark import check_readme
 
             check_readme(readme)
         if lm_checkpoint is not None and not (lm_checkpoint / "config.json").is_file():

@@ -36,7 +36,7 @@ from synthpatient._random import as_generator
 from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._model import Condition, Observation
-from synthpatient.rules._expressions import evaluate, parse_expression
+from synthpatient.rules import evaluate_expression, parse_expression
 
 MAX_PATIENTS = 10_000_000
 #: The day ages are counted to; fixed so that a seed gives the same cohort on any day.
@@ -639,7 +639,7 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
     asked = {(f.kind, f.key): f.present for f in spec.filters}
     for c in condition.comorbidities:
         if c.definition:
-            frame[c.key] = np.asarray(evaluate(parse_expression(c.definition), frame), bool)
+            frame[c.key] = np.asarray(evaluate_expression(parse_expression(c.definition), frame), bool)
         else:
             frame[c.key] = drawn[c.key]
 
@@ -653,7 +653,7 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
         if med.requires:
             on &= frame[med.requires].to_numpy()
         if med.contraindication:
-            on &= ~np.asarray(evaluate(parse_expression(med.contraindication), frame), bool)
+            on &= ~np.asarray(evaluate_expression(parse_expression(med.contraindication), frame), bool)
         frame[f"on_{med.key}"] = on
         if med.treats and asked.get(("medication", med.key)) is not False and not med.requires:
             fallback_order.append(med)
@@ -664,7 +664,7 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
         for med in fallback_order:
             ok = without.copy()
             if med.contraindication:
-                ok &= ~np.asarray(evaluate(parse_expression(med.contraindication), frame), bool)
+                ok &= ~np.asarray(evaluate_expression(parse_expression(med.contraindication), frame), bool)
             frame.loc[ok, f"on_{med.key}"] = True
             without &= ~ok
 
@@ -697,7 +697,7 @@ def _treated(condition, frame, drawn, asked, rng) -> np.ndarray:  # type: ignore
     treatment = condition.treatment
     forced = np.zeros(n, dtype=bool)
     if treatment.untreated_requires:
-        forced = ~np.asarray(evaluate(parse_expression(treatment.untreated_requires), frame), bool)
+        forced = ~np.asarray(evaluate_expression(parse_expression(treatment.untreated_requires), frame), bool)
     for med in condition.medications:
         if med.treats and asked.get(("medication", med.key)):
             forced |= drawn[med.key]

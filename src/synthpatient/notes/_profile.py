@@ -183,9 +183,9 @@ def _flag_phrases(name: str) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...
 
 def _catalog_columns(names: list[str]) -> dict[str, tuple[str, str | None]]:
     """Descriptions and units from the bundled datasets when the table is one of them."""
-    from synthpatient.datasets._catalog import CATALOG
+    from synthpatient.datasets import list_datasets
 
-    for meta, _ in CATALOG.values():
+    for meta in list_datasets():
         known = {c.name: (c.description, c.unit) for c in meta.columns}
         if names and sum(n in known for n in names) >= 0.8 * len(names):
             return {n: known[n] for n in names if n in known}

@@ -5,10 +5,12 @@ from __future__ import annotations
 from importlib import resources
 
 from synthpatient.errors import UnknownDatasetError
+from synthpatient.rules._expressions import evaluate as evaluate_expression
+from synthpatient.rules._expressions import parse_expression
 from synthpatient.rules._rules import DEFAULT_TIME_BUDGET_S, Rule, RuleResult, RuleSet
 
-__all__ = ["DEFAULT_TIME_BUDGET_S", "Rule", "RuleResult", "RuleSet", "list_rule_packs",
-           "load_rule_pack"]
+__all__ = ["DEFAULT_TIME_BUDGET_S", "Rule", "RuleResult", "RuleSet", "evaluate_expression",
+           "list_rule_packs", "load_rule_pack", "parse_expression"]
 
 
 def list_rule_packs() -> list[str]:

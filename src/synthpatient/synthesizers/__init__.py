@@ -1,5 +1,6 @@
 """Synthesizers: the base contract, the registry, and one backend per module."""
 
+from synthpatient.synthesizers._conditions import parse_condition_text
 from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import (
     available_synthesizers,
@@ -8,4 +9,4 @@ from synthpatient.synthesizers.registry import (
 )
 
 __all__ = ["Capabilities", "SampleReport", "Synthesizer", "available_synthesizers",
-           "get_synthesizer_class", "make_synthesizer"]
+           "get_synthesizer_class", "make_synthesizer", "parse_condition_text"]
