@@ -23,7 +23,7 @@ from functools import reduce
 import numpy as np
 import pandas as pd
 
-from synthpatient.schema import category_key
+from synthpatient.schema import category_key, utc_datetimes
 
 NUMERIC_KINDS = frozenset({"numeric", "integer"})
 MISSING = "\x00"
@@ -50,14 +50,19 @@ def value_keys(values: pd.Series, kind: str, decimals: int | None = None) -> np.
         numbers = np.array(series.to_numpy(dtype=float, na_value=np.nan))
         numbers[~np.isfinite(numbers)] = np.nan
         if decimals is not None:
-            numbers = np.round(numbers, decimals)
+            with np.errstate(over="ignore", invalid="ignore"):
+                rounded = np.round(numbers, decimals)
+            # np.round scales by 10**decimals first: near the float limit (1e308) that is
+            # infinite, and distinct numbers would share the key "inf"; keep those as they are
+            overflow = np.isfinite(numbers) & ~np.isfinite(rounded)
+            rounded[overflow] = numbers[overflow]
+            numbers = rounded
         codes, uniques = pd.factorize(numbers + 0.0, use_na_sentinel=True)  # -0.0 -> 0.0
         keys = [category_key(float(v)) for v in uniques]
     elif kind == "datetime":
-        stamps = values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(
-            values, errors="coerce", format="mixed")
-        if getattr(stamps.dt, "tz", None) is not None:
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        # schema's reading (offsets, mixed ones too, to UTC); every date kept, so a key never
+        # depends on the resolution or range pandas computes with
+        stamps = utc_datetimes(values, nanoseconds=False)
         codes, uniques = pd.factorize(stamps, use_na_sentinel=True)
         keys = [str(pd.Timestamp(v)) for v in uniques]
         missing = MISSING_DATE

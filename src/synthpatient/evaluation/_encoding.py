@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from synthpatient._random import check_seed, fresh_seed
 from synthpatient.errors import DataError, InvalidParameterError
-from synthpatient.schema import Schema, category_key
+from synthpatient.schema import Schema, category_key, utc_datetimes
 
 EncodingMode = Literal["onehot", "ordinal"]
 NUMERIC_KINDS = frozenset({"numeric", "integer", "datetime"})
@@ -57,6 +57,9 @@ ONE_HOT_WEIGHT = float(1.0 / np.sqrt(2.0))
 NORMAL_IQR_PER_STD = 1.349
 #: Scaled numbers are clipped to this many IQRs from the real median (see ``transform``).
 MAX_SCALED = 1e12
+#: Above this magnitude, statistics are computed on values divided by their largest magnitude
+#: (1e100 squared is still a finite float); no measured clinical quantity comes near it.
+HUGE = 1e100
 #: Models trained on at most this many rows run on one thread (see :func:`model_threads`).
 ONE_THREAD_ROWS = 20_000
 _BOOL_WORDS = {"true": "True", "false": "False", "1": "True", "0": "False", "yes": "True",
@@ -182,15 +185,7 @@ def category_keys(series: pd.Series, kind: str = "categorical") -> np.ndarray:
 def numbers(series: pd.Series, kind: str) -> np.ndarray:
     """Values as float64 (datetimes as days since 1970); missing or unparseable -> NaN."""
     if kind == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(series):
-            values = series
-            if getattr(values.dt, "tz", None) is not None:
-                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        else:
-            values = pd.to_datetime(series, errors="coerce", format="mixed")
-            if getattr(values.dt, "tz", None) is not None:
-                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = values.astype("datetime64[ns]")
+        values = utc_datetimes(series)  # as the schema reads dates: offsets to UTC
         out = values.to_numpy().astype("int64").astype(float) / _DAY_NS
         out[values.isna().to_numpy()] = np.nan
         return out
@@ -311,6 +306,25 @@ class Encoder:
         return onehot
 
 
+def _center_scale(present: np.ndarray) -> tuple[float, float]:
+    """Median and IQR of finite values (a normal-equivalent spread when the IQR is 0, else 1).
+
+    Values near the float limits (a column holding ±1e308, or 1e-308) are divided by their
+    largest magnitude first, so quartiles and spreads do not overflow to infinity or NaN (or
+    underflow to 0); a spread wider than a float can hold becomes the largest float.
+    """
+    peak = float(np.abs(present).max())
+    unit = 1.0 if peak == 0.0 or 1.0 / HUGE <= peak <= HUGE else peak
+    q1, center, q3 = np.percentile(present / unit, [25, 50, 75])
+    scale = q3 - q1
+    if not scale > 0:
+        scale = NORMAL_IQR_PER_STD * float(np.std(present / unit))
+    if not scale > 0:
+        return float(center * unit), 1.0
+    with np.errstate(over="ignore"):  # an overflowing spread becomes the largest float
+        return float(center * unit), float(min(scale * unit, np.finfo(float).max))
+
+
 def _fit_blocks(real: pd.DataFrame, kinds: Mapping[str, str], nullable: Mapping[str, bool],
                 max_categories: int) -> tuple[_NumericBlock | _CategoryBlock, ...]:
     blocks: list[_NumericBlock | _CategoryBlock] = []
@@ -319,14 +333,7 @@ def _fit_blocks(real: pd.DataFrame, kinds: Mapping[str, str], nullable: Mapping[
         if kind in NUMERIC_KINDS:
             values = numbers(series, kind)
             present = values[~np.isnan(values)]
-            center, scale = 0.0, 1.0
-            if len(present):
-                q1, center, q3 = np.percentile(present, [25, 50, 75])
-                scale = q3 - q1
-                if not scale > 0:
-                    scale = NORMAL_IQR_PER_STD * float(np.std(present))
-                if not scale > 0:
-                    scale = 1.0
+            center, scale = _center_scale(present) if len(present) else (0.0, 1.0)
             has_missing = bool(len(present) < len(values)) or nullable.get(name, False)
             blocks.append(_NumericBlock(name, kind, float(center), float(scale), has_missing))
         elif kind in CATEGORY_KINDS:

@@ -6,19 +6,34 @@ matplotlib is imported lazily (the ``report`` extra) with the non-interactive Ag
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from synthpatient._optional import import_optional
+from synthpatient.evaluation.columns import bin_edges, read_column, scaled
 from synthpatient.evaluation.similarity import CONTINUOUS, _numbers
 
 REAL, SYNTHETIC, HOLDOUT = "#1f77b4", "#ff7f0e", "#2ca02c"
 MAX_CATEGORIES_SHOWN = 12
+
+
+def _quiet_glyphs(draw: Callable[..., str]) -> Callable[..., str]:
+    """``draw`` without matplotlib's "Glyph ... missing from font" warnings: they quote a
+    character of a category label (a patient's value) and the figure is drawn regardless."""
+    @functools.wraps(draw)
+    def quiet(*args: Any, **kwargs: Any) -> str:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+            return draw(*args, **kwargs)
+
+    return quiet
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -38,14 +53,18 @@ def _encode(fig: Any) -> str:
 
 
 def _edges(values: np.ndarray, bins: int) -> np.ndarray:
-    """Histogram edges; one bin about a single value (numpy cannot cut bins of width 1 around a
-    value as large as a datetime in nanoseconds)."""
-    if np.ptp(values) > 0:
-        return np.histogram_bin_edges(values, bins=bins)
-    half = max(abs(float(values[0])) * 1e-6, 0.5)
-    return np.array([values[0] - half, values[0] + half])
+    """Histogram edges over the finite values (never more than ``bins`` bins, whatever their
+    magnitude); one bin about a single value (numpy cannot cut bins of width 1 around a value
+    as large as a datetime in nanoseconds), or about 0 when there is none."""
+    edges = bin_edges(values[np.isfinite(values)], bins)
+    if len(edges) >= 2:
+        return edges
+    centre = float(edges[0]) if len(edges) else 0.0
+    half = max(abs(centre) * 1e-6, 0.5)
+    return np.array([centre - half, centre + half])
 
 
+@_quiet_glyphs
 def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, str]) -> str:
     """One small panel per column: overlaid densities (numbers) or grouped shares (categories)."""
     plt = _pyplot()
@@ -55,8 +74,10 @@ def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.6 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         if sdtypes[name] in CONTINUOUS:
-            r, s = _numbers(real[name]), _numbers(synthetic[name])
-            r, s = r[np.isfinite(r)], s[np.isfinite(s)]
+            r = _numbers(read_column(real, name, sdtypes[name]))
+            s = _numbers(read_column(synthetic, name, sdtypes[name]))
+            # values near the float limit are drawn scaled: densities over their range overflow
+            r, s = scaled(r[np.isfinite(r)], s[np.isfinite(s)])
             if len(r) and len(s):
                 edges = _edges(np.concatenate([r, s]), 30)
                 ax.hist(r, edges, density=True, histtype="stepfilled", alpha=0.35, color=REAL,
@@ -83,6 +104,7 @@ def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[
     return _encode(fig)
 
 
+@_quiet_glyphs
 def heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
     """Association in real, in synthetic, and their difference."""
     plt = _pyplot()
@@ -118,6 +140,7 @@ def distance_histograms(to_training: np.ndarray, to_holdout: np.ndarray) -> str:
     return _encode(fig)
 
 
+@_quiet_glyphs
 def utility_bars(table: pd.DataFrame) -> str:
     """TSTR next to TRTR for every model and metric (rows: model, metric, tstr, trtr)."""
     plt = _pyplot()
@@ -132,6 +155,7 @@ def utility_bars(table: pd.DataFrame) -> str:
     return _encode(fig)
 
 
+@_quiet_glyphs
 def size_curve(table: pd.DataFrame, metric: str) -> str:
     """TSTR against synthetic size (as a multiple of the real training size), TRTR as a line."""
     plt = _pyplot()

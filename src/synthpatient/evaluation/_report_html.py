@@ -28,6 +28,19 @@ def _label(report: EvaluationReport, key: str) -> str:
     return str(report.meta.get("labels", {}).get(key, key))
 
 
+def _not_computed(report: EvaluationReport, key: str, *needed: str) -> str | None:
+    """The line shown instead of a metric's block when it ran but could not compute what the
+    block draws (its ``error``, or details it did not record); None when the block can be
+    drawn."""
+    details = report.sections.get(key)
+    details = details if isinstance(details, dict) else {}
+    reason = details.get("error")
+    if reason is None and all(k in details for k in needed):
+        return None
+    reason = reason or "its details were not recorded"
+    return f"<p>{esc(_label(report, key))}: not computed ({esc(reason)}).</p>"
+
+
 def _summary(report: EvaluationReport) -> str:
     cards = []
     for row in report.summary.itertuples(index=False):
@@ -64,12 +77,14 @@ def _fidelity(report: EvaluationReport) -> str:
     s, real, synthetic = report.sections, report._real, report._synthetic
     parts = []
     if "quality" in s:
-        parts.append(f"<p>Column shapes {fmt(s['quality']['column_shapes'])}, column pair trends "
+        parts.append(_not_computed(report, "quality", "column_shapes", "column_pair_trends") or
+                     f"<p>Column shapes {fmt(s['quality']['column_shapes'])}, column pair trends "
                      f"{fmt(s['quality']['column_pair_trends'])} (pairs scored where the real "
                      "data shows a relation: |r| &gt; 0.5 or Cramér's V &gt; 0.3, as SDMetrics "
                      "0.32 does).</p>")
     if "detection" in s:
-        parts.append("<p>Detection: gradient boosting separates real from synthetic rows with "
+        parts.append(_not_computed(report, "detection", "auc") or
+                     "<p>Detection: gradient boosting separates real from synthetic rows with "
                      f"ROC-AUC {fmt(s['detection']['auc'])}.</p>")
     sdtypes = report.meta.get("sdtypes", {})
     if sdtypes and not real.empty:
@@ -103,6 +118,9 @@ def _utility(report: EvaluationReport) -> str:
     if "ml_utility" not in s:
         return ("<p>No target column was given, so ML utility was not measured (use --target)."
                 "</p>" + _others(report, "utility"))
+    missing = _not_computed(report, "ml_utility", "metrics", "target", "task")
+    if missing:
+        return missing + _others(report, "utility")
     utility = s["ml_utility"]
     rows = [{"model": model, "metric": metric, "trtr": v["trtr"], "tstr": v["tstr"],
              "ratio": v["ratio"]}
@@ -138,11 +156,16 @@ def _privacy(report: EvaluationReport) -> str:
     parts = []
     if "exact_copies" in s:
         copies = s["exact_copies"]
-        parts.append(f"<p>Exact copies of training rows: {fmt(copies['share_training'])} of "
+        parts.append(_not_computed(report, "exact_copies", "share_training", "share_holdout") or
+                     f"<p>Exact copies of training rows: {fmt(copies['share_training'])} of "
                      "synthetic rows" + (f" (chance baseline, copies of unseen holdout rows: "
                                          f"{fmt(copies['share_holdout'])})"
                                          if copies["share_holdout"] is not None else "") + ".</p>")
-    if "dcr" in s:
+    missing = _not_computed(report, "dcr", "share_closer_to_training", "ideal_share",
+                            "distances_to_training", "distances_to_holdout")
+    if "dcr" in s and missing:
+        parts.append(missing)
+    elif "dcr" in s:
         dcr = s["dcr"]
         parts += [f"<p>Distance to closest record: {fmt(dcr['share_closer_to_training'])} of "
                   "synthetic rows are closer to a training row than to a holdout row (ideal "
@@ -152,18 +175,23 @@ def _privacy(report: EvaluationReport) -> str:
                         "Histograms of distances from synthetic rows to training and holdout "
                         "rows")]
     if "membership_inference" in s:
-        parts.append(f"<p>Membership inference ROC-AUC {fmt(s['membership_inference']['auc'])} "
+        parts.append(_not_computed(report, "membership_inference", "auc") or
+                     f"<p>Membership inference ROC-AUC {fmt(s['membership_inference']['auc'])} "
                      "(0.5 = chance).</p>")
     if "nndr" in s:
-        parts.append(f"<p>Mean nearest-neighbour distance ratio {fmt(s['nndr']['nndr_mean'])} "
+        parts.append(_not_computed(report, "nndr", "nndr_mean", "baseline_mean") or
+                     f"<p>Mean nearest-neighbour distance ratio {fmt(s['nndr']['nndr_mean'])} "
                      f"(holdout baseline {fmt(s['nndr']['baseline_mean'])}).</p>")
     if "attribute_inference" in s:
         a = s["attribute_inference"]
-        parts.append(f"<p>Attribute inference on <b>{esc(a['sensitive'])}</b>: "
+        parts.append(_not_computed(report, "attribute_inference", "sensitive", "training",
+                                   "holdout", "gain") or
+                     f"<p>Attribute inference on <b>{esc(a['sensitive'])}</b>: "
                      f"{fmt(a['training'])} for training patients vs {fmt(a['holdout'])} for "
                      f"unseen ones (gain {fmt(a['gain'])}).</p>")
     if "copied_from_examples" in s:
-        parts.append("<p>Rows copied from prompt examples: "
+        parts.append(_not_computed(report, "copied_from_examples", "share_copied") or
+                     "<p>Rows copied from prompt examples: "
                      f"{fmt(s['copied_from_examples']['share_copied'])}.</p>")
     parts.append(_others(report, "privacy"))
     parts.append("<p class=note>Why not the small-group 'violation rate' some papers report: it "
@@ -188,6 +216,9 @@ def _representation(report: EvaluationReport) -> str:
     if shares is None:
         return ("<p>No subgroup column (sex, gender, race, ethnicity, age) was found.</p>"
                 + _others(report, "representation"))
+    missing = _not_computed(report, "subgroup_shares", "table")
+    if missing:
+        return missing + _others(report, "representation")
     return ("<p>Share of each subgroup in the real and the synthetic table.</p>"
             + table(shares["table"]) + _others(report, "representation"))
 

@@ -17,9 +17,61 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 from scipy.stats.contingency import association
 
-from synthpatient.evaluation.similarity import CONTINUOUS, _numbers
+from synthpatient.evaluation._encoding import HUGE
+from synthpatient.evaluation.similarity import CONTINUOUS, _as_datetime, _numbers
 
 N_HISTOGRAM_BINS = 20
+
+
+def _present(values: pd.Series) -> np.ndarray:
+    """A continuous column's present values as floats (datetimes as epoch nanoseconds);
+    infinities kept."""
+    numbers = _numbers(values)
+    return numbers[~np.isnan(numbers)]
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    numbers = _numbers(values)
+    return numbers[np.isfinite(numbers)]
+
+
+def scaled(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Finite arrays divided by their largest magnitude when it is near the float limits, so
+    that differences and squares of values such as ±1e308 do not overflow (or of 1e-308
+    underflow to 0); correlations and ratios of ranges and distances are unchanged."""
+    peak = max((float(np.abs(a).max()) for a in arrays if len(a)), default=0.0)
+    if peak == 0.0 or 1.0 / HUGE <= peak <= HUGE:  # the values as they are
+        return arrays
+    return tuple(a / peak for a in arrays)
+
+
+def bin_edges(finite: np.ndarray, bins: int = N_HISTOGRAM_BINS) -> np.ndarray:
+    """At most ``bins`` equal-width bins over the range of ``finite``; fewer where the range is
+    too narrow for the floats there; a single edge (no bin) for one value or none."""
+    if not len(finite) or finite.min() == finite.max():
+        return finite[:1]
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # the failure below is handled
+            return np.histogram_bin_edges(finite, bins=bins)
+    except ValueError:  # a range wider than the largest float, or too narrow for 20 bins
+        low, high = float(finite.min()), float(finite.max())
+        steps = np.linspace(0.0, 1.0, bins + 1)
+        # a convex combination never overflows, whereas high - low can (-1e308 to 1e308)
+        return np.unique(low * (1.0 - steps) + high * steps)
+
+
+def _counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin, with -inf and +inf in bins of their own at either end."""
+    finite = values[np.isfinite(values)]
+    inner = np.histogram(finite, edges)[0] if len(edges) >= 2 else np.array([len(finite)])
+    return np.concatenate([[np.sum(values == -np.inf)], inner,
+                           [np.sum(values == np.inf)]]).astype(float)
+
+
+def read_column(frame: pd.DataFrame, name: str, sdtype: str) -> pd.Series:
+    """A column as the metrics read it: a datetime one held as text is parsed as the schema
+    parses it (mixed UTC offsets included); others as they are."""
+    return _as_datetime(frame[name]) if sdtype == "datetime" else frame[name]
 
 
 def missing_value_similarity(real: pd.Series, synthetic: pd.Series) -> float:
@@ -29,8 +81,7 @@ def missing_value_similarity(real: pd.Series, synthetic: pd.Series) -> float:
 
 def range_coverage(real: pd.Series, synthetic: pd.Series) -> float:
     """How much of the real [min, max] the synthetic values span (SDMetrics); NaN if constant."""
-    r, s = _numbers(real), _numbers(synthetic)
-    r, s = r[~np.isnan(r)], s[~np.isnan(s)]
+    r, s = scaled(_finite(real), _finite(synthetic))
     if not len(r) or not len(s) or r.min() == r.max():
         return float("nan")
     width = r.max() - r.min()
@@ -50,14 +101,9 @@ def category_coverage(real: pd.Series, synthetic: pd.Series) -> float:
 def _histograms(real: pd.Series, synthetic: pd.Series,
                 continuous: bool) -> tuple[np.ndarray, np.ndarray]:
     if continuous:
-        r, s = _numbers(real), _numbers(synthetic)
-        r, s = r[~np.isnan(r)], s[~np.isnan(s)]
-        both = np.concatenate([r, s])
-        if len(both) and np.ptp(both) == 0:
-            # one value: numpy cannot cut 20 bins around a large one (a datetime in ns)
-            return np.array([len(r)], dtype=float), np.array([len(s)], dtype=float)
-        edges = np.histogram_bin_edges(both, bins=N_HISTOGRAM_BINS)
-        return np.histogram(r, edges)[0].astype(float), np.histogram(s, edges)[0].astype(float)
+        r, s = _present(real), _present(synthetic)
+        edges = bin_edges(np.concatenate([r[np.isfinite(r)], s[np.isfinite(s)]]))
+        return _counts(r, edges), _counts(s, edges)
     levels = pd.Index(real.dropna().unique()).union(pd.Index(synthetic.dropna().unique()))
     return (real.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float),
             synthetic.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float))
@@ -69,23 +115,23 @@ def column_details(real: pd.DataFrame, synthetic: pd.DataFrame,
     rows = []
     for column, sdtype in sdtypes.items():
         continuous = sdtype in CONTINUOUS
-        h_real, h_synth = _histograms(real[column], synthetic[column], continuous)
+        r_col, s_col = read_column(real, column, sdtype), read_column(synthetic, column, sdtype)
+        h_real, h_synth = _histograms(r_col, s_col, continuous)
         js = (float(jensenshannon(h_real, h_synth, base=2)) if h_real.sum() and h_synth.sum()
               else float("nan"))
         wasserstein = float("nan")
         if continuous:
-            r, s = _numbers(real[column]), _numbers(synthetic[column])
-            r, s = r[~np.isnan(r)], s[~np.isnan(s)]
+            r, s = scaled(_finite(r_col), _finite(s_col))
             spread = np.ptp(r) if len(r) else 0.0
             if len(r) and len(s) and spread > 0:
                 wasserstein = float(wasserstein_distance(r, s) / spread)
         rows.append({
             "column": column,
-            "missing_real": float(real[column].isna().mean()),
-            "missing_synthetic": float(synthetic[column].isna().mean()),
-            "missing_value_similarity": missing_value_similarity(real[column], synthetic[column]),
-            "coverage": range_coverage(real[column], synthetic[column]) if continuous
-            else category_coverage(real[column], synthetic[column]),
+            "missing_real": float(r_col.isna().mean()),
+            "missing_synthetic": float(s_col.isna().mean()),
+            "missing_value_similarity": missing_value_similarity(r_col, s_col),
+            "coverage": range_coverage(r_col, s_col) if continuous
+            else category_coverage(r_col, s_col),
             "coverage_metric": "RangeCoverage" if continuous else "CategoryCoverage",
             "jensen_shannon": js,
             "wasserstein_normalised": wasserstein,
@@ -96,7 +142,8 @@ def column_details(real: pd.DataFrame, synthetic: pd.DataFrame,
 def association_matrix(frame: pd.DataFrame, sdtypes: Mapping[str, str]) -> pd.DataFrame:
     """Symmetric [0, 1] association of every pair of columns (see the module docstring)."""
     names = list(sdtypes)
-    values = {c: (_numbers(frame[c]) if sdtypes[c] in CONTINUOUS else frame[c]) for c in names}
+    values = {c: (_numbers(read_column(frame, c, sdtypes[c])) if sdtypes[c] in CONTINUOUS
+                  else frame[c]) for c in names}
     out = np.eye(len(names))
     for i, a in enumerate(names):
         for j in range(i + 1, len(names)):
@@ -107,11 +154,14 @@ def association_matrix(frame: pd.DataFrame, sdtypes: Mapping[str, str]) -> pd.Da
 
 
 def _association(a, b, a_num: bool, b_num: bool) -> float:  # type: ignore[no-untyped-def]
+    # infinities have no place on a correlation scale; huge values are scaled down so that
+    # sums of squares do not overflow (neither statistic depends on the scale)
     if a_num and b_num:
-        keep = ~(np.isnan(a) | np.isnan(b))
-        if keep.sum() < 3 or np.ptp(a[keep]) == 0 or np.ptp(b[keep]) == 0:
+        keep = np.isfinite(a) & np.isfinite(b)
+        x, y = scaled(a[keep]) + scaled(b[keep])
+        if keep.sum() < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
             return float("nan")
-        return float(abs(np.corrcoef(a[keep], b[keep])[0, 1]))
+        return float(abs(np.corrcoef(x, y)[0, 1]))
     if not a_num and not b_num:
         table = pd.crosstab(pd.Series(a).to_numpy(), pd.Series(b).to_numpy())
         if min(table.shape) < 2:
@@ -119,11 +169,12 @@ def _association(a, b, a_num: bool, b_num: bool) -> float:  # type: ignore[no-un
         return float(association(table.to_numpy(), method="cramer"))
     numbers, groups = (a, b) if a_num else (b, a)
     groups = pd.Series(groups).to_numpy()
-    keep = ~np.isnan(numbers) & pd.notna(groups)
-    x, g = numbers[keep], groups[keep]
+    keep = np.isfinite(numbers) & pd.notna(groups)
+    (x,), g = scaled(numbers[keep]), groups[keep]
     if len(x) < 3 or np.ptp(x) == 0:
         return float("nan")
     frame = pd.DataFrame({"x": x, "g": g})
     means = frame.groupby("g")["x"].agg(["mean", "size"])
     between = float((means["size"] * (means["mean"] - x.mean()) ** 2).sum())
-    return float(np.sqrt(between / float(((x - x.mean()) ** 2).sum())))
+    total = float(((x - x.mean()) ** 2).sum())
+    return float(np.sqrt(between / total)) if total > 0 else float("nan")

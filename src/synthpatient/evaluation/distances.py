@@ -284,6 +284,9 @@ class NNDR(Metric):
         check_positive_int(self.max_reference_rows, "max_reference_rows")
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
+        if len(inputs.real) < 2:  # the rest of the report can still be computed
+            return float("nan"), {"error": "fewer than 2 training rows; the ratio needs a "
+                                           "nearest and a second-nearest training row"}
         result = nndr(inputs.real, inputs.synthetic, inputs.holdout,  # type: ignore[arg-type]
                       schema=inputs.schema, seed=inputs.seed, **self.get_params())
         return result.score, flat_details(result)

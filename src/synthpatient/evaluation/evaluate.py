@@ -26,6 +26,7 @@ from synthpatient.evaluation.registry import available_metrics, get_metric_class
 from synthpatient.evaluation.report import RESULT_COLUMNS, EvaluationReport, summarise
 from synthpatient.rules import RuleSet
 from synthpatient.schema import Schema
+from synthpatient.schema._dtypes import DATE_RANGE_TEXT
 from synthpatient.schema._validate import coerce_column
 
 __all__ = ["MAX_ROWS", "EvaluationReport", "evaluate"]
@@ -47,9 +48,11 @@ def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataF
         for spec in schema.learned:
             _, failed = coerce_column(spec, frame[spec.name])
             if failed:
+                extra = (f" (or are dates outside {DATE_RANGE_TEXT})"
+                         if spec.kind == "datetime" else "")
                 raise DataError(f"Column '{spec.name}' is {spec.kind} in the real table but "
-                                f"{failed} value(s) of the {name} table are not. Give tables "
-                                "whose columns have the same types.")
+                                f"{failed} value(s) of the {name} table are not{extra}. Give "
+                                "tables whose columns have the same types.")
     if target is not None:
         if target not in real.columns:
             raise DataError(f"The target column '{target}' is not in the real table. "
@@ -167,7 +170,7 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *,
     runs = [Inputs(real, synthetic, holdout, schema, seed + i, target, rules, sensitive,
                    examples, sample, detailed and i == 0) for i in range(seeds)]
     results, sections, ran = _run(chosen, runs, notices)
-    summary = summarise(results, {m.key: m for m in chosen})
+    summary = summarise(results, {m.key: m for m in chosen}, ran["not_computed"])
     meta = {"n_real": len(real), "n_synthetic": len(synthetic),
             "n_holdout": None if holdout is None else len(holdout),
             "columns": list(schema.sdtypes()), "sdtypes": schema.sdtypes(),
@@ -187,6 +190,7 @@ def _run(chosen: list[Metric], runs: list[Inputs],
     sections: dict[str, Any] = {}
     skipped: list[dict[str, str]] = []
     timings: dict[str, float] = {}
+    not_computed: dict[str, str] = {}  # metric -> why it has no score (its "error" detail)
     for metric in chosen:
         reason = metric.skip_reason(runs[0])
         if reason is not None:
@@ -198,9 +202,14 @@ def _run(chosen: list[Metric], runs: list[Inputs],
         timings[metric.key] = round(time.perf_counter() - start, 3)
         rows += [{"family": metric.family, "metric": metric.key, "seed": inputs.seed,
                   "value": result.score} for inputs, result in zip(runs, results, strict=False)]
+        reasons = [str(r.details["error"]) for r in results
+                   if np.isnan(r.score) and r.details.get("error")]
+        if reasons and all(np.isnan(r.score) for r in results):
+            not_computed[metric.key] = reasons[0]
         sections.update(metric.report_sections(results[0]))
         notices += results[0].details.get("notices", [])
     notices += _skip_notices(skipped)
     ran = [m.key for m in chosen if m.key in timings]
     return (pd.DataFrame(rows, columns=RESULT_COLUMNS), sections,
-            {"metrics": ran, "skipped": skipped, "notices": notices, "timings_s": timings})
+            {"metrics": ran, "skipped": skipped, "not_computed": not_computed, "notices": notices,
+             "timings_s": timings})

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthpatient.errors import DataError
 from synthpatient.evaluation._metric import Inputs, Metric, MetricResult, Verdicts
 from synthpatient.evaluation.similarity import (
     _NAN,
@@ -105,7 +106,8 @@ def _scored_columns(real: pd.DataFrame, synthetic: pd.DataFrame,
     scored = {c: t for c, t in sdtypes.items() if t in CONTINUOUS or t in DISCRETE}
     missing = [c for c in scored if c not in real.columns or c not in synthetic.columns]
     if missing:
-        raise ValueError(f"columns in sdtypes but not in both tables: {missing}")
+        raise DataError(f"Columns {missing} are in sdtypes but not in both tables. Give tables "
+                        "with the same columns, or leave those columns out of sdtypes.")
     return scored
 
 
@@ -230,7 +232,7 @@ def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping
         The overall, Column Shapes and Column Pair Trends scores with their details.
 
     Raises:
-        ValueError: If a scored column is missing from either table.
+        DataError: If a scored column is missing from either table (a ``ValueError``).
 
     Examples:
         >>> result = quality_report(real, synthetic, {"age": "numerical", "sex": "categorical"})

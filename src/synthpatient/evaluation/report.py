@@ -29,7 +29,8 @@ class EvaluationReport:
         sections: the details each report section is drawn from, by metric key (the first
             seed's ``MetricResult.details``), plus "rules": the per-rule violation table.
         meta: rows, columns, seeds, target, the metrics run and those ``skipped`` (with the
-            reason), notices (things the reader must know), timings.
+            reason), those ``not_computed`` (ran, but had no score on these tables: metric ->
+            reason, also the summary's verdict), notices (things the reader must know), timings.
 
     Examples:
         >>> report = evaluate(train, synthetic, holdout=holdout, target="progression")
@@ -91,12 +92,19 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return float(np.mean(clean)), float(statistics.pstdev(clean)) if len(clean) > 1 else 0.0
 
 
-def summarise(results: pd.DataFrame, metrics: Mapping[str, Metric]) -> pd.DataFrame:
-    """One row per metric: mean and spread over seeds, and the metric's verdict on the mean."""
+def summarise(results: pd.DataFrame, metrics: Mapping[str, Metric],
+              reasons: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per metric: mean and spread over seeds, and the metric's verdict on the mean.
+
+    ``reasons``: why a metric could not compute its score (its ``error`` detail); a metric
+    without a score then reads "not computed (reason)".
+    """
     rows = []
     for (family, key), group in results.groupby(["family", "metric"], sort=False):
         mean, sd = _spread(group["value"].tolist())
         level, verdict = metrics[key].verdict(metrics[key].normalize(mean))
+        if np.isnan(mean) and (reasons or {}).get(key):
+            verdict = f"not computed ({(reasons or {})[key]})"
         rows.append({"family": family, "metric": key, "score": mean, "sd": sd,
                      "verdict": verdict, "level": level})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats.contingency import association
 
+from synthpatient.errors import DataError
 from synthpatient.evaluation._metric import ColumnMetric, MetricResult
+from synthpatient.schema import utc_datetimes
 
 SdType = Literal["numerical", "categorical", "boolean", "datetime"]
 #: sdtypes scored as continuous (KSComplement, Pearson) and as discrete (TVComplement,
@@ -55,10 +57,11 @@ def _is_datetime(values: pd.Series) -> bool:
 
 
 def _as_datetime(values: pd.Series) -> pd.Series:
-    """A datetime column as datetime64; strings are parsed (invalid ones become NaT)."""
+    """A datetime column as datetime64; other values are read as the schema reads them (UTC
+    offsets, mixed ones too, to naive UTC; unparseable or out-of-range values become NaT)."""
     if _is_datetime(values):
-        return values
-    return pd.to_datetime(values, errors="coerce")
+        return values  # its own unit kept, as SDMetrics keeps it
+    return utc_datetimes(values)
 
 
 def _datetime_integers(values: pd.Series, unit: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +99,14 @@ def _ks_values(values: pd.Series, as_datetime: bool) -> np.ndarray:
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(dtype="int64")
     numbers = _numbers(values)
-    return np.round(numbers[~np.isnan(numbers)], KS_DECIMALS)
+    numbers = numbers[~np.isnan(numbers)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(numbers, KS_DECIMALS)
+    # rounding scales by 10**14 first, which is infinite near the float limit (1e308): keep
+    # such numbers as they are rather than let distinct ones tie at infinity
+    overflow = np.isfinite(numbers) & ~np.isfinite(rounded)
+    rounded[overflow] = numbers[overflow]
+    return rounded
 
 
 def _codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -123,7 +133,8 @@ def _codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarra
 def _own_range_bins(numbers: np.ndarray) -> np.ndarray | None:
     """ColumnPairTrends' bins: equal-width on this table's range; None where numpy refuses."""
     try:
-        edges = np.histogram_bin_edges(numbers[~np.isnan(numbers)], bins=N_BINS)
+        with np.errstate(over="ignore", invalid="ignore"):  # the failure below is handled
+            edges = np.histogram_bin_edges(numbers[~np.isnan(numbers)], bins=N_BINS)
     except ValueError:  # infinite values: SDMetrics records the discretisation as failed
         return None
     return np.digitize(numbers, edges)
@@ -145,7 +156,9 @@ def discretize(values: pd.Series) -> pd.Series:
     """
     labels = _own_range_bins(_numbers(values, None))
     if labels is None:
-        raise ValueError(f"cannot bin column {values.name!r}: it has infinite values")
+        raise DataError(f"Column '{values.name}' cannot be cut into bins: it holds infinite "
+                        "values or a range wider than a float. Replace those values with blanks "
+                        "or real numbers.")
     return pd.Series(labels, index=values.index, name=values.name)
 
 
@@ -390,16 +403,20 @@ class ContingencySimilarity(ColumnMetric):
             set), ``similarity`` (the score without threshold) and ``meets_threshold``.
 
         Raises:
-            ValueError: If the tables do not have the same two columns.
+            DataError: If the tables do not have the same two columns (a ``ValueError``).
         """
         if real.shape[1] != 2 or synthetic.shape[1] != 2 or set(real) != set(synthetic):
-            raise ValueError("ContingencySimilarity needs two tables with the same 2 columns")
+            raise DataError("ContingencySimilarity needs two tables with the same 2 columns.")
         columns = list(real.columns[:2])
         labels: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
         for column in columns:
             if column in (continuous_columns or ()):
-                r, s = _real_range_bins(_numbers(real[column], None),
-                                        _numbers(synthetic[column], None), num_discrete_bins)
+                try:
+                    r, s = _real_range_bins(_numbers(real[column], None),
+                                            _numbers(synthetic[column], None), num_discrete_bins)
+                except ValueError:  # infinite real values: SDMetrics cannot bin them either
+                    return MetricResult(_NAN, {"error": f"column '{column}' cannot be binned: "
+                                                        "infinite values or too wide a range"})
                 labels.append((r, s, num_discrete_bins + 2, _NO_LABELS))
             else:
                 labels.append(_codes(real[column], synthetic[column]))

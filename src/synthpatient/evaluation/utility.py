@@ -37,6 +37,7 @@ from synthpatient._random import check_seed, fresh_seed
 from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.evaluation._encoding import (
     CATEGORY_KINDS,
+    HUGE,
     NUMERIC_KINDS,
     EncoderTransformer,
     category_keys,
@@ -235,19 +236,33 @@ def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
     """Scores of each model on ``test`` and, when ``groups`` labels the test rows, on each group
     (the same fitted model, so per-group figures cost no extra training)."""
     y = labels.astype(str) if problem.task == "classification" else labels.astype(float)
+    unit = 1.0
+    if problem.task == "regression":
+        # targets near the float limit (±1e308) are fitted and scored in units of their
+        # largest magnitude, so that squares do not overflow; R² is unchanged, MAE scaled back
+        peak = float(max(np.abs(y).max(initial=0.0), np.abs(truth.astype(float)).max(initial=0.0)))
+        unit = peak if peak > HUGE else 1.0
+        y, truth = y / unit, truth.astype(float) / unit
+
+    def score(model: Pipeline, rows: pd.DataFrame, expected: np.ndarray) -> dict[str, float]:
+        result = _evaluate(model, problem, rows, expected, positive)
+        if "mae" in result:
+            result["mae"] *= unit
+        return result
+
     out: dict[str, dict[str, float]] = {}
     by_group: dict[str, dict[str, dict[str, float]]] = {}
     with model_threads(len(train)):
         for name in models:
             model = _model(problem, name).fit(train[problem.features], y)
-            out[name] = _evaluate(model, problem, test, truth, positive)
+            out[name] = score(model, test, truth)
             for column in [] if groups is None else groups.columns:
                 labels_of_test = groups[column].reindex(test.index).to_numpy()
                 for level in pd.unique(labels_of_test[pd.notna(labels_of_test)]):
                     rows = labels_of_test == level
                     if rows.sum() >= MIN_GROUP_ROWS and len(pd.unique(truth[rows])) > 1:
-                        by_group.setdefault(f"{column}={level}", {})[name] = _evaluate(
-                            model, problem, test[rows], truth[rows], positive)
+                        by_group.setdefault(f"{column}={level}", {})[name] = score(
+                            model, test[rows], truth[rows])
     return out, by_group
 
 

@@ -1,8 +1,10 @@
 """Table schemas: column kinds, constraints, inference from data, validation, JSON io."""
 
+from synthpatient.schema._dtypes import utc_datetimes
 from synthpatient.schema._infer import ColumnDecision, check_table, explain_schema, infer_schema
 from synthpatient.schema._spec import LEARNED_KINDS, ColumnKind, ColumnSpec, Schema
 from synthpatient.schema._validate import category_key, coerce_frame
 
 __all__ = ["LEARNED_KINDS", "ColumnDecision", "ColumnKind", "ColumnSpec", "Schema",
-           "category_key", "check_table", "coerce_frame", "explain_schema", "infer_schema"]
+           "category_key", "check_table", "coerce_frame", "explain_schema", "infer_schema",
+           "utc_datetimes"]

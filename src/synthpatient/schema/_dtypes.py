@@ -178,3 +178,27 @@ def plain_values(name: str, series: pd.Series, *, unit: str | None = None,
                 "samples hold numbers")
         return PlainColumn(numbers, note=note, unit=unit)
     return PlainColumn(series)
+
+
+def utc_datetimes(values: pd.Series, *, nanoseconds: bool = True) -> pd.Series:
+    """Dates and times as naive UTC datetimes, read the way inference and coercion read them.
+
+    Time-zone-aware times are converted to UTC; text is parsed in any format pandas reads, its
+    UTC offsets (which may differ from row to row) applied, so one column never mixes zones;
+    what does not parse becomes NaT. Text without an offset is read as it stands.
+
+    Args:
+        values: a column of any dtype.
+        nanoseconds: return ``datetime64[ns]`` with dates outside :data:`DATE_MIN` ..
+            :data:`DATE_MAX` made NaT, as coercion does; False keeps pandas' own resolution
+            and every date (for code that only spells dates, such as row hashes).
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values
+    else:
+        stamps = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    if not nanoseconds:
+        return stamps
+    return to_nanoseconds("", stamps, strict=False)[0]
