@@ -151,7 +151,7 @@ def to_json(result: BenchmarkResult) -> str:
 
 def to_html(result: BenchmarkResult) -> str:
     from synthpatient.evaluation import _plots
-    from synthpatient.evaluation._html import esc, image, page
+    from synthpatient._html import esc, image, page
 
     sections = [("summary", "Results", f"<pre>{esc(to_markdown(result))}</pre>")]
     if not result.summary.empty:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.evaluation import _plots
-from synthpatient.evaluation._html import card, esc, fmt, image, page, table
+from synthpatient._html import card, esc, fmt, image, page, table
 
 if TYPE_CHECKING:
     from synthpatient.evaluation.report import EvaluationReport

@@ -26,8 +26,7 @@ from synthpatient.evaluation.registry import available_metrics, get_metric_class
 from synthpatient.evaluation.report import RESULT_COLUMNS, EvaluationReport, summarise
 from synthpatient.rules import RuleSet
 from synthpatient.schema import Schema
-from synthpatient.schema._dtypes import DATE_RANGE_TEXT
-from synthpatient.schema._validate import coerce_column
+from synthpatient.schema import DATE_RANGE_TEXT, coerce_column
 
 __all__ = ["MAX_ROWS", "EvaluationReport", "evaluate"]
 

@@ -32,7 +32,7 @@ class SubgroupSharesResult:
 
 def subgroup_columns(schema: Schema) -> dict[str, str]:
     """Subgroup columns found by name: ``{column: "category" | "age"}``."""
-    from synthpatient.schema._infer import normalise_name
+    from synthpatient.schema import normalise_name
 
     found = {}
     for spec in schema.learned:

@@ -59,7 +59,7 @@ def sex_labels(spec: ColumnSpec) -> dict[str, str] | None:
     ``is_female``), and every value must be a known answer; numeric codes count only when the
     name or description states what they mean ('sex (1=male, 2=female)').
     """
-    from synthpatient.schema._infer import normalise_name
+    from synthpatient.schema import normalise_name
 
     name = normalise_name(spec.name)
     flag = _SEX_FLAG.match(name)
