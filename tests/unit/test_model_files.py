@@ -381,3 +381,10 @@ def test_a_model_without_a_server_takes_no_endpoint_on_load(copula, tmp_path):
     copula.save(tmp_path / "m")
     with pytest.raises(InvalidParameterError, match="takes no such parameters"):
         Synthesizer.load(tmp_path / "m", base_url="http://127.0.0.1:9/v1")
+
+
+def test_a_bare_array_file_in_place_of_the_archive_is_refused(copula, tmp_path):
+    copula.save(tmp_path / "m")
+    with open(tmp_path / "m" / ARRAYS, "wb") as handle:
+        np.save(handle, np.arange(3))
+    _refused(tmp_path / "m", "not an archive of named arrays")

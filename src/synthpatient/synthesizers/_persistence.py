@@ -377,10 +377,10 @@ def _read_arrays(path: Path, inventory: dict[str, dict[str, Any]]) -> dict[str, 
         raise damaged(path, f"{ARRAYS} is missing") from exc
     except unreadable as exc:
         raise damaged(path, f"{ARRAYS} is not a readable array archive") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy renamed (already read)
+        raise damaged(path, f"{ARRAYS} is not an archive of named arrays")
     arrays: dict[str, np.ndarray] = {}
     with archive:
-        if not isinstance(archive, np.lib.npyio.NpzFile):  # a bare .npy renamed
-            raise damaged(path, f"{ARRAYS} is not an archive of named arrays")
         missing = sorted(set(inventory) - set(archive.files))
         if missing:
             raise damaged(path, f"array '{_show(missing[0])}' is missing from {ARRAYS}")
