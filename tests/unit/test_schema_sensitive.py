@@ -359,3 +359,15 @@ def test_a_clinic_email_on_most_rows_stays_a_flagged_category():
     schema, decisions = explain_schema(frame)
     assert schema["contact"].kind == "categorical"
     assert next(d for d in decisions if d.name == "contact").uncertain
+
+
+def test_in_a_tiny_table_people_and_notes_are_never_learned():
+    """Two patients, 16 rows: too few to see the patients, so names decide (fuzz findings)."""
+    rows = [{"subject": code, "contact": email, "notes": note, "sbp": 120 + i}
+            for i, (code, email, note) in enumerate(
+                [("ZQXJ0a1b2c3d", "ann@example.net", "declined statin")] * 8
+                + [("ZQXJ9f8e7d6c", "bob@example.net", "seen in clinic")] * 8)]
+    _, decisions = explain_schema(pd.DataFrame(rows))
+    kinds = {d.name: d.kind for d in decisions}
+    assert kinds == {"subject": "identifier", "contact": "identifier", "notes": "text",
+                     "sbp": "integer"}

@@ -10,6 +10,7 @@ its values repeat, and shares of distinct values are counted over patients, not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -52,6 +53,11 @@ PERSON_CONTENT = frozenset({"email", "phone", "national_id", "address", "name", 
 #: People's content is genuinely shared (a clinic's generic email) when one value covers at
 #: least this share of rows...
 SHARED_TOP_SHARE = 0.5
+#: Column names that mark free text (notes, remarks, comments) whatever the values look like.
+_FREE_TEXT_NAME = re.compile(r"(^|_)(notes?|remarks?|comments?|free_?text|narrative|memo"
+                             r"|annotations?|observations_text)($|_)")
+#: ... and only when that value is on at least this many rows.
+SHARED_MIN_ROWS = 30
 #: ... or, for person names, when each name is used on average by this many patients (rows,
 #: without a patient key): a handful of doctors over hundreds of visits.
 SHARED_NAME_UNITS = 20
@@ -234,6 +240,13 @@ def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
         # too few patients to be found as the key, but never something to learn
         return _Verdict(_identifier(column, _content_type(column)),
                         f"its name marks a patient key or record number ({units})")
+    if column.family == "text" and is_key_name(normalise_name(name)) \
+            and units.n_distinct < MIN_PATIENTS:
+        # a bare 'subject' or 'participant' holding text, in a table too small to see its
+        # patients: learning it could only copy them ('pt' as prothrombin time is a number)
+        return _Verdict(_identifier(column, _content_type(column)),
+                        f"its name marks a patient key and the table is too small to tell "
+                        f"otherwise ({units})", uncertain=True)
     if column.hint == "id" and units.share > 0.9:
         return _Verdict(_identifier(column, _content_type(column)),
                         f"its name marks an identifier and its values are distinct ({units})")
@@ -362,10 +375,16 @@ def _text_like(column: Column, units: _Units) -> _Verdict:
             doubt = (f"values look like {label} but are shared between "
                      f"{units.word}; kept as categories: declare an identifier if they "
                      "identify people")
-    if text.free_text:
-        if spread:
+    named_text = bool(_FREE_TEXT_NAME.search(normalise_name(name)))
+    if text.free_text or named_text:
+        if spread or named_text:
+            # a column named as notes or remarks is free text even when its phrases are short
+            # and repeat (a small table, 'declined statin'): learning it could copy a patient's
+            how = ("long values of several words, few repeats" if text.free_text
+                   else "its name marks notes or remarks")
             return _Verdict(ColumnSpec(name=name, kind="text", nullable=nullable),
-                            f"free text: long values of several words, few repeats ({units})")
+                            f"free text: {how} ({units})",
+                            uncertain=not (spread and text.free_text))
         if doubt is None and (units.share >= 0.2 or units.n_distinct > 20):
             doubt = ("long values of several words, kept as categories because they "
                      "repeat; set the kind to 'text' in the schema if this is free text")
@@ -385,8 +404,8 @@ def _widely_shared(column: Column, units: _Units) -> bool:
     """Whether people's content (emails, names...) is shared as a category is, not a person's:
     one value on most rows (a clinic's address), or person names each on many patients (a few
     doctors). A family's email on a few patients is still theirs."""
-    if column.top_share >= SHARED_TOP_SHARE:
-        return True
+    if column.top_share >= SHARED_TOP_SHARE and column.top_share * column.n_rows >= SHARED_MIN_ROWS:
+        return True  # on few rows, half of them may be one patient's: still theirs
     names = column.text.content in ("name", "first_name", "last_name")
     return names and units.n_units >= SHARED_NAME_UNITS * units.n_distinct
 
