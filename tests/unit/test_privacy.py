@@ -10,11 +10,11 @@ import pytest
 
 from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.evaluation import get_metric_class
+from synthpatient._row_hash import row_hashes
 from synthpatient.evaluation._encoding import (
     ONE_HOT_WEIGHT,
     fit_encoder,
     nearest_neighbours,
-    row_hashes,
 )
 from synthpatient.evaluation.privacy import (
     attribute_inference,

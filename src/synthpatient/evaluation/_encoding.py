@@ -404,27 +404,7 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         return self.encoder_.transform(X, dtype=np.float64)
 
 
-# -- rows: hashes and nearest neighbours -----------------------------------------------------
-def row_hashes(frame: pd.DataFrame, kinds: Mapping[str, str], decimals: int = 9) -> np.ndarray:
-    """One uint64 hash per row over ``kinds``' columns, after normalising dtypes.
-
-    Numbers are compared as float64 rounded to ``decimals`` places (so int 3 equals 3.0 and CSV
-    round trips do not break equality), datetimes as days to the same places, categories by their
-    spelling-independent key. Missing equals missing. ``frame`` is not modified.
-    """
-    normalised: dict[str, np.ndarray] = {}
-    for name, kind in kinds.items():
-        if kind in NUMERIC_KINDS:
-            # datetimes are days here, so 9 decimals is about 0.1 ms;
-            # + 0.0 turns -0.0 into 0.0, which hashes differently
-            normalised[name] = np.round(numbers(frame[name], kind), decimals) + 0.0
-        else:
-            keys = category_keys(frame[name], kind)
-            normalised[name] = np.where(pd.isna(keys), _MISSING_KEY, keys).astype(object)
-    table = pd.DataFrame(normalised, index=pd.RangeIndex(len(frame)))
-    return pd.util.hash_pandas_object(table, index=False).to_numpy()
-
-
+# -- rows: nearest neighbours ---------------------------------------------------------------
 def nearest_neighbours(query: np.ndarray, reference: np.ndarray, k: int = 1, *,
                        chunk_rows: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Exact Euclidean k nearest ``reference`` rows of every ``query`` row.
