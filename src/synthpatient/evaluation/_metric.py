@@ -16,7 +16,6 @@ Neither kind ever modifies the tables it is given.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from synthpatient._params import KeywordParams
 from synthpatient._random import check_seed
 from synthpatient.errors import InvalidParameterError
 from synthpatient.evaluation._encoding import check_frame
@@ -185,7 +185,7 @@ class ColumnMetric(_Described):
     """
 
 
-class Metric(_Described, ABC):
+class Metric(_Described, KeywordParams, ABC):
     """A table metric: the one contract every metric in the registry follows.
 
     Subclasses declare ``key`` (snake_case, the name in reports, JSON, the benchmark and the
@@ -213,21 +213,9 @@ class Metric(_Described, ABC):
         self._validate_params()
 
     # -- parameters ----------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as given."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
     def _validate_params(self) -> None:
         """Raise :class:`InvalidParameterError` for a bad parameter; extend in subclasses."""
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
     # -- computing -----------------------------------------------------------------------------
     def compute(self, real: pd.DataFrame, synthetic: pd.DataFrame, *,

@@ -12,7 +12,6 @@ testing backend names.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._memory import check_rows_fit
+from synthpatient._params import KeywordParams
 from synthpatient._random import as_generator, check_seed, fresh_seed
 from synthpatient.errors import (
     ConditionError,
@@ -90,7 +90,7 @@ class SampleReport(Protocol):
         """Every count, JSON-ready."""
 
 
-class Synthesizer(ABC):
+class Synthesizer(KeywordParams, ABC):
     """Learns a table and samples new rows like it.
 
     Subclasses take keyword-only parameters, store them unchanged under the same names and
@@ -118,15 +118,6 @@ class Synthesizer(ABC):
         self._validate_params()
 
     # -- parameters ----------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, as given."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
     def _validate_params(self) -> None:
         """Raise :class:`InvalidParameterError` for a parameter outside its constraints;
         backends extend it with the checks a table cannot express (one parameter against
@@ -143,9 +134,6 @@ class Synthesizer(ABC):
             raise InvalidParameterError(f"The '{name}' parameter of {type(self).__name__} must "
                                         f"be {expected}. Got {getattr(self, name)!r}.")
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
     def uses_network(self) -> bool:
         """Whether this instance sends requests when sampling: the class's ``needs_network``,
