@@ -219,7 +219,22 @@ def nndr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
 
 
 # -- the registered metrics ------------------------------------------------------------------
-class DCR(Metric):
+class _NearestRowMetric(Metric):
+    """Metrics over nearest real rows: how many synthetic and reference rows they compare
+    (sampled down beyond these, so a 100,000-row table is measured in seconds)."""
+
+    def __init__(self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+                 max_reference_rows: int = MAX_REFERENCE_ROWS) -> None:
+        self.max_synthetic_rows = max_synthetic_rows
+        self.max_reference_rows = max_reference_rows
+        super().__init__()
+
+    def _validate_params(self) -> None:
+        check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
+        check_positive_int(self.max_reference_rows, "max_reference_rows")
+
+
+class DCR(_NearestRowMetric):
     """Distance to closest record, training versus holdout, as a score (see :func:`dcr`).
 
     Details: every field of :class:`DCRResult` and its details (``share_closer_to_training``,
@@ -239,23 +254,13 @@ class DCR(Metric):
     requires = frozenset({"holdout"})
     repeat = True
 
-    def __init__(self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                 max_reference_rows: int = MAX_REFERENCE_ROWS) -> None:
-        self.max_synthetic_rows = max_synthetic_rows
-        self.max_reference_rows = max_reference_rows
-        super().__init__()
-
-    def _validate_params(self) -> None:
-        check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
-        check_positive_int(self.max_reference_rows, "max_reference_rows")
-
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         result = dcr(inputs.real, inputs.synthetic, inputs.holdout,  # type: ignore[arg-type]
                      schema=inputs.schema, seed=inputs.seed, **self.get_params())
         return result.score, flat_details(result)
 
 
-class NNDR(Metric):
+class NNDR(_NearestRowMetric):
     """Nearest-neighbour distance ratio against the holdout's baseline (see :func:`nndr`).
 
     Details: every field of :class:`NNDRResult` and its details.
@@ -272,16 +277,6 @@ class NNDR(Metric):
                         "many synthetic rows single out training patients")
     requires = frozenset({"holdout"})
     repeat = True
-
-    def __init__(self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                 max_reference_rows: int = MAX_REFERENCE_ROWS) -> None:
-        self.max_synthetic_rows = max_synthetic_rows
-        self.max_reference_rows = max_reference_rows
-        super().__init__()
-
-    def _validate_params(self) -> None:
-        check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
-        check_positive_int(self.max_reference_rows, "max_reference_rows")
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         if len(inputs.real) < 2:  # the rest of the report can still be computed
