@@ -109,23 +109,20 @@ class SessionStore:
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id (and mark it seen), or None."""
-        if not session_id:
-            return None
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is not None:
-                session.last_seen = time.monotonic()
-            return session
+        return self._seen(session_id, hold=False)
 
     def checkout(self, session_id: str | None) -> Session | None:
         """Like :meth:`get`, and held (never recycled nor swept) until :meth:`release`."""
+        return self._seen(session_id, hold=True)
+
+    def _seen(self, session_id: str | None, *, hold: bool) -> Session | None:
         if not session_id:
             return None
         with self._lock:
             session = self._sessions.get(session_id)
             if session is not None:
                 session.last_seen = time.monotonic()
-                session.in_use += 1
+                session.in_use += int(hold)
             return session
 
     def release(self, session: Session) -> None:
