@@ -39,8 +39,9 @@ def _seed(rng: np.random.Generator) -> Any:
     return None if rng.random() < 0.3 else int(rng.integers(0, 2**31))
 
 
-def api_conditions(rng: np.random.Generator, frame: pd.DataFrame, info: TableInfo,
-                   benign: bool = False) -> Any:
+def api_conditions(
+    rng: np.random.Generator, frame: pd.DataFrame, info: TableInfo, benign: bool = False
+) -> Any:
     """``conditions=`` values: real ones and every malformed shape (``benign``: real ones)."""
     if rng.random() < 0.6:
         return None
@@ -52,10 +53,29 @@ def api_conditions(rng: np.random.Generator, frame: pd.DataFrame, info: TableInf
             values = list(frame[col].dropna().unique()[:5])
         except TypeError:
             values = []
-    style = pick(rng, ("value", "range")) if benign else weighted(rng, {
-        "value": 4, "range": 4, "unknown": 1, "sensitive": 1, "list": 1, "open": 1, "nan": 1,
-        "huge-int": 0.5, "inf": 0.5, "dates": 1, "not-mapping": 0.5, "dict": 0.5, "bytes": 0.5,
-        "hostile": 1})
+    style = (
+        pick(rng, ("value", "range"))
+        if benign
+        else weighted(
+            rng,
+            {
+                "value": 4,
+                "range": 4,
+                "unknown": 1,
+                "sensitive": 1,
+                "list": 1,
+                "open": 1,
+                "nan": 1,
+                "huge-int": 0.5,
+                "inf": 0.5,
+                "dates": 1,
+                "not-mapping": 0.5,
+                "dict": 0.5,
+                "bytes": 0.5,
+                "hostile": 1,
+            },
+        )
+    )
     if style == "value":
         return {col: pick(rng, values) if values else 1}
     if style == "range":
@@ -104,7 +124,8 @@ def build_api_pipeline(rng: np.random.Generator, ws: Workspace) -> Plan:
     params: dict[str, Any] = {}
     if rng.random() < 0.1 and not benign:
         params[pick(rng, ("n_quantiles", "missing_tree_depth", "missing_min_leaf"))] = pick(
-            rng, (2, 1, 0, -1, 10**6, 2.5, "3", None, True))
+            rng, (2, 1, 0, -1, 10**6, 2.5, "3", None, True)
+        )
     if benign:
         seed, n_rows, n_again = int(rng.integers(0, 2**31)), pick(rng, _N_ROWS), 5
         conditions = api_conditions(rng, frame, info, benign=True)
@@ -121,8 +142,10 @@ def build_api_pipeline(rng: np.random.Generator, ws: Workspace) -> Plan:
 
     def infer(ctx: dict[str, Any]) -> Any:
         ctx["schema"] = Schema.infer(frame, **options)
-        return {"schema JSON": ctx["schema"].to_json(),
-                "schema JSON with observed values": ctx["schema"].to_json(include_observed=True)}
+        return {
+            "schema JSON": ctx["schema"].to_json(),
+            "schema JSON with observed values": ctx["schema"].to_json(include_observed=True),
+        }
 
     def fit(ctx: dict[str, Any]) -> Any:
         model = GaussianCopulaSynthesizer(seed=seed, **params)
@@ -158,20 +181,34 @@ def build_api_pipeline(rng: np.random.Generator, ws: Workspace) -> Plan:
         write_table(ctx["synthetic"], ws.out / out_name)
         return None
 
-    steps = [("Schema.infer", infer), ("fit", fit), ("sample", sample), ("save", save),
-             ("load", load), ("quality_summary", quality), ("evaluate", evaluation),
-             ("write_table", write)]
-    description = (f"table={info.label()}; Schema.infer(df, {options}); "
-                   f"GaussianCopulaSynthesizer(seed={seed!r}, {params}).fit(df"
-                   f"{', schema=schema' if with_schema else ''}).sample({n_rows!r}, "
-                   f"conditions={_short(conditions)}); save(out/model, overwrite="
-                   f"{save_overwrite}); load().sample({n_again!r}); quality_summary"
-                   f"{'; evaluate' if evaluate_too else ''}; write_table(out/{out_name})")
-    return Plan("api-pipeline", info.label(), channel="api", steps=steps,
-                expected={"out/model", f"out/{out_name}"}, info=info,
-                description=description,
-                step_outputs=[set(), set(), set(), {"out/model"}, set(), set(), set(),
-                              {f"out/{out_name}"}])
+    steps = [
+        ("Schema.infer", infer),
+        ("fit", fit),
+        ("sample", sample),
+        ("save", save),
+        ("load", load),
+        ("quality_summary", quality),
+        ("evaluate", evaluation),
+        ("write_table", write),
+    ]
+    description = (
+        f"table={info.label()}; Schema.infer(df, {options}); "
+        f"GaussianCopulaSynthesizer(seed={seed!r}, {params}).fit(df"
+        f"{', schema=schema' if with_schema else ''}).sample({n_rows!r}, "
+        f"conditions={_short(conditions)}); save(out/model, overwrite="
+        f"{save_overwrite}); load().sample({n_again!r}); quality_summary"
+        f"{'; evaluate' if evaluate_too else ''}; write_table(out/{out_name})"
+    )
+    return Plan(
+        "api-pipeline",
+        info.label(),
+        channel="api",
+        steps=steps,
+        expected={"out/model", f"out/{out_name}"},
+        info=info,
+        description=description,
+        step_outputs=[set(), set(), set(), {"out/model"}, set(), set(), set(), {f"out/{out_name}"}],
+    )
 
 
 def _short(value: Any) -> str:
@@ -196,11 +233,15 @@ def build_api_io(rng: np.random.Generator, ws: Workspace) -> Plan:
         def infer(ctx: dict[str, Any]) -> Any:
             return Schema.infer(ctx["frame"]).to_json()
 
-        return Plan("api-io", f"read {variant} {info.label()}", channel="api",
-                    steps=[("read_table", read), ("Schema.infer", infer)],
-                    info=info,
-                    description=f"read_table('{ws.rel(path)}') [{variant}, {info.label()}]; "
-                                "Schema.infer(...).to_json()")
+        return Plan(
+            "api-io",
+            f"read {variant} {info.label()}",
+            channel="api",
+            steps=[("read_table", read), ("Schema.infer", infer)],
+            info=info,
+            description=f"read_table('{ws.rel(path)}') [{variant}, {info.label()}]; "
+            "Schema.infer(...).to_json()",
+        )
     if mode == "write":
         frame, info = random_table(rng, sensitive=False, odd=0.8)
         suffix = pick(rng, (".csv", ".parquet", ".tsv"))
@@ -211,14 +252,30 @@ def build_api_io(rng: np.random.Generator, ws: Workspace) -> Plan:
             write_table(frame, out, overwrite=overwrite)
             return None
 
-        return Plan("api-io", f"write {info.label()} out:{style}", channel="api",
-                    steps=[("write_table", write)], expected={expected} if expected else set(),
-                    description=f"write_table(<{info.label()}>, '{out}', overwrite={overwrite})")
-    text = pick(rng, ("{", "[]", "null", '{"columns": 5}', '{"columns": [{"name": "a"}]}',
-                      '{"format": "x", "columns": []}', '{"columns": [{"name": "a", "kind": '
-                      '"numeric", "minimum": 5, "maximum": 1}]}', "{" * 100_000,
-                      '{"columns": [{"name": "a", "kind": "identifier"}]}', "\ufeff{}",
-                      '{"columns": [{"name": "' + "x" * 10**5 + '", "kind": "numeric"}]}'))
+        return Plan(
+            "api-io",
+            f"write {info.label()} out:{style}",
+            channel="api",
+            steps=[("write_table", write)],
+            expected={expected} if expected else set(),
+            description=f"write_table(<{info.label()}>, '{out}', overwrite={overwrite})",
+        )
+    text = pick(
+        rng,
+        (
+            "{",
+            "[]",
+            "null",
+            '{"columns": 5}',
+            '{"columns": [{"name": "a"}]}',
+            '{"format": "x", "columns": []}',
+            '{"columns": [{"name": "a", "kind": "numeric", "minimum": 5, "maximum": 1}]}',
+            "{" * 100_000,
+            '{"columns": [{"name": "a", "kind": "identifier"}]}',
+            "\ufeff{}",
+            '{"columns": [{"name": "' + "x" * 10**5 + '", "kind": "numeric"}]}',
+        ),
+    )
     target = pick(rng, ("out/schema.json", "out/nope/schema.json", "/sys/schema.json"))
 
     def load_schema(ctx: dict[str, Any]) -> Any:
@@ -226,9 +283,14 @@ def build_api_io(rng: np.random.Generator, ws: Workspace) -> Plan:
         schema.to_json(target)
         return None
 
-    return Plan("api-io", "schema-json", channel="api", steps=[("Schema.from_json", load_schema)],
-                expected={target},
-                description=f"Schema.from_json({_short(text)}).to_json('{target}')")
+    return Plan(
+        "api-io",
+        "schema-json",
+        channel="api",
+        steps=[("Schema.from_json", load_schema)],
+        expected={target},
+        description=f"Schema.from_json({_short(text)}).to_json('{target}')",
+    )
 
 
 def build_api_rules(rng: np.random.Generator, ws: Workspace) -> Plan:
@@ -257,10 +319,14 @@ def build_api_rules(rng: np.random.Generator, ws: Workspace) -> Plan:
     def compare(ctx: dict[str, Any]) -> Any:
         return ctx["rules"].compare(frame, synthetic_like(rng, frame, info))
 
-    return Plan("api-rules", f"{style} {'file' if from_file else 'text'}", channel="api",
-                steps=[("load", load), ("check", check), ("flags", flags), ("compare", compare)],
-                info=info,
-                description=f"RuleSet.from_yaml({_short(text)}).check/flags/compare(<{info.label()}>)")
+    return Plan(
+        "api-rules",
+        f"{style} {'file' if from_file else 'text'}",
+        channel="api",
+        steps=[("load", load), ("check", check), ("flags", flags), ("compare", compare)],
+        info=info,
+        description=f"RuleSet.from_yaml({_short(text)}).check/flags/compare(<{info.label()}>)",
+    )
 
 
 def build_api_request(rng: np.random.Generator, ws: Workspace) -> Plan:
@@ -268,8 +334,20 @@ def build_api_request(rng: np.random.Generator, ws: Workspace) -> Plan:
     from synthpatient.knowledge.request import parse_request
 
     text, style = request_text(rng, small=rng.random() < 0.3)
-    follow = pick(rng, ("yes", "no", "now make them all over 65", "add eGFR", "export as FHIR",
-                        "only women", "which sources did you use?", "", "now " + "x" * 2001))
+    follow = pick(
+        rng,
+        (
+            "yes",
+            "no",
+            "now make them all over 65",
+            "add eGFR",
+            "export as FHIR",
+            "only women",
+            "which sources did you use?",
+            "",
+            "now " + "x" * 2001,
+        ),
+    )
     confirm = rng.random() < 0.25
 
     def parse(ctx: dict[str, Any]) -> Any:
@@ -294,26 +372,35 @@ def build_api_request(rng: np.random.Generator, ws: Workspace) -> Plan:
             replies.append(chat.confirm())
         return "\n".join(r.text for r in replies)
 
-    return Plan("api-request", style, channel="api",
-                steps=[("parse_request", parse), ("Conversation", converse)],
-                expected={"out/cohort"} | {f"out/cohort-{i}" for i in range(2, 5)},
-                description=f"parse_request({_short(text)}); Conversation.send(same); "
-                            f"send({_short(follow)}); confirm={confirm}")
+    return Plan(
+        "api-request",
+        style,
+        channel="api",
+        steps=[("parse_request", parse), ("Conversation", converse)],
+        expected={"out/cohort"} | {f"out/cohort-{i}" for i in range(2, 5)},
+        description=f"parse_request({_short(text)}); Conversation.send(same); "
+        f"send({_short(follow)}); confirm={confirm}",
+    )
 
 
-_DEEP = {"ctgan": {"steps": 3, "batch_size": 20, "progress": False},
-         "tvae": {"steps": 3, "batch_size": 20, "progress": False},
-         "mst": {"epsilon": 10.0, "n_bins": 4},
-         "tabular_lm": {"epochs": 1, "d_model": 16, "progress": False},
-         "hybrid": {}}
+_DEEP = {
+    "ctgan": {"steps": 3, "batch_size": 20, "progress": False},
+    "tvae": {"steps": 3, "batch_size": 20, "progress": False},
+    "mst": {"epsilon": 10.0, "n_bins": 4},
+    "tabular_lm": {"epochs": 1, "d_model": 16, "progress": False},
+    "hybrid": {},
+}
 
 
 def build_api_deep(rng: np.random.Generator, ws: Workspace) -> Plan:
     from synthpatient import Synthesizer, make_synthesizer
 
     key = pick(rng, sorted(_DEEP))
-    frame, info = clean_table(rng, n_patients=25) if rng.random() < 0.7 else random_table(
-        rng, odd=0.5, max_patients=25, min_rows=60)
+    frame, info = (
+        clean_table(rng, n_patients=25)
+        if rng.random() < 0.7
+        else random_table(rng, odd=0.5, max_patients=25, min_rows=60)
+    )
     n_rows = _n_rows(rng)
     conditions = api_conditions(rng, frame, info) if rng.random() < 0.3 else None
 
@@ -331,13 +418,18 @@ def build_api_deep(rng: np.random.Generator, ws: Workspace) -> Plan:
     def load(ctx: dict[str, Any]) -> Any:
         return Synthesizer.load(ws.out / "model").sample(5, seed=2)
 
-    return Plan("api-deep", f"{key} {info.label()}", channel="api",
-                steps=[("fit", fit), ("sample", sample), ("save", save), ("load", load)],
-                expected={"out/model"}, info=info,
-                step_outputs=[set(), set(), {"out/model"}, set()],
-                description=f"make_synthesizer('{key}', seed=3, **{_DEEP[key]})"
-                            f".fit(<{info.label()}>)"
-                            f".sample({n_rows!r}, conditions={_short(conditions)}); save; load")
+    return Plan(
+        "api-deep",
+        f"{key} {info.label()}",
+        channel="api",
+        steps=[("fit", fit), ("sample", sample), ("save", save), ("load", load)],
+        expected={"out/model"},
+        info=info,
+        step_outputs=[set(), set(), {"out/model"}, set()],
+        description=f"make_synthesizer('{key}', seed=3, **{_DEEP[key]})"
+        f".fit(<{info.label()}>)"
+        f".sample({n_rows!r}, conditions={_short(conditions)}); save; load",
+    )
 
 
 def build_api_tampered(rng: np.random.Generator, ws: Workspace) -> Plan:
@@ -353,9 +445,14 @@ def build_api_tampered(rng: np.random.Generator, ws: Workspace) -> Plan:
     def sample(ctx: dict[str, Any]) -> Any:
         return ctx["model"].sample(int(rng.integers(1, 40)), seed=1)
 
-    return Plan("api-tampered", f"{key} {how}", channel="api",
-                steps=[("Synthesizer.load", load), ("sample", sample)], info=info,
-                description=f"Synthesizer.load('in/model').sample(n) on a {key} model, {how}")
+    return Plan(
+        "api-tampered",
+        f"{key} {how}",
+        channel="api",
+        steps=[("Synthesizer.load", load), ("sample", sample)],
+        info=info,
+        description=f"Synthesizer.load('in/model').sample(n) on a {key} model, {how}",
+    )
 
 
 def build_api_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
@@ -391,8 +488,12 @@ def build_api_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
         return texts
 
     shown = {k: (v if not isinstance(v, pd.DataFrame) else "<frame>") for k, v in kwargs.items()}
-    return Plan("api-evaluate", f"{info.label()} {sorted(kwargs)}", channel="api",
-                steps=[("evaluate", run)], info=info,
-                description=f"evaluate(<{info.label()}>, <synthetic>, **{shown}, "
-                            f"rules={'yes' if rules_text else None}){'.to_html()' if html else ''}")
-
+    return Plan(
+        "api-evaluate",
+        f"{info.label()} {sorted(kwargs)}",
+        channel="api",
+        steps=[("evaluate", run)],
+        info=info,
+        description=f"evaluate(<{info.label()}>, <synthetic>, **{shown}, "
+        f"rules={'yes' if rules_text else None}){'.to_html()' if html else ''}",
+    )

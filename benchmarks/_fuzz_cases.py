@@ -41,15 +41,27 @@ from _fuzz_inputs import (
 #: Case kinds and their shares of a run. CLI cases go through typer's CliRunner in-process,
 #: a few of them (``SUBPROCESS_SHARE``) through a real ``synthpatient`` process.
 KINDS: dict[str, float] = {
-    "cli-generate": 28, "cli-fit-sample": 8, "cli-schema": 5, "cli-evaluate": 4,
-    "cli-tampered": 7, "cli-ask": 5, "cli-chat": 1, "cli-junk": 3, "api-pipeline": 15,
-    "api-io": 6, "api-rules": 6, "api-request": 5, "api-deep": 1.2, "api-tampered": 3,
+    "cli-generate": 28,
+    "cli-fit-sample": 8,
+    "cli-schema": 5,
+    "cli-evaluate": 4,
+    "cli-tampered": 7,
+    "cli-ask": 5,
+    "cli-chat": 1,
+    "cli-junk": 3,
+    "api-pipeline": 15,
+    "api-io": 6,
+    "api-rules": 6,
+    "api-request": 5,
+    "api-deep": 1.2,
+    "api-tampered": 3,
     "api-evaluate": 2,
 }
 SUBPROCESS_SHARE = 0.03
 
 
 # --- workspace and plan -------------------------------------------------------------------
+
 
 @dataclass
 class Workspace:
@@ -144,14 +156,20 @@ class Plan:
     def describe(self) -> str:
         if self.description:
             return self.description
-        return " && ".join("synthpatient " + " ".join(_quote(a) for a in argv)
-                           for argv in self.argvs)
+        return " && ".join(
+            "synthpatient " + " ".join(_quote(a) for a in argv) for argv in self.argvs
+        )
 
 
 def _quote(arg: str) -> str:
     shown = arg if len(arg) <= 80 else f"{arg[:40]}...<{len(arg)} chars>"
-    return json.dumps(shown, ensure_ascii=True) if (not shown or any(
-        c in shown for c in " \"'$;&|<>()[]{}*?\\\n\t`") or not shown.isascii()) else shown
+    return (
+        json.dumps(shown, ensure_ascii=True)
+        if (
+            not shown or any(c in shown for c in " \"'$;&|<>()[]{}*?\\\n\t`") or not shown.isascii()
+        )
+        else shown
+    )
 
 
 @dataclass
@@ -170,20 +188,25 @@ def allowed_outputs(plan: Plan, outcome: Outcome) -> set[str]:
     only what the steps that succeeded produce."""
     if outcome.status == "success":
         return plan.expected
-    return set().union(*plan.step_outputs[:outcome.completed]) if plan.step_outputs else set()
+    return set().union(*plan.step_outputs[: outcome.completed]) if plan.step_outputs else set()
 
 
 # --- execution ----------------------------------------------------------------------------
+
 
 def execute(plan: Plan, ws: Workspace, deadline: float) -> Outcome:
     if plan.channel == "api":
         return _run_api(plan)
     outcome = Outcome("success")
     for argv in plan.argvs:
-        step = (_run_subprocess(argv, plan.stdin, ws, deadline) if plan.channel == "subprocess"
-                else _run_cli(argv, plan.stdin))
-        outcome.texts.update({f"{k} of `{argv[0] if argv else ''}`": v
-                              for k, v in step.texts.items()})
+        step = (
+            _run_subprocess(argv, plan.stdin, ws, deadline)
+            if plan.channel == "subprocess"
+            else _run_cli(argv, plan.stdin)
+        )
+        outcome.texts.update(
+            {f"{k} of `{argv[0] if argv else ''}`": v for k, v in step.texts.items()}
+        )
         if step.status != "success":
             step.texts, step.completed = outcome.texts, outcome.completed
             return step
@@ -201,30 +224,46 @@ def _run_cli(argv: list[str], stdin: str | None) -> Outcome:
     from synthpatient.cli import app
 
     _RUNNER = _RUNNER or CliRunner()
-    result = _RUNNER.invoke(app, argv, input=stdin, catch_exceptions=True,
-                            env={"COLUMNS": "200", "NO_COLOR": "1"})
+    result = _RUNNER.invoke(
+        app, argv, input=stdin, catch_exceptions=True, env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
     stdout, stderr = result.stdout, result.stderr
     texts = {"stdout": stdout, "stderr": stderr}
     exc = result.exception
     if exc is not None and not isinstance(exc, SystemExit):
-        return Outcome("traceback", type(exc).__name__, product_frame(result.exc_info[2]),
-                       _first_line(str(exc)), texts | {"exception": str(exc)})
+        return Outcome(
+            "traceback",
+            type(exc).__name__,
+            product_frame(result.exc_info[2]),
+            _first_line(str(exc)),
+            texts | {"exception": str(exc)},
+        )
     return _classify_process(result.exit_code, stdout, stderr, texts)
 
 
 def _classify_process(code: int, stdout: str, stderr: str, texts: dict[str, str]) -> Outcome:
     both = stdout + "\n" + stderr
     if "Traceback (most recent call last)" in both:
-        return Outcome("traceback", exception_type_from_text(both), frame_from_text(both),
-                       _first_line(both.strip().splitlines()[-1]), texts)
+        return Outcome(
+            "traceback",
+            exception_type_from_text(both),
+            frame_from_text(both),
+            _first_line(both.strip().splitlines()[-1]),
+            texts,
+        )
     if code < 0:
         return Outcome("traceback", f"Signal{-code}", "?", "killed by a signal", texts)
     if code == 0:
         return Outcome("success", texts=texts)
     line = one_line_error(stderr)
     if line is None:
-        return Outcome("traceback", "MultiLineError", "cli", _first_line(stderr[stderr.rfind(
-            "Error:"):]), texts)
+        return Outcome(
+            "traceback",
+            "MultiLineError",
+            "cli",
+            _first_line(stderr[stderr.rfind("Error:") :]),
+            texts,
+        )
     return Outcome("clean", "exit", str(code), _first_line(line or stdout or stderr), texts)
 
 
@@ -233,18 +272,30 @@ def _synthpatient_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "synthpatient"]
 
 
-def _run_subprocess(argv: list[str], stdin: str | None, ws: Workspace,
-                    deadline: float) -> Outcome:
+def _run_subprocess(argv: list[str], stdin: str | None, ws: Workspace, deadline: float) -> Outcome:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONFAULTHANDLER": "1"}
     try:
-        proc = subprocess.run(_synthpatient_command() + argv, input=stdin, capture_output=True,
-                              text=True, encoding="utf-8", errors="replace", cwd=ws.root,
-                              env=env, timeout=max(5.0, deadline - 3), start_new_session=True)
+        proc = subprocess.run(
+            _synthpatient_command() + argv,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            cwd=ws.root,
+            env=env,
+            timeout=max(5.0, deadline - 3),
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stderr if isinstance(exc.stderr, str) else (exc.stderr or b"").decode(
-            "utf-8", "replace")
-        return Outcome("hang", "Timeout", frame_from_text(out), "no exit within the deadline",
-                       {"stderr": out})
+        out = (
+            exc.stderr
+            if isinstance(exc.stderr, str)
+            else (exc.stderr or b"").decode("utf-8", "replace")
+        )
+        return Outcome(
+            "hang", "Timeout", frame_from_text(out), "no exit within the deadline", {"stderr": out}
+        )
     texts = {"stdout": proc.stdout, "stderr": proc.stderr}
     return _classify_process(proc.returncode, proc.stdout, proc.stderr, texts)
 
@@ -256,8 +307,11 @@ def _run_api(plan: Plan) -> Outcome:
     outcome = Outcome("success")
     out, err = io.StringIO(), io.StringIO()
     step_name = ""
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         warnings.simplefilter("always")
         try:
             for step_name, step in plan.steps:
@@ -316,6 +370,7 @@ def frame_leaks(frame: pd.DataFrame) -> list[str]:
 
 # --- shared builder helpers -----------------------------------------------------------------
 
+
 def _channel(rng: np.random.Generator) -> str:
     return "subprocess" if rng.random() < SUBPROCESS_SHARE else "cli"
 
@@ -372,18 +427,40 @@ def _table_check(ws: Workspace, rel: str | None, rows: int | None) -> Callable[[
     return check
 
 
-def output_target(rng: np.random.Generator, ws: Workspace, suffix: str, *, folder: bool = False,
-                  input_rel: str | None = None,
-                  benign: bool = False) -> tuple[str, str | None, list[str], str]:
+def output_target(
+    rng: np.random.Generator,
+    ws: Workspace,
+    suffix: str,
+    *,
+    folder: bool = False,
+    input_rel: str | None = None,
+    benign: bool = False,
+) -> tuple[str, str | None, list[str], str]:
     """An output path, often hostile. Returns (argument, expected path relative to the case,
     extra flags, label)."""
-    style = pick(rng, ("fresh", "fresh", "fresh-alt", "existing-overwrite", "relative")) \
-        if benign else weighted(rng, {
-            "fresh": 12, "fresh-alt": 3, "existing": 2, "existing-overwrite": 2,
-            "missing-folder": 1, "read-only": 1, "bad-ext": 0 if folder else 1,
-            "wrong-kind": 0.7, "long-name": 0.7, "sys": 0.3, "unicode": 1,
-            "parent-is-file": 0.5, "relative": 1,
-            "same-as-input": 0.5 if input_rel and not folder else 0})
+    style = (
+        pick(rng, ("fresh", "fresh", "fresh-alt", "existing-overwrite", "relative"))
+        if benign
+        else weighted(
+            rng,
+            {
+                "fresh": 12,
+                "fresh-alt": 3,
+                "existing": 2,
+                "existing-overwrite": 2,
+                "missing-folder": 1,
+                "read-only": 1,
+                "bad-ext": 0 if folder else 1,
+                "wrong-kind": 0.7,
+                "long-name": 0.7,
+                "sys": 0.3,
+                "unicode": 1,
+                "parent-is-file": 0.5,
+                "relative": 1,
+                "same-as-input": 0.5 if input_rel and not folder else 0,
+            },
+        )
+    )
     name = "model" if folder else f"synthetic{suffix}"
     flags: list[str] = []
     if style == "fresh-alt":
@@ -421,7 +498,8 @@ def output_target(rng: np.random.Generator, ws: Workspace, suffix: str, *, folde
         return f"/sys/fuzz-{name}", None, flags, style
     if style == "unicode":
         uni = pick(rng, ("синтетика 🙂", "مريض", "a b", "naïve", "-dash")) + (
-            "" if folder else suffix)
+            "" if folder else suffix
+        )
         return f"out/{uni}", f"out/{uni}", flags, style
     if style == "parent-is-file":
         (ws.out / "file").write_text("keep me\n", encoding="utf-8")
@@ -435,8 +513,17 @@ def output_target(rng: np.random.Generator, ws: Workspace, suffix: str, *, folde
 
 def _schema_file(rng: np.random.Generator, ws: Workspace, frame: pd.DataFrame) -> tuple[str, str]:
     """A --schema file: inferred (then edited) or broken."""
-    style = weighted(rng, {"inferred": 3, "edited": 3, "invalid-json": 1, "not-object": 1,
-                           "missing": 0.5, "csv": 0.5})
+    style = weighted(
+        rng,
+        {
+            "inferred": 3,
+            "edited": 3,
+            "invalid-json": 1,
+            "not-object": 1,
+            "missing": 0.5,
+            "csv": 0.5,
+        },
+    )
     path = ws.inp / "schema.json"
     if style == "missing":
         return "in/missing-schema.json", style
@@ -458,13 +545,15 @@ def _schema_file(rng: np.random.Generator, ws: Workspace, frame: pd.DataFrame) -
         col = pick(rng, doc["columns"])
         edit = pick(rng, ("kind", "drop", "bounds", "categories", "rename", "nullable"))
         if edit == "kind":
-            col["kind"] = pick(rng, ("numeric", "integer", "categorical", "boolean", "datetime",
-                                     "text"))
+            col["kind"] = pick(
+                rng, ("numeric", "integer", "categorical", "boolean", "datetime", "text")
+            )
         elif edit == "drop":
             doc["columns"].remove(col)
         elif edit == "bounds":
-            col["minimum"], col["maximum"] = pick(rng, ((0, 1), (5, -5), ("a", "b"),
-                                                        (-1e308, 1e308)))
+            col["minimum"], col["maximum"] = pick(
+                rng, ((0, 1), (5, -5), ("a", "b"), (-1e308, 1e308))
+            )
         elif edit == "categories":
             col["categories"] = pick(rng, ([], ["x"], [1, "1"], None))
         elif edit == "rename":
@@ -504,8 +593,10 @@ def _fitted_model(rng: np.random.Generator, ws: Workspace) -> tuple[str, TableIn
 
     frame, info = clean_table(rng)
     key = weighted(rng, {"copula": 8, "mst": 1, "tvae": 1})
-    params = {"mst": {"epsilon": 10.0, "n_bins": 4},
-              "tvae": {"steps": 2, "batch_size": 20, "progress": False}}
+    params = {
+        "mst": {"epsilon": 10.0, "n_bins": 4},
+        "tvae": {"steps": 2, "batch_size": 20, "progress": False},
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

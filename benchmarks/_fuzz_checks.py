@@ -51,8 +51,10 @@ def markers_in_bytes(data: bytes) -> set[str]:
     found: set[str] = set()
     for encoding, width in (("utf-8", 1), ("utf-16-le", 2), ("utf-32-le", 4)):
         for offset in range(width):
-            found |= {m.lower() for m in _MARKER_RE.findall(
-                data[offset:].decode(encoding, errors="ignore"))}
+            found |= {
+                m.lower()
+                for m in _MARKER_RE.findall(data[offset:].decode(encoding, errors="ignore"))
+            }
     return found or {"?"}
 
 
@@ -73,12 +75,14 @@ def _csv_marker_columns(data: bytes) -> list[str]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                            sep=None, engine="python")
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype=str, keep_default_na=False, sep=None, engine="python"
+        )
     except Exception:  # noqa: BLE001 - an unreadable table is reported without columns
         return []
-    return [str(c) for c in frame.columns
-            if frame[c].str.contains(MARK, case=False, regex=False).any()]
+    return [
+        str(c) for c in frame.columns if frame[c].str.contains(MARK, case=False, regex=False).any()
+    ]
 
 
 def _json_marker_keys(data: bytes) -> list[str]:
@@ -148,6 +152,7 @@ def file_leak(path: Path) -> tuple[str, set[str]] | None:
 
 # --- folders ----------------------------------------------------------------------------
 
+
 def snapshot(root: Path) -> dict[str, str]:
     """Relative path -> content hash ('dir' for folders, 'link' for links) under ``root``."""
     out: dict[str, str] = {}
@@ -171,8 +176,9 @@ def _covered(rel: str, allowed: set[str]) -> bool:
     return any(rel == a or rel.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
-def folder_problems(before: dict[str, str], after: dict[str, str], *, succeeded: bool,
-                    allowed: set[str]) -> list[str]:
+def folder_problems(
+    before: dict[str, str], after: dict[str, str], *, succeeded: bool, allowed: set[str]
+) -> list[str]:
     """Files left behind or changed beyond ``allowed``: the expected outputs after a success,
     what the completed steps produce after a failure."""
     problems = []
@@ -196,12 +202,16 @@ def pattern(rel: str) -> str:
 
 # --- exceptions -------------------------------------------------------------------------
 
+
 def product_frame(tb: TracebackType | None) -> str:
     """The innermost frame in synthpatient's own code (where a fix would go), else the
     innermost frame at all."""
     frames = traceback.extract_tb(tb) if tb is not None else []
-    ours = [f for f in frames if "/synthpatient/" in f.filename.replace("\\", "/")
-            and "/benchmarks/" not in f.filename]
+    ours = [
+        f
+        for f in frames
+        if "/synthpatient/" in f.filename.replace("\\", "/") and "/benchmarks/" not in f.filename
+    ]
     chosen = ours[-1] if ours else (frames[-1] if frames else None)
     if chosen is None:
         return "?"
@@ -225,8 +235,9 @@ def frame_from_text(text: str) -> str:
 
 def exception_type_from_text(text: str) -> str:
     for line in reversed(text.strip().splitlines()):
-        match = re.match(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\w*)\b",
-                         line.strip())
+        match = re.match(
+            r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\w*)\b", line.strip()
+        )
         if match:
             return match.group(1).rsplit(".", 1)[-1]
     return "Traceback"

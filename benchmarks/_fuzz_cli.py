@@ -42,16 +42,33 @@ from _fuzz_inputs import (
 
 # --- CLI builders ---------------------------------------------------------------------------
 
-_SYNTHS = {"copula": 90, "ctgan": 1, "tvae": 1, "mst": 1, "tabular_lm": 0.7, "hybrid": 2,
-           "llm": 0.5, "CTGAN": 0.5, "": 0.3, "nope": 0.5}
-_SYNTH_PARAMS = {"ctgan": ["-p", "steps=3", "-p", "batch_size=20"],
-                 "tvae": ["-p", "steps=3", "-p", "batch_size=20"],
-                 "mst": ["--epsilon", "10", "-p", "n_bins=4"],
-                 "tabular_lm": ["-p", "epochs=1", "-p", "d_model=16"]}
+_SYNTHS = {
+    "copula": 90,
+    "ctgan": 1,
+    "tvae": 1,
+    "mst": 1,
+    "tabular_lm": 0.7,
+    "hybrid": 2,
+    "llm": 0.5,
+    "CTGAN": 0.5,
+    "": 0.3,
+    "nope": 0.5,
+}
+_SYNTH_PARAMS = {
+    "ctgan": ["-p", "steps=3", "-p", "batch_size=20"],
+    "tvae": ["-p", "steps=3", "-p", "batch_size=20"],
+    "mst": ["--epsilon", "10", "-p", "n_bins=4"],
+    "tabular_lm": ["-p", "epochs=1", "-p", "d_model=16"],
+}
 
 
-def _model_args(rng: np.random.Generator, frame: pd.DataFrame, info: TableInfo,
-                ws: Workspace, benign: bool = False) -> tuple[list[str], list[str]]:
+def _model_args(
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    info: TableInfo,
+    ws: Workspace,
+    benign: bool = False,
+) -> tuple[list[str], list[str]]:
     """Synthesizer, seed, parameters, identifier/categorical/schema options; and labels."""
     args: list[str] = []
     labels: list[str] = []
@@ -83,8 +100,10 @@ def _model_args(rng: np.random.Generator, frame: pd.DataFrame, info: TableInfo,
         args += ["--schema", path]
         labels.append(f"schema:{style}")
     if rng.random() < 0.03:
-        args += [pick(rng, ("--epsilon", "--delta")), pick(rng, ("0", "-1", "nan", "inf", "1e-300",
-                                                                 "abc", "3"))]
+        args += [
+            pick(rng, ("--epsilon", "--delta")),
+            pick(rng, ("0", "-1", "nan", "inf", "1e-300", "abc", "3")),
+        ]
         labels.append("epsilon")
     return args, labels
 
@@ -100,8 +119,9 @@ def build_cli_generate(rng: np.random.Generator, ws: Workspace) -> Plan:
     path, variant = write_table_file(rng, frame, ws.inp, benign=benign)
     input_rel = ws.rel(path)
     suffix = ".parquet" if rng.random() < 0.25 else ".csv"
-    out, expected, flags, out_style = output_target(rng, ws, suffix, input_rel=input_rel,
-                                                    benign=benign)
+    out, expected, flags, out_style = output_target(
+        rng, ws, suffix, input_rel=input_rel, benign=benign
+    )
     argv = ["generate", input_rel, "-o", out, *flags]
     rows = hostile_rows(rng, benign) if rng.random() < 0.95 else None
     if rows is not None:
@@ -111,10 +131,14 @@ def build_cli_generate(rng: np.random.Generator, ws: Workspace) -> Plan:
     conditions = hostile_conditions(rng, frame, info, benign) if rng.random() < 0.35 else []
     for item in conditions:
         argv += ["-c", item]
-    plan = Plan("cli-generate", f"{variant} {info.label()} out:{out_style} "
-                f"{' '.join(labels + (['conditions'] if conditions else []))}".strip(),
-                argvs=[argv], expected={expected} if expected else set(),
-                info=info)
+    plan = Plan(
+        "cli-generate",
+        f"{variant} {info.label()} out:{out_style} "
+        f"{' '.join(labels + (['conditions'] if conditions else []))}".strip(),
+        argvs=[argv],
+        expected={expected} if expected else set(),
+        info=info,
+    )
     plan.check = _table_check(ws, expected, _int_or_none(rows, 1000))
     plan.silent = _repeated_conditions(conditions)
     return _finish_channel(plan, rng)
@@ -124,13 +148,15 @@ def build_cli_fit_sample(rng: np.random.Generator, ws: Workspace) -> Plan:
     benign = rng.random() < BENIGN_SHARE
     frame, info = random_table(rng, odd=0.3, benign=benign)
     path, variant = write_table_file(rng, frame, ws.inp, benign=benign)
-    model, model_expected, flags, model_style = output_target(rng, ws, "", folder=True,
-                                                              benign=benign)
+    model, model_expected, flags, model_style = output_target(
+        rng, ws, "", folder=True, benign=benign
+    )
     fit = ["fit", ws.rel(path), "-m", model, *flags]
     model_args, labels = _model_args(rng, frame, info, ws, benign)
     fit += model_args
     out, expected, out_flags, out_style = output_target(
-        rng, ws, ".csv" if rng.random() < 0.7 else ".parquet", benign=benign)
+        rng, ws, ".csv" if rng.random() < 0.7 else ".parquet", benign=benign
+    )
     if out == model or out.startswith(model + "/"):  # keep the sample beside the model
         out, expected, out_flags = "out/sample.csv", "out/sample.csv", []
     rows = hostile_rows(rng, benign)
@@ -141,10 +167,14 @@ def build_cli_fit_sample(rng: np.random.Generator, ws: Workspace) -> Plan:
     conditions = hostile_conditions(rng, frame, info, benign) if rng.random() < 0.3 else []
     for item in conditions:
         sample += ["-c", item]
-    plan = Plan("cli-fit-sample", f"{variant} {info.label()} model:{model_style} "
-                f"out:{out_style} {' '.join(labels)}".strip(), argvs=[fit, sample],
-                expected={e for e in (model_expected, expected) if e}, info=info,
-                step_outputs=[{model_expected} if model_expected else set(), set()])
+    plan = Plan(
+        "cli-fit-sample",
+        f"{variant} {info.label()} model:{model_style} out:{out_style} {' '.join(labels)}".strip(),
+        argvs=[fit, sample],
+        expected={e for e in (model_expected, expected) if e},
+        info=info,
+        step_outputs=[{model_expected} if model_expected else set(), set()],
+    )
     plan.check = _table_check(ws, expected, _int_or_none(rows))
     plan.silent = _repeated_conditions(conditions)
     return _finish_channel(plan, rng)
@@ -163,8 +193,13 @@ def build_cli_schema(rng: np.random.Generator, ws: Workspace) -> Plan:
         argv += ["--identifier", pick(rng, _columns(frame) + ["nope"])]
     if rng.random() < 0.15 and plain:
         argv += ["--categorical", pick(rng, plain)]
-    plan = Plan("cli-schema", f"{variant} {info.label()} out:{out_style}", argvs=[argv],
-                expected={expected} if expected else set(), info=info)
+    plan = Plan(
+        "cli-schema",
+        f"{variant} {info.label()} out:{out_style}",
+        argvs=[argv],
+        expected={expected} if expected else set(),
+        info=info,
+    )
 
     def check() -> str | None:
         target = ws.root / expected if expected and not Path(expected).is_absolute() else None
@@ -180,15 +215,14 @@ def build_cli_schema(rng: np.random.Generator, ws: Workspace) -> Plan:
     return _finish_channel(plan, rng)
 
 
-
-
 def build_cli_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
     frame, info = random_table(rng, odd=0.3, max_patients=15)
     real, holdout = _split(frame, rng)
     synthetic = synthetic_like(rng, real, info)
     broken = rng.random() < 0.2
-    real_path, variant = write_table_file(rng, real, ws.inp, "real",
-                                          variant=None if broken else "csv")
+    real_path, variant = write_table_file(
+        rng, real, ws.inp, "real", variant=None if broken else "csv"
+    )
     synth_path, _ = write_table_file(rng, synthetic, ws.inp, "synthetic", variant="csv")
     argv = ["evaluate", ws.rel(real_path), ws.rel(synth_path)]
     expected: set[str] = set()
@@ -199,8 +233,12 @@ def build_cli_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
     columns = _columns(frame)
     if rng.random() < 0.4:
         sensitive = list(info.sensitive)
-        argv += ["--target", pick(rng, sensitive) if sensitive and rng.random() < 0.2
-                 else pick(rng, columns + ["nope"])]
+        argv += [
+            "--target",
+            pick(rng, sensitive)
+            if sensitive and rng.random() < 0.2
+            else pick(rng, columns + ["nope"]),
+        ]
         labels.append("target")
     rules = None
     if rng.random() < 0.3:
@@ -212,8 +250,11 @@ def build_cli_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
             rules = "in/rules.yaml"
         argv += ["--rules", rules]
         labels.append(f"rules:{style}")
-    for option, name, share in (("--report", "report.html", 0.15), ("--json", "scores.json", 0.5),
-                                ("--flags", "flags.csv", 0.15)):
+    for option, name, share in (
+        ("--report", "report.html", 0.15),
+        ("--json", "scores.json", 0.5),
+        ("--flags", "flags.csv", 0.15),
+    ):
         if rng.random() < share:
             argv += [option, f"out/{name}"]
             expected.add(f"out/{name}")
@@ -227,11 +268,14 @@ def build_cli_evaluate(rng: np.random.Generator, ws: Workspace) -> Plan:
         if rng.random() < 0.5:
             argv.append("--overwrite")
         labels.append("existing-output")
-    plan = Plan("cli-evaluate", f"{' '.join(labels)} {info.label()}", argvs=[argv],
-                expected=expected, info=info)
+    plan = Plan(
+        "cli-evaluate",
+        f"{' '.join(labels)} {info.label()}",
+        argvs=[argv],
+        expected=expected,
+        info=info,
+    )
     return _finish_channel(plan, rng)
-
-
 
 
 def build_cli_tampered(rng: np.random.Generator, ws: Workspace) -> Plan:
@@ -242,8 +286,13 @@ def build_cli_tampered(rng: np.random.Generator, ws: Workspace) -> Plan:
     argv = ["sample", "in/model", "-o", out, "--rows", rows, "--seed", "1", *flags]
     if rng.random() < 0.2:
         argv += ["-c", hostile_conditions(rng, frame, info)[0]]
-    plan = Plan("cli-tampered", f"{key} {how} out:{out_style}", argvs=[argv],
-                expected={expected} if expected else set(), info=info)
+    plan = Plan(
+        "cli-tampered",
+        f"{key} {how} out:{out_style}",
+        argvs=[argv],
+        expected={expected} if expected else set(),
+        info=info,
+    )
     plan.check = _table_check(ws, expected, int(rows))
     return _finish_channel(plan, rng)
 
@@ -261,8 +310,12 @@ def build_cli_ask(rng: np.random.Generator, ws: Workspace) -> Plan:
         argv += ["--seed", hostile_seed(rng) or "7"]
     if rng.random() < 0.04:
         argv += ["--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "x"]
-    plan = Plan("cli-ask", f"{style} {'dry-run' if dry else 'generate'} out:{out_style}",
-                argvs=[argv], expected={expected} if expected else set())
+    plan = Plan(
+        "cli-ask",
+        f"{style} {'dry-run' if dry else 'generate'} out:{out_style}",
+        argvs=[argv],
+        expected={expected} if expected else set(),
+    )
     return _finish_channel(plan, rng)
 
 
@@ -272,13 +325,30 @@ def build_cli_chat(rng: np.random.Generator, ws: Workspace) -> Plan:
         text, _ = request_text(rng, small=rng.random() < 0.7)
         lines.append(text.replace("\n", " "))
         if rng.random() < 0.5:
-            lines.append(pick(rng, ("yes", "no", "now make them all over 65", "add eGFR",
-                                    "export as FHIR", "which sources did you use?", "only women")))
+            lines.append(
+                pick(
+                    rng,
+                    (
+                        "yes",
+                        "no",
+                        "now make them all over 65",
+                        "add eGFR",
+                        "export as FHIR",
+                        "which sources did you use?",
+                        "only women",
+                    ),
+                )
+            )
     if rng.random() < 0.8:
         lines.append("quit")
     expected = {"out/cohort"} | {f"out/cohort-{i}" for i in range(2, 10)}
-    plan = Plan("cli-chat", f"{len(lines)} lines", argvs=[["chat", "-o", "out/cohort"]],
-                stdin="\n".join(lines) + "\n", expected=expected)
+    plan = Plan(
+        "cli-chat",
+        f"{len(lines)} lines",
+        argvs=[["chat", "-o", "out/cohort"]],
+        stdin="\n".join(lines) + "\n",
+        expected=expected,
+    )
     return _finish_channel(plan, rng)
 
 
@@ -286,20 +356,39 @@ def build_cli_junk(rng: np.random.Generator, ws: Workspace) -> Plan:
     frame, _ = random_table(rng, sensitive=False, odd=0.0)
     frame.to_csv(ws.inp / "real.csv", index=False)
     choices: list[tuple[list[str], set[str]]] = [
-        ([], set()), (["--help"], set()), (["nope"], set()), (["generate"], set()),
-        (["generate", "--rows"], set()), (["generate", "in/real.csv"], set()),
-        (["datasets", "list"], set()), (["synthesizers", "list"], set()), (["sample"], set()),
-        (["evaluate", "in/real.csv"], set()), (["benchmark", "--seeds", "0"], set()),
-        (["benchmark", "--epsilons", "abc"], set()), (["benchmark", "--datasets", "nope"], set()),
-        (["benchmark", "--llm-base-url", "http://x"], set()), (["ask"], set()),
-        (["datasets", "export", pick(rng, ("diabetes", "nope", "", "../x", "DIABETES")),
-          "-o", "out/d.csv"], {"out/d.csv"}),
+        ([], set()),
+        (["--help"], set()),
+        (["nope"], set()),
+        (["generate"], set()),
+        (["generate", "--rows"], set()),
+        (["generate", "in/real.csv"], set()),
+        (["datasets", "list"], set()),
+        (["synthesizers", "list"], set()),
+        (["sample"], set()),
+        (["evaluate", "in/real.csv"], set()),
+        (["benchmark", "--seeds", "0"], set()),
+        (["benchmark", "--epsilons", "abc"], set()),
+        (["benchmark", "--datasets", "nope"], set()),
+        (["benchmark", "--llm-base-url", "http://x"], set()),
+        (["ask"], set()),
+        (
+            [
+                "datasets",
+                "export",
+                pick(rng, ("diabetes", "nope", "", "../x", "DIABETES")),
+                "-o",
+                "out/d.csv",
+            ],
+            {"out/d.csv"},
+        ),
         (["generate", "in/real.csv", "-o", "out/s.csv", "--rows=-1"], set()),
         (["generate", "in/real.csv", "-o", "out/s.csv", "--bogus"], set()),
         (["schema", "in/real.csv"], set()),
         ([pick(rng, HOSTILE_TEXT) for _ in range(int(rng.integers(1, 4)))], set()),
-        (["generate", "in/real.csv", "-o", "out/s.csv", "-n", "5", "--seed", "1", "--",
-          "extra"], {"out/s.csv"}),
+        (
+            ["generate", "in/real.csv", "-o", "out/s.csv", "-n", "5", "--seed", "1", "--", "extra"],
+            {"out/s.csv"},
+        ),
     ]
     argv, expected = choices[int(rng.integers(len(choices)))]
     plan = Plan("cli-junk", "argv", argvs=[argv], expected=expected)

@@ -13,11 +13,20 @@ from _fuzz_inputs import HOSTILE_TEXT, _clean, pick, weighted
 
 # --- rules ------------------------------------------------------------------------------
 
+
 def _expression(rng: np.random.Generator, columns: list[str], depth: int = 0) -> str:
     col = pick(rng, columns) if columns else "age"
     if depth > 2 or rng.random() < 0.3:
-        return pick(rng, (col, str(int(rng.integers(-5, 200))), f"{rng.normal():.3f}", "True",
-                          f"'{pick(rng, ('a', 'F', ''))}'"))
+        return pick(
+            rng,
+            (
+                col,
+                str(int(rng.integers(-5, 200))),
+                f"{rng.normal():.3f}",
+                "True",
+                f"'{pick(rng, ('a', 'F', ''))}'",
+            ),
+        )
     form = int(rng.integers(6))
     a, b = _expression(rng, columns, depth + 1), _expression(rng, columns, depth + 1)
     if form == 0:
@@ -34,18 +43,49 @@ def _expression(rng: np.random.Generator, columns: list[str], depth: int = 0) ->
 
 
 HOSTILE_EXPRESSIONS = {
-    "nested-power": ("9**9**9", "2**2**2**2**2**2", "{c}**{c}**{c}**{c}", "10**10**10",
-                     "(-2)**0.5 > 1", "{c}**9999 > 1"),
-    "huge-repetition": ("+".join(["{c}"] * 20_000) + " > 0", "(" * 5000 + "{c}" + ")" * 5000,
-                        "not " * 3000 + "{c}", "-" * 5000 + "1 > 0", "[" * 3000 + "]" * 3000),
+    "nested-power": (
+        "9**9**9",
+        "2**2**2**2**2**2",
+        "{c}**{c}**{c}**{c}",
+        "10**10**10",
+        "(-2)**0.5 > 1",
+        "{c}**9999 > 1",
+    ),
+    "huge-repetition": (
+        "+".join(["{c}"] * 20_000) + " > 0",
+        "(" * 5000 + "{c}" + ")" * 5000,
+        "not " * 3000 + "{c}",
+        "-" * 5000 + "1 > 0",
+        "[" * 3000 + "]" * 3000,
+    ),
     "string-mult": ("'x' * 10**9 == 'x'", "[1] * 10**9 == [1]", "'x' * {c} == 'x'"),
-    "forbidden": ("__import__('os').system('true')", "().__class__", "(lambda: 1)()",
-                  "{c}.real > 0", "open('x')", "{{1: 2}}", "f'{{{c}}}'", "{c} if 1 else 2",
-                  "[x for x in {c}]", "{c}[0] > 1", "exp(x=1)", "exp({c}, 1)", "exp()",
-                  "eval('1')", "{c} := 1"),
+    "forbidden": (
+        "__import__('os').system('true')",
+        "().__class__",
+        "(lambda: 1)()",
+        "{c}.real > 0",
+        "open('x')",
+        "{{1: 2}}",
+        "f'{{{c}}}'",
+        "{c} if 1 else 2",
+        "[x for x in {c}]",
+        "{c}[0] > 1",
+        "exp(x=1)",
+        "exp({c}, 1)",
+        "exp()",
+        "eval('1')",
+        "{c} := 1",
+    ),
     "bad-syntax": ("{c} >", "((", "{c} ==== 1", "âge > 1", "\x00", "", "   ", "1 +", "#"),
-    "type-mix": ("{c} > 'abc'", "{c} + 'a' == 'b'", "abs({c}) > 'a'", "{c} in 5",
-                 "{c} in [1, 'a', None]", "isnull({c}) + 1 > 0", "{c} < [1, 2]"),
+    "type-mix": (
+        "{c} > 'abc'",
+        "{c} + 'a' == 'b'",
+        "abs({c}) > 'a'",
+        "{c} in 5",
+        "{c} in [1, 'a', None]",
+        "isnull({c}) + 1 > 0",
+        "{c} < [1, 2]",
+    ),
     "div-zero": ("{c} / 0 > 1", "{c} % 0 == 1", "log(0) < {c}", "sqrt(-1) == {c}"),
     "big-literal": ("{c} > 1e309", "{c} > 10**400", "{c} < -10**10000", "{c} == " + "9" * 5000),
 }
@@ -53,8 +93,18 @@ HOSTILE_EXPRESSIONS = {
 
 def rules_yaml(rng: np.random.Generator, columns: list[str]) -> tuple[str, str]:
     """A rules file as YAML text (often hostile); returns (text, label)."""
-    style = weighted(rng, {"random": 8, "hostile-expression": 4, "yaml-broken": 2,
-                           "schema-broken": 2, "deep-yaml": 0.5, "alias-bomb": 0.5, "pack": 1})
+    style = weighted(
+        rng,
+        {
+            "random": 8,
+            "hostile-expression": 4,
+            "yaml-broken": 2,
+            "schema-broken": 2,
+            "deep-yaml": 0.5,
+            "alias-bomb": 0.5,
+            "pack": 1,
+        },
+    )
     columns = columns or ["age"]
     if style == "pack":
         return "diabetes", "pack"
@@ -66,9 +116,22 @@ def rules_yaml(rng: np.random.Generator, columns: list[str]) -> tuple[str, str]:
         lines.append("rules:\n  - id: bomb\n    description: *a8\n    expression: 'True'")
         return "\n".join(lines) + "\n", style
     if style == "yaml-broken":
-        return pick(rng, ("rules: [", "rules:\n\t- id: x", "- id: a\n  range: {column: age",
-                          "rules: !!python/object/apply:os.system ['true']", ":\n:", "\x00",
-                          "rules: 5", "rules: [1, 2]", "[]", "name: x", "rules: {}")), style
+        return pick(
+            rng,
+            (
+                "rules: [",
+                "rules:\n\t- id: x",
+                "- id: a\n  range: {column: age",
+                "rules: !!python/object/apply:os.system ['true']",
+                ":\n:",
+                "\x00",
+                "rules: 5",
+                "rules: [1, 2]",
+                "[]",
+                "name: x",
+                "rules: {}",
+            ),
+        ), style
     rules = []
     for i in range(int(rng.integers(1, 5))):
         col = pick(rng, columns)
@@ -84,16 +147,30 @@ def rules_yaml(rng: np.random.Generator, columns: list[str]) -> tuple[str, str]:
             style = f"hostile-expression:{family}"
             continue
         if kind == "range":
-            spec = {"column": col, "min": pick(rng, (0, -1e308, "abc", None, 18, float("nan"))),
-                    "max": pick(rng, (100, 1e308, "2020-01-01", None, 10**30))}
+            spec = {
+                "column": col,
+                "min": pick(rng, (0, -1e308, "abc", None, 18, float("nan"))),
+                "max": pick(rng, (100, 1e308, "2020-01-01", None, 10**30)),
+            }
             rules.append({"id": f"r{i}", "range": spec})
         elif kind == "compare":
-            rules.append({"id": f"r{i}", "compare": {"left": col,
-                                                     "op": pick(rng, ("<", ">=", "==")),
-                                                     "right": pick(rng, columns + [3.5, "nope"])}})
+            rules.append(
+                {
+                    "id": f"r{i}",
+                    "compare": {
+                        "left": col,
+                        "op": pick(rng, ("<", ">=", "==")),
+                        "right": pick(rng, columns + [3.5, "nope"]),
+                    },
+                }
+            )
         elif kind == "implies":
-            rules.append({"id": f"r{i}", "implies": {"if": _expression(rng, columns),
-                                                     "then": _expression(rng, columns)}})
+            rules.append(
+                {
+                    "id": f"r{i}",
+                    "implies": {"if": _expression(rng, columns), "then": _expression(rng, columns)},
+                }
+            )
         else:
             rules.append({"id": f"r{i}", "expression": _expression(rng, columns)})
     if style == "schema-broken":
@@ -117,25 +194,89 @@ def rules_yaml(rng: np.random.Generator, columns: list[str]) -> tuple[str, str]:
 
 # --- requests ---------------------------------------------------------------------------
 
-_CONDITIONS = ("type 2 diabetes", "T2D", "diabetic", "CKD stage 3", "chronic kidney disease",
-               "COPD", "heart failure", "hypertension", "hypertensive", "zebra fever", "asthma",
-               "cancer", "type 1 diabetes")
-_COUNTS = ("0", "-5", "1", "25", "200", "two thousand", "a million", "10000000000", "1e3",
-           "½", "٣٠٠٠", "1,000", "99999999999999999999999", "twelve", "", "3.5")
-_EXTRAS = ("women aged 40 to 65", "aged 90 to 18", "men over 65", "aged 17 to 200",
-           "with HbA1c over 9", "with HbA1c over 1e308", "eGFR below -5", "on insulin",
-           "without insulin", "with hypertension and without hypertension", "seed 42",
-           "seed 99999999999999999999999", "as FHIR", "as parquet and ndjson",
-           "with 20 observations", "with 0 observations", "with 9999 observations",
-           "based on the US population", "in the UK", "BMI between 50 and 20",
-           "with eGFR and HbA1c", "who smoke", "pregnant men", "aged 40-65", "over 0")
-_HOSTILE_REQUESTS = ("", "   ", "\x00", "\u202egenerate 10 patients", "🙂" * 50,
-                     "<script>alert(1)</script>", "{{7*7}} %s %n {0}", "1 " * 999,
-                     "a " * 999, "type 2 diabetes " * 120, "with " * 399 + "patients",
-                     "generate " + "9" * 1990, "x" * 2001, "which sources did you use?",
-                     "what is HbA1c?", "yes", "no", "export as fhir", "now make them over 65",
-                     "generate 10 patients with " + "HbA1c over 9 and " * 100,
-                     "generate ten T2D patients aged " + "40 to " * 300 + "65")
+_CONDITIONS = (
+    "type 2 diabetes",
+    "T2D",
+    "diabetic",
+    "CKD stage 3",
+    "chronic kidney disease",
+    "COPD",
+    "heart failure",
+    "hypertension",
+    "hypertensive",
+    "zebra fever",
+    "asthma",
+    "cancer",
+    "type 1 diabetes",
+)
+_COUNTS = (
+    "0",
+    "-5",
+    "1",
+    "25",
+    "200",
+    "two thousand",
+    "a million",
+    "10000000000",
+    "1e3",
+    "½",
+    "٣٠٠٠",
+    "1,000",
+    "99999999999999999999999",
+    "twelve",
+    "",
+    "3.5",
+)
+_EXTRAS = (
+    "women aged 40 to 65",
+    "aged 90 to 18",
+    "men over 65",
+    "aged 17 to 200",
+    "with HbA1c over 9",
+    "with HbA1c over 1e308",
+    "eGFR below -5",
+    "on insulin",
+    "without insulin",
+    "with hypertension and without hypertension",
+    "seed 42",
+    "seed 99999999999999999999999",
+    "as FHIR",
+    "as parquet and ndjson",
+    "with 20 observations",
+    "with 0 observations",
+    "with 9999 observations",
+    "based on the US population",
+    "in the UK",
+    "BMI between 50 and 20",
+    "with eGFR and HbA1c",
+    "who smoke",
+    "pregnant men",
+    "aged 40-65",
+    "over 0",
+)
+_HOSTILE_REQUESTS = (
+    "",
+    "   ",
+    "\x00",
+    "\u202egenerate 10 patients",
+    "🙂" * 50,
+    "<script>alert(1)</script>",
+    "{{7*7}} %s %n {0}",
+    "1 " * 999,
+    "a " * 999,
+    "type 2 diabetes " * 120,
+    "with " * 399 + "patients",
+    "generate " + "9" * 1990,
+    "x" * 2001,
+    "which sources did you use?",
+    "what is HbA1c?",
+    "yes",
+    "no",
+    "export as fhir",
+    "now make them over 65",
+    "generate 10 patients with " + "HbA1c over 9 and " * 100,
+    "generate ten T2D patients aged " + "40 to " * 300 + "65",
+)
 
 
 def request_text(rng: np.random.Generator, *, small: bool = False) -> tuple[str, str]:
@@ -155,8 +296,22 @@ def request_text(rng: np.random.Generator, *, small: bool = False) -> tuple[str,
 
 # --- model folders ----------------------------------------------------------------------
 
-_JSON_HOSTILE: tuple[Any, ...] = (None, True, -1, 0, 2**70, 1e308, float("nan"), "", "x" * 100_000,
-                                  [], {}, "copula", [1, "a", None], {"a": {"b": []}})
+_JSON_HOSTILE: tuple[Any, ...] = (
+    None,
+    True,
+    -1,
+    0,
+    2**70,
+    1e308,
+    float("nan"),
+    "",
+    "x" * 100_000,
+    [],
+    {},
+    "copula",
+    [1, "a", None],
+    {"a": {"b": []}},
+)
 
 
 def _json_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -188,9 +343,22 @@ def _set_path(root: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any
 def tamper_model(rng: np.random.Generator, folder: Path) -> str:
     """Damage a saved model folder in one of many ways; returns a label of what was done."""
     manifest, arrays = folder / "manifest.json", folder / "arrays.npz"
-    how = weighted(rng, {"json-mutate": 10, "targeted": 6, "arrays": 6, "delete": 1.5,
-                         "truncate": 2, "garbage": 1, "dir-instead": 0.5, "symlink": 1,
-                         "deep-json": 0.7, "encoding": 0.5, "extra-file": 0.5})
+    how = weighted(
+        rng,
+        {
+            "json-mutate": 10,
+            "targeted": 6,
+            "arrays": 6,
+            "delete": 1.5,
+            "truncate": 2,
+            "garbage": 1,
+            "dir-instead": 0.5,
+            "symlink": 1,
+            "deep-json": 0.7,
+            "encoding": 0.5,
+            "extra-file": 0.5,
+        },
+    )
     if how == "delete":
         victim = pick(rng, (manifest, arrays))
         victim.unlink()
@@ -220,8 +388,9 @@ def tamper_model(rng: np.random.Generator, folder: Path) -> str:
         return how
     if how == "encoding":
         text = manifest.read_text(encoding="utf-8")
-        manifest.write_bytes(text.encode("utf-16") if rng.random() < 0.5
-                             else b"\xef\xbb\xbf" + text.encode("utf-8"))
+        manifest.write_bytes(
+            text.encode("utf-16") if rng.random() < 0.5 else b"\xef\xbb\xbf" + text.encode("utf-8")
+        )
         return how
     if how == "extra-file":
         (folder / "notes.txt").write_text("hello", encoding="utf-8")
@@ -253,19 +422,43 @@ def tamper_model(rng: np.random.Generator, folder: Path) -> str:
         return f"arrays-{action}"
     doc = json.loads(manifest.read_text(encoding="utf-8"))
     if how == "targeted":
-        target = pick(rng, ("format", "synthesizer", "params", "schema", "n_training_rows",
-                            "state", "columns", "kind", "categories"))
+        target = pick(
+            rng,
+            (
+                "format",
+                "synthesizer",
+                "params",
+                "schema",
+                "n_training_rows",
+                "state",
+                "columns",
+                "kind",
+                "categories",
+            ),
+        )
         if target == "format":
             doc["format"] = pick(rng, ("synthpatient.model/2", None, 1, ""))
         elif target == "synthesizer":
-            doc["synthesizer"] = pick(rng, ("nope", "ctgan", "mst", "", None, 5, "__init__",
-                                            "../copula", "llm"))
+            doc["synthesizer"] = pick(
+                rng, ("nope", "ctgan", "mst", "", None, 5, "__init__", "../copula", "llm")
+            )
         elif target == "params":
-            doc["params"] = pick(rng, ({"n_quantiles": "x"}, {"evil": 1}, [], None,
-                                       {"n_quantiles": -5}, {"seed": "abc"}, "x"))
+            doc["params"] = pick(
+                rng,
+                (
+                    {"n_quantiles": "x"},
+                    {"evil": 1},
+                    [],
+                    None,
+                    {"n_quantiles": -5},
+                    {"seed": "abc"},
+                    "x",
+                ),
+            )
         elif target == "schema":
-            doc["schema"] = pick(rng, ({"columns": []}, {"columns": 5}, None, {}, [],
-                                       {"format": "x", "columns": []}))
+            doc["schema"] = pick(
+                rng, ({"columns": []}, {"columns": 5}, None, {}, [], {"format": "x", "columns": []})
+            )
         elif target == "n_training_rows":
             doc["n_training_rows"] = pick(rng, ("abc", -5, None, 1e308, 2**70, [1]))
         elif target == "state":
@@ -281,8 +474,9 @@ def tamper_model(rng: np.random.Generator, folder: Path) -> str:
                 if target == "columns":
                     columns.remove(col)
                 elif target == "kind":
-                    col["kind"] = pick(rng, ("identifier", "text", "datetime", "boolean",
-                                             "numeric", "alien"))
+                    col["kind"] = pick(
+                        rng, ("identifier", "text", "datetime", "boolean", "numeric", "alien")
+                    )
                     col.setdefault("identifier_type", "string_id")
                 else:
                     col["categories"] = pick(rng, (["a"], [], None, [1, 1], list(range(3000))))

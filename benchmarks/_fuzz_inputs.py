@@ -23,29 +23,105 @@ _HEX = list("0123456789abcdef")
 #: Column names that real extracts use for what must never be learned, by role.
 SENSITIVE_NAMES: dict[str, tuple[str, ...]] = {
     "name": ("name", "patient_name", "Full Name", "PatientName", "surname", "first_name"),
-    "mrn": ("mrn", "MRN", "medical_record_number", "Hospital Number", "patient_id", "chart_no",
-            "pid", "Patient ID", "subject"),
+    "mrn": (
+        "mrn",
+        "MRN",
+        "medical_record_number",
+        "Hospital Number",
+        "patient_id",
+        "chart_no",
+        "pid",
+        "Patient ID",
+        "subject",
+    ),
     "phone": ("phone", "Telephone", "mobile_number", "tel", "contact_phone"),
     "email": ("email", "E-mail", "email_address", "contact"),
     "remark": ("remark", "remarks", "notes", "comment", "free_text", "clinician_comment"),
 }
-_PHRASES = ("seen in clinic, stable", "follow-up in three months", "no change since last visit",
-            "reports chest pain on exertion", "lives alone, daughter visits", "declined statin",
-            "referred to dietitian", "missed last appointment")
+_PHRASES = (
+    "seen in clinic, stable",
+    "follow-up in three months",
+    "no change since last visit",
+    "reports chest pain on exertion",
+    "lives alone, daughter visits",
+    "declined statin",
+    "referred to dietitian",
+    "missed last appointment",
+)
 _SURNAMES = ("Smith", "García", "Nguyen", "O'Brien", "Müller", "Okafor", "Kowalski", "Haddad")
 
 #: Text that is not a patient value but breaks naive code: unicode, RTL, emoji, control
 #: characters, markup, format strings, spellings of missing values and numbers.
 HOSTILE_TEXT: tuple[str, ...] = (
-    "café", "naïve", "Ærøskøbing", "日本語", "مريض", "חולה", "\u202eevil\u202c", "🙂", "👩‍⚕️",
-    "a\x00b", "line\nbreak", "tab\there", "\r", "\x1b[31mred", "  padded  ", "", " ", "NULL",
-    "None", "nan", "NaN", "N/A", "-", "TRUE", "1", "0", "1.0", "1e308", "-0.0", "inf",
-    "'; DROP TABLE patients;--", "<script>alert(1)</script>", "{0}", "%s%n", "[red]markup[/]",
-    "[/]", "\\", '"quoted"', "a,b", "a;b", "x" * 300, "\ufeffbom", "ǅ", "İ", "ß", "\u200b",
+    "café",
+    "naïve",
+    "Ærøskøbing",
+    "日本語",
+    "مريض",
+    "חולה",
+    "\u202eevil\u202c",
+    "🙂",
+    "👩‍⚕️",
+    "a\x00b",
+    "line\nbreak",
+    "tab\there",
+    "\r",
+    "\x1b[31mred",
+    "  padded  ",
+    "",
+    " ",
+    "NULL",
+    "None",
+    "nan",
+    "NaN",
+    "N/A",
+    "-",
+    "TRUE",
+    "1",
+    "0",
+    "1.0",
+    "1e308",
+    "-0.0",
+    "inf",
+    "'; DROP TABLE patients;--",
+    "<script>alert(1)</script>",
+    "{0}",
+    "%s%n",
+    "[red]markup[/]",
+    "[/]",
+    "\\",
+    '"quoted"',
+    "a,b",
+    "a;b",
+    "x" * 300,
+    "\ufeffbom",
+    "ǅ",
+    "İ",
+    "ß",
+    "\u200b",
 )
 HOSTILE_NAMES: tuple[str, ...] = (
-    "", " ", "x" * 3000, "日本語", "a\nb", "[/]", "[bold]age", "age;bmi", "1", "__class__",
-    "NaN", "a,b", "\t", "Unnamed: 0", "🙂", "مريض", "-", "age ", " age", "$(rm -rf)", "..",
+    "",
+    " ",
+    "x" * 3000,
+    "日本語",
+    "a\nb",
+    "[/]",
+    "[bold]age",
+    "age;bmi",
+    "1",
+    "__class__",
+    "NaN",
+    "a,b",
+    "\t",
+    "Unnamed: 0",
+    "🙂",
+    "مريض",
+    "-",
+    "age ",
+    " age",
+    "$(rm -rf)",
+    "..",
 )
 
 
@@ -71,6 +147,7 @@ def _clean(text: str) -> str:
 
 # --- tables -----------------------------------------------------------------------------
 
+
 @dataclass
 class TableInfo:
     """What a generated table holds: sensitive columns by role, the kinds of odd columns."""
@@ -94,8 +171,10 @@ def _sensitive_values(rng: np.random.Generator, role: str, pid: np.ndarray) -> l
         return [f"{marks[p]} {pick(rng, _SURNAMES)}" for p in pid]
     if role == "mrn":
         style = int(rng.integers(3))
-        return [marks[p] if style == 0 else f"MRN-{marks[p]}" if style == 1 else marks[p].lower()
-                for p in pid]
+        return [
+            marks[p] if style == 0 else f"MRN-{marks[p]}" if style == 1 else marks[p].lower()
+            for p in pid
+        ]
     if role == "phone":
         return [f"+1 555 {marks[p]}" for p in pid]
     if role == "email":
@@ -110,8 +189,9 @@ def _per_patient(rng: np.random.Generator, pid: np.ndarray, values: np.ndarray) 
     return values[pid]
 
 
-def _with_missing(rng: np.random.Generator, values: list[Any] | np.ndarray,
-                  share: float) -> list[Any]:
+def _with_missing(
+    rng: np.random.Generator, values: list[Any] | np.ndarray, share: float
+) -> list[Any]:
     return [None if rng.random() < share else v for v in list(values)]
 
 
@@ -149,20 +229,26 @@ def _odd_column(rng: np.random.Generator, kind: str, n: int) -> Any:
     if kind == "nan_strings":
         return [pick(rng, ("nan", "NaN", "inf", "-inf", "1e400", "1.5", "2", "")) for _ in range(n)]
     if kind == "extreme_dates":
-        return [pick(rng, ("1066-10-14", "9999-12-31", "2020-02-29", "1900-01-01", "2262-04-12"))
-                for _ in range(n)]
+        return [
+            pick(rng, ("1066-10-14", "9999-12-31", "2020-02-29", "1900-01-01", "2262-04-12"))
+            for _ in range(n)
+        ]
     if kind == "tz_datetimes":
         stamps = pd.Timestamp("2021-03-27 23:30", tz="Europe/London") + pd.to_timedelta(
-            rng.integers(0, 10_000, n), "min")
+            rng.integers(0, 10_000, n), "min"
+        )
         if rng.random() < 0.5:
             return pd.Series(stamps)
-        return [s.isoformat() if rng.random() < 0.7 else s.tz_convert("Asia/Kolkata").isoformat()
-                for s in stamps]
+        return [
+            s.isoformat() if rng.random() < 0.7 else s.tz_convert("Asia/Kolkata").isoformat()
+            for s in stamps
+        ]
     if kind == "timedeltas":
         return pd.to_timedelta(rng.integers(0, 30, n), "D")
     if kind == "bytes":
-        return [bytes(rng.integers(0, 256, int(rng.integers(0, 6))).astype(np.uint8))
-                for _ in range(n)]
+        return [
+            bytes(rng.integers(0, 256, int(rng.integers(0, 6))).astype(np.uint8)) for _ in range(n)
+        ]
     if kind == "lists":
         return [list(rng.integers(0, 3, int(rng.integers(0, 3)))) for _ in range(n)]
     if kind == "dicts":
@@ -201,18 +287,46 @@ def _odd_column(rng: np.random.Generator, kind: str, n: int) -> Any:
 
 
 #: Odd columns a table may have and still be learnable (the others are refused, cleanly).
-REFUSED_ODD = frozenset({"all_missing", "infinite", "lists", "dicts", "mixed_types", "complex",
-                         "bytes"})
-ODD_KINDS = ("extreme_numbers", "nan_strings", "extreme_dates", "tz_datetimes", "timedeltas",
-             "bytes", "lists", "dicts", "unicode", "control_chars", "hostile_text",
-             "categorical_dtype", "mixed_types", "all_missing", "constant", "uint64_max",
-             "nullable_int", "string_dtype", "infinite", "bool_words", "comma_numbers",
-             "complex", "period")
+REFUSED_ODD = frozenset(
+    {"all_missing", "infinite", "lists", "dicts", "mixed_types", "complex", "bytes"}
+)
+ODD_KINDS = (
+    "extreme_numbers",
+    "nan_strings",
+    "extreme_dates",
+    "tz_datetimes",
+    "timedeltas",
+    "bytes",
+    "lists",
+    "dicts",
+    "unicode",
+    "control_chars",
+    "hostile_text",
+    "categorical_dtype",
+    "mixed_types",
+    "all_missing",
+    "constant",
+    "uint64_max",
+    "nullable_int",
+    "string_dtype",
+    "infinite",
+    "bool_words",
+    "comma_numbers",
+    "complex",
+    "period",
+)
 
 
-def random_table(rng: np.random.Generator, *, odd: float = 0.5, sensitive: bool = True,
-                 max_patients: int = 20, min_rows: int = 1, hostile_names: float = 0.05,
-                 benign: bool = False) -> tuple[pd.DataFrame, TableInfo]:
+def random_table(
+    rng: np.random.Generator,
+    *,
+    odd: float = 0.5,
+    sensitive: bool = True,
+    max_patients: int = 20,
+    min_rows: int = 1,
+    hostile_names: float = 0.05,
+    benign: bool = False,
+) -> tuple[pd.DataFrame, TableInfo]:
     """A visit-level table: 1-10 rows per patient, sensitive columns marked in every cell.
     ``benign`` keeps to odd columns that can be learned and to at least 10 rows."""
     if benign:
@@ -243,8 +357,9 @@ def random_table(rng: np.random.Generator, *, odd: float = 0.5, sensitive: bool 
             cols[name] = _odd_column(rng, str(kind), len(pid))
             info.odd.append(str(kind))
     names = list(cols)
-    frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v)
-                          for k, v in cols.items()})
+    frame = pd.DataFrame(
+        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()}
+    )
     if rng.random() < hostile_names:  # rename one non-sensitive column to something hostile
         plain = [c for c in names if c not in info.sensitive]
         if plain:
@@ -280,10 +395,27 @@ def synthetic_like(rng: np.random.Generator, frame: pd.DataFrame, info: TableInf
 
 BENIGN_VARIANTS = ("csv", "csv", "csv", "parquet", "parquet", "tsv", "csv-bom", "csv-crlf")
 FILE_VARIANTS = {
-    "csv": 40, "csv-bom": 4, "csv-crlf": 4, "csv-semicolon": 5, "tsv": 4, "parquet": 14,
-    "parquet-odd": 5, "truncated": 5, "latin1": 3, "empty": 1.5, "header-only": 1.5,
-    "huge-header": 1.5, "blank-header": 2, "garbage": 1.5, "wrong-ext": 1.5, "folder": 1,
-    "missing": 1, "nul-bytes": 1.5, "gzip": 1, "unclosed-quote": 2, "dup-header": 1.5,
+    "csv": 40,
+    "csv-bom": 4,
+    "csv-crlf": 4,
+    "csv-semicolon": 5,
+    "tsv": 4,
+    "parquet": 14,
+    "parquet-odd": 5,
+    "truncated": 5,
+    "latin1": 3,
+    "empty": 1.5,
+    "header-only": 1.5,
+    "huge-header": 1.5,
+    "blank-header": 2,
+    "garbage": 1.5,
+    "wrong-ext": 1.5,
+    "folder": 1,
+    "missing": 1,
+    "nul-bytes": 1.5,
+    "gzip": 1,
+    "unclosed-quote": 2,
+    "dup-header": 1.5,
 }
 
 
@@ -313,8 +445,9 @@ def _odd_parquet(rng: np.random.Generator, frame: pd.DataFrame, path: Path) -> N
     table = pa.Table.from_pandas(_parquet_safe(frame), preserve_index=False)
     n = len(frame)
     extra = {
-        "decimal": pa.array([decimal.Decimal(f"{v:.2f}") for v in rng.normal(50, 10, n)],
-                            type=pa.decimal128(9, 2)),
+        "decimal": pa.array(
+            [decimal.Decimal(f"{v:.2f}") for v in rng.normal(50, 10, n)], type=pa.decimal128(9, 2)
+        ),
         "duration": pa.array(rng.integers(0, 10**9, n), type=pa.duration("s")),
         "time": pa.array(rng.integers(0, 86_400, n).astype("int32"), type=pa.time32("s")),
         "date32": pa.array(rng.integers(-400_000, 2_900_000, n).astype("int32"), type=pa.date32()),
@@ -335,9 +468,14 @@ def _odd_parquet(rng: np.random.Generator, frame: pd.DataFrame, path: Path) -> N
     pq.write_table(table, path)
 
 
-def write_table_file(rng: np.random.Generator, frame: pd.DataFrame, folder: Path,
-                     stem: str = "real", variant: str | None = None,
-                     benign: bool = False) -> tuple[Path, str]:
+def write_table_file(
+    rng: np.random.Generator,
+    frame: pd.DataFrame,
+    folder: Path,
+    stem: str = "real",
+    variant: str | None = None,
+    benign: bool = False,
+) -> tuple[Path, str]:
     """Write ``frame`` in a random (often broken) file form; returns (path, variant)."""
     if variant is None:
         variant = pick(rng, BENIGN_VARIANTS) if benign else weighted(rng, FILE_VARIANTS)
@@ -389,10 +527,14 @@ def write_table_file(rng: np.random.Generator, frame: pd.DataFrame, folder: Path
         return csv, variant
     if variant == "huge-header":
         wide = pd.DataFrame(rng.integers(0, 9, (len(frame), int(rng.integers(500, 3000)))))
-        wide.columns = [f"c{i}" if rng.random() < 0.9 else "h" * 5000 + str(i)
-                        for i in range(wide.shape[1])]
-        csv.write_text(_csv_text(pd.concat([frame.reset_index(drop=True), wide], axis=1)),
-                       encoding="utf-8", errors="replace")
+        wide.columns = [
+            f"c{i}" if rng.random() < 0.9 else "h" * 5000 + str(i) for i in range(wide.shape[1])
+        ]
+        csv.write_text(
+            _csv_text(pd.concat([frame.reset_index(drop=True), wide], axis=1)),
+            encoding="utf-8",
+            errors="replace",
+        )
         return csv, variant
     if variant == "blank-header":
         copy = frame.copy()
@@ -401,8 +543,11 @@ def write_table_file(rng: np.random.Generator, frame: pd.DataFrame, folder: Path
         return csv, variant
     if variant == "dup-header":
         copy = frame.copy()
-        copy.columns = [str(copy.columns[0])] * 2 + list(map(str, copy.columns[2:])) \
-            if copy.shape[1] > 1 else copy.columns
+        copy.columns = (
+            [str(copy.columns[0])] * 2 + list(map(str, copy.columns[2:]))
+            if copy.shape[1] > 1
+            else copy.columns
+        )
         csv.write_text(_csv_text(copy), encoding="utf-8", errors="replace")
         return csv, variant
     if variant == "garbage":
@@ -435,10 +580,37 @@ def write_table_file(rng: np.random.Generator, frame: pd.DataFrame, folder: Path
 
 # --- arguments --------------------------------------------------------------------------
 
-ROWS = ("0", "-1", "1", "2", "7", "50", "120", "1e15", "abc", "1000000000000000",
-        "9223372036854775808", "", "1.5", "0x10", "1_000", "٣", " 5")
-SEEDS = ("0", "1", "-1", "4294967296", "9223372036854775807", "18446744073709551616", "abc",
-         "1.5", "-0", "")
+ROWS = (
+    "0",
+    "-1",
+    "1",
+    "2",
+    "7",
+    "50",
+    "120",
+    "1e15",
+    "abc",
+    "1000000000000000",
+    "9223372036854775808",
+    "",
+    "1.5",
+    "0x10",
+    "1_000",
+    "٣",
+    " 5",
+)
+SEEDS = (
+    "0",
+    "1",
+    "-1",
+    "4294967296",
+    "9223372036854775807",
+    "18446744073709551616",
+    "abc",
+    "1.5",
+    "-0",
+    "",
+)
 
 
 def hostile_rows(rng: np.random.Generator, benign: bool = False) -> str:
@@ -462,16 +634,31 @@ def _category_values(series: pd.Series) -> list[Any]:
         return []
 
 
-def hostile_conditions(rng: np.random.Generator, frame: pd.DataFrame,
-                       info: TableInfo, benign: bool = False) -> list[str]:
+def hostile_conditions(
+    rng: np.random.Generator, frame: pd.DataFrame, info: TableInfo, benign: bool = False
+) -> list[str]:
     """``-c`` values: real categories and ranges, unknown columns and categories, repeats,
     absurd ranges; never a patient's marked value. ``benign``: one real category or range."""
     plain = [str(c) for c in frame.columns if c not in info.sensitive]
     items: list[str] = []
     for _ in range(1 if benign else int(rng.integers(1, 4))):
-        style = pick(rng, ("category", "range")) if benign else weighted(rng, {
-            "category": 4, "range": 4, "unknown-column": 1, "sensitive": 1, "unknown-value": 1,
-            "absurd": 2, "malformed": 1, "repeat": 1})
+        style = (
+            pick(rng, ("category", "range"))
+            if benign
+            else weighted(
+                rng,
+                {
+                    "category": 4,
+                    "range": 4,
+                    "unknown-column": 1,
+                    "sensitive": 1,
+                    "unknown-value": 1,
+                    "absurd": 2,
+                    "malformed": 1,
+                    "repeat": 1,
+                },
+            )
+        )
         column = pick(rng, plain) if plain else "age"
         if style == "category":
             values = _category_values(frame[column]) if column in frame else []
@@ -487,9 +674,27 @@ def hostile_conditions(rng: np.random.Generator, frame: pd.DataFrame,
         elif style == "unknown-value":
             items.append(f"{column}={pick(rng, HOSTILE_TEXT)}")
         elif style == "absurd":
-            items.append(f"{column}=" + pick(rng, (
-                "90..18", "1e308..1e309", "-inf..inf", "nan", "inf", "..", "1066-01-01..9999-12-31",
-                "abc..xyz", "1e-320", "9" * 400, "0..0", "-0.0", "2020-13-45")))
+            items.append(
+                f"{column}="
+                + pick(
+                    rng,
+                    (
+                        "90..18",
+                        "1e308..1e309",
+                        "-inf..inf",
+                        "nan",
+                        "inf",
+                        "..",
+                        "1066-01-01..9999-12-31",
+                        "abc..xyz",
+                        "1e-320",
+                        "9" * 400,
+                        "0..0",
+                        "-0.0",
+                        "2020-13-45",
+                    ),
+                )
+            )
         elif style == "malformed":
             items.append(pick(rng, ("=", "age", "age=", "=5", "a=b=c", "age==5", " = ")))
         else:
@@ -497,10 +702,26 @@ def hostile_conditions(rng: np.random.Generator, frame: pd.DataFrame,
     return items
 
 
-PARAMS_COPULA = ("n_quantiles=abc", "=5", "n_quantiles=-1", "n_quantiles=1e308", "n_quantiles=true",
-                 "n_quantiles=[1,2]", "n_quantiles={}", "n_quantiles=NaN", "missing_tree_depth=40",
-                 "seed=5", "progress=1", "__class__=x", "n_quantiles=3", "missing_min_leaf=0",
-                 "n_quantiles=100000", "junk", "steps=10", "n_quantiles=1" + "0" * 30)
+PARAMS_COPULA = (
+    "n_quantiles=abc",
+    "=5",
+    "n_quantiles=-1",
+    "n_quantiles=1e308",
+    "n_quantiles=true",
+    "n_quantiles=[1,2]",
+    "n_quantiles={}",
+    "n_quantiles=NaN",
+    "missing_tree_depth=40",
+    "seed=5",
+    "progress=1",
+    "__class__=x",
+    "n_quantiles=3",
+    "missing_min_leaf=0",
+    "n_quantiles=100000",
+    "junk",
+    "steps=10",
+    "n_quantiles=1" + "0" * 30,
+)
 
 
 def hostile_params(rng: np.random.Generator) -> list[str]:

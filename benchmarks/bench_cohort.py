@@ -34,21 +34,28 @@ def main() -> None:
     cohort = None
     for seed in range(args.repeats):
         start = time.perf_counter()
-        cohort = sampler.sample(CohortSpec(condition=args.condition, n=args.patients,
-                                           n_observations=20, seed=seed))
+        cohort = sampler.sample(
+            CohortSpec(condition=args.condition, n=args.patients, n_observations=20, seed=seed)
+        )
         times.append(time.perf_counter() - start)
     assert cohort is not None
     n_obs = len(cohort.observations)
-    print(f"{args.patients:,} patients x {n_obs} observations ({args.condition}), one core: "
-          + ", ".join(f"{t:.2f} s" for t in times) + f"; best {min(times):.2f} s "
-          f"(target <= 20 s); wide table {cohort.wide.shape[0]:,} x {cohort.wide.shape[1]}, "
-          f"{cohort.wide.memory_usage(deep=True).sum() / 2**20:.0f} MiB")
+    print(
+        f"{args.patients:,} patients x {n_obs} observations ({args.condition}), one core: "
+        + ", ".join(f"{t:.2f} s" for t in times)
+        + f"; best {min(times):.2f} s "
+        f"(target <= 20 s); wide table {cohort.wide.shape[0]:,} x {cohort.wide.shape[1]}, "
+        f"{cohort.wide.memory_usage(deep=True).sum() / 2**20:.0f} MiB"
+    )
     report = check_cohort(cohort)
     failed = [t.what for t in report.targets if not t.ok]
     broken = [r["rule"] for r in report.rules if r["violations"]]
-    print(f"realism at this size: {len(report.targets) - len(failed)}/{len(report.targets)} "
-          f"targets met, {len(report.rules) - len(broken)}/{len(report.rules)} rules hold"
-          + (f"; off: {failed}" if failed else "") + (f"; broken: {broken}" if broken else ""))
+    print(
+        f"realism at this size: {len(report.targets) - len(failed)}/{len(report.targets)} "
+        f"targets met, {len(report.rules) - len(broken)}/{len(report.rules)} rules hold"
+        + (f"; off: {failed}" if failed else "")
+        + (f"; broken: {broken}" if broken else "")
+    )
 
 
 if __name__ == "__main__":

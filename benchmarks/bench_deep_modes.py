@@ -35,13 +35,17 @@ def main() -> None:
                 for seed in range(args.seeds):
                     start = time.perf_counter()
                     model = get_synthesizer_class(synthesizer)(
-                        max_modes=modes, seed=seed, progress=False).fit(real)
+                        max_modes=modes, seed=seed, progress=False
+                    ).fit(real)
                     times.append(time.perf_counter() - start)
                     synthetic = model.sample(len(real), seed=100 + seed)
                     scores.append(quality_report(real, synthetic, model.schema_.sdtypes()).score)
-                print(f"| {key} | {len(real)} | {synthesizer} | {modes} | "
-                      f"{statistics.mean(scores):.3f} ± {statistics.pstdev(scores):.3f} | "
-                      f"{statistics.mean(times):.1f} |", flush=True)
+                print(
+                    f"| {key} | {len(real)} | {synthesizer} | {modes} | "
+                    f"{statistics.mean(scores):.3f} ± {statistics.pstdev(scores):.3f} | "
+                    f"{statistics.mean(times):.1f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -33,12 +33,16 @@ def main() -> None:
     for n_bins in (int(b) for b in args.bins.split(",")):
         scores = []
         for seed in range(args.seeds):
-            model = get_synthesizer_class("mst")(epsilon=args.epsilon, n_bins=n_bins,
-                                                 seed=seed).fit(real)
+            model = get_synthesizer_class("mst")(
+                epsilon=args.epsilon, n_bins=n_bins, seed=seed
+            ).fit(real)
             synthetic = model.sample(len(real), seed=100 + seed)
             scores.append(quality_report(real, synthetic, model.schema_.sdtypes()).score)
-        print(f"| {n_bins} | {statistics.mean(scores):.3f} ± {statistics.pstdev(scores):.3f} | "
-              f"{min(scores):.3f} | {max(scores):.3f} |", flush=True)
+        print(
+            f"| {n_bins} | {statistics.mean(scores):.3f} ± {statistics.pstdev(scores):.3f} | "
+            f"{min(scores):.3f} | {max(scores):.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

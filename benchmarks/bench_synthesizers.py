@@ -24,9 +24,9 @@ from typing import Any
 import pandas as pd
 
 from synthpatient import Schema, datasets
+from synthpatient.errors import MissingExtraError
 from synthpatient.evaluation.fidelity import quality_report
 from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
-from synthpatient.errors import MissingExtraError
 
 
 def best_of(fn: Callable[[], Any], repeats: int = 3) -> float:
@@ -38,7 +38,9 @@ def best_of(fn: Callable[[], Any], repeats: int = 3) -> float:
     return min(times)
 
 
-def sdmetrics_score(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[str, str]) -> float | None:
+def sdmetrics_score(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[str, str]
+) -> float | None:
     try:
         from sdmetrics.reports.single_table import QualityReport
     except ImportError:
@@ -52,14 +54,22 @@ def sdmetrics_score(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[s
 class Candidate:
     """Adapter so that ours and SDV's are timed and scored by the same code."""
 
-    def __init__(self, name: str, make_fit: Callable[[int], Any], sample: Callable[[Any, int, int], pd.DataFrame]):
+    def __init__(
+        self,
+        name: str,
+        make_fit: Callable[[int], Any],
+        sample: Callable[[Any, int, int], pd.DataFrame],
+    ):
         self.name, self.make_fit, self.sample = name, make_fit, sample
 
 
 def ours(key: str, real: pd.DataFrame, schema: Schema) -> Candidate:
     klass = get_synthesizer_class(key)
-    return Candidate(key, lambda seed: klass(seed=seed).fit(real, schema=schema),
-                     lambda model, n, seed: model.sample(n, seed=seed))
+    return Candidate(
+        key,
+        lambda seed: klass(seed=seed).fit(real, schema=schema),
+        lambda model, n, seed: model.sample(n, seed=seed),
+    )
 
 
 def sdv_copula(real: pd.DataFrame, sdtypes: dict[str, str]) -> Candidate | None:
@@ -69,7 +79,8 @@ def sdv_copula(real: pd.DataFrame, sdtypes: dict[str, str]) -> Candidate | None:
     except ImportError:
         return None
     metadata = Metadata.load_from_dict(
-        {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}}})
+        {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}}}
+    )
 
     def fit(seed: int) -> Any:
         model = GaussianCopulaSynthesizer(metadata)
@@ -83,7 +94,9 @@ def sdv_copula(real: pd.DataFrame, sdtypes: dict[str, str]) -> Candidate | None:
     return Candidate("SDV GaussianCopula", fit, sample)
 
 
-def measure(candidate: Candidate, real: pd.DataFrame, sdtypes: dict[str, str], seeds: int) -> dict[str, Any]:
+def measure(
+    candidate: Candidate, real: pd.DataFrame, sdtypes: dict[str, str], seeds: int
+) -> dict[str, Any]:
     start = time.perf_counter()
     model = candidate.make_fit(0)
     fit_s = time.perf_counter() - start
@@ -102,9 +115,13 @@ def measure(candidate: Candidate, real: pd.DataFrame, sdtypes: dict[str, str], s
         if score is not None:
             sdm_q.append(score)
     return {
-        "synthesizer": candidate.name, "fit_s": fit_s, "sample_1k_s": sample_1k,
-        "sample_100k_s": sample_100k, "peak_mb": peak_mb,
-        "quality_mean": statistics.mean(ours_q), "quality_sd": statistics.pstdev(ours_q),
+        "synthesizer": candidate.name,
+        "fit_s": fit_s,
+        "sample_1k_s": sample_1k,
+        "sample_100k_s": sample_100k,
+        "peak_mb": peak_mb,
+        "quality_mean": statistics.mean(ours_q),
+        "quality_sd": statistics.pstdev(ours_q),
         "sdmetrics_quality_mean": statistics.mean(sdm_q) if sdm_q else None,
         "sdmetrics_quality_sd": statistics.pstdev(sdm_q) if sdm_q else None,
     }
@@ -141,32 +158,49 @@ def main(argv: list[str] | None = None) -> int:
         candidates.append(sdv)
 
     rows = [measure(c, real, sdtypes, args.seeds) for c in candidates]
-    print(f"\nDataset {args.dataset}: {len(real)} real rows x {real.shape[1]} columns; quality on "
-          f"synthetic tables of {len(real)} rows, mean +- sd over {args.seeds} seeds\n")
-    header = (f"| {'synthesizer':<20} | fit s | sample 1k s | sample 100k s | peak MB | "
-              "quality (ours) | quality (SDMetrics) |")
+    print(
+        f"\nDataset {args.dataset}: {len(real)} real rows x {real.shape[1]} columns; quality on "
+        f"synthetic tables of {len(real)} rows, mean +- sd over {args.seeds} seeds\n"
+    )
+    header = (
+        f"| {'synthesizer':<20} | fit s | sample 1k s | sample 100k s | peak MB | "
+        "quality (ours) | quality (SDMetrics) |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
     for r in rows:
-        sdm = ("n/a" if r["sdmetrics_quality_mean"] is None
-               else f"{r['sdmetrics_quality_mean']:.3f} +- {r['sdmetrics_quality_sd']:.3f}")
-        print(f"| {r['synthesizer']:<20} | {r['fit_s']:5.2f} | {r['sample_1k_s']:11.4f} | "
-              f"{r['sample_100k_s']:13.3f} | {r['peak_mb']:7.1f} | "
-              f"{r['quality_mean']:.3f} +- {r['quality_sd']:.3f} | {sdm:>19} |")
+        sdm = (
+            "n/a"
+            if r["sdmetrics_quality_mean"] is None
+            else f"{r['sdmetrics_quality_mean']:.3f} +- {r['sdmetrics_quality_sd']:.3f}"
+        )
+        print(
+            f"| {r['synthesizer']:<20} | {r['fit_s']:5.2f} | {r['sample_1k_s']:11.4f} | "
+            f"{r['sample_100k_s']:13.3f} | {r['peak_mb']:7.1f} | "
+            f"{r['quality_mean']:.3f} +- {r['quality_sd']:.3f} | {sdm:>19} |"
+        )
 
     ok = True
     if sdv is not None:
         base = rows[-1]
         for r in rows[:-1]:
             speedup = base["sample_100k_s"] / r["sample_100k_s"]
-            key = "sdmetrics_quality_mean" if r["sdmetrics_quality_mean"] is not None else "quality_mean"
+            key = (
+                "sdmetrics_quality_mean"
+                if r["sdmetrics_quality_mean"] is not None
+                else "quality_mean"
+            )
             gap = r[key] - base[key]
-            print(f"\n{r['synthesizer']} vs SDV GaussianCopula: sampling 100,000 rows {speedup:.1f}x "
-                  f"faster; quality {r[key]:.3f} vs {base[key]:.3f} ({gap:+.3f})")
+            print(
+                f"\n{r['synthesizer']} vs SDV GaussianCopula: sampling 100,000 rows {speedup:.1f}x "
+                f"faster; quality {r[key]:.3f} vs {base[key]:.3f} ({gap:+.3f})"
+            )
             if r["synthesizer"] == "copula":
                 fast, close = speedup >= 10, gap >= 0
-                print(f"copula target (>= SDV quality, >= 10x faster sampling): "
-                      f"quality {'met' if close else 'NOT met'}, speed {'met' if fast else 'NOT met'}")
+                print(
+                    f"copula target (>= SDV quality, >= 10x faster sampling): "
+                    f"quality {'met' if close else 'NOT met'}, speed {'met' if fast else 'NOT met'}"
+                )
                 ok = ok and fast and close
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

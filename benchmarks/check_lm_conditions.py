@@ -30,11 +30,18 @@ CONDITIONS = {
 }
 
 
-def mean_error(real: pd.DataFrame, subset: pd.DataFrame, synthetic: pd.DataFrame,
-               columns: list[str]) -> float:
+def mean_error(
+    real: pd.DataFrame, subset: pd.DataFrame, synthetic: pd.DataFrame, columns: list[str]
+) -> float:
     """Mean over ``columns`` of |synthetic mean - subset mean| / the real column's sd."""
-    return float(np.mean([abs(synthetic[c].astype(float).mean() - subset[c].mean())
-                          / real[c].std() for c in columns]))
+    return float(
+        np.mean(
+            [
+                abs(synthetic[c].astype(float).mean() - subset[c].mean()) / real[c].std()
+                for c in columns
+            ]
+        )
+    )
 
 
 def main() -> int:
@@ -55,20 +62,26 @@ def main() -> int:
     numeric = [c for c in real.columns if c != "sex"]
     errors: dict[str, dict[str, list[float]]] = {"tabular_lm": {}, "copula": {}}
     for seed in range(args.seeds):
-        models = {"tabular_lm": TabularLMSynthesizer(seed=seed, progress=False).fit(real),
-                  "copula": GaussianCopulaSynthesizer(seed=seed).fit(real)}
+        models = {
+            "tabular_lm": TabularLMSynthesizer(seed=seed, progress=False).fit(real),
+            "copula": GaussianCopulaSynthesizer(seed=seed).fit(real),
+        }
         for name, (conditions, meets) in CONDITIONS.items():
             subset = real[meets(real)]
             others = [c for c in numeric if c not in conditions]
             for key, model in models.items():
                 rows = model.sample(args.rows, conditions=conditions, seed=seed)
                 errors[key].setdefault(name, []).append(mean_error(real, subset, rows, others))
-    print(f"diabetes: {len(real)} patients; {args.rows} rows per condition; {args.seeds} seeds; "
-          "error = mean |synthetic mean - real subset mean| / sd over the other numeric columns")
+    print(
+        f"diabetes: {len(real)} patients; {args.rows} rows per condition; {args.seeds} seeds; "
+        "error = mean |synthetic mean - real subset mean| / sd over the other numeric columns"
+    )
     for name, (_, meets) in CONDITIONS.items():
-        print(f"  {name:20s} ({int(meets(real).sum())} real patients): tabular_lm "
-              f"{np.mean(errors['tabular_lm'][name]):.3f}, copula "
-              f"{np.mean(errors['copula'][name]):.3f}")
+        print(
+            f"  {name:20s} ({int(meets(real).sum())} real patients): tabular_lm "
+            f"{np.mean(errors['tabular_lm'][name]):.3f}, copula "
+            f"{np.mean(errors['copula'][name]):.3f}"
+        )
     overall = {key: np.mean([np.mean(v) for v in per.values()]) for key, per in errors.items()}
     print(f"overall: tabular_lm {overall['tabular_lm']:.3f}, copula {overall['copula']:.3f}")
     return 0

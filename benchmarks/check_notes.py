@@ -40,27 +40,31 @@ def clinical_table(n_rows: int = 600, seed: int = 0) -> pd.DataFrame:
     age = rng.integers(18, 92, n_rows)
     sbp = np.round(rng.normal(125 + 0.4 * (age - 50), 15, n_rows))
     died = rng.random(n_rows) < 0.1 + 0.003 * (age - 50).clip(0)
-    frame = pd.DataFrame({
-        "patient_id": np.arange(5000, 5000 + n_rows),
-        "name": [f"Real Person {i}" for i in range(n_rows)],
-        "age": age,
-        "gender": rng.choice(["female", "male"], n_rows),
-        "bmi": np.round(rng.normal(28, 5, n_rows).clip(16, 55), 1),
-        "systolic_bp": sbp,
-        "diastolic_bp": np.round(sbp * 0.6 + rng.normal(5, 6, n_rows)),
-        "hba1c": np.round(rng.lognormal(np.log(6.3), 0.15, n_rows), 1),
-        "ldl": np.where(rng.random(n_rows) < 0.15, np.nan, np.round(rng.gamma(8, 15, n_rows))),
-        "smoking_status": rng.choice(["never", "former", "current"], n_rows, p=[.5, .3, .2]),
-        "on_insulin": rng.random(n_rows) < 0.25,
-        "has_hypertension": sbp > 140,
-        "admission_date": pd.Timestamp("2021-01-01")
-        + pd.to_timedelta(rng.integers(0, 900, n_rows), "D"),
-        "died": died,
-        "cause_of_death": np.where(died, rng.choice(["cardiac", "cancer", "infection"], n_rows),
-                                   None),
-    })
-    frame["nursing_note"] = [f"Real patient {i} was comfortable overnight and ate well" for i in
-                             range(n_rows)]
+    frame = pd.DataFrame(
+        {
+            "patient_id": np.arange(5000, 5000 + n_rows),
+            "name": [f"Real Person {i}" for i in range(n_rows)],
+            "age": age,
+            "gender": rng.choice(["female", "male"], n_rows),
+            "bmi": np.round(rng.normal(28, 5, n_rows).clip(16, 55), 1),
+            "systolic_bp": sbp,
+            "diastolic_bp": np.round(sbp * 0.6 + rng.normal(5, 6, n_rows)),
+            "hba1c": np.round(rng.lognormal(np.log(6.3), 0.15, n_rows), 1),
+            "ldl": np.where(rng.random(n_rows) < 0.15, np.nan, np.round(rng.gamma(8, 15, n_rows))),
+            "smoking_status": rng.choice(["never", "former", "current"], n_rows, p=[0.5, 0.3, 0.2]),
+            "on_insulin": rng.random(n_rows) < 0.25,
+            "has_hypertension": sbp > 140,
+            "admission_date": pd.Timestamp("2021-01-01")
+            + pd.to_timedelta(rng.integers(0, 900, n_rows), "D"),
+            "died": died,
+            "cause_of_death": np.where(
+                died, rng.choice(["cardiac", "cancer", "infection"], n_rows), None
+            ),
+        }
+    )
+    frame["nursing_note"] = [
+        f"Real patient {i} was comfortable overnight and ate well" for i in range(n_rows)
+    ]
     return frame
 
 
@@ -70,8 +74,9 @@ def offline(name: str, table: pd.DataFrame) -> int:
         warnings.simplefilter("ignore")
         hybrid = HybridSynthesizer(notes_column="clinical_note", seed=0).fit(table)
         rows_only = time.perf_counter()
-        HybridSynthesizer(seed=0).fit(table.drop(columns=["nursing_note"], errors="ignore"))\
-            .sample(N_ROWS, seed=1)
+        HybridSynthesizer(seed=0).fit(table.drop(columns=["nursing_note"], errors="ignore")).sample(
+            N_ROWS, seed=1
+        )
         rows_only = time.perf_counter() - rows_only
         start = time.perf_counter()
         synthetic = hybrid.sample(N_ROWS, seed=1)
@@ -91,15 +96,21 @@ def offline(name: str, table: pd.DataFrame) -> int:
     diversity = note_diversity(notes, structured)
     n_notes = N_ROWS * len(text_columns)
     print(f"\n== {name}: {N_ROWS} synthetic rows, {n_notes} notes ({', '.join(text_columns)})")
-    print(f"  sample with notes: {elapsed:.2f} s ({n_notes / max(elapsed - rows_only, 1e-9):,.0f} "
-          f"notes/s for the text alone; rows alone {rows_only:.2f} s)")
-    print(f"  diversity: distinct 4-grams {diversity['distinct_4gram_ratio']:.3f}, distinct "
-          f"structures {diversity['distinct_structure_share']:.3f}, most common structure "
-          f"{diversity['top_structure_share']:.3f}; distinct headers "
-          f"{notes.str.split('. ').str[0].nunique()}")
+    print(
+        f"  sample with notes: {elapsed:.2f} s ({n_notes / max(elapsed - rows_only, 1e-9):,.0f} "
+        f"notes/s for the text alone; rows alone {rows_only:.2f} s)"
+    )
+    print(
+        f"  diversity: distinct 4-grams {diversity['distinct_4gram_ratio']:.3f}, distinct "
+        f"structures {diversity['distinct_structure_share']:.3f}, most common structure "
+        f"{diversity['top_structure_share']:.3f}; distinct headers "
+        f"{notes.str.split('. ').str[0].nunique()}"
+    )
     print(f"  contradictions found by the checker: {contradictions}")
-    print("  real text copied:", int(synthetic.get("nursing_note", pd.Series(dtype=str))
-                                      .str.contains("Real patient").sum()))
+    print(
+        "  real text copied:",
+        int(synthetic.get("nursing_note", pd.Series(dtype=str)).str.contains("Real patient").sum()),
+    )
     for note in notes.iloc[:2]:
         print(f"  example: {note}")
     return contradictions
@@ -157,8 +168,9 @@ class StandInLLM:
 
 
 def _chat(content: str) -> dict:
-    return {"choices": [{"finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}]}
+    return {
+        "choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
+    }
 
 
 def _note(facts: dict, *, wrong_age: bool = False) -> str:
@@ -178,9 +190,14 @@ def with_llm(table: pd.DataFrame) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hybrid = HybridSynthesizer(text_columns=[], notes_column="clinical_note", seed=0,
-                                       llm_base_url=server.url, llm_model="stand-in",
-                                       llm_max_attempts=2).fit(table)
+            hybrid = HybridSynthesizer(
+                text_columns=[],
+                notes_column="clinical_note",
+                seed=0,
+                llm_base_url=server.url,
+                llm_model="stand-in",
+                llm_max_attempts=2,
+            ).fit(table)
             start = time.perf_counter()
             synthetic = hybrid.sample(N_ROWS, seed=1)
             elapsed = time.perf_counter() - start
@@ -189,14 +206,17 @@ def with_llm(table: pd.DataFrame) -> int:
     report = hybrid.last_sample_report_["clinical_note"]
     structured = synthetic.drop(columns=["clinical_note", "nursing_note"], errors="ignore")
     profile = profile_table(structured)
-    slipped = sum(bool(check_note(n, r, profile=profile)) for n, r in
-                  zip(synthetic["clinical_note"], structured.to_dict("records"), strict=True))
-    print(f"\n== hybrid with an LLM (local stand-in, {server.requests} requests, "
-          f"{elapsed:.1f} s)")
-    print(f"  accepted {report['llm_accepted']}, rejected for contradiction "
-          f"{report['llm_rejected_contradiction']}, unusable answers "
-          f"{report['llm_rejected_invalid']}, failed requests {report['llm_request_errors']}, "
-          f"template fallbacks {report['template_fallbacks']}")
+    slipped = sum(
+        bool(check_note(n, r, profile=profile))
+        for n, r in zip(synthetic["clinical_note"], structured.to_dict("records"), strict=True)
+    )
+    print(f"\n== hybrid with an LLM (local stand-in, {server.requests} requests, {elapsed:.1f} s)")
+    print(
+        f"  accepted {report['llm_accepted']}, rejected for contradiction "
+        f"{report['llm_rejected_contradiction']}, unusable answers "
+        f"{report['llm_rejected_invalid']}, failed requests {report['llm_request_errors']}, "
+        f"template fallbacks {report['template_fallbacks']}"
+    )
     caught = [p for p in report["problems"] if p.startswith("says")]
     print(f"  example rejection: {caught[0] if caught else '-'}")
     print(f"  contradictions in the final notes: {slipped}")

@@ -41,7 +41,9 @@ def main() -> int:
         hashes = {"this process (before save)": digest(here)}
         for i in (1, 2):
             out = folder / f"child{i}.csv"
-            subprocess.run([sys.executable, "-c", CHILD, str(folder / "model"), str(out)], check=True)
+            subprocess.run(
+                [sys.executable, "-c", CHILD, str(folder / "model"), str(out)], check=True
+            )
             hashes[f"new process {i} (after load)"] = digest(pd.read_csv(out))
     for name, value in hashes.items():
         print(f"{name:<30} sha256 of 1,000 rows (seed 42): {value}")

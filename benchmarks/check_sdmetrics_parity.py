@@ -55,33 +55,59 @@ def mixed(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, dict[str, str]]:
     bmi[rng.random(n) < 0.1] = np.nan
     smoker = pd.Series(rng.random(n) < 0.3 + 0.004 * (age - 55), dtype=object)
     smoker[rng.random(n) < 0.05] = None  # a boolean with missing values is object in pandas
-    admitted = (pd.Timestamp("2020-01-01")
-                + pd.to_timedelta(rng.integers(0, 3 * 365, n), unit="D")
-                + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"))
+    admitted = (
+        pd.Timestamp("2020-01-01")
+        + pd.to_timedelta(rng.integers(0, 3 * 365, n), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
+    )
     admitted = pd.Series(admitted).where(rng.random(n) > 0.05)  # NaT
     stay = np.clip(rng.gamma(2.0, 2.5 + 0.05 * (age - 40), n), 0, None).round(1)
     discharged = (admitted + pd.to_timedelta(stay, unit="D")).astype("datetime64[s]")
-    ward = rng.choice(["cardio", "onco", "general", "icu", "burns"], n,
-                      p=[0.3, 0.2, 0.43, 0.065, 0.005])  # "burns" is rare
+    ward = rng.choice(
+        ["cardio", "onco", "general", "icu", "burns"], n, p=[0.3, 0.2, 0.43, 0.065, 0.005]
+    )  # "burns" is rare
     blood = pd.Series(rng.choice(["A", "B", "AB", "O"], n, p=[0.4, 0.1, 0.05, 0.45]))
     blood[rng.random(n) < 0.08] = np.nan
-    frame = pd.DataFrame({
-        "patient_id": [f"P{i:05d}" for i in range(n)],  # id: ignored
-        "age": age, "bmi": bmi, "smoker": smoker, "admitted": admitted,
-        "discharged": discharged, "stay_days": stay, "ward": ward, "blood": blood,
-        "n_visits": rng.poisson(2 + (ward == "icu") * 3, n),
-        "note": ["free text"] * n,  # text: ignored
-        "site": pd.Categorical(rng.choice(["north", "south"], n), categories=["north", "south"]),
-    })
-    sdtypes = {"age": "numerical", "bmi": "numerical", "smoker": "boolean",
-               "admitted": "datetime", "discharged": "datetime", "stay_days": "numerical",
-               "ward": "categorical", "blood": "categorical", "n_visits": "numerical",
-               "site": "categorical"}
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:05d}" for i in range(n)],  # id: ignored
+            "age": age,
+            "bmi": bmi,
+            "smoker": smoker,
+            "admitted": admitted,
+            "discharged": discharged,
+            "stay_days": stay,
+            "ward": ward,
+            "blood": blood,
+            "n_visits": rng.poisson(2 + (ward == "icu") * 3, n),
+            "note": ["free text"] * n,  # text: ignored
+            "site": pd.Categorical(
+                rng.choice(["north", "south"], n), categories=["north", "south"]
+            ),
+        }
+    )
+    sdtypes = {
+        "age": "numerical",
+        "bmi": "numerical",
+        "smoker": "boolean",
+        "admitted": "datetime",
+        "discharged": "datetime",
+        "stay_days": "numerical",
+        "ward": "categorical",
+        "blood": "categorical",
+        "n_visits": "numerical",
+        "site": "categorical",
+    }
     return frame, sdtypes
 
 
-def perturb(real: pd.DataFrame, sdtypes: dict[str, str], scale: float, n_rows: int | None = None,
-            seed: int = 0) -> pd.DataFrame:
+def perturb(
+    real: pd.DataFrame,
+    sdtypes: dict[str, str],
+    scale: float,
+    n_rows: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """A bootstrap of ``real`` with noise: numbers jittered by ``scale`` standard deviations,
     dates by ``scale`` x 30 days, a share ``scale`` of categories redrawn."""
     rng = np.random.default_rng(seed)
@@ -99,8 +125,9 @@ def perturb(real: pd.DataFrame, sdtypes: dict[str, str], scale: float, n_rows: i
             choices = values.dropna().unique()
             new = values.astype(object).copy()
             new[redraw] = rng.choice(choices, int(redraw.sum()))
-            out[column] = new.astype(values.dtype) if isinstance(
-                values.dtype, pd.CategoricalDtype) else new
+            out[column] = (
+                new.astype(values.dtype) if isinstance(values.dtype, pd.CategoricalDtype) else new
+            )
     return out
 
 
@@ -113,8 +140,12 @@ def cases() -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, dict[str, str]]]:
     yield "diabetes: heavy noise", real, perturb(real, sdtypes, 0.8, seed=2), sdtypes
     shuffled = real.apply(lambda col: rng.permutation(col.to_numpy()))
     yield "diabetes: columns shuffled", real, shuffled, sdtypes
-    yield ("diabetes: 100,000 synthetic rows (subsampled)", real,
-           perturb(real, sdtypes, 0.2, n_rows=100_000, seed=3), sdtypes)
+    yield (
+        "diabetes: 100,000 synthetic rows (subsampled)",
+        real,
+        perturb(real, sdtypes, 0.2, n_rows=100_000, seed=3),
+        sdtypes,
+    )
 
     real, sdtypes = mixed()
     yield "mixed: real vs real", real, real.copy(), sdtypes
@@ -130,18 +161,27 @@ def cases() -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, dict[str, str]]]:
         frame["site"] = frame["site"].cat.add_categories(["east"])
         frame["constant"] = 1.0
     odd_real.loc[3, "stay_days"] = np.inf
-    yield ("mixed: unused category, constant, inf", odd_real, odd_synth,
-           {**sdtypes, "constant": "numerical"})
+    yield (
+        "mixed: unused category, constant, inf",
+        odd_real,
+        odd_synth,
+        {**sdtypes, "constant": "numerical"},
+    )
 
 
 # -- SDMetrics ---------------------------------------------------------------------------------
-def sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[str, str],
-                     thresholds: tuple[float, float]) -> dict[str, Any]:
+def sdmetrics_report(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    sdtypes: dict[str, str],
+    thresholds: tuple[float, float],
+) -> dict[str, Any]:
     """SDMetrics' QualityReport on the same data; other columns declared as id/text."""
     from sdmetrics.reports.single_table import QualityReport
 
-    columns = {c: {"sdtype": sdtypes.get(c, "id" if c.endswith("_id") else "text")}
-               for c in real.columns}
+    columns = {
+        c: {"sdtype": sdtypes.get(c, "id" if c.endswith("_id") else "text")} for c in real.columns
+    }
     report = QualityReport()
     report.real_correlation_threshold, report.real_association_threshold = thresholds
     np.random.seed(SEED)  # SDMetrics subsamples with numpy's global generator
@@ -153,13 +193,20 @@ def sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[
     unified = UnifiedQualityReport()
     unified.real_correlation_threshold, unified.real_association_threshold = thresholds
     np.random.seed(SEED)
-    unified.generate({"table": real}, {"table": synthetic},
-                     {"tables": {"table": {"columns": columns}}}, verbose=False)
-    return {"score": report.get_score(), "unified_score": unified.get_score(),
-            "column_shapes": properties["Column Shapes"],
-            "column_pair_trends": properties["Column Pair Trends"],
-            "columns": report.get_details("Column Shapes"),
-            "pairs": report.get_details("Column Pair Trends")}
+    unified.generate(
+        {"table": real},
+        {"table": synthetic},
+        {"tables": {"table": {"columns": columns}}},
+        verbose=False,
+    )
+    return {
+        "score": report.get_score(),
+        "unified_score": unified.get_score(),
+        "column_shapes": properties["Column Shapes"],
+        "column_pair_trends": properties["Column Pair Trends"],
+        "columns": report.get_details("Column Shapes"),
+        "pairs": report.get_details("Column Pair Trends"),
+    }
 
 
 def differences(ours: float, theirs: float) -> float:
@@ -177,8 +224,9 @@ def compare_details(result: Any, theirs: dict[str, Any]) -> list[tuple[str, floa
     rows = []
     columns = result.column_details.set_index("column")
     for _, row in theirs["columns"].iterrows():
-        rows.append((f"{row['Metric']}({row['Column']})", columns.loc[row["Column"], "score"],
-                     row["Score"]))
+        rows.append(
+            (f"{row['Metric']}({row['Column']})", columns.loc[row["Column"], "score"], row["Score"])
+        )
     pairs = result.pair_details.set_index(["column_1", "column_2"])
     for _, row in theirs["pairs"].iterrows():
         ours = pairs.loc[(row["Column 1"], row["Column 2"])]
@@ -187,16 +235,27 @@ def compare_details(result: Any, theirs: dict[str, Any]) -> list[tuple[str, floa
         rows.append((label, ours["score"], row["Score"]))
         rows.append((label + " real r", ours["real_correlation"], row["Real Correlation"]))
         if not np.isnan(row["Synthetic Correlation"]):  # we report it past the threshold too
-            rows.append((label + " synthetic r", ours["synthetic_correlation"],
-                         row["Synthetic Correlation"]))
+            rows.append(
+                (
+                    label + " synthetic r",
+                    ours["synthetic_correlation"],
+                    row["Synthetic Correlation"],
+                )
+            )
         rows.append((label + " real V", ours["real_association"], row["Real Association"]))
-        rows.append((label + " counts", float(ours["meets_threshold"]),
-                     float(bool(row["Meets Threshold?"] is True))))
+        rows.append(
+            (
+                label + " counts",
+                float(ours["meets_threshold"]),
+                float(bool(row["Meets Threshold?"] is True)),
+            )
+        )
     return rows
 
 
-def single_metrics(real: pd.DataFrame, synthetic: pd.DataFrame,
-                   sdtypes: dict[str, str]) -> list[tuple[str, float, float]]:
+def single_metrics(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: dict[str, str]
+) -> list[tuple[str, float, float]]:
     """The four metrics called directly, with and without their thresholds and binning."""
     from sdmetrics.column_pairs import ContingencySimilarity as TheirContingency
     from sdmetrics.column_pairs import CorrelationSimilarity as TheirCorrelation
@@ -213,42 +272,74 @@ def single_metrics(real: pd.DataFrame, synthetic: pd.DataFrame,
     numeric = [c for c, t in sdtypes.items() if t in ("numerical", "datetime")]
     discrete = [c for c, t in sdtypes.items() if t not in ("numerical", "datetime")]
     for c in numeric:
-        rows.append((f"KSComplement.compute({c})",
-                     KSComplement.compute(real[c], synthetic[c]).score,
-                     safe(lambda c=c: TheirKS.compute(real[c], synthetic[c]))))
+        rows.append(
+            (
+                f"KSComplement.compute({c})",
+                KSComplement.compute(real[c], synthetic[c]).score,
+                safe(lambda c=c: TheirKS.compute(real[c], synthetic[c])),
+            )
+        )
     for c in discrete:
-        rows.append((f"TVComplement.compute({c})",
-                     TVComplement.compute(real[c], synthetic[c]).score,
-                     safe(lambda c=c: TheirTV.compute(real[c], synthetic[c]))))
+        rows.append(
+            (
+                f"TVComplement.compute({c})",
+                TVComplement.compute(real[c], synthetic[c]).score,
+                safe(lambda c=c: TheirTV.compute(real[c], synthetic[c])),
+            )
+        )
     for x, y in zip(numeric, numeric[1:], strict=False):
         for threshold in (0.0, 0.3):
-            ours = CorrelationSimilarity.compute(real[[x, y]], synthetic[[x, y]],
-                                                 real_correlation_threshold=threshold).score
-            theirs = safe(lambda x=x, y=y, t=threshold: TheirCorrelation.compute(
-                real[[x, y]], synthetic[[x, y]], real_correlation_threshold=t))
+            ours = CorrelationSimilarity.compute(
+                real[[x, y]], synthetic[[x, y]], real_correlation_threshold=threshold
+            ).score
+            theirs = safe(
+                lambda x=x, y=y, t=threshold: TheirCorrelation.compute(
+                    real[[x, y]], synthetic[[x, y]], real_correlation_threshold=t
+                )
+            )
             rows.append((f"CorrelationSimilarity.compute({x}, {y}, t={threshold})", ours, theirs))
     pairs = list(zip(discrete, discrete[1:], strict=False)) + [(d, numeric[0]) for d in discrete]
     for x, y in pairs:
         continuous = [y] if y in numeric else None
         for threshold in (0.0, 0.1):
             ours = ContingencySimilarity.compute(
-                real[[x, y]], synthetic[[x, y]], continuous_columns=continuous,
-                real_association_threshold=threshold).score
-            theirs = safe(lambda x=x, y=y, c=continuous, t=threshold: TheirContingency.compute(
-                real[[x, y]], synthetic[[x, y]], continuous_column_names=c,
-                real_association_threshold=t))
+                real[[x, y]],
+                synthetic[[x, y]],
+                continuous_columns=continuous,
+                real_association_threshold=threshold,
+            ).score
+            theirs = safe(
+                lambda x=x, y=y, c=continuous, t=threshold: TheirContingency.compute(
+                    real[[x, y]],
+                    synthetic[[x, y]],
+                    continuous_column_names=c,
+                    real_association_threshold=t,
+                )
+            )
             rows.append((f"ContingencySimilarity.compute({x}, {y}, t={threshold})", ours, theirs))
     return rows
 
 
-def compare_case(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
-                 sdtypes: dict[str, str], thresholds: tuple[float, float], sdmetrics: Any,
-                 verbose: bool) -> tuple[int, float]:
+def compare_case(
+    name: str,
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    sdtypes: dict[str, str],
+    thresholds: tuple[float, float],
+    sdmetrics: Any,
+    verbose: bool,
+) -> tuple[int, float]:
     """Print one case side by side; return (values compared, max |diff|)."""
     before = (real.copy(), synthetic.copy())
     start = time.perf_counter()
-    ours = quality_report(real, synthetic, sdtypes, real_correlation_threshold=thresholds[0],
-                          real_association_threshold=thresholds[1], seed=SEED)
+    ours = quality_report(
+        real,
+        synthetic,
+        sdtypes,
+        real_correlation_threshold=thresholds[0],
+        real_association_threshold=thresholds[1],
+        seed=SEED,
+    )
     seconds = time.perf_counter() - start
     pd.testing.assert_frame_equal(real, before[0])  # inputs must be left as they were
     pd.testing.assert_frame_equal(synthetic, before[1])
@@ -262,8 +353,10 @@ def compare_case(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
         mine = getattr(ours, key)
         other = theirs[key] if theirs else float("nan")
         diffs.append(differences(mine, other) if theirs else float("nan"))
-        print(f"{name if key == 'score' else '':<46} {key:<19} {mine:>13.10f} {other:>13.10f} "
-              f"{diffs[-1]:>9.1e}")
+        print(
+            f"{name if key == 'score' else '':<46} {key:<19} {mine:>13.10f} {other:>13.10f} "
+            f"{diffs[-1]:>9.1e}"
+        )
     counted = int(ours.pair_details["meets_threshold"].sum())
     summary = f"{counted}/{len(ours.pair_details)} pairs count; ours {seconds:.2f} s"
     if theirs is None:
@@ -271,13 +364,16 @@ def compare_case(name: str, real: pd.DataFrame, synthetic: pd.DataFrame,
         return 0, 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        details = [("score, unified sdmetrics.reports.QualityReport", ours.score,
-                    theirs["unified_score"])] + compare_details(ours, theirs)
+        details = [
+            ("score, unified sdmetrics.reports.QualityReport", ours.score, theirs["unified_score"])
+        ] + compare_details(ours, theirs)
         if thresholds[0]:  # the single metrics do not depend on the report's thresholds
             details += single_metrics(real, synthetic, sdtypes)
     detail_diffs = [differences(a, b) for _, a, b in details]
-    print(f"{'':<46} {'details':<19} {len(details):>5} values, max |diff| "
-          f"{max(detail_diffs):.1e}; {summary}")
+    print(
+        f"{'':<46} {'details':<19} {len(details):>5} values, max |diff| "
+        f"{max(detail_diffs):.1e}; {summary}"
+    )
     for (label, a, b), diff in zip(details, detail_diffs, strict=True):
         if verbose or diff > TOLERANCE:
             print(f"{'':<6}{label:<59} {a:>13.10f} {b:>13.10f} {diff:>9.1e}")
@@ -292,8 +388,10 @@ def main() -> int:
         import sdmetrics
     except ImportError:
         sdmetrics = None
-    print(f"SDMetrics: {sdmetrics.__version__ if sdmetrics else 'not installed (ours only)'}; "
-          f"pandas {pd.__version__}, numpy {np.__version__}\n")
+    print(
+        f"SDMetrics: {sdmetrics.__version__ if sdmetrics else 'not installed (ours only)'}; "
+        f"pandas {pd.__version__}, numpy {np.__version__}\n"
+    )
     header = f"{'case':<46} {'value':<19} {'synthpatient':>13} {'SDMetrics':>13} {'|diff|':>9}"
     print(header)
     print("-" * len(header))
@@ -302,16 +400,19 @@ def main() -> int:
         # SDMetrics' defaults (0.5, 0.3), then every pair scored (0, 0)
         for thresholds in ((0.5, 0.3), (0.0, 0.0)):
             label = name if thresholds[0] else "  same, thresholds 0"
-            result = compare_case(label, real, synthetic, sdtypes, thresholds, sdmetrics,
-                                  args.verbose)
+            result = compare_case(
+                label, real, synthetic, sdtypes, thresholds, sdmetrics, args.verbose
+            )
             n_compared += result[0]
             if result[1] > worst:
                 worst, worst_label = result[1], f"{name}, thresholds {thresholds}"
     if sdmetrics is None:
         print("\nSDMetrics is not installed: nothing to compare (pip install sdmetrics).")
         return 0
-    print(f"\n{n_compared} values compared; max |diff| = {worst:.2e}"
-          + (f" ({worst_label})" if worst_label else ""))
+    print(
+        f"\n{n_compared} values compared; max |diff| = {worst:.2e}"
+        + (f" ({worst_label})" if worst_label else "")
+    )
     if worst > TOLERANCE:
         print(f"FAIL: a difference exceeds {TOLERANCE:g}")
         return 1

@@ -51,11 +51,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="seeds first-seed .. first-seed + seeds - 1 (seeds 0-2 were used "
-                             "to choose the training length; others check it)")
-    parser.add_argument("--params", type=json.loads, default={},
-                        help="TabularLMSynthesizer settings as JSON, e.g. '{\"epochs\": 300}'")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed + seeds - 1 (seeds 0-2 were used "
+        "to choose the training length; others check it)",
+    )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="TabularLMSynthesizer settings as JSON, e.g. '{\"epochs\": 300}'",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         cores = sorted(os.sched_getaffinity(0))[:2]
@@ -72,8 +80,10 @@ def main() -> int:
     real = datasets.load("diabetes")
     schema = Schema.infer(real)
     learned = [c.name for c in schema.complete(real).learned]
-    print(f"diabetes: {len(real)} patients x {real.shape[1]} columns; torch threads "
-          f"{torch.get_num_threads()}; {args.rows} rows sampled per seed")
+    print(
+        f"diabetes: {len(real)} patients x {real.shape[1]} columns; torch threads "
+        f"{torch.get_num_threads()}; {args.rows} rows sampled per seed"
+    )
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         start = time.perf_counter()
@@ -100,41 +110,58 @@ def main() -> int:
         holdout = real.drop(train.index)
         private = {}
         for name, fitted in (
-                ("lm", TabularLMSynthesizer(seed=seed, progress=False, **args.params).fit(train)),
-                ("copula", GaussianCopulaSynthesizer(seed=seed).fit(train))):
+            ("lm", TabularLMSynthesizer(seed=seed, progress=False, **args.params).fit(train)),
+            ("copula", GaussianCopulaSynthesizer(seed=seed).fit(train)),
+        ):
             rows_ = fitted.sample(args.rows, seed=seed)
             private[f"{name}_dcr"] = dcr(train, rows_, holdout, seed=seed).score
             private[f"{name}_mia"] = membership_inference(train, rows_, holdout, seed=seed).score
         report = model.last_sample_report_
         corr_error, n_pairs = correlation_error(quality)
-        rows.append({"seed": seed, "fit_s": fit_s, "sample_s": sample_s,
-                     "epochs": model.training_log_["epochs"], "invalid_rows": invalid,
-                     "quality": quality.score, "shapes": quality.column_shapes,
-                     "pairs": quality.column_pair_trends, "raw_quality": raw_quality.score,
-                     "copula_quality": copula_quality.score, "exact_copies": copies,
-                     "corr_error": corr_error, "corr_pairs": n_pairs,
-                     "copula_corr_error": correlation_error(copula_quality)[0],
-                     "redrawn": report["rows_redrawn"], **private})
+        rows.append(
+            {
+                "seed": seed,
+                "fit_s": fit_s,
+                "sample_s": sample_s,
+                "epochs": model.training_log_["epochs"],
+                "invalid_rows": invalid,
+                "quality": quality.score,
+                "shapes": quality.column_shapes,
+                "pairs": quality.column_pair_trends,
+                "raw_quality": raw_quality.score,
+                "copula_quality": copula_quality.score,
+                "exact_copies": copies,
+                "corr_error": corr_error,
+                "corr_pairs": n_pairs,
+                "copula_corr_error": correlation_error(copula_quality)[0],
+                "redrawn": report["rows_redrawn"],
+                **private,
+            }
+        )
         r = rows[-1]
-        print(f"  seed {seed}: fit {fit_s:.1f} s ({r['epochs']} epochs), sample {args.rows} rows "
-              f"{sample_s:.2f} s, invalid rows {invalid}, quality {r['quality']:.3f} "
-              f"(shapes {r['shapes']:.3f}, pairs {r['pairs']:.3f}; without calibration "
-              f"{r['raw_quality']:.3f}) vs copula {r['copula_quality']:.3f}, correlation error "
-              f"{r['corr_error']:.3f} (copula {r['copula_corr_error']:.3f}), exact copies "
-              f"{copies} (redrawn before delivery: {r['redrawn']}); privacy against a held-out "
-              f"quarter: DCR {r['lm_dcr']:.3f} (copula {r['copula_dcr']:.3f}), membership "
-              f"inference {r['lm_mia']:.3f} (copula {r['copula_mia']:.3f})")
+        print(
+            f"  seed {seed}: fit {fit_s:.1f} s ({r['epochs']} epochs), sample {args.rows} rows "
+            f"{sample_s:.2f} s, invalid rows {invalid}, quality {r['quality']:.3f} "
+            f"(shapes {r['shapes']:.3f}, pairs {r['pairs']:.3f}; without calibration "
+            f"{r['raw_quality']:.3f}) vs copula {r['copula_quality']:.3f}, correlation error "
+            f"{r['corr_error']:.3f} (copula {r['copula_corr_error']:.3f}), exact copies "
+            f"{copies} (redrawn before delivery: {r['redrawn']}); privacy against a held-out "
+            f"quarter: DCR {r['lm_dcr']:.3f} (copula {r['copula_dcr']:.3f}), membership "
+            f"inference {r['lm_mia']:.3f} (copula {r['copula_mia']:.3f})"
+        )
     table = pd.DataFrame(rows)
     mean = table.mean(numeric_only=True)
-    print(f"mean over {args.seeds} seeds: fit {mean.fit_s:.1f} s (max {table.fit_s.max():.1f}), "
-          f"sample {mean.sample_s:.2f} s (max {table.sample_s.max():.2f}), quality "
-          f"{mean.quality:.4f} +- {table.quality.std():.4f} vs copula "
-          f"{mean.copula_quality:.4f} +- {table.copula_quality.std():.4f}; without calibration "
-          f"{mean.raw_quality:.3f}; mean |correlation error| over {int(mean.corr_pairs)} "
-          f"pairs {mean.corr_error:.3f} vs copula {mean.copula_corr_error:.3f}; exact-copy rate "
-          f"{table.exact_copies.sum() / (args.rows * args.seeds):.4f}; DCR {mean.lm_dcr:.3f} vs "
-          f"copula {mean.copula_dcr:.3f}; membership inference {mean.lm_mia:.3f} vs copula "
-          f"{mean.copula_mia:.3f}")
+    print(
+        f"mean over {args.seeds} seeds: fit {mean.fit_s:.1f} s (max {table.fit_s.max():.1f}), "
+        f"sample {mean.sample_s:.2f} s (max {table.sample_s.max():.2f}), quality "
+        f"{mean.quality:.4f} +- {table.quality.std():.4f} vs copula "
+        f"{mean.copula_quality:.4f} +- {table.copula_quality.std():.4f}; without calibration "
+        f"{mean.raw_quality:.3f}; mean |correlation error| over {int(mean.corr_pairs)} "
+        f"pairs {mean.corr_error:.3f} vs copula {mean.copula_corr_error:.3f}; exact-copy rate "
+        f"{table.exact_copies.sum() / (args.rows * args.seeds):.4f}; DCR {mean.lm_dcr:.3f} vs "
+        f"copula {mean.copula_dcr:.3f}; membership inference {mean.lm_mia:.3f} vs copula "
+        f"{mean.copula_mia:.3f}"
+    )
     checks = {
         "training <= 300 s": table.fit_s.max() <= 300,
         "sampling 1,000 rows <= 30 s": table.sample_s.max() <= 30,

@@ -11,7 +11,7 @@ the prompted LLM against the local fake server (its prompts are checked too). Ev
 every model folder (manifest and arrays), every report, every stdout/stderr line and every
 exception message is searched for every real value of the sensitive columns.
 
-    python benchmarks/check_visit_level_leaks.py                 # copula, ctgan, tvae, mst, tabular_lm, llm
+    python benchmarks/check_visit_level_leaks.py    # copula, ctgan, tvae, mst, tabular_lm, llm
     python benchmarks/check_visit_level_leaks.py --synthesizers copula --patients 300
 
 Prints what was searched and the number of real values found per artefact; exit code 1 if any.
@@ -35,12 +35,33 @@ import pandas as pd
 SENSITIVE = ("mrn", "patient", "contact", "email_address", "remark", "note")
 FIRST_F = ["Maria", "Linda", "Aisha", "Chen", "Olga", "Fatima", "Grace", "Ines", "Joanna", "Keiko"]
 FIRST_M = ["James", "Rahul", "Tomasz", "Kwame", "Diego", "Pierre", "Yusuf", "Arjun", "Lars", "Omar"]
-LAST = ["Okafor", "Lindqvist", "Haddad", "Moreau", "Nakamura", "Petrovic", "Alvarez", "Brennan",
-        "Kowalski", "Achterberg", "Ferreira", "Sorensen", "Mahlangu", "Castellanos", "Whitfield"]
-REMARKS = ["lives alone and walks with a frame since the fall", "daughter manages the insulin pen",
-           "prefers appointments after work on Thursdays", "needs an interpreter at every visit",
-           "declined the retinal screening twice this year", "works night shifts at the depot",
-           "allergic to penicillin, rash in childhood", "recently moved from the coast to town"]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Haddad",
+    "Moreau",
+    "Nakamura",
+    "Petrovic",
+    "Alvarez",
+    "Brennan",
+    "Kowalski",
+    "Achterberg",
+    "Ferreira",
+    "Sorensen",
+    "Mahlangu",
+    "Castellanos",
+    "Whitfield",
+]
+REMARKS = [
+    "lives alone and walks with a frame since the fall",
+    "daughter manages the insulin pen",
+    "prefers appointments after work on Thursdays",
+    "needs an interpreter at every visit",
+    "declined the retinal screening twice this year",
+    "works night shifts at the depot",
+    "allergic to penicillin, rash in childhood",
+    "recently moved from the coast to town",
+]
 
 
 def make_visit_table(n_patients: int, seed: int) -> pd.DataFrame:
@@ -68,14 +89,25 @@ def make_visit_table(n_patients: int, seed: int) -> pd.DataFrame:
         for v in range(n_visits):
             date = first_visit + pd.Timedelta(days=int(120 * v + rng.integers(0, 60)))
             hba1c = round(float(base_hba1c - 0.15 * v + rng.normal(0, 0.3)), 1)
-            rows.append({
-                "mrn": mrn, "patient": name, "contact": phone, "email_address": email,
-                "sex": sex, "birth_year": birth_year, "visit_date": date.date().isoformat(),
-                "hba1c": hba1c, "sbp": int(round(base_sbp + rng.normal(0, 8))),
-                "weight_kg": round(float(rng.normal(88 if sex == "M" else 76, 12)), 1),
-                "remark": remark,
-                "note": f"Seen {name} on {date.date()}: HbA1c {hba1c}, plan reviewed (visit {v + 1}).",
-            })
+            rows.append(
+                {
+                    "mrn": mrn,
+                    "patient": name,
+                    "contact": phone,
+                    "email_address": email,
+                    "sex": sex,
+                    "birth_year": birth_year,
+                    "visit_date": date.date().isoformat(),
+                    "hba1c": hba1c,
+                    "sbp": int(round(base_sbp + rng.normal(0, 8))),
+                    "weight_kg": round(float(rng.normal(88 if sex == "M" else 76, 12)), 1),
+                    "remark": remark,
+                    "note": (
+                        f"Seen {name} on {date.date()}: HbA1c {hba1c}, "
+                        f"plan reviewed (visit {v + 1})."
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -83,8 +115,9 @@ class Finder:
     """Searches text, bytes, tables and numpy archives for any of the real sensitive values."""
 
     def __init__(self, table: pd.DataFrame) -> None:
-        self.values = sorted({str(v) for c in SENSITIVE for v in table[c].dropna().unique()},
-                             key=len, reverse=True)
+        self.values = sorted(
+            {str(v) for c in SENSITIVE for v in table[c].dropna().unique()}, key=len, reverse=True
+        )
         self.by_column = {c: {str(v) for v in table[c].dropna().unique()} for c in SENSITIVE}
 
     def in_text(self, text: str) -> set[str]:
@@ -116,60 +149,142 @@ class Finder:
 def run_cli(args: list[str], cwd: Path, log: list[tuple[str, str]]) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("synthpatient")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "synthpatient"]
-    done = subprocess.run(command + args, cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "COLUMNS": "200"})
-    log.append((f"synthpatient {' '.join(args[:2])} ... (exit {done.returncode})",
-                done.stdout + done.stderr))
+    done = subprocess.run(
+        command + args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    log.append(
+        (
+            f"synthpatient {' '.join(args[:2])} ... (exit {done.returncode})",
+            done.stdout + done.stderr,
+        )
+    )
     return done
 
 
 def fit_params(key: str) -> list[str]:
     """Short budgets: this checks what is written, not how good the model is."""
-    return {"ctgan": ["-p", "steps=60"], "tvae": ["-p", "steps=60"],
-            "tabular_lm": ["-p", "epochs=2"], "mst": ["--epsilon", "3"]}.get(key, [])
+    return {
+        "ctgan": ["-p", "steps=60"],
+        "tvae": ["-p", "steps=60"],
+        "tabular_lm": ["-p", "epochs=2"],
+        "mst": ["--epsilon", "3"],
+    }.get(key, [])
 
 
 def drive_cli(work: Path, synthesizers: list[str], log: list[tuple[str, str]]) -> list[str]:
     problems = []
     expect_ok = [
         ["schema", "visits.csv", "--out", "schema.json"],
-        ["schema", "visits.csv", "--out", "schema_observed.json", "--include-observed",
-         "--show-categories"],
-        ["generate", "train.csv", "--rows", "300", "--out", "generated.parquet", "--seed", "3",
-         "--condition", "sex=F", "--condition", "hba1c=6..9"],
+        [
+            "schema",
+            "visits.csv",
+            "--out",
+            "schema_observed.json",
+            "--include-observed",
+            "--show-categories",
+        ],
+        [
+            "generate",
+            "train.csv",
+            "--rows",
+            "300",
+            "--out",
+            "generated.parquet",
+            "--seed",
+            "3",
+            "--condition",
+            "sex=F",
+            "--condition",
+            "hba1c=6..9",
+        ],
     ]
     for key in [s for s in synthesizers if s != "llm"]:
-        expect_ok.append(["fit", "train.csv", "--model", f"model_{key}", "-s", key, "--seed", "1",
-                          *fit_params(key)])
-        expect_ok.append(["sample", f"model_{key}", "--rows", "400", "--out",
-                          f"synthetic_{key}.csv", "--seed", "2"])
-    expect_ok.append(["evaluate", "train.csv", f"synthetic_{synthesizers[0]}.csv", "--holdout",
-                      "holdout.csv", "--target", "hba1c", "--report", "report.html", "--json",
-                      "scores.json"])
+        expect_ok.append(
+            [
+                "fit",
+                "train.csv",
+                "--model",
+                f"model_{key}",
+                "-s",
+                key,
+                "--seed",
+                "1",
+                *fit_params(key),
+            ]
+        )
+        expect_ok.append(
+            [
+                "sample",
+                f"model_{key}",
+                "--rows",
+                "400",
+                "--out",
+                f"synthetic_{key}.csv",
+                "--seed",
+                "2",
+            ]
+        )
+    expect_ok.append(
+        [
+            "evaluate",
+            "train.csv",
+            f"synthetic_{synthesizers[0]}.csv",
+            "--holdout",
+            "holdout.csv",
+            "--target",
+            "hba1c",
+            "--report",
+            "report.html",
+            "--json",
+            "scores.json",
+        ]
+    )
     for args in expect_ok:
         if synthesizers[0] == "llm" and args[0] == "evaluate":
             continue
         done = run_cli(args, work, log)
         if done.returncode != 0:
-            problems.append(f"`synthpatient {' '.join(args)}` failed: "
-                            f"{(done.stderr or done.stdout).strip()[-300:]}")
+            problems.append(
+                f"`synthpatient {' '.join(args)}` failed: "
+                f"{(done.stderr or done.stdout).strip()[-300:]}"
+            )
     expect_error = [
         ["generate", "train.csv", "--rows", "10", "--out", "e1.csv", "--condition", "sex=Q"],
-        ["generate", "train.csv", "--rows", "10", "--out", "e2.csv", "--condition",
-         "patient=Nobody Here"],
+        [
+            "generate",
+            "train.csv",
+            "--rows",
+            "10",
+            "--out",
+            "e2.csv",
+            "--condition",
+            "patient=Nobody Here",
+        ],
         ["generate", "train.csv", "--rows", "10", "--out", "e3.csv", "--condition", "remark=x"],
         ["sample", "model_missing", "--rows", "10", "--out", "e4.csv"],
     ]
     for args in expect_error:
         done = run_cli(args, work, log)
         if done.returncode != 2 or "Traceback" in done.stderr:
-            problems.append(f"`synthpatient {' '.join(args)}` should end in a one-line error "
-                            f"(exit 2); got exit {done.returncode}")
+            problems.append(
+                f"`synthpatient {' '.join(args)}` should end in a one-line error "
+                f"(exit 2); got exit {done.returncode}"
+            )
     return problems
 
 
-def drive_api(work: Path, train: pd.DataFrame, holdout: pd.DataFrame, use_llm: bool,
-              log: list[tuple[str, str]]) -> list[str]:
+def drive_api(
+    work: Path,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    use_llm: bool,
+    log: list[tuple[str, str]],
+) -> list[str]:
     import warnings
 
     from synthpatient import GaussianCopulaSynthesizer, Schema, quality_summary
@@ -188,9 +303,14 @@ def drive_api(work: Path, train: pd.DataFrame, holdout: pd.DataFrame, use_llm: b
         (work / "api_report.html").write_text(report.to_html(), encoding="utf-8")
         (work / "api_report.json").write_text(report.to_json(), encoding="utf-8")
         (work / "api_quality.json").write_text(
-            json.dumps(quality_summary(train, synthetic, schema), default=str), encoding="utf-8")
-        for conditions in ({"sex": "Q"}, {"patient": "Nobody"}, {"unknown": 1},
-                           {"hba1c": (50, 60)}):
+            json.dumps(quality_summary(train, synthetic, schema), default=str), encoding="utf-8"
+        )
+        for conditions in (
+            {"sex": "Q"},
+            {"patient": "Nobody"},
+            {"unknown": 1},
+            {"hba1c": (50, 60)},
+        ):
             try:
                 model.sample(10, conditions=conditions)
             except SynthPatientError as exc:
@@ -233,9 +353,11 @@ def main() -> int:
     patients = table["mrn"].unique()
     held = set(np.random.default_rng(args.seed).choice(patients, len(patients) // 4, replace=False))
     train, holdout = table[~table["mrn"].isin(held)], table[table["mrn"].isin(held)]
-    print(f"Visit-level table: {len(table)} rows, {len(patients)} patients "
-          f"({table.groupby('mrn').size().min()}-{table.groupby('mrn').size().max()} rows each); "
-          f"{len(finder.values)} distinct real values in {', '.join(SENSITIVE)}")
+    print(
+        f"Visit-level table: {len(table)} rows, {len(patients)} patients "
+        f"({table.groupby('mrn').size().min()}-{table.groupby('mrn').size().max()} rows each); "
+        f"{len(finder.values)} distinct real values in {', '.join(SENSITIVE)}"
+    )
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -247,11 +369,16 @@ def main() -> int:
         problems = drive_cli(work, synthesizers, log)
         problems += drive_api(work, train, holdout, "llm" in synthesizers, log)
 
-        decisions = json.loads((work / "schema.json").read_text()) if (
-            work / "schema.json").exists() else {"columns": []}
+        decisions = (
+            json.loads((work / "schema.json").read_text())
+            if (work / "schema.json").exists()
+            else {"columns": []}
+        )
         kinds = {c["name"]: c["kind"] for c in decisions["columns"]}
-        print("Inferred kinds of the sensitive columns: "
-              + ", ".join(f"{c}={kinds.get(c, '?')}" for c in SENSITIVE))
+        print(
+            "Inferred kinds of the sensitive columns: "
+            + ", ".join(f"{c}={kinds.get(c, '?')}" for c in SENSITIVE)
+        )
 
         rows = []
         for path in sorted(p for p in work.rglob("*") if p.is_file() and p.name not in inputs):
@@ -272,10 +399,14 @@ def main() -> int:
     n_files = sum(1 for name, _ in rows if not name.startswith("[message]"))
     n_messages = len(rows) - n_files
     leaked = set().union(*(found for _, found in rows)) if rows else set()
-    print(f"\nSearched {n_files} files and {n_messages} message logs "
-          f"(synthesizers: {', '.join(synthesizers)}) in {time.perf_counter() - start:.0f} s.")
-    print(f"Real identifier or free-text values found: {len(leaked)}"
-          + (f" (columns: {', '.join(finder.columns_of(leaked))})" if leaked else ""))
+    print(
+        f"\nSearched {n_files} files and {n_messages} message logs "
+        f"(synthesizers: {', '.join(synthesizers)}) in {time.perf_counter() - start:.0f} s."
+    )
+    print(
+        f"Real identifier or free-text values found: {len(leaked)}"
+        + (f" (columns: {', '.join(finder.columns_of(leaked))})" if leaked else "")
+    )
     for problem in problems:
         print(f"Problem: {problem}")
     return 1 if leaked or problems else 0

@@ -50,21 +50,24 @@ class Known:
     """A session with a real upload and a real result, and those ids."""
 
     cookie: str
-    ids: dict[str, str]   # parameter or body field name -> a real id
+    ids: dict[str, str]  # parameter or body field name -> a real id
 
 
 def known_session(base: str) -> Known:
     with httpx.Client(base_url=base, timeout=120) as client:
         client.post("/api/session").raise_for_status()  # an API call never starts a session
         upload = client.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()
-        job = client.post("/api/generate", json={"upload_id": upload["id"], "n_rows": 40,
-                                                 "seed": 1}).json()
+        job = client.post(
+            "/api/generate", json={"upload_id": upload["id"], "n_rows": 40, "seed": 1}
+        ).json()
         while job["status"] in ("queued", "running"):
             time.sleep(0.2)
             job = client.get(f"/api/jobs/{job['id']}").json()
         assert job["status"] == "done", job
-        return Known(client.cookies[COOKIE], {"upload_id": upload["id"], "job_id": job["id"],
-                                              "result_id": job["result_id"]})
+        return Known(
+            client.cookies[COOKIE],
+            {"upload_id": upload["id"], "job_id": job["id"], "result_id": job["result_id"]},
+        )
 
 
 def with_known_ids(case: Any, known: Known) -> Any:
@@ -82,13 +85,18 @@ def fuzz(operation: Any, examples: int, seed: int, known: Known, tally: Tally) -
     """Send ``examples`` generated requests to one operation, counting the answers."""
     label = operation.label
     # valid requests (must be answered) and invalid ones (must be refused with a 4xx)
-    cases = st.one_of(*(operation.as_strategy(mode)
-                        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)))
+    cases = st.one_of(
+        *(
+            operation.as_strategy(mode)
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        )
+    )
 
     @seed_hypothesis(seed)
     @given(case=cases, inside=st.booleans())
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def exercise(case: Any, inside: bool) -> None:
         extra = {}
         if inside:
@@ -109,8 +117,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    server, sock, app = make_server(Settings(port=0, max_rows=50, max_upload_mb=1,
-                                             max_upload_rows=2000, job_wait_s=0.05))
+    server, sock, app = make_server(
+        Settings(port=0, max_rows=50, max_upload_mb=1, max_upload_rows=2000, job_wait_s=0.05)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -125,8 +134,9 @@ def main() -> int:
             fuzz(found.ok(), args.examples, args.seed, known, tally)
         # a job that crashed answers 200 with status "failed": count those too
         time.sleep(1.0)
-        jobs = [job for session in app.state.store.sessions()
-                for job in list(session.jobs.values())]
+        jobs = [
+            job for session in app.state.store.sessions() for job in list(session.jobs.values())
+        ]
         crashed = [job for job in jobs if job.error == INTERNAL_ERROR]
     finally:
         elapsed = time.perf_counter() - start
@@ -139,11 +149,15 @@ def main() -> int:
         errors = sum(f.startswith(f"{label}:") for f in tally.failures)
         print(f"{label:<{width}}  {count:5d} requests  {errors} server errors")
     codes = ", ".join(f"{code}: {n}" for code, n in sorted(tally.statuses.items()))
-    print(f"\n{len(tally.sent)} operations, {sum(tally.sent.values()):,} requests in "
-          f"{elapsed:.1f} s; status codes {codes}")
-    print(f"server errors (5xx): {len(tally.failures)}; background jobs started {len(jobs)}, "
-          f"failed with a one-line reason {sum(j.status == 'failed' for j in jobs)}, crashed "
-          f"(internal error) {len(crashed)}")
+    print(
+        f"\n{len(tally.sent)} operations, {sum(tally.sent.values()):,} requests in "
+        f"{elapsed:.1f} s; status codes {codes}"
+    )
+    print(
+        f"server errors (5xx): {len(tally.failures)}; background jobs started {len(jobs)}, "
+        f"failed with a one-line reason {sum(j.status == 'failed' for j in jobs)}, crashed "
+        f"(internal error) {len(crashed)}"
+    )
     for failure in tally.failures[:10]:
         print("  " + failure)
     return 1 if tally.failures or crashed else 0

@@ -81,8 +81,13 @@ def original(base: str, seed: int) -> Original:
         client.post("/api/session").raise_for_status()
         upload = client.post("/api/uploads", files={"file": ("diabetes.csv", CSV, "text/csv")})
         upload.raise_for_status()
-        job = wait(client, client.post("/api/generate", json={
-            "upload_id": upload.json()["id"], "n_rows": 200, "seed": seed}).json())
+        job = wait(
+            client,
+            client.post(
+                "/api/generate",
+                json={"upload_id": upload.json()["id"], "n_rows": 200, "seed": seed},
+            ).json(),
+        )
         assert job["status"] == "done", job
         csv = client.get(f"/api/results/{job['result_id']}/downloads/csv")
         csv.raise_for_status()
@@ -101,10 +106,14 @@ def still_whole(base: str, user: Original) -> bool:
 
 # one cookie-less request of each kind: (label, method, path, keyword arguments)
 KINDS: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("page", "GET", "/", {}), ("page", "GET", "/data", {}), ("page", "GET", "/results", {}),
+    ("page", "GET", "/", {}),
+    ("page", "GET", "/data", {}),
+    ("page", "GET", "/results", {}),
     ("page", "GET", "/api-docs", {}),
-    ("api GET", "GET", "/api/results", {}), ("api GET", "GET", "/api/chat", {}),
-    ("api GET", "GET", "/api/limits", {}), ("api GET", "GET", "/api/jobs/abc", {}),
+    ("api GET", "GET", "/api/results", {}),
+    ("api GET", "GET", "/api/chat", {}),
+    ("api GET", "GET", "/api/limits", {}),
+    ("api GET", "GET", "/api/jobs/abc", {}),
     ("api POST", "POST", "/api/chat", {"json": {"text": "300 type 2 diabetes patients"}}),
     ("api POST", "POST", "/api/uploads/bundled", {"json": {"dataset": "diabetes"}}),
     ("api POST", "POST", "/api/generate", {"json": {"upload_id": "x", "n_rows": 10}}),
@@ -178,8 +187,9 @@ def main() -> int:
             list(pool.map(lambda kind: cookieless(base, kind, flood), mix))
         after_flood = sum(still_whole(base, user) for user in originals)
         with ThreadPoolExecutor(args.clients) as pool:
-            fillers = list(pool.map(lambda _: filler(base, fill),
-                                    range(settings.max_sessions + 20)))
+            fillers = list(
+                pool.map(lambda _: filler(base, fill), range(settings.max_sessions + 20))
+            )
         kept = [cookie for _, cookie in fillers if cookie is not None]
         outcomes = collections.Counter(outcome for outcome, _ in fillers)
         whole = sum(still_whole(base, user) for user in originals)
@@ -191,19 +201,25 @@ def main() -> int:
         thread.join(timeout=15)
         app.state.close()
 
-    print(f"server limits: {settings.max_sessions} sessions, "
-          f"{settings.idle_timeout_s / 60:g} idle minutes; {args.originals} original sessions "
-          f"with a generated result; {elapsed:.1f} s in all")
+    print(
+        f"server limits: {settings.max_sessions} sessions, "
+        f"{settings.idle_timeout_s / 60:g} idle minutes; {args.originals} original sessions "
+        f"with a generated result; {elapsed:.1f} s in all"
+    )
     report("cookie-less clients, each a new one", flood)
     print(f"  original sessions whole after them: {after_flood} of {len(originals)}")
     report(f"{settings.max_sessions + 20} clients that each start a session and upload", fill)
     print(f"  outcomes: {dict(outcomes)}")
-    print(f"  sessions that got a table in and still hold it: {fillers_whole} of {len(kept)}; "
-          f"live sessions {live} (limit {settings.max_sessions})")
+    print(
+        f"  sessions that got a table in and still hold it: {fillers_whole} of {len(kept)}; "
+        f"live sessions {live} (limit {settings.max_sessions})"
+    )
     lost = (len(originals) - whole) + (len(kept) - fillers_whole)
     errors = flood.server_errors + fill.server_errors
-    print(f"other sessions' results lost: {len(originals) - whole}; other sessions' tables "
-          f"lost: {len(kept) - fillers_whole}; server errors: {len(errors)}")
+    print(
+        f"other sessions' results lost: {len(originals) - whole}; other sessions' tables "
+        f"lost: {len(kept) - fillers_whole}; server errors: {len(errors)}"
+    )
     for line in (errors + flood.transport_errors + fill.transport_errors)[:10]:
         print("  " + line)
     return 1 if lost or errors or flood.transport_errors or fill.transport_errors else 0

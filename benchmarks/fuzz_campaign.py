@@ -86,22 +86,38 @@ from _fuzz_cli import (  # noqa: E402
 from _fuzz_inputs import weighted  # noqa: E402
 
 BUILDERS = {
-    "cli-generate": build_cli_generate, "cli-fit-sample": build_cli_fit_sample,
-    "cli-schema": build_cli_schema, "cli-evaluate": build_cli_evaluate,
-    "cli-tampered": build_cli_tampered, "cli-ask": build_cli_ask, "cli-chat": build_cli_chat,
-    "cli-junk": build_cli_junk, "api-pipeline": build_api_pipeline, "api-io": build_api_io,
-    "api-rules": build_api_rules, "api-request": build_api_request, "api-deep": build_api_deep,
-    "api-tampered": build_api_tampered, "api-evaluate": build_api_evaluate,
+    "cli-generate": build_cli_generate,
+    "cli-fit-sample": build_cli_fit_sample,
+    "cli-schema": build_cli_schema,
+    "cli-evaluate": build_cli_evaluate,
+    "cli-tampered": build_cli_tampered,
+    "cli-ask": build_cli_ask,
+    "cli-chat": build_cli_chat,
+    "cli-junk": build_cli_junk,
+    "api-pipeline": build_api_pipeline,
+    "api-io": build_api_io,
+    "api-rules": build_api_rules,
+    "api-request": build_api_request,
+    "api-deep": build_api_deep,
+    "api-tampered": build_api_tampered,
+    "api-evaluate": build_api_evaluate,
 }
 DEFAULT_CASES, QUICK_CASES = 5000, 400
 FAILURE_KINDS = ("tracebacks", "hangs", "leaks", "partial")
-ROW_NAMES = {"tried": "tried", "clean": "clean one-line errors", "success": "successes",
-             "tracebacks": "tracebacks", "hangs": "hangs over {deadline:g} s",
-             "leaks": "leaked marker values", "partial": "partial or stale files left"}
+ROW_NAMES = {
+    "tried": "tried",
+    "clean": "clean one-line errors",
+    "success": "successes",
+    "tracebacks": "tracebacks",
+    "hangs": "hangs over {deadline:g} s",
+    "leaks": "leaked marker values",
+    "partial": "partial or stale files left",
+}
 RECYCLE_AFTER = 300  # cases per worker process, so that memory creep cannot build up
 
 
 # --- one case -------------------------------------------------------------------------------
+
 
 def case_kind(seed: int, index: int) -> str:
     """The kind of case ``index`` (the first draw of its RNG)."""
@@ -116,8 +132,9 @@ def _roles(text: str, sensitive: dict[str, str]) -> str:
     return text
 
 
-def _leaks(plan: Any, outcome: Any, before: dict[str, str], after: dict[str, str],
-           root: Path) -> list[str]:
+def _leaks(
+    plan: Any, outcome: Any, before: dict[str, str], after: dict[str, str], root: Path
+) -> list[str]:
     """Every place the marker came out, as ``ROLES -> WHERE: detail``; ROLES names the kind of
     patient value (name, mrn, phone, email, remark) whose planted markers were found."""
     few = " (under ten patients)" if plan.few_patients else ""
@@ -125,22 +142,26 @@ def _leaks(plan: Any, outcome: Any, before: dict[str, str], after: dict[str, str
     for label, text in outcome.texts.items():
         found = markers_in_text(text)
         if found:
-            leaks.append(f"{plan.roles(found)} -> {label}{few}: "
-                         f"{_roles(_leak_line(text), plan.sensitive)}")
+            leaks.append(
+                f"{plan.roles(found)} -> {label}{few}: {_roles(_leak_line(text), plan.sensitive)}"
+            )
     for label, frame in outcome.frames.items():
         columns = frame_leaks(frame)
         if columns:
             found = markers_in_text(frame[columns].to_string())
-            leaks.append(f"{plan.roles(found)} -> {label}() result{few}: columns "
-                         f"{_roles(repr(columns), plan.sensitive)}")
+            leaks.append(
+                f"{plan.roles(found)} -> {label}() result{few}: columns "
+                f"{_roles(repr(columns), plan.sensitive)}"
+            )
     for rel, digest in after.items():
         if digest in ("dir", "link") or before.get(rel) == digest:
             continue
         hit = file_leak(root / rel)
         if hit:
             where, found = hit
-            leaks.append(f"{plan.roles(found)} -> file {pattern(rel)}{few}: "
-                         f"{_roles(where, plan.sensitive)}")
+            leaks.append(
+                f"{plan.roles(found)} -> file {pattern(rel)}{few}: {_roles(where, plan.sensitive)}"
+            )
     return leaks
 
 
@@ -151,8 +172,9 @@ def _leak_line(text: str) -> str:
     return ""
 
 
-def run_case(index: int, seed: int, root: Path, deadline: float, *, keep: bool = False,
-             verbose: bool = False) -> dict[str, Any]:
+def run_case(
+    index: int, seed: int, root: Path, deadline: float, *, keep: bool = False, verbose: bool = False
+) -> dict[str, Any]:
     """Build, run and check case ``index``; returns a JSON-able record."""
     started = time.perf_counter()
     rng = np.random.default_rng([seed, index])
@@ -164,13 +186,19 @@ def run_case(index: int, seed: int, root: Path, deadline: float, *, keep: bool =
             warnings.simplefilter("ignore")
             plan = BUILDERS[kind](rng, ws)
     except Exception as exc:  # noqa: BLE001 - a bug in this script, reported as such
-        record.update(status="harness", error_type=type(exc).__name__, label="",
-                      location=_harness_frame(exc), message=mask_markers(str(exc))[:300],
-                      description="building the case")
+        record.update(
+            status="harness",
+            error_type=type(exc).__name__,
+            label="",
+            location=_harness_frame(exc),
+            message=mask_markers(str(exc))[:300],
+            description="building the case",
+        )
         ws.cleanup()
         return record
-    record.update(label=plan.label, channel=plan.channel,
-                  description=mask_markers(plan.describe())[:600])
+    record.update(
+        label=plan.label, channel=plan.channel, description=mask_markers(plan.describe())[:600]
+    )
     current = os.environ.get("FUZZ_CURRENT")
     if current:
         Path(current).write_text(json.dumps(record), encoding="utf-8")
@@ -185,8 +213,9 @@ def run_case(index: int, seed: int, root: Path, deadline: float, *, keep: bool =
         os.chdir(cwd)
     succeeded = outcome.status == "success"
     after = snapshot(ws.root)
-    problems = folder_problems(before, after, succeeded=succeeded,
-                               allowed=allowed_outputs(plan, outcome))
+    problems = folder_problems(
+        before, after, succeeded=succeeded, allowed=allowed_outputs(plan, outcome)
+    )
     if succeeded and plan.check is not None:
         problem = plan.check()
         if problem:
@@ -197,11 +226,16 @@ def run_case(index: int, seed: int, root: Path, deadline: float, *, keep: bool =
         with contextlib.suppress(OSError):
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     leaks = _leaks(plan, outcome, before, after, ws.root)
-    record.update(status=outcome.status, error_type=outcome.error_type,
-                  location=outcome.location, message=mask_markers(outcome.message)[:300],
-                  leaks=leaks, problems=[pattern(p) for p in problems],
-                  silent=plan.silent if succeeded else None,
-                  seconds=round(time.perf_counter() - started, 3))
+    record.update(
+        status=outcome.status,
+        error_type=outcome.error_type,
+        location=outcome.location,
+        message=mask_markers(outcome.message)[:300],
+        leaks=leaks,
+        problems=[pattern(p) for p in problems],
+        silent=plan.silent if succeeded else None,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     if verbose:
         record["texts"] = {k: mask_markers(v)[-3000:] for k, v in outcome.texts.items()}
         record["workspace"] = str(ws.root)
@@ -217,8 +251,10 @@ def _harness_frame(exc: BaseException) -> str:
 
 # --- the worker pool ------------------------------------------------------------------------
 
-def _worker(conn: Any, worker_dir: str, root: str, seed: int, deadline: float,
-            memory_gb: float) -> None:
+
+def _worker(
+    conn: Any, worker_dir: str, root: str, seed: int, deadline: float, memory_gb: float
+) -> None:
     import resource
 
     limit = int(memory_gb * 2**30)
@@ -241,17 +277,25 @@ def _worker(conn: Any, worker_dir: str, root: str, seed: int, deadline: float,
             try:
                 record = run_case(index, seed, Path(root), deadline)
             except BaseException as exc:  # noqa: BLE001 - keep the worker alive
-                record = {"index": index, "kind": case_kind(seed, index), "status": "harness",
-                          "error_type": type(exc).__name__, "location": _harness_frame(exc),
-                          "message": mask_markers(str(exc))[:300], "leaks": [], "problems": []}
+                record = {
+                    "index": index,
+                    "kind": case_kind(seed, index),
+                    "status": "harness",
+                    "error_type": type(exc).__name__,
+                    "location": _harness_frame(exc),
+                    "message": mask_markers(str(exc))[:300],
+                    "leaks": [],
+                    "problems": [],
+                }
             finally:
                 faulthandler.cancel_dump_traceback_later()
             conn.send(record)
 
 
 class _Slot:
-    def __init__(self, ctx: Any, number: int, root: Path, seed: int, deadline: float,
-                 memory_gb: float) -> None:
+    def __init__(
+        self, ctx: Any, number: int, root: Path, seed: int, deadline: float, memory_gb: float
+    ) -> None:
         self.ctx, self.number, self.root = ctx, number, root
         self.args = (seed, deadline, memory_gb)
         self.dir = root / f"worker{number}"
@@ -262,9 +306,11 @@ class _Slot:
 
     def start(self) -> None:
         parent, child = self.ctx.Pipe()
-        self.process = self.ctx.Process(target=_worker, args=(child, str(self.dir),
-                                                              str(self.root / "cases"),
-                                                              *self.args), daemon=True)
+        self.process = self.ctx.Process(
+            target=_worker,
+            args=(child, str(self.dir), str(self.root / "cases"), *self.args),
+            daemon=True,
+        )
         self.process.start()
         child.close()
         self.conn, self.done = parent, 0
@@ -285,31 +331,55 @@ class _Slot:
 
 def _lost_case(slot: _Slot, index: int, seed: int, root: Path, status: str) -> dict[str, Any]:
     """A record for a case whose worker hung (and was killed) or died."""
-    fault = (slot.dir / "fault.txt").read_text(encoding="utf-8", errors="replace") \
-        if (slot.dir / "fault.txt").exists() else ""
+    fault = (
+        (slot.dir / "fault.txt").read_text(encoding="utf-8", errors="replace")
+        if (slot.dir / "fault.txt").exists()
+        else ""
+    )
     current: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         current = json.loads((slot.dir / "current.json").read_text(encoding="utf-8"))
     if current.get("index") != index:
         current = {}
     code = slot.process.exitcode
-    record = {"index": index, "kind": case_kind(seed, index), "status": status,
-              "label": current.get("label", ""), "channel": current.get("channel", ""),
-              "description": current.get("description", ""), "leaks": [], "problems": []}
+    record = {
+        "index": index,
+        "kind": case_kind(seed, index),
+        "status": status,
+        "label": current.get("label", ""),
+        "channel": current.get("channel", ""),
+        "description": current.get("description", ""),
+        "leaks": [],
+        "problems": [],
+    }
     if status == "hang":
-        record.update(error_type="Hang", location=frame_from_text(fault),
-                      message="no result within the deadline; worker killed")
+        record.update(
+            error_type="Hang",
+            location=frame_from_text(fault),
+            message="no result within the deadline; worker killed",
+        )
     else:
-        record.update(error_type=f"WorkerDied(exit {code})", location=frame_from_text(fault),
-                      message="the worker process died (a crash, or killed for memory)")
+        record.update(
+            error_type=f"WorkerDied(exit {code})",
+            location=frame_from_text(fault),
+            message="the worker process died (a crash, or killed for memory)",
+        )
     case_dir = root / "cases" / f"c{index:06d}"
     thaw_tree(case_dir)
     shutil.rmtree(case_dir, ignore_errors=True)
     return record
 
 
-def run_pool(indices: list[int], *, seed: int, workers: int, deadline: float, memory_gb: float,
-             root: Path, progress: bool) -> list[dict[str, Any]]:
+def run_pool(
+    indices: list[int],
+    *,
+    seed: int,
+    workers: int,
+    deadline: float,
+    memory_gb: float,
+    root: Path,
+    progress: bool,
+) -> list[dict[str, Any]]:
     ctx = mp.get_context("spawn")
     slots = [_Slot(ctx, n, root, seed, deadline, memory_gb) for n in range(workers)]
     pending = deque(indices)
@@ -353,9 +423,12 @@ def run_pool(indices: list[int], *, seed: int, workers: int, deadline: float, me
             if progress and now - last_report > 30:
                 last_report = now
                 counts = Counter(_bucket(r) for r in records)
-                print(f"  {len(records)}/{len(indices)} cases in {now - started:.0f} s: "
-                      + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {len(records)}/{len(indices)} cases in {now - started:.0f} s: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         for slot in slots:
             slot.stop()
@@ -364,23 +437,32 @@ def run_pool(indices: list[int], *, seed: int, workers: int, deadline: float, me
 
 # --- summary --------------------------------------------------------------------------------
 
+
 def _bucket(record: dict[str, Any]) -> str:
     status = record["status"]
     return {"success": "success", "clean": "clean", "hang": "hangs", "harness": "harness"}.get(
-        status, "tracebacks")
+        status, "tracebacks"
+    )
 
 
 def signatures(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     """Failure kind -> signature -> {count, examples}."""
-    out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in (*FAILURE_KINDS, "harness",
-                                                                  "silent")}
+    out: dict[str, dict[str, dict[str, Any]]] = {
+        k: {} for k in (*FAILURE_KINDS, "harness", "silent")
+    }
 
     def add(kind: str, signature: str, record: dict[str, Any], detail: str) -> None:
         entry = out[kind].setdefault(signature, {"count": 0, "examples": []})
         entry["count"] += 1
         if len(entry["examples"]) < 3:
-            entry["examples"].append({"case": record["index"], "input": record.get("label", ""),
-                                      "detail": detail, "what": record.get("description", "")})
+            entry["examples"].append(
+                {
+                    "case": record["index"],
+                    "input": record.get("label", ""),
+                    "detail": detail,
+                    "what": record.get("description", ""),
+                }
+            )
 
     for record in records:
         bucket = _bucket(record)
@@ -393,9 +475,13 @@ def signatures(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, A
         for problem in record.get("problems", []):
             add("partial", f"{_generic(problem)} [{record['kind']}]", record, problem)
         if record.get("silent"):
-            add("silent", f"{record['silent'].split(':')[0].split(' ')[0]} "
-                          f"{record['silent'].split(': ', 1)[-1]} [{record['kind']}]",
-                record, record["silent"])
+            add(
+                "silent",
+                f"{record['silent'].split(':')[0].split(' ')[0]} "
+                f"{record['silent'].split(': ', 1)[-1]} [{record['kind']}]",
+                record,
+                record["silent"],
+            )
     return out
 
 
@@ -408,11 +494,16 @@ def _generic(text: str) -> str:
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, int]:
     buckets = Counter(_bucket(r) for r in records)
-    return {"tried": len(records), "clean": buckets["clean"], "success": buckets["success"],
-            "tracebacks": buckets["tracebacks"], "hangs": buckets["hangs"],
-            "leaks": sum(1 for r in records if r.get("leaks")),
-            "partial": sum(1 for r in records if r.get("problems")),
-            "harness": buckets["harness"]}
+    return {
+        "tried": len(records),
+        "clean": buckets["clean"],
+        "success": buckets["success"],
+        "tracebacks": buckets["tracebacks"],
+        "hangs": buckets["hangs"],
+        "leaks": sum(1 for r in records if r.get("leaks")),
+        "partial": sum(1 for r in records if r.get("problems")),
+        "harness": buckets["harness"],
+    }
 
 
 def by_kind(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -427,40 +518,63 @@ def by_kind(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return {k: dict(v) for k, v in sorted(table.items())}
 
 
-def print_report(records: list[dict[str, Any]], *, seed: int, elapsed: float, workers: int,
-                 deadline: float, show: int) -> dict[str, Any]:
+def print_report(
+    records: list[dict[str, Any]],
+    *,
+    seed: int,
+    elapsed: float,
+    workers: int,
+    deadline: float,
+    show: int,
+) -> dict[str, Any]:
     summary = summarize(records)
-    print(f"\nsynthpatient fuzz campaign: seed {seed}, {summary['tried']} cases, {workers} "
-          f"workers, {elapsed:.0f} s\n")
+    print(
+        f"\nsynthpatient fuzz campaign: seed {seed}, {summary['tried']} cases, {workers} "
+        f"workers, {elapsed:.0f} s\n"
+    )
     print("| result                          |  cases |")
     print("|---------------------------------|-------:|")
     for key, name in ROW_NAMES.items():
         print(f"| {name.format(deadline=deadline):<31} | {summary[key]:>6} |")
-    print("\n(clean errors + successes + tracebacks + hangs = tried; leaks and partial or "
-          "stale files are counted over all cases.)")
+    print(
+        "\n(clean errors + successes + tracebacks + hangs = tried; leaks and partial or "
+        "stale files are counted over all cases.)"
+    )
     processes = sum(1 for r in records if r.get("channel") == "subprocess")
-    print(f"{processes} of the CLI cases ran in real `synthpatient` processes, the others "
-          "in-process (typer's CliRunner).")
+    print(
+        f"{processes} of the CLI cases ran in real `synthpatient` processes, the others "
+        "in-process (typer's CliRunner)."
+    )
     if summary["harness"]:
-        print(f"Harness errors (bugs in the campaign script, not counted above): "
-              f"{summary['harness']}")
+        print(
+            f"Harness errors (bugs in the campaign script, not counted above): {summary['harness']}"
+        )
     print("\nBy case kind (tried / success / clean / traceback / hang / leak / partial / mean s):")
     for kind, row in by_kind(records).items():
         tried = row["tried"]
-        print(f"  {kind:<15} {tried:>5.0f} {row.get('success', 0):>5.0f} "
-              f"{row.get('clean', 0):>5.0f} {row.get('tracebacks', 0):>5.0f} "
-              f"{row.get('hangs', 0):>4.0f} {row.get('leaks', 0):>5.0f} "
-              f"{row.get('partial', 0):>5.0f} {row['seconds'] / tried:>6.2f}")
+        print(
+            f"  {kind:<15} {tried:>5.0f} {row.get('success', 0):>5.0f} "
+            f"{row.get('clean', 0):>5.0f} {row.get('tracebacks', 0):>5.0f} "
+            f"{row.get('hangs', 0):>4.0f} {row.get('leaks', 0):>5.0f} "
+            f"{row.get('partial', 0):>5.0f} {row['seconds'] / tried:>6.2f}"
+        )
     sigs = signatures(records)
-    titles = {"tracebacks": "Tracebacks", "hangs": f"Hangs over {deadline:g} s",
-              "leaks": "Leaked marker values", "partial": "Partial or stale files left",
-              "harness": "Harness errors", "silent": "Silently not honoured (successes)"}
+    titles = {
+        "tracebacks": "Tracebacks",
+        "hangs": f"Hangs over {deadline:g} s",
+        "leaks": "Leaked marker values",
+        "partial": "Partial or stale files left",
+        "harness": "Harness errors",
+        "silent": "Silently not honoured (successes)",
+    }
     for kind, title in titles.items():
         entries = sorted(sigs[kind].items(), key=lambda kv: -kv[1]["count"])
         if not entries:
             continue
-        print(f"\n{title}: {sum(e['count'] for _, e in entries)} in {len(entries)} distinct "
-              f"signature(s); the first {min(show, len(entries))}:")
+        print(
+            f"\n{title}: {sum(e['count'] for _, e in entries)} in {len(entries)} distinct "
+            f"signature(s); the first {min(show, len(entries))}:"
+        )
         for signature, entry in entries[:show]:
             example = entry["examples"][0]
             print(f"  [{entry['count']}x] {signature}")
@@ -468,12 +582,15 @@ def print_report(records: list[dict[str, Any]], *, seed: int, elapsed: float, wo
             if example["detail"]:
                 print(f"      detail: {example['detail'][:200]}")
             print(f"      what:   {example['what'][:300]}")
-            print(f"      replay: python benchmarks/fuzz_campaign.py --seed {seed} "
-                  f"--replay {example['case']} --keep")
+            print(
+                f"      replay: python benchmarks/fuzz_campaign.py --seed {seed} "
+                f"--replay {example['case']} --keep"
+            )
     return {"summary": summary, "by_kind": by_kind(records), "signatures": sigs}
 
 
 # --- entry point ----------------------------------------------------------------------------
+
 
 def _replay(args: argparse.Namespace) -> int:
     root = Path(tempfile.mkdtemp(prefix="spfuzz-replay-"))
@@ -493,17 +610,25 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=None,
-                        help=f"number of cases (default {DEFAULT_CASES}; {QUICK_CASES} with "
-                             "--quick)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=None,
+        help=f"number of cases (default {DEFAULT_CASES}; {QUICK_CASES} with --quick)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds before a hang")
-    parser.add_argument("--memory-gb", type=float, default=4.0,
-                        help="address-space limit of each worker (huge allocations then fail)")
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        default=4.0,
+        help="address-space limit of each worker (huge allocations then fail)",
+    )
     parser.add_argument("--start", type=int, default=0, help="first case index")
     parser.add_argument("--show", type=int, default=5, help="signatures shown per failure kind")
     parser.add_argument("--json", type=Path, default=None, help="write all results here")
@@ -520,21 +645,42 @@ def main(argv: list[str] | None = None) -> int:
     (root / "cases").mkdir()
     started = time.monotonic()
     try:
-        records = run_pool(list(range(args.start, args.start + cases)), seed=args.seed,
-                           workers=args.workers, deadline=args.deadline,
-                           memory_gb=args.memory_gb, root=root, progress=not args.quiet)
+        records = run_pool(
+            list(range(args.start, args.start + cases)),
+            seed=args.seed,
+            workers=args.workers,
+            deadline=args.deadline,
+            memory_gb=args.memory_gb,
+            root=root,
+            progress=not args.quiet,
+        )
     finally:
         thaw_tree(root)
         shutil.rmtree(root, ignore_errors=True)
     elapsed = time.monotonic() - started
-    result = print_report(records, seed=args.seed, elapsed=elapsed, workers=args.workers,
-                          deadline=args.deadline, show=args.show)
+    result = print_report(
+        records,
+        seed=args.seed,
+        elapsed=elapsed,
+        workers=args.workers,
+        deadline=args.deadline,
+        show=args.show,
+    )
     if args.json is not None:
-        payload = {"seed": args.seed, "cases": cases, "start": args.start,
-                   "workers": args.workers, "deadline_s": args.deadline,
-                   "elapsed_s": round(elapsed, 1), **result,
-                   "failures": [r for r in records if _bucket(r) not in ("success", "clean")
-                                or r.get("leaks") or r.get("problems")]}
+        payload = {
+            "seed": args.seed,
+            "cases": cases,
+            "start": args.start,
+            "workers": args.workers,
+            "deadline_s": args.deadline,
+            "elapsed_s": round(elapsed, 1),
+            **result,
+            "failures": [
+                r
+                for r in records
+                if _bucket(r) not in ("success", "clean") or r.get("leaks") or r.get("problems")
+            ],
+        }
         args.json.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
         print(f"\nResults written to {args.json}")
     summary = result["summary"]

@@ -17,26 +17,29 @@ def make_clinical_table(n_rows: int = 400, seed: int = 0) -> pd.DataFrame:
     hba1c = np.round(np.exp(rng.normal(np.log(6.5), 0.15, n_rows)) + 0.01 * (bmi - 28), 1)
     died = rng.random(n_rows) < 0.15 + 0.004 * (age - 50).clip(0)
     cause = np.where(died, rng.choice(["cardiac", "cancer", "infection"], n_rows), None)
-    smoker = rng.choice(["never", "former", "current", "unknown-rare"], n_rows,
-                        p=[0.5, 0.3, 0.18, 0.02])
+    smoker = rng.choice(
+        ["never", "former", "current", "unknown-rare"], n_rows, p=[0.5, 0.3, 0.18, 0.02]
+    )
     admitted = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n_rows), "D")
     ldl = np.round(rng.gamma(8, 15, n_rows), 0)
     ldl_missing = rng.random(n_rows) < np.where(age > 60, 0.3, 0.05)
-    return pd.DataFrame({
-        "patient_id": np.arange(1000, 1000 + n_rows),
-        "name": [f"Person {i} Realname" for i in range(n_rows)],
-        "email": [f"person{i}@hospital.org" for i in range(n_rows)],
-        "age": age,
-        "sex": sex,
-        "bmi": bmi,
-        "hba1c": hba1c,
-        "ldl": np.where(ldl_missing, np.nan, ldl),
-        "smoker": smoker,
-        "on_insulin": rng.random(n_rows) < 0.3,
-        "admitted": admitted,
-        "died": died,
-        "cause_of_death": cause,
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": np.arange(1000, 1000 + n_rows),
+            "name": [f"Person {i} Realname" for i in range(n_rows)],
+            "email": [f"person{i}@hospital.org" for i in range(n_rows)],
+            "age": age,
+            "sex": sex,
+            "bmi": bmi,
+            "hba1c": hba1c,
+            "ldl": np.where(ldl_missing, np.nan, ldl),
+            "smoker": smoker,
+            "on_insulin": rng.random(n_rows) < 0.3,
+            "admitted": admitted,
+            "died": died,
+            "cause_of_death": cause,
+        }
+    )
 
 
 @pytest.fixture
@@ -53,9 +56,13 @@ def diabetes() -> pd.DataFrame:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--fuzz-examples", type=int, default=None, metavar="N",
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        metavar="N",
         help="Examples per hypothesis property test (default: each test's own small number, "
-             "drawn the same way every run). Give e.g. 2000 for a long, randomised fuzzing run.")
+        "drawn the same way every run). Give e.g. 2000 for a long, randomised fuzzing run.",
+    )
 
 
 @pytest.fixture
@@ -70,11 +77,20 @@ def fuzz_settings(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
 
     def make(default: int) -> settings:
         phases = list(Phase) if chosen else [Phase.explicit, Phase.reuse, Phase.generate]
-        return settings(max_examples=chosen or default, deadline=None, database=None,
-                        derandomize=chosen is None, print_blob=True, phases=phases,
-                        report_multiple_bugs=bool(chosen),
-                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                               HealthCheck.filter_too_much,
-                                               HealthCheck.large_base_example])
+        return settings(
+            max_examples=chosen or default,
+            deadline=None,
+            database=None,
+            derandomize=chosen is None,
+            print_blob=True,
+            phases=phases,
+            report_multiple_bugs=bool(chosen),
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.filter_too_much,
+                HealthCheck.large_base_example,
+            ],
+        )
 
     return make

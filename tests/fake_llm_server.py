@@ -81,10 +81,17 @@ class FakeLLMServer:
         delay_s: wait this long before answering (to exercise client timeouts).
     """
 
-    def __init__(self, *, faults: Faults | None = None, models: tuple[str, ...] | None = None,
-                 api_key: str | None = None, context_tokens: int | None = None,
-                 supports_response_format: bool = True, prose_only: bool = False,
-                 delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        models: tuple[str, ...] | None = None,
+        api_key: str | None = None,
+        context_tokens: int | None = None,
+        supports_response_format: bool = True,
+        prose_only: bool = False,
+        delay_s: float = 0.0,
+    ) -> None:
         self.faults = faults or Faults()
         self.models, self.context_tokens = models, context_tokens
         self.supports_response_format, self.prose_only = supports_response_format, prose_only
@@ -111,8 +118,9 @@ class FakeLLMServer:
         self.httpd.server_close()
 
     # -- one request -------------------------------------------------------------------------
-    def answer(self, body: dict[str, Any], auth: str | None) -> tuple[int, dict[str, Any],
-                                                                        dict[str, str]]:
+    def answer(
+        self, body: dict[str, Any], auth: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """(status, JSON body, extra headers) for one request."""
         with self._lock:
             self.requests.append({"body": body, "authorized": auth is not None})
@@ -124,26 +132,53 @@ class FakeLLMServer:
         messages = body.get("messages") or []
         prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages)
         if self.context_tokens is not None and prompt_tokens > self.context_tokens:
-            return 400, _error(f"This model's maximum context length is {self.context_tokens} "
-                               f"tokens. However, your messages resulted in {prompt_tokens} "
-                               "tokens.", "context_length_exceeded"), {}
+            return (
+                400,
+                _error(
+                    f"This model's maximum context length is {self.context_tokens} "
+                    f"tokens. However, your messages resulted in {prompt_tokens} "
+                    "tokens.",
+                    "context_length_exceeded",
+                ),
+                {},
+            )
         if body.get("response_format") is not None and not self.supports_response_format:
-            return 400, _error("response_format is not supported by this server.",
-                               "invalid_request_error"), {}
+            return (
+                400,
+                _error("response_format is not supported by this server.", "invalid_request_error"),
+                {},
+            )
         transport = self._transport_fault(body)
         if transport is not None:
             return transport
         if self.delay_s:
             time.sleep(self.delay_s)
-        user = next((str(m.get("content") or "") for m in reversed(messages)
-                     if m.get("role") == "user"), "")
+        user = next(
+            (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         content, finish = self._content(body, user)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _tokens(content),
-                 "total_tokens": prompt_tokens + _tokens(content)}
-        return 200, {"id": "chatcmpl-fake", "object": "chat.completion", "model": model,
-                     "choices": [{"index": 0, "finish_reason": finish,
-                                  "message": {"role": "assistant", "content": content}}],
-                     "usage": usage}, {}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": _tokens(content),
+            "total_tokens": prompt_tokens + _tokens(content),
+        }
+        return (
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": finish,
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": usage,
+            },
+            {},
+        )
 
     def _transport_fault(self, body: dict[str, Any]) -> tuple[int, dict, dict] | None:
         """429 or 500 by chance, decided per attempt so that a retry can succeed."""
@@ -155,8 +190,11 @@ class FakeLLMServer:
         draw = rng.random()
         if draw < self.faults.rate_limit:
             self._count("rate_limit")
-            return 429, _error("Rate limit reached; retry later.", "rate_limit_exceeded"), {
-                "Retry-After": f"{self.faults.retry_after_s:g}"}
+            return (
+                429,
+                _error("Rate limit reached; retry later.", "rate_limit_exceeded"),
+                {"Retry-After": f"{self.faults.retry_after_s:g}"},
+            )
         if draw < self.faults.rate_limit + self.faults.server_error:
             self._count("server_error")
             return 500, _error("The server had an error.", "server_error"), {}
@@ -170,12 +208,18 @@ class FakeLLMServer:
         """The answer text and its finish reason."""
         seed = body.get("seed")
         text_key = zlib.crc32(user.encode())
-        rng = np.random.default_rng([int(seed) if isinstance(seed, int) and seed >= 0
-                                     else int(time.time_ns() % 2**32), text_key])
+        rng = np.random.default_rng(
+            [
+                int(seed) if isinstance(seed, int) and seed >= 0 else int(time.time_ns() % 2**32),
+                text_key,
+            ]
+        )
         spec = read_spec(user)
         if self.prose_only or spec is None:
-            return ("I'm sorry, but I can't help create patient records. Patient data is "
-                    "sensitive; please consult your institution's data team."), "stop"
+            return (
+                "I'm sorry, but I can't help create patient records. Patient data is "
+                "sensitive; please consult your institution's data team."
+            ), "stop"
         rows = self._rows(spec, read_examples(user), rng)
         # every draw happens whatever the request's options, so options never change the rows
         bare, malformed, prose, truncate, cut = rng.random(5)
@@ -192,28 +236,36 @@ class FakeLLMServer:
             text = f"Here are the records you asked for:\n```json\n{text}\n```\nLet me know!"
         if truncate < self.faults.truncate and len(text) > 40:
             self._count("truncate")
-            text, finish = text[:int(len(text) * (0.3 + 0.6 * cut))], "length"
+            text, finish = text[: int(len(text) * (0.3 + 0.6 * cut))], "length"
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, int) and _tokens(text) > max_tokens:
-            text, finish = text[:max_tokens * 4], "length"
+            text, finish = text[: max_tokens * 4], "length"
         return text, finish
 
     # -- rows from the stated marginals --------------------------------------------------------
-    def _rows(self, spec: dict[str, Any], examples: list[dict[str, Any]],
-              rng: np.random.Generator) -> list[dict[str, Any]]:
+    def _rows(
+        self, spec: dict[str, Any], examples: list[dict[str, Any]], rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
         n = max(0, min(int(spec.get("n_rows", 10)), 500))
         columns = [c for c in spec.get("columns", []) if isinstance(c, dict) and "name" in c]
-        conditions = {c.get("column"): c for c in spec.get("conditions", [])
-                      if isinstance(c, dict)}
-        rows = [{c["name"]: _draw(c, conditions.get(c["name"]), rng) for c in columns}
-                for _ in range(n)]
+        conditions = {c.get("column"): c for c in spec.get("conditions", []) if isinstance(c, dict)}
+        rows = [
+            {c["name"]: _draw(c, conditions.get(c["name"]), rng) for c in columns} for _ in range(n)
+        ]
         for i, row in enumerate(rows):
             self._row_faults(i, row, rows, columns, examples, conditions, rng)
         return rows
 
-    def _row_faults(self, i: int, row: dict[str, Any], rows: list[dict[str, Any]],
-                    columns: list[dict[str, Any]], examples: list[dict[str, Any]],
-                    conditions: dict[str, Any], rng: np.random.Generator) -> None:
+    def _row_faults(
+        self,
+        i: int,
+        row: dict[str, Any],
+        rows: list[dict[str, Any]],
+        columns: list[dict[str, Any]],
+        examples: list[dict[str, Any]],
+        conditions: dict[str, Any],
+        rng: np.random.Generator,
+    ) -> None:
         f = self.faults
         if examples and rng.random() < f.copy_example:
             self._count("copy_example")
@@ -230,12 +282,21 @@ class FakeLLMServer:
         if categorical and rng.random() < f.misspell:
             self._count("misspell")
             column = categorical[int(rng.integers(len(categorical)))]
-            value = row[column["name"]] if row[column["name"]] is not None else \
-                column["categories"][0]
-            row[column["name"]] = (str(value).upper() if rng.random() < 0.5
-                                   and str(value).upper() != str(value) else f"{value}s")
-        numeric = [c for c in free if c.get("kind") in ("numeric", "integer")
-                   and c.get("maximum") is not None and c.get("minimum") is not None]
+            value = (
+                row[column["name"]] if row[column["name"]] is not None else column["categories"][0]
+            )
+            row[column["name"]] = (
+                str(value).upper()
+                if rng.random() < 0.5 and str(value).upper() != str(value)
+                else f"{value}s"
+            )
+        numeric = [
+            c
+            for c in free
+            if c.get("kind") in ("numeric", "integer")
+            and c.get("maximum") is not None
+            and c.get("minimum") is not None
+        ]
         if numeric and rng.random() < f.out_of_range:
             self._count("out_of_range")
             column = numeric[int(rng.integers(len(numeric)))]
@@ -306,19 +367,23 @@ def _malform(text: str, rng: np.random.Generator) -> str:
         colons = [i for i, ch in enumerate(text) if ch == ":"]
         if colons:
             cut = colons[len(colons) // 2]
-            return text[:cut] + text[cut + 1:]
+            return text[:cut] + text[cut + 1 :]
     if mode == 1:
         return text.replace("null", "None").replace("true", "True").replace('"', "'") + ","
     return "Sure! I generated the records, but the output was too long to show here."
 
 
-def _draw(column: dict[str, Any], condition: dict[str, Any] | None,
-          rng: np.random.Generator) -> Any:
+def _draw(
+    column: dict[str, Any], condition: dict[str, Any] | None, rng: np.random.Generator
+) -> Any:
     """One value of one column from the stated marginals, honouring its condition."""
     if condition is not None and "equals" in condition:
         return condition["equals"]
-    if (condition is None and column.get("nullable")
-            and rng.random() < float(column.get("missing_rate", 0.05))):
+    if (
+        condition is None
+        and column.get("nullable")
+        and rng.random() < float(column.get("missing_rate", 0.05))
+    ):
         return None
     kind = column.get("kind")
     if kind == "categorical":
@@ -340,8 +405,9 @@ def _draw_category(column: dict[str, Any], rng: np.random.Generator) -> Any:
     return categories[int(rng.integers(len(categories)))]
 
 
-def _draw_number(column: dict[str, Any], condition: dict[str, Any] | None,
-                 rng: np.random.Generator) -> Any:
+def _draw_number(
+    column: dict[str, Any], condition: dict[str, Any] | None, rng: np.random.Generator
+) -> Any:
     low = column.get("minimum", 0.0)
     high = column.get("maximum", 100.0)
     c_low = (condition or {}).get("minimum")
@@ -351,8 +417,9 @@ def _draw_number(column: dict[str, Any], condition: dict[str, Any] | None,
         if (c_low is None or value >= c_low) and (c_high is None or value <= c_high):
             break
     else:
-        value = rng.uniform(low if c_low is None else max(low, c_low),
-                            high if c_high is None else min(high, c_high))
+        value = rng.uniform(
+            low if c_low is None else max(low, c_low), high if c_high is None else min(high, c_high)
+        )
     decimals = 0 if column.get("kind") == "integer" else column.get("decimals")
     if decimals is not None:
         value = round(float(value), int(decimals))
@@ -361,8 +428,7 @@ def _draw_number(column: dict[str, Any], condition: dict[str, Any] | None,
     return int(value) if column.get("kind") == "integer" else float(value)
 
 
-def _one_number(column: dict[str, Any], low: float, high: float,
-                rng: np.random.Generator) -> float:
+def _one_number(column: dict[str, Any], low: float, high: float, rng: np.random.Generator) -> float:
     quantiles = column.get("quantiles")
     if quantiles:
         probs = [0.0] + [_PROBS[k] for k in quantiles if k in _PROBS] + [1.0]

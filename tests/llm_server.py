@@ -26,8 +26,13 @@ class ScriptedLLMServer:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                outer.requests.append({"path": self.path, "auth": self.headers.get(
-                    "Authorization"), "body": json.loads(self.rfile.read(length))})
+                outer.requests.append(
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
+                )
                 status, body = outer.script.pop(0) if outer.script else (500, {})
                 payload = body if isinstance(body, str) else json.dumps(body)
                 self.send_response(status)

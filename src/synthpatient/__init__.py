@@ -43,8 +43,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'synthpatient' has no attribute {name!r}")
 
 
-__all__ = sorted([
-    "Capabilities", "ColumnSpec", "GaussianCopulaSynthesizer", "Schema", "Synthesizer",
-    "__version__", "available_synthesizers", "datasets", "errors", "generate",
-    "get_synthesizer_class", "make_synthesizer", "quality_summary", "read_table",
-])
+__all__ = [
+    "Capabilities",
+    "ColumnSpec",
+    "GaussianCopulaSynthesizer",
+    "Schema",
+    "Synthesizer",
+    "__version__",
+    "available_synthesizers",
+    "datasets",
+    "errors",
+    "generate",
+    "get_synthesizer_class",
+    "make_synthesizer",
+    "quality_summary",
+    "read_table",
+]

@@ -41,21 +41,23 @@ TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "p
 MARK = "synthpatient"
 _STEM_CHARS = 64  # a temporary's name must stay valid when the target's name is near the limit
 _TEMP_TAIL = re.compile(
-    rf"{MARK}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[a-z0-9_]+\.(?P<kind>tmp|old)")
+    rf"{MARK}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[a-z0-9_]+\.(?P<kind>tmp|old)"
+)
 _IN_TEMP = re.compile(rf"\..*\.{MARK}-[0-9a-f]{{6}}-\d+-[a-z0-9_]+\.tmp")
 
 # (what went wrong, what to do) by errno; anything else reports the system's own words.
 _REASONS = {
     errno.ENOSPC: ("no space is left on the device", "Free some space or write elsewhere"),
     errno.EDQUOT: ("the disk quota is exceeded", "Free some space or write elsewhere"),
-    errno.EFBIG: ("the file is larger than this system allows", "Write fewer rows or "
-                  "write elsewhere"),
+    errno.EFBIG: (
+        "the file is larger than this system allows",
+        "Write fewer rows or write elsewhere",
+    ),
     errno.EACCES: ("permission denied", "Choose a folder you can write to"),
     errno.EPERM: ("permission denied", "Choose a folder you can write to"),
     errno.EROFS: ("the file system is read-only", "Choose a folder you can write to"),
     errno.ENAMETOOLONG: ("the name is too long", "Choose a shorter name or path"),
-    errno.ENOENT: ("its folder no longer exists", "Create the folder again or choose another "
-                   "path"),
+    errno.ENOENT: ("its folder no longer exists", "Create the folder again or choose another path"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "Check the path"),
     errno.EISDIR: ("a folder of that name is in the way", "Choose another path"),
     errno.EIO: ("the device reported an input/output error", "Check the disk and try again"),
@@ -168,7 +170,7 @@ def remove_stale_temporaries(path: str | Path) -> None:
     host = _host_tag()
     stale = []
     for item in candidates:
-        match = _TEMP_TAIL.fullmatch(item.name[len(stem):])
+        match = _TEMP_TAIL.fullmatch(item.name[len(stem) :])
         if match and match["host"] == host and not _pid_alive(int(match["pid"])):
             stale.append((match["kind"], item))
     for kind, item in sorted(stale, key=lambda pair: pair[0] != "old"):  # restore, then clean
@@ -177,8 +179,11 @@ def remove_stale_temporaries(path: str | Path) -> None:
                 os.replace(item, path)
             except OSError:
                 continue
-            warnings.warn(f"'{path}' was put back: an interrupted run had moved it aside to "
-                          "replace it.", SynthPatientWarning, stacklevel=3)
+            warnings.warn(
+                f"'{path}' was put back: an interrupted run had moved it aside to replace it.",
+                SynthPatientWarning,
+                stacklevel=3,
+            )
         else:
             _remove(item)
 
@@ -260,8 +265,10 @@ def _commit(tmp: Path, path: Path, *, overwrite: bool, what: str = "") -> None:
 
 
 def _appeared(path: Path) -> FileIOError:
-    return FileIOError(f"The output '{path}' appeared while it was being written. "
-                       "Choose another path or pass --overwrite to replace it.")
+    return FileIOError(
+        f"The output '{path}' appeared while it was being written. "
+        "Choose another path or pass --overwrite to replace it."
+    )
 
 
 # -- checks and writers ------------------------------------------------------------------------
@@ -278,10 +285,14 @@ def check_output_path(path: str | Path, *, overwrite: bool, kind: str = "file") 
     try:
         if not parent.is_dir():
             if parent.exists():
-                raise FileIOError(f"The output folder '{parent}' is a file, not a folder. "
-                                  "Choose another output path.")
-            raise FileIOError(f"The output folder '{parent}' does not exist. Create it first "
-                              "or choose another output path.")
+                raise FileIOError(
+                    f"The output folder '{parent}' is a file, not a folder. "
+                    "Choose another output path."
+                )
+            raise FileIOError(
+                f"The output folder '{parent}' does not exist. Create it first "
+                "or choose another output path."
+            )
         remove_stale_temporaries(path)  # first: it may put back a folder a killed run moved
         exists = os.path.lexists(path)
         is_dir = path.is_dir()
@@ -290,11 +301,15 @@ def check_output_path(path: str | Path, *, overwrite: bool, kind: str = "file") 
     except OSError as exc:
         raise write_error(path, exc) from exc
     if exists and not overwrite:
-        raise FileIOError(f"The output '{path}' already exists. Choose another path or pass "
-                          "--overwrite to replace it.")
+        raise FileIOError(
+            f"The output '{path}' already exists. Choose another path or pass "
+            "--overwrite to replace it."
+        )
     if exists and is_dir != (kind == "folder"):
-        raise FileIOError(f"The output '{path}' exists and is a {'folder' if is_dir else 'file'}. "
-                          "Choose another path.")
+        raise FileIOError(
+            f"The output '{path}' exists and is a {'folder' if is_dir else 'file'}. "
+            "Choose another path."
+        )
     return path
 
 
@@ -322,9 +337,11 @@ def _parquet_error(path: Path, exc: BaseException) -> DataError:
     """Parquet refused a column. pyarrow's text may quote a cell, so only the column is named."""
     found = re.search(r"column (\S+) with type", str(exc))
     which = f"the column '{found.group(1)}'" if found else "a column"
-    return DataError(f"Cannot write '{path}' as Parquet: {which} cannot be stored in Parquet "
-                     "(for example, it mixes numbers and text). Give the column one type, or "
-                     "write CSV.")
+    return DataError(
+        f"Cannot write '{path}' as Parquet: {which} cannot be stored in Parquet "
+        "(for example, it mixes numbers and text). Give the column one type, or "
+        "write CSV."
+    )
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, *, overwrite: bool = True) -> Path:
@@ -339,8 +356,9 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, overwrite: bool = True)
     return path
 
 
-def write_file_atomic(path: str | Path, write: Callable[[Path], object], *,
-                      overwrite: bool = False) -> Path:
+def write_file_atomic(
+    path: str | Path, write: Callable[[Path], object], *, overwrite: bool = False
+) -> Path:
     """Write ``path`` by calling ``write(tmp)`` on a temporary sibling, then renaming it.
 
     For writers that stream (a zip built entry by entry): nothing is held in memory, and a
@@ -369,7 +387,7 @@ def _write_all(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(handle, view):]
+            view = view[os.write(handle, view) :]
     finally:
         os.close(handle)
 

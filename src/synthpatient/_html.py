@@ -46,16 +46,22 @@ def table(frame: pd.DataFrame, *, digits: int = 3, max_rows: int = 500) -> str:
     if frame.empty:
         return '<p class="note">Nothing to show.</p>'
     head = "".join(f"<th scope=col>{esc(c)}</th>" for c in frame.columns)
+
     def cell(value: Any) -> str:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if numeric:
             return f"<td>{fmt(value, digits)}</td>"
         return f'<td class="text">{fmt(value, digits)}</td>'
 
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>"
-                   for row in frame.head(max_rows).itertuples(index=False))
-    more = (f'<p class="note">{len(frame) - max_rows} more rows in the JSON.</p>'
-            if len(frame) > max_rows else "")
+    body = "".join(
+        "<tr>" + "".join(cell(v) for v in row) + "</tr>"
+        for row in frame.head(max_rows).itertuples(index=False)
+    )
+    more = (
+        f'<p class="note">{len(frame) - max_rows} more rows in the JSON.</p>'
+        if len(frame) > max_rows
+        else ""
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
@@ -64,17 +70,23 @@ def image(uri: str, alt: str) -> str:
 
 
 def card(name: str, value: str, verdict: str, level: str) -> str:
-    return (f'<div class="card {level}"><div class="name">{esc(name)}</div>'
-            f'<div class="value">{esc(value)}</div><div>{esc(verdict)}</div></div>')
+    return (
+        f'<div class="card {level}"><div class="name">{esc(name)}</div>'
+        f'<div class="value">{esc(value)}</div><div>{esc(verdict)}</div></div>'
+    )
 
 
 def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) -> str:
     """``sections``: (anchor, heading, inner HTML)."""
     nav = "".join(f'<a href="#{a}">{esc(h)}</a>' for a, h, _ in sections)
-    body = "".join(f'<section id="{a}" aria-labelledby="{a}-h"><h2 id="{a}-h">{esc(h)}</h2>'
-                   f'{inner}</section>' for a, h, inner in sections)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-            f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header>"
-            f"<main>{body}</main></body></html>")
+    body = "".join(
+        f'<section id="{a}" aria-labelledby="{a}-h"><h2 id="{a}-h">{esc(h)}</h2>{inner}</section>'
+        for a, h, inner in sections
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p><nav>{nav}</nav></header>"
+        f"<main>{body}</main></body></html>"
+    )

@@ -23,8 +23,17 @@ from synthpatient._atomic import (
 )
 from synthpatient.errors import DataError, FileIOError
 
-__all__ = ["TABLE_SUFFIXES", "atomic_folder", "check_output_path", "read_table", "read_text",
-           "table_format", "write_bytes_atomic", "write_table", "write_text_atomic"]
+__all__ = [
+    "TABLE_SUFFIXES",
+    "atomic_folder",
+    "check_output_path",
+    "read_table",
+    "read_text",
+    "table_format",
+    "write_bytes_atomic",
+    "write_table",
+    "write_text_atomic",
+]
 
 #: Delimiters a "CSV" saved by a spreadsheet in another locale may use instead of its own.
 OTHER_DELIMITERS = {";": "semicolon", "|": "pipe", "\t": "tab", ",": "comma"}
@@ -61,11 +70,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except (DataError, FileIOError):
         raise
     except UnicodeDecodeError as exc:
-        raise FileIOError(f"Cannot read '{path}': it is not UTF-8 text. "
-                          "Save it as UTF-8 CSV.") from exc
+        raise FileIOError(
+            f"Cannot read '{path}': it is not UTF-8 text. Save it as UTF-8 CSV."
+        ) from exc
     except Exception as exc:  # pandas/pyarrow raise many types for malformed files
-        raise DataError(f"Cannot parse '{path}' as {fmt.upper()}: {_reason(exc)}. "
-                        "Check that the file is a well-formed table.") from exc
+        raise DataError(
+            f"Cannot parse '{path}' as {fmt.upper()}: {_reason(exc)}. "
+            "Check that the file is a well-formed table."
+        ) from exc
     if frame.shape[0] == 0:
         raise DataError(f"The table '{path}' has a header but no rows. Give at least a few rows.")
     return frame
@@ -87,17 +99,21 @@ def _check_delimiter(header: list[str], sep: str, path: Path) -> None:
         return
     for delimiter, name in OTHER_DELIMITERS.items():
         if delimiter != sep and len(header[0].split(delimiter)) > 1:
-            raise DataError(f"The table '{path.name}' looks {name}-delimited: its header is one "
-                            f"column holding {name}s. Save it as comma-separated .csv (with '.' "
-                            "as the decimal point) or tab-separated .tsv, then try again.")
+            raise DataError(
+                f"The table '{path.name}' looks {name}-delimited: its header is one "
+                f"column holding {name}s. Save it as comma-separated .csv (with '.' "
+                "as the decimal point) or tab-separated .tsv, then try again."
+            )
 
 
 def _check_unique_columns(names: list[str], path: Path) -> None:
     seen: set[str] = set()
     dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if dupes:
-        raise DataError(f"The table '{path.name}' has duplicate column names: {', '.join(dupes)}. "
-                        "Rename them so that each column name is unique.")
+        raise DataError(
+            f"The table '{path.name}' has duplicate column names: {', '.join(dupes)}. "
+            "Rename them so that each column name is unique."
+        )
 
 
 def _check_readable(path: Path, what: str) -> None:

@@ -24,7 +24,8 @@ def check_rows_fit(n_rows: int, n_columns: int, *, label: str = "n_rows") -> Non
     raise InvalidParameterError(
         f"{label} {n_rows:,} does not fit in memory: the table alone needs about "
         f"{size_text(needed)} ({n_columns} columns) and this machine has {size_text(memory)}. "
-        "Ask for fewer rows, or sample in batches (several runs with different seeds).")
+        "Ask for fewer rows, or sample in batches (several runs with different seeds)."
+    )
 
 
 def physical_memory() -> int | None:

@@ -31,8 +31,14 @@ MISSING_DATE = ""
 SEPARATOR = "\x1f"
 #: pandas' default SipHash key; the tabular LM's saved hashes were made with it.
 DEFAULT_KEY = "0123456789123456"
-_BOOL_WORDS = {"true": "True", "false": "False", "1": "True", "0": "False", "yes": "True",
-               "no": "False"}
+_BOOL_WORDS = {
+    "true": "True",
+    "false": "False",
+    "1": "True",
+    "0": "False",
+    "yes": "True",
+    "no": "False",
+}
 
 #: Decimals per column: one number for every numeric column, or a mapping (a missing name or
 #: None: not rounded).
@@ -45,8 +51,9 @@ def value_keys(values: pd.Series, kind: str, decimals: int | None = None) -> np.
     value, so this is fast on long tables."""
     missing = MISSING
     if kind in NUMERIC_KINDS:
-        series: pd.Series = values.astype(float) if values.dtype == bool else \
-            pd.to_numeric(values, errors="coerce")
+        series: pd.Series = (
+            values.astype(float) if values.dtype == bool else pd.to_numeric(values, errors="coerce")
+        )
         numbers = np.array(series.to_numpy(dtype=float, na_value=np.nan))
         numbers[~np.isfinite(numbers)] = np.nan
         if decimals is not None:
@@ -75,13 +82,16 @@ def value_keys(values: pd.Series, kind: str, decimals: int | None = None) -> np.
     return lookup[codes]  # code -1 (missing) picks the trailing entry
 
 
-def row_keys(frame: pd.DataFrame, kinds: Mapping[str, str], decimals: Decimals = None
-             ) -> np.ndarray:
+def row_keys(
+    frame: pd.DataFrame, kinds: Mapping[str, str], decimals: Decimals = None
+) -> np.ndarray:
     """One canonical text per row over ``kinds``' columns, in that order (object array)."""
     if not len(kinds):
         return np.full(len(frame), "", dtype=object)
-    parts = [value_keys(frame[name].reset_index(drop=True), kind, _decimals(decimals, name))
-             for name, kind in kinds.items()]
+    parts = [
+        value_keys(frame[name].reset_index(drop=True), kind, _decimals(decimals, name))
+        for name, kind in kinds.items()
+    ]
     return reduce(lambda left, right: left + SEPARATOR + right, parts)
 
 
@@ -93,8 +103,9 @@ def hash_keys(keys: np.ndarray | list[str], key: str = DEFAULT_KEY) -> np.ndarra
     return pd.util.hash_array(values, hash_key=key).astype(np.uint64)
 
 
-def row_hashes(frame: pd.DataFrame, kinds: Mapping[str, str], decimals: Decimals = 9, *,
-               key: str = DEFAULT_KEY) -> np.ndarray:
+def row_hashes(
+    frame: pd.DataFrame, kinds: Mapping[str, str], decimals: Decimals = 9, *, key: str = DEFAULT_KEY
+) -> np.ndarray:
     """One uint64 hash per row over ``kinds``' columns; ``frame`` is not modified.
 
     Args:

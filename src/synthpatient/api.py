@@ -11,9 +11,16 @@ from synthpatient.schema import Schema
 from synthpatient.synthesizers import make_synthesizer
 
 
-def generate(data: pd.DataFrame, n_rows: int, *, synthesizer: str = "copula",
-             conditions: Mapping[str, Any] | None = None, seed: int | None = None,
-             schema: Schema | None = None, **params: Any) -> pd.DataFrame:
+def generate(
+    data: pd.DataFrame,
+    n_rows: int,
+    *,
+    synthesizer: str = "copula",
+    conditions: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    schema: Schema | None = None,
+    **params: Any,
+) -> pd.DataFrame:
     """Fit ``synthesizer`` on ``data`` and sample ``n_rows`` rows: ``synthpatient generate``.
 
     Examples:
@@ -24,8 +31,9 @@ def generate(data: pd.DataFrame, n_rows: int, *, synthesizer: str = "copula",
     return model.sample(n_rows, conditions=conditions)
 
 
-def quality_summary(real: pd.DataFrame, synthetic: pd.DataFrame,
-                    schema: Schema | None = None) -> dict[str, Any]:
+def quality_summary(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None
+) -> dict[str, Any]:
     """SDMetrics-comparable quality scores (overall, column shapes, column pair trends) and the
     worst columns and pairs, as a plain dict ready for JSON.
 

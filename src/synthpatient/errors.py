@@ -177,8 +177,9 @@ class GenerationIncompleteError(LLMError):
     empty) and ``report`` the run's counts; the synthesizer keeps them too, as
     ``partial_rows_`` and ``last_sample_report_``."""
 
-    def __init__(self, message: str, *, rows: Any, report: Any,
-                 status: int | None = None, detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, rows: Any, report: Any, status: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message, status=status, detail=detail)
         self.rows = rows
         self.report = report

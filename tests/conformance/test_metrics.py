@@ -61,15 +61,25 @@ def patients(n: int, seed: int) -> pd.DataFrame:
     sbp = np.round(95 + 0.6 * age + 0.8 * bmi + rng.normal(0, 6, n), 0)
     hba1c = np.round(4.2 + 0.05 * bmi + 0.01 * age + rng.normal(0, 0.3, n), 1)
     hba1c[rng.random(n) < 0.1] = np.nan
-    smoker = np.where(rng.random(n) < np.where(male, 0.5, 0.1), "current",
-                      np.where(rng.random(n) < 0.5, "former", "never"))
+    smoker = np.where(
+        rng.random(n) < np.where(male, 0.5, 0.1),
+        "current",
+        np.where(rng.random(n) < 0.5, "former", "never"),
+    )
     risk = 3 * (np.nan_to_num(hba1c, nan=6.0) - 6.0) + 0.04 * (age - 55)
-    return pd.DataFrame({
-        "patient_id": np.arange(n) + 10_000 * (seed + 1),
-        "age": age, "sex": sex, "bmi": bmi, "sbp": sbp, "hba1c": hba1c, "smoker": smoker,
-        "diabetic": rng.random(n) < 1 / (1 + np.exp(-risk)),
-        "admitted": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), "D"),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": np.arange(n) + 10_000 * (seed + 1),
+            "age": age,
+            "sex": sex,
+            "bmi": bmi,
+            "sbp": sbp,
+            "hba1c": hba1c,
+            "smoker": smoker,
+            "diabetic": rng.random(n) < 1 / (1 + np.exp(-risk)),
+            "admitted": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), "D"),
+        }
+    )
 
 
 def perturbed(frame: pd.DataFrame, scale: float, flip: float, seed: int) -> pd.DataFrame:
@@ -82,15 +92,17 @@ def perturbed(frame: pd.DataFrame, scale: float, flip: float, seed: int) -> pd.D
         hit = rng.random(len(out)) < flip
         out.loc[hit, column] = rng.choice(frame[column].unique(), hit.sum())
     days = int(300 * scale)
-    out["admitted"] = out["admitted"] + pd.to_timedelta(rng.integers(-days, days + 1, len(out)),
-                                                        "D")
+    out["admitted"] = out["admitted"] + pd.to_timedelta(
+        rng.integers(-days, days + 1, len(out)), "D"
+    )
     return out
 
 
 def shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({c: frame[c].to_numpy()[rng.permutation(len(frame))]
-                         for c in frame.columns}).assign(patient_id=frame["patient_id"].to_numpy())
+    return pd.DataFrame(
+        {c: frame[c].to_numpy()[rng.permutation(len(frame))] for c in frame.columns}
+    ).assign(patient_id=frame["patient_id"].to_numpy())
 
 
 REAL, HOLDOUT, FRESH = patients(N, 1), patients(N, 2), patients(N, 3)
@@ -102,15 +114,23 @@ TABLES = {
 }
 SCHEMA = Schema.infer(REAL)
 #: Every input any metric may require, so that each can run.
-INPUTS = {"holdout": HOLDOUT, "target": "diabetic", "rules": RULES, "sensitive": "smoker",
-          "examples": REAL}
+INPUTS = {
+    "holdout": HOLDOUT,
+    "target": "diabetic",
+    "rules": RULES,
+    "sensitive": "smoker",
+    "examples": REAL,
+}
 assert set(INPUTS) == set(REQUIREMENTS)
 
 
 def fingerprint(frame: pd.DataFrame) -> tuple:
     """Values, index, column names and dtypes: any change to a frame changes this."""
-    return (tuple(pd.util.hash_pandas_object(frame, index=True)), tuple(frame.columns),
-            tuple(map(str, frame.dtypes)))
+    return (
+        tuple(pd.util.hash_pandas_object(frame, index=True)),
+        tuple(frame.columns),
+        tuple(map(str, frame.dtypes)),
+    )
 
 
 @cache
@@ -118,8 +138,9 @@ def result(key: str, table: str, seed: int = 0) -> MetricResult:
     """The metric's result on one table, checking on the way that no input was modified."""
     frames = [REAL, TABLES[table], HOLDOUT]
     before = [fingerprint(f) for f in frames]
-    outcome = get_metric_class(key)().compute(REAL, TABLES[table], schema=SCHEMA, seed=seed,
-                                              detailed=False, **INPUTS)
+    outcome = get_metric_class(key)().compute(
+        REAL, TABLES[table], schema=SCHEMA, seed=seed, detailed=False, **INPUTS
+    )
     assert [fingerprint(f) for f in frames] == before, f"{key} modified an input on {table}"
     return outcome
 
@@ -183,8 +204,7 @@ def test_scores_within_bounds_and_normalised(key, table):
     json.dumps(_jsonable(outcome.details), default=_default)
 
 
-@pytest.mark.parametrize("key", [k for k in KEYS if get_metric_class(k).family
-                                 in ORDERED_FAMILIES])
+@pytest.mark.parametrize("key", [k for k in KEYS if get_metric_class(k).family in ORDERED_FAMILIES])
 def test_fresh_beats_noisy_beats_far(key):
     normalized = [result(key, table).normalized for table in ("fresh", "noisy", "far")]
     assert normalized[0] > normalized[1] > normalized[2], normalized
@@ -198,8 +218,9 @@ def test_copying_the_real_rows_scores_worst_on_privacy(key):
     assert copy <= 0.1
 
 
-@pytest.mark.parametrize("key", [k for k in KEYS if get_metric_class(k).family
-                                 in BEST_ON_REAL_FAMILIES])
+@pytest.mark.parametrize(
+    "key", [k for k in KEYS if get_metric_class(k).family in BEST_ON_REAL_FAMILIES]
+)
 def test_the_real_rows_themselves_score_best(key):
     assert result(key, "copy").normalized == 1.0
     assert result(key, "far").normalized < 1.0
@@ -207,8 +228,9 @@ def test_the_real_rows_themselves_score_best(key):
 
 @pytest.mark.parametrize("key", [k for k in KEYS if get_metric_class(k).repeat])
 def test_same_seed_same_score(key):
-    again = get_metric_class(key)().compute(REAL, TABLES["noisy"], schema=SCHEMA, seed=0,
-                                            detailed=False, **INPUTS)
+    again = get_metric_class(key)().compute(
+        REAL, TABLES["noisy"], schema=SCHEMA, seed=0, detailed=False, **INPUTS
+    )
     assert again.score == result(key, "noisy").score
 
 

@@ -27,23 +27,42 @@ KEYS = available_synthesizers()
 N_ROWS = 120
 # Tiny settings per backend for the suite (seconds each); empty means defaults.
 FAST_PARAMS: dict[str, dict] = {
-    "ctgan": {"steps": 80, "batch_size": 60, "generator_dims": (32,),
-              "discriminator_dims": (32,), "generator_learning_rate": 5e-3,
-              "discriminator_learning_rate": 5e-3, "embedding_dim": 16, "progress": False},
-    "tvae": {"steps": 80, "batch_size": 60, "compress_dims": (32,), "decompress_dims": (32,),
-             "embedding_dim": 16, "learning_rate": 5e-3, "progress": False},
+    "ctgan": {
+        "steps": 80,
+        "batch_size": 60,
+        "generator_dims": (32,),
+        "discriminator_dims": (32,),
+        "generator_learning_rate": 5e-3,
+        "discriminator_learning_rate": 5e-3,
+        "embedding_dim": 16,
+        "progress": False,
+    },
+    "tvae": {
+        "steps": 80,
+        "batch_size": 60,
+        "compress_dims": (32,),
+        "decompress_dims": (32,),
+        "embedding_dim": 16,
+        "learning_rate": 5e-3,
+        "progress": False,
+    },
     "mst": {"epsilon": 10.0, "n_bins": 6},
     "hybrid": {"base": "copula", "notes_column": None},
-    "tabular_lm": {"epochs": 2, "d_model": 16, "n_layers": 1, "n_heads": 2,
-                   "progress": False},
+    "tabular_lm": {"epochs": 2, "d_model": 16, "n_layers": 1, "n_heads": 2, "progress": False},
 }
 # The API-backed generator runs against a local test double of an OpenAI-compatible server
 # (127.0.0.1 only, a few injected faults); no real LLM and no network are ever used.
-_LLM_SERVER = FakeLLMServer(faults=Faults(rate_limit=0.05, truncate=0.05, malformed=0.05,
-                                          misspell=0.02, duplicate=0.02))
+_LLM_SERVER = FakeLLMServer(
+    faults=Faults(rate_limit=0.05, truncate=0.05, malformed=0.05, misspell=0.02, duplicate=0.02)
+)
 atexit.register(_LLM_SERVER.close)
-FAST_PARAMS["llm"] = {"base_url": _LLM_SERVER.url, "model": "fake-llm", "rows_per_request": 100,
-                      "timeout_s": 10.0, "backoff_s": 0.01}
+FAST_PARAMS["llm"] = {
+    "base_url": _LLM_SERVER.url,
+    "model": "fake-llm",
+    "rows_per_request": 100,
+    "timeout_s": 10.0,
+    "backoff_s": 0.01,
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -103,8 +122,10 @@ def test_every_parameter_is_constrained_and_its_default_allowed(key):
         assert param.allows(value), f"{key}: the default of '{name}' breaks its constraint"
 
 
-@pytest.mark.parametrize(("key", "name"), [(key, name) for key in KEYS for name in
-                                           get_synthesizer_class(key)._parameter_constraints])
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [(key, name) for key in KEYS for name in get_synthesizer_class(key)._parameter_constraints],
+)
 def test_every_declared_constraint_rejects_a_bad_value_in_one_line(key, name):
     param = get_synthesizer_class(key)._parameter_constraints[name]
     bad = param.bad_value()

@@ -13,14 +13,24 @@ import pandas as pd
 
 def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "synthpatient", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
-                          input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "synthpatient", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        input=stdin,
+    )
 
 
 def test_ask_generates_then_answers_sources(tmp_path):
-    result = run("ask", "generate 300 Type 2 diabetes patients EHR data with 20 important "
-                 "diabetes observations based on the US population, seed 12", cwd=tmp_path)
+    result = run(
+        "ask",
+        "generate 300 Type 2 diabetes patients EHR data with 20 important "
+        "diabetes observations based on the US population, seed 12",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.index("I understood: 300 adults") < result.stdout.index("Generated")
     folder = tmp_path / "cohort"
@@ -44,8 +54,12 @@ def test_ask_generates_then_answers_sources(tmp_path):
 
 
 def test_ask_bad_requests_exit_2_without_traceback(tmp_path):
-    for text in ("generate 0 diabetes patients", "generate 100 lupus patients",
-                 "100 men who are pregnant with diabetes", "y" * 5000):
+    for text in (
+        "generate 0 diabetes patients",
+        "generate 100 lupus patients",
+        "100 men who are pregnant with diabetes",
+        "y" * 5000,
+    ):
         result = run("ask", text, cwd=tmp_path)
         assert result.returncode == 2, (text, result.stdout)
         assert "Traceback" not in result.stdout + result.stderr
@@ -53,9 +67,21 @@ def test_ask_bad_requests_exit_2_without_traceback(tmp_path):
 
 
 def test_chat_keeps_context(tmp_path):
-    script = "\n".join(["generate 200 type 2 diabetes patients with 6 observations seed 1",
-                        "yes", "now make them all over 65", "add eGFR", "yes",
-                        "export as FHIR", "which sources did you use?", "quit"]) + "\n"
+    script = (
+        "\n".join(
+            [
+                "generate 200 type 2 diabetes patients with 6 observations seed 1",
+                "yes",
+                "now make them all over 65",
+                "add eGFR",
+                "yes",
+                "export as FHIR",
+                "which sources did you use?",
+                "quit",
+            ]
+        )
+        + "\n"
+    )
     result = run("chat", cwd=tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr
     second = pd.read_csv(tmp_path / "cohort-2" / "patients.csv")

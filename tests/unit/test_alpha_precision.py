@@ -41,8 +41,12 @@ def test_ties_are_shared_so_a_fresh_sample_of_categories_scores_one():
     rng = np.random.default_rng(2)
 
     def draw() -> pd.DataFrame:
-        return pd.DataFrame({"sex": rng.choice(["f", "m"], 300),
-                             "smoker": rng.choice(["never", "former", "current"], 300)})
+        return pd.DataFrame(
+            {
+                "sex": rng.choice(["f", "m"], 300),
+                "smoker": rng.choice(["never", "former", "current"], 300),
+            }
+        )
 
     real, fresh = draw(), draw()
     assert AlphaPrecision().compute(real, fresh, seed=0).score == pytest.approx(1.0)
@@ -54,10 +58,14 @@ def test_ties_are_shared_so_a_fresh_sample_of_categories_scores_one():
 def test_precision_sees_implausible_rows_and_recall_sees_missing_diversity():
     real, fresh = normal_table(400, 0), normal_table(400, 1)
     wide, narrow = normal_table(400, 2, scale=3.0), normal_table(400, 3, scale=0.3)
-    precision = {name: AlphaPrecision().compute(real, table, seed=0).score
-                 for name, table in (("fresh", fresh), ("wide", wide), ("narrow", narrow))}
-    recall = {name: BetaRecall().compute(real, table, seed=0).score
-              for name, table in (("fresh", fresh), ("wide", wide), ("narrow", narrow))}
+    precision = {
+        name: AlphaPrecision().compute(real, table, seed=0).score
+        for name, table in (("fresh", fresh), ("wide", wide), ("narrow", narrow))
+    }
+    recall = {
+        name: BetaRecall().compute(real, table, seed=0).score
+        for name, table in (("fresh", fresh), ("wide", wide), ("narrow", narrow))
+    }
     assert precision["fresh"] > 0.85 and recall["fresh"] > 0.85
     assert precision["wide"] < 0.5  # wide rows: many where no real patient is
     assert recall["narrow"] < 0.5  # narrow rows miss the real tails

@@ -80,10 +80,13 @@ def test_a_full_disk_while_writing_text_keeps_the_old_file(tmp_path, monkeypatch
     assert _names(tmp_path) == ["report.html"]
 
 
-@pytest.mark.parametrize("error", [
-    OSError(errno.ENOSPC, "No space left on device"),
-    OSError("IOError: [Errno 28] No space left on device. Detail: write failed"),  # pyarrow's
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError("IOError: [Errno 28] No space left on device. Detail: write failed"),  # pyarrow's
+    ],
+)
 def test_a_full_disk_while_writing_a_table_leaves_nothing(tmp_path, monkeypatch, error):
     def fails(*args, **kwargs):
         raise error
@@ -123,8 +126,10 @@ def test_a_replaced_folder_is_swapped_whole(tmp_path):
 
 
 def test_a_read_failing_inside_a_folder_is_not_called_a_write(tmp_path):
-    with pytest.raises(FileNotFoundError) as caught, \
-            atomic_folder(tmp_path / "out", overwrite=False):
+    with (
+        pytest.raises(FileNotFoundError) as caught,
+        atomic_folder(tmp_path / "out", overwrite=False),
+    ):
         (tmp_path / "missing-input.csv").read_text()
     assert not isinstance(caught.value, FileIOError)
     assert _names(tmp_path) == []
@@ -133,8 +138,10 @@ def test_a_read_failing_inside_a_folder_is_not_called_a_write(tmp_path):
 def test_a_folder_removed_during_the_write_is_named(tmp_path):
     parent = tmp_path / "out"
     parent.mkdir()
-    with pytest.raises(FileIOError, match="its folder no longer exists"), \
-            atomic_folder(parent / "cohort", overwrite=False) as tmp:
+    with (
+        pytest.raises(FileIOError, match="its folder no longer exists"),
+        atomic_folder(parent / "cohort", overwrite=False) as tmp,
+    ):
         (tmp / "a.csv").write_text("a\n")
         import shutil
 
@@ -163,8 +170,10 @@ def test_a_read_only_folder_is_one_line(tmp_path):
             write_table(pd.DataFrame({"a": [1]}), folder / "out.csv")
         with pytest.raises(FileIOError, match="permission denied"):
             write_table(pd.DataFrame({"a": [2]}), folder / "keep.csv", overwrite=True)
-        with pytest.raises(FileIOError, match="permission denied"), \
-                atomic_folder(folder / "model", overwrite=False):
+        with (
+            pytest.raises(FileIOError, match="permission denied"),
+            atomic_folder(folder / "model", overwrite=False),
+        ):
             pass
     finally:
         folder.chmod(0o755)
@@ -176,8 +185,9 @@ def test_stale_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path
     stale_file = tmp_path / _temporary_name("t.csv", dead)
     stale_folder = tmp_path / _temporary_name("t.csv", dead).replace("k3x9q2_a", "zz")
     live = tmp_path / _temporary_name("t.csv", alive)
-    other_host = tmp_path / _temporary_name("t.csv", dead, host="abcdef"
-                                            if _atomic._host_tag() != "abcdef" else "fedcba")
+    other_host = tmp_path / _temporary_name(
+        "t.csv", dead, host="abcdef" if _atomic._host_tag() != "abcdef" else "fedcba"
+    )
     other_target = tmp_path / _temporary_name("u.csv", dead)
     unmarked = tmp_path / ".t.csv.x8y7z6.tmp"  # an older version's: no owner to check
     for path in (stale_file, live, other_host, other_target, unmarked):
@@ -185,8 +195,9 @@ def test_stale_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path
     stale_folder.mkdir()
     (stale_folder / "arrays.npz").write_text("partial")
     write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
-    assert _names(tmp_path) == sorted(["t.csv", live.name, other_host.name, other_target.name,
-                                       unmarked.name])
+    assert _names(tmp_path) == sorted(
+        ["t.csv", live.name, other_host.name, other_target.name, unmarked.name]
+    )
 
 
 def test_a_folder_moved_aside_by_a_killed_run_is_put_back(tmp_path):
@@ -195,8 +206,10 @@ def test_a_folder_moved_aside_by_a_killed_run_is_put_back(tmp_path):
     backup = tmp_path / _temporary_name("model", dead, kind="old")
     backup.mkdir()
     (backup / "manifest.json").write_text("{}")
-    with pytest.warns(SynthPatientWarning, match="put back"), \
-            pytest.raises(FileIOError, match="already exists"):
+    with (
+        pytest.warns(SynthPatientWarning, match="put back"),
+        pytest.raises(FileIOError, match="already exists"),
+    ):
         check_output_path(target, overwrite=False, kind="folder")
     assert _names(tmp_path) == ["model"] and _names(target) == ["manifest.json"]
     # once the new folder is in place, a leftover backup is only removed
@@ -217,16 +230,20 @@ def test_parquet_refusing_a_column_names_it_and_not_its_values(tmp_path):
 
 def test_an_output_that_appears_meanwhile_is_not_replaced(tmp_path):
     target = tmp_path / "out"
-    with pytest.raises(FileIOError, match="appeared"), \
-            atomic_folder(target, overwrite=False) as tmp:
+    with (
+        pytest.raises(FileIOError, match="appeared"),
+        atomic_folder(target, overwrite=False) as tmp,
+    ):
         (tmp / "a").write_text("new")
         target.mkdir()  # someone else's folder, made while ours was being filled
         (target / "theirs").write_text("theirs")
     assert _names(tmp_path) == ["out"] and _names(target) == ["theirs"]
 
 
-@pytest.mark.parametrize(("header", "name"), [
-    ("a;b;c\n1,5;2;3\n", "semicolon"), ("a|b\n1|2\n", "pipe"), ("a\tb\n1\t2\n", "tab")])
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("a;b;c\n1,5;2;3\n", "semicolon"), ("a|b\n1|2\n", "pipe"), ("a\tb\n1\t2\n", "tab")],
+)
 def test_a_csv_with_another_delimiter_is_named(tmp_path, header, name):
     path = tmp_path / "t.csv"
     path.write_text(header * 1)
@@ -265,8 +282,10 @@ def test_a_swap_that_fails_halfway_puts_the_old_folder_back(tmp_path, monkeypatc
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", second_move_fails)
-    with pytest.raises(FileIOError, match="input/output error"), \
-            atomic_folder(target, overwrite=True) as tmp:
+    with (
+        pytest.raises(FileIOError, match="input/output error"),
+        atomic_folder(target, overwrite=True) as tmp,
+    ):
         (tmp / "manifest.json").write_text("new")
     monkeypatch.undo()
     assert moves[0][0] == "model" and moves[0][1].endswith(".old") and len(moves) == 3

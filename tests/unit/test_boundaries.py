@@ -25,14 +25,20 @@ def private_imports_across_packages() -> list[str]:
     found = []
     for path, tree in _modules():
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.ImportFrom) and node.module
-                    and node.module.startswith("synthpatient.")):
+            if not (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("synthpatient.")
+            ):
                 continue
             parts = node.module.split(".")[1:]
             # synthpatient._atomic and the like are shared internals of the whole package;
             # synthpatient.schema._infer is schema's own business
-            if len(parts) > 1 and parts[0] != _package(path) \
-                    and any(p.startswith("_") for p in parts[1:]):
+            if (
+                len(parts) > 1
+                and parts[0] != _package(path)
+                and any(p.startswith("_") for p in parts[1:])
+            ):
                 found.append(f"{path.relative_to(SRC)} imports {node.module}")
     return found
 
@@ -59,14 +65,17 @@ def test_every_exception_is_defined_in_errors_py(base):
         if path.name == "errors.py" and path.parent == SRC:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and any(
-                    base in ast.unparse(b) for b in node.bases):
+            if isinstance(node, ast.ClassDef) and any(base in ast.unparse(b) for b in node.bases):
                 outside.append(f"{path.relative_to(SRC)}: {node.name}")
     assert outside == []
 
 
 def test_nothing_in_the_package_imports_the_fake_llm_server():
-    users = [str(path.relative_to(SRC)) for path, tree in _modules() for node in ast.walk(tree)
-             if isinstance(node, ast.Import | ast.ImportFrom)
-             and ("fake_llm" in ast.unparse(node) or "fake_server" in ast.unparse(node))]
+    users = [
+        str(path.relative_to(SRC))
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and ("fake_llm" in ast.unparse(node) or "fake_server" in ast.unparse(node))
+    ]
     assert users == []

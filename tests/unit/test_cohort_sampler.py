@@ -60,7 +60,8 @@ def test_dates_are_ordered_and_ages_match(cohort):
     assert (w["birth_date"] < w["diagnosis_date"]).all()
     assert (w["diagnosis_date"] <= w["last_visit_date"]).all()
     age_at_reference = (np.datetime64("2025-12-31") - w["birth_date"].to_numpy()).astype(
-        "timedelta64[D]").astype(int) / 365.25
+        "timedelta64[D]"
+    ).astype(int) / 365.25
     assert np.all(np.abs(age_at_reference - w["age"]) < 1.01)
 
 
@@ -71,13 +72,22 @@ def test_ckd_epi_round_trip():
         creatinine = ckd_epi_2021_creatinine(egfr, np.full(5, 55.0), sex)
         np.testing.assert_allclose(ckd_epi_2021_egfr(creatinine, np.full(5, 55.0), sex), egfr)
     # by hand: 142 x (1.0/0.7)^-1.200 x 0.9938^50 x 1.012 = 68.6 for a woman of 50
-    assert round(float(ckd_epi_2021_egfr(np.array([1.0]), np.array([50.0]),
-                                         np.array([True]))[0])) == 69
+    assert (
+        round(float(ckd_epi_2021_egfr(np.array([1.0]), np.array([50.0]), np.array([True]))[0]))
+        == 69
+    )
 
 
 def test_women_40_65_with_ckd_stage_3_drawn_natively(sampler):
-    spec = CohortSpec(condition="type2_diabetes", n=1500, sex="female", age_min=40, age_max=65,
-                      filters=(Filter(kind="observation", key="egfr", min=30, max=59),), seed=5)
+    spec = CohortSpec(
+        condition="type2_diabetes",
+        n=1500,
+        sex="female",
+        age_min=40,
+        age_max=65,
+        filters=(Filter(kind="observation", key="egfr", min=30, max=59),),
+        seed=5,
+    )
     w = sampler.sample(spec).wide
     assert len(w) == 1500  # nothing discarded
     assert set(w["sex"]) == {"female"} and w["age"].between(40, 65).all()
@@ -85,24 +95,35 @@ def test_women_40_65_with_ckd_stage_3_drawn_natively(sampler):
     assert not (w["on_metformin"] & (w["egfr"] < 30)).any()
 
 
-@pytest.mark.parametrize("flt,column", [
-    (Filter(kind="medication", key="insulin"), "on_insulin"),
-    (Filter(kind="comorbidity", key="hypertension"), "hypertension"),
-    (Filter(kind="comorbidity", key="chronic_kidney_disease"), "chronic_kidney_disease"),
-])
+@pytest.mark.parametrize(
+    "flt,column",
+    [
+        (Filter(kind="medication", key="insulin"), "on_insulin"),
+        (Filter(kind="comorbidity", key="hypertension"), "hypertension"),
+        (Filter(kind="comorbidity", key="chronic_kidney_disease"), "chronic_kidney_disease"),
+    ],
+)
 def test_filters_hold_for_every_patient(sampler, flt, column):
-    w = sampler.sample(CohortSpec(condition="type2_diabetes", n=1000, filters=(flt,),
-                                  seed=2)).wide
+    w = sampler.sample(CohortSpec(condition="type2_diabetes", n=1000, filters=(flt,), seed=2)).wide
     assert w[column].all()
-    report = check_cohort(sampler.sample(CohortSpec(condition="type2_diabetes", n=1000,
-                                                    filters=(flt,), seed=2)))
+    report = check_cohort(
+        sampler.sample(CohortSpec(condition="type2_diabetes", n=1000, filters=(flt,), seed=2))
+    )
     assert not [r for r in report.rules if r["violations"]]
 
 
 def test_without_ckd_and_on_metformin(sampler):
-    w = sampler.sample(CohortSpec(condition="type2_diabetes", n=1000, seed=8, filters=(
-        Filter(kind="comorbidity", key="chronic_kidney_disease", present=False),
-        Filter(kind="medication", key="metformin")))).wide
+    w = sampler.sample(
+        CohortSpec(
+            condition="type2_diabetes",
+            n=1000,
+            seed=8,
+            filters=(
+                Filter(kind="comorbidity", key="chronic_kidney_disease", present=False),
+                Filter(kind="medication", key="metformin"),
+            ),
+        )
+    ).wide
     assert not w["chronic_kidney_disease"].any() and w["on_metformin"].all()
     assert (w["egfr"] >= 60).all() and (w["uacr"] < 30).all()
 
@@ -118,27 +139,33 @@ def test_statin_users_have_lower_ldl_and_insulin_users_higher_hba1c(cohort):
     w = cohort.wide
     assert w.loc[w["on_statin"], "ldl"].mean() < 0.8 * w.loc[~w["on_statin"], "ldl"].mean()
     assert w.loc[w["on_insulin"], "hba1c"].mean() > w.loc[~w["on_insulin"], "hba1c"].mean()
-    assert w.loc[w["hypertension"], "systolic_bp"].mean() > \
-        w.loc[~w["hypertension"], "systolic_bp"].mean() + 10
+    assert (
+        w.loc[w["hypertension"], "systolic_bp"].mean()
+        > w.loc[~w["hypertension"], "systolic_bp"].mean() + 10
+    )
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"condition": "broken_leg"}, "Unknown condition"),
-    ({"population": "mars"}, "No data for population"),
-    ({"observations": ("eye_colour",)}, "Unknown observation"),
-    ({"n_observations": 99}, "were asked for"),
-    ({"filters": (Filter(kind="observation", key="ldl", max=100),)}, "not supported"),
-    ({"filters": (Filter(kind="medication", key="aspirin"),)}, "Unknown medication"),
-    ({"filters": (Filter(kind="observation", key="egfr", min=200),)}, "contradict"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"condition": "broken_leg"}, "Unknown condition"),
+        ({"population": "mars"}, "No data for population"),
+        ({"observations": ("eye_colour",)}, "Unknown observation"),
+        ({"n_observations": 99}, "were asked for"),
+        ({"filters": (Filter(kind="observation", key="ldl", max=100),)}, "not supported"),
+        ({"filters": (Filter(kind="medication", key="aspirin"),)}, "Unknown medication"),
+        ({"filters": (Filter(kind="observation", key="egfr", min=200),)}, "contradict"),
+    ],
+)
 def test_unsupported_requests_say_what_is_supported(sampler, kwargs, match):
     spec = CohortSpec(**{"condition": "type2_diabetes", "n": 10, **kwargs})
     with pytest.raises(InvalidParameterError, match=match):
         sampler.sample(spec)
 
 
-@pytest.mark.parametrize("kwargs", [{"n": 0}, {"n": -5}, {"n": 10**9}, {"age_min": 70,
-                                                                      "age_max": 40}])
+@pytest.mark.parametrize(
+    "kwargs", [{"n": 0}, {"n": -5}, {"n": 10**9}, {"age_min": 70, "age_max": 40}]
+)
 def test_invalid_specs_are_refused(kwargs):
     with pytest.raises(ValidationError):
         CohortSpec(**{"condition": "type2_diabetes", "n": 10, **kwargs})
@@ -146,8 +173,7 @@ def test_invalid_specs_are_refused(kwargs):
 
 @pytest.mark.parametrize("condition", sorted(load_knowledge_base().conditions))
 def test_every_condition_samples_and_keeps_its_rules(sampler, condition):
-    cohort = sampler.sample(CohortSpec(condition=condition, n=2000, n_observations=None,
-                                       seed=21))
+    cohort = sampler.sample(CohortSpec(condition=condition, n=2000, n_observations=None, seed=21))
     assert len(cohort.observations) >= 10
     report = check_cohort(cohort)
     assert not [r["rule"] for r in report.rules if r["violations"]]
@@ -156,8 +182,9 @@ def test_every_condition_samples_and_keeps_its_rules(sampler, condition):
 
 
 def test_realism_of_a_cohort_with_few_observations_checks_only_what_it_has(sampler):
-    cohort = sampler.sample(CohortSpec(condition="type2_diabetes", n=500, seed=1,
-                                       observations=("hba1c", "bmi")))
+    cohort = sampler.sample(
+        CohortSpec(condition="type2_diabetes", n=500, seed=1, observations=("hba1c", "bmi"))
+    )
     report = check_cohort(cohort)
     rules = {r["rule"] for r in report.rules}
     assert "hba1c-range" in rules and "friedewald-ldl" not in rules
@@ -165,7 +192,13 @@ def test_realism_of_a_cohort_with_few_observations_checks_only_what_it_has(sampl
 
 
 def test_a_constant_column_skips_its_correlation_target(sampler):
-    cohort = sampler.sample(CohortSpec(condition="type2_diabetes", n=200, seed=2, filters=(
-        Filter(kind="observation", key="hba1c", min=16),)))
+    cohort = sampler.sample(
+        CohortSpec(
+            condition="type2_diabetes",
+            n=200,
+            seed=2,
+            filters=(Filter(kind="observation", key="hba1c", min=16),),
+        )
+    )
     report = check_cohort(cohort)
     assert "r(fasting_glucose, hba1c)" in report.skipped_targets

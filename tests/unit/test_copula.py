@@ -47,8 +47,9 @@ def test_native_conditions_shift_correlated_columns(diabetes_model):
     low = model.sample(3000, conditions={"target": (None, 100)}, seed=3)
     assert (high["target"] >= 250).all() and (low["target"] <= 100).all()
     # bmi correlates with progression (r ~ 0.59): the conditional draws must show it
-    real_gap = (real.loc[real.target >= 250, "bmi"].mean()
-                - real.loc[real.target <= 100, "bmi"].mean())
+    real_gap = (
+        real.loc[real.target >= 250, "bmi"].mean() - real.loc[real.target <= 100, "bmi"].mean()
+    )
     assert high["bmi"].mean() - low["bmi"].mean() > 0.6 * real_gap
 
 
@@ -98,8 +99,9 @@ def test_does_not_copy_real_rows(diabetes_model):
     assert len(copies) == 0
 
 
-@pytest.mark.parametrize("params", [{"n_quantiles": 1}, {"missing_tree_depth": 0},
-                                    {"missing_min_leaf": "5"}])
+@pytest.mark.parametrize(
+    "params", [{"n_quantiles": 1}, {"missing_tree_depth": 0}, {"missing_min_leaf": "5"}]
+)
 def test_bad_params_rejected(params):
     with pytest.raises(InvalidParameterError, match=next(iter(params))):
         GaussianCopulaSynthesizer(**params)

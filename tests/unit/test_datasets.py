@@ -14,20 +14,49 @@ from synthpatient import datasets
 from synthpatient.errors import SynthPatientError, UnknownDatasetError
 
 DIABETES_DTYPES = {
-    "age": "int64", "sex": "int64", "bmi": "float64", "blood_pressure": "float64",
-    "total_cholesterol": "int64", "ldl": "float64", "hdl": "float64",
-    "cholesterol_hdl_ratio": "float64", "log_triglycerides": "float64", "glucose": "int64",
+    "age": "int64",
+    "sex": "int64",
+    "bmi": "float64",
+    "blood_pressure": "float64",
+    "total_cholesterol": "int64",
+    "ldl": "float64",
+    "hdl": "float64",
+    "cholesterol_hdl_ratio": "float64",
+    "log_triglycerides": "float64",
+    "glucose": "int64",
     "progression": "int64",
 }
 DIABETES_UNITS = {
-    "age": "years", "sex": None, "bmi": "kg/m2", "blood_pressure": "mmHg",
-    "total_cholesterol": "mg/dL", "ldl": "mg/dL", "hdl": "mg/dL", "cholesterol_hdl_ratio": None,
-    "log_triglycerides": "ln(mg/dL)", "glucose": "mg/dL", "progression": None,
+    "age": "years",
+    "sex": None,
+    "bmi": "kg/m2",
+    "blood_pressure": "mmHg",
+    "total_cholesterol": "mg/dL",
+    "ldl": "mg/dL",
+    "hdl": "mg/dL",
+    "cholesterol_hdl_ratio": None,
+    "log_triglycerides": "ln(mg/dL)",
+    "glucose": "mg/dL",
+    "progression": None,
 }
-FEATURES = ["radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
-            "concave_points", "symmetry", "fractal_dimension"]
-BREAST_CANCER_COLUMNS = ([f"mean_{f}" for f in FEATURES] + [f"{f}_error" for f in FEATURES]
-                         + [f"worst_{f}" for f in FEATURES] + ["diagnosis"])
+FEATURES = [
+    "radius",
+    "texture",
+    "perimeter",
+    "area",
+    "smoothness",
+    "compactness",
+    "concavity",
+    "concave_points",
+    "symmetry",
+    "fractal_dimension",
+]
+BREAST_CANCER_COLUMNS = (
+    [f"mean_{f}" for f in FEATURES]
+    + [f"{f}_error" for f in FEATURES]
+    + [f"worst_{f}" for f in FEATURES]
+    + ["diagnosis"]
+)
 KEYS = ["breast_cancer", "diabetes"]
 
 
@@ -80,12 +109,12 @@ def test_diabetes_descriptions_hold(diabetes):
     # The column descriptions state these facts about the values: keep them true.
     thirds = diabetes["blood_pressure"] * 3
     assert np.allclose(thirds, thirds.round(), atol=0.02)
-    assert (diabetes["hdl"] != diabetes["hdl"].round()).sum() == 1       # why hdl is float
+    assert (diabetes["hdl"] != diabetes["hdl"].round()).sum() == 1  # why hdl is float
     ratio = diabetes["total_cholesterol"] / diabetes["hdl"]
     assert np.corrcoef(ratio, diabetes["cholesterol_hdl_ratio"])[0, 1] > 0.95
     assert (diabetes["cholesterol_hdl_ratio"] % 1 == 0).mean() > 0.5
     level = np.exp(diabetes["log_triglycerides"])
-    assert ((level - level.round()).abs() <= level * 6e-5).all()         # ln of whole mg/dL
+    assert ((level - level.round()).abs() <= level * 6e-5).all()  # ln of whole mg/dL
 
 
 def test_diabetes_info_units_and_texts():
@@ -204,10 +233,13 @@ def test_unknown_key_names_the_known_ones(call):
 
 
 def test_import_and_info_do_not_import_scikit_learn():
-    code = ("import sys\n"
-            "from synthpatient import datasets\n"
-            "datasets.list_datasets(); datasets.info('diabetes')\n"
-            "assert 'sklearn' not in sys.modules, 'sklearn was imported'\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "import sys\n"
+        "from synthpatient import datasets\n"
+        "datasets.list_datasets(); datasets.info('diabetes')\n"
+        "assert 'sklearn' not in sys.modules, 'sklearn was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

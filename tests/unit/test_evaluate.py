@@ -26,8 +26,15 @@ def split():
 def report(split):
     training, holdout = split
     synthetic = GaussianCopulaSynthesizer(seed=0).fit(training).sample(500, seed=1)
-    return evaluate(training, synthetic, holdout=holdout, target="progression",
-                    rules=load_rule_pack("diabetes"), seeds=2, sensitive="sex")
+    return evaluate(
+        training,
+        synthetic,
+        holdout=holdout,
+        target="progression",
+        rules=load_rule_pack("diabetes"),
+        seeds=2,
+        sensitive="sex",
+    )
 
 
 def _scores(report) -> dict[str, float]:
@@ -35,8 +42,13 @@ def _scores(report) -> dict[str, float]:
 
 
 def test_every_family_is_measured(report):
-    assert set(report.summary["family"]) == {"fidelity", "utility", "privacy", "consistency",
-                                             "representation"}
+    assert set(report.summary["family"]) == {
+        "fidelity",
+        "utility",
+        "privacy",
+        "consistency",
+        "representation",
+    }
     for score in report.summary["score"]:
         assert 0.0 <= score <= 1.0
     assert report.results.groupby("metric")["seed"].nunique()["detection"] == 2
@@ -66,8 +78,10 @@ def test_metrics_order_fresh_real_over_noisy_over_shuffled(split):
     training, holdout = split
     fresh, test = holdout.iloc[:110], holdout.iloc[110:]
     noisy, shuffled = _perturbations(training, fresh)
-    runs = [_scores(evaluate(training, table, holdout=test, target="progression"))
-            for table in (fresh, noisy, shuffled)]
+    runs = [
+        _scores(evaluate(training, table, holdout=test, target="progression"))
+        for table in (fresh, noisy, shuffled)
+    ]
     for metric in ("quality", "column_pair_trends", "ml_utility"):
         assert runs[0][metric] > runs[1][metric] > runs[2][metric], metric
     assert runs[0]["detection"] >= runs[2]["detection"]
@@ -99,12 +113,15 @@ def test_without_holdout_the_report_says_what_was_not_measured(split):
     assert any("holdout" in notice for notice in result.meta["notices"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.drop(columns=["bmi"]), "lacks 1 column"),
-    (lambda s: s.assign(extra=1), "does not"),
-    (lambda s: s.assign(bmi="high"), "numeric in the real table"),
-    (lambda s: s.iloc[:0], "no rows"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.drop(columns=["bmi"]), "lacks 1 column"),
+        (lambda s: s.assign(extra=1), "does not"),
+        (lambda s: s.assign(bmi="high"), "numeric in the real table"),
+        (lambda s: s.iloc[:0], "no rows"),
+    ],
+)
 def test_bad_synthetic_tables(split, change, message):
     training, _ = split
     with pytest.raises(DataError, match=message) as info:
@@ -136,8 +153,9 @@ def test_tables_too_large_are_sampled_with_a_notice(split, monkeypatch):
 def test_chosen_metrics_run_in_the_order_given_and_the_report_still_renders(split):
     training, holdout = split
     synthetic = holdout.iloc[:110]
-    report = evaluate(training, synthetic, metrics=["dcr", "quality"], holdout=holdout.iloc[110:],
-                      seeds=2, seed=5)
+    report = evaluate(
+        training, synthetic, metrics=["dcr", "quality"], holdout=holdout.iloc[110:], seeds=2, seed=5
+    )
     assert list(report.summary["metric"]) == ["dcr", "quality"]
     assert report.results.query("metric == 'dcr'")["seed"].tolist() == [5, 6]
     assert report.results.query("metric == 'quality'")["seed"].tolist() == [5]
@@ -150,9 +168,12 @@ def test_chosen_metrics_run_in_the_order_given_and_the_report_still_renders(spli
 
 def test_metrics_not_runnable_are_skipped_with_the_reason(split):
     training, _ = split
-    report = evaluate(training, training.sample(100, random_state=4),
-                      metrics=["quality", "ml_utility", "rule_violations", "attribute_inference"],
-                      sensitive="sex")
+    report = evaluate(
+        training,
+        training.sample(100, random_state=4),
+        metrics=["quality", "ml_utility", "rule_violations", "attribute_inference"],
+        sensitive="sex",
+    )
     assert list(report.summary["metric"]) == ["quality"]
     reasons = {s["metric"]: s["reason"] for s in report.meta["skipped"]}
     assert "no target column" in reasons["ml_utility"]
@@ -183,8 +204,9 @@ def test_without_details_the_scores_are_the_same(split):
     synthetic, test = holdout.iloc[:110], holdout.iloc[110:]
     keys = ["column_shapes", "column_pair_trends", "ml_utility"]
     full = evaluate(training, synthetic, metrics=keys, holdout=test, target="progression")
-    lean = evaluate(training, synthetic, metrics=keys, holdout=test, target="progression",
-                    detailed=False)
+    lean = evaluate(
+        training, synthetic, metrics=keys, holdout=test, target="progression", detailed=False
+    )
     pd.testing.assert_frame_equal(full.summary, lean.summary)
     assert "columns" in full.sections["column_shapes"]
     assert "columns" not in lean.sections["column_shapes"]

@@ -23,19 +23,33 @@ from synthpatient.evaluation.fidelity import discretize
 from synthpatient.schema import Schema, utc_datetimes
 
 #: Fast metrics of every family that needs no target (models are the slow part).
-FAST = ["quality", "column_shapes", "column_pair_trends", "detection", "exact_copies", "dcr",
-        "nndr", "alpha_precision", "subgroup_shares"]
+FAST = [
+    "quality",
+    "column_shapes",
+    "column_pair_trends",
+    "detection",
+    "exact_copies",
+    "dcr",
+    "nndr",
+    "alpha_precision",
+    "subgroup_shares",
+]
 pytestmark = pytest.mark.filterwarnings(  # holdouts that overlap the training rows, on purpose
-    "ignore:.*holdout row:synthpatient.errors.SynthPatientWarning")
+    "ignore:.*holdout row:synthpatient.errors.SynthPatientWarning"
+)
 OFFSETS = ["2020-01-01T00:00:00+00:00", "2020-03-01T10:00:00+05:30", "2021-06-01T00:00:00-08:00"]
 
 
 def _table(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"age": rng.integers(20, 90, n).astype(float),
-                         "sex": rng.choice(["female", "male"], n),
-                         "bmi": rng.normal(27, 4, n),
-                         "group": rng.choice(["é", "日本", "🙂"], n)})
+    return pd.DataFrame(
+        {
+            "age": rng.integers(20, 90, n).astype(float),
+            "sex": rng.choice(["female", "male"], n),
+            "bmi": rng.normal(27, 4, n),
+            "group": rng.choice(["é", "日本", "🙂"], n),
+        }
+    )
 
 
 def _rendered(report) -> tuple[str, dict]:
@@ -48,8 +62,12 @@ def test_utc_datetimes_reads_mixed_offsets_as_utc():
     values = pd.Series(OFFSETS + ["2020-01-01 12:00", "not a date", None])
     out = utc_datetimes(values)
     assert out.dtype == "datetime64[ns]"
-    assert list(out[:4]) == [pd.Timestamp("2020-01-01 00:00"), pd.Timestamp("2020-03-01 04:30"),
-                             pd.Timestamp("2021-06-01 08:00"), pd.Timestamp("2020-01-01 12:00")]
+    assert list(out[:4]) == [
+        pd.Timestamp("2020-01-01 00:00"),
+        pd.Timestamp("2020-03-01 04:30"),
+        pd.Timestamp("2021-06-01 08:00"),
+        pd.Timestamp("2020-01-01 12:00"),
+    ]
     assert out[4:].isna().all()
     far = pd.Series(["9999-12-31", "2020-01-01"])
     assert utc_datetimes(far).isna().tolist() == [True, False]  # outside what ns can hold
@@ -61,10 +79,13 @@ def test_mixed_offsets_quality_and_evaluate_compare_instants():
     summary = quality_summary(real, real)
     assert summary["score"] == pytest.approx(1.0)
     # the same instants written in other zones are the same values
-    shifted = real.assign(when=["2020-01-01T05:30:00+05:30", "2020-03-01T04:30:00Z",
-                                "2021-06-01T08:00:00+00:00"] * 4)
-    assert KSComplement.compute(utc_datetimes(real["when"]),
-                                utc_datetimes(shifted["when"])).score == 1.0
+    shifted = real.assign(
+        when=["2020-01-01T05:30:00+05:30", "2020-03-01T04:30:00Z", "2021-06-01T08:00:00+00:00"] * 4
+    )
+    assert (
+        KSComplement.compute(utc_datetimes(real["when"]), utc_datetimes(shifted["when"])).score
+        == 1.0
+    )
     assert summary == quality_summary(real, shifted)
     report = evaluate(real, shifted, metrics=FAST[:5])
     html, payload = _rendered(report)
@@ -90,9 +111,16 @@ def test_row_hash_keeps_numbers_near_the_float_limit_apart():
 
 
 # -- T2: bins over any finite range, capped -------------------------------------------------
-@pytest.mark.parametrize("values", [[1e308, -1e308, 0.0, 5.0], [1.7e308, -1.7e308],
-                                    [1e300, 1e300 * (1 + 4e-16)], [1e-308, 2e-308],
-                                    [3.0, 3.0]])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e308, -1e308, 0.0, 5.0],
+        [1.7e308, -1.7e308],
+        [1e300, 1e300 * (1 + 4e-16)],
+        [1e-308, 2e-308],
+        [3.0, 3.0],
+    ],
+)
 def test_bin_edges_are_finite_increasing_and_capped(values):
     edges = bin_edges(np.array(values))
     assert np.isfinite(edges).all() and len(edges) <= N_HISTOGRAM_BINS + 1
@@ -111,8 +139,12 @@ def test_column_details_with_huge_and_infinite_values():
 
 def test_evaluate_huge_numbers_renders():
     real = _table(12).assign(huge=[1e308, -1e308] * 6, huge2=[1.7e308] * 11 + [-1.7e308])
-    report = evaluate(real, real.iloc[::-1].reset_index(drop=True),
-                      holdout=real.sample(frac=1, random_state=2), sensitive="bmi")
+    report = evaluate(
+        real,
+        real.iloc[::-1].reset_index(drop=True),
+        holdout=real.sample(frac=1, random_state=2),
+        sensitive="bmi",
+    )
     html, payload = _rendered(report)
     assert "Per column" in html and payload["summary"]
     columns = report.sections["column_shapes"]["columns"].set_index("column")
@@ -178,8 +210,13 @@ def test_hostile_table_gives_a_full_report(name):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         json.dumps(quality_summary(real, synthetic))
-        report = evaluate(real, synthetic, holdout=real.iloc[::-1], sensitive="bmi",
-                          metrics=FAST + ["membership_inference", "attribute_inference"])
+        report = evaluate(
+            real,
+            synthetic,
+            holdout=real.iloc[::-1],
+            sensitive="bmi",
+            metrics=FAST + ["membership_inference", "attribute_inference"],
+        )
         html, payload = _rendered(report)
     assert payload["summary"] and "<section" in html
     for key, reason in payload["meta"]["not_computed"].items():
@@ -201,8 +238,9 @@ def test_infinite_synthetic_values_under_a_given_schema():
     synthetic = real.copy()
     synthetic.loc[0, "age"], synthetic.loc[1, "bmi"] = np.inf, -1e308
     synthetic["when"] = OFFSETS[:2] * 10
-    report = evaluate(real, synthetic, schema=Schema.infer(real), holdout=real, target="bmi",
-                      sensitive="age")
+    report = evaluate(
+        real, synthetic, schema=Schema.infer(real), holdout=real, target="bmi", sensitive="age"
+    )
     html, payload = _rendered(report)
     assert payload["summary"] and "Per column" in html
 
@@ -215,6 +253,7 @@ def test_building_blocks_refuse_with_data_errors():
     with pytest.raises(DataError, match="cannot be cut into bins"):
         discretize(pd.Series([1.0, np.inf], name="bmi"))
     infinite = real.assign(bmi=[np.inf] + [1.0] * 9)
-    result = ContingencySimilarity.compute(infinite[["bmi", "sex"]], real[["bmi", "sex"]],
-                                           continuous_columns=["bmi"])
+    result = ContingencySimilarity.compute(
+        infinite[["bmi", "sex"]], real[["bmi", "sex"]], continuous_columns=["bmi"]
+    )
     assert np.isnan(result.score) and "cannot be binned" in result.details["error"]

@@ -163,8 +163,9 @@ def test_contingency_similarity_association_threshold():
     assert np.isnan(skipped.score) and skipped.details["real_association"] == pytest.approx(0.0)
     assert skipped.details["similarity"] == pytest.approx(0.5)
     one_level = pd.DataFrame({"a": ["x"] * 4, "b": ["p", "q", "p", "q"]})
-    assert np.isnan(ContingencySimilarity.compute(one_level, linked,
-                                                  real_association_threshold=0.3).score)
+    assert np.isnan(
+        ContingencySimilarity.compute(one_level, linked, real_association_threshold=0.3).score
+    )
 
 
 def test_contingency_similarity_unused_declared_category_is_nan_under_threshold():
@@ -195,17 +196,24 @@ def _table(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, dict[str, str]]:
     rng = np.random.default_rng(seed)
     age = rng.normal(50, 10, n)
     group = np.where(age + rng.normal(0, 5, n) > 50, "old", "young")
-    frame = pd.DataFrame({
-        "id": np.arange(n),
-        "age": age,
-        "bp": 80 + 0.8 * age + rng.normal(0, 4, n),
-        "group": group,
-        "flag": pd.Series(group == "old", dtype=object).where(rng.random(n) > 0.05),
-        "seen": pd.Timestamp("2020-01-01") + pd.to_timedelta(age * 7, unit="D"),
-        "note": "text",
-    })
-    sdtypes = {"age": "numerical", "bp": "numerical", "group": "categorical",
-               "flag": "boolean", "seen": "datetime"}
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "age": age,
+            "bp": 80 + 0.8 * age + rng.normal(0, 4, n),
+            "group": group,
+            "flag": pd.Series(group == "old", dtype=object).where(rng.random(n) > 0.05),
+            "seen": pd.Timestamp("2020-01-01") + pd.to_timedelta(age * 7, unit="D"),
+            "note": "text",
+        }
+    )
+    sdtypes = {
+        "age": "numerical",
+        "bp": "numerical",
+        "group": "categorical",
+        "flag": "boolean",
+        "seen": "datetime",
+    }
     return frame, sdtypes
 
 
@@ -214,7 +222,12 @@ def test_report_picks_the_sdmetrics_metric_per_column_and_pair():
     result = quality_report(real, real.copy(), sdtypes)
     assert isinstance(result, QualityResult)
     assert result.column_details["metric"].tolist() == [
-        "KSComplement", "KSComplement", "TVComplement", "TVComplement", "KSComplement"]
+        "KSComplement",
+        "KSComplement",
+        "TVComplement",
+        "TVComplement",
+        "KSComplement",
+    ]
     metrics = result.pair_details.set_index(["column_1", "column_2"])["metric"]
     assert metrics[("age", "bp")] == "CorrelationSimilarity"
     assert metrics[("age", "seen")] == "CorrelationSimilarity"
@@ -228,8 +241,12 @@ def test_report_averages_like_sdmetrics():
     real, sdtypes = _table()
     synthetic, _ = _table(seed=1)
     result = quality_report(real, synthetic, sdtypes)
-    columns = [KSComplement.compute(real[c], synthetic[c]).score if t in ("numerical", "datetime")
-               else TVComplement.compute(real[c], synthetic[c]).score for c, t in sdtypes.items()]
+    columns = [
+        KSComplement.compute(real[c], synthetic[c]).score
+        if t in ("numerical", "datetime")
+        else TVComplement.compute(real[c], synthetic[c]).score
+        for c, t in sdtypes.items()
+    ]
     assert result.column_details["score"].tolist() == pytest.approx(columns)
     assert result.column_shapes == pytest.approx(np.mean(columns))
     pairs = result.pair_details
@@ -249,13 +266,15 @@ def test_report_thresholds_decide_which_pairs_count():
     real["noise"] = rng.normal(size=len(real))  # unrelated to everything
     sdtypes = {**sdtypes, "noise": "numerical"}
     default = quality_report(real, real.copy(), sdtypes).pair_details.set_index(
-        ["column_1", "column_2"])
+        ["column_1", "column_2"]
+    )
     assert np.isnan(default.loc[("age", "noise"), "score"])
     assert not default.loc[("age", "noise"), "meets_threshold"]
     assert not np.isnan(default.loc[("age", "noise"), "real_correlation"])
     assert default.loc[("age", "bp"), "meets_threshold"]
-    everything = quality_report(real, real.copy(), sdtypes, real_correlation_threshold=0,
-                                real_association_threshold=0).pair_details
+    everything = quality_report(
+        real, real.copy(), sdtypes, real_correlation_threshold=0, real_association_threshold=0
+    ).pair_details
     assert everything["meets_threshold"].all() and (everything["score"] == 1.0).all()
 
 
@@ -263,8 +282,9 @@ def test_report_skips_constant_columns_and_averages_over_the_rest():
     real, sdtypes = _table()
     real["unit"] = 1.0
     sdtypes = {**sdtypes, "unit": "numerical"}
-    result = quality_report(real, real.copy(), sdtypes, real_correlation_threshold=0,
-                            real_association_threshold=0)
+    result = quality_report(
+        real, real.copy(), sdtypes, real_correlation_threshold=0, real_association_threshold=0
+    )
     pairs = result.pair_details.set_index(["column_1", "column_2"])
     assert np.isnan(pairs.loc[("age", "unit"), "score"])  # Pearson of a constant: skipped
     assert pairs.loc[("group", "unit"), "score"] == 1.0  # contingency pairs still work
@@ -301,8 +321,9 @@ def test_report_and_metrics_never_modify_their_inputs():
     KSComplement.compute(real["age"], synthetic["age"])
     TVComplement.compute(real["flag"], synthetic["flag"])
     CorrelationSimilarity.compute(real[["age", "seen"]], synthetic[["age", "seen"]])
-    ContingencySimilarity.compute(real[["age", "group"]], synthetic[["age", "group"]],
-                                  continuous_columns=["age"])
+    ContingencySimilarity.compute(
+        real[["age", "group"]], synthetic[["age", "group"]], continuous_columns=["age"]
+    )
     pd.testing.assert_frame_equal(real, before[0])
     pd.testing.assert_frame_equal(synthetic, before[1])
 
@@ -330,8 +351,9 @@ def test_report_subsample_follows_numpy_global_generator_like_sdmetrics():
     assert seeded.column_pair_trends == global_draws.column_pair_trends
     other = quality_report(real, synthetic, sdtypes, seed=12, **options)
     assert other.column_pair_trends != seeded.column_pair_trends
-    full = quality_report(real, synthetic, sdtypes, num_rows_subsample=None,
-                          real_association_threshold=0)
+    full = quality_report(
+        real, synthetic, sdtypes, num_rows_subsample=None, real_association_threshold=0
+    )
     assert full.column_pair_trends != seeded.column_pair_trends
 
 

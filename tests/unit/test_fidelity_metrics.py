@@ -69,8 +69,12 @@ def diabetes_tables():
 def test_scores_order_real_close_noisy_shuffled(diabetes_tables):
     real, close, noisy, shuffled = diabetes_tables
     sdtypes = Schema.infer(real).sdtypes()
-    scores = [quality_report(real, other, sdtypes, real_correlation_threshold=0,
-                             real_association_threshold=0) for other in (real, noisy, shuffled)]
+    scores = [
+        quality_report(
+            real, other, sdtypes, real_correlation_threshold=0, real_association_threshold=0
+        )
+        for other in (real, noisy, shuffled)
+    ]
     assert scores[0].score == 1.0
     assert scores[0].score > scores[1].score
     assert scores[1].column_pair_trends > scores[2].column_pair_trends
@@ -105,6 +109,7 @@ def test_equal_to_sdmetrics_when_installed(diabetes_tables):
     theirs = QualityReport()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs.generate(real, close, {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}},
-                        verbose=False)
+        theirs.generate(
+            real, close, {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}, verbose=False
+        )
     assert quality_report(real, close, sdtypes).score == pytest.approx(theirs.get_score(), abs=1e-9)

@@ -51,28 +51,81 @@ def assert_one_line(exc: SynthPatientError) -> None:
 
 # --- strategies -----------------------------------------------------------------------------
 
-HOSTILE_TEXT = ["café", "日本語", "مريض", "\u202eevil", "🙂", "a\x00b", "line\nbreak", "\r",
-                "\x1b[31mred", "", " ", "NULL", "nan", "NaN", "N/A", "1e308", "-0.0", "inf",
-                "[/]", "{0}", "%s", "x" * 200, "\ufeffbom", "TRUE", "1", "1.0"]
-NUMBERS = (st.floats(allow_nan=True, allow_infinity=False)
-           | st.integers(-(2**70), 2**70)
-           | st.sampled_from([1e308, -1e308, -0.0, 5e-324, 2**63, -(2**63)]))
+HOSTILE_TEXT = [
+    "café",
+    "日本語",
+    "مريض",
+    "\u202eevil",
+    "🙂",
+    "a\x00b",
+    "line\nbreak",
+    "\r",
+    "\x1b[31mred",
+    "",
+    " ",
+    "NULL",
+    "nan",
+    "NaN",
+    "N/A",
+    "1e308",
+    "-0.0",
+    "inf",
+    "[/]",
+    "{0}",
+    "%s",
+    "x" * 200,
+    "\ufeffbom",
+    "TRUE",
+    "1",
+    "1.0",
+]
+NUMBERS = (
+    st.floats(allow_nan=True, allow_infinity=False)
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from([1e308, -1e308, -0.0, 5e-324, 2**63, -(2**63)])
+)
 TEXT = st.text(st.characters(codec="utf-8"), max_size=10) | st.sampled_from(HOSTILE_TEXT)
-DATES = (st.datetimes(min_value=datetime(1700, 1, 1), max_value=datetime(2250, 1, 1))
-         | st.sampled_from(["1066-10-14", "9999-12-31", "2020-02-29", "2021-13-01"]))
-TZ_DATES = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1),
-                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
-                                                   timezone(timedelta(hours=-8))]))
+DATES = st.datetimes(
+    min_value=datetime(1700, 1, 1), max_value=datetime(2250, 1, 1)
+) | st.sampled_from(["1066-10-14", "9999-12-31", "2020-02-29", "2021-13-01"])
+TZ_DATES = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    ),
+)
 CELLS = {
-    "number": NUMBERS, "small-int": st.integers(0, 4), "text": TEXT,
-    "category": st.sampled_from(["a", "b", "c", "é", "🙂"]), "bool": st.booleans(),
-    "bool-word": st.sampled_from(["yes", "no", "Y", "true", "False"]), "date": DATES,
-    "tz-date": TZ_DATES, "duration": st.timedeltas(max_value=timedelta(days=3000)),
-    "bytes": st.binary(max_size=4), "list": st.lists(st.integers(0, 3), max_size=2),
+    "number": NUMBERS,
+    "small-int": st.integers(0, 4),
+    "text": TEXT,
+    "category": st.sampled_from(["a", "b", "c", "é", "🙂"]),
+    "bool": st.booleans(),
+    "bool-word": st.sampled_from(["yes", "no", "Y", "true", "False"]),
+    "date": DATES,
+    "tz-date": TZ_DATES,
+    "duration": st.timedeltas(max_value=timedelta(days=3000)),
+    "bytes": st.binary(max_size=4),
+    "list": st.lists(st.integers(0, 3), max_size=2),
     "mixed": st.one_of(NUMBERS, TEXT, st.booleans()),
 }
-NAMES = st.sampled_from(["age", "sex", "bmi", "visit", "Patient ID", "name", "notes", "", " ",
-                         "日本", "[/]", "a,b", "x" * 300]) | st.text(max_size=6)
+NAMES = st.sampled_from(
+    [
+        "age",
+        "sex",
+        "bmi",
+        "visit",
+        "Patient ID",
+        "name",
+        "notes",
+        "",
+        " ",
+        "日本",
+        "[/]",
+        "a,b",
+        "x" * 300,
+    ]
+) | st.text(max_size=6)
 
 
 @st.composite
@@ -84,8 +137,13 @@ def messy_frames(draw: st.DrawFn, max_rows: int = 25) -> pd.DataFrame:
     for i in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(sorted(CELLS)))
         missing = draw(st.sampled_from([0.0, 0.0, 0.2, 1.0]))
-        cells = draw(st.lists(st.one_of(CELLS[kind], st.none()) if missing else CELLS[kind],
-                              min_size=n_rows, max_size=n_rows))
+        cells = draw(
+            st.lists(
+                st.one_of(CELLS[kind], st.none()) if missing else CELLS[kind],
+                min_size=n_rows,
+                max_size=n_rows,
+            )
+        )
         name = draw(NAMES) if draw(st.booleans()) else f"c{i}"
         data[name if name not in data else f"{name}_{i}"] = cells
     frame = pd.DataFrame(data)
@@ -106,11 +164,16 @@ def typed_frames(max_rows: int = 30) -> st.SearchStrategy[pd.DataFrame]:
             hpd.column("lab", elements=st.floats(-1e300, 1e300) | st.just(np.nan), dtype=float),
             hpd.column("smoker", elements=st.sampled_from(["never", "former", "current"])),
             hpd.column("flag", elements=st.booleans(), dtype=bool),
-            hpd.column("seen", elements=st.datetimes(min_value=datetime(1900, 1, 1),
-                                                     max_value=datetime(2200, 1, 1)),
-                       dtype="datetime64[ns]"),
+            hpd.column(
+                "seen",
+                elements=st.datetimes(
+                    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)
+                ),
+                dtype="datetime64[ns]",
+            ),
         ],
-        index=hpd.range_indexes(min_size=1, max_size=max_rows))
+        index=hpd.range_indexes(min_size=1, max_size=max_rows),
+    )
 
 
 def _shown(frame: pd.DataFrame) -> str:
@@ -141,6 +204,7 @@ def _pipeline(frame: pd.DataFrame, n_rows: int) -> None:
 
 
 # --- tables through the pipeline ------------------------------------------------------------
+
 
 def test_messy_tables_give_rows_or_one_line_errors(fuzz_settings):
     @fuzz_settings(40)
@@ -180,6 +244,7 @@ def test_evaluate_gives_a_report_or_a_one_line_error(fuzz_settings):
 
 # --- conditions -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fitted() -> GaussianCopulaSynthesizer:
     with warnings.catch_warnings():
@@ -188,11 +253,30 @@ def fitted() -> GaussianCopulaSynthesizer:
 
 
 CONDITION_VALUES = st.one_of(
-    NUMBERS, TEXT, st.booleans(), st.none(), st.sampled_from(["female", "never", "cardiac"]),
+    NUMBERS,
+    TEXT,
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["female", "never", "cardiac"]),
     st.tuples(st.one_of(st.none(), NUMBERS, TEXT), st.one_of(st.none(), NUMBERS, TEXT)),
-    st.lists(st.integers(0, 90), max_size=3), st.sampled_from([10**400, float("inf"), b"\xff"]))
-CONDITION_COLUMNS = st.sampled_from(["age", "sex", "bmi", "ldl", "smoker", "on_insulin",
-                                     "admitted", "cause_of_death", "name", "patient_id", "nope"])
+    st.lists(st.integers(0, 90), max_size=3),
+    st.sampled_from([10**400, float("inf"), b"\xff"]),
+)
+CONDITION_COLUMNS = st.sampled_from(
+    [
+        "age",
+        "sex",
+        "bmi",
+        "ldl",
+        "smoker",
+        "on_insulin",
+        "admitted",
+        "cause_of_death",
+        "name",
+        "patient_id",
+        "nope",
+    ]
+)
 
 
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -203,8 +287,7 @@ def _meets(values: pd.Series, wanted: Any) -> bool:
     if values.isna().any():
         return False
     if pd.api.types.is_bool_dtype(values):
-        flag = wanted if isinstance(wanted, bool) else _BOOL_WORDS.get(
-            category_key(wanted).lower())
+        flag = wanted if isinstance(wanted, bool) else _BOOL_WORDS.get(category_key(wanted).lower())
         return bool((values == flag).all())
     if pd.api.types.is_datetime64_any_dtype(values):
         numbers = values.astype("int64").to_numpy(dtype=float)
@@ -228,9 +311,11 @@ def _meets(values: pd.Series, wanted: Any) -> bool:
 
 def test_random_conditions_are_met_or_refused_in_one_line(fitted, fuzz_settings):
     @fuzz_settings(40)
-    @given(conditions=st.dictionaries(CONDITION_COLUMNS, CONDITION_VALUES, max_size=3)
-           | st.sampled_from([["age"], "sex=female", 5]),
-           n_rows=st.sampled_from([1, 30]))
+    @given(
+        conditions=st.dictionaries(CONDITION_COLUMNS, CONDITION_VALUES, max_size=3)
+        | st.sampled_from([["age"], "sex=female", 5]),
+        n_rows=st.sampled_from([1, 30]),
+    )
     def check(conditions: Any, n_rows: int) -> None:
         try:
             synthetic = fitted.sample(n_rows, conditions=conditions, seed=1)
@@ -246,14 +331,34 @@ def test_random_conditions_are_met_or_refused_in_one_line(fitted, fuzz_settings)
 
 # --- files ----------------------------------------------------------------------------------
 
-CSV_PIECES = st.sampled_from([",", ";", "\t", '"', "\n", "\r\n", "\x00", "\ufeff", "a", "1",
-                              "2.5", "nan", "", "🙂", "x,y", "1e400", "\\"])
+CSV_PIECES = st.sampled_from(
+    [
+        ",",
+        ";",
+        "\t",
+        '"',
+        "\n",
+        "\r\n",
+        "\x00",
+        "\ufeff",
+        "a",
+        "1",
+        "2.5",
+        "nan",
+        "",
+        "🙂",
+        "x,y",
+        "1e400",
+        "\\",
+    ]
+)
 FILE_BYTES = st.one_of(
     st.binary(max_size=300),
     st.lists(CSV_PIECES, max_size=60).map(lambda parts: "".join(parts).encode("utf-8")),
-    st.lists(st.lists(st.one_of(TEXT, NUMBERS.map(str)), min_size=1, max_size=4), min_size=1,
-             max_size=6).map(lambda rows: "\n".join(",".join(r) for r in rows).encode(
-                 "utf-8", "replace")))
+    st.lists(
+        st.lists(st.one_of(TEXT, NUMBERS.map(str)), min_size=1, max_size=4), min_size=1, max_size=6
+    ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8", "replace")),
+)
 
 
 def test_read_table_gives_a_table_or_a_one_line_error(fuzz_settings):
@@ -277,17 +382,75 @@ def test_read_table_gives_a_table_or_a_one_line_error(fuzz_settings):
 
 # --- cohort requests ------------------------------------------------------------------------
 
-REQUEST_PIECES = st.sampled_from([
-    "generate", "create", "2000", "two thousand", "a million", "0", "-5", "10000000000", "1e3",
-    "½", "٣٠٠", "type 2 diabetes", "T2D", "diabetic", "CKD stage 3", "COPD", "heart failure",
-    "hypertension", "zebra fever", "patients", "people", "women", "men", "aged", "40", "to",
-    "65", "over", "under", "between", "and", "with", "without", "HbA1c", "eGFR", "BMI", "on",
-    "insulin", "observations", "20", "seed", "42", "as", "FHIR", "parquet", "csv", "US", "UK",
-    "population", "?", "which sources", "what is", "\x1b[31m", "\u202e", "🙂", "\x00", "-",
-    "%s", "{0}", "9" * 40])
-REQUESTS = st.one_of(st.lists(REQUEST_PIECES, max_size=14).map(" ".join),
-                     st.text(st.characters(codec="utf-8"), max_size=80),
-                     st.sampled_from(["1 " * 999, "with " * 399 + "patients", "x" * 2001]))
+REQUEST_PIECES = st.sampled_from(
+    [
+        "generate",
+        "create",
+        "2000",
+        "two thousand",
+        "a million",
+        "0",
+        "-5",
+        "10000000000",
+        "1e3",
+        "½",
+        "٣٠٠",
+        "type 2 diabetes",
+        "T2D",
+        "diabetic",
+        "CKD stage 3",
+        "COPD",
+        "heart failure",
+        "hypertension",
+        "zebra fever",
+        "patients",
+        "people",
+        "women",
+        "men",
+        "aged",
+        "40",
+        "to",
+        "65",
+        "over",
+        "under",
+        "between",
+        "and",
+        "with",
+        "without",
+        "HbA1c",
+        "eGFR",
+        "BMI",
+        "on",
+        "insulin",
+        "observations",
+        "20",
+        "seed",
+        "42",
+        "as",
+        "FHIR",
+        "parquet",
+        "csv",
+        "US",
+        "UK",
+        "population",
+        "?",
+        "which sources",
+        "what is",
+        "\x1b[31m",
+        "\u202e",
+        "🙂",
+        "\x00",
+        "-",
+        "%s",
+        "{0}",
+        "9" * 40,
+    ]
+)
+REQUESTS = st.one_of(
+    st.lists(REQUEST_PIECES, max_size=14).map(" ".join),
+    st.text(st.characters(codec="utf-8"), max_size=80),
+    st.sampled_from(["1 " * 999, "with " * 399 + "patients", "x" * 2001]),
+)
 
 
 def test_request_parser_gives_a_request_or_a_one_line_clarification(fuzz_settings):

@@ -25,8 +25,16 @@ def test_a_numpy_seed_saves_and_loads(tmp_path):
     assert Synthesizer.load(tmp_path / "m").seed == 3
 
 
-@pytest.mark.parametrize("conditions", [{"bmi": 10**400}, {"bmi": (None, 10**400)},
-                                        {"bmi": "\n"}, {"sex": "a\nb"}, {"sex": "x" * 500}])
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"bmi": 10**400},
+        {"bmi": (None, 10**400)},
+        {"bmi": "\n"},
+        {"sex": "a\nb"},
+        {"sex": "x" * 500},
+    ],
+)
 def test_absurd_or_multiline_condition_values_are_one_line(model, conditions):
     with pytest.raises(ConditionError) as caught:
         model.sample(5, conditions=conditions)
@@ -41,8 +49,22 @@ def test_more_rows_than_memory_is_refused_before_sampling(model):
 
 def test_the_seed_as_a_parameter_is_refused_in_one_line(tmp_path):
     make_clinical_table(60).to_csv(tmp_path / "real.csv", index=False)
-    done = subprocess.run([sys.executable, "-m", "synthpatient", "generate", "real.csv", "-o",
-                           "s.csv", "-p", "seed=5"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synthpatient",
+            "generate",
+            "real.csv",
+            "-o",
+            "s.csv",
+            "-p",
+            "seed=5",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--seed" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "s.csv").exists()

@@ -32,8 +32,9 @@ def table() -> pd.DataFrame:
 def fitted(table) -> HybridSynthesizer:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "left empty" warning: the hybrid writes the text
-        return HybridSynthesizer(notes_column="clinical_note", note_kind="admission",
-                                 seed=0).fit(table)
+        return HybridSynthesizer(notes_column="clinical_note", note_kind="admission", seed=0).fit(
+            table
+        )
 
 
 def _structured(frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,8 +51,12 @@ def test_rows_come_from_the_base_and_text_is_written_consistently(fitted, table)
     for column in ("discharge_summary", "clinical_note"):
         assert synthetic[column].map(bool).all()
         assert not synthetic[column].str.contains("Real patient").any()
-        problems = [check_note(n, r, profile=profile) for n, r in
-                    zip(synthetic[column], _structured(synthetic).to_dict("records"), strict=True)]
+        problems = [
+            check_note(n, r, profile=profile)
+            for n, r in zip(
+                synthetic[column], _structured(synthetic).to_dict("records"), strict=True
+            )
+        ]
         assert not any(problems)
     assert not synthetic["discharge_summary"].equals(synthetic["clinical_note"])
     assert fitted.last_sample_report_["clinical_note"]["template_fallbacks"] == 0
@@ -87,21 +92,25 @@ def test_capabilities_are_class_data_and_the_network_follows_the_settings():
     offline = HybridSynthesizer()
     assert offline.capabilities is caps and not offline.uses_network()
     assert HybridSynthesizer(llm_base_url="http://127.0.0.1:9/v1").uses_network()
-    assert HybridSynthesizer(base="llm", base_params={
-        "base_url": "http://127.0.0.1:9/v1", "model": "m"}).uses_network()
+    assert HybridSynthesizer(
+        base="llm", base_params={"base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    ).uses_network()
 
 
-@pytest.mark.parametrize(("params", "match"), [
-    ({"base": "hybrid"}, "base"),
-    ({"base": "nope"}, "Unknown synthesizer"),
-    ({"base_params": {"seed": 1}}, "base_params"),
-    ({"base_params": {"n_quantiles": 1}}, "n_quantiles"),
-    ({"base_params": {"no_such": 1}}, "base_params"),
-    ({"note_kind": "discharge"}, "note_kind"),
-    ({"llm_model": "m"}, "llm_model"),
-    ({"llm_base_url": "localhost:8000"}, "llm_base_url"),
-    ({"text_columns": "notes"}, "text_columns"),
-])
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"base": "hybrid"}, "base"),
+        ({"base": "nope"}, "Unknown synthesizer"),
+        ({"base_params": {"seed": 1}}, "base_params"),
+        ({"base_params": {"n_quantiles": 1}}, "n_quantiles"),
+        ({"base_params": {"no_such": 1}}, "base_params"),
+        ({"note_kind": "discharge"}, "note_kind"),
+        ({"llm_model": "m"}, "llm_model"),
+        ({"llm_base_url": "localhost:8000"}, "llm_base_url"),
+        ({"text_columns": "notes"}, "text_columns"),
+    ],
+)
 def test_bad_parameters_fail_at_init(params, match):
     with pytest.raises((InvalidParameterError, KeyError), match=match):
         HybridSynthesizer(**params)
@@ -125,19 +134,25 @@ def test_llm_writes_the_text_and_sees_only_synthetic_rows(table, monkeypatch):
         offline = HybridSynthesizer(**params).fit(table)
         rows = _structured(offline.sample(3, seed=2)).drop(columns="note").to_dict("records")
         good = [f"A {r['age']}-year-old patient with BMI {r['bmi']} kg/m2." for r in rows]
-        server.script = [(200, _answer(good[0])),
-                         (200, _answer(f"A {rows[1]['age'] + 5}-year-old patient.")),
-                         (200, _answer(good[1])),
-                         (200, _answer(f"Aged {rows[2]['age'] + 1}.")),
-                         (200, _answer(f"BMI {rows[2]['bmi'] + 4} kg/m2."))]
-        hybrid = HybridSynthesizer(**params, llm_base_url=server.url, llm_model="m",
-                                   llm_api_key_env="NOTES_TEST_KEY").fit(table)
+        server.script = [
+            (200, _answer(good[0])),
+            (200, _answer(f"A {rows[1]['age'] + 5}-year-old patient.")),
+            (200, _answer(good[1])),
+            (200, _answer(f"Aged {rows[2]['age'] + 1}.")),
+            (200, _answer(f"BMI {rows[2]['bmi'] + 4} kg/m2.")),
+        ]
+        hybrid = HybridSynthesizer(
+            **params, llm_base_url=server.url, llm_model="m", llm_api_key_env="NOTES_TEST_KEY"
+        ).fit(table)
         synthetic = hybrid.sample(3, seed=2)
         assert synthetic["note"].tolist()[:2] == good[:2]
         assert synthetic["note"].iloc[2] == offline.sample(3, seed=2)["note"].iloc[2]
         report = hybrid.last_sample_report_["note"]
-        assert (report["llm_accepted"], report["llm_rejected_contradiction"],
-                report["template_fallbacks"]) == (2, 3, 1)
+        assert (
+            report["llm_accepted"],
+            report["llm_rejected_contradiction"],
+            report["template_fallbacks"],
+        ) == (2, 3, 1)
         sent = json.dumps([r["body"] for r in server.requests])
         assert "Real patient" not in sent and KEY not in sent
         assert all(r["auth"] == f"Bearer {KEY}" for r in server.requests)
@@ -146,8 +161,14 @@ def test_llm_writes_the_text_and_sees_only_synthetic_rows(table, monkeypatch):
 
 
 def _answer(note: str) -> dict:
-    return {"choices": [{"finish_reason": "stop", "message": {
-        "role": "assistant", "content": json.dumps({"note": note})}}]}
+    return {
+        "choices": [
+            {
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": json.dumps({"note": note})},
+            }
+        ]
+    }
 
 
 def test_a_loaded_hybrid_never_sends_requests_to_the_server_its_folder_names(table, tmp_path):
@@ -156,9 +177,17 @@ def test_a_loaded_hybrid_never_sends_requests_to_the_server_its_folder_names(tab
     from tests.fake_llm_server import FakeLLMServer
 
     with FakeLLMServer() as server:
-        params = {"base": "llm", "base_params": {"base_url": server.url, "model": "fake-llm",
-                                                 "rows_per_request": 40, "backoff_s": 0.01},
-                  "text_columns": [], "seed": 0}
+        params = {
+            "base": "llm",
+            "base_params": {
+                "base_url": server.url,
+                "model": "fake-llm",
+                "rows_per_request": 40,
+                "backoff_s": 0.01,
+            },
+            "text_columns": [],
+            "seed": 0,
+        }
         hybrid = HybridSynthesizer(**params).fit(table)
         assert hybrid.uses_network() and len(hybrid.sample(5, seed=1)) == 5
         assert hybrid.last_sample_report_.base.rows_delivered == 5  # the base's own report

@@ -46,8 +46,10 @@ REFUSED = {
     "sets": ([{"secret"}] * N, "nested values"),
     "bytes": ([b"secret-%d" % i for i in range(N)], "raw bytes"),
     "complex": (np.arange(N) + 1j, "complex numbers"),
-    "complex objects": (pd.Series([complex(i, 1) for i in range(N)], dtype=object),
-                        "complex numbers"),
+    "complex objects": (
+        pd.Series([complex(i, 1) for i in range(N)], dtype=object),
+        "complex numbers",
+    ),
     "periods": (pd.Series(pd.period_range("2020-01", periods=N, freq="M")), "periods"),
     "intervals": (pd.Series(pd.interval_range(0, N)), "intervals"),
     "objects": ([Opaque() for _ in range(N)], "type Opaque"),
@@ -58,10 +60,11 @@ REFUSED = {
 def test_unsupported_types_are_refused_in_one_line_on_every_path(case):
     values, words = REFUSED[case]
     frame = _table(values)
-    for action in (lambda: Schema.infer(frame),
-                   lambda: GaussianCopulaSynthesizer(seed=0).fit(frame),
-                   lambda: Schema(columns=(ColumnSpec(name="x", kind="categorical"),)).validate(
-                       frame[["x"]])):
+    for action in (
+        lambda: Schema.infer(frame),
+        lambda: GaussianCopulaSynthesizer(seed=0).fit(frame),
+        lambda: Schema(columns=(ColumnSpec(name="x", kind="categorical"),)).validate(frame[["x"]]),
+    ):
         with pytest.raises(DataError) as info:
             action()
         message = str(info.value)
@@ -70,8 +73,7 @@ def test_unsupported_types_are_refused_in_one_line_on_every_path(case):
 
 
 def test_time_zone_aware_times_become_utc_and_the_reason_says_so():
-    stamps = pd.Series(pd.date_range("2021-03-01 08:00", periods=N, freq="7h",
-                                     tz="Europe/Paris"))
+    stamps = pd.Series(pd.date_range("2021-03-01 08:00", periods=N, freq="7h", tz="Europe/Paris"))
     frame = _table(stamps)
     schema, decisions = explain_schema(frame)
     assert schema["x"].kind == "datetime"
@@ -111,16 +113,19 @@ def test_durations_are_learned_as_numbers_of_a_stated_unit():
         bad.validate(frame)
 
 
-@pytest.mark.parametrize("values, kind", [
-    (pd.Series(pd.Categorical(["a", "b", None, "c"] * 10)), "categorical"),
-    (pd.Series(pd.Categorical([1, 2, 3, 2] * 10)), "categorical"),
-    (pd.Series(pd.array([1, None, *range(10, 48)], dtype="Int64")), "integer"),
-    (pd.Series(pd.array([1.5, None, *np.linspace(0, 9, 38)], dtype="Float64")), "numeric"),
-    (pd.Series(pd.array([True, False, None, True] * 10, dtype="boolean")), "boolean"),
-    (pd.Series(pd.array(["x", "y", None, "z"] * 10, dtype="string")), "categorical"),
-    (pd.Series(pd.arrays.SparseArray([0.0, 1.5, 0.0, 2.25] * 10)), "numeric"),
-    ([decimal.Decimal("1.25"), decimal.Decimal("2.5")] * 20, "numeric"),
-])
+@pytest.mark.parametrize(
+    "values, kind",
+    [
+        (pd.Series(pd.Categorical(["a", "b", None, "c"] * 10)), "categorical"),
+        (pd.Series(pd.Categorical([1, 2, 3, 2] * 10)), "categorical"),
+        (pd.Series(pd.array([1, None, *range(10, 48)], dtype="Int64")), "integer"),
+        (pd.Series(pd.array([1.5, None, *np.linspace(0, 9, 38)], dtype="Float64")), "numeric"),
+        (pd.Series(pd.array([True, False, None, True] * 10, dtype="boolean")), "boolean"),
+        (pd.Series(pd.array(["x", "y", None, "z"] * 10, dtype="string")), "categorical"),
+        (pd.Series(pd.arrays.SparseArray([0.0, 1.5, 0.0, 2.25] * 10)), "numeric"),
+        ([decimal.Decimal("1.25"), decimal.Decimal("2.5")] * 20, "numeric"),
+    ],
+)
 def test_supported_dtypes_are_inferred_fitted_and_sampled(values, kind):
     frame = _table(values)
     schema, synthetic = _fit_sample(frame)
@@ -135,9 +140,14 @@ def test_mixed_objects_get_one_line():
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("extreme", [
-    dt.date(1066, 10, 14), "9999-12-31", np.datetime64("9999-12-31", "s"),
-])
+@pytest.mark.parametrize(
+    "extreme",
+    [
+        dt.date(1066, 10, 14),
+        "9999-12-31",
+        np.datetime64("9999-12-31", "s"),
+    ],
+)
 def test_dates_outside_the_supported_range_are_refused_without_the_date(extreme):
     if isinstance(extreme, np.datetime64):
         column = np.array([extreme] + ["2020-01-01"] * (N - 1), dtype="datetime64[s]")
@@ -161,13 +171,16 @@ def test_out_of_range_dates_against_a_given_schema_are_problems_not_tracebacks()
     assert "'x': 1 value(s)" in str(info.value) and "9999" not in str(info.value)
 
 
-@pytest.mark.parametrize("values", [
-    [1e308, -1e308, *np.linspace(-5, 5, N - 2)],
-    pd.Series([2**70, *range(N - 1)], dtype=object),
-    [str(2**70), *map(str, range(N - 1))],
-    pd.Series([2**70, 1, 2, 3] * (N // 4), dtype=object),  # few values: not int64 categories
-    [1e308, -1e308, 0.0, 1.0] * (N // 4),
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e308, -1e308, *np.linspace(-5, 5, N - 2)],
+        pd.Series([2**70, *range(N - 1)], dtype=object),
+        [str(2**70), *map(str, range(N - 1))],
+        pd.Series([2**70, 1, 2, 3] * (N // 4), dtype=object),  # few values: not int64 categories
+        [1e308, -1e308, 0.0, 1.0] * (N // 4),
+    ],
+)
 def test_extreme_numbers_stay_numbers(values):
     frame = _table(values)
     schema, synthetic = _fit_sample(frame)
@@ -177,8 +190,9 @@ def test_extreme_numbers_stay_numbers(values):
 
 
 def test_extreme_numbers_as_categories_match_their_spelling_in_text():
-    schema = Schema(columns=(ColumnSpec(name="code", kind="categorical",
-                                        categories=(1e308, 2**70, 2.5)),))
+    schema = Schema(
+        columns=(ColumnSpec(name="code", kind="categorical", categories=(1e308, 2**70, 2.5)),)
+    )
     schema.validate(pd.DataFrame({"code": ["1e308", str(2**70), "2.50", "1E308"]}))
     assert category_key("1e308") == category_key(1e308)
     assert category_key("inf") == "inf" and category_key("1_000") == "1_000"
@@ -196,14 +210,18 @@ def test_the_cli_reads_parquet_types_and_refuses_nested_cells_in_one_line(tmp_pa
     frame["ward"] = pd.Categorical(np.array(["a", "b"] * (N // 2)))
     frame.to_parquet(tmp_path / "ok.parquet")
     runner = CliRunner()
-    result = runner.invoke(app, ["schema", str(tmp_path / "ok.parquet"), "--out",
-                                 str(tmp_path / "ok.json")], env={"COLUMNS": "250"})
+    result = runner.invoke(
+        app,
+        ["schema", str(tmp_path / "ok.parquet"), "--out", str(tmp_path / "ok.json")],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 0, result.output
     assert "UTC" in result.output and "days" in result.output
     frame["tags"] = [["secret", str(i)] for i in range(N)]
     frame.to_parquet(tmp_path / "nested.parquet")
-    result = runner.invoke(app, ["schema", str(tmp_path / "nested.parquet"), "--out",
-                                 str(tmp_path / "nested.json")])
+    result = runner.invoke(
+        app, ["schema", str(tmp_path / "nested.parquet"), "--out", str(tmp_path / "nested.json")]
+    )
     assert result.exit_code == 2
     assert "'tags'" in result.output and "Traceback" not in result.output
     assert "secret" not in result.output
@@ -219,15 +237,28 @@ def test_a_datetime_declared_categorical_is_refused_in_one_line_on_every_path(tm
     with pytest.raises(DataError, match="'x' holds dates and times") as info:
         Schema.infer(frame, categorical=["x"])
     assert "\n" not in str(info.value) and "2021" not in str(info.value)
-    declared = Schema(columns=(ColumnSpec(name="age", kind="integer"),
-                               ColumnSpec(name="hba1c", kind="numeric"),
-                               ColumnSpec(name="x", kind="categorical")))
+    declared = Schema(
+        columns=(
+            ColumnSpec(name="age", kind="integer"),
+            ColumnSpec(name="hba1c", kind="numeric"),
+            ColumnSpec(name="x", kind="categorical"),
+        )
+    )
     with pytest.raises(DataError, match="'x' holds dates and times"):
         declared.complete(frame)
     frame.to_parquet(tmp_path / "dates.parquet")
-    result = CliRunner().invoke(app, ["schema", str(tmp_path / "dates.parquet"), "--out",
-                                      str(tmp_path / "s.json"), "--categorical", "x"],
-                                env={"COLUMNS": "250"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "schema",
+            str(tmp_path / "dates.parquet"),
+            "--out",
+            str(tmp_path / "s.json"),
+            "--categorical",
+            "x",
+        ],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "holds dates and times" in result.output and "2021" not in result.output
     assert not (tmp_path / "s.json").exists()

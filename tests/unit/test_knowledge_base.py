@@ -33,8 +33,15 @@ def test_every_cited_source_exists_and_unverified_ones_say_so():
     assert "not verified" not in kb.sources["bailey_2014"].citation()
 
 
-@pytest.mark.parametrize("text", ["2000 Type 2 diabetes patients", "T2D cohort", "women with "
-                                  "type II diabetes", "diabetic patients aged 40 to 65"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2000 Type 2 diabetes patients",
+        "T2D cohort",
+        "women with type II diabetes",
+        "diabetic patients aged 40 to 65",
+    ],
+)
 def test_condition_synonyms(text):
     assert load_knowledge_base().find_condition(text).key == "type2_diabetes"
 
@@ -45,8 +52,15 @@ def test_unknown_condition_and_observation_are_none():
     assert kb.find_observation("eye colour") is None
 
 
-@pytest.mark.parametrize("text,key", [("4548-4", "hba1c"), ("A1c", "hba1c"),
-                                      ("fasting glucose", "fasting_glucose"), ("eGFR", "egfr")])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("4548-4", "hba1c"),
+        ("A1c", "hba1c"),
+        ("fasting glucose", "fasting_glucose"),
+        ("eGFR", "egfr"),
+    ],
+)
 def test_find_observation(text, key):
     assert load_knowledge_base().find_observation(text)[1].key == key
 

@@ -28,9 +28,13 @@ class Script:
         self.requests: list[dict] = []
 
     def __call__(self, request):  # type: ignore[no-untyped-def]
-        self.requests.append({"path": request.url.path,
-                              "auth": request.headers.get("Authorization"),
-                              "body": json.loads(request.content)})
+        self.requests.append(
+            {
+                "path": request.url.path,
+                "auth": request.headers.get("Authorization"),
+                "body": json.loads(request.content),
+            }
+        )
         status, body, *headers = self.answers.pop(0) if self.answers else (500, {})
         if isinstance(body, Exception):
             raise body
@@ -45,21 +49,56 @@ def script() -> Script:
 
 
 def _tool_answer(arguments: dict) -> dict:
-    return {"choices": [{"finish_reason": "tool_calls", "message": {
-        "role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": "cohort_request", "arguments": json.dumps(arguments)}}]}}],
-        "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940}}
+    return {
+        "choices": [
+            {
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {
+                                "name": "cohort_request",
+                                "arguments": json.dumps(arguments),
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940},
+    }
 
 
 def _client(script: Script, **kwargs) -> LLMClient:
-    return LLMClient(URL, model="test-model", api_key=KEY, backoff_s=0.01,
-                     transport=httpx.MockTransport(script), **kwargs)
+    return LLMClient(
+        URL,
+        model="test-model",
+        api_key=KEY,
+        backoff_s=0.01,
+        transport=httpx.MockTransport(script),
+        **kwargs,
+    )
 
 
 def test_tool_calling_fills_the_request_and_sends_no_patient_data(script):
-    script.answers = [(200, _tool_answer({"count": 250, "condition": "type2_diabetes",
-                                          "sex": "female", "age_min": 40, "age_max": 65}))]
+    script.answers = [
+        (
+            200,
+            _tool_answer(
+                {
+                    "count": 250,
+                    "condition": "type2_diabetes",
+                    "sex": "female",
+                    "age_min": 40,
+                    "age_max": 65,
+                }
+            ),
+        )
+    ]
     parser = LLMRequestParser(_client(script))
     request = parser("250 diabetic women aged 40 to 65", load_knowledge_base())
     assert (request.count, request.sex, request.age_min) == (250, "female", 40)
@@ -71,9 +110,12 @@ def test_tool_calling_fills_the_request_and_sends_no_patient_data(script):
 
 
 def test_retries_429_5xx_and_timeouts_then_succeeds(script):
-    script.answers = [(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}),
-                      (503, {}), (0, httpx.ReadTimeout("slow")),
-                      (200, _tool_answer({"count": 10, "condition": "type2_diabetes"}))]
+    script.answers = [
+        (429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}),
+        (503, {}),
+        (0, httpx.ReadTimeout("slow")),
+        (200, _tool_answer({"count": 10, "condition": "type2_diabetes"})),
+    ]
     result = _client(script).chat([{"role": "user", "content": "hi"}], seed=7)
     assert result.retries == 3 and result.retry_statuses == (429, 503, 0)
     assert result.tool_calls and result.usage["total_tokens"] == 940
@@ -87,23 +129,43 @@ def test_no_key_no_authorization_header(script):
 
 
 def test_a_json_answer_in_prose_is_still_read(script):
-    script.answers = [(200, {"choices": [{"finish_reason": "stop", "message": {
-        "content": 'Sure! ```json\n{"count": 40, "condition": "type2_diabetes"}\n```'}}]})]
+    script.answers = [
+        (
+            200,
+            {
+                "choices": [
+                    {
+                        "finish_reason": "stop",
+                        "message": {
+                            "content": (
+                                'Sure! ```json\n{"count": 40, "condition": "type2_diabetes"}\n```'
+                            )
+                        },
+                    }
+                ]
+            },
+        )
+    ]
     request = LLMRequestParser(_client(script))("40 diabetics", load_knowledge_base())
     assert request.count == 40
 
 
-@pytest.mark.parametrize("answers,match", [
-    ([(401, {"error": {"message": "bad key"}})], "API key"),
-    ([(404, {"error": {"message": "model 'x' not found"}})], "does not know model"),
-    ([(400, {"error": {"message": "maximum context length is 4096 tokens"}})],
-     "context window"),
-    ([(429, {})] * 5, "rate-limiting"),
-    ([(503, {"error": {"message": "overloaded"}})] * 5, "HTTP 503: overloaded"),
-    ([(0, httpx.ReadTimeout("slow"))] * 5, r"did not answer within 60 s \(5 tries\)"),
-    ([(0, httpx.ConnectError("refused"))], "Cannot reach"),
-    ([(200, "<html>not json</html>")], "not an OpenAI-style"),
-])
+@pytest.mark.parametrize(
+    "answers,match",
+    [
+        ([(401, {"error": {"message": "bad key"}})], "API key"),
+        ([(404, {"error": {"message": "model 'x' not found"}})], "does not know model"),
+        (
+            [(400, {"error": {"message": "maximum context length is 4096 tokens"}})],
+            "context window",
+        ),
+        ([(429, {})] * 5, "rate-limiting"),
+        ([(503, {"error": {"message": "overloaded"}})] * 5, "HTTP 503: overloaded"),
+        ([(0, httpx.ReadTimeout("slow"))] * 5, r"did not answer within 60 s \(5 tries\)"),
+        ([(0, httpx.ConnectError("refused"))], "Cannot reach"),
+        ([(200, "<html>not json</html>")], "not an OpenAI-style"),
+    ],
+)
 def test_server_errors_are_one_clear_line_without_the_key(script, answers, match):
     script.answers = list(answers)
     with pytest.raises(LLMError, match=match) as info:

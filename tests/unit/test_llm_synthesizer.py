@@ -21,8 +21,13 @@ from tests.conftest import make_clinical_table  # noqa: E402
 from tests.fake_llm_server import FakeLLMServer, Faults, closed_port_url  # noqa: E402
 
 KEY = "sk-test-secret-9f8e7d"
-FAST = {"model": "fake-llm", "rows_per_request": 40, "timeout_s": 5.0, "backoff_s": 0.01,
-        "max_retries": 3}
+FAST = {
+    "model": "fake-llm",
+    "rows_per_request": 40,
+    "timeout_s": 5.0,
+    "backoff_s": 0.01,
+    "max_retries": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +44,16 @@ def _all_prompt_text(server: FakeLLMServer) -> str:
 
 
 # -- bad input: one clear line, never the key, never a hang -------------------------------------
-@pytest.mark.parametrize("setup,match", [
-    ({"unreachable": True}, "Cannot reach"),
-    ({"api_key": "another-key"}, r"API key.*\$SP_TEST_KEY, which is set"),
-    ({"models": ("gpt-x",)}, "does not know model 'fake-llm'"),
-    ({"context_tokens": 50}, "context window.*rows_per_request"),
-    ({"prose_only": True}, "without any JSON rows"),
-])
+@pytest.mark.parametrize(
+    "setup,match",
+    [
+        ({"unreachable": True}, "Cannot reach"),
+        ({"api_key": "another-key"}, r"API key.*\$SP_TEST_KEY, which is set"),
+        ({"models": ("gpt-x",)}, "does not know model 'fake-llm'"),
+        ({"context_tokens": 50}, "context window.*rows_per_request"),
+        ({"prose_only": True}, "without any JSON rows"),
+    ],
+)
 def test_bad_servers_give_one_line_errors_without_the_key(table, monkeypatch, setup, match):
     monkeypatch.setenv("SP_TEST_KEY", KEY)
     if setup.pop("unreachable", False):
@@ -171,8 +179,11 @@ def test_copies_of_training_rows_are_rejected(table):
 def test_partial_rows_are_kept_when_the_budget_runs_out(table):
     with FakeLLMServer(faults=Faults(duplicate=0.2)) as server:
         synth = _synth(server.url, table, rows_per_request=10, max_requests=2)
-        with pytest.raises(GenerationIncompleteError, match=r"Only \d+ of 100 valid rows after "
-                                                            r"2 requests") as info:
+        with pytest.raises(
+            GenerationIncompleteError,
+            match=r"Only \d+ of 100 valid rows after "
+            r"2 requests",
+        ) as info:
             synth.sample(100)
     partial = synth.partial_rows_
     assert 0 < len(partial) < 100 and len(partial) == synth.last_sample_report_.rows_delivered
@@ -182,8 +193,9 @@ def test_partial_rows_are_kept_when_the_budget_runs_out(table):
 
 def test_costs_come_from_the_users_price_table(table):
     with FakeLLMServer() as server:
-        synth = _synth(server.url, table, price_per_1k_input_tokens=0.15,
-                       price_per_1k_output_tokens=0.6)
+        synth = _synth(
+            server.url, table, price_per_1k_input_tokens=0.15, price_per_1k_output_tokens=0.6
+        )
         synth.sample(100, seed=1)
         served = sum(1 for _ in server.requests)
     r = synth.last_sample_report_
@@ -191,8 +203,13 @@ def test_costs_come_from_the_users_price_table(table):
     assert r.cost == pytest.approx(r.input_tokens * 0.15 / 1000 + r.output_tokens * 0.6 / 1000)
     assert r.cost_per_1k_rows == pytest.approx(r.cost / 100 * 1000)
     assert "per 1,000 valid unique rows" in r.summary()
-    assert set(r.to_dict()) >= {"valid_row_rate", "duplicate_rate", "example_copy_rate",
-                                "cost_per_1k_rows", "seconds_per_1k_rows"}
+    assert set(r.to_dict()) >= {
+        "valid_row_rate",
+        "duplicate_rate",
+        "example_copy_rate",
+        "cost_per_1k_rows",
+        "seconds_per_1k_rows",
+    }
 
 
 def test_conditions_go_into_the_prompt_and_the_json_schema(table):
@@ -228,19 +245,24 @@ def test_prompt_levels_reveal_only_what_their_level_allows(table):
     assert "mean" not in json.dumps(basic) and "frequencies" not in json.dumps(basic)
     assert "mean" in json.dumps(improved) and "correlations" not in improved
     assert advanced["correlations"] and any("cause_of_death" in r for r in advanced["rules"])
-    assert prompts.messages(profile, prompt_level="basic", system_level="none",
-                            n_rows=5)[0]["role"] == "user"
+    assert (
+        prompts.messages(profile, prompt_level="basic", system_level="none", n_rows=5)[0]["role"]
+        == "user"
+    )
     assert "JSON only" in prompts.system_message("strict")
 
 
-@pytest.mark.parametrize("text,n_rows,flags", [
-    ('{"rows": [{"a": 1}, {"a": 2}]}', 2, {"strict": True}),
-    ('Here you go:\n```json\n[{"a": 1}, {"a": 2}]\n```\nEnjoy', 2, {"wrapped": True}),
-    ('{"rows": [{"a": 1}, {"a": 2}, {"a": 3, "b"', 2, {"cut_off": True}),
-    ("[{'a': None, 'b': True}, {'a': 2,}]", 2, {"strict": False}),
-    ('[{"a": 1}, {"a" 2}, {"a": 3}]', 2, {"bad_fragments": 1}),
-    ("I cannot do that.", 0, {"strict": False}),
-])
+@pytest.mark.parametrize(
+    "text,n_rows,flags",
+    [
+        ('{"rows": [{"a": 1}, {"a": 2}]}', 2, {"strict": True}),
+        ('Here you go:\n```json\n[{"a": 1}, {"a": 2}]\n```\nEnjoy', 2, {"wrapped": True}),
+        ('{"rows": [{"a": 1}, {"a": 2}, {"a": 3, "b"', 2, {"cut_off": True}),
+        ("[{'a': None, 'b': True}, {'a': 2,}]", 2, {"strict": False}),
+        ('[{"a": 1}, {"a" 2}, {"a": 3}]', 2, {"bad_fragments": 1}),
+        ("I cannot do that.", 0, {"strict": False}),
+    ],
+)
 def test_rows_are_read_from_imperfect_answers(text, n_rows, flags):
     parsed = parse_rows(text)
     assert len(parsed.rows) == n_rows
@@ -258,15 +280,48 @@ def test_the_cli_passes_server_parameters_and_reports_errors_in_one_line(table, 
     table.to_csv(data, index=False)
     runner = CliRunner()
     with FakeLLMServer() as server:
-        result = runner.invoke(app, ["generate", str(data), "-o", str(tmp_path / "out.csv"),
-                                     "-s", "llm", "-n", "50", "--seed", "1",
-                                     "-p", f"base_url={server.url}", "-p", "model=fake-llm",
-                                     "-p", "backoff_s=0.01"])
+        result = runner.invoke(
+            app,
+            [
+                "generate",
+                str(data),
+                "-o",
+                str(tmp_path / "out.csv"),
+                "-s",
+                "llm",
+                "-n",
+                "50",
+                "--seed",
+                "1",
+                "-p",
+                f"base_url={server.url}",
+                "-p",
+                "model=fake-llm",
+                "-p",
+                "backoff_s=0.01",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "out.csv")) == 50
-    result = runner.invoke(app, ["generate", str(data), "-o", str(tmp_path / "bad.csv"),
-                                 "-s", "llm", "-n", "5", "-p", f"base_url={closed_port_url()}",
-                                 "-p", "model=fake-llm", "-p", "max_retries=0"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(data),
+            "-o",
+            str(tmp_path / "bad.csv"),
+            "-s",
+            "llm",
+            "-n",
+            "5",
+            "-p",
+            f"base_url={closed_port_url()}",
+            "-p",
+            "model=fake-llm",
+            "-p",
+            "max_retries=0",
+        ],
+    )
     assert result.exit_code == 2 and "Cannot reach" in result.output
     assert "Traceback" not in result.output
 

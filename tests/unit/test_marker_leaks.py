@@ -30,49 +30,77 @@ from synthpatient.evaluation.evaluate import evaluate
 
 MARK = "ZQXJ"
 _NEEDLES = tuple(MARK.lower().encode(enc) for enc in ("utf-8", "utf-16-le", "utf-32-le"))
-_PHRASES = ("seen in clinic, stable", "follow-up in three months", "no change since last visit",
-            "reports chest pain on exertion", "declined statin", "referred to dietitian")
+_PHRASES = (
+    "seen in clinic, stable",
+    "follow-up in three months",
+    "no change since last visit",
+    "reports chest pain on exertion",
+    "declined statin",
+    "referred to dietitian",
+)
 
 #: Two spellings of the sensitive columns: the plain one, and one found only by content.
 OBVIOUS = {"name": "name", "mrn": "mrn", "phone": "phone", "email": "email", "remark": "remark"}
-SUBTLE = {"name": "Full Name", "mrn": "Hospital Number", "phone": "Telephone",
-          "email": "contact", "remark": "notes"}
+SUBTLE = {
+    "name": "Full Name",
+    "mrn": "Hospital Number",
+    "phone": "Telephone",
+    "email": "contact",
+    "remark": "notes",
+}
 
 
-def visit_table(names: dict[str, str], *, n_patients: int = 40, seed: int = 0,
-                repeated_remarks: bool = False) -> pd.DataFrame:
+def visit_table(
+    names: dict[str, str], *, n_patients: int = 40, seed: int = 0, repeated_remarks: bool = False
+) -> pd.DataFrame:
     """1-6 visits per patient; the marker in every cell of the sensitive columns."""
     rng = np.random.default_rng(seed)
     pid = np.repeat(np.arange(n_patients), rng.integers(1, 7, n_patients))
     marks = [f"{MARK}{int(v):08x}" for v in rng.integers(0, 16**8, n_patients)]
     n = len(pid)
-    remark_marks = [marks[p] for p in pid] if repeated_remarks else [
-        f"{MARK}{int(v):08x}" for v in rng.integers(0, 16**8, n)]
-    return pd.DataFrame({
-        names["mrn"]: [marks[p] for p in pid],
-        names["name"]: [f"{marks[p]} {('Smith', 'García', 'Nguyen')[p % 3]}" for p in pid],
-        names["phone"]: [f"+1 555 {marks[p]}" for p in pid],
-        names["email"]: [f"{marks[p].lower()}@hospital.org" for p in pid],
-        "age": rng.integers(18, 90, n_patients)[pid],
-        "sex": np.array(["female", "male"])[rng.integers(0, 2, n_patients)][pid],
-        "visit_date": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"),
-        "sbp": rng.integers(95, 175, n),
-        "hba1c": np.where(rng.random(n) < 0.1, np.nan, np.round(rng.normal(6.8, 1.0, n), 1)),
-        "smoker": rng.choice(["never", "former", "current"], n),
-        names["remark"]: [f"{m} {_PHRASES[i % len(_PHRASES)]}" for i, m in enumerate(remark_marks)],
-    })
+    remark_marks = (
+        [marks[p] for p in pid]
+        if repeated_remarks
+        else [f"{MARK}{int(v):08x}" for v in rng.integers(0, 16**8, n)]
+    )
+    return pd.DataFrame(
+        {
+            names["mrn"]: [marks[p] for p in pid],
+            names["name"]: [f"{marks[p]} {('Smith', 'García', 'Nguyen')[p % 3]}" for p in pid],
+            names["phone"]: [f"+1 555 {marks[p]}" for p in pid],
+            names["email"]: [f"{marks[p].lower()}@hospital.org" for p in pid],
+            "age": rng.integers(18, 90, n_patients)[pid],
+            "sex": np.array(["female", "male"])[rng.integers(0, 2, n_patients)][pid],
+            "visit_date": pd.Timestamp("2021-01-01")
+            + pd.to_timedelta(rng.integers(0, 900, n), "D"),
+            "sbp": rng.integers(95, 175, n),
+            "hba1c": np.where(rng.random(n) < 0.1, np.nan, np.round(rng.normal(6.8, 1.0, n), 1)),
+            "smoker": rng.choice(["never", "former", "current"], n),
+            names["remark"]: [
+                f"{m} {_PHRASES[i % len(_PHRASES)]}" for i, m in enumerate(remark_marks)
+            ],
+        }
+    )
 
 
 def harness_synthetic(table: pd.DataFrame, sensitive: list[str], seed: int = 1) -> pd.DataFrame:
     """A stand-in 'synthetic' table without the marker: real clinical values shuffled."""
     rng = np.random.default_rng(seed)
-    out = {c: (pd.Series([f"SYN-{i:05d} stand-in" for i in range(len(table))])
-               if c in sensitive else table[c].sample(frac=1.0, random_state=int(
-                   rng.integers(1 << 30))).reset_index(drop=True)) for c in table.columns}
+    out = {
+        c: (
+            pd.Series([f"SYN-{i:05d} stand-in" for i in range(len(table))])
+            if c in sensitive
+            else table[c]
+            .sample(frac=1.0, random_state=int(rng.integers(1 << 30)))
+            .reset_index(drop=True)
+        )
+        for c in table.columns
+    }
     return pd.DataFrame(out)
 
 
 # --- searching ------------------------------------------------------------------------------
+
 
 def text_leaks(text: object) -> bool:
     return MARK.lower() in str(text).lower()
@@ -84,8 +112,11 @@ def without_images(html: str) -> str:
 
 
 def frame_leaks(frame: pd.DataFrame) -> list[str]:
-    return [str(c) for c in frame.columns
-            if text_leaks(" ".join(map(str, frame[c].tolist()))) or text_leaks(c)]
+    return [
+        str(c)
+        for c in frame.columns
+        if text_leaks(" ".join(map(str, frame[c].tolist()))) or text_leaks(c)
+    ]
 
 
 def file_leaks(path: Path) -> bool:
@@ -108,8 +139,9 @@ def _bytes_leak(data: bytes) -> bool:
 
 
 def leaking_files(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and file_leaks(p))
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and file_leaks(p)
+    )
 
 
 def sensitive_columns(names: dict[str, str]) -> list[str]:
@@ -124,6 +156,7 @@ def case(request) -> tuple[pd.DataFrame, list[str]]:
 
 
 # --- the tests ------------------------------------------------------------------------------
+
 
 def test_the_fixture_plants_the_marker_in_every_sensitive_cell(case):
     table, sensitive = case
@@ -152,8 +185,11 @@ def test_copula_samples_and_model_files_hold_no_marker(case, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = GaussianCopulaSynthesizer(seed=0).fit(table)
-        samples = [model.sample(300), model.sample(50, conditions={"sex": "female"}),
-                   model.sample(50, conditions={"sbp": (120, 140)})]
+        samples = [
+            model.sample(300),
+            model.sample(50, conditions={"sex": "female"}),
+            model.sample(50, conditions={"sbp": (120, 140)}),
+        ]
         model.save(tmp_path / "model")
         samples.append(Synthesizer.load(tmp_path / "model").sample(100, seed=3))
     assert not [str(w.message) for w in caught if text_leaks(w.message)]
@@ -163,13 +199,16 @@ def test_copula_samples_and_model_files_hold_no_marker(case, tmp_path):
     assert not text_leaks(summarize_quality(table, samples[0]))
 
 
-@pytest.mark.parametrize("key, params", [
-    ("hybrid", {}),
-    ("mst", {"epsilon": 10.0, "n_bins": 4}),
-    ("tvae", {"steps": 3, "batch_size": 20, "progress": False}),
-    ("ctgan", {"steps": 2, "batch_size": 20, "progress": False}),
-    ("tabular_lm", {"epochs": 1, "d_model": 16, "progress": False}),
-])
+@pytest.mark.parametrize(
+    "key, params",
+    [
+        ("hybrid", {}),
+        ("mst", {"epsilon": 10.0, "n_bins": 4}),
+        ("tvae", {"steps": 3, "batch_size": 20, "progress": False}),
+        ("ctgan", {"steps": 2, "batch_size": 20, "progress": False}),
+        ("tabular_lm", {"epochs": 1, "d_model": 16, "progress": False}),
+    ],
+)
 def test_every_synthesizer_keeps_the_marker_out(key, params, tmp_path):
     table = visit_table(OBVIOUS, seed=2)
     with warnings.catch_warnings(record=True) as caught:
@@ -184,7 +223,7 @@ def test_every_synthesizer_keeps_the_marker_out(key, params, tmp_path):
 
 def test_evaluation_report_and_quality_summary_hold_no_marker(case):
     table, sensitive = case
-    real, holdout = table.iloc[: len(table) * 3 // 4], table.iloc[len(table) * 3 // 4:]
+    real, holdout = table.iloc[: len(table) * 3 // 4], table.iloc[len(table) * 3 // 4 :]
     synthetic = harness_synthetic(real, sensitive)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -201,7 +240,8 @@ def _invoke(*args: str):  # type: ignore[no-untyped-def]
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception)
+        result.exception
+    )
     return result, output
 
 
@@ -217,14 +257,31 @@ def test_cli_outputs_and_terminal_hold_no_marker(case, tmp_path):
     out.mkdir()
     commands = [
         ("generate", real, "-o", out / "a.csv", "-n", 200, "--seed", 1),
-        ("generate", tmp_path / "real.parquet", "-o", out / "b.parquet", "-n", 50,
-         "-c", "sex=male"),
+        (
+            "generate",
+            tmp_path / "real.parquet",
+            "-o",
+            out / "b.parquet",
+            "-n",
+            50,
+            "-c",
+            "sex=male",
+        ),
         ("fit", real, "-m", out / "model", "--seed", 2),
         ("sample", out / "model", "-o", out / "c.csv", "-n", 80, "-c", "sbp=110..150"),
         ("schema", real, "-o", out / "schema.json"),
         ("schema", real, "-o", out / "schema-observed.json", "--include-observed"),
-        ("evaluate", real, tmp_path / "stand-in.csv", "--holdout", holdout, "--target", "sbp",
-         "--json", out / "scores.json"),
+        (
+            "evaluate",
+            real,
+            tmp_path / "stand-in.csv",
+            "--holdout",
+            holdout,
+            "--target",
+            "sbp",
+            "--json",
+            out / "scores.json",
+        ),
     ]
     terminal = []
     for command in commands:
@@ -235,14 +292,17 @@ def test_cli_outputs_and_terminal_hold_no_marker(case, tmp_path):
     assert not leaking_files(out)
 
 
-@pytest.mark.parametrize("extra", [
-    ("-c", "{mrn}=someone"),
-    ("-c", "{remark}=fine"),
-    ("-c", "sex=unknown"),
-    ("--identifier", "nope"),
-    ("--categorical", "nope"),
-    ("-c", "sbp=300..400"),
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("-c", "{mrn}=someone"),
+        ("-c", "{remark}=fine"),
+        ("-c", "sex=unknown"),
+        ("--identifier", "nope"),
+        ("--categorical", "nope"),
+        ("-c", "sbp=300..400"),
+    ],
+)
 def test_cli_errors_name_no_marker(extra, tmp_path):
     table = visit_table(OBVIOUS, seed=3)
     real = tmp_path / "real.csv"
@@ -260,8 +320,15 @@ def test_evaluating_on_a_sensitive_column_names_no_marker(option, role, tmp_path
     table = visit_table(OBVIOUS, seed=4)
     table.to_csv(tmp_path / "real.csv", index=False)
     harness_synthetic(table, sensitive_columns(OBVIOUS)).to_csv(tmp_path / "s.csv", index=False)
-    result, output = _invoke("evaluate", tmp_path / "real.csv", tmp_path / "s.csv", option,
-                             OBVIOUS[role], "--json", tmp_path / "scores.json")
+    result, output = _invoke(
+        "evaluate",
+        tmp_path / "real.csv",
+        tmp_path / "s.csv",
+        option,
+        OBVIOUS[role],
+        "--json",
+        tmp_path / "scores.json",
+    )
     assert not text_leaks(output), output
     if (tmp_path / "scores.json").exists():
         assert not file_leaks(tmp_path / "scores.json")
@@ -310,5 +377,6 @@ def test_api_errors_name_no_marker(tmp_path):
         except SynthPatientError as exc:
             assert not text_leaks(exc), str(exc)
         else:  # an attempt that succeeds must not show the marker either
-            assert not text_leaks(result if not isinstance(result, pd.DataFrame)
-                                  else frame_leaks(result) or "")
+            assert not text_leaks(
+                result if not isinstance(result, pd.DataFrame) else frame_leaks(result) or ""
+            )

@@ -32,10 +32,20 @@ from tests.conftest import make_clinical_table
 MARKER = "ZQX-ward-7731"  # a value only the training table holds
 TINY: dict[str, dict] = {
     "copula": {},
-    "ctgan": {"steps": 4, "batch_size": 40, "generator_dims": (16,),
-              "discriminator_dims": (16,), "progress": False},
-    "tvae": {"steps": 4, "batch_size": 40, "compress_dims": (16,), "decompress_dims": (16,),
-             "progress": False},
+    "ctgan": {
+        "steps": 4,
+        "batch_size": 40,
+        "generator_dims": (16,),
+        "discriminator_dims": (16,),
+        "progress": False,
+    },
+    "tvae": {
+        "steps": 4,
+        "batch_size": 40,
+        "compress_dims": (16,),
+        "decompress_dims": (16,),
+        "progress": False,
+    },
     "mst": {"epsilon": 10.0, "n_bins": 4},
     "tabular_lm": {"epochs": 1, "d_model": 16, "n_layers": 1, "n_heads": 2, "progress": False},
     "hybrid": {"base": "copula", "notes_column": None},
@@ -79,8 +89,14 @@ def _rewrite(path: Path, *, state=None, arrays=None, manifest=None) -> None:
     new_state = state(saved.state) if state else saved.state
     new_arrays = arrays(dict(saved.arrays)) if arrays else saved.arrays
     head = {k: v for k, v in saved.manifest.items() if k not in ("format", "arrays")}
-    write_model(path, manifest(head) if manifest else head, schema=saved.schema,
-                state=new_state, arrays=new_arrays, overwrite=True)
+    write_model(
+        path,
+        manifest(head) if manifest else head,
+        schema=saved.schema,
+        state=new_state,
+        arrays=new_arrays,
+        overwrite=True,
+    )
 
 
 def _npz(path: Path, change) -> None:
@@ -92,8 +108,7 @@ def _npz(path: Path, change) -> None:
 
 # -- nothing real in the manifest -------------------------------------------------------------
 @pytest.mark.parametrize("key", list(TINY))
-def test_manifest_holds_nothing_learned_and_the_loaded_model_still_samples_it(key, table,
-                                                                               tmp_path):
+def test_manifest_holds_nothing_learned_and_the_loaded_model_still_samples_it(key, table, tmp_path):
     model = _fit(key, table)
     model.save(tmp_path / "m")
     text = (tmp_path / "m" / MANIFEST).read_text(encoding="utf-8")
@@ -170,37 +185,47 @@ def test_wrong_shape_dtype_and_nan_are_named(copula, tmp_path):
     _refused(path, "array 'marginal_0_quantiles' holds NaN")
 
 
-@pytest.mark.parametrize("text,match", [
-    ("{not json", "manifest.json is not valid JSON"),
-    ("[1, 2, 3]", "manifest.json is not a JSON object"),
-    ('"a string"', "not a JSON object"),
-    ("[" * 100_000, "damaged"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("{not json", "manifest.json is not valid JSON"),
+        ("[1, 2, 3]", "manifest.json is not a JSON object"),
+        ('"a string"', "not a JSON object"),
+        ("[" * 100_000, "damaged"),
+    ],
+)
 def test_a_manifest_that_is_not_an_object_is_refused(copula, tmp_path, text, match):
     copula.save(tmp_path / "m")
     (tmp_path / "m" / MANIFEST).write_text(text)
     _refused(tmp_path / "m", match)
 
 
-@pytest.mark.parametrize("change,match", [
-    (lambda m: {**m, "format": "synthpatient.model/1"}, "older synthpatient.*Refit the model"),
-    (lambda m: {**m, "format": "other/9"}, "'other/9', not a synthpatient model.*Refit"),
-    (lambda m: {k: v for k, v in m.items() if k != "format"}, "no format"),
-    (lambda m: {**m, "synthesizer": "magic"}, "synthesizer 'magic' that this version"),
-    (lambda m: {**m, "synthesizer": 7}, "entry 'synthesizer' is missing or not a str"),
-    (lambda m: {**m, "params": {"n_quantiles": -4}}, "parameters do not fit.*n_quantiles"),
-    (lambda m: {**m, "params": {"bogus": 1}}, "parameters name 'bogus', which Gaussian"),
-    (lambda m: {**m, "params": {"seed": "x"}}, "parameters do not fit.*seed"),
-    (lambda m: {**m, "params": [1]}, "entry 'params'"),
-    (lambda m: {**m, "n_training_rows": True}, "n_training_rows"),
-    (lambda m: {**m, "n_training_rows": -1}, "n_training_rows"),
-    (lambda m: {**m, "state": {}}, "unexpected entry 'state'"),
-    (lambda m: {**m, "arrays": {**m["arrays"], "correlation": {"shape": "x"}}},
-     "inventory entry of array 'correlation'"),
-    (lambda m: {**m, "schema": {"columns": "x"}}, "schema is not valid"),
-    (lambda m: {**m, "schema": {"columns": m["schema"]["columns"][:-1]}},
-     "schema in manifest.json differs"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda m: {**m, "format": "synthpatient.model/1"}, "older synthpatient.*Refit the model"),
+        (lambda m: {**m, "format": "other/9"}, "'other/9', not a synthpatient model.*Refit"),
+        (lambda m: {k: v for k, v in m.items() if k != "format"}, "no format"),
+        (lambda m: {**m, "synthesizer": "magic"}, "synthesizer 'magic' that this version"),
+        (lambda m: {**m, "synthesizer": 7}, "entry 'synthesizer' is missing or not a str"),
+        (lambda m: {**m, "params": {"n_quantiles": -4}}, "parameters do not fit.*n_quantiles"),
+        (lambda m: {**m, "params": {"bogus": 1}}, "parameters name 'bogus', which Gaussian"),
+        (lambda m: {**m, "params": {"seed": "x"}}, "parameters do not fit.*seed"),
+        (lambda m: {**m, "params": [1]}, "entry 'params'"),
+        (lambda m: {**m, "n_training_rows": True}, "n_training_rows"),
+        (lambda m: {**m, "n_training_rows": -1}, "n_training_rows"),
+        (lambda m: {**m, "state": {}}, "unexpected entry 'state'"),
+        (
+            lambda m: {**m, "arrays": {**m["arrays"], "correlation": {"shape": "x"}}},
+            "inventory entry of array 'correlation'",
+        ),
+        (lambda m: {**m, "schema": {"columns": "x"}}, "schema is not valid"),
+        (
+            lambda m: {**m, "schema": {"columns": m["schema"]["columns"][:-1]}},
+            "schema in manifest.json differs",
+        ),
+    ],
+)
 def test_bad_manifest_entries_are_refused(copula, tmp_path, change, match):
     copula.save(tmp_path / "m")
     path = tmp_path / "m" / MANIFEST
@@ -238,25 +263,51 @@ def _asymmetric(arrays):
     return {**arrays, "correlation": corr}
 
 
-@pytest.mark.parametrize("state,arrays,match", [
-    (None, _asymmetric, "correlation matrix is not a correlation matrix"),
-    (None, lambda a: {**a, "correlation": np.eye(3)}, "correlation matrix does not have one"),
-    (None, lambda a: {**a, "marginal_1_edges": a["marginal_1_edges"][::-1].copy()},
-     "marginal of column 'sex' does not split"),
-    (None, lambda a: {**a, "marginal_0_quantiles": a["marginal_0_quantiles"][::-1].copy()},
-     "marginal of column 'age' is not an increasing quantile function"),
-    (None, lambda a: {**a, "missing_0_left": np.zeros_like(a["missing_0_left"])},
-     "missing-value tree 0 is not a tree"),
-    (lambda s: {**s, "columns": s["columns"][::-1]}, None, "columns differ"),
-    (lambda s: {k: v for k, v in s.items() if k != "marginals"}, None,
-     "the entry 'marginals' is missing"),
-    (lambda s: {**s, "marginals": 5}, None, "TypeError while restoring"),
-    (lambda s: {**s, "marginals": [{**m, "categories": ["a", "b"]} if m["type"] ==
-                                   "categorical" else m for m in s["marginals"]]},
-     None, "lists other categories than the schema"),
-    (None, lambda a: {k: v for k, v in a.items() if k != "missing_0_left"},
-     "the entry 'missing_0_left' is missing"),
-])
+@pytest.mark.parametrize(
+    "state,arrays,match",
+    [
+        (None, _asymmetric, "correlation matrix is not a correlation matrix"),
+        (None, lambda a: {**a, "correlation": np.eye(3)}, "correlation matrix does not have one"),
+        (
+            None,
+            lambda a: {**a, "marginal_1_edges": a["marginal_1_edges"][::-1].copy()},
+            "marginal of column 'sex' does not split",
+        ),
+        (
+            None,
+            lambda a: {**a, "marginal_0_quantiles": a["marginal_0_quantiles"][::-1].copy()},
+            "marginal of column 'age' is not an increasing quantile function",
+        ),
+        (
+            None,
+            lambda a: {**a, "missing_0_left": np.zeros_like(a["missing_0_left"])},
+            "missing-value tree 0 is not a tree",
+        ),
+        (lambda s: {**s, "columns": s["columns"][::-1]}, None, "columns differ"),
+        (
+            lambda s: {k: v for k, v in s.items() if k != "marginals"},
+            None,
+            "the entry 'marginals' is missing",
+        ),
+        (lambda s: {**s, "marginals": 5}, None, "TypeError while restoring"),
+        (
+            lambda s: {
+                **s,
+                "marginals": [
+                    {**m, "categories": ["a", "b"]} if m["type"] == "categorical" else m
+                    for m in s["marginals"]
+                ],
+            },
+            None,
+            "lists other categories than the schema",
+        ),
+        (
+            None,
+            lambda a: {k: v for k, v in a.items() if k != "missing_0_left"},
+            "the entry 'missing_0_left' is missing",
+        ),
+    ],
+)
 def test_copula_state_is_checked(copula, tmp_path, state, arrays, match):
     copula.save(tmp_path / "m")
     _rewrite(tmp_path / "m", state=state, arrays=arrays)
@@ -269,26 +320,65 @@ def deep_models(table):
     return {key: _fit(key, table) for key in ("ctgan", "tvae", "tabular_lm")}
 
 
-@pytest.mark.parametrize("key,state,arrays,match", [
-    ("ctgan", None, lambda a: {**a, "generator.seq.0.fc.weight": np.zeros((3, 3), np.float32)},
-     "network weight 'generator.seq.0.fc.weight' does not have its layer's shape"),
-    ("ctgan", lambda s: {**s, "network": {**s["network"], "dims": [10**9]}}, None,
-     "network setting 'dims' fits none of its weights"),
-    ("ctgan", lambda s: {**s, "network": {**s["network"], "data_dim": 3}}, None,
-     "input and output sizes do not match"),
-    ("tvae", lambda s: {**s, "sampler": {"block_sizes": [99]}}, None,
-     "conditional vector's blocks"),
-    ("tvae", None, lambda a: {**a, "transform.0.stds": -a["transform.0.stds"]},
-     "transform of column 'age' has a scale or mixture modes that are not positive"),
-    ("tvae", None, lambda a: {k: v for k, v in a.items() if k != "decoder.sigma"},
-     "network weights 'decoder.\\*' are not those of its layers"),
-    ("tabular_lm", lambda s: {**s, "network": {**s["network"], "n_heads": 3}}, None,
-     "heads, width or dropout"),
-    ("tabular_lm", None, lambda a: {**a, "symbol_log_weights": np.zeros(2)},
-     "symbol weights do not fit"),
-    ("tabular_lm", lambda s: {**s, "vocabs": s["vocabs"][:-1]}, None,
-     "one vocabulary per learned column"),
-])
+@pytest.mark.parametrize(
+    "key,state,arrays,match",
+    [
+        (
+            "ctgan",
+            None,
+            lambda a: {**a, "generator.seq.0.fc.weight": np.zeros((3, 3), np.float32)},
+            "network weight 'generator.seq.0.fc.weight' does not have its layer's shape",
+        ),
+        (
+            "ctgan",
+            lambda s: {**s, "network": {**s["network"], "dims": [10**9]}},
+            None,
+            "network setting 'dims' fits none of its weights",
+        ),
+        (
+            "ctgan",
+            lambda s: {**s, "network": {**s["network"], "data_dim": 3}},
+            None,
+            "input and output sizes do not match",
+        ),
+        (
+            "tvae",
+            lambda s: {**s, "sampler": {"block_sizes": [99]}},
+            None,
+            "conditional vector's blocks",
+        ),
+        (
+            "tvae",
+            None,
+            lambda a: {**a, "transform.0.stds": -a["transform.0.stds"]},
+            "transform of column 'age' has a scale or mixture modes that are not positive",
+        ),
+        (
+            "tvae",
+            None,
+            lambda a: {k: v for k, v in a.items() if k != "decoder.sigma"},
+            "network weights 'decoder.\\*' are not those of its layers",
+        ),
+        (
+            "tabular_lm",
+            lambda s: {**s, "network": {**s["network"], "n_heads": 3}},
+            None,
+            "heads, width or dropout",
+        ),
+        (
+            "tabular_lm",
+            None,
+            lambda a: {**a, "symbol_log_weights": np.zeros(2)},
+            "symbol weights do not fit",
+        ),
+        (
+            "tabular_lm",
+            lambda s: {**s, "vocabs": s["vocabs"][:-1]},
+            None,
+            "one vocabulary per learned column",
+        ),
+    ],
+)
 def test_deep_model_state_is_checked(deep_models, tmp_path, key, state, arrays, match):
     deep_models[key].save(tmp_path / "m")
     _rewrite(tmp_path / "m", state=state, arrays=arrays)
@@ -301,10 +391,14 @@ def test_mst_state_is_checked(table, tmp_path):
     original = read_model(tmp_path / "m")
     _rewrite(tmp_path / "m", arrays=lambda a: {**a, "clique_0_marginal": np.ones((1, 1))})
     _refused(tmp_path / "m", "clique's tables do not have the shape")
-    _rewrite(tmp_path / "m", arrays=lambda a: {**a, **{k: v for k, v in original.arrays.items()
-                                                       if k.startswith("clique_0")},
-                                               "coder_0_groups": np.full_like(
-                                                   original.arrays["coder_0_groups"], 3)})
+    _rewrite(
+        tmp_path / "m",
+        arrays=lambda a: {
+            **a,
+            **{k: v for k, v in original.arrays.items() if k.startswith("clique_0")},
+            "coder_0_groups": np.full_like(original.arrays["coder_0_groups"], 3),
+        },
+    )
     _refused(tmp_path / "m", "bins of column 'age' have empty groups")
 
 
@@ -317,9 +411,16 @@ def test_hybrid_nested_state_is_covered(table, tmp_path):
     _fit("hybrid", table).save(tmp_path / "n")
     _rewrite(tmp_path / "n", arrays=lambda a: {**a, "base.correlation": np.eye(2)})
     _refused(tmp_path / "n", "correlation matrix does not have one")
-    _rewrite(tmp_path / "n", arrays=lambda a: {**a, "base.correlation": np.eye(
-        len(read_model(tmp_path / "n").state["base"]["state"]["columns"]))},
-        state=lambda s: {"base": {**s["base"], "key": "hybrid"}})
+    _rewrite(
+        tmp_path / "n",
+        arrays=lambda a: {
+            **a,
+            "base.correlation": np.eye(
+                len(read_model(tmp_path / "n").state["base"]["state"]["columns"])
+            ),
+        },
+        state=lambda s: {"base": {**s["base"], "key": "hybrid"}},
+    )
     _refused(tmp_path / "n", "nested base model is not the one")
 
 
@@ -342,8 +443,9 @@ def test_the_command_line_refuses_a_damaged_model_in_one_line(copula, tmp_path):
     copula.save(tmp_path / "m")
     _npz(tmp_path / "m", lambda a: {**a, "correlation": a["correlation"] * 0.5})
     out = tmp_path / "o.csv"
-    result = CliRunner().invoke(app, ["sample", str(tmp_path / "m"), "--rows", "5",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["sample", str(tmp_path / "m"), "--rows", "5", "--out", str(out)]
+    )
     assert result.exit_code == 2 and not out.exists()
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "damaged" in lines[0] and "Traceback" not in result.output
@@ -353,16 +455,17 @@ def test_the_command_line_refuses_a_damaged_model_in_one_line(copula, tmp_path):
 def test_a_loaded_llm_model_samples_only_once_its_server_is_given_again(table, tmp_path):
     pytest.importorskip("httpx")
     from synthpatient.errors import InvalidParameterError
-    from tests.fake_llm_server import FakeLLMServer
     from synthpatient.synthesizers.llm import LLMSynthesizer
+    from tests.fake_llm_server import FakeLLMServer
 
     with FakeLLMServer() as server:
         model = LLMSynthesizer(base_url=server.url, model="fake-llm", seed=0).fit(table)
         model.save(tmp_path / "m")
         # a hostile edit: another server, and the key of another environment variable
         manifest = json.loads((tmp_path / "m" / MANIFEST).read_text())
-        manifest["params"].update(base_url="http://attacker.invalid/v1",
-                                  api_key_env="AWS_SECRET_ACCESS_KEY")
+        manifest["params"].update(
+            base_url="http://attacker.invalid/v1", api_key_env="AWS_SECRET_ACCESS_KEY"
+        )
         (tmp_path / "m" / MANIFEST).write_text(json.dumps(manifest))
         loaded = Synthesizer.load(tmp_path / "m")
         with pytest.raises(InvalidParameterError, match="base_url, api_key_env"):
@@ -370,8 +473,9 @@ def test_a_loaded_llm_model_samples_only_once_its_server_is_given_again(table, t
         assert not server.requests
         with pytest.raises(InvalidParameterError, match="takes base_url, api_key_env"):
             Synthesizer.load(tmp_path / "m", model="other")
-        confirmed = Synthesizer.load(tmp_path / "m", base_url=server.url,
-                                     api_key_env="SYNTHPATIENT_LLM_API_KEY")
+        confirmed = Synthesizer.load(
+            tmp_path / "m", base_url=server.url, api_key_env="SYNTHPATIENT_LLM_API_KEY"
+        )
         assert len(confirmed.sample(5, seed=1)) == 5 and server.requests
 
 

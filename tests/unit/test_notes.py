@@ -23,29 +23,33 @@ def _mixed_table(n_rows: int = 120, seed: int = 0) -> pd.DataFrame:
     """Roles the other tables lack: a blood pressure pair, HbA1c in mmol/mol, a smoker flag,
     has_/history_of_/is_ flags, a mortality outcome, negative values, codes with digits."""
     rng = np.random.default_rng(seed)
-    admitted = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 20_000_000, n_rows),
-                                                            "s")
-    frame = pd.DataFrame({
-        "mrn": [f"MRN{i:05d}" for i in range(n_rows)],
-        "first_name": [f"Ann{i}" for i in range(n_rows)],
-        "gender": rng.choice(["F", "M", "other"], n_rows),
-        "age_years": rng.integers(18, 95, n_rows),
-        "systolic_bp": rng.integers(95, 190, n_rows),
-        "diastolic_bp": rng.integers(55, 110, n_rows),
-        "hba1c_mmol_mol": rng.normal(55, 12, n_rows).round(0),
-        "fasting_glucose": rng.normal(6.5, 1.5, n_rows).round(1),
-        "smoker": rng.random(n_rows) < 0.2,
-        "has_diabetes": rng.random(n_rows) < 0.4,
-        "history_of_stroke": rng.random(n_rows) < 0.1,
-        "is_pregnant": rng.random(n_rows) < 0.05,
-        "statin": rng.random(n_rows) < 0.3,
-        "mortality": rng.random(n_rows) < 0.1,
-        "stage": rng.choice(["stage 1", "stage 2", "stage 3"], n_rows),
-        "egfr_z": rng.normal(0, 1, n_rows).round(2),
-        "admission_time": admitted,
-        "discharge_date": (admitted + pd.to_timedelta(rng.integers(1, 20, n_rows), "D"))
-        .normalize(),
-    })
+    admitted = pd.Timestamp("2021-01-01") + pd.to_timedelta(
+        rng.integers(0, 20_000_000, n_rows), "s"
+    )
+    frame = pd.DataFrame(
+        {
+            "mrn": [f"MRN{i:05d}" for i in range(n_rows)],
+            "first_name": [f"Ann{i}" for i in range(n_rows)],
+            "gender": rng.choice(["F", "M", "other"], n_rows),
+            "age_years": rng.integers(18, 95, n_rows),
+            "systolic_bp": rng.integers(95, 190, n_rows),
+            "diastolic_bp": rng.integers(55, 110, n_rows),
+            "hba1c_mmol_mol": rng.normal(55, 12, n_rows).round(0),
+            "fasting_glucose": rng.normal(6.5, 1.5, n_rows).round(1),
+            "smoker": rng.random(n_rows) < 0.2,
+            "has_diabetes": rng.random(n_rows) < 0.4,
+            "history_of_stroke": rng.random(n_rows) < 0.1,
+            "is_pregnant": rng.random(n_rows) < 0.05,
+            "statin": rng.random(n_rows) < 0.3,
+            "mortality": rng.random(n_rows) < 0.1,
+            "stage": rng.choice(["stage 1", "stage 2", "stage 3"], n_rows),
+            "egfr_z": rng.normal(0, 1, n_rows).round(2),
+            "admission_time": admitted,
+            "discharge_date": (
+                admitted + pd.to_timedelta(rng.integers(1, 20, n_rows), "D")
+            ).normalize(),
+        }
+    )
     frame.loc[rng.random(n_rows) < 0.2, "fasting_glucose"] = np.nan
     frame.loc[rng.random(n_rows) < 0.1, "age_years"] = np.nan
     frame["has_diabetes"] = frame["has_diabetes"].astype(object)
@@ -54,10 +58,12 @@ def _mixed_table(n_rows: int = 120, seed: int = 0) -> pd.DataFrame:
 
 
 def _tables() -> dict[str, pd.DataFrame]:
-    return {"clinical": make_clinical_table(300, seed=2),
-            "diabetes": datasets.load("diabetes"),
-            "breast_cancer": datasets.load("breast_cancer").iloc[:120],
-            "mixed": _mixed_table()}
+    return {
+        "clinical": make_clinical_table(300, seed=2),
+        "diabetes": datasets.load("diabetes"),
+        "breast_cancer": datasets.load("breast_cancer").iloc[:120],
+        "mixed": _mixed_table(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +79,10 @@ def test_template_notes_never_contradict_their_rows(tables, name, kind):
     notes = write_notes(table, kind=kind, seed=7)
     assert notes.index.equals(table.index) and notes.map(bool).all()
     profile = profile_table(table)
-    problems = {i: check_note(n, r, profile=profile)
-                for i, (n, r) in enumerate(zip(notes, table.to_dict("records"), strict=True))}
+    problems = {
+        i: check_note(n, r, profile=profile)
+        for i, (n, r) in enumerate(zip(notes, table.to_dict("records"), strict=True))
+    }
     assert not {i: p for i, p in problems.items() if p}
     assert notes.attrs["notes_report"]["template_fallbacks"] == 0
 
@@ -89,8 +97,9 @@ def test_notes_state_the_values_with_units_and_never_invent_missing_ones(tables)
             assert "LDL cholesterol was" not in note and "LDL cholesterol of" not in note
         else:
             assert f"{row['ldl']:g} mg/dL" in note
-        assert ("not on insulin" in note or "not taking insulin" in note
-                or "takes no insulin" in note) != row["on_insulin"]
+        assert (
+            "not on insulin" in note or "not taking insulin" in note or "takes no insulin" in note
+        ) != row["on_insulin"]
 
 
 def test_diabetes_notes_use_catalogue_units_and_keep_sex_codes_neutral(tables):
@@ -124,51 +133,83 @@ def test_bad_arguments_and_empty_tables():
 
 
 # -- the checker can fail ---------------------------------------------------------------------
-ROW = {"patient_id": 7, "name": "Mrs. Jane Roe", "age": 61, "sex": "male", "bmi": 31.27,
-       "hba1c": 7.2, "ldl": np.nan, "smoker": "former", "on_insulin": False,
-       "admitted": pd.Timestamp("2021-03-04"), "died": False, "cause_of_death": None}
-PROFILE_TABLE = pd.DataFrame([ROW, {**ROW, "sex": "female", "smoker": "never", "ldl": 100.0,
-                                    "cause_of_death": "cancer", "died": True,
-                                    "on_insulin": True, "name": "Ann Lee"},
-                              {**ROW, "cause_of_death": "cardiac", "smoker": "current"}])
+ROW = {
+    "patient_id": 7,
+    "name": "Mrs. Jane Roe",
+    "age": 61,
+    "sex": "male",
+    "bmi": 31.27,
+    "hba1c": 7.2,
+    "ldl": np.nan,
+    "smoker": "former",
+    "on_insulin": False,
+    "admitted": pd.Timestamp("2021-03-04"),
+    "died": False,
+    "cause_of_death": None,
+}
+PROFILE_TABLE = pd.DataFrame(
+    [
+        ROW,
+        {
+            **ROW,
+            "sex": "female",
+            "smoker": "never",
+            "ldl": 100.0,
+            "cause_of_death": "cancer",
+            "died": True,
+            "on_insulin": True,
+            "name": "Ann Lee",
+        },
+        {**ROW, "cause_of_death": "cardiac", "smoker": "current"},
+    ]
+)
 
 
-@pytest.mark.parametrize(("note", "expected"), [
-    ("A 54-year-old man.", "age is 54"),
-    ("Patient aged 70.", "age is 70"),
-    ("He has a BMI of 35.1 kg/m2.", "bmi is 35.1"),
-    ("HbA1c 9.1%.", "hba1c is 9.1"),
-    ("LDL cholesterol 130 mg/dL.", "ldl, which is not recorded"),
-    ("He is on insulin.", "on_insulin is True"),
-    ("Currently taking insulin.", "on_insulin is True"),
-    ("He died in hospital.", "died is True"),
-    ("Outcome: deceased.", "died is True"),
-    ("She has a BMI of 31.3 kg/m2.", "patient is male"),
-    ("The woman was seen.", "patient is male"),
-    ("He is a current smoker.", "smoking status is former"),
-    ("He has never smoked.", "smoking status is former"),
-    ("Smoking status: current.", "smoking status is former"),
-    ("Admitted on 5 March 2021.", "admitted is"),
-    ("Admitted on 2020-03-04.", "admitted is"),
-    ("Seen on 1 April 2019.", "date 1 april 2019"),
-    ("Review in 3 months.", "number 3"),
-    ("Cause of death: cardiac.", "cardiac"),
-    ("Blood pressure 140/90 mmHg.", "number 140"),
-    ("A seventy-year-old man.", "in words"),
-])
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("A 54-year-old man.", "age is 54"),
+        ("Patient aged 70.", "age is 70"),
+        ("He has a BMI of 35.1 kg/m2.", "bmi is 35.1"),
+        ("HbA1c 9.1%.", "hba1c is 9.1"),
+        ("LDL cholesterol 130 mg/dL.", "ldl, which is not recorded"),
+        ("He is on insulin.", "on_insulin is True"),
+        ("Currently taking insulin.", "on_insulin is True"),
+        ("He died in hospital.", "died is True"),
+        ("Outcome: deceased.", "died is True"),
+        ("She has a BMI of 31.3 kg/m2.", "patient is male"),
+        ("The woman was seen.", "patient is male"),
+        ("He is a current smoker.", "smoking status is former"),
+        ("He has never smoked.", "smoking status is former"),
+        ("Smoking status: current.", "smoking status is former"),
+        ("Admitted on 5 March 2021.", "admitted is"),
+        ("Admitted on 2020-03-04.", "admitted is"),
+        ("Seen on 1 April 2019.", "date 1 april 2019"),
+        ("Review in 3 months.", "number 3"),
+        ("Cause of death: cardiac.", "cardiac"),
+        ("Blood pressure 140/90 mmHg.", "number 140"),
+        ("A seventy-year-old man.", "in words"),
+    ],
+)
 def test_checker_catches_hand_written_contradictions(note, expected):
     problems = check_note(note, ROW, profile=profile_table(PROFILE_TABLE))
     assert any(expected in p for p in problems), problems
 
 
-@pytest.mark.parametrize("note", [
-    "Clinic visit note. Patient: Mrs. Jane Roe (record 7). A 61-year-old man, BMI 31.3 kg/m2, "
-    "HbA1c 7.2%; LDL cholesterol not recorded. He is not on insulin and is an ex-smoker. "
-    "Admitted on March 4, 2021. He survived. Cause of death: not recorded.",
-    "He is 61 years old; BMI was 31 kg/m2. He takes no insulin, quit smoking and did not die.",
-    "Age 61, sex male, smoker: former, on insulin: no, died: no, LDL cholesterol: not recorded.",
-    "Male patient aged 61 with type 2 diabetes, admitted on 04/03/2021 (BMI 31.27 kg/m2).",
-])
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Clinic visit note. Patient: Mrs. Jane Roe (record 7). A 61-year-old man, BMI 31.3 kg/m2, "
+        "HbA1c 7.2%; LDL cholesterol not recorded. He is not on insulin and is an ex-smoker. "
+        "Admitted on March 4, 2021. He survived. Cause of death: not recorded.",
+        "He is 61 years old; BMI was 31 kg/m2. He takes no insulin, quit smoking and did not die.",
+        (
+            "Age 61, sex male, smoker: former, on insulin: no, died: no, "
+            "LDL cholesterol: not recorded."
+        ),
+        "Male patient aged 61 with type 2 diabetes, admitted on 04/03/2021 (BMI 31.27 kg/m2).",
+    ],
+)
 def test_checker_accepts_consistent_rewordings(note):
     assert check_note(note, ROW, profile=profile_table(PROFILE_TABLE)) == []
 
@@ -186,11 +227,11 @@ def test_checker_reads_blood_pressure_pairs_and_labelled_flags(tables):
 
 
 # -- with an LLM (a local scripted server) ----------------------------------------------------
-def _answer(note: str | None = None, *, content: str | None = None,
-            finish: str = "stop") -> dict:
+def _answer(note: str | None = None, *, content: str | None = None, finish: str = "stop") -> dict:
     text = content if content is not None else json.dumps({"note": note})
-    return {"choices": [{"finish_reason": finish,
-                         "message": {"role": "assistant", "content": text}}]}
+    return {
+        "choices": [{"finish_reason": finish, "message": {"role": "assistant", "content": text}}]
+    }
 
 
 @pytest.fixture()
@@ -225,17 +266,25 @@ def _bad(row: dict) -> str:
 
 def test_llm_notes_are_checked_reasked_and_replaced(server, small):
     rows = small.to_dict("records")
-    server.script = [(200, _answer(_good(rows[0]))),
-                     (200, _answer(_bad(rows[1]))), (200, _answer(_good(rows[1]))),
-                     (200, _answer(_bad(rows[2]))), (200, _answer(_bad(rows[2]))),
-                     (200, _answer(content="Sure! Here is a lovely note about the patient.")),
-                     (200, _answer(content='{"note": "A ', finish="length"))]
+    server.script = [
+        (200, _answer(_good(rows[0]))),
+        (200, _answer(_bad(rows[1]))),
+        (200, _answer(_good(rows[1]))),
+        (200, _answer(_bad(rows[2]))),
+        (200, _answer(_bad(rows[2]))),
+        (200, _answer(content="Sure! Here is a lovely note about the patient.")),
+        (200, _answer(content='{"note": "A ', finish="length")),
+    ]
     notes = write_notes(small, llm=_client(server.url), seed=0)
     report = notes.attrs["notes_report"]
     assert notes.iloc[0] == _good(rows[0]) and notes.iloc[1] == _good(rows[1])
     assert notes.iloc[2] == write_notes(small, seed=0).iloc[2]  # the template note
-    assert (report["llm_accepted"], report["llm_rejected_contradiction"],
-            report["llm_rejected_invalid"], report["template_fallbacks"]) == (2, 3, 2, 2)
+    assert (
+        report["llm_accepted"],
+        report["llm_rejected_contradiction"],
+        report["llm_rejected_invalid"],
+        report["template_fallbacks"],
+    ) == (2, 3, 2, 2)
     profile = profile_table(small)
     assert all(check_note(n, r, profile=profile) == [] for n, r in zip(notes, rows, strict=True))
     # the re-ask names the problem; the prompt holds the row's values as JSON, never the key
@@ -252,8 +301,9 @@ def test_rate_limits_are_retried_and_server_errors_fall_back(server, small):
     server.script = [(429, {"error": {"message": "slow down"}}), (200, _answer(_good(rows[0])))]
     server.script += [(503, {})] * 12  # every later row: 503 after the client's retries
     with pytest.warns(UserWarning, match="switched off"):
-        notes = write_notes(small, llm=_client(server.url, max_retries=1), seed=0,
-                            max_consecutive_failures=2)
+        notes = write_notes(
+            small, llm=_client(server.url, max_retries=1), seed=0, max_consecutive_failures=2
+        )
     report = notes.attrs["notes_report"]
     assert notes.iloc[0] == _good(rows[0])
     assert report["llm_accepted"] == 1 and report["llm_request_errors"] == 2
@@ -261,13 +311,17 @@ def test_rate_limits_are_retried_and_server_errors_fall_back(server, small):
     assert notes.map(bool).all()
 
 
-@pytest.mark.parametrize(("status", "body", "match"), [
-    (401, {"error": {"message": f"bad key {KEY}"}}, "API key"),
-    (404, {"error": {"message": "model 'x' not found"}}, "does not know model"),
-    (400, {"error": {"message": "maximum context length is 512 tokens"}}, "context window"),
-])
-def test_configuration_errors_are_one_line_and_never_show_the_key(server, small, status, body,
-                                                                  match):
+@pytest.mark.parametrize(
+    ("status", "body", "match"),
+    [
+        (401, {"error": {"message": f"bad key {KEY}"}}, "API key"),
+        (404, {"error": {"message": "model 'x' not found"}}, "does not know model"),
+        (400, {"error": {"message": "maximum context length is 512 tokens"}}, "context window"),
+    ],
+)
+def test_configuration_errors_are_one_line_and_never_show_the_key(
+    server, small, status, body, match
+):
     from synthpatient.llm import LLMError
 
     server.script = [(status, body)]
@@ -284,5 +338,6 @@ def test_an_unreachable_server_is_a_clear_error_not_a_hang():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(LLMError, match="Cannot reach"):
-        write_notes(make_clinical_table(3), llm=_client(f"http://127.0.0.1:{port}/v1",
-                                                        timeout_s=2.0))
+        write_notes(
+            make_clinical_table(3), llm=_client(f"http://127.0.0.1:{port}/v1", timeout_s=2.0)
+        )

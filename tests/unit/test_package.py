@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import types
 import sys
+import types
 
 import pytest
 
@@ -19,14 +19,19 @@ def test_all_is_sorted_complete_and_importable():
     for name in synthpatient.__all__:
         assert getattr(synthpatient, name) is not None
     # every public class or function of the package namespace is listed (submodules aside)
-    public = {n for n, v in vars(synthpatient).items()
-              if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    public = {
+        n
+        for n, v in vars(synthpatient).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+    }
     assert public - {"annotations", "TYPE_CHECKING", "Any"} <= set(synthpatient.__all__)
 
 
 def test_import_is_light():
-    code = ("import sys, synthpatient; heavy = [m for m in ('torch', 'sklearn', 'scipy', 'faker', "
-            "'typer', 'sdv', 'httpx') if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, synthpatient; heavy = [m for m in ('torch', 'sklearn', 'scipy', 'faker', "
+        "'typer', 'sdv', 'httpx') if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

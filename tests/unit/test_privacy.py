@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthpatient._row_hash import row_hashes
 from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.evaluation import get_metric_class
-from synthpatient._row_hash import row_hashes
 from synthpatient.evaluation._encoding import (
     ONE_HOT_WEIGHT,
     fit_encoder,
@@ -30,8 +30,9 @@ from tests.conftest import make_clinical_table
 N = 300
 
 
-def noisy_copy(frame: pd.DataFrame, scale: float = 0.5, flip: float = 0.3,
-               seed: int = 0) -> pd.DataFrame:
+def noisy_copy(
+    frame: pd.DataFrame, scale: float = 0.5, flip: float = 0.3, seed: int = 0
+) -> pd.DataFrame:
     """Training rows with numeric noise of ``scale`` standard deviations and flipped categories."""
     rng = np.random.default_rng(seed)
     out = frame.copy()
@@ -67,8 +68,10 @@ def tables() -> dict[str, pd.DataFrame]:
 
 
 def scores(fn, t: dict[str, pd.DataFrame], **kw) -> dict[str, float]:
-    return {name: fn(t["train"], t[name], t["holdout"], seed=0, **kw).score
-            for name in ("copy", "noisy", "fresh", "holdout")}
+    return {
+        name: fn(t["train"], t[name], t["holdout"], seed=0, **kw).score
+        for name in ("copy", "noisy", "fresh", "holdout")
+    }
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def test_encoder_weights_make_columns_comparable():
     assert np.linalg.norm(pair[0] - pair[2]) == pytest.approx(1.0)  # another category
     unknown = encoder.transform(pd.DataFrame({"x": [1.0], "c": ["never seen"]}))
     assert not unknown[0, 1:].any()
-    assert pytest.approx(2 ** -0.5) == ONE_HOT_WEIGHT
+    assert pytest.approx(2**-0.5) == ONE_HOT_WEIGHT
 
 
 def test_encoder_missing_values_get_indicator_and_median():
@@ -194,8 +197,9 @@ def test_exact_copies_holdout_baseline_for_coarse_tables():
 
 def test_copied_from_examples():
     examples = make_clinical_table(6, seed=40)
-    synthetic = pd.concat([examples.iloc[[0, 0, 1]], make_clinical_table(97, seed=41)],
-                          ignore_index=True)
+    synthetic = pd.concat(
+        [examples.iloc[[0, 0, 1]], make_clinical_table(97, seed=41)], ignore_index=True
+    )
     result = copied_from_examples(synthetic, examples)
     assert result.n_copied == 3 and result.share_copied == pytest.approx(0.03)
     assert result.details["copies_per_example"] == [2, 1, 0, 0, 0, 0]
@@ -215,17 +219,20 @@ def test_membership_inference_orders_copy_noisy_fresh(tables):
 
 
 def test_membership_inference_equal_member_counts(tables):
-    result = membership_inference(tables["train"], tables["fresh"], tables["holdout"].iloc[:120],
-                                  seed=0)
+    result = membership_inference(
+        tables["train"], tables["fresh"], tables["holdout"].iloc[:120], seed=0
+    )
     assert result.n_members == result.n_non_members == 120
 
 
 @pytest.mark.parametrize("sensitive", ["smoker", "bmi"])
 def test_attribute_inference_copy_leaks_fresh_does_not(tables, sensitive):
-    copy = attribute_inference(tables["train"], tables["copy"], tables["holdout"], sensitive,
-                               seed=0)
-    fresh = attribute_inference(tables["train"], tables["fresh"], tables["holdout"], sensitive,
-                                seed=0)
+    copy = attribute_inference(
+        tables["train"], tables["copy"], tables["holdout"], sensitive, seed=0
+    )
+    fresh = attribute_inference(
+        tables["train"], tables["fresh"], tables["holdout"], sensitive, seed=0
+    )
     assert copy.gain > 0.2 and copy.score < 0.2 and copy.k == 1
     assert copy.training == pytest.approx(1.0)  # the nearest synthetic row is the patient
     assert fresh.score > 0.8 and abs(fresh.gain) < 0.15
@@ -236,8 +243,9 @@ def test_attribute_inference_copy_leaks_fresh_does_not(tables, sensitive):
 
 def test_attribute_inference_known_columns_and_errors(tables):
     t = tables
-    result = attribute_inference(t["train"], t["copy"], t["holdout"], "smoker",
-                                 known=["age", "sex"], seed=0, k=3)
+    result = attribute_inference(
+        t["train"], t["copy"], t["holdout"], "smoker", known=["age", "sex"], seed=0, k=3
+    )
     assert result.known == ["age", "sex"] and result.k == 3
     with pytest.raises(InvalidParameterError, match="not a learned column"):
         attribute_inference(t["train"], t["copy"], t["holdout"], "name")
@@ -282,8 +290,9 @@ def test_explicit_schema_limits_the_columns(tables):
     schema = Schema.infer(tables["train"])
     only_labs = Schema(columns=tuple(c for c in schema if c.name in ("bmi", "hba1c")))
     # a table that copies the labs but not the rest is a copy as far as the labs go
-    synthetic = tables["fresh"].assign(bmi=tables["train"]["bmi"].to_numpy(),
-                                       hba1c=tables["train"]["hba1c"].to_numpy())
+    synthetic = tables["fresh"].assign(
+        bmi=tables["train"]["bmi"].to_numpy(), hba1c=tables["train"]["hba1c"].to_numpy()
+    )
     result = exact_copies(tables["train"], synthetic, schema=only_labs)
     assert result.share_training == 1.0 and result.details["columns"] == ["bmi", "hba1c"]
 
@@ -294,19 +303,23 @@ def test_registered_metrics_give_the_function_scores_and_details(tables):
     assert dcr_metric.family == "privacy" and dcr_metric.requires == {"holdout"}
     result = dcr_metric.compute(t["train"], t["copy"], holdout=t["holdout"], seed=0)
     assert result.score == 0.0 and result.details["share_closer_to_training"] == 1.0
-    mia = get_metric_class("membership_inference")().compute(t["train"], t["copy"],
-                                                              holdout=t["holdout"], seed=0)
+    mia = get_metric_class("membership_inference")().compute(
+        t["train"], t["copy"], holdout=t["holdout"], seed=0
+    )
     assert mia.score < 0.1 and mia.details["auc"] > 0.95
     copies = get_metric_class("exact_copies")().compute(t["train"], t["copy"])
     assert copies.score == 0.0 and copies.details["share_holdout"] is None
     fresh = get_metric_class("nndr")(max_synthetic_rows=100).compute(
-        t["train"], t["fresh"], holdout=t["holdout"], seed=0)
+        t["train"], t["fresh"], holdout=t["holdout"], seed=0
+    )
     assert fresh.details["n_synthetic"] == 100
     attribute = get_metric_class("attribute_inference")(k=1).compute(
-        t["train"], t["copy"], holdout=t["holdout"], sensitive="smoker", seed=0)
+        t["train"], t["copy"], holdout=t["holdout"], sensitive="smoker", seed=0
+    )
     assert attribute.details["k"] == 1 and attribute.score < 0.2
     examples = get_metric_class("copied_from_examples")().compute(
-        t["train"], t["copy"], examples=t["train"].iloc[:30])
+        t["train"], t["copy"], examples=t["train"].iloc[:30]
+    )
     assert examples.details["n_copied"] == 30
 
 
@@ -320,5 +333,6 @@ def test_registered_metrics_check_their_parameters_and_inputs(tables):
     with pytest.raises(InvalidParameterError, match="no holdout was given"):
         get_metric_class("membership_inference")().compute(tables["train"], tables["copy"])
     with pytest.raises(InvalidParameterError, match="no sensitive column"):
-        get_metric_class("attribute_inference")().compute(tables["train"], tables["copy"],
-                                                          holdout=tables["holdout"])
+        get_metric_class("attribute_inference")().compute(
+            tables["train"], tables["copy"], holdout=tables["holdout"]
+        )

@@ -18,10 +18,20 @@ from tests.conftest import make_clinical_table
 pytest.importorskip("torch")
 
 SMALL = {
-    "ctgan": {"steps": 40, "batch_size": 100, "generator_dims": (32,), "discriminator_dims": (32,),
-              "progress": False},
-    "tvae": {"steps": 40, "batch_size": 100, "compress_dims": (32,), "decompress_dims": (32,),
-             "progress": False},
+    "ctgan": {
+        "steps": 40,
+        "batch_size": 100,
+        "generator_dims": (32,),
+        "discriminator_dims": (32,),
+        "progress": False,
+    },
+    "tvae": {
+        "steps": 40,
+        "batch_size": 100,
+        "compress_dims": (32,),
+        "decompress_dims": (32,),
+        "progress": False,
+    },
 }
 
 
@@ -94,14 +104,18 @@ def test_dp_sgd_spends_at_most_the_budget_and_records_it(key, table, tmp_path):
 def test_public_bounds_in_the_schema_make_preprocessing_private(key, table):
     data = table[["age", "bmi", "sex"]].dropna()
     schema = infer_schema(data)
-    public = (schema  # declared by the user: not read from the data
-              .replace("age", minimum=0, maximum=110, observed=False)
-              .replace("bmi", minimum=10, maximum=80, observed=False)
-              .replace("sex", observed=False))
+    public = (
+        schema.replace(  # declared by the user: not read from the data
+            "age", minimum=0, maximum=110, observed=False
+        )
+        .replace("bmi", minimum=10, maximum=80, observed=False)
+        .replace("sex", observed=False)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", SynthPatientWarning)
         synth = get_synthesizer_class(key)(epsilon=3.0, seed=0, **SMALL[key]).fit(
-            data, schema=public)
+            data, schema=public
+        )
     assert "preprocessing" not in synth.privacy_spent_
     sample = synth.sample(200, seed=1)
     assert sample["age"].between(0, 110).all()
@@ -147,6 +161,10 @@ def test_private_models_differ_from_non_private_ones(table):
         private = get_synthesizer_class("mst")(epsilon=0.5, n_bins=8, seed=0).fit(table)
         loose = get_synthesizer_class("mst")(epsilon=50.0, n_bins=8, seed=0).fit(table)
     sdtypes = private.schema_.sdtypes()
-    scores = [np.mean([quality_report(table, m.sample(len(table), seed=s), sdtypes).score
-                       for s in range(2)]) for m in (private, loose)]
+    scores = [
+        np.mean(
+            [quality_report(table, m.sample(len(table), seed=s), sdtypes).score for s in range(2)]
+        )
+        for m in (private, loose)
+    ]
     assert scores[0] < scores[1]

@@ -22,15 +22,18 @@ from synthpatient.knowledge.request import (
 KB = load_knowledge_base()
 
 
-@pytest.mark.parametrize("text, count", [
-    ("generate \x1b[31m500 diabetes patients", 500),
-    ("\x1b[2J2000 patients with T2D", 2000),
-    ("generate 500\x1b[0m diabetes patients", 500),  # read as "0m" (zero million) before
-    ("generate \x1b[1;31m500\x1b[0m diabetes patients", 500),
-    ("\x1b]0;my terminal\x07generate 300 diabetes patients", 300),
-    ("generate 300 dia\u200bbetes patients\u202e", 300),
-    ("generate\x00300\x7fdiabetes\x9bpatients", 300),
-])
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("generate \x1b[31m500 diabetes patients", 500),
+        ("\x1b[2J2000 patients with T2D", 2000),
+        ("generate 500\x1b[0m diabetes patients", 500),  # read as "0m" (zero million) before
+        ("generate \x1b[1;31m500\x1b[0m diabetes patients", 500),
+        ("\x1b]0;my terminal\x07generate 300 diabetes patients", 300),
+        ("generate 300 dia\u200bbetes patients\u202e", 300),
+        ("generate\x00300\x7fdiabetes\x9bpatients", 300),
+    ],
+)
 def test_escape_codes_and_control_characters_are_removed_and_said(text, count):
     request = parse_request(text, KB)
     assert request.count == count and request.condition == "type2_diabetes"
@@ -56,23 +59,26 @@ def test_a_clarification_says_what_was_removed():
         parse_request("\x1b[31mdiabetes patients please", KB)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("generate 0 diabetes patients", "at least 1 \\(got 0\\)"),
-    ("generate -3 diabetes patients", "at least 1 \\(got -3\\)"),
-    ("generate 10**30 diabetes patients", "10\\*\\*30 is far too large"),
-    ("generate 10^30 diabetes patients", "10\\^30 is far too large"),
-    ("generate 1e30 diabetes patients", "far too large"),
-    ("generate 1e400 diabetes patients", "far too large"),
-    ("generate 1e999999999 diabetes patients", "far too large"),
-    ("generate " + "9" * 400 + " diabetes patients", "far too large"),
-    ("generate 1000000000000000000000000000000 diabetes patients", "far too large"),
-    ("diabetes " + "hundred " * 200 + "patients", "far too large"),
-    ("diabetes 1" + ",1" * 600 + " patients", "far too large"),
-    ("generate 2e7 diabetes patients", "limit of 10,000,000"),
-    ("generate 1e-5 diabetes patients", "whole number"),
-    ("generate 2**-3 diabetes patients", "whole number"),
-    ("generate 500 diabetes patients seed " + "9" * 40, "up to 18 digits"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("generate 0 diabetes patients", "at least 1 \\(got 0\\)"),
+        ("generate -3 diabetes patients", "at least 1 \\(got -3\\)"),
+        ("generate 10**30 diabetes patients", "10\\*\\*30 is far too large"),
+        ("generate 10^30 diabetes patients", "10\\^30 is far too large"),
+        ("generate 1e30 diabetes patients", "far too large"),
+        ("generate 1e400 diabetes patients", "far too large"),
+        ("generate 1e999999999 diabetes patients", "far too large"),
+        ("generate " + "9" * 400 + " diabetes patients", "far too large"),
+        ("generate 1000000000000000000000000000000 diabetes patients", "far too large"),
+        ("diabetes " + "hundred " * 200 + "patients", "far too large"),
+        ("diabetes 1" + ",1" * 600 + " patients", "far too large"),
+        ("generate 2e7 diabetes patients", "limit of 10,000,000"),
+        ("generate 1e-5 diabetes patients", "whole number"),
+        ("generate 2**-3 diabetes patients", "whole number"),
+        ("generate 500 diabetes patients seed " + "9" * 40, "up to 18 digits"),
+    ],
+)
 def test_zero_negative_and_absurd_counts_get_a_clear_answer(text, match):
     with pytest.raises(Clarification, match=match) as info:
         parse_request(text, KB)
@@ -94,20 +100,61 @@ def test_the_conversation_shows_the_note_before_generating(tmp_path):
 
 # --- random text -------------------------------------------------------------------------
 
-_SNIPPETS = st.sampled_from([
-    "generate ", "500 ", "two thousand ", "diabetes ", "diabetic ", "patients ", "women ",
-    "aged 40 to 65 ", "over 65 ", "with hypertension ", "on insulin ", "hba1c above 9 ",
-    "seed 3 ", "as fhir ", "10**30 ", "10^9 ", "1e400 ", "1e-5 ", "-7 ", "0 ", "1,,, ",
-    "\x1b[31m", "\x1b[0m", "\x1b]0;t\x07", "\x1b", "\x00", "\x7f", "\x9b", "\u200b",
-    "\u202e", "\ufeff", "\n", "\t", "٥٠٠ ", "５００ ", "İ", "ß", "hundred ", "and ",
-])
+_SNIPPETS = st.sampled_from(
+    [
+        "generate ",
+        "500 ",
+        "two thousand ",
+        "diabetes ",
+        "diabetic ",
+        "patients ",
+        "women ",
+        "aged 40 to 65 ",
+        "over 65 ",
+        "with hypertension ",
+        "on insulin ",
+        "hba1c above 9 ",
+        "seed 3 ",
+        "as fhir ",
+        "10**30 ",
+        "10^9 ",
+        "1e400 ",
+        "1e-5 ",
+        "-7 ",
+        "0 ",
+        "1,,, ",
+        "\x1b[31m",
+        "\x1b[0m",
+        "\x1b]0;t\x07",
+        "\x1b",
+        "\x00",
+        "\x7f",
+        "\x9b",
+        "\u200b",
+        "\u202e",
+        "\ufeff",
+        "\n",
+        "\t",
+        "٥٠٠ ",
+        "５００ ",
+        "İ",
+        "ß",
+        "hundred ",
+        "and ",
+    ]
+)
 _NOISE = st.one_of(_SNIPPETS, st.text(max_size=4), st.just(" "), st.just(" "))
-_TEMPLATES = st.sampled_from([
-    "generate 500 diabetes patients", "two thousand diabetic women aged 40 to 65",
-    "300 T2D patients on insulin with hba1c above 9 seed 3 as fhir",
-    "1,000 COPD patients over 50", "make 200 heart failure patients without hypertension",
-    "generate 10**30 diabetes patients", "50 hypertensive men under 40 with ckd stage 3",
-])
+_TEMPLATES = st.sampled_from(
+    [
+        "generate 500 diabetes patients",
+        "two thousand diabetic women aged 40 to 65",
+        "300 T2D patients on insulin with hba1c above 9 seed 3 as fhir",
+        "1,000 COPD patients over 50",
+        "make 200 heart failure patients without hypertension",
+        "generate 10**30 diabetes patients",
+        "50 hypertensive men under 40 with ckd stage 3",
+    ]
+)
 
 
 @st.composite
@@ -119,13 +166,14 @@ def _noisy_template(draw: st.DrawFn) -> str:
 
 
 REQUESTS = st.one_of(
-    _noisy_template(),
-    st.lists(st.one_of(_SNIPPETS, st.text(max_size=8)), max_size=30).map("".join))
+    _noisy_template(), st.lists(st.one_of(_SNIPPETS, st.text(max_size=8)), max_size=30).map("".join)
+)
 
 
 @pytest.mark.timeout(120)  # a hang fails the test instead of stalling the suite
-@settings(max_examples=200, deadline=timedelta(seconds=5),
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow]
+)
 @given(REQUESTS)
 def test_random_text_gives_a_request_or_a_one_line_answer(text):
     try:

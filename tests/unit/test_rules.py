@@ -29,16 +29,18 @@ rules:
 
 @pytest.fixture
 def frame():
-    return pd.DataFrame({
-        "systolic": [120, 110, 130, np.nan],
-        "diastolic": [80, 115, 85, 70],
-        "admitted": pd.to_datetime(["2020-01-01", "2020-01-05", "2020-02-01", "2020-03-01"]),
-        "discharged": pd.to_datetime(["2020-01-03", "2020-01-04", "2020-02-01", None]),
-        "pregnant": [True, True, False, False],
-        "sex": ["female", "male", "male", "female"],
-        "bmi": [22.0, 95.0, np.nan, 11.0],
-        "smoker": ["never", "vaping", "current", None],
-    })
+    return pd.DataFrame(
+        {
+            "systolic": [120, 110, 130, np.nan],
+            "diastolic": [80, 115, 85, 70],
+            "admitted": pd.to_datetime(["2020-01-01", "2020-01-05", "2020-02-01", "2020-03-01"]),
+            "discharged": pd.to_datetime(["2020-01-03", "2020-01-04", "2020-02-01", None]),
+            "pregnant": [True, True, False, False],
+            "sex": ["female", "male", "male", "female"],
+            "bmi": [22.0, 95.0, np.nan, 11.0],
+            "smoker": ["never", "vaping", "current", None],
+        }
+    )
 
 
 def test_each_rule_type_flags_the_right_rows(frame):
@@ -69,14 +71,20 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path):
         RuleSet.from_yaml(str(path))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("rules:\n  - id: a\n", "exactly one"),
-    ("rules:\n  - id: a\n    expression: 'x <'\n", "syntax error"),
-    ("rules:\n  - id: a\n    expression: \"__import__('os')\"\n", "only these"),
-    ("rules:\n  - id: a\n    expression: 'x.real > 1'\n", "not allowed"),
-    ("rules:\n  - id: a\n    expression: 'x > 1'\n  - id: a\n    expression: 'x > 2'\n", "unique"),
-    ("just text", "list of rules"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("rules:\n  - id: a\n", "exactly one"),
+        ("rules:\n  - id: a\n    expression: 'x <'\n", "syntax error"),
+        ("rules:\n  - id: a\n    expression: \"__import__('os')\"\n", "only these"),
+        ("rules:\n  - id: a\n    expression: 'x.real > 1'\n", "not allowed"),
+        (
+            "rules:\n  - id: a\n    expression: 'x > 1'\n  - id: a\n    expression: 'x > 2'\n",
+            "unique",
+        ),
+        ("just text", "list of rules"),
+    ],
+)
 def test_invalid_rules_get_clear_errors(text, message):
     with pytest.raises(DataError, match=message):
         RuleSet.from_yaml(text)

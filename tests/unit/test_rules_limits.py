@@ -25,16 +25,19 @@ SECRET_NUMBER = "987654.321"
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "age": [40.0, 70.0, np.nan, 55.0, 18.0, 90.0],
-        "bmi": [22.5, 31.0, 25.0, np.nan, 40.0, float(SECRET_NUMBER)],
-        "visits": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
-        "sex": ["female", "male", None, SECRET_TEXT, "female", "male"],
-        "flag": pd.array([True, False, None, True, False, True], dtype="boolean"),
-        "admitted": pd.to_datetime(["2020-01-01", "2020-02-01", None, "2021-01-01",
-                                    "2019-05-05", "2022-12-31"]),
-        "mixed": pd.Series([1, SECRET_TEXT, 2**70, None, 3.5, True], dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "age": [40.0, 70.0, np.nan, 55.0, 18.0, 90.0],
+            "bmi": [22.5, 31.0, 25.0, np.nan, 40.0, float(SECRET_NUMBER)],
+            "visits": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
+            "sex": ["female", "male", None, SECRET_TEXT, "female", "male"],
+            "flag": pd.array([True, False, None, True, False, True], dtype="boolean"),
+            "admitted": pd.to_datetime(
+                ["2020-01-01", "2020-02-01", None, "2021-01-01", "2019-05-05", "2022-12-31"]
+            ),
+            "mixed": pd.Series([1, SECRET_TEXT, 2**70, None, 3.5, True], dtype=object),
+        }
+    )
 
 
 FRAME = _frame()
@@ -54,11 +57,19 @@ def _assert_good_message(exc: BaseException) -> None:
 
 # --- item 1: bounded operations ----------------------------------------------------------
 
+
 @pytest.mark.timeout(30)  # a regression would run for ever: fail instead of hanging the suite
-@pytest.mark.parametrize("expression", [
-    "9**9**9**9 > 1", "-(9**9**9) < 0", "2 ** 10000 > 1", "(10 ** 300) ** 10 > 1",
-    "age > 2 ** -5000", "True ** (True + True) ** 99999 > 0",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "9**9**9**9 > 1",
+        "-(9**9**9) < 0",
+        "2 ** 10000 > 1",
+        "(10 ** 300) ** 10 > 1",
+        "age > 2 ** -5000",
+        "True ** (True + True) ** 99999 > 0",
+    ],
+)
 def test_constant_powers_above_the_limit_are_refused_while_parsing(expression):
     with pytest.raises(RuleError, match=r"power above 1,000|overflows") as info:
         _rule_set(expression)
@@ -66,12 +77,15 @@ def test_constant_powers_above_the_limit_are_refused_while_parsing(expression):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression, match", [
-    ("(age**age)**age**99 > 1", r"power above 1,000 in absolute value on \d+ rows"),
-    ("bmi ** 300 > 0", r"overflows\) on \d+ rows"),
-    ("(flag+flag)**(flag+flag)**(flag+flag)**(flag+flag)**(flag+flag) > 0", "power above"),
-    ("mixed ** mixed > 1", "needs numbers but got mixed values"),
-])
+@pytest.mark.parametrize(
+    "expression, match",
+    [
+        ("(age**age)**age**99 > 1", r"power above 1,000 in absolute value on \d+ rows"),
+        ("bmi ** 300 > 0", r"overflows\) on \d+ rows"),
+        ("(flag+flag)**(flag+flag)**(flag+flag)**(flag+flag)**(flag+flag) > 0", "power above"),
+        ("mixed ** mixed > 1", "needs numbers but got mixed values"),
+    ],
+)
 def test_computed_powers_are_bounded_while_evaluating(expression, match):
     rules = _rule_set(expression)  # parses: the sizes depend on the table
     with pytest.raises(RuleError, match=match) as info:
@@ -80,10 +94,18 @@ def test_computed_powers_are_bounded_while_evaluating(expression, match):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("expression", [
-    "'a' * 10**10 == ''", "'ab' * bmi * 10**9 == ''", "sex * 3 == ''", "-sex == ''",
-    "'%999999999d' % 1 == ''", "sex + 'x' == 'femalex'", "sqrt(sex) > 1",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "'a' * 10**10 == ''",
+        "'ab' * bmi * 10**9 == ''",
+        "sex * 3 == ''",
+        "-sex == ''",
+        "'%999999999d' % 1 == ''",
+        "sex + 'x' == 'femalex'",
+        "sqrt(sex) > 1",
+    ],
+)
 def test_text_never_takes_part_in_arithmetic(expression):
     with pytest.raises(RuleError, match="text cannot be used in arithmetic") as info:
         _rule_set(expression).check(FRAME)
@@ -105,9 +127,11 @@ def test_size_and_nesting_limits():
 
 
 def test_lists_only_follow_in_and_hold_literals():
-    for expression, match in [("[1, 2] < age", "only after 'in'"),
-                              ("age in bmi", "literal list"),
-                              ("age in [bmi]", "may hold only")]:
+    for expression, match in [
+        ("[1, 2] < age", "only after 'in'"),
+        ("age in bmi", "literal list"),
+        ("age in [bmi]", "may hold only"),
+    ]:
         with pytest.raises(RuleError, match=match):
             _rule_set(expression)
     result = _rule_set("age in [40, -2, 'a', None, 70.0]").check(FRAME)[0]
@@ -123,13 +147,18 @@ def test_numbers_stay_floats_and_division_by_zero_is_not_a_crash():
 
 # --- item 2: the time budget -------------------------------------------------------------
 
+
 def test_time_budget_names_the_rule_and_does_not_blame_the_rows():
-    rules = RuleSet([Rule(id="ldl-friedewald", expression="abs(age - (bmi - age / 5)) <= 1")],
-                    time_budget_s=1e-9)
+    rules = RuleSet(
+        [Rule(id="ldl-friedewald", expression="abs(age - (bmi - age / 5)) <= 1")],
+        time_budget_s=1e-9,
+    )
     with pytest.raises(RuleError) as info:
         rules.check(FRAME)
-    assert str(info.value) == ("Rule 'ldl-friedewald' took longer than 1e-09 s on 6 rows; "
-                               "simplify it or raise the budget (time_budget_s).")
+    assert str(info.value) == (
+        "Rule 'ldl-friedewald' took longer than 1e-09 s on 6 rows; "
+        "simplify it or raise the budget (time_budget_s)."
+    )
     # the same rule within a real budget, given per call
     assert rules.check(FRAME, time_budget_s=30)[0].n_applicable == 4
     assert rules.restricted_to(set(FRAME.columns)).time_budget_s == 1e-9
@@ -145,12 +174,35 @@ def test_a_bad_budget_is_a_parameter_error(budget):
 
 # --- item 3: every error names the rule, in one line, without values ----------------------
 
-@pytest.mark.parametrize("expression", [
-    "age >", "age\x00 > 1", "__import__('os')", "age.real > 1", "lambda: 1", "age[0] > 1",
-    "f'{age}' == ''", "{1: 2}", "1j > 0", "b'x' == 1", "age if bmi else 1", "...",
-    "sex < 3", "mixed < 5", "admitted + 1 > admitted", "admitted >= 'not a date'", "sex",
-    "admitted", "not sex", "None < 1", "'a' < 1", "len(sex) > 1", "abs(age, bmi) > 1",
-])
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "age >",
+        "age\x00 > 1",
+        "__import__('os')",
+        "age.real > 1",
+        "lambda: 1",
+        "age[0] > 1",
+        "f'{age}' == ''",
+        "{1: 2}",
+        "1j > 0",
+        "b'x' == 1",
+        "age if bmi else 1",
+        "...",
+        "sex < 3",
+        "mixed < 5",
+        "admitted + 1 > admitted",
+        "admitted >= 'not a date'",
+        "sex",
+        "admitted",
+        "not sex",
+        "None < 1",
+        "'a' < 1",
+        "len(sex) > 1",
+        "abs(age, bmi) > 1",
+    ],
+)
 def test_every_error_names_the_rule_in_one_line(expression):
     with pytest.raises(RuleError) as info:
         _rule_set(expression).check(FRAME)
@@ -158,8 +210,13 @@ def test_every_error_names_the_rule_in_one_line(expression):
 
 
 def test_missing_columns_name_the_rules():
-    rules = RuleSet([Rule(id="a", expression="height > 1"), Rule(id="b", expression="age > 1"),
-                     Rule(id="c", compare={"left": "weight", "op": "<", "right": "height"})])
+    rules = RuleSet(
+        [
+            Rule(id="a", expression="height > 1"),
+            Rule(id="b", expression="age > 1"),
+            Rule(id="c", compare={"left": "weight", "op": "<", "right": "height"}),
+        ]
+    )
     with pytest.raises(RuleError, match=r"'a' reads height; 'c' reads height, weight\."):
         rules.check(FRAME)
 
@@ -183,8 +240,14 @@ rules:
     range: {column: age, min: .inf}
 """)
     results = {r.rule_id: r for r in rules.check(FRAME)}
-    assert results["admitted-recent"].violations.tolist() == [True, False, False, False, True,
-                                                              False]
+    assert results["admitted-recent"].violations.tolist() == [
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert results["flag-set"].violations.tolist() == [False, True, False, False, True, False]
     assert results["sex-order"].n_applicable == 5
     assert results["unbounded"].n_violations == 5  # every age is below +infinity
@@ -204,25 +267,72 @@ def test_the_knowledge_sampler_form_still_works():
 # --- item 5: random expressions ----------------------------------------------------------
 
 _LEAVES = st.one_of(
-    st.sampled_from(["age", "bmi", "visits", "sex", "flag", "admitted", "mixed", "nope",
-                     "True", "False", "None", "'female'", "''", "'2020-01-01'", "1e400",
-                     "9" * 40, "0", "-1", "0.5", "1000", "1001", "99999"]),
-    st.integers(-10**6, 10**6).map(str),
+    st.sampled_from(
+        [
+            "age",
+            "bmi",
+            "visits",
+            "sex",
+            "flag",
+            "admitted",
+            "mixed",
+            "nope",
+            "True",
+            "False",
+            "None",
+            "'female'",
+            "''",
+            "'2020-01-01'",
+            "1e400",
+            "9" * 40,
+            "0",
+            "-1",
+            "0.5",
+            "1000",
+            "1001",
+            "99999",
+        ]
+    ),
+    st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr),
 )
-_OPERATORS = ["+", "-", "*", "/", "%", "**", "<", "<=", ">", ">=", "==", "!=", "and", "or",
-              "in", "not in"]
+_OPERATORS = [
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "**",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "==",
+    "!=",
+    "and",
+    "or",
+    "in",
+    "not in",
+]
 
 
 def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     binary = st.tuples(children, st.sampled_from(_OPERATORS), children, st.booleans()).map(
-        lambda t: (f"({t[0]} {t[1]} {t[2]})" if t[3] else f"{t[0]} {t[1]} {t[2]}")
-        if t[1] not in ("in", "not in") else f"{t[0]} {t[1]} [{t[2]}, 1, 'male']")
+        lambda t: (
+            (f"({t[0]} {t[1]} {t[2]})" if t[3] else f"{t[0]} {t[1]} {t[2]}")
+            if t[1] not in ("in", "not in")
+            else f"{t[0]} {t[1]} [{t[2]}, 1, 'male']"
+        )
+    )
     unary = st.tuples(st.sampled_from(["-", "+", "not ", "~"]), children).map("".join)
-    call = st.tuples(st.sampled_from(["abs", "exp", "log", "sqrt", "isnull", "notnull", "len",
-                                      "__import__"]), children).map(lambda t: f"{t[0]}({t[1]})")
-    junk = st.tuples(children, st.sampled_from([")", "(", ",", "[0]", ".real", " if 1 else 2",
-                                                "lambda: 1", "\x00", ":="])).map("".join)
+    call = st.tuples(
+        st.sampled_from(["abs", "exp", "log", "sqrt", "isnull", "notnull", "len", "__import__"]),
+        children,
+    ).map(lambda t: f"{t[0]}({t[1]})")
+    junk = st.tuples(
+        children,
+        st.sampled_from([")", "(", ",", "[0]", ".real", " if 1 else 2", "lambda: 1", "\x00", ":="]),
+    ).map("".join)
     return st.one_of(binary, binary, unary, call, junk)
 
 
@@ -230,8 +340,9 @@ EXPRESSIONS = st.recursive(_LEAVES, _combine, max_leaves=25)
 
 
 @pytest.mark.timeout(120)  # a hang fails the test instead of stalling the suite
-@settings(max_examples=200, deadline=timedelta(seconds=5),
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow]
+)
 @given(EXPRESSIONS)
 def test_random_expressions_give_a_result_or_one_clean_error(expression):
     try:

@@ -40,8 +40,14 @@ class MarginalSynthesizer(Synthesizer):
         "flag": Param(Boolean()),
     }
 
-    def __init__(self, *, shrink: float = 0.0, mode: str = "bootstrap", flag: bool = False,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        shrink: float = 0.0,
+        mode: str = "bootstrap",
+        flag: bool = False,
+        seed: int | None = None,
+    ) -> None:
         self.shrink = shrink
         self.mode = mode
         self.flag = flag
@@ -50,12 +56,17 @@ class MarginalSynthesizer(Synthesizer):
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
         self.columns_ = {name: data[name].to_numpy(copy=True) for name in data.columns}
 
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         assert not conditions  # none are native: the base class meets them by rejection
         self.sample_calls_ = getattr(self, "sample_calls_", 0) + 1
-        return pd.DataFrame({name: values[rng.integers(0, len(values), n_rows)]
-                             for name, values in self.columns_.items()})
+        return pd.DataFrame(
+            {
+                name: values[rng.integers(0, len(values), n_rows)]
+                for name, values in self.columns_.items()
+            }
+        )
 
     def _after_sample(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         return frame.assign(_flag=True) if self.flag else frame
@@ -78,8 +89,11 @@ def table() -> pd.DataFrame:
 
 
 def test_the_parameter_table_gives_one_line_errors():
-    with pytest.raises(InvalidParameterError, match=r"^The 'shrink' parameter of "
-                       r"MarginalSynthesizer must be a number in \[0, 1\]\. Got 2\.$"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^The 'shrink' parameter of "
+        r"MarginalSynthesizer must be a number in \[0, 1\]\. Got 2\.$",
+    ):
         MarginalSynthesizer(shrink=2)
     with pytest.raises(InvalidParameterError, match="one of 'bootstrap', 'median'. Got 'x'"):
         MarginalSynthesizer(mode="x")
@@ -101,8 +115,9 @@ def test_rare_conditions_fail_in_one_line_naming_the_columns(table):
     synth = MarginalSynthesizer(seed=0).fit(table)
     age = int(table["age"].iloc[0])
     rare = {"age": age, "bmi": float(table["bmi"].iloc[0]), "smoker": "unknown-rare"}
-    with pytest.raises(ConditionError, match="conditions on age, bmi, smoker: they are too "
-                                             "rare") as info:
+    with pytest.raises(
+        ConditionError, match="conditions on age, bmi, smoker: they are too rare"
+    ) as info:
         synth.sample(50, conditions=rare, seed=0)
     assert "\n" not in str(info.value)
 
@@ -123,7 +138,8 @@ def test_a_model_in_memory_round_trips_and_is_checked(table):
     broken = type(saved)(saved.manifest, saved.schema, {"other": 3}, saved.arrays)
     with pytest.raises(ModelFileError, match="the columns are missing"):
         MarginalSynthesizer.from_saved(broken)
-    wrong = type(saved)({**saved.manifest, "params": {"shrink": 5}}, saved.schema,
-                        saved.state, saved.arrays)
+    wrong = type(saved)(
+        {**saved.manifest, "params": {"shrink": 5}}, saved.schema, saved.state, saved.arrays
+    )
     with pytest.raises(ModelFileError, match="its parameters do not fit"):
         MarginalSynthesizer.from_saved(wrong)

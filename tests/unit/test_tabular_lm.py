@@ -20,22 +20,32 @@ FAST = {"epochs": 40, "d_model": 32, "progress": False}
 def _correlated(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(50, 10, n)
-    return pd.DataFrame({"x": np.round(x, 1), "y": np.round(2 * x + rng.normal(0, 4, n), 1),
-                         "group": np.where(x + rng.normal(0, 5, n) > 50, "high", "low")})
+    return pd.DataFrame(
+        {
+            "x": np.round(x, 1),
+            "y": np.round(2 * x + rng.normal(0, 4, n), 1),
+            "group": np.where(x + rng.normal(0, 5, n) > 50, "high", "low"),
+        }
+    )
 
 
 # -- vocabulary ----------------------------------------------------------------------------------
 def test_vocabulary_kinds_and_round_trip():
-    schema = Schema.infer(pd.DataFrame({"score": [1, 2, 3, 2, 1] * 10,
-                                        "lab": np.linspace(0, 100, 50),
-                                        "sex": ["f", "m"] * 25}))
-    score = ColumnVocab.fit(ColumnSpec(name="score", kind="integer"),
-                            pd.Series([1, 2, 3, 2, 1] * 10), n_bins=8)
+    schema = Schema.infer(
+        pd.DataFrame(
+            {"score": [1, 2, 3, 2, 1] * 10, "lab": np.linspace(0, 100, 50), "sex": ["f", "m"] * 25}
+        )
+    )
+    score = ColumnVocab.fit(
+        ColumnSpec(name="score", kind="integer"), pd.Series([1, 2, 3, 2, 1] * 10), n_bins=8
+    )
     lab = ColumnVocab.fit(schema["lab"], pd.Series(np.linspace(0, 100, 50)), n_bins=8)
     sex = ColumnVocab.fit(schema["sex"], pd.Series(["f", "m"] * 25), n_bins=8)
     assert (score.kind, lab.kind, sex.kind) == ("exact", "bins", "category")
     assert score.decode(score.encode(pd.Series([1, 3])), np.random.default_rng(0)).tolist() == [
-        1.0, 3.0]
+        1.0,
+        3.0,
+    ]
     codes = lab.encode(pd.Series([0.0, 55.0, 100.0]))
     assert codes[0] == 0 and codes[-1] == lab.n_values - 1
     values = lab.decode(np.full(500, codes[1]), np.random.default_rng(0))
@@ -59,8 +69,9 @@ def test_missing_values_get_their_own_symbol():
 def test_heaped_values_are_their_own_symbols():
     # a ratio recorded mostly as whole numbers, some exactly: 3.0 and 4.0 are point masses
     rng = np.random.default_rng(0)
-    values = pd.Series(np.concatenate([np.full(150, 3.0), np.full(100, 4.0),
-                                       np.round(rng.uniform(2, 7, 150), 2)]))
+    values = pd.Series(
+        np.concatenate([np.full(150, 3.0), np.full(100, 4.0), np.round(rng.uniform(2, 7, 150), 2)])
+    )
     vocab = ColumnVocab.fit(Schema.infer(values.to_frame("v"))["v"], values, n_bins=10)
     edges = np.asarray(vocab.values)
     points = [i for i in range(vocab.n_values) if edges[i] == edges[i + 1]]
@@ -134,13 +145,12 @@ def test_linear_path_carries_a_linear_dependence():
     seen = torch.tensor([[1.0, 0, 0], [1.0, 1, 0]])
     z = torch.tensor([[0.8, 0, 0], [0.8, -1.2, 0]])
     got = network._conditional_mean(seen, z, torch.tensor([2, 2])).numpy()
-    expected = [sigma[2, 0] * 0.8,
-                sigma[2, :2] @ np.linalg.solve(sigma[:2, :2], [0.8, -1.2])]
+    expected = [sigma[2, 0] * 0.8, sigma[2, :2] @ np.linalg.solve(sigma[:2, :2], [0.8, -1.2])]
     assert np.allclose(got, expected, atol=1e-4)
     offsets, shift = model.layout_.offsets, network.token_shift.weight.detach().numpy()
     high, low = (offsets[2] + model.vocabs_[2].values.index(g) for g in ("high", "low"))
     assert shift[high, 0] > shift[low, 0]  # the "high" group moves x up
-    assert np.all(shift[offsets[0]:offsets[2]] == 0)  # numbers move nothing through it
+    assert np.all(shift[offsets[0] : offsets[2]] == 0)  # numbers move nothing through it
 
 
 def test_category_and_missing_shares_are_corrected_to_the_data():
@@ -148,10 +158,13 @@ def test_category_and_missing_shares_are_corrected_to_the_data():
     training give unconditioned samples the data's shares, rare category included."""
     rng = np.random.default_rng(0)
     x = rng.normal(50, 10, 600)
-    real = pd.DataFrame({
-        "x": np.round(x, 1),
-        "group": rng.choice(["a", "b", "c", "rare"], 600, p=[0.5, 0.3, 0.17, 0.03]),
-        "lab": np.round(np.where(rng.random(600) < 0.15, np.nan, x + rng.normal(0, 5, 600)), 1)})
+    real = pd.DataFrame(
+        {
+            "x": np.round(x, 1),
+            "group": rng.choice(["a", "b", "c", "rare"], 600, p=[0.5, 0.3, 0.17, 0.03]),
+            "lab": np.round(np.where(rng.random(600) < 0.15, np.nan, x + rng.normal(0, 5, 600)), 1),
+        }
+    )
     model = TabularLMSynthesizer(seed=0, epochs=3, d_model=32, progress=False).fit(real)
     target = real["group"].value_counts(normalize=True)
 
@@ -159,8 +172,10 @@ def test_category_and_missing_shares_are_corrected_to_the_data():
         model.calibrate_marginals = calibrate
         rows = model.sample(4000, seed=1)
         shares = rows["group"].value_counts(normalize=True).reindex(target.index, fill_value=0)
-        return (float((shares - target).abs().max()),
-                abs(rows["lab"].isna().mean() - real["lab"].isna().mean()))
+        return (
+            float((shares - target).abs().max()),
+            abs(rows["lab"].isna().mean() - real["lab"].isna().mean()),
+        )
 
     raw, corrected = errors(False), errors(True)
     assert raw[0] > 0.02 and corrected[0] < 0.012  # largest category error
@@ -171,16 +186,22 @@ def test_category_and_missing_shares_are_corrected_to_the_data():
 
 def test_training_copies_are_redrawn_and_reported():
     rng = np.random.default_rng(0)
-    real = pd.DataFrame({"a": rng.choice(["p", "q", "r"], 150), "b": rng.integers(0, 4, 150),
-                         "c": rng.choice(["u", "v"], 150)})
+    real = pd.DataFrame(
+        {
+            "a": rng.choice(["p", "q", "r"], 150),
+            "b": rng.integers(0, 4, 150),
+            "c": rng.choice(["u", "v"], 150),
+        }
+    )
     real.loc[:5, "a"] = "rare"  # combinations outside the 24 common ones exist only 6 times
     model = TabularLMSynthesizer(seed=0, **{**FAST, "epochs": 15}).fit(real)
     seen = set(map(tuple, real.astype(str).to_numpy()))
     # nearly every combination is in the training data: most rows must be redrawn, then fail
     with pytest.raises(DataError, match="reject_training_copies=False"):
         model.sample(100, seed=0)
-    lenient = TabularLMSynthesizer(seed=0, reject_training_copies=False,
-                                   **{**FAST, "epochs": 15}).fit(real)
+    lenient = TabularLMSynthesizer(
+        seed=0, reject_training_copies=False, **{**FAST, "epochs": 15}
+    ).fit(real)
     rows = lenient.sample(200, seed=0)
     copied = [tuple(r) in seen for r in rows.astype(str).to_numpy()]
     assert len(rows) == 200 and np.mean(copied) > 0.5  # copies allowed when asked
@@ -188,8 +209,9 @@ def test_training_copies_are_redrawn_and_reported():
     cont = _correlated(150)
     strict = TabularLMSynthesizer(seed=0, **{**FAST, "epochs": 15}).fit(cont)
     out = strict.sample(500, seed=0)
-    merged = out[["x", "y", "group"]].astype(str).merge(
-        cont.astype(str).drop_duplicates(), how="inner")
+    merged = (
+        out[["x", "y", "group"]].astype(str).merge(cont.astype(str).drop_duplicates(), how="inner")
+    )
     assert len(merged) == 0 and strict.last_sample_report_["training_copies_delivered"] == 0
 
 
@@ -197,14 +219,22 @@ def test_text_form_reads_like_the_issue_asks():
     real = _correlated(60)
     model = TabularLMSynthesizer(seed=0, **{**FAST, "epochs": 2}).fit(real)
     text = model.to_text(real.head(1))[0]
-    assert text.startswith("x is ") and ", y is " in text and text.endswith(
-        f"group is {real.loc[0, 'group']}")
+    assert (
+        text.startswith("x is ")
+        and ", y is " in text
+        and text.endswith(f"group is {real.loc[0, 'group']}")
+    )
 
 
-@pytest.mark.parametrize("params, match", [({"n_heads": 3}, "n_heads"),
-                                           ({"permuted_share": 1.5}, "permuted_share"),
-                                           ({"base_model": ""}, "base_model"),
-                                           ({"epochs": 0}, "epochs")])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_heads": 3}, "n_heads"),
+        ({"permuted_share": 1.5}, "permuted_share"),
+        ({"base_model": ""}, "base_model"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
 def test_bad_parameters_are_one_line_errors(params, match):
     with pytest.raises(InvalidParameterError, match=match) as info:
         TabularLMSynthesizer(**params)
@@ -223,15 +253,23 @@ def tiny_checkpoint(tmp_path_factory):
     tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = tokenizers.decoders.ByteLevel()
     trainer = tokenizers.trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"],
-        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(["x is 50.5, y is 101.2, group is high"] * 10, trainer)
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer,
-                                                bos_token="<|endoftext|>",
-                                                eos_token="<|endoftext|>")
-    config = transformers.GPT2Config(vocab_size=len(fast), n_positions=128, n_embd=32,
-                                     n_layer=1, n_head=2, bos_token_id=fast.bos_token_id,
-                                     eos_token_id=fast.eos_token_id)
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>"
+    )
+    config = transformers.GPT2Config(
+        vocab_size=len(fast),
+        n_positions=128,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+    )
     transformers.GPT2LMHeadModel(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return str(folder)
@@ -239,15 +277,22 @@ def tiny_checkpoint(tmp_path_factory):
 
 def test_fine_tunes_a_local_checkpoint_with_constrained_decoding(tiny_checkpoint, tmp_path):
     real = _correlated(80)
-    model = TabularLMSynthesizer(base_model=tiny_checkpoint, epochs=1, batch_size=40,
-                                 base_learning_rate=1e-3, progress=False, seed=0).fit(real)
+    model = TabularLMSynthesizer(
+        base_model=tiny_checkpoint,
+        epochs=1,
+        batch_size=40,
+        base_learning_rate=1e-3,
+        progress=False,
+        seed=0,
+    ).fit(real)
     assert model.network_config_["base_model"] == tiny_checkpoint
     rows = model.sample(12, conditions={"group": "low", "y": (90, 110)}, seed=1)
     model.schema_.validate(rows)  # constrained decoding: every row valid
     assert (rows["group"] == "low").all() and rows["y"].between(90, 110).all()
     model.save(tmp_path / "model")
-    again = Synthesizer.load(tmp_path / "model").sample(12, conditions={
-        "group": "low", "y": (90, 110)}, seed=1)
+    again = Synthesizer.load(tmp_path / "model").sample(
+        12, conditions={"group": "low", "y": (90, 110)}, seed=1
+    )
     pd.testing.assert_frame_equal(rows, again)
 
 

@@ -65,8 +65,7 @@ def test_regression_real_as_synthetic_and_shuffled(diabetes_split):
     assert same.score == pytest.approx(1.0)
     assert same.metrics["linear"]["r2"]["trtr"] > 0.3
     assert same.metrics["linear"]["mae"]["ratio"] == pytest.approx(1.0)
-    shuffled = ml_utility(train, shuffled_target(train, "target"), holdout, target="target",
-                          seed=0)
+    shuffled = ml_utility(train, shuffled_target(train, "target"), holdout, target="target", seed=0)
     assert shuffled.score < 0.3
     assert shuffled.metrics["linear"]["mae"]["ratio"] > 1.1  # MAE: above 1 is worse
 
@@ -97,8 +96,9 @@ def test_mixed_table_multiclass_and_missing_class():
 
 def test_task_override_and_bad_task(diabetes_split):
     train, holdout = diabetes_split
-    result = ml_utility(train, train, holdout, target="sex", task="classification", seed=0,
-                        models=("linear",))
+    result = ml_utility(
+        train, train, holdout, target="sex", task="classification", seed=0, models=("linear",)
+    )
     assert result.task == "classification"
     with pytest.raises(InvalidParameterError, match="task"):
         ml_utility(train, train, holdout, target="target", task="ranking")
@@ -151,8 +151,14 @@ def test_size_curve_callable_and_dict(diabetes_split):
     assert result.n_rows == asked and len(result.tstr["gbm"]) == 3
     assert result.score == max(result.scores) and 0 < result.score <= 1
     shuffled = shuffled_target(train, "target")
-    curve = size_curve(train, {1: train, 2: pd.concat([shuffled, shuffled])}, holdout,
-                       target="target", seed=0, models=("linear",))
+    curve = size_curve(
+        train,
+        {1: train, 2: pd.concat([shuffled, shuffled])},
+        holdout,
+        target="target",
+        seed=0,
+        models=("linear",),
+    )
     assert curve.multipliers == [1.0, 2.0]
     assert curve.scores[0] == pytest.approx(1.0) and curve.scores[1] < 0.3
     with pytest.raises(InvalidParameterError, match="multipliers"):
@@ -163,8 +169,7 @@ def test_registered_metric(cancer):
     train, holdout = cancer
     metric = get_metric_class("ml_utility")(models=("linear",))
     assert metric.family == "utility" and metric.requires == {"target"}
-    result = metric.compute(train, train, holdout=holdout, target="target", seed=0,
-                            detailed=False)
+    result = metric.compute(train, train, holdout=holdout, target="target", seed=0, detailed=False)
     assert result.score == pytest.approx(1.0)
     assert result.details["tstr"] == result.details["trtr"] > 0.95
     assert "size_curve" not in result.details and not result.details["notices"]
@@ -179,7 +184,8 @@ def test_registered_metric_details_size_curve_and_subgroups():
     holdout = make_clinical_table(300, seed=2)
     synthetic = make_clinical_table(900, seed=3)
     result = get_metric_class("ml_utility")(models=("gbm",)).compute(
-        real, synthetic, holdout=holdout, target="bmi", seed=0)
+        real, synthetic, holdout=holdout, target="bmi", seed=0
+    )
     curve = result.details["size_curve"]
     assert curve["multipliers"] == [0.5, 1.0, 2.0] and len(curve["tstr"]["gbm"]) == 3
     assert any("5x" in notice for notice in result.details["notices"])

@@ -18,13 +18,23 @@ import pytest
 try:
     import fastapi  # noqa: F401
 except ImportError as exc:  # a clear failure, not a silent skip
-    raise ImportError("The web tests need the web extra: pip install 'synthpatient[web,test]'") from exc
+    raise ImportError(
+        "The web tests need the web extra: pip install 'synthpatient[web,test]'"
+    ) from exc
 
 from synthpatient.web import Settings, create_app  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BASE = "http://127.0.0.1"
 
 
@@ -99,13 +109,19 @@ def live_server() -> Iterator[str]:
 def browser() -> Iterator[object]:
     """Debian's headless Chromium, driven by Playwright (no downloaded browser)."""
     if not CHROMIUM.exists():
-        pytest.fail("The browser tests need Debian's Chromium at /usr/bin/chromium: install it "
-                    "with `sudo apt-get install -y chromium` (make test does this).", pytrace=False)
+        pytest.fail(
+            "The browser tests need Debian's Chromium at /usr/bin/chromium: install it "
+            "with `sudo apt-get install -y chromium` (make test does this).",
+            pytrace=False,
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("The browser tests need the Playwright Python package: pip install "
-                    "'synthpatient[test]' (no browser download is needed).", pytrace=False)
+        pytest.fail(
+            "The browser tests need the Playwright Python package: pip install "
+            "'synthpatient[test]' (no browser download is needed).",
+            pytrace=False,
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

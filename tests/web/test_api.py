@@ -33,21 +33,30 @@ def one_line_error(response, status: int) -> str:  # type: ignore[no-untyped-def
 def test_pages_and_limits(client):
     for path in ("/", "/data", "/results", "/api-docs"):
         page = client.get(path)
-        assert page.status_code == 200 and "<main id=\"main\">" in page.text
+        assert page.status_code == 200 and '<main id="main">' in page.text
         assert "http://" not in page.text.replace("http://127.0.0.1:8000", "")  # no CDN
         assert "Content-Security-Policy" in page.headers
     assert "Size limit: 50 MB" in client.get("/data").text
     assert client.get("/api/limits").json()["max_rows"] == 200_000
     assert client.get("/static/app.css").status_code == 200
     schema = client.get("/openapi.json").json()
-    assert {"/api/chat", "/api/chat/confirm", "/api/uploads", "/api/generate", "/api/jobs/{job_id}",
-            "/api/results/{result_id}", "/api/results/{result_id}/downloads/{fmt}"} <= set(schema["paths"])
+    assert {
+        "/api/chat",
+        "/api/chat/confirm",
+        "/api/uploads",
+        "/api/generate",
+        "/api/jobs/{job_id}",
+        "/api/results/{result_id}",
+        "/api/results/{result_id}/downloads/{fmt}",
+    } <= set(schema["paths"])
     assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
 
 
 def test_chat_confirm_generate_and_follow_ups(client):
-    job = client.post("/api/chat", json={"text": "generate 120 type 2 diabetes patients with "
-                                                 "6 observations, seed 3"}).json()
+    job = client.post(
+        "/api/chat",
+        json={"text": "generate 120 type 2 diabetes patients with 6 observations, seed 3"},
+    ).json()
     assert job["status"] == "done" and job["message"]["kind"] == "confirm"
     assert job["message"]["request"]["count"] == 120
     assert "120 adults" in job["message"]["request"]["description"]
@@ -60,7 +69,13 @@ def test_chat_confirm_generate_and_follow_ups(client):
     assert result["targets"] and result["rules"] and result["provenance"]["seed"] == 3
     assert {p["title"] for p in result["plots"]} >= {"Distributions of the observations"}
     assert client.get(result["plots"][0]["url"]).headers["content-type"] == "image/png"
-    assert {d["format"] for d in result["downloads"]} >= {"csv", "parquet", "fhir", "report", "provenance"}
+    assert {d["format"] for d in result["downloads"]} >= {
+        "csv",
+        "parquet",
+        "fhir",
+        "report",
+        "provenance",
+    }
     parquet = client.get(f"/api/results/{result['id']}/downloads/parquet")
     assert len(pd.read_parquet(io.BytesIO(parquet.content))) == 120
     report = client.get(f"/api/results/{result['id']}/downloads/report").text
@@ -76,12 +91,15 @@ def test_chat_confirm_generate_and_follow_ups(client):
     assert [m["role"] for m in history[:2]] == ["user", "assistant"] and len(history) == 10
 
 
-@pytest.mark.parametrize("text", [
-    "generate 100 lupus patients",
-    "<script>alert('x')</script> {{7*7}} '; DROP TABLE patients; --",
-    "generate 99999999 type 2 diabetes patients",
-    "\u202e\u0000 ../../etc/passwd",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "generate 100 lupus patients",
+        "<script>alert('x')</script> {{7*7}} '; DROP TABLE patients; --",
+        "generate 99999999 type 2 diabetes patients",
+        "\u202e\u0000 ../../etc/passwd",
+    ],
+)
 def test_hostile_or_impossible_requests_get_clear_replies(client, text):
     job = client.post("/api/chat", json={"text": text}).json()
     assert job["status"] == "done", job
@@ -93,12 +111,19 @@ def test_hostile_or_impossible_requests_get_clear_replies(client, text):
 def test_chat_rejects_empty_and_too_long_text(client):
     one_line_error(client.post("/api/chat", json={"text": ""}), 422)
     assert "2000" in one_line_error(client.post("/api/chat", json={"text": "x" * 2001}), 422)
-    one_line_error(client.post("/api/chat", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    one_line_error(
+        client.post(
+            "/api/chat", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
 
 
 def test_web_row_limit_applies_to_cohorts(make_client):
     client = make_client(max_rows=500)
-    message = client.post("/api/chat", json={"text": "generate 600 type 2 diabetes patients"}).json()["message"]
+    message = client.post(
+        "/api/chat", json={"text": "generate 600 type 2 diabetes patients"}
+    ).json()["message"]
     assert message["kind"] == "clarify" and "500" in message["text"]
 
 
@@ -106,8 +131,15 @@ def test_upload_generate_evaluate_download(client):
     real = datasets.load("diabetes")
     info = upload(client, real, "diabetes.csv").json()
     assert info["n_rows"] == 442 and info["n_columns"] == 11 and info["flagged"] == []
-    job = client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 150, "seed": 1,
-                                             "conditions": ["sex=2", "age=40..65"]}).json()
+    job = client.post(
+        "/api/generate",
+        json={
+            "upload_id": info["id"],
+            "n_rows": 150,
+            "seed": 1,
+            "conditions": ["sex=2", "age=40..65"],
+        },
+    ).json()
     job = wait_job(client, job)
     assert job["status"] == "done", job
     result = client.get(f"/api/results/{job['result_id']}").json()
@@ -116,10 +148,21 @@ def test_upload_generate_evaluate_download(client):
     assert any("Distributions" in t for t in titles) and any("Correlations" in t for t in titles)
     assert any("Privacy" in t for t in titles)
     assert result["rules"] and result["scores"]
-    assert result["provenance"]["source"]["file"] == "diabetes.csv" and result["provenance"]["seed"] == 1
-    synthetic = pd.read_csv(io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/csv").content))
-    assert len(synthetic) == 150 and (synthetic["sex"] == 2).all() and synthetic["age"].between(40, 65).all()
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/fhir").content))
+    assert (
+        result["provenance"]["source"]["file"] == "diabetes.csv"
+        and result["provenance"]["seed"] == 1
+    )
+    synthetic = pd.read_csv(
+        io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/csv").content)
+    )
+    assert (
+        len(synthetic) == 150
+        and (synthetic["sex"] == 2).all()
+        and synthetic["age"].between(40, 65).all()
+    )
+    archive = zipfile.ZipFile(
+        io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/fhir").content)
+    )
     assert sorted(archive.namelist()) == ["Observation.ndjson", "Patient.ndjson"]
     patients = [json.loads(line) for line in archive.read("Patient.ndjson").splitlines()]
     assert len(patients) == 150 and patients[0]["resourceType"] == "Patient"
@@ -129,10 +172,14 @@ def test_identifiers_are_flagged_before_learning_and_never_copied(client):
     real = make_clinical_table(200)
     info = upload(client, real).json()
     assert {"patient_id", "name", "email"} <= set(info["flagged"])
-    job = wait_job(client, client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 50}).json())
+    job = wait_job(
+        client, client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 50}).json()
+    )
     result = client.get(f"/api/results/{job['result_id']}").json()
     assert set(result["provenance"]["not_learned"]) >= {"patient_id", "name", "email"}
-    synthetic = pd.read_csv(io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/csv").content))
+    synthetic = pd.read_csv(
+        io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/csv").content)
+    )
     assert not set(synthetic["email"]) & set(real["email"])
     assert not set(synthetic["name"]) & set(real["name"])
 
@@ -145,15 +192,18 @@ def test_bundled_table_needs_no_upload(client):
     one_line_error(client.get(f"/api/uploads/{info['id']}"), 404)
 
 
-@pytest.mark.parametrize(("name", "content", "expected"), [
-    ("bad.csv", b"\xff\xfe\x00garbage\x00", "UTF-8"),
-    ("bad.parquet", b"not a parquet file", "PARQUET"),
-    ("empty.csv", b"", "empty"),
-    ("header.csv", b"a,b,c\n", "no rows"),
-    ("dupes.csv", b"a,a\n1,2\n", "duplicate"),
-    ("table.xlsx", b"PK\x03\x04", ".csv"),
-    ("../../../etc/passwd", b"a,b\n1,2\n", ".csv"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("bad.csv", b"\xff\xfe\x00garbage\x00", "UTF-8"),
+        ("bad.parquet", b"not a parquet file", "PARQUET"),
+        ("empty.csv", b"", "empty"),
+        ("header.csv", b"a,b,c\n", "no rows"),
+        ("dupes.csv", b"a,a\n1,2\n", "duplicate"),
+        ("table.xlsx", b"PK\x03\x04", ".csv"),
+        ("../../../etc/passwd", b"a,b\n1,2\n", ".csv"),
+    ],
+)
 def test_malformed_uploads_get_one_line_errors(client, name, content, expected):
     response = client.post("/api/uploads", files={"file": (name, io.BytesIO(content), "text/csv")})
     message = one_line_error(response, 400)
@@ -166,8 +216,11 @@ def test_upload_limits(make_client):
     assert "0.01 MB" in one_line_error(upload(client, big), 413)
     many = pd.DataFrame({"x": range(150)})
     assert "100" in one_line_error(upload(client, many), 400)
-    huge = client.post("/api/uploads", content=b"x" * 10, headers={"content-length": str(10**9),
-                                                                    "content-type": "multipart/form-data; boundary=x"})
+    huge = client.post(
+        "/api/uploads",
+        content=b"x" * 10,
+        headers={"content-length": str(10**9), "content-type": "multipart/form-data; boundary=x"},
+    )
     one_line_error(huge, 413)
 
 
@@ -193,8 +246,12 @@ def test_bad_generation_requests(client):
             assert job["status"] == "failed" and words in job["error"], (body, job)
             continue
         assert words in one_line_error(response, status), body
-    impossible = wait_job(client, client.post("/api/generate", json={
-        "upload_id": uid, "n_rows": 10, "conditions": ["age=500..600"]}).json())
+    impossible = wait_job(
+        client,
+        client.post(
+            "/api/generate", json={"upload_id": uid, "n_rows": 10, "conditions": ["age=500..600"]}
+        ).json(),
+    )
     assert impossible["status"] == "failed" and "age" in impossible["error"]
 
 
@@ -202,8 +259,12 @@ def test_sessions_are_isolated(make_client):
     alice = make_client()
     bob = alice.__class__(alice.app, base_url=str(alice.base_url), raise_server_exceptions=False)
     info = upload(alice, datasets.load("diabetes")).json()
-    job = wait_job(alice, alice.post("/api/generate", json={"upload_id": info["id"], "n_rows": 20}).json())
-    assert alice.cookies.get("synthpatient_session") != bob.get("/api/limits").cookies.get("synthpatient_session")
+    job = wait_job(
+        alice, alice.post("/api/generate", json={"upload_id": info["id"], "n_rows": 20}).json()
+    )
+    assert alice.cookies.get("synthpatient_session") != bob.get("/api/limits").cookies.get(
+        "synthpatient_session"
+    )
     bob.get("/")  # bob gets his own session
     assert bob.cookies.get("synthpatient_session") != alice.cookies.get("synthpatient_session")
     one_line_error(bob.get(f"/api/jobs/{job['id']}"), 404)
@@ -212,15 +273,20 @@ def test_sessions_are_isolated(make_client):
     one_line_error(bob.get(f"/api/uploads/{info['id']}"), 404)
     assert bob.get("/api/results").json() == [] and len(alice.get("/api/results").json()) == 1
     one_line_error(bob.post("/api/generate", json={"upload_id": info["id"], "n_rows": 5}), 404)
-    mallory = alice.__class__(alice.app, base_url=str(alice.base_url),
-                              cookies={"synthpatient_session": "guessed-session-id"})
+    mallory = alice.__class__(
+        alice.app,
+        base_url=str(alice.base_url),
+        cookies={"synthpatient_session": "guessed-session-id"},
+    )
     # a guessed cookie is no session at all: refused before any id is looked up
     assert "No session" in one_line_error(mallory.get(f"/api/results/{job['result_id']}"), 401)
 
 
 def test_downloads_only_by_id_and_format(client):
     info = upload(client, datasets.load("diabetes")).json()
-    job = wait_job(client, client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 20}).json())
+    job = wait_job(
+        client, client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 20}).json()
+    )
     base = f"/api/results/{job['result_id']}/downloads"
     for fmt in ("../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "csv.exe", "%2Fetc%2Fpasswd"):
         assert client.get(f"{base}/{fmt}").status_code == 404
@@ -247,7 +313,8 @@ def test_busy_session_gets_409_not_a_second_job(client):
     session.busy = True
     try:
         assert "still running" in one_line_error(
-            client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 5}), 409)
+            client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 5}), 409
+        )
     finally:
         session.busy = False
 
@@ -272,17 +339,29 @@ def test_mixed_clinical_table_as_parquet_or_tsv_with_an_outcome(client, fmt):
     else:
         buffer.write(real.to_csv(sep="\t", index=False).encode())
     buffer.seek(0)
-    info = client.post("/api/uploads", files={"file": (f"ward.{fmt}", buffer,
-                                                        "application/octet-stream")}).json()
+    info = client.post(
+        "/api/uploads", files={"file": (f"ward.{fmt}", buffer, "application/octet-stream")}
+    ).json()
     assert info["n_rows"] == 300 and info["flagged"] == ["patient_id"], info
-    job = wait_job(client, client.post("/api/generate", json={
-        "upload_id": info["id"], "n_rows": 200, "seed": 4, "target": "died",
-        "conditions": ["smoker=current"]}).json())
+    job = wait_job(
+        client,
+        client.post(
+            "/api/generate",
+            json={
+                "upload_id": info["id"],
+                "n_rows": 200,
+                "seed": 4,
+                "target": "died",
+                "conditions": ["smoker=current"],
+            },
+        ).json(),
+    )
     assert job["status"] == "done", job
     result = client.get(f"/api/results/{job['result_id']}").json()
     assert any(s["family"] == "utility" for s in result["scores"]), result["scores"]
-    synthetic = pd.read_parquet(io.BytesIO(
-        client.get(f"/api/results/{result['id']}/downloads/parquet").content))
+    synthetic = pd.read_parquet(
+        io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/parquet").content)
+    )
     assert len(synthetic) == 200 and (synthetic["smoker"] == "current").all()
     assert synthetic["ldl"].isna().any() and not synthetic["ldl"].isna().all()  # missing kept
     assert not set(synthetic["patient_id"]) & set(real["patient_id"])  # ids made up fresh
@@ -292,8 +371,9 @@ def test_mixed_clinical_table_as_parquet_or_tsv_with_an_outcome(client, fmt):
 def test_fhir_of_a_large_table_is_not_offered(make_client):
     client = make_client(max_fhir_patients=100)
     info = upload(client, datasets.load("diabetes")).json()
-    job = wait_job(client, client.post("/api/generate", json={"upload_id": info["id"],
-                                                              "n_rows": 101}).json())
+    job = wait_job(
+        client, client.post("/api/generate", json={"upload_id": info["id"], "n_rows": 101}).json()
+    )
     result = client.get(f"/api/results/{job['result_id']}").json()
     assert "fhir" not in {d["format"] for d in result["downloads"]}
     assert any("up to 100 rows" in n for n in result["notices"])

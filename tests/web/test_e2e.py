@@ -17,25 +17,53 @@ from playwright.sync_api import expect
 
 from synthpatient import datasets
 
-DIABETES_REQUEST = ("generate 2000 Type 2 diabetes patients EHR data with 20 important diabetes "
-                    "observations based on the US population")
-OBSERVATIONS = ["hba1c", "fasting_glucose", "bmi", "systolic_bp", "diastolic_bp", "ldl", "hdl",
-                "triglycerides", "total_cholesterol", "egfr", "creatinine", "uacr", "non_hdl",
-                "weight", "height", "heart_rate", "potassium", "bun", "alt", "waist"]
+DIABETES_REQUEST = (
+    "generate 2000 Type 2 diabetes patients EHR data with 20 important diabetes "
+    "observations based on the US population"
+)
+OBSERVATIONS = [
+    "hba1c",
+    "fasting_glucose",
+    "bmi",
+    "systolic_bp",
+    "diastolic_bp",
+    "ldl",
+    "hdl",
+    "triglycerides",
+    "total_cholesterol",
+    "egfr",
+    "creatinine",
+    "uacr",
+    "non_hdl",
+    "weight",
+    "height",
+    "heart_rate",
+    "potassium",
+    "bun",
+    "alt",
+    "waist",
+]
 LONG = 180_000  # ms: generation and evaluation on a busy 2-core machine
 
 
 @pytest.fixture
 def page(browser, live_server):  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=live_server, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
     outside: list[str] = []
-    page.on("request", lambda request: outside.append(request.url)
-            if not request.url.startswith((live_server, "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith((live_server, "data:", "blob:"))
+            else None
+        ),
+    )
     yield page
     context.close()
     assert not errors, errors
@@ -59,15 +87,19 @@ A11Y_PROBLEMS = """() => {
     if (!named(el)) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id}`);
   }
   for (const el of document.querySelectorAll("button, a[href]")) {
-    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) problems.push(`unnamed ${el.tagName}`);
+    const label = el.textContent.trim() || el.getAttribute("aria-label");
+    if (!label) problems.push(`unnamed ${el.tagName}`);
   }
   for (const img of document.querySelectorAll("img")) {
     if (!img.getAttribute("alt")) problems.push(`image without alt: ${img.src}`);
   }
   const levels = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
     .filter((h) => h.offsetParent !== null).map((h) => Number(h.tagName[1]));
-  if (levels.filter((l) => l === 1).length !== 1) problems.push(`h1 count ${levels.filter((l) => l === 1).length}`);
-  levels.forEach((l, i) => { if (i && l > levels[i - 1] + 1) problems.push(`heading h${levels[i - 1]} -> h${l}`); });
+  const h1s = levels.filter((l) => l === 1).length;
+  if (h1s !== 1) problems.push(`h1 count ${h1s}`);
+  levels.forEach((l, i) => {
+    if (i && l > levels[i - 1] + 1) problems.push(`heading h${levels[i - 1]} -> h${l}`);
+  });
   if (!document.documentElement.lang) problems.push("no lang");
   if (!document.querySelector("main")) problems.push("no main landmark");
   return problems;
@@ -112,7 +144,10 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
 
     page.get_by_role("button", name="Generate it").click()
     page.locator("#progress").wait_for(state="visible", timeout=LONG)
-    assert "Generat" in page.locator("#status").inner_text() or "Checking" in page.locator("#status").inner_text()
+    assert (
+        "Generat" in page.locator("#status").inner_text()
+        or "Checking" in page.locator("#status").inner_text()
+    )
     page.screenshot(path=screenshots / "03-chat-progress.png")
     page.locator("#result h2").wait_for(timeout=LONG)
     assert "2,000 synthetic patients" in page.locator("#result h2").inner_text()
@@ -131,12 +166,18 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
         from fhir.resources.R4B import get_fhir_model_class
 
         patients = [json.loads(line) for line in archive.read("Patient.ndjson").splitlines()]
-        observations = [json.loads(line) for line in archive.read("Observation.ndjson").splitlines()]
+        observations = [
+            json.loads(line) for line in archive.read("Observation.ndjson").splitlines()
+        ]
     assert len(patients) == 2000 and len(observations) == 2000 * 20
     for resource in patients[:50] + observations[:200]:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    assert {p["id"] for p in patients} >= {o["subject"]["reference"].split("/")[1] for o in observations}
-    assert {c["system"] for o in observations[:20] for c in o["code"]["coding"]} == {"http://loinc.org"}
+    assert {p["id"] for p in patients} >= {
+        o["subject"]["reference"].split("/")[1] for o in observations
+    }
+    assert {c["system"] for o in observations[:20] for c in o["code"]["coding"]} == {
+        "http://loinc.org"
+    }
 
     table = pd.read_csv(download(page, "csv", tmp_path))
     assert len(table) == 2000 and set(OBSERVATIONS) <= set(table.columns)
@@ -184,9 +225,13 @@ def test_upload_diabetes_table_generate_1000_rows_and_report(page, screenshots, 
     assert report.lstrip().lower().startswith("<!doctype html") and "</html>" in report
     assert "Privacy" in report and "data:image/png;base64," in report
     synthetic = pd.read_csv(download(page, "csv", tmp_path))
-    assert len(synthetic) == 1000 and list(synthetic.columns) == list(datasets.load("diabetes").columns)
+    assert len(synthetic) == 1000 and list(synthetic.columns) == list(
+        datasets.load("diabetes").columns
+    )
 
-    result_url = page.locator("#result a", has_text="Open these results on their own page").get_attribute("href")
+    result_url = page.locator(
+        "#result a", has_text="Open these results on their own page"
+    ).get_attribute("href")
     page.goto(result_url)
     page.locator("#result h2").wait_for(timeout=LONG)
     snap(page, screenshots / "09-results-page.png")
@@ -215,13 +260,20 @@ def test_bad_upload_shows_a_clear_message_on_the_page(page, screenshots, tmp_pat
 def test_the_accessibility_probe_finds_what_it_looks_for(browser):
     page = browser.new_page()
     try:
-        page.set_content("<html><body><h1>One</h1><h3>Skipped</h3><input id=age>"
-                         "<img src=data:,><button></button></body></html>")
+        page.set_content(
+            "<html><body><h1>One</h1><h3>Skipped</h3><input id=age>"
+            "<img src=data:,><button></button></body></html>"
+        )
         found = accessible(page)
     finally:
         page.close()
-    assert {"unlabelled input#age", "unnamed BUTTON", "heading h1 -> h3", "no lang",
-            "no main landmark"} <= set(found)
+    assert {
+        "unlabelled input#age",
+        "unnamed BUTTON",
+        "heading h1 -> h3",
+        "no lang",
+        "no main landmark",
+    } <= set(found)
     assert any(p.startswith("image without alt") for p in found)
 
 

@@ -14,8 +14,11 @@ from schemathesis.checks import not_a_server_error
 from synthpatient.web import Settings, create_app
 
 # small limits, so that a fuzzed request can never start minutes of work
-APP = create_app(Settings(max_rows=50, max_upload_mb=1, max_upload_rows=2000, job_wait_s=0.05,
-                          allowed_hosts=("*",)))
+APP = create_app(
+    Settings(
+        max_rows=50, max_upload_mb=1, max_upload_rows=2000, job_wait_s=0.05, allowed_hosts=("*",)
+    )
+)
 atexit.register(APP.state.close)  # its temp folder goes even when this module is deselected
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # a script starts its session first (an API call never does): the fuzzed requests are sent
@@ -31,7 +34,6 @@ def _close_app():
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case):
     case.call_and_validate(checks=[not_a_server_error], cookies=COOKIES)

@@ -34,8 +34,13 @@ def test_token_guards_the_api_and_the_pages(make_client):
     refused = client.get("/api/limits")
     assert refused.status_code == 401 and "Authorization: Bearer" in refused.json()["error"]
     assert client.get("/openapi.json").status_code == 401
-    assert client.get("/api/limits", headers={"Authorization": "Bearer wrong-token-here"}).status_code == 401
-    assert client.get("/api/limits", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert (
+        client.get("/api/limits", headers={"Authorization": "Bearer wrong-token-here"}).status_code
+        == 401
+    )
+    assert (
+        client.get("/api/limits", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    )
     assert client.get("/api/limits", headers={"X-Synthpatient-Token": TOKEN}).status_code == 200
 
     login = client.get("/data")
@@ -59,8 +64,13 @@ def test_local_server_refuses_foreign_host_names(client):
 
 def _serve(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "synthpatient", "serve", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "synthpatient", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def test_serve_prints_its_address_answers_and_stops_cleanly():
@@ -86,10 +96,13 @@ def test_serve_prints_its_address_answers_and_stops_cleanly():
     assert process.returncode == 0 and "Traceback" not in stderr
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--port", "70000"], "--port must be between 0 and 65535"),
-    (["--host", "0.0.0.0", "--token", "short"], "at least 8 characters"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--port", "70000"], "--port must be between 0 and 65535"),
+        (["--host", "0.0.0.0", "--token", "short"], "at least 8 characters"),
+    ],
+)
 def test_serve_bad_options_get_one_line_errors(args, expected):
     process = _serve(*args)
     _, stderr = process.communicate(timeout=60)

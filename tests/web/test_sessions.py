@@ -41,8 +41,9 @@ def stranger(client: TestClient) -> TestClient:
     return TestClient(client.app, base_url=BASE, raise_server_exceptions=False)
 
 
-def upload_csv(client: TestClient, name: str = "diabetes.csv",
-               content: bytes = DIABETES_CSV) -> Any:
+def upload_csv(
+    client: TestClient, name: str = "diabetes.csv", content: bytes = DIABETES_CSV
+) -> Any:
     return client.post("/api/uploads", files={"file": (name, io.BytesIO(content), "text/csv")})
 
 
@@ -50,7 +51,9 @@ def test_api_calls_without_a_session_are_refused_and_start_none(make_client):
     client = make_client(open_session=False)
     store = client.app.state.store
     for method, path, kwargs in [
-        ("GET", "/api/results", {}), ("GET", "/api/chat", {}), ("GET", "/api/jobs/abc", {}),
+        ("GET", "/api/results", {}),
+        ("GET", "/api/chat", {}),
+        ("GET", "/api/jobs/abc", {}),
         ("POST", "/api/chat", {"json": {"text": "100 type 2 diabetes patients"}}),
         ("POST", "/api/uploads/bundled", {"json": {"dataset": "diabetes"}}),
         ("POST", "/api/generate", {"json": {"upload_id": "x", "n_rows": 5}}),
@@ -94,8 +97,10 @@ def test_a_full_server_refuses_a_new_session_instead_of_erasing_work(make_client
     alice = make_client(max_sessions=2)
     bob = stranger(alice)
     assert bob.post("/api/session").status_code == 200
-    uploads = {c: c.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()["id"]
-               for c in (alice, bob)}
+    uploads = {
+        c: c.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()["id"]
+        for c in (alice, bob)
+    }
 
     carol = stranger(alice)
     refused = carol.post("/api/session")
@@ -152,8 +157,10 @@ def test_cookieless_flood_never_erases_anyones_work(make_client):
     """120 cookie-less requests from as many clients, against a limit of 6 sessions."""
     alice = make_client(max_sessions=6)
     upload_id = upload_csv(alice).json()["id"]
-    job = wait_job(alice, alice.post("/api/generate", json={"upload_id": upload_id,
-                                                            "n_rows": 20, "seed": 2}).json())
+    job = wait_job(
+        alice,
+        alice.post("/api/generate", json={"upload_id": upload_id, "n_rows": 20, "seed": 2}).json(),
+    )
     assert job["status"] == "done", job
     csv_before = alice.get(f"/api/results/{job['result_id']}/downloads/csv").content
     bob = stranger(alice)
@@ -161,13 +168,18 @@ def test_cookieless_flood_never_erases_anyones_work(make_client):
     bob_upload = bob.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()["id"]
 
     requests: list[tuple[str, str, dict[str, Any]]] = [
-        ("GET", "/", {}), ("GET", "/data", {}), ("GET", "/results", {}),
-        ("GET", "/api/results", {}), ("GET", f"/api/results/{job['result_id']}", {}),
+        ("GET", "/", {}),
+        ("GET", "/data", {}),
+        ("GET", "/results", {}),
+        ("GET", "/api/results", {}),
+        ("GET", f"/api/results/{job['result_id']}", {}),
         ("POST", "/api/chat", {"json": {"text": "yes"}}),
         ("POST", "/api/uploads", {"files": {"file": ("t.csv", io.BytesIO(DIABETES_CSV))}}),
         ("POST", "/api/uploads/bundled", {"json": {"dataset": "diabetes"}}),
         ("POST", "/api/generate", {"json": {"upload_id": upload_id, "n_rows": 5}}),
-        ("POST", "/api/session", {}), ("GET", "/api/limits", {}), ("GET", "/results/x", {}),
+        ("POST", "/api/session", {}),
+        ("GET", "/api/limits", {}),
+        ("GET", "/results/x", {}),
     ]
     statuses: Counter[int] = Counter()
     created = 0
@@ -194,17 +206,31 @@ def test_cookieless_flood_never_erases_anyones_work(make_client):
 BOUNDARY = "sp-test-boundary"
 
 
-def _raw_upload(app: Any, cookie: str, *, chunks: int, chunk_size: int = 16 * 1024,
-                content_length: int | None = None, disconnect_after: int | None = None,
-                filename: str = "big.csv") -> dict[str, Any]:
+def _raw_upload(
+    app: Any,
+    cookie: str,
+    *,
+    chunks: int,
+    chunk_size: int = 16 * 1024,
+    content_length: int | None = None,
+    disconnect_after: int | None = None,
+    filename: str = "big.csv",
+) -> dict[str, Any]:
     """POST /api/uploads fed chunk by chunk (a body of ``chunks`` chunks, never fully sent when
     the server answers first); returns the status, the JSON answer and the bytes read before
     the answer began."""
-    head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\na,b\n').encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\na,b\n'
+    ).encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
-    state: dict[str, Any] = {"sent": 0, "read": 0, "read_at_answer": None, "status": None,
-                             "body": b""}
+    state: dict[str, Any] = {
+        "sent": 0,
+        "read": 0,
+        "read_at_answer": None,
+        "status": None,
+        "body": b"",
+    }
 
     async def receive() -> dict[str, Any]:
         if state["status"] is not None or state["sent"] == disconnect_after:
@@ -226,14 +252,30 @@ def _raw_upload(app: Any, cookie: str, *, chunks: int, chunk_size: int = 16 * 10
         elif message["type"] == "http.response.body":
             state["body"] += message.get("body", b"")
 
-    headers = [(b"host", b"127.0.0.1"), (b"cookie", f"{COOKIE}={cookie}".encode()),
-               (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())]
-    headers.append((b"content-length", str(content_length).encode()) if content_length
-                   else (b"transfer-encoding", b"chunked"))
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-             "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/api/uploads",
-             "raw_path": b"/api/uploads", "root_path": "", "query_string": b"",
-             "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"cookie", f"{COOKIE}={cookie}".encode()),
+        (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
+    ]
+    headers.append(
+        (b"content-length", str(content_length).encode())
+        if content_length
+        else (b"transfer-encoding", b"chunked")
+    )
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/uploads",
+        "raw_path": b"/api/uploads",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
     asyncio.run(app(scope, receive, send))
     state["json"] = json.loads(state["body"]) if state["body"] else None
     return state
@@ -259,8 +301,12 @@ def test_an_oversized_upload_is_refused_while_it_streams(make_client):
 
 def test_a_declared_oversized_upload_is_refused_before_reading(make_client):
     client = make_client(max_upload_mb=0.05)
-    answer = _raw_upload(client.app, client.cookies.get(COOKIE), chunks=20,
-                         content_length=client.app.state.settings.max_upload_bytes + 200_000)
+    answer = _raw_upload(
+        client.app,
+        client.cookies.get(COOKIE),
+        chunks=20,
+        content_length=client.app.state.settings.max_upload_bytes + 200_000,
+    )
     assert answer["status"] == 413 and answer["read_at_answer"] == 0, answer
     assert "0.05 MB" in answer["json"]["error"] and _uploaded_files(client) == []
 
@@ -276,8 +322,13 @@ def test_a_body_that_is_not_one_table_gets_one_line(make_client):
     client = make_client()
     for kwargs, words in [
         ({"content": b"a,b\n1,2\n", "headers": {"content-type": "text/csv"}}, "multipart"),
-        ({"content": b"garbage\r\n--x--", "headers": {"content-type": "multipart/form-data; "
-                                                    "boundary=x"}}, "well-formed"),
+        (
+            {
+                "content": b"garbage\r\n--x--",
+                "headers": {"content-type": "multipart/form-data; boundary=x"},
+            },
+            "well-formed",
+        ),
         ({"data": {"note": "hello"}, "files": {"other": ("t.csv", b"a\n1\n")}}, "no table"),
         ({"files": [("file", ("a.csv", b"a\n1\n")), ("file", ("b.csv", b"a\n1\n"))]}, "one table"),
         ({"files": {"file": ("notes.pdf", b"%PDF")}}, ".csv"),
@@ -289,8 +340,10 @@ def test_a_body_that_is_not_one_table_gets_one_line(make_client):
 def test_a_failed_upload_never_costs_an_earlier_one(make_client):
     client = make_client()
     frame = pd.DataFrame({"x": range(50), "y": range(50)})
-    ids = [upload_csv(client, f"t{i}.csv", frame.to_csv(index=False).encode()).json()["id"]
-           for i in range(5)]
+    ids = [
+        upload_csv(client, f"t{i}.csv", frame.to_csv(index=False).encode()).json()["id"]
+        for i in range(5)
+    ]
     one_line_error(upload_csv(client, "broken.csv", b"a,a\n1,2\n"), 400)
     assert all(client.get(f"/api/uploads/{i}").status_code == 200 for i in ids)
     sixth = upload_csv(client, "t5.csv", frame.to_csv(index=False).encode()).json()

@@ -25,16 +25,31 @@ from synthpatient.benchmark._output import (
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
-__all__ = ["BenchmarkResult", "Candidate", "check_readme", "compare_with_sdv", "default_candidates",
-           "run_benchmark", "update_readme",
-           "sdv_available", "sdv_candidate", "synthpatient_candidate", "to_html", "to_json",
-           "to_markdown"]
+__all__ = [
+    "BenchmarkResult",
+    "Candidate",
+    "check_readme",
+    "compare_with_sdv",
+    "default_candidates",
+    "run_benchmark",
+    "update_readme",
+    "sdv_available",
+    "sdv_candidate",
+    "synthpatient_candidate",
+    "to_html",
+    "to_json",
+    "to_markdown",
+]
 
 
-def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[float] = (),
-                       include_sdv: bool = True, lm_checkpoint: str | None = None,
-                       llm: Mapping[str, Any] | None = None,
-                       ) -> tuple[list[Candidate], list[str]]:
+def default_candidates(
+    keys: Sequence[str] | None = None,
+    *,
+    epsilons: Sequence[float] = (),
+    include_sdv: bool = True,
+    lm_checkpoint: str | None = None,
+    llm: Mapping[str, Any] | None = None,
+) -> tuple[list[Candidate], list[str]]:
     """Registered synthesizers (all, or ``keys``) whose extras are installed; those that
     accept a privacy budget again at each of ``epsilons`` (those private by construction only
     at the budgets, or at their default one); SDV's three when the `compare` extra is
@@ -61,18 +76,21 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
 
                 with warnings.catch_warnings():  # mbi advises on JAX settings at import
                     warnings.simplefilter("ignore")
-                    import_optional(extra_module(klass.capabilities.extra),
-                                    extra=klass.capabilities.extra)
+                    import_optional(
+                        extra_module(klass.capabilities.extra), extra=klass.capabilities.extra
+                    )
         except MissingExtraError as exc:
             skipped.append(f"{key}: {exc}")
             continue
         if klass.capabilities.needs_network:
             if llm is None:
-                skipped.append(f"{key}: needs a configured LLM server (--llm-base-url, "
-                               "--llm-model)")
+                skipped.append(
+                    f"{key}: needs a configured LLM server (--llm-base-url, --llm-model)"
+                )
             else:
-                candidates.append(synthpatient_candidate(key, label=f"{key} ({llm.get('model')})",
-                                                         **dict(llm)))
+                candidates.append(
+                    synthpatient_candidate(key, label=f"{key} ({llm.get('model')})", **dict(llm))
+                )
             continue
         caps = klass.capabilities
         if caps.writes_text and not keys:  # its numbers are its base model's rows
@@ -80,18 +98,25 @@ def default_candidates(keys: Sequence[str] | None = None, *, epsilons: Sequence[
             continue
         if caps.differentially_private:  # private by construction: always at an epsilon
             budgets = epsilons or (inspect.signature(klass.__init__).parameters["epsilon"].default,)
-            candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
-                           for e in budgets]
+            candidates += [
+                synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e) for e in budgets
+            ]
             continue
         candidates.append(synthpatient_candidate(key))
         if caps.fine_tunes and lm_checkpoint is not None:
             # a pretrained model decodes token by token: its 100,000-row timing is left out
-            candidates.append(dataclasses.replace(
-                synthpatient_candidate(key, label=f"{key} (fine-tuned)",
-                                       base_model=str(lm_checkpoint)), large_sample=False))
+            candidates.append(
+                dataclasses.replace(
+                    synthpatient_candidate(
+                        key, label=f"{key} (fine-tuned)", base_model=str(lm_checkpoint)
+                    ),
+                    large_sample=False,
+                )
+            )
         if caps.accepts_epsilon:
-            candidates += [synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e)
-                           for e in epsilons]
+            candidates += [
+                synthpatient_candidate(key, label=f"{key} (eps={e:g})", epsilon=e) for e in epsilons
+            ]
     if include_sdv:
         if sdv_available():
             candidates += [sdv_candidate(name) for name in SDV_MODELS]

@@ -37,12 +37,21 @@ def synthpatient_candidate(key: str, *, label: str | None = None, **params: Any)
     def sample(model: Any, n_rows: int, seed: int) -> pd.DataFrame:
         return model.sample(n_rows, seed=seed)
 
-    return Candidate(label or key, fit, sample, "synthpatient", dict(params),
-                     large_sample=not klass.capabilities.needs_network)
+    return Candidate(
+        label or key,
+        fit,
+        sample,
+        "synthpatient",
+        dict(params),
+        large_sample=not klass.capabilities.needs_network,
+    )
 
 
-SDV_MODELS = {"sdv_gaussiancopula": "GaussianCopulaSynthesizer", "sdv_ctgan": "CTGANSynthesizer",
-              "sdv_tvae": "TVAESynthesizer"}
+SDV_MODELS = {
+    "sdv_gaussiancopula": "GaussianCopulaSynthesizer",
+    "sdv_ctgan": "CTGANSynthesizer",
+    "sdv_tvae": "TVAESynthesizer",
+}
 
 
 def sdv_available() -> bool:
@@ -65,7 +74,8 @@ def sdv_candidate(name: str) -> Candidate:
 
         sdtypes = schema.sdtypes()
         metadata = Metadata.load_from_dict(
-            {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}}})
+            {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}}}
+        )
         model = getattr(single_table, SDV_MODELS[name])(metadata)
         model.fit({"table": train[list(sdtypes)]})
         return model

@@ -13,13 +13,21 @@ from synthpatient.benchmark._runner import BenchmarkResult
 
 #: Table columns: a run's column (a metric's registry key, ``key.detail`` for a figure from
 #: its details, or a measurement), the header shown, and the digits.
-COLUMNS = [("epsilon_spent", "ε spent", 2), ("quality", "quality", 3),
-           ("ml_utility", "utility", 3), ("ml_utility.tstr", "TSTR", 3),
-           ("ml_utility.trtr", "TRTR", 3), ("dcr.share_closer_to_training", "DCR share", 3),
-           ("membership_inference.auc", "MIA AUC", 3),
-           ("rule_violations.excess_mean", "rule excess", 3), ("fit_s", "fit s", 2),
-           ("sample_s", "sample s", 3), ("sample_100k_s", "100k rows s", 2),
-           ("cost_per_1k", "$ per 1k rows", 4), ("peak_mb", "peak MB", 0)]
+COLUMNS = [
+    ("epsilon_spent", "ε spent", 2),
+    ("quality", "quality", 3),
+    ("ml_utility", "utility", 3),
+    ("ml_utility.tstr", "TSTR", 3),
+    ("ml_utility.trtr", "TRTR", 3),
+    ("dcr.share_closer_to_training", "DCR share", 3),
+    ("membership_inference.auc", "MIA AUC", 3),
+    ("rule_violations.excess_mean", "rule excess", 3),
+    ("fit_s", "fit s", 2),
+    ("sample_s", "sample s", 3),
+    ("sample_100k_s", "100k rows s", 2),
+    ("cost_per_1k", "$ per 1k rows", 4),
+    ("peak_mb", "peak MB", 0),
+]
 TSTR, TRTR = "ml_utility.tstr_mean", "ml_utility.trtr_mean"
 
 
@@ -45,14 +53,17 @@ def to_markdown(result: BenchmarkResult) -> str:
         for _, row in table.iterrows():
             cells = [_cell(row, k, d) for k, _, d in shown]
             lines.append(f"| {row['synthesizer']} | " + " | ".join(cells) + " |")
-    lines.append("\nε spent: the differential-privacy budget the accountant reports as spent "
-                 "(– = not private); quality: SDMetrics QualityReport score; utility: mean of min(1, TSTR/TRTR); "
-                 "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "
-                 "synthetic rows closer to training than holdout rows (ideal = training share); "
-                 "MIA AUC: membership inference (0.5 ideal); rule excess: mean violation rate "
-                 "above the real data's; $ per 1k rows: a prompted LLM's cost per 1,000 "
-                 "delivered rows at the prices set (its 100,000-row sample is not run); peak "
-                 "MB: resident memory of the process.")
+    lines.append(
+        "\nε spent: the differential-privacy budget the accountant reports as spent "
+        "(– = not private); quality: SDMetrics QualityReport score; "
+        "utility: mean of min(1, TSTR/TRTR); "
+        "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "
+        "synthetic rows closer to training than holdout rows (ideal = training share); "
+        "MIA AUC: membership inference (0.5 ideal); rule excess: mean violation rate "
+        "above the real data's; $ per 1k rows: a prompted LLM's cost per 1,000 "
+        "delivered rows at the prices set (its 100,000-row sample is not run); peak "
+        "MB: resident memory of the process."
+    )
     comparisons = compare_with_sdv(result)
     if comparisons:
         lines.append("\nAgainst SDV on the same data and machine, in this run:\n")
@@ -79,11 +90,13 @@ def compare_with_sdv(result: BenchmarkResult) -> list[str]:
             if ours not in rows or theirs not in rows:
                 continue
             a, b = rows[ours], rows[theirs]
-            text = (f"{dataset}: {ours} quality {a['quality_mean']:.3f} vs {theirs} "
-                    f"{b['quality_mean']:.3f}; fit {a['fit_s_mean']:.2f} s vs "
-                    f"{b['fit_s_mean']:.2f} s ({_ratio(a['fit_s_mean'], b['fit_s_mean'])})")
+            text = (
+                f"{dataset}: {ours} quality {a['quality_mean']:.3f} vs {theirs} "
+                f"{b['quality_mean']:.3f}; fit {a['fit_s_mean']:.2f} s vs "
+                f"{b['fit_s_mean']:.2f} s ({_ratio(a['fit_s_mean'], b['fit_s_mean'])})"
+            )
             if TSTR in a and not _missing(a.get(TSTR)):
-                text += (f"; TSTR/TRTR {a[TSTR] / a[TRTR]:.2f} vs {b[TSTR] / b[TRTR]:.2f}")
+                text += f"; TSTR/TRTR {a[TSTR] / a[TRTR]:.2f} vs {b[TSTR] / b[TRTR]:.2f}"
             lines.append(text)
     return lines
 
@@ -115,12 +128,16 @@ def check_readme(path: str | Path) -> str:
     text = read_text(path, what="README")
     folder = path.parent if str(path.parent) else Path(".")
     if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
-        raise FileIOError(f"The README '{path}' cannot be updated: it or its folder is not "
-                          "writable. Fix its permissions or leave out --update-readme.")
+        raise FileIOError(
+            f"The README '{path}' cannot be updated: it or its folder is not "
+            "writable. Fix its permissions or leave out --update-readme."
+        )
     start, end = text.find(README_START), text.find(README_END)
     if start < 0 or end < start:
-        raise DataError(f"'{path}' has no '{README_START}' ... '{README_END}' section to "
-                        "replace. Add the two markers where the results table should go.")
+        raise DataError(
+            f"'{path}' has no '{README_START}' ... '{README_END}' section to "
+            "replace. Add the two markers where the results table should go."
+        )
     return text
 
 
@@ -135,8 +152,10 @@ def update_readme(path: str | Path, markdown: str, command: str) -> None:
     path = Path(path)
     text = check_readme(path)
     start, end = text.find(README_START), text.find(README_END)
-    block = (f"{README_START}\n<!-- written by `{command}`; do not edit by hand -->\n"
-             f"{markdown.strip()}\n")
+    block = (
+        f"{README_START}\n<!-- written by `{command}`; do not edit by hand -->\n"
+        f"{markdown.strip()}\n"
+    )
     write_text_atomic(path, text[:start] + block + text[end:])
 
 
@@ -150,8 +169,8 @@ def to_json(result: BenchmarkResult) -> str:
 
 
 def to_html(result: BenchmarkResult) -> str:
-    from synthpatient.evaluation import _plots
     from synthpatient._html import esc, image, page
+    from synthpatient.evaluation import _plots
 
     sections = [("summary", "Results", f"<pre>{esc(to_markdown(result))}</pre>")]
     if not result.summary.empty:
@@ -170,7 +189,13 @@ def to_html(result: BenchmarkResult) -> str:
             axes[1].set_ylabel("quality")
             fig.suptitle(dataset)
             fig.tight_layout()
-            sections.append((f"plot-{dataset}", f"{dataset}: quality and speed",
-                             image(_plots._encode(fig), f"Quality and fit time on {dataset}")))
-    return page("synthpatient benchmark", "Every generator on the same data: quality, speed, cost",
-                sections)
+            sections.append(
+                (
+                    f"plot-{dataset}",
+                    f"{dataset}: quality and speed",
+                    image(_plots._encode(fig), f"Quality and fit time on {dataset}"),
+                )
+            )
+    return page(
+        "synthpatient benchmark", "Every generator on the same data: quality, speed, cost", sections
+    )

@@ -77,8 +77,15 @@ class BenchmarkResult:
 
 #: The registry keys every run is scored by (a metric whose input is missing, such as rules
 #: for a dataset without a rule pack, is skipped).
-BENCHMARK_METRICS = ("quality", "column_shapes", "column_pair_trends", "ml_utility", "dcr",
-                     "membership_inference", "rule_violations")
+BENCHMARK_METRICS = (
+    "quality",
+    "column_shapes",
+    "column_pair_trends",
+    "ml_utility",
+    "dcr",
+    "membership_inference",
+    "rule_violations",
+)
 #: Figures read from a metric's details beside its score: key -> detail names.
 BENCHMARK_DETAILS: dict[str, tuple[str, ...]] = {
     "ml_utility": ("tstr", "trtr", "primary_metric"),
@@ -87,31 +94,54 @@ BENCHMARK_DETAILS: dict[str, tuple[str, ...]] = {
     "rule_violations": ("excess_mean",),
 }
 #: Numeric columns summarised as mean and spread over seeds.
-METRICS = (["epsilon_spent", "fit_s", "sample_s", "sample_100k_s", "cost_per_1k", "peak_mb"]
-           + [column for key in BENCHMARK_METRICS
-              for column in (key, *(f"{key}.{d}" for d in BENCHMARK_DETAILS.get(key, ())))
-              if not column.endswith(".primary_metric")])
+METRICS = ["epsilon_spent", "fit_s", "sample_s", "sample_100k_s", "cost_per_1k", "peak_mb"] + [
+    column
+    for key in BENCHMARK_METRICS
+    for column in (key, *(f"{key}.{d}" for d in BENCHMARK_DETAILS.get(key, ())))
+    if not column.endswith(".primary_metric")
+]
 
 
-def _scores(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame,
-            schema: Schema, seed: int, target: str | None, key: str) -> dict[str, Any]:
+def _scores(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    schema: Schema,
+    seed: int,
+    target: str | None,
+    key: str,
+) -> dict[str, Any]:
     """Every benchmark metric of one run, by registry key (and ``key.detail``)."""
     from synthpatient.evaluation.evaluate import evaluate
     from synthpatient.rules import list_rule_packs, load_rule_pack
 
     rules = load_rule_pack(key) if key in list_rule_packs() else None
-    report = evaluate(train, synthetic, metrics=BENCHMARK_METRICS, holdout=holdout,
-                      target=target, rules=rules, schema=schema, seed=seed, detailed=False)
-    row: dict[str, Any] = dict(zip(report.summary["metric"], report.summary["score"],
-                                   strict=True))
+    report = evaluate(
+        train,
+        synthetic,
+        metrics=BENCHMARK_METRICS,
+        holdout=holdout,
+        target=target,
+        rules=rules,
+        schema=schema,
+        seed=seed,
+        detailed=False,
+    )
+    row: dict[str, Any] = dict(zip(report.summary["metric"], report.summary["score"], strict=True))
     for metric, names in BENCHMARK_DETAILS.items():
         details = report.sections.get(metric, {})
         row.update({f"{metric}.{name}": details[name] for name in names if name in details})
     return row
 
 
-def _one_run(candidate: Candidate, key: str, real: pd.DataFrame, schema: Schema, seed: int,
-             target: str | None) -> dict[str, Any]:
+def _one_run(
+    candidate: Candidate,
+    key: str,
+    real: pd.DataFrame,
+    schema: Schema,
+    seed: int,
+    target: str | None,
+) -> dict[str, Any]:
     train = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed).sort_index()
     holdout = real.drop(train.index)
     with PeakMemory() as memory:
@@ -127,9 +157,16 @@ def _one_run(candidate: Candidate, key: str, real: pd.DataFrame, schema: Schema,
             start = time.perf_counter()
             candidate.sample(model, LARGE_SAMPLE, seed + 2000)
             sample_100k_s = time.perf_counter() - start
-    row: dict[str, Any] = {"synthesizer": candidate.name, "source": candidate.source,
-                           "dataset": key, "seed": seed, "fit_s": fit_s, "sample_s": sample_s,
-                           "sample_100k_s": sample_100k_s, "peak_mb": memory.peak_mb}
+    row: dict[str, Any] = {
+        "synthesizer": candidate.name,
+        "source": candidate.source,
+        "dataset": key,
+        "seed": seed,
+        "fit_s": fit_s,
+        "sample_s": sample_s,
+        "sample_100k_s": sample_100k_s,
+        "peak_mb": memory.peak_mb,
+    }
     if cost is not None:  # a prompted LLM: money per 1,000 delivered rows, at the set prices
         row["cost_per_1k"] = float(cost)
     spent = getattr(model, "privacy_spent_", None)
@@ -139,8 +176,13 @@ def _one_run(candidate: Candidate, key: str, real: pd.DataFrame, schema: Schema,
     return row
 
 
-def run_benchmark(candidates: Sequence[Candidate], dataset_keys: Sequence[str] = ("diabetes",),
-                  *, seeds: int = 3, progress: Any = None) -> BenchmarkResult:
+def run_benchmark(
+    candidates: Sequence[Candidate],
+    dataset_keys: Sequence[str] = ("diabetes",),
+    *,
+    seeds: int = 3,
+    progress: Any = None,
+) -> BenchmarkResult:
     """Run every candidate on every dataset for ``seeds`` seeds.
 
     A candidate that fails on a dataset is recorded in ``failures`` (with its one-line error)
@@ -160,8 +202,10 @@ def run_benchmark(candidates: Sequence[Candidate], dataset_keys: Sequence[str] =
                         warnings.simplefilter("ignore")
                         rows.append(_one_run(candidate, key, real, schema, seed, target))
                 except (SynthPatientError, ImportError, ValueError, RuntimeError) as exc:
-                    failures.append(f"{candidate.name} on {key} (seed {seed}): "
-                                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                    failures.append(
+                        f"{candidate.name} on {key} (seed {seed}): "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                    )
                     break
     runs = pd.DataFrame(rows)
     return BenchmarkResult(runs, summarise(runs), failures)

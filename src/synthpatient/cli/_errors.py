@@ -29,10 +29,15 @@ INTERRUPTED = 130
 TERMINATED = 143
 
 # numpy's words when an array cannot even be described (too many elements for the index type)
-_TOO_BIG = ("array is too big", "maximum allowed dimension exceeded",
-            "maximum allowed size exceeded")
-_OUT_OF_MEMORY = ("out of memory. Ask for fewer rows, or sample in batches (several runs with "
-                  "different --seed values).")
+_TOO_BIG = (
+    "array is too big",
+    "maximum allowed dimension exceeded",
+    "maximum allowed size exceeded",
+)
+_OUT_OF_MEMORY = (
+    "out of memory. Ask for fewer rows, or sample in batches (several runs with "
+    "different --seed values)."
+)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
@@ -53,12 +58,12 @@ def handled() -> Iterator[None]:
                 err.print(f"[red]Error:[/] {_escape(str(exc))}", markup=True)
                 raise typer.Exit(BAD_INPUT) from None
             except KeyboardInterrupt:
-                err.print(f"[red]Interrupted:[/] {_escape(_what_was_written(written))}",
-                          markup=True)
+                err.print(
+                    f"[red]Interrupted:[/] {_escape(_what_was_written(written))}", markup=True
+                )
                 raise typer.Exit(INTERRUPTED) from None
             except Terminated:
-                err.print(f"[red]Terminated:[/] {_escape(_what_was_written(written))}",
-                          markup=True)
+                err.print(f"[red]Terminated:[/] {_escape(_what_was_written(written))}", markup=True)
                 raise typer.Exit(TERMINATED) from None
             except MemoryError:
                 err.print(f"[red]Error:[/] {_OUT_OF_MEMORY}", markup=True)

@@ -29,22 +29,50 @@ app.add_typer(synthesizers_app, name="synthesizers")
 out = Console(highlight=False)
 
 Rows = Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (>= 1).")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Seed: the same seed gives the same rows.")]
-Conditions = Annotated[list[str] | None, typer.Option(
-    "--condition", "-c", help="COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable), e.g. sex=2, age=40..65.")]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Seed: the same seed gives the same rows.")
+]
+Conditions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--condition",
+        "-c",
+        help="COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable), e.g. sex=2, age=40..65.",
+    ),
+]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="A schema JSON file to use "
-                                                "instead of inferring one.")]
-Identifiers = Annotated[list[str] | None, typer.Option(
-    "--identifier", help="Treat this column as an identifier: never learned, regenerated.")]
-Categorical = Annotated[list[str] | None, typer.Option(
-    "--categorical", help="Treat this column as categorical.")]
-Epsilon = Annotated[float | None, typer.Option(
-    "--epsilon", help="Differential-privacy budget (> 0; 1 to 10 is usual) for ctgan, tvae, mst.")]
-Delta = Annotated[float | None, typer.Option(
-    "--delta", help="Differential-privacy delta (below 1/rows); default chosen from the rows.")]
-Params = Annotated[list[str] | None, typer.Option(
-    "--param", "-p", help="Synthesizer parameter KEY=VALUE (repeatable), e.g. -p steps=2000.")]
+SchemaOpt = Annotated[
+    Path | None,
+    typer.Option("--schema", help="A schema JSON file to use instead of inferring one."),
+]
+Identifiers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--identifier", help="Treat this column as an identifier: never learned, regenerated."
+    ),
+]
+Categorical = Annotated[
+    list[str] | None, typer.Option("--categorical", help="Treat this column as categorical.")
+]
+Epsilon = Annotated[
+    float | None,
+    typer.Option(
+        "--epsilon",
+        help="Differential-privacy budget (> 0; 1 to 10 is usual) for ctgan, tvae, mst.",
+    ),
+]
+Delta = Annotated[
+    float | None,
+    typer.Option(
+        "--delta", help="Differential-privacy delta (below 1/rows); default chosen from the rows."
+    ),
+]
+Params = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", "-p", help="Synthesizer parameter KEY=VALUE (repeatable), e.g. -p steps=2000."
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -77,13 +105,18 @@ def _conditions(items: list[str] | None) -> dict[str, Any]:
             raise ConditionError(
                 f"The column '{column}' has more than one --condition. Give one per column: "
                 f"a value or one range such as {column}=LOW..HIGH (conditions on one column "
-                "are not combined).")
+                "are not combined)."
+            )
         conditions[column] = value
     return conditions
 
 
-def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | None,
-               categorical: list[str] | None):  # type: ignore[no-untyped-def]
+def _load_data(
+    path: Path,
+    schema_path: Path | None,
+    identifiers: list[str] | None,
+    categorical: list[str] | None,
+):  # type: ignore[no-untyped-def]
     from synthpatient._io import read_table
     from synthpatient.schema import Schema, explain_schema
 
@@ -91,18 +124,24 @@ def _load_data(path: Path, schema_path: Path | None, identifiers: list[str] | No
     if schema_path is not None:
         schema = Schema.from_json(schema_path)
     else:
-        schema, decisions = explain_schema(data, identifiers=identifiers or (),
-                                           categorical=categorical or ())
+        schema, decisions = explain_schema(
+            data, identifiers=identifiers or (), categorical=categorical or ()
+        )
         # the same decisions `synthpatient schema` prints: names and reasons, never values
         for decision in decisions:
             if decision.uncertain:
-                err.print(f"Unsure: '{decision.name}' read as {decision.kind} "
-                          f"({decision.reason}). Check it with `synthpatient schema`, or "
-                          "pass --identifier/--categorical or --schema.", markup=False)
+                err.print(
+                    f"Unsure: '{decision.name}' read as {decision.kind} "
+                    f"({decision.reason}). Check it with `synthpatient schema`, or "
+                    "pass --identifier/--categorical or --schema.",
+                    markup=False,
+                )
     flagged = [c.name for c in schema if c.kind in ("identifier", "text")]
     if flagged:
-        err.print("Not learned (identifiers or free text, regenerated instead): "
-                  f"{', '.join(flagged)}", markup=False)
+        err.print(
+            f"Not learned (identifiers or free text, regenerated instead): {', '.join(flagged)}",
+            markup=False,
+        )
     return data, schema
 
 
@@ -111,7 +150,8 @@ def _parse_param(item: str) -> tuple[str, Any]:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise InvalidParameterError(
-            f"--param '{item}' is not KEY=VALUE. Write it like --param steps=2000.")
+            f"--param '{item}' is not KEY=VALUE. Write it like --param steps=2000."
+        )
     try:
         value = json.loads(text)
     except ValueError:
@@ -119,8 +159,14 @@ def _parse_param(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _synthesizer_params(synthesizer: str, seed: int | None, *, epsilon: float | None = None,
-                        delta: float | None = None, params: list[str] | None = None):  # type: ignore[no-untyped-def]
+def _synthesizer_params(
+    synthesizer: str,
+    seed: int | None,
+    *,
+    epsilon: float | None = None,
+    delta: float | None = None,
+    params: list[str] | None = None,
+):  # type: ignore[no-untyped-def]
     from synthpatient._random import fresh_seed
     from synthpatient.synthesizers import get_synthesizer_class
 
@@ -135,11 +181,15 @@ def _synthesizer_params(synthesizer: str, seed: int | None, *, epsilon: float | 
     known = klass._param_names()
     unknown = sorted(set(chosen) - set(known))
     if unknown:
-        hint = ("; differentially private synthesizers take --epsilon: "
-                + ", ".join(_private_keys()) if {"epsilon", "delta"} & set(unknown) else "")
+        hint = (
+            "; differentially private synthesizers take --epsilon: " + ", ".join(_private_keys())
+            if {"epsilon", "delta"} & set(unknown)
+            else ""
+        )
         raise InvalidParameterError(
             f"The {synthesizer} synthesizer has no parameter {', '.join(map(repr, unknown))}. "
-            f"Its parameters: {', '.join(k for k in known if k != 'seed')}{hint}.")
+            f"Its parameters: {', '.join(k for k in known if k != 'seed')}{hint}."
+        )
     seed = fresh_seed() if seed is None else seed
     if "progress" in known and "progress" not in chosen:
         chosen["progress"] = err.is_terminal
@@ -163,8 +213,10 @@ def _report_privacy(model: Any) -> None:
     """The accountant's spent budget, for the differentially private synthesizers."""
     spent = getattr(model, "privacy_spent_", None)
     if spent:
-        line = (f"Differential privacy: spent epsilon = {spent['epsilon']:.3g}, "
-                f"delta = {spent['delta']:.3g}.")
+        line = (
+            f"Differential privacy: spent epsilon = {spent['epsilon']:.3g}, "
+            f"delta = {spent['delta']:.3g}."
+        )
         if spent.get("preprocessing"):
             line += f" Not covered: {spent['preprocessing']}"
         out.print(line, markup=False)
@@ -173,8 +225,14 @@ def _report_privacy(model: Any) -> None:
 @app.command()
 def generate(
     data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table; its extension "
-                                           "picks the format (.csv, .tsv, .parquet...).")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output table; its extension picks the format (.csv, .tsv, .parquet...).",
+        ),
+    ],
     rows: Rows = 1000,
     synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
     seed: Seed = None,
@@ -197,8 +255,9 @@ def generate(
         exporter = exporter_for_path(out_path)  # the extension picks the format, before any work
         check_output_path(out_path, overwrite=overwrite)
         conditions = _conditions(condition)
-        model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
-                                          params=param)
+        model, seed = _synthesizer_params(
+            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+        )
         real, table_schema = _load_data(data, schema, identifier, categorical)
         check_rows_fit(rows, len(table_schema), label="--rows")  # before fitting, not after
         with _fitting_status(model, synthesizer, len(real)):
@@ -207,8 +266,10 @@ def generate(
         with err.status(f"Sampling {rows} rows..."):
             synthetic = model.sample(rows, conditions=conditions)
         exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
-        out.print(f"Wrote {len(synthetic)} synthetic rows to {out_path} "
-                  f"(synthesizer {synthesizer}, seed {seed}).")
+        out.print(
+            f"Wrote {len(synthetic)} synthetic rows to {out_path} "
+            f"(synthesizer {synthesizer}, seed {seed})."
+        )
         _report_generation(model)
 
 
@@ -240,8 +301,9 @@ def fit(
         from synthpatient._io import check_output_path
 
         check_output_path(model_path, overwrite=overwrite, kind="folder")
-        model, seed = _synthesizer_params(synthesizer, seed, epsilon=epsilon, delta=delta,
-                                          params=param)
+        model, seed = _synthesizer_params(
+            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+        )
         real, table_schema = _load_data(data, schema, identifier, categorical)
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
@@ -253,24 +315,40 @@ def fit(
 @app.command()
 def sample(
     model_path: Annotated[Path, typer.Argument(help="A model folder written by `fit`.")],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output table; its extension "
-                                           "picks the format (.csv, .tsv, .parquet...).")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output table; its extension picks the format (.csv, .tsv, .parquet...).",
+        ),
+    ],
     rows: Rows = 1000,
     seed: Seed = None,
     condition: Conditions = None,
-    llm_base_url: Annotated[str | None, typer.Option(
-        "--llm-base-url", help="For a model that talks to an LLM server: the server to use. A "
-        "model folder never chooses where requests and your key go.")] = None,
-    llm_key_env: Annotated[str | None, typer.Option(
-        "--llm-key-env", help="Environment variable holding that server's API key (never "
-        "printed); SYNTHPATIENT_LLM_API_KEY by default.")] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="For a model that talks to an LLM server: the server to use. A "
+            "model folder never chooses where requests and your key go.",
+        ),
+    ] = None,
+    llm_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-key-env",
+            help="Environment variable holding that server's API key (never "
+            "printed); SYNTHPATIENT_LLM_API_KEY by default.",
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Sample ROWS rows from a saved model."""
     with handled():
         from synthpatient._io import check_output_path
-        from synthpatient._random import fresh_seed
         from synthpatient._memory import check_rows_fit
+        from synthpatient._random import fresh_seed
         from synthpatient.exporters import Table, exporter_for_path
         from synthpatient.synthesizers import Synthesizer
 
@@ -280,8 +358,9 @@ def sample(
         conditions = _conditions(condition)
         model = Synthesizer.load(model_path)
         if llm_base_url is not None or llm_key_env is not None:
-            model = Synthesizer.load(model_path, **_endpoint(type(model).endpoint_params,
-                                                             llm_base_url, llm_key_env))
+            model = Synthesizer.load(
+                model_path, **_endpoint(type(model).endpoint_params, llm_base_url, llm_key_env)
+            )
         check_rows_fit(rows, len(model.schema_), label="--rows")
         _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
@@ -292,30 +371,42 @@ def sample(
         _report_generation(model)
 
 
-def _endpoint(names: tuple[str, ...], base_url: str | None,
-              key_env: str | None) -> dict[str, str]:
+def _endpoint(names: tuple[str, ...], base_url: str | None, key_env: str | None) -> dict[str, str]:
     """``--llm-base-url``/``--llm-key-env`` as the load-time parameters of the saved model's
     class (the LLM synthesizer's ``base_url``, the hybrid's ``llm_base_url``)."""
     from synthpatient.errors import InvalidParameterError
 
     if not names:
-        raise InvalidParameterError("--llm-base-url/--llm-key-env are for models that talk to "
-                                    "an LLM server; this model does not.")
+        raise InvalidParameterError(
+            "--llm-base-url/--llm-key-env are for models that talk to "
+            "an LLM server; this model does not."
+        )
     key_env = key_env or "SYNTHPATIENT_LLM_API_KEY"
-    return {name: value for name, value in zip(names, (base_url, key_env), strict=True)
-            if value is not None}
+    return {
+        name: value
+        for name, value in zip(names, (base_url, key_env), strict=True)
+        if value is not None
+    }
 
 
 @app.command("schema")
 def schema_command(
     data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Schema JSON file to write.")],
-    include_observed: Annotated[bool, typer.Option(
-        "--include-observed",
-        help="Keep real minima, maxima and category lists in the file.")] = False,
-    show_categories: Annotated[bool, typer.Option(
-        "--show-categories", help="Also print the categories observed in each categorical "
-        "column (real values: off by default).")] = False,
+    include_observed: Annotated[
+        bool,
+        typer.Option(
+            "--include-observed", help="Keep real minima, maxima and category lists in the file."
+        ),
+    ] = False,
+    show_categories: Annotated[
+        bool,
+        typer.Option(
+            "--show-categories",
+            help="Also print the categories observed in each categorical "
+            "column (real values: off by default).",
+        ),
+    ] = False,
     identifier: Identifiers = None,
     categorical: Categorical = None,
     overwrite: Overwrite = False,
@@ -330,30 +421,47 @@ def schema_command(
 
         check_output_path(out_path, overwrite=overwrite)
         table_schema, decisions = explain_schema(
-            read_table(data), identifiers=identifier or (), categorical=categorical or ())
+            read_table(data), identifiers=identifier or (), categorical=categorical or ()
+        )
         table = Table(title=f"Schema of {data.name}: how each column is treated")
         for heading in ("column", "kind", "identifier type", "flags", "reason"):
             table.add_column(heading)
         if show_categories:
             table.add_column("observed categories")
         for decision in decisions:
-            marks = ", ".join(m for m, on in (("unsure", decision.uncertain),
-                                                ("patient key", decision.patient_key)) if on)
+            marks = ", ".join(
+                m
+                for m, on in (("unsure", decision.uncertain), ("patient key", decision.patient_key))
+                if on
+            )
             # Text cells: a column name or reason is shown as written, never read as markup
-            row = [Text(decision.name), decision.kind, decision.identifier_type or "", marks,
-                   Text(decision.reason)]
+            row = [
+                Text(decision.name),
+                decision.kind,
+                decision.identifier_type or "",
+                marks,
+                Text(decision.reason),
+            ]
             if show_categories:
                 row.append(Text(_category_list(table_schema[decision.name])))
             table.add_row(*row)
         out.print(table)
         key = next((d.name for d in decisions if d.patient_key), None)
         if key is not None:
-            out.print(Text(f"Patient key: {key} (several rows per patient; uniqueness is "
-                           "judged per patient)."))
+            out.print(
+                Text(
+                    f"Patient key: {key} (several rows per patient; uniqueness is "
+                    "judged per patient)."
+                )
+            )
         unsure = [d.name for d in decisions if d.uncertain]
         if unsure:
-            out.print(Text(f"Unsure: {', '.join(unsure)}. Check them; use --identifier or "
-                           "--categorical, or edit the schema file."))
+            out.print(
+                Text(
+                    f"Unsure: {', '.join(unsure)}. Check them; use --identifier or "
+                    "--categorical, or edit the schema file."
+                )
+            )
         table_schema.to_json(out_path, include_observed=include_observed)
         out.print(f"Wrote the schema of {len(table_schema)} columns to {out_path}.")
 
@@ -369,7 +477,9 @@ def _category_list(spec: Any, limit: int = 50) -> str:
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path("synthpatient-demo"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")
+    ] = Path("synthpatient-demo"),
     rows: Rows = 1000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     overwrite: Overwrite = False,
@@ -385,8 +495,10 @@ def demo(
             result = run_demo(out_dir, n_rows=rows, seed=seed, overwrite=overwrite)
         summary = result["quality"]
         n_train = summary["n_real_rows"]
-        table = Table(title=f"Quality of {rows} synthetic patients vs the {n_train} real ones "
-                            "they were learned from (SDMetrics QualityReport)")
+        table = Table(
+            title=f"Quality of {rows} synthetic patients vs the {n_train} real ones "
+            "they were learned from (SDMetrics QualityReport)"
+        )
         table.add_column("score")
         table.add_column("value", justify="right")
         for key in ("score", "column_shapes", "column_pair_trends"):
@@ -407,8 +519,9 @@ def datasets_list() -> None:
         for col in ("key", "rows", "columns", "target", "title"):
             table.add_column(col)
         for info in datasets.list_datasets():
-            table.add_row(info.key, str(info.n_rows), str(info.n_columns), info.target or "-",
-                          info.title)
+            table.add_row(
+                info.key, str(info.n_rows), str(info.n_columns), info.target or "-", info.title
+            )
         out.print(table)
 
 
@@ -440,10 +553,21 @@ def synthesizers_list() -> None:
             klass = get_synthesizer_class(key)
             caps = klass.capabilities
             conditions = "native" if caps.native_conditions else "by rejection"
-            privacy = ("always DP (--epsilon)" if caps.differentially_private
-                       else "DP with --epsilon" if caps.accepts_epsilon else "-")
-            table.add_row(key, klass.__name__, conditions, "yes" if caps.handles_missing else "no",
-                          privacy, caps.extra or "core")
+            privacy = (
+                "always DP (--epsilon)"
+                if caps.differentially_private
+                else "DP with --epsilon"
+                if caps.accepts_epsilon
+                else "-"
+            )
+            table.add_row(
+                key,
+                klass.__name__,
+                conditions,
+                "yes" if caps.handles_missing else "no",
+                privacy,
+                caps.extra or "core",
+            )
         out.print(table)
 
 
@@ -458,20 +582,44 @@ def _json(obj: Any) -> str:
 
 @app.command()
 def evaluate(
-    real_path: Annotated[Path, typer.Argument(metavar="REAL", help="The real rows the generator was fitted on.")],
-    synthetic_path: Annotated[Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic rows.")],
-    holdout: Annotated[Path | None, typer.Option("--holdout", help="Real rows the generator never saw "
-                                                 "(needed for the privacy tests).")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="Column to predict for ML utility.")] = None,
-    rules: Annotated[str | None, typer.Option("--rules", help="A rules YAML file, or a shipped pack "
-                                              "name such as 'diabetes'.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write all scores as JSON here.")] = None,
+    real_path: Annotated[
+        Path, typer.Argument(metavar="REAL", help="The real rows the generator was fitted on.")
+    ],
+    synthetic_path: Annotated[
+        Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic rows.")
+    ],
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            "--holdout", help="Real rows the generator never saw (needed for the privacy tests)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Column to predict for ML utility.")
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(
+            "--rules", help="A rules YAML file, or a shipped pack name such as 'diabetes'."
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the HTML report here.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write all scores as JSON here.")
+    ] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat the stochastic parts K times.")] = 1,
-    sensitive: Annotated[str | None, typer.Option("--sensitive", help="Column for the "
-                                                  "attribute-inference risk.")] = None,
-    flags: Annotated[Path | None, typer.Option("--flags", help="Write the synthetic rows' rule "
-                                               "flags (one True/False column per rule) here.")] = None,
+    sensitive: Annotated[
+        str | None, typer.Option("--sensitive", help="Column for the attribute-inference risk.")
+    ] = None,
+    flags: Annotated[
+        Path | None,
+        typer.Option(
+            "--flags",
+            help="Write the synthetic rows' rule flags (one True/False column per rule) here.",
+        ),
+    ] = None,
     schema: SchemaOpt = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -489,8 +637,9 @@ def evaluate(
                 check_output_path(path, overwrite=overwrite)
         if flags is not None:
             if rules is None:
-                raise InvalidParameterError("--flags needs --rules: the flags are one column "
-                                            "per rule.")
+                raise InvalidParameterError(
+                    "--flags needs --rules: the flags are one column per rule."
+                )
             check_output_path(flags, overwrite=overwrite, kind="table")
         real = read_table(real_path)
         synthetic = read_table(synthetic_path)
@@ -498,8 +647,16 @@ def evaluate(
         rule_set = _rules(rules) if rules is not None else None
         table_schema = Schema.from_json(schema) if schema is not None else None
         with err.status("Evaluating..."):
-            result = run_evaluation(real, synthetic, holdout=held, target=target, rules=rule_set,
-                                    schema=table_schema, seeds=seeds, sensitive=sensitive)
+            result = run_evaluation(
+                real,
+                synthetic,
+                holdout=held,
+                target=target,
+                rules=rule_set,
+                schema=table_schema,
+                seeds=seeds,
+                sensitive=sensitive,
+            )
             html = result.to_html() if report is not None else None
         table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
         for col in ("family", "metric", "score", "verdict"):
@@ -531,8 +688,10 @@ def _rules(value: str):  # type: ignore[no-untyped-def]
     if not value.lower().endswith((".yaml", ".yml")):
         from synthpatient.errors import DataError
 
-        raise DataError(f"--rules takes a .yaml file or a shipped pack ({', '.join(list_rule_packs())}); "
-                        f"got '{value}'.")
+        raise DataError(
+            f"--rules takes a .yaml file or a shipped pack ({', '.join(list_rule_packs())}); "
+            f"got '{value}'."
+        )
     return RuleSet.from_yaml(value)
 
 
@@ -546,38 +705,76 @@ def _machine_note() -> str:
         threads = f", torch {torch.__version__} on {torch.get_num_threads()} threads"
     except ImportError:
         threads = ""
-    return (f"Measured on {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-            f"{threads}; seeds are train/holdout splits (75/25) and model seeds.\n")
+    return (
+        f"Measured on {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+        f"{threads}; seeds are train/holdout splits (75/25) and model seeds.\n"
+    )
 
 
 @app.command()
 def benchmark(
-    synthesizers: Annotated[str | None, typer.Option(
-        "--synthesizers", help="Comma-separated keys (default: every registered one whose extra "
-        "is installed).")] = None,
-    datasets_opt: Annotated[str, typer.Option("--datasets", help="Comma-separated bundled "
-                                              "datasets.")] = "diabetes",
+    synthesizers: Annotated[
+        str | None,
+        typer.Option(
+            "--synthesizers",
+            help="Comma-separated keys (default: every registered one whose extra is installed).",
+        ),
+    ] = None,
+    datasets_opt: Annotated[
+        str, typer.Option("--datasets", help="Comma-separated bundled datasets.")
+    ] = "diabetes",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per synthesizer and dataset.")] = 3,
-    epsilons: Annotated[str, typer.Option("--epsilons", help="Also run the differentially private "
-                                          "synthesizers at these epsilons, e.g. 1,3,10.")] = "",
-    sdv: Annotated[bool, typer.Option("--sdv/--no-sdv", help="Include SDV's synthesizers when the "
-                                      "`compare` extra is installed.")] = True,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.md, "
-                                          "results.json and results.html.")] = Path("benchmark-results"),
-    readme: Annotated[Path | None, typer.Option(
-        "--update-readme", help="Also put the results table into this README, between its "
-        "<!-- benchmark:start --> and <!-- benchmark:end --> markers.")] = None,
-    lm_checkpoint: Annotated[Path | None, typer.Option(
-        "--lm-checkpoint", help="A local pretrained checkpoint folder: also run the tabular LM "
-        "fine-tuned from it, beside the one trained from scratch.")] = None,
-    llm_base_url: Annotated[str | None, typer.Option(
-        "--llm-base-url", help="An OpenAI-compatible server (with --llm-model): also run the "
-        "prompted LLM, with its cost per 1,000 rows.")] = None,
-    llm_model: Annotated[str | None, typer.Option("--llm-model", help="The LLM's model name.")]
-    = None,
-    llm_api_key_env: Annotated[str, typer.Option(
-        "--llm-api-key-env", help="Environment variable holding the LLM's key (never printed).")]
-    = "SYNTHPATIENT_LLM_API_KEY",
+    epsilons: Annotated[
+        str,
+        typer.Option(
+            "--epsilons",
+            help="Also run the differentially private synthesizers at these epsilons, e.g. 1,3,10.",
+        ),
+    ] = "",
+    sdv: Annotated[
+        bool,
+        typer.Option(
+            "--sdv/--no-sdv",
+            help="Include SDV's synthesizers when the `compare` extra is installed.",
+        ),
+    ] = True,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for results.md, results.json and results.html."),
+    ] = Path("benchmark-results"),
+    readme: Annotated[
+        Path | None,
+        typer.Option(
+            "--update-readme",
+            help="Also put the results table into this README, between its "
+            "<!-- benchmark:start --> and <!-- benchmark:end --> markers.",
+        ),
+    ] = None,
+    lm_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--lm-checkpoint",
+            help="A local pretrained checkpoint folder: also run the tabular LM "
+            "fine-tuned from it, beside the one trained from scratch.",
+        ),
+    ] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="An OpenAI-compatible server (with --llm-model): also run the "
+            "prompted LLM, with its cost per 1,000 rows.",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--llm-model", help="The LLM's model name.")
+    ] = None,
+    llm_api_key_env: Annotated[
+        str,
+        typer.Option(
+            "--llm-api-key-env", help="Environment variable holding the LLM's key (never printed)."
+        ),
+    ] = "SYNTHPATIENT_LLM_API_KEY",
     overwrite: Overwrite = False,
 ) -> None:
     """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
@@ -592,7 +789,9 @@ def benchmark(
         try:
             eps = [float(e) for e in epsilons.split(",") if e.strip()]
         except ValueError as exc:
-            raise InvalidParameterError(f"--epsilons must be numbers like 1,3,10. Got '{epsilons}'.") from exc
+            raise InvalidParameterError(
+                f"--epsilons must be numbers like 1,3,10. Got '{epsilons}'."
+            ) from exc
         if any(e <= 0 for e in eps):
             raise InvalidParameterError("--epsilons must all be greater than 0.")
         keys = [k.strip() for k in synthesizers.split(",")] if synthesizers else None
@@ -605,26 +804,41 @@ def benchmark(
 
             check_readme(readme)
         if lm_checkpoint is not None and not (lm_checkpoint / "config.json").is_file():
-            raise InvalidParameterError(f"--lm-checkpoint '{lm_checkpoint}' is not a checkpoint "
-                                        "folder (no config.json). Give the folder of a local "
-                                        "Hugging Face causal language model.")
+            raise InvalidParameterError(
+                f"--lm-checkpoint '{lm_checkpoint}' is not a checkpoint "
+                "folder (no config.json). Give the folder of a local "
+                "Hugging Face causal language model."
+            )
         if (llm_base_url is None) != (llm_model is None):
-            raise InvalidParameterError("--llm-base-url and --llm-model go together: give both "
-                                        "to benchmark the prompted LLM, or neither.")
-        llm = None if llm_base_url is None else {"base_url": llm_base_url, "model": llm_model,
-                                                 "api_key_env": llm_api_key_env}
+            raise InvalidParameterError(
+                "--llm-base-url and --llm-model go together: give both "
+                "to benchmark the prompted LLM, or neither."
+            )
+        llm = (
+            None
+            if llm_base_url is None
+            else {"base_url": llm_base_url, "model": llm_model, "api_key_env": llm_api_key_env}
+        )
         if llm is not None:  # bad settings fail here, before any work, not per seed
             from synthpatient import get_synthesizer_class
 
             get_synthesizer_class("llm")(**llm)
         candidates, skipped = bench.default_candidates(
-            keys, epsilons=eps, include_sdv=sdv, llm=llm,
-            lm_checkpoint=None if lm_checkpoint is None else str(lm_checkpoint))
+            keys,
+            epsilons=eps,
+            include_sdv=sdv,
+            llm=llm,
+            lm_checkpoint=None if lm_checkpoint is None else str(lm_checkpoint),
+        )
         for note in skipped:
             err.print(f"Skipped {note}")
         with err.status("Benchmarking...") as status:
-            result = bench.run_benchmark(candidates, dataset_keys, seeds=seeds,
-                                         progress=lambda text: status.update(f"Benchmarking {text}"))
+            result = bench.run_benchmark(
+                candidates,
+                dataset_keys,
+                seeds=seeds,
+                progress=lambda text: status.update(f"Benchmarking {text}"),
+            )
         markdown = bench.to_markdown(result)
         print(markdown)  # first: if the folder cannot be written, the table is still shown
         with atomic_folder(out_dir, overwrite=overwrite) as tmp:
@@ -633,13 +847,18 @@ def benchmark(
             (tmp / "results.html").write_text(bench.to_html(result), encoding="utf-8")
         out.print(f"Results written to {out_dir}/results.md, results.json and results.html")
         if readme is not None:
-            command = (f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
-                       + (f" --synthesizers {synthesizers}" if synthesizers else "")
-                       + (f" --epsilons {epsilons}" if epsilons else "")
-                       + ("" if sdv else " --no-sdv")
-                       + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
-                       + (f" --llm-base-url {llm_base_url} --llm-model {llm_model}"
-                          if llm_base_url else ""))
+            command = (
+                f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
+                + (f" --synthesizers {synthesizers}" if synthesizers else "")
+                + (f" --epsilons {epsilons}" if epsilons else "")
+                + ("" if sdv else " --no-sdv")
+                + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
+                + (
+                    f" --llm-base-url {llm_base_url} --llm-model {llm_model}"
+                    if llm_base_url
+                    else ""
+                )
+            )
             bench.update_readme(readme, _machine_note() + markdown, command)
             out.print(f"Updated the results table in {readme}")
 

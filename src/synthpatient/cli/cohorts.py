@@ -10,27 +10,46 @@ import typer
 from synthpatient.cli._errors import BAD_INPUT, err, handled
 from synthpatient.cli.app import app, out
 
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder for the cohort's files "
-                                      "(follow-ups in a chat go to <out>-2, <out>-3, ...).")]
+OutDir = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for the cohort's files (follow-ups in a chat go to <out>-2, <out>-3, ...).",
+    ),
+]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing folder.")]
-LlmUrl = Annotated[str | None, typer.Option(
-    "--llm-base-url", help="Parse requests with an OpenAI-compatible LLM at this URL (e.g. "
-    "http://localhost:11434/v1 for Ollama). Off by default: the offline parser is used.")]
+LlmUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        help="Parse requests with an OpenAI-compatible LLM at this URL (e.g. "
+        "http://localhost:11434/v1 for Ollama). Off by default: the offline parser is used.",
+    ),
+]
 LlmModel = Annotated[str | None, typer.Option("--llm-model", help="The LLM's model name.")]
-LlmKeyEnv = Annotated[str, typer.Option(
-    "--llm-key-env", help="Environment variable holding the API key (never printed).")]
+LlmKeyEnv = Annotated[
+    str,
+    typer.Option("--llm-key-env", help="Environment variable holding the API key (never printed)."),
+]
 
 
-def _conversation(out_dir: Path, overwrite: bool, llm_base_url: str | None,
-                  llm_model: str | None, llm_key_env: str):  # type: ignore[no-untyped-def]
+def _conversation(
+    out_dir: Path,
+    overwrite: bool,
+    llm_base_url: str | None,
+    llm_model: str | None,
+    llm_key_env: str,
+):  # type: ignore[no-untyped-def]
     from synthpatient.knowledge.conversation import Conversation
 
     parser = None
     if llm_base_url:
         from synthpatient.knowledge.llm_parser import LLMRequestParser
 
-        parser = LLMRequestParser.from_settings(base_url=llm_base_url, model=llm_model,
-                                                key_env=llm_key_env)
+        parser = LLMRequestParser.from_settings(
+            base_url=llm_base_url, model=llm_model, key_env=llm_key_env
+        )
     return Conversation(out_dir=out_dir, overwrite=overwrite, parser=parser)
 
 
@@ -46,16 +65,25 @@ def _show(reply) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def ask(
-    text: Annotated[str, typer.Argument(help="A request ('generate 2000 type 2 diabetes "
-                                             "patients with 20 observations') or a question "
-                                             "('which sources did you use?').")],
+    text: Annotated[
+        str,
+        typer.Argument(
+            help="A request ('generate 2000 type 2 diabetes "
+            "patients with 20 observations') or a question "
+            "('which sources did you use?')."
+        ),
+    ],
     out_dir: OutDir = Path("cohort"),
     overwrite: Overwrite = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the parsed request only.")]
-    = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the cohort (default: "
-                                                            "random, recorded in the provenance).")]
-    = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the parsed request only.")
+    ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the cohort (default: random, recorded in the provenance)."
+        ),
+    ] = None,
     llm_base_url: LlmUrl = None,
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",

@@ -28,9 +28,11 @@ def _check_key(key: str) -> None:
         # Imported here so that this module never depends on errors.py at import time.
         from synthpatient.errors import UnknownDatasetError
 
-        raise UnknownDatasetError(f"Unknown dataset '{key}'. Known datasets: "
-                                  f"{', '.join(sorted(CATALOG))}. "
-                                  "Run `synthpatient datasets list`.")
+        raise UnknownDatasetError(
+            f"Unknown dataset '{key}'. Known datasets: "
+            f"{', '.join(sorted(CATALOG))}. "
+            "Run `synthpatient datasets list`."
+        )
 
 
 def list_datasets() -> list[DatasetInfo]:

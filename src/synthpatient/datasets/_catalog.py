@@ -72,22 +72,45 @@ class DatasetInfo:
 # below are those the value ranges fit (US conventional units for the serum measurements).
 _DIABETES_COLUMNS = (
     ("age", "age", "Age at baseline", "years"),
-    ("sex", "sex", "Sex, kept as the source's integer codes 1 and 2: the source does not say "
-     "which code is female and which is male", None),
+    (
+        "sex",
+        "sex",
+        "Sex, kept as the source's integer codes 1 and 2: the source does not say "
+        "which code is female and which is male",
+        None,
+    ),
     ("bmi", "bmi", "Body mass index", "kg/m2"),
-    ("bp", "blood_pressure", "Average blood pressure (bp); every value is a whole number of "
-     "thirds of a mmHg", "mmHg"),
+    (
+        "bp",
+        "blood_pressure",
+        "Average blood pressure (bp); every value is a whole number of thirds of a mmHg",
+        "mmHg",
+    ),
     ("s1", "total_cholesterol", "Total serum cholesterol (s1, tc)", "mg/dL"),
     ("s2", "ldl", "Low-density lipoproteins (s2, ldl)", "mg/dL"),
     ("s3", "hdl", "High-density lipoproteins (s3, hdl)", "mg/dL"),
-    ("s4", "cholesterol_hdl_ratio", "Total cholesterol / HDL (s4, tch); most values are "
-     "rounded to whole numbers in the source", None),
-    ("s5", "log_triglycerides", "Possibly log of serum triglycerides level (s5, ltg), as "
-     "scikit-learn describes it; every value is the natural log of a whole number, which fits "
-     "triglycerides in mg/dL", "ln(mg/dL)"),
+    (
+        "s4",
+        "cholesterol_hdl_ratio",
+        "Total cholesterol / HDL (s4, tch); most values are rounded to whole numbers in the source",
+        None,
+    ),
+    (
+        "s5",
+        "log_triglycerides",
+        "Possibly log of serum triglycerides level (s5, ltg), as "
+        "scikit-learn describes it; every value is the natural log of a whole number, which fits "
+        "triglycerides in mg/dL",
+        "ln(mg/dL)",
+    ),
     ("s6", "glucose", "Blood sugar level (s6, glu)", "mg/dL"),
-    ("target", "progression", "Quantitative measure of disease progression one year after "
-     "baseline (the response in the source)", None),
+    (
+        "target",
+        "progression",
+        "Quantitative measure of disease progression one year after "
+        "baseline (the response in the source)",
+        None,
+    ),
 )
 # Whole numbers in the raw file: kept as integers so that they stay whole numbers when a
 # synthesizer learns them. hdl is not among them: one patient has 42.5.
@@ -101,17 +124,20 @@ _DIABETES = DatasetInfo(
         "blood serum measurements) of 442 diabetes patients, and a quantitative measure of "
         "disease progression one year after baseline. Raw clinical units, as published by the "
         "authors, not scikit-learn's default mean-centred and scaled version. Sex is coded 1 or "
-        "2; the source does not say which code is which."),
+        "2; the source does not say which code is which."
+    ),
     n_rows=442,
     n_columns=len(_DIABETES_COLUMNS),
     source=(
         "Efron B, Hastie T, Johnstone I, Tibshirani R. Least Angle Regression. Annals of "
         "Statistics 2004;32(2):407-499. doi:10.1214/009053604000000067. Data: "
         "https://www4.stat.ncsu.edu/~boos/var.select/diabetes.html; distributed with "
-        "scikit-learn (sklearn.datasets.load_diabetes, scaled=False)."),
+        "scikit-learn (sklearn.datasets.load_diabetes, scaled=False)."
+    ),
     licence=(
         "As distributed by the authors and with scikit-learn (whose code is BSD-3-Clause); "
-        "no separate licence for the data is stated by the authors or by scikit-learn."),
+        "no separate licence for the data is stated by the authors or by scikit-learn."
+    ),
     target="progression",
     task="regression",
     columns=tuple(ColumnInfo(new, text, unit) for _, new, text, unit in _DIABETES_COLUMNS),
@@ -128,8 +154,10 @@ def _load_diabetes() -> pd.DataFrame:
         values = frame[column].to_numpy()
         # A cast would silently truncate a fraction if a future release changed the file.
         if not np.array_equal(values, np.round(values)):
-            raise RuntimeError(f"The diabetes column '{column}' is no longer whole numbers in "
-                               "this scikit-learn release; synthpatient needs an update.")
+            raise RuntimeError(
+                f"The diabetes column '{column}' is no longer whole numbers in "
+                "this scikit-learn release; synthpatient needs an update."
+            )
         frame[column] = values.astype("int64")
     return frame
 
@@ -150,7 +178,7 @@ _NUCLEUS_FEATURES = (
     ("concavity", "concavity (severity of concave portions of the contour)"),
     ("concave_points", "concave points (number of concave portions of the contour)"),
     ("symmetry", "symmetry"),
-    ("fractal_dimension", "fractal dimension (\"coastline approximation\" - 1)"),
+    ("fractal_dimension", 'fractal dimension ("coastline approximation" - 1)'),
 )
 # scikit-learn's order: the ten means, then the ten standard errors, then the ten worst values.
 _STATISTICS = (
@@ -163,10 +191,14 @@ _STATISTICS = (
 def _breast_cancer_columns() -> tuple[ColumnInfo, ...]:
     # The features are measured on digitised images in the authors' image units, which the
     # source does not state: no unit rather than a guessed one.
-    columns = [ColumnInfo(name.format(feature), text.format(definition), None)
-               for name, text in _STATISTICS for feature, definition in _NUCLEUS_FEATURES]
-    columns.append(ColumnInfo("diagnosis", "Diagnosis of the breast mass: 'malignant' or "
-                              "'benign'", None))
+    columns = [
+        ColumnInfo(name.format(feature), text.format(definition), None)
+        for name, text in _STATISTICS
+        for feature, definition in _NUCLEUS_FEATURES
+    ]
+    columns.append(
+        ColumnInfo("diagnosis", "Diagnosis of the breast mass: 'malignant' or 'benign'", None)
+    )
     return tuple(columns)
 
 
@@ -177,13 +209,15 @@ _BREAST_CANCER = DatasetInfo(
         "Thirty features computed from digitized images of fine needle aspirates (FNA) of "
         "breast masses of 569 patients: the mean, standard error and worst value of ten "
         "characteristics of the cell nuclei in each image; and the diagnosis of the mass, "
-        "malignant (212) or benign (357)."),
+        "malignant (212) or benign (357)."
+    ),
     n_rows=569,
     n_columns=31,
     source=(
         "Wolberg WH, Street WN, Mangasarian OL. Breast Cancer Wisconsin (Diagnostic). UCI Machine "
         "Learning Repository, 1995. doi:10.24432/C5DW2B. Distributed with scikit-learn "
-        "(sklearn.datasets.load_breast_cancer)."),
+        "(sklearn.datasets.load_breast_cancer)."
+    ),
     licence="CC BY 4.0 (UCI Machine Learning Repository), distributed with scikit-learn.",
     target="diagnosis",
     task="classification",
@@ -201,8 +235,7 @@ def _load_breast_cancer() -> pd.DataFrame:
     # column, so that the table reads the same with pandas 2 and 3 and matches what the
     # synthesizers return for a categorical column.
     labels = np.array([str(name) for name in bunch.target_names], dtype=object)
-    frame["diagnosis"] = pd.Series(labels[bunch.target.to_numpy()], index=frame.index,
-                                   dtype=object)
+    frame["diagnosis"] = pd.Series(labels[bunch.target.to_numpy()], index=frame.index, dtype=object)
     return frame
 
 
@@ -223,9 +256,11 @@ def _cached_frame(key: str) -> pd.DataFrame:
     frame = read()
     expected = [column.name for column in meta.columns]
     if frame.shape != (meta.n_rows, meta.n_columns) or list(frame.columns) != expected:
-        raise RuntimeError(f"The '{key}' table of this scikit-learn release does not match "
-                           f"synthpatient's description of it (shape {frame.shape}); "
-                           "synthpatient needs an update.")
+        raise RuntimeError(
+            f"The '{key}' table of this scikit-learn release does not match "
+            f"synthpatient's description of it (shape {frame.shape}); "
+            "synthpatient needs an update."
+        )
     return frame
 
 

@@ -19,6 +19,18 @@ from synthpatient.evaluation.fidelity import (
 )
 from synthpatient.evaluation.registry import available_metrics, get_metric_class
 
-__all__ = ["ColumnMetric", "ContingencySimilarity", "CorrelationSimilarity", "KSComplement",
-           "Metric", "MetricResult", "QualityResult", "SdType", "TVComplement", "Verdicts",
-           "available_metrics", "get_metric_class", "quality_report"]
+__all__ = [
+    "ColumnMetric",
+    "ContingencySimilarity",
+    "CorrelationSimilarity",
+    "KSComplement",
+    "Metric",
+    "MetricResult",
+    "QualityResult",
+    "SdType",
+    "TVComplement",
+    "Verdicts",
+    "available_metrics",
+    "get_metric_class",
+    "quality_report",
+]

@@ -62,8 +62,14 @@ MAX_SCALED = 1e12
 HUGE = 1e100
 #: Models trained on at most this many rows run on one thread (see :func:`model_threads`).
 ONE_THREAD_ROWS = 20_000
-_BOOL_WORDS = {"true": "True", "false": "False", "1": "True", "0": "False", "yes": "True",
-               "no": "False"}
+_BOOL_WORDS = {
+    "true": "True",
+    "false": "False",
+    "1": "True",
+    "0": "False",
+    "yes": "True",
+    "no": "False",
+}
 _MISSING_KEY = "\x00missing"
 _DAY_NS = 86_400 * 10**9
 
@@ -73,7 +79,8 @@ def check_frame(frame: object, what: str) -> pd.DataFrame:
     """Raise a clear error unless ``frame`` is a non-empty DataFrame with unique column names."""
     if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterError(
-            f"The {what} table must be a pandas DataFrame. Got {type(frame).__name__}.")
+            f"The {what} table must be a pandas DataFrame. Got {type(frame).__name__}."
+        )
     if len(frame) == 0:
         raise DataError(f"The {what} table has no rows; give at least one row.")
     if frame.columns.duplicated().any():
@@ -102,26 +109,33 @@ def learned_columns(schema: Schema) -> list[str]:
     """Columns evaluators compare: learned kinds only (identifiers and free text are ignored)."""
     columns = [c.name for c in schema.learned]
     if not columns:
-        raise DataError("The schema has no learned columns (numeric, integer, categorical, "
-                        "boolean, datetime); there is nothing to compare.")
+        raise DataError(
+            "The schema has no learned columns (numeric, integer, categorical, "
+            "boolean, datetime); there is nothing to compare."
+        )
     return columns
 
 
-def check_columns(frame: pd.DataFrame, required: Sequence[str], what: str,
-                  reference: pd.DataFrame | None = None) -> None:
+def check_columns(
+    frame: pd.DataFrame, required: Sequence[str], what: str, reference: pd.DataFrame | None = None
+) -> None:
     """Raise a :class:`DataError` naming the learned columns ``frame`` lacks, and the columns it
     has that the real table (``reference``) does not. Only names are listed, never values."""
     missing = [c for c in required if c not in frame.columns]
-    extra = [] if reference is None else [str(c) for c in frame.columns
-                                          if c not in reference.columns]
+    extra = (
+        [] if reference is None else [str(c) for c in frame.columns if c not in reference.columns]
+    )
     if missing or extra:
         parts = []
         if missing:
             parts.append(f"it lacks {len(missing)} column(s) of the real table: {missing}")
         if extra:
             parts.append(f"it has {len(extra)} column(s) the real table does not: {extra}")
-        raise DataError(f"The {what} table does not have the real table's columns: "
-                        + "; ".join(parts) + ". Give tables with the same columns.")
+        raise DataError(
+            f"The {what} table does not have the real table's columns: "
+            + "; ".join(parts)
+            + ". Give tables with the same columns."
+        )
 
 
 def sample_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -148,8 +162,13 @@ class Tables:
     seed: int
 
 
-def prepare_tables(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                   schema: Schema | None, seed: int | None) -> Tables:
+def prepare_tables(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    schema: Schema | None,
+    seed: int | None,
+) -> Tables:
     """Check the tables, infer the schema if needed, and draw a seed when None (recorded)."""
     check_frame(real, "real")
     check_frame(synthetic, "synthetic")
@@ -211,8 +230,8 @@ class _NumericBlock:
 class _CategoryBlock:
     name: str
     kind: str
-    categories: tuple[str, ...]   # kept categories, most frequent first
-    other: frozenset[str]         # real categories beyond the cap -> one shared column
+    categories: tuple[str, ...]  # kept categories, most frequent first
+    other: frozenset[str]  # real categories beyond the cap -> one shared column
     missing_column: bool
 
 
@@ -287,11 +306,18 @@ class Encoder:
         n_cat = len(block.categories)
         other_code, missing_code = n_cat, n_cat + 1
         # codes per distinct key only: keys repeat a lot
-        uniq, inverse = np.unique(np.where(pd.isna(keys), _MISSING_KEY, keys).astype(str),
-                                  return_inverse=True)
-        lookup = np.array([missing_code if k == _MISSING_KEY
-                           else index.get(k, other_code if k in block.other else -1)
-                           for k in uniq], dtype=np.int64)
+        uniq, inverse = np.unique(
+            np.where(pd.isna(keys), _MISSING_KEY, keys).astype(str), return_inverse=True
+        )
+        lookup = np.array(
+            [
+                missing_code
+                if k == _MISSING_KEY
+                else index.get(k, other_code if k in block.other else -1)
+                for k in uniq
+            ],
+            dtype=np.int64,
+        )
         codes = lookup[inverse] if len(uniq) else np.zeros(0, dtype=np.int64)
         if self.mode == "ordinal":
             out = codes.astype(float)
@@ -325,8 +351,9 @@ def _center_scale(present: np.ndarray) -> tuple[float, float]:
         return float(center * unit), float(min(scale * unit, np.finfo(float).max))
 
 
-def _fit_blocks(real: pd.DataFrame, kinds: Mapping[str, str], nullable: Mapping[str, bool],
-                max_categories: int) -> tuple[_NumericBlock | _CategoryBlock, ...]:
+def _fit_blocks(
+    real: pd.DataFrame, kinds: Mapping[str, str], nullable: Mapping[str, bool], max_categories: int
+) -> tuple[_NumericBlock | _CategoryBlock, ...]:
     blocks: list[_NumericBlock | _CategoryBlock] = []
     for name, kind in kinds.items():
         series = real[name]
@@ -345,13 +372,19 @@ def _fit_blocks(real: pd.DataFrame, kinds: Mapping[str, str], nullable: Mapping[
             blocks.append(_CategoryBlock(name, kind, tuple(kept), frozenset(rest), has_missing))
         else:
             raise InvalidParameterError(
-                f"Column '{name}' is of kind '{kind}', which evaluators do not encode.")
+                f"Column '{name}' is of kind '{kind}', which evaluators do not encode."
+            )
     return tuple(blocks)
 
 
-def fit_encoder(real: pd.DataFrame, schema: Schema | None = None, *,
-                columns: Sequence[str] | None = None, mode: EncodingMode = "onehot",
-                max_categories: int = MAX_CATEGORIES) -> Encoder:
+def fit_encoder(
+    real: pd.DataFrame,
+    schema: Schema | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    mode: EncodingMode = "onehot",
+    max_categories: int = MAX_CATEGORIES,
+) -> Encoder:
     """Fit the encoding of ``real``'s learned columns (``real`` is not modified).
 
     Args:
@@ -372,7 +405,8 @@ def fit_encoder(real: pd.DataFrame, schema: Schema | None = None, *,
     unknown = [c for c in columns if c not in learned]
     if unknown:
         raise InvalidParameterError(
-            f"Columns {unknown} are not learned columns of the schema; choose among {learned}.")
+            f"Columns {unknown} are not learned columns of the schema; choose among {learned}."
+        )
     check_columns(real, columns, "real")
     if mode not in ("onehot", "ordinal"):
         raise InvalidParameterError(f"mode must be 'onehot' or 'ordinal'. Got {mode!r}.")
@@ -390,8 +424,9 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         mode: ``"onehot"`` or ``"ordinal"`` (see :func:`fit_encoder`).
     """
 
-    def __init__(self, kinds: tuple[tuple[str, str], ...] = (),
-                 mode: EncodingMode = "onehot") -> None:
+    def __init__(
+        self, kinds: tuple[tuple[str, str], ...] = (), mode: EncodingMode = "onehot"
+    ) -> None:
         self.kinds = kinds
         self.mode = mode
 
@@ -405,8 +440,9 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
 
 
 # -- rows: nearest neighbours ---------------------------------------------------------------
-def nearest_neighbours(query: np.ndarray, reference: np.ndarray, k: int = 1, *,
-                       chunk_rows: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_rows: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact Euclidean k nearest ``reference`` rows of every ``query`` row.
 
     Candidates come from scikit-learn's brute-force search in float32 (its chunked, threaded
@@ -430,8 +466,9 @@ def nearest_neighbours(query: np.ndarray, reference: np.ndarray, k: int = 1, *,
         return dist_out, idx_out
     search = NearestNeighbors(n_neighbors=n_cand, algorithm="brute")
     search.fit(np.ascontiguousarray(reference, dtype=np.float32))
-    cand_all = search.kneighbors(np.ascontiguousarray(query, dtype=np.float32),
-                                 return_distance=False)
+    cand_all = search.kneighbors(
+        np.ascontiguousarray(query, dtype=np.float32), return_distance=False
+    )
     for start in range(0, len(query), chunk_rows):  # chunks bound the (rows, k+2, dims) array
         stop = min(start + chunk_rows, len(query))
         cand = cand_all[start:stop]

@@ -34,20 +34,19 @@ if TYPE_CHECKING:
     from synthpatient.rules import RuleSet
 
 Family = Literal["fidelity", "utility", "privacy", "consistency", "representation"]
-FAMILIES: tuple[Family, ...] = ("fidelity", "utility", "privacy", "consistency",
-                                "representation")
+FAMILIES: tuple[Family, ...] = ("fidelity", "utility", "privacy", "consistency", "representation")
 Goal = Literal["maximize", "minimize"]
 Requirement = Literal["holdout", "target", "rules", "sensitive", "examples"]
 
 #: Why a metric that needs an input cannot run without it, and how to give it.
 REQUIREMENTS: dict[str, str] = {
     "holdout": "no holdout was given (real rows the generator never saw: pass holdout= or "
-               "--holdout)",
+    "--holdout)",
     "target": "no target column was given (pass target= or --target)",
     "rules": "no clinical rules were given (pass rules= or --rules)",
     "sensitive": "no sensitive column was given (pass sensitive= or --sensitive)",
     "examples": "no prompt examples were given (the rows shown to a prompted generator: pass "
-                "examples=)",
+    "examples=)",
 }
 
 
@@ -160,8 +159,11 @@ class Inputs:
 def flat_details(result: Any) -> dict[str, Any]:
     """A function-level result dataclass (``DCRResult``...) as a metric's details: every field
     but ``score``, then the entries of its own ``details``."""
-    fields = {name: getattr(result, name) for name in result.__dataclass_fields__
-              if name not in ("score", "details")}
+    fields = {
+        name: getattr(result, name)
+        for name in result.__dataclass_fields__
+        if name not in ("score", "details")
+    }
     return {**fields, **getattr(result, "details", {})}
 
 
@@ -216,15 +218,22 @@ class Metric(_Described, KeywordParams, ABC):
     def _validate_params(self) -> None:
         """Raise :class:`InvalidParameterError` for a bad parameter; extend in subclasses."""
 
-
     # -- computing -----------------------------------------------------------------------------
-    def compute(self, real: pd.DataFrame, synthetic: pd.DataFrame, *,
-                holdout: pd.DataFrame | None = None, schema: Schema | None = None,
-                seed: int | None = None, target: str | None = None,
-                rules: RuleSet | None = None, sensitive: str | None = None,
-                examples: pd.DataFrame | None = None,
-                sample: Callable[[int], pd.DataFrame] | None = None,
-                detailed: bool = True) -> MetricResult:
+    def compute(
+        self,
+        real: pd.DataFrame,
+        synthetic: pd.DataFrame,
+        *,
+        holdout: pd.DataFrame | None = None,
+        schema: Schema | None = None,
+        seed: int | None = None,
+        target: str | None = None,
+        rules: RuleSet | None = None,
+        sensitive: str | None = None,
+        examples: pd.DataFrame | None = None,
+        sample: Callable[[int], pd.DataFrame] | None = None,
+        detailed: bool = True,
+    ) -> MetricResult:
         """Score ``synthetic`` against ``real`` (neither is modified).
 
         Args:
@@ -251,10 +260,23 @@ class Metric(_Described, KeywordParams, ABC):
                 check_frame(frame, what)
         check_seed(seed)
         if isinstance(seed, np.random.Generator):  # recorded in details, so a number
-            raise InvalidParameterError(f"The 'seed' of {type(self).__name__}.compute must be "
-                                        "a non-negative integer or None. Got a Generator.")
-        inputs = Inputs(real, synthetic, holdout, schema or Schema.infer(real), seed, target,
-                        rules, sensitive, examples, sample, detailed)
+            raise InvalidParameterError(
+                f"The 'seed' of {type(self).__name__}.compute must be "
+                "a non-negative integer or None. Got a Generator."
+            )
+        inputs = Inputs(
+            real,
+            synthetic,
+            holdout,
+            schema or Schema.infer(real),
+            seed,
+            target,
+            rules,
+            sensitive,
+            examples,
+            sample,
+            detailed,
+        )
         return self.compute_inputs(inputs)
 
     def compute_inputs(self, inputs: Inputs) -> MetricResult:

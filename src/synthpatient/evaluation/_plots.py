@@ -27,6 +27,7 @@ MAX_CATEGORIES_SHOWN = 12
 def _quiet_glyphs(draw: Callable[..., str]) -> Callable[..., str]:
     """``draw`` without matplotlib's "Glyph ... missing from font" warnings: they quote a
     character of a category label (a patient's value) and the figure is drawn regardless."""
+
     @functools.wraps(draw)
     def quiet(*args: Any, **kwargs: Any) -> str:
         with warnings.catch_warnings():
@@ -80,10 +81,24 @@ def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[
             r, s = scaled(r[np.isfinite(r)], s[np.isfinite(s)])
             if len(r) and len(s):
                 edges = _edges(np.concatenate([r, s]), 30)
-                ax.hist(r, edges, density=True, histtype="stepfilled", alpha=0.35, color=REAL,
-                        label="real")
-                ax.hist(s, edges, density=True, histtype="step", linewidth=1.6, color=SYNTHETIC,
-                        label="synthetic")
+                ax.hist(
+                    r,
+                    edges,
+                    density=True,
+                    histtype="stepfilled",
+                    alpha=0.35,
+                    color=REAL,
+                    label="real",
+                )
+                ax.hist(
+                    s,
+                    edges,
+                    density=True,
+                    histtype="step",
+                    linewidth=1.6,
+                    color=SYNTHETIC,
+                    label="synthetic",
+                )
             if sdtypes[name] == "datetime":
                 ax.set_xticks([])
         else:
@@ -92,12 +107,17 @@ def distributions(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[
             levels = r_share.index[:MAX_CATEGORIES_SHOWN]
             x = np.arange(len(levels))
             ax.bar(x - 0.2, r_share.reindex(levels).to_numpy(), 0.4, color=REAL, label="real")
-            ax.bar(x + 0.2, s_share.reindex(levels, fill_value=0).to_numpy(), 0.4, color=SYNTHETIC,
-                   label="synthetic")
+            ax.bar(
+                x + 0.2,
+                s_share.reindex(levels, fill_value=0).to_numpy(),
+                0.4,
+                color=SYNTHETIC,
+                label="synthetic",
+            )
             ax.set_xticks(x, [str(v)[:10] for v in levels], rotation=30, fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
@@ -111,9 +131,11 @@ def heatmaps(real_assoc: pd.DataFrame, synth_assoc: pd.DataFrame) -> str:
     n = len(real_assoc)
     size = min(5.5, 2 + 0.18 * n)
     fig, axes = plt.subplots(1, 3, figsize=(3 * size + 1.5, size))
-    panels = [(real_assoc, "real", "viridis", (0, 1)),
-              (synth_assoc, "synthetic", "viridis", (0, 1)),
-              (synth_assoc - real_assoc, "synthetic - real", "coolwarm", (-0.5, 0.5))]
+    panels = [
+        (real_assoc, "real", "viridis", (0, 1)),
+        (synth_assoc, "synthetic", "viridis", (0, 1)),
+        (synth_assoc - real_assoc, "synthetic - real", "coolwarm", (-0.5, 0.5)),
+    ]
     for ax, (matrix, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
         image = ax.imshow(matrix.to_numpy(dtype=float), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(title, fontsize=10)

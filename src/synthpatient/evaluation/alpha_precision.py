@@ -61,8 +61,9 @@ def _own_radii(points: np.ndarray, k: int) -> np.ndarray:
     return distances[:, k]
 
 
-def support_curve(reference: np.ndarray, query: np.ndarray, k: int,
-                  levels: np.ndarray) -> np.ndarray:
+def support_curve(
+    reference: np.ndarray, query: np.ndarray, k: int, levels: np.ndarray
+) -> np.ndarray:
     """Share of ``query`` rows inside each level-support of ``reference`` (k-NN balls).
 
     A query row's k-NN radius in ``reference`` is placed among the reference rows' own radii;
@@ -75,8 +76,11 @@ def support_curve(reference: np.ndarray, query: np.ndarray, k: int,
     upto = np.searchsorted(own, radius, side="right") / len(own)
     width = (upto - below)[:, None]
     tied = width > 0
-    share = np.where(tied, (levels[None, :] - below[:, None]) / np.where(tied, width, 1.0),
-                     (upto[:, None] <= levels[None, :]).astype(float))
+    share = np.where(
+        tied,
+        (levels[None, :] - below[:, None]) / np.where(tied, width, 1.0),
+        (upto[:, None] <= levels[None, :]).astype(float),
+    )
     return np.clip(share, 0.0, 1.0).mean(axis=0)
 
 
@@ -88,8 +92,9 @@ class _SupportMetric(Metric):
     #: True: synthetic rows in the real supports (precision); False: the other way (recall).
     synthetic_in_real: ClassVar[bool]
 
-    def __init__(self, *, k: int = DEFAULT_K, n_levels: int = N_LEVELS,
-                 max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, *, k: int = DEFAULT_K, n_levels: int = N_LEVELS, max_rows: int = MAX_ROWS
+    ) -> None:
         self.k = k
         self.n_levels = n_levels
         self.max_rows = max_rows
@@ -104,22 +109,31 @@ class _SupportMetric(Metric):
         tables = prepare_tables(inputs.real, inputs.synthetic, None, inputs.schema, inputs.seed)
         real = inputs.real.iloc[sample_rows(len(inputs.real), self.max_rows, tables.rng)]
         synthetic = inputs.synthetic.iloc[
-            sample_rows(len(inputs.synthetic), self.max_rows, tables.rng)]
+            sample_rows(len(inputs.synthetic), self.max_rows, tables.rng)
+        ]
         encoder = fit_encoder(inputs.real, tables.schema, columns=tables.columns)
         reference, query = encoder.transform(real), encoder.transform(synthetic)
         if not self.synthetic_in_real:
             reference, query = query, reference
-        details: dict[str, Any] = {"seed": tables.seed, "k": self.k, "n_real": len(real),
-                                   "n_synthetic": len(synthetic),
-                                   "score_formula": "1 - 2 * mean |share inside - level|"}
+        details: dict[str, Any] = {
+            "seed": tables.seed,
+            "k": self.k,
+            "n_real": len(real),
+            "n_synthetic": len(synthetic),
+            "score_formula": "1 - 2 * mean |share inside - level|",
+        }
         k = min(self.k, len(reference) - 1)
         if k < 1:  # one reference row has no neighbour: no support can be estimated
             return float("nan"), {**details, "error": "the reference table has a single row"}
         levels = (np.arange(self.n_levels) + 0.5) / self.n_levels
         curve = support_curve(reference, query, k, levels)
         score = float(np.clip(1.0 - 2.0 * np.mean(np.abs(curve - levels)), 0.0, 1.0))
-        return score, {**details, "k_used": k, "levels": np.round(levels, _DECIMALS).tolist(),
-                       "curve": np.round(curve, _DECIMALS).tolist()}
+        return score, {
+            **details,
+            "k_used": k,
+            "levels": np.round(levels, _DECIMALS).tolist(),
+            "curve": np.round(curve, _DECIMALS).tolist(),
+        }
 
 
 class AlphaPrecision(_SupportMetric):
@@ -135,9 +149,13 @@ class AlphaPrecision(_SupportMetric):
 
     key = "alpha_precision"
     name = "Alpha-precision"
-    verdicts = Verdicts(0.85, 0.7, "synthetic rows lie where real patients are, as often",
-                        "some synthetic rows crowd or leave the real patients' region",
-                        "synthetic rows are implausible or collapsed")
+    verdicts = Verdicts(
+        0.85,
+        0.7,
+        "synthetic rows lie where real patients are, as often",
+        "some synthetic rows crowd or leave the real patients' region",
+        "synthetic rows are implausible or collapsed",
+    )
     synthetic_in_real = True
 
 
@@ -153,7 +171,11 @@ class BetaRecall(_SupportMetric):
 
     key = "beta_recall"
     name = "Beta-recall"
-    verdicts = Verdicts(0.85, 0.7, "the synthetic rows cover the real patients' diversity",
-                        "part of the real patients' diversity is missing",
-                        "much of the real patients' diversity is missing")
+    verdicts = Verdicts(
+        0.85,
+        0.7,
+        "the synthetic rows cover the real patients' diversity",
+        "part of the real patients' diversity is missing",
+        "much of the real patients' diversity is missing",
+    )
     synthetic_in_real = False

@@ -39,10 +39,10 @@ MAX_ATTACK_RECORDS = 10_000
 def _neighbour_counts(k: int | Sequence[int]) -> list[int]:
     """The sorted distinct neighbour counts ``k`` names; an error unless all are >= 1."""
     if isinstance(k, str) or not isinstance(k, int | np.integer | Sequence):
-        raise InvalidParameterError(f"'k' must be a positive integer or a list of them. "
-                                    f"Got {k!r}.")
-    ks = sorted({check_positive_int(v, "k")
-                 for v in ([k] if isinstance(k, int | np.integer) else k)})
+        raise InvalidParameterError(f"'k' must be a positive integer or a list of them. Got {k!r}.")
+    ks = sorted(
+        {check_positive_int(v, "k") for v in ([k] if isinstance(k, int | np.integer) else k)}
+    )
     if not ks:
         raise InvalidParameterError("'k' must name at least one neighbour count.")
     return ks
@@ -52,18 +52,25 @@ def _known_columns(columns: list[str], sensitive: str, known: Sequence[str] | No
     """The attacker's known columns (all other learned ones when None), checked."""
     if sensitive not in columns:
         raise InvalidParameterError(
-            f"The sensitive column '{sensitive}' is not a learned column; choose among "
-            f"{columns}.")
+            f"The sensitive column '{sensitive}' is not a learned column; choose among {columns}."
+        )
     known = [c for c in columns if c != sensitive] if known is None else list(known)
     bad = [c for c in known if c not in columns or c == sensitive]
     if bad or not known:
         raise InvalidParameterError(
-            f"'known' must list learned columns other than '{sensitive}'; not usable: {bad}.")
+            f"'known' must list learned columns other than '{sensitive}'; not usable: {bad}."
+        )
     return known
 
 
-def _attack_metric(labels: np.ndarray, neighbours: np.ndarray, truth: np.ndarray,
-                   ks: list[int], classify: bool, mad: float) -> dict[int, float]:
+def _attack_metric(
+    labels: np.ndarray,
+    neighbours: np.ndarray,
+    truth: np.ndarray,
+    ks: list[int],
+    classify: bool,
+    mad: float,
+) -> dict[int, float]:
     """Accuracy (or 1 - MAE / MAD) of the k-NN guess from ``labels``, for each ``k``."""
     out = {}
     for v in ks:
@@ -131,10 +138,16 @@ class AttributeInferenceResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def membership_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
-                         schema: Schema | None = None, seed: int | None = None,
-                         max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                         max_records: int = MAX_ATTACK_RECORDS) -> MIAResult:
+def membership_inference(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    *,
+    schema: Schema | None = None,
+    seed: int | None = None,
+    max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+    max_records: int = MAX_ATTACK_RECORDS,
+) -> MIAResult:
     """Distance-based membership inference attack (see :class:`MIAResult`).
 
     Members are training rows, non-members holdout rows, the same number of each (seeded
@@ -181,19 +194,35 @@ def membership_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: p
         "max_advantage": float(np.max(tpr - fpr)),
         "member_distance_median": float(np.median(d_mem)),
         "non_member_distance_median": float(np.median(d_non)),
-        "subsampled": {"synthetic": len(synthetic) > len(syn_rows),
-                       "members": len(real) > n, "non_members": len(holdout) > n},
+        "subsampled": {
+            "synthetic": len(synthetic) > len(syn_rows),
+            "members": len(real) > n,
+            "non_members": len(holdout) > n,
+        },
     }
-    return MIAResult(score=float(np.clip(1.0 - 2.0 * max(0.0, auc - 0.5), 0.0, 1.0)), auc=auc,
-                     n_members=n, n_non_members=n, n_synthetic=len(syn_rows), details=details)
+    return MIAResult(
+        score=float(np.clip(1.0 - 2.0 * max(0.0, auc - 0.5), 0.0, 1.0)),
+        auc=auc,
+        n_members=n,
+        n_non_members=n,
+        n_synthetic=len(syn_rows),
+        details=details,
+    )
 
 
-def attribute_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame,
-                        sensitive: str, known: Sequence[str] | None = None, *,
-                        schema: Schema | None = None, seed: int | None = None,
-                        k: int | Sequence[int] = (1, 5),
-                        max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                        max_records: int = MAX_ATTACK_RECORDS) -> AttributeInferenceResult:
+def attribute_inference(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    sensitive: str,
+    known: Sequence[str] | None = None,
+    *,
+    schema: Schema | None = None,
+    seed: int | None = None,
+    k: int | Sequence[int] = (1, 5),
+    max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+    max_records: int = MAX_ATTACK_RECORDS,
+) -> AttributeInferenceResult:
     """Attribute inference attack with nearest neighbours fitted on the synthetic rows.
 
     The attacker knows the ``known`` columns (quasi-identifiers) of a patient and predicts the
@@ -239,12 +268,16 @@ def attribute_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
     syn_truth = truth(syn_frame)
     keep = present(syn_truth)
     if not keep.any():
-        raise DataError(f"The synthetic column '{sensitive}' is entirely missing; the attack "
-                        "has nothing to learn from.")
+        raise DataError(
+            f"The synthetic column '{sensitive}' is entirely missing; the attack "
+            "has nothing to learn from."
+        )
     syn_frame, syn_truth = syn_frame[keep], syn_truth[keep]
     n = min(len(real), len(holdout), max_records)
-    groups = {"training": real.iloc[sample_rows(len(real), n, s.rng)],
-              "holdout": holdout.iloc[sample_rows(len(holdout), n, s.rng)]}
+    groups = {
+        "training": real.iloc[sample_rows(len(real), n, s.rng)],
+        "holdout": holdout.iloc[sample_rows(len(holdout), n, s.rng)],
+    }
     # the attacker's own view: distances scaled on the synthetic table
     encoder = fit_encoder(syn_frame, s.schema, columns=known)
     reference = encoder.transform(syn_frame)
@@ -257,8 +290,9 @@ def attribute_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
         rows = present(target)
         counts[name] = int(rows.sum())
         if not rows.any():
-            raise DataError(f"The {name} column '{sensitive}' is entirely missing; there is "
-                            "nothing to attack.")
+            raise DataError(
+                f"The {name} column '{sensitive}' is entirely missing; there is nothing to attack."
+            )
         _, idx = nearest_neighbours(encoder.transform(frame[rows]), reference, k=max(ks))
         for v, value in _attack_metric(syn_truth, idx, target[rows], ks, classify, mad).items():
             per_k[v][name] = value
@@ -275,10 +309,16 @@ def attribute_inference(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd
         "n_synthetic": len(syn_frame),
     }
     return AttributeInferenceResult(
-        score=float(np.clip(score, 0.0, 1.0)), sensitive=sensitive, known=known,
-        task="classification" if classify else "regression", training=train_m,
-        holdout=hold_m, gain=gain, k=worst, details=details)
-
+        score=float(np.clip(score, 0.0, 1.0)),
+        sensitive=sensitive,
+        known=known,
+        task="classification" if classify else "regression",
+        training=train_m,
+        holdout=hold_m,
+        gain=gain,
+        k=worst,
+        details=details,
+    )
 
 
 # -- the registered metrics ------------------------------------------------------------------
@@ -294,14 +334,19 @@ class MembershipInference(Metric):
     key = "membership_inference"
     family = "privacy"
     name = "Membership inference"
-    verdicts = Verdicts(0.9, 0.7, "the attack does no better than chance",
-                        "the attack does a little better than chance",
-                        "the attack tells training patients apart")
+    verdicts = Verdicts(
+        0.9,
+        0.7,
+        "the attack does no better than chance",
+        "the attack does a little better than chance",
+        "the attack tells training patients apart",
+    )
     requires = frozenset({"holdout"})
     repeat = True
 
-    def __init__(self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                 max_records: int = MAX_ATTACK_RECORDS) -> None:
+    def __init__(
+        self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS, max_records: int = MAX_ATTACK_RECORDS
+    ) -> None:
         self.max_synthetic_rows = max_synthetic_rows
         self.max_records = max_records
         super().__init__()
@@ -311,10 +356,14 @@ class MembershipInference(Metric):
         check_positive_int(self.max_records, "max_records")
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        result = membership_inference(inputs.real, inputs.synthetic,
-                                      inputs.holdout,  # type: ignore[arg-type]
-                                      schema=inputs.schema, seed=inputs.seed,
-                                      **self.get_params())
+        result = membership_inference(
+            inputs.real,
+            inputs.synthetic,
+            inputs.holdout,  # type: ignore[arg-type]
+            schema=inputs.schema,
+            seed=inputs.seed,
+            **self.get_params(),
+        )
         return result.score, flat_details(result)
 
 
@@ -331,14 +380,24 @@ class AttributeInference(Metric):
     key = "attribute_inference"
     family = "privacy"
     name = "Attribute inference"
-    verdicts = Verdicts(0.9, 0.7, "no extra risk for training patients' sensitive value",
-                        "some extra risk", "the sensitive value leaks")
+    verdicts = Verdicts(
+        0.9,
+        0.7,
+        "no extra risk for training patients' sensitive value",
+        "some extra risk",
+        "the sensitive value leaks",
+    )
     requires = frozenset({"holdout", "sensitive"})
     repeat = True
 
-    def __init__(self, *, known: Sequence[str] | None = None, k: int | Sequence[int] = (1, 5),
-                 max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                 max_records: int = MAX_ATTACK_RECORDS) -> None:
+    def __init__(
+        self,
+        *,
+        known: Sequence[str] | None = None,
+        k: int | Sequence[int] = (1, 5),
+        max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+        max_records: int = MAX_ATTACK_RECORDS,
+    ) -> None:
         self.known = known
         self.k = k
         self.max_synthetic_rows = max_synthetic_rows
@@ -349,15 +408,21 @@ class AttributeInference(Metric):
         _neighbour_counts(self.k)
         check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
         check_positive_int(self.max_records, "max_records")
-        if self.known is not None and (isinstance(self.known, str) or not all(
-                isinstance(c, str) for c in self.known)):
-            raise InvalidParameterError("'known' must be a list of column names or None. "
-                                        f"Got {self.known!r}.")
+        if self.known is not None and (
+            isinstance(self.known, str) or not all(isinstance(c, str) for c in self.known)
+        ):
+            raise InvalidParameterError(
+                f"'known' must be a list of column names or None. Got {self.known!r}."
+            )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        result = attribute_inference(inputs.real, inputs.synthetic,
-                                     inputs.holdout,  # type: ignore[arg-type]
-                                     inputs.sensitive,  # type: ignore[arg-type]
-                                     schema=inputs.schema, seed=inputs.seed,
-                                     **self.get_params())
+        result = attribute_inference(
+            inputs.real,
+            inputs.synthetic,
+            inputs.holdout,  # type: ignore[arg-type]
+            inputs.sensitive,  # type: ignore[arg-type]
+            schema=inputs.schema,
+            seed=inputs.seed,
+            **self.get_params(),
+        )
         return result.score, flat_details(result)

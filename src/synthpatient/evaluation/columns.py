@@ -64,8 +64,9 @@ def _counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts per bin, with -inf and +inf in bins of their own at either end."""
     finite = values[np.isfinite(values)]
     inner = np.histogram(finite, edges)[0] if len(edges) >= 2 else np.array([len(finite)])
-    return np.concatenate([[np.sum(values == -np.inf)], inner,
-                           [np.sum(values == np.inf)]]).astype(float)
+    return np.concatenate([[np.sum(values == -np.inf)], inner, [np.sum(values == np.inf)]]).astype(
+        float
+    )
 
 
 def read_column(frame: pd.DataFrame, name: str, sdtype: str) -> pd.Series:
@@ -98,58 +99,71 @@ def category_coverage(real: pd.Series, synthetic: pd.Series) -> float:
     return len(real_values & set(synthetic.dropna().unique())) / len(real_values)
 
 
-def _histograms(real: pd.Series, synthetic: pd.Series,
-                continuous: bool) -> tuple[np.ndarray, np.ndarray]:
+def _histograms(
+    real: pd.Series, synthetic: pd.Series, continuous: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if continuous:
         r, s = _present(real), _present(synthetic)
         edges = bin_edges(np.concatenate([r[np.isfinite(r)], s[np.isfinite(s)]]))
         return _counts(r, edges), _counts(s, edges)
     levels = pd.Index(real.dropna().unique()).union(pd.Index(synthetic.dropna().unique()))
-    return (real.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float),
-            synthetic.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float))
+    return (
+        real.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float),
+        synthetic.value_counts().reindex(levels, fill_value=0).to_numpy(dtype=float),
+    )
 
 
-def column_details(real: pd.DataFrame, synthetic: pd.DataFrame,
-                   sdtypes: Mapping[str, str]) -> pd.DataFrame:
+def column_details(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, str]
+) -> pd.DataFrame:
     """One row per column: missing-value similarity, coverage, JS and Wasserstein distances."""
     rows = []
     for column, sdtype in sdtypes.items():
         continuous = sdtype in CONTINUOUS
         r_col, s_col = read_column(real, column, sdtype), read_column(synthetic, column, sdtype)
         h_real, h_synth = _histograms(r_col, s_col, continuous)
-        js = (float(jensenshannon(h_real, h_synth, base=2)) if h_real.sum() and h_synth.sum()
-              else float("nan"))
+        js = (
+            float(jensenshannon(h_real, h_synth, base=2))
+            if h_real.sum() and h_synth.sum()
+            else float("nan")
+        )
         wasserstein = float("nan")
         if continuous:
             r, s = scaled(_finite(r_col), _finite(s_col))
             spread = np.ptp(r) if len(r) else 0.0
             if len(r) and len(s) and spread > 0:
                 wasserstein = float(wasserstein_distance(r, s) / spread)
-        rows.append({
-            "column": column,
-            "missing_real": float(r_col.isna().mean()),
-            "missing_synthetic": float(s_col.isna().mean()),
-            "missing_value_similarity": missing_value_similarity(r_col, s_col),
-            "coverage": range_coverage(r_col, s_col) if continuous
-            else category_coverage(r_col, s_col),
-            "coverage_metric": "RangeCoverage" if continuous else "CategoryCoverage",
-            "jensen_shannon": js,
-            "wasserstein_normalised": wasserstein,
-        })
+        rows.append(
+            {
+                "column": column,
+                "missing_real": float(r_col.isna().mean()),
+                "missing_synthetic": float(s_col.isna().mean()),
+                "missing_value_similarity": missing_value_similarity(r_col, s_col),
+                "coverage": range_coverage(r_col, s_col)
+                if continuous
+                else category_coverage(r_col, s_col),
+                "coverage_metric": "RangeCoverage" if continuous else "CategoryCoverage",
+                "jensen_shannon": js,
+                "wasserstein_normalised": wasserstein,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def association_matrix(frame: pd.DataFrame, sdtypes: Mapping[str, str]) -> pd.DataFrame:
     """Symmetric [0, 1] association of every pair of columns (see the module docstring)."""
     names = list(sdtypes)
-    values = {c: (_numbers(read_column(frame, c, sdtypes[c])) if sdtypes[c] in CONTINUOUS
-                  else frame[c]) for c in names}
+    values = {
+        c: (_numbers(read_column(frame, c, sdtypes[c])) if sdtypes[c] in CONTINUOUS else frame[c])
+        for c in names
+    }
     out = np.eye(len(names))
     for i, a in enumerate(names):
         for j in range(i + 1, len(names)):
             b = names[j]
-            out[i, j] = out[j, i] = _association(values[a], values[b], sdtypes[a] in CONTINUOUS,
-                                                 sdtypes[b] in CONTINUOUS)
+            out[i, j] = out[j, i] = _association(
+                values[a], values[b], sdtypes[a] in CONTINUOUS, sdtypes[b] in CONTINUOUS
+            )
     return pd.DataFrame(out, index=names, columns=names)
 
 

@@ -30,18 +30,25 @@ class RuleViolations(Metric):
     key = "rule_violations"
     family = "consistency"
     name = "Clinical rules"
-    verdicts = Verdicts(0.99, 0.95, "no more rule violations than the real data",
-                        "a few more violations than the real data",
-                        "many more violations than the real data")
+    verdicts = Verdicts(
+        0.99,
+        0.95,
+        "no more rule violations than the real data",
+        "a few more violations than the real data",
+        "many more violations than the real data",
+    )
     requires = frozenset({"rules"})
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         table = inputs.rules.compare(inputs.real, inputs.synthetic)  # type: ignore[union-attr]
         excess = (table["synthetic_rate"].fillna(0) - table["real_rate"].fillna(0)).clip(lower=0)
         worst = float(excess.max()) if len(excess) else 0.0
-        return 1.0 - worst, {"rule_pack": inputs.rules.name,  # type: ignore[union-attr]
-                             "table": table, "excess_max": worst,
-                             "excess_mean": float(excess.mean()) if len(excess) else float("nan")}
+        return 1.0 - worst, {
+            "rule_pack": inputs.rules.name,  # type: ignore[union-attr]
+            "table": table,
+            "excess_max": worst,
+            "excess_mean": float(excess.mean()) if len(excess) else float("nan"),
+        }
 
     def report_sections(self, result: MetricResult) -> dict[str, Any]:
         # the per-rule table keeps its own section, "rules", which the web app shows

@@ -57,9 +57,14 @@ class ExampleCopyResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def exact_copies(real: pd.DataFrame, synthetic: pd.DataFrame,
-                 holdout: pd.DataFrame | None = None, *, schema: Schema | None = None,
-                 seed: int | None = None) -> ExactCopyResult:
+def exact_copies(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None = None,
+    *,
+    schema: Schema | None = None,
+    seed: int | None = None,
+) -> ExactCopyResult:
     """Share of synthetic rows equal to a training row on every learned column.
 
     All synthetic and training rows are compared (hashing is fast). With a ``holdout``, the
@@ -81,9 +86,12 @@ def exact_copies(real: pd.DataFrame, synthetic: pd.DataFrame,
     in_train = np.isin(syn_hash, row_hashes(real, kinds))
     share_train = float(in_train.mean())
     share_dup = 1.0 - len(np.unique(syn_hash)) / len(syn_hash)
-    details: dict[str, Any] = {"seed": s.seed, "columns": s.columns,
-                               "n_copies_training": int(in_train.sum()),
-                               "n_training": len(real)}
+    details: dict[str, Any] = {
+        "seed": s.seed,
+        "columns": s.columns,
+        "n_copies_training": int(in_train.sum()),
+        "n_training": len(real),
+    }
     share_hold: float | None = None
     if holdout is not None:
         hold_rows = sample_rows(len(holdout), len(real), s.rng)
@@ -91,21 +99,30 @@ def exact_copies(real: pd.DataFrame, synthetic: pd.DataFrame,
         share_hold = float(in_hold.mean())
         excess = max(0.0, share_train - share_hold)
         score = 1.0 if share_hold >= 1.0 else 1.0 - excess / (1.0 - share_hold)
-        details.update({"n_copies_holdout": int(in_hold.sum()), "n_holdout": len(hold_rows),
-                        "holdout_subsampled": len(holdout) > len(hold_rows),
-                        "score_formula": "1 - max(0, share_training - share_holdout) "
-                                         "/ (1 - share_holdout)"})
+        details.update(
+            {
+                "n_copies_holdout": int(in_hold.sum()),
+                "n_holdout": len(hold_rows),
+                "holdout_subsampled": len(holdout) > len(hold_rows),
+                "score_formula": "1 - max(0, share_training - share_holdout) / (1 - share_holdout)",
+            }
+        )
     else:
         score = 1.0 - share_train
         details["score_formula"] = "1 - share_training"
-    return ExactCopyResult(score=float(np.clip(score, 0.0, 1.0)), share_training=share_train,
-                           share_holdout=share_hold,
-                           share_duplicated_within_synthetic=float(share_dup),
-                           n_synthetic=len(synthetic), details=details)
+    return ExactCopyResult(
+        score=float(np.clip(score, 0.0, 1.0)),
+        share_training=share_train,
+        share_holdout=share_hold,
+        share_duplicated_within_synthetic=float(share_dup),
+        n_synthetic=len(synthetic),
+        details=details,
+    )
 
 
-def copied_from_examples(synthetic: pd.DataFrame, examples: pd.DataFrame, *,
-                         schema: Schema | None = None) -> ExampleCopyResult:
+def copied_from_examples(
+    synthetic: pd.DataFrame, examples: pd.DataFrame, *, schema: Schema | None = None
+) -> ExampleCopyResult:
     """Share of synthetic rows identical to one of the example rows given to an LLM generator.
 
     Prompts that show a few "example" rows invite the model to repeat them; in SynLLM's
@@ -135,11 +152,16 @@ def copied_from_examples(synthetic: pd.DataFrame, examples: pd.DataFrame, *,
     per_example = dict(zip(uniq.tolist(), counts.tolist(), strict=True))
     share = float(copied.mean())
     return ExampleCopyResult(
-        score=1.0 - share, share_copied=share, n_copied=int(copied.sum()),
-        n_synthetic=len(synthetic), n_examples=len(examples),
-        details={"columns": columns,
-                 "copies_per_example": [int(per_example.get(h, 0)) for h in ex_hash.tolist()]})
-
+        score=1.0 - share,
+        share_copied=share,
+        n_copied=int(copied.sum()),
+        n_synthetic=len(synthetic),
+        n_examples=len(examples),
+        details={
+            "columns": columns,
+            "copies_per_example": [int(per_example.get(h, 0)) for h in ex_hash.tolist()],
+        },
+    )
 
 
 # -- the registered metrics ------------------------------------------------------------------
@@ -158,12 +180,18 @@ class ExactCopies(Metric):
     key = "exact_copies"
     family = "privacy"
     name = "Exact copies"
-    verdicts = Verdicts(1.0, 0.99, "no synthetic row copies a training row",
-                        "a few synthetic rows copy training rows", "many rows are copies")
+    verdicts = Verdicts(
+        1.0,
+        0.99,
+        "no synthetic row copies a training row",
+        "a few synthetic rows copy training rows",
+        "many rows are copies",
+    )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        result = exact_copies(inputs.real, inputs.synthetic, inputs.holdout,
-                              schema=inputs.schema, seed=inputs.seed)
+        result = exact_copies(
+            inputs.real, inputs.synthetic, inputs.holdout, schema=inputs.schema, seed=inputs.seed
+        )
         return result.score, flat_details(result)
 
 
@@ -179,11 +207,19 @@ class CopiedFromExamples(Metric):
     key = "copied_from_examples"
     family = "privacy"
     name = "Copied from prompt examples"
-    verdicts = Verdicts(1.0, 0.95, "nothing copied from the prompt examples",
-                        "a few rows copied from the examples", "many rows copied")
+    verdicts = Verdicts(
+        1.0,
+        0.95,
+        "nothing copied from the prompt examples",
+        "a few rows copied from the examples",
+        "many rows copied",
+    )
     requires = frozenset({"examples"})
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        result = copied_from_examples(inputs.synthetic, inputs.examples,  # type: ignore[arg-type]
-                                      schema=inputs.schema)
+        result = copied_from_examples(
+            inputs.synthetic,
+            inputs.examples,  # type: ignore[arg-type]
+            schema=inputs.schema,
+        )
         return result.score, flat_details(result)

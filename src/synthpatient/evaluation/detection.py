@@ -24,8 +24,9 @@ MAX_ROWS_PER_SIDE = 5_000
 N_FOLDS = 3
 
 
-def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                    *, seed: int = 0) -> MetricResult:
+def detection_score(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, *, seed: int = 0
+) -> MetricResult:
     """Cross-validated ROC-AUC of a classifier separating real from synthetic rows."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
@@ -34,8 +35,9 @@ def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
     rng = np.random.default_rng(seed)
     n = min(len(real), len(synthetic), MAX_ROWS_PER_SIDE)
     if n < N_FOLDS:  # cross-validation needs a row of each table in every fold
-        return MetricResult(float("nan"), {"error": f"fewer than {N_FOLDS} rows in a table",
-                                           "rows_per_side": n})
+        return MetricResult(
+            float("nan"), {"error": f"fewer than {N_FOLDS} rows in a table", "rows_per_side": n}
+        )
     real_rows = real.iloc[np.sort(rng.choice(len(real), n, replace=False))]
     synth_rows = synthetic.iloc[np.sort(rng.choice(len(synthetic), n, replace=False))]
     encoder = fit_encoder(real, schema)
@@ -45,8 +47,9 @@ def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
     with model_threads(len(x)):
         for train, test in folds.split(x, y):
-            model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
-                                                   random_state=seed).fit(x[train], y[train])
+            model = HistGradientBoostingClassifier(
+                max_iter=100, learning_rate=0.1, random_state=seed
+            ).fit(x[train], y[train])
             scores[test] = model.predict_proba(x[test])[:, 1]
     auc = float(roc_auc_score(y, scores))
     return MetricResult(1.0 - (max(auc, 0.5) * 2 - 1), {"auc": auc, "rows_per_side": n})
@@ -65,9 +68,13 @@ class Detection(Metric):
     key = "detection"
     family = "fidelity"
     name = "Detection"
-    verdicts = Verdicts(0.8, 0.5, "a classifier can hardly tell synthetic from real rows",
-                        "a classifier partly tells them apart",
-                        "a classifier easily tells them apart")
+    verdicts = Verdicts(
+        0.8,
+        0.5,
+        "a classifier can hardly tell synthetic from real rows",
+        "a classifier partly tells them apart",
+        "a classifier easily tells them apart",
+    )
     repeat = True
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:

@@ -89,10 +89,16 @@ def _listed(values: np.ndarray) -> list[float]:
 
 
 # -- distance to closest record --------------------------------------------------------------
-def dcr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
-        schema: Schema | None = None, seed: int | None = None,
-        max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-        max_reference_rows: int = MAX_REFERENCE_ROWS) -> DCRResult:
+def dcr(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    *,
+    schema: Schema | None = None,
+    seed: int | None = None,
+    max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+    max_reference_rows: int = MAX_REFERENCE_ROWS,
+) -> DCRResult:
     """Distance to closest record, training versus holdout (see :class:`DCRResult`).
 
     Training and holdout are NOT cut to equal size: cutting the training rows would hide the
@@ -134,8 +140,7 @@ def dcr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
     closer = np.where(tie, ideal, (d_train < d_hold).astype(float))
     share = float(closer.mean())
     score = float(np.clip(1.0 - max(0.0, share - ideal) / (1.0 - ideal), 0.0, 1.0))
-    nndr_values = (distance_ratio(to_train[:, 0], to_train[:, 1]) if to_train.shape[1] > 1
-                   else None)
+    nndr_values = distance_ratio(to_train[:, 0], to_train[:, 1]) if to_train.shape[1] > 1 else None
 
     details = {
         "seed": s.seed,
@@ -147,9 +152,11 @@ def dcr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
         "n_synthetic_given": len(synthetic),
         "n_training_given": len(real),
         "n_holdout_given": len(holdout),
-        "subsampled": {"synthetic": len(synthetic) > len(syn_rows),
-                       "training": len(real) > len(train_rows),
-                       "holdout": len(holdout) > len(hold_rows)},
+        "subsampled": {
+            "synthetic": len(synthetic) > len(syn_rows),
+            "training": len(real) > len(train_rows),
+            "holdout": len(holdout) > len(hold_rows),
+        },
         "sizes_equal": len(train_rows) == len(hold_rows),
         "dcr_training_median": float(np.median(d_train)),
         "dcr_holdout_median": float(np.median(d_hold)),
@@ -159,18 +166,30 @@ def dcr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
         "distances_to_holdout": _listed(d_hold),
     }
     return DCRResult(
-        score=score, share_closer_to_training=share, ideal_share=ideal,
-        dcr_training_p5=_p5(d_train), dcr_holdout_p5=_p5(d_hold),
+        score=score,
+        share_closer_to_training=share,
+        ideal_share=ideal,
+        dcr_training_p5=_p5(d_train),
+        dcr_holdout_p5=_p5(d_hold),
         nndr_mean=float(np.mean(nndr_values)) if nndr_values is not None else float("nan"),
         nndr_p5=_p5(nndr_values) if nndr_values is not None else float("nan"),
-        n_synthetic=len(syn_rows), n_training=len(train_rows), n_holdout=len(hold_rows),
-        details=details)
+        n_synthetic=len(syn_rows),
+        n_training=len(train_rows),
+        n_holdout=len(hold_rows),
+        details=details,
+    )
 
 
-def nndr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
-         schema: Schema | None = None, seed: int | None = None,
-         max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-         max_reference_rows: int = MAX_REFERENCE_ROWS) -> NNDRResult:
+def nndr(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    *,
+    schema: Schema | None = None,
+    seed: int | None = None,
+    max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+    max_reference_rows: int = MAX_REFERENCE_ROWS,
+) -> NNDRResult:
     """Nearest-neighbour distance ratio of synthetic rows, against holdout rows as the baseline.
 
     For each synthetic row: distance to its nearest training row divided by the distance to
@@ -212,10 +231,16 @@ def nndr(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame, *,
         "nndr_values": _listed(syn_ratio),
         "baseline_values": _listed(base_ratio),
     }
-    return NNDRResult(score=score, nndr_mean=float(syn_ratio.mean()), nndr_p5=syn_p5,
-                      baseline_mean=float(base_ratio.mean()), baseline_p5=base_p5,
-                      n_synthetic=len(syn_rows), n_training=len(train_rows), details=details)
-
+    return NNDRResult(
+        score=score,
+        nndr_mean=float(syn_ratio.mean()),
+        nndr_p5=syn_p5,
+        baseline_mean=float(base_ratio.mean()),
+        baseline_p5=base_p5,
+        n_synthetic=len(syn_rows),
+        n_training=len(train_rows),
+        details=details,
+    )
 
 
 # -- the registered metrics ------------------------------------------------------------------
@@ -223,8 +248,12 @@ class _NearestRowMetric(Metric):
     """Metrics over nearest real rows: how many synthetic and reference rows they compare
     (sampled down beyond these, so a 100,000-row table is measured in seconds)."""
 
-    def __init__(self, *, max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-                 max_reference_rows: int = MAX_REFERENCE_ROWS) -> None:
+    def __init__(
+        self,
+        *,
+        max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
+        max_reference_rows: int = MAX_REFERENCE_ROWS,
+    ) -> None:
         self.max_synthetic_rows = max_synthetic_rows
         self.max_reference_rows = max_reference_rows
         super().__init__()
@@ -248,15 +277,25 @@ class DCR(_NearestRowMetric):
     key = "dcr"
     family = "privacy"
     name = "Distance to closest record"
-    verdicts = Verdicts(0.9, 0.7, "no closer to training patients than to unseen ones",
-                        "somewhat closer to training patients",
-                        "much closer to training patients: memorised")
+    verdicts = Verdicts(
+        0.9,
+        0.7,
+        "no closer to training patients than to unseen ones",
+        "somewhat closer to training patients",
+        "much closer to training patients: memorised",
+    )
     requires = frozenset({"holdout"})
     repeat = True
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        result = dcr(inputs.real, inputs.synthetic, inputs.holdout,  # type: ignore[arg-type]
-                     schema=inputs.schema, seed=inputs.seed, **self.get_params())
+        result = dcr(
+            inputs.real,
+            inputs.synthetic,
+            inputs.holdout,  # type: ignore[arg-type]
+            schema=inputs.schema,
+            seed=inputs.seed,
+            **self.get_params(),
+        )
         return result.score, flat_details(result)
 
 
@@ -272,16 +311,28 @@ class NNDR(_NearestRowMetric):
     key = "nndr"
     family = "privacy"
     name = "Nearest-neighbour ratio"
-    verdicts = Verdicts(0.9, 0.7, "no synthetic row singles out one training patient",
-                        "some synthetic rows sit very close to single patients",
-                        "many synthetic rows single out training patients")
+    verdicts = Verdicts(
+        0.9,
+        0.7,
+        "no synthetic row singles out one training patient",
+        "some synthetic rows sit very close to single patients",
+        "many synthetic rows single out training patients",
+    )
     requires = frozenset({"holdout"})
     repeat = True
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         if len(inputs.real) < 2:  # the rest of the report can still be computed
-            return float("nan"), {"error": "fewer than 2 training rows; the ratio needs a "
-                                           "nearest and a second-nearest training row"}
-        result = nndr(inputs.real, inputs.synthetic, inputs.holdout,  # type: ignore[arg-type]
-                      schema=inputs.schema, seed=inputs.seed, **self.get_params())
+            return float("nan"), {
+                "error": "fewer than 2 training rows; the ratio needs a "
+                "nearest and a second-nearest training row"
+            }
+        result = nndr(
+            inputs.real,
+            inputs.synthetic,
+            inputs.holdout,  # type: ignore[arg-type]
+            schema=inputs.schema,
+            seed=inputs.seed,
+            **self.get_params(),
+        )
         return result.score, flat_details(result)

@@ -25,8 +25,7 @@ from synthpatient.evaluation._metric import Inputs, Metric
 from synthpatient.evaluation.registry import available_metrics, get_metric_class
 from synthpatient.evaluation.report import RESULT_COLUMNS, EvaluationReport, summarise
 from synthpatient.rules import RuleSet
-from synthpatient.schema import Schema
-from synthpatient.schema import DATE_RANGE_TEXT, coerce_column
+from synthpatient.schema import DATE_RANGE_TEXT, Schema, coerce_column
 
 __all__ = ["MAX_ROWS", "EvaluationReport", "evaluate"]
 
@@ -35,8 +34,14 @@ MAX_ROWS = 200_000
 
 
 # -- input checks ----------------------------------------------------------------------------
-def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
-                  schema: Schema, target: str | None, notices: list[str]) -> None:
+def _check_inputs(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    schema: Schema,
+    target: str | None,
+    notices: list[str],
+) -> None:
     learned = [c.name for c in schema.learned]
     check_columns(synthetic, learned, "synthetic", real)
     if holdout is not None:
@@ -47,27 +52,37 @@ def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataF
         for spec in schema.learned:
             _, failed = coerce_column(spec, frame[spec.name])
             if failed:
-                extra = (f" (or are dates outside {DATE_RANGE_TEXT})"
-                         if spec.kind == "datetime" else "")
-                raise DataError(f"Column '{spec.name}' is {spec.kind} in the real table but "
-                                f"{failed} value(s) of the {name} table are not{extra}. Give "
-                                "tables whose columns have the same types.")
+                extra = (
+                    f" (or are dates outside {DATE_RANGE_TEXT})" if spec.kind == "datetime" else ""
+                )
+                raise DataError(
+                    f"Column '{spec.name}' is {spec.kind} in the real table but "
+                    f"{failed} value(s) of the {name} table are not{extra}. Give "
+                    "tables whose columns have the same types."
+                )
     if target is not None:
         if target not in real.columns:
-            raise DataError(f"The target column '{target}' is not in the real table. "
-                            f"Columns: {', '.join(map(str, real.columns))}.")
+            raise DataError(
+                f"The target column '{target}' is not in the real table. "
+                f"Columns: {', '.join(map(str, real.columns))}."
+            )
         if target not in [c.name for c in schema.learned]:
-            raise DataError(f"The target '{target}' is an identifier or free text; choose a "
-                            "clinical column.")
+            raise DataError(
+                f"The target '{target}' is an identifier or free text; choose a clinical column."
+            )
         if real[target].nunique(dropna=True) < 2:
-            raise DataError(f"The target '{target}' has a single value in the real table, so "
-                            "there is nothing to predict. Choose another target.")
+            raise DataError(
+                f"The target '{target}' has a single value in the real table, so "
+                "there is nothing to predict. Choose another target."
+            )
     if holdout is not None:
         kinds = {c.name: c.kind for c in schema.learned}
         overlap = int(np.isin(row_hashes(holdout, kinds), row_hashes(real, kinds)).sum())
         if overlap:
-            message = (f"{overlap} holdout row(s) also appear in the training table: the holdout "
-                       "should hold patients the generator never saw.")
+            message = (
+                f"{overlap} holdout row(s) also appear in the training table: the holdout "
+                "should hold patients the generator never saw."
+            )
             warnings.warn(message, SynthPatientWarning, stacklevel=3)
             notices.append(message)
 
@@ -75,8 +90,10 @@ def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataF
 def _limit(frame: pd.DataFrame | None, name: str, notices: list[str]) -> pd.DataFrame | None:
     if frame is None or len(frame) <= MAX_ROWS:
         return frame
-    message = (f"The {name} table has {len(frame):,} rows; a random {MAX_ROWS:,} of them were "
-               "evaluated to stay within memory.")
+    message = (
+        f"The {name} table has {len(frame):,} rows; a random {MAX_ROWS:,} of them were "
+        "evaluated to stay within memory."
+    )
     warnings.warn(message, SynthPatientWarning, stacklevel=3)
     notices.append(message)
     return frame.sample(MAX_ROWS, random_state=0)
@@ -88,9 +105,11 @@ def _select(metrics: Sequence[str | Metric] | None) -> list[Metric]:
     if metrics is None:
         return [get_metric_class(key)() for key in available_metrics()]
     if isinstance(metrics, str | Metric) or not isinstance(metrics, Sequence) or not metrics:
-        raise InvalidParameterError("'metrics' must be a non-empty list of metric keys (or "
-                                    f"Metric instances). Known keys: "
-                                    f"{', '.join(available_metrics())}.")
+        raise InvalidParameterError(
+            "'metrics' must be a non-empty list of metric keys (or "
+            f"Metric instances). Known keys: "
+            f"{', '.join(available_metrics())}."
+        )
     chosen = [m if isinstance(m, Metric) else get_metric_class(m)() for m in metrics]
     keys = [m.key for m in chosen]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -104,18 +123,26 @@ def _skip_notices(skipped: list[dict[str, str]]) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for entry in skipped:
         by_reason.setdefault(entry["reason"], []).append(entry["metric"])
-    return [f"Not measured: {', '.join(keys)}, as {reason}."
-            for reason, keys in by_reason.items()]
+    return [f"Not measured: {', '.join(keys)}, as {reason}." for reason, keys in by_reason.items()]
 
 
 # -- the loop --------------------------------------------------------------------------------
-def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *,
-             metrics: Sequence[str | Metric] | None = None,
-             holdout: pd.DataFrame | None = None, target: str | None = None,
-             rules: RuleSet | None = None, schema: Schema | None = None, seeds: int = 1,
-             seed: int = 0, sensitive: str | None = None, examples: pd.DataFrame | None = None,
-             sample: Callable[[int], pd.DataFrame] | None = None,
-             detailed: bool = True) -> EvaluationReport:
+def evaluate(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    metrics: Sequence[str | Metric] | None = None,
+    holdout: pd.DataFrame | None = None,
+    target: str | None = None,
+    rules: RuleSet | None = None,
+    schema: Schema | None = None,
+    seeds: int = 1,
+    seed: int = 0,
+    sensitive: str | None = None,
+    examples: pd.DataFrame | None = None,
+    sample: Callable[[int], pd.DataFrame] | None = None,
+    detailed: bool = True,
+) -> EvaluationReport:
     """Evaluate ``synthetic`` against ``real`` (the rows the generator was fitted on).
 
     Args:
@@ -166,22 +193,45 @@ def evaluate(real: pd.DataFrame, synthetic: pd.DataFrame, *,
     holdout = _limit(holdout, "holdout", notices)
     # one Inputs per seed, shared by every metric of that seed (common work is done once);
     # diagnostics on the first seed only, where the report's tables come from
-    runs = [Inputs(real, synthetic, holdout, schema, seed + i, target, rules, sensitive,
-                   examples, sample, detailed and i == 0) for i in range(seeds)]
+    runs = [
+        Inputs(
+            real,
+            synthetic,
+            holdout,
+            schema,
+            seed + i,
+            target,
+            rules,
+            sensitive,
+            examples,
+            sample,
+            detailed and i == 0,
+        )
+        for i in range(seeds)
+    ]
     results, sections, ran = _run(chosen, runs, notices)
     summary = summarise(results, {m.key: m for m in chosen}, ran["not_computed"])
-    meta = {"n_real": len(real), "n_synthetic": len(synthetic),
-            "n_holdout": None if holdout is None else len(holdout),
-            "columns": list(schema.sdtypes()), "sdtypes": schema.sdtypes(),
-            "ignored_columns": [c.name for c in schema if not c.is_learned],
-            "target": target, "seeds": seeds, "seed": seed, "sensitive": sensitive,
-            "rules": None if rules is None else rules.name,
-            "labels": {m.key: m.name for m in chosen}, **ran}
+    meta = {
+        "n_real": len(real),
+        "n_synthetic": len(synthetic),
+        "n_holdout": None if holdout is None else len(holdout),
+        "columns": list(schema.sdtypes()),
+        "sdtypes": schema.sdtypes(),
+        "ignored_columns": [c.name for c in schema if not c.is_learned],
+        "target": target,
+        "seeds": seeds,
+        "seed": seed,
+        "sensitive": sensitive,
+        "rules": None if rules is None else rules.name,
+        "labels": {m.key: m.name for m in chosen},
+        **ran,
+    }
     return EvaluationReport(summary, results, sections, meta, real, synthetic)
 
 
-def _run(chosen: list[Metric], runs: list[Inputs],
-         notices: list[str]) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+def _run(
+    chosen: list[Metric], runs: list[Inputs], notices: list[str]
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Every chosen metric that can run, once per seed if it is stochastic: the tidy results,
     the report's sections, and what ``meta`` records of the run (metrics, skipped, notices,
     timings)."""
@@ -196,19 +246,36 @@ def _run(chosen: list[Metric], runs: list[Inputs],
             skipped.append({"metric": metric.key, "reason": reason})
             continue
         start = time.perf_counter()
-        results = [metric.compute_inputs(inputs)
-                   for inputs in (runs if metric.repeat else runs[:1])]
+        results = [
+            metric.compute_inputs(inputs) for inputs in (runs if metric.repeat else runs[:1])
+        ]
         timings[metric.key] = round(time.perf_counter() - start, 3)
-        rows += [{"family": metric.family, "metric": metric.key, "seed": inputs.seed,
-                  "value": result.score} for inputs, result in zip(runs, results, strict=False)]
-        reasons = [str(r.details["error"]) for r in results
-                   if np.isnan(r.score) and r.details.get("error")]
+        rows += [
+            {
+                "family": metric.family,
+                "metric": metric.key,
+                "seed": inputs.seed,
+                "value": result.score,
+            }
+            for inputs, result in zip(runs, results, strict=False)
+        ]
+        reasons = [
+            str(r.details["error"]) for r in results if np.isnan(r.score) and r.details.get("error")
+        ]
         if reasons and all(np.isnan(r.score) for r in results):
             not_computed[metric.key] = reasons[0]
         sections.update(metric.report_sections(results[0]))
         notices += results[0].details.get("notices", [])
     notices += _skip_notices(skipped)
     ran = [m.key for m in chosen if m.key in timings]
-    return (pd.DataFrame(rows, columns=RESULT_COLUMNS), sections,
-            {"metrics": ran, "skipped": skipped, "not_computed": not_computed, "notices": notices,
-             "timings_s": timings})
+    return (
+        pd.DataFrame(rows, columns=RESULT_COLUMNS),
+        sections,
+        {
+            "metrics": ran,
+            "skipped": skipped,
+            "not_computed": not_computed,
+            "notices": notices,
+            "timings_s": timings,
+        },
+    )

@@ -62,10 +62,26 @@ from synthpatient.evaluation.similarity import (
     ks_statistic,
 )
 
-__all__ = ["CONTINUOUS", "DISCRETE", "ColumnPairTrends", "ColumnShapes", "ContingencySimilarity",
-           "CorrelationSimilarity", "KSComplement", "Metric", "MetricResult", "Quality",
-           "QualityResult", "SdType", "TVComplement", "column_pair_trends", "column_shapes",
-           "discretize", "ks_statistic", "quality_report"]
+__all__ = [
+    "CONTINUOUS",
+    "DISCRETE",
+    "ColumnPairTrends",
+    "ColumnShapes",
+    "ContingencySimilarity",
+    "CorrelationSimilarity",
+    "KSComplement",
+    "Metric",
+    "MetricResult",
+    "Quality",
+    "QualityResult",
+    "SdType",
+    "TVComplement",
+    "column_pair_trends",
+    "column_shapes",
+    "discretize",
+    "ks_statistic",
+    "quality_report",
+]
 
 #: SDMetrics 0.32 QualityReport defaults.
 SUBSAMPLE_ROWS = 50_000
@@ -97,22 +113,35 @@ class QualityResult:
     pair_details: pd.DataFrame
 
 
-PAIR_COLUMNS = ["column_1", "column_2", "metric", "score", "real_correlation",
-                "synthetic_correlation", "real_association", "meets_threshold", "similarity"]
+PAIR_COLUMNS = [
+    "column_1",
+    "column_2",
+    "metric",
+    "score",
+    "real_correlation",
+    "synthetic_correlation",
+    "real_association",
+    "meets_threshold",
+    "similarity",
+]
 
 
-def _scored_columns(real: pd.DataFrame, synthetic: pd.DataFrame,
-                    sdtypes: Mapping[str, str]) -> dict[str, str]:
+def _scored_columns(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, str]
+) -> dict[str, str]:
     scored = {c: t for c, t in sdtypes.items() if t in CONTINUOUS or t in DISCRETE}
     missing = [c for c in scored if c not in real.columns or c not in synthetic.columns]
     if missing:
-        raise DataError(f"Columns {missing} are in sdtypes but not in both tables. Give tables "
-                        "with the same columns, or leave those columns out of sdtypes.")
+        raise DataError(
+            f"Columns {missing} are in sdtypes but not in both tables. Give tables "
+            "with the same columns, or leave those columns out of sdtypes."
+        )
     return scored
 
 
-def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame,
-                  sdtypes: Mapping[str, str]) -> pd.DataFrame:
+def column_shapes(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, str]
+) -> pd.DataFrame:
     """SDMetrics' Column Shapes details: KSComplement or TVComplement per column."""
     rows = []
     for column, sdtype in _scored_columns(real, synthetic, sdtypes).items():
@@ -144,28 +173,42 @@ def _prepare(real: pd.Series, synthetic: pd.Series, sdtype: str) -> _Prepared:
         if sdtype == "datetime":
             real, synthetic = _as_datetime(real), _as_datetime(synthetic)
         r, s = _numbers(real, None), _numbers(synthetic, None)
-        return _Prepared(True, r, s, _own_range_bins(r), _own_range_bins(s),
-                         constant=_constant(r) or _constant(s))
+        return _Prepared(
+            True,
+            r,
+            s,
+            _own_range_bins(r),
+            _own_range_bins(s),
+            constant=_constant(r) or _constant(s),
+        )
     r_codes, s_codes, n_labels, declared = _codes(real, synthetic)
     return _Prepared(False, None, None, r_codes, s_codes, n_labels, declared)
 
 
-def column_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame,
-                       sdtypes: Mapping[str, str], *,
-                       real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
-                       real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
-                       num_rows_subsample: int | None = SUBSAMPLE_ROWS,
-                       seed: int | None = 0) -> pd.DataFrame:
+def column_pair_trends(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    sdtypes: Mapping[str, str],
+    *,
+    real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
+    real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
+    num_rows_subsample: int | None = SUBSAMPLE_ROWS,
+    seed: int | None = 0,
+) -> pd.DataFrame:
     """SDMetrics' Column Pair Trends details (see :func:`quality_report` for the arguments)."""
     scored = _scored_columns(real, synthetic, sdtypes)
     prepared = {c: _prepare(real[c], synthetic[c], t) for c, t in scored.items()}
     # DataFrame.sample(n) draws RandomState.choice(len, n, replace=False), i.e. the first n of
     # a permutation, from numpy's global generator; drawing the same way repeats its sample.
     permutation: Callable[[int], np.ndarray] = (
-        np.random.permutation if seed is None else np.random.RandomState(seed).permutation)
+        np.random.permutation if seed is None else np.random.RandomState(seed).permutation
+    )
     n_real, n_synth = len(real), len(synthetic)
-    subsample = num_rows_subsample if (
-        num_rows_subsample and max(n_real, n_synth) > num_rows_subsample) else None
+    subsample = (
+        num_rows_subsample
+        if (num_rows_subsample and max(n_real, n_synth) > num_rows_subsample)
+        else None
+    )
     rows = []
     for first, second in itertools.combinations(scored, 2):
         a, b = prepared[first], prepared[second]
@@ -173,29 +216,45 @@ def column_pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame,
         if a.continuous and b.continuous:
             metric = CorrelationSimilarity.key
             details = _correlation_breakdown(
-                (a.real, b.real), (a.synthetic, b.synthetic),  # type: ignore[arg-type]
-                max(real_correlation_threshold, 0.0), a.constant or b.constant)
+                (a.real, b.real),
+                (a.synthetic, b.synthetic),  # type: ignore[arg-type]
+                max(real_correlation_threshold, 0.0),
+                a.constant or b.constant,
+            )
             correlations = (details["real"], details["synthetic"])
-        elif any(labels is None for labels in (a.real_labels, b.real_labels,
-                                               a.synth_labels, b.synth_labels)):
+        elif any(
+            labels is None
+            for labels in (a.real_labels, b.real_labels, a.synth_labels, b.synth_labels)
+        ):
             # SDMetrics skips the metric (and its sampling) when binning either table failed
             details = {"score": _NAN, "meets_threshold": False, "similarity": _NAN}
         else:
             r1, r2, s1, s2 = a.real_labels, b.real_labels, a.synth_labels, b.synth_labels
             if subsample:  # real first, then synthetic, as SDMetrics samples them
-                real_rows = permutation(n_real)[:min(subsample, n_real)]
-                synth_rows = permutation(n_synth)[:min(subsample, n_synth)]
+                real_rows = permutation(n_real)[: min(subsample, n_real)]
+                synth_rows = permutation(n_synth)[: min(subsample, n_synth)]
                 r1, r2 = r1[real_rows], r2[real_rows]
                 s1, s2 = s1[synth_rows], s2[synth_rows]  # type: ignore[index]
             details = _contingency_breakdown(
-                (r1, r2), (s1, s2), b.n_labels,  # type: ignore[arg-type]
-                max(real_association_threshold, 0.0), (a.declared, b.declared))
-        rows.append({"column_1": first, "column_2": second, "metric": metric,
-                     "score": details["score"], "real_correlation": correlations[0],
-                     "synthetic_correlation": correlations[1],
-                     "real_association": details.get("real_association", _NAN),
-                     "meets_threshold": bool(details["meets_threshold"]),
-                     "similarity": details["similarity"]})
+                (r1, r2),
+                (s1, s2),
+                b.n_labels,  # type: ignore[arg-type]
+                max(real_association_threshold, 0.0),
+                (a.declared, b.declared),
+            )
+        rows.append(
+            {
+                "column_1": first,
+                "column_2": second,
+                "metric": metric,
+                "score": details["score"],
+                "real_correlation": correlations[0],
+                "synthetic_correlation": correlations[1],
+                "real_association": details.get("real_association", _NAN),
+                "meets_threshold": bool(details["meets_threshold"]),
+                "similarity": details["similarity"],
+            }
+        )
     types = {c: float for c in PAIR_COLUMNS[3:]}
     return pd.DataFrame(rows, columns=PAIR_COLUMNS).astype({**types, "meets_threshold": bool})
 
@@ -206,11 +265,16 @@ def _mean(values: pd.Series) -> float:
     return float(values.mean()) if len(values) else _NAN
 
 
-def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping[str, SdType], *,
-                   real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
-                   real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
-                   num_rows_subsample: int | None = SUBSAMPLE_ROWS,
-                   seed: int | None = 0) -> QualityResult:
+def quality_report(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    sdtypes: Mapping[str, SdType],
+    *,
+    real_correlation_threshold: float = REAL_CORRELATION_THRESHOLD,
+    real_association_threshold: float = REAL_ASSOCIATION_THRESHOLD,
+    num_rows_subsample: int | None = SUBSAMPLE_ROWS,
+    seed: int | None = 0,
+) -> QualityResult:
     """Column Shapes, Column Pair Trends and their mean, as SDMetrics' QualityReport computes.
 
     Neither table is modified.
@@ -239,10 +303,15 @@ def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, sdtypes: Mapping
         >>> result.score, result.column_shapes, result.column_pair_trends
     """
     shapes = column_shapes(real, synthetic, sdtypes)
-    pairs = column_pair_trends(real, synthetic, sdtypes,
-                               real_correlation_threshold=real_correlation_threshold,
-                               real_association_threshold=real_association_threshold,
-                               num_rows_subsample=num_rows_subsample, seed=seed)
+    pairs = column_pair_trends(
+        real,
+        synthetic,
+        sdtypes,
+        real_correlation_threshold=real_correlation_threshold,
+        real_association_threshold=real_association_threshold,
+        num_rows_subsample=num_rows_subsample,
+        seed=seed,
+    )
     overall, shape_score, pair_score = _scores(shapes, pairs)
     return QualityResult(overall, shape_score, pair_score, shapes, pairs)
 
@@ -257,15 +326,21 @@ def _scores(shapes: pd.DataFrame, pairs: pd.DataFrame) -> tuple[float, float, fl
 
 # -- the registered metrics ------------------------------------------------------------------
 def _shapes(inputs: Inputs) -> pd.DataFrame:
-    return inputs.shared("fidelity.column_shapes", lambda: column_shapes(
-        inputs.real, inputs.synthetic, inputs.schema.sdtypes()))
+    return inputs.shared(
+        "fidelity.column_shapes",
+        lambda: column_shapes(inputs.real, inputs.synthetic, inputs.schema.sdtypes()),
+    )
 
 
 def _pairs(inputs: Inputs) -> pd.DataFrame:
     # the subsample seed only matters above SUBSAMPLE_ROWS rows; 0 keeps unseeded runs stable
     seed = 0 if inputs.seed is None else inputs.seed
-    return inputs.shared("fidelity.column_pair_trends", lambda: column_pair_trends(
-        inputs.real, inputs.synthetic, inputs.schema.sdtypes(), seed=seed))
+    return inputs.shared(
+        "fidelity.column_pair_trends",
+        lambda: column_pair_trends(
+            inputs.real, inputs.synthetic, inputs.schema.sdtypes(), seed=seed
+        ),
+    )
 
 
 class Quality(Metric):
@@ -281,8 +356,9 @@ class Quality(Metric):
     key = "quality"
     family = "fidelity"
     name = "Quality (SDMetrics)"
-    verdicts = Verdicts(0.9, 0.8, "close to the real data", "roughly like the real data",
-                        "far from the real data")
+    verdicts = Verdicts(
+        0.9, 0.8, "close to the real data", "roughly like the real data", "far from the real data"
+    )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         overall, shape_score, pair_score = _scores(_shapes(inputs), _pairs(inputs))
@@ -303,8 +379,13 @@ class ColumnShapes(Metric):
     key = "column_shapes"
     family = "fidelity"
     name = "Column shapes"
-    verdicts = Verdicts(0.9, 0.8, "column distributions match", "distributions differ somewhat",
-                        "distributions differ a lot")
+    verdicts = Verdicts(
+        0.9,
+        0.8,
+        "column distributions match",
+        "distributions differ somewhat",
+        "distributions differ a lot",
+    )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         from synthpatient.evaluation.columns import column_details
@@ -312,8 +393,9 @@ class ColumnShapes(Metric):
         shapes = _shapes(inputs)
         details: dict[str, Any] = {"column_details": shapes}
         if inputs.detailed:
-            details["columns"] = column_details(inputs.real, inputs.synthetic,
-                                                inputs.schema.sdtypes())
+            details["columns"] = column_details(
+                inputs.real, inputs.synthetic, inputs.schema.sdtypes()
+            )
         return _mean(shapes["score"]), details
 
 
@@ -332,8 +414,9 @@ class ColumnPairTrends(Metric):
     key = "column_pair_trends"
     family = "fidelity"
     name = "Column pair trends"
-    verdicts = Verdicts(0.9, 0.8, "relations between columns kept", "relations partly kept",
-                        "relations lost")
+    verdicts = Verdicts(
+        0.9, 0.8, "relations between columns kept", "relations partly kept", "relations lost"
+    )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         from synthpatient.evaluation.columns import association_matrix
@@ -342,6 +425,8 @@ class ColumnPairTrends(Metric):
         details: dict[str, Any] = {"pair_details": pairs}
         if inputs.detailed:
             sdtypes = inputs.schema.sdtypes()
-            details["association"] = {"real": association_matrix(inputs.real, sdtypes),
-                                      "synthetic": association_matrix(inputs.synthetic, sdtypes)}
+            details["association"] = {
+                "real": association_matrix(inputs.real, sdtypes),
+                "synthetic": association_matrix(inputs.synthetic, sdtypes),
+            }
         return _mean(pairs.loc[pairs["meets_threshold"], "score"]), details

@@ -62,8 +62,26 @@ from synthpatient.evaluation.distances import (
     nndr,
 )
 
-__all__ = ["DCR", "MAX_ATTACK_RECORDS", "MAX_REFERENCE_ROWS", "MAX_SYNTHETIC_ROWS", "NNDR",
-           "AttributeInference", "AttributeInferenceResult", "CopiedFromExamples", "DCRResult",
-           "ExactCopies", "ExactCopyResult", "ExampleCopyResult", "MIAResult",
-           "MembershipInference", "NNDRResult", "attribute_inference", "copied_from_examples",
-           "dcr", "exact_copies", "membership_inference", "nndr"]
+__all__ = [
+    "DCR",
+    "MAX_ATTACK_RECORDS",
+    "MAX_REFERENCE_ROWS",
+    "MAX_SYNTHETIC_ROWS",
+    "NNDR",
+    "AttributeInference",
+    "AttributeInferenceResult",
+    "CopiedFromExamples",
+    "DCRResult",
+    "ExactCopies",
+    "ExactCopyResult",
+    "ExampleCopyResult",
+    "MIAResult",
+    "MembershipInference",
+    "NNDRResult",
+    "attribute_inference",
+    "copied_from_examples",
+    "dcr",
+    "exact_copies",
+    "membership_inference",
+    "nndr",
+]

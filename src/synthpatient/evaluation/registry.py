@@ -45,7 +45,8 @@ def available_metrics() -> list[str]:
 def get_metric_class(key: str) -> type[Metric]:
     """The class registered under ``key``; an unknown key lists the known ones."""
     if not isinstance(key, str) or key not in _REGISTRY:
-        raise UnknownMetricError(f"Unknown metric {key!r}. Known metrics: "
-                                 f"{', '.join(available_metrics())}.")
+        raise UnknownMetricError(
+            f"Unknown metric {key!r}. Known metrics: {', '.join(available_metrics())}."
+        )
     module_name, class_name = _REGISTRY[key].split(":")
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

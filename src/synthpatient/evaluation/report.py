@@ -48,8 +48,12 @@ class EvaluationReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (tables as lists of records, long per-row lists left out)."""
         sections = {key: _jsonable(value) for key, value in self.sections.items()}
-        return {"meta": self.meta, "summary": self.summary.to_dict("records"),
-                "results": self.results.to_dict("records"), "sections": sections}
+        return {
+            "meta": self.meta,
+            "summary": self.summary.to_dict("records"),
+            "results": self.results.to_dict("records"),
+            "sections": sections,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=_default)
@@ -74,8 +78,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         return value.replace({np.nan: None}).to_dict("records")
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()
-                if not (k.startswith("distances_") or k.endswith("_values"))}
+        return {
+            k: _jsonable(v)
+            for k, v in value.items()
+            if not (k.startswith("distances_") or k.endswith("_values"))
+        }
     if hasattr(value, "__dataclass_fields__"):
         return _jsonable({k: getattr(value, k) for k in value.__dataclass_fields__})
     if isinstance(value, list):
@@ -92,8 +99,9 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return float(np.mean(clean)), float(statistics.pstdev(clean)) if len(clean) > 1 else 0.0
 
 
-def summarise(results: pd.DataFrame, metrics: Mapping[str, Metric],
-              reasons: Mapping[str, str] | None = None) -> pd.DataFrame:
+def summarise(
+    results: pd.DataFrame, metrics: Mapping[str, Metric], reasons: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """One row per metric: mean and spread over seeds, and the metric's verdict on the mean.
 
     ``reasons``: why a metric could not compute its score (its ``error`` detail); a metric
@@ -105,6 +113,14 @@ def summarise(results: pd.DataFrame, metrics: Mapping[str, Metric],
         level, verdict = metrics[key].verdict(metrics[key].normalize(mean))
         if np.isnan(mean) and (reasons or {}).get(key):
             verdict = f"not computed ({(reasons or {})[key]})"
-        rows.append({"family": family, "metric": key, "score": mean, "sd": sd,
-                     "verdict": verdict, "level": level})
+        rows.append(
+            {
+                "family": family,
+                "metric": key,
+                "score": mean,
+                "sd": sd,
+                "verdict": verdict,
+                "level": level,
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

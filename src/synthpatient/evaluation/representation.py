@@ -25,8 +25,8 @@ _AGE_NAMES = re.compile(r"(^|_)age(_years)?$")
 class SubgroupSharesResult:
     """Shares of each level of each subgroup column, real versus synthetic."""
 
-    table: pd.DataFrame          # column, group, real_share, synthetic_share, difference
-    score: float                 # 1 - the largest total-variation distance over subgroup columns
+    table: pd.DataFrame  # column, group, real_share, synthetic_share, difference
+    score: float  # 1 - the largest total-variation distance over subgroup columns
     columns: list[str] = field(default_factory=list)
 
 
@@ -48,15 +48,24 @@ def subgroup_labels(values: pd.Series, how: str) -> pd.Series:
     """Level of each row: the category itself, or an age band such as '40-64'."""
     if how == "age":
         edges = list(AGE_BANDS)
-        labels = [f"{int(lo)}-{int(hi) - 1}" if np.isfinite(hi) else f"{int(lo)}+"
-                  for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-        return pd.cut(pd.to_numeric(values, errors="coerce"), edges, right=False,
-                      labels=labels).astype(object).where(values.notna(), "missing")
+        labels = [
+            f"{int(lo)}-{int(hi) - 1}" if np.isfinite(hi) else f"{int(lo)}+"
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        ]
+        return (
+            pd.cut(pd.to_numeric(values, errors="coerce"), edges, right=False, labels=labels)
+            .astype(object)
+            .where(values.notna(), "missing")
+        )
     return values.map(category_key, na_action="ignore").fillna("missing")
 
 
-def subgroup_shares(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | None = None,
-                    columns: dict[str, str] | None = None) -> SubgroupSharesResult:
+def subgroup_shares(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema | None = None,
+    columns: dict[str, str] | None = None,
+) -> SubgroupSharesResult:
     """Real and synthetic shares of every subgroup level (neither table is modified).
 
     Args:
@@ -74,14 +83,21 @@ def subgroup_shares(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema 
         synth_share = synth_share.reindex(levels, fill_value=0.0)
         worst = max(worst, 0.5 * float(np.abs(real_share - synth_share).sum()))
         for level in levels:
-            rows.append({"column": column, "group": str(level),
-                         "real_share": float(real_share[level]),
-                         "synthetic_share": float(synth_share[level]),
-                         "difference": float(synth_share[level] - real_share[level])})
-    table = pd.DataFrame(rows, columns=["column", "group", "real_share", "synthetic_share",
-                                        "difference"])
-    return SubgroupSharesResult(table=table, score=1.0 - worst if columns else float("nan"),
-                          columns=list(columns))
+            rows.append(
+                {
+                    "column": column,
+                    "group": str(level),
+                    "real_share": float(real_share[level]),
+                    "synthetic_share": float(synth_share[level]),
+                    "difference": float(synth_share[level] - real_share[level]),
+                }
+            )
+    table = pd.DataFrame(
+        rows, columns=["column", "group", "real_share", "synthetic_share", "difference"]
+    )
+    return SubgroupSharesResult(
+        table=table, score=1.0 - worst if columns else float("nan"), columns=list(columns)
+    )
 
 
 class SubgroupShares(Metric):
@@ -98,8 +114,13 @@ class SubgroupShares(Metric):
     key = "subgroup_shares"
     family = "representation"
     name = "Subgroup shares"
-    verdicts = Verdicts(0.95, 0.9, "subgroups keep their real shares",
-                        "some subgroup shares shift", "subgroups are misrepresented")
+    verdicts = Verdicts(
+        0.95,
+        0.9,
+        "subgroups keep their real shares",
+        "some subgroup shares shift",
+        "subgroups are misrepresented",
+    )
 
     def skip_reason(self, inputs: Inputs) -> str | None:
         if not subgroup_columns(inputs.schema):

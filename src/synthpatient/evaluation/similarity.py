@@ -22,7 +22,6 @@ The QualityReport built from them (which bins numbers differently) is in
 :mod:`synthpatient.evaluation.fidelity`.
 """
 
-
 import sys
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -126,8 +125,12 @@ def _codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarra
     codes, uniques = pd.factorize(pd.concat(parts, ignore_index=True))
     n_labels = len(uniques) + 1
     codes[codes < 0] = n_labels - 1  # groupby(dropna=False): missing values are a group
-    return (codes[n_declared:n_declared + n_real], codes[n_declared + n_real:], n_labels,
-            codes[:n_declared])
+    return (
+        codes[n_declared : n_declared + n_real],
+        codes[n_declared + n_real :],
+        n_labels,
+        codes[:n_declared],
+    )
 
 
 def _own_range_bins(numbers: np.ndarray) -> np.ndarray | None:
@@ -140,8 +143,9 @@ def _own_range_bins(numbers: np.ndarray) -> np.ndarray | None:
     return np.digitize(numbers, edges)
 
 
-def _real_range_bins(real: np.ndarray, synthetic: np.ndarray,
-                     n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _real_range_bins(
+    real: np.ndarray, synthetic: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``sdmetrics.utils.discretize_column``: edges from the real values, outer edges open."""
     edges = np.histogram_bin_edges(real[~np.isnan(real)], bins=n_bins)
     edges[0], edges[-1] = -np.inf, np.inf
@@ -156,9 +160,11 @@ def discretize(values: pd.Series) -> pd.Series:
     """
     labels = _own_range_bins(_numbers(values, None))
     if labels is None:
-        raise DataError(f"Column '{values.name}' cannot be cut into bins: it holds infinite "
-                        "values or a range wider than a float. Replace those values with blanks "
-                        "or real numbers.")
+        raise DataError(
+            f"Column '{values.name}' cannot be cut into bins: it holds infinite "
+            "values or a range wider than a float. Replace those values with blanks "
+            "or real numbers."
+        )
     return pd.Series(labels, index=values.index, name=values.name)
 
 
@@ -170,8 +176,9 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     """
     a, b = np.sort(a), np.sort(b)
     grid = np.concatenate([a, b])
-    gap = (np.searchsorted(a, grid, side="right") / len(a)
-           - np.searchsorted(b, grid, side="right") / len(b))
+    gap = np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(
+        b, grid, side="right"
+    ) / len(b)
     return float(np.max(np.abs(gap)))
 
 
@@ -226,10 +233,13 @@ class TVComplement(ColumnMetric):
         synth_counts = np.bincount(synth_codes, minlength=n_labels).astype(float)
         unseen = (synth_counts > 0) & (real_counts == 0)
         real_counts[unseen] = UNSEEN_CATEGORY_WEIGHT
-        distance = 0.5 * float(np.abs(synth_counts / synth_counts.sum()
-                                      - real_counts / real_counts.sum()).sum())
-        return MetricResult(1.0 - distance, {"total_variation": distance,
-                                             "synthetic_only_categories": int(unseen.sum())})
+        distance = 0.5 * float(
+            np.abs(synth_counts / synth_counts.sum() - real_counts / real_counts.sum()).sum()
+        )
+        return MetricResult(
+            1.0 - distance,
+            {"total_variation": distance, "synthetic_only_categories": int(unseen.sum())},
+        )
 
 
 # -- column pairs ------------------------------------------------------------------------------
@@ -254,16 +264,24 @@ def _constant(values: np.ndarray) -> bool:
     return bool(len(present)) and bool((present == present[0]).all())
 
 
-def _correlation_breakdown(real_xy: tuple[np.ndarray, np.ndarray],
-                           synth_xy: tuple[np.ndarray, np.ndarray],
-                           threshold: float, constant: bool = False) -> dict[str, Any]:
+def _correlation_breakdown(
+    real_xy: tuple[np.ndarray, np.ndarray],
+    synth_xy: tuple[np.ndarray, np.ndarray],
+    threshold: float,
+    constant: bool = False,
+) -> dict[str, Any]:
     """CorrelationSimilarity as ColumnPairTrends runs it, on float columns with NaN.
 
     ``constant`` says a column is constant in either table (checked on whole columns, before
     rows with missing values are dropped).
     """
-    failed = {"score": _NAN, "real": _NAN, "synthetic": _NAN, "similarity": _NAN,
-              "meets_threshold": False}
+    failed = {
+        "score": _NAN,
+        "real": _NAN,
+        "synthetic": _NAN,
+        "similarity": _NAN,
+        "meets_threshold": False,
+    }
     if constant:
         return {**failed, "error": "a column is constant; correlation is undefined"}
     pairs = []
@@ -277,13 +295,23 @@ def _correlation_breakdown(real_xy: tuple[np.ndarray, np.ndarray],
     synthetic = _pearson(sx, sy) if len(sx) >= 2 else _NAN
     similarity = 1.0 - abs(real - synthetic) / 2 if not np.isnan(real - synthetic) else _NAN
     if abs(real) <= threshold:  # False for NaN, as in SDMetrics: a NaN real goes on
-        return {"score": _NAN, "real": real, "synthetic": synthetic, "similarity": similarity,
-                "meets_threshold": False}
+        return {
+            "score": _NAN,
+            "real": real,
+            "synthetic": synthetic,
+            "similarity": similarity,
+            "meets_threshold": False,
+        }
     if len(sx) < 2:
         return {**failed, "error": "fewer than 2 complete synthetic rows"}
     meets = threshold <= 0 or not np.isnan(real)
-    return {"score": similarity, "real": real, "synthetic": synthetic, "similarity": similarity,
-            "meets_threshold": meets}
+    return {
+        "score": similarity,
+        "real": real,
+        "synthetic": synthetic,
+        "similarity": similarity,
+        "meets_threshold": meets,
+    }
 
 
 class CorrelationSimilarity(ColumnMetric):
@@ -292,8 +320,9 @@ class CorrelationSimilarity(ColumnMetric):
     key, family = "CorrelationSimilarity", "fidelity"
 
     @staticmethod
-    def compute(real: pd.DataFrame, synthetic: pd.DataFrame, *,
-                real_correlation_threshold: float = 0.0) -> MetricResult:
+    def compute(
+        real: pd.DataFrame, synthetic: pd.DataFrame, *, real_correlation_threshold: float = 0.0
+    ) -> MetricResult:
         """Compare the Pearson correlation of two numerical or datetime columns.
 
         Args:
@@ -317,20 +346,24 @@ class CorrelationSimilarity(ColumnMetric):
         return MetricResult(details.pop("score"), details)
 
 
-def _joint_counts(real_keys: np.ndarray, synth_keys: np.ndarray,
-                  n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+def _joint_counts(
+    real_keys: np.ndarray, synth_keys: np.ndarray, n_cells: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of each cell in both tables, aligned; only observed cells when there are many."""
     if n_cells <= max(1 << 16, 2 * (len(real_keys) + len(synth_keys))):
         return np.bincount(real_keys, minlength=n_cells), np.bincount(synth_keys, minlength=n_cells)
     # high-cardinality pairs: a dense table of every label combination would not fit
     _, inverse = np.unique(np.concatenate([real_keys, synth_keys]), return_inverse=True)
     n_seen = int(inverse.max()) + 1 if len(inverse) else 0
-    return (np.bincount(inverse[:len(real_keys)], minlength=n_seen),
-            np.bincount(inverse[len(real_keys):], minlength=n_seen))
+    return (
+        np.bincount(inverse[: len(real_keys)], minlength=n_seen),
+        np.bincount(inverse[len(real_keys) :], minlength=n_seen),
+    )
 
 
-def _real_table(first: np.ndarray, second: np.ndarray,
-                declared: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _real_table(
+    first: np.ndarray, second: np.ndarray, declared: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
     """The real contingency table as SDMetrics' ``unstack`` shows it: a row per observed label
     and per declared category (pandas 2 groupby with ``observed=False``), likewise columns."""
     rows, cols = np.union1d(first, declared[0]), np.union1d(second, declared[1])
@@ -338,10 +371,13 @@ def _real_table(first: np.ndarray, second: np.ndarray,
     return np.bincount(cells, minlength=len(rows) * len(cols)).reshape(len(rows), len(cols))
 
 
-def _contingency_breakdown(real: tuple[np.ndarray, np.ndarray],
-                           synthetic: tuple[np.ndarray, np.ndarray], n_second: int,
-                           threshold: float,
-                           declared: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _contingency_breakdown(
+    real: tuple[np.ndarray, np.ndarray],
+    synthetic: tuple[np.ndarray, np.ndarray],
+    n_second: int,
+    threshold: float,
+    declared: tuple[np.ndarray, np.ndarray],
+) -> dict[str, Any]:
     """ContingencySimilarity on integer labels (missing values already a label of their own).
 
     ``n_second`` is the number of labels of the second column; ``declared`` the labels of the
@@ -349,13 +385,21 @@ def _contingency_breakdown(real: tuple[np.ndarray, np.ndarray],
     """
     real_keys = real[0].astype(np.int64) * n_second + real[1]
     synth_keys = synthetic[0].astype(np.int64) * n_second + synthetic[1]
-    n_cells = (int(max(real_keys.max(initial=0), synth_keys.max(initial=0))) + 1)
+    n_cells = int(max(real_keys.max(initial=0), synth_keys.max(initial=0))) + 1
     similarity = _similarity(*_joint_counts(real_keys, synth_keys, n_cells))
     if threshold <= 0:
-        return {"score": similarity, "real_association": _NAN, "meets_threshold": True,
-                "similarity": similarity}
-    failed = {"score": _NAN, "real_association": _NAN, "meets_threshold": False,
-              "similarity": similarity}
+        return {
+            "score": similarity,
+            "real_association": _NAN,
+            "meets_threshold": True,
+            "similarity": similarity,
+        }
+    failed = {
+        "score": _NAN,
+        "real_association": _NAN,
+        "meets_threshold": False,
+        "similarity": similarity,
+    }
     table = _real_table(real[0], real[1], declared)
     if table.sum() == 0 or min(table.shape) < 2:
         return failed
@@ -365,8 +409,12 @@ def _contingency_breakdown(real: tuple[np.ndarray, np.ndarray],
     strength = float(association(table, method="cramer"))
     if not strength > threshold:
         return {**failed, "real_association": strength}
-    return {"score": similarity, "real_association": strength, "meets_threshold": True,
-            "similarity": similarity}
+    return {
+        "score": similarity,
+        "real_association": strength,
+        "meets_threshold": True,
+        "similarity": similarity,
+    }
 
 
 def _similarity(real_counts: np.ndarray, synth_counts: np.ndarray) -> float:
@@ -382,9 +430,14 @@ class ContingencySimilarity(ColumnMetric):
     key, family = "ContingencySimilarity", "fidelity"
 
     @staticmethod
-    def compute(real: pd.DataFrame, synthetic: pd.DataFrame, *,
-                continuous_columns: Sequence[str] | None = None, num_discrete_bins: int = 10,
-                real_association_threshold: float = 0.0) -> MetricResult:
+    def compute(
+        real: pd.DataFrame,
+        synthetic: pd.DataFrame,
+        *,
+        continuous_columns: Sequence[str] | None = None,
+        num_discrete_bins: int = 10,
+        real_association_threshold: float = 0.0,
+    ) -> MetricResult:
         """Compare the joint frequencies of two discrete columns.
 
         Args:
@@ -412,15 +465,24 @@ class ContingencySimilarity(ColumnMetric):
         for column in columns:
             if column in (continuous_columns or ()):
                 try:
-                    r, s = _real_range_bins(_numbers(real[column], None),
-                                            _numbers(synthetic[column], None), num_discrete_bins)
+                    r, s = _real_range_bins(
+                        _numbers(real[column], None),
+                        _numbers(synthetic[column], None),
+                        num_discrete_bins,
+                    )
                 except ValueError:  # infinite real values: SDMetrics cannot bin them either
-                    return MetricResult(_NAN, {"error": f"column '{column}' cannot be binned: "
-                                                        "infinite values or too wide a range"})
+                    return MetricResult(
+                        _NAN,
+                        {
+                            "error": f"column '{column}' cannot be binned: "
+                            "infinite values or too wide a range"
+                        },
+                    )
                 labels.append((r, s, num_discrete_bins + 2, _NO_LABELS))
             else:
                 labels.append(_codes(real[column], synthetic[column]))
         (r1, s1, _, d1), (r2, s2, k2, d2) = labels
-        details = _contingency_breakdown((r1, r2), (s1, s2), k2, real_association_threshold,
-                                         (d1, d2))
+        details = _contingency_breakdown(
+            (r1, r2), (s1, s2), k2, real_association_threshold, (d1, d2)
+        )
         return MetricResult(details.pop("score"), details)

@@ -112,8 +112,14 @@ class _Problem:
     seed: int
 
 
-def _problem(real: pd.DataFrame, schema: Schema | None, target: str, task: str | None,
-             models: Sequence[str], seed: int | None) -> _Problem:
+def _problem(
+    real: pd.DataFrame,
+    schema: Schema | None,
+    target: str,
+    task: str | None,
+    models: Sequence[str],
+    seed: int | None,
+) -> _Problem:
     check_frame(real, "real")
     check_seed(seed)
     if not isinstance(target, str) or not target:
@@ -125,26 +131,35 @@ def _problem(real: pd.DataFrame, schema: Schema | None, target: str, task: str |
     if target not in columns:
         raise InvalidParameterError(
             f"The target '{target}' is not a learned column (identifiers and free text are "
-            f"not predicted); choose among {columns}.")
+            f"not predicted); choose among {columns}."
+        )
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
-        raise InvalidParameterError(f"'models' must be a non-empty selection of {list(MODELS)}. "
-                                    f"Unknown: {unknown}.")
+        raise InvalidParameterError(
+            f"'models' must be a non-empty selection of {list(MODELS)}. Unknown: {unknown}."
+        )
     kind = schema[target].kind
     inferred: Task = "classification" if kind in CATEGORY_KINDS else "regression"
     if task is None:
         task = inferred
     if task not in ("classification", "regression"):
         raise InvalidParameterError(
-            f"'task' must be 'classification', 'regression' or None. Got {task!r}.")
+            f"'task' must be 'classification', 'regression' or None. Got {task!r}."
+        )
     if task == "regression" and kind not in NUMERIC_KINDS:
         raise InvalidParameterError(f"The target '{target}' is {kind}; it cannot be regressed.")
     features = [c for c in columns if c != target]
     if not features:
         raise DataError("There are no learned columns besides the target to predict from.")
     kinds = tuple((c, schema[c].kind) for c in features)
-    return _Problem(schema, target, features, kinds, task,  # type: ignore[arg-type]
-                    fresh_seed() if seed is None else int(seed))
+    return _Problem(
+        schema,
+        target,
+        features,
+        kinds,
+        task,  # type: ignore[arg-type]
+        fresh_seed() if seed is None else int(seed),
+    )
 
 
 def _labels(problem: _Problem, frame: pd.DataFrame) -> np.ndarray:
@@ -154,8 +169,9 @@ def _labels(problem: _Problem, frame: pd.DataFrame) -> np.ndarray:
     return numbers(frame[problem.target], kind)
 
 
-def _usable(problem: _Problem, frame: pd.DataFrame, what: str,
-            reference: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, int]:
+def _usable(
+    problem: _Problem, frame: pd.DataFrame, what: str, reference: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Rows with a target, their labels, and how many were dropped; errors name columns only."""
     check_frame(frame, what)
     if problem.target not in frame.columns:
@@ -164,16 +180,19 @@ def _usable(problem: _Problem, frame: pd.DataFrame, what: str,
     labels = _labels(problem, frame)
     present = ~pd.isna(labels)
     if not present.any():
-        raise DataError(f"The target column '{problem.target}' of the {what} table is entirely "
-                        "missing.")
+        raise DataError(
+            f"The target column '{problem.target}' of the {what} table is entirely missing."
+        )
     return frame[present], labels[present], int((~present).sum())
 
 
 def _check_varies(labels: np.ndarray, target: str, what: str) -> None:
     if len(pd.unique(labels)) < 2:
-        raise DataError(f"The target column '{target}' is constant in the {what} table; a "
-                        "model trained on it predicts nothing. Give rows with at least two "
-                        "different target values.")
+        raise DataError(
+            f"The target column '{target}' is constant in the {what} table; a "
+            "model trained on it predicts nothing. Give rows with at least two "
+            "different target values."
+        )
 
 
 def _model(problem: _Problem, name: str) -> Pipeline:
@@ -185,14 +204,14 @@ def _model(problem: _Problem, name: str) -> Pipeline:
         encoder = EncoderTransformer(problem.kinds, mode="ordinal")
         mask = [kind in CATEGORY_KINDS for _, kind in problem.kinds]
         cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        estimator = cls(categorical_features=mask if any(mask) else None,
-                        random_state=problem.seed)
+        estimator = cls(categorical_features=mask if any(mask) else None, random_state=problem.seed)
     return Pipeline([("encode", encoder), ("model", estimator)])
 
 
 # -- metrics ---------------------------------------------------------------------------------
-def _roc_auc(truth: np.ndarray, proba: np.ndarray, classes: list[str],
-             positive: str | None) -> float:
+def _roc_auc(
+    truth: np.ndarray, proba: np.ndarray, classes: list[str], positive: str | None
+) -> float:
     """Binary AUC of the positive class, or one-vs-rest macro AUC over the truth's classes.
 
     A class the model never saw (absent from its training table) gets probability 0 for every
@@ -214,25 +233,36 @@ def _roc_auc(truth: np.ndarray, proba: np.ndarray, classes: list[str],
     return float(np.mean(values)) if values else float("nan")
 
 
-def _evaluate(model: Pipeline, problem: _Problem, test: pd.DataFrame, truth: np.ndarray,
-              positive: str | None) -> dict[str, float]:
+def _evaluate(
+    model: Pipeline, problem: _Problem, test: pd.DataFrame, truth: np.ndarray, positive: str | None
+) -> dict[str, float]:
     x = test[problem.features]
     if problem.task == "regression":
         guess = model.predict(x)
-        return {"r2": float(r2_score(truth, guess)),
-                "mae": float(mean_absolute_error(truth, guess))}
+        return {
+            "r2": float(r2_score(truth, guess)),
+            "mae": float(mean_absolute_error(truth, guess)),
+        }
     guess = np.asarray(model.predict(x)).astype(str)
     truth = truth.astype(str)
     classes = [str(c) for c in model.classes_]
-    return {"roc_auc": _roc_auc(truth, model.predict_proba(x), classes, positive),
-            "accuracy": float(accuracy_score(truth, guess)),
-            "f1_macro": float(f1_score(truth, guess, average="macro", zero_division=0))}
+    return {
+        "roc_auc": _roc_auc(truth, model.predict_proba(x), classes, positive),
+        "accuracy": float(accuracy_score(truth, guess)),
+        "f1_macro": float(f1_score(truth, guess, average="macro", zero_division=0)),
+    }
 
 
-def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
-               labels: np.ndarray, test: pd.DataFrame, truth: np.ndarray,
-               positive: str | None, groups: pd.DataFrame | None = None,
-               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
+def _fit_score(
+    problem: _Problem,
+    models: Sequence[str],
+    train: pd.DataFrame,
+    labels: np.ndarray,
+    test: pd.DataFrame,
+    truth: np.ndarray,
+    positive: str | None,
+    groups: pd.DataFrame | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
     """Scores of each model on ``test`` and, when ``groups`` labels the test rows, on each group
     (the same fitted model, so per-group figures cost no extra training)."""
     y = labels.astype(str) if problem.task == "classification" else labels.astype(float)
@@ -256,13 +286,15 @@ def _fit_score(problem: _Problem, models: Sequence[str], train: pd.DataFrame,
         for name in models:
             model = _model(problem, name).fit(train[problem.features], y)
             out[name] = score(model, test, truth)
-            for column in [] if groups is None else groups.columns:
-                labels_of_test = groups[column].reindex(test.index).to_numpy()
+            group_columns = {} if groups is None else {c: groups[c] for c in groups.columns}
+            for column, group_labels in group_columns.items():
+                labels_of_test = group_labels.reindex(test.index).to_numpy()
                 for level in pd.unique(labels_of_test[pd.notna(labels_of_test)]):
                     rows = labels_of_test == level
                     if rows.sum() >= MIN_GROUP_ROWS and len(pd.unique(truth[rows])) > 1:
                         by_group.setdefault(f"{column}={level}", {})[name] = score(
-                            model, test[rows], truth[rows])
+                            model, test[rows], truth[rows]
+                        )
     return out, by_group
 
 
@@ -281,21 +313,32 @@ def _nanmean(values: Sequence[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _split(problem: _Problem, real: pd.DataFrame, labels: np.ndarray
-           ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, bool]:
+def _split(
+    problem: _Problem, real: pd.DataFrame, labels: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, bool]:
     """A seeded 25% holdout off ``real`` (stratified when every class has 2+ rows)."""
     stratify = None
     if problem.task == "classification" and pd.Series(labels).value_counts().min() >= 2:
         stratify = labels
     try:
-        train_pos, test_pos = train_test_split(np.arange(len(real)), test_size=HOLDOUT_SHARE,
-                                               random_state=problem.seed, stratify=stratify)
+        train_pos, test_pos = train_test_split(
+            np.arange(len(real)),
+            test_size=HOLDOUT_SHARE,
+            random_state=problem.seed,
+            stratify=stratify,
+        )
     except ValueError:  # too few rows per class for a stratified split of this size
         stratify = None
-        train_pos, test_pos = train_test_split(np.arange(len(real)), test_size=HOLDOUT_SHARE,
-                                               random_state=problem.seed)
-    return (real.iloc[train_pos], labels[train_pos], real.iloc[test_pos], labels[test_pos],
-            stratify is not None)
+        train_pos, test_pos = train_test_split(
+            np.arange(len(real)), test_size=HOLDOUT_SHARE, random_state=problem.seed
+        )
+    return (
+        real.iloc[train_pos],
+        labels[train_pos],
+        real.iloc[test_pos],
+        labels[test_pos],
+        stratify is not None,
+    )
 
 
 @dataclass(frozen=True)
@@ -311,18 +354,29 @@ class _Baseline:
     trtr_groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
-def _baseline(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str,
-              schema: Schema | None, task: str | None, seed: int | None,
-              models: Sequence[str], groups: pd.DataFrame | None = None) -> _Baseline:
+def _baseline(
+    real: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    target: str,
+    schema: Schema | None,
+    task: str | None,
+    seed: int | None,
+    models: Sequence[str],
+    groups: pd.DataFrame | None = None,
+) -> _Baseline:
     models = list(models)
     problem = _problem(real, schema, target, task, models, seed)
     train, train_y, dropped = _usable(problem, real, "real", real)
-    details: dict[str, Any] = {"seed": problem.seed, "features": problem.features,
-                               "rows_without_target": {"real": dropped}}
+    details: dict[str, Any] = {
+        "seed": problem.seed,
+        "features": problem.features,
+        "rows_without_target": {"real": dropped},
+    }
     if holdout is None:
         train, train_y, test, test_y, stratified = _split(problem, train, train_y)
-        details["holdout"] = (f"{HOLDOUT_SHARE:.0%} of the real rows, split off with the seed"
-                              + (", stratified" if stratified else ""))
+        details["holdout"] = f"{HOLDOUT_SHARE:.0%} of the real rows, split off with the seed" + (
+            ", stratified" if stratified else ""
+        )
     else:
         test, test_y, dropped = _usable(problem, holdout, "holdout", real)
         details["rows_without_target"]["holdout"] = dropped
@@ -340,21 +394,42 @@ def _baseline(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str,
     return _Baseline(problem, train, test, test_y, positive, trtr, details, groups, trtr_groups)
 
 
-def _tstr(base: _Baseline, synthetic: pd.DataFrame, models: Sequence[str],
-          what: str = "synthetic", *, with_groups: bool = False,
-          ) -> tuple[dict[str, dict[str, float]], int, int, dict[str, dict[str, dict[str, float]]]]:
+def _tstr(
+    base: _Baseline,
+    synthetic: pd.DataFrame,
+    models: Sequence[str],
+    what: str = "synthetic",
+    *,
+    with_groups: bool = False,
+) -> tuple[dict[str, dict[str, float]], int, int, dict[str, dict[str, dict[str, float]]]]:
     syn, syn_y, dropped = _usable(base.problem, synthetic, what, base.train)
     _check_varies(syn_y, base.problem.target, what)
-    scores, by_group = _fit_score(base.problem, models, syn, syn_y, base.test, base.test_truth,
-                                  base.positive, base.groups if with_groups else None)
+    scores, by_group = _fit_score(
+        base.problem,
+        models,
+        syn,
+        syn_y,
+        base.test,
+        base.test_truth,
+        base.positive,
+        base.groups if with_groups else None,
+    )
     return scores, len(syn), dropped, by_group
 
 
 # -- public API ------------------------------------------------------------------------------
-def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None = None,
-               *, target: str, schema: Schema | None = None, task: Task | None = None,
-               seed: int | None = None, models: Sequence[str] = MODELS,
-               groups: pd.DataFrame | None = None) -> UtilityResult:
+def ml_utility(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None = None,
+    *,
+    target: str,
+    schema: Schema | None = None,
+    task: Task | None = None,
+    seed: int | None = None,
+    models: Sequence[str] = MODELS,
+    groups: pd.DataFrame | None = None,
+) -> UtilityResult:
     """Train on synthetic, test on real (TSTR) versus train on real, test on real (TRTR).
 
     When ``holdout`` is None, 25% of ``real`` is split off with ``seed`` (stratified on the
@@ -391,37 +466,68 @@ def ml_utility(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFram
     tstr, n_syn, dropped, tstr_groups = _tstr(base, synthetic, models, with_groups=True)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     for name in models:
-        metrics[name] = {m: {"tstr": tstr[name][m], "trtr": base.trtr[name][m],
-                             "ratio": _ratio(tstr[name][m], base.trtr[name][m])}
-                         for m in base.trtr[name]}
+        metrics[name] = {
+            m: {
+                "tstr": tstr[name][m],
+                "trtr": base.trtr[name][m],
+                "ratio": _ratio(tstr[name][m], base.trtr[name][m]),
+            }
+            for m in base.trtr[name]
+        }
     primary = PRIMARY[base.problem.task]
-    per_model = {name: _primary_score(tstr[name][primary], base.trtr[name][primary])
-                 for name in models}
+    per_model = {
+        name: _primary_score(tstr[name][primary], base.trtr[name][primary]) for name in models
+    }
     details = dict(base.details)
     details["rows_without_target"]["synthetic"] = dropped
     if groups is not None:
         details["subgroups"] = {
-            level: {name: {m: {"tstr": values[m], "trtr": base.trtr_groups[level][name][m],
-                               "ratio": _ratio(values[m], base.trtr_groups[level][name][m])}
-                           for m in values}
-                    for name, values in per_model.items()
-                    if name in base.trtr_groups.get(level, {})}
-            for level, per_model in tstr_groups.items() if level in base.trtr_groups}
-    details.update({"n_synthetic": n_syn, "primary_score_per_model": per_model,
-                    "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
-                                     "each clipped at 0",
-                    "lower_is_better": sorted(LOWER_IS_BETTER)})
-    return UtilityResult(score=_nanmean(list(per_model.values())), task=base.problem.task,
-                         target=target, primary_metric=primary, metrics=metrics,
-                         details=details)
+            level: {
+                name: {
+                    m: {
+                        "tstr": values[m],
+                        "trtr": base.trtr_groups[level][name][m],
+                        "ratio": _ratio(values[m], base.trtr_groups[level][name][m]),
+                    }
+                    for m in values
+                }
+                for name, values in per_model.items()
+                if name in base.trtr_groups.get(level, {})
+            }
+            for level, per_model in tstr_groups.items()
+            if level in base.trtr_groups
+        }
+    details.update(
+        {
+            "n_synthetic": n_syn,
+            "primary_score_per_model": per_model,
+            "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
+            "each clipped at 0",
+            "lower_is_better": sorted(LOWER_IS_BETTER),
+        }
+    )
+    return UtilityResult(
+        score=_nanmean(list(per_model.values())),
+        task=base.problem.task,
+        target=target,
+        primary_metric=primary,
+        metrics=metrics,
+        details=details,
+    )
 
 
-def size_curve(real: pd.DataFrame,
-               synthesizer_samples: Callable[[int], pd.DataFrame] | Mapping[float, pd.DataFrame],
-               holdout: pd.DataFrame | None, *, target: str,
-               multipliers: Sequence[float] = (0.5, 1, 2, 5), schema: Schema | None = None,
-               task: Task | None = None, seed: int | None = None,
-               models: Sequence[str] = ("gbm",)) -> SizeCurveResult:
+def size_curve(
+    real: pd.DataFrame,
+    synthesizer_samples: Callable[[int], pd.DataFrame] | Mapping[float, pd.DataFrame],
+    holdout: pd.DataFrame | None,
+    *,
+    target: str,
+    multipliers: Sequence[float] = (0.5, 1, 2, 5),
+    schema: Schema | None = None,
+    task: Task | None = None,
+    seed: int | None = None,
+    models: Sequence[str] = ("gbm",),
+) -> SizeCurveResult:
     """TSTR at several synthetic sizes (``multiplier * len(training rows)``) against TRTR.
 
     More synthetic rows than real ones can help (a smooth generator adds data) or not (a
@@ -447,8 +553,10 @@ def size_curve(real: pd.DataFrame,
     elif callable(synthesizer_samples):
         tables = None
     else:
-        raise InvalidParameterError("'synthesizer_samples' must be a function n -> DataFrame or "
-                                    "a dict {multiplier: DataFrame}.")
+        raise InvalidParameterError(
+            "'synthesizer_samples' must be a function n -> DataFrame or "
+            "a dict {multiplier: DataFrame}."
+        )
     multipliers = [float(m) for m in multipliers]
     if not multipliers or any(not np.isfinite(m) or m <= 0 for m in multipliers):
         raise InvalidParameterError("'multipliers' must be positive numbers.")
@@ -468,27 +576,40 @@ def size_curve(real: pd.DataFrame,
         sizes.append(n_syn)
         for name in models:
             tstr[name].append(result[name][primary])
-        scores.append(_nanmean([_primary_score(result[name][primary], base.trtr[name][primary])
-                                for name in models]))
+        scores.append(
+            _nanmean(
+                [_primary_score(result[name][primary], base.trtr[name][primary]) for name in models]
+            )
+        )
     trtr = {name: base.trtr[name][primary] for name in models}
     details = dict(base.details)
     details["score_formula"] = "max over sizes of the mean over models of min(1, TSTR / TRTR)"
     finite = [s for s in scores if np.isfinite(s)]
-    return SizeCurveResult(score=max(finite) if finite else float("nan"),
-                           task=base.problem.task, target=target, primary_metric=primary,
-                           multipliers=multipliers, n_rows=sizes, tstr=tstr, trtr=trtr,
-                           scores=scores, details=details)
+    return SizeCurveResult(
+        score=max(finite) if finite else float("nan"),
+        task=base.problem.task,
+        target=target,
+        primary_metric=primary,
+        multipliers=multipliers,
+        n_rows=sizes,
+        tstr=tstr,
+        trtr=trtr,
+        scores=scores,
+        details=details,
+    )
 
 
-def _group_labels(holdout: pd.DataFrame | None, target: str,
-                  schema: Schema) -> pd.DataFrame | None:
+def _group_labels(holdout: pd.DataFrame | None, target: str, schema: Schema) -> pd.DataFrame | None:
     """Subgroup level of every holdout row, one column per subgroup variable (sex, age band...)."""
     from synthpatient.evaluation.representation import subgroup_columns, subgroup_labels
 
     if holdout is None:
         return None
-    labels = {column: subgroup_labels(holdout[column], how).astype(str)
-              for column, how in subgroup_columns(schema).items() if column != target}
+    labels = {
+        column: subgroup_labels(holdout[column], how).astype(str)
+        for column, how in subgroup_columns(schema).items()
+        if column != target
+    }
     return pd.DataFrame(labels, index=holdout.index) if labels else None
 
 
@@ -502,9 +623,17 @@ def _subgroup_table(result: UtilityResult) -> pd.DataFrame | None:
         column, _, level = label.partition("=")
         for model, metrics in per_model.items():
             values = metrics[result.primary_metric]
-            rows.append({"column": column, "group": level, "model": model,
-                         "metric": result.primary_metric, "tstr": values["tstr"],
-                         "trtr": values["trtr"], "ratio": values["ratio"]})
+            rows.append(
+                {
+                    "column": column,
+                    "group": level,
+                    "model": model,
+                    "metric": result.primary_metric,
+                    "tstr": values["tstr"],
+                    "trtr": values["trtr"],
+                    "ratio": values["ratio"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -513,20 +642,38 @@ def _curve(inputs: Inputs, notices: list[str]) -> SizeCurveResult | None:
     of the synthetic table at the sizes it is large enough for (the missing ones noted)."""
     real, holdout, target = inputs.real, inputs.holdout, inputs.target
     if inputs.sample is not None:
-        return size_curve(real, inputs.sample, holdout, target=target,  # type: ignore[arg-type]
-                          schema=inputs.schema, seed=inputs.seed, multipliers=SIZE_MULTIPLIERS)
+        return size_curve(
+            real,
+            inputs.sample,
+            holdout,
+            target=target,  # type: ignore[arg-type]
+            schema=inputs.schema,
+            seed=inputs.seed,
+            multipliers=SIZE_MULTIPLIERS,
+        )
     n_train = len(real) if holdout is not None else int(round((1 - HOLDOUT_SHARE) * len(real)))
-    tables = {m: inputs.synthetic.sample(int(round(m * n_train)), random_state=0)
-              for m in SIZE_MULTIPLIERS if m * n_train <= len(inputs.synthetic)}
+    tables = {
+        m: inputs.synthetic.sample(int(round(m * n_train)), random_state=0)
+        for m in SIZE_MULTIPLIERS
+        if m * n_train <= len(inputs.synthetic)
+    }
     missing = [m for m in SIZE_MULTIPLIERS if m not in tables]
     if missing:
-        notices.append(f"Size curve: the synthetic table is too small for "
-                       f"{', '.join(f'{m:g}x' for m in missing)} the real training size; "
-                       "generate more rows (or pass the generator) to see those sizes.")
+        notices.append(
+            f"Size curve: the synthetic table is too small for "
+            f"{', '.join(f'{m:g}x' for m in missing)} the real training size; "
+            "generate more rows (or pass the generator) to see those sizes."
+        )
     if not tables:
         return None
-    return size_curve(real, tables, holdout, target=target,  # type: ignore[arg-type]
-                      schema=inputs.schema, seed=inputs.seed)
+    return size_curve(
+        real,
+        tables,
+        holdout,
+        target=target,  # type: ignore[arg-type]
+        schema=inputs.schema,
+        seed=inputs.seed,
+    )
 
 
 class MLUtility(Metric):
@@ -546,9 +693,13 @@ class MLUtility(Metric):
     key = "ml_utility"
     family = "utility"
     name = "ML utility (TSTR / TRTR)"
-    verdicts = Verdicts(0.9, 0.7, "models trained on it do nearly as well as on real data",
-                        "models trained on it lose some accuracy",
-                        "models trained on it do much worse")
+    verdicts = Verdicts(
+        0.9,
+        0.7,
+        "models trained on it do nearly as well as on real data",
+        "models trained on it lose some accuracy",
+        "models trained on it do much worse",
+    )
     requires = frozenset({"target"})
     repeat = True
 
@@ -560,32 +711,47 @@ class MLUtility(Metric):
     def _validate_params(self) -> None:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown or not self.models or isinstance(self.models, str):
-            raise InvalidParameterError(f"'models' must be a non-empty selection of "
-                                        f"{list(MODELS)}. Got {self.models!r}.")
+            raise InvalidParameterError(
+                f"'models' must be a non-empty selection of {list(MODELS)}. Got {self.models!r}."
+            )
         if self.task not in (None, "classification", "regression"):
-            raise InvalidParameterError("'task' must be 'classification', 'regression' or "
-                                        f"None. Got {self.task!r}.")
+            raise InvalidParameterError(
+                f"'task' must be 'classification', 'regression' or None. Got {self.task!r}."
+            )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         target: str = inputs.target  # type: ignore[assignment]
-        groups = (_group_labels(inputs.holdout, target, inputs.schema) if inputs.detailed
-                  else None)
-        result = ml_utility(inputs.real, inputs.synthetic, inputs.holdout, target=target,
-                            schema=inputs.schema, task=self.task, seed=inputs.seed,
-                            models=self.models, groups=groups)
+        groups = _group_labels(inputs.holdout, target, inputs.schema) if inputs.detailed else None
+        result = ml_utility(
+            inputs.real,
+            inputs.synthetic,
+            inputs.holdout,
+            target=target,
+            schema=inputs.schema,
+            task=self.task,
+            seed=inputs.seed,
+            models=self.models,
+            groups=groups,
+        )
         primary = result.primary_metric
         notices: list[str] = []
         if inputs.holdout is None:
-            notices.append("No holdout was given: utility tests on 25% of the real rows, which "
-                           "the generator saw, so TSTR is optimistic. Pass a holdout.")
+            notices.append(
+                "No holdout was given: utility tests on 25% of the real rows, which "
+                "the generator saw, so TSTR is optimistic. Pass a holdout."
+            )
         details = flat_details(result)
-        details.update({
-            "tstr": float(np.mean([m[primary]["tstr"] for m in result.metrics.values()])),
-            "trtr": float(np.mean([m[primary]["trtr"] for m in result.metrics.values()])),
-            "notices": notices})
+        details.update(
+            {
+                "tstr": float(np.mean([m[primary]["tstr"] for m in result.metrics.values()])),
+                "trtr": float(np.mean([m[primary]["trtr"] for m in result.metrics.values()])),
+                "notices": notices,
+            }
+        )
         if inputs.detailed:
             details["subgroup_utility"] = _subgroup_table(result)
             curve = _curve(inputs, notices)
-            details["size_curve"] = (None if curve is None
-                                     else {"score": curve.score, **flat_details(curve)})
+            details["size_curve"] = (
+                None if curve is None else {"score": curve.score, **flat_details(curve)}
+            )
         return result.score, details

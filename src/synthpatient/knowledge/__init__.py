@@ -10,12 +10,31 @@
 from synthpatient.knowledge._kb import KnowledgeBase, load_from_folder, load_knowledge_base
 from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation, Source
 
-__all__ = ["CohortSampler", "CohortSpec", "Comorbidity", "Condition", "Conversation", "Filter",
-           "KnowledgeBase", "Medication", "Observation", "Reply", "Source", "check_cohort",
-           "load_from_folder", "load_knowledge_base"]
+__all__ = [
+    "CohortSampler",
+    "CohortSpec",
+    "Comorbidity",
+    "Condition",
+    "Conversation",
+    "Filter",
+    "KnowledgeBase",
+    "Medication",
+    "Observation",
+    "Reply",
+    "Source",
+    "check_cohort",
+    "load_from_folder",
+    "load_knowledge_base",
+]
 
-_LAZY = {"CohortSampler": "sampler", "CohortSpec": "sampler", "Filter": "sampler",
-         "Conversation": "conversation", "Reply": "conversation", "check_cohort": "realism"}
+_LAZY = {
+    "CohortSampler": "sampler",
+    "CohortSpec": "sampler",
+    "Filter": "sampler",
+    "Conversation": "conversation",
+    "Reply": "conversation",
+    "check_cohort": "realism",
+}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from synthpatient.errors import KnowledgeBaseError
 from synthpatient.knowledge._model import Condition, Observation, Source
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SOURCES_FILE = "sources.yaml"
 
@@ -48,8 +51,12 @@ class KnowledgeBase:
         wanted = _words(text_or_loinc)
         for condition in self.conditions.values():
             for obs in condition.observations:
-                names = {obs.loinc, obs.key.replace("_", " "), _words(obs.name),
-                         *(_words(s) for s in obs.synonyms)}
+                names = {
+                    obs.loinc,
+                    obs.key.replace("_", " "),
+                    _words(obs.name),
+                    *(_words(s) for s in obs.synonyms),
+                }
                 if text_or_loinc.strip() == obs.loinc or wanted in names:
                     return condition.key, obs
         return None
@@ -65,21 +72,23 @@ def _read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise KnowledgeBaseError(f"{path.name}{where}: not valid YAML "
-                                 f"({getattr(exc, 'problem', exc)}).") from None
+        raise KnowledgeBaseError(
+            f"{path.name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})."
+        ) from None
     if not isinstance(data, dict):
         raise KnowledgeBaseError(f"{path.name}: expected a mapping at the top level.")
     return data
 
 
-def _validated(model: type, data: dict, where: str):  # type: ignore[no-untyped-def]
+def _validated(model: type[ModelT], data: dict[str, Any], where: str) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         location = ".".join(str(p) for p in first["loc"])
-        raise KnowledgeBaseError(f"{where}: {location}: {first['msg']} "
-                                 f"({exc.error_count()} problem(s) in all).") from None
+        raise KnowledgeBaseError(
+            f"{where}: {location}: {first['msg']} ({exc.error_count()} problem(s) in all)."
+        ) from None
 
 
 def load_from_folder(folder: Path) -> KnowledgeBase:
@@ -98,11 +107,14 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
         condition = _validated(Condition, _read_yaml(path), path.name)
         missing = [s for s in condition.cited_sources() if s not in sources]
         if missing:
-            raise KnowledgeBaseError(f"{path.name}: cites undefined source(s) "
-                                     f"{', '.join(missing)}; add them to {SOURCES_FILE}.")
+            raise KnowledgeBaseError(
+                f"{path.name}: cites undefined source(s) "
+                f"{', '.join(missing)}; add them to {SOURCES_FILE}."
+            )
         conditions[condition.key] = condition
-    return KnowledgeBase(version=str(raw.get("version", "unversioned")), sources=sources,
-                         conditions=conditions)
+    return KnowledgeBase(
+        version=str(raw.get("version", "unversioned")), sources=sources, conditions=conditions
+    )
 
 
 @cache

@@ -163,31 +163,38 @@ class Condition(_Frozen):
 
     @model_validator(mode="after")
     def _unique(self) -> Condition:
-        for what, keys in (("observation", [o.key for o in self.observations]),
-                           ("observation rank", [o.rank for o in self.observations]),
-                           ("comorbidity", [c.key for c in self.comorbidities]),
-                           ("medication", [m.key for m in self.medications])):
-            duplicated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        for what, keys in (
+            ("observation", [o.key for o in self.observations]),
+            ("observation rank", [o.rank for o in self.observations]),
+            ("comorbidity", [c.key for c in self.comorbidities]),
+            ("medication", [m.key for m in self.medications]),
+        ):
+            values: list[object] = list(keys)
+            duplicated = sorted({str(k) for k in values if values.count(k) > 1})
             if duplicated:
                 raise ValueError(f"duplicate {what}: {', '.join(duplicated)}")
         known = {o.key for o in self.observations}
         drawn = {o.key for o in self.observations if not o.derived}
         unknown = sorted({k for c in self.correlations for k in (c.a, c.b)} - drawn)
         if unknown:
-            raise ValueError(f"correlations name unknown or derived observations: "
-                             f"{', '.join(unknown)}")
-        for item in (*self.comorbidities, *self.medications):
+            raise ValueError(
+                f"correlations name unknown or derived observations: {', '.join(unknown)}"
+            )
+        driven: list[Comorbidity | Medication] = [*self.comorbidities, *self.medications]
+        for item in driven:
             bad = sorted(set(item.drivers) - drawn)
             if bad:
-                raise ValueError(f"{item.key}: drivers name unknown or derived observations: "
-                                 f"{', '.join(bad)}")
+                raise ValueError(
+                    f"{item.key}: drivers name unknown or derived observations: {', '.join(bad)}"
+                )
         comorbidities = {c.key for c in self.comorbidities}
         for med in self.medications:
             if med.requires and med.requires not in comorbidities:
                 raise ValueError(f"{med.key}: requires unknown comorbidity '{med.requires}'")
             if med.effect and med.effect.observation not in known:
-                raise ValueError(f"{med.key}: effect on unknown observation "
-                                 f"'{med.effect.observation}'")
+                raise ValueError(
+                    f"{med.key}: effect on unknown observation '{med.effect.observation}'"
+                )
         if any(m.treats for m in self.medications) and self.treatment is None:
             raise ValueError("medications that treat the condition need a 'treatment' block")
         return self

@@ -14,12 +14,30 @@ import re
 from synthpatient.knowledge._kb import KnowledgeBase, _words
 from synthpatient.knowledge._model import Condition, Observation
 
-QUESTION_START = ("which", "what", "how", "why", "where", "who", "does", "do ", "is ", "are ",
-                  "can ", "tell me", "explain", "list", "show me the sources", "cite")
-HELP = ("I can generate cohorts ('generate 2000 type 2 diabetes patients with 20 observations') "
-        "and answer questions about them: 'which sources did you use?', 'which guideline "
-        "defines diabetes?', 'how was HbA1c generated?', 'what does LOINC 4548-4 mean?', "
-        "'which conditions are supported?'.")
+QUESTION_START = (
+    "which",
+    "what",
+    "how",
+    "why",
+    "where",
+    "who",
+    "does",
+    "do ",
+    "is ",
+    "are ",
+    "can ",
+    "tell me",
+    "explain",
+    "list",
+    "show me the sources",
+    "cite",
+)
+HELP = (
+    "I can generate cohorts ('generate 2000 type 2 diabetes patients with 20 observations') "
+    "and answer questions about them: 'which sources did you use?', 'which guideline "
+    "defines diabetes?', 'how was HbA1c generated?', 'what does LOINC 4548-4 mean?', "
+    "'which conditions are supported?'."
+)
 
 
 def looks_like_question(text: str) -> bool:
@@ -28,12 +46,20 @@ def looks_like_question(text: str) -> bool:
 
 
 def cite(kb: KnowledgeBase, source_ids: list[str] | tuple[str, ...]) -> list[str]:
-    return [f"[{sid}] {kb.sources[sid].citation()}" for sid in dict.fromkeys(source_ids)
-            if sid in kb.sources]
+    return [
+        f"[{sid}] {kb.sources[sid].citation()}"
+        for sid in dict.fromkeys(source_ids)
+        if sid in kb.sources
+    ]
 
 
-def answer(text: str, kb: KnowledgeBase, *, condition: Condition | None = None,
-           sources_used: list[str] | None = None) -> str:
+def answer(
+    text: str,
+    kb: KnowledgeBase,
+    *,
+    condition: Condition | None = None,
+    sources_used: list[str] | None = None,
+) -> str:
     """An answer to ``text`` from the knowledge base; ``condition`` and ``sources_used``
     describe the conversation's last cohort, when there is one."""
     low = " ".join(text.lower().split())
@@ -44,26 +70,43 @@ def answer(text: str, kb: KnowledgeBase, *, condition: Condition | None = None,
     digits = re.search(r"\b(?:snomed|rxnorm|code)\D{0,12}(\d{3,18})\b", low)
     if digits:
         return _code(kb, digits.group(1))
-    if re.search(r"\b(?:how|why)\b.*\b(?:generat|drawn|draw|made|comput|calculat|simulat|"
-                 r"derived|come from)", low):
+    if re.search(
+        r"\b(?:how|why)\b.*\b(?:generat|drawn|draw|made|comput|calculat|simulat|"
+        r"derived|come from)",
+        low,
+    ):
         found = _observation_in(low, kb, condition or mentioned)
         if found is not None:
             return _how(kb, found)
     if re.search(r"\b(?:guideline|defin|criteri|diagnos|threshold)", low):
         return _diagnosis(kb, mentioned or condition or _default(kb))
-    if re.search(r"\b(?:source|reference|cite|citation|evidence|where .* (?:number|data|figure)|"
-                 r"based on)", low):
+    if re.search(
+        r"\b(?:source|reference|cite|citation|evidence|where .* (?:number|data|figure)|"
+        r"based on)",
+        low,
+    ):
         return _sources(kb, mentioned, condition, sources_used)
-    if re.search(r"\b(?:condition|disease|cohort)s?\b.*\b(?:support|availab|know|can)", low) or \
-            re.search(r"\b(?:support|availab)\w*\b.*\bconditions?\b", low):
-        return "Supported conditions: " + "; ".join(
-            f"{c.name} ({c.key}, SNOMED CT {c.snomed}, populations: {', '.join(c.populations)})"
-            for c in kb.conditions.values()) + "."
+    if re.search(
+        r"\b(?:condition|disease|cohort)s?\b.*\b(?:support|availab|know|can)", low
+    ) or re.search(r"\b(?:support|availab)\w*\b.*\bconditions?\b", low):
+        return (
+            "Supported conditions: "
+            + "; ".join(
+                f"{c.name} ({c.key}, SNOMED CT {c.snomed}, populations: {', '.join(c.populations)})"
+                for c in kb.conditions.values()
+            )
+            + "."
+        )
     if re.search(r"\b(?:observation|measurement|lab|variable)s?\b", low):
         target = mentioned or condition or _default(kb)
-        return (f"{target.name}: " + "; ".join(
-            f"{o.rank}. {o.name} (LOINC {o.loinc}, {o.unit})" for o in target.ranked_observations)
-            + ".")
+        return (
+            f"{target.name}: "
+            + "; ".join(
+                f"{o.rank}. {o.name} (LOINC {o.loinc}, {o.unit})"
+                for o in target.ranked_observations
+            )
+            + "."
+        )
     found = _observation_in(low, kb, condition or mentioned)
     if found is not None:
         return _how(kb, found)
@@ -74,8 +117,12 @@ def _default(kb: KnowledgeBase) -> Condition:
     return kb.conditions.get("type2_diabetes") or next(iter(kb.conditions.values()))
 
 
-def _sources(kb: KnowledgeBase, mentioned: Condition | None, condition: Condition | None,
-             used: list[str] | None) -> str:
+def _sources(
+    kb: KnowledgeBase,
+    mentioned: Condition | None,
+    condition: Condition | None,
+    used: list[str] | None,
+) -> str:
     if used and (mentioned is None or condition is None or mentioned.key == condition.key):
         head = f"The last cohort ({condition.name if condition else 'cohort'}) used these sources"
         ids = used
@@ -88,26 +135,36 @@ def _sources(kb: KnowledgeBase, mentioned: Condition | None, condition: Conditio
     unverified = sum(not kb.sources[s].verified for s in ids if s in kb.sources)
     lines = [f"{head} (knowledge base {kb.version}):", *(f"- {c}" for c in cite(kb, ids))]
     if unverified:
-        lines.append(f"{unverified} of them are marked 'not verified in the source': their "
-                     "figures came from secondary summaries and should be checked before citing.")
+        lines.append(
+            f"{unverified} of them are marked 'not verified in the source': their "
+            "figures came from secondary summaries and should be checked before citing."
+        )
     return "\n".join(lines)
 
 
 def _diagnosis(kb: KnowledgeBase, condition: Condition) -> str:
     rule = condition.diagnosis.get("rule", "not stated")
-    lines = [f"{condition.name} (SNOMED CT {condition.snomed}, ICD-10 {condition.icd10}) is "
-             f"diagnosed in this knowledge base by: {rule}."]
+    lines = [
+        f"{condition.name} (SNOMED CT {condition.snomed}, ICD-10 {condition.icd10}) is "
+        f"diagnosed in this knowledge base by: {rule}."
+    ]
     if condition.treatment and condition.treatment.untreated_requires:
-        lines.append(f"Untreated patients in a cohort always meet "
-                     f"{condition.treatment.untreated_requires}; the others are on treatment.")
+        lines.append(
+            f"Untreated patients in a cohort always meet "
+            f"{condition.treatment.untreated_requires}; the others are on treatment."
+        )
     ids = [s for s in condition.diagnosis.get("sources", []) if s in kb.sources]
-    lines += ["Sources:", *(f"- {c} Supports: {kb.sources[s].supports}."
-                            for s, c in zip(ids, cite(kb, ids), strict=True))]
+    lines += [
+        "Sources:",
+        *(
+            f"- {c} Supports: {kb.sources[s].supports}."
+            for s, c in zip(ids, cite(kb, ids), strict=True)
+        ),
+    ]
     return "\n".join(lines)
 
 
-def _observation_in(low: str, kb: KnowledgeBase, condition: Condition | None
-                    ) -> Observation | None:
+def _observation_in(low: str, kb: KnowledgeBase, condition: Condition | None) -> Observation | None:
     conditions = [condition] if condition else []
     conditions += [c for c in (_default(kb), *kb.conditions.values()) if c not in conditions]
     words = _words(low)
@@ -115,12 +172,16 @@ def _observation_in(low: str, kb: KnowledgeBase, condition: Condition | None
     for cond in conditions:
         skip = {_words(s) for s in (cond.name, *cond.synonyms)}
         for obs in cond.observations:
-            for phrase in {obs.key.replace("_", " "), _words(obs.name),
-                           *(_words(s) for s in obs.synonyms)}:
+            for phrase in {
+                obs.key.replace("_", " "),
+                _words(obs.name),
+                *(_words(s) for s in obs.synonyms),
+            }:
                 if phrase in skip or len(phrase) < 2:
                     continue
                 if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", words) and (
-                        best is None or len(phrase) > best[0]):
+                    best is None or len(phrase) > best[0]
+                ):
                     best = (len(phrase), obs)
         if best:
             return best[1]
@@ -129,26 +190,36 @@ def _observation_in(low: str, kb: KnowledgeBase, condition: Condition | None
 
 def _how(kb: KnowledgeBase, obs: Observation) -> str:
     dist = obs.distribution
-    shape = {"normal": "a normal distribution", "lognormal": "a log-normal distribution",
-             "quantiles": "a quantile function through sourced shares",
-             "derived": "computed from other values"}.get(dist.get("family"), dist.get("family"))
-    lines = [f"{obs.name} (LOINC {obs.loinc}, {obs.unit}): {obs.how_generated}",
-             f"Drawn from {shape}, kept within {dist.get('min')}-{dist.get('max')} {obs.unit} "
-             f"and written with {dist.get('decimals', 1)} decimal(s).",
-             "Sources:", *(f"- {c}" for c in cite(kb, obs.sources))]
+    shape = {
+        "normal": "a normal distribution",
+        "lognormal": "a log-normal distribution",
+        "quantiles": "a quantile function through sourced shares",
+        "derived": "computed from other values",
+    }.get(str(dist.get("family")), str(dist.get("family")))
+    lines = [
+        f"{obs.name} (LOINC {obs.loinc}, {obs.unit}): {obs.how_generated}",
+        f"Drawn from {shape}, kept within {dist.get('min')}-{dist.get('max')} {obs.unit} "
+        f"and written with {dist.get('decimals', 1)} decimal(s).",
+        "Sources:",
+        *(f"- {c}" for c in cite(kb, obs.sources)),
+    ]
     return "\n".join(lines)
 
 
 def _loinc(kb: KnowledgeBase, code: str | None) -> str:
     if code is None:
-        return ("Observations are coded with LOINC (http://loinc.org); ask about a code, e.g. "
-                "'what does LOINC 4548-4 mean?'.")
+        return (
+            "Observations are coded with LOINC (http://loinc.org); ask about a code, e.g. "
+            "'what does LOINC 4548-4 mean?'."
+        )
     for condition in kb.conditions.values():
         for obs in condition.observations:
             if obs.loinc == code:
-                return (f"LOINC {code} is {obs.name}, recorded in {obs.unit} (UCUM). In this "
-                        f"knowledge base it is observation #{obs.rank} of {condition.name}.\n"
-                        + _how(kb, obs))
+                return (
+                    f"LOINC {code} is {obs.name}, recorded in {obs.unit} (UCUM). In this "
+                    f"knowledge base it is observation #{obs.rank} of {condition.name}.\n"
+                    + _how(kb, obs)
+                )
     return f"LOINC {code} is not used by this knowledge base."
 
 
@@ -158,10 +229,14 @@ def _code(kb: KnowledgeBase, code: str) -> str:
             return f"SNOMED CT {code} is {condition.name} (a cohort condition here)."
         for c in condition.comorbidities:
             if c.snomed == code:
-                return (f"SNOMED CT {code} is {c.name}, a comorbidity of {condition.name} "
-                        f"cohorts (prevalence {c.prevalence:.1%}).")
+                return (
+                    f"SNOMED CT {code} is {c.name}, a comorbidity of {condition.name} "
+                    f"cohorts (prevalence {c.prevalence:.1%})."
+                )
         for m in condition.medications:
             if m.rxnorm == code:
-                return (f"RxNorm {code} is {m.name}, taken by {m.share:.1%} of {condition.name} "
-                        "cohorts.")
+                return (
+                    f"RxNorm {code} is {m.name}, taken by {m.share:.1%} of {condition.name} "
+                    "cohorts."
+                )
     return f"The code {code} is not used by this knowledge base."

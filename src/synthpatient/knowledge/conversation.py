@@ -42,12 +42,26 @@ from synthpatient.knowledge.request import (
 from synthpatient.knowledge.sampler import Cohort, CohortSampler
 
 ReplyKind = Literal["confirm", "generated", "answer", "clarify", "exported"]
-_YES = {"yes", "y", "ok", "okay", "go", "go ahead", "confirm", "sure", "do it", "generate",
-        "yes please", "proceed"}
+_YES = {
+    "yes",
+    "y",
+    "ok",
+    "okay",
+    "go",
+    "go ahead",
+    "confirm",
+    "sure",
+    "do it",
+    "generate",
+    "yes please",
+    "proceed",
+}
 _NO = {"no", "n", "cancel", "stop", "never mind", "nevermind"}
-_FOLLOW_UP = re.compile(r"^(?:now|then|also|and|instead|only|make (?:them|it)|change|add|"
-                        r"include|with|without|remove|drop|export|save|as|same|but|just|"
-                        r"all)\b")
+_FOLLOW_UP = re.compile(
+    r"^(?:now|then|also|and|instead|only|make (?:them|it)|change|add|"
+    r"include|with|without|remove|drop|export|save|as|same|but|just|"
+    r"all)\b"
+)
 Parser = Callable[[str, KnowledgeBase], CohortRequest]
 
 
@@ -71,8 +85,14 @@ class Conversation:
         >>> chat.send("which sources did you use?").text
     """
 
-    def __init__(self, *, kb: KnowledgeBase | None = None, out_dir: str | Path = "cohort",
-                 overwrite: bool = False, parser: Parser | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kb: KnowledgeBase | None = None,
+        out_dir: str | Path = "cohort",
+        overwrite: bool = False,
+        parser: Parser | None = None,
+    ) -> None:
         self.kb = kb or load_knowledge_base()
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
@@ -92,8 +112,11 @@ class Conversation:
         if not text:
             return Reply("clarify", HELP)
         if len(text) > MAX_REQUEST_CHARS:
-            return Reply("clarify", f"That message is {len(text):,} characters long; keep it "
-                                    f"under {MAX_REQUEST_CHARS:,}.")
+            return Reply(
+                "clarify",
+                f"That message is {len(text):,} characters long; keep it "
+                f"under {MAX_REQUEST_CHARS:,}.",
+            )
         # follow-ups are read from the same cleaned text as first requests (no terminal escapes)
         low = " ".join(clean_request_text(text)[0].lower().split()).rstrip(".!")
         if self.pending is not None and low in _YES:
@@ -102,17 +125,25 @@ class Conversation:
             self.pending = None
             return Reply("answer", "Cancelled; nothing was generated.")
         try:
-            if re.search(r"\b(?:export|save|write)\b", low) and self.cohort is not None \
-                    and _formats(low) and not re.search(r"\b\d+\s+\w*\s*patients\b", low):
+            if (
+                re.search(r"\b(?:export|save|write)\b", low)
+                and self.cohort is not None
+                and _formats(low)
+                and not re.search(r"\b\d+\s+\w*\s*patients\b", low)
+            ):
                 return self._export(_formats(low))
             base = self.pending or self.last
             if base is not None and _FOLLOW_UP.match(low) and not looks_like_question(low):
                 return self._propose(self._modified(base, low), text)
             if looks_like_question(low):
-                condition, used = (self.cohort.condition, self.cohort.sources_used) \
-                    if self.cohort else self._previous
-                return Reply("answer", answer(text, self.kb, condition=condition,
-                                              sources_used=used))
+                condition, used = (
+                    (self.cohort.condition, self.cohort.sources_used)
+                    if self.cohort
+                    else self._previous
+                )
+                return Reply(
+                    "answer", answer(text, self.kb, condition=condition, sources_used=used)
+                )
             return self._propose(self.parser(text, self.kb), text)
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
@@ -130,9 +161,15 @@ class Conversation:
             spec = request.to_spec(self.kb)
             cohort = CohortSampler(self.kb).sample(spec)
             folder = self._next_folder()
-            files = write_cohort(cohort, folder, kb=self.kb, request=request,
-                                 request_text=text, formats=request.formats,
-                                 overwrite=self.overwrite)
+            files = write_cohort(
+                cohort,
+                folder,
+                kb=self.kb,
+                request=request,
+                request_text=text,
+                formats=request.formats,
+                overwrite=self.overwrite,
+            )
         except SynthPatientError as exc:
             return Reply("clarify", str(exc), request)
         self.pending, self.last, self.cohort = None, request, cohort
@@ -143,8 +180,7 @@ class Conversation:
     def _propose(self, request: CohortRequest, text: str) -> Reply:
         request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
         self.pending, self.pending_text = request, text
-        return Reply("confirm", f"I understood: {request.describe(self.kb)}. Generate it?",
-                     request)
+        return Reply("confirm", f"I understood: {request.describe(self.kb)}. Generate it?", request)
 
     def _modified(self, base: CohortRequest, low: str) -> CohortRequest:
         condition = self.kb.conditions[base.condition]
@@ -159,8 +195,9 @@ class Conversation:
         if sex or re.search(r"\b(?:men and women|both sexes|any sex)\b", low):
             update["sex"] = sex
         count = re.search(rf"({_NUMBER})\s+(?:patients|people|records)", low)
-        if count and _to_int(count.group(1)) is not None:
-            update["count"] = _checked_count(_to_int(count.group(1)))
+        n_count = _to_int(count.group(1)) if count else None
+        if n_count is not None:
+            update["count"] = _checked_count(n_count)
         n_obs = _n_observations(low)
         if n_obs:
             update["n_observations"] = n_obs
@@ -171,8 +208,7 @@ class Conversation:
             update["filters"] += filters
         named = _named_observations(low, condition)
         if named and re.search(r"\b(?:remove|drop|without)\b", low):
-            update["observations"] = [k for k in base.observation_keys(condition)
-                                      if k not in named]
+            update["observations"] = [k for k in base.observation_keys(condition) if k not in named]
             update["n_observations"] = None
         elif named:
             keys = base.observation_keys(condition)
@@ -182,8 +218,10 @@ class Conversation:
         if formats:
             update["formats"] = formats
         if not update:
-            raise Clarification("I could not tell what to change. Try 'now only women', 'make "
-                                "them all over 65', 'add eGFR' or 'export as FHIR'.")
+            raise Clarification(
+                "I could not tell what to change. Try 'now only women', 'make "
+                "them all over 65', 'add eGFR' or 'export as FHIR'."
+            )
         try:
             return CohortRequest(**{**base.model_dump(), **update, "seed": base.seed})
         except ValueError as exc:
@@ -194,14 +232,24 @@ class Conversation:
         request = self.last.model_copy(update={"formats": formats})
         folder = self._next_folder()
         try:
-            files = write_cohort(self.cohort, folder, kb=self.kb, request=request,
-                                 request_text=self.pending_text, formats=formats,
-                                 overwrite=self.overwrite)
+            files = write_cohort(
+                self.cohort,
+                folder,
+                kb=self.kb,
+                request=request,
+                request_text=self.pending_text,
+                formats=formats,
+                overwrite=self.overwrite,
+            )
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
         self._runs += 1
-        return Reply("exported", f"Wrote the last cohort as {', '.join(formats)} to {folder}.",
-                     request, files)
+        return Reply(
+            "exported",
+            f"Wrote the last cohort as {', '.join(formats)} to {folder}.",
+            request,
+            files,
+        )
 
     def _next_folder(self) -> Path:
         if self._runs == 0:
@@ -214,12 +262,16 @@ class Conversation:
         report = check_cohort(cohort)
         failed = [t.what for t in report.targets if not t.ok]
         broken = [r["rule"] for r in report.rules if r["violations"]]
-        return (f"Generated {len(cohort.wide):,} patients with {len(cohort.observations)} "
-                f"observations into {folder} (seed {cohort.spec.seed}). Realism: "
-                f"{len(report.targets) - len(failed)}/{len(report.targets)} sourced targets "
-                f"met, {len(report.rules) - len(broken)}/{len(report.rules)} clinical rules "
-                f"hold" + (f"; off target: {', '.join(failed)}" if failed else "")
-                + (f"; broken: {', '.join(broken)}" if broken else "") + ".")
+        return (
+            f"Generated {len(cohort.wide):,} patients with {len(cohort.observations)} "
+            f"observations into {folder} (seed {cohort.spec.seed}). Realism: "
+            f"{len(report.targets) - len(failed)}/{len(report.targets)} sourced targets "
+            f"met, {len(report.rules) - len(broken)}/{len(report.rules)} clinical rules "
+            f"hold"
+            + (f"; off target: {', '.join(failed)}" if failed else "")
+            + (f"; broken: {', '.join(broken)}" if broken else "")
+            + "."
+        )
 
 
 def _previous_run(folder: Path, kb: KnowledgeBase):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ SHA-256 of every file written, those inside the FHIR folders included.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def write_cohort(
     kb: KnowledgeBase,
     request: CohortRequest | None = None,
     request_text: str | None = None,
-    formats: list[str] | tuple[str, ...] = ("csv", "fhir"),
+    formats: Sequence[str] = ("csv", "fhir"),
     overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write the cohort's files into ``folder``; returns what was written, by name."""
@@ -54,7 +55,7 @@ def write_cohort(
         write_text_atomic(tmp / "realism.md", report.to_markdown())
         write_text_atomic(tmp / "realism.json", report.to_json())
         written["realism"] = "realism.md"
-        card = {
+        card: dict[str, Any] = {
             "evaluation": report,
             "files": {rel: tmp / rel for rel in (*written.values(), "realism.json")},
         }

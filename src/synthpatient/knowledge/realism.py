@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,21 +56,31 @@ class RealismReport:
         return all(t.ok for t in self.targets) and not any(r["violations"] for r in self.rules)
 
     def to_dict(self) -> dict:
-        return {"condition": self.condition, "n": self.n, "ok": self.ok,
-                "targets": [{**asdict(t), "ok": t.ok} for t in self.targets],
-                "rules": self.rules, "skipped_targets": self.skipped_targets}
+        return {
+            "condition": self.condition,
+            "n": self.n,
+            "ok": self.ok,
+            "targets": [{**asdict(t), "ok": t.ok} for t in self.targets],
+            "rules": self.rules,
+            "skipped_targets": self.skipped_targets,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_markdown(self) -> str:
-        lines = [f"# Realism of {self.n:,} {self.condition} patients", "",
-                 "| check | target | measured | tolerance | ok | sources |",
-                 "|---|---|---|---|---|---|"]
+        lines = [
+            f"# Realism of {self.n:,} {self.condition} patients",
+            "",
+            "| check | target | measured | tolerance | ok | sources |",
+            "|---|---|---|---|---|---|",
+        ]
         for t in self.targets:
             tol = "at least" if t.kind == "at least" else f"± {t.tolerance:g}"
-            lines.append(f"| {t.what} | {t.target:.3f} | {t.measured:.3f} | {tol} | "
-                         f"{'yes' if t.ok else 'NO'} | {', '.join(t.sources)} |")
+            lines.append(
+                f"| {t.what} | {t.target:.3f} | {t.measured:.3f} | {tol} | "
+                f"{'yes' if t.ok else 'NO'} | {', '.join(t.sources)} |"
+            )
         broken = [r for r in self.rules if r["violations"]]
         lines += ["", f"Clinical rules: {len(self.rules)} checked, {len(broken)} broken."]
         lines += [f"- {r['rule']}: {r['violations']} of {r['applicable']} rows" for r in broken]
@@ -93,51 +104,118 @@ def check_cohort(cohort: Cohort) -> RealismReport:
         x = wide[obs.key].to_numpy(dtype=float)
         if "bands" in t:
             for band, share in t["bands"].items():
-                checks.append(TargetCheck(f"{obs.key} {band}", share, _band_share(x, band),
-                                          t["tolerance"], "within", obs.sources))
+                checks.append(
+                    TargetCheck(
+                        f"{obs.key} {band}",
+                        share,
+                        _band_share(x, band),
+                        t["tolerance"],
+                        "within",
+                        obs.sources,
+                    )
+                )
         if "mean" in t:
-            checks.append(TargetCheck(f"{obs.key} mean", t["mean"], float(x.mean()),
-                                      t["tolerance_mean"], "within", obs.sources))
+            checks.append(
+                TargetCheck(
+                    f"{obs.key} mean",
+                    t["mean"],
+                    float(x.mean()),
+                    t["tolerance_mean"],
+                    "within",
+                    obs.sources,
+                )
+            )
         for threshold, share in t.get("share_below", {}).items():
-            checks.append(TargetCheck(f"{obs.key} < {threshold}", share,
-                                      float((x < float(threshold)).mean()), t["tolerance"],
-                                      "within", obs.sources))
+            checks.append(
+                TargetCheck(
+                    f"{obs.key} < {threshold}",
+                    share,
+                    float((x < float(threshold)).mean()),
+                    t["tolerance"],
+                    "within",
+                    obs.sources,
+                )
+            )
         for threshold, share in t.get("share_above", {}).items():
-            checks.append(TargetCheck(f"{obs.key} >= {threshold}", share,
-                                      float((x >= float(threshold)).mean()), t["tolerance"],
-                                      "within", obs.sources))
+            checks.append(
+                TargetCheck(
+                    f"{obs.key} >= {threshold}",
+                    share,
+                    float((x >= float(threshold)).mean()),
+                    t["tolerance"],
+                    "within",
+                    obs.sources,
+                )
+            )
         for other, r in t.get("correlation_with", {}).items():
             other_values = wide[other].to_numpy(dtype=float) if other in wide else None
             if other_values is None or x.std() == 0 or other_values.std() == 0:
                 skipped.append(f"r({obs.key}, {other})")  # absent or constant (narrowed)
             else:
                 measured = float(np.corrcoef(x, other_values)[0, 1])
-                checks.append(TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0,
-                                          "at least", obs.sources))
+                checks.append(
+                    TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0, "at least", obs.sources)
+                )
     filtered = {(f.kind, f.key) for f in cohort.spec.filters}
-    narrowed = bool(cohort.spec.filters) or cohort.spec.sex is not None or (
-        cohort.spec.age_min, cohort.spec.age_max) != (18, 90)
+    narrowed = (
+        bool(cohort.spec.filters)
+        or cohort.spec.sex is not None
+        or (cohort.spec.age_min, cohort.spec.age_max) != (18, 90)
+    )
     for c in condition.comorbidities:
         if ("comorbidity", c.key) not in filtered:
-            checks.append(TargetCheck(f"{c.key} prevalence", c.prevalence,
-                                      float(wide[c.key].mean()),
-                                      c.tolerance or DEFAULT_SHARE_TOLERANCE, "within", c.sources))
+            checks.append(
+                TargetCheck(
+                    f"{c.key} prevalence",
+                    c.prevalence,
+                    float(wide[c.key].mean()),
+                    c.tolerance or DEFAULT_SHARE_TOLERANCE,
+                    "within",
+                    c.sources,
+                )
+            )
     if condition.treatment is not None:
-        checks.append(TargetCheck("treated share", condition.treatment.share,
-                                  float(wide["treated"].mean()), DEFAULT_SHARE_TOLERANCE,
-                                  "within", condition.treatment.sources))
+        checks.append(
+            TargetCheck(
+                "treated share",
+                condition.treatment.share,
+                float(wide["treated"].mean()),
+                DEFAULT_SHARE_TOLERANCE,
+                "within",
+                condition.treatment.sources,
+            )
+        )
     for m in condition.medications:
         if ("medication", m.key) not in filtered:
-            checks.append(TargetCheck(f"{m.key} share", m.share, float(wide[f"on_{m.key}"].mean()),
-                                      DEFAULT_SHARE_TOLERANCE, "within", m.sources))
+            checks.append(
+                TargetCheck(
+                    f"{m.key} share",
+                    m.share,
+                    float(wide[f"on_{m.key}"].mean()),
+                    DEFAULT_SHARE_TOLERANCE,
+                    "within",
+                    m.sources,
+                )
+            )
     if narrowed:
         # targets describe the whole population; a narrowed cohort (older, on insulin, ...)
         # is expected to differ, so its marginals are reported but not judged
-        checks = [TargetCheck(t.what, t.target, t.measured, float("inf"), t.kind, t.sources)
-                  if t.kind == "within" else t for t in checks]
+        checks = [
+            TargetCheck(t.what, t.target, t.measured, float("inf"), t.kind, t.sources)
+            if t.kind == "within"
+            else t
+            for t in checks
+        ]
     rules = cohort_rules(condition, wide)
-    results = [{"rule": r.rule_id, "description": r.description, "applicable": r.n_applicable,
-                "violations": r.n_violations} for r in rules.check(wide)]
+    results = [
+        {
+            "rule": r.rule_id,
+            "description": r.description,
+            "applicable": r.n_applicable,
+            "violations": r.n_violations,
+        }
+        for r in rules.check(wide)
+    ]
     results += _identities(wide)
     return RealismReport(condition.key, len(wide), checks, results, skipped)
 
@@ -152,59 +230,110 @@ def _band_share(x: np.ndarray, band: str) -> float:
     return float(((x >= low) & (x <= high)).mean())
 
 
+def _rule(**fields: Any) -> Rule:
+    """A rule from plain fields (pydantic builds the nested range/compare/implies specs)."""
+    return Rule.model_validate(fields)
+
+
 def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> RuleSet:
     """Clinical rules implied by the knowledge base for ``condition`` (only those whose
     columns ``wide`` has, when given)."""
     rules: list[Rule] = [
-        Rule(id="adult-age", description="patients are adults aged 18-90",
-             range={"column": "age", "min": 18, "max": 90}),
-        Rule(id="born-before-diagnosis", description="birth precedes diagnosis",
-             compare={"left": "birth_date", "op": "<", "right": "diagnosis_date"}),
-        Rule(id="diagnosis-before-visit", description="the last visit is not before diagnosis",
-             compare={"left": "diagnosis_date", "op": "<=", "right": "last_visit_date"}),
+        _rule(
+            id="adult-age",
+            description="patients are adults aged 18-90",
+            range={"column": "age", "min": 18, "max": 90},
+        ),
+        _rule(
+            id="born-before-diagnosis",
+            description="birth precedes diagnosis",
+            compare={"left": "birth_date", "op": "<", "right": "diagnosis_date"},
+        ),
+        _rule(
+            id="diagnosis-before-visit",
+            description="the last visit is not before diagnosis",
+            compare={"left": "diagnosis_date", "op": "<=", "right": "last_visit_date"},
+        ),
     ]
     for obs in condition.observations:
         d = obs.distribution
-        rules.append(Rule(id=f"{obs.key}-range", description=f"{obs.name} within "
-                          f"{d.get('min')}-{d.get('max')} {obs.unit}",
-                          range={"column": obs.key, "min": d.get("min"), "max": d.get("max")}))
+        rules.append(
+            _rule(
+                id=f"{obs.key}-range",
+                description=f"{obs.name} within {d.get('min')}-{d.get('max')} {obs.unit}",
+                range={"column": obs.key, "min": d.get("min"), "max": d.get("max")},
+            )
+        )
     for c in condition.comorbidities:
         if c.definition:
-            rules.append(Rule(id=f"{c.key}-definition", description=f"{c.name} exactly when "
-                              f"{c.definition}",
-                              expression=f"({c.key} == True) == ({c.definition})"))
+            rules.append(
+                _rule(
+                    id=f"{c.key}-definition",
+                    description=f"{c.name} exactly when {c.definition}",
+                    expression=f"({c.key} == True) == ({c.definition})",
+                )
+            )
     if condition.treatment is not None:
         if condition.treatment.untreated_requires:
-            rules.append(Rule(id="diagnosis-supported", description="untreated patients meet "
-                              f"the diagnostic criteria ({condition.treatment.untreated_requires})",
-                              implies={"if": "treated == False",
-                                       "then": condition.treatment.untreated_requires}))
+            rules.append(
+                _rule(
+                    id="diagnosis-supported",
+                    description="untreated patients meet "
+                    f"the diagnostic criteria ({condition.treatment.untreated_requires})",
+                    implies={
+                        "if": "treated == False",
+                        "then": condition.treatment.untreated_requires,
+                    },
+                )
+            )
         drugs = [f"on_{m.key} == True" for m in condition.medications if m.treats]
         if drugs:
-            rules.append(Rule(id="treated-has-therapy", description="treated patients take a "
-                              "therapy of the condition",
-                              implies={"if": "treated == True", "then": " or ".join(drugs)}))
+            rules.append(
+                _rule(
+                    id="treated-has-therapy",
+                    description="treated patients take a therapy of the condition",
+                    implies={"if": "treated == True", "then": " or ".join(drugs)},
+                )
+            )
     for m in condition.medications:
         if m.contraindication:
-            rules.append(Rule(id=f"{m.key}-contraindication", description=f"{m.name} is not "
-                              f"given where {m.contraindication}",
-                              implies={"if": f"on_{m.key} == True",
-                                       "then": f"not ({m.contraindication})"}))
+            rules.append(
+                _rule(
+                    id=f"{m.key}-contraindication",
+                    description=f"{m.name} is not given where {m.contraindication}",
+                    implies={"if": f"on_{m.key} == True", "then": f"not ({m.contraindication})"},
+                )
+            )
         if m.requires:
-            rules.append(Rule(id=f"{m.key}-indication", description=f"{m.name} only with "
-                              f"{m.requires}", implies={"if": f"on_{m.key} == True",
-                                                        "then": f"{m.requires} == True"}))
+            rules.append(
+                _rule(
+                    id=f"{m.key}-indication",
+                    description=f"{m.name} only with {m.requires}",
+                    implies={"if": f"on_{m.key} == True", "then": f"{m.requires} == True"},
+                )
+            )
     keys = {o.key for o in condition.observations}
     if {"ldl", "hdl", "triglycerides", "total_cholesterol"} <= keys:
-        rules.append(Rule(id="friedewald-ldl", description="LDL = total cholesterol - HDL - "
-                          "triglycerides / 5 (within 1 mg/dL)",
-                          expression="abs(ldl - (total_cholesterol - hdl - triglycerides / 5))"
-                                     " <= 1"))
+        rules.append(
+            _rule(
+                id="friedewald-ldl",
+                description="LDL = total cholesterol - HDL - triglycerides / 5 (within 1 mg/dL)",
+                expression="abs(ldl - (total_cholesterol - hdl - triglycerides / 5)) <= 1",
+            )
+        )
     if {"hdl", "total_cholesterol", "non_hdl"} <= keys:
-        rules.append(Rule(id="non-hdl", description="non-HDL = total cholesterol - HDL",
-                          expression="abs(non_hdl - (total_cholesterol - hdl)) <= 1"))
-    ruleset = RuleSet(rules, name=f"cohort-{condition.key}",
-                      description=f"Clinical rules for {condition.name} cohorts")
+        rules.append(
+            _rule(
+                id="non-hdl",
+                description="non-HDL = total cholesterol - HDL",
+                expression="abs(non_hdl - (total_cholesterol - hdl)) <= 1",
+            )
+        )
+    ruleset = RuleSet(
+        rules,
+        name=f"cohort-{condition.key}",
+        description=f"Clinical rules for {condition.name} cohorts",
+    )
     return ruleset if wide is None else ruleset.restricted_to(set(wide.columns))
 
 
@@ -213,11 +342,17 @@ def _identities(wide: pd.DataFrame) -> list[dict]:
     out = []
     if {"creatinine", "egfr"} <= set(wide):
         female = (wide["sex"] == "female").to_numpy()
-        egfr = ckd_epi_2021_egfr(wide["creatinine"].to_numpy(float),
-                                 wide["age"].to_numpy(float), female)
+        egfr = ckd_epi_2021_egfr(
+            wide["creatinine"].to_numpy(float), wide["age"].to_numpy(float), female
+        )
         # creatinine is written with 2 decimals: allow the eGFR that rounding can move
         off = np.abs(egfr - wide["egfr"].to_numpy(float)) > np.maximum(1.5, 0.02 * egfr)
-        out.append({"rule": "ckd-epi-2021", "description": "eGFR agrees with creatinine, age "
-                    "and sex by CKD-EPI 2021", "applicable": len(wide),
-                    "violations": int(off.sum())})
+        out.append(
+            {
+                "rule": "ckd-epi-2021",
+                "description": "eGFR agrees with creatinine, age and sex by CKD-EPI 2021",
+                "applicable": len(wide),
+                "violations": int(off.sum()),
+            }
+        )
     return out

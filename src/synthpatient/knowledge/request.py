@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -29,34 +29,111 @@ from synthpatient.knowledge.sampler import MAX_PATIENTS, CohortSpec, Filter
 #: Requests longer than this are refused (no real request needs more).
 MAX_REQUEST_CHARS = 2000
 OutputFormat = Literal["csv", "parquet", "fhir", "fhir-ndjson"]
+_DEFAULT_FORMATS: tuple[OutputFormat, ...] = ("csv", "fhir")
 
-_UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-          "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-          "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-          "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-          "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _PEOPLE = r"(?:patients?|people|persons?|individuals?|adults?|subjects?|cases?|records?|men|women)"
-_US = ("us", "u.s.", "u.s", "usa", "u.s.a.", "united states", "america", "american", "americans",
-       "us population", "us adults")
-_OTHER_POPULATIONS = ("uk", "united kingdom", "britain", "british", "england", "europe",
-                      "european", "germany", "german", "france", "french", "china", "chinese",
-                      "india", "indian", "japan", "japanese", "canada", "canadian", "mexico",
-                      "mexican population", "brazil", "africa", "african population",
-                      "australia", "australian", "global", "worldwide", "world")
-_CKD_STAGES = {"1": (90, None), "2": (60, 89), "3": (30, 59), "3a": (45, 59), "3b": (30, 44),
-               "4": (15, 29), "5": (None, 14)}
+_US = (
+    "us",
+    "u.s.",
+    "u.s",
+    "usa",
+    "u.s.a.",
+    "united states",
+    "america",
+    "american",
+    "americans",
+    "us population",
+    "us adults",
+)
+_OTHER_POPULATIONS = (
+    "uk",
+    "united kingdom",
+    "britain",
+    "british",
+    "england",
+    "europe",
+    "european",
+    "germany",
+    "german",
+    "france",
+    "french",
+    "china",
+    "chinese",
+    "india",
+    "indian",
+    "japan",
+    "japanese",
+    "canada",
+    "canadian",
+    "mexico",
+    "mexican population",
+    "brazil",
+    "africa",
+    "african population",
+    "australia",
+    "australian",
+    "global",
+    "worldwide",
+    "world",
+)
+_CKD_STAGES = {
+    "1": (90, None),
+    "2": (60, 89),
+    "3": (30, 59),
+    "3a": (45, 59),
+    "3b": (30, 44),
+    "4": (15, 29),
+    "5": (None, 14),
+}
 _COMORBIDITY_CUES = {"with", "and", "without", "no", "having", "plus", "have", "has", "also"}
-_FORMATS = (("fhir ndjson", "fhir-ndjson"), ("ndjson", "fhir-ndjson"), ("fhir", "fhir"),
-            ("parquet", "parquet"), ("csv", "csv"))
+_FORMATS = (
+    ("fhir ndjson", "fhir-ndjson"),
+    ("ndjson", "fhir-ndjson"),
+    ("fhir", "fhir"),
+    ("parquet", "parquet"),
+    ("csv", "csv"),
+)
 #: A number this large is absurd for a count; it is refused before it is built as an int.
 _ABSURD = Decimal(10) ** 15
 # Terminal escape sequences (colours, cursor moves, window titles) pasted with a request: CSI,
 # string commands closed by BEL or ST, then any other escape. Read as text, "\x1b[0m500"
 # would be the number 0 million.
-_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-                      r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
-                      r"|\x1b[ -/]*[0-~]?")
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-~]?"
+)
 _KEPT_CONTROLS = frozenset("\t\n\r")
 
 
@@ -67,16 +144,18 @@ class CohortRequest(BaseModel):
 
     count: int = Field(description="number of patients", ge=1, le=MAX_PATIENTS)
     condition: str = Field(description="knowledge-base condition key, e.g. type2_diabetes")
-    n_observations: int | None = Field(default=None, ge=1,
-                                       description="how many ranked observations")
-    observations: list[str] = Field(default_factory=list,
-                                    description="observation keys that must be included")
+    n_observations: int | None = Field(
+        default=None, ge=1, description="how many ranked observations"
+    )
+    observations: list[str] = Field(
+        default_factory=list, description="observation keys that must be included"
+    )
     population: str = "us"
     age_min: int = Field(default=18, ge=18, le=90)
     age_max: int = Field(default=90, ge=18, le=90)
     sex: Literal["female", "male"] | None = None
     filters: list[Filter] = Field(default_factory=list)
-    formats: list[OutputFormat] = Field(default_factory=lambda: ["csv", "fhir"])
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(_DEFAULT_FORMATS))
     seed: int | None = None
     # what the parser changed in the text before reading it; not part of the JSON schema an
     # LLM fills, nor of what is saved (it is about the wording, not the cohort)
@@ -105,17 +184,27 @@ class CohortRequest(BaseModel):
     def to_spec(self, kb: KnowledgeBase) -> CohortSpec:
         condition = kb.conditions.get(self.condition)
         if condition is None:
-            raise InvalidParameterError(f"Unknown condition '{self.condition}'. Supported: "
-                                        f"{', '.join(sorted(kb.conditions))}.")
+            raise InvalidParameterError(
+                f"Unknown condition '{self.condition}'. Supported: "
+                f"{', '.join(sorted(kb.conditions))}."
+            )
         if self.n_observations and self.n_observations > len(condition.observations):
             raise InvalidParameterError(
                 f"{condition.name} has {len(condition.observations)} observations in the "
-                f"knowledge base; {self.n_observations} were asked for.")
-        spec = CohortSpec(condition=self.condition, n=self.count,
-                          observations=tuple(self.observation_keys(condition)),
-                          n_observations=None, population=self.population,
-                          age_min=self.age_min, age_max=self.age_max, sex=self.sex,
-                          filters=tuple(self.filters), seed=self.seed)
+                f"knowledge base; {self.n_observations} were asked for."
+            )
+        spec = CohortSpec(
+            condition=self.condition,
+            n=self.count,
+            observations=tuple(self.observation_keys(condition)),
+            n_observations=None,
+            population=self.population,
+            age_min=self.age_min,
+            age_max=self.age_max,
+            sex=self.sex,
+            filters=tuple(self.filters),
+            seed=self.seed,
+        )
         spec.validate_against(kb)
         return spec
 
@@ -123,9 +212,11 @@ class CohortRequest(BaseModel):
         """The request in words, shown back to the user before anything is generated."""
         condition = kb.conditions[self.condition]
         who = {"female": "women", "male": "men", None: "adults"}[self.sex]
-        parts = [f"{self.count:,} {who} with {condition.name}",
-                 f"aged {self.age_min}-{self.age_max}",
-                 f"population: {self.population.upper()}"]
+        parts = [
+            f"{self.count:,} {who} with {condition.name}",
+            f"aged {self.age_min}-{self.age_max}",
+            f"population: {self.population.upper()}",
+        ]
         parts += [f.describe() for f in self.filters]
         keys = self.observation_keys(condition)
         parts.append(f"{len(keys)} observations ({', '.join(keys)})")
@@ -137,6 +228,7 @@ class CohortRequest(BaseModel):
 
 
 # --- numbers ------------------------------------------------------------------------------
+
 
 def words_to_number(text: str) -> int | None:
     """'two thousand five hundred' -> 2500; None when the words are not a number."""
@@ -159,9 +251,11 @@ def words_to_number(text: str) -> int | None:
 
 _NUMBER_WORDS = "|".join(sorted([*_UNITS, *_SCALES, "and"], key=len, reverse=True))
 _POWER = r"\d{1,6}\s*(?:\*\*|\^)\s*-?\d{1,6}"  # "10**6", "10^30": read, not cut to the exponent
-_NUMBER = (rf"(?:{_POWER}\b|-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?\s*"
-           rf"(?:k|m|thousand|million|hundred)?\b|"
-           rf"(?:(?:{_NUMBER_WORDS})[\s-]+)*(?:{_NUMBER_WORDS})\b)")
+_NUMBER = (
+    rf"(?:{_POWER}\b|-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?\s*"
+    rf"(?:k|m|thousand|million|hundred)?\b|"
+    rf"(?:(?:{_NUMBER_WORDS})[\s-]+)*(?:{_NUMBER_WORDS})\b)"
+)
 _SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000, "hundred": 100}
 
 
@@ -180,9 +274,13 @@ def _to_int(token: str) -> int | None:
         if exponent < 0 and base != 1:
             raise Clarification(f"The number of patients must be a whole number (got {token}).")
         return base ** max(exponent, 0)  # bounded above: at most 10**15
-    match = re.fullmatch(r"(-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?)\s*"
-                         r"(k|m|thousand|million|hundred)?", token)
+    match = re.fullmatch(
+        r"(-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?)\s*"
+        r"(k|m|thousand|million|hundred)?",
+        token,
+    )
     if match:
+        value: Decimal
         try:
             value = Decimal(match.group(1).replace(",", ""))
         except InvalidOperation:
@@ -193,18 +291,21 @@ def _to_int(token: str) -> int | None:
         if abs(value) > _ABSURD:
             _absurd(token)
         if value != value.to_integral_value():
-            raise Clarification(f"The number of patients must be a whole number (got "
-                                f"{_short(token)}).")
+            raise Clarification(
+                f"The number of patients must be a whole number (got {_short(token)})."
+            )
         return int(value)
-    value = words_to_number(token)
-    if value is not None and value > _ABSURD:
+    words = words_to_number(token)
+    if words is not None and words > _ABSURD:
         _absurd(token)
-    return value
+    return words
 
 
 def _absurd(token: str) -> None:
-    raise Clarification(f"The number {_short(token)} is far too large: at most "
-                        f"{MAX_PATIENTS:,} patients can be asked for per request.")
+    raise Clarification(
+        f"The number {_short(token)} is far too large: at most "
+        f"{MAX_PATIENTS:,} patients can be asked for per request."
+    )
 
 
 def _short(token: str) -> str:
@@ -236,6 +337,7 @@ def clean_request_text(text: str) -> tuple[str, int]:
 
 # --- parsing ------------------------------------------------------------------------------
 
+
 def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
     """Parse a request to generate a cohort; :class:`Clarification` when it cannot be placed.
 
@@ -244,14 +346,23 @@ def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
     or the clarification, says so.
     """
     if not isinstance(text, str):
-        raise Clarification("A request must be text, e.g. 'generate 2000 type 2 diabetes "
-                            "patients'.")
+        raise Clarification(
+            "A request must be text, e.g. 'generate 2000 type 2 diabetes patients'."
+        )
     if len(text) > MAX_REQUEST_CHARS:
-        raise Clarification(f"The request is {len(text):,} characters long; keep it under "
-                            f"{MAX_REQUEST_CHARS:,} (one sentence is enough).")
+        raise Clarification(
+            f"The request is {len(text):,} characters long; keep it under "
+            f"{MAX_REQUEST_CHARS:,} (one sentence is enough)."
+        )
     text, removed = clean_request_text(text)
-    note = (f"{removed:,} terminal escape code{'s' if removed != 1 else ''} or control "
-            f"character{'s' if removed != 1 else ''} removed from the request") if removed else ""
+    note = (
+        (
+            f"{removed:,} terminal escape code{'s' if removed != 1 else ''} or control "
+            f"character{'s' if removed != 1 else ''} removed from the request"
+        )
+        if removed
+        else ""
+    )
     try:
         request = _parse(text, kb)
     except Clarification as exc:
@@ -300,7 +411,7 @@ def _parse(text: str, kb: KnowledgeBase) -> CohortRequest:
 
 
 def _pydantic_message(exc: Exception) -> str:
-    errors = getattr(exc, "errors", lambda: [])()
+    errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
     if not errors:
         return str(exc)
     first = errors[0]
@@ -316,17 +427,22 @@ def _condition(low: str, kb: KnowledgeBase) -> Condition:
     for condition in kb.conditions.values():
         for phrase in _phrases(condition):
             for match in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", words):
-                before = words[:match.start()].split()[-4:]
+                before = words[: match.start()].split()[-4:]
                 as_comorbidity = any(w in _COMORBIDITY_CUES for w in before)
                 mentions.append((as_comorbidity, match.start(), -len(phrase), condition))
     if mentions:
         return min(mentions, key=lambda m: m[:3])[3]
-    named = re.search(rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)"
-                      rf"\s+{_PEOPLE}", low)
+    named = re.search(
+        rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)"
+        rf"\s+{_PEOPLE}",
+        low,
+    )
     what = f"'{named.group(1).strip()}'" if named else "the condition you asked for"
     raise Clarification(
         f"I have no knowledge base for {what}. Supported conditions: "
-        + "; ".join(f"{c.name} ({c.key})" for c in kb.conditions.values()) + ".")
+        + "; ".join(f"{c.name} ({c.key})" for c in kb.conditions.values())
+        + "."
+    )
 
 
 def _count(low: str) -> int:
@@ -338,28 +454,38 @@ def _count(low: str) -> int:
         value = _to_int(match.group(1))
         if value is not None:
             return _checked_count(value)
-    verb = re.search(rf"\b(?:generate|create|make|simulate|give me|draw|produce|build)\s+"
-                     rf"({_NUMBER})", low)
-    if verb and _to_int(verb.group(1)) is not None:
-        return _checked_count(_to_int(verb.group(1)))
-    raise Clarification("How many patients? Say for example 'generate 2000 type 2 diabetes "
-                        f"patients' (1 to {MAX_PATIENTS:,}).")
+    verb = re.search(
+        rf"\b(?:generate|create|make|simulate|give me|draw|produce|build)\s+"
+        rf"({_NUMBER})",
+        low,
+    )
+    verb_count = _to_int(verb.group(1)) if verb else None
+    if verb_count is not None:
+        return _checked_count(verb_count)
+    raise Clarification(
+        "How many patients? Say for example 'generate 2000 type 2 diabetes "
+        f"patients' (1 to {MAX_PATIENTS:,})."
+    )
 
 
 def _checked_count(value: int) -> int:
     if value < 1:
         raise Clarification(f"The number of patients must be at least 1 (got {value}).")
     if value > MAX_PATIENTS:
-        raise Clarification(f"{value:,} patients is more than the limit of {MAX_PATIENTS:,} per "
-                            "request; ask for fewer (and run several requests if needed).")
+        raise Clarification(
+            f"{value:,} patients is more than the limit of {MAX_PATIENTS:,} per "
+            "request; ask for fewer (and run several requests if needed)."
+        )
     return value
 
 
 def _population(low: str) -> dict:
     for phrase in _OTHER_POPULATIONS:
         if re.search(rf"\b{re.escape(phrase)}\b", low):
-            raise Clarification(f"I only have data for the US population; '{phrase}' is not "
-                                "covered yet. Say 'US population' or leave the population out.")
+            raise Clarification(
+                f"I only have data for the US population; '{phrase}' is not "
+                "covered yet. Say 'US population' or leave the population out."
+            )
     return {"population": "us"}
 
 
@@ -368,12 +494,19 @@ def _ages(low: str) -> dict:
     patterns = [
         (rf"\b(?:aged?|ages|between|from)\s+{number}\s*(?:-|–|to|and)\s*{number}", "range"),
         (rf"\b{number}\s*(?:-|–|to)\s*{number}\s*(?:years?|yrs?|y/?o)", "range"),
-        (rf"\b(?:over|older than|above|more than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
-         "over"),
-        (rf"\b(?:aged?\s+)?{number}\s*(?:\+|years? (?:old )?and (?:older|over|above)|"
-         rf"or older|and older|and over)", "at_least"),
-        (rf"\b(?:under|younger than|below|less than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
-         "under"),
+        (
+            rf"\b(?:over|older than|above|more than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
+            "over",
+        ),
+        (
+            rf"\b(?:aged?\s+)?{number}\s*(?:\+|years? (?:old )?and (?:older|over|above)|"
+            rf"or older|and older|and over)",
+            "at_least",
+        ),
+        (
+            rf"\b(?:under|younger than|below|less than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
+            "under",
+        ),
     ]
     # every age phrase applies: "aged 40 to 45 over 80" is an empty range, not 40-45
     lows: list[int] = []
@@ -393,19 +526,23 @@ def _ages(low: str) -> dict:
     out: dict = {}
     for value in lows + highs:
         if not 18 <= value <= 90:
-            raise Clarification(f"Ages from 18 to 90 are supported (adults); {value} was asked "
-                                "for.")
+            raise Clarification(
+                f"Ages from 18 to 90 are supported (adults); {value} was asked for."
+            )
     if lows:
         out["age_min"] = max(lows)
     if highs:
         out["age_max"] = min(highs)
     for value in out.values():
         if not 18 <= value <= 90:
-            raise Clarification(f"Ages from 18 to 90 are supported (adults); {value} was asked "
-                                "for.")
+            raise Clarification(
+                f"Ages from 18 to 90 are supported (adults); {value} was asked for."
+            )
     if out.get("age_min", 18) > out.get("age_max", 90):
-        raise Clarification(f"The age range {out.get('age_min', 18)}-{out.get('age_max', 90)} "
-                            "is empty; give the lower age first.")
+        raise Clarification(
+            f"The age range {out.get('age_min', 18)}-{out.get('age_max', 90)} "
+            "is empty; give the lower age first."
+        )
     return out
 
 
@@ -418,8 +555,11 @@ def _sex(low: str) -> str | None:
 
 
 def _n_observations(low: str) -> int | None:
-    match = re.search(rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
-                      rf"labs?|lab values|variables|features|vitals and labs|data points)", low)
+    match = re.search(
+        rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
+        rf"labs?|lab values|variables|features|vitals and labs|data points)",
+        low,
+    )
     if not match:
         return None
     value = _to_int(match.group(1))
@@ -466,11 +606,14 @@ def _polarity(words: str, negative: str, positives: list[str], both: str) -> boo
 def _not_recorded(low: str, condition: Condition, kb: KnowledgeBase) -> None:
     """Refuse an observation, comorbidity or drug the knowledge base has for other conditions
     but not for this one ("COPD patients with HbA1c"), rather than leaving it out silently."""
-    own = {_words(s) for s in (condition.name, condition.key.replace("_", " "),
-                               *condition.synonyms)}
-    for items, what in ((lambda c: c.observations, "observation"),
-                        (lambda c: c.comorbidities, "comorbidity"),
-                        (lambda c: c.medications, "medication")):
+    own = {
+        _words(s) for s in (condition.name, condition.key.replace("_", " "), *condition.synonyms)
+    }
+    for items, what in (
+        (lambda c: c.observations, "observation"),
+        (lambda c: c.comorbidities, "comorbidity"),
+        (lambda c: c.medications, "medication"),
+    ):
         known = {phrase for item in items(condition) for phrase in _phrases(item)}
         for other in kb.conditions.values():
             if other.key == condition.key:
@@ -484,21 +627,27 @@ def _not_recorded(low: str, condition: Condition, kb: KnowledgeBase) -> None:
                     # a longer name that contains one of ours ("insulin glargine" vs
                     # "insulin") is ours; a mere substring ("hb" in "hba1c") is not
                     if _mentions(low, phrase) and not any(
-                            _mentions(phrase, k) or _mentions(k, phrase) for k in known | own):
+                        _mentions(phrase, k) or _mentions(k, phrase) for k in known | own
+                    ):
                         available = ", ".join(i.key for i in items(condition)) or "none"
                         raise Clarification(
                             f"'{phrase}' is not recorded for {condition.name} cohorts in the "
-                            f"knowledge base. Available {what}s: {available}.")
+                            f"knowledge base. Available {what}s: {available}."
+                        )
 
 
-def _filters(low: str, condition: Condition
-             ) -> tuple[list[Filter], list[str], list[tuple[int, int]]]:
+def _filters(
+    low: str, condition: Condition
+) -> tuple[list[Filter], list[str], list[tuple[int, int]]]:
     filters: list[Filter] = []
     observations: list[str] = []
     spans: list[tuple[int, int]] = []
     words = _words(low)
-    stage = re.search(r"\b(?:ckd|chronic kidney disease|kidney disease)\s+(?:stage|g)\s*"
-                      r"(1|2|3a|3b|3|4|5)\b", low)
+    stage = re.search(
+        r"\b(?:ckd|chronic kidney disease|kidney disease)\s+(?:stage|g)\s*"
+        r"(1|2|3a|3b|3|4|5)\b",
+        low,
+    )
     if stage:
         lo, hi = _CKD_STAGES[stage.group(1)]
         filters.append(Filter(kind="observation", key="egfr", min=lo, max=hi))
@@ -509,11 +658,15 @@ def _filters(low: str, condition: Condition
         for phrase in _phrases(c):
             p = re.escape(phrase)
             present = _polarity(
-                words, rf"\b(?:without|no|not|free of)\s+(?:[a-z]+\s+)?{p}\b",
-                [rf"\b(?:with|and|having|who have|has|plus)\s+(?:[a-z]+\s+){{0,3}}?{p}\b",
-                 rf"\b{p}\s+(?:patients|comorbidity)\b",
-                 *([rf"(?<![a-z0-9]){p}(?![a-z0-9])"] if phrase.endswith("ive") else [])],
-                f"both with and without {c.name}")
+                words,
+                rf"\b(?:without|no|not|free of)\s+(?:[a-z]+\s+)?{p}\b",
+                [
+                    rf"\b(?:with|and|having|who have|has|plus)\s+(?:[a-z]+\s+){{0,3}}?{p}\b",
+                    rf"\b{p}\s+(?:patients|comorbidity)\b",
+                    *([rf"(?<![a-z0-9]){p}(?![a-z0-9])"] if phrase.endswith("ive") else []),
+                ],
+                f"both with and without {c.name}",
+            )
             if present is not None:
                 filters.append(Filter(kind="comorbidity", key=c.key, present=present))
                 break
@@ -521,31 +674,55 @@ def _filters(low: str, condition: Condition
         for phrase in _phrases(m):
             p = re.escape(phrase)
             present = _polarity(
-                words, rf"\b(?:not on|not taking|without|no|off)\s+{p}\b",
+                words,
+                rf"\b(?:not on|not taking|without|no|off)\s+{p}\b",
                 [rf"\b(?:on|taking|using|treated with|prescribed)\s+{p}\b"],
-                f"both on and not on {m.name}")
+                f"both on and not on {m.name}",
+            )
             if present is not None:
                 filters.append(Filter(kind="medication", key=m.key, present=present))
                 break
-    comparisons = {"above": "min", "over": "min", "greater than": "min", "more than": "min",
-                   ">": "min", ">=": "min", "at least": "min", "below": "max", "under": "max",
-                   "less than": "max", "<": "max", "<=": "max", "at most": "max"}
+    comparisons = {
+        "above": "min",
+        "over": "min",
+        "greater than": "min",
+        "more than": "min",
+        ">": "min",
+        ">=": "min",
+        "at least": "min",
+        "below": "max",
+        "under": "max",
+        "less than": "max",
+        "<": "max",
+        "<=": "max",
+        "at most": "max",
+    }
     ops = "|".join(re.escape(k) for k in sorted(comparisons, key=len, reverse=True))
     for obs in condition.observations:
         for phrase in _phrases(obs):
-            match = re.search(rf"(?<![a-z0-9]){re.escape(phrase)}\s*(?:of\s+|is\s+)?({ops})\s*"
-                              rf"(\d+(?:\.\d+)?)", low)
-            between = re.search(rf"(?<![a-z0-9]){re.escape(phrase)}\s+(?:between|from)\s+"
-                                rf"(\d+(?:\.\d+)?)\s*(?:and|to|-)\s*(\d+(?:\.\d+)?)", low)
-            if between or match:
-                spans.append((between or match).span())
+            match = re.search(
+                rf"(?<![a-z0-9]){re.escape(phrase)}\s*(?:of\s+|is\s+)?({ops})\s*"
+                rf"(\d+(?:\.\d+)?)",
+                low,
+            )
+            between = re.search(
+                rf"(?<![a-z0-9]){re.escape(phrase)}\s+(?:between|from)\s+"
+                rf"(\d+(?:\.\d+)?)\s*(?:and|to|-)\s*(\d+(?:\.\d+)?)",
+                low,
+            )
+            found = between or match
+            if found:
+                spans.append(found.span())
             if between:
                 low_value, high_value = float(between.group(1)), float(between.group(2))
                 if low_value > high_value:
-                    raise Clarification(f"The range {between.group(1)}-{between.group(2)} for "
-                                        f"{obs.name} is empty; give the lower value first.")
-                filters.append(Filter(kind="observation", key=obs.key, min=low_value,
-                                      max=high_value))
+                    raise Clarification(
+                        f"The range {between.group(1)}-{between.group(2)} for "
+                        f"{obs.name} is empty; give the lower value first."
+                    )
+                filters.append(
+                    Filter(kind="observation", key=obs.key, min=low_value, max=high_value)
+                )
             elif match:
                 side = comparisons[match.group(1)]
                 value = float(match.group(2))
@@ -555,7 +732,10 @@ def _filters(low: str, condition: Condition
                     value += step
                 elif match.group(1) in ("below", "under", "less than", "<"):
                     value -= step
-                filters.append(Filter(kind="observation", key=obs.key, **{side: value}))
+                low_bound, high_bound = (value, None) if side == "min" else (None, value)
+                filters.append(
+                    Filter(kind="observation", key=obs.key, min=low_bound, max=high_bound)
+                )
             else:
                 continue
             observations.append(obs.key)
@@ -574,7 +754,11 @@ def _formats(low: str) -> list[str]:
 def _contradictions(low: str, fields: dict) -> None:
     if re.search(r"\bpregnan", low):
         if fields.get("sex") == "male":
-            raise Clarification("Men cannot be pregnant: the request contradicts itself. Ask for "
-                                "women, or leave pregnancy out.")
-        raise Clarification("Pregnancy is not in the knowledge base yet, so it cannot be a "
-                            "filter; leave it out to generate the cohort.")
+            raise Clarification(
+                "Men cannot be pregnant: the request contradicts itself. Ask for "
+                "women, or leave pregnancy out."
+            )
+        raise Clarification(
+            "Pregnancy is not in the knowledge base yet, so it cannot be a "
+            "filter; leave it out to generate the cohort."
+        )

@@ -35,7 +35,13 @@ from scipy.special import ndtr, ndtri
 from synthpatient._random import as_generator
 from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._kb import KnowledgeBase
-from synthpatient.knowledge._model import Condition, Observation
+from synthpatient.knowledge._model import (
+    Comorbidity,
+    Condition,
+    Correlation,
+    Medication,
+    Observation,
+)
 from synthpatient.rules import evaluate_expression, parse_expression
 
 MAX_PATIENTS = 10_000_000
@@ -76,8 +82,11 @@ class Filter(BaseModel):
         if self.kind == "observation":
             if self.min is not None and self.max is not None:
                 return f"{self.key} {self.min:g}-{self.max:g}"
-            return f"{self.key} >= {self.min:g}" if self.min is not None else \
-                f"{self.key} <= {self.max:g}"
+            return (
+                f"{self.key} >= {self.min:g}"
+                if self.min is not None
+                else f"{self.key} <= {self.max:g}"
+            )
         verb = {"comorbidity": ("with", "without"), "medication": ("on", "not on")}[self.kind]
         return f"{verb[0] if self.present else verb[1]} {self.key}"
 
@@ -116,22 +125,26 @@ class CohortSpec(BaseModel):
         if self.condition not in kb.conditions:
             raise InvalidParameterError(
                 f"Unknown condition '{self.condition}'. Supported: "
-                f"{', '.join(sorted(kb.conditions))}.")
+                f"{', '.join(sorted(kb.conditions))}."
+            )
         condition = kb.conditions[self.condition]
         if self.population not in condition.populations:
             raise InvalidParameterError(
                 f"No data for population '{self.population}' with {condition.name}. "
-                f"Supported: {', '.join(condition.populations)}.")
+                f"Supported: {', '.join(condition.populations)}."
+            )
         by_key = {o.key: o for o in condition.observations}
         unknown = [k for k in self.observations or () if k not in by_key]
         if unknown:
             raise InvalidParameterError(
                 f"Unknown observation(s) {', '.join(unknown)} for {condition.name}. "
-                f"Available: {', '.join(o.key for o in condition.ranked_observations)}.")
+                f"Available: {', '.join(o.key for o in condition.ranked_observations)}."
+            )
         if self.n_observations and self.n_observations > len(by_key) and not self.observations:
             raise InvalidParameterError(
                 f"{condition.name} has {len(by_key)} observations in the knowledge base; "
-                f"{self.n_observations} were asked for.")
+                f"{self.n_observations} were asked for."
+            )
         comorbidities = {c.key: c for c in condition.comorbidities}
         medications = {m.key for m in condition.medications}
         affected = {m.effect.observation for m in condition.medications if m.effect}
@@ -139,30 +152,36 @@ class CohortSpec(BaseModel):
             if f.kind == "observation":
                 if f.key not in by_key:
                     raise InvalidParameterError(
-                        f"Cannot filter on '{f.key}': not an observation of {condition.name}.")
+                        f"Cannot filter on '{f.key}': not an observation of {condition.name}."
+                    )
                 if by_key[f.key].derived or f.key in affected:
                     raise InvalidParameterError(
                         f"Filtering on {by_key[f.key].name} is not supported (it is computed "
-                        f"from other values); filter on the values it comes from instead.")
+                        f"from other values); filter on the values it comes from instead."
+                    )
                 dist = by_key[f.key].distribution
-                if ((f.min is not None and f.min > dist["max"])
-                        or (f.max is not None and f.max < dist["min"])):
+                if (f.min is not None and f.min > dist["max"]) or (
+                    f.max is not None and f.max < dist["min"]
+                ):
                     raise InvalidParameterError(
                         f"The filter {f.describe()} contradicts the possible range of "
                         f"{by_key[f.key].name} ({dist['min']}-{dist['max']} "
-                        f"{by_key[f.key].unit}).")
+                        f"{by_key[f.key].unit})."
+                    )
             elif f.kind == "comorbidity":
                 if f.key not in comorbidities:
                     raise InvalidParameterError(
                         f"Unknown comorbidity '{f.key}' for {condition.name}. Known: "
-                        f"{', '.join(comorbidities)}.")
-                if comorbidities[f.key].definition and not _disjunction(
-                        comorbidities[f.key].definition, condition):
+                        f"{', '.join(comorbidities)}."
+                    )
+                definition = comorbidities[f.key].definition
+                if definition and not _disjunction(definition, condition):
                     raise InvalidParameterError(f"Filtering on {f.key} is not supported.")
             elif f.key not in medications:
                 raise InvalidParameterError(
                     f"Unknown medication '{f.key}' for {condition.name}. Known: "
-                    f"{', '.join(medications)}.")
+                    f"{', '.join(medications)}."
+                )
         return condition
 
 
@@ -178,10 +197,20 @@ class Cohort:
 
     def long(self) -> pd.DataFrame:
         """One row per patient and observation, with LOINC code and UCUM unit."""
-        parts = [pd.DataFrame({
-            "patient_id": self.wide["patient_id"], "observation": obs.key, "name": obs.name,
-            "loinc": obs.loinc, "value": self.wide[obs.key], "unit": obs.unit,
-            "effective_date": self.wide["last_visit_date"]}) for obs in self.observations]
+        parts = [
+            pd.DataFrame(
+                {
+                    "patient_id": self.wide["patient_id"],
+                    "observation": obs.key,
+                    "name": obs.name,
+                    "loinc": obs.loinc,
+                    "value": self.wide[obs.key],
+                    "unit": obs.unit,
+                    "effective_date": self.wide["last_visit_date"],
+                }
+            )
+            for obs in self.observations
+        ]
         return pd.concat(parts, ignore_index=True)
 
 
@@ -205,13 +234,24 @@ class CohortSampler:
         latent = _Latent(condition, people)
         scores = latent.draw(spec.filters, rng)
         values = latent.to_values(scores)
-        table = _clinical_layer(condition, spec, values, latent.liabilities(scores), people,
-                                rng)
+        table = _clinical_layer(condition, spec, values, latent.liabilities(scores), people, rng)
         by_key = {o.key: o for o in condition.observations}
-        wide = pd.DataFrame({"patient_id": _patient_ids(spec.n),
-                             **{k: people[k] for k in ("sex", "race_ethnicity", "age",
-                                                       "birth_date", "diagnosis_date",
-                                                       "last_visit_date")}})
+        wide = pd.DataFrame(
+            {
+                "patient_id": _patient_ids(spec.n),
+                **{
+                    k: people[k]
+                    for k in (
+                        "sex",
+                        "race_ethnicity",
+                        "age",
+                        "birth_date",
+                        "diagnosis_date",
+                        "last_visit_date",
+                    )
+                },
+            }
+        )
         for key in wanted:
             wide[key] = table[key]
         for column in table.columns:
@@ -230,7 +270,12 @@ def _sources_used(condition: Condition, observations: list[Observation]) -> list
     ids = [s for o in observations for s in o.sources]
     ids += _nested_sources(condition.demographics)
     ids += list(condition.diagnosis.get("sources", []))
-    for item in (*condition.comorbidities, *condition.medications, *condition.correlations):
+    cited: list[Comorbidity | Medication | Correlation] = [
+        *condition.comorbidities,
+        *condition.medications,
+        *condition.correlations,
+    ]
+    for item in cited:
         ids += list(item.sources)
     if condition.treatment:
         ids += list(condition.treatment.sources)
@@ -247,13 +292,18 @@ def _nested_sources(group: object) -> list[str]:
 
 # --- demographics -------------------------------------------------------------------------
 
+
 def _age_bands(condition: Condition) -> list[tuple[int, int, float]]:
-    return [(*(int(x) for x in band.split("-")), float(item["share"]))
-            for band, item in condition.demographics["age_bands"].items()]
+    bands = []
+    for band, item in condition.demographics["age_bands"].items():
+        low, high = (int(x) for x in band.split("-"))
+        bands.append((low, high, float(item["share"])))
+    return bands
 
 
-def _demographics(condition: Condition, spec: CohortSpec,
-                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _demographics(
+    condition: Condition, spec: CohortSpec, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     n = spec.n
     demo = condition.demographics
     lows, highs, shares = [], [], []
@@ -275,24 +325,34 @@ def _demographics(condition: Condition, spec: CohortSpec,
         female = np.full(n, spec.sex == "female")
     groups = list(demo["race_ethnicity"])
     race_p = np.array([demo["race_ethnicity"][g]["share"] for g in groups], dtype=float)
-    race = np.asarray(groups, dtype=object)[rng.choice(len(groups), size=n,
-                                                       p=race_p / race_p.sum())]
+    race = np.asarray(groups, dtype=object)[
+        rng.choice(len(groups), size=n, p=race_p / race_p.sum())
+    ]
     # birth date: age in whole years on the reference date
     days_into_year = rng.integers(0, 365, n)
-    birth = (REFERENCE_DATE - (age * 365.25).astype("timedelta64[D]")
-             - days_into_year.astype("timedelta64[D]"))
+    birth = (
+        REFERENCE_DATE
+        - (age * 365.25).astype("timedelta64[D]")
+        - days_into_year.astype("timedelta64[D]")
+    )
     dx = demo["age_at_diagnosis"]
     age_dx = np.minimum(np.clip(rng.normal(dx["mean"], dx["sd"], n), dx["min"], None), age)
     diagnosis = birth + (age_dx * 365.25).astype("timedelta64[D]")
     last_visit = REFERENCE_DATE - rng.integers(0, 365, n).astype("timedelta64[D]")
     last_visit = np.maximum(last_visit, diagnosis)
-    return {"age": age, "female": female, "sex": np.where(female, "female", "male"),
-            "race_ethnicity": race, "birth_date": birth.astype("datetime64[ns]"),
-            "diagnosis_date": diagnosis.astype("datetime64[ns]"),
-            "last_visit_date": last_visit.astype("datetime64[ns]")}
+    return {
+        "age": age,
+        "female": female,
+        "sex": np.where(female, "female", "male"),
+        "race_ethnicity": race,
+        "birth_date": birth.astype("datetime64[ns]"),
+        "diagnosis_date": diagnosis.astype("datetime64[ns]"),
+        "last_visit_date": last_visit.astype("datetime64[ns]"),
+    }
 
 
 # --- the latent Gaussian ------------------------------------------------------------------
+
 
 def _nearest_correlation(matrix: np.ndarray) -> np.ndarray:
     """The matrix with negative eigenvalues lifted and unit diagonal restored."""
@@ -302,8 +362,9 @@ def _nearest_correlation(matrix: np.ndarray) -> np.ndarray:
     return fixed / np.outer(d, d)
 
 
-def _truncated_normal(mean: np.ndarray, sd: float, low: np.ndarray, high: np.ndarray,
-                      rng: np.random.Generator) -> np.ndarray:
+def _truncated_normal(
+    mean: np.ndarray, sd: float, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Draws from N(mean, sd) restricted to [low, high], by the inverse CDF (no rejection)."""
     a, b = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
     u = a + (b - a) * rng.random(mean.shape[0])
@@ -335,7 +396,9 @@ class _Latent:
         for c in condition.correlations:
             obs_corr[index[c.a], index[c.b]] = obs_corr[index[c.b], index[c.a]] = c.r
         obs_corr = _nearest_correlation(obs_corr)
-        liable = [c for c in condition.comorbidities if not c.definition]
+        liable: list[Comorbidity | Medication] = [
+            c for c in condition.comorbidities if not c.definition
+        ]
         liable += list(condition.medications)
         self.names = keys + [f"liability:{x.key}" for x in liable]
         loadings = np.zeros((len(liable), len(keys)))
@@ -357,9 +420,11 @@ class _Latent:
     # value <-> score -------------------------------------------------------------------
     def _shift(self, obs: Observation) -> np.ndarray:
         e, age, female = obs.effects, self.people["age"].astype(float), self.people["female"]
-        return (e.per_year_of_age * (age - PIVOT_AGE)
-                + e.per_year_after_60 * np.clip(age - PIVOT_AGE, 0, None)
-                + e.female_minus_male * np.where(female, 0.5, -0.5))
+        return (
+            e.per_year_of_age * (age - PIVOT_AGE)
+            + e.per_year_after_60 * np.clip(age - PIVOT_AGE, 0, None)
+            + e.female_minus_male * np.where(female, 0.5, -0.5)
+        )
 
     def _latent_age(self, obs: Observation) -> tuple[np.ndarray, float]:
         slope = obs.effects.latent_per_year_of_age
@@ -371,15 +436,21 @@ class _Latent:
         for obs in self.drawn:
             offset, scale = self._latent_age(obs)
             z = (scores[:, self.index[obs.key]] + offset) / scale
-            values[obs.key] = _quantile(obs.distribution, z, self.people["female"]) \
-                + self._shift(obs)
+            values[obs.key] = _quantile(obs.distribution, z, self.people["female"]) + self._shift(
+                obs
+            )
         return values
 
     def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
         """Per comorbidity or drug key: (liability per patient, threshold it must exceed)."""
-        return {name.removeprefix("liability:"): (scores[:, i],
-                                                   self.thresholds[name.removeprefix("liability:")])
-                for i, name in enumerate(self.names) if name.startswith("liability:")}
+        return {
+            name.removeprefix("liability:"): (
+                scores[:, i],
+                self.thresholds[name.removeprefix("liability:")],
+            )
+            for i, name in enumerate(self.names)
+            if name.startswith("liability:")
+        }
 
     def score_of(self, obs: Observation, value: float) -> np.ndarray:
         """Per patient, the latent score at which ``obs`` takes ``value``."""
@@ -392,8 +463,7 @@ class _Latent:
         n = len(self.people["age"])
         low, high, predicates = self._bounds(filters, n)
         constrained = [i for i in range(len(self.names)) if i in low or i in predicates]
-        constrained += [i for p in predicates.values() for i, *_ in p
-                        if i not in constrained]
+        constrained += [i for p in predicates.values() for i, *_ in p if i not in constrained]
         constrained = list(dict.fromkeys(constrained))
         scores = np.empty((n, len(self.names)))
         if constrained:
@@ -430,8 +500,11 @@ class _Latent:
             obs = by_key[key]
             # bounds hold after rounding: 59.6 would be written as 60
             half = 0.49 * 10.0 ** -int(obs.distribution.get("decimals", 1))
-            narrow(self.index[key], None if lo is None else self.score_of(obs, lo - half),
-                   None if hi is None else self.score_of(obs, hi + half))
+            narrow(
+                self.index[key],
+                None if lo is None else self.score_of(obs, lo - half),
+                None if hi is None else self.score_of(obs, hi + half),
+            )
 
         comorbidities = {c.key: c for c in self.condition.comorbidities}
         medications = {m.key: m for m in self.condition.medications}
@@ -439,10 +512,17 @@ class _Latent:
             if f.kind == "observation":
                 observation(f.key, f.min, f.max)
             elif f.kind == "comorbidity" and comorbidities[f.key].definition:
-                clauses = _disjunction(comorbidities[f.key].definition, self.condition)
+                # checked when the spec was validated: a definition filtered on is a disjunction
+                clauses = _disjunction(str(comorbidities[f.key].definition), self.condition) or []
                 if f.present:  # at least one clause holds: a per-patient check on few scores
-                    predicates[f.key] = [(self.index[k], op, self.score_of(
-                        by_key[k], _inclusive(op, x, by_key[k])[1])) for k, op, x in clauses]
+                    predicates[f.key] = [
+                        (
+                            self.index[k],
+                            op,
+                            self.score_of(by_key[k], _inclusive(op, x, by_key[k])[1]),
+                        )
+                        for k, op, x in clauses
+                    ]
                 else:  # no clause holds: each is a bound
                     for k, op, x in clauses:
                         observation(k, *_negated(op, x, by_key[k]))
@@ -459,7 +539,8 @@ class _Latent:
             if np.any(low[i] >= high[i]):
                 raise InvalidParameterError(
                     f"The filters on {self.names[i].removeprefix('liability:')} contradict "
-                    f"each other (or the knowledge base's bounds); loosen them.")
+                    f"each other (or the knowledge base's bounds); loosen them."
+                )
         return low, high, predicates
 
     def _draw_constrained(self, scores, constrained, low, high, predicates, rng) -> None:  # type: ignore[no-untyped-def]
@@ -504,8 +585,12 @@ def _unit(obs: Observation) -> float:
 def _inclusive(op: str, x: float, obs: Observation) -> tuple[str, float]:
     """``value op x`` on written (rounded) values as a closed bound on the raw value."""
     u = _unit(obs)
-    return {"<": ("<=", x - u + 0.49 * u), "<=": ("<=", x + 0.49 * u),
-            ">": (">=", x + u - 0.49 * u), ">=": (">=", x - 0.49 * u)}[op]
+    return {
+        "<": ("<=", x - u + 0.49 * u),
+        "<=": ("<=", x + 0.49 * u),
+        ">": (">=", x + u - 0.49 * u),
+        ">=": (">=", x - 0.49 * u),
+    }[op]
 
 
 def _negated(op: str, x: float, obs: Observation) -> tuple[float | None, float | None]:
@@ -533,9 +618,13 @@ def _liability_threshold(item, condition: Condition) -> float:  # type: ignore[n
             if first is not None and item.key == first.key:
                 # it is also given to treated patients who drew no other therapy: draw it
                 # less often so that its share ends on target (others taken as independent)
-                none_other = np.prod([1 - min(1.0, m.share / condition.treatment.share)
-                                      for m in condition.medications
-                                      if m.treats and m.key != item.key])
+                none_other = np.prod(
+                    [
+                        1 - min(1.0, m.share / condition.treatment.share)
+                        for m in condition.medications
+                        if m.treats and m.key != item.key
+                    ]
+                )
                 share = float(np.clip((share - none_other) / (1 - none_other), 0, 1))
     return float(ndtri(1 - np.clip(share, 1e-9, 1 - 1e-9)))
 
@@ -556,8 +645,11 @@ def _age_sd(condition: Condition) -> float:
 def _quantile(dist: dict, z: np.ndarray, female: np.ndarray) -> np.ndarray:
     family = dist["family"]
     if family == "normal":
-        mean = (np.where(female, dist["mean_female"], dist["mean_male"])
-                if "mean_female" in dist else dist["mean"])
+        mean = (
+            np.where(female, dist["mean_female"], dist["mean_male"])
+            if "mean_female" in dist
+            else dist["mean"]
+        )
         return mean + dist["sd"] * z
     if family == "lognormal":
         mu, sigma = _lognormal(dist)
@@ -572,8 +664,11 @@ def _score(dist: dict, value: np.ndarray, female: np.ndarray) -> np.ndarray:
     """The inverse of :func:`_quantile`: the normal score at which the marginal gives value."""
     family = dist["family"]
     if family == "normal":
-        mean = (np.where(female, dist["mean_female"], dist["mean_male"])
-                if "mean_female" in dist else dist["mean"])
+        mean = (
+            np.where(female, dist["mean_female"], dist["mean_male"])
+            if "mean_female" in dist
+            else dist["mean"]
+        )
         return (value - mean) / dist["sd"]
     if family == "lognormal":
         mu, sigma = _lognormal(dist)
@@ -586,19 +681,25 @@ def _lognormal(dist: dict) -> tuple[float, float]:
     if "median" in dist:
         return float(np.log(dist["median"])), float(dist["sd_log"])
     sigma = float(np.sqrt(np.log1p((dist["sd"] / dist["mean"]) ** 2)))
-    return float(np.log(dist["mean"]) - sigma ** 2 / 2), sigma
+    return float(np.log(dist["mean"]) - sigma**2 / 2), sigma
 
 
 # --- the clinical layer -------------------------------------------------------------------
+
 
 def _rounded(values: np.ndarray, dist: dict) -> np.ndarray:
     low, high = dist.get("min", -np.inf), dist.get("max", np.inf)
     return np.round(np.clip(values, low, high), int(dist.get("decimals", 1)))
 
 
-def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np.ndarray],
-                    liabilities: dict[str, tuple[np.ndarray, float]],
-                    people: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+def _clinical_layer(
+    condition: Condition,
+    spec: CohortSpec,
+    values: dict[str, np.ndarray],
+    liabilities: dict[str, tuple[np.ndarray, float]],
+    people: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Rounded observations, derived values, comorbidities, treatment and drugs, as a table.
 
     Derived values are computed from the *rounded* inputs, so the identities hold in the
@@ -618,15 +719,25 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
             out[key] = _rounded(raw, by_key[key].distribution)
 
     if "hba1c" in out:
-        derive("fasting_glucose", ADAG_SLOPE * out["hba1c"] + ADAG_INTERCEPT
-               - FASTING_BELOW_AVERAGE + rng.normal(0.0, FASTING_GLUCOSE_NOISE, n))
+        derive(
+            "fasting_glucose",
+            ADAG_SLOPE * out["hba1c"]
+            + ADAG_INTERCEPT
+            - FASTING_BELOW_AVERAGE
+            + rng.normal(0.0, FASTING_GLUCOSE_NOISE, n),
+        )
     if "egfr" in out and "creatinine" in by_key:
         # creatinine solved from eGFR; where that falls below any plausible creatinine (a very
         # high eGFR at old age) the eGFR is what the equation gives at the lowest creatinine
         derive("creatinine", ckd_epi_2021_creatinine(out["egfr"], age, female))
         floor = out["creatinine"] <= by_key["creatinine"].distribution.get("min", 0)
-        out["egfr"] = np.where(floor, _rounded(ckd_epi_2021_egfr(out["creatinine"], age, female),
-                                               by_key["egfr"].distribution), out["egfr"])
+        out["egfr"] = np.where(
+            floor,
+            _rounded(
+                ckd_epi_2021_egfr(out["creatinine"], age, female), by_key["egfr"].distribution
+            ),
+            out["egfr"],
+        )
     if "bmi" in out and "height" in out:
         derive("weight", out["bmi"] * (out["height"] / 100) ** 2)
     if "bmi" in out:
@@ -639,7 +750,9 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
     asked = {(f.kind, f.key): f.present for f in spec.filters}
     for c in condition.comorbidities:
         if c.definition:
-            frame[c.key] = np.asarray(evaluate_expression(parse_expression(c.definition), frame), bool)
+            frame[c.key] = np.asarray(
+                evaluate_expression(parse_expression(c.definition), frame), bool
+            )
         else:
             frame[c.key] = drawn[c.key]
 
@@ -653,7 +766,9 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
         if med.requires:
             on &= frame[med.requires].to_numpy()
         if med.contraindication:
-            on &= ~np.asarray(evaluate_expression(parse_expression(med.contraindication), frame), bool)
+            on &= ~np.asarray(
+                evaluate_expression(parse_expression(med.contraindication), frame), bool
+            )
         frame[f"on_{med.key}"] = on
         if med.treats and asked.get(("medication", med.key)) is not False and not med.requires:
             fallback_order.append(med)
@@ -664,7 +779,9 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
         for med in fallback_order:
             ok = without.copy()
             if med.contraindication:
-                ok &= ~np.asarray(evaluate_expression(parse_expression(med.contraindication), frame), bool)
+                ok &= ~np.asarray(
+                    evaluate_expression(parse_expression(med.contraindication), frame), bool
+                )
             frame.loc[ok, f"on_{med.key}"] = True
             without &= ~ok
 
@@ -682,11 +799,13 @@ def _clinical_layer(condition: Condition, spec: CohortSpec, values: dict[str, np
     if {"ldl", "hdl", "triglycerides"} <= set(frame.columns):
         total = frame["ldl"] + frame["hdl"] + frame["triglycerides"] / 5
         if "total_cholesterol" in by_key:
-            frame["total_cholesterol"] = _rounded(total.to_numpy(),
-                                                  by_key["total_cholesterol"].distribution)
+            frame["total_cholesterol"] = _rounded(
+                total.to_numpy(), by_key["total_cholesterol"].distribution
+            )
         if "non_hdl" in by_key:
-            frame["non_hdl"] = _rounded(total.to_numpy() - frame["hdl"].to_numpy(),
-                                        by_key["non_hdl"].distribution)
+            frame["non_hdl"] = _rounded(
+                total.to_numpy() - frame["hdl"].to_numpy(), by_key["non_hdl"].distribution
+            )
     return frame
 
 
@@ -697,7 +816,9 @@ def _treated(condition, frame, drawn, asked, rng) -> np.ndarray:  # type: ignore
     treatment = condition.treatment
     forced = np.zeros(n, dtype=bool)
     if treatment.untreated_requires:
-        forced = ~np.asarray(evaluate_expression(parse_expression(treatment.untreated_requires), frame), bool)
+        forced = ~np.asarray(
+            evaluate_expression(parse_expression(treatment.untreated_requires), frame), bool
+        )
     for med in condition.medications:
         if med.treats and asked.get(("medication", med.key)):
             forced |= drawn[med.key]
@@ -713,7 +834,7 @@ def ckd_epi_2021_creatinine(egfr: np.ndarray, age: np.ndarray, female: np.ndarra
     """
     kappa = np.where(female, 0.7, 0.9)
     alpha = np.where(female, -0.241, -0.302)
-    base = 142.0 * 0.9938 ** age * np.where(female, 1.012, 1.0)
+    base = 142.0 * 0.9938**age * np.where(female, 1.012, 1.0)
     ratio = egfr / base
     # ratio >= 1 means Scr <= kappa (the min() branch), else the max() branch
     scr_over_k = np.where(ratio >= 1, ratio ** (1 / alpha), ratio ** (1 / -1.200))
@@ -725,5 +846,10 @@ def ckd_epi_2021_egfr(creatinine: np.ndarray, age: np.ndarray, female: np.ndarra
     kappa = np.where(female, 0.7, 0.9)
     alpha = np.where(female, -0.241, -0.302)
     r = creatinine / kappa
-    return (142.0 * np.minimum(r, 1) ** alpha * np.maximum(r, 1) ** -1.200 * 0.9938 ** age
-            * np.where(female, 1.012, 1.0))
+    return (
+        142.0
+        * np.minimum(r, 1) ** alpha
+        * np.maximum(r, 1) ** -1.200
+        * 0.9938**age
+        * np.where(female, 1.012, 1.0)
+    )

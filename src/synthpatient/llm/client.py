@@ -24,7 +24,7 @@ from typing import Any
 from synthpatient._optional import import_optional
 from synthpatient.errors import (
     LLMError,  # noqa: F401  (defined in errors.py; re-exported)
-    )
+)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -63,12 +63,21 @@ class LLMClient:
         >>> client.chat([{"role": "user", "content": "hello"}]).content
     """
 
-    def __init__(self, base_url: str, *, model: str, api_key: str | None = None,
-                 timeout_s: float = 60.0, max_retries: int = 4, backoff_s: float = 0.5,
-                 transport: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+        transport: Any = None,
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise LLMError(f"The LLM base URL must start with http:// or https:// "
-                           f"(got '{base_url}').")
+            raise LLMError(
+                f"The LLM base URL must start with http:// or https:// (got '{base_url}')."
+            )
         if not model:
             raise LLMError("Name the LLM's model (e.g. --llm-model llama3.1).")
         self.base_url = base_url.rstrip("/")
@@ -80,12 +89,14 @@ class LLMClient:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, base_url: str, *, model: str | None,
-                 api_key_env: str = "OPENAI_API_KEY", **kwargs: Any) -> LLMClient:
+    def from_env(
+        cls, base_url: str, *, model: str | None, api_key_env: str = "OPENAI_API_KEY", **kwargs: Any
+    ) -> LLMClient:
         """A client whose key comes from the environment variable ``api_key_env`` (may be
         unset for local servers that need none)."""
-        return cls(base_url, model=model or "", api_key=os.environ.get(api_key_env) or None,
-                   **kwargs)
+        return cls(
+            base_url, model=model or "", api_key=os.environ.get(api_key_env) or None, **kwargs
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"LLMClient(base_url={self.base_url!r}, model={self.model!r})"
@@ -109,13 +120,23 @@ class LLMClient:
                 self._http = httpx.Client(transport=self._transport)
             return self._http
 
-    def chat(self, messages: list[dict[str, Any]], *, tools: list[dict] | None = None,
-             tool_choice: Any = None, response_format: dict | None = None,
-             temperature: float = 0.0, max_tokens: int | None = None,
-             seed: int | None = None) -> ChatResult:
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict] | None = None,
+        tool_choice: Any = None,
+        response_format: dict | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> ChatResult:
         httpx = import_optional("httpx", extra="llm", purpose="talking to an LLM server")
-        body: dict[str, Any] = {"model": self.model, "messages": messages,
-                                "temperature": temperature}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+        }
         if tools:
             body["tools"] = tools
         if tool_choice is not None:
@@ -134,32 +155,40 @@ class LLMClient:
         retried: list[int] = []
         for attempt in range(self.max_retries + 1):
             try:
-                response = self._client(httpx).post(url, json=body, headers=headers,
-                                                    timeout=self.timeout_s)
+                response = self._client(httpx).post(
+                    url, json=body, headers=headers, timeout=self.timeout_s
+                )
             except httpx.TimeoutException:
                 if attempt < self.max_retries:
                     retried.append(0)
                     self._sleep(attempt, None)
                     continue
-                raise LLMError(f"The LLM server at {self.base_url} did not answer within "
-                               f"{self.timeout_s:g} s ({attempt + 1} tries). Try again or "
-                               "raise the timeout.") from None
+                raise LLMError(
+                    f"The LLM server at {self.base_url} did not answer within "
+                    f"{self.timeout_s:g} s ({attempt + 1} tries). Try again or "
+                    "raise the timeout."
+                ) from None
             except httpx.HTTPError as exc:
-                raise LLMError(f"Cannot reach the LLM server at {self.base_url} "
-                               f"({type(exc).__name__}). Check the base URL and that the "
-                               "server is running.") from None
+                raise LLMError(
+                    f"Cannot reach the LLM server at {self.base_url} "
+                    f"({type(exc).__name__}). Check the base URL and that the "
+                    "server is running."
+                ) from None
             if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
                 retried.append(response.status_code)
                 self._sleep(attempt, response.headers.get("retry-after"))
                 continue
             if response.status_code >= 400:
-                raise LLMError(self._http_error(response), status=response.status_code,
-                               detail=_server_message(response))
+                raise LLMError(
+                    self._http_error(response),
+                    status=response.status_code,
+                    detail=_server_message(response),
+                )
             return self._result(response, time.perf_counter() - start, attempt, tuple(retried))
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff_s * 2 ** attempt
+        delay = self.backoff_s * 2**attempt
         if retry_after:
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(float(retry_after), 60.0))
@@ -169,36 +198,50 @@ class LLMClient:
         status = response.status_code
         detail = _server_message(response)
         if status in (401, 403):
-            return (f"The LLM server refused the request (HTTP {status}): check the API key "
-                    "in the environment variable you named.")
+            return (
+                f"The LLM server refused the request (HTTP {status}): check the API key "
+                "in the environment variable you named."
+            )
         if status == 404:
-            return (f"The LLM server does not know model '{self.model}' or the path "
-                    f"/chat/completions (HTTP 404{': ' + detail if detail else ''}). Check "
-                    "--llm-model and the base URL (it usually ends in /v1).")
+            return (
+                f"The LLM server does not know model '{self.model}' or the path "
+                f"/chat/completions (HTTP 404{': ' + detail if detail else ''}). Check "
+                "--llm-model and the base URL (it usually ends in /v1)."
+            )
         if status == 400 and "context" in detail.lower():
-            return (f"The prompt is too long for the model's context window (HTTP 400: "
-                    f"{detail}). Use a model with a longer context or a shorter request.")
+            return (
+                f"The prompt is too long for the model's context window (HTTP 400: "
+                f"{detail}). Use a model with a longer context or a shorter request."
+            )
         if status == 429:
-            return (f"The LLM server kept rate-limiting the request (HTTP 429) after "
-                    f"{self.max_retries} retries. Wait and try again.")
+            return (
+                f"The LLM server kept rate-limiting the request (HTTP 429) after "
+                f"{self.max_retries} retries. Wait and try again."
+            )
         return f"The LLM server answered HTTP {status}{': ' + detail if detail else ''}."
 
-    def _result(self, response: Any, latency: float, retries: int,
-                retry_statuses: tuple[int, ...] = ()) -> ChatResult:
+    def _result(
+        self, response: Any, latency: float, retries: int, retry_statuses: tuple[int, ...] = ()
+    ) -> ChatResult:
         try:
             data = response.json()
             choice = data["choices"][0]
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError):
-            raise LLMError("The LLM server's answer is not an OpenAI-style chat completion "
-                           "(no choices[0].message). Check that the base URL points at an "
-                           "OpenAI-compatible API.") from None
-        return ChatResult(content=message.get("content"),
-                          tool_calls=list(message.get("tool_calls") or []),
-                          finish_reason=choice.get("finish_reason"),
-                          usage={k: int(v) for k, v in (data.get("usage") or {}).items()
-                                 if isinstance(v, int)},
-                          latency_s=latency, retries=retries, retry_statuses=retry_statuses)
+            raise LLMError(
+                "The LLM server's answer is not an OpenAI-style chat completion "
+                "(no choices[0].message). Check that the base URL points at an "
+                "OpenAI-compatible API."
+            ) from None
+        return ChatResult(
+            content=message.get("content"),
+            tool_calls=list(message.get("tool_calls") or []),
+            finish_reason=choice.get("finish_reason"),
+            usage={k: int(v) for k, v in (data.get("usage") or {}).items() if isinstance(v, int)},
+            latency_s=latency,
+            retries=retries,
+            retry_statuses=retry_statuses,
+        )
 
 
 def _server_message(response: Any) -> str:
@@ -225,7 +268,7 @@ def parse_json_object(text: str | None) -> dict | None:
                 depth -= 1
                 if depth == 0:
                     try:
-                        value = json.loads(text[start:end + 1])
+                        value = json.loads(text[start : end + 1])
                     except ValueError:
                         break
                     return value if isinstance(value, dict) else None

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-def token_cost(input_tokens: int, output_tokens: int, price_in_per_1k: float,
-               price_out_per_1k: float) -> float:
+def token_cost(
+    input_tokens: int, output_tokens: int, price_in_per_1k: float, price_out_per_1k: float
+) -> float:
     """Cost of a number of tokens at per-1,000-token prices (the user's currency)."""
     return input_tokens / 1000 * price_in_per_1k + output_tokens / 1000 * price_out_per_1k
 
@@ -82,8 +83,12 @@ class GenerationReport:
     # -- derived figures ---------------------------------------------------------------------
     @property
     def cost(self) -> float:
-        return token_cost(self.input_tokens, self.output_tokens, self.price_per_1k_input_tokens,
-                          self.price_per_1k_output_tokens)
+        return token_cost(
+            self.input_tokens,
+            self.output_tokens,
+            self.price_per_1k_input_tokens,
+            self.price_per_1k_output_tokens,
+        )
 
     @property
     def valid_row_rate(self) -> float | None:
@@ -119,14 +124,22 @@ class GenerationReport:
     def to_dict(self) -> dict[str, Any]:
         """Every count and the derived rates, JSON-ready."""
         out = asdict(self)
-        for name in ("cost", "valid_row_rate", "duplicate_rate", "example_copy_rate",
-                     "training_copy_rate", "yield_rate", "cost_per_1k_rows",
-                     "seconds_per_1k_rows"):
+        for name in (
+            "cost",
+            "valid_row_rate",
+            "duplicate_rate",
+            "example_copy_rate",
+            "training_copy_rate",
+            "yield_rate",
+            "cost_per_1k_rows",
+            "seconds_per_1k_rows",
+        ):
             out[name] = getattr(self, name)
         return out
 
     def summary(self) -> str:
         """One paragraph a person can read."""
+
         def pct(value: float | None) -> str:
             return "n/a" if value is None else f"{100 * value:.1f}%"
 

@@ -46,7 +46,7 @@ def parse_rows(text: str | None) -> ParsedAnswer:
     body = _strip_fences(text)
     first = min((i for i in (body.find("{"), body.find("[")) if i != -1), default=-1)
     last = max(body.rfind("}"), body.rfind("]"))
-    core = body[first:last + 1] if first != -1 and last > first else body
+    core = body[first : last + 1] if first != -1 and last > first else body
     answer.strict = _is_json_document(core)
     answer.wrapped = text.strip() != core.strip()
     for fragment, complete in _flat_objects(body):
@@ -70,7 +70,7 @@ def _strip_fences(text: str) -> str:
     newline = text.find("\n", start)
     inner_start = newline + 1 if newline != -1 else start + 3
     end = text.find("```", inner_start)
-    return text[inner_start:end if end != -1 else len(text)].strip()
+    return text[inner_start : end if end != -1 else len(text)].strip()
 
 
 def _is_json_document(body: str) -> bool:
@@ -111,9 +111,9 @@ def _flat_objects(text: str) -> list[tuple[str, bool]]:
         elif char == "}" and stack:
             start, has_child = stack.pop()
             if not has_child:
-                found.append((text[start:i + 1], True))
+                found.append((text[start : i + 1], True))
     if stack and not stack[-1][1]:
-        found.append((text[stack[-1][0]:], False))
+        found.append((text[stack[-1][0] :], False))
     return found
 
 

@@ -27,18 +27,32 @@ PROMPT_LEVELS = ("basic", "improved", "advanced")
 SYSTEM_LEVELS = ("none", "role", "strict")
 
 _STAT_KEYS = ("missing_rate", "frequencies", "share_true", "mean", "sd", "quantiles")
-_SCHEMA_KEYS = ("name", "kind", "nullable", "minimum", "maximum", "decimals", "categories",
-                "unit", "description", "date_format")
+_SCHEMA_KEYS = (
+    "name",
+    "kind",
+    "nullable",
+    "minimum",
+    "maximum",
+    "decimals",
+    "categories",
+    "unit",
+    "description",
+    "date_format",
+)
 _SPEC = re.compile(r"<table_spec>\n(.*?)\n</table_spec>", re.S)
 _EXAMPLES = re.compile(r"<example_rows>\n(.*?)\n</example_rows>", re.S)
 
-ROLE = ("You are an expert clinical data scientist who creates realistic synthetic patient "
-        "records for research and software testing. The records you write describe no real "
-        "person.")
-STRICT_RULES = ("Answer with JSON only: no prose, no markdown, no code fences, no comments. "
-                "Use exactly the keys and the category spellings you are given, never invent a "
-                "column or a category, write null for a missing value, and never repeat a row "
-                "you were shown.")
+ROLE = (
+    "You are an expert clinical data scientist who creates realistic synthetic patient "
+    "records for research and software testing. The records you write describe no real "
+    "person."
+)
+STRICT_RULES = (
+    "Answer with JSON only: no prose, no markdown, no code fences, no comments. "
+    "Use exactly the keys and the category spellings you are given, never invent a "
+    "column or a category, write null for a missing value, and never repeat a row "
+    "you were shown."
+)
 
 
 def system_message(level: str) -> str | None:
@@ -46,12 +60,15 @@ def system_message(level: str) -> str | None:
     return {"none": None, "role": ROLE, "strict": f"{ROLE} {STRICT_RULES}"}[level]
 
 
-def table_spec(profile: dict[str, Any], level: str, n_rows: int,
-               conditions: list[dict[str, Any]]) -> dict[str, Any]:
+def table_spec(
+    profile: dict[str, Any], level: str, n_rows: int, conditions: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The machine-readable request: what the prompt at ``level`` may reveal, no more."""
     keep = _SCHEMA_KEYS + (_STAT_KEYS if level in ("improved", "advanced") else ())
-    columns = [{k: v for k, v in column.items() if k in keep and v is not None}
-               for column in profile["columns"]]
+    columns = [
+        {k: v for k, v in column.items() if k in keep and v is not None}
+        for column in profile["columns"]
+    ]
     spec: dict[str, Any] = {"n_rows": n_rows, "columns": columns}
     if level == "advanced":
         spec["correlations"] = profile.get("correlations", [])
@@ -62,9 +79,14 @@ def table_spec(profile: dict[str, Any], level: str, n_rows: int,
     return spec
 
 
-def user_message(profile: dict[str, Any], level: str, n_rows: int, *,
-                 conditions: list[dict[str, Any]] | None = None,
-                 examples: list[dict[str, Any]] | None = None) -> str:
+def user_message(
+    profile: dict[str, Any],
+    level: str,
+    n_rows: int,
+    *,
+    conditions: list[dict[str, Any]] | None = None,
+    examples: list[dict[str, Any]] | None = None,
+) -> str:
     """The request for ``n_rows`` rows at prompt ``level``; ``examples`` only when opted in."""
     conditions = conditions or []
     spec = table_spec(profile, level, n_rows, conditions)
@@ -86,20 +108,29 @@ def user_message(profile: dict[str, Any], level: str, n_rows: int, *,
         "- Rows must differ from one another.",
     ]
     if level in ("improved", "advanced"):
-        lines += ["- Follow the statistics: category `frequencies`, `share_true`, `mean`, "
-                  "`sd` and `quantiles`, and leave values missing about as often as "
-                  "`missing_rate` says."]
+        lines += [
+            "- Follow the statistics: category `frequencies`, `share_true`, `mean`, "
+            "`sd` and `quantiles`, and leave values missing about as often as "
+            "`missing_rate` says."
+        ]
     if level == "advanced":
-        lines += ["- Keep the listed `correlations` (Spearman, between columns) and `rules`: "
-                  "each row must be clinically coherent."]
+        lines += [
+            "- Keep the listed `correlations` (Spearman, between columns) and `rules`: "
+            "each row must be clinically coherent."
+        ]
     if conditions:
         lines += [f"- Every row must satisfy all `conditions`: {describe_conditions(conditions)}."]
     lines += ["", "<table_spec>", json.dumps(spec, ensure_ascii=False), "</table_spec>"]
     if examples:
-        lines += ["", "Example rows from the real table, for format and plausibility only. "
-                  "They are real patients: never repeat them or write rows close to them. "
-                  "Rows equal to an example are discarded.",
-                  "<example_rows>", json.dumps(examples, ensure_ascii=False), "</example_rows>"]
+        lines += [
+            "",
+            "Example rows from the real table, for format and plausibility only. "
+            "They are real patients: never repeat them or write rows close to them. "
+            "Rows equal to an example are discarded.",
+            "<example_rows>",
+            json.dumps(examples, ensure_ascii=False),
+            "</example_rows>",
+        ]
     return "\n".join(lines)
 
 
@@ -120,32 +151,57 @@ def describe_conditions(conditions: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def messages(profile: dict[str, Any], *, prompt_level: str, system_level: str, n_rows: int,
-             conditions: list[dict[str, Any]] | None = None,
-             examples: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+def messages(
+    profile: dict[str, Any],
+    *,
+    prompt_level: str,
+    system_level: str,
+    n_rows: int,
+    conditions: list[dict[str, Any]] | None = None,
+    examples: list[dict[str, Any]] | None = None,
+) -> list[dict[str, str]]:
     """The chat messages of one request."""
     out = []
     system = system_message(system_level)
     if system:
         out.append({"role": "system", "content": system})
-    out.append({"role": "user", "content": user_message(
-        profile, prompt_level, n_rows, conditions=conditions, examples=examples)})
+    out.append(
+        {
+            "role": "user",
+            "content": user_message(
+                profile, prompt_level, n_rows, conditions=conditions, examples=examples
+            ),
+        }
+    )
     return out
 
 
-def response_format(profile: dict[str, Any], conditions: list[dict[str, Any]] | None = None,
-                    ) -> dict[str, Any]:
+def response_format(
+    profile: dict[str, Any],
+    conditions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """OpenAI ``json_schema`` structured output: ``{"rows": [row, ...]}`` with each column's
     type, vocabulary and bounds (narrowed by ``conditions``), in strict mode."""
     by_column = {c["column"]: c for c in conditions or []}
-    properties = {c["name"]: _column_schema(c, by_column.get(c["name"]))
-                  for c in profile["columns"]}
-    row = {"type": "object", "properties": properties, "required": list(properties),
-           "additionalProperties": False}
-    schema = {"type": "object", "properties": {"rows": {"type": "array", "items": row}},
-              "required": ["rows"], "additionalProperties": False}
-    return {"type": "json_schema",
-            "json_schema": {"name": "synthetic_rows", "strict": True, "schema": schema}}
+    properties = {
+        c["name"]: _column_schema(c, by_column.get(c["name"])) for c in profile["columns"]
+    }
+    row = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    schema = {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": row}},
+        "required": ["rows"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "synthetic_rows", "strict": True, "schema": schema},
+    }
 
 
 def _column_schema(column: dict[str, Any], condition: dict[str, Any] | None) -> dict[str, Any]:
@@ -161,8 +217,10 @@ def _column_schema(column: dict[str, Any], condition: dict[str, Any] | None) -> 
         if condition is not None and "equals" in condition:
             out["enum"] = [condition["equals"]]
     elif kind == "datetime":
-        out = {"type": "string", "format": "date" if column.get("date_format") == "YYYY-MM-DD"
-               else "date-time"}
+        out = {
+            "type": "string",
+            "format": "date" if column.get("date_format") == "YYYY-MM-DD" else "date-time",
+        }
     else:
         out = {"type": "integer" if kind == "integer" else "number"}
         low, high = column.get("minimum"), column.get("maximum")
@@ -188,8 +246,18 @@ def _tighter(a: Any, b: Any, pick: Any) -> Any:
 
 
 def _json_type(values: list[Any]) -> str | list[str]:
-    types = sorted({"boolean" if isinstance(v, bool) else "integer" if isinstance(v, int)
-                    else "number" if isinstance(v, float) else "string" for v in values})
+    types = sorted(
+        {
+            "boolean"
+            if isinstance(v, bool)
+            else "integer"
+            if isinstance(v, int)
+            else "number"
+            if isinstance(v, float)
+            else "string"
+            for v in values
+        }
+    )
     if types == ["integer", "number"]:
         return "number"
     return types[0] if len(types) == 1 else types

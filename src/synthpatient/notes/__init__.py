@@ -31,8 +31,16 @@ from synthpatient.notes._profile import TableProfile, profile_table
 from synthpatient.notes._templates import TemplateWriter
 from synthpatient.schema import Schema
 
-__all__ = ["NoteWriter", "NotesReport", "TableProfile", "check_note", "note_diversity",
-           "profile_table", "row_facts", "write_notes"]
+__all__ = [
+    "NoteWriter",
+    "NotesReport",
+    "TableProfile",
+    "check_note",
+    "note_diversity",
+    "profile_table",
+    "row_facts",
+    "write_notes",
+]
 
 KINDS = ("visit", "admission")
 
@@ -48,30 +56,46 @@ class NoteWriter:
             off for the remaining rows (their notes come from templates).
     """
 
-    def __init__(self, *, kind: str = "visit", llm: Any = None, max_attempts: int = 2,
-                 max_consecutive_failures: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        kind: str = "visit",
+        llm: Any = None,
+        max_attempts: int = 2,
+        max_consecutive_failures: int = 3,
+    ) -> None:
         if kind not in KINDS:
-            raise InvalidParameterError(f"The note kind must be one of {', '.join(KINDS)}. "
-                                        f"Got {kind!r}.")
-        for name, value in (("max_attempts", max_attempts),
-                            ("max_consecutive_failures", max_consecutive_failures)):
+            raise InvalidParameterError(
+                f"The note kind must be one of {', '.join(KINDS)}. Got {kind!r}."
+            )
+        for name, value in (
+            ("max_attempts", max_attempts),
+            ("max_consecutive_failures", max_consecutive_failures),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{name} must be a whole number >= 1. Got "
-                                            f"{value!r}.")
+                raise InvalidParameterError(f"{name} must be a whole number >= 1. Got {value!r}.")
         if llm is not None and not callable(getattr(llm, "chat", None)):
-            raise InvalidParameterError("llm must be an LLMClient (or None for offline "
-                                        f"templates). Got {type(llm).__name__}.")
+            raise InvalidParameterError(
+                "llm must be an LLMClient (or None for offline "
+                f"templates). Got {type(llm).__name__}."
+            )
         self.kind, self.llm = kind, llm
         self.max_attempts, self.max_consecutive_failures = max_attempts, max_consecutive_failures
         self.report = NotesReport()
 
-    def write(self, table: pd.DataFrame, *, schema: Schema | None = None, seed: Any = None,
-              column: str = "note", profile: TableProfile | None = None) -> pd.Series:
+    def write(
+        self,
+        table: pd.DataFrame,
+        *,
+        schema: Schema | None = None,
+        seed: Any = None,
+        column: str = "note",
+        profile: TableProfile | None = None,
+    ) -> pd.Series:
         """One note per row of ``table``, index aligned; the same seed gives the same
         template notes."""
         if not isinstance(table, pd.DataFrame):
-            raise InvalidParameterError(f"Expected a pandas DataFrame; got "
-                                        f"{type(table).__name__}.")
+            raise InvalidParameterError(f"Expected a pandas DataFrame; got {type(table).__name__}.")
         self.report = NotesReport(n_rows=len(table), llm=self.llm is not None)
         if len(table) == 0:
             return pd.Series([], index=table.index, dtype=object, name=column)
@@ -86,11 +110,17 @@ class NoteWriter:
             self._ask_llm(rows, notes, profile, column)
         return pd.Series(notes, index=table.index, dtype=object, name=column)
 
-    def _ask_llm(self, rows: list[dict[str, Any]], notes: list[str], profile: TableProfile,
-                 column: str) -> None:
-        writer = LLMNoteWriter(self.llm, profile, kind=self.kind, column=column,
-                               max_attempts=self.max_attempts,
-                               max_consecutive_failures=self.max_consecutive_failures)
+    def _ask_llm(
+        self, rows: list[dict[str, Any]], notes: list[str], profile: TableProfile, column: str
+    ) -> None:
+        writer = LLMNoteWriter(
+            self.llm,
+            profile,
+            kind=self.kind,
+            column=column,
+            max_attempts=self.max_attempts,
+            max_consecutive_failures=self.max_consecutive_failures,
+        )
         for index, row in enumerate(rows):
             note = writer.note(row, self.report)
             if note is None:
@@ -98,14 +128,25 @@ class NoteWriter:
             else:
                 notes[index] = note
         if self.report.stopped:
-            warnings.warn("The LLM was switched off after repeated failures; the remaining "
-                          f"notes come from templates. Last error: {self.report.stopped}",
-                          SynthPatientWarning, stacklevel=3)
+            warnings.warn(
+                "The LLM was switched off after repeated failures; the remaining "
+                f"notes come from templates. Last error: {self.report.stopped}",
+                SynthPatientWarning,
+                stacklevel=3,
+            )
 
 
-def write_notes(table: pd.DataFrame, *, schema: Schema | None = None, kind: str = "visit",
-                llm: Any = None, seed: Any = None, max_attempts: int = 2,
-                max_consecutive_failures: int = 3, column: str = "note") -> pd.Series:
+def write_notes(
+    table: pd.DataFrame,
+    *,
+    schema: Schema | None = None,
+    kind: str = "visit",
+    llm: Any = None,
+    seed: Any = None,
+    max_attempts: int = 2,
+    max_consecutive_failures: int = 3,
+    column: str = "note",
+) -> pd.Series:
     """One short clinical note per row, consistent with the row (see :class:`NoteWriter`).
 
     The returned Series carries the :class:`NotesReport` as a dict in
@@ -116,16 +157,22 @@ def write_notes(table: pd.DataFrame, *, schema: Schema | None = None, kind: str 
         LLMError: the LLM is misconfigured (wrong key, unknown model, unreachable server),
             found on the first request.
     """
-    writer = NoteWriter(kind=kind, llm=llm, max_attempts=max_attempts,
-                        max_consecutive_failures=max_consecutive_failures)
+    writer = NoteWriter(
+        kind=kind,
+        llm=llm,
+        max_attempts=max_attempts,
+        max_consecutive_failures=max_consecutive_failures,
+    )
     notes = writer.write(table, schema=schema, seed=seed, column=column)
     notes.attrs["notes_report"] = writer.report.as_dict()
     return notes
 
 
 _TOKEN = re.compile(r"[a-z]+|[^\sa-z]")
-_VALUE = re.compile(r"\d+(?:[.,/:-]\d+)*|\b(?:january|february|march|april|may|june|july|"
-                    r"august|september|october|november|december)\b")
+_VALUE = re.compile(
+    r"\d+(?:[.,/:-]\d+)*|\b(?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\b"
+)
 
 
 def note_diversity(notes: Iterable[str], table: pd.DataFrame | None = None) -> dict[str, float]:
@@ -148,9 +195,11 @@ def note_diversity(notes: Iterable[str], table: pd.DataFrame | None = None) -> d
         text = _VALUE.sub(" # ", text)
         tokens = _TOKEN.findall(text)
         skeletons.append(" ".join(tokens))
-        grams += [tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)]
+        grams += [tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)]
     counts = Counter(skeletons)
     n = max(len(notes), 1)
-    return {"distinct_4gram_ratio": len(set(grams)) / max(len(grams), 1),
-            "distinct_structure_share": len(counts) / n,
-            "top_structure_share": (counts.most_common(1)[0][1] / n) if counts else 0.0}
+    return {
+        "distinct_4gram_ratio": len(set(grams)) / max(len(grams), 1),
+        "distinct_structure_share": len(counts) / n,
+        "top_structure_share": (counts.most_common(1)[0][1] / n) if counts else 0.0,
+    }

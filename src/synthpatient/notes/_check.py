@@ -38,10 +38,20 @@ from synthpatient.notes._profile import (
 )
 
 PAIR = "__blood_pressure_pair__"
-_UNITS_WITH_DIGITS = ("kg/m2", "x10^9/l", "x10^12/l", "10^9/l", "10^12/l", "m2", "1.73 m2",
-                      "1.73m2")
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
-           "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_UNITS_WITH_DIGITS = (
+    "kg/m2",
+    "x10^9/l",
+    "x10^12/l",
+    "10^9/l",
+    "10^12/l",
+    "m2",
+    "1.73 m2",
+    "1.73m2",
+)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|"
+    "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 _DATE_PATTERNS = (
     re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?(?!\d)"),
     re.compile(rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th)? ({_MONTHS})\.?,? (\d{{4}})(?!\d)"),
@@ -49,44 +59,84 @@ _DATE_PATTERNS = (
     re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)"),
 )
 _NUMBER = re.compile(r"(?<![a-z0-9.,^_])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
-_AGE_AFTER = re.compile(r"^\s*(?:-|\s)?\s*(?:years?|yrs?|y)[\s-]*(?:old|of age)\b|^\s*y/?o\b|"
-                        r"^-year\b")
+_AGE_AFTER = re.compile(
+    r"^\s*(?:-|\s)?\s*(?:years?|yrs?|y)[\s-]*(?:old|of age)\b|^\s*y/?o\b|"
+    r"^-year\b"
+)
 _FRACTION_AFTER = re.compile(r"^\s*/\s*(\d+(?:\.\d+)?)")
-_NUMBER_WORDS = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                           r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                           r"hundred)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
-                           r"[- ](?:years?[- ]old|per ?cent|percent|mmhg|mg/dl|mmol)")
+_NUMBER_WORDS = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?"
+    r"[- ](?:years?[- ]old|per ?cent|percent|mmhg|mg/dl|mmol)"
+)
 _WHITELIST = re.compile(r"\btype [12]\b(?= diabet)")
 _GAP_MAX = 40
 _GAP_BAD = re.compile(r"[\d.;!?\n]")
 _BOUNDARY_BEFORE = re.compile(r"[.;,:!?\n]|\band\b|\bbut\b|\bwhile\b|\bwhereas\b")
 _BOUNDARY_AFTER = re.compile(r"[.;,!?\n]|\band\b|\bbut\b")
-_NEGATION = re.compile(r"\b(?:not|no|non|without|denies|denied|never|nor|neither|negative "
-                       r"for|absence of|free of|off)\b|n't\b")
-_UNKNOWN = re.compile(r"not recorded|not documented|unknown|unrecorded|missing|not known|"
-                      r"not available")
-_AFTER_NO = re.compile(r"^\s*[:=-]?\s*(?:\w+\s+){0,2}?(?:no|false|absent|negative|none|not "
-                       r"present)\b")
+_NEGATION = re.compile(
+    r"\b(?:not|no|non|without|denies|denied|never|nor|neither|negative "
+    r"for|absence of|free of|off)\b|n't\b"
+)
+_UNKNOWN = re.compile(
+    r"not recorded|not documented|unknown|unrecorded|missing|not known|"
+    r"not available"
+)
+_AFTER_NO = re.compile(
+    r"^\s*[:=-]?\s*(?:\w+\s+){0,2}?(?:no|false|absent|negative|none|not "
+    r"present)\b"
+)
 _AFTER_YES = re.compile(r"^\s*[:=-]?\s*(?:\w+\s+){0,2}?(?:yes|true|present|positive)\b")
-_FEMALE = re.compile(r"\b(?:she|her|hers|herself|woman|women|female|lady|girl|mrs\.?|ms\.)"
-                     r"(?![a-z])")
+_FEMALE = re.compile(
+    r"\b(?:she|her|hers|herself|woman|women|female|lady|girl|mrs\.?|ms\.)"
+    r"(?![a-z])"
+)
 _MALE = re.compile(r"\b(?:he|him|his|himself|man|men|male|gentleman|boy|mr\.?)(?![a-z])")
 _SMOKING = (
     (re.compile(r"\bnever[- ]?smok\w*|\bhas never smoked|\blifelong non-?smoker"), {"never"}),
-    (re.compile(r"\b(?:former|ex-|ex |previous|past)\s*smoker|\bquit smoking|\bstopped "
-                r"smoking|\bgave up smoking|\b(?:previously|formerly) smoked|\bused to smoke"),
-     {"former"}),
-    (re.compile(r"\bnon-?smoker|\bdo(?:es)? not (?:currently )?smoke|\bdoesn't (?:currently )?"
-                r"smoke|\bnot (?:a )?(?:current )?smok\w*|\bdenies (?:current )?smoking|\bno "
-                r"(?:current )?smoking"), {"never", "former"}),
-    (re.compile(r"\bcurrent(?:ly)?\s+smok\w*|\bactive smoker|\bsmokes\b|\bis a smoker|\bdaily "
-                r"smoker|\bheavy smoker"), {"current"}),
+    (
+        re.compile(
+            r"\b(?:former|ex-|ex |previous|past)\s*smoker|\bquit smoking|\bstopped "
+            r"smoking|\bgave up smoking|\b(?:previously|formerly) smoked|\bused to smoke"
+        ),
+        {"former"},
+    ),
+    (
+        re.compile(
+            r"\bnon-?smoker|\bdo(?:es)? not (?:currently )?smoke|\bdoesn't (?:currently )?"
+            r"smoke|\bnot (?:a )?(?:current )?smok\w*|\bdenies (?:current )?smoking|\bno "
+            r"(?:current )?smoking"
+        ),
+        {"never", "former"},
+    ),
+    (
+        re.compile(
+            r"\bcurrent(?:ly)?\s+smok\w*|\bactive smoker|\bsmokes\b|\bis a smoker|\bdaily "
+            r"smoker|\bheavy smoker"
+        ),
+        {"current"},
+    ),
 )
 #: "smoking status: former", "smoker: no": the value is read like a table value
-_SMOKING_LABEL = re.compile(r"\b(?:smoking(?: status)?|smoker|tobacco(?: use)?)\s*(?::|=|was|is|"
-                            r"recorded as)\s*([a-z][a-z-]*)")
-_CATEGORY_STOPWORDS = {"yes", "no", "none", "other", "unknown", "normal", "true", "false",
-                       "missing", "never", "former", "current"}
+_SMOKING_LABEL = re.compile(
+    r"\b(?:smoking(?: status)?|smoker|tobacco(?: use)?)\s*(?::|=|was|is|"
+    r"recorded as)\s*([a-z][a-z-]*)"
+)
+_CATEGORY_STOPWORDS = {
+    "yes",
+    "no",
+    "none",
+    "other",
+    "unknown",
+    "normal",
+    "true",
+    "false",
+    "missing",
+    "never",
+    "former",
+    "current",
+}
 
 
 @dataclass(frozen=True)
@@ -97,8 +147,9 @@ class _Match:
     text: str
 
 
-def check_note(note: str, row: Mapping[str, Any] | pd.Series, *,
-               profile: TableProfile | None = None) -> list[str]:
+def check_note(
+    note: str, row: Mapping[str, Any] | pd.Series, *, profile: TableProfile | None = None
+) -> list[str]:
     """Every way ``note`` contradicts ``row`` or states what the row does not hold.
 
     An empty list means the note is consistent. ``profile`` (from ``profile_table``) names
@@ -133,10 +184,14 @@ class _Checker:
                 token = str(value).lower()
                 if token and not token.isdigit():
                     spans += [m.span() for m in re.finditer(re.escape(token), text)]
-        for unit in {*_UNITS_WITH_DIGITS, *(u.lower() for u in self.profile.units
-                                            if re.search(r"\d", u))}:
-            spans += [m.span() for m in re.finditer(
-                r"(?<![a-z0-9])" + re.escape(unit) + r"(?![a-z0-9])", text)]
+        for unit in {
+            *_UNITS_WITH_DIGITS,
+            *(u.lower() for u in self.profile.units if re.search(r"\d", u)),
+        }:
+            spans += [
+                m.span()
+                for m in re.finditer(r"(?<![a-z0-9])" + re.escape(unit) + r"(?![a-z0-9])", text)
+            ]
         spans += [m.span() for m in _WHITELIST.finditer(text)]
         chars = list(text)
         for start, end in spans:
@@ -161,8 +216,10 @@ class _Checker:
         for keyword, column in self._keywords():
             words = [re.escape(w) for w in re.split(r"[\s_]+", keyword.lower()) if w]
             pattern = r"(?<![a-z0-9])" + r"[\s_/-]+".join(words) + r"(?![a-z0-9])"
-            candidates += [_Match(m.start(), m.end(), column, m.group())
-                           for m in re.finditer(pattern, self.text)]
+            candidates += [
+                _Match(m.start(), m.end(), column, m.group())
+                for m in re.finditer(pattern, self.text)
+            ]
         candidates.sort(key=lambda m: (-(m.end - m.start), m.start))
         taken: list[_Match] = []
         for match in candidates:
@@ -177,7 +234,7 @@ class _Checker:
         if not before:
             return None
         match = before[-1]
-        gap = self.text[match.end:position]
+        gap = self.text[match.end : position]
         if len(gap) > _GAP_MAX or _GAP_BAD.search(gap):
             return None
         return match
@@ -217,11 +274,11 @@ class _Checker:
                 if column is not None and column.kind == "datetime":
                     value = row_dates.get(column.name)
                     if value is None:
-                        self.found.append(f"states a date for {column.name}, which is not "
-                                          "recorded")
+                        self.found.append(f"states a date for {column.name}, which is not recorded")
                     elif value not in candidates:
-                        self.found.append(f"says {column.name} is {m.group()} but the row has "
-                                          f"{value.isoformat()}")
+                        self.found.append(
+                            f"says {column.name} is {m.group()} but the row has {value.isoformat()}"
+                        )
                 elif not set(candidates) & set(row_dates.values()):
                     self.found.append(f"states the date {m.group()}, which is not in the row")
 
@@ -237,8 +294,9 @@ class _Checker:
             elif column.kind == "datetime":  # a year alone ("in 2021"); a bare day or month
                 allowed.append(pd.Timestamp(value).year)  # is too easy to invent
             else:
-                allowed += [float(x.replace(",", "")) for x in
-                            re.findall(r"\d+(?:\.\d+)?", str(value))]
+                allowed += [
+                    float(x.replace(",", "")) for x in re.findall(r"\d+(?:\.\d+)?", str(value))
+                ]
         return allowed
 
     def _check_numbers(self) -> None:
@@ -250,10 +308,13 @@ class _Checker:
             if m.start() in pair_done:
                 continue
             written = m.group()
-            if m.start() > 1 and self.text[m.start() - 1] in "-\u2212" and (
-                    m.start() < 2 or self.text[m.start() - 2] in " (:=\n"):
+            if (
+                m.start() > 1
+                and self.text[m.start() - 1] in "-\u2212"
+                and (m.start() < 2 or self.text[m.start() - 2] in " (:=\n")
+            ):
                 written = "-" + written
-            after = self.text[m.end():]
+            after = self.text[m.end() :]
             if _AGE_AFTER.search(after):
                 age = self.profile.first("age")
                 self._against(age.name if age else None, written, "age")
@@ -262,8 +323,9 @@ class _Checker:
             fraction = _FRACTION_AFTER.match(after)
             if fraction and label and label.column in (PAIR, *self._names("sbp")):
                 self._against(self._first_name("sbp"), written, "systolic blood pressure")
-                self._against(self._first_name("dbp"), fraction.group(1),
-                              "diastolic blood pressure")
+                self._against(
+                    self._first_name("dbp"), fraction.group(1), "diastolic blood pressure"
+                )
                 pair_done.add(m.end() + fraction.start(1))
                 continue
             if label is not None and label.column != PAIR:
@@ -298,18 +360,21 @@ class _Checker:
         else:
             ok = written.lstrip("-") in re.findall(r"\d+(?:\.\d+)?", str(value))
         if not ok:
-            shown = format_number(number, None) if (number := as_number(value)) is not None \
+            shown = (
+                format_number(number, None)
+                if (number := as_number(value)) is not None
                 else str(value)
+            )
             self.found.append(f"says {name} is {written} but the row has {shown}")
 
     def _polarity(self, match: _Match) -> bool | None:
         """True (affirmed), False (denied) or None (said to be unknown) for a flag mention."""
-        head = self.text[:match.start]
+        head = self.text[: match.start]
         cuts = list(_BOUNDARY_BEFORE.finditer(head))
-        before = head[cuts[-1].end():] if cuts else head
-        tail = self.text[match.end:]
+        before = head[cuts[-1].end() :] if cuts else head
+        tail = self.text[match.end :]
         stop = _BOUNDARY_AFTER.search(tail)
-        after = tail[:stop.start()] if stop else tail
+        after = tail[: stop.start()] if stop else tail
         if _UNKNOWN.search(before) or _UNKNOWN.search(after):
             return None
         if _AFTER_NO.search(after):
@@ -332,8 +397,9 @@ class _Checker:
             if is_missing(value):
                 self.found.append(f"states '{match.text}' but {column.name} is not recorded")
             elif bool(value) != claim:
-                self.found.append(f"says {column.name} is {claim} ('{match.text}') but the row "
-                                  f"has {bool(value)}")
+                self.found.append(
+                    f"says {column.name} is {claim} ('{match.text}') but the row has {bool(value)}"
+                )
 
     def _check_sex(self) -> None:
         column = self.profile.first("sex")
@@ -345,8 +411,9 @@ class _Checker:
             self.found.append(f"uses '{female.group()}' but the patient is male")
         elif sex is None and (female or male):
             word = (female or male).group()  # type: ignore[union-attr]
-            self.found.append(f"uses '{word}' but the row does not give the patient's sex as "
-                              "female or male")
+            self.found.append(
+                f"uses '{word}' but the row does not give the patient's sex as female or male"
+            )
 
     def _check_smoking(self) -> None:
         column = self.profile.first("smoking")
@@ -355,14 +422,14 @@ class _Checker:
         for m in _SMOKING_LABEL.finditer(text):
             said = smoking_states(m.group(1))
             if said and not said & allowed:
-                self.found.append(f"says '{m.group()}' but smoking status is "
-                                  f"{self._shown(column)}")
+                self.found.append(f"says '{m.group()}' but smoking status is {self._shown(column)}")
         text = _SMOKING_LABEL.sub(lambda m: " " * len(m.group()), text)
         for pattern, states in _SMOKING:
             for m in pattern.finditer(text):
                 if not states & allowed:
-                    self.found.append(f"says '{m.group()}' but smoking status is "
-                                      f"{self._shown(column)}")
+                    self.found.append(
+                        f"says '{m.group()}' but smoking status is {self._shown(column)}"
+                    )
             text = pattern.sub(lambda m: " " * len(m.group()), text)
 
     def _shown(self, column: ColumnRole | None) -> str:
@@ -376,26 +443,48 @@ class _Checker:
             own = "" if is_missing(value) else str(value).lower()
             for category in column.categories or ():
                 word = str(category).lower()
-                if (word == own or len(word) < 4 or word in _CATEGORY_STOPWORDS
-                        or word.replace(".", "").isdigit()
-                        or any(word in s for s in strings)):
+                if (
+                    word == own
+                    or len(word) < 4
+                    or word in _CATEGORY_STOPWORDS
+                    or word.replace(".", "").isdigit()
+                    or any(word in s for s in strings)
+                ):
                     continue
                 if re.search(r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])", self.text):
-                    self.found.append(f"mentions '{category}' but {column.name} is "
-                                      f"{own or 'not recorded'}")
+                    self.found.append(
+                        f"mentions '{category}' but {column.name} is {own or 'not recorded'}"
+                    )
 
 
 def _close(written: str, value: float) -> bool:
     """Equal up to the rounding the note wrote (``31`` or ``31.3`` for 31.27)."""
     number = float(written.replace(",", ""))
     decimals = len(written.split(".")[1]) if "." in written else 0
-    return abs(number - float(value)) <= 0.5 * 10.0 ** -decimals + 1e-9 * max(1.0, abs(value))
+    return abs(number - float(value)) <= 0.5 * 10.0**-decimals + 1e-9 * max(1.0, abs(value))
 
 
-_MONTH_NUMBER = {name: i for i, names in enumerate(
-    (("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-     ("october", "oct"), ("november", "nov"), ("december", "dec")), start=1) for name in names}
+_MONTH_NUMBER = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 
 
 def _parse_date(pattern: re.Pattern[str], m: re.Match[str]) -> list[date]:

@@ -38,8 +38,21 @@ ROLE_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ldl": ("LDL cholesterol", ("ldl cholesterol", "ldl")),
     "hdl": ("HDL cholesterol", ("hdl cholesterol", "hdl")),
     "triglycerides": ("triglycerides", ("triglycerides", "triglyceride")),
-    "death": ("outcome", ("died", "die", "deceased", "death", "passed away", "dead", "expired",
-                          "alive", "survived", "living")),
+    "death": (
+        "outcome",
+        (
+            "died",
+            "die",
+            "deceased",
+            "death",
+            "passed away",
+            "dead",
+            "expired",
+            "alive",
+            "survived",
+            "living",
+        ),
+    ),
     "admission_date": ("admission date", ("admitted", "admission date", "admission")),
     "discharge_date": ("discharge date", ("discharged", "discharge date", "discharge")),
 }
@@ -154,7 +167,8 @@ def _role_of(spec: ColumnSpec) -> str:
 
 def _numeric_categories(spec: ColumnSpec) -> bool:
     return bool(spec.categories) and all(
-        isinstance(c, int | float) and not isinstance(c, bool) for c in spec.categories or ())
+        isinstance(c, int | float) and not isinstance(c, bool) for c in spec.categories or ()
+    )
 
 
 def _flag_phrases(name: str) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -167,18 +181,24 @@ def _flag_phrases(name: str) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...
     words = normalise(name).split("_")
     head, rest = words[0], " ".join(words[1:])
     if head == "on" and rest:
-        return rest, ((f"is on {rest}", f"is taking {rest}", f"is currently on {rest}"),
-                      (f"is not on {rest}", f"is not taking {rest}", f"takes no {rest}"))
+        return rest, (
+            (f"is on {rest}", f"is taking {rest}", f"is currently on {rest}"),
+            (f"is not on {rest}", f"is not taking {rest}", f"takes no {rest}"),
+        )
     if head == "history" and words[1:2] == ["of"] and len(words) > 2:
         head, rest = "has", " ".join(words[2:])
     if head in ("has", "had", "hx") and rest:
-        return rest, ((f"has {rest}", f"has a history of {rest}", f"has known {rest}"),
-                      (f"has no {rest}", f"has no history of {rest}", f"does not have {rest}"))
+        return rest, (
+            (f"has {rest}", f"has a history of {rest}", f"has known {rest}"),
+            (f"has no {rest}", f"has no history of {rest}", f"does not have {rest}"),
+        )
     if head == "is" and rest:
         return rest, ((f"is {rest}",), (f"is not {rest}",))
     term = " ".join(words)
-    return term, ((f"{term}: yes", f"{term} recorded as yes"),
-                  (f"{term}: no", f"{term} recorded as no"))
+    return term, (
+        (f"{term}: yes", f"{term} recorded as yes"),
+        (f"{term}: no", f"{term} recorded as no"),
+    )
 
 
 def _catalog_columns(names: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -229,8 +249,9 @@ def profile_table(table: pd.DataFrame, *, schema: Schema | None = None) -> Table
         counts[role] = counts.get(role, 0) + 1
     profile = TableProfile()
     for spec in schema:
-        profile.columns[spec.name] = _column_role(spec, roles[spec.name], table, catalogue,
-                                                  unique=counts[roles[spec.name]] == 1)
+        profile.columns[spec.name] = _column_role(
+            spec, roles[spec.name], table, catalogue, unique=counts[roles[spec.name]] == 1
+        )
     return profile
 
 
@@ -245,23 +266,33 @@ def _infer(table: pd.DataFrame) -> Schema:
             specs.append(inferred[str(name)])
             continue
         dtype = table[name].dtype
-        kind = ("boolean" if pd.api.types.is_bool_dtype(dtype) else "datetime"
-                if pd.api.types.is_datetime64_any_dtype(dtype) else "numeric"
-                if pd.api.types.is_numeric_dtype(dtype) else "categorical")
+        kind = (
+            "boolean"
+            if pd.api.types.is_bool_dtype(dtype)
+            else "datetime"
+            if pd.api.types.is_datetime64_any_dtype(dtype)
+            else "numeric"
+            if pd.api.types.is_numeric_dtype(dtype)
+            else "categorical"
+        )
         specs.append(ColumnSpec(name=str(name), kind=kind, nullable=True))
     return Schema(columns=tuple(specs))
 
 
-def _column_role(spec: ColumnSpec, role: str, table: pd.DataFrame,
-                 catalogue: Mapping[str, tuple[str, str | None]], *, unique: bool) -> ColumnRole:
-    if role in ROLE_WORDS and role not in ("death", "admission_date", "discharge_date") \
-            and unique:
+def _column_role(
+    spec: ColumnSpec,
+    role: str,
+    table: pd.DataFrame,
+    catalogue: Mapping[str, tuple[str, str | None]],
+    *,
+    unique: bool,
+) -> ColumnRole:
+    if role in ROLE_WORDS and role not in ("death", "admission_date", "discharge_date") and unique:
         label = ROLE_WORDS[role][0]
     else:
         label = humanise(spec.name)
     typical = _typical(table, spec.name)
-    unit = spec.unit or catalogue.get(spec.name, (None, None))[1] \
-        or _default_unit(role, typical)
+    unit = spec.unit or catalogue.get(spec.name, (None, None))[1] or _default_unit(role, typical)
     if role == "age":
         unit = None  # written as "N-year-old" or "aged N"
     kind = spec.kind
@@ -273,9 +304,18 @@ def _column_role(spec: ColumnSpec, role: str, table: pd.DataFrame,
     if role == "generic_boolean":
         term, phrases = _flag_phrases(spec.name)
         keywords = tuple(sorted({*keywords, term}))
-    return ColumnRole(name=spec.name, kind=kind, role=role, label=label, unit=unit,
-                      decimals=decimals, categories=spec.categories,
-                      identifier_type=spec.identifier_type, keywords=keywords, phrases=phrases)
+    return ColumnRole(
+        name=spec.name,
+        kind=kind,
+        role=role,
+        label=label,
+        unit=unit,
+        decimals=decimals,
+        categories=spec.categories,
+        identifier_type=spec.identifier_type,
+        keywords=keywords,
+        phrases=phrases,
+    )
 
 
 def _typical(table: pd.DataFrame, name: str) -> float | None:

@@ -31,20 +31,46 @@ from synthpatient.notes._profile import (
 NoteKind = str  # "visit" or "admission"
 
 HEADERS = {
-    "visit": ("Clinic visit note.", "Outpatient review.", "Follow-up visit.", "Visit summary.",
-              "Progress note.", "Clinic letter."),
-    "admission": ("Admission note.", "Hospital admission.", "Admission summary.",
-                  "Admitting note.", "Inpatient admission record."),
+    "visit": (
+        "Clinic visit note.",
+        "Outpatient review.",
+        "Follow-up visit.",
+        "Visit summary.",
+        "Progress note.",
+        "Clinic letter.",
+    ),
+    "admission": (
+        "Admission note.",
+        "Hospital admission.",
+        "Admission summary.",
+        "Admitting note.",
+        "Inpatient admission record.",
+    ),
 }
 SETTINGS = {
-    "visit": (" seen in clinic", " reviewed in the outpatient clinic", " attending for review",
-              " seen for follow-up", ""),
-    "admission": (" admitted to hospital", " admitted to the ward", " admitted for assessment",
-                  " admitted"),
+    "visit": (
+        " seen in clinic",
+        " reviewed in the outpatient clinic",
+        " attending for review",
+        " seen for follow-up",
+        "",
+    ),
+    "admission": (
+        " admitted to hospital",
+        " admitted to the ward",
+        " admitted for assessment",
+        " admitted",
+    ),
 }
-CLOSINGS = ("Plan: continue routine follow-up.", "Follow-up as planned.",
-            "Findings reviewed with the patient.", "Next review to be arranged.",
-            "No further comments.", "Plan discussed and agreed.", "")
+CLOSINGS = (
+    "Plan: continue routine follow-up.",
+    "Follow-up as planned.",
+    "Findings reviewed with the patient.",
+    "Next review to be arranged.",
+    "No further comments.",
+    "Plan discussed and agreed.",
+    "",
+)
 VITAL_INTROS = ("Vital signs", "Observations", "On examination", "Examination")
 LAB_INTROS = ("Laboratory results", "Labs", "Blood tests", "Recent bloods", "Results")
 OTHER_INTROS = ("Other results", "Further values", "Additional measurements", "Also recorded")
@@ -123,10 +149,16 @@ class TemplateWriter:
 
     def _header(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str]) -> str:
         header = _pick(rng, HEADERS[self.kind])
-        names = [c for c in self.profile.by_role("identifier")
-                 if c.identifier_type in ("name", "first_name", "last_name")]
-        ids = [c for c in self.profile.by_role("identifier")
-               if c.identifier_type in ("integer_id", "string_id")]
+        names = [
+            c
+            for c in self.profile.by_role("identifier")
+            if c.identifier_type in ("name", "first_name", "last_name")
+        ]
+        ids = [
+            c
+            for c in self.profile.by_role("identifier")
+            if c.identifier_type in ("integer_id", "string_id")
+        ]
         who = " ".join(str(row[c.name]) for c in names if not is_missing(row.get(c.name)))
         ident = next((str(row[c.name]) for c in ids if not is_missing(row.get(c.name))), "")
         used.update(c.name for c in names + ids)
@@ -141,7 +173,8 @@ class TemplateWriter:
         age = as_number(row.get(age_col.name)) if age_col else None
         sex = self._sex(row)
         noun = {"female": ("woman", "female patient"), "male": ("man", "male patient")}.get(
-            sex or "", ("patient",))
+            sex or "", ("patient",)
+        )
         noun_text = _pick(rng, noun)
         extra = ""
         if sex_col is not None:
@@ -150,8 +183,9 @@ class TemplateWriter:
             if is_missing(value):
                 extra = f" ({sex_col.label} {MISSING_TEXT})"
             elif sex is None:
-                extra = _pick(rng, (f" ({sex_col.label} {value})", f" (recorded {sex_col.label} "
-                                                                   f"{value})"))
+                extra = _pick(
+                    rng, (f" ({sex_col.label} {value})", f" (recorded {sex_col.label} {value})")
+                )
         setting = self._setting(row, rng, used)
         if age_col is not None:
             used.add(age_col.name)
@@ -165,8 +199,11 @@ class TemplateWriter:
             return f"{article} {years}-year-old {noun_text}{extra}{setting}."
         if style == 1:
             return f"{_cap(noun_text)}{extra}, aged {years},{setting or ' seen'}."
-        return f"Patient aged {years} years{extra}{setting}." if sex is None else \
-            f"{_cap(noun_text)}, {years} years old{extra},{setting or ' seen'}."
+        return (
+            f"Patient aged {years} years{extra}{setting}."
+            if sex is None
+            else f"{_cap(noun_text)}, {years} years old{extra},{setting or ' seen'}."
+        )
 
     def _setting(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str]) -> str:
         setting = _pick(rng, SETTINGS[self.kind])
@@ -180,42 +217,60 @@ class TemplateWriter:
 
     # -- sections ------------------------------------------------------------------------------
     def _numeric_columns(self, roles: Sequence[str] | None, used: set[str]) -> list[ColumnRole]:
-        columns = [c for c in self.profile.columns.values() if c.name not in used
-                   and c.kind in ("numeric", "integer")
-                   and c.role not in ("age", "sex", "smoking", "identifier")]
+        columns = [
+            c
+            for c in self.profile.columns.values()
+            if c.name not in used
+            and c.kind in ("numeric", "integer")
+            and c.role not in ("age", "sex", "smoking", "identifier")
+        ]
         if roles is None:
             return columns
         return sorted((c for c in columns if c.role in roles), key=lambda c: roles.index(c.role))
 
-    def _values(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str],
-                roles: Sequence[str] | None, intros: Sequence[str], pronoun: str) -> str:
+    def _values(
+        self,
+        row: Mapping[str, Any],
+        rng: np.random.Generator,
+        used: set[str],
+        roles: Sequence[str] | None,
+        intros: Sequence[str],
+        pronoun: str,
+    ) -> str:
         """Labelled values in one of several list styles; missing ones said or left out."""
         columns = self._numeric_columns(roles, used)
         used.update(c.name for c in columns)
         items, missing = self._items(row, columns)
         sentences = []
         for start in range(0, len(items), 6):
-            sentences.append(self._list_sentence(items[start:start + 6], rng, intros, pronoun))
+            sentences.append(self._list_sentence(items[start : start + 6], rng, intros, pronoun))
         if missing and rng.random() < 0.6:
             labels = ", ".join(missing)
-            sentences.append(_pick(rng, (f"{_cap(labels)} {MISSING_TEXT}.",
-                                         f"Not recorded: {labels}.")))
+            sentences.append(
+                _pick(rng, (f"{_cap(labels)} {MISSING_TEXT}.", f"Not recorded: {labels}."))
+            )
         return " ".join(sentences)
 
-    def _items(self, row: Mapping[str, Any],
-               columns: list[ColumnRole]) -> tuple[list[tuple[str, str]], list[str]]:
+    def _items(
+        self, row: Mapping[str, Any], columns: list[ColumnRole]
+    ) -> tuple[list[tuple[str, str]], list[str]]:
         items: list[tuple[str, str]] = []
         missing: list[str] = []
         by_role = {c.role: c for c in columns}
         pair = by_role.get("sbp"), by_role.get("dbp")
-        paired = pair[0] is not None and pair[1] is not None and not any(
-            is_missing(row.get(c.name)) for c in pair if c is not None)
+        paired = (
+            pair[0] is not None
+            and pair[1] is not None
+            and not any(is_missing(row.get(c.name)) for c in pair if c is not None)
+        )
         for column in columns:
             if paired and column.role in ("sbp", "dbp"):
                 if column.role == "sbp":
                     systolic, diastolic = pair  # type: ignore[misc]
-                    text = (f"{format_number(float(row[systolic.name]), 0)}/"
-                            f"{format_number(float(row[diastolic.name]), 0)} mmHg")
+                    text = (
+                        f"{format_number(float(row[systolic.name]), 0)}/"
+                        f"{format_number(float(row[diastolic.name]), 0)} mmHg"
+                    )
                     items.append(("blood pressure", text))
                 continue
             value = row.get(column.name)
@@ -226,8 +281,9 @@ class TemplateWriter:
         return items, missing
 
     @staticmethod
-    def _list_sentence(items: list[tuple[str, str]], rng: np.random.Generator,
-                       intros: Sequence[str], pronoun: str) -> str:
+    def _list_sentence(
+        items: list[tuple[str, str]], rng: np.random.Generator, intros: Sequence[str], pronoun: str
+    ) -> str:
         if not items:
             return ""
         style = int(rng.integers(5))
@@ -243,8 +299,9 @@ class TemplateWriter:
         lead = _pick(rng, (f"{_cap(pronoun)} had", "Findings include", "Values include"))
         return f"{lead} " + _join([f"{k} of {v}" for k, v in items], rng) + "."
 
-    def _flags(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str],
-               pronoun: str) -> str:
+    def _flags(
+        self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str], pronoun: str
+    ) -> str:
         verb_phrases, label_phrases, missing = [], [], []
         for column in self.profile.by_role("generic_boolean"):
             used.add(column.name)
@@ -265,8 +322,9 @@ class TemplateWriter:
             sentences.append(_cap("; ".join(missing)) + ".")
         return " ".join(sentences)
 
-    def _smoking(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str],
-                 pronoun: str) -> str:
+    def _smoking(
+        self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str], pronoun: str
+    ) -> str:
         column = self.profile.first("smoking")
         if column is None:
             return ""
@@ -276,8 +334,11 @@ class TemplateWriter:
             return _pick(rng, ("Smoking status not recorded.", ""))
         states = smoking_states(value)
         options = {
-            frozenset({"never"}): ("has never smoked", "is a lifelong non-smoker",
-                                   "is a never-smoker"),
+            frozenset({"never"}): (
+                "has never smoked",
+                "is a lifelong non-smoker",
+                "is a never-smoker",
+            ),
             frozenset({"former"}): ("is a former smoker", "is an ex-smoker", "quit smoking"),
             frozenset({"current"}): ("is a current smoker", "currently smokes", "smokes"),
             frozenset({"never", "former"}): ("does not currently smoke", "is a non-smoker"),
@@ -286,8 +347,7 @@ class TemplateWriter:
             return f"Smoking status recorded as {value}."
         return f"{_cap(pronoun)} {_pick(rng, options)}."
 
-    def _categories(self, row: Mapping[str, Any], rng: np.random.Generator,
-                    used: set[str]) -> str:
+    def _categories(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str]) -> str:
         parts = []
         for column in self.profile.by_role("generic_categorical"):
             used.add(column.name)
@@ -297,8 +357,16 @@ class TemplateWriter:
                     parts.append(f"{column.label}: {MISSING_TEXT}")
                 continue
             text = format_value(column, value)
-            parts.append(_pick(rng, (f"{column.label}: {text}", f"{column.label} recorded as "
-                                     f"{text}", f"{column.label} was {text}")))
+            parts.append(
+                _pick(
+                    rng,
+                    (
+                        f"{column.label}: {text}",
+                        f"{column.label} recorded as {text}",
+                        f"{column.label} was {text}",
+                    ),
+                )
+            )
         return _cap("; ".join(parts)) + "." if parts else ""
 
     def _dates(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str]) -> str:
@@ -312,13 +380,17 @@ class TemplateWriter:
                 continue
             date = format_date(value, rng)
             label = column.label
-            options = (f"{label}: {date}", f"{label} was {date}", f"{label} {date}") \
-                if label.endswith("date") else (f"{label}: {date}", f"{label} on {date}")
+            options = (
+                (f"{label}: {date}", f"{label} was {date}", f"{label} {date}")
+                if label.endswith("date")
+                else (f"{label}: {date}", f"{label} on {date}")
+            )
             parts.append(_pick(rng, options))
         return _cap("; ".join(parts)) + "." if parts else ""
 
-    def _death(self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str],
-               pronoun: str) -> str:
+    def _death(
+        self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str], pronoun: str
+    ) -> str:
         column = self.profile.first("death")
         if column is None:
             return ""
@@ -327,7 +399,14 @@ class TemplateWriter:
         if is_missing(value):
             return _pick(rng, ("Outcome not recorded.", ""))
         if bool(value):
-            return _pick(rng, (f"{_cap(pronoun)} died.", "Outcome: died.",
-                               f"{_cap(pronoun)} is recorded as deceased."))
-        return _pick(rng, (f"{_cap(pronoun)} survived.", "Outcome: alive.",
-                           f"{_cap(pronoun)} did not die."))
+            return _pick(
+                rng,
+                (
+                    f"{_cap(pronoun)} died.",
+                    "Outcome: died.",
+                    f"{_cap(pronoun)} is recorded as deceased.",
+                ),
+            )
+        return _pick(
+            rng, (f"{_cap(pronoun)} survived.", "Outcome: alive.", f"{_cap(pronoun)} did not die.")
+        )

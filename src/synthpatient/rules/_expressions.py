@@ -48,21 +48,51 @@ MAX_DEPTH = 50
 MAX_EXPONENT = 1_000.0
 
 _ARITHMETIC: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
     ast.Mod: np.mod,
 }
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
 _ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _NUMERIC_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
-    "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
+    "abs": np.abs,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
 }
 _FUNCTIONS = (*_NUMERIC_FUNCTIONS, "isnull", "notnull")
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Name,
-            ast.Constant, ast.Load, ast.Call, ast.List, ast.Tuple, ast.And, ast.Or, ast.Not,
-            ast.USub, ast.UAdd, ast.In, ast.NotIn, ast.Pow, *_ARITHMETIC, *_COMPARE)
+_ALLOWED = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.Name,
+    ast.Constant,
+    ast.Load,
+    ast.Call,
+    ast.List,
+    ast.Tuple,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.In,
+    ast.NotIn,
+    ast.Pow,
+    *_ARITHMETIC,
+    *_COMPARE,
+)
 # object columns whose values are all numbers or booleans (missing values aside)
 _NUMBER_KINDS = {"boolean", "integer", "floating", "mixed-integer-float", "decimal", "empty"}
 _VARIES = object()  # a sub-expression that reads a column: not foldable while parsing
@@ -71,21 +101,25 @@ _HELP = "write it like `ldl + hdl <= total_cholesterol` or `sex in ['female', 'm
 
 # --- parsing ------------------------------------------------------------------------------
 
+
 def parse_expression(text: str) -> ast.Expression:
     """Parse and check ``text``; constant parts are computed now, so limits fail early."""
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be text; {_HELP}")
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise ExpressionError(f"the expression is {len(text):,} characters long; keep it under "
-                              f"{MAX_EXPRESSION_CHARS:,} (split it into several rules)")
+        raise ExpressionError(
+            f"the expression is {len(text):,} characters long; keep it under "
+            f"{MAX_EXPRESSION_CHARS:,} (split it into several rules)"
+        )
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"syntax error{where}: {_one_line(exc.msg)}; {_HELP}") from exc
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; absurd nesting
-        raise ExpressionError(f"the expression cannot be read (control characters or "
-                              f"extreme nesting); {_HELP}") from exc
+        raise ExpressionError(
+            f"the expression cannot be read (control characters or extreme nesting); {_HELP}"
+        ) from exc
     _check_structure(tree)
     with np.errstate(all="ignore"):
         _Evaluator(None, None)(tree)  # constant parts: a bad power fails here, not per table
@@ -93,42 +127,62 @@ def parse_expression(text: str) -> ast.Expression:
 
 
 def _check_structure(tree: ast.Expression) -> None:
-    in_lists = {id(c) for n in ast.walk(tree) if isinstance(n, ast.Compare)
-                for op, c in zip(n.ops, n.comparators, strict=True)
-                if isinstance(op, ast.In | ast.NotIn)}
+    in_lists = {
+        id(c)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Compare)
+        for op, c in zip(n.ops, n.comparators, strict=True)
+        if isinstance(op, ast.In | ast.NotIn)
+    }
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]  # iterative: no recursion on deep input
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise ExpressionError(f"the expression nests more than {MAX_DEPTH} levels deep; "
-                                  "split it into simpler rules")
+            raise ExpressionError(
+                f"the expression nests more than {MAX_DEPTH} levels deep; "
+                "split it into simpler rules"
+            )
         if not isinstance(node, _ALLOWED):
-            raise ExpressionError(f"'{type(node).__name__}' is not allowed in a rule "
-                                  f"expression; {_HELP}")
-        if isinstance(node, ast.Call) and (not isinstance(node.func, ast.Name)
-                                           or node.func.id not in _FUNCTIONS or node.keywords
-                                           or len(node.args) != 1):
-            raise ExpressionError(f"only these one-argument functions are allowed: "
-                                  f"{', '.join(sorted(_FUNCTIONS))}")
+            raise ExpressionError(
+                f"'{type(node).__name__}' is not allowed in a rule expression; {_HELP}"
+            )
+        if isinstance(node, ast.Call) and (
+            not isinstance(node.func, ast.Name)
+            or node.func.id not in _FUNCTIONS
+            or node.keywords
+            or len(node.args) != 1
+        ):
+            raise ExpressionError(
+                f"only these one-argument functions are allowed: {', '.join(sorted(_FUNCTIONS))}"
+            )
         if isinstance(node, ast.Compare) and any(
-                isinstance(op, ast.In | ast.NotIn) and not isinstance(c, ast.List | ast.Tuple)
-                for op, c in zip(node.ops, node.comparators, strict=True)):
-            raise ExpressionError("'in' and 'not in' need a literal list on their right, "
-                                  "e.g. `smoker in ['never', 'former']`")
+            isinstance(op, ast.In | ast.NotIn) and not isinstance(c, ast.List | ast.Tuple)
+            for op, c in zip(node.ops, node.comparators, strict=True)
+        ):
+            raise ExpressionError(
+                "'in' and 'not in' need a literal list on their right, "
+                "e.g. `smoker in ['never', 'former']`"
+            )
         if isinstance(node, ast.List | ast.Tuple):
             if id(node) not in in_lists:
-                raise ExpressionError(f"a list is allowed only after 'in' or 'not in' "
-                                      f"(`{_show(node)}`)")
+                raise ExpressionError(
+                    f"a list is allowed only after 'in' or 'not in' (`{_show(node)}`)"
+                )
             if not all(_is_literal(e) for e in node.elts):
-                raise ExpressionError(f"a list after 'in' may hold only numbers, text, True, "
-                                      f"False or None (`{_show(node)}`)")
+                raise ExpressionError(
+                    f"a list after 'in' may hold only numbers, text, True, "
+                    f"False or None (`{_show(node)}`)"
+                )
         if isinstance(node, ast.Constant):
             _constant(node)  # refuses complex numbers, bytes, numbers too large for a float
         if isinstance(node, ast.BinOp) and any(
-                isinstance(side, ast.Constant) and isinstance(side.value, str)
-                for side in (node.left, node.right)):
-            raise ExpressionError(f"text cannot be used in arithmetic (`{_show(node)}`); "
-                                  "compare it instead, e.g. `sex == 'female'`")
+            isinstance(side, ast.Constant) and isinstance(side.value, str)
+            for side in (node.left, node.right)
+        ):
+            raise ExpressionError(
+                f"text cannot be used in arithmetic (`{_show(node)}`); "
+                "compare it instead, e.g. `sex == 'female'`"
+            )
         child_depth = depth + 1 if isinstance(node, ast.expr) else depth
         stack.extend((child, child_depth) for child in ast.iter_child_nodes(node))
 
@@ -148,10 +202,13 @@ def _constant(node: ast.Constant) -> Any:
         try:
             return np.float64(value)  # floats only: no unbounded Python-int arithmetic
         except OverflowError:
-            raise ExpressionError("a number in the expression is too large; numbers up to "
-                                  "about 1e308 can be used") from None
-    raise ExpressionError(f"'{type(value).__name__}' values are not allowed in a rule "
-                          "expression; use numbers, text in quotes, True, False or None")
+            raise ExpressionError(
+                "a number in the expression is too large; numbers up to about 1e308 can be used"
+            ) from None
+    raise ExpressionError(
+        f"'{type(value).__name__}' values are not allowed in a rule "
+        "expression; use numbers, text in quotes, True, False or None"
+    )
 
 
 def referenced_columns(tree: ast.Expression) -> set[str]:
@@ -161,8 +218,10 @@ def referenced_columns(tree: ast.Expression) -> set[str]:
 
 # --- evaluating ---------------------------------------------------------------------------
 
-def evaluate(tree: ast.Expression, frame: pd.DataFrame, *,
-             deadline: float | None = None) -> np.ndarray:
+
+def evaluate(
+    tree: ast.Expression, frame: pd.DataFrame, *, deadline: float | None = None
+) -> np.ndarray:
     """Evaluate to one value per row (a boolean array for a condition).
 
     Args:
@@ -175,12 +234,12 @@ def evaluate(tree: ast.Expression, frame: pd.DataFrame, *,
     try:
         return np.broadcast_to(np.asarray(result), (len(frame),))
     except ValueError:
-        raise ExpressionError("the expression does not give one value per row; "
-                              f"{_HELP}") from None
+        raise ExpressionError(f"the expression does not give one value per row; {_HELP}") from None
 
 
-def evaluate_condition(tree: ast.Expression, frame: pd.DataFrame, *,
-                       deadline: float | None = None) -> np.ndarray:
+def evaluate_condition(
+    tree: ast.Expression, frame: pd.DataFrame, *, deadline: float | None = None
+) -> np.ndarray:
     """Evaluate a condition to a writable boolean array; a missing value counts as False."""
     values = evaluate(tree, frame, deadline=deadline)
     return np.array(_truth(values, tree.body), dtype=bool)
@@ -213,11 +272,15 @@ class _Evaluator:
             raise
         except Exception as exc:  # numpy and pandas type errors: said in words, no values
             kinds = " and ".join(dict.fromkeys(_kind(c) for c in children))
-            raise ExpressionError(f"`{_show(node)}` cannot be computed for {kinds}; check the "
-                                  "types of the columns it reads") from exc
+            raise ExpressionError(
+                f"`{_show(node)}` cannot be computed for {kinds}; check the "
+                "types of the columns it reads"
+            ) from exc
         if isinstance(result, np.ndarray) and result.size > self.rows:
-            raise ExpressionError(f"`{_show(node)}` would make more values than the table has "
-                                  "rows; compare columns with single values")
+            raise ExpressionError(
+                f"`{_show(node)}` would make more values than the table has "
+                "rows; compare columns with single values"
+            )
         return result
 
     def _tick(self) -> None:
@@ -272,14 +335,19 @@ def _power(node: ast.BinOp, base: Any, exponent: Any) -> Any:
     base, exponent = _number(node, base, False), _number(node, exponent, False)
     too_big = np.count_nonzero(np.abs(exponent) > MAX_EXPONENT)  # NaN compares False
     if too_big:
-        raise ExpressionError(f"`{_show(node)}` raises to a power above {MAX_EXPONENT:,.0f} in "
-                              f"absolute value{_on_rows(too_big, exponent)}; use a smaller power")
+        raise ExpressionError(
+            f"`{_show(node)}` raises to a power above {MAX_EXPONENT:,.0f} in "
+            f"absolute value{_on_rows(too_big, exponent)}; use a smaller power"
+        )
     result = np.power(base, exponent)
-    overflow = np.count_nonzero(np.isinf(result) & np.isfinite(base) & np.isfinite(exponent)
-                                & (base != 0))
+    overflow = np.count_nonzero(
+        np.isinf(result) & np.isfinite(base) & np.isfinite(exponent) & (base != 0)
+    )
     if overflow:
-        raise ExpressionError(f"`{_show(node)}` is too large to compute (it overflows)"
-                              f"{_on_rows(overflow, result)}; use a smaller power")
+        raise ExpressionError(
+            f"`{_show(node)}` is too large to compute (it overflows)"
+            f"{_on_rows(overflow, result)}; use a smaller power"
+        )
     return result
 
 
@@ -310,14 +378,19 @@ def _as_date_if_needed(value: Any, other: Any) -> Any:
         try:
             return pd.Timestamp(value).tz_localize(None).to_datetime64()
         except (ValueError, TypeError):
-            raise ExpressionError(f"the text '{_one_line(value)[:40]}' is compared with a date "
-                                  "but is not a date; write dates as 'YYYY-MM-DD'") from None
+            raise ExpressionError(
+                f"the text '{_one_line(value)[:40]}' is compared with a date "
+                "but is not a date; write dates as 'YYYY-MM-DD'"
+            ) from None
     return value
 
 
 def _numeric_if_possible(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype.kind == "O" \
-            and pd.api.types.infer_dtype(value, skipna=True) in _NUMBER_KINDS:
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "O"
+        and pd.api.types.infer_dtype(value, skipna=True) in _NUMBER_KINDS
+    ):
         return _to_float(value)
     return value
 
@@ -358,10 +431,13 @@ def _number(node: ast.AST, value: Any, dates: bool) -> Any:
         return value
     what = _kind(value)
     if what == "text":
-        raise ExpressionError(f"text cannot be used in arithmetic (`{_show(node)}`); compare "
-                              "it instead, e.g. `sex == 'female'`")
-    raise ExpressionError(f"`{_show(node)}` needs numbers but got {what}; check the types of "
-                          "the columns it reads")
+        raise ExpressionError(
+            f"text cannot be used in arithmetic (`{_show(node)}`); compare "
+            "it instead, e.g. `sex == 'female'`"
+        )
+    raise ExpressionError(
+        f"`{_show(node)}` needs numbers but got {what}; check the types of the columns it reads"
+    )
 
 
 def _to_float(values: np.ndarray) -> np.ndarray:
@@ -390,18 +466,20 @@ def _truth(value: Any, node: ast.AST) -> Any:
                 return out
             if inferred in _NUMBER_KINDS:
                 return _to_float(value) != 0
-    raise ExpressionError(f"`{_show(node)}` needs true/false values (comparisons such as "
-                          f"`x > 1`) but got {_kind(value)}")
+    raise ExpressionError(
+        f"`{_show(node)}` needs true/false values (comparisons such as "
+        f"`x > 1`) but got {_kind(value)}"
+    )
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
-        raise ExpressionError(f"the table has no column '{name}'; fix the expression or the "
-                              "table")
+        raise ExpressionError(f"the table has no column '{name}'; fix the expression or the table")
     values = frame[name]
     if isinstance(values, pd.DataFrame):
-        raise ExpressionError(f"the table has more than one column named '{name}'; rename "
-                              "them so each name is unique")
+        raise ExpressionError(
+            f"the table has more than one column named '{name}'; rename them so each name is unique"
+        )
     try:
         if pd.api.types.is_datetime64_any_dtype(values):
             return values.to_numpy(dtype="datetime64[ns]")
@@ -411,8 +489,10 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
             return values.to_numpy(dtype=float, na_value=np.nan)
         return values.to_numpy(dtype=object)
     except (TypeError, ValueError, OverflowError):
-        raise ExpressionError(f"column '{name}' has a type rules cannot read "
-                              f"({values.dtype}); convert it to numbers, text or dates") from None
+        raise ExpressionError(
+            f"column '{name}' has a type rules cannot read "
+            f"({values.dtype}); convert it to numbers, text or dates"
+        ) from None
 
 
 def _kind(value: Any) -> str:
@@ -434,17 +514,25 @@ def _kind(value: Any) -> str:
         kind = value.dtype.kind
         if kind == "O":
             inferred = pd.api.types.infer_dtype(value, skipna=True)
-            return {"string": "text", "boolean": "true/false values", "empty": "missing values"
-                    }.get(inferred, "numbers" if inferred in _NUMBER_KINDS else "mixed values")
-        return {"b": "true/false values", "M": "dates", "m": "durations", "U": "text",
-                "S": "text"}.get(kind, "numbers")
+            return {
+                "string": "text",
+                "boolean": "true/false values",
+                "empty": "missing values",
+            }.get(inferred, "numbers" if inferred in _NUMBER_KINDS else "mixed values")
+        return {
+            "b": "true/false values",
+            "M": "dates",
+            "m": "durations",
+            "U": "text",
+            "S": "text",
+        }.get(kind, "numbers")
     return "values of an unsupported kind"
 
 
 def _show(node: ast.AST, limit: int = 60) -> str:
     """The rule's own text for ``node`` (never table values), on one line and short."""
     text = _one_line(ast.unparse(node))
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_line(text: str) -> str:

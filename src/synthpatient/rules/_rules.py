@@ -101,8 +101,10 @@ class Rule(BaseModel):
     def _one_kind(self) -> Rule:
         kinds = [k for k in _KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("give exactly one of range, compare, implies, expression "
-                             f"(got {', '.join(kinds) or 'none'})")
+            raise ValueError(
+                "give exactly one of range, compare, implies, expression "
+                f"(got {', '.join(kinds) or 'none'})"
+            )
         return self
 
     @property
@@ -153,8 +155,9 @@ class RuleResult:
 
     @property
     def message(self) -> str:
-        return (f"{self.n_violations} of {self.n_applicable} rows break '{self.rule_id}'"
-                + (f": {self.description}" if self.description else ""))
+        return f"{self.n_violations} of {self.n_applicable} rows break '{self.rule_id}'" + (
+            f": {self.description}" if self.description else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -181,13 +184,20 @@ class RuleSet:
         >>> rules.compare(real, synthetic)                 # rates side by side
     """
 
-    def __init__(self, rules: list[Rule], *, name: str = "rules", description: str = "",
-                 time_budget_s: float = DEFAULT_TIME_BUDGET_S) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        *,
+        name: str = "rules",
+        description: str = "",
+        time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+    ) -> None:
         ids = [r.id for r in rules]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise RuleError(f"Rule ids must be unique; repeated: "
-                            f"{', '.join(_label(d) for d in dupes)}.")
+            raise RuleError(
+                f"Rule ids must be unique; repeated: {', '.join(_label(d) for d in dupes)}."
+            )
         self.name, self.description, self.rules = name, description, list(rules)
         self.time_budget_s = _budget(time_budget_s)
         self._compiled = [self._compile(r) for r in rules]
@@ -199,8 +209,7 @@ class RuleSet:
             condition = None if condition_text is None else parse_expression(condition_text)
             check = parse_expression(check_text)
         except ExpressionError as exc:
-            raise RuleError(f"Rule '{_label(rule.id)}' has an invalid expression: {exc}.") \
-                from exc
+            raise RuleError(f"Rule '{_label(rule.id)}' has an invalid expression: {exc}.") from exc
         columns = referenced_columns(check)
         if condition is not None:
             columns |= referenced_columns(condition)
@@ -208,8 +217,9 @@ class RuleSet:
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
-    def from_yaml(cls, source: str | Path, *,
-                  time_budget_s: float = DEFAULT_TIME_BUDGET_S) -> RuleSet:
+    def from_yaml(
+        cls, source: str | Path, *, time_budget_s: float = DEFAULT_TIME_BUDGET_S
+    ) -> RuleSet:
         """Load from a YAML file path or YAML text; errors name the line and column."""
         import yaml
 
@@ -223,12 +233,14 @@ class RuleSet:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise DataError(f"The {where} is not valid YAML{at}: "
-                            f"{_one_line(getattr(exc, 'problem', None) or 'syntax error')}."
-                            ) from exc
+            raise DataError(
+                f"The {where} is not valid YAML{at}: "
+                f"{_one_line(getattr(exc, 'problem', None) or 'syntax error')}."
+            ) from exc
         except RecursionError:
-            raise DataError(f"The {where} nests too deeply to read; rules need only a list of "
-                            "mappings.") from None
+            raise DataError(
+                f"The {where} nests too deeply to read; rules need only a list of mappings."
+            ) from None
         if isinstance(data, list):
             data = {"rules": data}
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
@@ -241,11 +253,16 @@ class RuleSet:
                 err = exc.errors()[0]
                 loc = ".".join(str(p) for p in err.get("loc", ()))
                 ident = item.get("id", f"#{i}") if isinstance(item, dict) else f"#{i}"
-                raise RuleError(f"Rule {_label(ident)} in the {where} is not valid: "
-                                f"{loc + ': ' if loc else ''}{_one_line(err.get('msg'))}."
-                                ) from exc
-        return cls(rules, name=str(data.get("name", "rules")),
-                   description=str(data.get("description", "")), time_budget_s=time_budget_s)
+                raise RuleError(
+                    f"Rule {_label(ident)} in the {where} is not valid: "
+                    f"{loc + ': ' if loc else ''}{_one_line(err.get('msg'))}."
+                ) from exc
+        return cls(
+            rules,
+            name=str(data.get("name", "rules")),
+            description=str(data.get("description", "")),
+            time_budget_s=time_budget_s,
+        )
 
     # -- checking ------------------------------------------------------------------------------
     def columns(self) -> set[str]:
@@ -254,11 +271,11 @@ class RuleSet:
     def restricted_to(self, columns: set[str] | list[str]) -> RuleSet:
         """The rules that read only ``columns`` (e.g. those a narrower table still has)."""
         kept = [c.rule for c in self._compiled if c.columns <= set(columns)]
-        return RuleSet(kept, name=self.name, description=self.description,
-                       time_budget_s=self.time_budget_s)
+        return RuleSet(
+            kept, name=self.name, description=self.description, time_budget_s=self.time_budget_s
+        )
 
-    def check(self, frame: pd.DataFrame, *,
-              time_budget_s: float | None = None) -> list[RuleResult]:
+    def check(self, frame: pd.DataFrame, *, time_budget_s: float | None = None) -> list[RuleResult]:
         """One result per rule.
 
         Args:
@@ -270,19 +287,24 @@ class RuleSet:
                 takes longer than the budget; the message names the rule.
         """
         if not isinstance(frame, pd.DataFrame):
-            raise InvalidParameterError(f"Rules check a pandas DataFrame; got "
-                                        f"{type(frame).__name__}.")
+            raise InvalidParameterError(
+                f"Rules check a pandas DataFrame; got {type(frame).__name__}."
+            )
         budget = self.time_budget_s if time_budget_s is None else _budget(time_budget_s)
         have = set(frame.columns)
-        lacking = [(c.rule.id, sorted(c.columns - have)) for c in self._compiled
-                   if not c.columns <= have]
+        lacking = [
+            (c.rule.id, sorted(c.columns - have)) for c in self._compiled if not c.columns <= have
+        ]
         if lacking:
-            shown = "; ".join(f"'{_label(rule)}' reads {', '.join(cols)}"
-                              for rule, cols in lacking[:5])
+            shown = "; ".join(
+                f"'{_label(rule)}' reads {', '.join(cols)}" for rule, cols in lacking[:5]
+            )
             more = f" (and {len(lacking) - 5} more rules)" if len(lacking) > 5 else ""
-            raise RuleError(f"Rules read column(s) the table does not have: {shown}{more}. "
-                            "Fix the rules file or the table, or check only the rules it can "
-                            "(RuleSet.restricted_to).")
+            raise RuleError(
+                f"Rules read column(s) the table does not have: {shown}{more}. "
+                "Fix the rules file or the table, or check only the rules it can "
+                "(RuleSet.restricted_to)."
+            )
         return [self._check_one(c, frame, budget) for c in self._compiled]
 
     @staticmethod
@@ -298,39 +320,59 @@ class RuleSet:
                 applies &= evaluate_condition(compiled.condition, frame, deadline=deadline)
             holds = evaluate_condition(compiled.check, frame, deadline=deadline)
         except ExpressionTimeout:
-            raise RuleError(f"Rule '{_label(rule.id)}' took longer than {budget:g} s on {n:,} "
-                            "rows; simplify it or raise the budget (time_budget_s).") from None
+            raise RuleError(
+                f"Rule '{_label(rule.id)}' took longer than {budget:g} s on {n:,} "
+                "rows; simplify it or raise the budget (time_budget_s)."
+            ) from None
         except ExpressionError as exc:
-            raise RuleError(f"Rule '{_label(rule.id)}' cannot be checked on this table: "
-                            f"{exc}.") from exc
+            raise RuleError(
+                f"Rule '{_label(rule.id)}' cannot be checked on this table: {exc}."
+            ) from exc
         violations = applies & ~holds
-        return RuleResult(rule.id, rule.description, n, int(applies.sum()),
-                          int(violations.sum()), violations)
+        return RuleResult(
+            rule.id, rule.description, n, int(applies.sum()), int(violations.sum()), violations
+        )
 
     def flags(self, frame: pd.DataFrame, *, time_budget_s: float | None = None) -> pd.DataFrame:
         """Row-level flags: one boolean column per rule, True where the row breaks it."""
         results = self.check(frame, time_budget_s=time_budget_s)
         return pd.DataFrame({r.rule_id: r.violations for r in results}, index=frame.index)
 
-    def compare(self, real: pd.DataFrame, synthetic: pd.DataFrame, *,
-                time_budget_s: float | None = None) -> pd.DataFrame:
+    def compare(
+        self, real: pd.DataFrame, synthetic: pd.DataFrame, *, time_budget_s: float | None = None
+    ) -> pd.DataFrame:
         """Violation rates in the real and the synthetic table, one row per rule."""
         rows: list[dict[str, Any]] = []
-        pairs = zip(self.check(real, time_budget_s=time_budget_s),
-                    self.check(synthetic, time_budget_s=time_budget_s), strict=True)
+        pairs = zip(
+            self.check(real, time_budget_s=time_budget_s),
+            self.check(synthetic, time_budget_s=time_budget_s),
+            strict=True,
+        )
         for r, s in pairs:
-            rows.append({"rule": r.rule_id, "description": r.description,
-                         "real_violations": r.n_violations, "real_rate": r.violation_rate,
-                         "synthetic_violations": s.n_violations, "synthetic_rate": s.violation_rate,
-                         "synthetic_applicable": s.n_applicable})
+            rows.append(
+                {
+                    "rule": r.rule_id,
+                    "description": r.description,
+                    "real_violations": r.n_violations,
+                    "real_rate": r.violation_rate,
+                    "synthetic_violations": s.n_violations,
+                    "synthetic_rate": s.violation_rate,
+                    "synthetic_applicable": s.n_applicable,
+                }
+            )
         return pd.DataFrame(rows)
 
 
 def _budget(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(value) or value <= 0:
-        raise InvalidParameterError(f"time_budget_s must be a positive number of seconds; got "
-                                    f"{value!r}.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidParameterError(
+            f"time_budget_s must be a positive number of seconds; got {value!r}."
+        )
     return float(value)
 
 

@@ -20,8 +20,20 @@ from synthpatient.schema._dtypes import out_of_range, plain_values, refuse_out_o
 from synthpatient.schema._patients import codes_of
 from synthpatient.schema._sensitive import TextProfile, profile_text, sample_distinct
 
-_ID_TOKENS = {"id", "uuid", "guid", "mrn", "identifier", "ssn", "nhs", "medicare", "medicaid",
-              "passport", "encounter", "accession"}
+_ID_TOKENS = {
+    "id",
+    "uuid",
+    "guid",
+    "mrn",
+    "identifier",
+    "ssn",
+    "nhs",
+    "medicare",
+    "medicaid",
+    "passport",
+    "encounter",
+    "accession",
+}
 _NAME_PATTERNS = {
     "first_name": re.compile(r"^(patient_)?(first|given|fore)_?name$"),
     "last_name": re.compile(r"^(patient_)?(last|family|sur)_?name$|^surname$"),
@@ -30,14 +42,18 @@ _NAME_PATTERNS = {
     "phone": re.compile(r"(^|_)(phone|telephone|tel|mobile|cell|fax)(_?(number|no|nr))?($|_)"),
     "address": re.compile(r"(^|_)(address|street|addr|address_line_?\d?)($|_)"),
     "postcode": re.compile(r"^(zip|zipcode|zip_code|postcode|post_code|postal_code)$"),
-    "national_id": re.compile(r"(^|_)(ssn|social_security(_number)?|nhs_number|national_id"
-                              r"|passport(_number)?)($|_)"),
+    "national_id": re.compile(
+        r"(^|_)(ssn|social_security(_number)?|nhs_number|national_id"
+        r"|passport(_number)?)($|_)"
+    ),
 }
 _RECORD_NUMBER = re.compile(
-    r"(^|_)(record|patient|subject|case|chart|row)_?(number|no|nr|num|id|key)$")
+    r"(^|_)(record|patient|subject|case|chart|row)_?(number|no|nr|num|id|key)$"
+)
 _DATE_LIKE = re.compile(
     r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-    r"|^\d{1,2}/\d{1,2}/\d{4}$")
+    r"|^\d{1,2}/\d{1,2}/\d{4}$"
+)
 _UTC_OFFSET = re.compile(r"\d(?:Z|[+-]\d{2}:?\d{2})$")
 _LEADING_ZERO_CODE = re.compile(r"^0\d{3,}$")
 _TRUE_FALSE = {"true": True, "false": False}
@@ -122,8 +138,14 @@ def read_column(name: str, series: pd.Series, *, as_is: bool) -> Column:
     plain = plain_values(name, series)
     present = plain.values.notna().to_numpy()
     values = plain.values[present]
-    column = Column(name=name, values=values, positions=np.flatnonzero(present),
-                    n_rows=len(series), nullable=not bool(present.all()), unit=plain.unit)
+    column = Column(
+        name=name,
+        values=values,
+        positions=np.flatnonzero(present),
+        n_rows=len(series),
+        nullable=not bool(present.all()),
+        unit=plain.unit,
+    )
     if plain.note:
         column.notes.append(plain.note)
     keep_text = as_is or (column.hint is not None and column.hint != "id")
@@ -135,8 +157,11 @@ def read_column(name: str, series: pd.Series, *, as_is: bool) -> Column:
 def _as_typed(column: Column, values: pd.Series) -> pd.Series:
     """Values in their natural dtype: numbers and dates in text are parsed, mixtures refused."""
     name = column.name
-    if (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
-            or pd.api.types.is_datetime64_any_dtype(values)):
+    if (
+        pd.api.types.is_bool_dtype(values)
+        or pd.api.types.is_numeric_dtype(values)
+        or pd.api.types.is_datetime64_any_dtype(values)
+    ):
         return values
     if values.dtype == object and {type(v) for v in values} <= {bool, np.bool_}:
         return values.astype(bool)
@@ -168,8 +193,7 @@ def _as_typed(column: Column, values: pd.Series) -> pd.Series:
     return text
 
 
-def _as_dates(column: Column, text: pd.Series, codes: np.ndarray,
-              distinct: pd.Series) -> pd.Series:
+def _as_dates(column: Column, text: pd.Series, codes: np.ndarray, distinct: pd.Series) -> pd.Series:
     """Date-like text parsed (distinct values once); offsets to UTC; bad dates counted."""
     offsets = bool(distinct.str.contains(_UTC_OFFSET).any())
     parsed = pd.to_datetime(distinct, errors="coerce", format="mixed", utc=offsets)

@@ -28,8 +28,17 @@ import pandas as pd
 from synthpatient.errors import DataError
 
 #: Python types an ``object`` column may hold; inference reads numbers and dates out of them.
-_SCALARS: tuple[type, ...] = (str, bool, int, float, np.bool_, np.number, decimal.Decimal,
-                              dt.date, np.datetime64)
+_SCALARS: tuple[type, ...] = (
+    str,
+    bool,
+    int,
+    float,
+    np.bool_,
+    np.number,
+    decimal.Decimal,
+    dt.date,
+    np.datetime64,
+)
 _NESTED: tuple[type, ...] = (list, tuple, dict, set, frozenset, np.ndarray, pd.Series)
 _BINARY: tuple[type, ...] = (bytes, bytearray, memoryview)
 #: Inside pandas' nanosecond range with a day to spare at each end, so rounding never leaves it.
@@ -38,7 +47,9 @@ DATE_MAX = pd.Timestamp("2262-04-10")
 DATE_RANGE_TEXT = "1677-09-22 to 2262-04-10"
 #: UCUM units of time a duration column is learned in, largest first.
 TIME_UNITS: dict[str, pd.Timedelta] = {
-    "d": pd.Timedelta(days=1), "h": pd.Timedelta(hours=1), "min": pd.Timedelta(minutes=1),
+    "d": pd.Timedelta(days=1),
+    "h": pd.Timedelta(hours=1),
+    "min": pd.Timedelta(minutes=1),
     "s": pd.Timedelta(seconds=1),
 }
 _UNIT_WORDS = {"d": "days", "h": "hours", "min": "minutes", "s": "seconds"}
@@ -71,14 +82,20 @@ def check_column_type(name: str, series: pd.Series) -> None:
         check_column_type(name, series.sparse.to_dense())
         return
     if isinstance(dtype, pd.PeriodDtype):
-        raise DataError(f"Column '{name}' holds pandas periods ({dtype}), which cannot be "
-                        "learned. Convert them to dates (.dt.to_timestamp()) or to text first.")
+        raise DataError(
+            f"Column '{name}' holds pandas periods ({dtype}), which cannot be "
+            "learned. Convert them to dates (.dt.to_timestamp()) or to text first."
+        )
     if isinstance(dtype, pd.IntervalDtype):
-        raise DataError(f"Column '{name}' holds intervals ({dtype}), which cannot be learned. "
-                        "Store each end in its own column.")
+        raise DataError(
+            f"Column '{name}' holds intervals ({dtype}), which cannot be learned. "
+            "Store each end in its own column."
+        )
     if pd.api.types.is_complex_dtype(dtype):
-        raise DataError(f"Column '{name}' holds complex numbers, which cannot be learned. Store "
-                        "the real and imaginary parts in two columns, or drop the column.")
+        raise DataError(
+            f"Column '{name}' holds complex numbers, which cannot be learned. Store "
+            "the real and imaginary parts in two columns, or drop the column."
+        )
     if not pd.api.types.is_object_dtype(dtype):
         return
     present = series.dropna()
@@ -87,22 +104,31 @@ def check_column_type(name: str, series: pd.Series) -> None:
     if all(issubclass(t, _SCALARS) for t in types):
         return
     for bad, what, fix in (
-        (_NESTED, "lists or other nested values",
-         "Store one value per cell (for example one column per item)"),
+        (
+            _NESTED,
+            "lists or other nested values",
+            "Store one value per cell (for example one column per item)",
+        ),
         (_BINARY, "raw bytes (binary data)", "Decode them to text, or drop the column"),
-        ((complex, np.complexfloating), "complex numbers",
-         "Store the real and imaginary parts in two columns"),
+        (
+            (complex, np.complexfloating),
+            "complex numbers",
+            "Store the real and imaginary parts in two columns",
+        ),
     ):
         mask = np.fromiter((isinstance(v, bad) for v in array), dtype=bool, count=len(array))
         if mask.any():
-            raise DataError(f"Column '{name}' holds {what} in {int(mask.sum())} row(s) (first at "
-                            f"row {_row(present, mask)}), which cannot be learned. {fix}.")
+            raise DataError(
+                f"Column '{name}' holds {what} in {int(mask.sum())} row(s) (first at "
+                f"row {_row(present, mask)}), which cannot be learned. {fix}."
+            )
     odd = sorted(t.__name__ for t in types if not issubclass(t, _SCALARS))
-    mask = np.fromiter((not isinstance(v, _SCALARS) for v in array), dtype=bool,
-                       count=len(array))
-    raise DataError(f"Column '{name}' holds values of type {', '.join(odd)} in {int(mask.sum())} "
-                    f"row(s) (first at row {_row(present, mask)}), which cannot be learned. "
-                    "Convert them to numbers, text or dates.")
+    mask = np.fromiter((not isinstance(v, _SCALARS) for v in array), dtype=bool, count=len(array))
+    raise DataError(
+        f"Column '{name}' holds values of type {', '.join(odd)} in {int(mask.sum())} "
+        f"row(s) (first at row {_row(present, mask)}), which cannot be learned. "
+        "Convert them to numbers, text or dates."
+    )
 
 
 def out_of_range(stamps: pd.Series) -> np.ndarray:
@@ -120,7 +146,8 @@ def refuse_out_of_range(name: str, stamps: pd.Series, mask: np.ndarray) -> None:
     raise DataError(
         f"Column '{name}' has {int(mask.sum())} date(s) outside {DATE_RANGE_TEXT}, the range "
         f"this tool can compute with (first at row {_row(stamps, mask)}). Such dates are often "
-        "placeholders for 'unknown' or 'ongoing': correct them or leave them blank.")
+        "placeholders for 'unknown' or 'ongoing': correct them or leave them blank."
+    )
 
 
 def to_nanoseconds(name: str, stamps: pd.Series, *, strict: bool) -> tuple[pd.Series, int]:
@@ -142,8 +169,9 @@ def _duration_unit(deltas: pd.Series) -> str:
     return "s"
 
 
-def plain_values(name: str, series: pd.Series, *, unit: str | None = None,
-                 strict: bool = True) -> PlainColumn:
+def plain_values(
+    name: str, series: pd.Series, *, unit: str | None = None, strict: bool = True
+) -> PlainColumn:
     """``series`` in a dtype the rest of the schema code reads, and what was converted.
 
     Args:
@@ -162,8 +190,9 @@ def plain_values(name: str, series: pd.Series, *, unit: str | None = None,
     if isinstance(dtype, pd.DatetimeTZDtype):
         utc = series.dt.tz_convert("UTC").dt.tz_localize(None)
         values, failed = to_nanoseconds(name, utc, strict=strict)
-        return PlainColumn(values, note=f"times with a time zone ({dtype.tz}) converted to UTC",
-                           n_failed=failed)
+        return PlainColumn(
+            values, note=f"times with a time zone ({dtype.tz}) converted to UTC", n_failed=failed
+        )
     if pd.api.types.is_datetime64_dtype(dtype):
         values, failed = to_nanoseconds(name, series, strict=strict)
         return PlainColumn(values, n_failed=failed)
@@ -171,11 +200,15 @@ def plain_values(name: str, series: pd.Series, *, unit: str | None = None,
         if unit is None:
             unit = _duration_unit(series)
         if unit not in TIME_UNITS:
-            raise DataError(f"Column '{name}' holds durations, but its schema unit '{unit}' is "
-                            f"not one of {', '.join(TIME_UNITS)}. Set the unit to one of them.")
+            raise DataError(
+                f"Column '{name}' holds durations, but its schema unit '{unit}' is "
+                f"not one of {', '.join(TIME_UNITS)}. Set the unit to one of them."
+            )
         numbers = (series / TIME_UNITS[unit]).astype(float)
-        note = (f"durations learned as numbers of {_UNIT_WORDS[unit]} (unit '{unit}'); "
-                "samples hold numbers")
+        note = (
+            f"durations learned as numbers of {_UNIT_WORDS[unit]} (unit '{unit}'); "
+            "samples hold numbers"
+        )
         return PlainColumn(numbers, note=note, unit=unit)
     return PlainColumn(series)
 

@@ -37,8 +37,14 @@ from synthpatient.schema._patients import (
 from synthpatient.schema._sensitive import CONTENT_LABELS, IDENTIFIER_TYPES
 from synthpatient.schema._spec import ColumnKind, ColumnSpec, Schema
 
-__all__ = ["ColumnDecision", "check_table", "complete_schema", "explain_schema", "infer_schema",
-           "normalise_name"]
+__all__ = [
+    "ColumnDecision",
+    "check_table",
+    "complete_schema",
+    "explain_schema",
+    "infer_schema",
+    "normalise_name",
+]
 
 #: Integer columns with at most this many distinct values are categories (sex coded 1/2).
 MAX_INTEGER_CATEGORIES = 5
@@ -48,14 +54,17 @@ MAX_DECIMALS = 6
 #: One-to-one columns are read as identifiers only with this many patients (fewer: chance).
 MIN_PATIENTS = 10
 #: Content that belongs to people: never learned when its values are people's, even repeated.
-PERSON_CONTENT = frozenset({"email", "phone", "national_id", "address", "name", "first_name",
-                            "last_name"})
+PERSON_CONTENT = frozenset(
+    {"email", "phone", "national_id", "address", "name", "first_name", "last_name"}
+)
 #: People's content is genuinely shared (a clinic's generic email) when one value covers at
 #: least this share of rows...
 SHARED_TOP_SHARE = 0.5
 #: Column names that mark free text (notes, remarks, comments) whatever the values look like.
-_FREE_TEXT_NAME = re.compile(r"(^|_)(notes?|remarks?|comments?|free_?text|narrative|memo"
-                             r"|annotations?|observations_text)($|_)")
+_FREE_TEXT_NAME = re.compile(
+    r"(^|_)(notes?|remarks?|comments?|free_?text|narrative|memo"
+    r"|annotations?|observations_text)($|_)"
+)
 #: ... and only when that value is on at least this many rows.
 SHARED_MIN_ROWS = 30
 #: ... or, for person names, when each name is used on average by this many patients (rows,
@@ -86,8 +95,9 @@ class ColumnDecision:
 
 
 # -- the table -------------------------------------------------------------------------------
-def infer_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
-                 categorical: Iterable[str] = ()) -> Schema:
+def infer_schema(
+    data: pd.DataFrame, *, identifiers: Iterable[str] = (), categorical: Iterable[str] = ()
+) -> Schema:
     """Infer the kind, nullability and constraints of every column.
 
     Args:
@@ -106,8 +116,9 @@ def infer_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
     return explain_schema(data, identifiers=identifiers, categorical=categorical)[0]
 
 
-def explain_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
-                   categorical: Iterable[str] = ()) -> tuple[Schema, list[ColumnDecision]]:
+def explain_schema(
+    data: pd.DataFrame, *, identifiers: Iterable[str] = (), categorical: Iterable[str] = ()
+) -> tuple[Schema, list[ColumnDecision]]:
     """Infer a schema and say why each column got its kind, flagging uncertain columns.
 
     Takes the arguments of :func:`infer_schema`. The patient key, when the table has several
@@ -122,20 +133,30 @@ def explain_schema(data: pd.DataFrame, *, identifiers: Iterable[str] = (),
     forced_ids, forced_cats = set(map(str, identifiers)), set(map(str, categorical))
     unknown = (forced_ids | forced_cats) - set(map(str, data.columns))
     if unknown:
-        raise DataError(f"Columns named as identifiers/categorical are not in the table: "
-                        f"{', '.join(sorted(unknown))}.")
-    columns = [read_column(str(name), data[name], as_is=str(name) in forced_cats)
-               for name in data.columns]
+        raise DataError(
+            f"Columns named as identifiers/categorical are not in the table: "
+            f"{', '.join(sorted(unknown))}."
+        )
+    columns = [
+        read_column(str(name), data[name], as_is=str(name) in forced_cats) for name in data.columns
+    ]
     key = _patient_key(columns, forced_ids, forced_cats)
-    verdicts = [_decide(c, key, forced_id=c.name in forced_ids, forced_cat=c.name in forced_cats)
-                for c in columns]
+    verdicts = [
+        _decide(c, key, forced_id=c.name in forced_ids, forced_cat=c.name in forced_cats)
+        for c in columns
+    ]
     schema = Schema(columns=tuple(v.spec for v in verdicts))
-    decisions = [ColumnDecision(name=v.spec.name, kind=v.spec.kind,
-                                identifier_type=v.spec.identifier_type,
-                                reason="; ".join([v.reason, *col.notes, *col.doubts]),
-                                uncertain=v.uncertain or bool(col.doubts),
-                                patient_key=key is not None and key.name == col.name)
-                 for v, col in zip(verdicts, columns, strict=True)]
+    decisions = [
+        ColumnDecision(
+            name=v.spec.name,
+            kind=v.spec.kind,
+            identifier_type=v.spec.identifier_type,
+            reason="; ".join([v.reason, *col.notes, *col.doubts]),
+            uncertain=v.uncertain or bool(col.doubts),
+            patient_key=key is not None and key.name == col.name,
+        )
+        for v, col in zip(verdicts, columns, strict=True)
+    ]
     return schema, decisions
 
 
@@ -153,18 +174,23 @@ def check_table(data: object) -> None:
             raise DataError(f"Column {position} has no name; give every column a name.")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise DataError(f"The table has duplicate column names: {', '.join(dupes)}. "
-                        "Rename them so that each column name is unique.")
+        raise DataError(
+            f"The table has duplicate column names: {', '.join(dupes)}. "
+            "Rename them so that each column name is unique."
+        )
     empty = [str(c) for c in data.columns if data[c].isna().all()]
     if empty:
-        raise DataError(f"Column(s) {', '.join(empty)} have no values at all. Drop them "
-                        "(they carry nothing to learn) and try again.")
+        raise DataError(
+            f"Column(s) {', '.join(empty)} have no values at all. Drop them "
+            "(they carry nothing to learn) and try again."
+        )
     for column in data.columns:
         check_column_type(str(column), data[column])
 
 
-def _patient_key(columns: list[Column], forced_ids: set[str],
-                 forced_cats: set[str]) -> PatientKey | None:
+def _patient_key(
+    columns: list[Column], forced_ids: set[str], forced_cats: set[str]
+) -> PatientKey | None:
     candidates = []
     for column in columns:
         codes, n_distinct = column.codes
@@ -175,8 +201,11 @@ def _patient_key(columns: list[Column], forced_ids: set[str],
         declared = column.name in forced_ids
         looks_like = (
             column.hint is not None
-            or (column.family == "text" and column.text.content is not None
-                and not column.text.free_text)
+            or (
+                column.family == "text"
+                and column.text.content is not None
+                and not column.text.free_text
+            )
             or looks_like_codes(column)
         )
         if named or declared or looks_like:
@@ -216,8 +245,9 @@ def _units(column: Column, profile: GroupProfile | None) -> _Units:
     return _Units(column.codes[1], len(column.present), "rows")
 
 
-def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
-            forced_cat: bool) -> _Verdict:
+def _decide(
+    column: Column, key: PatientKey | None, *, forced_id: bool, forced_cat: bool
+) -> _Verdict:
     name, nullable = column.name, column.nullable
     if forced_cat:
         spec = _categorical(name, column.present, nullable)
@@ -231,33 +261,51 @@ def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
         label = CONTENT_LABELS.get(column.hint, column.hint.replace("_", " "))
         return _Verdict(_identifier(column, column.hint), f"its name says it holds {label}")
     if is_key and key is not None:
-        how = ("its name marks a patient key" if key.named else
-               f"{', '.join(key.evidence)} stay(s) constant within each of its groups")
-        reason = (f"patient key: groups the {column.n_rows} rows into {key.n_patients} "
-                  f"patients ({how})")
+        how = (
+            "its name marks a patient key"
+            if key.named
+            else f"{', '.join(key.evidence)} stay(s) constant within each of its groups"
+        )
+        reason = (
+            f"patient key: groups the {column.n_rows} rows into {key.n_patients} patients ({how})"
+        )
         return _Verdict(_identifier(column, _content_type(column)), reason)
     if names_patient_key(normalise_name(name)):
         # too few patients to be found as the key, but never something to learn
-        return _Verdict(_identifier(column, _content_type(column)),
-                        f"its name marks a patient key or record number ({units})")
-    if column.family == "text" and is_key_name(normalise_name(name)) \
-            and units.n_distinct < MIN_PATIENTS:
+        return _Verdict(
+            _identifier(column, _content_type(column)),
+            f"its name marks a patient key or record number ({units})",
+        )
+    if (
+        column.family == "text"
+        and is_key_name(normalise_name(name))
+        and units.n_distinct < MIN_PATIENTS
+    ):
         # a bare 'subject' or 'participant' holding text, in a table too small to see its
         # patients: learning it could only copy them ('pt' as prothrombin time is a number)
-        return _Verdict(_identifier(column, _content_type(column)),
-                        f"its name marks a patient key and the table is too small to tell "
-                        f"otherwise ({units})", uncertain=True)
+        return _Verdict(
+            _identifier(column, _content_type(column)),
+            f"its name marks a patient key and the table is too small to tell otherwise ({units})",
+            uncertain=True,
+        )
     if column.hint == "id" and units.share > 0.9:
-        return _Verdict(_identifier(column, _content_type(column)),
-                        f"its name marks an identifier and its values are distinct ({units})")
-    if profile is not None and key is not None and profile.one_to_one \
-            and profile.n_patients >= MIN_PATIENTS:
+        return _Verdict(
+            _identifier(column, _content_type(column)),
+            f"its name marks an identifier and its values are distinct ({units})",
+        )
+    if (
+        profile is not None
+        and key is not None
+        and profile.one_to_one
+        and profile.n_patients >= MIN_PATIENTS
+    ):
         verdict = _one_to_one(column, key, profile)
         if verdict is not None:
             return verdict
     if column.family == "boolean":
-        return _Verdict(ColumnSpec(name=name, kind="boolean", nullable=nullable),
-                        "true/false values")
+        return _Verdict(
+            ColumnSpec(name=name, kind="boolean", nullable=nullable), "true/false values"
+        )
     if column.family == "datetime":
         return _Verdict(_datetime(name, column.present, nullable), "dates and times")
     if column.family == "number":
@@ -267,8 +315,10 @@ def _decide(column: Column, key: PatientKey | None, *, forced_id: bool,
 
 def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verdict | None:
     """A column with one value per patient, different for each: the patient's identity."""
-    where = (f"one value per patient and a different one for almost every patient "
-             f"(one-to-one with the patient key '{key.name}')")
+    where = (
+        f"one value per patient and a different one for almost every patient "
+        f"(one-to-one with the patient key '{key.name}')"
+    )
     if column.family == "text":
         if column.text.free_text:
             spec = ColumnSpec(name=column.name, kind="text", nullable=column.nullable)
@@ -281,8 +331,12 @@ def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verd
             return _Verdict(_identifier(column, content), f"person names, {where}")
         # no telling content: it might be a patient attribute that happens to be distinct
         return _Verdict(_identifier(column, content), where, uncertain=True)
-    if column.family == "number" and looks_like_codes(column) and profile.n_patients >= 20 \
-            and profile.distinct_share >= 0.95:
+    if (
+        column.family == "number"
+        and looks_like_codes(column)
+        and profile.n_patients >= 20
+        and profile.distinct_share >= 0.95
+    ):
         return _Verdict(_identifier(column, "integer_id"), f"record-number-like integers, {where}")
     return None
 
@@ -298,16 +352,23 @@ def _content_type(column: Column) -> str:
 def _identifier(column: Column, id_type: str | None) -> ColumnSpec:
     if id_type not in (*IDENTIFIER_TYPES, "integer_id", "string_id"):
         id_type = "integer_id" if column.integral else "string_id"
-    return ColumnSpec(name=column.name, kind="identifier", identifier_type=id_type,
-                      nullable=column.nullable)
+    return ColumnSpec(
+        name=column.name, kind="identifier", identifier_type=id_type, nullable=column.nullable
+    )
 
 
 def _datetime(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
     stamps = pd.to_datetime(values)
     at_midnight = bool((stamps == stamps.dt.normalize()).all())
-    return ColumnSpec(name=name, kind="datetime", nullable=nullable, observed=True,
-                      datetime_unit="day" if at_midnight else "second",
-                      minimum=stamps.min().isoformat(), maximum=stamps.max().isoformat())
+    return ColumnSpec(
+        name=name,
+        kind="datetime",
+        nullable=nullable,
+        observed=True,
+        datetime_unit="day" if at_midnight else "second",
+        minimum=stamps.min().isoformat(),
+        maximum=stamps.max().isoformat(),
+    )
 
 
 def _decimals(values: np.ndarray) -> int | None:
@@ -322,36 +383,58 @@ def _numeric(column: Column, units: _Units) -> _Verdict:
     name, values, nullable = column.name, column.present, column.nullable
     array = values.to_numpy(dtype=float)
     if not np.all(np.isfinite(array)):
-        raise DataError(f"Column '{name}' holds infinite values. Replace them with blanks "
-                        "(missing) or real numbers.")
+        raise DataError(
+            f"Column '{name}' holds infinite values. Replace them with blanks "
+            "(missing) or real numbers."
+        )
     integral = column.integral
     n_unique = column.codes[1]
     if integral and np.abs(array).max() >= _INT64_LIMIT:
         # not exact as int64 (neither as a category nor as an integer): floats keep them
-        spec = ColumnSpec(name=name, kind="numeric", nullable=nullable, observed=True,
-                          minimum=float(array.min()), maximum=float(array.max()), decimals=0,
-                          unit=column.unit)
-        return _Verdict(spec, "whole numbers beyond the 64-bit integer range, kept as "
-                              "floating-point numbers")
+        spec = ColumnSpec(
+            name=name,
+            kind="numeric",
+            nullable=nullable,
+            observed=True,
+            minimum=float(array.min()),
+            maximum=float(array.max()),
+            decimals=0,
+            unit=column.unit,
+        )
+        return _Verdict(
+            spec, "whole numbers beyond the 64-bit integer range, kept as floating-point numbers"
+        )
     if integral and n_unique <= MAX_INTEGER_CATEGORIES and len(array) >= 2 * n_unique:
-        return _Verdict(_categorical(name, values.astype("int64"), nullable),
-                        f"whole numbers with only {n_unique} distinct values: codes")
+        return _Verdict(
+            _categorical(name, values.astype("int64"), nullable),
+            f"whole numbers with only {n_unique} distinct values: codes",
+        )
     if column.hint == "id" and integral and n_unique == len(array) >= 20:
-        return _Verdict(_identifier(column, "integer_id"),
-                        "its name marks an identifier and every value is distinct")
+        return _Verdict(
+            _identifier(column, "integer_id"),
+            "its name marks an identifier and every value is distinct",
+        )
     spec = ColumnSpec(
-        name=name, kind="integer" if integral else "numeric", nullable=nullable, observed=True,
-        minimum=float(array.min()), maximum=float(array.max()),
-        decimals=0 if integral else _decimals(array), unit=column.unit,
+        name=name,
+        kind="integer" if integral else "numeric",
+        nullable=nullable,
+        observed=True,
+        minimum=float(array.min()),
+        maximum=float(array.max()),
+        decimals=0 if integral else _decimals(array),
+        unit=column.unit,
     )
     reason = "whole numbers" if integral else "numbers"
     if integral and units.n_units >= 20 and units.n_distinct == units.n_units:
         consecutive = array.max() - array.min() + 1 == n_unique
         if consecutive or np.median(np.abs(array)) >= 100_000:
             shape = "consecutive" if consecutive else "long"
-            return _Verdict(spec, f"{reason}, but every value is distinct and {shape}, like a "
-                                  "record number: declare it an identifier if it is one",
-                            uncertain=True)
+            return _Verdict(
+                spec,
+                f"{reason}, but every value is distinct and {shape}, like a "
+                "record number: declare it an identifier if it is one",
+                uncertain=True,
+            )
     return _Verdict(spec, reason)
 
 
@@ -364,40 +447,55 @@ def _text_like(column: Column, units: _Units) -> _Verdict:
     if text.content is not None:
         label = CONTENT_LABELS[text.content]
         if spread:
-            return _Verdict(_identifier(column, _content_type(column)),
-                            f"{label} ({text.share:.0%} of distinct values), mostly distinct "
-                            f"({units})")
+            return _Verdict(
+                _identifier(column, _content_type(column)),
+                f"{label} ({text.share:.0%} of distinct values), mostly distinct ({units})",
+            )
         if text.content in PERSON_CONTENT and not _widely_shared(column, units):
-            return _Verdict(_identifier(column, _content_type(column)),
-                            f"{label}, repeated but not shared widely ({units}): people's "
-                            "values are never learned; declare it categorical if they are not")
+            return _Verdict(
+                _identifier(column, _content_type(column)),
+                f"{label}, repeated but not shared widely ({units}): people's "
+                "values are never learned; declare it categorical if they are not",
+            )
         if text.content != "code":
-            doubt = (f"values look like {label} but are shared between "
-                     f"{units.word}; kept as categories: declare an identifier if they "
-                     "identify people")
+            doubt = (
+                f"values look like {label} but are shared between "
+                f"{units.word}; kept as categories: declare an identifier if they "
+                "identify people"
+            )
     named_text = bool(_FREE_TEXT_NAME.search(normalise_name(name)))
     if text.free_text or named_text:
         if spread or named_text:
             # a column named as notes or remarks is free text even when its phrases are short
             # and repeat (a small table, 'declined statin'): learning it could copy a patient's
-            how = ("long values of several words, few repeats" if text.free_text
-                   else "its name marks notes or remarks")
-            return _Verdict(ColumnSpec(name=name, kind="text", nullable=nullable),
-                            f"free text: {how} ({units})",
-                            uncertain=not (spread and text.free_text))
+            how = (
+                "long values of several words, few repeats"
+                if text.free_text
+                else "its name marks notes or remarks"
+            )
+            return _Verdict(
+                ColumnSpec(name=name, kind="text", nullable=nullable),
+                f"free text: {how} ({units})",
+                uncertain=not (spread and text.free_text),
+            )
         if doubt is None and (units.share >= 0.2 or units.n_distinct > 20):
-            doubt = ("long values of several words, kept as categories because they "
-                     "repeat; set the kind to 'text' in the schema if this is free text")
+            doubt = (
+                "long values of several words, kept as categories because they "
+                "repeat; set the kind to 'text' in the schema if this is free text"
+            )
     n_unique, n = units.n_distinct, units.n_units
     if n_unique <= max(2, MAX_CATEGORY_SHARE * n) or n_unique <= 20:
         spec = _categorical(name, column.present, nullable)
-        return _Verdict(spec, doubt or f"text with repeated values ({units})",
-                        uncertain=doubt is not None)
+        return _Verdict(
+            spec, doubt or f"text with repeated values ({units})", uncertain=doubt is not None
+        )
     # Mostly distinct short strings (codes, ids, names without a telling header): learning
     # them would only copy real patients' values, so they are regenerated instead.
-    return _Verdict(_identifier(column, "string_id"),
-                    f"mostly distinct short text ({units}): regenerated rather than learned",
-                    uncertain=text.content is None)
+    return _Verdict(
+        _identifier(column, "string_id"),
+        f"mostly distinct short text ({units}): regenerated rather than learned",
+        uncertain=text.content is None,
+    )
 
 
 def _widely_shared(column: Column, units: _Units) -> bool:
@@ -416,13 +514,19 @@ def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
     odd = next((v for v in categories if not isinstance(v, str | int | float | bool)), None)
     if odd is not None:
         # a category must be a JSON scalar; a date would come back as text, silently retyped
-        what = ("dates and times" if isinstance(odd, pd.Timestamp | np.datetime64)
-                else f"values of type {type(odd).__name__}")
-        raise DataError(f"Column '{name}' holds {what}, which cannot be categories (text, "
-                        "numbers or true/false): do not declare it categorical (dates are "
-                        "learned as dates), or convert it to text first.")
-    return ColumnSpec(name=name, kind="categorical", nullable=nullable, observed=True,
-                      categories=categories)
+        what = (
+            "dates and times"
+            if isinstance(odd, pd.Timestamp | np.datetime64)
+            else f"values of type {type(odd).__name__}"
+        )
+        raise DataError(
+            f"Column '{name}' holds {what}, which cannot be categories (text, "
+            "numbers or true/false): do not declare it categorical (dates are "
+            "learned as dates), or convert it to text first."
+        )
+    return ColumnSpec(
+        name=name, kind="categorical", nullable=nullable, observed=True, categories=categories
+    )
 
 
 def _plain(value: object) -> str | int | float | bool:

@@ -29,7 +29,8 @@ _KEY_NAME = re.compile(
     r"(_?(id|no|nr|num|number|key|code|ref|identifier|uid|uuid))?$"
     r"|^(mrn|mrno|pid|upi|nhs_?(number|no)?|hospital_?(number|no|id)|medical_record_?(number|no)?"
     r"|chart_?(number|no)|(medical_)?record_?(number|no|id))$"
-    r"|^(patient|subject|person|participant)_.*_?(id|number|no|key)$")
+    r"|^(patient|subject|person|participant)_.*_?(id|number|no|key)$"
+)
 #: Names that mark a patient key or record number with no room for another reading: the
 #: bare words above ('patient', 'member', 'pt' - prothrombin time) are left out, and so are
 #: counters such as 'patient_visit_number'.
@@ -38,7 +39,8 @@ _STRICT_KEY_NAME = re.compile(
     r"_?(id|no|nr|num|number|key|code|ref|identifier|uid|uuid)$"
     r"|^(mrn|mrno|pid|upi|nhs_?(number|no)?|hospital_?(number|no|id)|medical_record_?(number|no)?"
     r"|chart_?(number|no)|(medical_)?record_?(number|no|id))$"
-    r"|^(patient|subject|person|participant)_.*_(id|key|identifier|uid|uuid)$")
+    r"|^(patient|subject|person|participant)_.*_(id|key|identifier|uid|uuid)$"
+)
 #: A column constant within at least this share of multi-row patients is "constant".
 CONSTANT_SHARE = 0.95
 #: Distinct between at least this share of patients: one-to-one with the key.
@@ -101,8 +103,13 @@ class GroupProfile:
     @property
     def is_shared_attribute(self) -> bool:
         """Constant within patients, shared between them, and not so by chance: sex, birth year."""
-        return (self.is_constant and not self.one_to_one and self.n_distinct >= 2
-                and self.n_multi >= 5 and self.chance <= MAX_CHANCE)
+        return (
+            self.is_constant
+            and not self.one_to_one
+            and self.n_distinct >= 2
+            and self.n_multi >= 5
+            and self.chance <= MAX_CHANCE
+        )
 
 
 def _distinct(array: np.ndarray) -> np.ndarray:
@@ -134,8 +141,7 @@ def group_profile(key_codes: np.ndarray, n_groups: int, codes: np.ndarray) -> Gr
         p = np.bincount(values) / len(values)
         p = p[p > 0]
         sizes, counts = np.unique(np.minimum(rows[multi], 64), return_counts=True)
-        chance = float(sum(c * np.sum(p**s) for s, c in zip(sizes, counts, strict=True))
-                       / n_multi)
+        chance = float(sum(c * np.sum(p**s) for s, c in zip(sizes, counts, strict=True)) / n_multi)
     return GroupProfile(constant, len(first), n_distinct, chance, n_multi)
 
 
@@ -178,8 +184,9 @@ def is_candidate(codes: np.ndarray, n_distinct: int) -> bool:
     return 5 <= n_distinct <= 0.95 * n_present
 
 
-def find_patient_key(candidates: list[KeyCandidate],
-                     columns: Mapping[str, tuple[np.ndarray, int]]) -> PatientKey | None:
+def find_patient_key(
+    candidates: list[KeyCandidate], columns: Mapping[str, tuple[np.ndarray, int]]
+) -> PatientKey | None:
     """The best-supported patient key among ``candidates``, or None.
 
     Args:
@@ -192,19 +199,26 @@ def find_patient_key(candidates: list[KeyCandidate],
     must not displace the MRN), then the one with the most evidence; columns one-to-one with
     each other are equivalent, so ties do not matter.
     """
-    ranked = sorted(candidates,
-                    key=lambda c: (not c.named, not c.declared, -c.n_distinct))[:MAX_CANDIDATES]
+    ranked = sorted(candidates, key=lambda c: (not c.named, not c.declared, -c.n_distinct))[
+        :MAX_CANDIDATES
+    ]
     best: tuple[tuple[bool, bool, int], PatientKey] | None = None
     for candidate in ranked:
         evidence = tuple(
-            other for other, (codes, n_distinct) in columns.items()
-            if other != candidate.name and n_distinct >= 2
+            other
+            for other, (codes, n_distinct) in columns.items()
+            if other != candidate.name
+            and n_distinct >= 2
             and group_profile(candidate.codes, candidate.n_distinct, codes).is_shared_attribute
         )
         if not candidate.named and not candidate.declared and not evidence:
             continue
         score = (candidate.named, candidate.declared, len(evidence))
         if best is None or score > best[0]:
-            best = score, PatientKey(candidate.name, candidate.codes, candidate.n_distinct,
-                                     candidate.named, evidence)
+            best = (
+                score,
+                PatientKey(
+                    candidate.name, candidate.codes, candidate.n_distinct, candidate.named, evidence
+                ),
+            )
     return None if best is None else best[1]

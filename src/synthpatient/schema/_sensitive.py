@@ -24,14 +24,27 @@ MIN_DISTINCT_NAMES = 5
 
 #: Plain words for each content type, for reasons shown to the user.
 CONTENT_LABELS = {
-    "email": "email addresses", "national_id": "national id numbers",
-    "phone": "phone numbers", "postcode": "postcodes", "address": "street addresses",
-    "name": "person names", "first_name": "first names", "last_name": "last names",
+    "email": "email addresses",
+    "national_id": "national id numbers",
+    "phone": "phone numbers",
+    "postcode": "postcodes",
+    "address": "street addresses",
+    "name": "person names",
+    "first_name": "first names",
+    "last_name": "last names",
     "code": "record codes (letters and digits of near-constant length)",
 }
 #: Content types that are identifier types of their own (a code is a ``string_id``).
-IDENTIFIER_TYPES = {"email", "national_id", "phone", "postcode", "address", "name",
-                    "first_name", "last_name"}
+IDENTIFIER_TYPES = {
+    "email",
+    "national_id",
+    "phone",
+    "postcode",
+    "address",
+    "name",
+    "first_name",
+    "last_name",
+}
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _SSN = re.compile(r"^\d{3}-\d{2}-\d{4}$")
@@ -41,8 +54,24 @@ _CODE = re.compile(r"^(?=(?:[^\d]*\d){3})[A-Za-z0-9][A-Za-z0-9./_\-]{3,24}$")
 _NAME_TOKEN = re.compile(r"^[A-Z][A-Za-z'\-]*\.?$")
 _TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev"}
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "v", "md", "dds", "phd", "dvm", "rn", "np"}
-_EXTRA_STREET_WORDS = ("St", "Rd", "Ave", "Dr", "Ln", "Blvd", "Ct", "Pl", "Sq", "Ter", "Hwy",
-                       "Pkwy", "Close", "Cres", "Gdns", "Terr")
+_EXTRA_STREET_WORDS = (
+    "St",
+    "Rd",
+    "Ave",
+    "Dr",
+    "Ln",
+    "Blvd",
+    "Ct",
+    "Pl",
+    "Sq",
+    "Ter",
+    "Hwy",
+    "Pkwy",
+    "Close",
+    "Cres",
+    "Gdns",
+    "Terr",
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +111,12 @@ def _person_names(worldwide: bool = False) -> tuple[frozenset[str], frozenset[st
     lasts: set[str] = set()
     for locale in locales:
         provider = importlib.import_module(f"{person.__name__}.{locale}").Provider
-        for attribute, bucket in (("first_names", firsts), ("first_names_female", firsts),
-                                  ("first_names_male", firsts), ("last_names", lasts)):
+        for attribute, bucket in (
+            ("first_names", firsts),
+            ("first_names_female", firsts),
+            ("first_names_male", firsts),
+            ("last_names", lasts),
+        ):
             names = getattr(provider, attribute, ())
             if not isinstance(names, list | tuple | dict | set | frozenset):
                 continue  # a few locales compute names (properties), not lists
@@ -96,8 +129,11 @@ def _street_pattern() -> re.Pattern[str]:
     from faker.providers.address.en_US import Provider
 
     words = sorted({*Provider.street_suffixes, *_EXTRA_STREET_WORDS}, key=len, reverse=True)
-    return re.compile(r"^\d{1,6}[A-Za-z]?(-\d+)?,?\s+([A-Za-z0-9.'\-]+\s+){0,4}?"
-                      rf"({'|'.join(map(re.escape, words))})\.?(\W|$)", re.IGNORECASE)
+    return re.compile(
+        r"^\d{1,6}[A-Za-z]?(-\d+)?,?\s+([A-Za-z0-9.'\-]+\s+){0,4}?"
+        rf"({'|'.join(map(re.escape, words))})\.?(\W|$)",
+        re.IGNORECASE,
+    )
 
 
 def sample_distinct(values: pd.Series, size: int = SAMPLE_SIZE) -> list[str]:
@@ -119,13 +155,15 @@ def _name_tokens(value: str) -> list[str]:
     if value.count(",") == 1:
         last, first = value.split(",")
         value = f"{first} {last}"
-    tokens = [t for t in value.replace(",", " ").split()
-              if t.lower().rstrip(".") not in _TITLES | _SUFFIXES]
+    tokens = [
+        t
+        for t in value.replace(",", " ").split()
+        if t.lower().rstrip(".") not in _TITLES | _SUFFIXES
+    ]
     return tokens
 
 
-def _name_content(values: Sequence[str], *,
-                  worldwide: bool = False) -> tuple[str | None, float]:
+def _name_content(values: Sequence[str], *, worldwide: bool = False) -> tuple[str | None, float]:
     """'name', 'first_name' or 'last_name' when most values are shaped and spelled like one."""
     if len(values) < MIN_DISTINCT_NAMES:
         return None, 0.0
@@ -147,8 +185,11 @@ def _name_content(values: Sequence[str], *,
         first_share = sum(t in firsts for t in single) / n
         last_share = sum(t in lasts for t in single) / n
         if max(first_share, last_share) >= 0.6:
-            return ("first_name", first_share) if first_share >= last_share else (
-                "last_name", last_share)
+            return (
+                ("first_name", first_share)
+                if first_share >= last_share
+                else ("last_name", last_share)
+            )
     return None, 0.0
 
 
@@ -167,14 +208,15 @@ def detect_content(values: Sequence[str]) -> tuple[str | None, float]:
     if not values:
         return None, 0.0
     for content, pattern, threshold in (
-        ("email", _EMAIL, 0.8), ("national_id", _SSN, 0.8), ("postcode", _POSTCODE, 0.9),
+        ("email", _EMAIL, 0.8),
+        ("national_id", _SSN, 0.8),
+        ("postcode", _POSTCODE, 0.9),
     ):
         share = _share(values, pattern)
         if share >= threshold:
             return content, share
     digits = [sum(c.isdigit() for c in v) for v in values]
-    phone = sum(bool(_PHONE.match(v)) and 7 <= d <= 15 for v, d in zip(values, digits,
-                                                                         strict=True))
+    phone = sum(bool(_PHONE.match(v)) and 7 <= d <= 15 for v, d in zip(values, digits, strict=True))
     if phone >= 0.8 * len(values):
         return "phone", phone / len(values)
     share = _share(values, _street_pattern())

@@ -13,17 +13,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from synthpatient.errors import DataError, InvalidParameterError
 
 ColumnKind = Literal[
-    "numeric", "integer", "categorical", "boolean", "datetime", "identifier", "text",
+    "numeric",
+    "integer",
+    "categorical",
+    "boolean",
+    "datetime",
+    "identifier",
+    "text",
 ]
 IdentifierType = Literal[
-    "integer_id", "string_id", "name", "first_name", "last_name", "email", "phone", "address",
-    "postcode", "national_id",
+    "integer_id",
+    "string_id",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "national_id",
 ]
 CategoryValue = str | int | float | bool
 
 #: Kinds a synthesizer learns from. Identifiers and free text never are: they are regenerated.
 LEARNED_KINDS: frozenset[str] = frozenset(
-    {"numeric", "integer", "categorical", "boolean", "datetime"})
+    {"numeric", "integer", "categorical", "boolean", "datetime"}
+)
 SCHEMA_FORMAT = "synthpatient.schema/1"
 
 
@@ -141,7 +156,8 @@ class Schema(BaseModel):
         """A copy with one column's spec changed (specs are frozen), re-validated."""
         if name not in self:
             raise InvalidParameterError(
-                f"The schema has no column '{name}'. Columns: {self.names}.")
+                f"The schema has no column '{name}'. Columns: {self.names}."
+            )
         data = self[name].model_dump()
         data.update(changes)
         new = ColumnSpec.model_validate(data)
@@ -149,8 +165,13 @@ class Schema(BaseModel):
 
     def sdtypes(self) -> dict[str, str]:
         """SDMetrics-style types of the learned columns, for the evaluation suite."""
-        mapping = {"numeric": "numerical", "integer": "numerical", "categorical": "categorical",
-                   "boolean": "boolean", "datetime": "datetime"}
+        mapping = {
+            "numeric": "numerical",
+            "integer": "numerical",
+            "categorical": "categorical",
+            "boolean": "boolean",
+            "datetime": "datetime",
+        }
         return {c.name: mapping[c.kind] for c in self.columns if c.kind in mapping}
 
     # -- inference, validation ---------------------------------------------------------------
@@ -203,8 +224,10 @@ class Schema(BaseModel):
                 )
             return cls(columns=tuple(ColumnSpec.model_validate(c) for c in data["columns"]))
         except (ValidationError, KeyError, TypeError, AttributeError) as exc:
-            raise DataError(f"The schema is not valid: {_first_error(exc)}. "
-                            "Fix the JSON or infer a new one with `synthpatient schema`.") from exc
+            raise DataError(
+                f"The schema is not valid: {_first_error(exc)}. "
+                "Fix the JSON or infer a new one with `synthpatient schema`."
+            ) from exc
 
     @classmethod
     def from_json(cls, source: str | Path) -> Schema:
@@ -217,8 +240,10 @@ class Schema(BaseModel):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"The schema file is not valid JSON (line {exc.lineno}): {exc.msg}. "
-                            "Fix the JSON or infer a new schema.") from exc
+            raise DataError(
+                f"The schema file is not valid JSON (line {exc.lineno}): {exc.msg}. "
+                "Fix the JSON or infer a new schema."
+            ) from exc
         if not isinstance(data, dict):
             raise DataError("The schema JSON must be an object with a 'columns' list.")
         return cls.from_dict(data)

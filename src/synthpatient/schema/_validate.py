@@ -67,8 +67,11 @@ def coerce_column(spec: ColumnSpec, series: pd.Series) -> tuple[pd.Series, int]:
     series = plain_values(spec.name, series, unit=spec.unit, strict=False).values
     if spec.kind in ("numeric", "integer"):
         out = pd.to_numeric(series, errors="coerce")
-        out = out.astype(float) if pd.api.types.is_numeric_dtype(out) else (
-            pd.to_numeric(out.astype(str), errors="coerce").astype(float))
+        out = (
+            out.astype(float)
+            if pd.api.types.is_numeric_dtype(out)
+            else (pd.to_numeric(out.astype(str), errors="coerce").astype(float))
+        )
     elif spec.kind == "datetime":
         out = _as_datetimes(series)
     elif spec.kind == "boolean":
@@ -116,14 +119,17 @@ def _column_problems(spec: ColumnSpec, series: pd.Series) -> list[str]:
         problems.append(f"column '{name}': {failed} value(s) are not of kind {spec.kind}{extra}")
     n_missing = int(series.isna().sum())
     if n_missing and not spec.nullable:
-        problems.append(f"column '{name}': {n_missing} missing value(s) but the column is not "
-                        "nullable")
+        problems.append(
+            f"column '{name}': {n_missing} missing value(s) but the column is not nullable"
+        )
     present = values.dropna()
     if spec.kind in ("numeric", "integer") and len(present):
         array = present.to_numpy(dtype=float)
         if spec.kind == "integer" and np.any(np.mod(array, 1) != 0):
-            problems.append(f"column '{name}': {int(np.sum(np.mod(array, 1) != 0))} value(s) "
-                            "are not whole numbers")
+            problems.append(
+                f"column '{name}': {int(np.sum(np.mod(array, 1) != 0))} value(s) "
+                "are not whole numbers"
+            )
         problems += _bound_problems(name, array, spec.minimum, spec.maximum)
     elif spec.kind == "datetime" and len(present):
         stamps = present.to_numpy(dtype="datetime64[ns]")
@@ -134,8 +140,10 @@ def _column_problems(spec: ColumnSpec, series: pd.Series) -> list[str]:
         allowed = {category_key(c) for c in spec.categories}
         unknown = int((~present.map(category_key).isin(allowed)).sum())
         if unknown:
-            problems.append(f"column '{name}': {unknown} value(s) are not among the schema's "
-                            f"{len(spec.categories)} categories")
+            problems.append(
+                f"column '{name}': {unknown} value(s) are not among the schema's "
+                f"{len(spec.categories)} categories"
+            )
     return problems
 
 

@@ -8,5 +8,12 @@ from synthpatient.synthesizers.registry import (
     make_synthesizer,
 )
 
-__all__ = ["Capabilities", "SampleReport", "Synthesizer", "available_synthesizers",
-           "get_synthesizer_class", "make_synthesizer", "parse_condition_text"]
+__all__ = [
+    "Capabilities",
+    "SampleReport",
+    "Synthesizer",
+    "available_synthesizers",
+    "get_synthesizer_class",
+    "make_synthesizer",
+    "parse_condition_text",
+]

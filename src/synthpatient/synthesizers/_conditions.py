@@ -64,8 +64,10 @@ def parse_condition_text(text: str) -> tuple[str, Any]:
     """``'sex=female'`` -> ``('sex', 'female')``; ``'age=40..65'`` -> ``('age', ('40', '65'))``."""
     column, sep, value = text.partition("=")
     if not sep or not column.strip() or not value.strip():
-        raise ConditionError(f"Cannot read the condition '{text}'. Write COLUMN=VALUE "
-                             "(sex=female) or COLUMN=LOW..HIGH (age=40..65, age=65..).")
+        raise ConditionError(
+            f"Cannot read the condition '{text}'. Write COLUMN=VALUE "
+            "(sex=female) or COLUMN=LOW..HIGH (age=40..65, age=65..)."
+        )
     value = value.strip()
     if ".." in value:
         low, _, high = value.partition("..")
@@ -80,8 +82,9 @@ def _to_number(spec: ColumnSpec, raw: Any, column: str) -> float:
         number = float(raw)
     except (TypeError, ValueError, OverflowError) as exc:
         wanted = "date" if spec.kind == "datetime" else "number"
-        raise ConditionError(f"The condition on '{column}' needs a {wanted}; got "
-                             f"{shown(raw)}.") from exc
+        raise ConditionError(
+            f"The condition on '{column}' needs a {wanted}; got {shown(raw)}."
+        ) from exc
     if not math.isfinite(number):
         raise ConditionError(f"The condition on '{column}' must be a finite number.")
     return number
@@ -102,17 +105,23 @@ def parse_conditions(conditions: Mapping[str, Any] | None, schema: Schema) -> li
     if not conditions:
         return []
     if not isinstance(conditions, Mapping):
-        raise ConditionError("Conditions must be a mapping of column name to value, "
-                             "e.g. {'sex': 'female', 'age': (40, 65)}.")
+        raise ConditionError(
+            "Conditions must be a mapping of column name to value, "
+            "e.g. {'sex': 'female', 'age': (40, 65)}."
+        )
     parsed = []
     for column, raw in conditions.items():
         if column not in schema:
-            raise ConditionError(f"Cannot condition on '{column}': no such column. "
-                                 f"Columns: {', '.join(schema.names)}.")
+            raise ConditionError(
+                f"Cannot condition on '{column}': no such column. "
+                f"Columns: {', '.join(schema.names)}."
+            )
         spec = schema[column]
         if not spec.is_learned:
-            raise ConditionError(f"Cannot condition on '{column}': it is {spec.kind} data, which "
-                                 "is regenerated, not learned.")
+            raise ConditionError(
+                f"Cannot condition on '{column}': it is {spec.kind} data, which "
+                "is regenerated, not learned."
+            )
         parsed.append(_parse_one(spec, raw))
     return parsed
 
@@ -121,54 +130,73 @@ def _parse_one(spec: ColumnSpec, raw: Any) -> Condition:
     column = spec.name
     if spec.kind in ("categorical", "boolean"):
         if isinstance(raw, tuple | list | set):
-            raise ConditionError(f"A condition on the {spec.kind} column '{column}' takes one "
-                                 "value, not a range or list.")
+            raise ConditionError(
+                f"A condition on the {spec.kind} column '{column}' takes one "
+                "value, not a range or list."
+            )
         categories = spec.categories if spec.kind == "categorical" else (True, False)
         lookup = {category_key(c): c for c in categories or ()}
         key = category_key(raw)
         if spec.kind == "boolean":
-            key = {"true": "True", "false": "False", "1": "True", "0": "False",
-                   "yes": "True", "no": "False"}.get(key.lower(), key)
+            key = {
+                "true": "True",
+                "false": "False",
+                "1": "True",
+                "0": "False",
+                "yes": "True",
+                "no": "False",
+            }.get(key.lower(), key)
         if key not in lookup:
             # the user's own value may be echoed; the column's categories are real patients'
             # values (read off the data), so they are only pointed to, never listed
             if spec.kind == "boolean":
-                raise ConditionError(f"Impossible condition: {shown(raw)} is not a value of "
-                                     f"the boolean column '{column}'. Give true or false.")
+                raise ConditionError(
+                    f"Impossible condition: {shown(raw)} is not a value of "
+                    f"the boolean column '{column}'. Give true or false."
+                )
             raise ConditionError(
                 f"Impossible condition: {shown(raw)} is not a category of column '{column}'. "
                 "List them with `synthpatient schema DATA --show-categories` (prints real values) "
-                "or `schema.to_json(..., include_observed=True)`.")
+                "or `schema.to_json(..., include_observed=True)`."
+            )
         return Condition(column, "equal", value=lookup[key])
     low_bound, high_bound = _bounds(spec)
     if isinstance(raw, tuple | list):
         if len(raw) != 2:
-            raise ConditionError(f"A range condition on '{column}' needs (low, high); "
-                                 f"got {len(raw)} values.")
+            raise ConditionError(
+                f"A range condition on '{column}' needs (low, high); got {len(raw)} values."
+            )
         low = None if raw[0] is None else _to_number(spec, raw[0], column)
         high = None if raw[1] is None else _to_number(spec, raw[1], column)
         if low is None and high is None:
             raise ConditionError(f"The range condition on '{column}' has neither end set.")
         if low is not None and high is not None and low > high:
-            raise ConditionError(f"Impossible condition on '{column}': the low end is above the "
-                                 "high end.")
+            raise ConditionError(
+                f"Impossible condition on '{column}': the low end is above the high end."
+            )
         if spec.kind == "integer":
             low = None if low is None else float(math.ceil(low - 1e-9))
             high = None if high is None else float(math.floor(high + 1e-9))
             if low is not None and high is not None and low > high:
-                raise ConditionError(f"Impossible condition on '{column}': no whole number lies "
-                                     "in the range.")
+                raise ConditionError(
+                    f"Impossible condition on '{column}': no whole number lies in the range."
+                )
         if (low is not None and low > high_bound) or (high is not None and high < low_bound):
-            raise ConditionError(f"Impossible condition: the range for '{column}' lies outside "
-                                 "the values this model can produce. Widen the range.")
+            raise ConditionError(
+                f"Impossible condition: the range for '{column}' lies outside "
+                "the values this model can produce. Widen the range."
+            )
         return Condition(column, "range", low=low, high=high)
     value = _to_number(spec, raw, column)
     if spec.kind == "integer" and not float(value).is_integer():
-        raise ConditionError(f"Impossible condition: '{column}' holds whole numbers; got "
-                             f"{shown(raw)}.")
+        raise ConditionError(
+            f"Impossible condition: '{column}' holds whole numbers; got {shown(raw)}."
+        )
     if not low_bound <= value <= high_bound:
-        raise ConditionError(f"Impossible condition: the value for '{column}' lies outside the "
-                             "values this model can produce.")
+        raise ConditionError(
+            f"Impossible condition: the value for '{column}' lies outside the "
+            "values this model can produce."
+        )
     return Condition(column, "equal", value=value)
 
 
@@ -182,6 +210,7 @@ def as_mapping(conditions: list[Condition], schema: Schema) -> dict[str, Any]:
         def back(value: Any, is_date: bool = is_date) -> Any:
             return pd.Timestamp(int(value)) if is_date and value is not None else value
 
-        out[cond.column] = back(cond.value) if cond.kind == "equal" else (back(cond.low),
-                                                                          back(cond.high))
+        out[cond.column] = (
+            back(cond.value) if cond.kind == "equal" else (back(cond.low), back(cond.high))
+        )
     return out

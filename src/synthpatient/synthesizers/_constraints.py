@@ -50,8 +50,11 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return (isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool) and math.isfinite(float(value)))
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 @dataclass(frozen=True)
@@ -68,18 +71,22 @@ class Interval(Constraint):
         if not (_is_int(value) if self.type is int else _is_number(value)):
             return False
         number = float(value)  # type: ignore[arg-type]
-        if self.low is not None and (number < self.low or (
-                number == self.low and self.closed in ("right", "neither"))):
+        if self.low is not None and (
+            number < self.low or (number == self.low and self.closed in ("right", "neither"))
+        ):
             return False
-        return self.high is None or not (number > self.high or (
-            number == self.high and self.closed in ("left", "neither")))
+        return self.high is None or not (
+            number > self.high or (number == self.high and self.closed in ("left", "neither"))
+        )
 
     def describe(self) -> str:
         noun = "an int" if self.type is int else "a number"
         low_in, high_in = self.closed in ("both", "left"), self.closed in ("both", "right")
         if self.low is not None and self.high is not None:
-            return (f"{noun} in {'[' if low_in else '('}{self.low:g}, {self.high:g}"
-                    f"{']' if high_in else ')'}")
+            return (
+                f"{noun} in {'[' if low_in else '('}{self.low:g}, {self.high:g}"
+                f"{']' if high_in else ')'}"
+            )
         if self.type is not int and self.high is None:
             noun = "a finite number"
         if self.low is not None:
@@ -111,8 +118,11 @@ class Options(Constraint):
         object.__setattr__(self, "options", options)
 
     def allows(self, value: object) -> bool:
-        return isinstance(value, str | int | float) and not isinstance(value, bool) \
+        return (
+            isinstance(value, str | int | float)
+            and not isinstance(value, bool)
             and value in self.options
+        )
 
     def describe(self) -> str:
         shown = [repr(o) for o in self.options]
@@ -209,8 +219,11 @@ class Names(Constraint):
     """A list or tuple of column names (not one string)."""
 
     def allows(self, value: object) -> bool:
-        return isinstance(value, Sequence) and not isinstance(value, str) \
+        return (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
             and all(isinstance(v, str) for v in value)
+        )
 
     def describe(self) -> str:
         return "a list of column names"
@@ -281,5 +294,10 @@ def _shown(value: object) -> str:
 
 #: The name of the environment variable holding an API key: the same rule wherever a key is
 #: read, and the value is never echoed (someone may have passed the key itself).
-API_KEY_ENV = Param(Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "the NAME of an environment variable "
-                            "holding the key (e.g. OPENAI_API_KEY), not the key"), secret=True)
+API_KEY_ENV = Param(
+    Pattern(
+        r"[A-Za-z_][A-Za-z0-9_]*",
+        "the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), not the key",
+    ),
+    secret=True,
+)

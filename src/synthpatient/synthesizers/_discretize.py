@@ -79,8 +79,9 @@ class ColumnCoder:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def for_numbers(cls, name: str, column_kind: str, low: float, high: float, *, n_bins: int,
-                    nullable: bool) -> ColumnCoder:
+    def for_numbers(
+        cls, name: str, column_kind: str, low: float, high: float, *, n_bins: int, nullable: bool
+    ) -> ColumnCoder:
         """Equal-width bins over ``[low, high]``; whole-number bins for integer columns."""
         if column_kind == "integer":
             first, last = math.ceil(low - 1e-9), math.floor(high + 1e-9)
@@ -133,8 +134,10 @@ class ColumnCoder:
         """Fine codes of ``values`` (canonical dtypes: floats, datetime64, category values)."""
         missing = values.isna().to_numpy()
         if missing.any() and not self.nullable:
-            raise DataError(f"Column '{self.name}' has missing values but is not nullable in "
-                            "the schema. Mark it nullable.")
+            raise DataError(
+                f"Column '{self.name}' has missing values but is not nullable in "
+                "the schema. Mark it nullable."
+            )
         codes = np.full(len(values), self.n_fine - 1, dtype=np.int64)  # missing: last code
         present = ~missing
         if self.coder_kind == "category":
@@ -142,8 +145,10 @@ class ColumnCoder:
             keys = [category_key(v) for v in values[present]]
             unknown = sum(k not in lookup for k in keys)
             if unknown:
-                raise DataError(f"Column '{self.name}' has {unknown} value(s) that are not among "
-                                "its categories. Add them to the schema's categories.")
+                raise DataError(
+                    f"Column '{self.name}' has {unknown} value(s) that are not among "
+                    "its categories. Add them to the schema's categories."
+                )
             codes[present] = [lookup[k] for k in keys]
             return codes
         numbers = _as_numbers(self.column_kind, values)[present]
@@ -219,8 +224,9 @@ class ColumnCoder:
             numbers = rng.uniform(low, high)
         numbers[missing] = np.nan
         if self.column_kind == "datetime":
-            stamps = pd.Series(pd.to_datetime(np.round(np.nan_to_num(numbers)).astype("int64"),
-                                              unit="ns"))
+            stamps = pd.Series(
+                pd.to_datetime(np.round(np.nan_to_num(numbers)).astype("int64"), unit="ns")
+            )
             stamps[missing] = pd.NaT
             return stamps
         return pd.Series(numbers, dtype=float)
@@ -241,50 +247,80 @@ class ColumnCoder:
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON metadata and numeric arrays (no pickle)."""
-        meta: dict[str, Any] = {"name": self.name, "column_kind": self.column_kind,
-                                "coder_kind": self.coder_kind, "nullable": self.nullable,
-                                "categories": self.categories}
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "column_kind": self.column_kind,
+            "coder_kind": self.coder_kind,
+            "nullable": self.nullable,
+            "categories": self.categories,
+        }
         arrays = {"groups": self.groups, "weights": self.weights}
         if self.edges is not None:
             arrays["edges"] = self.edges
         return meta, arrays
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
-                   spec: ColumnSpec) -> ColumnCoder:
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], spec: ColumnSpec
+    ) -> ColumnCoder:
         """The saved coder of ``spec``'s column, checked against it and against itself."""
         what = f"the bins of column '{spec.name}'"
         ordered = spec.kind in ("numeric", "integer", "datetime")
-        kinds = ({"integer"} if spec.kind == "integer" else {"interval"}) if ordered else {
-            "category"}
-        expect(meta["name"] == spec.name and meta["column_kind"] == spec.kind
-               and meta["coder_kind"] in kinds, f"{what} are not of the column's kind")
+        kinds = (
+            ({"integer"} if spec.kind == "integer" else {"interval"}) if ordered else {"category"}
+        )
+        expect(
+            meta["name"] == spec.name
+            and meta["column_kind"] == spec.kind
+            and meta["coder_kind"] in kinds,
+            f"{what} are not of the column's kind",
+        )
         categories = meta.get("categories")
         edges = None
         if ordered:
             edges = np.asarray(arrays["edges"], dtype=float)
-            expect(edges.ndim == 1 and len(edges) >= 2 and bool(np.isfinite(edges).all())
-                   and bool(np.all(np.diff(edges) >= 0)), f"{what} have unsorted edges")
+            expect(
+                edges.ndim == 1
+                and len(edges) >= 2
+                and bool(np.isfinite(edges).all())
+                and bool(np.all(np.diff(edges) >= 0)),
+                f"{what} have unsorted edges",
+            )
         else:
-            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
-                                                                                      False]
-            expect(isinstance(categories, list) and [category_key(c) for c in categories]
-                   == [category_key(c) for c in declared],
-                   f"{what} list other categories than the schema")
-        coder = cls(name=spec.name, column_kind=spec.kind, coder_kind=meta["coder_kind"],
-                    edges=edges, categories=None if categories is None else list(categories),
-                    nullable=bool(meta["nullable"]), groups=np.asarray(arrays["groups"]),
-                    weights=np.asarray(arrays["weights"], dtype=float))
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+            expect(
+                isinstance(categories, list)
+                and [category_key(c) for c in categories] == [category_key(c) for c in declared],
+                f"{what} list other categories than the schema",
+            )
+        coder = cls(
+            name=spec.name,
+            column_kind=spec.kind,
+            coder_kind=meta["coder_kind"],
+            edges=edges,
+            categories=None if categories is None else list(categories),
+            nullable=bool(meta["nullable"]),
+            groups=np.asarray(arrays["groups"]),
+            weights=np.asarray(arrays["weights"], dtype=float),
+        )
         groups, weights = coder.groups, coder.weights
         # decoding draws a fine code inside each group by weight: every group needs members
         # and some weight, or sampling would divide by zero
-        expect(groups.shape == (coder.n_fine,) and groups.dtype.kind in "iu"
-               and weights.shape == (coder.n_fine,) and coder.n_fine >= 1,
-               f"{what} do not have one group and one weight per bin")
-        expect(groups.min() == 0 and set(groups.tolist()) == set(range(int(groups.max()) + 1))
-               and bool(np.isfinite(weights).all()) and bool(np.all(weights >= 0))
-               and bool(np.all(np.bincount(groups, weights=weights) > 0)),
-               f"{what} have empty groups or weights that are not positive")
+        expect(
+            groups.shape == (coder.n_fine,)
+            and groups.dtype.kind in "iu"
+            and weights.shape == (coder.n_fine,)
+            and coder.n_fine >= 1,
+            f"{what} do not have one group and one weight per bin",
+        )
+        expect(
+            groups.min() == 0
+            and set(groups.tolist()) == set(range(int(groups.max()) + 1))
+            and bool(np.isfinite(weights).all())
+            and bool(np.all(weights >= 0))
+            and bool(np.all(np.bincount(groups, weights=weights) > 0)),
+            f"{what} have empty groups or weights that are not positive",
+        )
         return coder
 
 
@@ -320,8 +356,9 @@ class ReadFromData:
         return " and ".join(parts)
 
 
-def build_coders(data: pd.DataFrame, schema: Schema, n_bins: int
-                 ) -> tuple[list[ColumnCoder], ReadFromData]:
+def build_coders(
+    data: pd.DataFrame, schema: Schema, n_bins: int
+) -> tuple[list[ColumnCoder], ReadFromData]:
     """A coder per learned column, and which bounds and category lists came from the data.
 
     A bound counts as public when the user declared it: the spec is not ``observed``, or the
@@ -342,14 +379,20 @@ def build_coders(data: pd.DataFrame, schema: Schema, n_bins: int
             high = _bound(spec, spec.maximum) if spec.maximum is not None else None
             data_low = float(present.min()) if len(present) else 0.0
             data_high = float(present.max()) if len(present) else 0.0
-            from_data = low is None or high is None or (
-                spec.observed and (low == data_low or high == data_high))
+            from_data = (
+                low is None
+                or high is None
+                or (spec.observed and (low == data_low or high == data_high))
+            )
             low = data_low if low is None else low
             high = data_high if high is None else high
             if from_data:
                 read.bounds.append(spec.name)
-            coders.append(ColumnCoder.for_numbers(spec.name, spec.kind, low, high,
-                                                  n_bins=n_bins, nullable=spec.nullable))
+            coders.append(
+                ColumnCoder.for_numbers(
+                    spec.name, spec.kind, low, high, n_bins=n_bins, nullable=spec.nullable
+                )
+            )
         else:
             if spec.kind == "boolean":
                 categories: list[Any] = [True, False]
@@ -358,8 +401,12 @@ def build_coders(data: pd.DataFrame, schema: Schema, n_bins: int
                 if spec.observed or spec.categories is None:
                     read.categories.append(spec.name)
                 if not categories and not spec.nullable:
-                    raise DataError(f"Column '{spec.name}' has no categories. Declare them in "
-                                    "the schema.")
-            coders.append(ColumnCoder(spec.name, spec.kind, "category",
-                                      categories=categories, nullable=spec.nullable))
+                    raise DataError(
+                        f"Column '{spec.name}' has no categories. Declare them in the schema."
+                    )
+            coders.append(
+                ColumnCoder(
+                    spec.name, spec.kind, "category", categories=categories, nullable=spec.nullable
+                )
+            )
     return coders, read

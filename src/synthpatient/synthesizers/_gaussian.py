@@ -50,8 +50,9 @@ def nearest_correlation(corr: np.ndarray) -> np.ndarray:
     return fixed
 
 
-def truncated_normal(mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
+def truncated_normal(
+    mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Inverse-CDF draws from N(mean, sd^2) truncated to [low, high], stable in both tails."""
     a = (low - mean) / sd
     b = (high - mean) / sd
@@ -66,8 +67,12 @@ def truncated_normal(mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np
     return mean + sd * x
 
 
-def sample_latent(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
-                  boxes: dict[int, tuple[float, float]] | None = None) -> np.ndarray:
+def sample_latent(
+    corr: np.ndarray,
+    n_rows: int,
+    rng: np.random.Generator,
+    boxes: dict[int, tuple[float, float]] | None = None,
+) -> np.ndarray:
     """``n_rows`` draws of N(0, corr), with coordinate ``j`` inside ``boxes[j]`` (z-space)."""
     d = corr.shape[0]
     boxes = boxes or {}
@@ -77,9 +82,13 @@ def sample_latent(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
     fixed = sorted(boxes)
     free = [j for j in range(d) if j not in boxes]
     if fixed:
-        z[:, fixed] = _sample_box(corr[np.ix_(fixed, fixed)], n_rows, rng,
-                                  np.array([boxes[j][0] for j in fixed]),
-                                  np.array([boxes[j][1] for j in fixed]))
+        z[:, fixed] = _sample_box(
+            corr[np.ix_(fixed, fixed)],
+            n_rows,
+            rng,
+            np.array([boxes[j][0] for j in fixed]),
+            np.array([boxes[j][1] for j in fixed]),
+        )
     if free:
         cov_ff = corr[np.ix_(free, free)]
         if fixed:
@@ -95,8 +104,9 @@ def sample_latent(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
     return z
 
 
-def _sample_box(corr: np.ndarray, n_rows: int, rng: np.random.Generator,
-                low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _sample_box(
+    corr: np.ndarray, n_rows: int, rng: np.random.Generator, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
     k = len(low)
     lows, highs = np.broadcast_to(low, (n_rows, k)), np.broadcast_to(high, (n_rows, k))
     ones = np.ones((n_rows, k))

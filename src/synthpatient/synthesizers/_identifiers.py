@@ -40,8 +40,23 @@ _SEX_FLAG = re.compile(r"^(is_|sex_|gender_)?(female|male|woman|man)$")
 _FEMALE = {"f", "female", "woman", "women", "w", "girl", "fem"}
 _MALE = {"m", "male", "man", "men", "boy"}
 #: Other answers a sex column may hold: their rows get names drawn without regard to sex.
-_OTHER = {"u", "unknown", "other", "x", "o", "not known", "not stated", "unspecified",
-          "nonbinary", "non-binary", "intersex", "prefer not to say", "diverse", "na", "n/a"}
+_OTHER = {
+    "u",
+    "unknown",
+    "other",
+    "x",
+    "o",
+    "not known",
+    "not stated",
+    "unspecified",
+    "nonbinary",
+    "non-binary",
+    "intersex",
+    "prefer not to say",
+    "diverse",
+    "na",
+    "n/a",
+}
 #: '1=male, 2=female' in a column's name or description.
 _CODE_LABEL = re.compile(r"(\d+)\s*[=:_]\s*(female|male|woman|man|f|m)(?![a-z])", re.IGNORECASE)
 _SEXED_KINDS = ("name", "first_name")
@@ -69,8 +84,11 @@ def sex_labels(spec: ColumnSpec) -> dict[str, str] | None:
         return {"true": sex, "1": sex, "false": other, "0": other}  # type: ignore[dict-item]
     if spec.kind != "categorical" or not spec.categories or not _SEX_NAME.search(name):
         return None
-    coded = {m.group(1): _word_sex(m.group(2)) for text in (spec.name, spec.description or "")
-             for m in _CODE_LABEL.finditer(text)}
+    coded = {
+        m.group(1): _word_sex(m.group(2))
+        for text in (spec.name, spec.description or "")
+        for m in _CODE_LABEL.finditer(text)
+    }
     labels: dict[str, str] = {}
     for category in spec.categories:
         key = category_key(category).lower()
@@ -93,8 +111,9 @@ def sex_of_rows(schema: Schema, frame: pd.DataFrame) -> np.ndarray | None:
         labels = sex_labels(spec)
         if labels is not None and spec.name in frame:
             keys = frame[spec.name].map(lambda v: category_key(v).lower(), na_action="ignore")
-            return np.array([labels.get(k) if isinstance(k, str) else None for k in keys],
-                            dtype=object)
+            return np.array(
+                [labels.get(k) if isinstance(k, str) else None for k in keys], dtype=object
+            )
     return None
 
 
@@ -109,8 +128,9 @@ def _sexed_pool(rng: np.random.Generator, makers: tuple, sex: np.ndarray) -> np.
     return values
 
 
-def regenerate(spec: ColumnSpec, n_rows: int, rng: np.random.Generator,
-               sex: np.ndarray | None = None) -> pd.Series:
+def regenerate(
+    spec: ColumnSpec, n_rows: int, rng: np.random.Generator, sex: np.ndarray | None = None
+) -> pd.Series:
     """``n_rows`` fresh values for an identifier column, reproducible for the same RNG state.
 
     ``sex`` ('female'/'male'/None per row, see :func:`sex_of_rows`) makes full and first names
@@ -120,8 +140,9 @@ def regenerate(spec: ColumnSpec, n_rows: int, rng: np.random.Generator,
     if kind == "integer_id":
         return pd.Series(np.arange(1, n_rows + 1, dtype="int64"), name=spec.name)
     if kind in ("string_id", None):
-        return pd.Series([f"SYN-{i:07d}" for i in range(1, n_rows + 1)], name=spec.name,
-                         dtype=object)
+        return pd.Series(
+            [f"SYN-{i:07d}" for i in range(1, n_rows + 1)], name=spec.name, dtype=object
+        )
     if n_rows == 0:
         return pd.Series([], name=spec.name, dtype=object)
     fake = _faker(rng)
@@ -133,27 +154,35 @@ def regenerate(spec: ColumnSpec, n_rows: int, rng: np.random.Generator,
         "postcode": fake.postcode,
     }
     if kind in _SEXED_KINDS and sex is not None and len(sex) == n_rows:
-        sexed = {"name": (fake.name_female, fake.name_male, fake.name),
-                 "first_name": (fake.first_name_female, fake.first_name_male, fake.first_name)}
+        sexed = {
+            "name": (fake.name_female, fake.name_male, fake.name),
+            "first_name": (fake.first_name_female, fake.first_name_male, fake.first_name),
+        }
         values = _sexed_pool(rng, sexed[kind], sex)
     elif kind in makers:
         values = _pool(rng, makers[kind], n_rows)
     elif kind == "email":
         firsts = _pool(rng, fake.first_name, n_rows)
         lasts = _pool(rng, fake.last_name, n_rows)
-        values = np.array([f"{f}.{last}{i}@example.org".lower()
-                           for i, (f, last) in enumerate(zip(firsts, lasts, strict=True))],
-                          dtype=object)
+        values = np.array(
+            [
+                f"{f}.{last}{i}@example.org".lower()
+                for i, (f, last) in enumerate(zip(firsts, lasts, strict=True))
+            ],
+            dtype=object,
+        )
     elif kind == "phone":
         area = rng.integers(201, 990, size=n_rows)
         line = rng.integers(100, 200, size=n_rows)  # 555-0100..0199: reserved for fiction
-        values = np.array([f"({a}) 555-0{ln}" for a, ln in zip(area, line, strict=True)],
-                          dtype=object)
+        values = np.array(
+            [f"({a}) 555-0{ln}" for a, ln in zip(area, line, strict=True)], dtype=object
+        )
     elif kind == "national_id":
         group = rng.integers(1, 100, size=n_rows)
         serial = rng.integers(1, 10000, size=n_rows)
-        values = np.array([f"000-{g:02d}-{s:04d}" for g, s in zip(group, serial, strict=True)],
-                          dtype=object)
+        values = np.array(
+            [f"000-{g:02d}-{s:04d}" for g, s in zip(group, serial, strict=True)], dtype=object
+        )
     else:  # pragma: no cover - the schema's Literal forbids other values
         raise ValueError(f"unknown identifier type {kind!r}")
     return pd.Series(values, name=spec.name, dtype=object)

@@ -40,32 +40,42 @@ def json_row(specs: list[ColumnSpec], row: pd.Series) -> dict[str, Any]:
 
 def column_profile(spec: ColumnSpec, values: pd.Series) -> dict[str, Any]:
     """Schema facts and summary statistics of one column; the prompt level picks which go."""
-    out: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "nullable": spec.nullable,
-                           "unit": spec.unit, "description": spec.description,
-                           "missing_rate": round(float(values.isna().mean()), 3)}
+    out: dict[str, Any] = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "nullable": spec.nullable,
+        "unit": spec.unit,
+        "description": spec.description,
+        "missing_rate": round(float(values.isna().mean()), 3),
+    }
     present = values.dropna()
     if spec.kind == "categorical":
         categories = [json_value(spec, c) for c in spec.categories or ()]
         lookup = {category_key(c): c for c in spec.categories or ()}
         counts = Counter(category_key(v) for v in present)
         total = max(len(present), 1)
-        out.update(categories=categories,
-                   frequencies=[[json_value(spec, lookup[k]), round(counts.get(k, 0) / total, 3)]
-                                for k in lookup])
+        out.update(
+            categories=categories,
+            frequencies=[
+                [json_value(spec, lookup[k]), round(counts.get(k, 0) / total, 3)] for k in lookup
+            ],
+        )
     elif spec.kind == "boolean":
-        out["share_true"] = round(float(np.mean([bool(v) for v in present])) if len(present)
-                                  else 0.0, 3)
+        out["share_true"] = round(
+            float(np.mean([bool(v) for v in present])) if len(present) else 0.0, 3
+        )
     elif spec.kind == "datetime":
         stamps = pd.to_datetime(present)
-        out["date_format"] = "YYYY-MM-DD" if spec.datetime_unit == "day" else \
-            "YYYY-MM-DDTHH:MM:SS"
+        out["date_format"] = "YYYY-MM-DD" if spec.datetime_unit == "day" else "YYYY-MM-DDTHH:MM:SS"
         for bound in ("minimum", "maximum"):
             if getattr(spec, bound) is not None:
                 out[bound] = json_value(spec, pd.Timestamp(getattr(spec, bound)))
         if len(stamps):
             nanos = stamps.astype("int64").to_numpy(dtype=float)
-            out["quantiles"] = {k: json_value(spec, pd.Timestamp(int(np.quantile(nanos, q))))
-                                for k, q in _QUANTILES.items()}
+            out["quantiles"] = {
+                k: json_value(spec, pd.Timestamp(int(np.quantile(nanos, q))))
+                for k, q in _QUANTILES.items()
+            }
     else:
         decimals = 0 if spec.kind == "integer" else spec.decimals
         for bound in ("minimum", "maximum"):
@@ -77,8 +87,9 @@ def column_profile(spec: ColumnSpec, values: pd.Series) -> dict[str, Any]:
             digits = 3 if decimals is None else decimals + 1
             out["mean"] = round(float(numbers.mean()), digits)
             out["sd"] = round(float(numbers.std(ddof=1)) if len(numbers) > 1 else 0.0, digits)
-            out["quantiles"] = {k: round(float(np.quantile(numbers, q)), digits)
-                                for k, q in _QUANTILES.items()}
+            out["quantiles"] = {
+                k: round(float(np.quantile(numbers, q)), digits) for k, q in _QUANTILES.items()
+            }
     return out
 
 
@@ -99,8 +110,12 @@ def correlations(data: pd.DataFrame, specs: list[ColumnSpec]) -> list[list[Any]]
     ranks = pd.DataFrame(numeric).rank()
     matrix = ranks.corr(min_periods=10)
     names = list(matrix.columns)
-    pairs = [(names[i], names[j], float(matrix.iloc[i, j])) for i in range(len(names))
-             for j in range(i + 1, len(names)) if np.isfinite(matrix.iloc[i, j])]
+    pairs = [
+        (names[i], names[j], float(matrix.iloc[i, j]))
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if np.isfinite(matrix.iloc[i, j])
+    ]
     pairs = [p for p in pairs if abs(p[2]) >= 0.1]
     pairs.sort(key=lambda p: -abs(p[2]))
     return [[a, b, round(r, 2)] for a, b, r in pairs[:MAX_CORRELATIONS]]
@@ -126,13 +141,15 @@ def missing_rules(data: pd.DataFrame, specs: list[ColumnSpec]) -> list[str]:
                 if mask.sum() >= min_group and not present[mask].any():
                     rules.append(f"'{spec.name}' is null whenever '{group.name}' is {shown!r}.")
                 elif present[mask].all() and (~present[~mask]).all() and mask.sum() >= min_group:
-                    rules.append(f"'{spec.name}' is present exactly when '{group.name}' is "
-                                 f"{shown!r}.")
+                    rules.append(
+                        f"'{spec.name}' is present exactly when '{group.name}' is {shown!r}."
+                    )
     return rules[:MAX_RULES]
 
 
 def condition_json(spec: ColumnSpec, cond: Condition) -> dict[str, Any]:
     """A condition as the prompt and the JSON schema write it."""
+
     def value(v: float | None) -> Any:
         if v is None:
             return None
@@ -141,8 +158,11 @@ def condition_json(spec: ColumnSpec, cond: Condition) -> dict[str, Any]:
         return int(v) if spec.kind == "integer" else float(v)
 
     if cond.kind == "equal":
-        shown = json_value(spec, cond.value) if spec.kind in ("categorical", "boolean") \
+        shown = (
+            json_value(spec, cond.value)
+            if spec.kind in ("categorical", "boolean")
             else value(cond.value)
+        )
         return {"column": cond.column, "equals": shown}
     out: dict[str, Any] = {"column": cond.column}
     if cond.low is not None:

@@ -33,8 +33,11 @@ class RowValidator:
     def __init__(self, specs: list[ColumnSpec], conditions: list[Condition]) -> None:
         self.specs = specs
         self.conditions = {c.column: c for c in conditions}
-        self.lookup = {s.name: {category_key(c): c for c in s.categories or ()} for s in specs
-                       if s.kind == "categorical"}
+        self.lookup = {
+            s.name: {category_key(c): c for c in s.categories or ()}
+            for s in specs
+            if s.kind == "categorical"
+        }
         self.folded = {name: _folded(table) for name, table in self.lookup.items()}
 
     def check(self, raw: dict[str, Any], reasons: Counter[str]) -> tuple[tuple | None, int]:
@@ -44,8 +47,11 @@ class RowValidator:
         values, fixed = [], 0
         for spec in self.specs:
             value, reason, was_fixed = self._value(spec, raw.get(spec.name))
-            if reason is None and spec.name in self.conditions and not _meets(
-                    spec, value, self.conditions[spec.name]):
+            if (
+                reason is None
+                and spec.name in self.conditions
+                and not _meets(spec, value, self.conditions[spec.name])
+            ):
                 reason = "breaks_condition"
             if reason is not None:
                 reasons[reason] += 1
@@ -102,8 +108,9 @@ def _number(spec: ColumnSpec, value: Any) -> tuple[Any, str | None, int]:
         return None, "wrong_type", 0
     if spec.kind == "integer" and not number.is_integer():
         return None, "wrong_type", 0
-    if ((spec.minimum is not None and number < float(spec.minimum))
-            or (spec.maximum is not None and number > float(spec.maximum))):
+    if (spec.minimum is not None and number < float(spec.minimum)) or (
+        spec.maximum is not None and number > float(spec.maximum)
+    ):
         return None, "out_of_range", 0
     decimals = 0 if spec.kind == "integer" else spec.decimals
     return (round(number, decimals) if decimals is not None else number), None, 0
@@ -122,8 +129,9 @@ def _date(spec: ColumnSpec, value: Any) -> tuple[Any, str | None, int]:
         stamp = stamp.tz_convert(None)
     if spec.datetime_unit == "day":
         stamp = stamp.normalize()
-    if ((spec.minimum is not None and stamp < pd.Timestamp(spec.minimum))
-            or (spec.maximum is not None and stamp > pd.Timestamp(spec.maximum))):
+    if (spec.minimum is not None and stamp < pd.Timestamp(spec.minimum)) or (
+        spec.maximum is not None and stamp > pd.Timestamp(spec.maximum)
+    ):
         return None, "out_of_range", 0
     return stamp, None, 0
 
@@ -137,8 +145,9 @@ def _meets(spec: ColumnSpec, value: Any, cond: Condition) -> bool:
     number = float(value.value) if isinstance(value, pd.Timestamp) else float(value)
     if cond.kind == "equal":
         return math.isclose(number, float(cond.value), rel_tol=0, abs_tol=1e-9)
-    return ((cond.low is None or number >= cond.low - 1e-9)
-            and (cond.high is None or number <= cond.high + 1e-9))
+    return (cond.low is None or number >= cond.low - 1e-9) and (
+        cond.high is None or number <= cond.high + 1e-9
+    )
 
 
 class RowKeys:
@@ -154,9 +163,13 @@ class RowKeys:
     def __init__(self, specs: list[ColumnSpec]) -> None:
         self.specs = specs
         self.kinds = {s.name: s.kind for s in specs}
-        self.decimals = {s.name: 0 if s.kind == "integer" else (
-            DEFAULT_DECIMALS if s.decimals is None else s.decimals)
-            for s in specs if s.kind in ("numeric", "integer")}
+        self.decimals = {
+            s.name: 0
+            if s.kind == "integer"
+            else (DEFAULT_DECIMALS if s.decimals is None else s.decimals)
+            for s in specs
+            if s.kind in ("numeric", "integer")
+        }
 
     def frame_keys(self, frame: pd.DataFrame) -> np.ndarray:
         """One key per row of ``frame`` (the learned columns in canonical dtypes)."""
@@ -181,8 +194,7 @@ def rows_frame(specs: list[ColumnSpec], rows: list[tuple[Any, ...]]) -> pd.DataF
     for j, spec in enumerate(specs):
         values = [row[j] for row in rows]
         if spec.kind in ("numeric", "integer"):
-            out[spec.name] = pd.Series([np.nan if v is None else v for v in values],
-                                       dtype=float)
+            out[spec.name] = pd.Series([np.nan if v is None else v for v in values], dtype=float)
         elif spec.kind == "datetime":
             out[spec.name] = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
         else:

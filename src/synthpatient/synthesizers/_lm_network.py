@@ -58,7 +58,7 @@ class Layout:
         """For each token, the column whose value it is (-1 for start and column tokens)."""
         out = np.full(self.n_tokens, -1, dtype=np.int64)
         for j, (start, size) in enumerate(zip(self.offsets, self.n_symbols, strict=True)):
-            out[start:start + size] = j
+            out[start : start + size] = j
         return out
 
     def sequences(self, codes: np.ndarray, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,10 +75,19 @@ class Layout:
 MIXTURE = 4
 
 
-def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
-                  edges: list[np.ndarray | None], nullable: list[bool],
-                  correlation: np.ndarray | None = None, *, d_model: int, n_heads: int,
-                  n_layers: int, dropout: float) -> Any:
+def build_network(
+    torch: ModuleType,
+    layout: Layout,
+    positions: np.ndarray,
+    edges: list[np.ndarray | None],
+    nullable: list[bool],
+    correlation: np.ndarray | None = None,
+    *,
+    d_model: int,
+    n_heads: int,
+    n_layers: int,
+    dropout: float,
+) -> Any:
     """The transformer for ``layout``.
 
     Longer than 80 lines on purpose: the module classes are defined inside, because torch is
@@ -95,12 +104,11 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
     """
     nn = torch.nn
     k = layout.n_columns
-    widest = max(len(e) for e in edges if e is not None) if any(
-        e is not None for e in edges) else 2
+    widest = max(len(e) for e in edges if e is not None) if any(e is not None for e in edges) else 2
     padded = np.full((k, widest), np.inf)
     for j, e in enumerate(edges):
         if e is not None:
-            padded[j, :len(e)] = np.clip(e, -1e3, 1e3)
+            padded[j, : len(e)] = np.clip(e, -1e3, 1e3)
 
     class TabularTransformer(nn.Module):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -109,12 +117,18 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             self.scale_direction = nn.Embedding(k + 1, d_model)
             nn.init.normal_(self.embed.weight, std=0.02)
             nn.init.normal_(self.scale_direction.weight, std=0.02)
-            layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model,
-                                               dropout=dropout, batch_first=True,
-                                               norm_first=True, activation="gelu")
+            layer = nn.TransformerEncoderLayer(
+                d_model,
+                n_heads,
+                dim_feedforward=2 * d_model,
+                dropout=dropout,
+                batch_first=True,
+                norm_first=True,
+                activation="gelu",
+            )
             self.body = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(d_model)
-            self.head = nn.Linear(d_model, layout.n_tokens)       # categories
+            self.head = nn.Linear(d_model, layout.n_tokens)  # categories
             self.mixture = nn.Linear(d_model, k * (3 * MIXTURE + 1))  # ordered columns
             self.register_buffer("positions", torch.tensor(positions, dtype=torch.float32))
             column = layout.column_of_token() + 1  # 0: start and column tokens
@@ -122,20 +136,24 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             self.register_buffer("edges", torch.tensor(padded, dtype=torch.float32))
             # the linear path (see the module docstring): the correlation gives the Gaussian
             # conditional mean; token_shift moves the means by a category or "missing"
-            self.register_buffer("correlation", torch.tensor(
-                np.eye(k) if correlation is None else correlation, dtype=torch.float32))
+            self.register_buffer(
+                "correlation",
+                torch.tensor(
+                    np.eye(k) if correlation is None else correlation, dtype=torch.float32
+                ),
+            )
             self.token_shift = nn.Embedding(layout.n_tokens, k)
             nn.init.zeros_(self.token_shift.weight)
             unscored = np.zeros(layout.n_tokens)
-            for j, (start, size) in enumerate(zip(layout.offsets, layout.n_symbols,
-                                                  strict=True)):
+            for j, (start, size) in enumerate(zip(layout.offsets, layout.n_symbols, strict=True)):
                 if edges[j] is None:
-                    unscored[start:start + size] = 1
+                    unscored[start : start + size] = 1
                 elif nullable[j]:
                     unscored[start + size - 1] = 1
             self.register_buffer("unscored", torch.tensor(unscored, dtype=torch.float32))
-            self.register_buffer("scored", torch.tensor(
-                (column > 0) & (unscored == 0), dtype=torch.float32))
+            self.register_buffer(
+                "scored", torch.tensor((column > 0) & (unscored == 0), dtype=torch.float32)
+            )
 
         def forward(self, tokens: Any, last_only: bool = False) -> Any:
             """Hidden states (B, L, d) under a causal mask, and at each column token (the
@@ -145,8 +163,9 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             columns = self.token_column[tokens]
             x = self.embed(tokens) + positions.unsqueeze(-1) * self.scale_direction(columns)
             length = tokens.shape[1]
-            causal = torch.triu(torch.full((length, length), float("-inf"),
-                                           device=tokens.device), diagonal=1)
+            causal = torch.triu(
+                torch.full((length, length), float("-inf"), device=tokens.device), diagonal=1
+            )
             hidden = self.norm(self.body(x, mask=causal, is_causal=True))
             return hidden, self.linear_shift(tokens, last_only)
 
@@ -155,26 +174,28 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             mean of that column's score given the scores read before it, plus the learned
             shifts of the categories and "missing" read before it. Nothing here is (B, V, k)
             or larger, so wide tables sample in bounded memory."""
-            targets = tokens[:, 1::2] - 1                               # (B, S) columns
-            values = tokens[:, 2::2][:, :targets.shape[1] - 1]          # (B, V) values read
+            targets = tokens[:, 1::2] - 1  # (B, S) columns
+            values = tokens[:, 2::2][:, : targets.shape[1] - 1]  # (B, V) values read
             n_values = values.shape[1]
             if last_only:
                 targets = targets[:, -1:]
                 before = torch.ones((1, n_values), device=tokens.device)
             else:  # value v is read before column token s when v < s
-                before = (torch.arange(n_values, device=tokens.device).unsqueeze(0)
-                          < torch.arange(targets.shape[1], device=tokens.device).unsqueeze(1)
-                          ).float()                                     # (S, V)
+                before = (
+                    torch.arange(n_values, device=tokens.device).unsqueeze(0)
+                    < torch.arange(targets.shape[1], device=tokens.device).unsqueeze(1)
+                ).float()  # (S, V)
             weight = self.token_shift.weight[values.unsqueeze(1), targets.unsqueeze(2)]
             learned = (weight * (self.unscored[values].unsqueeze(1) * before)).sum(-1)
             with torch.no_grad():
-                read = self.scored[values].unsqueeze(1) * before        # (B, S, V)
+                read = self.scored[values].unsqueeze(1) * before  # (B, S, V)
                 index = (self.token_column[values] - 1).unsqueeze(1).expand_as(read)
                 empty = torch.zeros((*targets.shape, k), device=tokens.device)
                 seen = empty.scatter_add(2, index, read)
                 seen_z = empty.scatter_add(2, index, read * 3 * self.positions[values].unsqueeze(1))
-                gaussian = self._conditional_mean(seen.reshape(-1, k), seen_z.reshape(-1, k),
-                                                  targets.reshape(-1))
+                gaussian = self._conditional_mean(
+                    seen.reshape(-1, k), seen_z.reshape(-1, k), targets.reshape(-1)
+                )
             return learned + gaussian.reshape(targets.shape)
 
         def _conditional_mean(self, seen: Any, z: Any, targets: Any) -> Any:
@@ -182,12 +203,13 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             per distinct (seen columns, target), so a batch in one order costs one."""
             keys = torch.cat([seen, torch.nn.functional.one_hot(targets, k).float()], dim=1)
             unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
-            mask = unique[:, :k]                                        # (U, k)
+            mask = unique[:, :k]  # (U, k)
             target = unique[:, k:].argmax(dim=1)
             eye = torch.eye(k, device=seen.device)
-            system = (mask.unsqueeze(2) * self.correlation * mask.unsqueeze(1)
-                      + torch.diag_embed(1 - mask))                     # Sigma_SS, I elsewhere
-            rhs = mask * self.correlation[target]                       # Sigma_S,target
+            system = mask.unsqueeze(2) * self.correlation * mask.unsqueeze(1) + torch.diag_embed(
+                1 - mask
+            )  # Sigma_SS, I elsewhere
+            rhs = mask * self.correlation[target]  # Sigma_S,target
             coefficients = torch.linalg.solve(system + 1e-6 * eye, rhs)  # (U, k)
             return (coefficients[inverse] * z).sum(dim=1)
 
@@ -196,26 +218,33 @@ def build_network(torch: ModuleType, layout: Layout, positions: np.ndarray,
             (N,) moves an ordered column's mixture means."""
             start, size = int(layout.offsets[j]), layout.n_symbols[j]
             if edges[j] is None:
-                weight = self.head.weight[start:start + size]
-                bias = self.head.bias[start:start + size]
+                weight = self.head.weight[start : start + size]
+                bias = self.head.bias[start : start + size]
                 return torch.log_softmax(hidden @ weight.T + bias, dim=-1)
             width = 3 * MIXTURE + 1
-            params = hidden @ self.mixture.weight[j * width:(j + 1) * width].T + \
-                self.mixture.bias[j * width:(j + 1) * width]
+            params = (
+                hidden @ self.mixture.weight[j * width : (j + 1) * width].T
+                + self.mixture.bias[j * width : (j + 1) * width]
+            )
             weights = torch.log_softmax(params[:, :MIXTURE], dim=-1)
-            means = params[:, MIXTURE:2 * MIXTURE]
+            means = params[:, MIXTURE : 2 * MIXTURE]
             if shift is not None:
                 means = means + shift.unsqueeze(-1)
-            scales = torch.nn.functional.softplus(params[:, 2 * MIXTURE:3 * MIXTURE]) + 0.02
-            cuts = self.edges[j, :len(edges[j])]                    # (n_values + 1,)
+            scales = torch.nn.functional.softplus(params[:, 2 * MIXTURE : 3 * MIXTURE]) + 0.02
+            cuts = self.edges[j, : len(edges[j])]  # (n_values + 1,)
             z = (cuts.view(1, 1, -1) - means.unsqueeze(-1)) / scales.unsqueeze(-1)
-            cdf = torch.special.ndtr(z)                             # (N, M, n_values + 1)
+            cdf = torch.special.ndtr(z)  # (N, M, n_values + 1)
             mass = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(1e-12).log()
             values = torch.logsumexp(weights.unsqueeze(-1) + mass, dim=1)
             if not nullable[j]:
                 return values
             missing = params[:, -1:]
-            return torch.cat([values + torch.nn.functional.logsigmoid(-missing),
-                              torch.nn.functional.logsigmoid(missing)], dim=-1)
+            return torch.cat(
+                [
+                    values + torch.nn.functional.logsigmoid(-missing),
+                    torch.nn.functional.logsigmoid(missing),
+                ],
+                dim=-1,
+            )
 
     return TabularTransformer()

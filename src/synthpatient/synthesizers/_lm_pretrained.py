@@ -37,45 +37,63 @@ DECODE_BATCH = 256
 class PretrainedBackbone:
     """A local Hugging Face causal LM, its tokenizer, and the pieces of every column."""
 
-    def __init__(self, path: str, model: Any, tokenizer: Any, vocabs: list[ColumnVocab],
-                 decimals: dict[str, int | None], device: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        model: Any,
+        tokenizer: Any,
+        vocabs: list[ColumnVocab],
+        decimals: dict[str, int | None],
+        device: str,
+    ) -> None:
         self.path, self.model, self.tokenizer, self.device = path, model, tokenizer, device
         self.vocabs = vocabs
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else \
-            tokenizer.eos_token_id
+        start = (
+            tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        )
         if start is None:
-            raise InvalidParameterError(f"The tokenizer in '{path}' has neither a beginning- nor "
-                                        "an end-of-text token to start rows with.")
+            raise InvalidParameterError(
+                f"The tokenizer in '{path}' has neither a beginning- nor "
+                "an end-of-text token to start rows with."
+            )
         self.start = int(start)
         self.pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start)
         self.prefixes = [self._ids(f" {v.name} is") for v in vocabs]
-        self.values = [[self._ids(f" {text},") for text in _unique_renders(v, decimals.get(v.name))]
-                       for v in vocabs]
+        self.values = [
+            [self._ids(f" {text},") for text in _unique_renders(v, decimals.get(v.name))]
+            for v in vocabs
+        ]
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str, vocabs: list[ColumnVocab], specs: list[Any],
-             device: str) -> PretrainedBackbone:
+    def load(
+        cls, path: str, vocabs: list[ColumnVocab], specs: list[Any], device: str
+    ) -> PretrainedBackbone:
         folder = Path(path).expanduser()
         if not (folder / "config.json").is_file():
             raise InvalidParameterError(
                 f"base_model '{path}' is not a folder with a pretrained model (no config.json). "
                 "Give a local Hugging Face checkpoint folder (save_pretrained output); nothing "
-                "is downloaded.")
-        transformers = import_optional("transformers", extra="lm",
-                                       purpose="fine-tuning a pretrained language model")
+                "is downloaded."
+            )
+        transformers = import_optional(
+            "transformers", extra="lm", purpose="fine-tuning a pretrained language model"
+        )
         transformers.utils.logging.set_verbosity_error()  # no load chatter on the console
         transformers.utils.logging.disable_progress_bar()
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder),
-                                                                   local_files_only=True)
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(folder),
-                                                                      local_files_only=True)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                str(folder), local_files_only=True
+            )
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                str(folder), local_files_only=True
+            )
         except (OSError, ValueError, KeyError) as exc:
             detail = " ".join(str(exc).split())[:160]
-            raise InvalidParameterError(f"Cannot load the pretrained model in '{path}' ("
-                                        f"{detail}). It needs a causal LM and its tokenizer.") \
-                from None
+            raise InvalidParameterError(
+                f"Cannot load the pretrained model in '{path}' ("
+                f"{detail}). It needs a causal LM and its tokenizer."
+            ) from None
         decimals = {s.name: s.decimals for s in specs}
         return cls(str(folder), model.to(device), tokenizer, vocabs, decimals, device)
 
@@ -83,8 +101,10 @@ class PretrainedBackbone:
         return [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
 
     def config(self) -> dict[str, Any]:
-        return {"base_model": self.path, "parameters": int(sum(
-            p.numel() for p in self.model.parameters()))}
+        return {
+            "base_model": self.path,
+            "parameters": int(sum(p.numel() for p in self.model.parameters())),
+        }
 
     # -- training ------------------------------------------------------------------------------
     def _batch(self, torch: Any, codes: np.ndarray, orders: np.ndarray) -> tuple[Any, Any, Any]:
@@ -103,21 +123,23 @@ class PretrainedBackbone:
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         target = torch.full((len(rows), width), -100, dtype=torch.long)
         for i, (r, lab) in enumerate(zip(rows, labels, strict=True)):
-            ids[i, :len(r)] = torch.tensor(r)
-            mask[i, :len(r)] = 1
-            target[i, :len(r)] = torch.tensor(lab)
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+            target[i, : len(r)] = torch.tensor(lab)
         return ids.to(self.device), mask.to(self.device), target.to(self.device)
 
     def _loss(self, torch: Any, codes: np.ndarray, orders: np.ndarray) -> Any:
         ids, mask, labels = self._batch(torch, codes, orders)
         return self.model(input_ids=ids, attention_mask=mask, labels=labels).loss
 
-    def fine_tune(self, train: np.ndarray, valid: np.ndarray, owner: Any,
-                  rng: np.random.Generator) -> dict[str, Any]:
+    def fine_tune(
+        self, train: np.ndarray, valid: np.ndarray, owner: Any, rng: np.random.Generator
+    ) -> dict[str, Any]:
         """Fine-tune with the owner's epochs, batch size, permutation share and patience."""
         torch = import_optional("torch", extra="lm", purpose="the tabular language model")
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=owner.base_learning_rate,
-                                      weight_decay=owner.weight_decay)
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=owner.base_learning_rate, weight_decay=owner.weight_decay
+        )
         k = len(self.vocabs)
         valid_orders = None if not len(valid) else np.tile(np.arange(k), (len(valid), 1))
         stopper = EarlyStopping(owner.patience, min_gain=1e-4)
@@ -129,7 +151,7 @@ class PretrainedBackbone:
                 self.model.train()
                 shuffled = train[rng.permutation(len(train))]
                 for b in range(n_batches):
-                    batch = shuffled[b * owner.batch_size:(b + 1) * owner.batch_size]
+                    batch = shuffled[b * owner.batch_size : (b + 1) * owner.batch_size]
                     if not len(batch):
                         continue
                     loss = self._loss(torch, batch, owner._orders(len(batch), k, rng))
@@ -146,17 +168,25 @@ class PretrainedBackbone:
                         break
         if valid_orders is not None:
             stopper.restore({"model": self.model})
-        return {"epochs": epoch, "best_epoch": stopper.best_step if valid_orders is not None
-                else epoch, "validation_nll": None if valid_orders is None
-                else -stopper.best_score}
+        return {
+            "epochs": epoch,
+            "best_epoch": stopper.best_step if valid_orders is not None else epoch,
+            "validation_nll": None if valid_orders is None else -stopper.best_score,
+        }
 
     def eval(self) -> PretrainedBackbone:
         self.model.eval()
         return self
 
     # -- decoding ------------------------------------------------------------------------------
-    def generate(self, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
-                 temperature: float, generator: Any) -> np.ndarray:
+    def generate(
+        self,
+        n_rows: int,
+        order: np.ndarray,
+        allowed: dict[int, np.ndarray],
+        temperature: float,
+        generator: Any,
+    ) -> np.ndarray:
         """Symbols (n_rows, K), one column at a time in ``order``, each value constrained to the
         column's pieces (and to the symbols a condition allows)."""
         torch = import_optional("torch", extra="lm", purpose="the tabular language model")
@@ -166,15 +196,21 @@ class PretrainedBackbone:
             sequences = [[self.start] for _ in range(rows)]
             for j in order:
                 allowed_j = allowed.get(int(j))
-                out[start:start + rows, j] = self._decode_column(
-                    torch, sequences, int(j), allowed_j, temperature, generator)
+                out[start : start + rows, j] = self._decode_column(
+                    torch, sequences, int(j), allowed_j, temperature, generator
+                )
         return out
 
-    def _decode_column(self, torch: Any, sequences: list[list[int]], j: int,
-                       allowed: np.ndarray | None, temperature: float,
-                       generator: Any) -> np.ndarray:
-        candidates = [s for s in range(len(self.values[j]))
-                      if allowed is None or allowed[s]]
+    def _decode_column(
+        self,
+        torch: Any,
+        sequences: list[list[int]],
+        j: int,
+        allowed: np.ndarray | None,
+        temperature: float,
+        generator: Any,
+    ) -> np.ndarray:
+        candidates = [s for s in range(len(self.values[j])) if allowed is None or allowed[s]]
         for seq in sequences:
             seq += self.prefixes[j]
         # each row's still-possible symbols and how many of their tokens are already written
@@ -208,23 +244,31 @@ class PretrainedBackbone:
         ids = torch.full((len(sequences), width), self.pad, dtype=torch.long)
         mask = torch.zeros((len(sequences), width), dtype=torch.long)
         for i, seq in enumerate(sequences):
-            ids[i, width - len(seq):] = torch.tensor(seq)
-            mask[i, width - len(seq):] = 1
+            ids[i, width - len(seq) :] = torch.tensor(seq)
+            mask[i, width - len(seq) :] = 1
         positions = (mask.cumsum(dim=1) - 1).clamp_min(0)
         with torch.no_grad():
-            output = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                position_ids=positions.to(self.device))
+            output = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
+            )
         return output.logits[:, -1].float().cpu()
 
     # -- state ---------------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        return {f"base.{name}": tensor.detach().cpu().numpy().copy()
-                for name, tensor in self.model.state_dict().items()}
+        return {
+            f"base.{name}": tensor.detach().cpu().numpy().copy()
+            for name, tensor in self.model.state_dict().items()
+        }
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         torch = import_optional("torch", extra="lm", purpose="the tabular language model")
-        state = {name[5:]: torch.from_numpy(np.array(value))
-                 for name, value in arrays.items() if name.startswith("base.")}
+        state = {
+            name[5:]: torch.from_numpy(np.array(value))
+            for name, value in arrays.items()
+            if name.startswith("base.")
+        }
         self.model.load_state_dict(state, strict=False)
         self.model.eval()
 
@@ -233,8 +277,10 @@ def _unique_renders(vocab: ColumnVocab, decimals: int | None) -> list[str]:
     """The symbols' text, with more decimals where two narrow bins would read the same."""
     places = decimals
     for extra in range(6):
-        texts = [vocab.render(s, None if places is None else places + extra)
-                 for s in range(vocab.n_symbols)]
+        texts = [
+            vocab.render(s, None if places is None else places + extra)
+            for s in range(vocab.n_symbols)
+        ]
         if len(set(texts)) == len(texts):
             return texts
         places = 2 if places is None else places

@@ -67,8 +67,9 @@ class ColumnVocab:
     def fit(cls, spec: ColumnSpec, values: pd.Series, n_bins: int) -> ColumnVocab:
         nullable = bool(values.isna().any()) or spec.nullable
         if spec.kind in ("categorical", "boolean"):
-            categories = list(spec.categories or []) if spec.kind == "categorical" else [
-                True, False]
+            categories = (
+                list(spec.categories or []) if spec.kind == "categorical" else [True, False]
+            )
             return cls(spec.name, spec.kind, "category", categories, nullable)
         numbers = _as_numbers(spec.kind, values)
         numbers = numbers[~np.isnan(numbers)]
@@ -77,12 +78,18 @@ class ColumnVocab:
         distinct, counts = np.unique(numbers, return_counts=True)
         if len(distinct) <= n_bins:
             ranks = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-            return cls(spec.name, spec.kind, "exact", distinct.tolist(), nullable,
-                       ranks.tolist())
+            return cls(spec.name, spec.kind, "exact", distinct.tolist(), nullable, ranks.tolist())
         edges, ranks = _bin_edges(np.sort(numbers), distinct, counts, n_bins)
         quantiles = np.quantile(numbers, np.linspace(0, 1, min(QUANTILES, len(numbers))))
-        return cls(spec.name, spec.kind, "bins", edges.tolist(), nullable, ranks.tolist(),
-                   quantiles.tolist())
+        return cls(
+            spec.name,
+            spec.kind,
+            "bins",
+            edges.tolist(),
+            nullable,
+            ranks.tolist(),
+            quantiles.tolist(),
+        )
 
     # -- sizes and features --------------------------------------------------------------------
     @property
@@ -137,8 +144,9 @@ class ColumnVocab:
             if self.kind == "exact":
                 nearest = np.clip(np.searchsorted(grid, numbers[~missing]), 0, len(grid) - 1)
                 below = np.clip(nearest - 1, 0, len(grid) - 1)
-                closer_below = (np.abs(grid[below] - numbers[~missing])
-                                < np.abs(grid[nearest] - numbers[~missing]))
+                closer_below = np.abs(grid[below] - numbers[~missing]) < np.abs(
+                    grid[nearest] - numbers[~missing]
+                )
                 codes[~missing] = np.where(closer_below, below, nearest)
             else:
                 present = numbers[~missing]
@@ -151,8 +159,9 @@ class ColumnVocab:
         return codes
 
     # -- conditions ----------------------------------------------------------------------------
-    def allowed(self, kind: str, value: Any = None, low: float | None = None,
-                high: float | None = None) -> np.ndarray:
+    def allowed(
+        self, kind: str, value: Any = None, low: float | None = None, high: float | None = None
+    ) -> np.ndarray:
         """Which symbols a condition leaves possible (never "missing")."""
         mask = np.zeros(self.n_symbols, dtype=bool)
         if self.kind == "category":
@@ -173,8 +182,14 @@ class ColumnVocab:
         return mask
 
     # -- decoding ------------------------------------------------------------------------------
-    def decode(self, codes: np.ndarray, rng: np.random.Generator, *, low: float | None = None,
-               high: float | None = None) -> pd.Series:
+    def decode(
+        self,
+        codes: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+    ) -> pd.Series:
         """Values for ``codes``; numbers drawn inside their bin and inside [low, high]."""
         codes = np.asarray(codes, dtype=np.int64)
         missing = (codes == self.n_values) if self.nullable else np.zeros(len(codes), bool)
@@ -189,14 +204,16 @@ class ColumnVocab:
             numbers = self._from_ranks(inner, rng, low, high)
         numbers[missing] = np.nan
         if self.column_kind == "datetime":
-            stamps = pd.Series(pd.to_datetime(np.round(np.nan_to_num(numbers)).astype("int64"),
-                                              unit="ns"))
+            stamps = pd.Series(
+                pd.to_datetime(np.round(np.nan_to_num(numbers)).astype("int64"), unit="ns")
+            )
             stamps[missing] = pd.NaT
             return stamps
         return pd.Series(numbers, dtype=float)
 
-    def _from_ranks(self, bins: np.ndarray, rng: np.random.Generator, low: float | None,
-                    high: float | None) -> np.ndarray:
+    def _from_ranks(
+        self, bins: np.ndarray, rng: np.random.Generator, low: float | None, high: float | None
+    ) -> np.ndarray:
         """A rank drawn inside each bin's share (and inside [low, high]), read off the
         quantile function."""
         assert self.ranks is not None and self.quantiles is not None
@@ -240,8 +257,9 @@ class ColumnVocab:
         out = numbers.copy()
         out[present[order]] = new
         if self.column_kind == "datetime":
-            stamps = pd.Series(pd.to_datetime(np.round(np.nan_to_num(out)).astype("int64"),
-                                              unit="ns"))
+            stamps = pd.Series(
+                pd.to_datetime(np.round(np.nan_to_num(out)).astype("int64"), unit="ns")
+            )
             stamps[np.isnan(out)] = pd.NaT
             return stamps
         return pd.Series(out, dtype=float)
@@ -264,40 +282,71 @@ class ColumnVocab:
         values = self.values
         if self.kind == "category":  # JSON keeps str/int/float/bool categories as they are
             values = [v.item() if isinstance(v, np.generic) else v for v in values]
-        return {"name": self.name, "column_kind": self.column_kind, "kind": self.kind,
-                "values": values, "nullable": self.nullable, "ranks": self.ranks,
-                "quantiles": self.quantiles}
+        return {
+            "name": self.name,
+            "column_kind": self.column_kind,
+            "kind": self.kind,
+            "values": values,
+            "nullable": self.nullable,
+            "ranks": self.ranks,
+            "quantiles": self.quantiles,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], spec: ColumnSpec) -> ColumnVocab:
         """The saved vocabulary of ``spec``'s column, checked against it and against itself."""
         what = f"the vocabulary of column '{spec.name}'"
         ordered = spec.kind in ("numeric", "integer", "datetime")
-        expect(data["name"] == spec.name and data["column_kind"] == spec.kind
-               and data["kind"] in (("exact", "bins") if ordered else ("category",)),
-               f"{what} is not of the column's kind")
-        vocab = cls(spec.name, spec.kind, data["kind"], list(data["values"]),
-                    bool(data["nullable"]), data.get("ranks"), data.get("quantiles"))
+        expect(
+            data["name"] == spec.name
+            and data["column_kind"] == spec.kind
+            and data["kind"] in (("exact", "bins") if ordered else ("category",)),
+            f"{what} is not of the column's kind",
+        )
+        vocab = cls(
+            spec.name,
+            spec.kind,
+            data["kind"],
+            list(data["values"]),
+            bool(data["nullable"]),
+            data.get("ranks"),
+            data.get("quantiles"),
+        )
         if not ordered:
-            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
-                                                                                      False]
-            expect([category_key(v) for v in vocab.values] == [category_key(c) for c in declared],
-                   f"{what} lists other categories than the schema")
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+            expect(
+                [category_key(v) for v in vocab.values] == [category_key(c) for c in declared],
+                f"{what} lists other categories than the schema",
+            )
             return vocab
         values = np.asarray(vocab.values, dtype=float)
         ranks = np.asarray(vocab.ranks if vocab.ranks is not None else [], dtype=float)
-        expect(vocab.n_values >= 1 and values.ndim == 1 and bool(np.isfinite(values).all())
-               and bool(np.all(np.diff(values) >= 0)), f"{what} has unsorted values or edges")
+        expect(
+            vocab.n_values >= 1
+            and values.ndim == 1
+            and bool(np.isfinite(values).all())
+            and bool(np.all(np.diff(values) >= 0)),
+            f"{what} has unsorted values or edges",
+        )
         # decoding indexes ranks by symbol and reads values off the quantile function
-        expect(ranks.shape == (vocab.n_values + 1,) and bool(np.all(np.diff(ranks) >= 0))
-               and ranks[0] >= 0 and ranks[-1] <= 1, f"{what} has ranks that are not shares")
+        expect(
+            ranks.shape == (vocab.n_values + 1,)
+            and bool(np.all(np.diff(ranks) >= 0))
+            and ranks[0] >= 0
+            and ranks[-1] <= 1,
+            f"{what} has ranks that are not shares",
+        )
         if vocab.kind == "bins":
-            quantiles = np.asarray(vocab.quantiles if vocab.quantiles is not None else [],
-                                   dtype=float)
-            expect(quantiles.ndim == 1 and len(quantiles) >= 1
-                   and bool(np.isfinite(quantiles).all())
-                   and bool(np.all(np.diff(quantiles) >= 0)),
-                   f"{what} has no increasing quantile function")
+            quantiles = np.asarray(
+                vocab.quantiles if vocab.quantiles is not None else [], dtype=float
+            )
+            expect(
+                quantiles.ndim == 1
+                and len(quantiles) >= 1
+                and bool(np.isfinite(quantiles).all())
+                and bool(np.all(np.diff(quantiles) >= 0)),
+                f"{what} has no increasing quantile function",
+            )
         return vocab
 
 
@@ -310,8 +359,9 @@ def _as_numbers(kind: str, values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
-def _bin_edges(ordered: np.ndarray, distinct: np.ndarray, counts: np.ndarray,
-               n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _bin_edges(
+    ordered: np.ndarray, distinct: np.ndarray, counts: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges and the share of the column below each, for sorted numbers.
 
     A value held by at least a bin's share of the rows (a heap: a ratio recorded as 3.0, a
@@ -348,14 +398,22 @@ def default_bins(n_rows: int) -> int:
     return int(np.clip(round(1.5 * np.sqrt(n_rows)), 8, 100))
 
 
-def row_texts(vocabs: list[ColumnVocab], codes: np.ndarray, order: np.ndarray | None = None,
-              decimals: dict[str, int | None] | None = None) -> list[str]:
+def row_texts(
+    vocabs: list[ColumnVocab],
+    codes: np.ndarray,
+    order: np.ndarray | None = None,
+    decimals: dict[str, int | None] | None = None,
+) -> list[str]:
     """Rows of symbols as the model's text: ``"age is 54, sex is female"``."""
     order = np.arange(len(vocabs)) if order is None else order
     decimals = decimals or {}
-    return [", ".join(f"{vocabs[j].name} is "
-                      f"{vocabs[j].render(int(row[j]), decimals.get(vocabs[j].name))}"
-                      for j in order) for row in codes]
+    return [
+        ", ".join(
+            f"{vocabs[j].name} is {vocabs[j].render(int(row[j]), decimals.get(vocabs[j].name))}"
+            for j in order
+        )
+        for row in codes
+    ]
 
 
 #: The prior-shift correction multiplies a symbol's probability by at most this, or divides
@@ -368,7 +426,7 @@ def prior_shift(probs: np.ndarray, groups: np.ndarray, shares: np.ndarray) -> np
     and renormalised probabilities average to ``shares`` per group (fixed-point iteration,
     bounded by ``MAX_PRIOR_WEIGHT``)."""
     bound = math.log(MAX_PRIOR_WEIGHT)
-    members = np.eye(len(shares))[groups]                          # (symbols, groups)
+    members = np.eye(len(shares))[groups]  # (symbols, groups)
     log_weights = np.zeros(len(shares))
     for _ in range(100):
         weighted = probs * np.exp(log_weights)[groups]

@@ -81,15 +81,17 @@ class NumericMarginal:
         q, p = self.quantiles, self.levels
         unique, first = np.unique(q, return_index=True)
         last = len(q) - 1 - np.unique(q[::-1], return_index=True)[1]
-        u_low = 0.0 if low is None else float(
-            np.interp(low, unique, p[first], left=0.0, right=1.0))
-        u_high = 1.0 if high is None else float(
-            np.interp(high, unique, p[last], left=0.0, right=1.0))
+        u_low = 0.0 if low is None else float(np.interp(low, unique, p[first], left=0.0, right=1.0))
+        u_high = (
+            1.0 if high is None else float(np.interp(high, unique, p[last], left=0.0, right=1.0))
+        )
         return u_low, u_high
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return ({"type": "numeric", "is_datetime": self.is_datetime},
-                {"levels": self.levels, "quantiles": self.quantiles})
+        return (
+            {"type": "numeric", "is_datetime": self.is_datetime},
+            {"levels": self.levels, "quantiles": self.quantiles},
+        )
 
 
 @dataclass
@@ -129,8 +131,9 @@ class CategoricalMarginal:
         """The same categories and frequencies, ordered by ``scores`` (one per category)."""
         order = np.argsort(scores, kind="stable")
         probs = np.diff(self.edges)[order]
-        return CategoricalMarginal([self.categories[i] for i in order],
-                                   np.concatenate([[0.0], np.cumsum(probs)]))
+        return CategoricalMarginal(
+            [self.categories[i] for i in order], np.concatenate([[0.0], np.cumsum(probs)])
+        )
 
     def code_from_uniform(self, u: np.ndarray) -> np.ndarray:
         inner = self.edges[1:-1]
@@ -165,34 +168,50 @@ def group_score_variance(probs: np.ndarray) -> float:
     return float(np.sum(probs * means**2))
 
 
-def marginal_from_state(state: dict[str, Any], arrays: dict[str, np.ndarray],
-                        spec: ColumnSpec) -> Marginal:
+def marginal_from_state(
+    state: dict[str, Any], arrays: dict[str, np.ndarray], spec: ColumnSpec
+) -> Marginal:
     """The marginal saved for ``spec``'s column, checked: a tampered one is refused here with
     a :class:`ModelFileError` naming the column, not met later as NaN samples or an error."""
     what = f"the copula's marginal of column '{spec.name}'"
     ordered = spec.kind in ("numeric", "integer", "datetime")
-    expect(state["type"] == ("numeric" if ordered else "categorical"),
-           f"{what} is not of the column's kind")
+    expect(
+        state["type"] == ("numeric" if ordered else "categorical"),
+        f"{what} is not of the column's kind",
+    )
     if ordered:
         levels = np.asarray(arrays["levels"], dtype=float)
         quantiles = np.asarray(arrays["quantiles"], dtype=float)
-        expect(levels.ndim == 1 and len(levels) >= 2 and quantiles.shape == levels.shape,
-               f"{what} has levels and quantiles of different or too small sizes")
+        expect(
+            levels.ndim == 1 and len(levels) >= 2 and quantiles.shape == levels.shape,
+            f"{what} has levels and quantiles of different or too small sizes",
+        )
         # from_uniform reads the levels as an even grid and needs sorted quantiles
-        expect(np.allclose(levels, np.linspace(0.0, 1.0, len(levels)))
-               and bool(np.isfinite(quantiles).all()) and bool(np.all(np.diff(quantiles) >= 0)),
-               f"{what} is not an increasing quantile function on an even grid")
-        expect(bool(state["is_datetime"]) == (spec.kind == "datetime"),
-               f"{what} disagrees with the column's kind about dates")
+        expect(
+            np.allclose(levels, np.linspace(0.0, 1.0, len(levels)))
+            and bool(np.isfinite(quantiles).all())
+            and bool(np.all(np.diff(quantiles) >= 0)),
+            f"{what} is not an increasing quantile function on an even grid",
+        )
+        expect(
+            bool(state["is_datetime"]) == (spec.kind == "datetime"),
+            f"{what} disagrees with the column's kind about dates",
+        )
         return NumericMarginal(levels, quantiles, spec.kind == "datetime")
     categories = list(state["categories"])
     declared = list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
-    expect(len(categories) == len(declared) and {category_key(c) for c in categories}
-           == {category_key(c) for c in declared}, f"{what} lists other categories than the "
-           "schema")
+    expect(
+        len(categories) == len(declared)
+        and {category_key(c) for c in categories} == {category_key(c) for c in declared},
+        f"{what} lists other categories than the schema",
+    )
     edges = np.asarray(arrays["edges"], dtype=float)
-    expect(edges.shape == (len(categories) + 1,) and bool(np.isfinite(edges).all())
-           and bool(np.all(np.diff(edges) >= 0)) and abs(edges[0]) < 1e-9
-           and abs(edges[-1] - 1.0) < 1e-6,
-           f"{what} does not split (0, 1) into one interval per category, in order")
+    expect(
+        edges.shape == (len(categories) + 1,)
+        and bool(np.isfinite(edges).all())
+        and bool(np.all(np.diff(edges) >= 0))
+        and abs(edges[0]) < 1e-9
+        and abs(edges[-1] - 1.0) < 1e-6,
+        f"{what} does not split (0, 1) into one interval per category, in order",
+    )
     return CategoricalMarginal(categories, edges)

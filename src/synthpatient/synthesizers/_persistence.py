@@ -56,15 +56,28 @@ SALT = "__salt__"
 RESERVED_PREFIX = "__"
 #: Manifest entries and the JSON types they must have.
 _ENTRIES: dict[str, tuple[type, ...]] = {
-    "format": (str,), "synthesizer": (str,), "synthpatient_version": (str,), "params": (dict,),
-    "n_training_rows": (int,), "schema": (dict,), "privacy": (dict, type(None)),
+    "format": (str,),
+    "synthesizer": (str,),
+    "synthpatient_version": (str,),
+    "params": (dict,),
+    "n_training_rows": (int,),
+    "schema": (dict,),
+    "privacy": (dict, type(None)),
     "arrays": (dict,),
 }
 _FIX = "Refit the model or restore the folder from a copy."
 #: What a backend's ``_set_state`` may raise on a malformed state (JSON and numpy errors are
 #: ValueErrors; torch raises RuntimeError); each becomes one ModelFileError line.
-_STATE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError,
-                 RuntimeError, AssertionError)
+_STATE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    RuntimeError,
+    AssertionError,
+)
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,59}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -109,13 +122,25 @@ def check_sizes(config: dict[str, Any], arrays: dict[str, np.ndarray], prefix: s
     largest = max((int(np.asarray(a).size) for a in stored), default=0)
     for key, value in config.items():
         values = value if isinstance(value, list) else [value]
-        expect(len(values) <= len(stored) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= largest
-            for v in values), f"the network setting '{_show(key)}' fits none of its weights")
+        expect(
+            len(values) <= len(stored)
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= largest
+                for v in values
+            ),
+            f"the network setting '{_show(key)}' fits none of its weights",
+        )
 
 
-def write_model(path: Path, manifest: dict[str, Any], *, schema: dict[str, Any],
-                state: dict[str, Any], arrays: dict[str, np.ndarray], overwrite: bool) -> None:
+def write_model(
+    path: Path,
+    manifest: dict[str, Any],
+    *,
+    schema: dict[str, Any],
+    state: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    overwrite: bool,
+) -> None:
     """Write atomically: the folder appears complete, or not at all.
 
     Args:
@@ -133,15 +158,18 @@ def write_model(path: Path, manifest: dict[str, Any], *, schema: dict[str, Any],
         stored[name] = np.asarray(array)
         if stored[name].dtype == object:
             raise TypeError(f"state array '{name}' has dtype object, which would need pickle")
-    learned = json.dumps({"schema": schema, "state": state}, ensure_ascii=False,
-                         default=_numpy_scalar)
+    learned = json.dumps(
+        {"schema": schema, "state": state}, ensure_ascii=False, default=_numpy_scalar
+    )
     stored[LEARNED] = np.frombuffer(learned.encode("utf-8"), dtype=np.uint8)
     salt = secrets.token_bytes(32)
     stored[SALT] = np.frombuffer(salt, dtype=np.uint8)
-    inventory = {name: _describe(array, salt if name != SALT else b"")
-                 for name, array in stored.items()}
-    text = json.dumps({"format": MODEL_FORMAT, **manifest, "arrays": inventory}, indent=2,
-                      default=_numpy_scalar)
+    inventory = {
+        name: _describe(array, salt if name != SALT else b"") for name, array in stored.items()
+    }
+    text = json.dumps(
+        {"format": MODEL_FORMAT, **manifest, "arrays": inventory}, indent=2, default=_numpy_scalar
+    )
     with atomic_folder(path, overwrite=overwrite) as tmp:
         np.savez(tmp / ARRAYS, **stored)
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
@@ -150,8 +178,10 @@ def write_model(path: Path, manifest: dict[str, Any], *, schema: dict[str, Any],
 def read_model(path: Path) -> SavedModel:
     """Read and check a model folder; anything wrong is one :class:`ModelFileError` line."""
     if not path.is_dir():
-        raise ModelFileError(f"No saved model at '{path}': expected a folder written by "
-                             "`synthpatient fit` or Synthesizer.save().")
+        raise ModelFileError(
+            f"No saved model at '{path}': expected a folder written by "
+            "`synthpatient fit` or Synthesizer.save()."
+        )
     manifest = _read_manifest(path)
     arrays = _read_arrays(path, manifest["arrays"])
     learned = arrays.pop(LEARNED)
@@ -162,8 +192,11 @@ def read_model(path: Path) -> SavedModel:
         content = json.loads(learned.tobytes().decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
         raise damaged(path, f"array '{LEARNED}' is not the model's JSON") from exc
-    if not isinstance(content, dict) or not isinstance(content.get("schema"), dict) \
-            or not isinstance(content.get("state"), dict):
+    if (
+        not isinstance(content, dict)
+        or not isinstance(content.get("schema"), dict)
+        or not isinstance(content.get("state"), dict)
+    ):
         raise damaged(path, f"array '{LEARNED}' lacks the schema or the state")
     return SavedModel(manifest, content["schema"], content["state"], arrays)
 
@@ -175,8 +208,9 @@ def _numpy_scalar(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def restore(path: Path, expected: type[Synthesizer],
-            endpoint: dict[str, Any] | None = None) -> Synthesizer:
+def restore(
+    path: Path, expected: type[Synthesizer], endpoint: dict[str, Any] | None = None
+) -> Synthesizer:
     """The fitted synthesizer saved in ``path``, checked; ``expected`` is the class asked for;
     ``endpoint`` the server parameters the caller gives again (see ``Synthesizer.load``).
 
@@ -195,7 +229,8 @@ def restore(path: Path, expected: type[Synthesizer],
             f"The model in '{path}' names a synthesizer '{_show(key)}' that this version of "
             f"synthpatient does not have (it has {', '.join(available_synthesizers())}). Refit "
             "the model, or load it with the synthpatient version that saved it "
-            f"({_show(saved.manifest['synthpatient_version'])}).") from None
+            f"({_show(saved.manifest['synthpatient_version'])})."
+        ) from None
     if expected is not Synthesizer and not issubclass(klass, expected):
         raise ModelFileError(f"'{path}' holds a {klass.__name__}, not a {expected.__name__}.")
     try:
@@ -204,8 +239,9 @@ def restore(path: Path, expected: type[Synthesizer],
         raise damaged(path, str(exc)) from exc
 
 
-def build_model(saved: SavedModel, expected: type[Synthesizer],
-                endpoint: dict[str, Any]) -> Synthesizer:
+def build_model(
+    saved: SavedModel, expected: type[Synthesizer], endpoint: dict[str, Any]
+) -> Synthesizer:
     """The synthesizer ``saved`` describes (a folder's content, or a model nested in another
     model's state), checked against itself before it is returned.
 
@@ -220,35 +256,48 @@ def build_model(saved: SavedModel, expected: type[Synthesizer],
     manifest = saved.manifest
     for entry in ("synthesizer", "params", "n_training_rows", "schema", "privacy"):
         types = _ENTRIES[entry]
-        expect(entry in manifest and isinstance(manifest[entry], types)
-               and not isinstance(manifest[entry], bool),
-               f"the entry '{entry}' is missing or malformed")
+        expect(
+            entry in manifest
+            and isinstance(manifest[entry], types)
+            and not isinstance(manifest[entry], bool),
+            f"the entry '{entry}' is missing or malformed",
+        )
     expect(manifest["n_training_rows"] >= 0, "the entry 'n_training_rows' is negative")
     klass: type[Synthesizer] = expected
     if getattr(expected, "key", None) != manifest["synthesizer"]:  # found by its key
         try:
             klass = get_synthesizer_class(manifest["synthesizer"])
         except UnknownSynthesizerError:
-            raise ModelFileError(f"it names a synthesizer '{_show(manifest['synthesizer'])}' "
-                                 "that this version of synthpatient does not have") from None
-    expect(expected is Synthesizer or issubclass(klass, expected),
-           f"it holds a {klass.__name__}, not a {expected.__name__}")
+            raise ModelFileError(
+                f"it names a synthesizer '{_show(manifest['synthesizer'])}' "
+                "that this version of synthpatient does not have"
+            ) from None
+    expect(
+        expected is Synthesizer or issubclass(klass, expected),
+        f"it holds a {klass.__name__}, not a {expected.__name__}",
+    )
     unknown = sorted(set(manifest["params"]) - set(klass._param_names()))
-    expect(not unknown, f"its parameters name '{_show(unknown[0]) if unknown else ''}', which "
-                        f"{klass.__name__} does not take")
+    expect(
+        not unknown,
+        f"its parameters name '{_show(unknown[0]) if unknown else ''}', which "
+        f"{klass.__name__} does not take",
+    )
     params, unconfirmed = _with_endpoint(klass, manifest["params"], endpoint)
     try:
         model = klass(**params)
     except (TypeError, ValueError) as exc:  # InvalidParameterError is a ValueError
-        raise ModelFileError(f"its parameters do not fit {klass.__name__} ({_reason(exc)})") \
-            from exc
+        raise ModelFileError(
+            f"its parameters do not fit {klass.__name__} ({_reason(exc)})"
+        ) from exc
     try:
         schema = Schema.from_dict(saved.schema)
         public = Schema.from_dict(manifest["schema"]).to_dict()
     except DataError as exc:
         raise ModelFileError("its schema is not valid") from exc
-    expect(public == schema.to_dict(include_observed=False),
-           f"the schema in {MANIFEST} differs from the one saved with the model")
+    expect(
+        public == schema.to_dict(include_observed=False),
+        f"the schema in {MANIFEST} differs from the one saved with the model",
+    )
     model.schema_ = schema
     model.n_training_rows_ = manifest["n_training_rows"]
     try:
@@ -256,16 +305,18 @@ def build_model(saved: SavedModel, expected: type[Synthesizer],
     except ModelFileError:  # a backend's own check (see expect)
         raise
     except _STATE_ERRORS as exc:
-        raise ModelFileError(f"its learned state does not fit a {klass.__name__} "
-                             f"({_reason(exc)})") from exc
+        raise ModelFileError(
+            f"its learned state does not fit a {klass.__name__} ({_reason(exc)})"
+        ) from exc
     # a nested model (the hybrid's base) reports its own saved endpoints the same way
     unconfirmed += getattr(model, "unconfirmed_endpoints_", [])
     model.unconfirmed_endpoints_ = unconfirmed  # type: ignore[attr-defined]
     return model
 
 
-def _with_endpoint(klass: type[Synthesizer], saved: dict[str, Any],
-                   given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _with_endpoint(
+    klass: type[Synthesizer], saved: dict[str, Any], given: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     """The saved parameters with the endpoint ones the caller gave, and the names of saved
     endpoint parameters nobody confirmed (a value other than the class default)."""
     from synthpatient.errors import InvalidParameterError
@@ -274,12 +325,16 @@ def _with_endpoint(klass: type[Synthesizer], saved: dict[str, Any],
     extra = sorted(set(given) - set(allowed))
     if extra:
         takes = ", ".join(allowed) if allowed else "no such parameters"
-        raise InvalidParameterError(f"load() got '{extra[0]}'; a {klass.__name__} takes "
-                                    f"{takes} when loaded.")
+        raise InvalidParameterError(
+            f"load() got '{extra[0]}'; a {klass.__name__} takes {takes} when loaded."
+        )
     signature = inspect.signature(klass.__init__).parameters
     defaults = {name: p.default for name, p in signature.items()}
-    unconfirmed = [name for name in allowed if name not in given
-                   and saved.get(name, defaults.get(name)) != defaults.get(name)]
+    unconfirmed = [
+        name
+        for name in allowed
+        if name not in given and saved.get(name, defaults.get(name)) != defaults.get(name)
+    ]
     return {**saved, **given}, unconfirmed
 
 
@@ -288,8 +343,12 @@ def _reason(exc: BaseException) -> str:
     values; a missing key is named when it looks like one; for the rest, only the kind."""
     if isinstance(exc, SynthPatientError):
         return one_line(str(exc), 200)
-    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) \
-            and _PLAIN_KEY.fullmatch(exc.args[0]):
+    if (
+        isinstance(exc, KeyError)
+        and exc.args
+        and isinstance(exc.args[0], str)
+        and _PLAIN_KEY.fullmatch(exc.args[0])
+    ):
         return f"the entry '{exc.args[0]}' is missing"
     return f"{type(exc).__name__} while restoring it"
 
@@ -302,7 +361,7 @@ def damaged(path: Path, what: str) -> ModelFileError:
 def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line, at most ``limit`` characters."""
     flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _show(name: object) -> str:
@@ -322,8 +381,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise damaged(path, f"{MANIFEST} is not valid JSON (line {exc.lineno}: {exc.msg})") \
-            from exc
+        raise damaged(path, f"{MANIFEST} is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
     except RecursionError as exc:  # deeply nested brackets
         raise damaged(path, f"{MANIFEST} is nested too deeply") from exc
     if not isinstance(manifest, dict):
@@ -334,10 +392,13 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             raise ModelFileError(
                 f"'{path}' was saved by an older synthpatient (model format {found!r}, which "
                 f"kept real values in its manifest); this version reads {MODEL_FORMAT!r}. "
-                "Refit the model.")
+                "Refit the model."
+            )
         shown = f"'{_show(found)}'" if isinstance(found, str) else "no format"
-        raise ModelFileError(f"'{path}' holds {shown}, not a synthpatient model of format "
-                             f"{MODEL_FORMAT!r}. Refit the model.")
+        raise ModelFileError(
+            f"'{path}' holds {shown}, not a synthpatient model of format "
+            f"{MODEL_FORMAT!r}. Refit the model."
+        )
     for key, types in _ENTRIES.items():
         value = manifest.get(key)
         if key not in manifest or not isinstance(value, types) or isinstance(value, bool):
@@ -350,8 +411,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise damaged(path, f"{MANIFEST} entry 'n_training_rows' is negative")
     for name, entry in manifest["arrays"].items():
         if not _valid_entry(entry):
-            raise damaged(path, f"the inventory entry of array '{_show(name)}' in {MANIFEST} "
-                                "is malformed")
+            raise damaged(
+                path, f"the inventory entry of array '{_show(name)}' in {MANIFEST} is malformed"
+            )
     for name in (LEARNED, SALT):
         if name not in manifest["arrays"]:
             raise damaged(path, f"{MANIFEST} does not list the array '{name}'")
@@ -362,10 +424,14 @@ def _valid_entry(entry: object) -> bool:
     if not isinstance(entry, dict) or set(entry) != {"shape", "dtype", "finite", "sha256"}:
         return False
     shape, dtype = entry["shape"], entry["dtype"]
-    return (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                            and n >= 0 for n in shape)
-            and isinstance(dtype, str) and isinstance(entry["finite"], bool)
-            and isinstance(entry["sha256"], str) and bool(_HEX64.fullmatch(entry["sha256"])))
+    return (
+        isinstance(shape, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        and isinstance(dtype, str)
+        and isinstance(entry["finite"], bool)
+        and isinstance(entry["sha256"], str)
+        and bool(_HEX64.fullmatch(entry["sha256"]))
+    )
 
 
 def _read_arrays(path: Path, inventory: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -386,8 +452,9 @@ def _read_arrays(path: Path, inventory: dict[str, dict[str, Any]]) -> dict[str, 
             raise damaged(path, f"array '{_show(missing[0])}' is missing from {ARRAYS}")
         extra = sorted(set(archive.files) - set(inventory))
         if extra:
-            raise damaged(path, f"{ARRAYS} holds an array '{_show(extra[0])}' that "
-                                f"{MANIFEST} does not list")
+            raise damaged(
+                path, f"{ARRAYS} holds an array '{_show(extra[0])}' that {MANIFEST} does not list"
+            )
         salt = b""
         for name in sorted(inventory, key=lambda n: n != SALT):  # the salt first
             try:
@@ -404,8 +471,12 @@ def _read_arrays(path: Path, inventory: dict[str, dict[str, Any]]) -> dict[str, 
 
 
 def _describe(array: np.ndarray, salt: bytes) -> dict[str, Any]:
-    return {"shape": list(array.shape), "dtype": array.dtype.str,
-            "finite": bool(_all_finite(array)), "sha256": _digest(array, salt)}
+    return {
+        "shape": list(array.shape),
+        "dtype": array.dtype.str,
+        "finite": bool(_all_finite(array)),
+        "sha256": _digest(array, salt),
+    }
 
 
 def _check(array: np.ndarray, entry: dict[str, Any], salt: bytes) -> str | None:

@@ -72,8 +72,18 @@ def _public_bound(spec: ColumnSpec, bound: Any) -> float | None:
 class ContinuousColumn:
     """A number, integer or date: mixture modes (or a min-max scale) plus a missing flag."""
 
-    def __init__(self, name: str, *, method: str, nullable: bool, center: float, scale: float,
-                 means: np.ndarray, stds: np.ndarray, weights: np.ndarray) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        method: str,
+        nullable: bool,
+        center: float,
+        scale: float,
+        means: np.ndarray,
+        stds: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
         self.name, self.method, self.nullable = name, method, nullable
         self.center, self.scale = center, scale
         self.means, self.stds, self.weights = means, stds, weights
@@ -91,8 +101,16 @@ class ContinuousColumn:
         return out
 
     @classmethod
-    def fit_gmm(cls, name: str, x: np.ndarray, *, nullable: bool, max_modes: int,
-                weight_threshold: float, rng: np.random.Generator) -> ContinuousColumn:
+    def fit_gmm(
+        cls,
+        name: str,
+        x: np.ndarray,
+        *,
+        nullable: bool,
+        max_modes: int,
+        weight_threshold: float,
+        rng: np.random.Generator,
+    ) -> ContinuousColumn:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import BayesianGaussianMixture
 
@@ -107,9 +125,13 @@ class ContinuousColumn:
         else:
             # A Dirichlet-process prior switches unneeded modes off, as the method prescribes.
             mixture = BayesianGaussianMixture(
-                n_components=n_components, weight_concentration_prior_type="dirichlet_process",
-                weight_concentration_prior=1e-3, n_init=1, max_iter=100,
-                random_state=int(rng.integers(2**31 - 1)))
+                n_components=n_components,
+                weight_concentration_prior_type="dirichlet_process",
+                weight_concentration_prior=1e-3,
+                n_init=1,
+                max_iter=100,
+                random_state=int(rng.integers(2**31 - 1)),
+            )
             with warnings.catch_warnings():
                 # 100 iterations are plenty for modes; an unconverged fit still gives usable
                 # ones, and the warning would only alarm users about a detail of ours
@@ -121,16 +143,31 @@ class ContinuousColumn:
             means = mixture.means_[keep, 0].astype(float)
             stds = np.sqrt(mixture.covariances_[keep].reshape(-1)).astype(float)
             weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
-        return cls(name, method="gmm", nullable=nullable, center=center, scale=scale,
-                   means=means, stds=np.maximum(stds, MIN_STD), weights=weights)
+        return cls(
+            name,
+            method="gmm",
+            nullable=nullable,
+            center=center,
+            scale=scale,
+            means=means,
+            stds=np.maximum(stds, MIN_STD),
+            weights=weights,
+        )
 
     @classmethod
     def fit_minmax(cls, name: str, low: float, high: float, *, nullable: bool) -> ContinuousColumn:
         center = (low + high) / 2
         half = (high - low) / 2
-        return cls(name, method="minmax", nullable=nullable, center=center,
-                   scale=half if half > MIN_STD else 1.0, means=np.array([0.0]),
-                   stds=np.array([1.0]), weights=np.array([1.0]))
+        return cls(
+            name,
+            method="minmax",
+            nullable=nullable,
+            center=center,
+            scale=half if half > MIN_STD else 1.0,
+            means=np.array([0.0]),
+            stds=np.array([1.0]),
+            weights=np.array([1.0]),
+        )
 
     def encode(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         missing = np.isnan(x)
@@ -142,8 +179,11 @@ class ContinuousColumn:
             blocks.append(np.clip(z, -1.0, 1.0)[:, None])
         else:
             if self.n_modes > 1:
-                log_p = (np.log(self.weights) - np.log(self.stds)
-                         - 0.5 * ((z[:, None] - self.means) / self.stds) ** 2)
+                log_p = (
+                    np.log(self.weights)
+                    - np.log(self.stds)
+                    - 0.5 * ((z[:, None] - self.means) / self.stds) ** 2
+                )
                 log_p -= log_p.max(axis=1, keepdims=True)
                 p = np.exp(log_p)
                 p /= p.sum(axis=1, keepdims=True)
@@ -166,8 +206,11 @@ class ContinuousColumn:
         if self.method == "minmax":
             z = alpha
         else:
-            mode = (np.argmax(block[:, 1:1 + self.n_modes], axis=1) if self.n_modes > 1
-                    else np.zeros(len(block), dtype=int))
+            mode = (
+                np.argmax(block[:, 1 : 1 + self.n_modes], axis=1)
+                if self.n_modes > 1
+                else np.zeros(len(block), dtype=int)
+            )
             z = alpha * 4 * self.stds[mode] + self.means[mode]
         x = z * self.scale + self.center
         if self.nullable:
@@ -175,28 +218,53 @@ class ContinuousColumn:
         return x
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        meta = {"type": "continuous", "name": self.name, "method": self.method,
-                "nullable": self.nullable}
-        arrays = {"affine": np.array([self.center, self.scale]), "means": self.means,
-                  "stds": self.stds, "weights": self.weights}
+        meta = {
+            "type": "continuous",
+            "name": self.name,
+            "method": self.method,
+            "nullable": self.nullable,
+        }
+        arrays = {
+            "affine": np.array([self.center, self.scale]),
+            "means": self.means,
+            "stds": self.stds,
+            "weights": self.weights,
+        }
         return meta, arrays
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ContinuousColumn:
         what = f"the transform of column '{meta['name']}'"
         affine = np.asarray(arrays["affine"], dtype=float)
-        means, stds, weights = (np.asarray(arrays[k], dtype=float)
-                                for k in ("means", "stds", "weights"))
-        expect(meta["method"] in ("gmm", "minmax") and affine.shape == (2,)
-               and means.ndim == 1 and len(means) >= 1
-               and stds.shape == means.shape and weights.shape == means.shape,
-               f"{what} has a method or mixture arrays of the wrong size")
-        expect(all(bool(np.isfinite(a).all()) for a in (affine, means, stds, weights))
-               and affine[1] > 0 and bool(np.all(stds > 0)) and bool(np.all(weights >= 0)),
-               f"{what} has a scale or mixture modes that are not positive")
-        return cls(str(meta["name"]), method=str(meta["method"]), nullable=bool(meta["nullable"]),
-                   center=float(affine[0]), scale=float(affine[1]), means=means, stds=stds,
-                   weights=weights)
+        means, stds, weights = (
+            np.asarray(arrays[k], dtype=float) for k in ("means", "stds", "weights")
+        )
+        expect(
+            meta["method"] in ("gmm", "minmax")
+            and affine.shape == (2,)
+            and means.ndim == 1
+            and len(means) >= 1
+            and stds.shape == means.shape
+            and weights.shape == means.shape,
+            f"{what} has a method or mixture arrays of the wrong size",
+        )
+        expect(
+            all(bool(np.isfinite(a).all()) for a in (affine, means, stds, weights))
+            and affine[1] > 0
+            and bool(np.all(stds > 0))
+            and bool(np.all(weights >= 0)),
+            f"{what} has a scale or mixture modes that are not positive",
+        )
+        return cls(
+            str(meta["name"]),
+            method=str(meta["method"]),
+            nullable=bool(meta["nullable"]),
+            center=float(affine[0]),
+            scale=float(affine[1]),
+            means=means,
+            stds=stds,
+            weights=weights,
+        )
 
 
 class DiscreteColumn:
@@ -235,8 +303,12 @@ class DiscreteColumn:
         return pd.Series(lookup[np.minimum(codes, len(self.categories))], dtype=object)
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"type": "discrete", "name": self.name, "categories": self.categories,
-                "nullable": self.nullable}, {}
+        return {
+            "type": "discrete",
+            "name": self.name,
+            "categories": self.categories,
+            "nullable": self.nullable,
+        }, {}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> DiscreteColumn:
@@ -272,8 +344,11 @@ class TabularTransform:
     @property
     def discrete(self) -> list[tuple[int, DiscreteColumn, Span]]:
         """(column index, column, its one-hot span) of every discrete column."""
-        return [(j, c, self.column_spans[j][0]) for j, c in enumerate(self.columns)
-                if isinstance(c, DiscreteColumn)]
+        return [
+            (j, c, self.column_spans[j][0])
+            for j, c in enumerate(self.columns)
+            if isinstance(c, DiscreteColumn)
+        ]
 
     @property
     def conditional_blocks(self) -> list[tuple[int, Column, Span]]:
@@ -293,9 +368,16 @@ class TabularTransform:
         return blocks
 
     @classmethod
-    def fit(cls, data: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator, *,
-            private: bool = False, max_modes: int = 10,
-            weight_threshold: float = 0.005) -> tuple[TabularTransform, list[str]]:
+    def fit(
+        cls,
+        data: pd.DataFrame,
+        specs: list[ColumnSpec],
+        rng: np.random.Generator,
+        *,
+        private: bool = False,
+        max_modes: int = 10,
+        weight_threshold: float = 0.005,
+    ) -> tuple[TabularTransform, list[str]]:
         """Fit every column; return the transform and the columns whose bounds or categories
         were read from the data although ``private`` asked for public ones."""
         columns: list[Column] = []
@@ -303,17 +385,25 @@ class TabularTransform:
         for spec in specs:
             nullable = bool(spec.nullable or data[spec.name].isna().any())
             if spec.kind in ("categorical", "boolean"):
-                categories = (list(spec.categories or ()) if spec.kind == "categorical"
-                              else [True, False])
+                categories = (
+                    list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+                )
                 if private and spec.kind == "categorical" and spec.observed:
                     read_from_data.append(spec.name)
                 columns.append(DiscreteColumn(spec.name, categories, nullable=nullable))
                 continue
             x = _as_numbers(spec, data[spec.name])
             if not private:
-                columns.append(ContinuousColumn.fit_gmm(
-                    spec.name, x, nullable=nullable, max_modes=max_modes,
-                    weight_threshold=weight_threshold, rng=rng))
+                columns.append(
+                    ContinuousColumn.fit_gmm(
+                        spec.name,
+                        x,
+                        nullable=nullable,
+                        max_modes=max_modes,
+                        weight_threshold=weight_threshold,
+                        rng=rng,
+                    )
+                )
                 continue
             low, high = _public_bound(spec, spec.minimum), _public_bound(spec, spec.maximum)
             if spec.observed or low is None or high is None:
@@ -324,8 +414,9 @@ class TabularTransform:
             columns.append(ContinuousColumn.fit_minmax(spec.name, low, high, nullable=nullable))
         return cls(columns), read_from_data
 
-    def transform(self, data: pd.DataFrame, specs: list[ColumnSpec],
-                  rng: np.random.Generator) -> np.ndarray:
+    def transform(
+        self, data: pd.DataFrame, specs: list[ColumnSpec], rng: np.random.Generator
+    ) -> np.ndarray:
         blocks = []
         for column, spec in zip(self.columns, specs, strict=True):
             if isinstance(column, DiscreteColumn):
@@ -336,15 +427,18 @@ class TabularTransform:
 
     def _block(self, matrix: np.ndarray, j: int) -> np.ndarray:
         spans = self.column_spans[j]
-        return matrix[:, spans[0].start:spans[-1].stop]
+        return matrix[:, spans[0].start : spans[-1].stop]
 
     def inverse(self, matrix: np.ndarray) -> pd.DataFrame:
         """Columns again: floats (dates as ns floats, NaN if missing) and category objects."""
         out: dict[str, Any] = {}
         for j, column in enumerate(self.columns):
             block = self._block(matrix, j)
-            out[column.name] = (column.decode(block) if isinstance(column, DiscreteColumn)
-                                else pd.Series(column.decode(block)))
+            out[column.name] = (
+                column.decode(block)
+                if isinstance(column, DiscreteColumn)
+                else pd.Series(column.decode(block))
+            )
         return pd.DataFrame(out)
 
     def numeric(self, matrix: np.ndarray) -> np.ndarray:
@@ -376,28 +470,32 @@ class TabularTransform:
         return metas, arrays
 
     @classmethod
-    def from_state(cls, metas: list[dict[str, Any]], arrays: dict[str, np.ndarray],
-                   specs: list[ColumnSpec]) -> TabularTransform:
+    def from_state(
+        cls, metas: list[dict[str, Any]], arrays: dict[str, np.ndarray], specs: list[ColumnSpec]
+    ) -> TabularTransform:
         """The saved transform of the learned columns ``specs``, checked against them."""
-        expect([str(m["name"]) for m in metas] == [s.name for s in specs],
-               "the transform's columns differ from the schema's learned columns")
+        expect(
+            [str(m["name"]) for m in metas] == [s.name for s in specs],
+            "the transform's columns differ from the schema's learned columns",
+        )
         columns: list[Column] = []
         for j, (meta, spec) in enumerate(zip(metas, specs, strict=True)):
             prefix = f"transform.{j}."
-            parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             discrete = spec.kind in ("categorical", "boolean")
-            expect(meta["type"] == ("discrete" if discrete else "continuous"),
-                   f"the transform of column '{spec.name}' is not of the column's kind")
+            expect(
+                meta["type"] == ("discrete" if discrete else "continuous"),
+                f"the transform of column '{spec.name}' is not of the column's kind",
+            )
             if not discrete:
                 columns.append(ContinuousColumn.from_state(meta, parts))
                 continue
             column = DiscreteColumn.from_state(meta, parts)
-            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True,
-                                                                                      False]
-            expect([category_key(c) for c in column.categories]
-                   == [category_key(c) for c in declared],
-                   f"the transform of column '{spec.name}' lists other categories than the "
-                   "schema")
+            declared = list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+            expect(
+                [category_key(c) for c in column.categories] == [category_key(c) for c in declared],
+                f"the transform of column '{spec.name}' lists other categories than the schema",
+            )
             columns.append(column)
         return cls(columns)
 
@@ -439,8 +537,10 @@ class ConditionalSampler:
     def index_rows(self, codes: np.ndarray) -> None:
         """Remember which training rows hold each category (``codes``: rows x discrete columns)."""
         self._n_rows = len(codes)
-        self._rows_by_slot = [[np.flatnonzero(codes[:, d] == k) for k in range(size)]
-                              for d, size in enumerate(self.block_sizes)]
+        self._rows_by_slot = [
+            [np.flatnonzero(codes[:, d] == k) for k in range(size)]
+            for d, size in enumerate(self.block_sizes)
+        ]
 
     def _vectors(self, columns: np.ndarray, slots: np.ndarray) -> np.ndarray:
         cond = np.zeros((len(columns), self.dim), dtype=np.float32)
@@ -449,8 +549,9 @@ class ConditionalSampler:
         cond[np.arange(len(columns)), self.offsets[columns] + slots] = 1.0
         return cond
 
-    def _draw(self, n_rows: int, rng: np.random.Generator,
-              probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(
+        self, n_rows: int, rng: np.random.Generator, probs: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         if not self.n_columns:  # no discrete column: an empty vector
             return np.zeros(n_rows, dtype=int), np.zeros(n_rows, dtype=int)
         columns = rng.integers(0, self.n_columns, n_rows)
@@ -460,8 +561,9 @@ class ConditionalSampler:
             slots[at] = rng.choice(self.block_sizes[d], size=int(at.sum()), p=probs[d])
         return columns, slots
 
-    def sample_training(self, n_rows: int, rng: np.random.Generator, *, log_frequency: bool = True
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample_training(
+        self, n_rows: int, rng: np.random.Generator, *, log_frequency: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Vectors by log-frequency (or the frequencies), with the mask of the chosen column
         and the chosen column and slot of each row."""
         columns, slots = self._draw(n_rows, rng, self._log_p if log_frequency else self._p)
@@ -475,8 +577,9 @@ class ConditionalSampler:
     def fixed(self, n_rows: int, column: int, slot: int) -> np.ndarray:
         return self._vectors(np.full(n_rows, column), np.full(n_rows, slot))
 
-    def from_codes(self, codes: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def from_codes(
+        self, codes: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each row's own category in a column picked uniformly: a vector that depends on that
         row alone (what private training and the conditional VAE need)."""
         if not self.n_columns:
@@ -492,8 +595,9 @@ class ConditionalSampler:
         out[np.arange(len(columns)), columns] = 1.0
         return out
 
-    def rows_for(self, columns: np.ndarray, slots: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+    def rows_for(
+        self, columns: np.ndarray, slots: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """One training row (with replacement) holding each asked category."""
         assert self._rows_by_slot is not None, "index_rows() first"
         if not self.n_columns:
@@ -508,34 +612,46 @@ class ConditionalSampler:
         return float(self._p[column][slot])
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return ({"block_sizes": self.block_sizes},
-                {f"cond.freq.{d}": f for d, f in enumerate(self.frequencies)})
+        return (
+            {"block_sizes": self.block_sizes},
+            {f"cond.freq.{d}": f for d, f in enumerate(self.frequencies)},
+        )
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
-                   transform: TabularTransform) -> ConditionalSampler:
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], transform: TabularTransform
+    ) -> ConditionalSampler:
         """The saved sampler, checked against the blocks of ``transform`` it conditions on."""
         sizes = [int(s) for s in meta["block_sizes"]]
-        expect(sizes == [span.dim for _, _, span in transform.conditional_blocks],
-               "the conditional vector's blocks do not match the transform's columns")
-        frequencies = [np.asarray(arrays[f"cond.freq.{d}"], dtype=float)
-                       for d in range(len(sizes))]
-        expect(all(f.shape == (size,) and bool(np.isfinite(f).all()) and bool(np.all(f >= 0))
-                   for f, size in zip(frequencies, sizes, strict=True)),
-               "the conditional vector's category frequencies are not counts, one per category")
+        expect(
+            sizes == [span.dim for _, _, span in transform.conditional_blocks],
+            "the conditional vector's blocks do not match the transform's columns",
+        )
+        frequencies = [np.asarray(arrays[f"cond.freq.{d}"], dtype=float) for d in range(len(sizes))]
+        expect(
+            all(
+                f.shape == (size,) and bool(np.isfinite(f).all()) and bool(np.all(f >= 0))
+                for f, size in zip(frequencies, sizes, strict=True)
+            ),
+            "the conditional vector's category frequencies are not counts, one per category",
+        )
         return cls(sizes, frequencies)
 
 
 def discrete_codes(transform: TabularTransform, data: pd.DataFrame) -> np.ndarray:
     """Rows x conditional blocks matrix of slot codes (a missing flag: 0 present, 1 missing)."""
-    blocks = [column.codes(data[column.name]) if isinstance(column, DiscreteColumn)
-              else data[column.name].isna().to_numpy().astype(int)
-              for _, column, _ in transform.conditional_blocks]
+    blocks = [
+        column.codes(data[column.name])
+        if isinstance(column, DiscreteColumn)
+        else data[column.name].isna().to_numpy().astype(int)
+        for _, column, _ in transform.conditional_blocks
+    ]
     return np.column_stack(blocks) if blocks else np.zeros((len(data), 0), dtype=int)
 
 
-def noisy_counts(codes: np.ndarray, block_sizes: list[int], noise_std: float,
-                 rng: np.random.Generator) -> list[np.ndarray]:
+def noisy_counts(
+    codes: np.ndarray, block_sizes: list[int], noise_std: float, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Category counts per discrete column, each with Gaussian noise of ``noise_std``
     (0 for exact counts). Negative noisy counts are clipped to 0 (post-processing)."""
     out = []

@@ -55,8 +55,12 @@ def resolve_device(torch: ModuleType, device: str, owner: str) -> str:
     if device == "auto":
         return "cuda" if has_cuda else "cpu"
     if device.startswith("cuda") and not has_cuda:
-        warnings.warn(f"{owner}: device={device!r} was asked for but no CUDA GPU is available; "
-                      "training on the CPU instead.", SynthPatientWarning, stacklevel=4)
+        warnings.warn(
+            f"{owner}: device={device!r} was asked for but no CUDA GPU is available; "
+            "training on the CPU instead.",
+            SynthPatientWarning,
+            stacklevel=4,
+        )
         return "cpu"
     return device
 
@@ -87,22 +91,31 @@ def make_generator(torch: ModuleType, seed: int, device: str) -> Any:
 # -- modules <-> arrays ----------------------------------------------------------------------
 def module_arrays(prefix: str, module: Any) -> dict[str, np.ndarray]:
     """Every tensor of the state dict as a numpy array under ``prefix.name``."""
-    return {f"{prefix}.{name}": tensor.detach().cpu().numpy().copy()
-            for name, tensor in module.state_dict().items()}
+    return {
+        f"{prefix}.{name}": tensor.detach().cpu().numpy().copy()
+        for name, tensor in module.state_dict().items()
+    }
 
 
-def load_module_arrays(torch: ModuleType, prefix: str, module: Any,
-                       arrays: dict[str, np.ndarray]) -> None:
+def load_module_arrays(
+    torch: ModuleType, prefix: str, module: Any, arrays: dict[str, np.ndarray]
+) -> None:
     """Load saved weights, refusing (one line, via ``expect``) any that do not fit a layer."""
     start = len(prefix) + 1
-    state = {name[start:]: torch.from_numpy(np.array(value))
-             for name, value in arrays.items() if name.startswith(prefix + ".")}
+    state = {
+        name[start:]: torch.from_numpy(np.array(value))
+        for name, value in arrays.items()
+        if name.startswith(prefix + ".")
+    }
     layers = module.state_dict()
-    expect(set(state) == set(layers), f"the network weights '{prefix}.*' are not those of "
-           "its layers")
+    expect(
+        set(state) == set(layers), f"the network weights '{prefix}.*' are not those of its layers"
+    )
     for name, tensor in layers.items():
-        expect(tuple(state[name].shape) == tuple(tensor.shape),
-               f"the network weight '{prefix}.{name}' does not have its layer's shape")
+        expect(
+            tuple(state[name].shape) == tuple(tensor.shape),
+            f"the network weight '{prefix}.{name}' does not have its layer's shape",
+        )
     module.load_state_dict(state, strict=True)
 
 
@@ -123,22 +136,29 @@ def activate(torch: ModuleType, raw: Any, spans: list[Span], generator: Any) -> 
     """tanh for scalars, Gumbel-softmax for one-hots, as the generator's output layer."""
     parts = []
     for span in spans:
-        block = raw[:, span.start:span.stop]
-        parts.append(torch.tanh(block) if span.activation == "tanh"
-                     else gumbel_softmax(torch, block, generator))
+        block = raw[:, span.start : span.stop]
+        parts.append(
+            torch.tanh(block)
+            if span.activation == "tanh"
+            else gumbel_softmax(torch, block, generator)
+        )
     return torch.cat(parts, dim=1)
 
 
-def conditional_loss(torch: ModuleType, raw: Any, discrete_spans: list[Span], cond: Any,
-                     mask: Any) -> Any:
+def conditional_loss(
+    torch: ModuleType, raw: Any, discrete_spans: list[Span], cond: Any, mask: Any
+) -> Any:
     """Cross-entropy of the conditioned column's logits against the asked category, so that
     the generator learns to honour the conditional vector."""
     losses = []
     offset = 0
     for span in discrete_spans:
-        target = cond[:, offset:offset + span.dim].argmax(dim=1)
-        losses.append(torch.nn.functional.cross_entropy(raw[:, span.start:span.stop], target,
-                                                        reduction="none"))
+        target = cond[:, offset : offset + span.dim].argmax(dim=1)
+        losses.append(
+            torch.nn.functional.cross_entropy(
+                raw[:, span.start : span.stop], target, reduction="none"
+            )
+        )
         offset += span.dim
     if not losses:
         return raw.new_zeros(())
@@ -244,8 +264,9 @@ class _RichProgress:
 
 
 @contextmanager
-def progress_bar(enabled: bool, total: int,
-                 description: str) -> Iterator[_NoProgress | _RichProgress]:
+def progress_bar(
+    enabled: bool, total: int, description: str
+) -> Iterator[_NoProgress | _RichProgress]:
     """A rich progress bar on stderr (so piped stdout stays clean), or nothing."""
     if not enabled:
         yield _NoProgress()
@@ -260,8 +281,13 @@ def progress_bar(enabled: bool, total: int,
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         yield _RichProgress(progress, progress.add_task(description, total=total))
 
@@ -269,7 +295,7 @@ def progress_bar(enabled: bool, total: int,
 # -- differential privacy --------------------------------------------------------------------
 def default_delta(n_rows: int) -> float:
     """1 / n^1.1: below 1/n, as a delta must be (1/n would allow leaking one whole record)."""
-    return 1.0 / n_rows ** 1.1
+    return 1.0 / n_rows**1.1
 
 
 @dataclass(frozen=True)
@@ -286,8 +312,9 @@ class PrivacyPlan:
 
     def history(self) -> list[tuple[float, float, int]]:
         """The accountant's history (noise multiplier, sampling rate, steps) of the plan."""
-        counts = ([] if self.count_noise_multiplier is None
-                  else [(self.count_noise_multiplier, 1.0, 1)])
+        counts = (
+            [] if self.count_noise_multiplier is None else [(self.count_noise_multiplier, 1.0, 1)]
+        )
         return counts + [(self.noise_multiplier, self.sample_rate, self.steps)]
 
 
@@ -299,8 +326,9 @@ def _epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
     return float(accountant.get_epsilon(delta=delta))
 
 
-def plan_privacy(epsilon: float, delta: float, sample_rate: float, steps: int, *,
-                 with_counts: bool) -> PrivacyPlan:
+def plan_privacy(
+    epsilon: float, delta: float, sample_rate: float, steps: int, *, with_counts: bool
+) -> PrivacyPlan:
     """Noise multipliers so that the whole run spends at most (epsilon, delta) by RDP.
 
     The category counts (when there are categories) get ``COUNT_BUDGET_SHARE`` of epsilon by
@@ -312,9 +340,15 @@ def plan_privacy(epsilon: float, delta: float, sample_rate: float, steps: int, *
 
     count_sigma = None
     if with_counts:
-        count_sigma = float(get_noise_multiplier(
-            target_epsilon=COUNT_BUDGET_SHARE * epsilon, target_delta=delta, sample_rate=1.0,
-            steps=1, accountant="rdp"))
+        count_sigma = float(
+            get_noise_multiplier(
+                target_epsilon=COUNT_BUDGET_SHARE * epsilon,
+                target_delta=delta,
+                sample_rate=1.0,
+                steps=1,
+                accountant="rdp",
+            )
+        )
     prefix = [] if count_sigma is None else [(count_sigma, 1.0, 1)]
     low, high = 0.0, 1.0
     while _epsilon(prefix + [(high, sample_rate, steps)], delta) > epsilon:
@@ -340,17 +374,28 @@ class PrivateTrainer:
     VAE's output scales), which the hooks do not support.
     """
 
-    def __init__(self, torch: ModuleType, module: Any, optimizer: Any, plan: PrivacyPlan,
-                 max_grad_norm: float, expected_batch_size: int, generator: Any) -> None:
+    def __init__(
+        self,
+        torch: ModuleType,
+        module: Any,
+        optimizer: Any,
+        plan: PrivacyPlan,
+        max_grad_norm: float,
+        expected_batch_size: int,
+        generator: Any,
+    ) -> None:
         import_opacus()
         from opacus.accountants import RDPAccountant
         from opacus.optimizers import DPOptimizer
 
         self.torch, self.module, self.plan = torch, module, plan
-        self.optimizer = DPOptimizer(optimizer, noise_multiplier=plan.noise_multiplier,
-                                     max_grad_norm=max_grad_norm,
-                                     expected_batch_size=expected_batch_size,
-                                     generator=generator)
+        self.optimizer = DPOptimizer(
+            optimizer,
+            noise_multiplier=plan.noise_multiplier,
+            max_grad_norm=max_grad_norm,
+            expected_batch_size=expected_batch_size,
+            generator=generator,
+        )
         self.accountant = RDPAccountant()
         if plan.count_noise_multiplier is not None:
             self.accountant.history.append((plan.count_noise_multiplier, 1.0, 1))
@@ -362,17 +407,23 @@ class PrivateTrainer:
         params = {name: p.detach() for name, p in self.module.named_parameters()}
         n = int(batch[0].shape[0])
         if n:
-            grads = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None,) + (0,) * len(batch),
-                                    randomness="different")(params, *batch)
+            grads = torch.func.vmap(
+                torch.func.grad(loss_one),
+                in_dims=(None,) + (0,) * len(batch),
+                randomness="different",
+            )(params, *batch)
         else:  # an empty Poisson batch still takes a (pure-noise) step, as the analysis assumes
             grads = {name: p.new_zeros((0, *p.shape)) for name, p in params.items()}
         for name, p in self.module.named_parameters():
             p.grad_sample = grads[name].detach()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.accountant.step(noise_multiplier=self.plan.noise_multiplier,
-                             sample_rate=self.plan.sample_rate)
+        self.accountant.step(
+            noise_multiplier=self.plan.noise_multiplier, sample_rate=self.plan.sample_rate
+        )
 
     def spent(self) -> dict[str, float]:
-        return {"epsilon": float(self.accountant.get_epsilon(delta=self.plan.delta)),
-                "delta": self.plan.delta}
+        return {
+            "epsilon": float(self.accountant.get_epsilon(delta=self.plan.delta)),
+            "delta": self.plan.delta,
+        }

@@ -131,9 +131,10 @@ class Synthesizer(KeywordParams, ABC):
 
     def _require(self, name: str, ok: bool, expected: str) -> None:
         if not ok:
-            raise InvalidParameterError(f"The '{name}' parameter of {type(self).__name__} must "
-                                        f"be {expected}. Got {getattr(self, name)!r}.")
-
+            raise InvalidParameterError(
+                f"The '{name}' parameter of {type(self).__name__} must "
+                f"be {expected}. Got {getattr(self, name)!r}."
+            )
 
     def uses_network(self) -> bool:
         """Whether this instance sends requests when sampling: the class's ``needs_network``,
@@ -152,25 +153,36 @@ class Synthesizer(KeywordParams, ABC):
             schema, decisions = explain_schema(data)
             unsure = [d for d in decisions if d.uncertain]
             if unsure:  # one warning, column names and reasons only: never a value
-                warnings.warn("Schema inference is unsure about: " + "; ".join(
-                    f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure) + ". Check them, "
+                warnings.warn(
+                    "Schema inference is unsure about: "
+                    + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
+                    + ". Check them, "
                     "or give a schema (Schema.infer(data).replace(...)).",
-                    SynthPatientWarning, stacklevel=2)
+                    SynthPatientWarning,
+                    stacklevel=2,
+                )
         else:
             schema.validate(data)
         schema = schema.complete(data)
         learned = [c.name for c in schema.learned]
         if not learned:
-            raise DataError("Every column is an identifier or free text, so there is nothing to "
-                            "learn. Give a table with clinical values, or edit the schema.")
+            raise DataError(
+                "Every column is an identifier or free text, so there is nothing to "
+                "learn. Give a table with clinical values, or edit the schema."
+            )
         if len(data) < self.min_rows:
-            raise DataError(f"{type(self).__name__} needs at least {self.min_rows} rows to learn "
-                            f"from; the table has {len(data)}. Give more rows.")
+            raise DataError(
+                f"{type(self).__name__} needs at least {self.min_rows} rows to learn "
+                f"from; the table has {len(data)}. Give more rows."
+            )
         for spec in schema:
             if spec.kind == "text" and not self.capabilities.writes_text:
-                warnings.warn(f"Column '{spec.name}' is free text: it is not learned (it may "
-                              "hold identifiers) and is left empty in samples.",
-                              SynthPatientWarning, stacklevel=2)
+                warnings.warn(
+                    f"Column '{spec.name}' is free text: it is not learned (it may "
+                    "hold identifiers) and is left empty in samples.",
+                    SynthPatientWarning,
+                    stacklevel=2,
+                )
         typed = coerce_frame(schema, data)[learned].reset_index(drop=True)
         self._fit(typed, schema, as_generator(self.seed))
         self.schema_ = schema
@@ -180,11 +192,17 @@ class Synthesizer(KeywordParams, ABC):
     # -- sample --------------------------------------------------------------------------------
     def _check_fitted(self, action: str) -> None:
         if not self.is_fitted:
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() "
-                                 f"before {action}().")
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit() before {action}()."
+            )
 
-    def sample(self, n_rows: int, *, conditions: Mapping[str, Any] | None = None,
-               seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def sample(
+        self,
+        n_rows: int,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        seed: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
         """Exactly ``n_rows`` new rows, all matching ``conditions``.
 
         Args:
@@ -239,8 +257,13 @@ class Synthesizer(KeywordParams, ABC):
     def _empty_learned(self) -> pd.DataFrame:
         return pd.DataFrame({c.name: pd.Series([], dtype=float) for c in self.schema_.learned})
 
-    def _sample_by_rejection(self, n_rows: int, native: list[Condition],
-                             checked: list[Condition], rng: np.random.Generator) -> pd.DataFrame:
+    def _sample_by_rejection(
+        self,
+        n_rows: int,
+        native: list[Condition],
+        checked: list[Condition],
+        rng: np.random.Generator,
+    ) -> pd.DataFrame:
         """``n_rows`` rows meeting every condition: ``native`` ones by ``_sample``, ``checked``
         ones by keeping the rows, judged as they will be delivered (rounded, bounded), that
         meet them. Each batch is sized by the acceptance seen so far; below 1 in 1,000 it
@@ -251,8 +274,9 @@ class Synthesizer(KeywordParams, ABC):
         while n_kept < n_rows:
             rate = max(n_kept / n_drawn if n_drawn else 1.0, MIN_ACCEPTANCE)
             batch = int(min(max((n_rows - n_kept) / rate * 1.2, 256), 20 * n_rows + 1024))
-            draw = self._finalize(self._sample(batch, rng, native), batch, native, rng,
-                                  regenerate_ids=False)
+            draw = self._finalize(
+                self._sample(batch, rng, native), batch, native, rng, regenerate_ids=False
+            )
             mask = np.ones(batch, dtype=bool)
             for cond in checked:
                 mask &= cond.mask(self.schema_[cond.column], draw[cond.column])
@@ -264,7 +288,8 @@ class Synthesizer(KeywordParams, ABC):
                 raise ConditionError(
                     f"Only {n_kept} of {n_drawn} sampled rows met the conditions on {columns}: "
                     "they are too rare for this model (acceptance below 1 in 1,000). Relax "
-                    "the conditions.")
+                    "the conditions."
+                )
         return pd.concat(kept, ignore_index=True).iloc[:n_rows].reset_index(drop=True)
 
     @abstractmethod
@@ -272,14 +297,22 @@ class Synthesizer(KeywordParams, ABC):
         """Learn from the learned columns of ``data`` (canonical dtypes, index 0..n-1)."""
 
     @abstractmethod
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         """Return ``n_rows`` rows of the learned columns meeting ``conditions`` (only those
         ``_native_conditions`` chose)."""
 
     # -- enforcing the schema on output --------------------------------------------------------
-    def _finalize(self, raw: pd.DataFrame, n_rows: int, conditions: list[Condition],
-                  rng: np.random.Generator, *, regenerate_ids: bool = True) -> pd.DataFrame:
+    def _finalize(
+        self,
+        raw: pd.DataFrame,
+        n_rows: int,
+        conditions: list[Condition],
+        rng: np.random.Generator,
+        *,
+        regenerate_ids: bool = True,
+    ) -> pd.DataFrame:
         by_column = {c.column: c for c in conditions}
         out: dict[str, pd.Series] = {}
         # names agree with each row's sex where a column surely records it
@@ -295,16 +328,24 @@ class Synthesizer(KeywordParams, ABC):
         frame = pd.DataFrame(out, columns=self.schema_.names)
         for cond in conditions:  # a guarantee, not a hope: fail loudly if a backend slipped
             if not cond.mask(self.schema_[cond.column], frame[cond.column]).all():
-                raise ConditionError(f"Internal error: sampled rows break the condition on "
-                                     f"'{cond.column}'. Please report this.")
+                raise ConditionError(
+                    f"Internal error: sampled rows break the condition on "
+                    f"'{cond.column}'. Please report this."
+                )
         return frame
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Save to a folder (manifest.json + arrays.npz); refuses an existing path by default."""
         saved = self.to_saved()
-        write_model(Path(path), saved.manifest, schema=saved.schema, state=saved.state,
-                    arrays=saved.arrays, overwrite=overwrite)
+        write_model(
+            Path(path),
+            saved.manifest,
+            schema=saved.schema,
+            state=saved.state,
+            arrays=saved.arrays,
+            overwrite=overwrite,
+        )
         return Path(path)
 
     def to_saved(self) -> SavedModel:
@@ -343,14 +384,16 @@ class Synthesizer(KeywordParams, ABC):
             raise InvalidParameterError(
                 "This model was loaded from a folder whose base model talks to an LLM server; "
                 "a model folder never chooses where requests and your API key go, and a nested "
-                "server cannot be given again. Fit the model again instead.")
+                "server cannot be given again. Fit the model again instead."
+            )
         if unconfirmed:
             names = ", ".join(unconfirmed)
             raise InvalidParameterError(
                 f"This model was loaded from a folder that names an LLM server ({names}); a "
                 "model folder never chooses where requests and your API key go. Give them "
                 f"again: Synthesizer.load(path, {unconfirmed[0]}=...), or `synthpatient sample "
-                "--llm-base-url URL`.")
+                "--llm-base-url URL`."
+            )
 
     @classmethod
     def load(cls, path: str | Path, **endpoint: Any) -> Synthesizer:
@@ -426,7 +469,10 @@ def _enforce(spec: ColumnSpec, values: pd.Series, condition: Condition | None) -
     # categorical: keep the category objects; a column of ints stays int when complete
     series = values.astype(object)
     categories = spec.categories or ()
-    if (categories and all(isinstance(c, int) and not isinstance(c, bool) for c in categories)
-            and not series.isna().any()):
+    if (
+        categories
+        and all(isinstance(c, int) and not isinstance(c, bool) for c in categories)
+        and not series.isna().any()
+    ):
         return series.astype("int64")
     return series

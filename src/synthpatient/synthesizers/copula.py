@@ -62,8 +62,7 @@ class GaussianCopulaSynthesizer(Synthesizer):
     """
 
     key = "copula"
-    capabilities = Capabilities(native_conditions=True, range_conditions=True,
-                                handles_missing=True)
+    capabilities = Capabilities(native_conditions=True, range_conditions=True, handles_missing=True)
     min_rows = 10
     _parameter_constraints = {
         "n_quantiles": Param(Interval(int, 2, None)),
@@ -71,8 +70,14 @@ class GaussianCopulaSynthesizer(Synthesizer):
         "missing_min_leaf": Param(Interval(int, 1, None)),
     }
 
-    def __init__(self, *, n_quantiles: int = 100, missing_tree_depth: int = 6,
-                 missing_min_leaf: int = 5, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_quantiles: int = 100,
+        missing_tree_depth: int = 6,
+        missing_min_leaf: int = 5,
+        seed: int | None = None,
+    ) -> None:
         self.n_quantiles = n_quantiles
         self.missing_tree_depth = missing_tree_depth
         self.missing_min_leaf = missing_min_leaf
@@ -88,27 +93,41 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 categories = list(spec.categories) if spec.kind == "categorical" else [True, False]
                 self.marginals_.append(CategoricalMarginal.fit(data[spec.name], categories))
             else:
-                self.marginals_.append(NumericMarginal.fit(
-                    data[spec.name], self.n_quantiles, is_datetime=spec.kind == "datetime"))
-        u = np.column_stack([m.to_uniform(data[c], rng)
-                             for m, c in zip(self.marginals_, self.columns_, strict=True)])
+                self.marginals_.append(
+                    NumericMarginal.fit(
+                        data[spec.name], self.n_quantiles, is_datetime=spec.kind == "datetime"
+                    )
+                )
+        u = np.column_stack(
+            [
+                m.to_uniform(data[c], rng)
+                for m, c in zip(self.marginals_, self.columns_, strict=True)
+            ]
+        )
         z = ndtri(np.clip(u, EPS, 1 - EPS))
         self._order_categories(data, z, rng)
         # Random tie-breaking inside a category (or a repeated value) adds noise that shrinks
         # every correlation by the column's score variance; undo it, as a polyserial
         # correlation would, so that sex/lab correlations survive sampling.
-        variance = np.array([m.score_variance(data[c])
-                             for m, c in zip(self.marginals_, self.columns_, strict=True)])
+        variance = np.array(
+            [m.score_variance(data[c]) for m, c in zip(self.marginals_, self.columns_, strict=True)]
+        )
         self.correlation_ = estimate_correlation(z, variance)
         missing = np.isnan(u)
         encoded = self._encode_features(z, missing)
         nullable = [i for i, s in enumerate(specs) if s.nullable]
-        self.missing_trees_ = fit_missingness(encoded, missing, nullable, rng,
-                                              max_depth=self.missing_tree_depth,
-                                              min_leaf=self.missing_min_leaf)
+        self.missing_trees_ = fit_missingness(
+            encoded,
+            missing,
+            nullable,
+            rng,
+            max_depth=self.missing_tree_depth,
+            min_leaf=self.missing_min_leaf,
+        )
 
-    def _order_categories(self, data: pd.DataFrame, z: np.ndarray,
-                          rng: np.random.Generator) -> None:
+    def _order_categories(
+        self, data: pd.DataFrame, z: np.ndarray, rng: np.random.Generator
+    ) -> None:
         """Order each category column along the axis that best separates its categories'
         mean scores on the other columns (the first axis of a weighted PCA of those means).
 
@@ -150,8 +169,9 @@ class GaussianCopulaSynthesizer(Synthesizer):
         return encoded
 
     # -- sample --------------------------------------------------------------------------------
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         boxes = {}
         index = {c: j for j, c in enumerate(self.columns_)}
         for cond in conditions:
@@ -176,13 +196,15 @@ class GaussianCopulaSynthesizer(Synthesizer):
             out[column] = values
         frame = pd.DataFrame(out)
         for cond in conditions:  # categories exactly as asked, not via a boundary lookup
-            if cond.kind == "equal" and isinstance(self.marginals_[index[cond.column]],
-                                                   CategoricalMarginal):
+            if cond.kind == "equal" and isinstance(
+                self.marginals_[index[cond.column]], CategoricalMarginal
+            ):
                 frame[cond.column] = [cond.value] * n_rows
         return frame
 
-    def _draw(self, n_rows: int, rng: np.random.Generator,
-              boxes: dict[int, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(
+        self, n_rows: int, rng: np.random.Generator, boxes: dict[int, tuple[float, float]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Latent rows and missing-value mask. Conditioning a column that can be missing also
         conditions on it being present, which keeps each draw with the probability of that;
         without such a condition every draw is kept."""
@@ -207,7 +229,8 @@ class GaussianCopulaSynthesizer(Synthesizer):
                 raise ConditionError(
                     f"Only {n_kept} of {n_drawn} draws met the conditions: a value was asked "
                     "for a column that is almost always missing in such rows. Relax the "
-                    "conditions.")
+                    "conditions."
+                )
         return np.concatenate(parts_z)[:n_rows], np.concatenate(parts_missing)[:n_rows]
 
     # -- state ---------------------------------------------------------------------------------
@@ -225,25 +248,35 @@ class GaussianCopulaSynthesizer(Synthesizer):
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         specs = self.schema_.learned
         self.columns_ = list(state["columns"])
-        expect(self.columns_ == [s.name for s in specs],
-               "the copula's columns differ from the schema's learned columns")
-        expect(len(state["marginals"]) == len(specs),
-               "the copula does not have one marginal per learned column")
+        expect(
+            self.columns_ == [s.name for s in specs],
+            "the copula's columns differ from the schema's learned columns",
+        )
+        expect(
+            len(state["marginals"]) == len(specs),
+            "the copula does not have one marginal per learned column",
+        )
         k = len(specs)
         correlation = np.asarray(arrays["correlation"], dtype=float)
-        expect(correlation.shape == (k, k), "the copula's correlation matrix does not have one "
-               "row and one column per learned column")
+        expect(
+            correlation.shape == (k, k),
+            "the copula's correlation matrix does not have one "
+            "row and one column per learned column",
+        )
         # sampling takes square roots and solves with this matrix: a tampered one that is not
         # a correlation matrix would give NaN rows or a LinAlgError there
-        expect(bool(np.isfinite(correlation).all()) and np.allclose(correlation, correlation.T)
-               and np.allclose(np.diag(correlation), 1.0)
-               and (k == 0 or np.linalg.eigvalsh(correlation).min() > -1e-8),
-               "the copula's correlation matrix is not a correlation matrix (symmetric, unit "
-               "diagonal, positive semi-definite)")
+        expect(
+            bool(np.isfinite(correlation).all())
+            and np.allclose(correlation, correlation.T)
+            and np.allclose(np.diag(correlation), 1.0)
+            and (k == 0 or np.linalg.eigvalsh(correlation).min() > -1e-8),
+            "the copula's correlation matrix is not a correlation matrix (symmetric, unit "
+            "diagonal, positive semi-definite)",
+        )
         self.correlation_ = correlation
         self.marginals_ = []
         for j, (meta, spec) in enumerate(zip(state["marginals"], specs, strict=True)):
             prefix = f"marginal_{j}_"
-            parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             self.marginals_.append(marginal_from_state(meta, parts, spec))
         self.missing_trees_ = trees_from_state(state["missing_trees"], arrays, n_columns=k)

@@ -51,8 +51,9 @@ def _networks() -> tuple[type, type]:
             return torch.cat([self.relu(self.bn(self.fc(x))), x], dim=1)
 
     class Generator(nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, embedding_dim: int, cond_dim: int, dims: Sequence[int],
-                     data_dim: int) -> None:
+        def __init__(
+            self, embedding_dim: int, cond_dim: int, dims: Sequence[int], data_dim: int
+        ) -> None:
             super().__init__()
             self.embedding_dim = embedding_dim
             layers: list[Any] = []
@@ -172,16 +173,30 @@ class CTGANSynthesizer(DeepSynthesizer):
         "pac": Param(Interval(int, 1, None)),
     }
 
-    def __init__(self, *, steps: int = 1200, batch_size: int = 200, embedding_dim: int = 128,
-                 generator_dims: Sequence[int] = (128, 128),
-                 discriminator_dims: Sequence[int] = (128, 128),
-                 generator_learning_rate: float = 1e-3,
-                 discriminator_learning_rate: float = 1e-3,
-                 discriminator_steps: int = 1, pac: int = 10, max_modes: int | None = None,
-                 weight_threshold: float = 0.005, validation_share: float = 0.0,
-                 eval_every: int = 50, patience: int = 25, epsilon: float | None = None,
-                 delta: float | None = None, max_grad_norm: float = 1.0, device: str = "auto",
-                 progress: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        steps: int = 1200,
+        batch_size: int = 200,
+        embedding_dim: int = 128,
+        generator_dims: Sequence[int] = (128, 128),
+        discriminator_dims: Sequence[int] = (128, 128),
+        generator_learning_rate: float = 1e-3,
+        discriminator_learning_rate: float = 1e-3,
+        discriminator_steps: int = 1,
+        pac: int = 10,
+        max_modes: int | None = None,
+        weight_threshold: float = 0.005,
+        validation_share: float = 0.0,
+        eval_every: int = 50,
+        patience: int = 25,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        device: str = "auto",
+        progress: bool = True,
+        seed: int | None = None,
+    ) -> None:
         self.steps = steps
         self.batch_size = batch_size
         self.embedding_dim = embedding_dim
@@ -205,30 +220,53 @@ class CTGANSynthesizer(DeepSynthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("batch_size", self.batch_size % self.pac == 0,
-                      f"a multiple of pac={self.pac} (the critic judges pac rows together)")
+        self._require(
+            "batch_size",
+            self.batch_size % self.pac == 0,
+            f"a multiple of pac={self.pac} (the critic judges pac rows together)",
+        )
 
     # -- training ------------------------------------------------------------------------------
-    def _train(self, data: TrainingData) -> tuple[Any, dict[str, Any], dict[str, Any],
-                                                  dict[str, float] | None]:
+    def _train(
+        self, data: TrainingData
+    ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, float] | None]:
         torch = data.torch
         generator_cls, critic_cls = _networks()
         private = data.plan is not None
         pac = 1 if private else self.pac
-        config = {"embedding_dim": self.embedding_dim, "cond_dim": data.sampler.dim,
-                  "dims": list(self.generator_dims), "data_dim": data.transform.dim}
+        config = {
+            "embedding_dim": self.embedding_dim,
+            "cond_dim": data.sampler.dim,
+            "dims": list(self.generator_dims),
+            "data_dim": data.transform.dim,
+        }
         generator = self._build_network(torch, config).to(data.device)
-        critic = critic_cls(data.transform.dim + data.sampler.dim, list(self.discriminator_dims),
-                            pac).to(data.device)
-        opt_g = torch.optim.Adam(generator.parameters(), lr=self.generator_learning_rate,
-                                 betas=(0.5, 0.9), weight_decay=1e-6)
-        opt_d = torch.optim.Adam(critic.parameters(), lr=self.discriminator_learning_rate,
-                                 betas=(0.5, 0.9), weight_decay=1e-6)
+        critic = critic_cls(
+            data.transform.dim + data.sampler.dim, list(self.discriminator_dims), pac
+        ).to(data.device)
+        opt_g = torch.optim.Adam(
+            generator.parameters(),
+            lr=self.generator_learning_rate,
+            betas=(0.5, 0.9),
+            weight_decay=1e-6,
+        )
+        opt_d = torch.optim.Adam(
+            critic.parameters(),
+            lr=self.discriminator_learning_rate,
+            betas=(0.5, 0.9),
+            weight_decay=1e-6,
+        )
         trainer = None
         if data.plan is not None:
-            trainer = PrivateTrainer(torch, critic, opt_d, data.plan, self.max_grad_norm,
-                                     max(1, round(data.plan.sample_rate * len(data.train))),
-                                     data.generator)
+            trainer = PrivateTrainer(
+                torch,
+                critic,
+                opt_d,
+                data.plan,
+                self.max_grad_norm,
+                max(1, round(data.plan.sample_rate * len(data.train))),
+                data.generator,
+            )
         stopper = EarlyStopping(self.patience)
         spans = data.transform.spans
         discrete_spans = [span for _, _, span in data.transform.conditional_blocks]
@@ -242,19 +280,21 @@ class CTGANSynthesizer(DeepSynthesizer):
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     opt_d.step()
-            cond, mask, _, _ = data.sampler.sample_training(self.batch_size, data.rng,
-                                                             log_frequency=not private)
+            cond, mask, _, _ = data.sampler.sample_training(
+                self.batch_size, data.rng, log_frequency=not private
+            )
             cond_t = torch.as_tensor(cond, device=data.device)
-            z = torch.randn(self.batch_size, self.embedding_dim, generator=data.generator,
-                            device=data.device)
+            z = torch.randn(
+                self.batch_size, self.embedding_dim, generator=data.generator, device=data.device
+            )
             raw = generator(z, cond_t)
             fake = activate(torch, raw, spans, data.generator)
             score = critic(torch.cat([fake, cond_t], dim=1))
             # private: the non-saturating GAN loss that matches the private critic's (below)
-            adversarial = (torch.nn.functional.softplus(-score).mean() if private
-                           else -score.mean())
+            adversarial = torch.nn.functional.softplus(-score).mean() if private else -score.mean()
             loss_g = adversarial + conditional_loss(
-                torch, raw, discrete_spans, cond_t, torch.as_tensor(mask, device=data.device))
+                torch, raw, discrete_spans, cond_t, torch.as_tensor(mask, device=data.device)
+            )
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -266,8 +306,11 @@ class CTGANSynthesizer(DeepSynthesizer):
             else:
                 data.progress.advance()
         stopper.restore({"generator": generator})
-        log = {"steps_run": step, "best_step": stopper.best_step if stopper.scores else step,
-               "validation_scores": [[s, round(v, 5)] for s, v in stopper.scores]}
+        log = {
+            "steps_run": step,
+            "best_step": stopper.best_step if stopper.scores else step,
+            "validation_scores": [[s, round(v, 5)] for s, v in stopper.scores],
+        }
         return generator, config, log, (trainer.spent() if trainer is not None else None)
 
     def _critic_loss(self, data: TrainingData, generator: Any, critic: Any, pac: int) -> Any:
@@ -283,8 +326,13 @@ class CTGANSynthesizer(DeepSynthesizer):
             z = torch.randn(n, self.embedding_dim, generator=data.generator, device=data.device)
             fake = activate(torch, generator(z, cond_t), data.transform.spans, data.generator)
         fake_in = torch.cat([fake, cond_t], dim=1)
-        real_in = torch.cat([data.train[torch.as_tensor(rows, device=data.device)],
-                             cond_t[torch.as_tensor(perm, device=data.device)]], dim=1)
+        real_in = torch.cat(
+            [
+                data.train[torch.as_tensor(rows, device=data.device)],
+                cond_t[torch.as_tensor(perm, device=data.device)],
+            ],
+            dim=1,
+        )
         loss = critic(fake_in).mean() - critic(real_in).mean()
         # gradient penalty on points between real and fake, one mixing weight per pac group
         mix = torch.rand(n // pac, 1, 1, generator=data.generator, device=data.device)
@@ -295,8 +343,9 @@ class CTGANSynthesizer(DeepSynthesizer):
         norms = grads.reshape(-1, pac * real_in.shape[1]).norm(2, dim=1)
         return loss + GRADIENT_PENALTY * ((norms - 1) ** 2).mean()
 
-    def _private_critic_step(self, data: TrainingData, generator: Any, critic: Any,
-                             trainer: PrivateTrainer) -> None:
+    def _private_critic_step(
+        self, data: TrainingData, generator: Any, critic: Any, trainer: PrivateTrainer
+    ) -> None:
         """One DP-SGD critic step on a Poisson batch; each row's loss depends on that row only."""
         torch = data.torch
         assert data.plan is not None
@@ -309,8 +358,9 @@ class CTGANSynthesizer(DeepSynthesizer):
             fake_cond_t = torch.as_tensor(fake_cond, device=data.device)
             fake = activate(torch, generator(z, fake_cond_t), data.transform.spans, data.generator)
         rows_t = torch.as_tensor(rows, device=data.device, dtype=torch.long)
-        real_in = torch.cat([data.train[rows_t], torch.as_tensor(real_cond, device=data.device)],
-                            dim=1)
+        real_in = torch.cat(
+            [data.train[rows_t], torch.as_tensor(real_cond, device=data.device)], dim=1
+        )
         fake_in = torch.cat([fake, fake_cond_t], dim=1)
 
         def score(params: dict[str, Any], row: Any) -> Any:
@@ -329,10 +379,15 @@ class CTGANSynthesizer(DeepSynthesizer):
     # -- sampling ------------------------------------------------------------------------------
     def _build_network(self, torch: Any, config: dict[str, Any]) -> Any:
         generator_cls, _ = _networks()
-        return generator_cls(int(config["embedding_dim"]), int(config["cond_dim"]),
-                             [int(d) for d in config["dims"]], int(config["data_dim"]))
+        return generator_cls(
+            int(config["embedding_dim"]),
+            int(config["cond_dim"]),
+            [int(d) for d in config["dims"]],
+            int(config["data_dim"]),
+        )
 
-    def _generate_chunk(self, torch: Any, network: Any, spans: list[Span], cond: Any,
-                        generator: Any) -> Any:
+    def _generate_chunk(
+        self, torch: Any, network: Any, spans: list[Span], cond: Any, generator: Any
+    ) -> Any:
         z = torch.randn(len(cond), network.embedding_dim, generator=generator, device=cond.device)
         return activate(torch, network(z, cond), spans, generator)

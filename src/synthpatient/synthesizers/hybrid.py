@@ -53,8 +53,10 @@ class TextReport:
         return "\n".join(line for line in lines if line)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": {c: r.as_dict() for c, r in self.columns.items()},
-                "base": None if self.base is None else self.base.to_dict()}
+        return {
+            "columns": {c: r.as_dict() for c, r in self.columns.items()},
+            "base": None if self.base is None else self.base.to_dict(),
+        }
 
     def __getitem__(self, column: str) -> dict[str, Any]:
         return self.columns[column].as_dict()
@@ -91,13 +93,19 @@ class HybridSynthesizer(Synthesizer):
 
     key = "hybrid"
     # conditions go to the base's public sample, which meets them natively or by rejection
-    capabilities = Capabilities(native_conditions=True, range_conditions=True,
-                                handles_missing=True, writes_text=True)
+    capabilities = Capabilities(
+        native_conditions=True, range_conditions=True, handles_missing=True, writes_text=True
+    )
     endpoint_params = ("llm_base_url", "llm_api_key_env")
     _parameter_constraints = {
         "base": Param(Text("the key of another registered synthesizer, e.g. 'copula'")),
-        "base_params": Param(JSONMapping(without=("seed",), text="a dict of JSON values "
-                                         "without 'seed' (give the seed to the hybrid)"), None),
+        "base_params": Param(
+            JSONMapping(
+                without=("seed",),
+                text="a dict of JSON values without 'seed' (give the seed to the hybrid)",
+            ),
+            None,
+        ),
         "text_columns": Param(Names(), None),
         "notes_column": Param(Text("a column name"), None),
         "note_kind": Param(Options(*KINDS)),
@@ -108,13 +116,21 @@ class HybridSynthesizer(Synthesizer):
         "llm_max_attempts": Param(Interval(int, 1, None)),
     }
 
-    def __init__(self, *, base: str = "copula", base_params: Mapping[str, Any] | None = None,
-                 text_columns: Sequence[str] | None = None, notes_column: str | None = None,
-                 note_kind: str = "visit", llm_base_url: str | None = None,
-                 llm_model: str | None = None,
-                 llm_api_key_env: str = "SYNTHPATIENT_LLM_API_KEY",
-                 llm_timeout_s: float = 30.0, llm_max_attempts: int = 2,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base: str = "copula",
+        base_params: Mapping[str, Any] | None = None,
+        text_columns: Sequence[str] | None = None,
+        notes_column: str | None = None,
+        note_kind: str = "visit",
+        llm_base_url: str | None = None,
+        llm_model: str | None = None,
+        llm_api_key_env: str = "SYNTHPATIENT_LLM_API_KEY",
+        llm_timeout_s: float = 30.0,
+        llm_max_attempts: int = 2,
+        seed: int | None = None,
+    ) -> None:
         self.base = base
         self.base_params = base_params
         self.text_columns = text_columns
@@ -130,25 +146,34 @@ class HybridSynthesizer(Synthesizer):
     # -- parameters ----------------------------------------------------------------------------
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("base", self.base != self.key,
-                      "the key of another registered synthesizer, e.g. 'copula'")
+        self._require(
+            "base",
+            self.base != self.key,
+            "the key of another registered synthesizer, e.g. 'copula'",
+        )
         get_synthesizer_class(self.base)  # an unknown key lists the known ones
         self._make_base()  # the base checks its own parameters now, not at fit time
-        self._require("llm_model", self.llm_model is None or self.llm_base_url is not None,
-                      "a model name, given together with llm_base_url")
+        self._require(
+            "llm_model",
+            self.llm_model is None or self.llm_base_url is not None,
+            "a model name, given together with llm_base_url",
+        )
 
     def _make_base(self) -> Synthesizer:
         params = dict(self.base_params or {})
         try:
             return get_synthesizer_class(self.base)(**params, seed=self.seed)
         except TypeError as exc:
-            raise InvalidParameterError(f"base_params do not fit the '{self.base}' "
-                                        f"synthesizer ({exc}).") from None
+            raise InvalidParameterError(
+                f"base_params do not fit the '{self.base}' synthesizer ({exc})."
+            ) from None
 
     def uses_network(self) -> bool:
         """True when an LLM writes the notes, or the base model itself talks to a server."""
-        return (self.llm_base_url is not None
-                or get_synthesizer_class(self.base).capabilities.needs_network)
+        return (
+            self.llm_base_url is not None
+            or get_synthesizer_class(self.base).capabilities.needs_network
+        )
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -162,19 +187,24 @@ class HybridSynthesizer(Synthesizer):
     def _check_columns(self, schema: Schema) -> None:
         for name in self.text_columns or ():
             if name not in schema or schema[name].kind != "text":
-                raise InvalidParameterError(f"text_columns names '{name}', which is not a "
-                                            "free-text column of the table.")
+                raise InvalidParameterError(
+                    f"text_columns names '{name}', which is not a free-text column of the table."
+                )
         if self.notes_column is not None and self.notes_column in schema:
-            raise InvalidParameterError(f"notes_column '{self.notes_column}' is already a "
-                                        "column of the table; choose another name.")
+            raise InvalidParameterError(
+                f"notes_column '{self.notes_column}' is already a "
+                "column of the table; choose another name."
+            )
 
     # -- sample --------------------------------------------------------------------------------
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         """The base's rows, drawn from this sample's random stream (so the same seed gives the
         same structured rows as the base alone)."""
-        return self.base_model_.sample(n_rows, conditions=as_mapping(conditions, self.schema_),
-                                       seed=rng)
+        return self.base_model_.sample(
+            n_rows, conditions=as_mapping(conditions, self.schema_), seed=rng
+        )
 
     def _after_sample(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """The free-text columns (and ``notes_column``) written for each row; what the notes
@@ -189,8 +219,7 @@ class HybridSynthesizer(Synthesizer):
             rows = frame[structured.names]
             profile = profile_table(rows, schema=structured) if len(rows) else None
             client = self._client()
-            writer = NoteWriter(kind=self.note_kind, llm=client,
-                                max_attempts=self.llm_max_attempts)
+            writer = NoteWriter(kind=self.note_kind, llm=client, max_attempts=self.llm_max_attempts)
             try:
                 # one stream per column, apart from the rows' (ids were drawn from rng)
                 for column, stream in zip(targets, rng.spawn(len(targets)), strict=True):
@@ -201,12 +230,16 @@ class HybridSynthesizer(Synthesizer):
                 if client is not None:
                     client.close()
         self.last_sample_report_ = TextReport(
-            reports, getattr(self.base_model_, "last_sample_report_", None))
+            reports, getattr(self.base_model_, "last_sample_report_", None)
+        )
         return frame
 
     def _targets(self) -> list[str]:
-        columns = list(self.text_columns) if self.text_columns is not None else [
-            c.name for c in self.schema_ if c.kind == "text"]
+        columns = (
+            list(self.text_columns)
+            if self.text_columns is not None
+            else [c.name for c in self.schema_ if c.kind == "text"]
+        )
         return columns + ([self.notes_column] if self.notes_column else [])
 
     def _client(self) -> Any:
@@ -214,18 +247,27 @@ class HybridSynthesizer(Synthesizer):
             return None
         from synthpatient.llm import LLMClient
 
-        return LLMClient.from_env(self.llm_base_url, model=self.llm_model,
-                                  api_key_env=self.llm_api_key_env,
-                                  timeout_s=float(self.llm_timeout_s), max_retries=2)
+        return LLMClient.from_env(
+            self.llm_base_url,
+            model=self.llm_model,
+            api_key_env=self.llm_api_key_env,
+            timeout_s=float(self.llm_timeout_s),
+            max_retries=2,
+        )
 
     # -- persistence ---------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The base model as its own ``save`` would write it, nested (no pickle, no API key)."""
         saved = self.base_model_.to_saved()
         manifest = saved.manifest
-        nested = {"key": manifest["synthesizer"], "params": manifest["params"],
-                  "schema": saved.schema, "n_training_rows": manifest["n_training_rows"],
-                  "privacy": manifest["privacy"], "state": saved.state}
+        nested = {
+            "key": manifest["synthesizer"],
+            "params": manifest["params"],
+            "schema": saved.schema,
+            "n_training_rows": manifest["n_training_rows"],
+            "privacy": manifest["privacy"],
+            "state": saved.state,
+        }
         return {"base": nested}, {_BASE_PREFIX + k: v for k, v in saved.arrays.items()}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -235,27 +277,39 @@ class HybridSynthesizer(Synthesizer):
         nested = state["base"]
         # a nested hybrid would nest without end; another key than the parameters name is
         # a tampered state
-        expect(isinstance(nested, dict) and nested.get("key") == self.base
-               and nested.get("key") != self.key,
-               "the nested base model is not the one the parameters name")
+        expect(
+            isinstance(nested, dict)
+            and nested.get("key") == self.base
+            and nested.get("key") != self.key,
+            "the nested base model is not the one the parameters name",
+        )
         schema = Schema.from_dict(nested["schema"])
         saved = SavedModel(
-            {"synthesizer": nested["key"], "params": nested["params"],
-             "n_training_rows": nested["n_training_rows"], "privacy": nested.get("privacy"),
-             "schema": schema.to_dict(include_observed=False)},
-            nested["schema"], nested["state"],
-            {k[len(_BASE_PREFIX):]: v for k, v in arrays.items() if k.startswith(_BASE_PREFIX)})
+            {
+                "synthesizer": nested["key"],
+                "params": nested["params"],
+                "n_training_rows": nested["n_training_rows"],
+                "privacy": nested.get("privacy"),
+                "schema": schema.to_dict(include_observed=False),
+            },
+            nested["schema"],
+            nested["state"],
+            {k[len(_BASE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_BASE_PREFIX)},
+        )
         try:
             base = get_synthesizer_class(self.base).from_saved(saved)
         except ModelFileError as exc:
             raise ModelFileError(f"its base model: {exc}") from exc
         structured = Schema(columns=tuple(self.schema_.learned))
-        expect(base.schema_.to_dict(include_observed=True)
-               == structured.to_dict(include_observed=True),
-               "the nested base model's schema differs from the structured columns")
+        expect(
+            base.schema_.to_dict(include_observed=True)
+            == structured.to_dict(include_observed=True),
+            "the nested base model's schema differs from the structured columns",
+        )
         # a server the nested base model talks to is not confirmed by loading this folder
-        self.unconfirmed_endpoints_ = [f"base_params.{name}"
-                                       for name in getattr(base, "unconfirmed_endpoints_", [])]
+        self.unconfirmed_endpoints_ = [
+            f"base_params.{name}" for name in getattr(base, "unconfirmed_endpoints_", [])
+        ]
         if getattr(base, "privacy_spent_", None) is not None:
             self.privacy_spent_ = base.privacy_spent_
         self.base_model_ = base

@@ -119,15 +119,26 @@ class LLMSynthesizer(Synthesizer):
     """
 
     key = "llm"
-    capabilities = Capabilities(native_conditions=True, range_conditions=True,
-                                handles_missing=True, needs_network=True, extra="llm")
+    capabilities = Capabilities(
+        native_conditions=True,
+        range_conditions=True,
+        handles_missing=True,
+        needs_network=True,
+        extra="llm",
+    )
     min_rows = 10
     endpoint_params = ("base_url", "api_key_env")
+    # what the server refused during an earlier sample (set by the run, kept for the next one)
+    _no_response_format: bool = False
+    _send_max_tokens: bool = True
     _parameter_constraints = {
-        "base_url": Param(URL("the server's OpenAI-compatible base URL, starting with http:// "
-                              "or https:// (e.g. http://localhost:11434/v1 for Ollama)")),
-        "model": Param(Text("the name of a model the server knows (e.g. gpt-4o-mini, "
-                            "llama3.1)")),
+        "base_url": Param(
+            URL(
+                "the server's OpenAI-compatible base URL, starting with http:// "
+                "or https:// (e.g. http://localhost:11434/v1 for Ollama)"
+            )
+        ),
+        "model": Param(Text("the name of a model the server knows (e.g. gpt-4o-mini, llama3.1)")),
         "api_key_env": API_KEY_ENV,
         "prompt_level": Param(Options(*prompts.PROMPT_LEVELS)),
         "system_level": Param(Options(*prompts.SYSTEM_LEVELS)),
@@ -146,15 +157,29 @@ class LLMSynthesizer(Synthesizer):
         "reject_training_copies": Param(Boolean()),
     }
 
-    def __init__(self, *, base_url: str | None = None, model: str | None = None,
-                 api_key_env: str = "SYNTHPATIENT_LLM_API_KEY", prompt_level: str = "improved",
-                 system_level: str = "strict", include_examples: bool = False,
-                 n_examples: int = 6, rows_per_request: int = 20, max_concurrency: int = 4,
-                 temperature: float = 1.0, timeout_s: float = 120.0, max_retries: int = 4,
-                 backoff_s: float = 1.0, price_per_1k_input_tokens: float = 0.0,
-                 price_per_1k_output_tokens: float = 0.0, structured_output: str = "auto",
-                 max_requests: int | None = None, reject_training_copies: bool = True,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key_env: str = "SYNTHPATIENT_LLM_API_KEY",
+        prompt_level: str = "improved",
+        system_level: str = "strict",
+        include_examples: bool = False,
+        n_examples: int = 6,
+        rows_per_request: int = 20,
+        max_concurrency: int = 4,
+        temperature: float = 1.0,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff_s: float = 1.0,
+        price_per_1k_input_tokens: float = 0.0,
+        price_per_1k_output_tokens: float = 0.0,
+        structured_output: str = "auto",
+        max_requests: int | None = None,
+        reject_training_copies: bool = True,
+        seed: int | None = None,
+    ) -> None:
         self.base_url = base_url
         self.model = model
         self.api_key_env = api_key_env
@@ -180,42 +205,52 @@ class LLMSynthesizer(Synthesizer):
         specs = schema.learned
         self.columns_ = [s.name for s in specs]
         columns = [column_profile(spec, data[spec.name]) for spec in specs]
-        self.profile_ = {"columns": columns, "correlations": correlations(data, specs),
-                         "rules": missing_rules(data, specs)}
+        self.profile_ = {
+            "columns": columns,
+            "correlations": correlations(data, specs),
+            "rules": missing_rules(data, specs),
+        }
         self.hash_key_ = new_key(rng)
         keys = RowKeys(specs)
         hashes = keys.hashes(keys.frame_keys(data[self.columns_]), self.hash_key_)
         self.training_hashes_ = np.unique(hashes)
         self.examples_: list[dict[str, Any]] = []
         if self.include_examples:
-            chosen = np.sort(rng.choice(len(data), size=min(self.n_examples, len(data)),
-                                        replace=False))
+            chosen = np.sort(
+                rng.choice(len(data), size=min(self.n_examples, len(data)), replace=False)
+            )
             self.examples_ = [json_row(specs, data.iloc[int(i)]) for i in chosen]
 
     # -- sample --------------------------------------------------------------------------------
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         specs = [self.schema_[c] for c in self.columns_]
         run = _Run(self, specs, conditions, n_rows)
         self.last_sample_report_ = run.report
         self.partial_rows_: pd.DataFrame | None = None
-        client = LLMClient(str(self.base_url), model=str(self.model),
-                           api_key=os.environ.get(self.api_key_env) or None,
-                           timeout_s=float(self.timeout_s), max_retries=self.max_retries,
-                           backoff_s=float(self.backoff_s))
+        client = LLMClient(
+            str(self.base_url),
+            model=str(self.model),
+            api_key=os.environ.get(self.api_key_env) or None,
+            timeout_s=float(self.timeout_s),
+            max_retries=self.max_retries,
+            backoff_s=float(self.backoff_s),
+        )
         base_seed = int(rng.integers(2**31 - 1))
         budget = self.max_requests or 3 * math.ceil(n_rows / self.rows_per_request) + 5
-        pool = ThreadPoolExecutor(max_workers=self.max_concurrency,
-                                  thread_name_prefix="synthpatient-llm")
+        pool = ThreadPoolExecutor(
+            max_workers=self.max_concurrency, thread_name_prefix="synthpatient-llm"
+        )
         start = time.perf_counter()
         try:
             index = 0
-            while (len(run.accepted) < n_rows and run.report.requests < budget
-                   and run.fatal is None):
+            while len(run.accepted) < n_rows and run.report.requests < budget and run.fatal is None:
                 plan = run.plan(first=index == 0, budget_left=budget - run.report.requests)
-                futures = [pool.submit(self._request, client, run, m, _request_seed(base_seed,
-                                                                                     index + i))
-                           for i, m in enumerate(plan)]
+                futures = [
+                    pool.submit(self._request, client, run, m, _request_seed(base_seed, index + i))
+                    for i, m in enumerate(plan)
+                ]
                 index += len(plan)
                 for future in futures:  # in request order: the rows do not depend on timing
                     run.absorb(future.result())
@@ -232,16 +267,25 @@ class LLMSynthesizer(Synthesizer):
     def _request(self, client: LLMClient, run: _Run, n_rows: int, seed: int) -> _Outcome:
         """One request (in a worker thread); errors come back as values, never raised."""
         messages = prompts.messages(
-            self.profile_, prompt_level=self.prompt_level, system_level=self.system_level,
-            n_rows=n_rows, conditions=run.conditions_json, examples=self.examples_ or None)
+            self.profile_,
+            prompt_level=self.prompt_level,
+            system_level=self.system_level,
+            n_rows=n_rows,
+            conditions=run.conditions_json,
+            examples=self.examples_ or None,
+        )
         outcome = _Outcome(asked=n_rows, prompt_chars=sum(len(m["content"]) for m in messages))
         while True:
             response_format = run.response_format()
             max_tokens = run.max_tokens(n_rows)
             try:
-                outcome.result = client.chat(messages, response_format=response_format,
-                                             temperature=float(self.temperature),
-                                             max_tokens=max_tokens, seed=seed)
+                outcome.result = client.chat(
+                    messages,
+                    response_format=response_format,
+                    temperature=float(self.temperature),
+                    max_tokens=max_tokens,
+                    seed=seed,
+                )
                 return outcome
             except LLMError as exc:
                 if response_format is not None and run.drops_response_format(exc):
@@ -256,29 +300,48 @@ class LLMSynthesizer(Synthesizer):
         """Keep the valid rows obtained, then raise one line saying what happened."""
         report = run.report
         got = len(run.accepted)
-        partial = self._finalize(run.frame(got), got, run.conditions, rng) if got else \
-            self._finalize(self._empty_learned(), 0, run.conditions, rng)
+        partial = (
+            self._finalize(run.frame(got), got, run.conditions, rng)
+            if got
+            else self._finalize(self._empty_learned(), 0, run.conditions, rng)
+        )
         self.partial_rows_ = partial
-        kept = (f" The {got} valid rows are kept in .partial_rows_ and the run's counts in "
-                ".last_sample_report_." if got else
-                " The run's counts are in .last_sample_report_.")
+        kept = (
+            f" The {got} valid rows are kept in .partial_rows_ and the run's counts in "
+            ".last_sample_report_."
+            if got
+            else " The run's counts are in .last_sample_report_."
+        )
         if run.fatal is not None:
             message = self._explain(run.fatal)
             report.error = message
             if got:
                 message += f" Got {got} of {run.n_rows} valid rows before it stopped.{kept}"
-            raise GenerationIncompleteError(message, rows=partial, report=report,
-                                            status=run.fatal.status, detail=run.fatal.detail)
+            raise GenerationIncompleteError(
+                message,
+                rows=partial,
+                report=report,
+                status=run.fatal.status,
+                detail=run.fatal.detail,
+            )
         reasons = Counter(report.invalid_by_reason)
-        reasons.update({"duplicate": report.duplicates, "example_copy": report.example_copies,
-                        "training_copy": report.training_copies})
+        reasons.update(
+            {
+                "duplicate": report.duplicates,
+                "example_copy": report.example_copies,
+                "training_copy": report.training_copies,
+            }
+        )
         top = ", ".join(f"{k} {v}" for k, v in reasons.most_common(3) if v) or "none"
         report.error = f"request budget ({budget}) spent"
         raise GenerationIncompleteError(
             f"Only {got} of {run.n_rows} valid rows after {report.requests} requests (the "
             f"budget, max_requests={budget}); {report.rows_parsed} rows were parsed, most "
             f"rejections: {top}.{kept} Raise max_requests, relax the conditions, or try a "
-            "stronger model or prompt_level.", rows=partial, report=report)
+            "stronger model or prompt_level.",
+            rows=partial,
+            report=report,
+        )
 
     def _explain(self, exc: LLMError) -> str:
         """The client's one-line error, with the hint that fits this synthesizer."""
@@ -287,50 +350,80 @@ class LLMSynthesizer(Synthesizer):
             state = "is set" if os.environ.get(self.api_key_env) else "is not set"
             return f"{message} The key is read from ${self.api_key_env}, which {state}."
         if exc.status == 400 and "context" in exc.detail.lower():
-            return (f"{message} For this synthesizer: lower rows_per_request, use "
-                    "prompt_level='basic', or fewer/no example rows.")
+            return (
+                f"{message} For this synthesizer: lower rows_per_request, use "
+                "prompt_level='basic', or fewer/no example rows."
+            )
         return message
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        state = {"columns": self.columns_, "profile": self.profile_,
-                 "examples": self.examples_, "hash_key": self.hash_key_}
+        state = {
+            "columns": self.columns_,
+            "profile": self.profile_,
+            "examples": self.examples_,
+            "hash_key": self.hash_key_,
+        }
         return state, {"training_hashes": self.training_hashes_}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         specs = self.schema_.learned
         self.columns_ = list(state["columns"])
-        expect(self.columns_ == [s.name for s in specs],
-               "the model's columns differ from the schema's learned columns")
+        expect(
+            self.columns_ == [s.name for s in specs],
+            "the model's columns differ from the schema's learned columns",
+        )
         # prompts are built from the profile at sampling time: its shape is checked now
         profile = state["profile"]
-        expect(isinstance(profile, dict) and isinstance(profile.get("columns"), list)
-               and isinstance(profile.get("correlations", []), list)
-               and isinstance(profile.get("rules", []), list),
-               "the model's table profile is not a profile")
-        expect(len(profile["columns"]) == len(specs) and all(
-            isinstance(c, dict) and c.get("name") == spec.name and c.get("kind") == spec.kind
-            and (spec.kind != "categorical" or (isinstance(c.get("categories"), list) and len(
-                c["categories"]) == len(spec.categories or ())))
-            for c, spec in zip(profile["columns"], specs, strict=False)),
-            "the model's table profile does not describe the learned columns")
+        expect(
+            isinstance(profile, dict)
+            and isinstance(profile.get("columns"), list)
+            and isinstance(profile.get("correlations", []), list)
+            and isinstance(profile.get("rules", []), list),
+            "the model's table profile is not a profile",
+        )
+        expect(
+            len(profile["columns"]) == len(specs)
+            and all(
+                isinstance(c, dict)
+                and c.get("name") == spec.name
+                and c.get("kind") == spec.kind
+                and (
+                    spec.kind != "categorical"
+                    or (
+                        isinstance(c.get("categories"), list)
+                        and len(c["categories"]) == len(spec.categories or ())
+                    )
+                )
+                for c, spec in zip(profile["columns"], specs, strict=False)
+            ),
+            "the model's table profile does not describe the learned columns",
+        )
         self.profile_ = profile
         examples = state["examples"]
-        expect(isinstance(examples, list) and all(
-            isinstance(row, dict) and list(row) == self.columns_ for row in examples),
-            "the model's example rows do not have the learned columns")
+        expect(
+            isinstance(examples, list)
+            and all(isinstance(row, dict) and list(row) == self.columns_ for row in examples),
+            "the model's example rows do not have the learned columns",
+        )
         self.examples_ = list(examples)
-        expect(isinstance(state["hash_key"], str) and len(state["hash_key"]) > 0,
-               "the model's hash key is missing")
+        expect(
+            isinstance(state["hash_key"], str) and len(state["hash_key"]) > 0,
+            "the model's hash key is missing",
+        )
         # a key of another length: training rows hashed the way synthpatient did before the
         # one row hash, which new rows can no longer be compared with
-        expect(_HEX_KEY.fullmatch(state["hash_key"]) is not None,
-               "its training rows were hashed by an older synthpatient; fit the model again "
-               "(fitting is offline and sends nothing)")
+        expect(
+            _HEX_KEY.fullmatch(state["hash_key"]) is not None,
+            "its training rows were hashed by an older synthpatient; fit the model again "
+            "(fitting is offline and sends nothing)",
+        )
         self.hash_key_ = state["hash_key"]
         hashes = arrays["training_hashes"]
-        expect(hashes.ndim == 1 and hashes.dtype == np.uint64,
-               "the training rows' hashes are not a list of 64-bit hashes")
+        expect(
+            hashes.ndim == 1 and hashes.dtype == np.uint64,
+            "the training rows' hashes are not a list of 64-bit hashes",
+        )
         self.training_hashes_ = np.asarray(hashes, dtype=np.uint64)
 
 
@@ -361,20 +454,27 @@ class _Run:
     def __post_init__(self) -> None:
         s = self.synth
         self.report = GenerationReport(
-            model=str(s.model), prompt_level=s.prompt_level, system_level=s.system_level,
-            include_examples=bool(s.examples_), rows_requested=self.n_rows,
+            model=str(s.model),
+            prompt_level=s.prompt_level,
+            system_level=s.system_level,
+            include_examples=bool(s.examples_),
+            rows_requested=self.n_rows,
             structured_output=self._initial_format(),
             price_per_1k_input_tokens=float(s.price_per_1k_input_tokens),
-            price_per_1k_output_tokens=float(s.price_per_1k_output_tokens))
-        self.conditions_json = [condition_json(self.synth.schema_[c.column], c)
-                                for c in self.conditions]
+            price_per_1k_output_tokens=float(s.price_per_1k_output_tokens),
+        )
+        self.conditions_json = [
+            condition_json(self.synth.schema_[c.column], c) for c in self.conditions
+        ]
         self.keys = RowKeys(self.specs)
         self.validator = RowValidator(self.specs, self.conditions)
         self.seen: set[str] = set()
         self.training = set(self.synth.training_hashes_.tolist())
-        examples = [values for values, _ in (self.validator.check(row, Counter())
-                                             for row in self.synth.examples_)
-                    if values is not None]
+        examples = [
+            values
+            for values, _ in (self.validator.check(row, Counter()) for row in self.synth.examples_)
+            if values is not None
+        ]
         self.example_keys = set(self.keys.keys(examples).tolist()) if examples else set()
         self.rowless = 0
         self.send_max_tokens = getattr(self.synth, "_send_max_tokens", True)
@@ -397,9 +497,15 @@ class _Run:
         """In ``auto`` mode a server that refuses ``response_format`` gets plain requests
         from now on (remembered by the synthesizer, not saved)."""
         detail = exc.detail.lower()
-        if (self.synth.structured_output != "auto" or exc.status not in (400, 422)
-                or "context" in detail or not any(word in detail for word in (
-                    "response_format", "json_schema", "structured", "response format"))):
+        if (
+            self.synth.structured_output != "auto"
+            or exc.status not in (400, 422)
+            or "context" in detail
+            or not any(
+                word in detail
+                for word in ("response_format", "json_schema", "structured", "response format")
+            )
+        ):
             return False
         self.report.structured_output = "off"
         self.report.response_format_fallbacks += 1
@@ -462,8 +568,9 @@ class _Run:
         parsed = parse_rows(result.content)
         truncated = result.finish_reason == "length" or parsed.cut_off
         report.truncated_answers += truncated
-        report.malformed_answers += (not truncated) and (not parsed.strict
-                                                         or parsed.bad_fragments > 0)
+        report.malformed_answers += (not truncated) and (
+            not parsed.strict or parsed.bad_fragments > 0
+        )
         report.wrapped_answers += parsed.wrapped
         report.empty_answers += not parsed.rows
         self.rowless = 0 if parsed.rows or report.rows_parsed else self.rowless + 1
@@ -521,7 +628,8 @@ class _Run:
             self.fatal = LLMError(
                 f"The model gave {self.rowless} answers without any JSON rows (prose, e.g. a "
                 "refusal). Try system_level='strict', structured_output='json_schema' on a "
-                "server that supports it, or another model.")
+                "server that supports it, or another model."
+            )
 
     def frame(self, n_rows: int) -> pd.DataFrame:
         """The first ``n_rows`` accepted rows, one column per learned column."""

@@ -95,9 +95,14 @@ class MSTSynthesizer(Synthesizer):
     """
 
     key = "mst"
-    capabilities = Capabilities(native_conditions=False, range_conditions=True,
-                                handles_missing=True, accepts_epsilon=True,
-                                differentially_private=True, extra="dp")
+    capabilities = Capabilities(
+        native_conditions=False,
+        range_conditions=True,
+        handles_missing=True,
+        accepts_epsilon=True,
+        differentially_private=True,
+        extra="dp",
+    )
     min_rows = 10
     _parameter_constraints = {
         "epsilon": Param(Interval(float, 0, None, closed="neither")),
@@ -106,8 +111,15 @@ class MSTSynthesizer(Synthesizer):
         "max_cells": Param(Interval(int, 4, None)),
     }
 
-    def __init__(self, *, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 16,
-                 max_cells: int = 10_000, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        n_bins: int = 16,
+        max_cells: int = 10_000,
+        seed: int | None = None,
+    ) -> None:
         self.epsilon = epsilon
         self.delta = delta
         self.n_bins = n_bins
@@ -132,7 +144,8 @@ class MSTSynthesizer(Synthesizer):
                 f"{n_rows} rows no value of any column could stand out from it (at least "
                 f"{math.ceil(threshold)} rows needed), so the synthetic table would be noise. "
                 "Give more rows, a larger epsilon or fewer columns, or use "
-                "GaussianCopulaSynthesizer (key 'copula'; it is not differentially private).")
+                "GaussianCopulaSynthesizer (key 'copula'; it is not differentially private)."
+            )
 
         coders, read = build_coders(data, schema, int(self.n_bins))
         if read:
@@ -140,7 +153,9 @@ class MSTSynthesizer(Synthesizer):
                 f"MSTSynthesizer read {read.describe()} from the data: these are not protected "
                 "by the privacy budget. Declare them in the schema (ColumnSpec minimum/maximum/"
                 "categories) to keep the differential privacy guarantee whole.",
-                SynthPatientWarning, stacklevel=4)
+                SynthPatientWarning,
+                stacklevel=4,
+            )
 
         # 1. noisy 1-way marginals on the fine codes; merge rare values (post-processing)
         fine = {c.name: c.encode_fine(data[c.name]) for c in coders}
@@ -163,8 +178,9 @@ class MSTSynthesizer(Synthesizer):
         edges: list[tuple[str, str]] = []
         two_way = []
         if n_cols > 1:
-            independent = estimator.estimate(domain, one_way, known_total=total,
-                                             iters=SELECT_ITERS, tol=ESTIMATE_TOL)
+            independent = estimator.estimate(
+                domain, one_way, known_total=total, iters=SELECT_ITERS, tol=ESTIMATE_TOL
+            )
             edges = self._select_tree(coders, codes, independent, total, rho / 3, rng)
             if edges:
                 sigma_two = math.sqrt(len(edges) / (2 * (rho / 3)))
@@ -172,24 +188,33 @@ class MSTSynthesizer(Synthesizer):
                     counts = _joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
                     noisy = counts + rng.normal(0.0, sigma_two, size=counts.size)
                     two_way.append(mbi.LinearMeasurement(noisy, (a, b), sigma_two))
-        model = estimator.estimate(domain, one_way + two_way, known_total=total,
-                                   iters=ESTIMATE_ITERS, tol=ESTIMATE_TOL)
+        model = estimator.estimate(
+            domain, one_way + two_way, known_total=total, iters=ESTIMATE_ITERS, tol=ESTIMATE_TOL
+        )
 
         self.columns_ = columns
         self.coders_ = coders
         self.edges_ = [list(e) for e in edges]
         self.total_ = float(total)
-        self.cliques_ = [tuple(model.potentials[cl].domain.attributes)
-                         for cl in model.potentials.cliques]
-        self.potentials_ = [np.asarray(model.potentials[cl].values, dtype=float)
-                            for cl in model.potentials.cliques]
-        self.marginals_ = [_normalized(np.asarray(model.marginals.project(cl).values))
-                           for cl in self.cliques_]
-        preprocessing = (f"Read from the data without privacy: {read.describe()}. "
-                         if read else "Bounds and categories all declared in the schema. ")
+        self.cliques_ = [
+            tuple(model.potentials[cl].domain.attributes) for cl in model.potentials.cliques
+        ]
+        self.potentials_ = [
+            np.asarray(model.potentials[cl].values, dtype=float) for cl in model.potentials.cliques
+        ]
+        self.marginals_ = [
+            _normalized(np.asarray(model.marginals.project(cl).values)) for cl in self.cliques_
+        ]
+        preprocessing = (
+            f"Read from the data without privacy: {read.describe()}. "
+            if read
+            else "Bounds and categories all declared in the schema. "
+        )
         preprocessing += "The number of rows is treated as public."
         self.privacy_spent_ = {
-            "epsilon": float(self.epsilon), "delta": delta, "rho": rho,
+            "epsilon": float(self.epsilon),
+            "delta": delta,
+            "rho": rho,
             "preprocessing": preprocessing,
             "read_from_data": {"bounds": read.bounds, "categories": read.categories},
         }
@@ -201,12 +226,19 @@ class MSTSynthesizer(Synthesizer):
             raise InvalidParameterError(
                 f"delta={self.delta} is too large for a table of {n_rows} rows: it must be "
                 f"below 1/n = {1.0 / n_rows:.3g}, or one patient's row could be published "
-                "as it is. Use a smaller delta (or leave it None for 1e-9).")
+                "as it is. Use a smaller delta (or leave it None for 1e-9)."
+            )
         return float(self.delta)
 
-    def _select_tree(self, coders: list[ColumnCoder], codes: dict[str, np.ndarray],
-                     independent: Any, total: float, rho: float, rng: np.random.Generator
-                     ) -> list[tuple[str, str]]:
+    def _select_tree(
+        self,
+        coders: list[ColumnCoder],
+        codes: dict[str, np.ndarray],
+        independent: Any,
+        total: float,
+        rho: float,
+        rng: np.random.Generator,
+    ) -> list[tuple[str, str]]:
         """Pick a spanning tree (forest, if ``max_cells`` rules pairs out), one edge at a time.
 
         Each candidate pair is scored by the L1 distance between its true 2-way counts and the
@@ -220,7 +252,7 @@ class MSTSynthesizer(Synthesizer):
         probs = {n: _normalized(np.asarray(independent.project((n,)).values)) for n in names}
         candidates: dict[tuple[str, str], float] = {}
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 if sizes[a] * sizes[b] > self.max_cells:
                     continue
                 x = _joint_counts(codes[a], codes[b], sizes[a], sizes[b])
@@ -250,15 +282,17 @@ class MSTSynthesizer(Synthesizer):
         for _ in range(rounds):
             open_pairs = [e for e in candidates if find(e[0]) != find(e[1])]
             scores = np.array([candidates[e] for e in open_pairs]) * (epsilon_round / 2.0)
-            chosen = open_pairs[int(rng.choice(len(open_pairs),
-                                               p=np.exp(scores - logsumexp(scores))))]
+            chosen = open_pairs[
+                int(rng.choice(len(open_pairs), p=np.exp(scores - logsumexp(scores))))
+            ]
             parent[find(chosen[0])] = find(chosen[1])
             edges.append(chosen)
         return edges
 
     # -- sample --------------------------------------------------------------------------------
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         neighbours: dict[str, list[str]] = {c: [] for c in self.columns_}
         for a, b in self.edges_:
             neighbours[a].append(b)
@@ -274,8 +308,9 @@ class MSTSynthesizer(Synthesizer):
                 node = queue.popleft()
                 for child in sorted(neighbours[node], key=position.__getitem__):
                     if child not in codes:
-                        codes[child] = _draw_given(self._marginal((node, child)), codes[node],
-                                                   rng.random(n_rows))
+                        codes[child] = _draw_given(
+                            self._marginal((node, child)), codes[node], rng.random(n_rows)
+                        )
                         queue.append(child)
         return pd.DataFrame({c.name: c.decode(codes[c.name], rng) for c in self.coders_})
 
@@ -303,13 +338,17 @@ class MSTSynthesizer(Synthesizer):
         domain = mbi.Domain(self.columns_, [c.n_groups for c in self.coders_])
 
         def vector(tables: list[np.ndarray], scale: float) -> Any:
-            factors = {cl: mbi.Factor(domain.project(cl), jnp.asarray(t * scale))
-                       for cl, t in zip(self.cliques_, tables, strict=True)}
+            factors = {
+                cl: mbi.Factor(domain.project(cl), jnp.asarray(t * scale))
+                for cl, t in zip(self.cliques_, tables, strict=True)
+            }
             return mbi.CliqueVector(domain, list(self.cliques_), factors)
 
-        return mbi.MarkovRandomField(potentials=vector(self.potentials_, 1.0),
-                                     marginals=vector(self.marginals_, self.total_),
-                                     total=self.total_)
+        return mbi.MarkovRandomField(
+            potentials=vector(self.potentials_, 1.0),
+            marginals=vector(self.marginals_, self.total_),
+            total=self.total_,
+        )
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -319,27 +358,34 @@ class MSTSynthesizer(Synthesizer):
             meta, parts = coder.state()
             coders.append(meta)
             arrays.update({f"coder_{j}_{k}": v for k, v in parts.items()})
-        for k, (potential, marginal) in enumerate(zip(self.potentials_, self.marginals_,
-                                                      strict=True)):
+        for k, (potential, marginal) in enumerate(
+            zip(self.potentials_, self.marginals_, strict=True)
+        ):
             arrays[f"clique_{k}_potential"] = potential
             arrays[f"clique_{k}_marginal"] = marginal
-        state = {"columns": self.columns_, "coders": coders, "edges": self.edges_,
-                 "cliques": [list(c) for c in self.cliques_], "total": self.total_,
-                 "domain": {"attributes": self.columns_,
-                            "shape": [c.n_groups for c in self.coders_]},
-                 "privacy_spent": self.privacy_spent_}
+        state = {
+            "columns": self.columns_,
+            "coders": coders,
+            "edges": self.edges_,
+            "cliques": [list(c) for c in self.cliques_],
+            "total": self.total_,
+            "domain": {"attributes": self.columns_, "shape": [c.n_groups for c in self.coders_]},
+            "privacy_spent": self.privacy_spent_,
+        }
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         specs = self.schema_.learned
         self.columns_ = [str(c) for c in state["columns"]]
-        expect(self.columns_ == [s.name for s in specs],
-               "the model's columns differ from the schema's learned columns")
+        expect(
+            self.columns_ == [s.name for s in specs],
+            "the model's columns differ from the schema's learned columns",
+        )
         expect(len(state["coders"]) == len(specs), "the model has not one coder per column")
         self.coders_ = []
         for j, (meta, spec) in enumerate(zip(state["coders"], specs, strict=True)):
             prefix = f"coder_{j}_"
-            parts = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             self.coders_.append(ColumnCoder.from_state(meta, parts, spec))
         self.edges_ = [[str(a), str(b)] for a, b in state["edges"]]
         self.cliques_ = [tuple(str(a) for a in c) for c in state["cliques"]]
@@ -356,23 +402,37 @@ class MSTSynthesizer(Synthesizer):
         """What sampling reads: a clique table of the domain's shape for every column and
         every tree edge, with counts that are finite and not negative."""
         size = {c.name: c.n_groups for c in self.coders_}
-        expect(math.isfinite(self.total_) and self.total_ > 0,
-               "the model's row total is not a positive number")
-        for clique, potential, marginal in zip(self.cliques_, self.potentials_,
-                                               self.marginals_, strict=True):
-            expect(len(set(clique)) == len(clique) and all(a in size for a in clique),
-                   "a clique of the model names an unknown or repeated column")
+        expect(
+            math.isfinite(self.total_) and self.total_ > 0,
+            "the model's row total is not a positive number",
+        )
+        for clique, potential, marginal in zip(
+            self.cliques_, self.potentials_, self.marginals_, strict=True
+        ):
+            expect(
+                len(set(clique)) == len(clique) and all(a in size for a in clique),
+                "a clique of the model names an unknown or repeated column",
+            )
             shape = tuple(size[a] for a in clique)
-            expect(potential.shape == shape and marginal.shape == shape
-                   and potential.dtype.kind == "f" and marginal.dtype.kind == "f",
-                   "a clique's tables do not have the shape of its columns' bins")
-            expect(bool(np.isfinite(potential).all()) and bool(np.isfinite(marginal).all())
-                   and bool(np.all(marginal >= 0)),
-                   "a clique's marginal is not a table of counts")
+            expect(
+                potential.shape == shape
+                and marginal.shape == shape
+                and potential.dtype.kind == "f"
+                and marginal.dtype.kind == "f",
+                "a clique's tables do not have the shape of its columns' bins",
+            )
+            expect(
+                bool(np.isfinite(potential).all())
+                and bool(np.isfinite(marginal).all())
+                and bool(np.all(marginal >= 0)),
+                "a clique's marginal is not a table of counts",
+            )
         covered = [set(c) for c in self.cliques_]
         for attrs in [[c] for c in self.columns_] + self.edges_:
-            expect(len(set(attrs)) == len(attrs) and any(set(attrs) <= c for c in covered),
-                   "a column or tree edge of the model is in no clique")
+            expect(
+                len(set(attrs)) == len(attrs) and any(set(attrs) <= c for c in covered),
+                "a column or tree edge of the model is in no clique",
+            )
 
 
 # -- privacy accounting -----------------------------------------------------------------------
@@ -388,14 +448,19 @@ def zcdp_rho(epsilon: float, delta: float) -> float:
         >>> round(zcdp_rho(1.0, 1e-9), 5)
         0.01497
     """
+
     def log_delta(rho: float) -> float:
         def bound(alpha: float) -> float:
-            return ((alpha - 1) * (alpha * rho - epsilon) + alpha * math.log1p(-1 / alpha)
-                    - math.log(alpha - 1))
+            return (
+                (alpha - 1) * (alpha * rho - epsilon)
+                + alpha * math.log1p(-1 / alpha)
+                - math.log(alpha - 1)
+            )
 
         high = max((epsilon + 1) / (2 * rho) + 2, 2.0)
-        best = minimize_scalar(bound, bounds=(1 + 1e-9, high), method="bounded",
-                               options={"xatol": 1e-12})
+        best = minimize_scalar(
+            bound, bounds=(1 + 1e-9, high), method="bounded", options={"xatol": 1e-12}
+        )
         return min(float(best.fun), 0.0)
 
     target = math.log(delta)
@@ -410,7 +475,6 @@ def _import_mbi() -> Any:
         return import_optional("mbi", extra="dp", purpose="MSTSynthesizer")
 
 
-
 def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
     """Minimum-variance estimate of the row count from each column's noisy total."""
     # a sum of k noisy cells has k times the variance
@@ -419,8 +483,9 @@ def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
 
 
 def _joint_counts(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
-    return np.bincount(a * size_b + b, minlength=size_a * size_b).reshape(size_a, size_b
-                                                                          ).astype(float)
+    return (
+        np.bincount(a * size_b + b, minlength=size_a * size_b).reshape(size_a, size_b).astype(float)
+    )
 
 
 def _normalized(table: np.ndarray) -> np.ndarray:

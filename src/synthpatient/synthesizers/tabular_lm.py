@@ -88,8 +88,10 @@ class CopyReport:
     def summary(self) -> str:
         if not self.rows_redrawn:
             return ""
-        return (f"{self.rows_redrawn} sampled rows copied a training row exactly and were "
-                "redrawn; none is delivered.")
+        return (
+            f"{self.rows_redrawn} sampled rows copied a training row exactly and were "
+            "redrawn; none is delivered."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,18 +145,24 @@ class TabularLMSynthesizer(Synthesizer):
     """
 
     key = "tabular_lm"
-    capabilities = Capabilities(native_conditions=True, range_conditions=True,
-                                handles_missing=True, fine_tunes=True, extra="lm")
+    # the fitted network: a torch module, or a PretrainedBackbone for ``base_model`` (torch is
+    # imported lazily, so no torch type can be named here)
+    network_: Any
+    capabilities = Capabilities(
+        native_conditions=True,
+        range_conditions=True,
+        handles_missing=True,
+        fine_tunes=True,
+        extra="lm",
+    )
     min_rows = 20
     _parameter_constraints = {
-        "n_bins": Param(Interval(int, 2, None), None,
-                        hint="None chooses from the number of rows"),
+        "n_bins": Param(Interval(int, 2, None), None, hint="None chooses from the number of rows"),
         "d_model": Param(Interval(int, 8, None)),
         "n_layers": Param(Interval(int, 1, None)),
         "n_heads": Param(Interval(int, 1, None)),
         "dropout": Param(Interval(float, 0, 1)),
-        "epochs": Param(Interval(int, 1, None), None,
-                        hint="None for about 700 optimiser steps"),
+        "epochs": Param(Interval(int, 1, None), None, hint="None for about 700 optimiser steps"),
         "batch_size": Param(Interval(int, 2, None)),
         "learning_rate": Param(Interval(float, 0, None, closed="neither")),
         "weight_decay": Param(Interval(float, 0, None)),
@@ -170,14 +178,30 @@ class TabularLMSynthesizer(Synthesizer):
         "progress": Param(Boolean()),
     }
 
-    def __init__(self, *, n_bins: int | None = None, d_model: int = 64, n_layers: int = 2,
-                 n_heads: int = 4, dropout: float = 0.3, epochs: int | None = None,
-                 batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 1e-4,
-                 validation_share: float = 0.0, patience: int = 20,
-                 permuted_share: float = 0.5, temperature: float = 1.0,
-                 reject_training_copies: bool = True, calibrate_marginals: bool = True,
-                 base_model: str | None = None, base_learning_rate: float = 5e-5,
-                 device: str = "cpu", progress: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_bins: int | None = None,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        dropout: float = 0.3,
+        epochs: int | None = None,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        validation_share: float = 0.0,
+        patience: int = 20,
+        permuted_share: float = 0.5,
+        temperature: float = 1.0,
+        reject_training_copies: bool = True,
+        calibrate_marginals: bool = True,
+        base_model: str | None = None,
+        base_learning_rate: float = 5e-5,
+        device: str = "cpu",
+        progress: bool = True,
+        seed: int | None = None,
+    ) -> None:
         self.n_bins = n_bins
         self.d_model = d_model
         self.n_layers = n_layers
@@ -201,8 +225,9 @@ class TabularLMSynthesizer(Synthesizer):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        self._require("n_heads", self.d_model % self.n_heads == 0,
-                      f"a divisor of d_model ({self.d_model})")
+        self._require(
+            "n_heads", self.d_model % self.n_heads == 0, f"a divisor of d_model ({self.d_model})"
+        )
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
@@ -226,8 +251,12 @@ class TabularLMSynthesizer(Synthesizer):
                 log = backbone.fine_tune(train, valid, self, rng)
             network, config = backbone, backbone.config()
         else:
-            config = {"d_model": self.d_model, "n_heads": self.n_heads,
-                      "n_layers": self.n_layers, "dropout": self.dropout}
+            config = {
+                "d_model": self.d_model,
+                "n_heads": self.n_heads,
+                "n_layers": self.n_layers,
+                "dropout": self.dropout,
+            }
             with seeded(torch, seed, device):
                 network = self._build(torch, vocabs, layout, config, train).to(device)
                 log = self._train(torch, network, layout, train, valid, rng, device)
@@ -235,12 +264,23 @@ class TabularLMSynthesizer(Synthesizer):
         # learned state only now: an interrupted fit leaves the instance as it was (and an
         # interruption while finding the category weights below leaves them neutral)
         self.vocabs_, self.layout_, self.network_, self.network_config_ = (
-            vocabs, layout, network, config)
+            vocabs,
+            layout,
+            network,
+            config,
+        )
         self.symbol_log_weights_ = np.zeros(int(sum(layout.n_symbols)))
-        self.training_log_ = {**log, "validation_rows": int(n_valid), "n_bins": n_bins,
-                              "device": device}
-        self.row_hashes_ = _row_hashes(specs, data) if self.reject_training_copies \
+        self.training_log_ = {
+            **log,
+            "validation_rows": int(n_valid),
+            "n_bins": n_bins,
+            "device": device,
+        }
+        self.row_hashes_ = (
+            _row_hashes(specs, data)
+            if self.reject_training_copies
             else np.zeros(0, dtype=np.uint64)
+        )
         if self.base_model is None:
             self.symbol_log_weights_ = self._prior_weights(torch, codes, rng)
 
@@ -250,21 +290,31 @@ class TabularLMSynthesizer(Synthesizer):
         return str(self.device)
 
     @classmethod
-    def _build(cls, torch: Any, vocabs: list[ColumnVocab], layout: Layout,
-               config: dict[str, Any], codes: np.ndarray | None = None) -> Any:
+    def _build(
+        cls,
+        torch: Any,
+        vocabs: list[ColumnVocab],
+        layout: Layout,
+        config: dict[str, Any],
+        codes: np.ndarray | None = None,
+    ) -> Any:
         """The network; ``codes`` (the training rows' symbols) give the linear path its
         correlation (a saved model's is loaded instead)."""
-        return build_network(torch, layout, cls._positions(vocabs, layout),
-                             [v.score_edges() if v.is_ordered else None for v in vocabs],
-                             [v.nullable for v in vocabs],
-                             None if codes is None else _score_correlation(vocabs, codes),
-                             **config)
+        return build_network(
+            torch,
+            layout,
+            cls._positions(vocabs, layout),
+            [v.score_edges() if v.is_ordered else None for v in vocabs],
+            [v.nullable for v in vocabs],
+            None if codes is None else _score_correlation(vocabs, codes),
+            **config,
+        )
 
     @staticmethod
     def _positions(vocabs: list[ColumnVocab], layout: Layout) -> np.ndarray:
         positions = np.zeros(layout.n_tokens)
         for vocab, start in zip(vocabs, layout.offsets, strict=True):
-            positions[start:start + vocab.n_symbols] = vocab.positions()
+            positions[start : start + vocab.n_symbols] = vocab.positions()
         return positions
 
     def _orders(self, n_rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -292,8 +342,15 @@ class TabularLMSynthesizer(Synthesizer):
             return int(self.epochs)
         return int(min(MAX_EPOCHS, max(3, math.ceil(DEFAULT_STEPS / n_batches))))
 
-    def _loss(self, torch: Any, network: Any, layout: Layout, codes: np.ndarray,
-              orders: np.ndarray, device: str) -> Any:
+    def _loss(
+        self,
+        torch: Any,
+        network: Any,
+        layout: Layout,
+        codes: np.ndarray,
+        orders: np.ndarray,
+        device: str,
+    ) -> Any:
         """Mean negative log-likelihood per value of rows ``codes`` read in ``orders``."""
         tokens, _ = layout.sequences(codes, orders)
         hidden, shifts = network(torch.as_tensor(tokens, device=device))
@@ -303,27 +360,42 @@ class TabularLMSynthesizer(Synthesizer):
         targets = torch.as_tensor(codes, device=device)
         total = 0.0
         for j in range(layout.n_columns):  # every row has every column exactly once
-            log_probs = network.log_probs(hidden[rows, where[:, j]], j,
-                                          shifts[rows, where[:, j]])
+            log_probs = network.log_probs(hidden[rows, where[:, j]], j, shifts[rows, where[:, j]])
             total = total - log_probs[rows, targets[:, j]].sum()
         return total / codes.size
 
-    def _train(self, torch: Any, network: Any, layout: Layout, train: np.ndarray,
-               valid: np.ndarray, rng: np.random.Generator, device: str) -> dict[str, Any]:
+    def _train(
+        self,
+        torch: Any,
+        network: Any,
+        layout: Layout,
+        train: np.ndarray,
+        valid: np.ndarray,
+        rng: np.random.Generator,
+        device: str,
+    ) -> dict[str, Any]:
         # the linear path's shifts have to travel to about 1 in a few hundred steps, so they
         # take ten times the step, without decay (which would shrink every difference)
         linear = [p for n, p in network.named_parameters() if n in LINEAR_PARAMETERS]
         rest = [p for n, p in network.named_parameters() if n not in LINEAR_PARAMETERS]
         optimizer = torch.optim.AdamW(
-            [{"params": rest},
-             {"params": linear, "lr": LINEAR_STEP * self.learning_rate, "weight_decay": 0.0}],
-            lr=self.learning_rate, weight_decay=self.weight_decay)
+            [
+                {"params": rest},
+                {"params": linear, "lr": LINEAR_STEP * self.learning_rate, "weight_decay": 0.0},
+            ],
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
+        )
         k = layout.n_columns
         # held-out rows are scored in the table's order and in one fixed subset-first order
         # each, so the stopping point suits both unconditioned and conditioned sampling
-        valid_orders = None if not len(valid) else np.concatenate(
-            [np.tile(np.arange(k), (len(valid), 1)),
-             self._subset_first(len(valid), k, rng)])
+        valid_orders = (
+            None
+            if not len(valid)
+            else np.concatenate(
+                [np.tile(np.arange(k), (len(valid), 1)), self._subset_first(len(valid), k, rng)]
+            )
+        )
         stopper = EarlyStopping(self.patience, min_gain=1e-4)
         n_batches = max(1, math.ceil(len(train) / self.batch_size))
         epochs = self._epochs(n_batches)
@@ -335,11 +407,12 @@ class TabularLMSynthesizer(Synthesizer):
                 network.train()
                 shuffled = train[rng.permutation(len(train))]
                 for b in range(n_batches):
-                    batch = shuffled[b * self.batch_size:(b + 1) * self.batch_size]
+                    batch = shuffled[b * self.batch_size : (b + 1) * self.batch_size]
                     if not len(batch):
                         continue
-                    loss = self._loss(torch, network, layout, batch,
-                                      self._orders(len(batch), k, rng), device)
+                    loss = self._loss(
+                        torch, network, layout, batch, self._orders(len(batch), k, rng), device
+                    )
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
@@ -349,20 +422,30 @@ class TabularLMSynthesizer(Synthesizer):
                 if valid_orders is not None:
                     network.eval()
                     with torch.no_grad():
-                        score = -float(self._loss(torch, network, layout,
-                                                  np.concatenate([valid, valid]), valid_orders,
-                                                  device))
+                        score = -float(
+                            self._loss(
+                                torch,
+                                network,
+                                layout,
+                                np.concatenate([valid, valid]),
+                                valid_orders,
+                                device,
+                            )
+                        )
                     if stopper.update(epoch, score, {"network": network}):
                         break
         if valid_orders is not None:
             stopper.restore({"network": network})
-        return {"epochs": epoch, "best_epoch": stopper.best_step if valid_orders is not None
-                else epoch, "validation_nll": None if valid_orders is None
-                else -stopper.best_score}
+        return {
+            "epochs": epoch,
+            "best_epoch": stopper.best_step if valid_orders is not None else epoch,
+            "validation_nll": None if valid_orders is None else -stopper.best_score,
+        }
 
     # -- sample --------------------------------------------------------------------------------
-    def _sample(self, n_rows: int, rng: np.random.Generator,
-                conditions: list[Condition]) -> pd.DataFrame:
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
         torch = import_torch()
         allowed, ranges = self._condition_masks(conditions)
         k = len(self.vocabs_)
@@ -383,8 +466,7 @@ class TabularLMSynthesizer(Synthesizer):
                 if redrawn == 0:
                     n_copies = int(copies.sum())
                 redrawn += int(copies.sum())
-                fresh = self._draw(torch, int(copies.sum()), order, allowed, ranges, rng,
-                                   generator)
+                fresh = self._draw(torch, int(copies.sum()), order, allowed, ranges, rng, generator)
                 rows = np.flatnonzero(copies)
                 for name in learned:
                     frame.loc[rows, name] = fresh[name].to_numpy()
@@ -393,14 +475,19 @@ class TabularLMSynthesizer(Synthesizer):
                     raise DataError(
                         f"After {MAX_REDRAWS} redraws some sampled rows still copy training rows "
                         "exactly (the table has few distinct rows). Pass "
-                        "reject_training_copies=False to accept copies, or add columns.")
+                        "reject_training_copies=False to accept copies, or add columns."
+                    )
         self.last_sample_report_ = CopyReport(
-            rows=n_rows, training_copies_first_draw=n_copies,
-            training_copy_rate_first_draw=n_copies / max(n_rows, 1), rows_redrawn=redrawn)
+            rows=n_rows,
+            training_copies_first_draw=n_copies,
+            training_copy_rate_first_draw=n_copies / max(n_rows, 1),
+            rows_redrawn=redrawn,
+        )
         return frame
 
-    def _condition_masks(self, conditions: list[Condition]
-                         ) -> tuple[dict[int, np.ndarray], dict[int, tuple[Any, Any]]]:
+    def _condition_masks(
+        self, conditions: list[Condition]
+    ) -> tuple[dict[int, np.ndarray], dict[int, tuple[Any, Any]]]:
         index = {v.name: j for j, v in enumerate(self.vocabs_)}
         allowed: dict[int, np.ndarray] = {}
         ranges: dict[int, tuple[Any, Any]] = {}
@@ -408,8 +495,10 @@ class TabularLMSynthesizer(Synthesizer):
             j = index[cond.column]
             mask = self.vocabs_[j].allowed(cond.kind, cond.value, cond.low, cond.high)
             if not mask.any():
-                raise ConditionError(f"No value of '{cond.column}' the model learned falls in "
-                                     "the condition's range; widen the range.")
+                raise ConditionError(
+                    f"No value of '{cond.column}' the model learned falls in "
+                    "the condition's range; widen the range."
+                )
             allowed[j] = mask
             if cond.kind == "range":
                 ranges[j] = (cond.low, cond.high)
@@ -417,24 +506,43 @@ class TabularLMSynthesizer(Synthesizer):
                 ranges[j] = (float(cond.value), float(cond.value))
         return allowed, ranges
 
-    def _draw(self, torch: Any, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
-              ranges: dict[int, tuple[Any, Any]], rng: np.random.Generator,
-              generator: Any) -> pd.DataFrame:
+    def _draw(
+        self,
+        torch: Any,
+        n_rows: int,
+        order: np.ndarray,
+        allowed: dict[int, np.ndarray],
+        ranges: dict[int, tuple[Any, Any]],
+        rng: np.random.Generator,
+        generator: Any,
+    ) -> pd.DataFrame:
         weights = self.symbol_log_weights_ if self.calibrate_marginals and not allowed else None
         codes = np.zeros((0, len(self.vocabs_)), dtype=np.int64)
         if n_rows:
-            codes = np.concatenate([
-                self._symbols(torch, min(SAMPLE_CHUNK, n_rows - start), order, allowed,
-                              generator, weights) for start in range(0, n_rows, SAMPLE_CHUNK)])
+            codes = np.concatenate(
+                [
+                    self._symbols(
+                        torch, min(SAMPLE_CHUNK, n_rows - start), order, allowed, generator, weights
+                    )
+                    for start in range(0, n_rows, SAMPLE_CHUNK)
+                ]
+            )
         columns = {}
         for j, vocab in enumerate(self.vocabs_):
             low, high = ranges.get(j, (None, None))
             columns[vocab.name] = vocab.decode(codes[:, j], rng, low=low, high=high)
         return pd.DataFrame(columns)
 
-    def _symbols(self, torch: Any, n_rows: int, order: np.ndarray, allowed: dict[int, np.ndarray],
-                 generator: Any, weights: np.ndarray | None = None,
-                 targets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    def _symbols(
+        self,
+        torch: Any,
+        n_rows: int,
+        order: np.ndarray,
+        allowed: dict[int, np.ndarray],
+        generator: Any,
+        weights: np.ndarray | None = None,
+        targets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> np.ndarray:
         """Column symbols (n_rows, K), drawn one column at a time in ``order``; each symbol's
         probability is multiplied by ``exp(weights)`` (one per symbol of every column). With
         ``targets`` (column: the group of each symbol, each group's share), the weights of
@@ -451,26 +559,27 @@ class TabularLMSynthesizer(Synthesizer):
                 column_token = torch.full((n_rows, 1), 1 + int(j), dtype=torch.long, device=device)
                 tokens = torch.cat([tokens, column_token], dim=1)
                 hidden, shifts = self.network_(tokens, last_only=True)
-                logits = self.network_.log_probs(hidden[:, -1], int(j),
-                                                 shifts[:, -1]).float().cpu()
+                logits = self.network_.log_probs(hidden[:, -1], int(j), shifts[:, -1]).float().cpu()
                 if j in allowed:
                     logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
                 probs = torch.softmax(logits / self.temperature, dim=1)
                 if weights is not None:
-                    part = slice(int(offsets[j] - offsets[0]),
-                                 int(offsets[j] - offsets[0]) + layout.n_symbols[j])
+                    part = slice(
+                        int(offsets[j] - offsets[0]),
+                        int(offsets[j] - offsets[0]) + layout.n_symbols[j],
+                    )
                     if targets is not None and int(j) in targets:
                         weights[part] = prior_shift(probs.numpy(), *targets[int(j)])
                     probs = probs * torch.as_tensor(np.exp(weights[part]), dtype=probs.dtype)
                     probs = probs / probs.sum(dim=1, keepdim=True)
                 symbol = torch.multinomial(probs, 1, generator=generator).squeeze(1)
                 out[:, j] = symbol.numpy()
-                tokens = torch.cat([tokens, (symbol + int(offsets[j])).unsqueeze(1).to(device)],
-                                   dim=1)
+                tokens = torch.cat(
+                    [tokens, (symbol + int(offsets[j])).unsqueeze(1).to(device)], dim=1
+                )
         return out
 
-    def _prior_weights(self, torch: Any, codes: np.ndarray, rng: np.random.Generator
-                       ) -> np.ndarray:
+    def _prior_weights(self, torch: Any, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Log-weights on every symbol so that unconditioned samples have the training shares
         of each category and of "missing" (numbers get their shape from ``calibrate``).
 
@@ -492,8 +601,15 @@ class TabularLMSynthesizer(Synthesizer):
                 targets[j] = (groups, np.array([1 - found[-1], found[-1]]))
         if targets:
             generator = make_generator(torch, torch_seed(rng), "cpu")
-            self._symbols(torch, CALIBRATION_ROWS, np.arange(len(self.vocabs_)), {}, generator,
-                          weights, targets)
+            self._symbols(
+                torch,
+                CALIBRATION_ROWS,
+                np.arange(len(self.vocabs_)),
+                {},
+                generator,
+                weights,
+                targets,
+            )
         return weights
 
     def _copies(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -510,8 +626,9 @@ class TabularLMSynthesizer(Synthesizer):
 
         self._check_fitted("to_text")
         codes = np.column_stack([v.encode(data[v.name]) for v in self.vocabs_])
-        return row_texts(self.vocabs_, codes,
-                         decimals={s.name: s.decimals for s in self.schema_.learned})
+        return row_texts(
+            self.vocabs_, codes, decimals={s.name: s.decimals for s in self.schema_.learned}
+        )
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -520,35 +637,48 @@ class TabularLMSynthesizer(Synthesizer):
             arrays.update(self.network_.arrays())
         else:
             arrays.update(module_arrays("network", self.network_))
-        state = {"vocabs": [v.to_dict() for v in self.vocabs_],
-                 "network": self.network_config_, "training": self.training_log_}
+        state = {
+            "vocabs": [v.to_dict() for v in self.vocabs_],
+            "network": self.network_config_,
+            "training": self.training_log_,
+        }
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         torch = import_torch()
         specs = self.schema_.learned
-        expect(len(state["vocabs"]) == len(specs),
-               "the model has not one vocabulary per learned column")
-        self.vocabs_ = [ColumnVocab.from_dict(v, spec)
-                        for v, spec in zip(state["vocabs"], specs, strict=True)]
+        expect(
+            len(state["vocabs"]) == len(specs),
+            "the model has not one vocabulary per learned column",
+        )
+        self.vocabs_ = [
+            ColumnVocab.from_dict(v, spec) for v, spec in zip(state["vocabs"], specs, strict=True)
+        ]
         self.layout_ = Layout(tuple(v.n_symbols for v in self.vocabs_))
         self.network_config_ = dict(state["network"])
         if self.base_model is None:  # sizes checked before anything is built from them
             check_sizes(self.network_config_, arrays, "network")
             config = self.network_config_
-            expect(int(config["n_heads"]) >= 1 and int(config["d_model"]) % int(config["n_heads"])
-                   == 0 and 0 <= float(config["dropout"]) < 1,
-                   "the network's heads, width or dropout are not a valid combination")
+            expect(
+                int(config["n_heads"]) >= 1
+                and int(config["d_model"]) % int(config["n_heads"]) == 0
+                and 0 <= float(config["dropout"]) < 1,
+                "the network's heads, width or dropout are not a valid combination",
+            )
         n_symbols = int(sum(self.layout_.n_symbols))
         weights = arrays.get("symbol_log_weights", np.zeros(n_symbols))
-        expect(np.shape(weights) == (n_symbols,) and np.shape(arrays["row_hashes"]) == (
-            np.size(arrays["row_hashes"]),), "the symbol weights do not fit the vocabularies")
+        expect(
+            np.shape(weights) == (n_symbols,)
+            and np.shape(arrays["row_hashes"]) == (np.size(arrays["row_hashes"]),),
+            "the symbol weights do not fit the vocabularies",
+        )
         device = self._device(torch)
         if self.base_model is not None:
             from synthpatient.synthesizers._lm_pretrained import PretrainedBackbone
 
-            backbone = PretrainedBackbone.load(self.base_model, self.vocabs_,
-                                               self.schema_.learned, device)
+            backbone = PretrainedBackbone.load(
+                self.base_model, self.vocabs_, self.schema_.learned, device
+            )
             backbone.load_arrays(arrays)
             self.network_ = backbone
         else:
@@ -578,6 +708,7 @@ def _row_hashes(specs: list[ColumnSpec], data: pd.DataFrame) -> np.ndarray:
     """One 64-bit hash per row of the learned columns as delivered (rounded, bounded), so a
     synthetic row equal to a training row has the same hash. Rows are not kept, only these
     (the package's one row hash, under its default key: saved models keep their values)."""
-    delivered = pd.DataFrame({spec.name: _enforce(spec, data[spec.name].reset_index(drop=True),
-                                                  None) for spec in specs})
+    delivered = pd.DataFrame(
+        {spec.name: _enforce(spec, data[spec.name].reset_index(drop=True), None) for spec in specs}
+    )
     return row_hashes(delivered, {spec.name: spec.kind for spec in specs}, decimals=None)

@@ -48,8 +48,9 @@ def _networks() -> tuple[type, type, type]:
         return nn.Sequential(*layers), n_in
 
     class Encoder(nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, data_dim: int, cond_dim: int, dims: Sequence[int],
-                     embedding_dim: int) -> None:
+        def __init__(
+            self, data_dim: int, cond_dim: int, dims: Sequence[int], embedding_dim: int
+        ) -> None:
             super().__init__()
             self.seq, width = mlp(data_dim + cond_dim, dims)
             self.mu = nn.Linear(width, embedding_dim)
@@ -60,8 +61,9 @@ def _networks() -> tuple[type, type, type]:
             return self.mu(hidden), self.logvar(hidden)
 
     class Decoder(nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, embedding_dim: int, cond_dim: int, dims: Sequence[int],
-                     data_dim: int) -> None:
+        def __init__(
+            self, embedding_dim: int, cond_dim: int, dims: Sequence[int], data_dim: int
+        ) -> None:
             super().__init__()
             self.embedding_dim = embedding_dim
             hidden, width = mlp(embedding_dim + cond_dim, dims)
@@ -148,14 +150,28 @@ class TVAESynthesizer(DeepSynthesizer):
         "loss_factor": Param(Interval(float, 0, None, closed="neither")),
     }
 
-    def __init__(self, *, steps: int = 1500, batch_size: int = 250, embedding_dim: int = 128,
-                 compress_dims: Sequence[int] = (128, 128),
-                 decompress_dims: Sequence[int] = (128, 128), learning_rate: float = 1e-3,
-                 loss_factor: float = 2.0, max_modes: int = 10, weight_threshold: float = 0.005,
-                 validation_share: float = 0.1, eval_every: int = 50, patience: int = 10,
-                 epsilon: float | None = None, delta: float | None = None,
-                 max_grad_norm: float = 1.0, device: str = "auto", progress: bool = True,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        steps: int = 1500,
+        batch_size: int = 250,
+        embedding_dim: int = 128,
+        compress_dims: Sequence[int] = (128, 128),
+        decompress_dims: Sequence[int] = (128, 128),
+        learning_rate: float = 1e-3,
+        loss_factor: float = 2.0,
+        max_modes: int = 10,
+        weight_threshold: float = 0.005,
+        validation_share: float = 0.1,
+        eval_every: int = 50,
+        patience: int = 10,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        device: str = "auto",
+        progress: bool = True,
+        seed: int | None = None,
+    ) -> None:
         self.steps = steps
         self.batch_size = batch_size
         self.embedding_dim = embedding_dim
@@ -176,24 +192,36 @@ class TVAESynthesizer(DeepSynthesizer):
         super().__init__(seed=seed)
 
     # -- training ------------------------------------------------------------------------------
-    def _train(self, data: TrainingData) -> tuple[Any, dict[str, Any], dict[str, Any],
-                                                  dict[str, float] | None]:
+    def _train(
+        self, data: TrainingData
+    ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, float] | None]:
         torch = data.torch
         encoder_cls, decoder_cls, vae_cls = _networks()
-        config = {"embedding_dim": self.embedding_dim, "cond_dim": data.sampler.dim,
-                  "dims": list(self.decompress_dims), "data_dim": data.transform.dim}
+        config = {
+            "embedding_dim": self.embedding_dim,
+            "cond_dim": data.sampler.dim,
+            "dims": list(self.decompress_dims),
+            "data_dim": data.transform.dim,
+        }
         decoder = self._build_network(torch, config).to(data.device)
-        encoder = encoder_cls(data.transform.dim, data.sampler.dim, list(self.compress_dims),
-                              self.embedding_dim).to(data.device)
+        encoder = encoder_cls(
+            data.transform.dim, data.sampler.dim, list(self.compress_dims), self.embedding_dim
+        ).to(data.device)
         vae = vae_cls(encoder, decoder)
         optimizer = torch.optim.Adam(vae.parameters(), lr=self.learning_rate, weight_decay=1e-5)
         spans = data.transform.spans
         loss_one = self._row_loss(torch, vae, spans)
         trainer = None
         if data.plan is not None:
-            trainer = PrivateTrainer(torch, vae, optimizer, data.plan, self.max_grad_norm,
-                                     max(1, round(data.plan.sample_rate * len(data.train))),
-                                     data.generator)
+            trainer = PrivateTrainer(
+                torch,
+                vae,
+                optimizer,
+                data.plan,
+                self.max_grad_norm,
+                max(1, round(data.plan.sample_rate * len(data.train))),
+                data.generator,
+            )
         params = dict(vae.named_parameters())
         stopper = EarlyStopping(self.patience)
         n_train = len(data.train)
@@ -206,13 +234,15 @@ class TVAESynthesizer(DeepSynthesizer):
             cond, _ = data.sampler.from_codes(data.codes[rows], data.rng)
             real = data.train[torch.as_tensor(rows, device=data.device, dtype=torch.long)]
             cond_t = torch.as_tensor(cond, device=data.device)
-            eps = torch.randn(len(rows), self.embedding_dim, generator=data.generator,
-                              device=data.device)
+            eps = torch.randn(
+                len(rows), self.embedding_dim, generator=data.generator, device=data.device
+            )
             if trainer is not None:
                 trainer.step(loss_one, real, cond_t, eps)
             else:
                 loss = torch.func.vmap(loss_one, in_dims=(None, 0, 0, 0))(
-                    params, real, cond_t, eps).mean()
+                    params, real, cond_t, eps
+                ).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -226,8 +256,11 @@ class TVAESynthesizer(DeepSynthesizer):
             else:
                 data.progress.advance()
         stopper.restore({"decoder": decoder})
-        log = {"steps_run": step, "best_step": stopper.best_step if stopper.scores else step,
-               "validation_scores": [[s, round(v, 5)] for s, v in stopper.scores]}
+        log = {
+            "steps_run": step,
+            "best_step": stopper.best_step if stopper.scores else step,
+            "validation_scores": [[s, round(v, 5)] for s, v in stopper.scores],
+        }
         return decoder, config, log, (trainer.spent() if trainer is not None else None)
 
     def _row_loss(self, torch: Any, vae: Any, spans: list[Span]) -> Any:
@@ -246,12 +279,12 @@ class TVAESynthesizer(DeepSynthesizer):
             out = torch.func.functional_call(vae.decoder, decoder_params, (z, c))[0]
             sigma = decoder_params["sigma"].index_select(0, scalar_idx.to(row.device))
             error = row.index_select(0, scalar_idx.to(row.device)) - torch.tanh(
-                out.index_select(0, scalar_idx.to(row.device)))
-            recon = (error ** 2 / (2 * sigma ** 2)).sum() + torch.log(sigma).sum()
+                out.index_select(0, scalar_idx.to(row.device))
+            )
+            recon = (error**2 / (2 * sigma**2)).sum() + torch.log(sigma).sum()
             for start, stop in onehots:
-                recon = recon - (torch.log_softmax(out[start:stop], dim=0)
-                                 * row[start:stop]).sum()
-            kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum()
+                recon = recon - (torch.log_softmax(out[start:stop], dim=0) * row[start:stop]).sum()
+            kl = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()
             return factor * recon + kl
 
         return loss_one
@@ -259,11 +292,16 @@ class TVAESynthesizer(DeepSynthesizer):
     # -- sampling ------------------------------------------------------------------------------
     def _build_network(self, torch: Any, config: dict[str, Any]) -> Any:
         _, decoder_cls, _ = _networks()
-        return decoder_cls(int(config["embedding_dim"]), int(config["cond_dim"]),
-                           [int(d) for d in config["dims"]], int(config["data_dim"]))
+        return decoder_cls(
+            int(config["embedding_dim"]),
+            int(config["cond_dim"]),
+            [int(d) for d in config["dims"]],
+            int(config["data_dim"]),
+        )
 
-    def _generate_chunk(self, torch: Any, network: Any, spans: list[Span], cond: Any,
-                        generator: Any) -> Any:
+    def _generate_chunk(
+        self, torch: Any, network: Any, spans: list[Span], cond: Any, generator: Any
+    ) -> Any:
         z = torch.randn(len(cond), network.embedding_dim, generator=generator, device=cond.device)
         raw = network(z, cond)
         # scalars: tanh of the mean plus the learned noise; one-hots: a category drawn from

@@ -42,14 +42,23 @@ from synthpatient.web.settings import Settings
 from synthpatient.web.tables import NotFoundError, Upload
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut, "description": what} for code, what in (
+    code: {"model": ErrorOut, "description": what}
+    for code, what in (
         (400, "Bad input, with a one-line message"),
         (401, "No session (start one: POST /api/session), or the server's token is needed"),
-        (404, "No such item in this session"), (409, "A job is already running"),
-        (413, "The upload is too large"), (422, "The request body is not valid"))}
+        (404, "No such item in this session"),
+        (409, "A job is already running"),
+        (413, "The upload is too large"),
+        (422, "The request body is not valid"),
+    )
+}
 
-FULL = {503: {"model": ErrorOut, "description": "The server is full: every session holds "
-                                                 "someone's work; try again later"}}
+FULL = {
+    503: {
+        "model": ErrorOut,
+        "description": "The server is full: every session holds someone's work; try again later",
+    }
+}
 #: a 401 with this header means "no session" (not "no token"): the pages then start one
 SESSION_HEADER = "X-Synthpatient-Session"
 
@@ -61,10 +70,13 @@ def current_session(request: Request) -> Session:
     session = getattr(request.state, "session", None)
     if session is None:
         minutes = settings_of(request).idle_timeout_s / 60
-        raise HTTPException(401, "No session: open the app's page first, or start one with "
-                            f"POST /api/session (a session ends after {minutes:g} minutes "
-                            "without a request, and when the server stops).",
-                            headers={SESSION_HEADER: "none"})
+        raise HTTPException(
+            401,
+            "No session: open the app's page first, or start one with "
+            f"POST /api/session (a session ends after {minutes:g} minutes "
+            "without a request, and when the server stops).",
+            headers={SESSION_HEADER: "none"},
+        )
     return session  # type: ignore[no-any-return]
 
 
@@ -100,10 +112,16 @@ RunnerDep = Annotated[JobRunner, Depends(runner_of)]
 def _job_out(job: Job) -> JobOut:
     result = job.result if isinstance(job.result, dict) else {}
     message = result if job.kind == "chat" and result else None
-    return JobOut(id=job.id, kind=job.kind, status=job.status, stage=job.stage,  # type: ignore[arg-type]
-                  progress=job.progress, error=job.error,
-                  message=MessageOut(**message) if message else None,
-                  result_id=result.get("result_id"))
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        stage=job.stage,  # type: ignore[arg-type]
+        progress=job.progress,
+        error=job.error,
+        message=MessageOut(**message) if message else None,
+        result_id=result.get("result_id"),
+    )
 
 
 def _start(session: Session, settings: Settings, runner: JobRunner, kind: str, work: Any) -> JobOut:
@@ -113,10 +131,16 @@ def _start(session: Session, settings: Settings, runner: JobRunner, kind: str, w
 
 
 def _upload_out(upload: Upload) -> UploadOut:
-    return UploadOut(id=upload.id, filename=upload.filename, size_bytes=upload.size_bytes,
-                     n_rows=upload.n_rows, n_columns=len(upload.columns),
-                     columns=upload.columns, flagged=upload.flagged,  # type: ignore[arg-type]
-                     notices=upload.notices)
+    return UploadOut(
+        id=upload.id,
+        filename=upload.filename,
+        size_bytes=upload.size_bytes,
+        n_rows=upload.n_rows,
+        n_columns=len(upload.columns),
+        columns=upload.columns,
+        flagged=upload.flagged,  # type: ignore[arg-type]
+        notices=upload.notices,
+    )
 
 
 def _result(session: Session, result_id: str) -> Result:
@@ -132,25 +156,37 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.post("/session", response_model=SessionOut, responses=FULL,
-             summary="Start a session (scripts; the pages start one themselves)")
+@router.post(
+    "/session",
+    response_model=SessionOut,
+    responses=FULL,
+    summary="Start a session (scripts; the pages start one themselves)",
+)
 def start_session(request: Request, settings: SettingsDep) -> SessionOut:
     """Sets the ``synthpatient_session`` cookie; keep it for the next calls. With a valid
     session already, that one is kept (``created: false``)."""
     created = getattr(request.state, "session", None) is None
     session = ensure_session(request)
-    return SessionOut(created=created, cookie=COOKIE,
-                      idle_minutes=settings.idle_timeout_s / 60,
-                      holds_work=session.holds_work)
+    return SessionOut(
+        created=created,
+        cookie=COOKIE,
+        idle_minutes=settings.idle_timeout_s / 60,
+        holds_work=session.holds_work,
+    )
 
 
 @router.get("/limits", response_model=LimitsOut, summary="Upload and row limits")
 def limits(settings: SettingsDep) -> LimitsOut:
-    return LimitsOut(max_upload_mb=settings.max_upload_mb, max_upload_rows=settings.max_upload_rows,
-                     max_upload_columns=settings.max_upload_columns, min_rows=settings.min_rows,
-                     max_rows=settings.max_rows, max_fhir_patients=settings.max_fhir_patients,
-                     max_message_chars=cohorts.MAX_MESSAGE_CHARS,
-                     upload_suffixes=list(tables.SUFFIXES))
+    return LimitsOut(
+        max_upload_mb=settings.max_upload_mb,
+        max_upload_rows=settings.max_upload_rows,
+        max_upload_columns=settings.max_upload_columns,
+        min_rows=settings.min_rows,
+        max_rows=settings.max_rows,
+        max_fhir_patients=settings.max_fhir_patients,
+        max_message_chars=cohorts.MAX_MESSAGE_CHARS,
+        upload_suffixes=list(tables.SUFFIXES),
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="Status of a job (poll it)")
@@ -168,12 +204,14 @@ def chat_history(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post("/chat", response_model=JobOut, summary="Send a request, follow-up or question")
-def chat_send(body: ChatIn, session: SessionDep, settings: SettingsDep,
-              runner: RunnerDep) -> JobOut:
+def chat_send(
+    body: ChatIn, session: SessionDep, settings: SettingsDep, runner: RunnerDep
+) -> JobOut:
     """Answers within a second or two (``status: done`` with ``message``); 'yes' to a
     proposed request starts generation: poll the job for progress."""
-    return _start(session, settings, runner, "chat",
-                  cohorts.chat_work(session, settings, body.text))
+    return _start(
+        session, settings, runner, "chat", cohorts.chat_work(session, settings, body.text)
+    )
 
 
 @router.post("/chat/confirm", response_model=JobOut, summary="Generate the proposed request")
@@ -194,35 +232,62 @@ def chat_reset(session: SessionDep) -> list[dict[str, Any]]:
 
 
 # -- tables -----------------------------------------------------------------------------------
-@router.get("/synthesizers", response_model=list[SynthesizerOut],
-            summary="Generators, and whether each can run here")
+@router.get(
+    "/synthesizers",
+    response_model=list[SynthesizerOut],
+    summary="Generators, and whether each can run here",
+)
 def synthesizers() -> list[dict[str, Any]]:
     return tables.synthesizer_choices()
 
 
-UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {"file": {
-        "type": "string", "format": "binary",
-        "description": "The table (size limit: GET /api/limits)."}}}}}}
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The table (size limit: GET /api/limits).",
+                    }
+                },
+            }
+        }
+    },
+}
 
 
-@router.post("/uploads", response_model=UploadOut, summary="Upload a CSV, TSV or Parquet table",
-             openapi_extra={"requestBody": UPLOAD_BODY})
+@router.post(
+    "/uploads",
+    response_model=UploadOut,
+    summary="Upload a CSV, TSV or Parquet table",
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
 async def upload(request: Request, session: SessionDep, settings: SettingsDep) -> UploadOut:
     """Streamed: the size limit is enforced while the body arrives, and an upload over it is
     refused (413) at that point, with nothing of it kept."""
     try:
-        found = await tables.receive_upload(session, settings,
-                                            request.headers.get("content-type", ""),
-                                            request.headers.get("content-length"),
-                                            request.stream())
+        found = await tables.receive_upload(
+            session,
+            settings,
+            request.headers.get("content-type", ""),
+            request.headers.get("content-length"),
+            request.stream(),
+        )
     except ClientDisconnect:
         raise DataError("The upload stopped before its end; nothing of it was kept.") from None
     return _upload_out(found)
 
 
-@router.post("/uploads/bundled", response_model=UploadOut,
-             summary="Use a bundled real table instead of uploading one")
+@router.post(
+    "/uploads/bundled",
+    response_model=UploadOut,
+    summary="Use a bundled real table instead of uploading one",
+)
 def upload_bundled(body: BundledIn, session: SessionDep, settings: SettingsDep) -> UploadOut:
     return _upload_out(tables.bundled_upload(session, settings, body.dataset))
 
@@ -235,61 +300,109 @@ def upload_info(upload_id: str, session: SessionDep) -> UploadOut:
     return _upload_out(found)
 
 
-@router.delete("/uploads/{upload_id}", status_code=204, response_class=Response,
-               summary="Delete an uploaded table now")
+@router.delete(
+    "/uploads/{upload_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete an uploaded table now",
+)
 def upload_delete(upload_id: str, session: SessionDep) -> Response:
     tables.remove_upload(session, upload_id)
     return Response(status_code=204)
 
 
-@router.post("/generate", response_model=JobOut, summary="Learn an uploaded table and generate rows")
-def generate(body: GenerateIn, session: SessionDep, settings: SettingsDep,
-             runner: RunnerDep) -> JobOut:
+@router.post(
+    "/generate", response_model=JobOut, summary="Learn an uploaded table and generate rows"
+)
+def generate(
+    body: GenerateIn, session: SessionDep, settings: SettingsDep, runner: RunnerDep
+) -> JobOut:
     request = tables.TableRequest(
-        upload_id=body.upload_id, synthesizer=body.synthesizer, n_rows=body.n_rows,
-        conditions=tuple(body.conditions), seed=body.seed, identifiers=tuple(body.identifiers),
-        target=body.target, holdout=body.holdout, rules=body.rules, epsilon=body.epsilon)
+        upload_id=body.upload_id,
+        synthesizer=body.synthesizer,
+        n_rows=body.n_rows,
+        conditions=tuple(body.conditions),
+        seed=body.seed,
+        identifiers=tuple(body.identifiers),
+        target=body.target,
+        holdout=body.holdout,
+        rules=body.rules,
+        epsilon=body.epsilon,
+    )
     found = tables.check_request(session, settings, request)
-    return _start(session, settings, runner, "table",
-                  tables.table_work(session, settings, found, request))
+    return _start(
+        session, settings, runner, "table", tables.table_work(session, settings, found, request)
+    )
 
 
 # -- results ----------------------------------------------------------------------------------
 @router.get("/results", response_model=list[dict[str, Any]], summary="This session's results")
 def results_list(session: SessionDep) -> list[dict[str, Any]]:
-    return [{"id": r.id, "kind": r.kind, "title": r.title, "n_rows": r.n_rows}
-            for r in list(session.results.values())]
+    return [
+        {"id": r.id, "kind": r.kind, "title": r.title, "n_rows": r.n_rows}
+        for r in list(session.results.values())
+    ]
 
 
-@router.get("/results/{result_id}", response_model=ResultOut,
-            summary="Preview, plots, checks, provenance and downloads")
+@router.get(
+    "/results/{result_id}",
+    response_model=ResultOut,
+    summary="Preview, plots, checks, provenance and downloads",
+)
 def result(result_id: str, session: SessionDep) -> ResultOut:
     r = _result(session, result_id)
     base = f"/api/results/{r.id}"
     return ResultOut(
-        id=r.id, kind=r.kind, title=r.title, n_rows=r.n_rows,  # type: ignore[arg-type]
-        columns=r.columns, preview=r.preview,
-        plots=[{"title": p.title, "alt": p.alt, "url": f"{base}/plots/{i}"}  # type: ignore[misc]
-               for i, p in enumerate(r.plots)],
-        scores=jsonable(r.scores), targets=jsonable(r.targets), rules=jsonable(r.rules),
-        notices=r.notices, provenance=jsonable(r.provenance),
-        downloads=[{"format": key, "label": d.label, "filename": d.filename,  # type: ignore[misc]
-                    "url": f"{base}/downloads/{key}"} for key, d in r.downloads.items()])
+        id=r.id,
+        kind=r.kind,
+        title=r.title,
+        n_rows=r.n_rows,  # type: ignore[arg-type]
+        columns=r.columns,
+        preview=r.preview,
+        plots=[
+            {"title": p.title, "alt": p.alt, "url": f"{base}/plots/{i}"}  # type: ignore[misc]
+            for i, p in enumerate(r.plots)
+        ],
+        scores=jsonable(r.scores),
+        targets=jsonable(r.targets),
+        rules=jsonable(r.rules),
+        notices=r.notices,
+        provenance=jsonable(r.provenance),
+        downloads=[
+            {
+                "format": key,
+                "label": d.label,
+                "filename": d.filename,  # type: ignore[misc]
+                "url": f"{base}/downloads/{key}",
+            }
+            for key, d in r.downloads.items()
+        ],
+    )
 
 
-@router.get("/results/{result_id}/plots/{index}", summary="A plot (PNG)",
-            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/results/{result_id}/plots/{index}",
+    summary="A plot (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
 def plot(result_id: str, index: int, session: SessionDep) -> Response:
     r = _result(session, result_id)
     if not 0 <= index < len(r.plots):
         raise NotFoundError(f"This result has {len(r.plots)} plots (0 to {len(r.plots) - 1}).")
-    return Response(r.plots[index].png, media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(
+        r.plots[index].png,
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
 
 
-@router.get("/results/{result_id}/downloads/{fmt}", summary="Download a file of a result",
-            response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+@router.get(
+    "/results/{result_id}/downloads/{fmt}",
+    summary="Download a file of a result",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def download(result_id: str, fmt: str, session: SessionDep) -> FileResponse:
     """``fmt`` is one of the result's download keys: csv, parquet, fhir, report, provenance,
     and for cohorts observations_csv, for tables scores."""

@@ -20,10 +20,18 @@ from synthpatient.web.tables import NotFoundError, UploadTooLargeError
 log = logging.getLogger("synthpatient.web")
 AUTH_COOKIE = "synthpatient_token"
 TOKEN_HEADER = "x-synthpatient-token"
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-_STATUS = ((NotFoundError, 404), (BusyError, 409), (UploadTooLargeError, 413),
-           (CapacityError, 503), (MissingExtraError, 400), (SynthPatientError, 400))
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_STATUS = (
+    (NotFoundError, 404),
+    (BusyError, 409),
+    (UploadTooLargeError, 413),
+    (CapacityError, 503),
+    (MissingExtraError, 400),
+    (SynthPatientError, 400),
+)
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -58,14 +66,23 @@ def create_app(settings: Settings | None = None) -> Any:
         runner.shutdown()
         store.close()
 
-    app = FastAPI(title="synthpatient web app", version=__version__, lifespan=lifespan,
-                  description="Synthetic patients from a plain-English request or from an "
-                  "uploaded table, with their evaluation, provenance and downloads. Sessions "
-                  "are bound to a cookie: a script starts one with POST /api/session (a page "
-                  "view starts one for a browser); long actions return a job to poll.",
-                  docs_url=None, redoc_url=None)  # their pages load scripts from a CDN
+    app = FastAPI(
+        title="synthpatient web app",
+        version=__version__,
+        lifespan=lifespan,
+        description="Synthetic patients from a plain-English request or from an "
+        "uploaded table, with their evaluation, provenance and downloads. Sessions "
+        "are bound to a cookie: a script starts one with POST /api/session (a page "
+        "view starts one for a browser); long actions return a job to poll.",
+        docs_url=None,
+        redoc_url=None,
+    )  # their pages load scripts from a CDN
     app.state.settings, app.state.store, app.state.runner, app.state.close = (
-        settings, store, runner, close)
+        settings,
+        store,
+        runner,
+        close,
+    )
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -88,8 +105,9 @@ def create_app(settings: Settings | None = None) -> Any:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return JSONResponse({"error": message}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -111,11 +129,16 @@ def create_app(settings: Settings | None = None) -> Any:
                 return response
             if not _authorised(request, settings.token):
                 if path.startswith(("/api/", "/openapi.json")):
-                    return error(401, "This server needs its token: send the header "
-                                      "'Authorization: Bearer TOKEN' or sign in on the page.")
+                    return error(
+                        401,
+                        "This server needs its token: send the header "
+                        "'Authorization: Bearer TOKEN' or sign in on the page.",
+                    )
                 return HTMLResponse(pages.login_page(), 401)
         if path.startswith("/api/") and _too_large(request, settings):
-            return error(413, f"The upload is larger than the limit of {settings.max_upload_mb:g} MB.")
+            return error(
+                413, f"The upload is larger than the limit of {settings.max_upload_mb:g} MB."
+            )
         # held for the whole request, so it is never recycled or swept while in use
         request.state.session = store.checkout(request.cookies.get(COOKIE))
         request.state.new_session = None
@@ -150,8 +173,11 @@ def _same(given: str, token: str) -> bool:
 
 def _authorised(request: Any, token: str) -> bool:
     header = request.headers.get("authorization", "")
-    candidates = [header[7:] if header.lower().startswith("bearer ") else None,
-                  request.headers.get(TOKEN_HEADER), request.cookies.get(AUTH_COOKIE)]
+    candidates = [
+        header[7:] if header.lower().startswith("bearer ") else None,
+        request.headers.get(TOKEN_HEADER),
+        request.cookies.get(AUTH_COOKIE),
+    ]
     return any(c is not None and _same(c, token) for c in candidates)
 
 
@@ -171,5 +197,9 @@ def _validation_message(errors: Any) -> str:
     first = items[0]
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
     message = str(first.get("msg", "is not valid")).splitlines()[0]
-    more = f" (and {len(items) - 1} more problem{'s' if len(items) > 2 else ''})" if len(items) > 1 else ""
+    more = (
+        f" (and {len(items) - 1} more problem{'s' if len(items) > 2 else ''})"
+        if len(items) > 1
+        else ""
+    )
     return f"{where + ': ' if where else ''}{message}{more}"[:300]

@@ -34,8 +34,20 @@ from synthpatient.web.settings import Settings
 
 # answers that confirm a pending request (the conversation accepts these too); handled here so
 # that generation runs as a job with progress rather than inside a plain message
-_YES = {"yes", "y", "ok", "okay", "go", "go ahead", "confirm", "sure", "do it", "generate",
-        "yes please", "proceed"}
+_YES = {
+    "yes",
+    "y",
+    "ok",
+    "okay",
+    "go",
+    "go ahead",
+    "confirm",
+    "sure",
+    "do it",
+    "generate",
+    "yes please",
+    "proceed",
+}
 MAX_MESSAGES = 200
 MAX_MESSAGE_CHARS = 2000
 
@@ -101,11 +113,15 @@ def _checked_proposal(settings: Settings, chat: Any, reply: Any) -> Any:
     request = reply.request
     if request.count > settings.max_rows:
         chat.pending = None
-        return Reply("clarify", f"{request.count:,} patients is more than this server makes "
-                                f"per request ({settings.max_rows:,}). Ask for fewer.")
+        return Reply(
+            "clarify",
+            f"{request.count:,} patients is more than this server makes "
+            f"per request ({settings.max_rows:,}). Ask for fewer.",
+        )
     chat.pending = request.model_copy(update={"formats": _formats(settings, request.count)})
-    return Reply("confirm", f"I understood: {chat.pending.describe(chat.kb)}. Generate it?",
-                 chat.pending)
+    return Reply(
+        "confirm", f"I understood: {chat.pending.describe(chat.kb)}. Generate it?", chat.pending
+    )
 
 
 def _remember(session: Session, message: dict[str, Any]) -> None:
@@ -115,19 +131,27 @@ def _remember(session: Session, message: dict[str, Any]) -> None:
 
 def _without_paths(session: Session, text: str) -> str:
     """Server folders never reach the page: the files are offered as downloads instead."""
-    return re.sub(re.escape(str(session.folder)) + r"\S*?(?=[.,;]?(?:\s|$))",
-                  "the results below", text)
+    return re.sub(
+        re.escape(str(session.folder)) + r"\S*?(?=[.,;]?(?:\s|$))", "the results below", text
+    )
 
 
 def _reply_dict(session: Session, reply: Any) -> dict[str, Any]:
     request = None
     if reply.request is not None:
         chat = session.conversation
-        request = {k: json_value(v) if not isinstance(v, list | dict) else v
-                   for k, v in reply.request.model_dump(mode="json").items()}
+        request = {
+            k: json_value(v) if not isinstance(v, list | dict) else v
+            for k, v in reply.request.model_dump(mode="json").items()
+        }
         request["description"] = reply.request.describe(chat.kb)
-    return {"role": "assistant", "kind": reply.kind, "text": _without_paths(session, reply.text),
-            "request": request, "result_id": None}
+    return {
+        "role": "assistant",
+        "kind": reply.kind,
+        "text": _without_paths(session, reply.text),
+        "request": request,
+        "result_id": None,
+    }
 
 
 def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -> Result:
@@ -141,28 +165,39 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
     observations = [(o.key, f"{o.key} ({o.unit})") for o in cohort.observations]
     result_id = new_id(12)
     result = Result(
-        id=result_id, kind="cohort",
+        id=result_id,
+        kind="cohort",
         title=f"{len(wide):,} synthetic patients with {cohort.condition.name}",
-        n_rows=len(wide), columns=[str(c) for c in wide.columns],
-        preview=records(wide, PREVIEW_ROWS), folder=session.workdir("results", result_id),
-        plots=cohort_plots(wide, observations, targets), targets=targets,
-        rules=realism["rules"], provenance=provenance)
-    result.notices.append("No real patient was used: the numbers come from the cited knowledge "
-                          "base, so privacy tests do not apply.")
+        n_rows=len(wide),
+        columns=[str(c) for c in wide.columns],
+        preview=records(wide, PREVIEW_ROWS),
+        folder=session.workdir("results", result_id),
+        plots=cohort_plots(wide, observations, targets),
+        targets=targets,
+        rules=realism["rules"],
+        provenance=provenance,
+    )
+    result.notices.append(
+        "No real patient was used: the numbers come from the cited knowledge "
+        "base, so privacy tests do not apply."
+    )
     if realism.get("skipped_targets"):
-        result.notices.append("Not checked (not in the cohort): "
-                              + ", ".join(realism["skipped_targets"]))
+        result.notices.append(
+            "Not checked (not in the cohort): " + ", ".join(realism["skipped_targets"])
+        )
     stem = f"synthpatient-{cohort.condition.key}-{len(wide)}"
     result.downloads = _downloads(cohort, folder, stem, result)
     fhir_label, fhir_name = "FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip"
     if "fhir-ndjson" in files:  # written with the cohort: zipped as it is, not made again
-        result.downloads["fhir"] = folder_download(fhir_label, fhir_name,
-                                                   Path(files["fhir-ndjson"]))
+        result.downloads["fhir"] = folder_download(
+            fhir_label, fhir_name, Path(files["fhir-ndjson"])
+        )
     elif len(wide) <= settings.max_fhir_patients:
         result.downloads["fhir"] = export_download(fhir_label, "fhir_ndjson", cohort, fhir_name)
     else:
-        result.notices.append(f"FHIR is offered for up to {settings.max_fhir_patients:,} "
-                              "patients per request.")
+        result.notices.append(
+            f"FHIR is offered for up to {settings.max_fhir_patients:,} patients per request."
+        )
     return result
 
 
@@ -171,19 +206,31 @@ def _downloads(cohort: Any, folder: Path, stem: str, result: Result) -> dict[str
     from synthpatient.exporters import cohort_tables, get_exporter
 
     def observations(path: Path) -> Path:  # the long table is made only when asked for
-        return get_exporter("csv").export(cohort_tables(cohort)["observations"], path,
-                                          overwrite=True)
+        return get_exporter("csv").export(
+            cohort_tables(cohort)["observations"], path, overwrite=True
+        )
 
     return {
         "csv": export_download("Patients (CSV)", "csv", cohort, f"{stem}-patients.csv"),
-        "observations_csv": Download("Observations, one row each (CSV)",
-                                     f"{stem}-observations.csv", "text/csv", observations),
-        "parquet": export_download("Patients (Parquet)", "parquet", cohort,
-                                   f"{stem}-patients.parquet"),
-        "report": text_download("Full report (HTML)", f"{stem}-report.html", "text/html",
-                                lambda: cohort_report_html(result)),
-        "datacard": file_download("Data card (Markdown)", f"{stem}-datacard.md",
-                                  "text/markdown", folder / "datacard.md"),
-        "provenance": file_download("Provenance (JSON)", f"{stem}-provenance.json",
-                                    "application/json", folder / "provenance.json"),
+        "observations_csv": Download(
+            "Observations, one row each (CSV)", f"{stem}-observations.csv", "text/csv", observations
+        ),
+        "parquet": export_download(
+            "Patients (Parquet)", "parquet", cohort, f"{stem}-patients.parquet"
+        ),
+        "report": text_download(
+            "Full report (HTML)",
+            f"{stem}-report.html",
+            "text/html",
+            lambda: cohort_report_html(result),
+        ),
+        "datacard": file_download(
+            "Data card (Markdown)", f"{stem}-datacard.md", "text/markdown", folder / "datacard.md"
+        ),
+        "provenance": file_download(
+            "Provenance (JSON)",
+            f"{stem}-provenance.json",
+            "application/json",
+            folder / "provenance.json",
+        ),
     }

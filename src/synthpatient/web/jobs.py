@@ -25,7 +25,9 @@ log = logging.getLogger("synthpatient.web")
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 Progress = Callable[[str, float | None], None]
-INTERNAL_ERROR = "Something went wrong on the server; nothing was kept. The details are in the server's log."
+INTERNAL_ERROR = (
+    "Something went wrong on the server; nothing was kept. The details are in the server's log."
+)
 
 
 @dataclass
@@ -55,8 +57,9 @@ class JobRunner:
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:  # made on first use, and again after a shutdown (a restarted app)
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._workers,
-                                                thread_name_prefix="synthpatient-job")
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="synthpatient-job"
+                )
             return self._pool
 
     def submit(self, session: Session, kind: str, work: Callable[[Job], Any]) -> Job:

@@ -32,18 +32,25 @@ class LimitsOut(BaseModel):
 
 
 class ChatIn(_Model):
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
-                      description="A request ('2000 type 2 diabetes patients with 20 "
-                                  "observations'), a follow-up ('now only women', 'add eGFR'), "
-                                  "'yes' to confirm, or a question ('which sources did you use?').")
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        description="A request ('2000 type 2 diabetes patients with 20 "
+        "observations'), a follow-up ('now only women', 'add eGFR'), "
+        "'yes' to confirm, or a question ('which sources did you use?').",
+    )
 
 
 class MessageOut(BaseModel):
     role: Literal["user", "assistant"]
     text: str
-    kind: str | None = Field(default=None, description="confirm, generated, answer, clarify or exported")
-    request: dict[str, Any] | None = Field(default=None, description="The parsed request, with "
-                                           "a plain 'description', when there is one.")
+    kind: str | None = Field(
+        default=None, description="confirm, generated, answer, clarify or exported"
+    )
+    request: dict[str, Any] | None = Field(
+        default=None,
+        description="The parsed request, with a plain 'description', when there is one.",
+    )
     result_id: str | None = None
 
 
@@ -73,15 +80,19 @@ class UploadOut(BaseModel):
     n_columns: int
     columns: list[ColumnOut]
     flagged: list[str]
-    notices: list[str] = Field(default_factory=list, description="What the user should know, "
-                               "e.g. that their earliest table was removed to make room.")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What the user should know, "
+        "e.g. that their earliest table was removed to make room.",
+    )
 
 
 class SessionOut(BaseModel):
     created: bool = Field(description="False when the client already had a valid session.")
     cookie: str = Field(description="The cookie that carries the session: send it back.")
-    idle_minutes: float = Field(description="The session and its files end after this long "
-                                            "without a request.")
+    idle_minutes: float = Field(
+        description="The session and its files end after this long without a request."
+    )
     holds_work: bool = Field(description="Whether it holds uploads, results or a conversation.")
 
 
@@ -103,18 +114,32 @@ class GenerateIn(_Model):
     synthesizer: str = Field(default="copula", min_length=1, max_length=40)
     n_rows: int = Field(default=1000, description="Rows to generate (limits: GET /api/limits).")
     conditions: list[Condition] = Field(
-        default_factory=list, max_length=20,
-        description="COLUMN=VALUE or COLUMN=LOW..HIGH, e.g. sex=2 or age=40..65.")
+        default_factory=list,
+        max_length=20,
+        description="COLUMN=VALUE or COLUMN=LOW..HIGH, e.g. sex=2 or age=40..65.",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    identifiers: list[Column] = Field(default_factory=list, max_length=300,
-                                                description="More columns to treat as identifiers.")
-    target: Column | None = Field(default=None, description="An outcome column for ML "
-                                            "utility (train on synthetic, test on real).")
-    holdout: bool = Field(default=True, description="Keep a quarter of the rows aside to measure "
-                                                    "privacy against patients never learned.")
-    rules: str = Field(default="auto", max_length=40, description="auto, none, or a shipped rule pack.")
-    epsilon: float | None = Field(default=None, gt=0, le=100, description="Differential-privacy "
-                                  "budget, for ctgan, tvae and mst.")
+    identifiers: list[Column] = Field(
+        default_factory=list, max_length=300, description="More columns to treat as identifiers."
+    )
+    target: Column | None = Field(
+        default=None,
+        description="An outcome column for ML utility (train on synthetic, test on real).",
+    )
+    holdout: bool = Field(
+        default=True,
+        description="Keep a quarter of the rows aside to measure "
+        "privacy against patients never learned.",
+    )
+    rules: str = Field(
+        default="auto", max_length=40, description="auto, none, or a shipped rule pack."
+    )
+    epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Differential-privacy budget, for ctgan, tvae and mst.",
+    )
 
 
 class PlotOut(BaseModel):

@@ -27,30 +27,41 @@ def _page(name: str) -> str:
 
 
 #: file -> (title, menu label, script, path) of each page, in the order of the menu
-PAGES = {"chat.html": ("Ask for a cohort", "Ask for a cohort", "chat.js", "/"),
-         "data.html": ("Use your table", "Use your table", "data.js", "/data"),
-         "results.html": ("Results", "Results", "results.js", "/results"),
-         "api.html": ("JSON API", "API", "api.js", "/api-docs")}
+PAGES = {
+    "chat.html": ("Ask for a cohort", "Ask for a cohort", "chat.js", "/"),
+    "data.html": ("Use your table", "Use your table", "data.js", "/data"),
+    "results.html": ("Results", "Results", "results.js", "/results"),
+    "api.html": ("JSON API", "API", "api.js", "/api-docs"),
+}
 
 
 def _nav(current: str) -> str:
-    return "".join(f'        <li><a href="{path}"'
-                   + (' aria-current="page"' if name == current else "") + f">{label}</a></li>\n"
-                   for name, (_, label, _, path) in PAGES.items())
+    return "".join(
+        f'        <li><a href="{path}"'
+        + (' aria-current="page"' if name == current else "")
+        + f">{label}</a></li>\n"
+        for name, (_, label, _, path) in PAGES.items()
+    )
 
 
 def render(name: str, settings: Settings) -> HTMLResponse:
     """A page: its own main content inside the shared shell (head, menu, footer)."""
     title, _, script, _ = PAGES[name]
-    page = (_page("layout.html").replace("{{TITLE}}", title).replace("{{SCRIPT}}", script)
-            .replace("{{NAV}}", _nav(name)).replace("{{CONTENT}}", _page(name)))
-    text = (page
-            .replace("{{MAX_UPLOAD_MB}}", f"{settings.max_upload_mb:g}")
-            .replace("{{MAX_UPLOAD_ROWS}}", f"{settings.max_upload_rows:,}")
-            .replace("{{MIN_ROWS}}", str(settings.min_rows))
-            .replace("{{MAX_ROWS}}", str(settings.max_rows))
-            .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}")
-            .replace("{{IDLE_MINUTES}}", f"{settings.idle_timeout_s / 60:g}"))
+    page = (
+        _page("layout.html")
+        .replace("{{TITLE}}", title)
+        .replace("{{SCRIPT}}", script)
+        .replace("{{NAV}}", _nav(name))
+        .replace("{{CONTENT}}", _page(name))
+    )
+    text = (
+        page.replace("{{MAX_UPLOAD_MB}}", f"{settings.max_upload_mb:g}")
+        .replace("{{MAX_UPLOAD_ROWS}}", f"{settings.max_upload_rows:,}")
+        .replace("{{MIN_ROWS}}", str(settings.min_rows))
+        .replace("{{MAX_ROWS}}", str(settings.max_rows))
+        .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}")
+        .replace("{{IDLE_MINUTES}}", f"{settings.idle_timeout_s / 60:g}")
+    )
     return HTMLResponse(text)
 
 
@@ -76,24 +87,31 @@ def api_page(request: Request) -> HTMLResponse:
 
 
 def _plain_page(title: str, body: str) -> str:
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-            "content='width=device-width,initial-scale=1'>"
-            f"<title>synthpatient: {escape(title)}</title>"
-            "<link rel=stylesheet href=/static/app.css><link rel=icon href=/static/favicon.svg>"
-            "</head><body><main id=main class=narrow>"
-            f"<h1>synthpatient</h1>{body}</main></body></html>")
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+        "content='width=device-width,initial-scale=1'>"
+        f"<title>synthpatient: {escape(title)}</title>"
+        "<link rel=stylesheet href=/static/app.css><link rel=icon href=/static/favicon.svg>"
+        "</head><body><main id=main class=narrow>"
+        f"<h1>synthpatient</h1>{body}</main></body></html>"
+    )
 
 
 def busy_page(message: str) -> str:
     """Shown instead of a page when the server is full and would have to erase someone's work."""
-    return _plain_page("server full", f'<p class="error" role="alert">{escape(message)}</p>'
-                       "<p><a href=/>Try again</a></p>")
+    return _plain_page(
+        "server full",
+        f'<p class="error" role="alert">{escape(message)}</p><p><a href=/>Try again</a></p>',
+    )
 
 
 def login_page(message: str = "") -> str:
     """Asked for when the server needs a token and the browser has none."""
     note = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
-    return _plain_page("sign in", "<p>This server needs the token it printed when it started.</p>"
-                       f"{note}<form method=get action=/><label for=token>Token</label>"
-                       "<input id=token name=token type=password autocomplete=off required>"
-                       "<button type=submit>Sign in</button></form>")
+    return _plain_page(
+        "sign in",
+        "<p>This server needs the token it printed when it started.</p>"
+        f"{note}<form method=get action=/><label for=token>Token</label>"
+        "<input id=token name=token type=password autocomplete=off required>"
+        "<button type=submit>Sign in</button></form>",
+    )

@@ -23,11 +23,13 @@ PLOT_LOCK = threading.Lock()
 REAL, SYNTHETIC = "#1f77b4", "#d95f02"
 _IMG = re.compile(r'<img\s+src="data:image/png;base64,([A-Za-z0-9+/=]+)"\s+alt="([^"]*)"')
 # the evaluation report's figures, by a phrase of their alt text
-_REPORT_TITLES = (("histograms of every column", "Distributions: real and synthetic"),
-                  ("association heatmaps", "Correlations: real, synthetic, difference"),
-                  ("distances from synthetic rows", "Privacy: distance to the closest real record"),
-                  ("tstr and trtr", "ML utility: trained on synthetic vs real"),
-                  ("tstr against", "ML utility by synthetic table size"))
+_REPORT_TITLES = (
+    ("histograms of every column", "Distributions: real and synthetic"),
+    ("association heatmaps", "Correlations: real, synthetic, difference"),
+    ("distances from synthetic rows", "Privacy: distance to the closest real record"),
+    ("tstr and trtr", "ML utility: trained on synthetic vs real"),
+    ("tstr against", "ML utility by synthetic table size"),
+)
 
 
 def report_plots(report_html: str) -> list[Plot]:
@@ -47,22 +49,29 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-def cohort_plots(wide: pd.DataFrame, observations: list[tuple[str, str]],
-                 targets: list[dict[str, Any]]) -> list[Plot]:
+def cohort_plots(
+    wide: pd.DataFrame, observations: list[tuple[str, str]], targets: list[dict[str, Any]]
+) -> list[Plot]:
     """Distributions and correlations of the observations, and the sourced targets met.
 
     ``observations`` is (column, label with unit); ``targets`` are the realism checks.
     """
-    columns = [(c, label) for c, label in observations
-               if c in wide and pd.api.types.is_numeric_dtype(wide[c])]
+    columns = [
+        (c, label)
+        for c, label in observations
+        if c in wide and pd.api.types.is_numeric_dtype(wide[c])
+    ]
     plots = []
     with PLOT_LOCK:
         if columns:
             plots.append(_distributions(wide, columns))
         if len(columns) >= 2:
             plots.append(_correlations(wide, [c for c, _ in columns]))
-        within = [t for t in targets if t["kind"] != "at least" and t.get("tolerance")
-              and t.get("measured") is not None]
+        within = [
+            t
+            for t in targets
+            if t["kind"] != "at least" and t.get("tolerance") and t.get("measured") is not None
+        ]
         if within:
             plots.append(_targets(within))
     return plots
@@ -80,11 +89,14 @@ def _distributions(wide: pd.DataFrame, columns: list[tuple[str, str]]) -> Plot:
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    for ax in list(axes.flat)[len(columns):]:
+    for ax in list(axes.flat)[len(columns) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    return Plot("Distributions of the observations",
-                "Histograms of every observation of the synthetic cohort", png_bytes(fig))
+    return Plot(
+        "Distributions of the observations",
+        "Histograms of every observation of the synthetic cohort",
+        png_bytes(fig),
+    )
 
 
 def _correlations(wide: pd.DataFrame, columns: list[str]) -> Plot:
@@ -97,9 +109,11 @@ def _correlations(wide: pd.DataFrame, columns: list[str]) -> Plot:
     ax.set_yticks(range(len(columns)), columns, fontsize=7)
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
     ax.set_title("Correlations between observations", fontsize=10)
-    return Plot("Correlations between observations",
-                "Heatmap of the Pearson correlations between the cohort's observations",
-                png_bytes(fig))
+    return Plot(
+        "Correlations between observations",
+        "Heatmap of the Pearson correlations between the cohort's observations",
+        png_bytes(fig),
+    )
 
 
 def _targets(targets: list[dict[str, Any]]) -> Plot:
@@ -117,6 +131,9 @@ def _targets(targets: list[dict[str, Any]]) -> Plot:
     ax.set_xlabel("(measured - sourced target) / tolerance", fontsize=8)
     ax.set_title("Sourced targets: how far each measured figure is", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
-    return Plot("Sourced targets met",
-                "Dot plot of each measured figure's distance from its sourced target, in "
-                "tolerances; dots in the shaded band meet the target", png_bytes(fig))
+    return Plot(
+        "Sourced targets met",
+        "Dot plot of each measured figure's distance from its sourced target, in "
+        "tolerances; dots in the shaded band meet the target",
+        png_bytes(fig),
+    )

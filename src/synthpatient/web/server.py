@@ -21,27 +21,37 @@ def bind(settings: Settings) -> socket.socket:
         sock.bind((settings.host.strip("[]"), settings.port))
     except OSError as exc:
         sock.close()
-        raise FileIOError(f"Cannot listen on {settings.host}:{settings.port}: "
-                          f"{exc.strerror or exc}. Choose another --port (or 0 for any free one).") from None
+        raise FileIOError(
+            f"Cannot listen on {settings.host}:{settings.port}: "
+            f"{exc.strerror or exc}. Choose another --port (or 0 for any free one)."
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
 
-def make_server(settings: Settings, *, log_level: str = "warning") -> tuple[Any, socket.socket, Any]:
+def make_server(
+    settings: Settings, *, log_level: str = "warning"
+) -> tuple[Any, socket.socket, Any]:
     """(uvicorn server, its bound socket, the app); run it with ``server.run(sockets=[sock])``."""
     uvicorn = import_optional("uvicorn", extra="web", purpose="the web app")
     from synthpatient.web.app import create_app
 
     app = create_app(settings)
     sock = bind(settings)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
     return uvicorn.Server(config), sock, app
 
 
-def serve(settings: Settings, *, announce: Callable[[str], None] = print,
-          log_level: str = "warning", reveal_token: bool = True) -> None:
+def serve(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None] = print,
+    log_level: str = "warning",
+    reveal_token: bool = True,
+) -> None:
     """Serve until Ctrl-C; every session's temp folder is deleted on the way out.
 
     ``reveal_token=False`` keeps a token the user chose themselves off the screen (a made-up

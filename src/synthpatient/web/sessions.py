@@ -57,13 +57,13 @@ class Session:
     created: float = field(default_factory=time.monotonic)
     last_seen: float = field(default_factory=time.monotonic)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    conversation: Any = None           # synthpatient.knowledge.Conversation, made on first use
+    conversation: Any = None  # synthpatient.knowledge.Conversation, made on first use
     messages: list[dict[str, Any]] = field(default_factory=list)
     uploads: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)
-    busy: bool = False                 # a job of this session is queued or running
-    in_use: int = 0                    # requests using it now (changed under the store's lock)
+    busy: bool = False  # a job of this session is queued or running
+    in_use: int = 0  # requests using it now (changed under the store's lock)
 
     def workdir(self, *parts: str) -> Path:
         """A folder inside this session's temp folder, created on demand (names are ours)."""
@@ -74,8 +74,14 @@ class Session:
     @property
     def holds_work(self) -> bool:
         """True once the user has anything to lose: an upload, a result, a message, a job."""
-        return bool(self.busy or self.uploads or self.results or self.messages or self.jobs
-                    or self.conversation is not None)
+        return bool(
+            self.busy
+            or self.uploads
+            or self.results
+            or self.messages
+            or self.jobs
+            or self.conversation is not None
+        )
 
 
 class SessionStore:
@@ -89,8 +95,9 @@ class SessionStore:
         True
     """
 
-    def __init__(self, *, idle_timeout_s: float, max_sessions: int,
-                 root: Path | None = None) -> None:
+    def __init__(
+        self, *, idle_timeout_s: float, max_sessions: int, root: Path | None = None
+    ) -> None:
         self.idle_timeout_s = idle_timeout_s
         self.max_sessions = max_sessions
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="synthpatient-web-"))
@@ -148,7 +155,8 @@ class SessionStore:
                     raise CapacityError(
                         f"The server is full: its {self.max_sessions} sessions all hold "
                         "someone's work. Try again later (a session ends after "
-                        f"{minutes:g} minutes without a request).")
+                        f"{minutes:g} minutes without a request)."
+                    )
                 self._drop(min(empty, key=lambda s: s.last_seen).id, "recycled (it was empty)")
             session_id = new_id(32)
             session = Session(session_id, self.root / new_id(12), in_use=1)
@@ -172,8 +180,11 @@ class SessionStore:
 
     def _sweep_locked(self, now: float) -> int:
         self._last_sweep = now
-        expired = [s.id for s in self._sessions.values()
-                   if not s.busy and not s.in_use and now - s.last_seen > self.idle_timeout_s]
+        expired = [
+            s.id
+            for s in self._sessions.values()
+            if not s.busy and not s.in_use and now - s.last_seen > self.idle_timeout_s
+        ]
         for session_id in expired:
             self._drop(session_id, "idle too long")
         return len(expired)

@@ -39,8 +39,8 @@ class Settings:
     max_upload_columns: int = 300
     min_rows: int = 1
     max_rows: int = 200_000
-    #: FHIR NDJSON is written with every resource validated; above this many patients (or rows) it is
-    #: not offered (it would take minutes and gigabytes)
+    #: FHIR NDJSON is written with every resource validated; above this many patients (or
+    #: rows) it is not offered (it would take minutes and gigabytes)
     max_fhir_patients: int = 20_000
     #: a session and its files end after this long without a request (``--idle-minutes``)
     idle_timeout_s: float = 3600.0
@@ -58,14 +58,21 @@ class Settings:
         if not is_loopback(self.host) and not self.token:
             raise InvalidParameterError(
                 f"Listening on {self.host} (beyond this computer) needs a token: pass --token, "
-                "or let `synthpatient serve` make one.")
+                "or let `synthpatient serve` make one."
+            )
         if self.token is not None and len(self.token) < 8:
             raise InvalidParameterError("--token must be at least 8 characters long.")
         for name in ("max_upload_mb", "idle_timeout_s"):
             if getattr(self, name) <= 0:
                 raise InvalidParameterError(f"{name} must be greater than 0.")
-        for name in ("max_upload_rows", "max_upload_columns", "max_rows", "max_sessions",
-                     "workers", "min_rows"):
+        for name in (
+            "max_upload_rows",
+            "max_upload_columns",
+            "max_rows",
+            "max_sessions",
+            "workers",
+            "min_rows",
+        ):
             if getattr(self, name) < 1:
                 raise InvalidParameterError(f"{name} must be at least 1.")
 
