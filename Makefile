@@ -28,9 +28,13 @@ demo: $(VENV)/.core
 # The web app's browser tests drive Debian's Chromium (never a downloaded browser).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# Style (ruff), types (mypy on src/) and the tests: a finding in any of them fails the run.
 test: $(VENV)/.test
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Benchmarks compare against SDV when the optional `compare` extra is installed (SDV is

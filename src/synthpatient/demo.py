@@ -65,7 +65,7 @@ def run_demo(
         warnings.warn(f"No evaluation: {exc}", SynthPatientWarning, stacklevel=2)
     table = Table(synthetic, model.schema_)
     info = datasets.info(DATASET)
-    card = {
+    card: dict[str, Any] = {
         "title": f"{len(synthetic):,} synthetic patients like the bundled {DATASET} data",
         "description": info.description,
         "source": f"{info.title}: {info.source}",

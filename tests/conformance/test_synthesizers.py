@@ -5,6 +5,10 @@ never from class names, so a new backend is tested the day it is registered. Fix
 sized to seconds even on a busy machine (a table of 120 rows, training budgets of a few dozen
 steps): the suite checks the contract, not the quality; the real budgets are measured by the
 scripts in ``benchmarks/``.
+
+Longitudinal backends (``capabilities.longitudinal``) learn a long table and sample patients:
+they get a tiny long table with the same columns (40 patients, 2-5 visits each) and the same
+checks, with sizes counted in patients (distinct patient ids) instead of rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from tests.fake_llm_server import FakeLLMServer, Faults
 
 KEYS = available_synthesizers()
 N_ROWS = 120
+N_PATIENTS = 40
+KEY = "patient_id"
 # Tiny settings per backend for the suite (seconds each); empty means defaults.
 FAST_PARAMS: dict[str, dict] = {
     "ctgan": {
@@ -85,14 +91,61 @@ def _make(key: str, **extra) -> Synthesizer:
     return get_synthesizer_class(key)(**{**FAST_PARAMS.get(key, {}), **extra})
 
 
+def _longitudinal(key: str) -> bool:
+    return get_synthesizer_class(key).capabilities.longitudinal
+
+
+def make_long_table(n_patients: int, seed: int) -> pd.DataFrame:
+    """The clinical table's patients, each with 2-5 visits: identifiers, age, sex and smoking
+    constant per patient; visit day, BMI, HbA1c and LDL (sometimes missing) moving."""
+    rng = np.random.default_rng(seed)
+    patients = make_clinical_table(n_patients, seed=seed)
+    visits = rng.integers(2, 6, n_patients)
+    rows = patients.loc[np.repeat(np.arange(n_patients), visits)].reset_index(drop=True)
+    step = rng.normal(0, 1, len(rows))
+    start = np.r_[True, rows["patient_id"].to_numpy()[1:] != rows["patient_id"].to_numpy()[:-1]]
+    walk = pd.Series(step).groupby(np.cumsum(start)).cumsum().to_numpy()
+    gaps = np.where(start, 0, rng.integers(30, 200, len(rows)))
+    return pd.DataFrame(
+        {
+            KEY: rows[KEY],
+            "name": rows["name"],
+            "email": rows["email"],
+            "age": rows["age"],
+            "sex": rows["sex"],
+            "smoker": rows["smoker"],
+            "day": pd.Series(gaps).groupby(np.cumsum(start)).cumsum().to_numpy(),
+            "bmi": np.round(rows["bmi"] + walk, 1),
+            "hba1c": np.round(rows["hba1c"] + 0.2 * walk, 1),
+            "ldl": np.where(rng.random(len(rows)) < 0.15, np.nan, np.round(4 * rows["bmi"] + walk)),
+        }
+    )
+
+
+def _size(synth: Synthesizer, frame: pd.DataFrame) -> int:
+    """Rows, or patients for a longitudinal backend (its n counts patients)."""
+    return frame[KEY].nunique() if synth.capabilities.longitudinal else len(frame)
+
+
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     return make_clinical_table(N_ROWS, seed=1)
 
 
+@pytest.fixture(scope="module")
+def long_table() -> pd.DataFrame:
+    return make_long_table(N_PATIENTS, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tables(table, long_table):
+    """The training table a backend takes: rows, or a long table for longitudinal ones."""
+    return lambda key: long_table if _longitudinal(key) else table
+
+
 @pytest.fixture(scope="module", params=KEYS)
-def fitted(request, table):
-    return _make(request.param, seed=0).fit(table)
+def fitted(request, tables):
+    return _make(request.param, seed=0).fit(tables(request.param))
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -158,7 +211,8 @@ def test_sample_and_save_before_fit_raise(key, tmp_path):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_fit_returns_self_and_does_not_mutate_input(key, table):
+def test_fit_returns_self_and_does_not_mutate_input(key, tables):
+    table = tables(key)
     before = table.copy(deep=True)
     synth = _make(key, seed=0)
     assert synth.fit(table) is synth
@@ -166,10 +220,10 @@ def test_fit_returns_self_and_does_not_mutate_input(key, table):
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 257])
-def test_sizes_and_schema_conformance(fitted, table, n_rows):
+def test_sizes_and_schema_conformance(fitted, tables, n_rows):
     synthetic = fitted.sample(n_rows, seed=1)
-    assert len(synthetic) == n_rows
-    assert list(synthetic.columns) == list(table.columns)
+    assert _size(fitted, synthetic) == n_rows
+    assert list(synthetic.columns) == list(tables(fitted.key).columns)
     if n_rows:
         fitted.schema_.validate(synthetic)
 
@@ -200,7 +254,8 @@ def test_save_load_round_trip_gives_same_rows(fitted, tmp_path):
         assert arrays.files
 
 
-def test_identifiers_are_never_copied(fitted, table):
+def test_identifiers_are_never_copied(fitted, tables):
+    table = tables(fitted.key)
     synthetic = fitted.sample(300, seed=2)
     for column in ("patient_id", "name", "email"):
         assert fitted.schema_[column].kind == "identifier"
@@ -209,7 +264,7 @@ def test_identifiers_are_never_copied(fitted, table):
 
 def test_categorical_condition_honoured(fitted):
     synthetic = fitted.sample(120, conditions={"sex": "female"}, seed=3)
-    assert len(synthetic) == 120
+    assert _size(fitted, synthetic) == 120
     assert (synthetic["sex"] == "female").all()
 
 
@@ -217,7 +272,7 @@ def test_range_condition_honoured(fitted):
     if not fitted.capabilities.range_conditions:
         pytest.skip(f"{fitted.key} declares no range conditions")
     synthetic = fitted.sample(100, conditions={"age": (40, 65), "sex": "male"}, seed=3)
-    assert len(synthetic) == 100
+    assert _size(fitted, synthetic) == 100
     assert synthetic["age"].between(40, 65).all() and (synthetic["sex"] == "male").all()
 
 
@@ -232,17 +287,18 @@ def test_impossible_conditions_raise_clear_errors(fitted):
         fitted.sample(10, conditions={"patient_id": 3})
 
 
-def test_missing_values_handled(fitted, table):
+def test_missing_values_handled(fitted, tables):
     if not fitted.capabilities.handles_missing:
         pytest.skip(f"{fitted.key} declares no missing-value support")
-    synthetic = fitted.sample(2000, seed=4)
+    table = tables(fitted.key)
+    synthetic = fitted.sample(2000 if not fitted.capabilities.longitudinal else 600, seed=4)
     real_rate = table["ldl"].isna().mean()
     assert abs(synthetic["ldl"].isna().mean() - real_rate) < 0.06
     assert synthetic["age"].notna().all()
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_no_network_unless_declared(key, table, monkeypatch):
+def test_no_network_unless_declared(key, tables, monkeypatch):
     synth = _make(key, seed=0)
     if synth.uses_network():
         pytest.skip(f"{key} talks to a server by design")
@@ -251,4 +307,4 @@ def test_no_network_unless_declared(key, table, monkeypatch):
         raise AssertionError(f"{key} opened a network connection")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    synth.fit(table).sample(20, seed=0)
+    synth.fit(tables(key)).sample(20, seed=0)

@@ -57,7 +57,29 @@ BREAST_CANCER_COLUMNS = (
     + [f"worst_{f}" for f in FEATURES]
     + ["diagnosis"]
 )
-KEYS = ["breast_cancer", "diabetes"]
+KEYS = ["breast_cancer", "diabetes"]  # row-level tables: one row per patient
+ALL_KEYS = ["breast_cancer", "diabetes", "pbcseq"]
+PBCSEQ_UNITS = {
+    "id": None,
+    "futime": "days",
+    "status": None,
+    "trt": None,
+    "age": "years",
+    "sex": None,
+    "day": "days",
+    "ascites": None,
+    "hepato": None,
+    "spiders": None,
+    "edema": None,
+    "bili": "mg/dl",
+    "chol": "mg/dl",
+    "albumin": "g/dl",
+    "alk.phos": "U/l",
+    "ast": "U/ml",
+    "platelet": "per cubic ml/1000",
+    "protime": "seconds",
+    "stage": None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -169,17 +191,95 @@ def test_breast_cancer_info():
     assert texts["worst_radius"].startswith("Worst")
 
 
-# ------------------------------------------------------------------------------ both
+# ------------------------------------------------------------------------------ pbcseq
+
+
+@pytest.fixture(scope="module")
+def pbcseq() -> pd.DataFrame:
+    return datasets.load("pbcseq")
+
+
+def test_pbcseq_is_the_shipped_file_unchanged(pbcseq):
+    from importlib.resources import files
+
+    path = files("synthpatient.datasets").joinpath("data/pbcseq.csv")
+    raw = pd.read_csv(str(path))
+    assert pbcseq.shape == raw.shape == (1945, 19)
+    assert list(pbcseq.columns) == list(PBCSEQ_UNITS) == list(raw.columns)
+    pd.testing.assert_frame_equal(pbcseq.astype({"sex": str}), raw.astype({"sex": str}))
+    assert pbcseq["sex"].dtype == object and {type(v) for v in pbcseq["sex"]} == {str}
+    assert {str(t) for t in pbcseq.dtypes.drop("sex")} <= {"int64", "float64"}
+
+
+def test_pbcseq_is_longitudinal(pbcseq):
+    meta = datasets.info("pbcseq")
+    assert (meta.n_rows, meta.n_patients, meta.patient_key, meta.time) == (1945, 312, "id", "day")
+    assert meta.longitudinal and not datasets.info("diabetes").longitudinal
+    assert pbcseq["id"].nunique() == 312
+    visits = pbcseq.groupby("id").size()
+    assert (visits.min(), visits.max()) == (1, 16)
+    assert (pbcseq.groupby("id")["day"].min() == 0).all()  # day 0: enrolment
+    assert pbcseq.groupby("id")["day"].apply(lambda s: s.is_monotonic_increasing).all()
+    assert 13 < pbcseq["day"].max() / 365.25 < 15  # "up to 14 years"
+    static = pbcseq.groupby("id")[["futime", "status", "trt", "age", "sex"]].nunique()
+    assert (static == 1).all().all()
+
+
+def test_pbcseq_codes_and_units_hold(pbcseq):
+    meta = datasets.info("pbcseq")
+    assert {c.name: c.unit for c in meta.columns} == PBCSEQ_UNITS
+    texts = {c.name: c.description for c in meta.columns}
+    patients = pbcseq.drop_duplicates("id")
+    assert patients["sex"].value_counts().to_dict() == {"f": 276, "m": 36}
+    assert patients["status"].value_counts().to_dict() == {0: 143, 2: 140, 1: 29}
+    assert "0 censored, 1 liver transplant, 2 dead" in texts["status"]
+    # the file codes treatment 0/1 (not the documented 1/2): the arms' sizes tell which is which
+    assert patients["trt"].value_counts().to_dict() == {1: 158, 0: 154}
+    assert "1 D-penicillamine (158 patients), 0 placebo (154)" in texts["trt"]
+    assert set(pbcseq["edema"]) == {0.0, 0.5, 1.0} and set(pbcseq["stage"]) == {1, 2, 3, 4}
+    assert texts["day"].startswith("Days between enrolment and this visit")
+    assert pbcseq["bili"].between(0.1, 41).all() and pbcseq["albumin"].between(1, 8.1).all()
+    assert pbcseq["protime"].between(9, 36).all()
+    assert pbcseq.isna().sum()[lambda s: s > 0].to_dict() == {
+        "ascites": 60,
+        "hepato": 61,
+        "spiders": 58,
+        "chol": 821,
+        "alk.phos": 60,
+        "platelet": 73,
+    }
+    assert "survival 3.5-3" in meta.source and "Therneau" in meta.source
+    assert "Murtaugh" in meta.source and "Hepatology 1994" in meta.source
+    assert "LGPL-2 or later" in meta.licence
+    assert (meta.target, meta.task) == ("status", "classification")
+
+
+def test_pbcseq_splits_into_patients_and_visits(pbcseq):
+    from synthpatient.longitudinal import PatientTable
+
+    meta = datasets.info("pbcseq")
+    table = PatientTable.from_long(pbcseq, key=meta.patient_key, time=meta.time)
+    assert table.n_patients == meta.n_patients and len(table.events) == meta.n_rows
+    assert table.layout.static == ("futime", "status", "trt", "age", "sex")
+
+
+# ------------------------------------------------------------------------------ all
 
 
 def test_list_datasets_is_sorted_by_key():
     listed = datasets.list_datasets()
-    assert [meta.key for meta in listed] == KEYS
+    assert [meta.key for meta in listed] == ALL_KEYS
     assert all(isinstance(meta, datasets.DatasetInfo) for meta in listed)
-    assert listed == [datasets.info(key) for key in KEYS]
+    assert listed == [datasets.info(key) for key in ALL_KEYS]
 
 
 @pytest.mark.parametrize("key", KEYS)
+def test_row_level_tables_have_one_row_per_patient(key):
+    meta = datasets.info(key)
+    assert meta.n_patients == meta.n_rows and meta.patient_key is None and meta.time is None
+
+
+@pytest.mark.parametrize("key", ALL_KEYS)
 def test_info_matches_the_table(key):
     meta = datasets.info(key)
     frame = datasets.load(key)
@@ -198,7 +298,7 @@ def test_no_missing_values(key):
     assert not datasets.load(key).isna().any().any()
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", ALL_KEYS)
 def test_load_returns_a_fresh_copy(key):
     first = datasets.load(key)
     pristine = first.copy(deep=True)
@@ -228,7 +328,7 @@ def test_unknown_key_names_the_known_ones(call):
     assert isinstance(caught.value, KeyError) and isinstance(caught.value, SynthPatientError)
     message = str(caught.value)
     assert "'mimic'" in message
-    assert "Known datasets: breast_cancer, diabetes." in message
+    assert "Known datasets: breast_cancer, diabetes, pbcseq." in message
     assert "synthpatient datasets list" in message
 
 
@@ -236,7 +336,7 @@ def test_import_and_info_do_not_import_scikit_learn():
     code = (
         "import sys\n"
         "from synthpatient import datasets\n"
-        "datasets.list_datasets(); datasets.info('diabetes')\n"
+        "datasets.list_datasets(); datasets.info('diabetes'); datasets.load('pbcseq')\n"
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'\n"
     )
     result = subprocess.run(

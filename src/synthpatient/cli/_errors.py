@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -40,7 +41,14 @@ _OUT_OF_MEMORY = (
 )
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     err.print(f"[yellow]Warning:[/] {_escape(str(message))}", markup=True)
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,13 @@ from rich.table import Table
 
 from synthpatient.cli._errors import err, handled
 from synthpatient.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from synthpatient.rules import RuleSet
+    from synthpatient.schema import Schema
+    from synthpatient.synthesizers import Synthesizer
 
 app = typer.Typer(
     name="synthpatient",
@@ -116,7 +123,7 @@ def _load_data(
     schema_path: Path | None,
     identifiers: list[str] | None,
     categorical: list[str] | None,
-):  # type: ignore[no-untyped-def]
+) -> tuple[pd.DataFrame, Schema]:
     from synthpatient._io import read_table
     from synthpatient.schema import Schema, explain_schema
 
@@ -166,7 +173,7 @@ def _synthesizer_params(
     epsilon: float | None = None,
     delta: float | None = None,
     params: list[str] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> tuple[Synthesizer, int]:
     from synthpatient._random import fresh_seed
     from synthpatient.synthesizers import get_synthesizer_class
 
@@ -680,7 +687,7 @@ def evaluate(
             out.print(f"Row-level rule flags of the synthetic table written to {flags}")
 
 
-def _rules(value: str):  # type: ignore[no-untyped-def]
+def _rules(value: str) -> RuleSet:
     from synthpatient.rules import RuleSet, list_rule_packs, load_rule_pack
 
     if value in list_rule_packs():
@@ -814,7 +821,7 @@ def benchmark(
                 "--llm-base-url and --llm-model go together: give both "
                 "to benchmark the prompted LLM, or neither."
             )
-        llm = (
+        llm: dict[str, Any] | None = (
             None
             if llm_base_url is None
             else {"base_url": llm_base_url, "model": llm_model, "api_key_env": llm_api_key_env}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from synthpatient.cli._errors import BAD_INPUT, err, handled
 from synthpatient.cli.app import app, out
+
+if TYPE_CHECKING:
+    from synthpatient.knowledge.conversation import Conversation, Reply
 
 OutDir = Annotated[
     Path,
@@ -40,7 +43,7 @@ def _conversation(
     llm_base_url: str | None,
     llm_model: str | None,
     llm_key_env: str,
-):  # type: ignore[no-untyped-def]
+) -> Conversation:
     from synthpatient.knowledge.conversation import Conversation
 
     parser = None
@@ -53,7 +56,7 @@ def _conversation(
     return Conversation(out_dir=out_dir, overwrite=overwrite, parser=parser)
 
 
-def _show(reply) -> None:  # type: ignore[no-untyped-def]
+def _show(reply: Reply) -> None:
     style = {"clarify": "yellow", "generated": "green", "exported": "green"}.get(reply.kind)
     from rich.markup import escape
 
@@ -93,7 +96,12 @@ def ask(
     with handled():
         chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
         reply = chat.send(text)
-        if reply.kind == "confirm" and seed is not None and reply.request.seed is None:
+        if (
+            reply.kind == "confirm"
+            and seed is not None
+            and reply.request is not None
+            and reply.request.seed is None
+        ):
             chat.pending = reply.request.model_copy(update={"seed": seed})
             reply.text = f"I understood: {chat.pending.describe(chat.kb)}. Generate it?"
         _show_or_fail(reply)
@@ -103,7 +111,7 @@ def ask(
             _show_or_fail(reply)
 
 
-def _show_or_fail(reply) -> None:  # type: ignore[no-untyped-def]
+def _show_or_fail(reply: Reply) -> None:
     """A one-shot ``ask`` that could not be done is an error: one line on stderr, exit 2, so
     that scripts reading stdout never take the message for a result."""
     if reply.kind != "clarify":

@@ -1,17 +1,21 @@
 """Bundled real clinical datasets, each with column descriptions, units, source and licence.
 
-The tables are read at run time from the files that ship inside scikit-learn: nothing is
-downloaded, everything works offline, and no patient data is copied into synthpatient.
+The row-level tables are read at run time from the files that ship inside scikit-learn; the
+longitudinal one (``pbcseq``: several visits per patient) ships inside synthpatient, with its
+source and licence. Nothing is downloaded and everything works offline.
 
 Examples:
     >>> from synthpatient import datasets
     >>> [meta.key for meta in datasets.list_datasets()]
-    ['breast_cancer', 'diabetes']
+    ['breast_cancer', 'diabetes', 'pbcseq']
     >>> real = datasets.load("diabetes")      # 442 patients, raw clinical units
     >>> real.shape
     (442, 11)
     >>> datasets.info("diabetes").target
     'progression'
+    >>> meta = datasets.info("pbcseq")        # 1,945 visits of 312 patients
+    >>> meta.n_patients, meta.patient_key, meta.time
+    (312, 'id', 'day')
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def list_datasets() -> list[DatasetInfo]:
         ...     print(meta.key, meta.n_rows, meta.task)
         breast_cancer 569 classification
         diabetes 442 regression
+        pbcseq 1945 classification
     """
     return [CATALOG[key][0] for key in sorted(CATALOG)]
 
@@ -81,7 +86,8 @@ def info(key: str) -> DatasetInfo:
 
 
 def load(key: str) -> pd.DataFrame:
-    """Load a bundled dataset as a DataFrame, read offline from scikit-learn's files.
+    """Load a bundled dataset as a DataFrame, read offline (from scikit-learn's files or this
+    package's).
 
     Every call returns a fresh copy: changing it never changes what the next call returns.
 
@@ -89,8 +95,9 @@ def load(key: str) -> pd.DataFrame:
         key: The dataset's key, one of those :func:`list_datasets` returns.
 
     Returns:
-        One row per patient, with the columns (and in the order) that ``info(key).columns``
-        describes.
+        One row per patient (per visit for a longitudinal dataset, whose
+        ``info(key).patient_key`` and ``info(key).time`` name the patient id and time columns),
+        with the columns (and in the order) that ``info(key).columns`` describes.
 
     Raises:
         UnknownDatasetError: ``key`` is not a bundled dataset (also a ``KeyError``); the

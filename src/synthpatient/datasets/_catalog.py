@@ -1,8 +1,11 @@
-"""The catalogue of bundled datasets: real clinical tables read from the scikit-learn wheel.
+"""The catalogue of bundled datasets: real clinical tables, read offline.
 
-Nothing is downloaded and nothing is copied into this repository: the raw files ship inside
-scikit-learn (BSD-3-Clause), and each loader renames the columns to meaningful names and keeps
-the raw clinical units.
+Nothing is downloaded. The row-level tables are read from the raw files that ship inside
+scikit-learn (BSD-3-Clause), and their loaders rename the columns to meaningful names and keep
+the raw clinical units. The longitudinal table (``pbcseq``, several visits per patient) ships
+in this package (``datasets/data/pbcseq.csv``), exported unchanged from R's ``survival``
+package; its column names are kept as the source spells them (``alk.phos`` included), since
+they are already meaningful and every analysis of the data uses them.
 
 The descriptions (names, units, sources) are written out here rather than read from
 scikit-learn, so that listing the datasets and reading their descriptions never imports
@@ -43,13 +46,18 @@ class DatasetInfo:
         key: The name to pass to ``load`` and ``info``.
         title: A one-line title.
         description: Who the patients are and what was measured.
-        n_rows: Number of rows (patients) in the table.
+        n_rows: Number of rows in the table: patients, or visits for a longitudinal table.
         n_columns: Number of columns, the target included.
         source: The citation of the original data.
         licence: The terms the data are distributed under.
         target: The column a model would usually predict, or ``None``.
         task: ``"regression"`` or ``"classification"`` on ``target``, or ``None``.
         columns: Every column, in the order of the DataFrame.
+        n_patients: Number of patients (equal to ``n_rows`` for a row-level table).
+        patient_key: The patient id column of a longitudinal table (several rows per patient),
+            or ``None`` for a table with one row per patient.
+        time: The time column of a longitudinal table, or ``None``. With ``patient_key`` it
+            is what ``PatientTable.from_long(load(key), key=..., time=...)`` needs.
     """
 
     key: str
@@ -62,6 +70,18 @@ class DatasetInfo:
     target: str | None
     task: Literal["regression", "classification"] | None
     columns: tuple[ColumnInfo, ...]
+    n_patients: int | None = None
+    patient_key: str | None = None
+    time: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_patients is None:  # a row-level table: one row per patient
+            object.__setattr__(self, "n_patients", self.n_rows)
+
+    @property
+    def longitudinal(self) -> bool:
+        """Whether the table has several rows (visits) per patient."""
+        return self.patient_key is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,12 +260,113 @@ def _load_breast_cancer() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# pbcseq (longitudinal)
+# --------------------------------------------------------------------------------------------
+
+# (name, description, unit): the names and units of survival's documentation (pbcseq.Rd,
+# with the units of the pbc trial's other releases where it gives none).
+_PBCSEQ_COLUMNS = (
+    ("id", "Case number: the patient's id in the trial (1 to 312)", None),
+    (
+        "futime",
+        "Days between registration and the earlier of death, liver transplantation or the "
+        "study analysis in July 1986 (the same on every visit of a patient)",
+        "days",
+    ),
+    (
+        "status",
+        "Status at the end of follow-up: 0 censored, 1 liver transplant, 2 dead",
+        None,
+    ),
+    (
+        "trt",
+        "Randomised treatment, coded 0/1 in the file (survival's documentation says 1/2): "
+        "1 D-penicillamine (158 patients), 0 placebo (154), the arms' sizes in the trial",
+        None,
+    ),
+    ("age", "Age at registration", "years"),
+    ("sex", "Sex: 'f' female, 'm' male", None),
+    (
+        "day",
+        "Days between enrolment and this visit; the measurements on the row refer to this visit",
+        "days",
+    ),
+    ("ascites", "Presence of ascites (0 no, 1 yes)", None),
+    ("hepato", "Presence of hepatomegaly or enlarged liver (0 no, 1 yes)", None),
+    ("spiders", "Blood vessel malformations in the skin (spider angiomas; 0 no, 1 yes)", None),
+    (
+        "edema",
+        "Oedema: 0 none, 0.5 untreated or successfully treated, 1 oedema despite diuretic therapy",
+        None,
+    ),
+    ("bili", "Serum bilirubin", "mg/dl"),
+    ("chol", "Serum cholesterol (often missing after the first visit)", "mg/dl"),
+    ("albumin", "Serum albumin", "g/dl"),
+    ("alk.phos", "Alkaline phosphatase", "U/l"),
+    ("ast", "Aspartate aminotransferase, once called SGOT", "U/ml"),
+    ("platelet", "Platelet count, per cubic ml / 1000", "per cubic ml/1000"),
+    ("protime", "Standardised blood clotting (prothrombin) time", "seconds"),
+    ("stage", "Histologic stage of disease, 1 to 4 (needs a biopsy)", None),
+)
+
+_PBCSEQ = DatasetInfo(
+    key="pbcseq",
+    title="Mayo Clinic PBC trial, sequential visits (312 patients, 1,945 visits)",
+    description=(
+        "The 312 randomised patients of the Mayo Clinic trial of D-penicillamine in primary "
+        "biliary cholangitis (cirrhosis), 1974-1984, with their follow-up visits: one row per "
+        "visit (1 to 16 per patient, up to 14 years after enrolment) with bilirubin, albumin, "
+        "prothrombin time and other laboratory values and signs; age, sex, treatment, "
+        "follow-up time and status are the same on every visit of a patient. A longitudinal "
+        "table: the patient key is 'id' and the time 'day'. Missing values (mostly "
+        "cholesterol) are kept as missing; visits just before death or transplant often lack "
+        "the full laboratory battery, so missingness may be informative."
+    ),
+    n_rows=1945,
+    n_columns=len(_PBCSEQ_COLUMNS),
+    source=(
+        "R package survival 3.5-3 (survival::pbcseq), exported unchanged with "
+        "write.csv(survival::pbcseq, row.names=FALSE). Data from Therneau T, Grambsch P. "
+        "Modeling Survival Data: Extending the Cox Model. Springer, 2000; and Murtaugh PA et "
+        "al. Primary biliary cirrhosis: prediction of short-term survival based on repeated "
+        "patient visits. Hepatology 1994;20(1):126-134."
+    ),
+    licence=(
+        "LGPL-2 or later, the licence of the R survival package it is distributed with "
+        "(survival 3.5-3)."
+    ),
+    target="status",
+    task="classification",
+    columns=tuple(ColumnInfo(name, text, unit) for name, text, unit in _PBCSEQ_COLUMNS),
+    n_patients=312,
+    patient_key="id",
+    time="day",
+)
+
+
+def _load_pbcseq() -> pd.DataFrame:
+    from importlib.resources import files
+
+    with files("synthpatient.datasets").joinpath("data/pbcseq.csv").open("rb") as handle:
+        frame = pd.read_csv(handle)
+    # Plain str labels in an object column, as for breast_cancer's diagnosis, so that the
+    # table reads the same with pandas 2 and 3.
+    frame["sex"] = pd.Series(
+        [str(value) for value in frame["sex"]], index=frame.index, dtype=object
+    )
+    if frame["id"].nunique() != _PBCSEQ.n_patients:
+        raise RuntimeError("The bundled pbcseq.csv is damaged; reinstall synthpatient.")
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
 # the catalogue
 # --------------------------------------------------------------------------------------------
 
 CATALOG: dict[str, tuple[DatasetInfo, Callable[[], pd.DataFrame]]] = {
     "breast_cancer": (_BREAST_CANCER, _load_breast_cancer),
     "diabetes": (_DIABETES, _load_diabetes),
+    "pbcseq": (_PBCSEQ, _load_pbcseq),
 }
 
 
@@ -257,9 +378,9 @@ def _cached_frame(key: str) -> pd.DataFrame:
     expected = [column.name for column in meta.columns]
     if frame.shape != (meta.n_rows, meta.n_columns) or list(frame.columns) != expected:
         raise RuntimeError(
-            f"The '{key}' table of this scikit-learn release does not match "
-            f"synthpatient's description of it (shape {frame.shape}); "
-            "synthpatient needs an update."
+            f"The '{key}' table as read (shape {frame.shape}) does not match synthpatient's "
+            "description of it: a new scikit-learn release or a damaged installation; "
+            "synthpatient needs an update or a reinstall."
         )
     return frame
 

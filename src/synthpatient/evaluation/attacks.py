@@ -359,7 +359,7 @@ class MembershipInference(Metric):
         result = membership_inference(
             inputs.real,
             inputs.synthetic,
-            inputs.holdout,  # type: ignore[arg-type]
+            inputs.holdout,
             schema=inputs.schema,
             seed=inputs.seed,
             **self.get_params(),
@@ -419,7 +419,7 @@ class AttributeInference(Metric):
         result = attribute_inference(
             inputs.real,
             inputs.synthetic,
-            inputs.holdout,  # type: ignore[arg-type]
+            inputs.holdout,
             inputs.sensitive,  # type: ignore[arg-type]
             schema=inputs.schema,
             seed=inputs.seed,

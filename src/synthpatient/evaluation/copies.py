@@ -219,7 +219,7 @@ class CopiedFromExamples(Metric):
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
         result = copied_from_examples(
             inputs.synthetic,
-            inputs.examples,  # type: ignore[arg-type]
+            inputs.examples,
             schema=inputs.schema,
         )
         return result.score, flat_details(result)

@@ -291,7 +291,7 @@ class DCR(_NearestRowMetric):
         result = dcr(
             inputs.real,
             inputs.synthetic,
-            inputs.holdout,  # type: ignore[arg-type]
+            inputs.holdout,
             schema=inputs.schema,
             seed=inputs.seed,
             **self.get_params(),
@@ -330,7 +330,7 @@ class NNDR(_NearestRowMetric):
         result = nndr(
             inputs.real,
             inputs.synthetic,
-            inputs.holdout,  # type: ignore[arg-type]
+            inputs.holdout,
             schema=inputs.schema,
             seed=inputs.seed,
             **self.get_params(),

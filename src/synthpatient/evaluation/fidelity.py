@@ -49,7 +49,6 @@ from synthpatient.evaluation.similarity import (
     ContingencySimilarity,
     CorrelationSimilarity,
     KSComplement,
-    SdType,
     TVComplement,
     _as_datetime,
     _codes,
@@ -61,6 +60,7 @@ from synthpatient.evaluation.similarity import (
     discretize,
     ks_statistic,
 )
+from synthpatient.schema import SdType
 
 __all__ = [
     "CONTINUOUS",
@@ -215,9 +215,12 @@ def column_pair_trends(
         metric, correlations = ContingencySimilarity.key, (_NAN, _NAN)
         if a.continuous and b.continuous:
             metric = CorrelationSimilarity.key
+            # continuous columns always carry their values (None is for categorical ones)
+            assert a.real is not None and b.real is not None
+            assert a.synthetic is not None and b.synthetic is not None
             details = _correlation_breakdown(
                 (a.real, b.real),
-                (a.synthetic, b.synthetic),  # type: ignore[arg-type]
+                (a.synthetic, b.synthetic),
                 max(real_correlation_threshold, 0.0),
                 a.constant or b.constant,
             )
@@ -230,15 +233,16 @@ def column_pair_trends(
             details = {"score": _NAN, "meets_threshold": False, "similarity": _NAN}
         else:
             r1, r2, s1, s2 = a.real_labels, b.real_labels, a.synth_labels, b.synth_labels
+            assert r1 is not None and r2 is not None and s1 is not None and s2 is not None
             if subsample:  # real first, then synthetic, as SDMetrics samples them
                 real_rows = permutation(n_real)[: min(subsample, n_real)]
                 synth_rows = permutation(n_synth)[: min(subsample, n_synth)]
                 r1, r2 = r1[real_rows], r2[real_rows]
-                s1, s2 = s1[synth_rows], s2[synth_rows]  # type: ignore[index]
+                s1, s2 = s1[synth_rows], s2[synth_rows]
             details = _contingency_breakdown(
                 (r1, r2),
                 (s1, s2),
-                b.n_labels,  # type: ignore[arg-type]
+                b.n_labels,
                 max(real_association_threshold, 0.0),
                 (a.declared, b.declared),
             )

@@ -24,7 +24,7 @@ The QualityReport built from them (which bins numbers differently) is in
 
 import sys
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,6 @@ from synthpatient.errors import DataError
 from synthpatient.evaluation._metric import ColumnMetric, MetricResult
 from synthpatient.schema import utc_datetimes
 
-SdType = Literal["numerical", "categorical", "boolean", "datetime"]
 #: sdtypes scored as continuous (KSComplement, Pearson) and as discrete (TVComplement,
 #: contingency tables); "ordinal" is accepted because SDMetrics accepts it. Any other sdtype
 #: (id, pii, text, ...) is ignored, as SDMetrics ignores it.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.schema import ColumnSpec, Schema
+from synthpatient.schema import ColumnKind, ColumnSpec, Schema
 
 FEMALE_VALUES = {"female", "f", "woman", "women", "girl", "w"}
 MALE_VALUES = {"male", "m", "man", "men", "boy"}
@@ -266,7 +266,7 @@ def _infer(table: pd.DataFrame) -> Schema:
             specs.append(inferred[str(name)])
             continue
         dtype = table[name].dtype
-        kind = (
+        kind: ColumnKind = (
             "boolean"
             if pd.api.types.is_bool_dtype(dtype)
             else "datetime"

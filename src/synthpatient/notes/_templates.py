@@ -265,8 +265,8 @@ class TemplateWriter:
         )
         for column in columns:
             if paired and column.role in ("sbp", "dbp"):
-                if column.role == "sbp":
-                    systolic, diastolic = pair  # type: ignore[misc]
+                systolic, diastolic = pair
+                if column.role == "sbp" and systolic is not None and diastolic is not None:
                     text = (
                         f"{format_number(float(row[systolic.name]), 0)}/"
                         f"{format_number(float(row[diastolic.name]), 0)} mmHg"
@@ -302,7 +302,9 @@ class TemplateWriter:
     def _flags(
         self, row: Mapping[str, Any], rng: np.random.Generator, used: set[str], pronoun: str
     ) -> str:
-        verb_phrases, label_phrases, missing = [], [], []
+        verb_phrases: list[str] = []
+        label_phrases: list[str] = []
+        missing: list[str] = []
         for column in self.profile.by_role("generic_boolean"):
             used.add(column.name)
             value = row.get(column.name)

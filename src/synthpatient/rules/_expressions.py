@@ -198,7 +198,7 @@ def _constant(node: ast.Constant) -> Any:
     value = node.value
     if value is None or isinstance(value, bool | str):
         return value
-    if type(value) in (int, float):
+    if isinstance(value, int | float):  # bool was returned above
         try:
             return np.float64(value)  # floats only: no unbounded Python-int arithmetic
         except OverflowError:
@@ -333,15 +333,15 @@ def _apply(node: ast.AST, values: list[Any]) -> Any:
 
 def _power(node: ast.BinOp, base: Any, exponent: Any) -> Any:
     base, exponent = _number(node, base, False), _number(node, exponent, False)
-    too_big = np.count_nonzero(np.abs(exponent) > MAX_EXPONENT)  # NaN compares False
+    too_big = int(np.count_nonzero(np.abs(exponent) > MAX_EXPONENT))  # NaN compares False
     if too_big:
         raise ExpressionError(
             f"`{_show(node)}` raises to a power above {MAX_EXPONENT:,.0f} in "
             f"absolute value{_on_rows(too_big, exponent)}; use a smaller power"
         )
     result = np.power(base, exponent)
-    overflow = np.count_nonzero(
-        np.isinf(result) & np.isfinite(base) & np.isfinite(exponent) & (base != 0)
+    overflow = int(
+        np.count_nonzero(np.isinf(result) & np.isfinite(base) & np.isfinite(exponent) & (base != 0))
     )
     if overflow:
         raise ExpressionError(

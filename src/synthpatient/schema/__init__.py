@@ -8,21 +8,32 @@ from synthpatient.schema._infer import (
     infer_schema,
     normalise_name,
 )
-from synthpatient.schema._spec import LEARNED_KINDS, ColumnKind, ColumnSpec, Schema
+from synthpatient.schema._patients import (
+    CONSTANT_SHARE,
+    GroupProfile,
+    codes_of,
+    group_profile,
+)
+from synthpatient.schema._spec import LEARNED_KINDS, ColumnKind, ColumnSpec, Schema, SdType
 from synthpatient.schema._validate import category_key, coerce_column, coerce_frame
 
 __all__ = [
+    "CONSTANT_SHARE",
     "DATE_RANGE_TEXT",
     "LEARNED_KINDS",
     "ColumnDecision",
     "ColumnKind",
+    "SdType",
     "ColumnSpec",
+    "GroupProfile",
     "Schema",
     "category_key",
     "check_table",
+    "codes_of",
     "coerce_column",
     "coerce_frame",
     "explain_schema",
+    "group_profile",
     "infer_schema",
     "normalise_name",
     "utc_datetimes",

@@ -343,7 +343,7 @@ def _one_to_one(column: Column, key: PatientKey, profile: GroupProfile) -> _Verd
 
 def _content_type(column: Column) -> str:
     if column.family == "text" and column.text.content in IDENTIFIER_TYPES:
-        return column.text.content  # type: ignore[return-value]
+        return column.text.content
     if column.family == "text" and column.text.worldwide_names:
         return "name"  # already an identifier: only how it is regenerated is chosen here
     return "integer_id" if column.integral else "string_id"
@@ -352,8 +352,14 @@ def _content_type(column: Column) -> str:
 def _identifier(column: Column, id_type: str | None) -> ColumnSpec:
     if id_type not in (*IDENTIFIER_TYPES, "integer_id", "string_id"):
         id_type = "integer_id" if column.integral else "string_id"
-    return ColumnSpec(
-        name=column.name, kind="identifier", identifier_type=id_type, nullable=column.nullable
+    # pydantic checks the identifier type against IdentifierType
+    return ColumnSpec.model_validate(
+        {
+            "name": column.name,
+            "kind": "identifier",
+            "identifier_type": id_type,
+            "nullable": column.nullable,
+        }
     )
 
 
@@ -532,7 +538,7 @@ def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
 def _plain(value: object) -> str | int | float | bool:
     """numpy scalars -> Python ones, so categories serialise to JSON as they look."""
     if isinstance(value, np.generic):
-        return value.item()  # type: ignore[no-any-return]
+        return value.item()
     return value  # type: ignore[return-value]
 
 

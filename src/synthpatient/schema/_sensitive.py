@@ -222,9 +222,9 @@ def detect_content(values: Sequence[str]) -> tuple[str | None, float]:
     share = _share(values, _street_pattern())
     if share >= 0.6:
         return "address", share
-    content, share = _name_content(values)
-    if content is not None:
-        return content, share
+    name_content, share = _name_content(values)
+    if name_content is not None:
+        return name_content, share
     share = _code_content(values)
     if share >= 0.9:
         return "code", share

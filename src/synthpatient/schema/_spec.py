@@ -35,6 +35,9 @@ IdentifierType = Literal[
 ]
 CategoryValue = str | int | float | bool
 
+#: SDMetrics' names for the kinds of learned columns.
+SdType = Literal["numerical", "categorical", "boolean", "datetime"]
+
 #: Kinds a synthesizer learns from. Identifiers and free text never are: they are regenerated.
 LEARNED_KINDS: frozenset[str] = frozenset(
     {"numeric", "integer", "categorical", "boolean", "datetime"}
@@ -163,9 +166,9 @@ class Schema(BaseModel):
         new = ColumnSpec.model_validate(data)
         return Schema(columns=tuple(new if c.name == name else c for c in self.columns))
 
-    def sdtypes(self) -> dict[str, str]:
+    def sdtypes(self) -> dict[str, SdType]:
         """SDMetrics-style types of the learned columns, for the evaluation suite."""
-        mapping = {
+        mapping: dict[str, SdType] = {
             "numeric": "numerical",
             "integer": "numerical",
             "categorical": "categorical",

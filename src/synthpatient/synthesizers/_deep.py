@@ -241,7 +241,8 @@ class DeepSynthesizer(Synthesizer):
             "validation_rows": int(n_valid),
             "max_modes": self._max_modes(n_rows),
         }
-        self.privacy_spent_ = None
+        # epsilon/delta spent, and a caveat in words when a bound was read from the data
+        self.privacy_spent_: dict[str, Any] | None = None
         if spent is not None:
             self.privacy_spent_ = dict(spent)
             if read_from_data:
@@ -357,6 +358,7 @@ class DeepSynthesizer(Synthesizer):
             (native,) = conditions
             d = self._discrete_blocks()[native.column]
             column = self.transform_.conditional_blocks[d][1]
+            assert isinstance(column, DiscreteColumn)  # conditional blocks are discrete columns
             cond = self.sampler_.fixed(n_rows, d, column.codes(pd.Series([native.value]))[0])
         else:
             cond = self.sampler_.sample_original(n_rows, rng)
@@ -378,6 +380,7 @@ class DeepSynthesizer(Synthesizer):
     def _category_share(self, cond: Condition, discrete: dict[str, int]) -> float:
         d = discrete[cond.column]
         column = self.transform_.conditional_blocks[d][1]
+        assert isinstance(column, DiscreteColumn)  # conditional blocks are discrete columns
         return self.sampler_.probability(d, int(column.codes(pd.Series([cond.value]))[0]))
 
     # -- state ---------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ or description states); otherwise they are drawn without regard to sex, never gu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,7 @@ from synthpatient.schema import ColumnSpec, Schema, category_key
 POOL_SIZE = 4096
 
 
-def _faker(rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _faker(rng: np.random.Generator) -> Any:  # a Faker (imported lazily)
     from faker import Faker  # lazy: Faker takes a while to import
 
     fake = Faker("en_US")
@@ -30,7 +32,7 @@ def _faker(rng: np.random.Generator):  # type: ignore[no-untyped-def]
     return fake
 
 
-def _pool(rng: np.random.Generator, make, size: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _pool(rng: np.random.Generator, make: Callable[[], Any], size: int) -> np.ndarray:
     pool = np.array([make() for _ in range(min(size, POOL_SIZE))], dtype=object)
     return pool[rng.integers(0, len(pool), size=size)]
 
@@ -117,7 +119,7 @@ def sex_of_rows(schema: Schema, frame: pd.DataFrame) -> np.ndarray | None:
     return None
 
 
-def _sexed_pool(rng: np.random.Generator, makers: tuple, sex: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _sexed_pool(rng: np.random.Generator, makers: tuple, sex: np.ndarray) -> np.ndarray:
     """One value per row from the female, male or unconditioned maker, as the row's sex says."""
     female, male, neutral = makers
     values = np.empty(len(sex), dtype=object)

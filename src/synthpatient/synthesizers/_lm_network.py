@@ -110,7 +110,7 @@ def build_network(
         if e is not None:
             padded[j, : len(e)] = np.clip(e, -1e3, 1e3)
 
-    class TabularTransformer(nn.Module):  # type: ignore[misc, name-defined]
+    class TabularTransformer(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(self) -> None:
             super().__init__()
             self.embed = nn.Embedding(layout.n_tokens, d_model)
@@ -217,7 +217,8 @@ def build_network(
             """(N, n_symbols of column j): log-probabilities of column j's symbols; ``shift``
             (N,) moves an ordered column's mixture means."""
             start, size = int(layout.offsets[j]), layout.n_symbols[j]
-            if edges[j] is None:
+            column_edges = edges[j]
+            if column_edges is None:
                 weight = self.head.weight[start : start + size]
                 bias = self.head.bias[start : start + size]
                 return torch.log_softmax(hidden @ weight.T + bias, dim=-1)
@@ -231,7 +232,7 @@ def build_network(
             if shift is not None:
                 means = means + shift.unsqueeze(-1)
             scales = torch.nn.functional.softplus(params[:, 2 * MIXTURE : 3 * MIXTURE]) + 0.02
-            cuts = self.edges[j, : len(edges[j])]  # (n_values + 1,)
+            cuts = self.edges[j, : len(column_edges)]  # (n_values + 1,)
             z = (cuts.view(1, 1, -1) - means.unsqueeze(-1)) / scales.unsqueeze(-1)
             cdf = torch.special.ndtr(z)  # (N, M, n_values + 1)
             mass = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(1e-12).log()

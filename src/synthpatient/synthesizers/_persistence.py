@@ -171,7 +171,8 @@ def write_model(
         {"format": MODEL_FORMAT, **manifest, "arrays": inventory}, indent=2, default=_numpy_scalar
     )
     with atomic_folder(path, overwrite=overwrite) as tmp:
-        np.savez(tmp / ARRAYS, **stored)
+        # numpy's stub types **arrays against its keyword allow_pickle too; they are arrays
+        np.savez(tmp / ARRAYS, **stored)  # type: ignore[arg-type]
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
 

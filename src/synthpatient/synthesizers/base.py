@@ -60,6 +60,9 @@ class Capabilities:
         writes_text: writes free-text columns for the rows of a base model; its structured
             columns are that model's.
         fine_tunes: can fine-tune a local pretrained checkpoint given as ``base_model``.
+        longitudinal: ``fit`` takes a long table (several rows per patient, a patient key and
+            a time column) and ``sample(n)`` returns the rows of ``n`` new patients;
+            conditions apply to patient (static) columns and return whole patients.
         extra: the pip extra it needs (``pip install 'synthpatient[extra]'``), or None.
     """
 
@@ -71,6 +74,7 @@ class Capabilities:
     differentially_private: bool = False
     writes_text: bool = False
     fine_tunes: bool = False
+    longitudinal: bool = False
     extra: str | None = None
 
 

@@ -90,7 +90,9 @@ class GaussianCopulaSynthesizer(Synthesizer):
         self.marginals_: list[Marginal] = []
         for spec in specs:
             if spec.kind in ("categorical", "boolean"):
-                categories = list(spec.categories) if spec.kind == "categorical" else [True, False]
+                categories = (
+                    list(spec.categories or ()) if spec.kind == "categorical" else [True, False]
+                )
                 self.marginals_.append(CategoricalMarginal.fit(data[spec.name], categories))
             else:
                 self.marginals_.append(

@@ -42,7 +42,7 @@ def _networks() -> tuple[type, type]:
     torch = import_torch()
     nn = torch.nn
 
-    class Residual(nn.Module):  # type: ignore[misc,name-defined]
+    class Residual(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(self, n_in: int, n_out: int) -> None:
             super().__init__()
             self.fc, self.bn, self.relu = nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.ReLU()
@@ -50,7 +50,7 @@ def _networks() -> tuple[type, type]:
         def forward(self, x: Any) -> Any:
             return torch.cat([self.relu(self.bn(self.fc(x))), x], dim=1)
 
-    class Generator(nn.Module):  # type: ignore[misc,name-defined]
+    class Generator(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(
             self, embedding_dim: int, cond_dim: int, dims: Sequence[int], data_dim: int
         ) -> None:
@@ -67,7 +67,7 @@ def _networks() -> tuple[type, type]:
         def forward(self, z: Any, cond: Any) -> Any:
             return self.seq(torch.cat([z, cond], dim=1))
 
-    class Critic(nn.Module):  # type: ignore[misc,name-defined]
+    class Critic(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(self, input_dim: int, dims: Sequence[int], pac: int) -> None:
             super().__init__()
             self.pac_dim = input_dim * pac

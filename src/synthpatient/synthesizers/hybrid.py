@@ -180,9 +180,10 @@ class HybridSynthesizer(Synthesizer):
         self._check_columns(schema)
         structured = Schema(columns=tuple(schema.learned))
         self.base_model_ = self._make_base().fit(data, schema=structured)
-        if getattr(self.base_model_, "privacy_spent_", None) is not None:
+        spent = getattr(self.base_model_, "privacy_spent_", None)
+        if spent is not None:
             # notes are written from synthetic rows only: post-processing, same guarantee
-            self.privacy_spent_ = self.base_model_.privacy_spent_
+            self.privacy_spent_ = spent
 
     def _check_columns(self, schema: Schema) -> None:
         for name in self.text_columns or ():
@@ -310,6 +311,7 @@ class HybridSynthesizer(Synthesizer):
         self.unconfirmed_endpoints_ = [
             f"base_params.{name}" for name in getattr(base, "unconfirmed_endpoints_", [])
         ]
-        if getattr(base, "privacy_spent_", None) is not None:
-            self.privacy_spent_ = base.privacy_spent_
+        spent = getattr(base, "privacy_spent_", None)
+        if spent is not None:
+            self.privacy_spent_ = spent
         self.base_model_ = base

@@ -23,6 +23,7 @@ _REGISTRY: dict[str, str] = {
     "mst": "synthpatient.synthesizers.mst:MSTSynthesizer",
     "llm": "synthpatient.synthesizers.llm:LLMSynthesizer",
     "tabular_lm": "synthpatient.synthesizers.tabular_lm:TabularLMSynthesizer",
+    "sequential": "synthpatient.synthesizers.sequential:SequentialSynthesizer",
 }
 
 
@@ -39,7 +40,7 @@ def get_synthesizer_class(key: str) -> type[Synthesizer]:
             f"{', '.join(available_synthesizers())}. Run `synthpatient synthesizers list`."
         )
     module_name, class_name = _REGISTRY[key].split(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def make_synthesizer(key: str, **params: Any) -> Synthesizer:

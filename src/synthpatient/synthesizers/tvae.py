@@ -47,7 +47,7 @@ def _networks() -> tuple[type, type, type]:
             n_in = hidden
         return nn.Sequential(*layers), n_in
 
-    class Encoder(nn.Module):  # type: ignore[misc,name-defined]
+    class Encoder(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(
             self, data_dim: int, cond_dim: int, dims: Sequence[int], embedding_dim: int
         ) -> None:
@@ -60,7 +60,7 @@ def _networks() -> tuple[type, type, type]:
             hidden = self.seq(torch.cat([x, cond], dim=1))
             return self.mu(hidden), self.logvar(hidden)
 
-    class Decoder(nn.Module):  # type: ignore[misc,name-defined]
+    class Decoder(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         def __init__(
             self, embedding_dim: int, cond_dim: int, dims: Sequence[int], data_dim: int
         ) -> None:
@@ -74,7 +74,7 @@ def _networks() -> tuple[type, type, type]:
         def forward(self, z: Any, cond: Any) -> Any:
             return self.seq(torch.cat([z, cond], dim=1))
 
-    class VAE(nn.Module):  # type: ignore[misc,name-defined]
+    class VAE(nn.Module):  # type: ignore[name-defined]  # nn: torch, imported lazily
         """Both halves in one module, so DP-SGD clips one gradient per row over all weights."""
 
         def __init__(self, encoder: Any, decoder: Any) -> None:
@@ -227,7 +227,7 @@ class TVAESynthesizer(DeepSynthesizer):
         n_train = len(data.train)
         step = 0
         for step in range(1, self.steps + 1):
-            if trainer is not None:
+            if trainer is not None and data.plan is not None:  # a trainer comes with its plan
                 rows = np.flatnonzero(data.rng.random(n_train) < data.plan.sample_rate)
             else:
                 rows = data.rng.integers(0, n_train, min(self.batch_size, n_train))

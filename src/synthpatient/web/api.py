@@ -22,10 +22,11 @@ from starlette.requests import ClientDisconnect
 
 from synthpatient.errors import DataError
 from synthpatient.web import cohorts, tables
-from synthpatient.web.jobs import Job, JobRunner
+from synthpatient.web.jobs import Job, JobKind, JobRunner
 from synthpatient.web.models import (
     BundledIn,
     ChatIn,
+    ColumnOut,
     ErrorOut,
     GenerateIn,
     JobOut,
@@ -53,7 +54,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
-FULL = {
+FULL: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorOut,
         "description": "The server is full: every session holds someone's work; try again later",
@@ -77,7 +78,7 @@ def current_session(request: Request) -> Session:
             "without a request, and when the server stops).",
             headers={SESSION_HEADER: "none"},
         )
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 def ensure_session(request: Request) -> Session:
@@ -92,15 +93,15 @@ def ensure_session(request: Request) -> Session:
         session = request.app.state.store.create()
         request.state.session = session
         request.state.new_session = session
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def runner_of(request: Request) -> JobRunner:
-    return request.app.state.runner  # type: ignore[no-any-return]
+    return request.app.state.runner
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
@@ -116,7 +117,7 @@ def _job_out(job: Job) -> JobOut:
         id=job.id,
         kind=job.kind,
         status=job.status,
-        stage=job.stage,  # type: ignore[arg-type]
+        stage=job.stage,
         progress=job.progress,
         error=job.error,
         message=MessageOut(**message) if message else None,
@@ -124,7 +125,9 @@ def _job_out(job: Job) -> JobOut:
     )
 
 
-def _start(session: Session, settings: Settings, runner: JobRunner, kind: str, work: Any) -> JobOut:
+def _start(
+    session: Session, settings: Settings, runner: JobRunner, kind: JobKind, work: Any
+) -> JobOut:
     job = runner.submit(session, kind, work)
     job.done_event.wait(settings.job_wait_s)
     return _job_out(job)
@@ -137,8 +140,8 @@ def _upload_out(upload: Upload) -> UploadOut:
         size_bytes=upload.size_bytes,
         n_rows=upload.n_rows,
         n_columns=len(upload.columns),
-        columns=upload.columns,
-        flagged=upload.flagged,  # type: ignore[arg-type]
+        columns=[ColumnOut.model_validate(c) for c in upload.columns],
+        flagged=upload.flagged,
         notices=upload.notices,
     )
 
@@ -147,7 +150,7 @@ def _result(session: Session, result_id: str) -> Result:
     result = session.results.get(result_id)
     if result is None:
         raise NotFoundError("No such result in this session (results end with the session).")
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 # -- general ----------------------------------------------------------------------------------
@@ -356,7 +359,7 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
         id=r.id,
         kind=r.kind,
         title=r.title,
-        n_rows=r.n_rows,  # type: ignore[arg-type]
+        n_rows=r.n_rows,
         columns=r.columns,
         preview=r.preview,
         plots=[

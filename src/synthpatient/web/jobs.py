@@ -24,6 +24,7 @@ from synthpatient.web.sessions import Session, new_id
 log = logging.getLogger("synthpatient.web")
 
 JobStatus = Literal["queued", "running", "done", "failed"]
+JobKind = Literal["chat", "table"]
 Progress = Callable[[str, float | None], None]
 INTERNAL_ERROR = (
     "Something went wrong on the server; nothing was kept. The details are in the server's log."
@@ -33,7 +34,7 @@ INTERNAL_ERROR = (
 @dataclass
 class Job:
     id: str
-    kind: str
+    kind: JobKind
     status: JobStatus = "queued"
     stage: str = "Waiting for a free worker..."
     progress: float | None = 0.0
@@ -62,7 +63,7 @@ class JobRunner:
                 )
             return self._pool
 
-    def submit(self, session: Session, kind: str, work: Callable[[Job], Any]) -> Job:
+    def submit(self, session: Session, kind: JobKind, work: Callable[[Job], Any]) -> Job:
         with session.lock:
             if session.busy:
                 raise BusyError("Your previous request is still running; wait for it to finish.")

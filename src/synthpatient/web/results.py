@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ class Result:
     """A finished cohort or synthetic table, as the results view shows it."""
 
     id: str
-    kind: str  # "cohort" or "table"
+    kind: Literal["cohort", "table"]
     title: str
     n_rows: int
     columns: list[str]

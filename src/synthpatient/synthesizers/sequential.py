@@ -1,0 +1,456 @@
+"""The sequential synthesizer: whole patients from a long table (several rows per patient).
+
+A long table is read at the patient level (:class:`synthpatient.longitudinal.PatientTable`):
+one row per patient of static columns, and the events in time. Patients are drawn first, by a
+Gaussian copula on the patients table plus three derived columns (the number of events, the
+first event's time, the span to the last event), so conditions on patient columns ("sex=f",
+"age=60..") are met natively and return whole patients. Each patient's events follow from a
+chain of conditional Gaussian copulas (``_timelines``): the gaps, then each event's values
+given the patient and the previous event's values. Static values are constant within a
+patient by construction, times increase, and values follow trajectories instead of fresh
+draws per visit.
+
+``sample(n)`` returns the rows of ``n`` new patients in the input's column layout; the patient
+key and every other identifier are regenerated (one value per patient where the real one was
+constant per patient), never copied.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from synthpatient._memory import check_rows_fit
+from synthpatient._random import as_generator, check_seed, fresh_seed
+from synthpatient.errors import (
+    ConditionError,
+    DataError,
+    InvalidParameterError,
+    ModelFileError,
+    SynthPatientWarning,
+)
+from synthpatient.schema import ColumnSpec, Schema, check_table, explain_schema
+from synthpatient.synthesizers._conditions import Condition, as_mapping, parse_conditions
+from synthpatient.synthesizers._constraints import Interval, Param, Text
+from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
+from synthpatient.synthesizers._persistence import SavedModel, expect
+from synthpatient.synthesizers._timelines import TimelineModel
+from synthpatient.synthesizers.base import Capabilities, Synthesizer
+from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
+
+_STATIC_PREFIX = "static."
+_NS_PER_DAY = 86_400e9
+
+
+class SequentialSynthesizer(Synthesizer):
+    """Patients (static columns) by a Gaussian copula, then their events by an
+    autoregressive Gaussian copula.
+
+    Args:
+        patient_key: the patient id column (None: found by
+            :func:`synthpatient.longitudinal.infer_layout`).
+        time_column: the time column, dates or numbers (None: found likewise; row order
+            when there is none).
+        n_quantiles: levels of each column's stored quantile function (as the copula's).
+        seed: seed for fitting and the default seed for sampling.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> synth = SequentialSynthesizer(seed=0).fit(datasets.load("pbcseq"))
+        >>> synth.sample(100, conditions={"sex": "f"})   # the rows of 100 new patients
+    """
+
+    key = "sequential"
+    capabilities = Capabilities(
+        native_conditions=True, range_conditions=True, handles_missing=True, longitudinal=True
+    )
+    #: fewest patients to learn from (``min_rows`` counts rows, which the base checks too)
+    min_patients = 10
+    _parameter_constraints = {
+        "patient_key": Param(Text("a column name"), None, hint="None finds it"),
+        "time_column": Param(Text("a column name"), None, hint="None finds it"),
+        "n_quantiles": Param(Interval(int, 2, None)),
+    }
+
+    def __init__(
+        self,
+        *,
+        patient_key: str | None = None,
+        time_column: str | None = None,
+        n_quantiles: int = 100,
+        seed: int | None = None,
+    ) -> None:
+        self.patient_key = patient_key
+        self.time_column = time_column
+        self.n_quantiles = n_quantiles
+        super().__init__(seed=seed)
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(self, data: pd.DataFrame, *, schema: Schema | None = None) -> Self:
+        """Learn a long table (never modified): several rows per patient, a patient key and,
+        usually, a time column.
+
+        Raises:
+            DataError: what the data model refuses (one row per patient, no patient key...),
+                fewer than ``min_patients`` patients, or a time column that is not a date or
+                a number in the schema.
+        """
+        from synthpatient.longitudinal import PatientTable
+
+        check_table(data)
+        table = PatientTable.from_long(data, key=self.patient_key, time=self.time_column)
+        layout = table.layout
+        long = table.to_long().reset_index(drop=True)
+        schema = self._long_schema(long, schema, layout.key)
+        if layout.time is not None and schema[layout.time].kind not in (
+            "numeric",
+            "integer",
+            "datetime",
+        ):
+            raise DataError(
+                f"The time column '{layout.time}' is not a date or a number in the schema; "
+                "give a schema that reads it as one, or another time column with time_column=."
+            )
+        codes, uniques = pd.factorize(long[layout.key], sort=False)
+        if len(uniques) < self.min_patients:
+            raise DataError(
+                f"{type(self).__name__} needs at least {self.min_patients} patients to learn "
+                f"from; the table has {len(uniques)}. Give more patients."
+            )
+        self._pending = (layout, codes)
+        try:
+            super().fit(long, schema=schema)
+        finally:
+            del self._pending
+        self.id_floors_ = _id_floors(long, schema)
+        return self
+
+    def _long_schema(self, long: pd.DataFrame, schema: Schema | None, key: str) -> Schema:
+        """The schema of the long table, its patient key an identifier (never learned)."""
+        if schema is None:
+            schema, decisions = explain_schema(long)
+            unsure = [d for d in decisions if d.uncertain and d.name != key]
+            if unsure:  # as the base warns: column names and reasons only, never a value
+                warnings.warn(
+                    "Schema inference is unsure about: "
+                    + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
+                    + ". Check them, or give a schema (Schema.infer(data).replace(...)).",
+                    SynthPatientWarning,
+                    stacklevel=3,
+                )
+        if key in schema and schema[key].kind != "identifier":
+            numeric = pd.api.types.is_integer_dtype(long[key])
+            schema = schema.replace(
+                key,
+                kind="identifier",
+                identifier_type="integer_id" if numeric else "string_id",
+                minimum=None,
+                maximum=None,
+                decimals=None,
+                categories=None,
+                observed=False,
+            )
+        return schema
+
+    def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
+        layout, patient = self._pending
+        learned = {c.name for c in schema.learned}
+        time = layout.time
+        static = [c.name for c in schema.learned if c.name in layout.static]
+        values = [c.name for c in schema.learned if c.name not in static and c.name != time]
+        self.layout_: dict[str, Any] = {
+            "key": layout.key,
+            "time": time,
+            "time_kind": layout.time_kind,
+            "static": static,
+            "values": values,
+            # identifiers and text kept with their patient (one value per patient)
+            "per_patient": [c for c in layout.static if c not in learned],
+        }
+        first = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
+        counts = np.diff(np.r_[first, len(patient)])
+        patients = data.loc[first, static].reset_index(drop=True)
+        n_events, first_time, span = _derived_names(schema)
+        patients[n_events] = counts
+        times = None
+        if time is not None:
+            times = _days(data[time])
+            patients[first_time] = data.loc[first, time].reset_index(drop=True)
+            patients[span] = times[first + counts - 1] - times[first]
+        static_schema = Schema(columns=tuple(self._static_specs(schema, patients)))
+        self.static_model_ = GaussianCopulaSynthesizer(
+            n_quantiles=self.n_quantiles, seed=int(rng.integers(0, 2**31 - 1))
+        ).fit(patients, schema=static_schema)
+        self.timeline_ = TimelineModel.fit(
+            patients,
+            _feature_specs(static_schema, schema),
+            data[values],
+            [schema[c] for c in values],
+            patient,
+            times,
+            n_events=n_events,
+            span=span if time is not None else None,
+            n_quantiles=self.n_quantiles,
+            rng=rng,
+        )
+        self.n_training_patients_ = len(first)
+
+    def _static_specs(self, schema: Schema, patients: pd.DataFrame | None) -> list[ColumnSpec]:
+        """The patients table's columns: static columns, then the derived ones (bounds read
+        from ``patients`` at fit; on load they come with the saved copula's schema)."""
+        layout = self.layout_
+        n_events, first_time, span = _derived_names(schema)
+        specs = [schema[c] for c in layout["static"]]
+        top = None if patients is None else int(patients[n_events].max())
+        specs.append(
+            ColumnSpec(name=n_events, kind="integer", minimum=1, maximum=top, observed=True)
+        )
+        if layout["time"] is not None:
+            specs.append(schema[layout["time"]].model_copy(update={"name": first_time}))
+            widest = None if patients is None else float(patients[span].max())
+            specs.append(
+                ColumnSpec(name=span, kind="numeric", minimum=0.0, maximum=widest, observed=True)
+            )
+        return specs
+
+    # -- sample --------------------------------------------------------------------------------
+    def sample(
+        self,
+        n_rows: int,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        seed: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
+        """The rows of ``n_rows`` new patients (``n_rows`` counts patients, not rows), in the
+        training table's columns, sorted by patient and time.
+
+        Args:
+            n_rows: number of patients, >= 0.
+            conditions: on patient (static) columns only, e.g. ``{"sex": "f", "age": (60,
+                None)}``; every row of a patient meets them.
+            seed: as for every synthesizer: the same seed gives the same rows.
+
+        Raises:
+            ConditionError: a condition on a column that changes between a patient's events,
+                or one the patients cannot meet.
+        """
+        self._check_fitted("sample")
+        if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
+            raise InvalidParameterError(
+                f"n_rows (the number of patients) must be a whole number >= 0. Got {n_rows!r}."
+            )
+        n_patients = int(n_rows)
+        check_rows_fit(int(n_patients * self.mean_events_) + 1, len(self.schema_))
+        check_seed(seed)
+        parsed = parse_conditions(conditions, self.schema_)
+        for cond in parsed:
+            if cond.column not in self.layout_["static"]:
+                raise ConditionError(
+                    f"The condition on '{cond.column}' cannot be met: it changes between a "
+                    "patient's events, and conditions choose whole patients. Condition on a "
+                    f"patient column instead ({', '.join(self.layout_['static']) or 'none'})."
+                )
+        self.last_sample_report_ = None
+        if seed is None:
+            seed = self.seed if self.seed is not None else fresh_seed()
+        rng = as_generator(seed)
+        if n_patients == 0:
+            return self._finalize(self._empty_learned(), 0, parsed, rng, regenerate_ids=False)
+        raw, patient = self._draw(n_patients, rng, parsed)
+        frame = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=False)
+        return self._with_identifiers(frame, patient, n_patients, rng)
+
+    @property
+    def mean_events_(self) -> float:
+        return float(self.n_training_rows_) / max(self.n_training_patients_, 1)
+
+    def _sample(
+        self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> pd.DataFrame:
+        """The learned columns of ``n_rows`` patients' events (more rows than ``n_rows``)."""
+        return self._draw(n_rows, rng, conditions)[0]
+
+    def _draw(
+        self, n_patients: int, rng: np.random.Generator, conditions: list[Condition]
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Learned columns of the events of ``n_patients`` new patients, and each row's
+        patient (0..n-1). Conditions, all on static columns, go to the patients' copula."""
+        patients = self.static_model_.sample(
+            n_patients, conditions=as_mapping(conditions, self.schema_), seed=rng
+        )
+        patient, relative, values = self.timeline_.sample(patients, rng)
+        layout, out = self.layout_, {}
+        for name in layout["static"]:
+            out[name] = patients[name].to_numpy()[patient]
+        if layout["time"] is not None:
+            assert relative is not None
+            first_time = _derived_names(self.schema_)[1]
+            out[layout["time"]] = self._times(patients[first_time], patient, relative)
+        out.update(values)
+        learned = [c.name for c in self.schema_.learned]
+        return pd.DataFrame({c: out[c] for c in learned}), patient
+
+    def _times(self, first: pd.Series, patient: np.ndarray, relative: np.ndarray) -> Any:
+        """Event times: the first time plus the drawn offsets, kept inside the column's
+        bounds (a timeline past the latest time is compressed) and strictly increasing in the
+        column's step (a day, or 1 for whole numbers), so no two events share a time."""
+        spec = self.schema_[self.layout_["time"]]
+        is_date = spec.kind == "datetime"
+        start = _days(first)
+        if is_date:
+            high = None if spec.maximum is None else pd.Timestamp(spec.maximum).value / _NS_PER_DAY
+            step = 1.0 if spec.datetime_unit == "day" else 0.0
+        else:
+            high = None if spec.maximum is None else float(spec.maximum)
+            step = 1.0 if spec.kind == "integer" or spec.decimals == 0 else 0.0
+        last = relative[np.r_[patient[1:] != patient[:-1], True]]
+        if high is not None:
+            room = np.maximum(high - start, 0.0)
+            scale = np.where(last > room, room / np.where(last > 0, last, 1.0), 1.0)
+            relative = relative * scale[patient]
+        times = start[patient] + relative
+        if step:
+            times = np.round(times / step) * step
+            new = np.r_[True, patient[1:] != patient[:-1]]
+            for i in np.flatnonzero(~new):  # a loop over rows: only after rounding collisions
+                if times[i] <= times[i - 1]:
+                    times[i] = times[i - 1] + step
+        if is_date:
+            return pd.to_datetime(np.round(times * _NS_PER_DAY).astype("int64"), unit="ns")
+        return times
+
+    def _with_identifiers(
+        self, frame: pd.DataFrame, patient: np.ndarray, n_patients: int, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Fresh identifiers: one per patient for the key and the columns constant within a
+        patient, one per row for the others. Integer ids start above every real id."""
+        first = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
+        by_patient = frame.iloc[first].reset_index(drop=True)
+        per_patient = {self.layout_["key"], *self.layout_["per_patient"]}
+        for spec in self.schema_:
+            if spec.kind != "identifier":
+                continue
+            if spec.name in per_patient:
+                sex = sex_of_rows(self.schema_, by_patient)
+                values = regenerate(spec, n_patients, rng, sex=sex).to_numpy()[patient]
+            else:
+                values = regenerate(spec, len(frame), rng, sex=sex_of_rows(self.schema_, frame))
+                values = values.to_numpy()
+            floor = self.id_floors_.get(spec.name)
+            if floor is not None and spec.identifier_type == "integer_id":
+                values = values.astype("int64") + floor
+            frame[spec.name] = values
+        return frame
+
+    # -- state ---------------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The patients' copula nested as its own ``save`` writes it, and the timeline model."""
+        saved = self.static_model_.to_saved()
+        manifest = saved.manifest
+        timeline, arrays = self.timeline_.state()
+        state = {
+            "layout": self.layout_,
+            "id_floors": self.id_floors_,
+            "n_training_patients": self.n_training_patients_,
+            "static_model": {
+                "params": manifest["params"],
+                "schema": saved.schema,
+                "n_training_rows": manifest["n_training_rows"],
+                "state": saved.state,
+            },
+            "timeline": timeline,
+        }
+        arrays.update({_STATIC_PREFIX + k: v for k, v in saved.arrays.items()})
+        return state, arrays
+
+    def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        layout = dict(state["layout"])
+        names = set(self.schema_.names)
+        expect(
+            layout["key"] in names
+            and self.schema_[layout["key"]].kind == "identifier"
+            and (layout["time"] is None or layout["time"] in names)
+            and all(c in names for c in layout["static"] + layout["values"]),
+            "the sequential model's layout names columns the schema does not have",
+        )
+        self.layout_ = layout
+        self.id_floors_ = {str(k): int(v) for k, v in dict(state["id_floors"]).items()}
+        self.n_training_patients_ = int(state["n_training_patients"])
+        nested = state["static_model"]
+        schema = Schema.from_dict(nested["schema"])
+        saved = SavedModel(
+            {
+                "synthesizer": GaussianCopulaSynthesizer.key,
+                "params": nested["params"],
+                "n_training_rows": nested["n_training_rows"],
+                "privacy": None,
+                "schema": schema.to_dict(include_observed=False),
+            },
+            nested["schema"],
+            nested["state"],
+            {
+                k[len(_STATIC_PREFIX) :]: v
+                for k, v in arrays.items()
+                if k.startswith(_STATIC_PREFIX)
+            },
+        )
+        try:
+            static_model = GaussianCopulaSynthesizer.from_saved(saved)
+        except ModelFileError as exc:
+            raise ModelFileError(f"its patients model: {exc}") from exc
+        assert isinstance(static_model, GaussianCopulaSynthesizer)
+        expected = [s.name for s in self._static_specs(self.schema_, None)]
+        expect(
+            static_model.schema_.names == expected,
+            "the nested patients model's columns differ from the patient columns",
+        )
+        self.static_model_ = static_model
+        rest = {k: v for k, v in arrays.items() if not k.startswith(_STATIC_PREFIX)}
+        self.timeline_ = TimelineModel.from_state(
+            state["timeline"],
+            rest,
+            _feature_specs(static_model.schema_, self.schema_),
+            [self.schema_[c] for c in layout["values"]],
+        )
+
+
+def _derived_names(schema: Schema) -> tuple[str, str, str]:
+    """Names of the patients table's derived columns, clear of the table's own names."""
+    names = []
+    for base in ("n_events", "first_time", "span"):
+        name = f"_{base}"
+        while name in schema:
+            name = "_" + name
+        names.append(name)
+    return names[0], names[1], names[2]
+
+
+def _feature_specs(static_schema: Schema, schema: Schema) -> list[ColumnSpec]:
+    """What events depend on: the static columns, the number of events and the span (not the
+    first time, a calendar position)."""
+    first_time = _derived_names(schema)[1]
+    return [c for c in static_schema if c.name != first_time]
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Times as float days (dates) or as they are (numbers)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ns = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
+        return ns / _NS_PER_DAY
+    return np.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
+
+
+def _id_floors(long: pd.DataFrame, schema: Schema) -> dict[str, int]:
+    """For each whole-number identifier column: a power of ten above every real value, which
+    fresh ids are shifted by, so that no synthetic id can equal a real one."""
+    floors = {}
+    for spec in schema:
+        if spec.kind == "identifier" and spec.identifier_type == "integer_id":
+            numbers = pd.to_numeric(long[spec.name], errors="coerce").abs()
+            top = int(numbers.max()) if numbers.notna().any() else 0
+            floors[spec.name] = 10 ** len(str(top))
+    return floors
