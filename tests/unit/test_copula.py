@@ -129,3 +129,17 @@ def test_input_frame_never_modified(diabetes_model):
     before = real.copy()
     GaussianCopulaSynthesizer(seed=1).fit(real)
     pd.testing.assert_frame_equal(real, before)
+
+
+def test_fresh_integer_ids_never_equal_a_real_id():
+    # real ids 1..120 (an identifier by name): fresh ids start at the power of ten above them
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"patient_id": np.arange(1, 121), "age": rng.normal(60, 10, 120).round(1)})
+    model = GaussianCopulaSynthesizer(seed=0).fit(real)
+    assert model.schema_["patient_id"].kind == "identifier"
+    synthetic = model.sample(300)
+    assert synthetic["patient_id"].min() >= 1000
+    assert not set(synthetic["patient_id"]) & set(real["patient_id"])
+    assert synthetic["patient_id"].is_unique
+    # the floor is an observed bound: a shared schema does not carry it
+    assert '"minimum"' not in model.schema_.to_json().split('"patient_id"')[1].split("}")[0]

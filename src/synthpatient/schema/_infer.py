@@ -542,6 +542,19 @@ def _plain(value: object) -> str | int | float | bool:
     return value  # type: ignore[return-value]
 
 
+def _whole_number_ids(spec: ColumnSpec) -> bool:
+    return spec.kind == "identifier" and spec.identifier_type == "integer_id"
+
+
+def _id_floor(values: pd.Series) -> dict[str, object]:
+    """Where fresh whole-number ids start: the power of ten above every real id (312 -> 1000),
+    so that no synthetic id can equal a real one. Only the number of digits is kept, and as an
+    observed bound it never leaves the model folder."""
+    numbers = pd.to_numeric(values, errors="coerce").abs()
+    top = int(numbers.max()) if numbers.notna().any() and np.isfinite(numbers.max()) else 0
+    return {"minimum": float(10 ** len(str(top))), "observed": True}
+
+
 def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
     """Fill bounds, categories, decimals and datetime units that ``schema`` leaves open.
 
@@ -552,6 +565,9 @@ def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
     typed = coerce_frame(schema, data)
     columns = []
     for spec in schema:
+        if _whole_number_ids(spec) and spec.minimum is None and spec.name in data:
+            columns.append(spec.model_copy(update=_id_floor(data[spec.name])))
+            continue
         if spec.name not in typed or not spec.is_learned:
             columns.append(spec)
             continue

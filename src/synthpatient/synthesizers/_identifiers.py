@@ -139,8 +139,9 @@ def regenerate(
     agree with each row's sex.
     """
     kind = spec.identifier_type
-    if kind == "integer_id":
-        return pd.Series(np.arange(1, n_rows + 1, dtype="int64"), name=spec.name)
+    if kind == "integer_id":  # from the schema's floor, above every real id (complete_schema)
+        start = int(spec.minimum) if isinstance(spec.minimum, int | float) else 1
+        return pd.Series(np.arange(start, start + n_rows, dtype="int64"), name=spec.name)
     if kind in ("string_id", None):
         return pd.Series(
             [f"SYN-{i:07d}" for i in range(1, n_rows + 1)], name=spec.name, dtype=object

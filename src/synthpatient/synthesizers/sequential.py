@@ -126,7 +126,6 @@ class SequentialSynthesizer(Synthesizer):
             super().fit(long, schema=schema)
         finally:
             del self._pending
-        self.id_floors_ = _id_floors(long, schema)
         return self
 
     def _long_schema(self, long: pd.DataFrame, schema: Schema | None, key: str) -> Schema:
@@ -340,9 +339,6 @@ class SequentialSynthesizer(Synthesizer):
             else:
                 values = regenerate(spec, len(frame), rng, sex=sex_of_rows(self.schema_, frame))
                 values = values.to_numpy()
-            floor = self.id_floors_.get(spec.name)
-            if floor is not None and spec.identifier_type == "integer_id":
-                values = values.astype("int64") + floor
             frame[spec.name] = values
         return frame
 
@@ -354,7 +350,6 @@ class SequentialSynthesizer(Synthesizer):
         timeline, arrays = self.timeline_.state()
         state = {
             "layout": self.layout_,
-            "id_floors": self.id_floors_,
             "n_training_patients": self.n_training_patients_,
             "static_model": {
                 "params": manifest["params"],
@@ -378,7 +373,6 @@ class SequentialSynthesizer(Synthesizer):
             "the sequential model's layout names columns the schema does not have",
         )
         self.layout_ = layout
-        self.id_floors_ = {str(k): int(v) for k, v in dict(state["id_floors"]).items()}
         self.n_training_patients_ = int(state["n_training_patients"])
         nested = state["static_model"]
         schema = Schema.from_dict(nested["schema"])
@@ -442,15 +436,3 @@ def _days(values: pd.Series) -> np.ndarray:
         ns = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
         return ns / _NS_PER_DAY
     return np.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
-
-
-def _id_floors(long: pd.DataFrame, schema: Schema) -> dict[str, int]:
-    """For each whole-number identifier column: a power of ten above every real value, which
-    fresh ids are shifted by, so that no synthetic id can equal a real one."""
-    floors = {}
-    for spec in schema:
-        if spec.kind == "identifier" and spec.identifier_type == "integer_id":
-            numbers = pd.to_numeric(long[spec.name], errors="coerce").abs()
-            top = int(numbers.max()) if numbers.notna().any() else 0
-            floors[spec.name] = 10 ** len(str(top))
-    return floors
