@@ -5,8 +5,12 @@ Every metric reads the tables it is given and never modifies them. Table metrics
 contract (:class:`Metric`: ``key``, ``family``, ``goal``, ``bounds``, ``verdicts``,
 ``requires``, ``compute``) and are listed in :mod:`synthpatient.evaluation.registry`; SDMetrics'
 column and pair metrics (KSComplement...) keep SDMetrics' own signatures (:class:`ColumnMetric`).
+Long tables (several rows per patient) are also evaluated patient by patient: a
+:class:`Timeline` names their patient key and time column, :func:`split_patients` splits off
+a holdout of whole patients.
 """
 
+from synthpatient.evaluation._histories import Timeline, split_patients
 from synthpatient.evaluation._metric import ColumnMetric, Metric, MetricResult, Verdicts
 from synthpatient.evaluation.fidelity import (
     ContingencySimilarity,
@@ -29,8 +33,10 @@ __all__ = [
     "QualityResult",
     "SdType",
     "TVComplement",
+    "Timeline",
     "Verdicts",
     "available_metrics",
     "get_metric_class",
     "quality_report",
+    "split_patients",
 ]

@@ -28,6 +28,7 @@ from synthpatient._params import KeywordParams
 from synthpatient._random import check_seed
 from synthpatient.errors import InvalidParameterError
 from synthpatient.evaluation._encoding import check_frame
+from synthpatient.evaluation._histories import Timeline
 from synthpatient.schema import Schema
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 Family = Literal["fidelity", "utility", "privacy", "consistency", "representation"]
 FAMILIES: tuple[Family, ...] = ("fidelity", "utility", "privacy", "consistency", "representation")
 Goal = Literal["maximize", "minimize"]
-Requirement = Literal["holdout", "target", "rules", "sensitive", "examples"]
+Requirement = Literal["holdout", "target", "rules", "sensitive", "examples", "timeline"]
 
 #: Why a metric that needs an input cannot run without it, and how to give it.
 REQUIREMENTS: dict[str, str] = {
@@ -47,6 +48,8 @@ REQUIREMENTS: dict[str, str] = {
     "sensitive": "no sensitive column was given (pass sensitive= or --sensitive)",
     "examples": "no prompt examples were given (the rows shown to a prompted generator: pass "
     "examples=)",
+    "timeline": "no patient timeline was given or found: each row is its own patient (for a "
+    "long table with several rows per patient, pass patient_key= and time_column=)",
 }
 
 
@@ -125,6 +128,8 @@ class Inputs:
         detailed: Whether to add the diagnostics that do not change the score (per-column
             tables, association matrices, size curve, subgroup scores); ``evaluate`` asks for
             them on its first seed only.
+        timeline: The patient key and time column of long tables (several rows per patient),
+            or None for tables of one row per patient; the patient-level metrics need it.
 
     Examples:
         >>> inputs = Inputs(real, synthetic, holdout, Schema.infer(real), seed=0)
@@ -142,6 +147,7 @@ class Inputs:
     examples: pd.DataFrame | None = None
     sample: Callable[[int], pd.DataFrame] | None = None
     detailed: bool = True
+    timeline: Timeline | None = None
     _shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
@@ -233,6 +239,7 @@ class Metric(_Described, KeywordParams, ABC):
         examples: pd.DataFrame | None = None,
         sample: Callable[[int], pd.DataFrame] | None = None,
         detailed: bool = True,
+        timeline: Timeline | None = None,
     ) -> MetricResult:
         """Score ``synthetic`` against ``real`` (neither is modified).
 
@@ -245,6 +252,8 @@ class Metric(_Described, KeywordParams, ABC):
             target, rules, sensitive, examples, sample: Inputs some metrics need (see
                 ``requires``) or use.
             detailed: Add the diagnostics that do not change the score.
+            timeline: Patient key and time column of long tables (the patient-level metrics
+                need it; see :class:`~synthpatient.evaluation.Timeline`).
 
         Returns:
             A :class:`MetricResult`.
@@ -259,6 +268,15 @@ class Metric(_Described, KeywordParams, ABC):
             if frame is not None:
                 check_frame(frame, what)
         check_seed(seed)
+        if timeline is not None:
+            if not isinstance(timeline, Timeline):
+                raise InvalidParameterError(
+                    "'timeline' must be a Timeline(key, time) or None. "
+                    f"Got {type(timeline).__name__}."
+                )
+            for frame, what in ((real, "real"), (synthetic, "synthetic"), (holdout, "holdout")):
+                if frame is not None:
+                    timeline.check(frame, what)
         if isinstance(seed, np.random.Generator):  # recorded in details, so a number
             raise InvalidParameterError(
                 f"The 'seed' of {type(self).__name__}.compute must be "
@@ -276,6 +294,7 @@ class Metric(_Described, KeywordParams, ABC):
             examples,
             sample,
             detailed,
+            timeline,
         )
         return self.compute_inputs(inputs)
 

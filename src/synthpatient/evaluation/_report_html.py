@@ -14,6 +14,8 @@ import pandas as pd
 
 from synthpatient._html import card, esc, fmt, image, page, table
 from synthpatient.evaluation import _plots
+from synthpatient.evaluation._report_timeline import DRAWN as _TIMELINE_DRAWN
+from synthpatient.evaluation._report_timeline import privacy_lines, render_timeline
 
 if TYPE_CHECKING:
     from synthpatient.evaluation.report import EvaluationReport
@@ -33,6 +35,9 @@ _DRAWN = {
     "copied_from_examples",
     "rule_violations",
     "subgroup_shares",
+    "patient_dcr",
+    "patient_membership_inference",
+    *_TIMELINE_DRAWN,
 }
 
 
@@ -65,6 +70,13 @@ def _summary(report: EvaluationReport) -> str:
         + f"; {len(meta['columns'])} columns compared; {meta['seeds']} seed(s). "
         "Scores are in [0, 1], higher is better."
     )
+    timeline = meta.get("timeline")
+    if timeline:
+        facts += (
+            f" The rows are events of {timeline['n_real_patients']:,} real and "
+            f"{timeline['n_synthetic_patients']:,} synthetic patients (patient key "
+            f"'{timeline['patient_key']}'): see Patient timelines."
+        )
     ignored = (
         "<p class=note>Not compared (identifiers or free text): "
         f"{esc(', '.join(meta['ignored_columns']))}</p>"
@@ -270,6 +282,7 @@ def _privacy(report: EvaluationReport) -> str:
             or "<p>Rows copied from prompt examples: "
             f"{fmt(s['copied_from_examples']['share_copied'])}.</p>"
         )
+    parts.append(privacy_lines(report))
     parts.append(_others(report, "privacy"))
     parts.append(
         "<p class=note>Why not the small-group 'violation rate' some papers report: it "
@@ -314,6 +327,7 @@ def render(report: EvaluationReport) -> str:
     sections = [
         ("summary", "Summary", _summary(report)),
         ("fidelity", "Fidelity", _fidelity(report)),
+        ("timeline", "Patient timelines", render_timeline(report)),
         ("utility", "ML utility", _utility(report)),
         ("privacy", "Privacy", _privacy(report)),
         ("rules", "Clinical consistency", _rules(report)),

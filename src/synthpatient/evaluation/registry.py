@@ -25,14 +25,23 @@ _REGISTRY: dict[str, str] = {
     "detection": f"{_EVALUATION}.detection:Detection",
     "alpha_precision": f"{_EVALUATION}.alpha_precision:AlphaPrecision",
     "beta_recall": f"{_EVALUATION}.alpha_precision:BetaRecall",
+    "events_per_patient": f"{_EVALUATION}.timeline:EventsPerPatient",
+    "event_gaps": f"{_EVALUATION}.timeline:EventGaps",
+    "lag1_correlation": f"{_EVALUATION}.timeline:Lag1Correlation",
+    "trajectory_shape": f"{_EVALUATION}.timeline:TrajectoryShape",
+    "parent_child": f"{_EVALUATION}.timeline_relations:ParentChild",
     "ml_utility": f"{_EVALUATION}.utility:MLUtility",
+    "patient_ml_utility": f"{_EVALUATION}.patient_privacy:PatientMLUtility",
     "dcr": f"{_EVALUATION}.distances:DCR",
     "membership_inference": f"{_EVALUATION}.attacks:MembershipInference",
     "nndr": f"{_EVALUATION}.distances:NNDR",
+    "patient_dcr": f"{_EVALUATION}.patient_privacy:PatientDCR",
+    "patient_membership_inference": f"{_EVALUATION}.patient_privacy:PatientMembershipInference",
     "exact_copies": f"{_EVALUATION}.copies:ExactCopies",
     "attribute_inference": f"{_EVALUATION}.attacks:AttributeInference",
     "copied_from_examples": f"{_EVALUATION}.copies:CopiedFromExamples",
     "rule_violations": f"{_EVALUATION}.consistency:RuleViolations",
+    "static_constancy": f"{_EVALUATION}.timeline_relations:StaticConstancy",
     "subgroup_shares": f"{_EVALUATION}.representation:SubgroupShares",
 }
 
@@ -49,4 +58,4 @@ def get_metric_class(key: str) -> type[Metric]:
             f"Unknown metric {key!r}. Known metrics: {', '.join(available_metrics())}."
         )
     module_name, class_name = _REGISTRY[key].split(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)

@@ -86,13 +86,32 @@ def text_dates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: the tables of a cohort with a history (``cohort.timeline``), in the order written, with
+#: what one row of each is
+HISTORY_TABLES = {
+    "encounters": "visit (date, kind, reason)",
+    "observations": "value measured at a visit (date, encounter id, LOINC, UCUM unit)",
+    "medications": "prescription (start date; stop date, empty while ongoing)",
+    "conditions": "condition (onset date; the cohort's own at diagnosis)",
+}
+
+
 def cohort_tables(cohort: Any) -> dict[str, Table]:
-    """A cohort's two tables, dates as text: ``patients`` (one row each) and ``observations``
-    (one row per patient and observation, with LOINC code and UCUM unit)."""
-    return {
-        "patients": Table(text_dates(cohort.wide)),
-        "observations": Table(text_dates(cohort.long())),
-    }
+    """A cohort's tables, dates as text: ``patients`` (one row each) and ``observations``
+    (one row per patient and observation, with LOINC code and UCUM unit).
+
+    A cohort with a history (``cohort.timeline`` set) gives ``patients`` (the values at the
+    last visit) and the history's tables (:data:`HISTORY_TABLES`): observations are then long
+    over time, each with its date and encounter id.
+    """
+    tables = {"patients": Table(text_dates(cohort.wide))}
+    timeline = getattr(cohort, "timeline", None)
+    if timeline is None:
+        tables["observations"] = Table(text_dates(cohort.long()))
+        return tables
+    for name in HISTORY_TABLES:
+        tables[name] = Table(text_dates(getattr(timeline, name)))
+    return tables
 
 
 class Exporter(ABC):

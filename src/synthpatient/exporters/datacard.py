@@ -4,7 +4,9 @@ The card (after "Datasheets for Datasets", Gebru et al. 2021, and Hugging Face d
 says what the dataset is (rows, columns, where it came from), how it was made (generator,
 parameters, seed, training and holdout rows), each column's kind, unit and code, the privacy
 budget spent if any, the evaluation summary if one was run, the sources of a knowledge-driven
-cohort, the SHA-256 of every file it describes, and its intended use and limits.
+cohort, the SHA-256 of every file it describes, and its intended use and limits. A cohort
+with a history (a timeline) also lists its tables: file, what one row is, rows, patients and
+each column's name and kind.
 
 It holds no value of any row, real or synthetic: no minimum, maximum or category list (the
 schema summary keeps kinds, units and codes only), only aggregate scores. The same content is
@@ -14,12 +16,14 @@ written as Markdown (``datacard``) for people and JSON (``datacard_json``) for p
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from synthpatient.exporters.base import Exporter, Table, checksums, data_kind
+from synthpatient.exporters.base import HISTORY_TABLES, Exporter, Table, checksums, data_kind
 
 CARD_FORMAT = "synthpatient.datacard/1"
 _LISTED_FILES = 20  # a folder with more files is one row in the Markdown card
@@ -65,45 +69,47 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
             "The generator is not differentially private: privacy rests on the "
             "evaluation's tests against patients it never saw (see Evaluation)."
         )
-    return _jsonable(
-        {  # type: ignore[no-any-return]
-            "format": CARD_FORMAT,
-            "title": facts.get("title") or f"{len(frame):,} synthetic rows",
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "synthetic": "Every row is synthetic; none is a real person.",
-            "dataset": {
-                "kind": "knowledge-driven cohort" if cohort else "data-driven table",
-                "description": facts.get("description"),
-                "rows": len(frame),
-                "columns": frame.shape[1],
-                "made_from": facts.get("source"),
-            },
-            "generation": {
-                "generator": facts.get("generator"),
-                "synthesizer": facts.get("synthesizer"),
-                "parameters": _jsonable(facts.get("parameters")),
-                "seed": facts.get("seed"),
-                "training_rows": facts.get("training_rows"),
-                "holdout_rows": facts.get("holdout_rows"),
-            },
-            "schema": _columns(data, cohort),
-            "privacy": {
-                "differentially_private": bool(privacy),
-                "spent": _jsonable(privacy),
-                "note": (
-                    "No real patient was used: the values come from published "
-                    "figures, so there is nothing to leak."
-                )
-                if cohort
-                else None,
-            },
-            "evaluation": _evaluation(facts.get("evaluation")),
-            "sources": list(facts.get("sources") or []),
-            "files": checksums(facts.get("files") or {}),
-            "intended_use": list(facts.get("intended_use") or INTENDED_USE),
-            "limits": limits,
-        }
-    )
+    card: dict[str, Any] = {
+        "format": CARD_FORMAT,
+        "title": facts.get("title") or f"{len(frame):,} synthetic rows",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "synthetic": "Every row is synthetic; none is a real person.",
+        "dataset": {
+            "kind": "knowledge-driven cohort" if cohort else "data-driven table",
+            "description": facts.get("description"),
+            "rows": len(frame),
+            "columns": frame.shape[1],
+            "made_from": facts.get("source"),
+        },
+        "generation": {
+            "generator": facts.get("generator"),
+            "synthesizer": facts.get("synthesizer"),
+            "parameters": _jsonable(facts.get("parameters")),
+            "seed": facts.get("seed"),
+            "training_rows": facts.get("training_rows"),
+            "holdout_rows": facts.get("holdout_rows"),
+        },
+        "schema": _columns(data, cohort),
+        "tables": _history_tables(data, facts.get("files")) if cohort else None,
+        "privacy": {
+            "differentially_private": bool(privacy),
+            "spent": _jsonable(privacy),
+            "note": (
+                "No real patient was used: the values come from published "
+                "figures, so there is nothing to leak."
+            )
+            if cohort
+            else None,
+        },
+        "evaluation": _evaluation(facts.get("evaluation")),
+        "sources": list(facts.get("sources") or []),
+        "files": checksums(facts.get("files") or {}),
+        "intended_use": list(facts.get("intended_use") or INTENDED_USE),
+        "limits": limits,
+    }
+    if card["tables"] is None:  # a cohort without a history, or a table: the card as before
+        del card["tables"]
+    return _jsonable(card)
 
 
 def _cohort_facts(cohort: Any) -> dict[str, Any]:
@@ -111,9 +117,11 @@ def _cohort_facts(cohort: Any) -> dict[str, Any]:
     from synthpatient.knowledge import load_knowledge_base
 
     kb = load_knowledge_base()
+    timeline = getattr(cohort, "timeline", None)
+    used = [*cohort.sources_used, *(timeline.sources_used if timeline is not None else [])]
     sources = [
         {"id": sid, "citation": kb.sources[sid].citation(), "verified": kb.sources[sid].verified}
-        for sid in dict.fromkeys(cohort.sources_used)
+        for sid in dict.fromkeys(used)
         if sid in kb.sources
     ]
     return {
@@ -164,6 +172,30 @@ def _columns(data: Any, cohort: bool) -> list[dict[str, Any]]:
         )
         columns.append(entry)
     return columns
+
+
+def _history_tables(cohort: Any, files: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Each table of a cohort with a history: its file (when written), what one row is, rows,
+    patients, columns (name and kind). None without a history."""
+    timeline = getattr(cohort, "timeline", None)
+    if timeline is None:
+        return None
+    written = {Path(str(name)).stem: str(name) for name in files or {} if "/" not in str(name)}
+    frames = {
+        "patients": (cohort.wide, "patient (the values at the last visit)"),
+        **{name: (getattr(timeline, name), what) for name, what in HISTORY_TABLES.items()},
+    }
+    return [
+        {
+            "name": name,
+            "file": written.get(name),
+            "one_row_per": what,
+            "rows": len(frame),
+            "patients": int(frame["patient_id"].nunique()),
+            "columns": [{"name": str(c), "kind": _dtype_kind(frame[c])} for c in frame.columns],
+        }
+        for name, (frame, what) in frames.items()
+    ]
 
 
 def _dtype_kind(series: pd.Series) -> str:
@@ -245,6 +277,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     if made["parameters"]:
         lines += ["- Parameters:", "", "```json", json.dumps(made["parameters"], indent=2), "```"]
     lines += ["", "## Columns", "", *_column_rows(card["schema"])]
+    if card.get("tables"):
+        lines += ["", "## Tables", "", *_table_rows(card["tables"])]
     lines += ["", "## Privacy", "", _privacy(card["privacy"])]
     lines += ["", "## Evaluation", "", *_evaluation_lines(card["evaluation"])]
     if card["sources"]:
@@ -275,6 +309,20 @@ def _column_rows(columns: list[dict[str, Any]]) -> list[str]:
     for c in columns:
         cells = [_cell(c["name"]), c["kind"], _cell(c.get("unit")), _cell(c.get("code"))]
         rows.append("| " + " | ".join(cells + ([_yes(c.get("learned"))] if learned else [])) + " |")
+    return rows
+
+
+def _table_rows(tables: list[dict[str, Any]]) -> list[str]:
+    rows = [
+        "| table | file | one row per | rows | patients | columns |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in tables:
+        columns = ", ".join(f"{c['name']} ({c['kind']})" for c in t["columns"])
+        rows.append(
+            f"| {_cell(t['name'])} | {_cell(t['file'])} | {_cell(t['one_row_per'])} "
+            f"| {t['rows']:,} | {t['patients']:,} | {_cell(columns)} |"
+        )
     return rows
 
 

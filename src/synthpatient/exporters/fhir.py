@@ -2,7 +2,9 @@
 
 Both go through the one mapping of :mod:`synthpatient.exporters.fhir_mapping`: a cohort's
 columns by its own codes, any other table's by the knowledge base's (a column without a known
-code is named in :meth:`FhirMapping.notice` and left out). Every resource is validated with
+code is named in :meth:`FhirMapping.notice` and left out). A cohort with a history gives an
+Encounter per visit and dated Observations, MedicationRequests and Conditions
+(:mod:`synthpatient.exporters.fhir_timeline`). Every resource is validated with
 ``fhir.resources`` (the ``fhir`` extra) before its folder is renamed into place.
 """
 

@@ -7,7 +7,10 @@ MedicationRequests (RxNorm) flagged by columns; and every column left out, with 
 :func:`map_table` builds it for any table from the knowledge base's codes (a column is coded
 only when its name or schema code is an observation's key, display name or LOINC code);
 ``synthpatient.knowledge.fhir.map_cohort`` builds it for a cohort from the cohort's own codes.
-Both are then written by the same functions here.
+Both are then written by the same functions here. A cohort with a history (a timeline) carries
+it in :attr:`FhirMapping.timeline` (:mod:`synthpatient.exporters.fhir_timeline`), which builds
+its Encounters, dated Observations, MedicationRequests and Conditions with the resource
+builders of this module.
 
 Resource ids are UUIDs derived from the mapping's namespace and the patient, so the same data
 gives the same ids; references are ``urn:uuid:`` inside a transaction Bundle and ``Type/id``
@@ -21,8 +24,8 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,7 @@ import pandas as pd
 from synthpatient._optional import import_optional
 
 if TYPE_CHECKING:
+    from synthpatient.exporters.fhir_timeline import TimelineEvents
     from synthpatient.knowledge import KnowledgeBase
     from synthpatient.schema import Schema
 
@@ -43,6 +47,7 @@ VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 IDENTIFIER_SYSTEM = "urn:synthpatient:patient-id"
 RESOURCE_TYPES = ("Patient", "Encounter", "Condition", "Observation", "MedicationRequest")
 
@@ -72,7 +77,7 @@ class CodedColumn:
     loinc: str
     name: str
     unit: str
-    category: str = "laboratory"
+    category: str | None = "laboratory"  # None: not known, so not written
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,15 @@ class FhirMapping:
     medications: tuple[FlaggedCode, ...] = ()
     unmapped: tuple[tuple[str, str], ...] = ()  # (column, why it was left out)
     assumed_units: tuple[tuple[str, str], ...] = ()  # (column, unit taken from the codes)
+    #: a knowledge-driven cohort's history: it then gives every resource but the Patient
+    timeline: TimelineEvents | None = field(default=None, compare=False, repr=False)
 
     @property
     def resource_types(self) -> tuple[str, ...]:
         """The resource types this mapping writes, in the order of :data:`RESOURCE_TYPES`."""
+        if self.timeline is not None:
+            found = {"Patient", *self.timeline.resource_types()}
+            return tuple(kind for kind in RESOURCE_TYPES if kind in found)
         present = {
             "Patient": True,
             "Encounter": self.visit_date is not None,
@@ -123,7 +133,7 @@ class FhirMapping:
     def notice(self) -> str | None:
         """One paragraph naming every column left out (and units assumed), or None."""
         parts = []
-        if not self.observations:
+        if not self.observations and self.timeline is None:
             parts.append(
                 "FHIR: no column has a LOINC code in the knowledge base, so only "
                 "Patients are written."
@@ -274,7 +284,7 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-class _Ids:
+class Ids:
     """Deterministic UUIDs: the same data (namespace) gives the same resource ids."""
 
     def __init__(self, namespace: str) -> None:
@@ -284,10 +294,17 @@ class _Ids:
         return str(uuid.uuid5(self.namespace, "/".join(parts)))
 
 
+class Reference(Protocol):
+    """Makes the reference to a resource: ``urn:uuid:<id>`` in a Bundle, ``Type/<id>`` in NDJSON."""
+
+    def __call__(self, kind: str, rid: str) -> dict[str, str]: ...
+
+
 def patient_resources(
-    row: dict[str, Any], pid: str, mapping: FhirMapping, ids: _Ids, *, urn: bool
+    row: dict[str, Any], pid: str, mapping: FhirMapping, ids: Ids, *, urn: bool
 ) -> list[dict[str, Any]]:
-    """The resources of one patient (a row as a dict), in :data:`RESOURCE_TYPES` order."""
+    """The resources of one patient (a row as a dict), in :data:`RESOURCE_TYPES` order; with a
+    timeline, the patient's history gives every resource but the Patient."""
 
     def ref(kind: str, rid: str) -> dict[str, str]:
         return {"reference": f"urn:uuid:{rid}" if urn else f"{kind}/{rid}"}
@@ -301,122 +318,161 @@ def patient_resources(
     if mapping.birth_date is not None and not _missing(row[mapping.birth_date]):
         patient["birthDate"] = _date(row[mapping.birth_date])
     subject = ref("Patient", patient_id)
+    if mapping.timeline is not None:
+        return [patient, *mapping.timeline.resources(pid, subject, ref, ids)]
     resources = [patient]
     context: dict[str, Any] = {}
     visit = None
     if mapping.visit_date is not None and not _missing(row[mapping.visit_date]):
         visit = _date(row[mapping.visit_date])
         encounter_id = ids(pid, "Encounter")
-        resources.append(
-            {
-                "resourceType": "Encounter",
-                "id": encounter_id,
-                "status": "finished",
-                "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
-                "subject": subject,
-                "period": {"start": visit, "end": visit},
-            }
-        )
+        resources.append(encounter_resource(encounter_id, subject, visit))
         context["encounter"] = ref("Encounter", encounter_id)
     for item in mapping.conditions:
         if item.column is None or bool(row.get(item.column)):
-            resources.append(
-                _condition(item, row, ids(pid, "Condition", item.key), subject, context, visit)
-            )
+            onset = None
+            if item.onset is not None and not _missing(row[item.onset]):
+                onset = _date(row[item.onset])
+            rid = ids(pid, "Condition", item.key)
+            resources.append(condition_resource(item, rid, subject, context, visit, onset))
     for obs in mapping.observations:
         value = row[obs.column]
         if not _missing(value) and math.isfinite(float(value)):
             rid = ids(pid, "Observation", obs.column)
-            resources.append(_observation_resource(obs, float(value), rid, subject, context, visit))
+            resources.append(observation_resource(obs, float(value), rid, subject, context, visit))
     for med in mapping.medications:
         if med.column is None or bool(row.get(med.column)):
             rid = ids(pid, "MedicationRequest", med.key)
-            resources.append(_medication_resource(med, rid, subject, context, visit))
+            resources.append(medication_resource(med, rid, subject, context, visit))
     return resources
 
 
-def _observation_resource(
+def encounter_resource(
+    rid: str, subject: dict[str, str], day: str, *, kind: str = "", reason: str = ""
+) -> dict[str, Any]:
+    """An ambulatory visit on one day (``period.start`` = ``period.end``), finished."""
+    encounter: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": rid,
+        "status": "finished",
+        "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
+    }
+    if kind:
+        encounter["type"] = [{"text": kind}]
+    encounter["subject"] = subject
+    encounter["period"] = {"start": day, "end": day}
+    if reason:
+        encounter["reasonCode"] = [{"text": reason}]
+    return encounter
+
+
+def observation_resource(
     obs: CodedColumn,
-    value: float,
+    value: float | None,
     rid: str,
     subject: dict[str, str],
     context: dict[str, Any],
     visit: str | None,
 ) -> dict[str, Any]:
-    resource = {
-        "resourceType": "Observation",
-        "id": rid,
-        "status": "final",
-        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": obs.category}]}],
-        "code": {
-            "coding": [{"system": LOINC, "code": obs.loinc, "display": obs.name}],
-            "text": obs.name,
-        },
-        "subject": subject,
-        **context,
+    """A LOINC-coded Observation with a UCUM quantity; a missing value (None) is written with a
+    ``dataAbsentReason`` rather than left out, so a measurement planned is never lost."""
+    resource: dict[str, Any] = {"resourceType": "Observation", "id": rid, "status": "final"}
+    if obs.category:
+        resource["category"] = [
+            {"coding": [{"system": OBSERVATION_CATEGORY, "code": obs.category}]}
+        ]
+    resource["code"] = {
+        "coding": [{"system": LOINC, "code": obs.loinc, "display": obs.name}],
+        "text": obs.name,
     }
+    resource.update({"subject": subject, **context})
     if visit is not None:
         resource["effectiveDateTime"] = visit
-    resource["valueQuantity"] = {"value": value, "unit": obs.unit, "system": UCUM, "code": obs.unit}
+    if value is None:
+        resource["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}]}
+    else:
+        resource["valueQuantity"] = {
+            "value": value,
+            "unit": obs.unit,
+            "system": UCUM,
+            "code": obs.unit,
+        }
     return resource
 
 
-def _medication_resource(
+def medication_resource(
     med: FlaggedCode,
     rid: str,
     subject: dict[str, str],
     context: dict[str, Any],
-    visit: str | None,
+    authored: str | None,
+    *,
+    status: str = "active",
+    period: tuple[str | None, str | None] | None = None,
+    reason: str = "",
 ) -> dict[str, Any]:
-    request = {
+    """A MedicationRequest (RxNorm when known, else the name as text). ``period`` (start, end)
+    goes where R4 keeps a prescription's validity, ``dosageInstruction[0].timing.repeat
+    .boundsPeriod`` (R4 has no ``MedicationRequest.period``)."""
+    concept: dict[str, Any] = {"text": med.name}
+    if med.code:
+        concept = {"coding": [{"system": RXNORM, "code": med.code, "display": med.name}], **concept}
+    request: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": rid,
-        "status": "active",
+        "status": status,
         "intent": "order",
-        "medicationCodeableConcept": {
-            "coding": [{"system": RXNORM, "code": med.code, "display": med.name}],
-            "text": med.name,
-        },
+        "medicationCodeableConcept": concept,
         "subject": subject,
         **context,
     }
-    if visit is not None:
-        request["authoredOn"] = visit
+    if authored is not None:
+        request["authoredOn"] = authored
+    if reason:
+        request["reasonCode"] = [{"text": reason}]
+    if period is not None:
+        bounds = {k: v for k, v in zip(("start", "end"), period, strict=True) if v is not None}
+        if bounds:
+            request["dosageInstruction"] = [{"timing": {"repeat": {"boundsPeriod": bounds}}}]
     return request
 
 
-def _condition(
+def condition_resource(
     item: FlaggedCode,
-    row: dict[str, Any],
     rid: str,
     subject: dict[str, str],
     context: dict[str, Any],
-    visit: str | None,
+    recorded: str | None,
+    onset: str | None,
 ) -> dict[str, Any]:
-    codings = [{"system": SNOMED, "code": item.code, "display": item.name}]
+    """An active, confirmed problem-list Condition (SNOMED CT, and ICD-10-CM when known)."""
+    codings = [{"system": SNOMED, "code": item.code, "display": item.name}] if item.code else []
     if item.icd10:
         codings.append({"system": ICD10CM, "code": item.icd10})
+    code: dict[str, Any] = (
+        {"coding": codings, "text": item.name} if codings else {"text": item.name}
+    )
     resource: dict[str, Any] = {
         "resourceType": "Condition",
         "id": rid,
         "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
         "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "confirmed"}]},
         "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item"}]}],
-        "code": {"coding": codings, "text": item.name},
+        "code": code,
         "subject": subject,
         **context,
     }
-    if visit is not None:
-        resource["recordedDate"] = visit
-    if item.onset is not None and not _missing(row[item.onset]):
-        resource["onsetDateTime"] = _date(row[item.onset])
+    if recorded is not None:
+        resource["recordedDate"] = recorded
+    if onset is not None:
+        resource["onsetDateTime"] = onset
     return resource
 
 
 def _patients(
     frame: pd.DataFrame, mapping: FhirMapping, urn: bool
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    ids = _Ids(mapping.namespace)
+    ids = Ids(mapping.namespace)
     for index, row in enumerate(frame.to_dict(orient="records"), start=1):
         pid = str(row[mapping.patient_id]) if mapping.patient_id else f"row{index}"
         yield pid, patient_resources(row, pid, mapping, ids, urn=urn)
@@ -427,7 +483,7 @@ def bundles(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(patient id, transaction Bundle) per row, each validated by fhir.resources."""
     model = _model("Bundle") if validate else None
-    ids = _Ids(mapping.namespace)
+    ids = Ids(mapping.namespace)
     for pid, resources in _patients(frame, mapping, urn=True):
         entries = [
             {

@@ -42,7 +42,7 @@ def get_exporter_class(key: str) -> type[Exporter]:
             f"Unknown export format '{key}'. Known formats: {', '.join(available_exporters())}."
         )
     module_name, class_name = _REGISTRY[key].split(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def get_exporter(key: str) -> Exporter:

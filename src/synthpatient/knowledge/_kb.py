@@ -18,6 +18,8 @@ from synthpatient.knowledge._model import Condition, Observation, Source
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SOURCES_FILE = "sources.yaml"
+#: ``<condition>_timeline.yaml`` holds the follow-up of ``<condition>.yaml``.
+TIMELINE_SUFFIX = "_timeline"
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,19 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
         sources[source.id] = source
     conditions = {}
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == SOURCES_FILE:
+        if path.name == SOURCES_FILE or path.stem.endswith(TIMELINE_SUFFIX):
             continue
-        condition = _validated(Condition, _read_yaml(path), path.name)
+        data = _read_yaml(path)
+        timeline = path.with_name(f"{path.stem}{TIMELINE_SUFFIX}.yaml")
+        where = path.name
+        if timeline.exists():  # how the condition's patients are followed over time
+            data = {**data, "timeline": _read_yaml(timeline)}
+            where = f"{path.name} (with {timeline.name})"
+        condition = _validated(Condition, data, where)
         missing = [s for s in condition.cited_sources() if s not in sources]
         if missing:
             raise KnowledgeBaseError(
-                f"{path.name}: cites undefined source(s) "
+                f"{where}: cites undefined source(s) "
                 f"{', '.join(missing)}; add them to {SOURCES_FILE}."
             )
         conditions[condition.key] = condition

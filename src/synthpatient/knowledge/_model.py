@@ -136,6 +136,165 @@ class Correlation(_Frozen):
     sources: tuple[str, ...] = Field(min_length=1)
 
 
+class Visits(_Frozen):
+    """When a patient is seen: the interval follows one observation against its target."""
+
+    observation: str | None = None  # None: every visit is days_at_target apart
+    target: float | None = None
+    days_above_target: float = Field(gt=0)
+    days_at_target: float = Field(gt=0)
+    jitter_days: float = Field(default=0.0, ge=0)
+    annual_days: float = Field(default=365.0, gt=0)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _jitter(self) -> Visits:
+        if self.jitter_days * 2 >= min(self.days_above_target, self.days_at_target):
+            raise ValueError("jitter_days must be under half of the shortest visit interval")
+        if (self.observation is None) != (self.target is None):
+            raise ValueError("visits: give both 'observation' and 'target', or neither")
+        return self
+
+
+class Duration(_Frozen):
+    """Years since diagnosis at the first visit of a history (a gamma distribution)."""
+
+    mean: float = Field(gt=0)
+    sd: float = Field(gt=0)
+    min_age_at_diagnosis: float = Field(default=18, ge=0)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Trajectory(_Frozen):
+    """How one drawn observation moves within a patient: level + drift + a deviation that
+    decorrelates over ``correlation_years`` (AR(1) at any spacing of visits)."""
+
+    observation: str
+    schedule: Literal["every_visit", "annual"]
+    scale: Literal["linear", "log"] = "linear"
+    within_sd: float = Field(ge=0)
+    correlation_years: float = Field(gt=0)
+    drift_per_year: float = 0.0
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class KidneyDecline(_Frozen):
+    """A linear per-patient decline of eGFR, faster with albuminuria at the start."""
+
+    observation: str
+    albuminuria: str
+    slope_by_albuminuria: dict[str, float]  # "<30", "30-300", ">300" (mg/g) -> per year
+    slope_sd: float = Field(ge=0)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("slope_by_albuminuria")
+    @classmethod
+    def _bands(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != {"<30", "30-300", ">300"}:
+            raise ValueError("slope_by_albuminuria needs exactly '<30', '30-300' and '>300'")
+        return value
+
+
+class Intensification(_Frozen):
+    """How quickly therapy steps up while the visit observation is above target."""
+
+    median_years_by_threshold: dict[str, float] = Field(min_length=1)
+    effect_onset_days: float = Field(ge=0)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("median_years_by_threshold")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, years in value.items():
+            float(key)  # a threshold is a number written as text
+            if years <= 0:
+                raise ValueError(f"median years at {key} must be positive")
+        return value
+
+
+class DrugStep(_Frozen):
+    """A medication of the guideline's steps and what it does to the visit observation."""
+
+    medication: str
+    step: int = Field(ge=1)
+    lowering_min: float = Field(ge=0)
+    lowering_max: float = Field(ge=0)
+    start_contraindication: str | None = None  # never started where it holds
+    stop_when: str | None = None  # stopped at the first visit where it holds
+    preferred_when: str | None = None  # chosen before others of its step where it holds
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class Complication(_Frozen):
+    """A condition that may start during follow-up, at a sourced yearly rate."""
+
+    key: str
+    name: str
+    snomed: str
+    icd10: str
+    onset: Literal["event", "annual_review", "definition"]
+    rate_per_year: float = Field(default=0.0, ge=0)
+    hazard_ratio_per_point: float = Field(default=1.0, gt=0)  # per point above the target
+    baseline_share: float = Field(default=0.0, ge=0, le=1)
+    comorbidity: str | None = None  # the cohort's comorbidity it is (definition) or feeds
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class TimelineCheck(_Frozen):
+    """A sourced target range a drawn history is measured against."""
+
+    key: str
+    what: str
+    min: float
+    max: float
+    unit: str = ""
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class TimelineSpec(_Frozen):
+    """How a condition's patients are followed over time (``<condition>_timeline.yaml``)."""
+
+    visits: Visits
+    duration: Duration
+    trajectories: tuple[Trajectory, ...]
+    derived_schedule: dict[str, Literal["every_visit", "annual"]] = Field(default_factory=dict)
+    kidney: KidneyDecline | None = None
+    intensification: Intensification | None = None
+    drugs: tuple[DrugStep, ...] = ()
+    complications: tuple[Complication, ...] = ()
+    checks: tuple[TimelineCheck, ...] = ()
+
+    def check_against(self, condition: Condition) -> None:
+        """Every key names an observation, medication or comorbidity of ``condition``, and
+        every observation moves (a drawn one by a trajectory, a derived one by a schedule)."""
+        drawn = {o.key for o in condition.observations if not o.derived}
+        derived = {o.key for o in condition.observations if o.derived}
+        moving = [t.observation for t in self.trajectories]
+        missing = sorted((drawn - set(moving)) | (derived - set(self.derived_schedule)))
+        if missing:
+            raise ValueError(f"timeline: no trajectory or schedule for {', '.join(missing)}")
+        named = set(moving) | {self.visits.observation or next(iter(drawn), "")}
+        if self.kidney:
+            named |= {self.kidney.observation, self.kidney.albuminuria}
+        unknown = sorted((named - drawn) | (set(self.derived_schedule) - derived))
+        if unknown:
+            raise ValueError(f"timeline: unknown or derived observations {', '.join(unknown)}")
+        medications = {m.key for m in condition.medications}
+        bad = sorted({d.medication for d in self.drugs} - medications)
+        if bad:
+            raise ValueError(f"timeline: drugs name unknown medications {', '.join(bad)}")
+        if self.drugs and (self.intensification is None or self.visits.target is None):
+            raise ValueError("timeline: drugs need 'intensification' and a visit target")
+        comorbidities = {c.key for c in condition.comorbidities}
+        bad = sorted({c.comorbidity for c in self.complications if c.comorbidity} - comorbidities)
+        if bad:
+            raise ValueError(f"timeline: complications name unknown comorbidities {', '.join(bad)}")
+        for c in self.complications:
+            defined = next((x for x in condition.comorbidities if x.key == c.comorbidity), None)
+            if c.onset == "definition" and (defined is None or not defined.definition):
+                raise ValueError(f"timeline: {c.key} has onset 'definition' but no definition")
+
+
 class Condition(_Frozen):
     """A cohort specification: who the patients are and what is recorded about them."""
 
@@ -153,6 +312,7 @@ class Condition(_Frozen):
     medications: tuple[Medication, ...] = ()
     correlations: tuple[Correlation, ...] = ()
     treatment: Treatment | None = None
+    timeline: TimelineSpec | None = None  # from <key>_timeline.yaml, when there is one
 
     @field_validator("snomed")
     @classmethod
@@ -197,6 +357,8 @@ class Condition(_Frozen):
                 )
         if any(m.treats for m in self.medications) and self.treatment is None:
             raise ValueError("medications that treat the condition need a 'treatment' block")
+        if self.timeline is not None:
+            self.timeline.check_against(self)
         return self
 
     @property

@@ -20,22 +20,22 @@ from pydantic import ValidationError
 
 from synthpatient.errors import SynthPatientError
 from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
-from synthpatient.knowledge.answers import HELP, answer, looks_like_question
-from synthpatient.knowledge.outputs import write_cohort
-from synthpatient.knowledge.request import (
-    _NUMBER,
-    MAX_REQUEST_CHARS,
-    Clarification,
-    CohortRequest,
+from synthpatient.knowledge._request_fields import (
     _ages,
-    _checked_count,
-    _filters,
     _formats,
     _n_observations,
     _named_observations,
-    _pydantic_message,
     _sex,
-    _to_int,
+)
+from synthpatient.knowledge._request_filters import _filters
+from synthpatient.knowledge._request_numbers import _NUMBER, _checked_count, _to_int
+from synthpatient.knowledge.answers import HELP, answer, looks_like_question
+from synthpatient.knowledge.outputs import write_cohort
+from synthpatient.knowledge.request import (
+    MAX_REQUEST_CHARS,
+    Clarification,
+    CohortRequest,
+    _pydantic_message,
     clean_request_text,
     parse_request,
 )

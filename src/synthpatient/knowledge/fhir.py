@@ -3,7 +3,10 @@
 Each patient gives a Patient, an Encounter (the last visit), a Condition for the cohort's
 condition (SNOMED CT and ICD-10-CM, onset at diagnosis) and one per comorbidity present, an
 Observation per recorded value (LOINC code, UCUM quantity, category) and a MedicationRequest
-per drug (RxNorm). The codes are the cohort's own (those of its long table); the resources are
+per drug (RxNorm). A cohort with a history (``cohort.timeline``) gives instead an Encounter per
+visit, an Observation per dated value (tied to its visit), a MedicationRequest per prescription
+with its start and stop, and a Condition per condition with its onset
+(:mod:`synthpatient.exporters.fhir_timeline`). The codes are the cohort's own; the resources are
 built, validated and written by :mod:`synthpatient.exporters.fhir_mapping`, the same code that
 writes an uploaded table, and the files by the ``fhir_bundles`` and ``fhir_ndjson`` exporters.
 Ids are UUIDs derived from the cohort's seed and patient id, so the same request writes the
@@ -22,6 +25,7 @@ from synthpatient.exporters.fhir_mapping import (
     bundles,
     resources_by_type,
 )
+from synthpatient.exporters.fhir_timeline import TimelineEvents
 from synthpatient.knowledge.sampler import Cohort
 
 #: cohort columns FHIR R4 has no place for here, and why (named, never dropped silently)
@@ -33,8 +37,11 @@ _LEFT_OUT = {
 
 
 def map_cohort(cohort: Cohort) -> FhirMapping:
-    """The FHIR mapping of a cohort's patients table."""
+    """The FHIR mapping of a cohort's patients table (and of its history, when it has one)."""
     condition = cohort.condition
+    timeline = getattr(cohort, "timeline", None)
+    if timeline is not None:
+        return _map_history(cohort, timeline)
     conditions = [
         FlaggedCode(
             condition.key,
@@ -67,7 +74,50 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
         visit_date="last_visit_date",
         conditions=tuple(conditions),
         medications=tuple(medications),
-        unmapped=tuple((c, why) for c, why in _LEFT_OUT.items() if c in cohort.wide.columns),
+        unmapped=left_out(cohort),
+    )
+
+
+def left_out(cohort: Cohort) -> tuple[tuple[str, str], ...]:
+    """(column, why) for each column of the patients table not written as it is. With a
+    history, the current values, flags and dates are given by the dated resources instead."""
+    why = dict(_LEFT_OUT)
+    if getattr(cohort, "timeline", None) is not None:
+        why = {
+            "diagnosis_date": "given by the onset of the cohort's Condition",
+            "last_visit_date": "given by the date of the last Encounter",
+            **{
+                o.key: "given by the last of the history's dated Observations"
+                for o in cohort.observations
+            },
+            **{
+                c.key: "given by the history's Conditions, with onset dates"
+                for c in cohort.condition.comorbidities
+            },
+            **{
+                f"on_{m.key}": "given by the history's MedicationRequests, with start and stop"
+                for m in cohort.condition.medications
+            },
+            **why,
+        }
+    return tuple((c, reason) for c, reason in why.items() if c in cohort.wide.columns)
+
+
+def _map_history(cohort: Cohort, timeline: Any) -> FhirMapping:
+    """A cohort with a history: the Patient from its patients table, everything else from the
+    timeline (checked here: a broken history is one line before anything is written)."""
+    categories = {o.key: o.category for o in cohort.condition.observations}
+    events = TimelineEvents.from_timeline(
+        timeline, patients=cohort.wide["patient_id"], categories=categories
+    )
+    return FhirMapping(
+        namespace=f"synthpatient:cohort:{cohort.spec.seed}",
+        observations=(),
+        patient_id="patient_id",
+        gender="sex",
+        birth_date="birth_date",
+        unmapped=left_out(cohort),
+        timeline=events,
     )
 
 

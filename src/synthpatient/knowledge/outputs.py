@@ -1,5 +1,9 @@
 """Writing a cohort: tables, FHIR, realism report, data card and provenance, into one folder.
 
+The tables are those of ``exporters.cohort_tables``: patients and observations, or, for a cohort
+with a history (``cohort.timeline``), patients, encounters, observations (over time),
+medications and conditions; the sources cited are the cohort's and its history's.
+
 Every file is written by an exporter of :mod:`synthpatient.exporters` (the same ones the CLI
 and the web app use). The folder is filled in a temporary sibling and renamed into place only
 when every file was written, so an interrupted or failed run leaves what was there before
@@ -88,6 +92,8 @@ def build_provenance(
     the columns FHIR has no place for, and the SHA-256 of every file in ``folder``."""
     from synthpatient import __version__
 
+    timeline = getattr(cohort, "timeline", None)
+    used = list(dict.fromkeys([*cohort.sources_used, *(timeline.sources_used if timeline else [])]))
     provenance = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "generator": f"synthpatient {__version__} (CohortSampler, knowledge-driven)",
@@ -104,16 +110,16 @@ def build_provenance(
                 "verified": kb.sources[sid].verified,
                 "supports": kb.sources[sid].supports,
             }
-            for sid, c in zip(cohort.sources_used, cite(kb, cohort.sources_used), strict=False)
+            for sid, c in zip(used, cite(kb, used), strict=False)
         ],
         "files": files,
         "sha256": _checksums(folder),
         "synthetic": "Every patient in these files is synthetic; none is a real person.",
     }
     if any(fmt in files for fmt in FHIR_FORMATS):
-        from synthpatient.knowledge.fhir import map_cohort
+        from synthpatient.knowledge.fhir import left_out
 
-        provenance["fhir_left_out"] = dict(map_cohort(cohort).unmapped)
+        provenance["fhir_left_out"] = dict(left_out(cohort))
     return provenance
 
 

@@ -23,7 +23,6 @@ ever downloaded: a missing or incomplete folder is a one-line error.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,41 +31,50 @@ import pandas as pd
 
 from synthpatient._optional import import_optional
 from synthpatient._row_hash import row_hashes
-from synthpatient.errors import ConditionError, DataError
+from synthpatient.errors import DataError
 from synthpatient.schema import ColumnSpec, Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Boolean, Interval, Param, Text
 from synthpatient.synthesizers._deep import DEVICE
-from synthpatient.synthesizers._lm_network import Layout, build_network
-from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins, prior_shift
+from synthpatient.synthesizers._lm_decoding import CALIBRATION_ROWS, SAMPLE_CHUNK, LMDecoding
+from synthpatient.synthesizers._lm_network import Layout
+from synthpatient.synthesizers._lm_training import (
+    DEFAULT_STEPS,
+    LINEAR_PARAMETERS,
+    LINEAR_STEP,
+    MAX_EPOCHS,
+    LMTraining,
+)
+from synthpatient.synthesizers._lm_vocab import ColumnVocab, default_bins
 from synthpatient.synthesizers._persistence import check_sizes, expect
 from synthpatient.synthesizers._torch import (
-    EarlyStopping,
     load_module_arrays,
     make_generator,
     module_arrays,
-    progress_bar,
     seeded,
     torch_seed,
 )
 from synthpatient.synthesizers.base import Capabilities, Synthesizer, _enforce
 
+# the training and decoding constants live with their code; they stay importable from here
+__all__ = [
+    "CALIBRATION_ROWS",
+    "DEFAULT_STEPS",
+    "LINEAR_PARAMETERS",
+    "LINEAR_STEP",
+    "MAX_EPOCHS",
+    "MAX_REDRAWS",
+    "MIN_VALIDATION_ROWS",
+    "SAMPLE_CHUNK",
+    "CopyReport",
+    "TabularLMSynthesizer",
+    "import_torch",
+]
+
 #: Rejecting copies of training rows gives up after this many redraws of the same rows.
 MAX_REDRAWS = 30
 #: Below this many rows a held-out split is too small to tell when to stop.
 MIN_VALIDATION_ROWS = 20
-#: Optimiser steps when ``epochs`` is None (see ``_epochs``).
-DEFAULT_STEPS = 700
-#: ... and at most this many passes (on a few hundred rows, more starts to memorise them).
-MAX_EPOCHS = 100
-#: The learned part of the network's linear path (see ``_lm_network``), and how much larger
-#: its step is.
-LINEAR_PARAMETERS = ("token_shift.weight",)
-LINEAR_STEP = 10.0
-#: Rows drawn after training to find the category shares' correction (``_prior_weights``).
-CALIBRATION_ROWS = 4000
-#: Rows per forward pass when sampling (bounds memory for very large samples).
-SAMPLE_CHUNK = 20_000
 
 
 def import_torch():  # type: ignore[no-untyped-def]
@@ -100,7 +108,7 @@ class CopyReport:
         return self.to_dict()[name]
 
 
-class TabularLMSynthesizer(Synthesizer):
+class TabularLMSynthesizer(LMTraining, LMDecoding, Synthesizer):
     """A causal transformer trained from scratch on the table's rows serialised as text.
 
     Args:
@@ -289,159 +297,6 @@ class TabularLMSynthesizer(Synthesizer):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return str(self.device)
 
-    @classmethod
-    def _build(
-        cls,
-        torch: Any,
-        vocabs: list[ColumnVocab],
-        layout: Layout,
-        config: dict[str, Any],
-        codes: np.ndarray | None = None,
-    ) -> Any:
-        """The network; ``codes`` (the training rows' symbols) give the linear path its
-        correlation (a saved model's is loaded instead)."""
-        return build_network(
-            torch,
-            layout,
-            cls._positions(vocabs, layout),
-            [v.score_edges() if v.is_ordered else None for v in vocabs],
-            [v.nullable for v in vocabs],
-            None if codes is None else _score_correlation(vocabs, codes),
-            **config,
-        )
-
-    @staticmethod
-    def _positions(vocabs: list[ColumnVocab], layout: Layout) -> np.ndarray:
-        positions = np.zeros(layout.n_tokens)
-        for vocab, start in zip(vocabs, layout.offsets, strict=True):
-            positions[start : start + vocab.n_symbols] = vocab.positions()
-        return positions
-
-    def _orders(self, n_rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Column orders for a batch: the table's order, or for ``permuted_share`` of the rows
-        a random subset of columns first and then the others, each part in the table's order.
-
-        That is exactly the order sampling uses (the conditioned columns, then the rest), so
-        the model learns only the orders it will be asked for, not all k! of them; fully
-        random orders cost unconditioned samples much of their pair fidelity."""
-        orders = np.tile(np.arange(k), (n_rows, 1))
-        permuted = rng.random(n_rows) < self.permuted_share
-        if permuted.any():
-            orders[permuted] = self._subset_first(int(permuted.sum()), k, rng)
-        return orders
-
-    @staticmethod
-    def _subset_first(n_rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
-        """``n_rows`` orders: a random subset of the ``k`` columns (of any size), then the rest,
-        each part in the table's order."""
-        first = rng.random((n_rows, k)) < rng.random((n_rows, 1))
-        return np.argsort(~first, axis=1, kind="stable")
-
-    def _epochs(self, n_batches: int) -> int:
-        if self.epochs is not None:
-            return int(self.epochs)
-        return int(min(MAX_EPOCHS, max(3, math.ceil(DEFAULT_STEPS / n_batches))))
-
-    def _loss(
-        self,
-        torch: Any,
-        network: Any,
-        layout: Layout,
-        codes: np.ndarray,
-        orders: np.ndarray,
-        device: str,
-    ) -> Any:
-        """Mean negative log-likelihood per value of rows ``codes`` read in ``orders``."""
-        tokens, _ = layout.sequences(codes, orders)
-        hidden, shifts = network(torch.as_tensor(tokens, device=device))
-        hidden = hidden[:, 1::2]  # at the column tokens, where shifts are
-        rows = torch.arange(len(codes), device=device)
-        where = torch.as_tensor(np.argsort(orders, axis=1), device=device)  # column -> step
-        targets = torch.as_tensor(codes, device=device)
-        total = 0.0
-        for j in range(layout.n_columns):  # every row has every column exactly once
-            log_probs = network.log_probs(hidden[rows, where[:, j]], j, shifts[rows, where[:, j]])
-            total = total - log_probs[rows, targets[:, j]].sum()
-        return total / codes.size
-
-    def _train(
-        self,
-        torch: Any,
-        network: Any,
-        layout: Layout,
-        train: np.ndarray,
-        valid: np.ndarray,
-        rng: np.random.Generator,
-        device: str,
-    ) -> dict[str, Any]:
-        # the linear path's shifts have to travel to about 1 in a few hundred steps, so they
-        # take ten times the step, without decay (which would shrink every difference)
-        linear = [p for n, p in network.named_parameters() if n in LINEAR_PARAMETERS]
-        rest = [p for n, p in network.named_parameters() if n not in LINEAR_PARAMETERS]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": rest},
-                {"params": linear, "lr": LINEAR_STEP * self.learning_rate, "weight_decay": 0.0},
-            ],
-            lr=self.learning_rate,
-            weight_decay=self.weight_decay,
-        )
-        k = layout.n_columns
-        # held-out rows are scored in the table's order and in one fixed subset-first order
-        # each, so the stopping point suits both unconditioned and conditioned sampling
-        valid_orders = (
-            None
-            if not len(valid)
-            else np.concatenate(
-                [np.tile(np.arange(k), (len(valid), 1)), self._subset_first(len(valid), k, rng)]
-            )
-        )
-        stopper = EarlyStopping(self.patience, min_gain=1e-4)
-        n_batches = max(1, math.ceil(len(train) / self.batch_size))
-        epochs = self._epochs(n_batches)
-        # cosine decay to zero over the planned steps: the last steps refine rather than jitter
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * n_batches)
-        epoch = 0
-        with progress_bar(self.progress, epochs, "Training TabularLMSynthesizer") as bar:
-            for epoch in range(1, epochs + 1):
-                network.train()
-                shuffled = train[rng.permutation(len(train))]
-                for b in range(n_batches):
-                    batch = shuffled[b * self.batch_size : (b + 1) * self.batch_size]
-                    if not len(batch):
-                        continue
-                    loss = self._loss(
-                        torch, network, layout, batch, self._orders(len(batch), k, rng), device
-                    )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-                    optimizer.step()
-                    schedule.step()
-                bar.advance()
-                if valid_orders is not None:
-                    network.eval()
-                    with torch.no_grad():
-                        score = -float(
-                            self._loss(
-                                torch,
-                                network,
-                                layout,
-                                np.concatenate([valid, valid]),
-                                valid_orders,
-                                device,
-                            )
-                        )
-                    if stopper.update(epoch, score, {"network": network}):
-                        break
-        if valid_orders is not None:
-            stopper.restore({"network": network})
-        return {
-            "epochs": epoch,
-            "best_epoch": stopper.best_step if valid_orders is not None else epoch,
-            "validation_nll": None if valid_orders is None else -stopper.best_score,
-        }
-
     # -- sample --------------------------------------------------------------------------------
     def _sample(
         self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
@@ -484,133 +339,6 @@ class TabularLMSynthesizer(Synthesizer):
             rows_redrawn=redrawn,
         )
         return frame
-
-    def _condition_masks(
-        self, conditions: list[Condition]
-    ) -> tuple[dict[int, np.ndarray], dict[int, tuple[Any, Any]]]:
-        index = {v.name: j for j, v in enumerate(self.vocabs_)}
-        allowed: dict[int, np.ndarray] = {}
-        ranges: dict[int, tuple[Any, Any]] = {}
-        for cond in conditions:
-            j = index[cond.column]
-            mask = self.vocabs_[j].allowed(cond.kind, cond.value, cond.low, cond.high)
-            if not mask.any():
-                raise ConditionError(
-                    f"No value of '{cond.column}' the model learned falls in "
-                    "the condition's range; widen the range."
-                )
-            allowed[j] = mask
-            if cond.kind == "range":
-                ranges[j] = (cond.low, cond.high)
-            elif self.vocabs_[j].kind != "category":
-                ranges[j] = (float(cond.value), float(cond.value))
-        return allowed, ranges
-
-    def _draw(
-        self,
-        torch: Any,
-        n_rows: int,
-        order: np.ndarray,
-        allowed: dict[int, np.ndarray],
-        ranges: dict[int, tuple[Any, Any]],
-        rng: np.random.Generator,
-        generator: Any,
-    ) -> pd.DataFrame:
-        weights = self.symbol_log_weights_ if self.calibrate_marginals and not allowed else None
-        codes = np.zeros((0, len(self.vocabs_)), dtype=np.int64)
-        if n_rows:
-            codes = np.concatenate(
-                [
-                    self._symbols(
-                        torch, min(SAMPLE_CHUNK, n_rows - start), order, allowed, generator, weights
-                    )
-                    for start in range(0, n_rows, SAMPLE_CHUNK)
-                ]
-            )
-        columns = {}
-        for j, vocab in enumerate(self.vocabs_):
-            low, high = ranges.get(j, (None, None))
-            columns[vocab.name] = vocab.decode(codes[:, j], rng, low=low, high=high)
-        return pd.DataFrame(columns)
-
-    def _symbols(
-        self,
-        torch: Any,
-        n_rows: int,
-        order: np.ndarray,
-        allowed: dict[int, np.ndarray],
-        generator: Any,
-        weights: np.ndarray | None = None,
-        targets: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
-    ) -> np.ndarray:
-        """Column symbols (n_rows, K), drawn one column at a time in ``order``; each symbol's
-        probability is multiplied by ``exp(weights)`` (one per symbol of every column). With
-        ``targets`` (column: the group of each symbol, each group's share), the weights of
-        those columns are found first, in ``weights``, from the rows being drawn."""
-        layout = self.layout_
-        if self.base_model is not None:
-            return self.network_.generate(n_rows, order, allowed, self.temperature, generator)
-        device = str(next(self.network_.parameters()).device)
-        offsets = layout.offsets
-        tokens = torch.zeros((n_rows, 1), dtype=torch.long, device=device)
-        out = np.zeros((n_rows, layout.n_columns), dtype=np.int64)
-        with torch.no_grad():
-            for j in order:
-                column_token = torch.full((n_rows, 1), 1 + int(j), dtype=torch.long, device=device)
-                tokens = torch.cat([tokens, column_token], dim=1)
-                hidden, shifts = self.network_(tokens, last_only=True)
-                logits = self.network_.log_probs(hidden[:, -1], int(j), shifts[:, -1]).float().cpu()
-                if j in allowed:
-                    logits[:, ~torch.as_tensor(allowed[j])] = -math.inf
-                probs = torch.softmax(logits / self.temperature, dim=1)
-                if weights is not None:
-                    part = slice(
-                        int(offsets[j] - offsets[0]),
-                        int(offsets[j] - offsets[0]) + layout.n_symbols[j],
-                    )
-                    if targets is not None and int(j) in targets:
-                        weights[part] = prior_shift(probs.numpy(), *targets[int(j)])
-                    probs = probs * torch.as_tensor(np.exp(weights[part]), dtype=probs.dtype)
-                    probs = probs / probs.sum(dim=1, keepdim=True)
-                symbol = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-                out[:, j] = symbol.numpy()
-                tokens = torch.cat(
-                    [tokens, (symbol + int(offsets[j])).unsqueeze(1).to(device)], dim=1
-                )
-        return out
-
-    def _prior_weights(self, torch: Any, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Log-weights on every symbol so that unconditioned samples have the training shares
-        of each category and of "missing" (numbers get their shape from ``calibrate``).
-
-        A model trained with dropout on a few hundred rows gets a category's share a point or
-        two wrong, and a rare category's by far more. This is the prior-shift correction of a
-        classifier's probabilities (Saerens, Latinne and Decaestecker, Neural Computation
-        2002), found column by column in sampling order on ``CALIBRATION_ROWS`` drawn rows, so
-        each column's weights allow for the corrected columns before it. The weights are
-        fixed, so a sample of any size, even one row, is drawn from the same model.
-        """
-        weights = np.zeros(int(sum(self.layout_.n_symbols)))
-        targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for j, vocab in enumerate(self.vocabs_):
-            found = np.bincount(codes[:, j], minlength=vocab.n_symbols) / len(codes)
-            if vocab.kind == "category":
-                targets[j] = (np.arange(vocab.n_symbols), found)
-            elif vocab.nullable:
-                groups = np.r_[np.zeros(vocab.n_values, dtype=np.int64), 1]
-                targets[j] = (groups, np.array([1 - found[-1], found[-1]]))
-        if targets:
-            generator = make_generator(torch, torch_seed(rng), "cpu")
-            self._symbols(
-                torch,
-                CALIBRATION_ROWS,
-                np.arange(len(self.vocabs_)),
-                {},
-                generator,
-                weights,
-                targets,
-            )
-        return weights
 
     def _copies(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """Which rows, as they will be delivered (rounded, bounded), copy a training row."""
@@ -688,20 +416,6 @@ class TabularLMSynthesizer(Synthesizer):
         self.training_log_ = dict(state["training"])
         self.row_hashes_ = np.asarray(arrays["row_hashes"], dtype=np.uint64)
         self.symbol_log_weights_ = np.asarray(weights, dtype=float)
-
-
-def _score_correlation(vocabs: list[ColumnVocab], codes: np.ndarray) -> np.ndarray:
-    """The correlation of the rows' normal scores (each symbol's place on its column's scale,
-    as the model reads it), pairwise over the rows where both are present; categories get
-    identity rows and columns (their effect is learned instead)."""
-    from synthpatient.synthesizers._gaussian import estimate_correlation
-
-    scores = np.full(codes.shape, np.nan)
-    for j, vocab in enumerate(vocabs):
-        if vocab.is_ordered:
-            present = codes[:, j] != vocab.missing_symbol if vocab.nullable else slice(None)
-            scores[present, j] = 3 * vocab.positions()[codes[present, j]]
-    return estimate_correlation(scores)
 
 
 def _row_hashes(specs: list[ColumnSpec], data: pd.DataFrame) -> np.ndarray:

@@ -1,358 +1,68 @@
 """The data flow: an uploaded table (or a bundled one), a generator, rows, conditions.
 
-Uploads are streamed straight into the session's folder under a name chosen here, the size
-limit enforced while reading (only the extension of the user's file name is kept, from a short
-allow-list); the user's name is shown, never used as a path. The table is read and its schema
-inferred at once, so identifier and free-text columns are flagged before anything is learned.
-Generation fits on three quarters of the rows and keeps the rest aside to measure privacy,
-then evaluates with the evaluation suite.
+Uploads (:mod:`synthpatient.web._uploads`) are streamed into the session's folder and
+inspected at once, so identifier and free-text columns are flagged before anything is
+learned. Generation fits on three quarters of the rows and keeps the rest aside to measure
+privacy, then evaluates with the evaluation suite; the result and its downloads are made in
+:mod:`synthpatient.web._table_result`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
-import json
 import logging
-import re
 import secrets
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-from synthpatient.errors import (  # noqa: F401  (defined in errors.py; re-exported)
+from synthpatient.errors import (
     DataError,
     InvalidParameterError,
     NotFoundError,
-    SynthPatientError,
     UploadTooLargeError,
 )
-from synthpatient.web.jobs import Job
-from synthpatient.web.plots import PLOT_LOCK, report_plots
-from synthpatient.web.results import (
-    PREVIEW_ROWS,
-    Result,
-    export_download,
-    records,
-    text_download,
+from synthpatient.web._table_result import _fhir_notice, _table_result
+from synthpatient.web._uploads import (
+    SUFFIXES,
+    Upload,
+    _schema,
+    bundled_upload,
+    read_upload,
+    receive_upload,
+    remove_upload,
 )
-from synthpatient.web.sessions import Session, new_id
+from synthpatient.web.jobs import Job
+from synthpatient.web.plots import PLOT_LOCK
+from synthpatient.web.sessions import Session
 from synthpatient.web.settings import Settings
 
+# the upload names live in _uploads; the API and the app import them from here, as do the
+# errors (defined in errors.py)
+__all__ = [
+    "HOLDOUT_SHARE",
+    "MIN_ROWS_FOR_HOLDOUT",
+    "SUFFIXES",
+    "NotFoundError",
+    "TableRequest",
+    "Upload",
+    "UploadTooLargeError",
+    "bundled_upload",
+    "check_request",
+    "check_synthesizer",
+    "parse_conditions",
+    "receive_upload",
+    "remove_upload",
+    "synthesizer_choices",
+    "table_work",
+]
+
 log = logging.getLogger("synthpatient.web")
-SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 HOLDOUT_SHARE = 0.25
 MIN_ROWS_FOR_HOLDOUT = 40
-MAX_UPLOADS_PER_SESSION = 5
-#: room for the multipart envelope around the file (boundaries, part headers, a long name)
-MULTIPART_OVERHEAD = 64 * 1024
-_FLAG_NOTE = {
-    "identifier": "identifier: not learned, made up fresh in the synthetic rows",
-    "text": "free text: not learned, made up fresh in the synthetic rows",
-}
-
-
-@dataclass
-class Upload:
-    id: str
-    filename: str  # for display only
-    path: Path
-    size_bytes: int
-    sha256: str
-    n_rows: int
-    columns: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)  # told to the user with this upload
-
-    @property
-    def flagged(self) -> list[str]:
-        return [c["name"] for c in self.columns if c["flagged"]]
-
-
-# -- uploads -------------------------------------------------------------------------------
-def display_name(filename: str | None) -> str:
-    """The user's file name, safe to show: no folders, no control characters, short."""
-    name = re.split(r"[\\/]", filename or "")[-1]
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip() or "upload"
-    return name[:100]
-
-
-async def receive_upload(
-    session: Session,
-    settings: Settings,
-    content_type: str,
-    content_length: str | None,
-    chunks: AsyncIterator[bytes],
-) -> Upload:
-    """Stream a multipart upload into the session, enforcing the size limit while reading.
-
-    Starlette's form parsing would first spool the whole body (in memory, then a temp file)
-    and only then let the size be checked; here the ``file`` field goes straight to its final
-    place as it arrives, and reading stops at the first byte over the limit. A declared
-    ``Content-Length`` over the limit is refused before anything is read. Whatever fails, the
-    partial file is deleted.
-
-    Raises:
-        UploadTooLargeError: over the size limit (413).
-        DataError: not a multipart upload with one table in a field named ``file``, a file
-            type this app does not read, or a table it cannot use.
-    """
-    import anyio
-    from python_multipart.exceptions import FormParserError
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
-    if content_length and content_length.isdigit() and int(content_length) > limit:
-        raise _too_large(None, settings)
-    kind, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise DataError(
-            "Send the table as a multipart/form-data upload with one field named "
-            "'file' (as a browser form does; with curl: -F file=@table.csv)."
-        )
-    part = _FilePart(session.workdir("uploads"), settings)
-    try:
-        parser = MultipartParser(boundary, part.callbacks())
-        received = 0
-        async for chunk in chunks:
-            received += len(chunk)
-            if received > limit:  # the envelope around the file is small: this is the file
-                raise _too_large(part.name, settings)
-            # parsing and writing to disk off the event loop, so other users are not held up
-            await anyio.to_thread.run_sync(parser.write, chunk)
-        parser.finalize()
-        part.finish()
-    except FormParserError:
-        part.discard()
-        raise DataError(
-            "The upload is not a well-formed multipart/form-data body. Send the "
-            "table in a field named 'file' (curl -F file=@table.csv)."
-        ) from None
-    except BaseException:
-        part.discard()
-        raise
-    assert part.path is not None and part.name is not None  # finish() checked both
-    name, path, size, sha256 = part.name, part.path, part.size, part.digest.hexdigest()
-    try:  # reading the table and inferring its schema take CPU: off the event loop too
-        return await anyio.to_thread.run_sync(
-            lambda: _keep(session, _inspect(settings, new_id(12), name, path, size, sha256))
-        )
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-class _FilePart:
-    """Callbacks of python-multipart's streaming parser: the ``file`` field is written to disk
-    as it arrives and counted, every other field is skipped."""
-
-    def __init__(self, folder: Path, settings: Settings) -> None:
-        self.folder, self.settings = folder, settings
-        self.name: str | None = None  # the user's file name, for display only
-        self.path: Path | None = None  # ours, inside the session's folder
-        self.size = 0
-        self.digest = hashlib.sha256()
-        self._out: IO[bytes] | None = None
-        self._writing = self._ended = self._done = False
-        self._field = self._value = self._disposition = b""
-
-    def callbacks(self) -> Any:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._data,
-            "on_part_end": self._part_end,
-            "on_end": self._end,
-        }
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._field.strip().lower() == b"content-disposition":
-            self._disposition = self._value
-        self._field = self._value = b""
-
-    def _headers_finished(self) -> None:
-        from python_multipart.multipart import parse_options_header
-
-        _, options = parse_options_header(self._disposition)
-        if options.get(b"name") != b"file":
-            self._writing = False
-            return
-        if self.path is not None:
-            raise DataError("Send one table per upload (the form has more than one 'file').")
-        if b"filename" not in options:
-            raise DataError(
-                "The 'file' field carries no file name; send the table as a file "
-                "(curl -F file=@table.csv)."
-            )
-        name = display_name(options[b"filename"].decode("utf-8", "replace"))
-        suffix = Path(name).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise DataError(
-                f"'{name}' is not a table this app reads. Upload a .csv, .tsv or .parquet file."
-            )
-        self.name, self.path = name, self.folder / f"{secrets.token_hex(8)}{suffix}"
-        self._out = self.path.open("wb")
-        self._writing = True
-
-    def _data(self, data: bytes, start: int, end: int) -> None:
-        if not self._writing or self._out is None:
-            return
-        self.size += end - start
-        if self.size > self.settings.max_upload_bytes:
-            raise _too_large(self.name, self.settings)
-        chunk = data[start:end]
-        self.digest.update(chunk)
-        self._out.write(chunk)
-
-    def _part_end(self) -> None:
-        if self._writing and self._out is not None:
-            self._out.close()
-            self._done = True
-        self._writing = False
-
-    def _end(self) -> None:
-        self._ended = True
-
-    def finish(self) -> None:
-        """After the last byte: the file part must have arrived whole."""
-        if self.path is None:
-            raise DataError(
-                "The upload holds no table: send it in a field named 'file' "
-                "(curl -F file=@table.csv)."
-            )
-        if not (self._done and self._ended):
-            self.discard()
-            raise DataError("The upload ended before the file did; nothing was kept. Try again.")
-
-    def discard(self) -> None:
-        if self._out is not None:
-            self._out.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-
-def _too_large(name: str | None, settings: Settings) -> UploadTooLargeError:
-    what = f"'{name}'" if name else "The upload"
-    return UploadTooLargeError(
-        f"{what} is larger than the limit of {settings.max_upload_mb:g} MB; nothing of it was kept."
-    )
-
-
-def _keep(session: Session, upload: Upload) -> Upload:
-    """Add a checked upload to the session; past the per-session cap the oldest one goes, and
-    the user is told (only now, so a failed upload never costs an earlier one)."""
-    with session.lock:
-        while len(session.uploads) >= MAX_UPLOADS_PER_SESSION:
-            oldest = session.uploads.pop(next(iter(session.uploads)))
-            oldest.path.unlink(missing_ok=True)
-            upload.notices.append(
-                f"Your earliest table, {oldest.filename}, was removed: a "
-                f"session keeps at most {MAX_UPLOADS_PER_SESSION} tables."
-            )
-        session.uploads[upload.id] = upload
-    return upload
-
-
-def bundled_upload(session: Session, settings: Settings, key: str) -> Upload:
-    """A bundled real dataset (``synthpatient.datasets``), as if the user had uploaded it."""
-    from synthpatient import datasets
-
-    frame = datasets.load(key)
-    path = session.workdir("uploads") / f"{secrets.token_hex(8)}.csv"
-    frame.to_csv(path, index=False)
-    data = path.read_bytes()
-    try:
-        upload = _inspect(
-            settings,
-            new_id(12),
-            f"{key}.csv (bundled)",
-            path,
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-        )
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return _keep(session, upload)
-
-
-def remove_upload(session: Session, upload_id: str) -> None:
-    upload = session.uploads.pop(upload_id, None)
-    if upload is None:
-        raise NotFoundError("No such upload in this session.")
-    upload.path.unlink(missing_ok=True)
-
-
-def read_upload(upload: Upload) -> pd.DataFrame:
-    """The table, with errors that name the user's file, never the server's path."""
-    from synthpatient import read_table
-
-    try:
-        return read_table(upload.path)
-    except SynthPatientError as exc:
-        message = str(exc).replace(str(upload.path), upload.filename)
-        raise DataError(message.replace(upload.path.name, upload.filename)) from None
-
-
-def _inspect(
-    settings: Settings, upload_id: str, name: str, path: Path, size: int, sha256: str
-) -> Upload:
-    """Read the table and infer its schema, so identifiers are flagged before any learning."""
-    upload = Upload(upload_id, name, path, size, sha256, 0)
-    frame = read_upload(upload)
-    if len(frame) > settings.max_upload_rows:
-        raise DataError(
-            f"'{name}' has {len(frame):,} rows; the limit is "
-            f"{settings.max_upload_rows:,}. Upload fewer rows."
-        )
-    if frame.shape[1] > settings.max_upload_columns:
-        raise DataError(
-            f"'{name}' has {frame.shape[1]:,} columns; the limit is "
-            f"{settings.max_upload_columns:,}."
-        )
-    schema = _schema(frame)
-    upload.n_rows = len(frame)
-    upload.columns = [
-        {
-            "name": c.name,
-            "kind": c.kind,
-            "flagged": c.kind in _FLAG_NOTE,
-            "note": _FLAG_NOTE.get(c.kind, "learned"),
-        }
-        for c in schema
-    ]
-    return upload
-
-
-def _schema(frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()) -> Any:
-    from synthpatient import Schema
-
-    try:
-        return Schema.infer(frame, identifiers=identifiers)
-    except SynthPatientError:
-        raise
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(
-            f"The table's columns could not be read ({type(exc).__name__}). "
-            "Check that it is a well-formed table."
-        ) from None
 
 
 # -- synthesizers ----------------------------------------------------------------------------
@@ -595,135 +305,3 @@ def table_work(
         return {"result_id": result.id}
 
     return work
-
-
-def _table_result(
-    session: Session,
-    upload: Upload,
-    request: TableRequest,
-    seed: int,
-    report: Any,
-    report_html: str,
-    synthetic: pd.DataFrame,
-    model: Any,
-    n_training: int,
-    holdout: pd.DataFrame | None,
-    rules: Any,
-    conditions: dict[str, Any],
-) -> Result:
-    from synthpatient import __version__
-
-    schema = model.schema_
-    not_learned = [c.name for c in schema if not c.is_learned]
-    provenance = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "generator": f"synthpatient {__version__} ({request.synthesizer}, data-driven)",
-        "source": {"file": upload.filename, "sha256": upload.sha256, "rows": upload.n_rows},
-        "request": {
-            "synthesizer": request.synthesizer,
-            "n_rows": request.n_rows,
-            "conditions": list(request.conditions),
-            "epsilon": request.epsilon,
-            "target": request.target,
-            "rules": None if rules is None else rules.name,
-        },
-        "seed": seed,
-        "training_rows": n_training,
-        "holdout_rows": 0 if holdout is None else len(holdout),
-        "not_learned": not_learned,
-        "privacy_spent": getattr(model, "privacy_spent_", None),
-        "spec": schema.to_dict(),
-        "synthetic": "Every row is synthetic; identifier columns were made up, not copied.",
-    }
-    summary = report.summary
-    scores = [
-        {
-            "family": r["family"],
-            "metric": r["metric"],
-            "score": r["score"],
-            "verdict": r["verdict"],
-            "level": r["level"],
-        }
-        for r in records(summary[["family", "metric", "score", "verdict", "level"]])
-    ]
-    rule_rows = records(report.sections["rules"]) if "rules" in report.sections else []
-    result_id = new_id(12)
-    stem = f"synthpatient-{Path(upload.filename.split(' ')[0]).stem or 'table'}-{len(synthetic)}"
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:80]
-    result = Result(
-        id=result_id,
-        kind="table",
-        title=f"{len(synthetic):,} synthetic rows like {upload.filename}",
-        n_rows=len(synthetic),
-        columns=[str(c) for c in synthetic.columns],
-        preview=records(synthetic, PREVIEW_ROWS),
-        folder=session.workdir("results", result_id),
-        plots=report_plots(report_html),
-        scores=scores,
-        rules=rule_rows,
-        provenance=provenance,
-    )
-    result.downloads = _downloads(
-        stem, result.title, synthetic, schema, report, report_html, provenance
-    )
-    return result
-
-
-def _downloads(
-    stem: str,
-    title: str,
-    synthetic: pd.DataFrame,
-    schema: Any,
-    report: Any,
-    report_html: str,
-    provenance: dict[str, Any],
-) -> dict[str, Any]:
-    """The result's files: the table's formats and FHIR by their exporters, texts as made."""
-    from synthpatient.exporters import Table
-
-    table, source, request = Table(synthetic, schema), provenance["source"], provenance["request"]
-    card = {
-        "title": title,
-        "source": f"the uploaded table {source['file']} "
-        f"({source['rows']:,} rows, sha256 {source['sha256']})",
-        "generator": provenance["generator"],
-        "synthesizer": request["synthesizer"],
-        "parameters": request,
-        "seed": provenance["seed"],
-        "evaluation": report,
-        **{k: provenance[k] for k in ("training_rows", "holdout_rows", "privacy_spent")},
-    }
-    return {
-        "csv": export_download("Synthetic table (CSV)", "csv", table, f"{stem}.csv"),
-        "parquet": export_download(
-            "Synthetic table (Parquet)", "parquet", table, f"{stem}.parquet"
-        ),
-        "fhir": export_download(
-            "FHIR R4 (zip of NDJSON; LOINC-coded where known)",
-            "fhir_ndjson",
-            table,
-            f"{stem}-fhir-ndjson.zip",
-        ),
-        "report": text_download(
-            "Full evaluation report (HTML)", f"{stem}-report.html", "text/html", lambda: report_html
-        ),
-        "scores": text_download(
-            "Scores (JSON)", f"{stem}-scores.json", "application/json", report.to_json
-        ),
-        "datacard": export_download(
-            "Data card (Markdown)", "datacard", table, f"{stem}-datacard.md", **card
-        ),
-        "provenance": text_download(
-            "Provenance (JSON)",
-            f"{stem}-provenance.json",
-            "application/json",
-            lambda: json.dumps(provenance, indent=2, default=str),
-        ),
-    }
-
-
-def _fhir_notice(synthetic: pd.DataFrame, schema: Any) -> list[str]:
-    from synthpatient.exporters import map_table
-
-    notice = map_table(synthetic, schema).notice()
-    return [notice] if notice else []

@@ -1,0 +1,304 @@
+"""The quality commands: evaluate a synthetic table, benchmark the synthesizers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from synthpatient.cli._errors import err, handled
+from synthpatient.cli.app import (
+    Overwrite,
+    SchemaOpt,
+    app,
+    out,
+)
+from synthpatient.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from synthpatient.rules import RuleSet
+
+
+@app.command()
+def evaluate(
+    real_path: Annotated[
+        Path, typer.Argument(metavar="REAL", help="The real rows the generator was fitted on.")
+    ],
+    synthetic_path: Annotated[
+        Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic rows.")
+    ],
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            "--holdout", help="Real rows the generator never saw (needed for the privacy tests)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Column to predict for ML utility.")
+    ] = None,
+    rules: Annotated[
+        str | None,
+        typer.Option(
+            "--rules", help="A rules YAML file, or a shipped pack name such as 'diabetes'."
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the HTML report here.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write all scores as JSON here.")
+    ] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Repeat the stochastic parts K times.")] = 1,
+    sensitive: Annotated[
+        str | None, typer.Option("--sensitive", help="Column for the attribute-inference risk.")
+    ] = None,
+    flags: Annotated[
+        Path | None,
+        typer.Option(
+            "--flags",
+            help="Write the synthetic rows' rule flags (one True/False column per rule) here.",
+        ),
+    ] = None,
+    schema: SchemaOpt = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Compare SYNTHETIC with REAL: fidelity, utility, privacy, clinical rules, representation."""
+    with handled():
+        from synthpatient._io import check_output_path, read_table, write_text_atomic
+        from synthpatient.evaluation.evaluate import evaluate as run_evaluation
+        from synthpatient.schema import Schema
+
+        outputs = [path for path in (report, json_path, flags) if path is not None]
+        if len({path.resolve() for path in outputs}) < len(outputs):
+            raise InvalidParameterError("--report, --json and --flags must be different files.")
+        for path in (report, json_path):
+            if path is not None:
+                check_output_path(path, overwrite=overwrite)
+        if flags is not None:
+            if rules is None:
+                raise InvalidParameterError(
+                    "--flags needs --rules: the flags are one column per rule."
+                )
+            check_output_path(flags, overwrite=overwrite, kind="table")
+        real = read_table(real_path)
+        synthetic = read_table(synthetic_path)
+        held = read_table(holdout) if holdout is not None else None
+        rule_set = _rules(rules) if rules is not None else None
+        table_schema = Schema.from_json(schema) if schema is not None else None
+        with err.status("Evaluating..."):
+            result = run_evaluation(
+                real,
+                synthetic,
+                holdout=held,
+                target=target,
+                rules=rule_set,
+                schema=table_schema,
+                seeds=seeds,
+                sensitive=sensitive,
+            )
+            html = result.to_html() if report is not None else None
+        table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
+        for col in ("family", "metric", "score", "verdict"):
+            table.add_column(col)
+        for row in result.summary.itertuples(index=False):
+            spread = f" ± {row.sd:.3f}" if seeds > 1 else ""
+            table.add_row(row.family, row.metric, f"{row.score:.3f}{spread}", row.verdict)
+        out.print(table)
+        for notice in result.meta["notices"]:
+            out.print(f"Note: {notice}")
+        if report is not None and html is not None:
+            write_text_atomic(report, html, overwrite=overwrite)
+            out.print(f"Report written to {report}")
+        if json_path is not None:
+            write_text_atomic(json_path, result.to_json(), overwrite=overwrite)
+            out.print(f"Scores written to {json_path}")
+        if flags is not None and rule_set is not None:
+            from synthpatient._io import write_table
+
+            write_table(rule_set.flags(synthetic), flags, overwrite=overwrite)
+            out.print(f"Row-level rule flags of the synthetic table written to {flags}")
+
+
+def _rules(value: str) -> RuleSet:
+    from synthpatient.rules import RuleSet, list_rule_packs, load_rule_pack
+
+    if value in list_rule_packs():
+        return load_rule_pack(value)
+    if not value.lower().endswith((".yaml", ".yml")):
+        from synthpatient.errors import DataError
+
+        raise DataError(
+            f"--rules takes a .yaml file or a shipped pack ({', '.join(list_rule_packs())}); "
+            f"got '{value}'."
+        )
+    return RuleSet.from_yaml(value)
+
+
+def _machine_note() -> str:
+    import os
+    import platform
+
+    try:
+        import torch
+
+        threads = f", torch {torch.__version__} on {torch.get_num_threads()} threads"
+    except ImportError:
+        threads = ""
+    return (
+        f"Measured on {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+        f"{threads}; seeds are train/holdout splits (75/25) and model seeds.\n"
+    )
+
+
+@app.command()
+def benchmark(
+    synthesizers: Annotated[
+        str | None,
+        typer.Option(
+            "--synthesizers",
+            help="Comma-separated keys (default: every registered one whose extra is installed).",
+        ),
+    ] = None,
+    datasets_opt: Annotated[
+        str, typer.Option("--datasets", help="Comma-separated bundled datasets.")
+    ] = "diabetes",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per synthesizer and dataset.")] = 3,
+    epsilons: Annotated[
+        str,
+        typer.Option(
+            "--epsilons",
+            help="Also run the differentially private synthesizers at these epsilons, e.g. 1,3,10.",
+        ),
+    ] = "",
+    sdv: Annotated[
+        bool,
+        typer.Option(
+            "--sdv/--no-sdv",
+            help="Include SDV's synthesizers when the `compare` extra is installed.",
+        ),
+    ] = True,
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for results.md, results.json and results.html."),
+    ] = Path("benchmark-results"),
+    readme: Annotated[
+        Path | None,
+        typer.Option(
+            "--update-readme",
+            help="Also put the results table into this README, between its "
+            "<!-- benchmark:start --> and <!-- benchmark:end --> markers.",
+        ),
+    ] = None,
+    lm_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--lm-checkpoint",
+            help="A local pretrained checkpoint folder: also run the tabular LM "
+            "fine-tuned from it, beside the one trained from scratch.",
+        ),
+    ] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="An OpenAI-compatible server (with --llm-model): also run the "
+            "prompted LLM, with its cost per 1,000 rows.",
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--llm-model", help="The LLM's model name.")
+    ] = None,
+    llm_api_key_env: Annotated[
+        str,
+        typer.Option(
+            "--llm-api-key-env", help="Environment variable holding the LLM's key (never printed)."
+        ),
+    ] = "SYNTHPATIENT_LLM_API_KEY",
+    overwrite: Overwrite = False,
+) -> None:
+    """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
+    with handled():
+        from synthpatient import benchmark as bench
+        from synthpatient import datasets
+        from synthpatient._io import atomic_folder, check_output_path
+        from synthpatient.errors import InvalidParameterError
+
+        if seeds < 1:
+            raise InvalidParameterError(f"--seeds must be at least 1. Got {seeds}.")
+        try:
+            eps = [float(e) for e in epsilons.split(",") if e.strip()]
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"--epsilons must be numbers like 1,3,10. Got '{epsilons}'."
+            ) from exc
+        if any(e <= 0 for e in eps):
+            raise InvalidParameterError("--epsilons must all be greater than 0.")
+        keys = [k.strip() for k in synthesizers.split(",")] if synthesizers else None
+        dataset_keys = [d.strip() for d in datasets_opt.split(",") if d.strip()]
+        for key in dataset_keys:
+            datasets.info(key)  # an unknown dataset fails here, before any work
+        check_output_path(out_dir, overwrite=overwrite, kind="folder")
+        if readme is not None:  # a README that cannot be updated fails now, not after the run
+            from synthpatient.benchmark import check_readme
+
+            check_readme(readme)
+        if lm_checkpoint is not None and not (lm_checkpoint / "config.json").is_file():
+            raise InvalidParameterError(
+                f"--lm-checkpoint '{lm_checkpoint}' is not a checkpoint "
+                "folder (no config.json). Give the folder of a local "
+                "Hugging Face causal language model."
+            )
+        if (llm_base_url is None) != (llm_model is None):
+            raise InvalidParameterError(
+                "--llm-base-url and --llm-model go together: give both "
+                "to benchmark the prompted LLM, or neither."
+            )
+        llm: dict[str, Any] | None = (
+            None
+            if llm_base_url is None
+            else {"base_url": llm_base_url, "model": llm_model, "api_key_env": llm_api_key_env}
+        )
+        if llm is not None:  # bad settings fail here, before any work, not per seed
+            from synthpatient import get_synthesizer_class
+
+            get_synthesizer_class("llm")(**llm)
+        candidates, skipped = bench.default_candidates(
+            keys,
+            epsilons=eps,
+            include_sdv=sdv,
+            llm=llm,
+            lm_checkpoint=None if lm_checkpoint is None else str(lm_checkpoint),
+        )
+        for note in skipped:
+            err.print(f"Skipped {note}")
+        with err.status("Benchmarking...") as status:
+            result = bench.run_benchmark(
+                candidates,
+                dataset_keys,
+                seeds=seeds,
+                progress=lambda text: status.update(f"Benchmarking {text}"),
+            )
+        markdown = bench.to_markdown(result)
+        print(markdown)  # first: if the folder cannot be written, the table is still shown
+        with atomic_folder(out_dir, overwrite=overwrite) as tmp:
+            (tmp / "results.md").write_text(markdown, encoding="utf-8")
+            (tmp / "results.json").write_text(bench.to_json(result), encoding="utf-8")
+            (tmp / "results.html").write_text(bench.to_html(result), encoding="utf-8")
+        out.print(f"Results written to {out_dir}/results.md, results.json and results.html")
+        if readme is not None:
+            command = (
+                f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
+                + (f" --synthesizers {synthesizers}" if synthesizers else "")
+                + (f" --epsilons {epsilons}" if epsilons else "")
+                + ("" if sdv else " --no-sdv")
+                + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
+                + (
+                    f" --llm-base-url {llm_base_url} --llm-model {llm_model}"
+                    if llm_base_url
+                    else ""
+                )
+            )
+            bench.update_readme(readme, _machine_note() + markdown, command)
+            out.print(f"Updated the results table in {readme}")

@@ -1,0 +1,334 @@
+"""The synthesis commands: generate, fit, sample, schema and demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from synthpatient.cli._errors import err, handled
+from synthpatient.cli._shared import (
+    _check_rows,
+    _conditions,
+    _endpoint,
+    _fitting_status,
+    _load_data,
+    _report_generation,
+    _report_privacy,
+    _synthesizer_params,
+    _unit,
+    _written,
+)
+from synthpatient.cli.app import (
+    Categorical,
+    Conditions,
+    Delta,
+    Epsilon,
+    Identifiers,
+    Overwrite,
+    Params,
+    Rows,
+    SchemaOpt,
+    Seed,
+    app,
+    out,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@app.command()
+def generate(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output table; its extension picks the format (.csv, .tsv, .parquet...).",
+        ),
+    ],
+    rows: Rows = 1000,
+    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    seed: Seed = None,
+    condition: Conditions = None,
+    schema: SchemaOpt = None,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    epsilon: Epsilon = None,
+    delta: Delta = None,
+    param: Params = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
+    with handled():
+        from synthpatient._io import check_output_path
+        from synthpatient._memory import check_rows_fit
+        from synthpatient.exporters import Table, exporter_for_path
+
+        _check_rows(rows)
+        exporter = exporter_for_path(out_path)  # the extension picks the format, before any work
+        check_output_path(out_path, overwrite=overwrite)
+        conditions = _conditions(condition)
+        model, seed = _synthesizer_params(
+            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+        )
+        real, table_schema = _load_data(data, schema, identifier, categorical)
+        check_rows_fit(rows, len(table_schema), label="--rows")  # before fitting, not after
+        with _fitting_status(model, synthesizer, len(real)):
+            model.fit(real, schema=table_schema)
+        _report_privacy(model)
+        with err.status(f"Sampling {_unit(model, rows)}..."):
+            synthetic = model.sample(rows, conditions=conditions)
+        exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
+        out.print(
+            f"Wrote {_written(model, rows, synthetic)} to {out_path} "
+            f"(synthesizer {synthesizer}, seed {seed})."
+        )
+        _report_generation(model)
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="Folder to save the model in.")],
+    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    seed: Seed = None,
+    schema: SchemaOpt = None,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    epsilon: Epsilon = None,
+    delta: Delta = None,
+    param: Params = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Fit a synthesizer on DATA and save it to a model folder (no pickle)."""
+    with handled():
+        from synthpatient._io import check_output_path
+
+        check_output_path(model_path, overwrite=overwrite, kind="folder")
+        model, seed = _synthesizer_params(
+            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+        )
+        real, table_schema = _load_data(data, schema, identifier, categorical)
+        with _fitting_status(model, synthesizer, len(real)):
+            model.fit(real, schema=table_schema)
+        model.save(model_path, overwrite=overwrite)
+        out.print(f"Saved the fitted {synthesizer} model to {model_path} (seed {seed}).")
+        _report_privacy(model)
+
+
+@app.command()
+def sample(
+    model_path: Annotated[Path, typer.Argument(help="A model folder written by `fit`.")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output table; its extension picks the format (.csv, .tsv, .parquet...).",
+        ),
+    ],
+    rows: Rows = 1000,
+    seed: Seed = None,
+    condition: Conditions = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url",
+            help="For a model that talks to an LLM server: the server to use. A "
+            "model folder never chooses where requests and your key go.",
+        ),
+    ] = None,
+    llm_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-key-env",
+            help="Environment variable holding that server's API key (never "
+            "printed); SYNTHPATIENT_LLM_API_KEY by default.",
+        ),
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Sample ROWS rows from a saved model."""
+    with handled():
+        from synthpatient._io import check_output_path
+        from synthpatient._memory import check_rows_fit
+        from synthpatient._random import fresh_seed
+        from synthpatient.exporters import Table, exporter_for_path
+        from synthpatient.synthesizers import Synthesizer
+
+        _check_rows(rows)
+        exporter = exporter_for_path(out_path)  # the extension picks the format, before any work
+        check_output_path(out_path, overwrite=overwrite)
+        conditions = _conditions(condition)
+        model = Synthesizer.load(model_path)
+        if llm_base_url is not None or llm_key_env is not None:
+            model = Synthesizer.load(
+                model_path, **_endpoint(type(model).endpoint_params, llm_base_url, llm_key_env)
+            )
+        check_rows_fit(rows, len(model.schema_), label="--rows")
+        _report_privacy(model)
+        seed = fresh_seed() if seed is None else seed
+        with err.status(f"Sampling {_unit(model, rows)}..."):
+            synthetic = model.sample(rows, conditions=conditions, seed=seed)
+        exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
+        out.print(f"Wrote {_written(model, rows, synthetic)} to {out_path} (seed {seed}).")
+        _report_generation(model)
+
+
+@app.command("schema")
+def schema_command(
+    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Schema JSON file to write.")],
+    include_observed: Annotated[
+        bool,
+        typer.Option(
+            "--include-observed", help="Keep real minima, maxima and category lists in the file."
+        ),
+    ] = False,
+    show_categories: Annotated[
+        bool,
+        typer.Option(
+            "--show-categories",
+            help="Also print the categories observed in each categorical "
+            "column (real values: off by default).",
+        ),
+    ] = False,
+    identifier: Identifiers = None,
+    categorical: Categorical = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Infer a schema from DATA, print why each column got its kind, and save it as JSON to
+    edit by hand. Values of identifier and free-text columns are never printed."""
+    with handled():
+        from rich.text import Text
+
+        from synthpatient._io import check_output_path, read_table
+        from synthpatient.schema import explain_schema
+
+        check_output_path(out_path, overwrite=overwrite)
+        frame = read_table(data)
+        table_schema, decisions = explain_schema(
+            frame, identifiers=identifier or (), categorical=categorical or ()
+        )
+        table = Table(title=f"Schema of {data.name}: how each column is treated")
+        for heading in ("column", "kind", "identifier type", "flags", "reason"):
+            table.add_column(heading)
+        if show_categories:
+            table.add_column("observed categories")
+        for decision in decisions:
+            marks = ", ".join(
+                m
+                for m, on in (("unsure", decision.uncertain), ("patient key", decision.patient_key))
+                if on
+            )
+            # Text cells: a column name or reason is shown as written, never read as markup
+            row = [
+                Text(decision.name),
+                decision.kind,
+                decision.identifier_type or "",
+                marks,
+                Text(decision.reason),
+            ]
+            if show_categories:
+                row.append(Text(_category_list(table_schema[decision.name])))
+            table.add_row(*row)
+        out.print(table)
+        key = next((d.name for d in decisions if d.patient_key), None)
+        if key is not None:
+            out.print(
+                Text(
+                    f"Patient key: {key} (several rows per patient; uniqueness is "
+                    "judged per patient)."
+                )
+            )
+            _print_layout(frame, key)
+        unsure = [d.name for d in decisions if d.uncertain]
+        if unsure:
+            out.print(
+                Text(
+                    f"Unsure: {', '.join(unsure)}. Check them; use --identifier or "
+                    "--categorical, or edit the schema file."
+                )
+            )
+        table_schema.to_json(out_path, include_observed=include_observed)
+        out.print(f"Wrote the schema of {len(table_schema)} columns to {out_path}.")
+
+
+def _print_layout(frame: pd.DataFrame, key: str) -> None:
+    """How the sequential synthesizer would read the table: the time column and which columns
+    move to the patients table (constant within a patient) - names and reasons, never values."""
+    from rich.text import Text
+
+    from synthpatient.errors import DataError
+    from synthpatient.longitudinal import infer_layout
+
+    try:
+        layout = infer_layout(frame, key=key)
+    except DataError as exc:
+        out.print(Text(f"Not read as patient timelines: {exc}"))
+        return
+    time = "row order" if layout.time is None else f"{layout.time} ({layout.time_kind})"
+    table = Table(title="As patient timelines (the sequential synthesizer)")
+    for heading in ("column", "role", "reason"):
+        table.add_column(heading)
+    roles = [(layout.key, "patient key")]
+    roles += [(layout.time, "time")] if layout.time is not None else []
+    roles += [(c, "per patient") for c in layout.static]
+    roles += [(c, "per visit") for c in layout.varying]
+    for name, role in roles:
+        table.add_row(Text(name), role, Text(layout.reasons.get(name, "")))
+    out.print(table)
+    out.print(
+        Text(
+            f"Time: {time}. {len(layout.static)} columns constant within a patient go to the "
+            f"patients table; {len(layout.varying)} change from visit to visit."
+        )
+    )
+
+
+def _category_list(spec: Any, limit: int = 50) -> str:
+    """A learned categorical column's observed categories (the only values ever printed)."""
+    if spec.kind != "categorical" or not spec.categories:
+        return ""
+    shown = ", ".join(map(str, spec.categories[:limit]))
+    more = len(spec.categories) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")
+    ] = Path("synthpatient-demo"),
+    rows: Rows = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Overwrite = False,
+) -> None:
+    """The main job: fit the copula on the bundled diabetes data (a quarter held out), write
+    1,000 synthetic patients, the model, the schema, a quality summary, the evaluation
+    report and a data card into a folder."""
+    with handled():
+        from synthpatient.demo import run_demo
+
+        _check_rows(rows)
+        with err.status("Fitting on the bundled diabetes data and sampling..."):
+            result = run_demo(out_dir, n_rows=rows, seed=seed, overwrite=overwrite)
+        summary = result["quality"]
+        n_train = summary["n_real_rows"]
+        table = Table(
+            title=f"Quality of {rows} synthetic patients vs the {n_train} real ones "
+            "they were learned from (SDMetrics QualityReport)"
+        )
+        table.add_column("score")
+        table.add_column("value", justify="right")
+        for key in ("score", "column_shapes", "column_pair_trends"):
+            table.add_row(key.replace("_", " "), f"{summary[key]:.3f}")
+        out.print(table)
+        for name, path in result["files"].items():
+            out.print(f"  {name:<10} {path}")
+        out.print(f"Demo outputs written to {out_dir.resolve()}")

@@ -1,0 +1,313 @@
+"""Step 2-3 of the sampler: the latent Gaussian and the map from scores to sourced marginals.
+
+One normal score per drawn observation plus a liability per comorbidity and medication;
+filters are bounds on these dimensions, drawn first from truncated normals, the rest from
+the Gaussian conditional on them, so no patient is thrown away.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from synthpatient.errors import InvalidParameterError
+from synthpatient.knowledge._clauses import _compare, _disjunction, _inclusive, _negated
+from synthpatient.knowledge._demographics import _age_bands
+from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
+from synthpatient.knowledge._spec import Filter
+
+#: Age around which age effects are expressed (years).
+PIVOT_AGE = 60
+
+
+def _nearest_correlation(matrix: np.ndarray) -> np.ndarray:
+    """The matrix with negative eigenvalues lifted and unit diagonal restored."""
+    eigval, eigvec = np.linalg.eigh(matrix)
+    fixed = eigvec @ np.diag(np.clip(eigval, 1e-6, None)) @ eigvec.T
+    d = np.sqrt(np.diag(fixed))
+    return fixed / np.outer(d, d)
+
+
+def _truncated_normal(
+    mean: np.ndarray, sd: float, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draws from N(mean, sd) restricted to [low, high], by the inverse CDF (no rejection)."""
+    a, b = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
+    u = a + (b - a) * rng.random(mean.shape[0])
+    return mean + sd * ndtri(np.clip(u, 1e-15, 1 - 1e-15))
+
+
+class _Latent:
+    """Normal scores of drawn observations and liabilities of comorbidities and drugs."""
+
+    def __init__(self, condition: Condition, people: dict[str, np.ndarray]) -> None:
+        self.condition = condition
+        self.people = people
+        self.drawn = [o for o in condition.observations if not o.derived]
+        keys = [o.key for o in self.drawn]
+        index = {k: i for i, k in enumerate(keys)}
+        obs_corr = np.eye(len(keys))
+        for c in condition.correlations:
+            obs_corr[index[c.a], index[c.b]] = obs_corr[index[c.b], index[c.a]] = c.r
+        obs_corr = _nearest_correlation(obs_corr)
+        liable: list[Comorbidity | Medication] = [
+            c for c in condition.comorbidities if not c.definition
+        ]
+        liable += list(condition.medications)
+        self.names = keys + [f"liability:{x.key}" for x in liable]
+        loadings = np.zeros((len(liable), len(keys)))
+        for i, item in enumerate(liable):
+            for key, weight in item.drivers.items():
+                loadings[i, index[key]] = weight
+        # liability = w'z + noise with variance 1 - w'Cw, so each liability is N(0, 1)
+        cross = loadings @ obs_corr
+        between = cross @ loadings.T
+        residual = np.clip(1 - np.diag(between), 1e-6, None)
+        full = np.block([[obs_corr, cross.T], [cross, between + np.diag(residual)]])
+        self.corr = _nearest_correlation(full)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.thresholds = {item.key: _liability_threshold(item, condition) for item in liable}
+        # the normal-score shift of latent age effects is rescaled by the age spread of the
+        # condition's population (fixed), so narrowing ages shifts values as it should
+        self.age_sd = _age_sd(condition)
+
+    # value <-> score -------------------------------------------------------------------
+    def _shift(self, obs: Observation) -> np.ndarray:
+        e, age, female = obs.effects, self.people["age"].astype(float), self.people["female"]
+        return (
+            e.per_year_of_age * (age - PIVOT_AGE)
+            + e.per_year_after_60 * np.clip(age - PIVOT_AGE, 0, None)
+            + e.female_minus_male * np.where(female, 0.5, -0.5)
+        )
+
+    def _latent_age(self, obs: Observation) -> tuple[np.ndarray, float]:
+        slope = obs.effects.latent_per_year_of_age
+        offset = slope * (self.people["age"].astype(float) - PIVOT_AGE)
+        return offset, float(np.sqrt(1 + (slope * self.age_sd) ** 2))
+
+    def to_values(self, scores: np.ndarray) -> dict[str, np.ndarray]:
+        values = {}
+        for obs in self.drawn:
+            offset, scale = self._latent_age(obs)
+            z = (scores[:, self.index[obs.key]] + offset) / scale
+            values[obs.key] = _quantile(obs.distribution, z, self.people["female"]) + self._shift(
+                obs
+            )
+        return values
+
+    def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+        """Per comorbidity or drug key: (liability per patient, threshold it must exceed)."""
+        return {
+            name.removeprefix("liability:"): (
+                scores[:, i],
+                self.thresholds[name.removeprefix("liability:")],
+            )
+            for i, name in enumerate(self.names)
+            if name.startswith("liability:")
+        }
+
+    def score_of(self, obs: Observation, value: float) -> np.ndarray:
+        """Per patient, the latent score at which ``obs`` takes ``value``."""
+        base = value - self._shift(obs)
+        offset, scale = self._latent_age(obs)
+        return _score(obs.distribution, base, self.people["female"]) * scale - offset
+
+    # drawing ---------------------------------------------------------------------------
+    def draw(self, filters: tuple[Filter, ...], rng: np.random.Generator) -> np.ndarray:
+        n = len(self.people["age"])
+        low, high, predicates = self._bounds(filters, n)
+        constrained = [i for i in range(len(self.names)) if i in low or i in predicates]
+        constrained += [i for p in predicates.values() for i, *_ in p if i not in constrained]
+        constrained = list(dict.fromkeys(constrained))
+        scores = np.empty((n, len(self.names)))
+        if constrained:
+            self._draw_constrained(scores, constrained, low, high, predicates, rng)
+        rest = [i for i in range(len(self.names)) if i not in constrained]
+        if rest:
+            c = self.corr
+            if constrained:
+                s_inv = np.linalg.inv(c[np.ix_(constrained, constrained)])
+                gain = c[np.ix_(rest, constrained)] @ s_inv
+                cond = c[np.ix_(rest, rest)] - gain @ c[np.ix_(constrained, rest)]
+                mean = scores[:, constrained] @ gain.T
+            else:
+                cond, mean = c, 0.0
+            chol = np.linalg.cholesky(_nearest_covariance(cond))
+            scores[:, rest] = mean + rng.standard_normal((n, len(rest))) @ chol.T
+        return scores
+
+    def _bounds(self, filters: tuple[Filter, ...], n: int):  # type: ignore[no-untyped-def]
+        low: dict[int, np.ndarray] = {}
+        high: dict[int, np.ndarray] = {}
+        predicates: dict[str, list] = {}
+        by_key = {o.key: o for o in self.drawn}
+
+        def narrow(i: int, lo: np.ndarray | float | None, hi: np.ndarray | float | None) -> None:
+            if lo is not None:
+                low[i] = np.maximum(low.get(i, np.full(n, -np.inf)), lo)
+            if hi is not None:
+                high[i] = np.minimum(high.get(i, np.full(n, np.inf)), hi)
+            low.setdefault(i, np.full(n, -np.inf))
+            high.setdefault(i, np.full(n, np.inf))
+
+        def observation(key: str, lo: float | None, hi: float | None) -> None:
+            obs = by_key[key]
+            # bounds hold after rounding: 59.6 would be written as 60
+            half = 0.49 * 10.0 ** -int(obs.distribution.get("decimals", 1))
+            narrow(
+                self.index[key],
+                None if lo is None else self.score_of(obs, lo - half),
+                None if hi is None else self.score_of(obs, hi + half),
+            )
+
+        comorbidities = {c.key: c for c in self.condition.comorbidities}
+        medications = {m.key: m for m in self.condition.medications}
+        for f in filters:
+            if f.kind == "observation":
+                observation(f.key, f.min, f.max)
+            elif f.kind == "comorbidity" and comorbidities[f.key].definition:
+                # checked when the spec was validated: a definition filtered on is a disjunction
+                clauses = _disjunction(str(comorbidities[f.key].definition), self.condition) or []
+                if f.present:  # at least one clause holds: a per-patient check on few scores
+                    predicates[f.key] = [
+                        (
+                            self.index[k],
+                            op,
+                            self.score_of(by_key[k], _inclusive(op, x, by_key[k])[1]),
+                        )
+                        for k, op, x in clauses
+                    ]
+                else:  # no clause holds: each is a bound
+                    for k, op, x in clauses:
+                        observation(k, *_negated(op, x, by_key[k]))
+            else:
+                i = self.index[f"liability:{f.key}"]
+                t = self.thresholds[f.key]
+                narrow(i, t, None) if f.present else narrow(i, None, t)
+                med = medications.get(f.key) if f.kind == "medication" else None
+                if med and f.present and med.contraindication:
+                    clause = _disjunction(med.contraindication, self.condition)
+                    for k, op, x in clause or ():
+                        observation(k, *_negated(op, x, by_key[k]))
+        for i in low:
+            if np.any(low[i] >= high[i]):
+                raise InvalidParameterError(
+                    f"The filters on {self.names[i].removeprefix('liability:')} contradict "
+                    f"each other (or the knowledge base's bounds); loosen them."
+                )
+        return low, high, predicates
+
+    def _draw_constrained(self, scores, constrained, low, high, predicates, rng) -> None:  # type: ignore[no-untyped-def]
+        n = scores.shape[0]
+        c = self.corr
+        inf = np.full(n, np.inf)
+
+        def once(rows: np.ndarray) -> None:
+            for step, i in enumerate(constrained):
+                before = constrained[:step]
+                if before:
+                    gain = c[i, before] @ np.linalg.inv(c[np.ix_(before, before)])
+                    mean = scores[np.ix_(rows, before)] @ gain
+                    sd = float(np.sqrt(max(c[i, i] - gain @ c[before, i], 1e-9)))
+                else:
+                    mean, sd = np.zeros(len(rows)), 1.0
+                lo = low.get(i, -inf)[rows]
+                hi = high.get(i, inf)[rows]
+                scores[rows, i] = _truncated_normal(mean, sd, lo, hi, rng)
+
+        rows = np.arange(n)
+        once(rows)
+        # a value-defined comorbidity asked for ("with CKD"): redraw only the few scores of
+        # the patients whose draw met none of its clauses (patients are never discarded)
+        for _ in range(1000):
+            failing = np.zeros(n, dtype=bool)
+            for clauses in predicates.values():
+                met = np.zeros(n, dtype=bool)
+                for i, op, x in clauses:
+                    met |= _compare(scores[:, i], op, x)
+                failing |= ~met
+            if not failing.any():
+                return
+            once(np.flatnonzero(failing))
+        raise InvalidParameterError("The filters are too narrow to draw patients for; loosen them.")
+
+
+def _nearest_covariance(matrix: np.ndarray) -> np.ndarray:
+    eigval, eigvec = np.linalg.eigh((matrix + matrix.T) / 2)
+    return eigvec @ np.diag(np.clip(eigval, 1e-9, None)) @ eigvec.T
+
+
+def _liability_threshold(item, condition: Condition) -> float:  # type: ignore[no-untyped-def]
+    share = getattr(item, "prevalence", None)
+    if share is None:  # a medication: of those treated when it treats the condition
+        share = item.share
+        if item.treats and condition.treatment and condition.treatment.share > 0:
+            share = min(1.0, share / condition.treatment.share)
+            first = _fallback_therapy(condition)
+            if first is not None and item.key == first.key:
+                # it is also given to treated patients who drew no other therapy: draw it
+                # less often so that its share ends on target (others taken as independent)
+                none_other = np.prod(
+                    [
+                        1 - min(1.0, m.share / condition.treatment.share)
+                        for m in condition.medications
+                        if m.treats and m.key != item.key
+                    ]
+                )
+                share = float(np.clip((share - none_other) / (1 - none_other), 0, 1))
+    return float(ndtri(1 - np.clip(share, 1e-9, 1 - 1e-9)))
+
+
+def _fallback_therapy(condition: Condition):  # type: ignore[no-untyped-def]
+    return next((m for m in condition.medications if m.treats and not m.requires), None)
+
+
+def _age_sd(condition: Condition) -> float:
+    bands = _age_bands(condition)
+    shares = np.array([s for *_, s in bands]) / sum(s for *_, s in bands)
+    mids = np.array([(lo + hi) / 2 for lo, hi, _ in bands])
+    within = np.array([(hi - lo + 1) ** 2 / 12 for lo, hi, _ in bands])
+    mean = shares @ mids
+    return float(np.sqrt(shares @ (within + (mids - mean) ** 2)))
+
+
+def _quantile(dist: dict, z: np.ndarray, female: np.ndarray) -> np.ndarray:
+    family = dist["family"]
+    if family == "normal":
+        mean = (
+            np.where(female, dist["mean_female"], dist["mean_male"])
+            if "mean_female" in dist
+            else dist["mean"]
+        )
+        return mean + dist["sd"] * z
+    if family == "lognormal":
+        mu, sigma = _lognormal(dist)
+        return np.exp(mu + sigma * z)
+    if family == "quantiles":  # piecewise-linear quantile function through [value, share]
+        points = np.asarray(dist["points"], dtype=float)
+        return np.interp(ndtr(z), points[:, 1], points[:, 0])
+    raise ValueError(f"unknown distribution family {family!r}")
+
+
+def _score(dist: dict, value: np.ndarray, female: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_quantile`: the normal score at which the marginal gives value."""
+    family = dist["family"]
+    if family == "normal":
+        mean = (
+            np.where(female, dist["mean_female"], dist["mean_male"])
+            if "mean_female" in dist
+            else dist["mean"]
+        )
+        return (value - mean) / dist["sd"]
+    if family == "lognormal":
+        mu, sigma = _lognormal(dist)
+        return (np.log(np.clip(value, 1e-12, None)) - mu) / sigma
+    points = np.asarray(dist["points"], dtype=float)
+    return ndtri(np.clip(np.interp(value, points[:, 0], points[:, 1]), 1e-12, 1 - 1e-12))
+
+
+def _lognormal(dist: dict) -> tuple[float, float]:
+    if "median" in dist:
+        return float(np.log(dist["median"])), float(dist["sd_log"])
+    sigma = float(np.sqrt(np.log1p((dist["sd"] / dist["mean"]) ** 2)))
+    return float(np.log(dist["mean"]) - sigma**2 / 2), sigma
