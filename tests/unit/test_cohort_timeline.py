@@ -174,3 +174,43 @@ def test_parse_follow_up_refuses_impossible_lengths(text):
         parse_follow_up(text)
     with pytest.raises(Clarification):
         FollowUp(0.0, "none")
+
+
+# -- the request -> spec -> sampler path ---------------------------------------------------
+
+
+def test_a_request_for_follow_up_yields_histories_and_says_so():
+    from synthpatient.knowledge.realism import check_cohort
+    from synthpatient.knowledge.request import parse_request
+
+    kb = load_knowledge_base()
+    request = parse_request("generate 200 type 2 diabetes patients with 3 years of follow-up", kb)
+    assert request.follow_up_years == 3.0
+    assert "3 years of follow-up per patient" in request.describe(kb)
+    spec = request.to_spec(kb)
+    assert spec.follow_up_years == 3.0
+    drawn = CohortSampler(kb).sample(spec.model_copy(update={"seed": 5}))
+    assert drawn.timeline is not None and drawn.baseline is not None
+    visits = drawn.timeline.encounters.groupby("patient_id").size()
+    assert visits.min() >= 2 and len(visits) == 200
+    report = check_cohort(drawn)
+    assert "first visit" in report.measured_at
+    assert {h["key"] for h in report.history} >= {"date_order_violations"}
+    assert "## Patient histories" in report.to_markdown()
+
+
+def test_observation_counts_never_become_visits():
+    from synthpatient.knowledge.request import parse_request
+
+    kb = load_knowledge_base()
+    request = parse_request("generate 200 type 2 diabetes patients with 20 observations", kb)
+    assert request.follow_up_years is None
+    assert "one visit per patient" in request.describe(kb)
+    assert CohortSampler(kb).sample(request.to_spec(kb)).timeline is None
+
+
+def test_follow_up_for_a_condition_without_histories_is_refused_before_drawing():
+    kb = load_knowledge_base()
+    spec = CohortSpec(condition="hypertension", n=50, follow_up_years=2)
+    with pytest.raises(InvalidParameterError, match="Follow-up histories are available for"):
+        spec.validate_against(kb)

@@ -93,6 +93,12 @@ def _what(years: float, how: str) -> str:
     return f"{shown} of follow-up per patient ({how}; visits every 3-6 months, yearly review)"
 
 
+def follow_up_text(years: float) -> str:
+    """The history in words, for the confirmation: '5 years of follow-up per patient (...)'."""
+    shown = f"{years:g} years" if years != 1 else "1 year"
+    return f"{shown} of follow-up per patient (visits every 3-6 months, yearly review)"
+
+
 def parse_follow_up(text: str) -> FollowUp | None:
     """The history a request asks for, or None when it asks for a snapshot.
 

@@ -65,6 +65,8 @@ class CohortSpec(BaseModel):
     sex: Literal["female", "male"] | None = None
     filters: tuple[Filter, ...] = ()
     seed: int | None = None
+    # years of history per patient (visits over time); None draws a snapshot
+    follow_up_years: float | None = Field(default=None, gt=0, le=30)
 
     @model_validator(mode="after")
     def _ages(self) -> CohortSpec:
@@ -91,6 +93,13 @@ class CohortSpec(BaseModel):
             raise InvalidParameterError(
                 f"No data for population '{self.population}' with {condition.name}. "
                 f"Supported: {', '.join(condition.populations)}."
+            )
+        if self.follow_up_years is not None and condition.timeline is None:
+            # refused before the confirmation, never an empty or made-up history
+            have = sorted(c.name for c in kb.conditions.values() if c.timeline is not None)
+            raise InvalidParameterError(
+                f"Follow-up histories are available for: {', '.join(have)}; not yet for "
+                f"{condition.name}. Ask without a follow-up for a one-visit cohort."
             )
         by_key = {o.key: o for o in condition.observations}
         unknown = [k for k in self.observations or () if k not in by_key]

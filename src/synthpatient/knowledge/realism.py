@@ -10,8 +10,9 @@ the evaluation suite, so a violation is reported the same way as for any synthet
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,10 +51,17 @@ class RealismReport:
     targets: list[TargetCheck]
     rules: list[dict]
     skipped_targets: list[str]
+    # with a history: where the snapshot targets were measured, and the history's own checks
+    measured_at: str = "each patient's values"
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(t.ok for t in self.targets) and not any(r["violations"] for r in self.rules)
+        return (
+            all(t.ok for t in self.targets)
+            and not any(r["violations"] for r in self.rules)
+            and all(h["ok"] for h in self.history)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +71,8 @@ class RealismReport:
             "targets": [{**asdict(t), "ok": t.ok} for t in self.targets],
             "rules": self.rules,
             "skipped_targets": self.skipped_targets,
+            "measured_at": self.measured_at,
+            "history": self.history,
         }
 
     def to_json(self) -> str:
@@ -86,11 +96,33 @@ class RealismReport:
         lines += [f"- {r['rule']}: {r['violations']} of {r['applicable']} rows" for r in broken]
         if self.skipped_targets:
             lines += ["", "Not checked (not in the cohort): " + ", ".join(self.skipped_targets)]
+        lines += ["", f"Targets and rules above measured on {self.measured_at}."]
+        if self.history:
+            lines += ["", "## Patient histories", ""]
+            lines += [f"- {h['line']}" for h in self.history]
         return "\n".join(lines) + "\n"
 
 
 def check_cohort(cohort: Cohort) -> RealismReport:
-    """Measure ``cohort`` against its condition's sourced targets and clinical rules."""
+    """Measure ``cohort`` against its condition's sourced targets and clinical rules.
+
+    With a history, the targets (cross-sectional shares of the population) and rules are
+    measured on the drawn cross-section, each patient's first visit, and the history's own
+    measures (testing interval, lag-1 correlation, eGFR slope, intensification, date order)
+    are added beside their sourced targets.
+    """
+    if cohort.timeline is not None and cohort.baseline is not None:
+        from synthpatient.knowledge.timeline import timeline_checks
+
+        snapshot = dataclasses.replace(cohort, wide=cohort.baseline, timeline=None, baseline=None)
+        return dataclasses.replace(
+            check_cohort(snapshot),
+            measured_at="each patient's first visit (the cross-section the targets describe)",
+            history=[
+                {**dataclasses.asdict(c), "ok": c.ok, "line": c.line()}
+                for c in timeline_checks(cohort)
+            ],
+        )
     condition, wide = cohort.condition, cohort.wide
     checks: list[TargetCheck] = []
     skipped: list[str] = []

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from synthpatient.errors import Clarification, InvalidParameterError
+from synthpatient.knowledge._follow_up import follow_up_text, parse_follow_up
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_fields import (
@@ -82,6 +83,12 @@ class CohortRequest(BaseModel):
     filters: list[Filter] = Field(default_factory=list)
     formats: list[OutputFormat] = Field(default_factory=lambda: list(_DEFAULT_FORMATS))
     seed: int | None = None
+    follow_up_years: float | None = Field(
+        default=None,
+        gt=0,
+        le=30,
+        description="years of history per patient (visits over time), only when asked for",
+    )
     # what the parser changed in the text before reading it; not part of the JSON schema an
     # LLM fills, nor of what is saved (it is about the wording, not the cohort)
     _notes: list[str] = PrivateAttr(default_factory=list)
@@ -129,6 +136,7 @@ class CohortRequest(BaseModel):
             sex=self.sex,
             filters=tuple(self.filters),
             seed=self.seed,
+            follow_up_years=self.follow_up_years,
         )
         spec.validate_against(kb)
         return spec
@@ -144,7 +152,11 @@ class CohortRequest(BaseModel):
         ]
         parts += [f.describe() for f in self.filters]
         keys = self.observation_keys(condition)
-        parts.append(f"{len(keys)} observations ({', '.join(keys)})")
+        parts.append(f"{len(keys)} observation types ({', '.join(keys)})")
+        if self.follow_up_years is not None:
+            parts.append(follow_up_text(self.follow_up_years))
+        else:
+            parts.append("one visit per patient (ask e.g. '5 years of follow-up' for histories)")
         parts.append(f"outputs: {', '.join(self.formats)}")
         if self.seed is not None:
             parts.append(f"seed {self.seed}")
@@ -238,6 +250,9 @@ def _parse(text: str, kb: KnowledgeBase) -> CohortRequest:
     formats = _formats(low)
     if formats:
         fields["formats"] = formats
+    follow_up = parse_follow_up(low)
+    if follow_up is not None:
+        fields["follow_up_years"] = follow_up.years
     seed = re.search(r"\bseed\s*(?:=|of|:)?\s*(\d+)", low)
     if seed:
         if len(seed.group(1)) > 18:  # an absurd seed: refused before it becomes a huge int

@@ -40,6 +40,7 @@ from synthpatient.knowledge._clinical import (
     ckd_epi_2021_egfr,
 )
 from synthpatient.knowledge._demographics import REFERENCE_DATE, _demographics
+from synthpatient.knowledge._follow_up import follow_up_text
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._latent import PIVOT_AGE, _Latent
 from synthpatient.knowledge._model import (
@@ -83,6 +84,9 @@ class Cohort:
     observations: list[Observation]
     sources_used: list[str] = field(default_factory=list)
     timeline: CohortTimeline | None = None  # the history, when a follow-up was asked for
+    # with a history, ``wide`` holds the last visit; this keeps the drawn cross-section (the
+    # first visit), which is what the knowledge base's prevalence targets describe
+    baseline: pd.DataFrame | None = None
 
     def long(self) -> pd.DataFrame:
         """One row per patient and observation, with LOINC code and UCUM unit."""
@@ -148,7 +152,14 @@ class CohortSampler:
                 wide[column] = table[column]
         observations = [by_key[k] for k in wanted]
         used = _sources_used(condition, observations)
-        return Cohort(spec, condition, wide, observations, used)
+        cohort = Cohort(spec, condition, wide, observations, used)
+        if spec.follow_up_years is None:
+            return cohort
+        # imported here: timeline builds on this module
+        from synthpatient.knowledge.timeline import FollowUp, simulate_timeline
+
+        years = spec.follow_up_years
+        return simulate_timeline(cohort, FollowUp(years, follow_up_text(years)))
 
 
 def _patient_ids(n: int) -> np.ndarray:

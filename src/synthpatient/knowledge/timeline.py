@@ -109,7 +109,9 @@ def simulate_timeline(cohort: Cohort, follow_up: FollowUp, seed: Seed = None) ->
     )
     wide = _current(cohort, sim, enc)
     used = list(dict.fromkeys([*cohort.sources_used, *timeline.sources_used]))
-    return dataclasses.replace(cohort, wide=wide, sources_used=used, timeline=timeline)
+    return dataclasses.replace(
+        cohort, wide=wide, sources_used=used, timeline=timeline, baseline=cohort.wide
+    )
 
 
 def _seed_of(cohort: Cohort) -> int | None:
