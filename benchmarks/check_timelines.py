@@ -10,19 +10,23 @@ way) on pbcseq (312 patients, 1,945 visits; key ``id``, time ``day``), draw as m
 * quality (the SDMetrics QualityReport score) of the long table and of the patients table
   (one row per patient, static columns; target >= 0.85);
 * real patient ids in the output (target 0);
-* the registered timeline metrics (``evaluate`` with the patient key and time).
+* the registered timeline metrics (``evaluate`` with the patient key and time);
+* privacy with the patient as the unit: fitted on 70% of the patients, the share of synthetic
+  patients whose whole history is closer to a training patient than to a held-out one (ideal:
+  the training share, 0.70 here) and the membership-inference AUC per patient (target <= 0.6).
 
 The copula's rows carry a fresh id each; to measure their lag-1 correlation at all, they are
 grouped into patients with the real events-per-patient counts and ordered by day (the most
 favourable reading for it).
 
-    python benchmarks/check_timelines.py [--seeds 3] [--data ../shared/data/pbcseq.csv]
+    python benchmarks/check_timelines.py [--seeds 3] [--data a-copy-of-pbcseq.csv]
+
+By default the bundled copy (``synthpatient.datasets.load("pbcseq")``) is used.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -102,17 +106,42 @@ def measure(real: pd.DataFrame, synthetic: pd.DataFrame, static: list[str]) -> d
     return out
 
 
+def patient_privacy(real: pd.DataFrame, seed: int) -> dict[str, float]:
+    """Fit on 70% of the patients, sample as many, and measure privacy per patient."""
+    from synthpatient.evaluation import split_patients
+    from synthpatient.evaluation.evaluate import evaluate
+    from synthpatient.synthesizers import get_synthesizer_class
+
+    train, holdout = split_patients(real, KEY, holdout_share=0.3, seed=seed)
+    model = get_synthesizer_class("sequential")(seed=seed).fit(train)
+    synthetic = model.sample(train[KEY].nunique(), seed=seed + 100)
+    report = evaluate(
+        train,
+        synthetic,
+        holdout=holdout,
+        metrics=["patient_dcr", "patient_membership_inference"],
+        patient_key=KEY,
+        time_column=TIME,
+        detailed=False,
+    )
+    dcr = report.sections["patient_dcr"]
+    mia = report.sections["patient_membership_inference"]
+    return {
+        "patient DCR share closer to training": float(dcr["share_closer_to_training"]),
+        "ideal share (training patients)": float(dcr["ideal_share"]),
+        "patient membership-inference AUC": float(mia["auc"]),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument(
-        "--data", default=os.path.join(here, "..", "..", "shared", "data", "pbcseq.csv")
-    )
+    parser.add_argument("--data", default=None, help="a CSV of pbcseq (default: the bundled one)")
     args = parser.parse_args()
+    from synthpatient import datasets
     from synthpatient.synthesizers import get_synthesizer_class
 
-    real = pd.read_csv(args.data)
+    real = pd.read_csv(args.data) if args.data else datasets.load("pbcseq")
     counts = real.groupby(KEY).size().to_numpy()
     static = static_columns(real)
     reference = {f"lag-1 {c}": lag1(real, c) for c in LAGGED}
@@ -146,6 +175,14 @@ def main() -> int:
         "quality (patients) >= 0.85": seq["quality (patients)"] >= 0.85,
         "0 real ids": seq["real ids in output"] == 0,
     }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        privacy = pd.DataFrame([patient_privacy(real, seed) for seed in range(args.seeds)]).mean()
+    print("\nprivacy, patient as the unit (sequential fitted on 70% of the patients):")
+    print(privacy.round(3).to_string())
+    share, ideal = privacy.iloc[0], privacy.iloc[1]
+    checks["patient DCR share within 0.1 of the ideal"] = abs(share - ideal) <= 0.1
+    checks["patient membership-inference AUC <= 0.6"] = privacy.iloc[2] <= 0.6
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     return 0 if all(checks.values()) else 1

@@ -61,10 +61,25 @@ def evaluate(
             help="Write the synthetic rows' rule flags (one True/False column per rule) here.",
         ),
     ] = None,
+    patient_key: Annotated[
+        str | None,
+        typer.Option(
+            "--patient-key",
+            help="Column that identifies the patient in a table with several rows per patient "
+            "(found by itself when it repeats): adds patient-level metrics and privacy.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(
+            "--time-column", help="Column that orders a patient's rows (a date or a day count)."
+        ),
+    ] = None,
     schema: SchemaOpt = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Compare SYNTHETIC with REAL: fidelity, utility, privacy, clinical rules, representation."""
+    """Compare SYNTHETIC with REAL: fidelity, utility, privacy, clinical rules, representation
+    (and, for tables with several rows per patient, patient timelines)."""
     with handled():
         from synthpatient._io import check_output_path, read_table, write_text_atomic
         from synthpatient.evaluation.evaluate import evaluate as run_evaluation
@@ -97,6 +112,8 @@ def evaluate(
                 schema=table_schema,
                 seeds=seeds,
                 sensitive=sensitive,
+                patient_key=patient_key,
+                time_column=time_column,
             )
             html = result.to_html() if report is not None else None
         table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
