@@ -244,9 +244,13 @@ def nndr(
 
 
 # -- the registered metrics ------------------------------------------------------------------
-class _NearestRowMetric(Metric):
-    """Metrics over nearest real rows: how many synthetic and reference rows they compare
-    (sampled down beyond these, so a 100,000-row table is measured in seconds)."""
+class RowCaps:
+    """The parameters of metrics over nearest real records: how many synthetic and reference
+    records they compare (sampled down beyond these, so a 100,000-row table is measured in
+    seconds). A mixin placed before ``Metric``; patient-level tests share it."""
+
+    max_synthetic_rows: int
+    max_reference_rows: int
 
     def __init__(
         self,
@@ -261,6 +265,10 @@ class _NearestRowMetric(Metric):
     def _validate_params(self) -> None:
         check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
         check_positive_int(self.max_reference_rows, "max_reference_rows")
+
+
+class _NearestRowMetric(RowCaps, Metric):
+    """Metrics over nearest real rows."""
 
 
 class DCR(_NearestRowMetric):

@@ -34,7 +34,7 @@ from synthpatient.evaluation._encoding import check_positive_int
 from synthpatient.evaluation._histories import patient_summary, summary_schema
 from synthpatient.evaluation._metric import Inputs, Verdicts, flat_details
 from synthpatient.evaluation.attacks import MAX_ATTACK_RECORDS, membership_inference
-from synthpatient.evaluation.distances import MAX_REFERENCE_ROWS, MAX_SYNTHETIC_ROWS, dcr
+from synthpatient.evaluation.distances import MAX_SYNTHETIC_ROWS, RowCaps, dcr
 from synthpatient.evaluation.registry import get_metric_class
 from synthpatient.evaluation.timeline import Prepared, TimelineMetric, prepared
 from synthpatient.schema import Schema
@@ -91,25 +91,11 @@ def _unit_details(s: Summaries, prep: Prepared) -> dict[str, Any]:
     return details
 
 
-class _PatientAttack(TimelineMetric):
+class _PatientAttack(RowCaps, TimelineMetric):
     """Nearest-patient tests: how many synthetic and reference patients they compare."""
 
     requires = frozenset({"holdout", "timeline"})
     repeat = True
-
-    def __init__(
-        self,
-        *,
-        max_synthetic_rows: int = MAX_SYNTHETIC_ROWS,
-        max_reference_rows: int = MAX_REFERENCE_ROWS,
-    ) -> None:
-        self.max_synthetic_rows = max_synthetic_rows
-        self.max_reference_rows = max_reference_rows
-        super().__init__()
-
-    def _validate_params(self) -> None:
-        check_positive_int(self.max_synthetic_rows, "max_synthetic_rows")
-        check_positive_int(self.max_reference_rows, "max_reference_rows")
 
 
 class PatientDCR(_PatientAttack):
@@ -226,7 +212,8 @@ class PatientMLUtility(TimelineMetric):
     repeat = True
 
     def _measure(self, prep: Prepared, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        target: str = inputs.target  # type: ignore[assignment]
+        target = inputs.target
+        assert target is not None  # in `requires`: compute_inputs refused it missing
         if target not in prep.columns.static:
             return float("nan"), {
                 "error": f"the target '{target}' changes within patients; a patient-level "
