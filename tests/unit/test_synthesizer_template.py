@@ -143,3 +143,15 @@ def test_a_model_in_memory_round_trips_and_is_checked(table):
     )
     with pytest.raises(ModelFileError, match="its parameters do not fit"):
         MarginalSynthesizer.from_saved(wrong)
+
+
+@pytest.mark.parametrize("public", ["fit", "sample", "save", "load"])
+def test_no_backend_overrides_the_public_methods(public):
+    # the template: validation, seeding, schema enforcement and identifiers live in the base
+    # only; backends (the longitudinal one included) fill the private hooks
+    from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
+
+    for key in available_synthesizers():
+        klass = get_synthesizer_class(key)
+        owners = [c for c in klass.__mro__ if public in vars(c)]
+        assert owners[0] is Synthesizer, f"{key} defines its own {public}()"

@@ -153,6 +153,7 @@ class Synthesizer(KeywordParams, ABC):
     def fit(self, data: pd.DataFrame, *, schema: Schema | None = None) -> Self:
         """Learn ``data`` (never modified). Identifier and free-text columns are not learned."""
         check_table(data)
+        data, schema = self._prepare(data, schema)
         if schema is None:
             schema, decisions = explain_schema(data)
             unsure = [d for d in decisions if d.uncertain]
@@ -193,6 +194,14 @@ class Synthesizer(KeywordParams, ABC):
         self.n_training_rows_ = len(data)
         return self
 
+    def _prepare(
+        self, data: pd.DataFrame, schema: Schema | None
+    ) -> tuple[pd.DataFrame, Schema | None]:
+        """The table and schema ``fit`` goes on with: a backend that learns another shape of
+        table (a long table read as patients and their events) reads it here; others keep
+        both as given."""
+        return data, schema
+
     # -- sample --------------------------------------------------------------------------------
     def _check_fitted(self, action: str) -> None:
         if not self.is_fitted:
@@ -227,10 +236,13 @@ class Synthesizer(KeywordParams, ABC):
         self._check_fitted("sample")
         self._check_endpoints()
         if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
-            raise InvalidParameterError(f"n_rows must be a whole number >= 0. Got {n_rows!r}.")
-        check_rows_fit(int(n_rows), len(self.schema_))
+            raise InvalidParameterError(
+                f"n_rows ({self._unit_of_sampling()}) must be a whole number >= 0. Got {n_rows!r}."
+            )
+        check_rows_fit(self._rows_of(int(n_rows)), len(self.schema_))
         check_seed(seed)
         parsed = parse_conditions(conditions, self.schema_)
+        self._check_conditions(parsed)
         # describes this call only (a backend with something to report sets it again)
         self.last_sample_report_: SampleReport | None = None
         if seed is None:
@@ -245,7 +257,22 @@ class Synthesizer(KeywordParams, ABC):
             raw = self._sample_by_rejection(n_rows, native, checked, rng)
         else:
             raw = self._sample(n_rows, rng, native)
-        return self._after_sample(self._finalize(raw, n_rows, parsed, rng), rng)
+        # a longitudinal backend draws several rows per patient and gives each patient its
+        # identifiers in _after_sample; the others get one fresh identifier per row here
+        longitudinal = self.capabilities.longitudinal
+        frame = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=not longitudinal)
+        return self._after_sample(frame, rng)
+
+    def _unit_of_sampling(self) -> str:
+        return "the number of patients" if self.capabilities.longitudinal else "rows"
+
+    def _rows_of(self, n: int) -> int:
+        """About how many rows ``sample(n)`` returns (checked against memory before drawing)."""
+        return n
+
+    def _check_conditions(self, conditions: list[Condition]) -> None:
+        """Refuse, in one line, conditions this backend cannot honour at all (a longitudinal
+        one conditions on patient columns only); the base checks columns and values."""
 
     def _native_conditions(self, conditions: list[Condition]) -> list[Condition]:
         """The conditions ``_sample`` honours itself; the base class meets the others by

@@ -18,23 +18,19 @@ constant per patient), never copied.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthpatient._memory import check_rows_fit
-from synthpatient._random import as_generator, check_seed, fresh_seed
 from synthpatient.errors import (
     ConditionError,
     DataError,
-    InvalidParameterError,
     ModelFileError,
     SynthPatientWarning,
 )
-from synthpatient.schema import ColumnSpec, Schema, check_table, explain_schema
-from synthpatient.synthesizers._conditions import Condition, as_mapping, parse_conditions
+from synthpatient.schema import ColumnSpec, Schema, explain_schema
+from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Interval, Param, Text
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
 from synthpatient.synthesizers._persistence import SavedModel, expect
@@ -90,9 +86,11 @@ class SequentialSynthesizer(Synthesizer):
         super().__init__(seed=seed)
 
     # -- fit -----------------------------------------------------------------------------------
-    def fit(self, data: pd.DataFrame, *, schema: Schema | None = None) -> Self:
-        """Learn a long table (never modified): several rows per patient, a patient key and,
-        usually, a time column.
+    def _prepare(
+        self, data: pd.DataFrame, schema: Schema | None
+    ) -> tuple[pd.DataFrame, Schema | None]:
+        """Read a long table (never modified) as patients and their events: several rows per
+        patient, a patient key and, usually, a time column; ``fit`` then learns it.
 
         Raises:
             DataError: what the data model refuses (one row per patient, no patient key...),
@@ -101,7 +99,6 @@ class SequentialSynthesizer(Synthesizer):
         """
         from synthpatient.longitudinal import PatientTable
 
-        check_table(data)
         table = PatientTable.from_long(data, key=self.patient_key, time=self.time_column)
         layout = table.layout
         long = table.to_long().reset_index(drop=True)
@@ -121,12 +118,9 @@ class SequentialSynthesizer(Synthesizer):
                 f"{type(self).__name__} needs at least {self.min_patients} patients to learn "
                 f"from; the table has {len(uniques)}. Give more patients."
             )
+        # read by _fit, which the base calls next on this long table and schema
         self._pending = (layout, codes)
-        try:
-            super().fit(long, schema=schema)
-        finally:
-            del self._pending
-        return self
+        return long, schema
 
     def _long_schema(self, long: pd.DataFrame, schema: Schema | None, key: str) -> Schema:
         """The schema of the long table, its patient key an identifier (never learned)."""
@@ -157,6 +151,7 @@ class SequentialSynthesizer(Synthesizer):
 
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
         layout, patient = self._pending
+        del self._pending
         learned = {c.name for c in schema.learned}
         time = layout.time
         static = [c.name for c in schema.learned if c.name in layout.static]
@@ -217,51 +212,17 @@ class SequentialSynthesizer(Synthesizer):
         return specs
 
     # -- sample --------------------------------------------------------------------------------
-    def sample(
-        self,
-        n_rows: int,
-        *,
-        conditions: Mapping[str, Any] | None = None,
-        seed: int | np.random.Generator | None = None,
-    ) -> pd.DataFrame:
-        """The rows of ``n_rows`` new patients (``n_rows`` counts patients, not rows), in the
-        training table's columns, sorted by patient and time.
+    def _rows_of(self, n: int) -> int:
+        return int(n * self.mean_events_) + 1
 
-        Args:
-            n_rows: number of patients, >= 0.
-            conditions: on patient (static) columns only, e.g. ``{"sex": "f", "age": (60,
-                None)}``; every row of a patient meets them.
-            seed: as for every synthesizer: the same seed gives the same rows.
-
-        Raises:
-            ConditionError: a condition on a column that changes between a patient's events,
-                or one the patients cannot meet.
-        """
-        self._check_fitted("sample")
-        if isinstance(n_rows, bool) or not isinstance(n_rows, int | np.integer) or n_rows < 0:
-            raise InvalidParameterError(
-                f"n_rows (the number of patients) must be a whole number >= 0. Got {n_rows!r}."
-            )
-        n_patients = int(n_rows)
-        check_rows_fit(int(n_patients * self.mean_events_) + 1, len(self.schema_))
-        check_seed(seed)
-        parsed = parse_conditions(conditions, self.schema_)
-        for cond in parsed:
+    def _check_conditions(self, conditions: list[Condition]) -> None:
+        for cond in conditions:
             if cond.column not in self.layout_["static"]:
                 raise ConditionError(
                     f"The condition on '{cond.column}' cannot be met: it changes between a "
                     "patient's events, and conditions choose whole patients. Condition on a "
                     f"patient column instead ({', '.join(self.layout_['static']) or 'none'})."
                 )
-        self.last_sample_report_ = None
-        if seed is None:
-            seed = self.seed if self.seed is not None else fresh_seed()
-        rng = as_generator(seed)
-        if n_patients == 0:
-            return self._finalize(self._empty_learned(), 0, parsed, rng, regenerate_ids=False)
-        raw, patient = self._draw(n_patients, rng, parsed)
-        frame = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=False)
-        return self._with_identifiers(frame, patient, n_patients, rng)
 
     @property
     def mean_events_(self) -> float:
@@ -270,8 +231,18 @@ class SequentialSynthesizer(Synthesizer):
     def _sample(
         self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
     ) -> pd.DataFrame:
-        """The learned columns of ``n_rows`` patients' events (more rows than ``n_rows``)."""
-        return self._draw(n_rows, rng, conditions)[0]
+        """The learned columns of ``n_rows`` patients' events (more rows than ``n_rows``);
+        each row's patient waits in ``_drawn_patients`` for ``_after_sample``."""
+        frame, self._drawn_patients = self._draw(n_rows, rng, conditions)
+        return frame
+
+    def _after_sample(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Fresh identifiers per patient (the base gives none to a longitudinal backend)."""
+        if frame.empty:  # sample(0): nothing was drawn
+            return frame
+        patient = self._drawn_patients
+        del self._drawn_patients
+        return self._with_identifiers(frame, patient, int(patient.max()) + 1, rng)
 
     def _draw(
         self, n_patients: int, rng: np.random.Generator, conditions: list[Condition]
