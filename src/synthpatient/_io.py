@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -107,8 +108,7 @@ def _check_delimiter(header: list[str], sep: str, path: Path) -> None:
 
 
 def _check_unique_columns(names: list[str], path: Path) -> None:
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise DataError(
             f"The table '{path.name}' has duplicate column names: {', '.join(dupes)}. "

@@ -37,7 +37,8 @@ def _quiet_glyphs(draw: Callable[..., str]) -> Callable[..., str]:
     return quiet
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (Any: an optional extra, without types here)."""
     matplotlib = import_optional("matplotlib", extra="report", purpose="the report's plots")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

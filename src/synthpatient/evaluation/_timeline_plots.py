@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ def _chosen(hist: Histories, n: int, seed: int) -> np.ndarray:
     return rng.choice(pool, size=min(n, len(pool)), replace=False)
 
 
-def _lines(ax, hist: Histories, name: str, patients: np.ndarray, colour: str) -> None:  # type: ignore[no-untyped-def]
+def _lines(ax: Any, hist: Histories, name: str, patients: np.ndarray, colour: str) -> None:
     values = number_column(hist, name)
     for p in patients:
         rows = slice(hist.starts[p], hist.starts[p] + hist.counts[p])

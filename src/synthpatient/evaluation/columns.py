@@ -167,7 +167,10 @@ def association_matrix(frame: pd.DataFrame, sdtypes: Mapping[str, str]) -> pd.Da
     return pd.DataFrame(out, index=names, columns=names)
 
 
-def _association(a, b, a_num: bool, b_num: bool) -> float:  # type: ignore[no-untyped-def]
+def _association(
+    a: np.ndarray | pd.Series, b: np.ndarray | pd.Series, a_num: bool, b_num: bool
+) -> float:
+    """Association of two columns: numbers (an array) or categories (a Series) each."""
     # infinities have no place on a correlation scale; huge values are scaled down so that
     # sums of squares do not overflow (neither statistic depends on the scale)
     if a_num and b_num:

@@ -40,11 +40,13 @@ class RuleViolations(Metric):
     requires = frozenset({"rules"})
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        table = inputs.rules.compare(inputs.real, inputs.synthetic)  # type: ignore[union-attr]
+        rules = inputs.rules
+        assert rules is not None  # in `requires`: compute_inputs refused it missing
+        table = rules.compare(inputs.real, inputs.synthetic)
         excess = (table["synthetic_rate"].fillna(0) - table["real_rate"].fillna(0)).clip(lower=0)
         worst = float(excess.max()) if len(excess) else 0.0
         return 1.0 - worst, {
-            "rule_pack": inputs.rules.name,  # type: ignore[union-attr]
+            "rule_pack": rules.name,
             "table": table,
             "excess_max": worst,
             "excess_mean": float(excess.mean()) if len(excess) else float("nan"),

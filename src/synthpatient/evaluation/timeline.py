@@ -70,15 +70,12 @@ class Prepared:
 
 
 def _prepare(inputs: Inputs) -> Prepared:
-    timeline: Timeline = inputs.timeline  # type: ignore[assignment]
+    timeline = inputs.timeline
+    assert timeline is not None  # in `requires`: compute_inputs refused it missing
     kind = time_kind(inputs.schema, inputs.real, timeline.time)
-    tables = {"real": inputs.real, "synthetic": inputs.synthetic, "holdout": inputs.holdout}
-    made: dict[str, Histories | None] = {}
     notices: list[str] = []
-    for what, frame in tables.items():
-        if frame is None:
-            made[what] = None
-            continue
+
+    def read(what: str, frame: pd.DataFrame) -> Histories:
         timeline.check(frame, what)
         hist = histories(frame, timeline, kind)
         if hist.n_patients == 0:
@@ -86,19 +83,15 @@ def _prepare(inputs: Inputs) -> Prepared:
                 f"No row of the {what} table has both a patient key and a time; there is no "
                 "patient history to compare."
             )
-        made[what] = hist
-        notices += dropped_notice(what, hist)
-    real: Histories = made["real"]  # type: ignore[assignment]
+        notices.extend(dropped_notice(what, hist))
+        return hist
+
+    # in this order: the real table's problems are reported first
+    real = read("real", inputs.real)
+    synthetic = read("synthetic", inputs.synthetic)
+    holdout = None if inputs.holdout is None else read("holdout", inputs.holdout)
     columns = split_columns(real, inputs.schema, timeline)
-    return Prepared(
-        timeline,
-        kind,
-        real,
-        made["synthetic"],  # type: ignore[arg-type]
-        made["holdout"],
-        columns,
-        notices,
-    )
+    return Prepared(timeline, kind, real, synthetic, holdout, columns, notices)
 
 
 def prepared(inputs: Inputs) -> Prepared:

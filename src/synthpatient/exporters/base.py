@@ -44,7 +44,7 @@ _DESCRIBED = {
 # the non-table inputs, by class name and package: checking an input's type never imports
 # the knowledge base or the evaluation suite, and does not depend on which module of its
 # package defines the class
-_CLASSES = {
+_CLASSES: dict[DataKind, tuple[str, str]] = {
     "cohort": ("synthpatient.knowledge", "Cohort"),
     "report": ("synthpatient.evaluation", "EvaluationReport"),
 }
@@ -73,7 +73,7 @@ def data_kind(data: object) -> DataKind | None:
     for klass in type(data).__mro__:
         for kind, (package, name) in _CLASSES.items():
             if klass.__name__ == name and klass.__module__.startswith(f"{package}."):
-                return kind  # type: ignore[return-value]
+                return kind
     return None
 
 

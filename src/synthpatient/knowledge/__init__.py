@@ -7,6 +7,8 @@
 - :mod:`synthpatient.knowledge.fhir`: FHIR R4 output (the ``fhir`` extra).
 """
 
+from typing import Any
+
 from synthpatient.knowledge._kb import KnowledgeBase, load_from_folder, load_knowledge_base
 from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation, Source
 
@@ -37,7 +39,8 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> Any:
+    """The sampler, conversation and realism checks, imported when first used (PEP 562)."""
     if name in _LAZY:
         import importlib
 

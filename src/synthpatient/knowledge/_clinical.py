@@ -183,11 +183,18 @@ def _treatment_effects(
         frame[e.observation] = _rounded(raw, by_key[e.observation].distribution)
 
 
-def _treated(condition, frame, drawn, asked, rng) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _treated(
+    condition: Condition,
+    frame: pd.DataFrame,
+    drawn: dict[str, np.ndarray],
+    asked: dict[tuple[str, str], bool],
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Treated: everyone whose values would not support the diagnosis, others at random so
     that the cohort's share matches; anyone asked to be on a therapy is treated."""
     n = len(frame)
     treatment = condition.treatment
+    assert treatment is not None  # called only for a condition with a treatment
     forced = np.zeros(n, dtype=bool)
     if treatment.untreated_requires:
         forced = ~np.asarray(

@@ -19,6 +19,13 @@ from synthpatient.knowledge._spec import Filter
 #: Age around which age effects are expressed (years).
 PIVOT_AGE = 60
 
+#: A clause of a value-defined comorbidity on latent scores: (dimension, operator, per-patient
+#: score at the clause's cut).
+_Predicate = tuple[int, str, np.ndarray]
+#: Per dimension the lower and upper score bounds per patient, and per comorbidity key the
+#: clauses at least one of which must hold.
+_Bounds = tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[str, list[_Predicate]]]
+
 
 def _nearest_correlation(matrix: np.ndarray) -> np.ndarray:
     """The matrix with negative eigenvalues lifted and unit diagonal restored."""
@@ -116,7 +123,7 @@ class _Latent:
     def draw(self, filters: tuple[Filter, ...], rng: np.random.Generator) -> np.ndarray:
         n = len(self.people["age"])
         low, high, predicates = self._bounds(filters, n)
-        constrained = [i for i in range(len(self.names)) if i in low or i in predicates]
+        constrained = [i for i in range(len(self.names)) if i in low]
         constrained += [i for p in predicates.values() for i, *_ in p if i not in constrained]
         constrained = list(dict.fromkeys(constrained))
         scores = np.empty((n, len(self.names)))
@@ -136,10 +143,10 @@ class _Latent:
             scores[:, rest] = mean + rng.standard_normal((n, len(rest))) @ chol.T
         return scores
 
-    def _bounds(self, filters: tuple[Filter, ...], n: int):  # type: ignore[no-untyped-def]
+    def _bounds(self, filters: tuple[Filter, ...], n: int) -> _Bounds:
         low: dict[int, np.ndarray] = {}
         high: dict[int, np.ndarray] = {}
-        predicates: dict[str, list] = {}
+        predicates: dict[str, list[_Predicate]] = {}
         by_key = {o.key: o for o in self.drawn}
 
         def narrow(i: int, lo: np.ndarray | float | None, hi: np.ndarray | float | None) -> None:
@@ -197,7 +204,17 @@ class _Latent:
                 )
         return low, high, predicates
 
-    def _draw_constrained(self, scores, constrained, low, high, predicates, rng) -> None:  # type: ignore[no-untyped-def]
+    def _draw_constrained(
+        self,
+        scores: np.ndarray,
+        constrained: list[int],
+        low: dict[int, np.ndarray],
+        high: dict[int, np.ndarray],
+        predicates: dict[str, list[_Predicate]],
+        rng: np.random.Generator,
+    ) -> None:
+        """Fills ``scores``' constrained columns in place, each from a normal truncated to its
+        bounds and conditional on the columns drawn before it."""
         n = scores.shape[0]
         c = self.corr
         inf = np.full(n, np.inf)
@@ -207,7 +224,7 @@ class _Latent:
                 before = constrained[:step]
                 if before:
                     gain = c[i, before] @ np.linalg.inv(c[np.ix_(before, before)])
-                    mean = scores[np.ix_(rows, before)] @ gain
+                    mean = scores[np.ix_(rows, np.asarray(before))] @ gain
                     sd = float(np.sqrt(max(c[i, i] - gain @ c[before, i], 1e-9)))
                 else:
                     mean, sd = np.zeros(len(rows)), 1.0
@@ -237,9 +254,10 @@ def _nearest_covariance(matrix: np.ndarray) -> np.ndarray:
     return eigvec @ np.diag(np.clip(eigval, 1e-9, None)) @ eigvec.T
 
 
-def _liability_threshold(item, condition: Condition) -> float:  # type: ignore[no-untyped-def]
-    share = getattr(item, "prevalence", None)
-    if share is None:  # a medication: of those treated when it treats the condition
+def _liability_threshold(item: Comorbidity | Medication, condition: Condition) -> float:
+    if isinstance(item, Comorbidity):
+        share = item.prevalence
+    else:  # a medication: of those treated when it treats the condition
         share = item.share
         if item.treats and condition.treatment and condition.treatment.share > 0:
             share = min(1.0, share / condition.treatment.share)
@@ -258,7 +276,7 @@ def _liability_threshold(item, condition: Condition) -> float:  # type: ignore[n
     return float(ndtri(1 - np.clip(share, 1e-9, 1 - 1e-9)))
 
 
-def _fallback_therapy(condition: Condition):  # type: ignore[no-untyped-def]
+def _fallback_therapy(condition: Condition) -> Medication | None:
     return next((m for m in condition.medications if m.treats and not m.requires), None)
 
 

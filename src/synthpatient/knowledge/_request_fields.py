@@ -11,7 +11,7 @@ import re
 
 from synthpatient.errors import Clarification
 from synthpatient.knowledge._kb import KnowledgeBase, _words
-from synthpatient.knowledge._model import Condition
+from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
 from synthpatient.knowledge._request_numbers import _NUMBER, _checked_count, _to_int
 from synthpatient.knowledge._spec import MAX_PATIENTS
 
@@ -216,7 +216,7 @@ def _n_observations(low: str) -> int | None:
     return value
 
 
-def _phrases(obs_or_item) -> list[str]:  # type: ignore[no-untyped-def]
+def _phrases(obs_or_item: Observation | Comorbidity | Medication | Condition) -> list[str]:
     names = [obs_or_item.key.replace("_", " "), obs_or_item.name, *obs_or_item.synonyms]
     return sorted({_words(n) for n in names if n}, key=len, reverse=True)
 

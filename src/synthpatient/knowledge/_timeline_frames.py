@@ -27,7 +27,8 @@ def encounters(
     patient's visit (to point observations at their encounter)."""
     r, cond = sim.record, sim.condition
     target = sim.spec.visits.target
-    parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray | str, int]] = []
+    # (patients, days, kind, reason, visit number): kind and reason one for all or per row
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | str, np.ndarray | str, int]] = []
     before = r.diagnosis_day < 0  # diagnosed before the history: its own encounter
     parts.append(
         (np.flatnonzero(before), r.diagnosis_day[before], "diagnosis", f"{cond.name} diagnosed", -1)
@@ -48,7 +49,7 @@ def encounters(
             was = prev_above[where] if prev_above is not None else was
             kind = np.where(annual, "annual review", "follow-up")
             reason = np.where(annual, "annual review", np.where(was, above, at))
-        parts.append((patient, day, kind, reason, k))  # type: ignore[arg-type]
+        parts.append((patient, day, kind, reason, k))
     names = {c.key: c.name for c in sim.spec.complications}
     for key, patient, day in r.events:
         parts.append((patient, day, "event", names[key], -2))
@@ -199,8 +200,8 @@ def conditions(sim: Simulation, ids: np.ndarray) -> pd.DataFrame:
     return _by_patient(pd.concat(rows, ignore_index=True), ids, "onset_date")
 
 
-def _condition_rows(  # type: ignore[no-untyped-def]
-    r: Record, patient: np.ndarray, day, key: str, name: str, snomed: str, icd10: str
+def _condition_rows(
+    r: Record, patient: np.ndarray, day: np.ndarray, key: str, name: str, snomed: str, icd10: str
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from synthpatient.errors import SynthPatientError
 from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
+from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_fields import (
     _ages,
     _formats,
@@ -274,7 +275,9 @@ class Conversation:
         )
 
 
-def _previous_run(folder: Path, kb: KnowledgeBase):  # type: ignore[no-untyped-def]
+def _previous_run(
+    folder: Path, kb: KnowledgeBase
+) -> tuple[Condition, list[str]] | tuple[None, None]:
     """(condition, source ids) recorded in ``folder``'s provenance file, if it has one."""
     import json
 

@@ -29,6 +29,7 @@ from synthpatient.knowledge._follow_up import (
     parse_follow_up,
 )
 from synthpatient.knowledge._kb import load_knowledge_base
+from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._timeline_checks import TimelineCheckResult, timeline_checks
 from synthpatient.knowledge._timeline_frames import (
     conditions,
@@ -120,7 +121,8 @@ def _seed_of(cohort: Cohort) -> int | None:
     return None if seed is None else int(np.random.SeedSequence([seed, 15]).generate_state(1)[0])
 
 
-def _sources(condition) -> list[str]:  # type: ignore[no-untyped-def]
+def _sources(condition: Condition) -> list[str]:
+    """The source ids the condition's follow-up model cites, each once, in order."""
     ids: list[str] = []
 
     def add(item: object) -> None:
@@ -134,6 +136,7 @@ def _sources(condition) -> list[str]:  # type: ignore[no-untyped-def]
             for x in item:
                 add(x)
 
+    assert condition.timeline is not None  # simulate_timeline refused a condition without one
     add(condition.timeline.model_dump())
     return list(dict.fromkeys(ids))
 

@@ -409,8 +409,8 @@ class _Checker:
             self.found.append(f"uses '{male.group()}' but the patient is female")
         elif sex == "male" and female:
             self.found.append(f"uses '{female.group()}' but the patient is male")
-        elif sex is None and (female or male):
-            word = (female or male).group()  # type: ignore[union-attr]
+        elif sex is None and (either := female or male):
+            word = either.group()
             self.found.append(
                 f"uses '{word}' but the row does not give the patient's sex as female or male"
             )

@@ -516,8 +516,8 @@ def _widely_shared(column: Column, units: _Units) -> bool:
 
 def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
     counts = values.value_counts(sort=False)
-    categories = tuple(_plain(v) for v in sorted(counts.index, key=lambda v: (str(type(v)), v)))
-    odd = next((v for v in categories if not isinstance(v, str | int | float | bool)), None)
+    plain = [_plain(v) for v in sorted(counts.index, key=lambda v: (str(type(v)), v))]
+    odd = next((v for v in plain if not isinstance(v, str | int | float | bool)), None)
     if odd is not None:
         # a category must be a JSON scalar; a date would come back as text, silently retyped
         what = (
@@ -530,16 +530,19 @@ def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
             "numbers or true/false): do not declare it categorical (dates are "
             "learned as dates), or convert it to text first."
         )
+    # every value, as just checked (the test narrows the type)
+    categories = tuple(v for v in plain if isinstance(v, str | int | float | bool))
     return ColumnSpec(
         name=name, kind="categorical", nullable=nullable, observed=True, categories=categories
     )
 
 
-def _plain(value: object) -> str | int | float | bool:
-    """numpy scalars -> Python ones, so categories serialise to JSON as they look."""
+def _plain(value: object) -> object:
+    """numpy scalars -> Python ones, so categories serialise to JSON as they look (any other
+    value as it is: the caller names those that cannot be categories)."""
     if isinstance(value, np.generic):
         return value.item()
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _whole_number_ids(spec: ColumnSpec) -> bool:

@@ -149,7 +149,8 @@ class Schema(BaseModel):
     def __contains__(self, name: object) -> bool:
         return any(c.name == name for c in self.columns)
 
-    def __iter__(self) -> Iterator[ColumnSpec]:  # type: ignore[override]
+    # pydantic's BaseModel.__iter__ yields (field, value) pairs; a Schema yields its columns
+    def __iter__(self) -> Iterator[ColumnSpec]:  # type: ignore[override]  # columns, not fields
         return iter(self.columns)
 
     def __len__(self) -> int:
@@ -185,7 +186,8 @@ class Schema(BaseModel):
 
         return infer_schema(data, **options)
 
-    def validate(self, data: pd.DataFrame) -> None:  # type: ignore[override]
+    # shadows pydantic's deprecated classmethod BaseModel.validate (this name is public API)
+    def validate(self, data: pd.DataFrame) -> None:  # type: ignore[override]  # shadows BaseModel's
         """Raise :class:`SchemaValidationError` listing every way ``data`` breaks this schema."""
         from synthpatient.schema._validate import validate_frame
 

@@ -24,7 +24,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 
@@ -45,11 +45,11 @@ class Constraint(ABC):
         """Values this constraint refuses (for the conformance suite)."""
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer]:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float | np.integer | np.floating]:
     return (
         isinstance(value, int | float | np.integer | np.floating)
         and not isinstance(value, bool)
@@ -68,9 +68,12 @@ class Interval(Constraint):
     closed: Literal["both", "left", "right", "neither"] = "both"
 
     def allows(self, value: object) -> bool:
-        if not (_is_int(value) if self.type is int else _is_number(value)):
+        if self.type is int:
+            if not _is_int(value):
+                return False
+        elif not _is_number(value):
             return False
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
         if self.low is not None and (
             number < self.low or (number == self.low and self.closed in ("right", "neither"))
         ):

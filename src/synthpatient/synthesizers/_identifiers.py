@@ -82,8 +82,9 @@ def sex_labels(spec: ColumnSpec) -> dict[str, str] | None:
     flag = _SEX_FLAG.match(name)
     if spec.kind == "boolean" and flag:
         sex = _word_sex(flag.group(2))
+        assert sex is not None  # _SEX_FLAG admits only words that _word_sex knows
         other = "male" if sex == "female" else "female"
-        return {"true": sex, "1": sex, "false": other, "0": other}  # type: ignore[dict-item]
+        return {"true": sex, "1": sex, "false": other, "0": other}
     if spec.kind != "categorical" or not spec.categories or not _SEX_NAME.search(name):
         return None
     coded = {

@@ -172,7 +172,7 @@ def write_model(
     )
     with atomic_folder(path, overwrite=overwrite) as tmp:
         # numpy's stub types **arrays against its keyword allow_pickle too; they are arrays
-        np.savez(tmp / ARRAYS, **stored)  # type: ignore[arg-type]
+        np.savez(tmp / ARRAYS, **stored)  # type: ignore[arg-type]  # stub: **arrays vs allow_pickle
         (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
 
@@ -311,7 +311,8 @@ def build_model(
         ) from exc
     # a nested model (the hybrid's base) reports its own saved endpoints the same way
     unconfirmed += getattr(model, "unconfirmed_endpoints_", [])
-    model.unconfirmed_endpoints_ = unconfirmed  # type: ignore[attr-defined]
+    # an attribute only loaded models have (Synthesizer reads it with getattr, default none)
+    model.unconfirmed_endpoints_ = unconfirmed  # type: ignore[attr-defined]  # loaded models only
     return model
 
 

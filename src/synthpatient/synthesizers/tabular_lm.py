@@ -24,6 +24,7 @@ ever downloaded: a missing or incomplete folder is a one-line error.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,8 @@ MAX_REDRAWS = 30
 MIN_VALIDATION_ROWS = 20
 
 
-def import_torch():  # type: ignore[no-untyped-def]
+def import_torch() -> ModuleType:
+    """torch, imported when first used (the ``lm`` extra)."""
     return import_optional("torch", extra="lm", purpose="the tabular language model")
 
 
