@@ -139,7 +139,9 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
     proposal = page.locator("#proposal")
     proposal.wait_for(state="visible", timeout=LONG)
     assert "2,000 adults with Type 2 diabetes mellitus" in proposal.inner_text()
-    assert "population: US" in proposal.inner_text() and "20 observations" in proposal.inner_text()
+    # "20 observations" means 20 observation types unless visits or years are asked for
+    assert "population: US" in proposal.inner_text()
+    assert "20 observation types" in proposal.inner_text()
     snap(page, screenshots / "02-chat-confirm.png")
 
     page.get_by_role("button", name="Generate it").click()
@@ -299,3 +301,51 @@ def test_a_page_whose_session_ended_starts_a_new_one_by_itself(page):
     assert "442 rows, 11 columns" in page.locator("#upload-summary").inner_text()
     assert page.locator("#error").inner_text() == ""
     assert any(c["name"] == "synthpatient_session" for c in page.context.cookies())
+
+
+def test_bundled_visits_table_is_generated_as_whole_patients(page, screenshots):
+    page.goto("/data")
+    page.locator("#synthesizer option").first.wait_for(state="attached", timeout=LONG)
+    page.get_by_role("button", name="Or try the bundled PBC visits table").click()
+    page.locator("#timeline").wait_for(state="visible", timeout=LONG)
+    assert "312 patients with 1,945 visits" in page.locator("#timeline-summary").inner_text()
+    assert "'day'" in page.locator("#timeline-time").inner_text()
+    assert page.locator("#synthesizer").input_value() == "sequential"
+    expect(page.locator("#synthesizer-warning")).to_be_hidden()
+    page.locator("#synthesizer").select_option("copula")
+    expect(page.locator("#synthesizer-warning")).to_contain_text("separate patient")
+    expect(page.locator("#rows-label")).to_have_text("Number of rows")
+    page.locator("#synthesizer").select_option("sequential")
+    page.get_by_label("How many patients?").fill("20")
+    assert "quarter of the patients" in page.locator("#holdout-text").inner_text()
+    snap(page, screenshots / "13-data-visits.png")
+    assert accessible(page) == []
+
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.locator("#result h2").wait_for(timeout=LONG)
+    assert "20 synthetic patients" in page.locator("#result h2").inner_text()
+    assert page.locator("#result p.summary").inner_text().startswith("20 patients, ")
+    captions = page.locator("#result figcaption").all_inner_texts()
+    assert "Visits per patient: real and synthetic" in captions
+    snap(page, screenshots / "14-data-visits-results.png")
+    assert accessible(page) == []
+
+
+def test_a_follow_up_request_shows_the_history_tables(page, screenshots, tmp_path):
+    page.goto("/")
+    page.get_by_role("button", name="with 5 years of follow-up").wait_for()
+    page.get_by_label("Your request or question").fill(
+        "30 type 2 diabetes patients with 2 years of follow-up"
+    )
+    page.get_by_role("button", name="Send").click()
+    page.locator("#proposal").wait_for(state="visible", timeout=LONG)
+    assert "Follow-up (years)" in page.locator("#proposal").inner_text()
+    page.get_by_role("button", name="Generate it").click()
+    page.locator("#result h2").wait_for(timeout=LONG)
+    assert page.locator("#result p.summary").inner_text().startswith("30 patients, ")
+    histories = page.get_by_role("region", name="History tables")
+    assert histories.locator("tbody tr").count() == 4
+    encounters = pd.read_csv(download(page, "encounters_csv", tmp_path))
+    assert encounters["patient_id"].nunique() == 30
+    snap(page, screenshots / "15-chat-histories.png")
+    assert accessible(page) == []

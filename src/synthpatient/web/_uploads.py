@@ -19,6 +19,7 @@ from typing import IO, Any
 import pandas as pd
 
 from synthpatient.errors import DataError, NotFoundError, SynthPatientError, UploadTooLargeError
+from synthpatient.web._timelines import UploadTimeline, find_timeline, flag_note
 from synthpatient.web.sessions import Session, new_id
 from synthpatient.web.settings import Settings
 
@@ -34,7 +35,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 _FLAG_NOTE = {
     "identifier": "identifier: not learned, made up fresh in the synthetic rows",
-    "text": "free text: not learned, made up fresh in the synthetic rows",
+    "text": "free text: not learned; left empty in the synthetic rows (the hybrid generator "
+    "writes new notes)",
 }
 
 
@@ -48,6 +50,8 @@ class Upload:
     n_rows: int
     columns: list[dict[str, Any]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # told to the user with this upload
+    #: set when the rows repeat a patient id: the table is read as patient histories
+    timeline: UploadTimeline | None = None
 
     @property
     def flagged(self) -> list[str]:
@@ -307,25 +311,39 @@ def _inspect(
             f"'{name}' has {frame.shape[1]:,} columns; the limit is "
             f"{settings.max_upload_columns:,}."
         )
-    schema = _schema(frame)
+    schema, decisions = _explained(frame)
     upload.n_rows = len(frame)
-    upload.columns = [
-        {
-            "name": c.name,
-            "kind": c.kind,
-            "flagged": c.kind in _FLAG_NOTE,
-            "note": _FLAG_NOTE.get(c.kind, "learned"),
-        }
-        for c in schema
-    ]
+    upload.timeline, notice = find_timeline(frame, decisions)
+    if notice:
+        upload.notices.append(notice)
+    upload.columns = []
+    for c in schema:
+        role = upload.timeline.role(c.name) if upload.timeline else None
+        upload.columns.append(
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "flagged": c.kind in _FLAG_NOTE,
+                "note": flag_note(c.kind, role) or _FLAG_NOTE.get(c.kind, "learned"),
+                "role": role,
+                "timeline": upload.timeline.reasons.get(c.name) if upload.timeline else None,
+            }
+        )
     return upload
 
 
 def _schema(frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()) -> Any:
-    from synthpatient import Schema
+    return _explained(frame, identifiers)[0]
+
+
+def _explained(
+    frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()
+) -> tuple[Any, list[Any]]:
+    """The schema and the decision behind each column (the patient key among them)."""
+    from synthpatient.schema import explain_schema
 
     try:
-        return Schema.infer(frame, identifiers=identifiers)
+        return explain_schema(frame, identifiers=identifiers)
     except SynthPatientError:
         raise
     except (ValueError, TypeError, OverflowError) as exc:

@@ -27,14 +27,18 @@ from synthpatient.web.models import (
     BundledIn,
     ChatIn,
     ColumnOut,
+    DownloadOut,
     ErrorOut,
     GenerateIn,
+    HistoryTableOut,
     JobOut,
     LimitsOut,
     MessageOut,
+    PlotOut,
     ResultOut,
     SessionOut,
     SynthesizerOut,
+    TimelineOut,
     UploadOut,
 )
 from synthpatient.web.results import Result, jsonable
@@ -142,7 +146,25 @@ def _upload_out(upload: Upload) -> UploadOut:
         n_columns=len(upload.columns),
         columns=[ColumnOut.model_validate(c) for c in upload.columns],
         flagged=upload.flagged,
+        timeline=TimelineOut(**upload.timeline.to_out()) if upload.timeline else None,
         notices=upload.notices,
+    )
+
+
+def _history_table(base: str, r: Result, table: dict[str, Any]) -> HistoryTableOut:
+    """A cohort's history table with its downloads (the keys it names, in r.downloads)."""
+    downloads = [
+        DownloadOut(
+            format=key,
+            label=r.downloads[key].label,
+            filename=r.downloads[key].filename,
+            url=f"{base}/downloads/{key}",
+        )
+        for key in table["downloads"]
+        if key in r.downloads
+    ]
+    return HistoryTableOut(
+        name=table["name"], what=table["what"], n_rows=table["n_rows"], downloads=downloads
     )
 
 
@@ -360,10 +382,13 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
         kind=r.kind,
         title=r.title,
         n_rows=r.n_rows,
+        n_patients=r.n_patients,
+        summary=r.summary,
+        tables=[_history_table(base, r, t) for t in r.tables],
         columns=r.columns,
         preview=r.preview,
         plots=[
-            {"title": p.title, "alt": p.alt, "url": f"{base}/plots/{i}"}  # type: ignore[misc]
+            PlotOut(title=p.title, alt=p.alt, url=f"{base}/plots/{i}")
             for i, p in enumerate(r.plots)
         ],
         scores=jsonable(r.scores),
@@ -372,12 +397,9 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
         notices=r.notices,
         provenance=jsonable(r.provenance),
         downloads=[
-            {
-                "format": key,
-                "label": d.label,
-                "filename": d.filename,  # type: ignore[misc]
-                "url": f"{base}/downloads/{key}",
-            }
+            DownloadOut(
+                format=key, label=d.label, filename=d.filename, url=f"{base}/downloads/{key}"
+            )
             for key, d in r.downloads.items()
         ],
     )
@@ -408,7 +430,8 @@ def plot(result_id: str, index: int, session: SessionDep) -> Response:
 )
 def download(result_id: str, fmt: str, session: SessionDep) -> FileResponse:
     """``fmt`` is one of the result's download keys: csv, parquet, fhir, report, provenance,
-    and for cohorts observations_csv, for tables scores."""
+    and for cohorts observations_csv (with a follow-up, each history table as
+    ``<table>_csv`` and ``<table>_parquet``: see the result's ``tables``), for tables scores."""
     r = _result(session, result_id)
     if fmt not in r.downloads:
         raise NotFoundError(f"This result offers: {', '.join(r.downloads)}.")

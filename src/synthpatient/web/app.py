@@ -34,6 +34,7 @@ _STATUS = (
 )
 
 
+# long: the error handlers and middleware are closures registered on the app it builds
 def create_app(settings: Settings | None = None) -> Any:
     """A FastAPI application serving the pages and the JSON API.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from synthpatient.web.jobs import Job
-from synthpatient.web.plots import cohort_plots
+from synthpatient.web.plots import cohort_plots, history_plot
 from synthpatient.web.report import cohort_report_html
 from synthpatient.web.results import (
     PREVIEW_ROWS,
@@ -187,6 +187,8 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
         )
     stem = f"synthpatient-{cohort.condition.key}-{len(wide)}"
     result.downloads = _downloads(cohort, folder, stem, result)
+    if getattr(cohort, "timeline", None) is not None:
+        _add_histories(result, cohort, stem, cohort.spec.follow_up_years)
     fhir_label, fhir_name = "FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip"
     if "fhir-ndjson" in files:  # written with the cohort: zipped as it is, not made again
         result.downloads["fhir"] = folder_download(
@@ -199,6 +201,50 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
             f"FHIR is offered for up to {settings.max_fhir_patients:,} patients per request."
         )
     return result
+
+
+def _add_histories(result: Result, cohort: Any, stem: str, years: float | None) -> None:
+    """A cohort with a follow-up: counts in patients and visits, the history tables listed,
+    each downloadable as CSV and Parquet (FHIR already holds one Encounter per visit)."""
+    from synthpatient.exporters.base import HISTORY_TABLES
+
+    timeline = cohort.timeline
+    visits = len(timeline.encounters)
+    result.n_patients = result.n_rows
+    span = f" over {years:g} years of follow-up" if years else ""
+    result.summary = f"{result.n_rows:,} patients, {visits:,} visits{span}"
+    result.title = f"{result.title}, {visits:,} visits"
+    result.notices.append(
+        "The preview shows each patient's values at their last visit; the whole history "
+        "is in the tables under 'Patient histories'."
+    )
+    plot = history_plot(timeline.observations)
+    if plot is not None:
+        result.plots.insert(0, plot)
+    for name, what in HISTORY_TABLES.items():
+        keys = []
+        for fmt, label in (("csv", "CSV"), ("parquet", "Parquet")):
+            key = f"{name}_{fmt}"
+            result.downloads[key] = _history_download(
+                cohort, name, fmt, f"{name.capitalize()} ({label})", f"{stem}-{name}.{fmt}"
+            )
+            keys.append(key)
+        rows = len(getattr(timeline, name))
+        result.tables.append({"name": name, "what": what, "n_rows": rows, "downloads": keys})
+
+
+def _history_download(cohort: Any, name: str, fmt: str, label: str, filename: str) -> Download:
+    """One history table, written by its exporter when first asked for (dates as text, as
+    the cohort's own files)."""
+    from synthpatient.exporters import Table, get_exporter, text_dates
+
+    exporter = get_exporter(fmt)
+
+    def build(path: Path) -> Path:
+        frame = text_dates(getattr(cohort.timeline, name))
+        return exporter.export(Table(frame), path, overwrite=True)
+
+    return Download(label, filename, exporter.media_type, build)
 
 
 def _downloads(cohort: Any, folder: Path, stem: str, result: Result) -> dict[str, Any]:

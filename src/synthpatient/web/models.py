@@ -70,6 +70,31 @@ class ColumnOut(BaseModel):
     kind: str
     flagged: bool = Field(description="An identifier or free text: never learned, made up fresh.")
     note: str
+    role: str | None = Field(
+        default=None,
+        description="In a table with several rows per patient: patient id, time of the visit, "
+        "per patient (one value for all of a patient's visits) or per visit.",
+    )
+    timeline: str | None = Field(
+        default=None, description="Why the column got its role (counts and shares, no values)."
+    )
+
+
+class TimelineOut(BaseModel):
+    """A table with several rows per patient, read as patient histories."""
+
+    patient_key: str
+    time_column: str | None = Field(description="None: the visits keep their row order.")
+    n_patients: int
+    n_visits: int
+    mean_visits: float
+    max_visits: int
+    per_patient: list[str] = Field(description="Columns with one value per patient.")
+    per_visit: list[str] = Field(description="Columns that change between visits.")
+    identifiers: list[str]
+    summary: str = Field(description="The same in plain words.")
+    time_text: str
+    synthesizer: str = Field(description="The generator that keeps each patient's visits together.")
 
 
 class UploadOut(BaseModel):
@@ -80,6 +105,10 @@ class UploadOut(BaseModel):
     n_columns: int
     columns: list[ColumnOut]
     flagged: list[str]
+    timeline: TimelineOut | None = Field(
+        default=None,
+        description="Set when the rows repeat a patient id: the table holds patient histories.",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="What the user should know, "
@@ -97,7 +126,7 @@ class SessionOut(BaseModel):
 
 
 class BundledIn(_Model):
-    dataset: Literal["diabetes", "breast_cancer"] = "diabetes"
+    dataset: Literal["diabetes", "breast_cancer", "pbcseq"] = "diabetes"
 
 
 class SynthesizerOut(BaseModel):
@@ -107,12 +136,20 @@ class SynthesizerOut(BaseModel):
     reason: str | None = None
     differentially_private: bool = False
     native_conditions: bool = False
+    longitudinal: bool = Field(
+        default=False,
+        description="Learns tables with several rows per patient and counts in patients.",
+    )
 
 
 class GenerateIn(_Model):
     upload_id: str = Field(min_length=1, max_length=64)
     synthesizer: str = Field(default="copula", min_length=1, max_length=40)
-    n_rows: int = Field(default=1000, description="Rows to generate (limits: GET /api/limits).")
+    n_rows: int = Field(
+        default=1000,
+        description="Rows to generate; with a generator that learns patient histories "
+        "(sequential), patients, each with their visits (limits: GET /api/limits).",
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=20,
@@ -128,8 +165,9 @@ class GenerateIn(_Model):
     )
     holdout: bool = Field(
         default=True,
-        description="Keep a quarter of the rows aside to measure "
-        "privacy against patients never learned.",
+        description="Keep a quarter of the rows (of the patients, with all their visits, "
+        "in a table with several rows per patient) aside to measure privacy against "
+        "patients never learned.",
     )
     rules: str = Field(
         default="auto", max_length=40, description="auto, none, or a shipped rule pack."
@@ -155,11 +193,27 @@ class DownloadOut(BaseModel):
     url: str
 
 
+class HistoryTableOut(BaseModel):
+    name: str
+    what: str = Field(description="What one row is.")
+    n_rows: int
+    downloads: list[DownloadOut]
+
+
 class ResultOut(BaseModel):
     id: str
     kind: Literal["cohort", "table"]
     title: str
     n_rows: int
+    n_patients: int | None = Field(
+        default=None, description="Set when patients have several rows (visits)."
+    )
+    summary: str = Field(default="", description="e.g. '300 patients, 4,120 visits'.")
+    tables: list[HistoryTableOut] = Field(
+        default_factory=list,
+        description="A cohort's history tables (encounters, observations, medications, "
+        "conditions), each with its downloads.",
+    )
     columns: list[str]
     preview: list[dict[str, Any]]
     plots: list[PlotOut]

@@ -29,6 +29,9 @@ _REPORT_TITLES = (
     ("distances from synthetic rows", "Privacy: distance to the closest real record"),
     ("tstr and trtr", "ML utility: trained on synthetic vs real"),
     ("tstr against", "ML utility by synthetic table size"),
+    ("share of patients by number of events", "Visits per patient: real and synthetic"),
+    ("spaghetti plots", "A few patients' histories: real and synthetic"),
+    ("mean trajectories", "Mean values over time: real and synthetic"),
 )
 
 
@@ -136,4 +139,48 @@ def _targets(targets: list[dict[str, Any]]) -> Plot:
         "Dot plot of each measured figure's distance from its sourced target, in "
         "tolerances; dots in the shaded band meet the target",
         png_bytes(fig),
+    )
+
+
+def history_plot(observations: pd.DataFrame, n_patients: int = 12, seed: int = 0) -> Plot | None:
+    """A few patients' histories of a cohort with a follow-up: the most often measured
+    observations (up to three) against years since each patient's first measurement."""
+    needed = {"patient_id", "observation", "name", "unit", "value", "effective_date"}
+    if not needed <= set(observations.columns) or observations.empty:
+        return None
+    values = observations.assign(value=pd.to_numeric(observations["value"], errors="coerce"))
+    values = values.dropna(subset=["value", "effective_date"])
+    per_patient = values.groupby("observation")["patient_id"].count() / max(
+        values["patient_id"].nunique(), 1
+    )
+    chosen = [str(k) for k in per_patient[per_patient >= 2].sort_values(ascending=False).index[:3]]
+    if not chosen:
+        return None
+    rng = np.random.default_rng(seed)
+    patients = values["patient_id"].unique()
+    picked = set(rng.choice(patients, size=min(n_patients, len(patients)), replace=False))
+    values = values[values["patient_id"].isin(picked)]
+    dates = pd.to_datetime(values["effective_date"])
+    years = (dates - dates.groupby(values["patient_id"]).transform("min")).dt.days / 365.25
+    values = values.assign(years=years)
+    with PLOT_LOCK:
+        fig = _figure(4.2 * len(chosen), 3.2)
+        axes = fig.subplots(1, len(chosen), squeeze=False)[0]
+        for ax, key in zip(axes, chosen, strict=True):
+            rows = values[values["observation"] == key]
+            for _, patient in rows.groupby("patient_id"):
+                patient = patient.sort_values("years")
+                ax.plot(patient["years"], patient["value"], marker=".", lw=1, alpha=0.8)
+            first = rows.iloc[0] if len(rows) else None
+            label = key if first is None else f"{first['name']} ({first['unit']})"
+            ax.set_title(label[:40], fontsize=10)
+            ax.set_xlabel("years since the first visit", fontsize=9)
+            ax.tick_params(labelsize=8)
+        fig.tight_layout()
+        png = png_bytes(fig)
+    return Plot(
+        "A few patients' histories",
+        f"Line plots of {len(picked)} synthetic patients' {', '.join(chosen)} over the years "
+        "of follow-up, one line per patient",
+        png,
     )

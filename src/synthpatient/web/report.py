@@ -63,7 +63,8 @@ def cohort_report_html(result: Result) -> str:
         "person. No real patient record was used, so there is nothing to leak and no privacy "
         "test applies.</p>",
         "<h2>Summary</h2>",
-        f"<p>{result.n_rows:,} patients; {met} of {len(result.targets)} sourced targets met; "
+        f"<p>{escape(result.summary or f'{result.n_rows:,} patients')}; {met} of "
+        f"{len(result.targets)} sourced targets met; "
         f"{len(result.rules) - len(broken)} of {len(result.rules)} clinical rules hold; seed "
         f"{escape(str(prov.get('seed')))}.</p>",
         "<h2>Sourced targets</h2>",
@@ -76,6 +77,11 @@ def cohort_report_html(result: Result) -> str:
         plots or "<p>No plots.</p>",
         "<h2>Preview (first rows)</h2>",
         _table(result.preview, result.columns),
+        *(
+            ["<h2>Patient histories</h2>", _table(result.tables, ["name", "what", "n_rows"])]
+            if result.tables
+            else []
+        ),
         "<h2>Sources</h2>",
         f"<ol>{sources}</ol>",
         "<h2>Provenance</h2>",

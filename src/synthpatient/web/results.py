@@ -56,6 +56,11 @@ class Result:
     provenance: dict[str, Any] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     downloads: dict[str, Download] = field(default_factory=dict)
+    #: set when patients have several rows: how many patients, and the counts in words
+    n_patients: int | None = None
+    summary: str = ""
+    #: a cohort's history tables: name, what one row is, rows, and their download keys
+    tables: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def file(self, key: str) -> Path:

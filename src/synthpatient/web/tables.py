@@ -2,9 +2,11 @@
 
 Uploads (:mod:`synthpatient.web._uploads`) are streamed into the session's folder and
 inspected at once, so identifier and free-text columns are flagged before anything is
-learned. Generation fits on three quarters of the rows and keeps the rest aside to measure
-privacy, then evaluates with the evaluation suite; the result and its downloads are made in
-:mod:`synthpatient.web._table_result`.
+learned, and a table with several rows per patient is read as patient histories
+(:mod:`synthpatient.web._timelines`). Generation fits on three quarters of the rows (of the
+patients, every patient's visits on one side, for histories) and keeps the rest aside to
+measure privacy, then evaluates with the evaluation suite (at the patient level too); the
+result and its downloads are made in :mod:`synthpatient.web._table_result`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from synthpatient.errors import (
     UploadTooLargeError,
 )
 from synthpatient.web._table_result import _fhir_notice, _table_result
+from synthpatient.web._timelines import (
+    ROW_LEVEL_WARNING,
+    check_size,
+    describe_result,
+    split_by_patient,
+)
 from synthpatient.web._uploads import (
     SUFFIXES,
     Upload,
@@ -86,6 +94,7 @@ def _choices() -> tuple[dict[str, Any], ...]:
             "reason": None,
             "differentially_private": False,
             "native_conditions": False,
+            "longitudinal": False,
         }
         try:
             klass = get_synthesizer_class(key)
@@ -95,6 +104,7 @@ def _choices() -> tuple[dict[str, Any], ...]:
                 label=klass.__name__,
                 differentially_private=caps.accepts_epsilon,
                 native_conditions=caps.native_conditions,
+                longitudinal=caps.longitudinal,
             )
             if caps.needs_network:
                 entry.update(available=False, reason="needs a configured LLM server")
@@ -175,7 +185,15 @@ def check_request(session: Session, settings: Settings, request: TableRequest) -
             f"The number of rows must be between {settings.min_rows:,} "
             f"and {settings.max_rows:,}. Got {request.n_rows:,}."
         )
-    check_synthesizer(request.synthesizer)
+    entry = check_synthesizer(request.synthesizer)
+    if entry["longitudinal"]:
+        if upload.timeline is None:
+            raise DataError(
+                f"The {request.synthesizer} generator learns tables with several rows per "
+                f"patient; in '{upload.filename}' no column repeats as a patient id. Choose "
+                "a row-level generator such as copula."
+            )
+        check_size(upload.timeline, request.n_rows, settings.max_rows)
     columns = [c["name"] for c in upload.columns]
     for name in (*request.identifiers, *([request.target] if request.target else [])):
         if name not in columns:
@@ -212,13 +230,17 @@ def _rules(choice: str, columns: list[str]) -> Any:
     return None
 
 
-def _synthesizer(key: str, seed: int, epsilon: float | None) -> Any:
+def _synthesizer(key: str, seed: int, epsilon: float | None, upload: Upload) -> Any:
     from synthpatient import get_synthesizer_class, make_synthesizer
 
     params = set(inspect.signature(get_synthesizer_class(key).__init__).parameters)
     options: dict[str, Any] = {}
     if "progress" in params:
         options["progress"] = False
+    if upload.timeline is not None and "patient_key" in params:  # what the page showed
+        options["patient_key"] = upload.timeline.key
+        if "time_column" in params:
+            options["time_column"] = upload.timeline.time
     if epsilon is not None:
         if "epsilon" not in params:
             private = [e["key"] for e in synthesizer_choices() if e["differentially_private"]]
@@ -229,6 +251,64 @@ def _synthesizer(key: str, seed: int, epsilon: float | None) -> Any:
             )
         options["epsilon"] = epsilon
     return make_synthesizer(key, seed=seed, **options)
+
+
+def _fhir_offer(
+    result: Any, settings: Settings, upload: Upload, synthetic: pd.DataFrame, schema: Any
+) -> list[str]:
+    """Whether FHIR is offered (the download is removed when not), and what to tell."""
+    if upload.timeline is not None:
+        # the table exporter's FHIR makes one Patient per row: wrong for histories
+        del result.downloads["fhir"]
+        return [
+            "FHIR is not offered for a table with several rows per patient yet (it would "
+            "make one patient per visit): download CSV or Parquet."
+        ]
+    if len(synthetic) > settings.max_fhir_patients:
+        # one validated resource per value: beyond this it takes minutes and gigabytes
+        del result.downloads["fhir"]
+        return [f"FHIR is offered for up to {settings.max_fhir_patients:,} rows per request."]
+    # the columns FHIR leaves out are named now, not found missing in the zip
+    return _fhir_notice(synthetic, schema)
+
+
+def _empty_text(model: Any) -> list[str]:
+    """Free-text columns the generator leaves empty, named (its fit warning reaches no page)."""
+    if model.capabilities.writes_text:
+        return []
+    text = [c.name for c in model.schema_ if c.kind == "text"]
+    if not text:
+        return []
+    return [f"Free text is not learned and is left empty in the synthetic rows: {', '.join(text)}."]
+
+
+def _split(
+    real: pd.DataFrame, upload: Upload, request: TableRequest, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """Training and holdout rows; with patient histories, every patient on one side."""
+    timeline = upload.timeline
+    enough = (
+        timeline.n_patients >= MIN_ROWS_FOR_HOLDOUT
+        if timeline is not None
+        else len(real) >= MIN_ROWS_FOR_HOLDOUT
+    )
+    if request.holdout and enough:
+        if timeline is not None:
+            training, holdout, notice = split_by_patient(real, timeline, HOLDOUT_SHARE, seed)
+            return training, holdout, [notice]
+        training = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed % 2**32).sort_index()
+        return training, real.drop(training.index), []
+    unit = "patients" if timeline is not None else "rows"
+    return (
+        real,
+        None,
+        [
+            f"No {unit} were kept aside, so the privacy tests against unseen patients were not run."
+            if request.holdout
+            else f"Every {unit[:-1]} was learned (no holdout): privacy against unseen "
+            "patients was not measured."
+        ],
+    )
 
 
 def table_work(
@@ -243,25 +323,22 @@ def table_work(
         columns = [str(c) for c in real.columns]
         conditions = parse_conditions(request.conditions, columns)
         schema = _schema(real, request.identifiers)
-        notices: list[str] = []
-        if request.holdout and len(real) >= MIN_ROWS_FOR_HOLDOUT:
-            training = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed % 2**32).sort_index()
-            holdout: pd.DataFrame | None = real.drop(training.index)
-        else:
-            training, holdout = real, None
-            notices.append(
-                "No rows were kept aside, so the privacy tests against unseen "
-                "patients were not run."
-                if request.holdout
-                else "Every row was learned (no holdout): privacy against unseen "
-                "patients was not measured."
-            )
-        model = _synthesizer(request.synthesizer, seed, request.epsilon)
-        job.report(
-            f"Learning the table with {request.synthesizer} ({len(training):,} rows)...", 0.15
+        timeline = upload.timeline
+        longitudinal = bool(check_synthesizer(request.synthesizer)["longitudinal"])
+        training, holdout, notices = _split(real, upload, request, seed)
+        if timeline is not None and not longitudinal:
+            notices.insert(0, ROW_LEVEL_WARNING.format(key=request.synthesizer))
+        model = _synthesizer(request.synthesizer, seed, request.epsilon, upload)
+        learned = (
+            f"{training[timeline.key].nunique():,} patients"
+            if timeline is not None
+            else f"{len(training):,} rows"
         )
+        job.report(f"Learning the table with {request.synthesizer} ({learned})...", 0.15)
         model.fit(training, schema=schema)
-        job.report(f"Generating {request.n_rows:,} rows...", 0.45)
+        notices.extend(_empty_text(model))
+        what = "patients and their visits" if longitudinal else "rows"
+        job.report(f"Generating {request.n_rows:,} {what}...", 0.45)
         synthetic = model.sample(request.n_rows, conditions=conditions or None, seed=seed)
         job.report("Evaluating fidelity, privacy and clinical rules...", 0.6)
         from synthpatient.evaluation.evaluate import evaluate
@@ -274,6 +351,8 @@ def table_work(
             target=request.target,
             rules=rules,
             schema=model.schema_,
+            patient_key=None if timeline is None else timeline.key,
+            time_column=None if timeline is None else timeline.time,
         )
         job.report("Drawing the report's plots...", 0.8)
         with PLOT_LOCK:
@@ -292,14 +371,9 @@ def table_work(
             rules,
             conditions,
         )
-        if len(synthetic) > settings.max_fhir_patients:
-            # one validated resource per value: beyond this it takes minutes and gigabytes
-            del result.downloads["fhir"]
-            notices.append(
-                f"FHIR is offered for up to {settings.max_fhir_patients:,} rows per request."
-            )
-        else:  # the columns FHIR leaves out are named now, not found missing in the zip
-            notices.extend(_fhir_notice(synthetic, model.schema_))
+        if timeline is not None:
+            describe_result(result, timeline, synthetic, upload.filename, longitudinal, holdout)
+        notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
         result.notices = notices + list(report.meta.get("notices", []))
         session.results[result.id] = result
         return {"result_id": result.id}

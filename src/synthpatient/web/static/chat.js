@@ -5,7 +5,7 @@
   const { el, api, $, setError, waitFor, fmt, showResult } = SP;
   const LABELS = { count: "Patients", condition: "Condition", n_observations: "Observations (number)",
     observations: "Observations", population: "Population", age_min: "Youngest age", age_max: "Oldest age",
-    sex: "Sex", filters: "Filters", formats: "Files", seed: "Seed" };
+    sex: "Sex", filters: "Filters", follow_up_years: "Follow-up (years)", formats: "Files", seed: "Seed" };
   let busy = false;
 
   function addMessage(message) {

@@ -125,18 +125,36 @@ const SP = (() => {
     const mainCol = el("div");
     const aside = el("aside", { "aria-labelledby": `prov-${r.id}` });
     mainCol.append(el("h2", { id: `result-title-${r.id}`, text: r.title, tabindex: "-1" }));
+    if (r.summary) mainCol.append(el("p", { className: "summary", text: r.summary }));
     if (r.notices.length) mainCol.append(el("ul", {}, ...r.notices.map((n) => el("li", { text: n }))));
 
     mainCol.append(el("h3", { text: "Download" }));
     const links = el("div", { className: "downloads" });
-    for (const d of r.downloads) {
+    // a history table's files are offered beside it (Patient histories), not here
+    const inTables = new Set((r.tables || []).flatMap((t) => t.downloads.map((d) => d.format)));
+    for (const d of r.downloads.filter((x) => !inTables.has(x.format))) {
       links.append(el("a", { className: "button secondary", href: d.url, download: d.filename,
         "data-format": d.format, text: d.label }));
     }
     mainCol.append(links);
 
     mainCol.append(el("h3", { text: "Preview" }));
-    mainCol.append(table(`First ${r.preview.length} of ${fmt(r.n_rows)} rows`, r.columns, r.preview));
+    const caption = r.n_patients
+      ? `First ${r.preview.length} rows: ${r.summary}`
+      : `First ${r.preview.length} of ${fmt(r.n_rows)} rows`;
+    mainCol.append(table(caption, r.columns, r.preview));
+
+    if (r.tables && r.tables.length) {
+      mainCol.append(el("h3", { text: "Patient histories" }));
+      mainCol.append(el("p", { text: "Each patient's visits, measurements, prescriptions and diagnoses over time, "
+        + "linked by patient_id (the FHIR download holds the same, one Encounter per visit)." }));
+      mainCol.append(table("History tables", [
+        { key: "name", label: "Table" }, { key: "what", label: "One row is", wrap: true },
+        { key: "n_rows", label: "Rows" },
+        { key: "downloads", label: "Download", render: (list) => el("span", { className: "downloads" },
+          ...list.map((d) => el("a", { className: "button secondary", href: d.url, download: d.filename,
+            "data-format": d.format, text: d.label }))) }], r.tables));
+    }
 
     if (r.plots.length) {
       mainCol.append(el("h3", { text: "Plots" }));

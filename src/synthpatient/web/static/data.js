@@ -12,8 +12,9 @@
     $("upload-summary").textContent = `${u.filename}: ${fmt(u.n_rows)} rows, ${u.n_columns} columns.`
       + (notices ? ` ${notices}` : "");
     $("flagged").textContent = u.flagged.length
-      ? `Not learned (identifiers or free text, made up fresh in the synthetic rows): ${u.flagged.join(", ")}.`
+      ? `Not learned (identifiers are made up fresh, free text is left empty in the synthetic rows): ${u.flagged.join(", ")}.`
       : "No identifier column was found. Tick any other column that identifies a patient.";
+    showTimeline(u.timeline);
     const body = $("columns-table").querySelector("tbody");
     body.replaceChildren();
     u.columns.forEach((c, i) => {
@@ -22,11 +23,15 @@
       const label = el("label", { for: `ident-${i}`, className: "sr-only", text: `Treat ${c.name} as an identifier` });
       body.append(el("tr", { className: c.flagged ? "flagged" : null },
         el("th", { scope: "row", text: c.name }), el("td", { text: c.kind }),
-        el("td", {}, box, label), el("td", { className: "wrap", text: c.note })));
+        el("td", {}, box, label), el("td", { className: "wrap", text: c.note }),
+        el("td", { className: "wrap role-cell", hidden: !u.timeline }, c.role || "",
+          c.timeline ? el("span", { className: "hint block", text: c.timeline }) : null)));
     });
+    for (const head of document.querySelectorAll("#columns-table th.role-cell")) head.hidden = !u.timeline;
     const target = $("target");
     target.replaceChildren(el("option", { value: "", text: "None" }));
     for (const c of u.columns) if (!c.flagged) target.append(el("option", { value: c.name, text: c.name }));
+    chooseSynthesizer(u.timeline ? u.timeline.synthesizer : "copula");
     $("columns-section").hidden = false;
     $("generate-section").hidden = false;
     $("result").hidden = true;
@@ -34,25 +39,61 @@
     $("upload-summary").focus();
   }
 
+  // A table with several rows per patient: the counts, the time and the columns in plain words.
+  function showTimeline(t) {
+    $("timeline").hidden = !t;
+    if (!t) return;
+    $("timeline-summary").textContent = t.summary;
+    $("timeline-time").textContent = t.time_text;
+    const parts = [];
+    if (t.per_patient.length) parts.push(`The same on every visit of a patient: ${t.per_patient.join(", ")}.`);
+    if (t.per_visit.length) parts.push(`Change from visit to visit: ${t.per_visit.join(", ")}.`);
+    $("timeline-columns").textContent = parts.join(" ");
+  }
+
+  function chooseSynthesizer(key) {
+    const option = [...$("synthesizer").options].find((o) => o.value === key && !o.disabled);
+    if (option) $("synthesizer").value = key;
+    updateEpsilon();
+  }
+
   function fillSynthesizers(list) {
     synthesizers = list;
     const select = $("synthesizer");
     select.replaceChildren();
     for (const s of list) {
-      const text = s.available ? `${s.key} (${s.label})` : `${s.key}: not installed here`;
+      const text = !s.available ? `${s.key}: not installed here`
+        : s.longitudinal ? `${s.key}: whole patients with their visits (for several rows per patient)`
+          : `${s.key} (${s.label})`;
       select.append(el("option", { value: s.key, text, disabled: !s.available, selected: s.key === "copula" }));
     }
     updateEpsilon();
   }
 
+  // What the chosen generator makes of this table: patients or rows, and a warning when a
+  // row-level generator is given patients' histories.
   function updateEpsilon() {
     const chosen = synthesizers.find((s) => s.key === $("synthesizer").value);
     $("epsilon-box").hidden = !(chosen && chosen.differentially_private);
+    const timeline = upload && upload.timeline;
+    const patients = Boolean(chosen && chosen.longitudinal);
+    $("rows-label").textContent = patients ? "How many patients?" : "Number of rows";
+    $("rows-hint").textContent = patients && timeline
+      ? `${$("rows-hint").dataset.default} Each patient comes with their visits (the real ones have `
+        + `${timeline.mean_visits.toLocaleString("en-US")} on average, at most ${fmt(timeline.max_visits)}).`
+      : $("rows-hint").dataset.default;
+    const warning = $("synthesizer-warning");
+    warning.hidden = !(timeline && chosen && !patients);
+    warning.textContent = warning.hidden ? "" : `${chosen.key} treats each visit as a separate patient: `
+      + "the synthetic visits will not form histories. Choose sequential to keep each patient's visits together.";
+    $("holdout-text").textContent = timeline
+      ? "Keep a quarter of the patients, with all their visits, aside to measure privacy against patients the generator never saw"
+      : "Keep a quarter of the rows aside to measure privacy against patients the generator never saw";
   }
 
   async function uploadWith(start) {
     setError("");
-    const buttons = [$("upload"), $("bundled")];
+    const buttons = [$("upload"), $("bundled"), $("bundled-visits")];
     buttons.forEach((b) => { b.disabled = true; });
     SP.setBusy({ stage: "Reading the table...", progress: null });
     try {
@@ -67,7 +108,7 @@
 
   function request() {
     const rows = Number($("rows").value);
-    if (!Number.isInteger(rows)) throw new Error("The number of rows must be a whole number.");
+    if (!Number.isInteger(rows)) throw new Error(`${$("rows-label").textContent.replace("?", "")}: give a whole number.`);
     const body = {
       upload_id: upload.id, synthesizer: $("synthesizer").value, n_rows: rows,
       conditions: $("conditions").value.split("\n").map((s) => s.trim()).filter(Boolean),
@@ -91,6 +132,7 @@
       uploadWith(() => api("POST", "/api/uploads", form));
     });
     $("bundled").addEventListener("click", () => uploadWith(() => api("POST", "/api/uploads/bundled", { dataset: "diabetes" })));
+    $("bundled-visits").addEventListener("click", () => uploadWith(() => api("POST", "/api/uploads/bundled", { dataset: "pbcseq" })));
     $("synthesizer").addEventListener("change", updateEpsilon);
     $("generate-form").addEventListener("submit", async (event) => {
       event.preventDefault();
