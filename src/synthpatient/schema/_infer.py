@@ -24,7 +24,7 @@ from synthpatient.schema._columns import (
     normalise_name,
     read_column,
 )
-from synthpatient.schema._dtypes import check_column_type, plain_values
+from synthpatient.schema._dtypes import check_column_type
 from synthpatient.schema._patients import (
     GroupProfile,
     KeyCandidate,
@@ -40,7 +40,6 @@ from synthpatient.schema._spec import ColumnKind, ColumnSpec, Schema
 __all__ = [
     "ColumnDecision",
     "check_table",
-    "complete_schema",
     "explain_schema",
     "infer_schema",
     "normalise_name",
@@ -543,62 +542,3 @@ def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _whole_number_ids(spec: ColumnSpec) -> bool:
-    return spec.kind == "identifier" and spec.identifier_type == "integer_id"
-
-
-def _id_floor(values: pd.Series) -> dict[str, object]:
-    """Where fresh whole-number ids start: the power of ten above every real id (312 -> 1000),
-    so that no synthetic id can equal a real one. Only the number of digits is kept, and as an
-    observed bound it never leaves the model folder."""
-    numbers = pd.to_numeric(values, errors="coerce").abs()
-    top = int(numbers.max()) if numbers.notna().any() and np.isfinite(numbers.max()) else 0
-    return {"minimum": float(10 ** len(str(top))), "observed": True}
-
-
-def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
-    """Fill bounds, categories, decimals and datetime units that ``schema`` leaves open.
-
-    Declared constraints are kept: they are the user's (public) knowledge, not the data's.
-    """
-    from synthpatient.schema._validate import coerce_frame
-
-    typed = coerce_frame(schema, data)
-    columns = []
-    for spec in schema:
-        if _whole_number_ids(spec) and spec.minimum is None and spec.name in data:
-            columns.append(spec.model_copy(update=_id_floor(data[spec.name])))
-            continue
-        if spec.name not in typed or not spec.is_learned:
-            columns.append(spec)
-            continue
-        values = typed[spec.name].dropna()
-        update: dict[str, object] = {}
-        if spec.kind == "categorical" and spec.categories is None:
-            update["categories"] = _categorical(spec.name, values, spec.nullable).categories
-        elif spec.kind in ("numeric", "integer"):
-            array = values.to_numpy(dtype=float)
-            if spec.minimum is None:
-                update["minimum"] = float(array.min())
-            if spec.maximum is None:
-                update["maximum"] = float(array.max())
-            if spec.decimals is None:
-                update["decimals"] = 0 if spec.kind == "integer" else _decimals(array)
-            if spec.unit is None and pd.api.types.is_timedelta64_dtype(data[spec.name]):
-                # durations were counted in the unit coercion chose: say which
-                update["unit"] = plain_values(spec.name, data[spec.name]).unit
-        elif spec.kind == "datetime":
-            if spec.minimum is None:
-                update["minimum"] = values.min().isoformat()
-            if spec.maximum is None:
-                update["maximum"] = values.max().isoformat()
-            if spec.datetime_unit is None:
-                at_midnight = bool((values == values.dt.normalize()).all())
-                update["datetime_unit"] = "day" if at_midnight else "second"
-        if update:
-            update["observed"] = True
-            spec = spec.model_copy(update=update)
-        columns.append(spec)
-    return Schema(columns=tuple(columns))

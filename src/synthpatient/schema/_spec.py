@@ -195,7 +195,7 @@ class Schema(BaseModel):
 
     def complete(self, data: pd.DataFrame) -> Schema:
         """Fill constraints the schema leaves open (bounds, categories, decimals) from ``data``."""
-        from synthpatient.schema._infer import complete_schema
+        from synthpatient.schema._complete import complete_schema
 
         return complete_schema(self, data)
 
