@@ -60,11 +60,15 @@ def _load_data(
     schema_path: Path | None,
     identifiers: list[str] | None,
     categorical: list[str] | None,
+    patients_path: Path | None = None,
+    patient_key: str | None = None,
 ) -> tuple[pd.DataFrame, Schema]:
     from synthpatient._io import read_table
     from synthpatient.schema import Schema, explain_schema
 
     data = read_table(path)
+    if patients_path is not None:
+        data = _joined(read_table(patients_path), data, patient_key)
     if schema_path is not None:
         schema = Schema.from_json(schema_path)
     else:
@@ -87,6 +91,45 @@ def _load_data(
             markup=False,
         )
     return data, schema
+
+
+def _joined(patients: pd.DataFrame, events: pd.DataFrame, key: str | None) -> pd.DataFrame:
+    """A patients table and an events table as one long table (one row per event, the
+    patient's columns on each), joined on ``key`` or on the one column both tables have that
+    is unique in the patients table."""
+    from synthpatient.longitudinal import PatientTable
+
+    if key is None:
+        shared = [c for c in patients.columns if c in events.columns]
+        unique = [c for c in shared if patients[c].notna().all() and patients[c].is_unique]
+        if len(unique) != 1:
+            found = ", ".join(map(str, unique)) or "none"
+            raise InvalidParameterError(
+                "Give --patient-key: the column that joins the patients table and the events "
+                f"table (columns in both with one row per patient: {found})."
+            )
+        key = str(unique[0])
+    table = PatientTable.from_frames(patients, events, key=key)
+    without = int((table.events_per_patient() == 0).sum())
+    if without:
+        err.print(
+            f"{without} patient(s) of the patients table have no events: they are not learned "
+            "(a synthetic patient has at least one event).",
+            markup=False,
+        )
+    return table.to_long()
+
+
+def _with_key(
+    synthesizer: str, params: list[str] | None, patient_key: str | None
+) -> list[str] | None:
+    """``--param``s with ``patient_key`` added when --patient-key is given to a longitudinal
+    synthesizer (for the others it only joins a patients table to its events)."""
+    from synthpatient.synthesizers import get_synthesizer_class
+
+    if patient_key is None or not get_synthesizer_class(synthesizer).capabilities.longitudinal:
+        return params
+    return [*(params or []), f"patient_key={json.dumps(patient_key)}"]
 
 
 def _parse_param(item: str) -> tuple[str, Any]:

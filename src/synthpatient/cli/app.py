@@ -58,6 +58,22 @@ Identifiers = Annotated[
 Categorical = Annotated[
     list[str] | None, typer.Option("--categorical", help="Treat this column as categorical.")
 ]
+PatientsTable = Annotated[
+    Path | None,
+    typer.Option(
+        "--patients-table",
+        help="A patients table (one row per patient) for DATA given as an events table "
+        "(several rows per patient): the two are joined on --patient-key.",
+    ),
+]
+PatientKey = Annotated[
+    str | None,
+    typer.Option(
+        "--patient-key",
+        help="The column that identifies the patient (found by itself when it repeats, or "
+        "when it is the one column both tables share with one row per patient).",
+    ),
+]
 Epsilon = Annotated[
     float | None,
     typer.Option(

@@ -18,9 +18,11 @@ from synthpatient.cli.app import (
 from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from synthpatient.evaluation.report import EvaluationReport
     from synthpatient.rules import RuleSet
 
 
+# long: typer declares each option inline; the checks and the summary are the helpers below
 @app.command()
 def evaluate(
     real_path: Annotated[
@@ -81,22 +83,11 @@ def evaluate(
     """Compare SYNTHETIC with REAL: fidelity, utility, privacy, clinical rules, representation
     (and, for tables with several rows per patient, patient timelines)."""
     with handled():
-        from synthpatient._io import check_output_path, read_table, write_text_atomic
+        from synthpatient._io import read_table, write_text_atomic
         from synthpatient.evaluation.evaluate import evaluate as run_evaluation
         from synthpatient.schema import Schema
 
-        outputs = [path for path in (report, json_path, flags) if path is not None]
-        if len({path.resolve() for path in outputs}) < len(outputs):
-            raise InvalidParameterError("--report, --json and --flags must be different files.")
-        for path in (report, json_path):
-            if path is not None:
-                check_output_path(path, overwrite=overwrite)
-        if flags is not None:
-            if rules is None:
-                raise InvalidParameterError(
-                    "--flags needs --rules: the flags are one column per rule."
-                )
-            check_output_path(flags, overwrite=overwrite, kind="table")
+        _check_outputs(report, json_path, flags, rules=rules, overwrite=overwrite)
         real = read_table(real_path)
         synthetic = read_table(synthetic_path)
         held = read_table(holdout) if holdout is not None else None
@@ -116,15 +107,7 @@ def evaluate(
                 time_column=time_column,
             )
             html = result.to_html() if report is not None else None
-        table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
-        for col in ("family", "metric", "score", "verdict"):
-            table.add_column(col)
-        for row in result.summary.itertuples(index=False):
-            spread = f" ± {row.sd:.3f}" if seeds > 1 else ""
-            table.add_row(row.family, row.metric, f"{row.score:.3f}{spread}", row.verdict)
-        out.print(table)
-        for notice in result.meta["notices"]:
-            out.print(f"Note: {notice}")
+        _show_summary(result, seeds)
         if report is not None and html is not None:
             write_text_atomic(report, html, overwrite=overwrite)
             out.print(f"Report written to {report}")
@@ -136,6 +119,43 @@ def evaluate(
 
             write_table(rule_set.flags(synthetic), flags, overwrite=overwrite)
             out.print(f"Row-level rule flags of the synthetic table written to {flags}")
+
+
+def _check_outputs(
+    report: Path | None,
+    json_path: Path | None,
+    flags: Path | None,
+    *,
+    rules: str | None,
+    overwrite: bool,
+) -> None:
+    """Refuse, before any work, output paths that clash, exist (without --overwrite) or
+    cannot be written, and --flags without --rules."""
+    from synthpatient._io import check_output_path
+
+    outputs = [path for path in (report, json_path, flags) if path is not None]
+    if len({path.resolve() for path in outputs}) < len(outputs):
+        raise InvalidParameterError("--report, --json and --flags must be different files.")
+    for path in (report, json_path):
+        if path is not None:
+            check_output_path(path, overwrite=overwrite)
+    if flags is not None:
+        if rules is None:
+            raise InvalidParameterError("--flags needs --rules: the flags are one column per rule.")
+        check_output_path(flags, overwrite=overwrite, kind="table")
+
+
+def _show_summary(result: EvaluationReport, seeds: int) -> None:
+    """The summary table (with the spread over seeds when there are several) and notices."""
+    table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
+    for col in ("family", "metric", "score", "verdict"):
+        table.add_column(col)
+    for row in result.summary.itertuples(index=False):
+        spread = f" ± {row.sd:.3f}" if seeds > 1 else ""
+        table.add_row(row.family, row.metric, f"{row.score:.3f}{spread}", row.verdict)
+    out.print(table)
+    for notice in result.meta["notices"]:
+        out.print(f"Note: {notice}")
 
 
 def _rules(value: str) -> RuleSet:
@@ -169,6 +189,39 @@ def _machine_note() -> str:
     )
 
 
+def _epsilons(text: str) -> list[float]:
+    """``--epsilons`` as positive numbers ("" gives none)."""
+    try:
+        eps = [float(e) for e in text.split(",") if e.strip()]
+    except ValueError as exc:
+        raise InvalidParameterError(
+            f"--epsilons must be numbers like 1,3,10. Got '{text}'."
+        ) from exc
+    if any(e <= 0 for e in eps):
+        raise InvalidParameterError("--epsilons must all be greater than 0.")
+    return eps
+
+
+def _llm_settings(
+    base_url: str | None, model: str | None, api_key_env: str
+) -> dict[str, Any] | None:
+    """The prompted LLM's settings, or None without a server; bad settings fail here, before
+    any work, not per seed."""
+    if (base_url is None) != (model is None):
+        raise InvalidParameterError(
+            "--llm-base-url and --llm-model go together: give both "
+            "to benchmark the prompted LLM, or neither."
+        )
+    if base_url is None:
+        return None
+    llm: dict[str, Any] = {"base_url": base_url, "model": model, "api_key_env": api_key_env}
+    from synthpatient import get_synthesizer_class
+
+    get_synthesizer_class("llm")(**llm)
+    return llm
+
+
+# long: typer declares each option inline; the input checks are the helpers above
 @app.command()
 def benchmark(
     synthesizers: Annotated[
@@ -244,14 +297,7 @@ def benchmark(
 
         if seeds < 1:
             raise InvalidParameterError(f"--seeds must be at least 1. Got {seeds}.")
-        try:
-            eps = [float(e) for e in epsilons.split(",") if e.strip()]
-        except ValueError as exc:
-            raise InvalidParameterError(
-                f"--epsilons must be numbers like 1,3,10. Got '{epsilons}'."
-            ) from exc
-        if any(e <= 0 for e in eps):
-            raise InvalidParameterError("--epsilons must all be greater than 0.")
+        eps = _epsilons(epsilons)
         keys = [k.strip() for k in synthesizers.split(",")] if synthesizers else None
         dataset_keys = [d.strip() for d in datasets_opt.split(",") if d.strip()]
         for key in dataset_keys:
@@ -267,20 +313,7 @@ def benchmark(
                 "folder (no config.json). Give the folder of a local "
                 "Hugging Face causal language model."
             )
-        if (llm_base_url is None) != (llm_model is None):
-            raise InvalidParameterError(
-                "--llm-base-url and --llm-model go together: give both "
-                "to benchmark the prompted LLM, or neither."
-            )
-        llm: dict[str, Any] | None = (
-            None
-            if llm_base_url is None
-            else {"base_url": llm_base_url, "model": llm_model, "api_key_env": llm_api_key_env}
-        )
-        if llm is not None:  # bad settings fail here, before any work, not per seed
-            from synthpatient import get_synthesizer_class
-
-            get_synthesizer_class("llm")(**llm)
+        llm = _llm_settings(llm_base_url, llm_model, llm_api_key_env)
         candidates, skipped = bench.default_candidates(
             keys,
             epsilons=eps,
@@ -311,11 +344,7 @@ def benchmark(
                 + (f" --epsilons {epsilons}" if epsilons else "")
                 + ("" if sdv else " --no-sdv")
                 + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
-                + (
-                    f" --llm-base-url {llm_base_url} --llm-model {llm_model}"
-                    if llm_base_url
-                    else ""
-                )
+                + (f" --llm-base-url {llm_base_url} --llm-model {llm_model}" if llm else "")
             )
             bench.update_readme(readme, _machine_note() + markdown, command)
             out.print(f"Updated the results table in {readme}")

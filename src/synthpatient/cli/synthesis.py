@@ -14,11 +14,13 @@ from synthpatient.cli._shared import (
     _conditions,
     _endpoint,
     _fitting_status,
+    _joined,
     _load_data,
     _report_generation,
     _report_privacy,
     _synthesizer_params,
     _unit,
+    _with_key,
     _written,
 )
 from synthpatient.cli.app import (
@@ -29,6 +31,8 @@ from synthpatient.cli.app import (
     Identifiers,
     Overwrite,
     Params,
+    PatientKey,
+    PatientsTable,
     Rows,
     SchemaOpt,
     Seed,
@@ -58,6 +62,8 @@ def generate(
     schema: SchemaOpt = None,
     identifier: Identifiers = None,
     categorical: Categorical = None,
+    patients_table: PatientsTable = None,
+    patient_key: PatientKey = None,
     epsilon: Epsilon = None,
     delta: Delta = None,
     param: Params = None,
@@ -74,9 +80,15 @@ def generate(
         check_output_path(out_path, overwrite=overwrite)
         conditions = _conditions(condition)
         model, seed = _synthesizer_params(
-            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+            synthesizer,
+            seed,
+            epsilon=epsilon,
+            delta=delta,
+            params=_with_key(synthesizer, param, patient_key),
         )
-        real, table_schema = _load_data(data, schema, identifier, categorical)
+        real, table_schema = _load_data(
+            data, schema, identifier, categorical, patients_table, patient_key
+        )
         check_rows_fit(rows, len(table_schema), label="--rows")  # before fitting, not after
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
@@ -100,6 +112,8 @@ def fit(
     schema: SchemaOpt = None,
     identifier: Identifiers = None,
     categorical: Categorical = None,
+    patients_table: PatientsTable = None,
+    patient_key: PatientKey = None,
     epsilon: Epsilon = None,
     delta: Delta = None,
     param: Params = None,
@@ -111,9 +125,15 @@ def fit(
 
         check_output_path(model_path, overwrite=overwrite, kind="folder")
         model, seed = _synthesizer_params(
-            synthesizer, seed, epsilon=epsilon, delta=delta, params=param
+            synthesizer,
+            seed,
+            epsilon=epsilon,
+            delta=delta,
+            params=_with_key(synthesizer, param, patient_key),
         )
-        real, table_schema = _load_data(data, schema, identifier, categorical)
+        real, table_schema = _load_data(
+            data, schema, identifier, categorical, patients_table, patient_key
+        )
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
         model.save(model_path, overwrite=overwrite)
@@ -200,6 +220,8 @@ def schema_command(
     ] = False,
     identifier: Identifiers = None,
     categorical: Categorical = None,
+    patients_table: PatientsTable = None,
+    patient_key: PatientKey = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Infer a schema from DATA, print why each column got its kind, and save it as JSON to
@@ -212,6 +234,8 @@ def schema_command(
 
         check_output_path(out_path, overwrite=overwrite)
         frame = read_table(data)
+        if patients_table is not None:
+            frame = _joined(read_table(patients_table), frame, patient_key)
         table_schema, decisions = explain_schema(
             frame, identifiers=identifier or (), categorical=categorical or ()
         )
@@ -238,7 +262,7 @@ def schema_command(
                 row.append(Text(_category_list(table_schema[decision.name])))
             table.add_row(*row)
         out.print(table)
-        key = next((d.name for d in decisions if d.patient_key), None)
+        key = patient_key or next((d.name for d in decisions if d.patient_key), None)
         if key is not None:
             out.print(
                 Text(

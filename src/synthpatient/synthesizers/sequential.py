@@ -103,6 +103,7 @@ class SequentialSynthesizer(Synthesizer):
         layout = table.layout
         long = table.to_long().reset_index(drop=True)
         schema = self._long_schema(long, schema, layout.key)
+        schema = _time_as_number(schema, long, layout.time, layout.time_kind)
         if layout.time is not None and schema[layout.time].kind not in (
             "numeric",
             "integer",
@@ -407,3 +408,27 @@ def _days(values: pd.Series) -> np.ndarray:
         ns = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
         return ns / _NS_PER_DAY
     return np.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
+
+
+def _time_as_number(schema: Schema, long: pd.DataFrame, time: str | None, time_kind: str) -> Schema:
+    """A numeric time column read as categories (a few distinct visit days, 0/90/180...) is
+    a number here: events are ordered and spaced by it. Said in a warning, never silent."""
+    if time is None or time_kind != "numeric" or schema[time].kind != "categorical":
+        return schema
+    values = pd.to_numeric(long[time], errors="coerce")
+    whole = bool((values.dropna() % 1 == 0).all())
+    warnings.warn(
+        f"The time column '{time}' was read as categories; it is learned as a number "
+        "(the time of each event).",
+        SynthPatientWarning,
+        stacklevel=4,
+    )
+    return schema.replace(
+        time,
+        kind="integer" if whole else "numeric",
+        categories=None,
+        minimum=None,
+        maximum=None,
+        decimals=None,
+        observed=False,
+    )
