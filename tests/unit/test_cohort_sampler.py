@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from scipy import stats
 
-from synthpatient.errors import InvalidParameterError
+from synthpatient.errors import InvalidParameterError, KnowledgeBaseError
 from synthpatient.knowledge import load_knowledge_base
+from synthpatient.knowledge._demographics import diagnosis_duration, draw_years_since_diagnosis
 from synthpatient.knowledge.realism import check_cohort
 from synthpatient.knowledge.sampler import (
     CohortSampler,
@@ -202,3 +204,85 @@ def test_a_constant_column_skips_its_correlation_target(sampler):
     )
     report = check_cohort(cohort)
     assert "r(fasting_glucose, hba1c)" in report.skipped_targets
+
+
+# --- diagnosis dates of snapshot cohorts (issue 15) -------------------------------------------
+
+
+def _turns(birth: np.ndarray, years: int) -> np.ndarray:
+    """The calendar day each birth date reaches ``years`` of age."""
+    month = birth.astype("datetime64[M]")
+    return (month + np.timedelta64(12 * years, "M")).astype("datetime64[D]") + (
+        birth - month.astype("datetime64[D]")
+    )
+
+
+def _near_birthday_share(wide) -> float:
+    offset = (wide["diagnosis_date"].dt.day_of_year - wide["birth_date"].dt.day_of_year).abs()
+    return float((np.minimum(offset, 365 - offset) <= 2).mean())
+
+
+def test_young_patients_are_not_diagnosed_on_their_birthday(sampler):
+    # before the fix: ~94 % of 20-39-year-olds with T2D diagnosed in the past year, most of
+    # them on their birthday; by chance a diagnosis is within 2 days of a birthday ~1.4 %
+    wide = sampler.sample(
+        CohortSpec(condition="type2_diabetes", n=3000, seed=8, age_min=20, age_max=39)
+    ).wide
+    assert _near_birthday_share(wide) < 0.04
+    past_year = (wide["last_visit_date"] - wide["diagnosis_date"]).dt.days < 365
+    assert past_year.mean() < 0.25
+
+
+@pytest.mark.parametrize("condition", sorted(load_knowledge_base().conditions))
+@pytest.mark.parametrize("ages", [(18, 19), (18, 90)])
+def test_diagnosis_is_adult_and_not_after_the_last_visit(sampler, condition, ages):
+    spec = CohortSpec(
+        condition=condition, n=1500, seed=13, age_min=ages[0], age_max=ages[1], n_observations=3
+    )
+    w = sampler.sample(spec).wide
+    birth = w["birth_date"].to_numpy().astype("datetime64[D]")
+    dx = w["diagnosis_date"].to_numpy().astype("datetime64[D]")
+    last = w["last_visit_date"].to_numpy().astype("datetime64[D]")
+    adult = np.minimum(_turns(birth, 18), np.datetime64("2025-12-31"))
+    assert (dx >= adult).all() and (dx <= last).all() and (birth < dx).all()
+    assert (last <= np.datetime64("2025-12-31")).all()
+    assert (last > np.datetime64("2025-12-31") - 365).all()
+    # by chance ~1.4 %; patients who turned 18 weeks before their last visit can only have
+    # been diagnosed in those weeks, so an 18-19 cohort has some diagnoses near the birthday
+    assert _near_birthday_share(w) < (0.04 if ages[1] > 19 else 0.12)
+
+
+def test_duration_follows_the_knowledge_base(sampler):
+    kb = load_knowledge_base()
+    for key in ("type2_diabetes", "heart_failure"):
+        d = diagnosis_duration(kb.conditions[key])
+        shape, scale = (d.mean / d.sd) ** 2, d.sd**2 / d.mean
+        # at 60-79 the truncation at age 18 removes almost nothing of the distribution
+        spec = CohortSpec(condition=key, n=4000, seed=3, age_min=60, age_max=79, n_observations=3)
+        w = sampler.sample(spec).wide
+        years = (w["last_visit_date"] - w["diagnosis_date"]).dt.days / 365.25
+        median = stats.gamma.median(shape, scale=scale)
+        assert abs(np.median(years) - median) < 0.1 * median, key
+        assert abs(np.mean(years) - d.mean) < 0.1 * d.mean, key
+    assert diagnosis_duration(kb.conditions["type2_diabetes"]).mean == (
+        kb.conditions["type2_diabetes"].timeline.duration.mean
+    )
+
+
+def test_truncated_duration_draw_is_bounded_and_reproducible():
+    longest = np.array([0.0, 0.5, 2.0, 60.0] * 250)
+    a = draw_years_since_diagnosis(np.random.default_rng(1), 11.0, 9.0, longest)
+    b = draw_years_since_diagnosis(np.random.default_rng(1), 11.0, 9.0, longest)
+    assert np.array_equal(a, b)
+    assert (a >= 0).all() and (a <= longest).all() and (a[longest == 0] == 0).all()
+    # within a short window the draw is spread over it, not piled at its end (the old bug)
+    short = a[longest == 2.0]
+    assert 0.6 < np.median(short) < 1.4
+
+
+def test_a_condition_without_a_duration_is_refused_in_one_line():
+    hypertension = load_knowledge_base().conditions["hypertension"]
+    demographics = {k: v for k, v in hypertension.demographics.items() if k != "duration_years"}
+    bare = hypertension.model_copy(update={"demographics": demographics})
+    with pytest.raises(KnowledgeBaseError, match="duration_years"):
+        diagnosis_duration(bare)

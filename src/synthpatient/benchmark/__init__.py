@@ -6,7 +6,7 @@ import dataclasses
 import inspect
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthpatient.benchmark._candidates import (
     SDV_MODELS,
@@ -24,6 +24,9 @@ from synthpatient.benchmark._output import (
     update_readme,
 )
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
+
+if TYPE_CHECKING:
+    from synthpatient.synthesizers import Synthesizer
 
 __all__ = [
     "BenchmarkResult",
@@ -65,20 +68,12 @@ def default_candidates(
     Returns the candidates and a note for each one that could not be included.
     """
     from synthpatient.errors import MissingExtraError
-    from synthpatient.synthesizers import available_synthesizers, get_synthesizer_class
+    from synthpatient.synthesizers import available_synthesizers
 
     candidates, skipped = [], []
     for key in keys or available_synthesizers():
         try:
-            klass = get_synthesizer_class(key)
-            if klass.capabilities.extra:
-                from synthpatient._optional import extra_module, import_optional
-
-                with warnings.catch_warnings():  # mbi advises on JAX settings at import
-                    warnings.simplefilter("ignore")
-                    import_optional(
-                        extra_module(klass.capabilities.extra), extra=klass.capabilities.extra
-                    )
+            klass = _installed_class(key)
         except MissingExtraError as exc:
             skipped.append(f"{key}: {exc}")
             continue
@@ -123,3 +118,18 @@ def default_candidates(
         else:
             skipped.append("SDV: not installed (pip install 'synthpatient[compare]')")
     return candidates, skipped
+
+
+def _installed_class(key: str) -> type[Synthesizer]:
+    """The synthesizer class registered as ``key``, once its extra is importable (raises
+    :class:`MissingExtraError`, which names the extra to install, when it is not)."""
+    from synthpatient.synthesizers import get_synthesizer_class
+
+    klass = get_synthesizer_class(key)
+    if klass.capabilities.extra:
+        from synthpatient._optional import extra_module, import_optional
+
+        with warnings.catch_warnings():  # mbi advises on JAX settings at import
+            warnings.simplefilter("ignore")
+            import_optional(extra_module(klass.capabilities.extra), extra=klass.capabilities.extra)
+    return klass

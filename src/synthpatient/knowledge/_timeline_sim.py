@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import _quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
 from synthpatient.rules import evaluate_expression, parse_expression
@@ -101,11 +101,9 @@ class Simulation:
         """Days from the first visit back to diagnosis: a duration of diabetes drawn from the
         sourced distribution, truncated so that the diagnosis is at or after the minimum age."""
         d = self.spec.duration
-        shape, scale = (d.mean / d.sd) ** 2, d.sd**2 / d.mean
-        longest = np.maximum((start - adult).astype(float) / YEAR, 0.0)
-        top = stats.gamma.cdf(longest, shape, scale=scale)
-        years = stats.gamma.ppf(self.rng.random(self.n) * top, shape, scale=scale)
-        days = np.minimum(np.round(np.nan_to_num(years) * YEAR), (start - adult).astype(float))
+        longest = (start - adult).astype(float)
+        years = draw_years_since_diagnosis(self.rng, d.mean, d.sd, longest / YEAR)
+        days = np.minimum(np.round(years * YEAR), longest)
         return -np.where(late, 0, np.maximum(days, 0)).astype(np.int64)
 
     def _baselines(self, wide: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -287,8 +285,13 @@ class Simulation:
             r.measured.setdefault(key, []).append((k, idx[sub], x))
             r.last.setdefault(key, np.full(self.n, np.nan))[idx[sub]] = x
 
-    def _derived(  # type: ignore[no-untyped-def]
-        self, key: str, idx: np.ndarray, d: np.ndarray, values, sub: np.ndarray
+    def _derived(
+        self,
+        key: str,
+        idx: np.ndarray,
+        d: np.ndarray,
+        values: dict[str, tuple[np.ndarray, np.ndarray]],
+        sub: np.ndarray,
     ) -> np.ndarray:
         """A computed observation from the values measured at the same visit."""
         from synthpatient.knowledge._clinical import (

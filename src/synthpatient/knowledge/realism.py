@@ -124,6 +124,36 @@ def check_cohort(cohort: Cohort) -> RealismReport:
             ],
         )
     condition, wide = cohort.condition, cohort.wide
+    checks, skipped = _observation_targets(condition, wide)
+    checks += _share_targets(cohort)
+    spec = cohort.spec
+    if spec.filters or spec.sex is not None or (spec.age_min, spec.age_max) != (18, 90):
+        # targets describe the whole population; a narrowed cohort (older, on insulin, ...)
+        # is expected to differ, so its marginals are reported but not judged
+        checks = [
+            TargetCheck(t.what, t.target, t.measured, float("inf"), t.kind, t.sources)
+            if t.kind == "within"
+            else t
+            for t in checks
+        ]
+    results = [
+        {
+            "rule": r.rule_id,
+            "description": r.description,
+            "applicable": r.n_applicable,
+            "violations": r.n_violations,
+        }
+        for r in cohort_rules(condition, wide).check(wide)
+    ]
+    results += _identities(wide)
+    return RealismReport(condition.key, len(wide), checks, results, skipped)
+
+
+def _observation_targets(
+    condition: Condition, wide: pd.DataFrame
+) -> tuple[list[TargetCheck], list[str]]:
+    """Each observation's sourced targets (bands, mean, shares below/above a threshold,
+    correlations) measured on ``wide``; and the targets it could not measure, named."""
     checks: list[TargetCheck] = []
     skipped: list[str] = []
     for obs in condition.observations:
@@ -133,52 +163,20 @@ def check_cohort(cohort: Cohort) -> RealismReport:
         if obs.key not in wide:
             skipped.append(obs.key)
             continue
-        x = wide[obs.key].to_numpy(dtype=float)
-        if "bands" in t:
-            for band, share in t["bands"].items():
-                checks.append(
-                    TargetCheck(
-                        f"{obs.key} {band}",
-                        share,
-                        _band_share(x, band),
-                        t["tolerance"],
-                        "within",
-                        obs.sources,
-                    )
-                )
+        x, src = wide[obs.key].to_numpy(dtype=float), obs.sources
+        for band, share in t.get("bands", {}).items():
+            checks.append(_within(f"{obs.key} {band}", share, _band_share(x, band), t, src))
         if "mean" in t:
+            measured = float(x.mean())
             checks.append(
-                TargetCheck(
-                    f"{obs.key} mean",
-                    t["mean"],
-                    float(x.mean()),
-                    t["tolerance_mean"],
-                    "within",
-                    obs.sources,
-                )
+                _within(f"{obs.key} mean", t["mean"], measured, t, src, key="tolerance_mean")
             )
         for threshold, share in t.get("share_below", {}).items():
-            checks.append(
-                TargetCheck(
-                    f"{obs.key} < {threshold}",
-                    share,
-                    float((x < float(threshold)).mean()),
-                    t["tolerance"],
-                    "within",
-                    obs.sources,
-                )
-            )
+            measured = float((x < float(threshold)).mean())
+            checks.append(_within(f"{obs.key} < {threshold}", share, measured, t, src))
         for threshold, share in t.get("share_above", {}).items():
-            checks.append(
-                TargetCheck(
-                    f"{obs.key} >= {threshold}",
-                    share,
-                    float((x >= float(threshold)).mean()),
-                    t["tolerance"],
-                    "within",
-                    obs.sources,
-                )
-            )
+            measured = float((x >= float(threshold)).mean())
+            checks.append(_within(f"{obs.key} >= {threshold}", share, measured, t, src))
         for other, r in t.get("correlation_with", {}).items():
             other_values = wide[other].to_numpy(dtype=float) if other in wide else None
             if other_values is None or x.std() == 0 or other_values.std() == 0:
@@ -188,24 +186,38 @@ def check_cohort(cohort: Cohort) -> RealismReport:
                 checks.append(
                     TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0, "at least", obs.sources)
                 )
+    return checks, skipped
+
+
+def _within(
+    what: str,
+    target: float,
+    measured: float,
+    targets: dict[str, Any],
+    sources: tuple[str, ...],
+    key: str = "tolerance",
+) -> TargetCheck:
+    """A target met when ``measured`` is within the observation's tolerance ``key``."""
+    return TargetCheck(what, target, measured, targets[key], "within", sources)
+
+
+def _share_targets(cohort: Cohort) -> list[TargetCheck]:
+    """Comorbidity prevalences, the treated share and drug shares, except those a filter of
+    the request fixed (e.g. "with hypertension")."""
+    condition, wide = cohort.condition, cohort.wide
     filtered = {(f.kind, f.key) for f in cohort.spec.filters}
-    narrowed = (
-        bool(cohort.spec.filters)
-        or cohort.spec.sex is not None
-        or (cohort.spec.age_min, cohort.spec.age_max) != (18, 90)
-    )
-    for c in condition.comorbidities:
-        if ("comorbidity", c.key) not in filtered:
-            checks.append(
-                TargetCheck(
-                    f"{c.key} prevalence",
-                    c.prevalence,
-                    float(wide[c.key].mean()),
-                    c.tolerance or DEFAULT_SHARE_TOLERANCE,
-                    "within",
-                    c.sources,
-                )
-            )
+    checks = [
+        TargetCheck(
+            f"{c.key} prevalence",
+            c.prevalence,
+            float(wide[c.key].mean()),
+            c.tolerance or DEFAULT_SHARE_TOLERANCE,
+            "within",
+            c.sources,
+        )
+        for c in condition.comorbidities
+        if ("comorbidity", c.key) not in filtered
+    ]
     if condition.treatment is not None:
         checks.append(
             TargetCheck(
@@ -217,39 +229,19 @@ def check_cohort(cohort: Cohort) -> RealismReport:
                 condition.treatment.sources,
             )
         )
-    for m in condition.medications:
-        if ("medication", m.key) not in filtered:
-            checks.append(
-                TargetCheck(
-                    f"{m.key} share",
-                    m.share,
-                    float(wide[f"on_{m.key}"].mean()),
-                    DEFAULT_SHARE_TOLERANCE,
-                    "within",
-                    m.sources,
-                )
-            )
-    if narrowed:
-        # targets describe the whole population; a narrowed cohort (older, on insulin, ...)
-        # is expected to differ, so its marginals are reported but not judged
-        checks = [
-            TargetCheck(t.what, t.target, t.measured, float("inf"), t.kind, t.sources)
-            if t.kind == "within"
-            else t
-            for t in checks
-        ]
-    rules = cohort_rules(condition, wide)
-    results = [
-        {
-            "rule": r.rule_id,
-            "description": r.description,
-            "applicable": r.n_applicable,
-            "violations": r.n_violations,
-        }
-        for r in rules.check(wide)
+    checks += [
+        TargetCheck(
+            f"{m.key} share",
+            m.share,
+            float(wide[f"on_{m.key}"].mean()),
+            DEFAULT_SHARE_TOLERANCE,
+            "within",
+            m.sources,
+        )
+        for m in condition.medications
+        if ("medication", m.key) not in filtered
     ]
-    results += _identities(wide)
-    return RealismReport(condition.key, len(wide), checks, results, skipped)
+    return checks
 
 
 def _band_share(x: np.ndarray, band: str) -> float:
@@ -270,7 +262,23 @@ def _rule(**fields: Any) -> Rule:
 def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> RuleSet:
     """Clinical rules implied by the knowledge base for ``condition`` (only those whose
     columns ``wide`` has, when given)."""
-    rules: list[Rule] = [
+    rules = [
+        *_age_and_date_rules(),
+        *_value_rules(condition),
+        *_treatment_rules(condition),
+        *_identity_rules(condition),
+    ]
+    ruleset = RuleSet(
+        rules,
+        name=f"cohort-{condition.key}",
+        description=f"Clinical rules for {condition.name} cohorts",
+    )
+    return ruleset if wide is None else ruleset.restricted_to(set(wide.columns))
+
+
+def _age_and_date_rules() -> list[Rule]:
+    """Adults only, and dates in order: birth < diagnosis <= last visit."""
+    return [
         _rule(
             id="adult-age",
             description="patients are adults aged 18-90",
@@ -287,6 +295,12 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
             compare={"left": "diagnosis_date", "op": "<=", "right": "last_visit_date"},
         ),
     ]
+
+
+def _value_rules(condition: Condition) -> list[Rule]:
+    """Each observation within its sourced range; value-defined comorbidities exactly when
+    their definition holds."""
+    rules = []
     for obs in condition.observations:
         d = obs.distribution
         rules.append(
@@ -296,15 +310,22 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
                 range={"column": obs.key, "min": d.get("min"), "max": d.get("max")},
             )
         )
-    for c in condition.comorbidities:
-        if c.definition:
-            rules.append(
-                _rule(
-                    id=f"{c.key}-definition",
-                    description=f"{c.name} exactly when {c.definition}",
-                    expression=f"({c.key} == True) == ({c.definition})",
-                )
-            )
+    rules += [
+        _rule(
+            id=f"{c.key}-definition",
+            description=f"{c.name} exactly when {c.definition}",
+            expression=f"({c.key} == True) == ({c.definition})",
+        )
+        for c in condition.comorbidities
+        if c.definition
+    ]
+    return rules
+
+
+def _treatment_rules(condition: Condition) -> list[Rule]:
+    """Untreated patients meet the diagnosis, treated ones take a therapy of it, and no drug
+    is given where contraindicated or without its indication."""
+    rules = []
     if condition.treatment is not None:
         if condition.treatment.untreated_requires:
             rules.append(
@@ -344,7 +365,13 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
                     implies={"if": f"on_{m.key} == True", "then": f"{m.requires} == True"},
                 )
             )
+    return rules
+
+
+def _identity_rules(condition: Condition) -> list[Rule]:
+    """The lipid identities (Friedewald LDL, non-HDL) where the condition records them."""
     keys = {o.key for o in condition.observations}
+    rules = []
     if {"ldl", "hdl", "triglycerides", "total_cholesterol"} <= keys:
         rules.append(
             _rule(
@@ -361,12 +388,7 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
                 expression="abs(non_hdl - (total_cholesterol - hdl)) <= 1",
             )
         )
-    ruleset = RuleSet(
-        rules,
-        name=f"cohort-{condition.key}",
-        description=f"Clinical rules for {condition.name} cohorts",
-    )
-    return ruleset if wide is None else ruleset.restricted_to(set(wide.columns))
+    return rules
 
 
 def _identities(wide: pd.DataFrame) -> list[dict]:

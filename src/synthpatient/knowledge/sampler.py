@@ -39,7 +39,7 @@ from synthpatient.knowledge._clinical import (
     ckd_epi_2021_creatinine,
     ckd_epi_2021_egfr,
 )
-from synthpatient.knowledge._demographics import REFERENCE_DATE, _demographics
+from synthpatient.knowledge._demographics import REFERENCE_DATE, _demographics, diagnosis_duration
 from synthpatient.knowledge._follow_up import follow_up_text
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._latent import PIVOT_AGE, _Latent
@@ -170,6 +170,7 @@ def _sources_used(condition: Condition, observations: list[Observation]) -> list
     ids = [s for o in observations for s in o.sources]
     ids += _nested_sources(condition.demographics)
     ids += list(condition.diagnosis.get("sources", []))
+    ids += list(diagnosis_duration(condition).sources)
     cited: list[Comorbidity | Medication | Correlation] = [
         *condition.comorbidities,
         *condition.medications,

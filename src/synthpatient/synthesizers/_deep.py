@@ -175,39 +175,8 @@ class DeepSynthesizer(Synthesizer):
         matrix = transform.transform(data, specs, rng)
         codes = discrete_codes(transform, data)
 
-        # Early stopping looks at held-out rows; in private mode that look would itself leak,
-        # so private training uses every row and keeps its last weights.
-        n_valid = 0 if private else int(round(n_rows * self.validation_share))
-        n_valid = n_valid if n_valid >= MIN_VALIDATION_ROWS else 0
-        order = rng.permutation(n_rows)
-        valid, train = order[:n_valid], order[n_valid:]
-        # With no held-out rows the checkpoints are scored against the training rows: the score
-        # compares distributions (marginals, correlations), which copying rows does not game,
-        # and a reference of every row is far less noisy than a tenth of a small table.
-        reference = valid if n_valid else (None if private else train)
-        validation = (
-            ValidationScore(transform.numeric(matrix[reference]), transform.is_discrete())
-            if reference is not None
-            else None
-        )
-        sizes = [span.dim for _, _, span in transform.conditional_blocks]
-        plan = None
-        count_std = 0.0
-        if private:
-            assert self.epsilon is not None and delta is not None
-            plan = plan_privacy(
-                float(self.epsilon),
-                delta,
-                self._sample_rate(len(train)),
-                self.steps,
-                with_counts=bool(sizes),
-            )
-            if plan.count_noise_multiplier is not None:
-                # one row adds 1 to one count of each discrete column: L2 sensitivity sqrt(J)
-                count_std = plan.count_noise_multiplier * math.sqrt(len(sizes))
-        sampler = ConditionalSampler(sizes, noisy_counts(codes[train], sizes, count_std, rng))
-        if not private:
-            sampler.index_rows(codes[train])
+        train, n_valid, validation = self._split(matrix, transform, private, rng)
+        sampler, plan = self._conditional_sampler(transform, codes[train], private, delta, rng)
         seed = torch_seed(rng)
         with (
             seeded(torch, seed, device),
@@ -250,6 +219,63 @@ class DeepSynthesizer(Synthesizer):
                     "not private: bounds/categories read from the data for columns "
                     f"[{', '.join(read_from_data)}]"
                 )
+
+    def _split(
+        self,
+        matrix: np.ndarray,
+        transform: TabularTransform,
+        private: bool,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, int, ValidationScore | None]:
+        """The training rows, how many rows were held out, and the score that checkpoints
+        are judged by (None: private training keeps its last weights)."""
+        # Early stopping looks at held-out rows; in private mode that look would itself leak,
+        # so private training uses every row and keeps its last weights.
+        n_rows = len(matrix)
+        n_valid = 0 if private else int(round(n_rows * self.validation_share))
+        n_valid = n_valid if n_valid >= MIN_VALIDATION_ROWS else 0
+        order = rng.permutation(n_rows)
+        valid, train = order[:n_valid], order[n_valid:]
+        # With no held-out rows the checkpoints are scored against the training rows: the score
+        # compares distributions (marginals, correlations), which copying rows does not game,
+        # and a reference of every row is far less noisy than a tenth of a small table.
+        reference = valid if n_valid else (None if private else train)
+        validation = (
+            ValidationScore(transform.numeric(matrix[reference]), transform.is_discrete())
+            if reference is not None
+            else None
+        )
+        return train, n_valid, validation
+
+    def _conditional_sampler(
+        self,
+        transform: TabularTransform,
+        codes: np.ndarray,
+        private: bool,
+        delta: float | None,
+        rng: np.random.Generator,
+    ) -> tuple[ConditionalSampler, PrivacyPlan | None]:
+        """The training-by-sampling sampler over the training rows' ``codes`` and, in private
+        mode, the privacy plan (its category counts noised as the plan says)."""
+        sizes = [span.dim for _, _, span in transform.conditional_blocks]
+        plan = None
+        count_std = 0.0
+        if private:
+            assert self.epsilon is not None and delta is not None
+            plan = plan_privacy(
+                float(self.epsilon),
+                delta,
+                self._sample_rate(len(codes)),
+                self.steps,
+                with_counts=bool(sizes),
+            )
+            if plan.count_noise_multiplier is not None:
+                # one row adds 1 to one count of each discrete column: L2 sensitivity sqrt(J)
+                count_std = plan.count_noise_multiplier * math.sqrt(len(sizes))
+        sampler = ConditionalSampler(sizes, noisy_counts(codes, sizes, count_std, rng))
+        if not private:
+            sampler.index_rows(codes)
+        return sampler, plan
 
     def _delta(self, n_rows: int) -> float | None:
         """The DP delta of a private fit (None without ``epsilon``), checked against 1/n."""

@@ -75,6 +75,7 @@ class Layout:
 MIXTURE = 4
 
 
+# long: its torch modules are defined inside, as torch (the lm extra) is imported lazily
 def build_network(
     torch: ModuleType,
     layout: Layout,
@@ -88,10 +89,8 @@ def build_network(
     n_layers: int,
     dropout: float,
 ) -> Any:
-    """The transformer for ``layout``.
-
-    Longer than 80 lines on purpose: the module classes are defined inside, because torch is
-    an optional import (the ``lm`` extra) that must not load with this module.
+    """The transformer for ``layout`` (its classes are defined here: torch, the ``lm`` extra,
+    must not load with this module).
 
     Args:
         positions: Each token's place on its column's scale (0 where that means nothing).

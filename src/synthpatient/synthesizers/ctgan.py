@@ -268,8 +268,6 @@ class CTGANSynthesizer(DeepSynthesizer):
                 data.generator,
             )
         stopper = EarlyStopping(self.patience)
-        spans = data.transform.spans
-        discrete_spans = [span for _, _, span in data.transform.conditional_blocks]
         step = 0
         for step in range(1, self.steps + 1):
             for _ in range(self.discriminator_steps):
@@ -280,21 +278,7 @@ class CTGANSynthesizer(DeepSynthesizer):
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     opt_d.step()
-            cond, mask, _, _ = data.sampler.sample_training(
-                self.batch_size, data.rng, log_frequency=not private
-            )
-            cond_t = torch.as_tensor(cond, device=data.device)
-            z = torch.randn(
-                self.batch_size, self.embedding_dim, generator=data.generator, device=data.device
-            )
-            raw = generator(z, cond_t)
-            fake = activate(torch, raw, spans, data.generator)
-            score = critic(torch.cat([fake, cond_t], dim=1))
-            # private: the non-saturating GAN loss that matches the private critic's (below)
-            adversarial = torch.nn.functional.softplus(-score).mean() if private else -score.mean()
-            loss_g = adversarial + conditional_loss(
-                torch, raw, discrete_spans, cond_t, torch.as_tensor(mask, device=data.device)
-            )
+            loss_g = self._generator_loss(data, generator, critic, private)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -312,6 +296,29 @@ class CTGANSynthesizer(DeepSynthesizer):
             "validation_scores": [[s, round(v, 5)] for s, v in stopper.scores],
         }
         return generator, config, log, (trainer.spent() if trainer is not None else None)
+
+    def _generator_loss(
+        self, data: TrainingData, generator: Any, critic: Any, private: bool
+    ) -> Any:
+        """The generator's loss on a fresh batch: fool the critic, and produce the category
+        each row was conditioned on."""
+        torch = data.torch
+        cond, mask, _, _ = data.sampler.sample_training(
+            self.batch_size, data.rng, log_frequency=not private
+        )
+        cond_t = torch.as_tensor(cond, device=data.device)
+        z = torch.randn(
+            self.batch_size, self.embedding_dim, generator=data.generator, device=data.device
+        )
+        raw = generator(z, cond_t)
+        fake = activate(torch, raw, data.transform.spans, data.generator)
+        score = critic(torch.cat([fake, cond_t], dim=1))
+        # private: the non-saturating GAN loss that matches the private critic's (below)
+        adversarial = torch.nn.functional.softplus(-score).mean() if private else -score.mean()
+        discrete_spans = [span for _, _, span in data.transform.conditional_blocks]
+        return adversarial + conditional_loss(
+            torch, raw, discrete_spans, cond_t, torch.as_tensor(mask, device=data.device)
+        )
 
     def _critic_loss(self, data: TrainingData, generator: Any, critic: Any, pac: int) -> Any:
         """WGAN-GP critic loss on a training-by-sampling batch."""

@@ -33,7 +33,7 @@ from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWa
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param
-from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
+from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData, build_coders
 from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 
@@ -176,18 +176,11 @@ class MSTSynthesizer(Synthesizer):
 
         # 2. choose the tree; 3. measure its 2-way marginals
         edges: list[tuple[str, str]] = []
-        two_way = []
+        two_way: list[Any] = []
         if n_cols > 1:
-            independent = estimator.estimate(
-                domain, one_way, known_total=total, iters=SELECT_ITERS, tol=ESTIMATE_TOL
+            edges, two_way = self._measure_tree(
+                mbi, estimator, coders, codes, domain, one_way, total, rho / 3, rng
             )
-            edges = self._select_tree(coders, codes, independent, total, rho / 3, rng)
-            if edges:
-                sigma_two = math.sqrt(len(edges) / (2 * (rho / 3)))
-                for a, b in edges:
-                    counts = _joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
-                    noisy = counts + rng.normal(0.0, sigma_two, size=counts.size)
-                    two_way.append(mbi.LinearMeasurement(noisy, (a, b), sigma_two))
         model = estimator.estimate(
             domain, one_way + two_way, known_total=total, iters=ESTIMATE_ITERS, tol=ESTIMATE_TOL
         )
@@ -205,13 +198,44 @@ class MSTSynthesizer(Synthesizer):
         self.marginals_ = [
             _normalized(np.asarray(model.marginals.project(cl).values)) for cl in self.cliques_
         ]
+        self.privacy_spent_ = self._privacy_spent(delta, rho, read)
+
+    def _measure_tree(
+        self,
+        mbi: Any,
+        estimator: Any,
+        coders: list[ColumnCoder],
+        codes: dict[str, np.ndarray],
+        domain: Any,
+        one_way: list[Any],
+        total: float,
+        rho: float,
+        rng: np.random.Generator,
+    ) -> tuple[list[tuple[str, str]], list[Any]]:
+        """The tree of column pairs (chosen spending ``rho``) and its noisy 2-way marginals
+        (measured spending another ``rho``), as mbi measurements."""
+        independent = estimator.estimate(
+            domain, one_way, known_total=total, iters=SELECT_ITERS, tol=ESTIMATE_TOL
+        )
+        edges = self._select_tree(coders, codes, independent, total, rho, rng)
+        two_way = []
+        if edges:
+            sigma_two = math.sqrt(len(edges) / (2 * rho))
+            for a, b in edges:
+                counts = _joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
+                noisy = counts + rng.normal(0.0, sigma_two, size=counts.size)
+                two_way.append(mbi.LinearMeasurement(noisy, (a, b), sigma_two))
+        return edges, two_way
+
+    def _privacy_spent(self, delta: float, rho: float, read: ReadFromData) -> dict[str, Any]:
+        """The budget spent, and in words what was read from the data outside it."""
         preprocessing = (
             f"Read from the data without privacy: {read.describe()}. "
             if read
             else "Bounds and categories all declared in the schema. "
         )
         preprocessing += "The number of rows is treated as public."
-        self.privacy_spent_ = {
+        return {
             "epsilon": float(self.epsilon),
             "delta": delta,
             "rho": rho,
