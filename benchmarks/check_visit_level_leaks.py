@@ -7,12 +7,17 @@ number (`contact`), an email (`email_address`), a free-text remark repeated per 
 drives the command line (in real processes) and the Python API over it: `schema` (also with
 `--show-categories`), `fit`/`sample` for every synthesizer asked for, `generate` with conditions,
 error paths (unknown category, condition on an identifier), `evaluate` with an HTML report, and
-the prompted LLM against the local fake server (its prompts are checked too). Every file written,
-every model folder (manifest and arrays), every report, every stdout/stderr line and every
+the prompted LLM against the local fake server (its prompts are checked too). With `sequential`
+(whole patients from the long table) also: `generate -s sequential` with a patient condition,
+`evaluate --patient-key --time-column` with the patient-level metrics and report, the model
+saved, loaded and sampled through the API, and the long-table bad input (one row per patient,
+a name that changes within a patient, a condition on a visit column: errors; times out of
+order, repeated rows, rows without a date: reported repairs). Every file written, every model
+folder (manifest and arrays), every report, every stdout/stderr line, every warning and every
 exception message is searched for every real value of the sensitive columns.
 
-    python benchmarks/check_visit_level_leaks.py    # copula, ctgan, tvae, mst, tabular_lm, llm
-    python benchmarks/check_visit_level_leaks.py --synthesizers copula --patients 300
+    python benchmarks/check_visit_level_leaks.py   # copula, sequential, ctgan, tvae, mst, ...
+    python benchmarks/check_visit_level_leaks.py --synthesizers copula,sequential --patients 300
 
 Prints what was searched and the number of real values found per artefact; exit code 1 if any.
 """
@@ -176,6 +181,58 @@ def fit_params(key: str) -> list[str]:
     }.get(key, [])
 
 
+_SEQ = ["-s", "sequential", "--seed", "4"]
+#: Runs that must succeed with the sequential synthesizer (long tables; repairs are warnings).
+SEQUENTIAL_OK = [
+    ["generate", "train.csv", "--rows", "60", "--out", "generated_sequential.csv", *_SEQ]
+    + ["--condition", "sex=F", "--condition", "birth_year=1950..1980"],
+    [
+        "evaluate",
+        "train.csv",
+        "synthetic_sequential.csv",
+        "--holdout",
+        "holdout.csv",
+        "--patient-key",
+        "mrn",
+        "--time-column",
+        "visit_date",
+        "--target",
+        "hba1c",
+        "--report",
+        "report_sequential.html",
+        "--json",
+        "scores_sequential.json",
+    ],
+    ["generate", "messy.csv", "--rows", "20", "--out", "messy_sequential.csv", *_SEQ],
+]
+#: Runs that must end in a one-line error (exit 2) with the sequential synthesizer.
+SEQUENTIAL_ERRORS = [
+    ["generate", "one_row.csv", "--rows", "10", "--out", "e5.csv", *_SEQ],
+    ["generate", "renamed.csv", "--rows", "10", "--out", "e6.csv", *_SEQ],
+    ["generate", "train.csv", "--rows", "10", "--out", "e7.csv", *_SEQ]
+    + ["--condition", "hba1c=6..9"],
+    ["generate", "train.csv", "--rows", "10", "--out", "e8.csv", *_SEQ]
+    + ["--condition", "patient=Nobody Here"],
+]
+
+
+def bad_long_tables(train: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Long-table bad input built from the training rows: one row per patient; a name that
+    changes within a patient (the key may join several people); and a messy extract (rows in
+    reverse order, a few exact copies, a few visits without a date), which is repaired."""
+    renamed = train.reset_index(drop=True)
+    second = renamed.index[renamed["mrn"].duplicated()][:3]  # second visits of some patients
+    others = renamed["patient"].drop_duplicates().iloc[-3:].to_numpy()  # other real names
+    renamed.loc[second, "patient"] = others
+    messy = pd.concat([train.iloc[::-1], train.iloc[:5]], ignore_index=True)
+    messy.loc[messy.index[3::40], "visit_date"] = np.nan
+    return {
+        "one_row.csv": train.groupby("mrn").head(1),
+        "renamed.csv": renamed,
+        "messy.csv": messy,
+    }
+
+
 def drive_cli(work: Path, synthesizers: list[str], log: list[tuple[str, str]]) -> list[str]:
     problems = []
     expect_ok = [
@@ -244,6 +301,8 @@ def drive_cli(work: Path, synthesizers: list[str], log: list[tuple[str, str]]) -
             "scores.json",
         ]
     )
+    if "sequential" in synthesizers:
+        expect_ok += SEQUENTIAL_OK
     for args in expect_ok:
         if synthesizers[0] == "llm" and args[0] == "evaluate":
             continue
@@ -268,6 +327,8 @@ def drive_cli(work: Path, synthesizers: list[str], log: list[tuple[str, str]]) -
         ["generate", "train.csv", "--rows", "10", "--out", "e3.csv", "--condition", "remark=x"],
         ["sample", "model_missing", "--rows", "10", "--out", "e4.csv"],
     ]
+    if "sequential" in synthesizers:
+        expect_error += SEQUENTIAL_ERRORS
     for args in expect_error:
         done = run_cli(args, work, log)
         if done.returncode != 2 or "Traceback" in done.stderr:
@@ -322,6 +383,53 @@ def drive_api(
     return problems
 
 
+def drive_sequential_api(
+    work: Path, train: pd.DataFrame, holdout: pd.DataFrame, log: list[tuple[str, str]]
+) -> list[str]:
+    """The sequential synthesizer through the Python API: fit, sample, save, load, sample
+    again, patient-level evaluation, and its errors (conditions, the long-table checks)."""
+    import warnings
+
+    from synthpatient.errors import SynthPatientError
+    from synthpatient.evaluation.evaluate import evaluate
+    from synthpatient.longitudinal import PatientTable
+    from synthpatient.synthesizers.sequential import SequentialSynthesizer
+
+    problems = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = SequentialSynthesizer(seed=0).fit(train)
+        synthetic = model.sample(80)
+        model.save(work / "api_sequential_model", overwrite=True)
+        again = SequentialSynthesizer.load(work / "api_sequential_model").sample(40, seed=5)
+        synthetic.to_csv(work / "api_sequential.csv", index=False)
+        again.to_csv(work / "api_sequential_loaded.csv", index=False)
+        report = evaluate(
+            train,
+            synthetic,
+            holdout=holdout,
+            target="hba1c",
+            patient_key="mrn",
+            time_column="visit_date",
+        )
+        (work / "api_sequential_report.html").write_text(report.to_html(), encoding="utf-8")
+        (work / "api_sequential_report.json").write_text(report.to_json(), encoding="utf-8")
+        for conditions in ({"hba1c": (6, 9)}, {"patient": "Nobody"}, {"sex": "Q"}):
+            try:
+                model.sample(10, conditions=conditions)
+                problems.append(f"sequential sample with {list(conditions)} did not fail")
+            except SynthPatientError as exc:
+                log.append((f"API sequential error for conditions {list(conditions)}", str(exc)))
+        for name, frame in bad_long_tables(train).items():
+            try:
+                table = PatientTable.from_long(frame, key="mrn", time="visit_date")
+                log.append((f"API PatientTable repairs ({name})", "; ".join(table.repairs)))
+            except SynthPatientError as exc:
+                log.append((f"API PatientTable error ({name})", str(exc)))
+        log.append(("API sequential warnings", "\n".join(str(w.message) for w in caught)))
+    return problems
+
+
 def drive_llm(work: Path, train: pd.DataFrame, log: list[tuple[str, str]]) -> list[str]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test double: tests/
     from tests.fake_llm_server import FakeLLMServer
@@ -343,7 +451,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--synthesizers", default="copula,ctgan,tvae,mst,tabular_lm,llm")
+    parser.add_argument("--synthesizers", default="copula,sequential,ctgan,tvae,mst,tabular_lm,llm")
     parser.add_argument("--keep", type=Path, help="Keep the work folder here (must not exist).")
     args = parser.parse_args()
     synthesizers = [s.strip() for s in args.synthesizers.split(",") if s.strip()]
@@ -363,11 +471,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         inputs = {"visits.csv": table, "train.csv": train, "holdout.csv": holdout}
+        if "sequential" in synthesizers:
+            inputs.update(bad_long_tables(train))
         for name, frame in inputs.items():
             frame.to_csv(work / name, index=False)
         log: list[tuple[str, str]] = []
         problems = drive_cli(work, synthesizers, log)
         problems += drive_api(work, train, holdout, "llm" in synthesizers, log)
+        if "sequential" in synthesizers:
+            problems += drive_sequential_api(work, train, holdout, log)
 
         decisions = (
             json.loads((work / "schema.json").read_text())

@@ -10,8 +10,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.model_selection import train_test_split
 
-from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
 from synthpatient.evaluation import get_metric_class
+from synthpatient.evaluation.evaluate import evaluate
 from synthpatient.evaluation.utility import ml_utility, size_curve
 from tests.conftest import make_clinical_table
 
@@ -192,3 +193,57 @@ def test_registered_metric_details_size_curve_and_subgroups():
     groups = result.details["subgroup_utility"]
     assert set(groups["column"]) == {"sex", "age"} and set(groups["metric"]) == {"r2"}
     json.dumps(curve)
+
+
+def _lab_table(n: int, seed: int, *, lab_signal: bool) -> pd.DataFrame:
+    """``y`` from ``lab`` (or from ``a``), ``lab`` missing in about 30% of rows, a category."""
+    rng = np.random.default_rng(seed)
+    a, lab = rng.normal(size=n), rng.normal(size=n)
+    drive = lab if lab_signal else a
+    frame = pd.DataFrame(
+        {
+            "a": a,
+            "lab": lab,
+            "ward": rng.choice(["north", "south", "east"], n),
+            "y": (drive + rng.normal(0, 0.5, n) > 0).astype(int),
+        }
+    )
+    frame.loc[rng.random(n) < 0.3, "lab"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("lab_signal", [False, True])
+def test_synthetic_column_entirely_missing_is_just_missing_values(lab_signal):
+    real = _lab_table(300, 0, lab_signal=lab_signal)
+    holdout = _lab_table(200, 1, lab_signal=lab_signal)
+    synthetic = _lab_table(300, 2, lab_signal=lab_signal).assign(lab=np.nan)
+    with pytest.warns(SynthPatientWarning, match=r"no value in 1 feature column\(s\) \(lab\)"):
+        result = ml_utility(real, synthetic, holdout, target="y", seed=0)
+    assert result.details["synthetic_empty_features"] == ["lab"]
+    for model in ("linear", "gbm"):
+        assert np.isfinite(result.metrics[model]["roc_auc"]["tstr"])
+    if lab_signal:  # the only informative column is gone: near chance, and said why
+        assert result.metrics["gbm"]["roc_auc"]["tstr"] < 0.65 and result.score < 0.75
+    else:  # an uninformative column lost: the models do as well as on real rows
+        assert result.score > 0.9
+    # a category column with no value at all too, through evaluate: named in the report
+    empty_ward = synthetic.assign(ward=pd.Series([None] * len(synthetic), dtype=object))
+    with pytest.warns(SynthPatientWarning, match="lab, ward"):
+        report = evaluate(
+            real, empty_ward, holdout=holdout, target="y", metrics=["ml_utility"], detailed=False
+        )
+    section = json.loads(report.to_json())["sections"]["ml_utility"]
+    assert section["synthetic_empty_features"] == ["lab", "ward"]
+    assert any("lab, ward" in notice for notice in section["notices"])
+    assert np.isfinite(report.summary.set_index("metric").loc["ml_utility", "score"])
+
+
+def test_models_read_synthetic_rows_through_the_real_encoding():
+    """A category the real rows never had is unknown, not a new code; scores stay finite."""
+    real = _lab_table(300, 0, lab_signal=False)
+    holdout = _lab_table(200, 1, lab_signal=False)
+    synthetic = _lab_table(300, 2, lab_signal=False)
+    synthetic.loc[::3, "ward"] = "a ward the real table never had"
+    result = ml_utility(real, synthetic, holdout, target="y", seed=0)
+    assert result.details["synthetic_empty_features"] == []
+    assert result.score > 0.9

@@ -39,7 +39,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
@@ -414,29 +413,6 @@ def fit_encoder(
     kinds = {c: schema[c].kind for c in columns}
     nullable = {c: schema[c].nullable for c in columns}
     return Encoder(_fit_blocks(real, kinds, nullable, cap), mode)
-
-
-class EncoderTransformer(TransformerMixin, BaseEstimator):
-    """The encoder as a scikit-learn transformer, fitted on whatever table a Pipeline trains on.
-
-    Args:
-        kinds: ``((column, kind), ...)`` of the feature columns.
-        mode: ``"onehot"`` or ``"ordinal"`` (see :func:`fit_encoder`).
-    """
-
-    def __init__(
-        self, kinds: tuple[tuple[str, str], ...] = (), mode: EncodingMode = "onehot"
-    ) -> None:
-        self.kinds = kinds
-        self.mode = mode
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> EncoderTransformer:  # noqa: N803
-        cap = MAX_ORDINAL_CATEGORIES if self.mode == "ordinal" else MAX_CATEGORIES
-        self.encoder_ = Encoder(_fit_blocks(X, dict(self.kinds), {}, cap), self.mode)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        return self.encoder_.transform(X, dtype=np.float64)
 
 
 # -- rows: nearest neighbours ---------------------------------------------------------------

@@ -4,6 +4,12 @@ problem, the holdout split, the two models and their scores.
 No table is modified: rows without a target are left out (and counted), a class missing from
 the synthetic table is not patched in (its ROC-AUC counts as chance), and every error names a
 column, never a value.
+
+Features are encoded once, from the real training rows (their medians, spreads and
+categories), and every model, trained on real or synthetic rows, reads them through that one
+encoding: a synthetic table is judged in the real data's terms, a category the real data never
+had is unknown rather than a new code, and a synthetic column that is entirely missing is just
+missing values (named in the details; a model cannot learn from it).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
@@ -25,11 +32,15 @@ from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.evaluation._encoding import (
     CATEGORY_KINDS,
     HUGE,
+    MAX_CATEGORIES,
+    MAX_ORDINAL_CATEGORIES,
     NUMERIC_KINDS,
-    EncoderTransformer,
+    Encoder,
+    EncodingMode,
     category_keys,
     check_columns,
     check_frame,
+    fit_encoder,
     learned_columns,
     model_threads,
     numbers,
@@ -105,7 +116,7 @@ def _problem(
         target,
         features,
         kinds,
-        task,  # type: ignore[arg-type]
+        "regression" if task == "regression" else "classification",  # checked above
         fresh_seed() if seed is None else int(seed),
     )
 
@@ -143,13 +154,60 @@ def _check_varies(labels: np.ndarray, target: str, what: str) -> None:
         )
 
 
-def _model(problem: _Problem, name: str) -> Pipeline:
+class _RealEncoding(TransformerMixin, BaseEstimator):
+    """The features through an encoding fitted on the real training rows (``encoder``).
+
+    Fitting learns only which encoded columns hold no value at all in the rows trained on
+    (a synthetic column that is entirely missing, in the ordinal encoding that leaves NaN in
+    place): they are set to 0 in training and prediction alike, a constant no model splits
+    on. Gradient boosting cannot bin a column without values (scikit-learn fails on it), and
+    a column with no value teaches nothing either way.
+    """
+
+    def __init__(self, encoder: Encoder | None = None) -> None:
+        self.encoder = encoder
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> _RealEncoding:  # noqa: N803
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: object = None) -> np.ndarray:  # noqa: N803
+        if self.encoder is None:
+            raise InvalidParameterError("_RealEncoding needs the encoder of the real rows.")
+        x = self.encoder.transform(X, dtype=np.float64)
+        self.empty_ = np.isnan(x).all(axis=0)
+        x[:, self.empty_] = 0.0
+        return x
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        if self.encoder is None:
+            raise InvalidParameterError("_RealEncoding needs the encoder of the real rows.")
+        x = self.encoder.transform(X, dtype=np.float64)
+        x[:, self.empty_] = 0.0
+        return x
+
+
+def _encoders(problem: _Problem, real_train: pd.DataFrame) -> dict[str, Encoder]:
+    """The one-hot (linear) and ordinal (trees) encodings of the real training rows."""
+    modes: tuple[tuple[EncodingMode, int], ...] = (
+        ("onehot", MAX_CATEGORIES),
+        ("ordinal", MAX_ORDINAL_CATEGORIES),
+    )
+    return {
+        mode: fit_encoder(
+            real_train, problem.schema, columns=problem.features, mode=mode, max_categories=cap
+        )
+        for mode, cap in modes
+    }
+
+
+def _model(problem: _Problem, name: str, encoders: dict[str, Encoder]) -> Pipeline:
     classify = problem.task == "classification"
     if name == "linear":
-        encoder = EncoderTransformer(problem.kinds, mode="onehot")
+        encoder = _RealEncoding(encoders["onehot"])
         estimator: Any = LogisticRegression(max_iter=2000) if classify else Ridge(alpha=1.0)
     else:
-        encoder = EncoderTransformer(problem.kinds, mode="ordinal")
+        encoder = _RealEncoding(encoders["ordinal"])
         mask = [kind in CATEGORY_KINDS for _, kind in problem.kinds]
         cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
         estimator = cls(categorical_features=mask if any(mask) else None, random_state=problem.seed)
@@ -209,6 +267,7 @@ def _fit_score(
     test: pd.DataFrame,
     truth: np.ndarray,
     positive: str | None,
+    encoders: dict[str, Encoder],
     groups: pd.DataFrame | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
     """Scores of each model on ``test`` and, when ``groups`` labels the test rows, on each group
@@ -232,7 +291,7 @@ def _fit_score(
     by_group: dict[str, dict[str, dict[str, float]]] = {}
     with model_threads(len(train)):
         for name in models:
-            model = _model(problem, name).fit(train[problem.features], y)
+            model = _model(problem, name, encoders).fit(train[problem.features], y)
             out[name] = score(model, test, truth)
             group_columns = {} if groups is None else {c: groups[c] for c in groups.columns}
             for column, group_labels in group_columns.items():
@@ -285,6 +344,8 @@ class _Baseline:
     details: dict[str, Any]
     groups: pd.DataFrame | None = None
     trtr_groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: the encodings of the real training rows every model reads its features through
+    encoders: dict[str, Encoder] = field(default_factory=dict)
 
 
 def _baseline(
@@ -323,8 +384,18 @@ def _baseline(
         details["classes"] = classes
         details["positive_class"] = positive
     details.update({"n_train_real": len(train), "n_holdout": len(test)})
-    trtr, trtr_groups = _fit_score(problem, models, train, train_y, test, test_y, positive, groups)
-    return _Baseline(problem, train, test, test_y, positive, trtr, details, groups, trtr_groups)
+    encoders = _encoders(problem, train)
+    trtr, trtr_groups = _fit_score(
+        problem, models, train, train_y, test, test_y, positive, encoders, groups
+    )
+    return _Baseline(
+        problem, train, test, test_y, positive, trtr, details, groups, trtr_groups, encoders
+    )
+
+
+def empty_features(problem: _Problem, frame: pd.DataFrame) -> list[str]:
+    """Feature columns with no value at all in ``frame`` (a model learns nothing from them)."""
+    return [c for c in problem.features if bool(frame[c].isna().all())]
 
 
 def _tstr(
@@ -334,7 +405,11 @@ def _tstr(
     what: str = "synthetic",
     *,
     with_groups: bool = False,
-) -> tuple[dict[str, dict[str, float]], int, int, dict[str, dict[str, dict[str, float]]]]:
+) -> tuple[
+    dict[str, dict[str, float]], int, int, dict[str, dict[str, dict[str, float]]], list[str]
+]:
+    """TSTR scores, synthetic rows used, rows without a target, per-group scores, and the
+    features with no value in the rows used (the models could not learn from them)."""
     syn, syn_y, dropped = _usable(base.problem, synthetic, what, base.train)
     _check_varies(syn_y, base.problem.target, what)
     scores, by_group = _fit_score(
@@ -345,6 +420,7 @@ def _tstr(
         base.test,
         base.test_truth,
         base.positive,
+        base.encoders,
         base.groups if with_groups else None,
     )
-    return scores, len(syn), dropped, by_group
+    return scores, len(syn), dropped, by_group, empty_features(base.problem, syn)

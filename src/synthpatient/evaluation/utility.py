@@ -21,6 +21,7 @@ and MAE. The primary metric (AUC or R2) gives the score.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import InvalidParameterError
+from synthpatient.errors import InvalidParameterError, SynthPatientWarning
 from synthpatient.evaluation._metric import Inputs, Metric, Verdicts, flat_details
 from synthpatient.evaluation._tstr import (
     HOLDOUT_SHARE,
@@ -102,6 +103,15 @@ class SizeCurveResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def empty_message(columns: Sequence[str]) -> str:
+    """The notice for synthetic feature columns that hold no value (names only)."""
+    return (
+        f"The synthetic table has no value in {len(columns)} feature column(s) "
+        f"({', '.join(map(str, columns))}): models trained on it could not use them, which "
+        "lowers TSTR. Check why the generator left them empty."
+    )
+
+
 def _ratio(tstr: float, trtr: float) -> float:
     return float(tstr / trtr) if trtr and np.isfinite(trtr) and np.isfinite(tstr) else float("nan")
 
@@ -164,7 +174,9 @@ def ml_utility(
             training table, or the tables have different columns.
     """
     base = _baseline(real, holdout, target, schema, task, seed, models, groups)
-    tstr, n_syn, dropped, tstr_groups = _tstr(base, synthetic, models, with_groups=True)
+    tstr, n_syn, dropped, tstr_groups, empty = _tstr(base, synthetic, models, with_groups=True)
+    if empty:
+        warnings.warn(empty_message(empty), SynthPatientWarning, stacklevel=2)
     metrics: dict[str, dict[str, dict[str, float]]] = {}
     for name in models:
         metrics[name] = {
@@ -186,6 +198,7 @@ def ml_utility(
     details.update(
         {
             "n_synthetic": n_syn,
+            "synthetic_empty_features": empty,
             "primary_score_per_model": per_model,
             "score_formula": f"mean over models of min(1, TSTR / TRTR) of {primary}, "
             "each clipped at 0",
@@ -243,10 +256,11 @@ def size_curve(
         if tables is not None:
             frame = tables[m]
         else:
-            frame = synthesizer_samples(max(1, round(m * n_train)))  # type: ignore[operator]
+            assert callable(synthesizer_samples)  # not a table of sizes: a sampler
+            frame = synthesizer_samples(max(1, round(m * n_train)))
             if not isinstance(frame, pd.DataFrame):
                 raise InvalidParameterError("'synthesizer_samples' must return a DataFrame.")
-        result, n_syn, _, _ = _tstr(base, frame, models, what=f"synthetic (x{m:g})")
+        result, n_syn, _, _, _ = _tstr(base, frame, models, what=f"synthetic (x{m:g})")
         sizes.append(n_syn)
         for name in models:
             tstr[name].append(result[name][primary])
@@ -361,12 +375,13 @@ def _curve(inputs: Inputs, notices: list[str]) -> SizeCurveResult | None:
     """The size curve from the generator (``inputs.sample``) or, without it, from sub-samples
     of the synthetic table at the sizes it is large enough for (the missing ones noted)."""
     real, holdout, target = inputs.real, inputs.holdout, inputs.target
+    assert target is not None  # in requires: compute_inputs refused it missing
     if inputs.sample is not None:
         return size_curve(
             real,
             inputs.sample,
             holdout,
-            target=target,  # type: ignore[arg-type]
+            target=target,
             schema=inputs.schema,
             seed=inputs.seed,
             multipliers=SIZE_MULTIPLIERS,
@@ -390,7 +405,7 @@ def _curve(inputs: Inputs, notices: list[str]) -> SizeCurveResult | None:
         real,
         tables,
         holdout,
-        target=target,  # type: ignore[arg-type]
+        target=target,
         schema=inputs.schema,
         seed=inputs.seed,
     )
@@ -440,7 +455,8 @@ class MLUtility(Metric):
             )
 
     def _compute(self, inputs: Inputs) -> tuple[float, dict[str, Any]]:
-        target: str = inputs.target  # type: ignore[assignment]
+        target = inputs.target
+        assert target is not None  # in requires: compute_inputs refused it missing
         groups = _group_labels(inputs.holdout, target, inputs.schema) if inputs.detailed else None
         result = ml_utility(
             inputs.real,
@@ -460,6 +476,8 @@ class MLUtility(Metric):
                 "No holdout was given: utility tests on 25% of the real rows, which "
                 "the generator saw, so TSTR is optimistic. Pass a holdout."
             )
+        if result.details["synthetic_empty_features"]:
+            notices.append(empty_message(result.details["synthetic_empty_features"]))
         details = flat_details(result)
         details.update(
             {

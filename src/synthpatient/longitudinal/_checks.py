@@ -62,7 +62,8 @@ def check_events_limit(events: pd.DataFrame, key: str, limit: int) -> None:
         raise DataError(
             f"{_patients(n_over)} of key '{key}' have more than {limit} events, the limit "
             "(max_events_per_patient): check that the key identifies patients, or raise the "
-            f"limit with max_events_per_patient= (or --max-events-per-patient) above {limit}."
+            f"limit with max_events_per_patient= above {limit} (-p max_events_per_patient=N "
+            "with --synthesizer sequential)."
         )
 
 

@@ -195,7 +195,9 @@ def _key(key: str | None, decisions: Sequence[ColumnDecision]) -> tuple[str, str
         raise DataError(
             "No column groups the rows into patients (no patient id repeats over several "
             "rows): a table with one row per patient is not longitudinal. Use the row-level "
-            "synthesizers (synthpatient generate), or name the patient id column with key=."
+            "synthesizers (--synthesizer copula, the default, or another), or name the patient "
+            "id column (key=; patient_key= for the sequential synthesizer, -p patient_key=NAME "
+            "on the command line)."
         )
     return found.name, found.reason
 
@@ -207,7 +209,8 @@ def _check_repeats(key_codes: np.ndarray, n_patients: int, key: str) -> None:
     if rows.max() < 2:
         raise DataError(
             f"Every patient of key '{key}' has a single row: the table is not longitudinal. "
-            "Use the row-level synthesizers (synthpatient generate) for one row per patient."
+            "Use the row-level synthesizers (--synthesizer copula, the default, or another) "
+            "for one row per patient."
         )
 
 

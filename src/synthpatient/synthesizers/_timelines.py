@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.schema import ColumnSpec
-from synthpatient.synthesizers._marginals import Marginal
+from synthpatient.synthesizers._marginals import Marginal, NumericMarginal
 from synthpatient.synthesizers._missingness import (
     MISSING_SENTINEL,
     MissingnessTree,
@@ -247,7 +247,8 @@ class TimelineModel:
         gaps = np.zeros((n, most))
         elapsed, previous = np.zeros(n), np.full(n, np.nan)
         gap_marginal = self.clock.marginals[2]
-        smallest = float(np.min(gap_marginal.quantiles))  # type: ignore[union-attr]
+        assert isinstance(gap_marginal, NumericMarginal)  # GAP is numeric (_clock_specs)
+        smallest = float(np.min(gap_marginal.quantiles))
         for k in range(1, most):
             active = np.flatnonzero(counts > k)
             clock = self.clock.encode(

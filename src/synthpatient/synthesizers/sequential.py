@@ -29,6 +29,7 @@ from synthpatient.errors import (
     ModelFileError,
     SynthPatientWarning,
 )
+from synthpatient.longitudinal import MAX_EVENTS_PER_PATIENT
 from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Interval, Param, Text
@@ -52,6 +53,9 @@ class SequentialSynthesizer(Synthesizer):
         time_column: the time column, dates or numbers (None: found likewise; row order
             when there is none).
         n_quantiles: levels of each column's stored quantile function (as the copula's).
+        max_events_per_patient: more events for one patient is an error (a key that is not
+            a patient: a ward, a site); raise it for very long histories (on the command
+            line: ``-p max_events_per_patient=N``).
         seed: seed for fitting and the default seed for sampling.
 
     Examples:
@@ -70,6 +74,7 @@ class SequentialSynthesizer(Synthesizer):
         "patient_key": Param(Text("a column name"), None, hint="None finds it"),
         "time_column": Param(Text("a column name"), None, hint="None finds it"),
         "n_quantiles": Param(Interval(int, 2, None)),
+        "max_events_per_patient": Param(Interval(int, 1, None)),
     }
 
     def __init__(
@@ -78,11 +83,13 @@ class SequentialSynthesizer(Synthesizer):
         patient_key: str | None = None,
         time_column: str | None = None,
         n_quantiles: int = 100,
+        max_events_per_patient: int = MAX_EVENTS_PER_PATIENT,
         seed: int | None = None,
     ) -> None:
         self.patient_key = patient_key
         self.time_column = time_column
         self.n_quantiles = n_quantiles
+        self.max_events_per_patient = max_events_per_patient
         super().__init__(seed=seed)
 
     # -- fit -----------------------------------------------------------------------------------
@@ -99,7 +106,12 @@ class SequentialSynthesizer(Synthesizer):
         """
         from synthpatient.longitudinal import PatientTable
 
-        table = PatientTable.from_long(data, key=self.patient_key, time=self.time_column)
+        table = PatientTable.from_long(
+            data,
+            key=self.patient_key,
+            time=self.time_column,
+            max_events_per_patient=self.max_events_per_patient,
+        )
         layout = table.layout
         long = table.to_long().reset_index(drop=True)
         schema = self._long_schema(long, schema, layout.key)
