@@ -56,6 +56,28 @@ def build_cohort(patients: int, years: float, seed: int) -> Any:
     return simulate_timeline(cohort, follow_up, seed=seed)
 
 
+def random_patients(cohort: Any, n: int, seed: int) -> Any:
+    """The cohort restricted to ``n`` random patients, every table of their history with them:
+    a patient's bundle depends on that patient's rows only, so checking the bundles of 500
+    random patients of a 10,000-patient cohort is checking 500 random bundles of it, without
+    writing (and validating with fhir.resources) the other 9,500 first."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed)
+    ids = cohort.wide["patient_id"].to_numpy()
+    keep = set(rng.choice(ids, size=min(n, len(ids)), replace=False).tolist())
+
+    def only(frame: Any) -> Any:
+        return frame[frame["patient_id"].isin(keep)].reset_index(drop=True)
+
+    history = dataclasses.replace(
+        cohort.timeline,
+        **{table: only(getattr(cohort.timeline, table)) for table in HISTORY.values()},
+    )
+    baseline = None if cohort.baseline is None else only(cohort.baseline)
+    return dataclasses.replace(cohort, wide=only(cohort.wide), timeline=history, baseline=baseline)
+
+
 def references(node: Any) -> list[str]:
     if isinstance(node, dict):
         own = [node["reference"]] if isinstance(node.get("reference"), str) else []
@@ -153,6 +175,9 @@ def main() -> None:
     )
     per_patient = history.encounters.groupby("patient_id").size()
     print(f"encounters per patient: median {per_patient.median():g}, max {per_patient.max()}")
+    if args.bundles < len(cohort.wide):
+        cohort = random_patients(cohort, args.bundles, args.seed)
+        print(f"bundles of {len(cohort.wide):,} random patients of the {args.patients:,} written")
     with tempfile.TemporaryDirectory(prefix="synthpatient-fhir-") as work:
         start = time.perf_counter()
         bundles = get_exporter("fhir_bundles").export(cohort, Path(work) / "fhir")

@@ -214,3 +214,15 @@ def test_follow_up_for_a_condition_without_histories_is_refused_before_drawing()
     spec = CohortSpec(condition="hypertension", n=50, follow_up_years=2)
     with pytest.raises(InvalidParameterError, match="Follow-up histories are available for"):
         spec.validate_against(kb)
+
+
+def test_a_follow_up_before_the_observation_count_keeps_both():
+    from synthpatient.knowledge.request import parse_request
+
+    kb = load_knowledge_base()
+    text = "generate 50 type 2 diabetes patients with 18 months of follow-up and 10 observations"
+    request = parse_request(text, kb)
+    assert (request.n_observations, request.follow_up_years) == (10, 1.5)
+    assert "1 observation type (" in parse_request(
+        "generate 50 type 2 diabetes patients with HbA1c", kb
+    ).describe(kb)

@@ -202,18 +202,24 @@ def _sex(low: str) -> str | None:
     return "female" if women else "male" if men else None
 
 
+_N_OBSERVATIONS = re.compile(
+    rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
+    rf"labs?|lab values|variables|features|vitals and labs|data points)"
+)
+
+
 def _n_observations(low: str) -> int | None:
-    match = re.search(
-        rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
-        rf"labs?|lab values|variables|features|vitals and labs|data points)",
-        low,
-    )
-    if not match:
-        return None
-    value = _to_int(match.group(1))
-    if value is None or value < 1:
-        raise Clarification("Ask for at least one observation.")
-    return value
+    # searched again one character on when a match is not a number ('... follow-up and 10
+    # observations' first matches 'and', a word of written numbers): the next start finds 10
+    start = 0
+    while match := _N_OBSERVATIONS.search(low, start):
+        value = _to_int(match.group(1))
+        if value is not None:
+            if value < 1:
+                raise Clarification("Ask for at least one observation.")
+            return value
+        start = match.start() + 1
+    return None
 
 
 def _phrases(obs_or_item: Observation | Comorbidity | Medication | Condition) -> list[str]:

@@ -263,15 +263,27 @@ class Conversation:
         report = check_cohort(cohort)
         failed = [t.what for t in report.targets if not t.ok]
         broken = [r["rule"] for r in report.rules if r["violations"]]
+        n_obs = len(cohort.observations)
+        history = ""
+        if cohort.timeline is not None:
+            visits = len(cohort.timeline.encounters)
+            off = [h["what"] for h in report.history if not h["ok"]]
+            history = (
+                f" Histories: {visits:,} visits; {len(report.history) - len(off)}/"
+                f"{len(report.history)} history checks met"
+                + (f" (off: {', '.join(off)})" if off else "")
+                + "."
+            )
         return (
-            f"Generated {len(cohort.wide):,} patients with {len(cohort.observations)} "
-            f"observations into {folder} (seed {cohort.spec.seed}). Realism: "
+            f"Generated {len(cohort.wide):,} patients with {n_obs} observation"
+            f"{'' if n_obs == 1 else 's'} into {folder} (seed {cohort.spec.seed}). Realism: "
             f"{len(report.targets) - len(failed)}/{len(report.targets)} sourced targets "
             f"met, {len(report.rules) - len(broken)}/{len(report.rules)} clinical rules "
             f"hold"
             + (f"; off target: {', '.join(failed)}" if failed else "")
             + (f"; broken: {', '.join(broken)}" if broken else "")
             + "."
+            + history
         )
 
 

@@ -152,7 +152,8 @@ class CohortRequest(BaseModel):
         ]
         parts += [f.describe() for f in self.filters]
         keys = self.observation_keys(condition)
-        parts.append(f"{len(keys)} observation types ({', '.join(keys)})")
+        kinds = "observation type" if len(keys) == 1 else "observation types"
+        parts.append(f"{len(keys)} {kinds} ({', '.join(keys)})")
         if self.follow_up_years is not None:
             parts.append(follow_up_text(self.follow_up_years))
         else:
