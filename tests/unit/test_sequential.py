@@ -176,3 +176,23 @@ def test_row_order_when_there_is_no_time_column(real):
     out = synth.sample(30, seed=1)
     assert list(out.columns) == [c for c in real.columns if c != "day"]
     assert lag1(out, "level") > 0.5
+
+
+def test_event_times_stay_below_a_patient_column_they_never_pass():
+    # follow-up ends at 'futime' (death, transplant or censoring): no real visit is after it,
+    # so no synthetic one is either
+    rng = np.random.default_rng(4)
+    rows = []
+    for pid in range(60):
+        futime = int(rng.integers(200, 3000))
+        days = np.sort(
+            rng.choice(np.arange(0, futime), size=int(rng.integers(2, 7)), replace=False)
+        )
+        level = rng.normal(2.0, 0.5)
+        for day in days:
+            rows.append({"id": pid + 1, "futime": futime, "day": int(day), "bili": level})
+    long = pd.DataFrame(rows)
+    model = SequentialSynthesizer(seed=0, patient_key="id", time_column="day").fit(long)
+    assert model.layout_["time_bounds"] == ["futime"]
+    synthetic = model.sample(200, seed=1)
+    assert (synthetic["day"] <= synthetic["futime"] + 1).all()

@@ -214,6 +214,8 @@ class TimelineModel:
     def _reencoded(self, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Drawn scores as the next event sees them: decoded to values and encoded again, so a
         tie or a category gets a score drawn inside its interval, as in the training rows."""
+        if not self.values.specs:  # only the time changes between a patient's events
+            return np.empty((len(z), 0))
         frame = {}
         for j, (spec, marginal) in enumerate(
             zip(self.values.specs, self.values.marginals, strict=True)

@@ -177,6 +177,8 @@ class SequentialSynthesizer(Synthesizer):
             "values": values,
             # identifiers and text kept with their patient (one value per patient)
             "per_patient": [c for c in layout.static if c not in learned],
+            # patient columns no event time ever passes (follow-up time, a death date)
+            "time_bounds": _time_bounds(data, schema, time, static),
         }
         first = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
         counts = np.diff(np.r_[first, len(patient)])
@@ -272,15 +274,23 @@ class SequentialSynthesizer(Synthesizer):
         if layout["time"] is not None:
             assert relative is not None
             first_time = _derived_names(self.schema_)[1]
-            out[layout["time"]] = self._times(patients[first_time], patient, relative)
+            bounds = [_days(patients[c]) for c in layout.get("time_bounds", [])]
+            out[layout["time"]] = self._times(patients[first_time], patient, relative, bounds)
         out.update(values)
         learned = [c.name for c in self.schema_.learned]
         return pd.DataFrame({c: out[c] for c in learned}), patient
 
-    def _times(self, first: pd.Series, patient: np.ndarray, relative: np.ndarray) -> Any:
+    def _times(
+        self,
+        first: pd.Series,
+        patient: np.ndarray,
+        relative: np.ndarray,
+        bounds: list[np.ndarray] | None = None,
+    ) -> Any:
         """Event times: the first time plus the drawn offsets, kept inside the column's
-        bounds (a timeline past the latest time is compressed) and strictly increasing in the
-        column's step (a day, or 1 for whole numbers), so no two events share a time."""
+        bounds and below each patient's own ``bounds`` (a timeline past them is compressed)
+        and strictly increasing in the column's step (a day, or 1 for whole numbers), so no
+        two events share a time."""
         spec = self.schema_[self.layout_["time"]]
         is_date = spec.kind == "datetime"
         start = _days(first)
@@ -291,8 +301,18 @@ class SequentialSynthesizer(Synthesizer):
             high = None if spec.maximum is None else float(spec.maximum)
             step = 1.0 if spec.kind == "integer" or spec.decimals == 0 else 0.0
         last = relative[np.r_[patient[1:] != patient[:-1], True]]
-        if high is not None:
-            room = np.maximum(high - start, 0.0)
+        ceiling = np.full(len(start), np.inf if high is None else high)
+        for bound in bounds or []:
+            ceiling = np.fmin(ceiling, bound)  # a missing bound (NaN) leaves the ceiling
+        if np.isfinite(ceiling).any():
+            # a first event drawn after its patient's bound starts early enough to fit
+            floor = -np.inf
+            if spec.minimum is not None:
+                low = spec.minimum
+                floor = pd.Timestamp(low).value / _NS_PER_DAY if is_date else float(low)
+            late = np.isfinite(ceiling) & (start > ceiling)
+            start = np.where(late, np.maximum(ceiling - last, floor), start)
+            room = np.where(np.isfinite(ceiling), np.maximum(ceiling - start, 0.0), np.inf)
             scale = np.where(last > room, room / np.where(last > 0, last, 1.0), 1.0)
             relative = relative * scale[patient]
         times = start[patient] + relative
@@ -353,7 +373,8 @@ class SequentialSynthesizer(Synthesizer):
             layout["key"] in names
             and self.schema_[layout["key"]].kind == "identifier"
             and (layout["time"] is None or layout["time"] in names)
-            and all(c in names for c in layout["static"] + layout["values"]),
+            and all(c in names for c in layout["static"] + layout["values"])
+            and all(c in layout["static"] for c in layout.get("time_bounds", [])),
             "the sequential model's layout names columns the schema does not have",
         )
         self.layout_ = layout
@@ -412,6 +433,29 @@ def _feature_specs(static_schema: Schema, schema: Schema) -> list[ColumnSpec]:
     first time, a calendar position)."""
     first_time = _derived_names(schema)[1]
     return [c for c in static_schema if c.name != first_time]
+
+
+def _time_bounds(
+    data: pd.DataFrame, schema: Schema, time: str | None, static: list[str]
+) -> list[str]:
+    """Patient columns of the time's kind that every event time stays at or below (pbcseq's
+    follow-up time ``futime``; a death or censoring date): synthetic visits are kept below
+    them too. Only columns present for at least 90% of rows, and never below the time on any
+    row, count."""
+    if time is None:
+        return []
+    is_date = schema[time].kind == "datetime"
+    times = _days(data[time])
+    found = []
+    for name in static:
+        kind = schema[name].kind
+        if (kind == "datetime") != is_date or kind not in ("datetime", "numeric", "integer"):
+            continue
+        bound = _days(data[name])
+        both = ~np.isnan(bound) & ~np.isnan(times)
+        if both.mean() >= 0.9 and bool((times[both] <= bound[both]).all()):
+            found.append(name)
+    return found
 
 
 def _days(values: pd.Series) -> np.ndarray:
