@@ -152,3 +152,13 @@ def test_fine_tuned_tabular_lm_is_run_beside_the_one_from_scratch(tmp_path):
     assert [c.name for c in candidates] == ["tabular_lm", "tabular_lm (fine-tuned)"]
     assert candidates[1].params == {"base_model": str(tmp_path)} and not candidates[0].params
     assert candidates[0].large_sample and not candidates[1].large_sample
+
+
+def test_a_longitudinal_synthesizer_runs_only_when_named():
+    # the benchmark's tables have one row per patient: the sequential synthesizer would refuse
+    # them, so by default it is listed as skipped with where it is compared instead
+    candidates, skipped = default_candidates(include_sdv=False)
+    assert "sequential" not in {c.name for c in candidates}
+    assert any(s.startswith("sequential: learns tables with several rows") for s in skipped)
+    named, _ = default_candidates(["sequential"], include_sdv=False)
+    assert [c.name for c in named] == ["sequential"]

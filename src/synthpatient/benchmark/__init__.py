@@ -60,8 +60,9 @@ def default_candidates(
 
     ``lm_checkpoint`` (a local pretrained checkpoint folder) adds each synthesizer that can
     fine-tune one (the tabular LM) fine-tuned from it, beside the one trained from scratch.
-    A synthesizer that only writes text for its base model's rows (the hybrid) is included
-    only when asked for by name. ``llm`` (``base_url``, ``model`` and any other
+    A synthesizer that only writes text for its base model's rows (the hybrid), or that
+    learns tables with several rows per patient (the sequential one), is included only when
+    asked for by name. ``llm`` (``base_url``, ``model`` and any other
     :class:`LLMSynthesizer` settings) includes the prompted LLM, which is skipped otherwise:
     nothing is sent over a network the user did not name.
 
@@ -90,6 +91,12 @@ def default_candidates(
         caps = klass.capabilities
         if caps.writes_text and not keys:  # its numbers are its base model's rows
             skipped.append(f"{key}: its structured columns are its base model's; it adds text")
+            continue
+        if caps.longitudinal and not keys:  # the benchmark's tables have a row per patient
+            skipped.append(
+                f"{key}: learns tables with several rows per patient "
+                "(compared on pbcseq by benchmarks/check_timelines.py)"
+            )
             continue
         if caps.differentially_private:  # private by construction: always at an epsilon
             budgets = epsilons or (inspect.signature(klass.__init__).parameters["epsilon"].default,)
