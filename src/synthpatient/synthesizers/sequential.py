@@ -318,10 +318,14 @@ class SequentialSynthesizer(Synthesizer):
         times = start[patient] + relative
         if step:
             times = np.round(times / step) * step
-            new = np.r_[True, patient[1:] != patient[:-1]]
-            for i in np.flatnonzero(~new):  # a loop over rows: only after rounding collisions
-                if times[i] <= times[i - 1]:
-                    times[i] = times[i - 1] + step
+            # each event at least one step after the one before: with k the event's position
+            # in its patient, times - k * step must not decrease within the patient
+            first = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
+            position = np.arange(len(patient)) - np.repeat(
+                first, np.diff(np.r_[first, len(patient)])
+            )
+            shifted = pd.Series(times - position * step).groupby(patient).cummax().to_numpy()
+            times = shifted + position * step
         if is_date:
             return pd.to_datetime(np.round(times * _NS_PER_DAY).astype("int64"), unit="ns")
         return times
