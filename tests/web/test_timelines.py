@@ -58,6 +58,8 @@ def test_bundled_pbcseq_is_generated_by_patient_with_a_holdout_split_by_patient(
     assert any("FHIR is not offered" in n for n in result["notices"])
     report = client.get(f"/api/results/{result['id']}/downloads/report").text
     assert "Patient timelines" in report and "lag-1" in report
+    card = client.get(f"/api/results/{result['id']}/downloads/datacard").text
+    assert "# Data card: 12 synthetic patients" in card and "- Patients: 12 " in card
     synthetic = pd.read_csv(
         io.BytesIO(client.get(f"/api/results/{result['id']}/downloads/csv").content)
     )

@@ -1,7 +1,8 @@
 """A data card: what a synthetic dataset is, how it was made, how good it is, what it is for.
 
 The card (after "Datasheets for Datasets", Gebru et al. 2021, and Hugging Face dataset cards)
-says what the dataset is (rows, columns, where it came from), how it was made (generator,
+says what the dataset is (rows, columns, patients when ``patient_key`` names the column of a
+table with several rows per patient, where it came from), how it was made (generator,
 parameters, seed, training and holdout rows), each column's kind, unit and code, the privacy
 budget spent if any, the evaluation summary if one was run, the sources of a knowledge-driven
 cohort, the SHA-256 of every file it describes, and its intended use and limits. A cohort
@@ -37,6 +38,7 @@ _OPTIONS = (
     "source",
     "training_rows",
     "holdout_rows",
+    "patient_key",
     "privacy_spent",
     "evaluation",
     "sources",
@@ -54,6 +56,11 @@ LIMITS = (
     "Relations the generator did not learn (or the knowledge base does not state) are "
     "missing or weaker than in real patients; rare subgroups may be absent.",
 )
+
+
+def _patients(frame: pd.DataFrame, key: str | None) -> int | None:
+    """How many patients a table with several rows per patient holds (``patient_key``)."""
+    return int(frame[key].nunique()) if key is not None and key in frame else None
 
 
 def build_card(data: Any, **options: Any) -> dict[str, Any]:
@@ -78,6 +85,7 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
             "kind": "knowledge-driven cohort" if cohort else "data-driven table",
             "description": facts.get("description"),
             "rows": len(frame),
+            "patients": _patients(frame, facts.get("patient_key")),
             "columns": frame.shape[1],
             "made_from": facts.get("source"),
         },
@@ -257,6 +265,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- Kind: {dataset['kind']}",
         f"- Rows: {dataset['rows']:,}; columns: {dataset['columns']}",
     ]
+    if dataset.get("patients") is not None:
+        lines.append(f"- Patients: {dataset['patients']:,} (several rows each, in time order)")
     lines += [
         f"- {label}: {_cell(dataset[key])}"
         for key, label in (("description", "Description"), ("made_from", "Made from"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from synthpatient.web._timelines import UploadTimeline, describe_result
 from synthpatient.web._uploads import Upload
 from synthpatient.web.plots import report_plots
 from synthpatient.web.results import (
@@ -43,6 +44,8 @@ def _table_result(
     holdout: pd.DataFrame | None,
     rules: Any,
     conditions: dict[str, Any],
+    timeline: UploadTimeline | None = None,
+    longitudinal: bool = False,
 ) -> Result:
     from synthpatient import __version__
 
@@ -96,6 +99,8 @@ def _table_result(
         rules=rule_rows,
         provenance=provenance,
     )
+    if timeline is not None:  # described as patients before the data card takes the title
+        describe_result(result, timeline, synthetic, upload.filename, longitudinal, holdout)
     result.downloads = _downloads(
         stem, result.title, synthetic, schema, report, report_html, provenance
     )
@@ -123,6 +128,7 @@ def _downloads(
         "synthesizer": request["synthesizer"],
         "parameters": request,
         "seed": provenance["seed"],
+        "patient_key": provenance.get("patients", {}).get("patient_key"),
         "evaluation": report,
         **{k: provenance[k] for k in ("training_rows", "holdout_rows", "privacy_spent")},
     }

@@ -31,7 +31,6 @@ from synthpatient.web._table_result import _fhir_notice, _table_result
 from synthpatient.web._timelines import (
     ROW_LEVEL_WARNING,
     check_size,
-    describe_result,
     split_by_patient,
 )
 from synthpatient.web._uploads import (
@@ -370,9 +369,9 @@ def table_work(
             holdout,
             rules,
             conditions,
+            timeline,
+            longitudinal,
         )
-        if timeline is not None:
-            describe_result(result, timeline, synthetic, upload.filename, longitudinal, holdout)
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
         result.notices = notices + list(report.meta.get("notices", []))
         session.results[result.id] = result
