@@ -255,3 +255,12 @@ def _references(node) -> list[str]:
     if isinstance(node, list):
         return [r for v in node for r in _references(v)]
     return []
+
+
+def test_a_confirmation_is_recognised_only_while_a_request_waits():
+    # the web app asks the conversation itself (one list of yes-words, the same cleaning)
+    chat = Conversation(out_dir="unused")
+    assert not chat.confirms("yes")
+    chat.send("generate 30 type 2 diabetes patients with 5 observations")
+    assert chat.confirms("Go ahead!") and chat.confirms("\x1b[0myes")
+    assert not chat.confirms("no") and not chat.confirms("yes, but all over 65")

@@ -118,8 +118,7 @@ class Conversation:
                 f"That message is {len(text):,} characters long; keep it "
                 f"under {MAX_REQUEST_CHARS:,}.",
             )
-        # follow-ups are read from the same cleaned text as first requests (no terminal escapes)
-        low = " ".join(clean_request_text(text)[0].lower().split()).rstrip(".!")
+        low = _answer_words(text)
         if self.pending is not None and low in _YES:
             return self.confirm()
         if self.pending is not None and low in _NO:
@@ -150,6 +149,11 @@ class Conversation:
             return Reply("clarify", str(exc))
         except ValidationError as exc:  # a model built from the text refused a value
             return Reply("clarify", _pydantic_message(exc))
+
+    def confirms(self, text: str) -> bool:
+        """Whether ``text`` confirms the request waiting for a yes ("yes", "go ahead", ...):
+        the web app runs such a confirmation as a job with progress instead of a message."""
+        return self.pending is not None and _answer_words(text) in _YES
 
     def confirm(self) -> Reply:
         """Generate the pending request and write its files."""
@@ -301,3 +305,9 @@ def _previous_run(
         return condition, [s["id"] for s in data["sources"] if s["id"] in kb.sources]
     except (OSError, ValueError, KeyError, TypeError):
         return None, None
+
+
+def _answer_words(text: str) -> str:
+    """A short answer as the word lists hold them: follow-ups are read from the same cleaned
+    text as first requests (no terminal escapes), lower case, without closing punctuation."""
+    return " ".join(clean_request_text(text)[0].lower().split()).rstrip(".!")

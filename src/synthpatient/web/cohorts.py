@@ -32,22 +32,6 @@ from synthpatient.web.results import (
 from synthpatient.web.sessions import Session, new_id
 from synthpatient.web.settings import Settings
 
-# answers that confirm a pending request (the conversation accepts these too); handled here so
-# that generation runs as a job with progress rather than inside a plain message
-_YES = {
-    "yes",
-    "y",
-    "ok",
-    "okay",
-    "go",
-    "go ahead",
-    "confirm",
-    "sure",
-    "do it",
-    "generate",
-    "yes please",
-    "proceed",
-}
 MAX_MESSAGES = 200
 MAX_MESSAGE_CHARS = 2000
 
@@ -62,9 +46,9 @@ def conversation(session: Session) -> Any:
 
 
 def is_confirmation(session: Session, text: str) -> bool:
+    # the conversation's own test: generation then runs as a job with progress, not a message
     chat = session.conversation
-    low = " ".join(text.lower().split()).rstrip(".!")
-    return chat is not None and chat.pending is not None and low in _YES
+    return chat is not None and chat.confirms(text)
 
 
 def chat_work(session: Session, settings: Settings, text: str | None) -> Callable[[Job], dict]:
