@@ -14,10 +14,13 @@ from pydantic import BaseModel, ValidationError
 
 from synthpatient.errors import KnowledgeBaseError
 from synthpatient.knowledge._model import Condition, Observation, Source
+from synthpatient.knowledge._regimen import DRUG_CLASSES_FILE, DrugClasses, with_regimens
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SOURCES_FILE = "sources.yaml"
+#: The request vocabulary (read by ``_vocabulary``), not a condition.
+VOCABULARY_FILE = "vocabulary.yaml"
 #: ``<condition>_timeline.yaml`` holds the follow-up of ``<condition>.yaml``.
 TIMELINE_SUFFIX = "_timeline"
 
@@ -102,11 +105,15 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
         if source.id in sources:
             raise KnowledgeBaseError(f"{SOURCES_FILE}: source '{source.id}' is defined twice.")
         sources[source.id] = source
+    classes = _drug_classes(folder, sources)
     conditions = {}
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == SOURCES_FILE or path.stem.endswith(TIMELINE_SUFFIX):
+        if path.name in (SOURCES_FILE, VOCABULARY_FILE, DRUG_CLASSES_FILE) or path.stem.endswith(
+            TIMELINE_SUFFIX
+        ):
             continue
-        data = _read_yaml(path)
+        # the drugs its comorbidities bring and the drug conflicts it must respect
+        data = with_regimens(_read_yaml(path), classes)
         timeline = path.with_name(f"{path.stem}{TIMELINE_SUFFIX}.yaml")
         where = path.name
         if timeline.exists():  # how the condition's patients are followed over time
@@ -119,10 +126,30 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
                 f"{where}: cites undefined source(s) "
                 f"{', '.join(missing)}; add them to {SOURCES_FILE}."
             )
+        unknown = sorted({m.drug_class or "(none)" for m in condition.medications} - set(classes.classes))
+        if unknown:
+            raise KnowledgeBaseError(
+                f"{where}: medications name unknown drug classes {', '.join(unknown)}; every "
+                f"medication needs a drug_class defined in {DRUG_CLASSES_FILE}."
+            )
         conditions[condition.key] = condition
     return KnowledgeBase(
         version=str(raw.get("version", "unversioned")), sources=sources, conditions=conditions
     )
+
+
+def _drug_classes(folder: Path, sources: dict[str, Source]) -> DrugClasses:
+    """``drug_classes.yaml``, validated: classes defined, sources cited exist."""
+    classes = _validated(DrugClasses, _read_yaml(folder / DRUG_CLASSES_FILE), DRUG_CLASSES_FILE)
+    undefined = classes.problems()
+    if undefined:
+        raise KnowledgeBaseError(f"{DRUG_CLASSES_FILE}: undefined classes {', '.join(undefined)}.")
+    missing = [s for s in classes.cited_sources() if s not in sources]
+    if missing:
+        raise KnowledgeBaseError(
+            f"{DRUG_CLASSES_FILE}: cites undefined source(s) {', '.join(missing)}."
+        )
+    return classes
 
 
 @cache
