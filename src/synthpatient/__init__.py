@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "GaussianCopulaSynthesizer": ("synthpatient.synthesizers.copula", "GaussianCopulaSynthesizer"),
     "datasets": ("synthpatient.datasets", None),
+    "from_schema": ("synthpatient.api", "from_schema"),
     "generate": ("synthpatient.api", "generate"),
     "quality_summary": ("synthpatient.api", "quality_summary"),
     "read_table": ("synthpatient._io", "read_table"),
@@ -53,6 +54,7 @@ __all__ = [
     "available_synthesizers",
     "datasets",
     "errors",
+    "from_schema",
     "generate",
     "get_synthesizer_class",
     "make_synthesizer",

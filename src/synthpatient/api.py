@@ -1,14 +1,18 @@
-"""Task-level functions the CLI mirrors: generate, and the demo's quality summary."""
+"""Task-level functions the CLI mirrors: generate, from_schema, and the demo's quality summary."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from synthpatient.schema import Schema
 from synthpatient.synthesizers import make_synthesizer
+
+if TYPE_CHECKING:
+    from synthpatient.schema_only import SchemaGeneration
 
 
 def generate(
@@ -56,3 +60,23 @@ def quality_summary(
         "worst_columns": worst_columns[["column", "metric", "score"]].to_dict("records"),
         "worst_pairs": worst_pairs[["column_1", "column_2", "metric", "score"]].to_dict("records"),
     }
+
+
+def from_schema(
+    schema: str | Path | Mapping[str, Any], n_rows: int, *, seed: int | None = None
+) -> SchemaGeneration:
+    """Rows for a table described by its columns alone (no real data, no network):
+    ``synthpatient from-schema``. ``schema``: a YAML/JSON file, a bundled name
+    (``admissions``) or a dict. The result holds the rows (``.data``), what was done for each
+    column and relation (``.describe()``) and the time taken.
+
+    Examples:
+        >>> from synthpatient import from_schema
+        >>> result = from_schema("admissions", 1000, seed=0)
+        >>> result.data.shape
+        (1000, 15)
+    """
+    from synthpatient.schema_only import generate_from_schema
+
+    source = dict(schema) if isinstance(schema, Mapping) else str(schema)
+    return generate_from_schema(source, n_rows, seed=seed)

@@ -6,6 +6,7 @@ module registers its commands on it when imported here, in the order ``--help`` 
 
 # isort: off
 from synthpatient.cli import synthesis  # noqa: F401  generate, fit, sample, schema, demo
+from synthpatient.cli import schema_only  # noqa: F401  from-schema
 from synthpatient.cli import quality  # noqa: F401  evaluate, benchmark
 from synthpatient.cli import cohorts  # noqa: F401  ask, chat
 from synthpatient.cli import catalog  # noqa: F401  datasets, synthesizers
