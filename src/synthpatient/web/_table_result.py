@@ -26,6 +26,7 @@ from synthpatient.web.results import (
     text_download,
 )
 from synthpatient.web.sessions import Session, new_id
+from synthpatient.web.words import generator_words
 
 if TYPE_CHECKING:
     from synthpatient.web.tables import TableRequest
@@ -54,6 +55,7 @@ def _table_result(
     provenance = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "generator": f"synthpatient {__version__} ({request.synthesizer}, data-driven)",
+        "generator_name": generator_words(request.synthesizer)[0],
         "source": {"file": upload.filename, "sha256": upload.sha256, "rows": upload.n_rows},
         "request": {
             "synthesizer": request.synthesizer,

@@ -40,6 +40,7 @@ from synthpatient.web.models import (
     SynthesizerOut,
     TimelineOut,
     UploadOut,
+    VerdictOut,
 )
 from synthpatient.web.results import Result, jsonable
 from synthpatient.web.sessions import COOKIE, Session
@@ -123,6 +124,9 @@ def _job_out(job: Job) -> JobOut:
         status=job.status,
         stage=job.stage,
         progress=job.progress,
+        elapsed_s=round(job.elapsed_s, 1),
+        remaining_s=None if job.remaining_s is None else round(job.remaining_s, 1),
+        cancelling=job.cancel_event.is_set() and job.status in ("queued", "running"),
         error=job.error,
         message=MessageOut(**message) if message else None,
         result_id=result.get("result_id"),
@@ -219,6 +223,22 @@ def job_status(job_id: str, session: SessionDep) -> JobOut:
     job = session.jobs.get(job_id)
     if job is None:
         raise NotFoundError("No such job in this session.")
+    return _job_out(job)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    summary="Stop a job; whatever it wrote is removed",
+)
+def job_cancel(job_id: str, session: SessionDep) -> JobOut:
+    """The job stops at the end of its current step (poll it: its status becomes
+    ``cancelled``) and leaves no file and no result. A job that has already ended is
+    returned as it is."""
+    job = session.jobs.get(job_id)
+    if job is None:
+        raise NotFoundError("No such job in this session.")
+    job.cancel()
     return _job_out(job)
 
 
@@ -384,6 +404,7 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
         n_rows=r.n_rows,
         n_patients=r.n_patients,
         summary=r.summary,
+        verdict=VerdictOut.model_validate(r.verdict) if r.verdict else None,
         tables=[_history_table(base, r, t) for t in r.tables],
         columns=r.columns,
         preview=r.preview,

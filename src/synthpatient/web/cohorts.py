@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synthpatient.web.jobs import Job
+from synthpatient.web.jobs import CANCELLED, Job
 from synthpatient.web.plots import cohort_plots, history_plot
 from synthpatient.web.report import cohort_report_html
 from synthpatient.web.results import (
@@ -31,8 +33,13 @@ from synthpatient.web.results import (
 )
 from synthpatient.web.sessions import Session, new_id
 from synthpatient.web.settings import Settings
+from synthpatient.web.verdict import cohort_verdict
+from synthpatient.web.words import FORMATS, humanize
 
 MAX_MESSAGES = 200
+#: seconds per patient of the last cohort drawn by this server, with and without histories:
+#: drawing a cohort reports no fraction of its own, so its estimate comes from the last one
+_PACE: dict[bool, float] = {}
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -67,8 +74,14 @@ def chat_work(session: Session, settings: Settings, text: str | None) -> Callabl
                 reply = _checked_proposal(settings, chat, reply)
         message = _reply_dict(session, reply)
         if reply.kind == "generated":
+            # a cancel while the cohort was drawn takes effect here: its files are removed
+            folder = Path(reply.files["provenance"]).parent
+            job.on_cancel(lambda: shutil.rmtree(folder, ignore_errors=True))
+            job.on_cancel(lambda: _remember(session, {"role": "assistant", "text": CANCELLED}))
             job.report("Checking realism and drawing plots...", 0.8)
             result = cohort_result(session, settings, chat, reply)
+            job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
+            job.checkpoint()  # the last place to stop: after it the result is kept whole
             session.results[result.id] = result
             message["result_id"] = result.id
         _remember(session, message)
@@ -79,11 +92,22 @@ def chat_work(session: Session, settings: Settings, text: str | None) -> Callabl
 
 def _confirm(session: Session, settings: Settings, chat: Any, job: Job) -> Any:
     pending = chat.pending
-    if pending is not None:
-        n = pending.count
-        job.report(f"Generating {n:,} patients and writing their files...", 0.1)
-        chat.pending = pending.model_copy(update={"formats": _formats(settings, n)})
-    return chat.confirm()
+    if pending is None:
+        return chat.confirm()
+    n, histories = pending.count, bool(getattr(pending, "follow_up_years", None))
+    pace = _PACE.get(histories)
+    job.report(
+        f"Drawing {n:,} patients from the knowledge base and writing their files "
+        "(CSV, FHIR, data card)...",
+        0.1,
+        expected_s=None if pace is None else pace * n,
+    )
+    chat.pending = pending.model_copy(update={"formats": _formats(settings, n)})
+    began = time.monotonic()
+    reply = chat.confirm()
+    if reply.kind == "generated" and n:
+        _PACE[histories] = (time.monotonic() - began) / n
+    return reply
 
 
 def _formats(settings: Settings, n: int) -> list[str]:
@@ -129,12 +153,33 @@ def _reply_dict(session: Session, reply: Any) -> dict[str, Any]:
             for k, v in reply.request.model_dump(mode="json").items()
         }
         request["description"] = reply.request.describe(chat.kb)
+        request["words"] = request_words(reply.request, chat.kb)
     return {
         "role": "assistant",
         "kind": reply.kind,
         "text": _without_paths(session, reply.text),
         "request": request,
         "result_id": None,
+    }
+
+
+def request_words(request: Any, kb: Any) -> dict[str, Any]:
+    """The fields of a request the page shows, in words instead of codes: the condition's
+    name, observation names with units, the population, the files, each filter."""
+    condition = kb.conditions.get(request.condition)
+    observations = {o.key: o for o in condition.observations} if condition else {}
+    return {
+        "condition": condition.name if condition else humanize(request.condition),
+        "observations": [
+            f"{observations[k].name} ({observations[k].unit})" if k in observations else k
+            for k in request.observations
+        ],
+        "population": request.population.upper()
+        if len(request.population) <= 3
+        else humanize(request.population, title=True),
+        "sex": {"female": "Women only", "male": "Men only"}.get(str(request.sex)),
+        "filters": [f.describe() for f in request.filters],
+        "formats": [FORMATS.get(f, f) for f in request.formats],
     }
 
 
@@ -173,6 +218,9 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
     result.downloads = _downloads(cohort, folder, stem, result)
     if getattr(cohort, "timeline", None) is not None:
         _add_histories(result, cohort, stem, cohort.spec.follow_up_years)
+    result.verdict = cohort_verdict(
+        title=result.title, targets=targets, rules=result.rules, n_patients=len(wide)
+    )
     fhir_label, fhir_name = "FHIR R4 (zip of NDJSON)", f"{stem}-fhir-ndjson.zip"
     if "fhir-ndjson" in files:  # written with the cohort: zipped as it is, not made again
         result.downloads["fhir"] = folder_download(

@@ -57,9 +57,16 @@ class MessageOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: Literal["chat", "table"]
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str
     progress: float | None = Field(default=None, description="0 to 1; null when unknown.")
+    elapsed_s: float = Field(default=0.0, description="Seconds since the job started.")
+    remaining_s: float | None = Field(
+        default=None, description="Estimated seconds left at the pace so far; null when unknown."
+    )
+    cancelling: bool = Field(
+        default=False, description="Cancel was asked: it stops at the end of the current step."
+    )
     error: str | None = None
     message: MessageOut | None = Field(default=None, description="A chat job's reply, when done.")
     result_id: str | None = Field(default=None, description="The results to show, when done.")
@@ -131,7 +138,8 @@ class BundledIn(_Model):
 
 class SynthesizerOut(BaseModel):
     key: str
-    label: str
+    label: str = Field(description="Its name in words, e.g. 'Gaussian copula'.")
+    description: str = Field(default="", description="What it is and when to choose it.")
     available: bool
     reason: str | None = None
     differentially_private: bool = False
@@ -200,6 +208,22 @@ class HistoryTableOut(BaseModel):
     downloads: list[DownloadOut]
 
 
+class CheckOut(BaseModel):
+    key: Literal["faithful", "private", "consistent"]
+    label: str
+    light: Literal["green", "amber", "red", "grey"]
+    status: str = Field(description="good, check, poor or not judged (the light in words).")
+    text: str
+    advice: str | None = Field(default=None, description="What to try, when not green.")
+
+
+class VerdictOut(BaseModel):
+    made: str = Field(description="What was made, in one sentence.")
+    light: Literal["green", "amber", "red", "grey"]
+    headline: str
+    checks: list[CheckOut]
+
+
 class ResultOut(BaseModel):
     id: str
     kind: Literal["cohort", "table"]
@@ -209,6 +233,11 @@ class ResultOut(BaseModel):
         default=None, description="Set when patients have several rows (visits)."
     )
     summary: str = Field(default="", description="e.g. '300 patients, 4,120 visits'.")
+    verdict: VerdictOut | None = Field(
+        default=None,
+        description="What was made, and whether it is faithful, private and clinically "
+        "consistent, each with a traffic light and advice: what the page shows first.",
+    )
     tables: list[HistoryTableOut] = Field(
         default_factory=list,
         description="A cohort's history tables (encounters, observations, medications, "

@@ -61,6 +61,8 @@ class Result:
     summary: str = ""
     #: a cohort's history tables: name, what one row is, rows, and their download keys
     tables: list[dict[str, Any]] = field(default_factory=list)
+    #: what the page opens with (:mod:`synthpatient.web.verdict`)
+    verdict: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def file(self, key: str) -> Path:

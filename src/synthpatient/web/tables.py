@@ -15,6 +15,7 @@ import functools
 import inspect
 import logging
 import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,8 @@ from synthpatient.web.jobs import Job
 from synthpatient.web.plots import PLOT_LOCK
 from synthpatient.web.sessions import Session
 from synthpatient.web.settings import Settings
+from synthpatient.web.verdict import table_verdict
+from synthpatient.web.words import generator_words
 
 # the upload names live in _uploads; the API and the app import them from here, as do the
 # errors (defined in errors.py)
@@ -98,9 +101,11 @@ def _choices() -> tuple[dict[str, Any], ...]:
         try:
             klass = get_synthesizer_class(key)
             caps = klass.capabilities
+            label, description = generator_words(key, klass)
             # the page shows the privacy budget box for every synthesizer that takes one
             entry.update(
-                label=klass.__name__,
+                label=label,
+                description=description,
                 differentially_private=caps.accepts_epsilon,
                 native_conditions=caps.native_conditions,
                 longitudinal=caps.longitudinal,
@@ -118,7 +123,8 @@ def _choices() -> tuple[dict[str, Any], ...]:
         except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
             log.warning("synthesizer %s cannot be loaded: %s", key, exc)
             entry.update(available=False, reason="it could not be loaded (see the server log)")
-        entry.setdefault("label", key)
+        entry.setdefault("label", generator_words(key)[0])
+        entry.setdefault("description", generator_words(key)[1])
         choices.append(entry)
     return tuple(choices)
 
@@ -310,6 +316,27 @@ def _split(
     )
 
 
+def counted_metrics(job: Job, start: float, end: float) -> list[Any]:
+    """Every registered metric (what ``evaluate`` runs by default), each reporting to ``job``
+    as the evaluation reaches it: a real fraction (metrics done) and a place to stop."""
+    from synthpatient.evaluation import available_metrics, get_metric_class
+
+    keys = available_metrics()
+    metrics = []
+    for i, key in enumerate(keys):
+        metric = get_metric_class(key)()
+        ask = metric.skip_reason  # evaluate asks each metric first whether it can run
+
+        def skip_reason(inputs: Any, i: int = i, name: str = metric.name, ask: Any = ask) -> Any:
+            fraction = start + (end - start) * i / len(keys)
+            job.report(f"Evaluating: {name} ({i + 1} of {len(keys)} checks)...", fraction)
+            return ask(inputs)
+
+        metric.skip_reason = skip_reason  # type: ignore[method-assign]  # this instance only
+        metrics.append(metric)
+    return metrics
+
+
 def table_work(
     session: Session, settings: Settings, upload: Upload, request: TableRequest
 ) -> Callable[[Job], dict[str, Any]]:
@@ -317,7 +344,7 @@ def table_work(
 
     def work(job: Job) -> dict[str, Any]:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-        job.report(f"Reading {upload.filename}...", 0.05)
+        job.report(f"Reading {upload.filename}...", 0.02)
         real = read_upload(upload)
         columns = [str(c) for c in real.columns]
         conditions = parse_conditions(request.conditions, columns)
@@ -333,13 +360,14 @@ def table_work(
             if timeline is not None
             else f"{len(training):,} rows"
         )
-        job.report(f"Learning the table with {request.synthesizer} ({learned})...", 0.15)
+        name = generator_words(request.synthesizer)[0]
+        job.report(f"Learning the table: {name}, from {learned}...", 0.05)
         model.fit(training, schema=schema)
         notices.extend(_empty_text(model))
         what = "patients and their visits" if longitudinal else "rows"
-        job.report(f"Generating {request.n_rows:,} {what}...", 0.45)
+        job.report(f"Generating {request.n_rows:,} {what}...", 0.35)
         synthetic = model.sample(request.n_rows, conditions=conditions or None, seed=seed)
-        job.report("Evaluating fidelity, privacy and clinical rules...", 0.6)
+        job.report("Evaluating fidelity, privacy and clinical rules...", 0.45)
         from synthpatient.evaluation.evaluate import evaluate
 
         rules = _rules(request.rules, columns)
@@ -352,10 +380,12 @@ def table_work(
             schema=model.schema_,
             patient_key=None if timeline is None else timeline.key,
             time_column=None if timeline is None else timeline.time,
+            metrics=counted_metrics(job, 0.45, 0.85),
         )
-        job.report("Drawing the report's plots...", 0.8)
+        job.report("Drawing the report's plots...", 0.87)
         with PLOT_LOCK:
             report_html = report.to_html()
+        job.report("Putting the results together...", 0.95)
         result = _table_result(
             session,
             upload,
@@ -372,8 +402,20 @@ def table_work(
             timeline,
             longitudinal,
         )
+        job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
+        result.verdict = table_verdict(
+            title=result.title,
+            generator=f"{generator_words(request.synthesizer)[0]}, learned from {learned}",
+            scores=result.scores,
+            rules=result.rules,
+            holdout_rows=result.provenance.get("holdout_rows"),
+            privacy_spent=result.provenance.get("privacy_spent"),
+            choices=synthesizer_choices(),
+            synthesizer=request.synthesizer,
+        )
         result.notices = notices + list(report.meta.get("notices", []))
+        job.checkpoint()  # the last place to stop: after it the result is kept whole
         session.results[result.id] = result
         return {"result_id": result.id}
 

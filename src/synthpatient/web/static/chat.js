@@ -23,13 +23,24 @@
     const request = message.request;
     fields.append(el("dt", { text: "Summary" }), el("dd", { text: request.description }));
     for (const [key, label] of Object.entries(LABELS)) {
-      let value = request[key];
+      const words = request.words || {};
+      let value = words[key] !== undefined && words[key] !== null ? words[key] : request[key];
       if (value === null || value === undefined || (Array.isArray(value) && !value.length)) continue;
-      if (key === "filters") value = value.map((f) => JSON.stringify(f));
+      if (key === "filters" && !words.filters) value = value.map((f) => JSON.stringify(f));
+      if (key === "seed") value = String(value);
       fields.append(el("dt", { text: label }), el("dd", { text: fmt(value) }));
     }
     box.hidden = false;
-    $("confirm").focus();
+    focusConfirm();
+  }
+
+  // "Generate it" takes the focus once it can be pressed (a disabled button cannot hold it),
+  // so Enter confirms; it is scrolled to the middle of the screen, not left at its edge.
+  function focusConfirm() {
+    const button = $("confirm");
+    if ($("proposal").hidden || button.disabled) return;
+    button.focus({ preventScroll: true });
+    $("proposal").scrollIntoView({ block: "center" });
   }
 
   function setDisabled(disabled) {
@@ -53,6 +64,7 @@
       setError(err.message);
     } finally {
       setDisabled(false);
+      focusConfirm();
     }
   }
 
@@ -68,7 +80,12 @@
   document.addEventListener("DOMContentLoaded", async () => {
     $("chat-form").addEventListener("submit", (event) => { event.preventDefault(); send($("message").value); });
     $("message").addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); send($("message").value); }
+      if (event.key !== "Enter" || event.shiftKey) return;
+      event.preventDefault();
+      // Enter on an empty box sends nothing: it goes to "Generate it" when a request waits
+      if (busy) return;
+      if (!$("message").value.trim()) { focusConfirm(); return; }
+      send($("message").value);
     });
     for (const button of document.querySelectorAll("button.example")) {
       button.addEventListener("click", () => { $("message").value = button.textContent; $("message").focus(); });

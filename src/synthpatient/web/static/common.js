@@ -65,13 +65,51 @@ const SP = (() => {
     if (box) box.textContent = message || "";
   }
 
+  // "75 s", "2 min 5 s": elapsed time and estimates in words
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  }
+
+  // The job being waited for, so that the Cancel button next to the progress bar can stop it.
+  let current = null;
+
+  function cancelButton() {
+    let button = $("cancel-job");
+    if (!button) {
+      button = el("button", { type: "button", id: "cancel-job", className: "secondary", hidden: true,
+        text: "Cancel this job", "aria-describedby": "status" });
+      button.addEventListener("click", async () => {
+        if (!current) return;
+        button.disabled = true;
+        try {
+          setBusy(await api("POST", `/api/jobs/${encodeURIComponent(current)}/cancel`));
+        } catch (err) { setError(err.message); }
+      });
+      $("progress").after(button);
+    }
+    return button;
+  }
+
   function setBusy(job) {
-    const status = $("status"), bar = $("progress");
-    if (!job) { status.textContent = ""; bar.hidden = true; return; }
-    status.textContent = job.stage || "Working...";
+    const status = $("status"), bar = $("progress"), cancel = cancelButton();
+    if (!job) {
+      status.textContent = ""; bar.hidden = true; cancel.hidden = true; current = null;
+      return;
+    }
+    const parts = [job.stage || "Working..."];
+    if (typeof job.progress === "number" && !job.cancelling) parts.push(`${Math.round(job.progress * 100)}% done`);
+    if (typeof job.elapsed_s === "number" && job.elapsed_s >= 1) parts.push(`${duration(job.elapsed_s)} so far`);
+    if (typeof job.remaining_s === "number") parts.push(`about ${duration(job.remaining_s)} left`);
+    status.textContent = parts.join(" · ");
     bar.hidden = false;
     if (typeof job.progress === "number") bar.value = job.progress;
     else bar.removeAttribute("value");
+    // a job id means a server job that can be stopped (an upload has none)
+    const running = Boolean(job.id) && (job.status === "queued" || job.status === "running");
+    if (running && current !== job.id) { current = job.id; cancel.disabled = false; }
+    cancel.hidden = !running;
+    if (job.cancelling) cancel.disabled = true;
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -85,11 +123,27 @@ const SP = (() => {
     }
     setBusy(null);
     if (job.status === "failed") throw new Error(job.error || "The job failed.");
+    if (job.status === "cancelled") throw new Error(job.stage || "Cancelled: nothing was kept.");
     return job;
+  }
+
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
+
+  // An ISO date or midnight timestamp ("1951-04-19T00:00:00") as a date: "19 April 1951".
+  function dateText(text) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
+    if (!m) return null;
+    const month = MONTHS[Number(m[2]) - 1];
+    if (!month) return null;
+    const day = `${Number(m[3])} ${month} ${m[1]}`;
+    const time = m[4] && `${m[4]}:${m[5]}` !== "00:00" ? `, ${m[4]}:${m[5]}` : "";
+    return day + time;
   }
 
   function fmt(value) {
     if (value === null || value === undefined) return "";
+    if (typeof value === "string") return dateText(value) || value;
     if (typeof value === "number") {
       if (Number.isInteger(value)) return value.toLocaleString("en-US");
       return Math.abs(value) >= 1000 ? value.toFixed(0) : value.toPrecision(4).replace(/\.?0+$/, "");
@@ -119,12 +173,50 @@ const SP = (() => {
 
   const okCell = (ok) => el("span", { className: ok ? "ok" : "no", text: ok ? "met" : "NOT met" });
 
+  // The verdict the results open with: what was made, then a light per question. The light's
+  // meaning is also written ("good", "check", "poor"), never told by colour alone.
+  function renderVerdict(r) {
+    const v = r.verdict;
+    if (!v) return null;
+    const box = el("section", { className: `verdict light-${v.light}`, "aria-labelledby": `verdict-${r.id}` });
+    box.append(el("h3", { id: `verdict-${r.id}`, text: "Verdict" }),
+      el("p", { className: "made", text: v.made }), el("p", { className: "headline", text: v.headline }));
+    const list = el("ul", { className: "checks" });
+    for (const c of v.checks) {
+      list.append(el("li", { className: `check light-${c.light}`, "data-check": c.key },
+        el("span", { className: "dot", "aria-hidden": "true" }),
+        el("span", {}, el("strong", { text: `${c.label}: ` }), el("span", { className: "status-word", text: c.status }),
+          el("span", { className: "block", text: c.text }),
+          c.advice ? el("span", { className: "block advice", text: `What to do: ${c.advice}` }) : null)));
+    }
+    box.append(list);
+    return box;
+  }
+
+  // The request behind a result in words, not JSON.
+  function requestWords(p) {
+    if (p.request_text) return p.request_text;
+    const q = p.request;
+    if (!q || typeof q !== "object") return null;
+    const parts = [];
+    if (q.n_rows) parts.push(`${fmt(q.n_rows)} ${r_unit(p)}`);
+    if (q.synthesizer) parts.push(`by ${p.generator_name || q.synthesizer}`);
+    if (q.conditions && q.conditions.length) parts.push(`where ${q.conditions.join(" and ")}`);
+    if (q.target) parts.push(`outcome column ${q.target}`);
+    if (q.epsilon) parts.push(`privacy budget epsilon ${q.epsilon}`);
+    if (q.rules) parts.push(`checked against the ${q.rules} rules`);
+    return parts.join(", ") || null;
+  }
+  const r_unit = (p) => (p.patients ? "patients" : "rows");
+
   function renderResult(container, r) {
     container.replaceChildren();
     container.hidden = false;
     const mainCol = el("div");
     const aside = el("aside", { "aria-labelledby": `prov-${r.id}` });
     mainCol.append(el("h2", { id: `result-title-${r.id}`, text: r.title, tabindex: "-1" }));
+    const verdict = renderVerdict(r);
+    if (verdict) mainCol.append(verdict);
     if (r.summary) mainCol.append(el("p", { className: "summary", text: r.summary }));
     if (r.notices.length) mainCol.append(el("ul", {}, ...r.notices.map((n) => el("li", { text: n }))));
 
@@ -204,17 +296,19 @@ const SP = (() => {
     const facts = el("dl", { className: "request" });
     const add = (k, v) => { if (v !== undefined && v !== null && v !== "") facts.append(el("dt", { text: k }), el("dd", { text: fmt(v) })); };
     add("Created", p.created);
-    add("Generator", p.generator);
-    add("Request", p.request_text || (p.request && JSON.stringify(p.request)));
-    add("Seed", p.seed);
+    add("Generator", p.generator_name ? `${p.generator_name}: ${p.generator}` : p.generator);
+    add("Request", requestWords(p));
+    if (p.seed !== undefined && p.seed !== null) add("Seed", String(p.seed));
     if (p.source) add("Learned from", `${p.source.file} (${fmt(p.source.rows)} rows, sha256 ${String(p.source.sha256).slice(0, 12)}...)`);
     if (p.not_learned && p.not_learned.length) add("Not learned", p.not_learned.join(", "));
     if (p.knowledge_base) add("Knowledge base", `${p.knowledge_base.version} (${p.knowledge_base.condition})`);
     aside.append(facts);
     if (Array.isArray(p.sources) && p.sources.length) {
       aside.append(el("h4", { text: "Sources" }));
+      // a citation may already open with its id: "[ndsr_2022] [ndsr_2022] ..." reads as a slip
+      const cite = (s) => (String(s.citation).startsWith(`[${s.id}]`) ? s.citation : `[${s.id}] ${s.citation}`);
       aside.append(el("ol", {}, ...p.sources.map((s) => el("li", {
-        text: `[${s.id}] ${s.citation}${s.verified ? "" : " (not verified in the source)"}` }))));
+        text: `${cite(s)}${s.verified || /not verified/.test(s.citation) ? "" : " (not verified in the source)"}` }))));
     }
     aside.append(el("details", {}, el("summary", { text: "Full provenance (JSON), with the spec" }),
       el("pre", { text: JSON.stringify(p, null, 2) })));
@@ -231,5 +325,5 @@ const SP = (() => {
     return result;
   }
 
-  return { el, api, $, setError, setBusy, waitFor, fmt, table, renderResult, showResult };
+  return { el, api, $, setError, setBusy, waitFor, fmt, table, renderResult, showResult, duration };
 })();

@@ -62,9 +62,7 @@
     const select = $("synthesizer");
     select.replaceChildren();
     for (const s of list) {
-      const text = !s.available ? `${s.key}: not installed here`
-        : s.longitudinal ? `${s.key}: whole patients with their visits (for several rows per patient)`
-          : `${s.key} (${s.label})`;
+      const text = !s.available ? `${s.label}: cannot run here (${s.reason})` : s.label;
       select.append(el("option", { value: s.key, text, disabled: !s.available, selected: s.key === "copula" }));
     }
     updateEpsilon();
@@ -74,6 +72,7 @@
   // row-level generator is given patients' histories.
   function updateEpsilon() {
     const chosen = synthesizers.find((s) => s.key === $("synthesizer").value);
+    if (chosen && chosen.description) $("synthesizer-hint").textContent = chosen.description;
     $("epsilon-box").hidden = !(chosen && chosen.differentially_private);
     const timeline = upload && upload.timeline;
     const patients = Boolean(chosen && chosen.longitudinal);
@@ -84,8 +83,8 @@
       : $("rows-hint").dataset.default;
     const warning = $("synthesizer-warning");
     warning.hidden = !(timeline && chosen && !patients);
-    warning.textContent = warning.hidden ? "" : `${chosen.key} treats each visit as a separate patient: `
-      + "the synthetic visits will not form histories. Choose sequential to keep each patient's visits together.";
+    warning.textContent = warning.hidden ? "" : `${chosen.label} treats each visit as a separate patient: `
+      + "the synthetic visits will not form histories. Choose Patient histories (sequential) to keep each patient's visits together.";
     $("holdout-text").textContent = timeline
       ? "Keep a quarter of the patients, with all their visits, aside to measure privacy against patients the generator never saw"
       : "Keep a quarter of the rows aside to measure privacy against patients the generator never saw";

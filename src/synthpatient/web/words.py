@@ -1,0 +1,133 @@
+"""Human words for the codes the library uses: generators, conditions, races, formats, dates.
+
+The pages show ``Gaussian copula`` rather than ``GaussianCopulaSynthesizer``, and
+``Non-Hispanic Black`` rather than ``non_hispanic_black`` (dates are shown as dates by the
+pages' script). The list of generators still comes from the registry: a key this module does
+not know gets its class's own ``display_name``/``description`` when it declares
+them, else the first line of its docstring, so a newly registered backend is never hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: key -> (display name, one line: what it is and when to choose it)
+GENERATORS: dict[str, tuple[str, str]] = {
+    "auto": (
+        "Automatic choice",
+        "Tries the generators that suit the table and keeps the one that scores best; "
+        "choose it when unsure.",
+    ),
+    "copula": (
+        "Gaussian copula",
+        "Fast and dependable: keeps each column's distribution and the pairwise relations; "
+        "a good first choice for most tables.",
+    ),
+    "cart": (
+        "Decision trees (CART)",
+        "Draws each column from trees grown on the columns before it; keeps exact "
+        "relations and rare combinations better than the copula.",
+    ),
+    "aim": (
+        "AIM (differentially private)",
+        "Private by construction with a budget epsilon; choose it when the data must be "
+        "shared outside the team.",
+    ),
+    "mst": (
+        "MST (differentially private)",
+        "Private by construction with a budget epsilon, over binned columns; for sharing "
+        "with a formal guarantee.",
+    ),
+    "ctgan": (
+        "CTGAN (neural network)",
+        "A generative adversarial network; for large tables with complex, many-peaked "
+        "columns. Slower; needs the deep extra.",
+    ),
+    "tvae": (
+        "TVAE (neural network)",
+        "A variational autoencoder; like CTGAN, for large tables, often steadier on small "
+        "ones. Needs the deep extra.",
+    ),
+    "tabular_lm": (
+        "Tabular language model",
+        "A small transformer trained on the rows as text; captures detailed relations on "
+        "medium tables. Slow on a laptop.",
+    ),
+    "llm": (
+        "Chat model (LLM)",
+        "Rows written by a configured chat model from a description; needs an LLM server.",
+    ),
+    "hybrid": (
+        "Copula with written notes",
+        "Structured columns by the copula, free-text notes written per row by a chat model.",
+    ),
+    "sequential": (
+        "Patient histories (sequential)",
+        "For tables with several rows per patient: makes whole patients, each with their "
+        "visits in time order.",
+    ),
+}
+
+FORMATS: dict[str, str] = {
+    "csv": "CSV table",
+    "tsv": "TSV table",
+    "parquet": "Parquet table",
+    "jsonl": "JSON Lines",
+    "fhir-ndjson": "FHIR R4 (NDJSON)",
+    "fhir_ndjson": "FHIR R4 (NDJSON)",
+    "fhir-bundles": "FHIR R4 bundles",
+    "fhir_bundles": "FHIR R4 bundles",
+    "html": "HTML report",
+    "datacard": "Data card",
+}
+
+#: words kept as written when a code is turned into words
+_KEEP = {
+    "us": "US",
+    "uk": "UK",
+    "ldl": "LDL",
+    "hdl": "HDL",
+    "bmi": "BMI",
+    "egfr": "eGFR",
+    "hba1c": "HbA1c",
+    "copd": "COPD",
+    "ckd": "CKD",
+    "nafld": "NAFLD",
+    "uacr": "uACR",
+    "bp": "BP",
+    "alt": "ALT",
+    "bun": "BUN",
+}
+
+
+def generator_words(key: str, klass: Any = None) -> tuple[str, str]:
+    """(display name, one-line description) of the generator registered as ``key``."""
+    if key in GENERATORS:
+        return GENERATORS[key]
+    name = getattr(klass, "display_name", None) or humanize(key)
+    description = getattr(klass, "description", None)
+    if not isinstance(description, str) or not description:
+        doc = (getattr(klass, "__doc__", None) or "").strip()
+        description = doc.split("\n\n")[0].replace("\n", " ").strip() or "A generator."
+    return str(name), " ".join(description.split())
+
+
+def humanize(code: Any, *, title: bool = False) -> str:
+    """``type2_diabetes`` -> ``Type 2 diabetes``; with ``title`` (names of groups of people),
+    ``non_hispanic_black`` -> ``Non-Hispanic Black``. Text that is already words (has a
+    space or capitals) is kept."""
+    text = str(code)
+    if not text or " " in text or text != text.lower():
+        return text
+    text = text.replace("non_hispanic", "non-hispanic")
+    text = re.sub(r"(?<=[a-z])(?=\d)", " ", text)  # type2 -> type 2
+    words = [w for w in re.split(r"[_\s]+", text) if w]
+    out = []
+    for i, word in enumerate(words):
+        parts = word.split("-")
+        upper = title or i == 0 or "-" in word
+        parts = [_KEEP.get(p, p.capitalize() if upper else p) for p in parts]
+        out.append("-".join(parts))
+    result = " ".join(out)
+    return result[:1].upper() + result[1:]

@@ -1,0 +1,127 @@
+"""Live progress (named stages, a real fraction, elapsed time, an estimate) and Cancel, which
+stops a job and leaves no file and no result behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from synthpatient.web import cohorts, tables
+from synthpatient.web.jobs import Job, JobCancelled
+from synthpatient.web.sessions import COOKIE
+
+from .conftest import wait_job
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _blocked(monkeypatch, module, name: str):  # type: ignore[no-untyped-def]
+    """Replace ``module.name`` by a wrapper that, once the real call returned (its files
+    written), waits for the test: the job is then cancelled at a known point, midway."""
+    reached, go = threading.Event(), threading.Event()
+    real = getattr(module, name)
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        reached.set()
+        assert go.wait(60), "the test never let the job go on"
+        return out
+
+    monkeypatch.setattr(module, name, wrapper)
+    return reached, go
+
+
+def _cancel_when(client, job: dict, reached: threading.Event, go: threading.Event) -> dict:  # type: ignore[no-untyped-def]
+    assert reached.wait(120), f"the job never reached the blocked step: {job}"
+    asked = client.post(f"/api/jobs/{job['id']}/cancel").json()
+    assert asked["cancelling"] is True and asked["status"] == "running"
+    assert asked["stage"].startswith("Stopping")
+    go.set()
+    return wait_job(client, asked)
+
+
+def test_a_table_job_cancelled_midway_leaves_no_files_and_no_result(make_client, monkeypatch):
+    client = make_client(job_wait_s=0.05)
+    session = client.app.state.store.get(client.cookies.get(COOKIE))
+    upload = client.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()
+    before = _files(session.folder)
+    reached, go = _blocked(monkeypatch, tables, "_table_result")
+    job = client.post(
+        "/api/generate", json={"upload_id": upload["id"], "n_rows": 60, "seed": 1}
+    ).json()
+    done = _cancel_when(client, job, reached, go)
+    assert done["status"] == "cancelled" and done["error"] is None
+    assert done["stage"] == "Cancelled: nothing was kept." and done["result_id"] is None
+    assert client.get("/api/results").json() == []
+    assert _files(session.folder) == before  # only the upload, as before the job
+    assert not (session.folder / "results").exists() or not any(
+        (session.folder / "results").iterdir()
+    )
+    # the session is free again: the next job runs
+    again = wait_job(
+        client,
+        client.post("/api/generate", json={"upload_id": upload["id"], "n_rows": 60}).json(),
+    )
+    assert again["status"] == "done" and again["elapsed_s"] > 0
+
+
+def test_a_cohort_cancelled_midway_leaves_no_files_and_says_so(make_client, monkeypatch):
+    client = make_client(job_wait_s=0.05)
+    session = client.app.state.store.get(client.cookies.get(COOKIE))
+    proposed = wait_job(
+        client, client.post("/api/chat", json={"text": "30 type 2 diabetes patients"}).json()
+    )
+    assert proposed["message"]["kind"] == "confirm"
+    words = proposed["message"]["request"]["words"]
+    assert words["condition"] == "Type 2 diabetes mellitus" and words["population"] == "US"
+    assert "fhir-ndjson" not in " ".join(words["formats"])
+    reached, go = _blocked(monkeypatch, cohorts, "cohort_result")
+    done = _cancel_when(client, client.post("/api/chat/confirm").json(), reached, go)
+    assert done["status"] == "cancelled"
+    assert _files(session.folder) == []  # the cohort's CSV, FHIR and data card are gone
+    assert client.get("/api/results").json() == []
+    assert client.get("/api/chat").json()[-1]["text"] == "Cancelled: nothing was kept."
+
+
+def test_cancelling_a_finished_or_unknown_job():
+    job = Job("j", "table", status="done")
+    assert job.cancel() is False and not job.cancel_event.is_set()
+
+
+def test_stages_report_a_real_fraction_and_an_estimate():
+    job = Job("j", "table", status="running")
+    job.started -= 10  # ten seconds in
+    metrics = tables.counted_metrics(job, 0.4, 0.8)
+    assert len(metrics) > 10
+    metrics[len(metrics) // 2].skip_reason(_Inputs())
+    assert job.stage.startswith(f"Evaluating: {metrics[len(metrics) // 2].name} (")
+    assert f"of {len(metrics)} checks" in job.stage
+    assert job.progress == pytest.approx(0.4 + 0.4 * (len(metrics) // 2) / len(metrics))
+    # 10 s for ~60 %: about 6.7 s left
+    assert job.remaining_s == pytest.approx(10 * (1 - job.progress) / job.progress, rel=0.05)
+    job.report("Drawing a cohort", 0.1, expected_s=30)
+    assert 29 <= job.remaining_s <= 30  # a stage that cannot count says how long it takes
+    job.cancel()
+    assert job.remaining_s is None
+    with pytest.raises(JobCancelled):
+        job.report("next stage", 0.9)
+    assert job.stage.startswith("Stopping")
+
+
+class _Inputs:
+    """Enough of evaluate's inputs for a metric to say whether it can run."""
+
+    def given(self, what: str) -> bool:
+        return False
+
+
+def test_elapsed_time_stops_with_the_job():
+    job = Job("j", "table", status="done")
+    job.finished = job.started + 3
+    time.sleep(0.01)
+    assert job.elapsed_s == pytest.approx(3)
