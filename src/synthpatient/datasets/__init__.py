@@ -20,11 +20,28 @@ Examples:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from synthpatient.datasets._catalog import CATALOG, ColumnInfo, DatasetInfo, load_frame
+from synthpatient.datasets._tables import TABLES_CATALOG, TablesInfo, load_frames
 
-__all__ = ["ColumnInfo", "DatasetInfo", "info", "list_datasets", "load"]
+if TYPE_CHECKING:
+    from synthpatient.longitudinal import PatientTables
+
+__all__ = [
+    "ColumnInfo",
+    "DatasetInfo",
+    "TablesInfo",
+    "info",
+    "list_datasets",
+    "list_table_sets",
+    "load",
+    "load_tables",
+    "split",
+    "tables_info",
+]
 
 
 def _check_key(key: str) -> None:
@@ -115,3 +132,82 @@ def load(key: str) -> pd.DataFrame:
     """
     _check_key(key)
     return load_frame(key)
+
+
+def split(
+    key: str, *, holdout_share: float = 0.25, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A bundled dataset split into training rows and held-out rows, by patient.
+
+    The held-out patients are those a generator must never see, so that privacy (distance to
+    the closest record, membership inference) and ML utility are measured against patients the
+    model did not learn from. A longitudinal dataset is split by patient: all of a patient's
+    visits fall on the same side. The demo uses the same split for the same seed.
+
+    Args:
+        key: The dataset's key, one of those :func:`list_datasets` returns.
+        holdout_share: Share of the patients held out, strictly between 0 and 1.
+        seed: The same seed gives the same split.
+
+    Returns:
+        ``(train, holdout)``, each in the original row order.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> train, holdout = datasets.split("diabetes")
+        >>> len(train), len(holdout)
+        (332, 110)
+    """
+    if not 0 < holdout_share < 1:
+        from synthpatient.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            "The holdout share must be between 0 and 1 (0.25 keeps a quarter). "
+            f"Got {holdout_share}."
+        )
+    meta = info(key)
+    real = load_frame(key)
+    if meta.patient_key is None:
+        train = real.sample(frac=1 - holdout_share, random_state=seed).sort_index()
+        return train, real.drop(train.index)
+    patients = pd.Series(real[meta.patient_key].unique())
+    kept = patients.sample(frac=1 - holdout_share, random_state=seed)
+    in_train = real[meta.patient_key].isin(kept)
+    return real[in_train], real[~in_train]
+
+
+def list_table_sets() -> list[TablesInfo]:
+    """Describe every bundled multi-table dataset (a patients table and event tables)."""
+    return [TABLES_CATALOG[key] for key in sorted(TABLES_CATALOG)]
+
+
+def tables_info(key: str) -> TablesInfo:
+    """Describe one bundled multi-table dataset without loading it.
+
+    Raises:
+        UnknownDatasetError: ``key`` is not a bundled multi-table dataset.
+    """
+    if key not in TABLES_CATALOG:
+        from synthpatient.errors import UnknownDatasetError
+
+        raise UnknownDatasetError(
+            f"Unknown multi-table dataset '{key}'. Known: {', '.join(sorted(TABLES_CATALOG))}."
+        )
+    return TABLES_CATALOG[key]
+
+
+def load_tables(key: str) -> PatientTables:
+    """Load a bundled multi-table dataset as :class:`~synthpatient.longitudinal.PatientTables`.
+
+    Examples:
+        >>> from synthpatient import datasets
+        >>> tables = datasets.load_tables("nafld")
+        >>> tables.names, tables.n_patients
+        (('labs', 'diagnoses'), 998)
+    """
+    from synthpatient.longitudinal import PatientTables
+
+    meta = tables_info(key)
+    patients, events = load_frames(key)
+    times = {name: time for name, (time, _) in meta.tables.items()}
+    return PatientTables.from_frames(patients, events, key=meta.patient_key, times=times)

@@ -18,5 +18,14 @@ Examples:
 from synthpatient.longitudinal._checks import MAX_EVENTS_PER_PATIENT
 from synthpatient.longitudinal._layout import Layout, frames_layout, infer_layout
 from synthpatient.longitudinal._table import PatientTable
+from synthpatient.longitudinal._tables import PatientTables, check_table_name
 
-__all__ = ["MAX_EVENTS_PER_PATIENT", "Layout", "PatientTable", "frames_layout", "infer_layout"]
+__all__ = [
+    "MAX_EVENTS_PER_PATIENT",
+    "Layout",
+    "PatientTable",
+    "PatientTables",
+    "check_table_name",
+    "frames_layout",
+    "infer_layout",
+]

@@ -91,7 +91,13 @@ class Layout:
     identifiers: tuple[str, ...] = ()
 
 
-def infer_layout(df: pd.DataFrame, *, key: str | None = None, time: str | None = None) -> Layout:
+def infer_layout(
+    df: pd.DataFrame,
+    *,
+    key: str | None = None,
+    time: str | None = None,
+    static: Sequence[str] | None = None,
+) -> Layout:
     """Find the patient key, the time column and the static/varying split of a long table.
 
     Args:
@@ -99,6 +105,8 @@ def infer_layout(df: pd.DataFrame, *, key: str | None = None, time: str | None =
         key: the patient id column; found by :mod:`synthpatient.schema` when None.
         time: the time column (dates or numbers); found from names and values when None,
             and row order is used when there is none.
+        static: the columns of the patients table, when known (a multi-table model knows
+            them); every other column is varying. None: found from the values.
 
     Raises:
         DataError: a named column is not in the table; no column groups the rows into
@@ -131,10 +139,23 @@ def infer_layout(df: pd.DataFrame, *, key: str | None = None, time: str | None =
         reasons[key] += "; no time column found: events keep their row order"
     else:
         reasons[time] = time_reason
-    static: list[str] = []
+    given = None if static is None else [str(c) for c in static]
+    unknown = sorted(set(given or ()) - set(others) | ({time} & set(given or ())) - {None})
+    if unknown:
+        raise DataError(
+            f"Static column(s) {', '.join(map(str, unknown))} are not columns of the table "
+            "other than the patient key and the time."
+        )
+    static = []
     varying: list[str] = []
     for name in others:
         if name == time:
+            continue
+        if given is not None:
+            is_given = name in given
+            (static if is_given else varying).append(name)
+            reasons[name] = ("static" if is_given else "varying") + ": given"
+            reasons[name] += _identifier_note(by_name[name], is_given)
             continue
         profile = group_profile(key_codes, n_patients, codes_of(df[name])[0])
         is_static = profile.constant >= CONSTANT_SHARE

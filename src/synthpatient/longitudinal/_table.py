@@ -10,6 +10,7 @@ evaluation. Whatever was repaired on the way is in ``repairs`` and in one warnin
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -77,6 +78,7 @@ class PatientTable:
         *,
         key: str | None = None,
         time: str | None = None,
+        static: Sequence[str] | None = None,
         max_events_per_patient: int = MAX_EVENTS_PER_PATIENT,
     ) -> PatientTable:
         """Split a long table (several rows per patient) into patients and events.
@@ -85,6 +87,7 @@ class PatientTable:
             df: one row per event; not changed.
             key: the patient id column; inferred when None (see :func:`infer_layout`).
             time: the time column; inferred when None (row order when there is none).
+            static: the patients table's columns; inferred from the values when None.
             max_events_per_patient: more events for one patient is an error (a key that is
                 not a patient: a ward, a site); raise it for very long histories.
 
@@ -96,7 +99,7 @@ class PatientTable:
         Warns:
             SynthPatientWarning: one warning listing every repair (also in ``repairs``).
         """
-        layout = infer_layout(df, key=key, time=time)
+        layout = infer_layout(df, key=key, time=time, static=static)
         key, time = layout.key, layout.time
         repairs: list[str] = []
         frame = df.copy()

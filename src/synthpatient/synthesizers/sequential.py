@@ -32,7 +32,7 @@ from synthpatient.errors import (
 from synthpatient.longitudinal import MAX_EVENTS_PER_PATIENT
 from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
-from synthpatient.synthesizers._constraints import Interval, Param, Text
+from synthpatient.synthesizers._constraints import Interval, Names, Param, Text
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
 from synthpatient.synthesizers._persistence import SavedModel, expect
 from synthpatient.synthesizers._timelines import TimelineModel
@@ -52,6 +52,8 @@ class SequentialSynthesizer(Synthesizer):
             :func:`synthpatient.longitudinal.infer_layout`).
         time_column: the time column, dates or numbers (None: found likewise; row order
             when there is none).
+        static_columns: the columns that hold one value per patient (None: found from the
+            values: those constant within nearly every patient); the others change per event.
         n_quantiles: levels of each column's stored quantile function (as the copula's).
         max_events_per_patient: more events for one patient is an error (a key that is not
             a patient: a ward, a site); raise it for very long histories (on the command
@@ -73,6 +75,7 @@ class SequentialSynthesizer(Synthesizer):
     _parameter_constraints = {
         "patient_key": Param(Text("a column name"), None, hint="None finds it"),
         "time_column": Param(Text("a column name"), None, hint="None finds it"),
+        "static_columns": Param(Names(), None, hint="None finds them"),
         "n_quantiles": Param(Interval(int, 2, None)),
         "max_events_per_patient": Param(Interval(int, 1, None)),
     }
@@ -82,12 +85,14 @@ class SequentialSynthesizer(Synthesizer):
         *,
         patient_key: str | None = None,
         time_column: str | None = None,
+        static_columns: list[str] | None = None,
         n_quantiles: int = 100,
         max_events_per_patient: int = MAX_EVENTS_PER_PATIENT,
         seed: int | None = None,
     ) -> None:
         self.patient_key = patient_key
         self.time_column = time_column
+        self.static_columns = static_columns
         self.n_quantiles = n_quantiles
         self.max_events_per_patient = max_events_per_patient
         super().__init__(seed=seed)
@@ -110,6 +115,7 @@ class SequentialSynthesizer(Synthesizer):
             data,
             key=self.patient_key,
             time=self.time_column,
+            static=self.static_columns,
             max_events_per_patient=self.max_events_per_patient,
         )
         layout = table.layout
@@ -267,6 +273,14 @@ class SequentialSynthesizer(Synthesizer):
         patients = self.static_model_.sample(
             n_patients, conditions=as_mapping(conditions, self.schema_), seed=rng
         )
+        return self._events_of(patients, rng)
+
+    def _events_of(
+        self, patients: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Learned columns of the events of given ``patients`` (the static columns and the
+        derived ones: number of events, first time, span), and each row's patient (row of
+        ``patients``). A multi-table model draws patients itself and calls this per table."""
         patient, relative, values = self.timeline_.sample(patients, rng)
         layout, out = self.layout_, {}
         for name in layout["static"]:
