@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.schema._relations import Relation
 
 ColumnKind = Literal[
     "numeric",
@@ -121,6 +122,9 @@ class Schema(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     columns: tuple[ColumnSpec, ...]
+    #: Relations between columns (see ``_relations``): None until discovered (``complete``
+    #: discovers them), ``()`` when there are none or the user deleted them all.
+    relations: tuple[Relation, ...] | None = None
 
     @model_validator(mode="after")
     def _check_unique_names(self) -> Schema:
@@ -128,6 +132,14 @@ class Schema(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate column names in schema: {', '.join(dupes)}")
+        learned = {c.name for c in self.columns if c.is_learned}
+        for relation in self.relations or ():
+            unknown = [c for c in relation.columns if c not in learned]
+            if unknown:
+                raise ValueError(
+                    f"the relation '{relation.text}' names {', '.join(unknown)}, not a learned "
+                    "column of this schema"
+                )
         return self
 
     # -- access ------------------------------------------------------------------------------
@@ -165,7 +177,12 @@ class Schema(BaseModel):
         data = self[name].model_dump()
         data.update(changes)
         new = ColumnSpec.model_validate(data)
-        return Schema(columns=tuple(new if c.name == name else c for c in self.columns))
+        columns = tuple(new if c.name == name else c for c in self.columns)
+        return Schema(columns=columns, relations=self.relations)
+
+    def with_relations(self, relations: tuple[Relation, ...] | None) -> Schema:
+        """A copy with these relations (None: discover them at the next ``complete``)."""
+        return Schema(columns=self.columns, relations=relations)
 
     def sdtypes(self) -> dict[str, SdType]:
         """SDMetrics-style types of the learned columns, for the evaluation suite."""
@@ -194,18 +211,28 @@ class Schema(BaseModel):
         validate_frame(self, data)
 
     def complete(self, data: pd.DataFrame) -> Schema:
-        """Fill constraints the schema leaves open (bounds, categories, decimals) from ``data``."""
+        """Fill constraints the schema leaves open (bounds, categories, decimals) from ``data``;
+        relations are discovered when the schema has none recorded (None, not ``()``)."""
         from synthpatient.schema._complete import complete_schema
 
-        return complete_schema(self, data)
+        completed = complete_schema(self, data)
+        if self.relations is not None:
+            return completed.with_relations(self.relations)
+        from synthpatient.relations import discover_relations
+
+        return completed.with_relations(discover_relations(data, completed))
 
     # -- JSON --------------------------------------------------------------------------------
     def to_dict(self, *, include_observed: bool = False) -> dict[str, Any]:
         columns = self.columns if include_observed else [c.without_observed() for c in self]
-        return {
+        out: dict[str, Any] = {
             "format": SCHEMA_FORMAT,
             "columns": [c.model_dump(mode="json", exclude_defaults=True) for c in columns],
         }
+        if self.relations is not None:  # relations naming real values are observed ones
+            kept = [r for r in self.relations if include_observed or not r.observed]
+            out["relations"] = [r.model_dump(mode="json", exclude_defaults=True) for r in kept]
+        return out
 
     def to_json(self, path: str | Path | None = None, *, include_observed: bool = False) -> str:
         """Serialise to JSON (and write it atomically when ``path`` is given).
@@ -227,7 +254,13 @@ class Schema(BaseModel):
                 raise DataError(
                     f"Unsupported schema format {data.get('format')!r}; expected {SCHEMA_FORMAT!r}."
                 )
-            return cls(columns=tuple(ColumnSpec.model_validate(c) for c in data["columns"]))
+            relations = data.get("relations")
+            return cls(
+                columns=tuple(ColumnSpec.model_validate(c) for c in data["columns"]),
+                relations=None
+                if relations is None
+                else tuple(Relation.model_validate(r) for r in relations),
+            )
         except (ValidationError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(
                 f"The schema is not valid: {_first_error(exc)}. "

@@ -32,6 +32,7 @@ from synthpatient.errors import (
     NotFittedError,
     SynthPatientWarning,
 )
+from synthpatient.relations import Relation, RelationReport
 from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame, explain_schema
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
 from synthpatient.synthesizers._constraints import Param
@@ -168,7 +169,7 @@ class Synthesizer(KeywordParams, ABC):
                 )
         else:
             schema.validate(data)
-        schema = schema.complete(data)
+        schema = self._private_relations(schema.complete(data))
         learned = [c.name for c in schema.learned]
         if not learned:
             raise DataError(
@@ -193,6 +194,25 @@ class Synthesizer(KeywordParams, ABC):
         self.schema_ = schema
         self.n_training_rows_ = len(data)
         return self
+
+    def _private_relations(self, schema: Schema) -> Schema:
+        """A private fit keeps only declared relations: discovered ones are read off the rows
+        with no privacy accounting, so they are dropped (and the user told)."""
+        private = self.capabilities.differentially_private or (
+            self.capabilities.accepts_epsilon and getattr(self, "epsilon", None) is not None
+        )
+        relations = schema.relations or ()
+        discovered = [r for r in relations if r.source == "discovered"]
+        if not private or not discovered:
+            return schema
+        warnings.warn(
+            f"{len(discovered)} relation(s) between columns found in the data are not kept by "
+            "a differentially private model (finding them is not private); declare them in "
+            "the schema to keep them.",
+            SynthPatientWarning,
+            stacklevel=3,
+        )
+        return schema.with_relations(tuple(r for r in relations if r.source != "discovered"))
 
     def _prepare(
         self, data: pd.DataFrame, schema: Schema | None
@@ -245,6 +265,7 @@ class Synthesizer(KeywordParams, ABC):
         self._check_conditions(parsed)
         # describes this call only (a backend with something to report sets it again)
         self.last_sample_report_: SampleReport | None = None
+        self.last_relation_report_: RelationReport | None = None
         if seed is None:
             seed = self.seed if self.seed is not None else fresh_seed()
         rng = as_generator(seed)
@@ -257,11 +278,52 @@ class Synthesizer(KeywordParams, ABC):
             raw = self._sample_by_rejection(n_rows, native, checked, rng)
         else:
             raw = self._sample(n_rows, rng, native)
+        if len(raw) and self._relations():
+            raw = self._keep_relations(raw, native, checked, parsed, rng)
         # a longitudinal backend draws several rows per patient and gives each patient its
         # identifiers in _after_sample; the others get one fresh identifier per row here
         longitudinal = self.capabilities.longitudinal
         frame = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=not longitudinal)
         return self._after_sample(frame, rng)
+
+    def _relations(self) -> list[Relation]:
+        """The schema's relations this model keeps (see :mod:`synthpatient.relations`)."""
+        return list(self.schema_.relations or ())
+
+    def _keep_relations(
+        self,
+        raw: pd.DataFrame,
+        native: list[Condition],
+        checked: list[Condition],
+        parsed: list[Condition],
+        rng: np.random.Generator,
+    ) -> pd.DataFrame:
+        """The drawn rows keeping the schema's relations: derived columns computed from the
+        delivered (rounded) inputs, rows that break one drawn again (or repaired, if drawing
+        fails); what was done is in ``last_relation_report_``."""
+        from synthpatient.relations import enforce_relations
+
+        learned = [c.name for c in self.schema_.learned]
+
+        def redraw(k: int) -> pd.DataFrame:
+            fresh = (
+                self._sample_by_rejection(k, native, checked, rng)
+                if checked
+                else self._sample(k, rng, native)
+            )
+            return self._finalize(fresh, len(fresh), parsed, rng, regenerate_ids=False)[learned]
+
+        rows = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=False)[learned]
+        kept, report = enforce_relations(
+            rows,
+            self.schema_,
+            self._relations(),
+            parsed,
+            redraw,
+            resample=not self.capabilities.longitudinal,  # rows belong to patients
+        )
+        self.last_relation_report_ = report
+        return kept
 
     def _unit_of_sampling(self) -> str:
         return "the number of patients" if self.capabilities.longitudinal else "rows"

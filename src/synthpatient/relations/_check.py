@@ -1,0 +1,168 @@
+"""Checking and deriving relations on a table: the row masks every other part reads.
+
+Numbers and dates are compared as floats (dates as nanoseconds); a row is checked by a relation
+only where the columns it needs have values (a presence relation needs none: missingness is
+what it is about).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synthpatient.schema import ColumnSpec, Schema
+from synthpatient.schema._relations import Relation, Term
+
+#: The most a value may be off its relation when the schema gives no rounding to go by.
+DEFAULT_RELATIVE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class RelationCheck:
+    """Where a relation applies in a table and where it holds there."""
+
+    applicable: np.ndarray
+    holds: np.ndarray
+
+    @property
+    def violations(self) -> np.ndarray:
+        return self.applicable & ~self.holds
+
+    @property
+    def share(self) -> float:
+        """Share of applicable rows that satisfy it (NaN when it applies nowhere)."""
+        n = int(self.applicable.sum())
+        return float(self.holds[self.applicable].mean()) if n else float("nan")
+
+
+def numbers(values: pd.Series) -> np.ndarray:
+    """A column as floats: dates as nanoseconds, NaN where missing or not a number."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
+        out[values.isna().to_numpy()] = np.nan
+        return out
+    converted = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce")
+    return np.asarray(converted, dtype=float)
+
+
+def present(values: pd.Series) -> np.ndarray:
+    return values.notna().to_numpy()
+
+
+def step(spec: ColumnSpec) -> float:
+    """The rounding step of a numeric column (0 when unknown)."""
+    if spec.kind == "integer":
+        return 1.0
+    return 10.0**-spec.decimals if spec.decimals is not None else 0.0
+
+
+def term_values(term: Term, frame: pd.DataFrame) -> np.ndarray:
+    x = numbers(frame[term.column])
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.exp(x) if term.transform == "exp" else x
+
+
+def predict(relation: Relation, frame: pd.DataFrame) -> np.ndarray:
+    """The value an identity or ratio gives its column (NaN where an input is missing)."""
+    terms = relation.terms or ()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if relation.kind == "identity":
+            out = np.full(len(frame), relation.constant or 0.0)
+            for term in terms:
+                out = out + term.coefficient * term_values(term, frame)
+            return out
+        constant = relation.constant if relation.constant is not None else 1.0
+        out = np.full(len(frame), constant)
+        for term in terms:
+            out = out * np.power(term_values(term, frame), term.coefficient)
+        return out
+
+
+def tolerance(relation: Relation, frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """How far a value may be off its identity or ratio: the relation's own tolerance, or
+    what rounding the column and its inputs allows (half a step each, propagated)."""
+    if relation.tolerance is not None:
+        return np.full(len(frame), relation.tolerance)
+    total = np.full(len(frame), step(schema[relation.column]) / 2)
+    predicted = np.abs(predict(relation, frame))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for term in relation.terms or ():
+            half = step(schema[term.column]) / 2
+            x = term_values(term, frame)
+            if relation.kind == "identity":
+                scale = np.abs(x) if term.transform == "exp" else 1.0
+                total = total + np.abs(term.coefficient) * scale * half
+            else:  # relative error of a power, propagated to the product
+                total = total + predicted * np.abs(term.coefficient) * half / np.abs(x)
+    return np.maximum(total, DEFAULT_RELATIVE_TOLERANCE * np.abs(predicted)) + 1e-9
+
+
+def check_relation(relation: Relation, frame: pd.DataFrame, schema: Schema) -> RelationCheck:
+    """Where ``relation`` applies in ``frame`` and where it holds."""
+    column = frame[relation.column]
+    if relation.kind in ("identity", "ratio"):
+        predicted = predict(relation, frame)
+        y = numbers(column)
+        applicable = np.isfinite(y) & np.isfinite(predicted)
+        with np.errstate(invalid="ignore"):
+            holds = np.abs(y - predicted) <= tolerance(relation, frame, schema)
+        return RelationCheck(applicable, holds & applicable)
+    other = frame[str(relation.other)]
+    if relation.kind == "order":
+        left, right = numbers(column), numbers(other)
+        applicable = np.isfinite(left) & np.isfinite(right)
+        with np.errstate(invalid="ignore"):
+            holds = {
+                "<": left < right,
+                "<=": left <= right,
+                ">": left > right,
+                ">=": left >= right,
+            }[str(relation.op)]
+        return RelationCheck(applicable, holds & applicable)
+    if relation.kind == "mapping":
+        table: dict[object, object] = dict(relation.mapping or ())
+        keys = other.map(lambda v: _key(v) in _keys(table), na_action="ignore")
+        applicable = present(column) & keys.fillna(False).to_numpy(dtype=bool)
+        expected = other.map(lambda v: _lookup(table, v), na_action="ignore")
+        holds = np.array(
+            [
+                ok and _key(a) == _key(b)
+                for ok, a, b in zip(applicable, column, expected, strict=True)
+            ]
+        )
+        return RelationCheck(applicable, holds)
+    # presence: the column's having a value against the other's (or its being one value)
+    has = present(column)
+    if relation.value is None:
+        cue = present(other)
+    else:
+        cue = other.map(lambda v: _key(v) == _key(relation.value), na_action="ignore")
+        cue = cue.fillna(False).to_numpy(dtype=bool)
+    applicable = np.ones(len(frame), dtype=bool)
+    holds = {
+        "exclusive": has != cue,
+        "same": has == cue,
+        "only_if": ~has | cue,
+    }[str(relation.presence)]
+    return RelationCheck(applicable, holds)
+
+
+def _key(value: object) -> str:
+    """Category values compared as text (a CSV's 1 and a schema's "1" are the same)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _keys(table: dict[object, object]) -> set[str]:
+    return {_key(k) for k in table}
+
+
+def _lookup(table: dict[object, object], value: object) -> object:
+    wanted = _key(value)
+    for key, mapped in table.items():
+        if _key(key) == wanted:
+            return mapped
+    return None

@@ -1,0 +1,239 @@
+"""Enforcing a schema's relations on sampled rows, for every synthesizer (called by the base
+class between a backend's draw and the schema's last enforcement).
+
+1. **Derive**: an identity's or ratio's column is computed from its (rounded) inputs and
+   rounded to its own step, a mapping's column looked up; so identities hold in the written
+   table, not only before rounding.
+2. **Resample**: rows that still break a relation (an order, a presence, a derived value
+   outside its column's bounds or a condition) are replaced by fresh draws that keep them, a
+   few rounds at most. Keeping only satisfying rows is drawing from the model conditioned on
+   the relations, which real rows always satisfy.
+3. **Repair** what is left: an order's two values swapped, a value present where it must not
+   be removed (when its column may be missing). Whatever still breaks is counted and reported,
+   never hidden.
+
+A longitudinal model's rows belong to patients and are never replaced one by one: it gets
+steps 1 and 3 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from synthpatient.relations._check import check_relation, numbers, predict, step
+from synthpatient.schema import Schema
+from synthpatient.schema._relations import Relation
+
+if TYPE_CHECKING:  # the base class imports this module: no import of synthesizers at run time
+    from synthpatient.synthesizers._conditions import Condition
+
+MAX_ROUNDS = 4
+
+
+@dataclass
+class RelationReport:
+    """What enforcing the relations did to one sample (``last_relation_report_``).
+
+    Attributes:
+        n_rows: rows sampled.
+        derived: per relation (its text), values computed from the other columns that the
+            model had drawn differently.
+        resampled: rows replaced by fresh draws that keep every relation.
+        repaired: per relation, rows repaired after resampling (values swapped or removed).
+        left: per relation, rows that still break it (reported, never hidden).
+    """
+
+    n_rows: int
+    derived: dict[str, int] = field(default_factory=dict)
+    resampled: int = 0
+    repaired: dict[str, int] = field(default_factory=dict)
+    left: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = []
+        derived = {k: v for k, v in self.derived.items() if v}
+        if derived:
+            lines.append(
+                "Relations: computed "
+                + "; ".join(f"{v} value(s) by '{k}'" for k, v in derived.items())
+                + "."
+            )
+        if self.resampled:
+            lines.append(
+                f"Relations: {self.resampled} of {self.n_rows} rows were drawn again to keep them."
+            )
+        repaired = {k: v for k, v in self.repaired.items() if v}
+        if repaired:
+            lines.append(
+                "Relations: repaired "
+                + "; ".join(f"{v} row(s) for '{k}'" for k, v in repaired.items())
+                + "."
+            )
+        left = {k: v for k, v in self.left.items() if v}
+        if left:
+            lines.append(
+                "Relations NOT kept: "
+                + "; ".join(f"{v} row(s) break '{k}'" for k, v in left.items())
+                + " (edit the schema's relations to drop one)."
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_rows": self.n_rows,
+            "derived": dict(self.derived),
+            "resampled": self.resampled,
+            "repaired": dict(self.repaired),
+            "left": dict(self.left),
+        }
+
+
+def enforce_relations(
+    rows: pd.DataFrame,
+    schema: Schema,
+    relations: Sequence[Relation],
+    conditions: Sequence[Condition],
+    redraw: Callable[[int], pd.DataFrame],
+    *,
+    resample: bool = True,
+) -> tuple[pd.DataFrame, RelationReport]:
+    """``rows`` (learned columns, as the schema delivers them) keeping ``relations``.
+
+    ``redraw(k)`` gives ``k`` fresh rows meeting ``conditions`` (used only with ``resample``).
+    """
+    report = RelationReport(len(rows), derived={r.text: 0 for r in relations if r.derives})
+    rows = canonical(rows)
+    changed = derive(rows, schema, relations)
+    bad = bad_rows(rows, schema, relations, conditions)
+    keep = ~bad
+    _count(report.derived, changed, keep)
+    drawn = accepted = 0
+    for _ in range(MAX_ROUNDS if resample else 0):
+        need = int(bad.sum())
+        if not need:
+            break
+        rate = max(accepted / drawn if drawn else 1.0, 0.05)
+        k = int(min(need / rate * 1.2 + 8, 20 * need + 256))
+        fresh = canonical(redraw(k))
+        fresh_changed = derive(fresh, schema, relations)
+        good = np.flatnonzero(~bad_rows(fresh, schema, relations, conditions))
+        drawn, accepted = drawn + k, accepted + len(good)
+        take = good[:need]
+        slots = np.flatnonzero(bad)[: len(take)]
+        for column in rows.columns:
+            rows.loc[slots, column] = fresh[column].to_numpy()[take]
+        picked = np.zeros(len(fresh), dtype=bool)
+        picked[take] = True
+        _count(report.derived, fresh_changed, picked)
+        bad[slots] = False
+        report.resampled += len(slots)
+    for relation in relations:
+        text = relation.text
+        broken = check_relation(relation, rows, schema).violations
+        fixed = _repair(relation, rows, schema, broken) if broken.any() else 0
+        if fixed:
+            report.repaired[text] = report.repaired.get(text, 0) + fixed
+        left = int(check_relation(relation, rows, schema).violations.sum())
+        if left:
+            report.left[text] = left
+    return rows, report
+
+
+def _count(counts: dict[str, int], changed: dict[str, np.ndarray], rows: np.ndarray) -> None:
+    for text, mask in changed.items():
+        counts[text] = counts.get(text, 0) + int((mask & rows).sum())
+
+
+def canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose numbers are floats and whose nullable types are objects, so that derived
+    values and replacement rows can be written into any cell."""
+    out = frame.reset_index(drop=True).copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        if pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
+            out[column] = values.astype(object).where(values.notna(), None)
+        elif pd.api.types.is_numeric_dtype(values):
+            out[column] = numbers(values)
+        else:
+            out[column] = values.astype(object).where(values.notna(), None)
+    return out
+
+
+def derive(
+    rows: pd.DataFrame, schema: Schema, relations: Sequence[Relation]
+) -> dict[str, np.ndarray]:
+    """Compute each identity's, ratio's and mapping's column in place (in the relations'
+    order, so a derived input is ready before it is read); per relation, the rows changed."""
+    changed: dict[str, np.ndarray] = {}
+    for relation in relations:
+        if not relation.derives:
+            continue
+        before = check_relation(relation, rows, schema)
+        if relation.kind == "mapping":
+            table = {str(k): v for k, v in relation.mapping or ()}
+            other = rows[str(relation.other)]
+            looked = other.map(lambda v, table=table: table.get(_text(v)), na_action="ignore")
+            where = before.applicable
+            rows.loc[where, relation.column] = looked[where].to_numpy()
+        else:
+            spec = schema[relation.column]
+            value = predict(relation, rows)
+            unit = step(spec)
+            if unit:
+                value = np.round(value / unit) * unit
+                value = np.round(value, 12)
+            where = before.applicable
+            rows.loc[where, relation.column] = value[where]
+        changed[relation.text] = before.violations
+    return changed
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def bad_rows(
+    rows: pd.DataFrame,
+    schema: Schema,
+    relations: Sequence[Relation],
+    conditions: Sequence[Condition],
+) -> np.ndarray:
+    """Rows that break a relation, a derived column's bounds, or a condition."""
+    bad = np.zeros(len(rows), dtype=bool)
+    for relation in relations:
+        bad |= check_relation(relation, rows, schema).violations
+        if relation.kind in ("identity", "ratio"):
+            spec = schema[relation.column]
+            y = numbers(rows[relation.column])
+            with np.errstate(invalid="ignore"):
+                if spec.minimum is not None:
+                    bad |= y < float(spec.minimum) - 1e-9
+                if spec.maximum is not None:
+                    bad |= y > float(spec.maximum) + 1e-9
+    for cond in conditions:
+        bad |= ~np.asarray(cond.mask(schema[cond.column], rows[cond.column]), dtype=bool)
+    return bad
+
+
+def _repair(relation: Relation, rows: pd.DataFrame, schema: Schema, broken: np.ndarray) -> int:
+    """Repair the rows that break an order or a presence; the number repaired."""
+    where = np.flatnonzero(broken)
+    if relation.kind == "order":
+        left, right = relation.column, str(relation.other)
+        a, b = rows.loc[where, left].to_numpy(), rows.loc[where, right].to_numpy()
+        rows.loc[where, left], rows.loc[where, right] = b, a
+    elif relation.kind == "presence" and schema[relation.column].nullable:
+        has = rows[relation.column].notna().to_numpy()
+        rows.loc[where[has[where]], relation.column] = None
+    else:
+        return 0
+    return int((broken & ~check_relation(relation, rows, schema).violations).sum())
