@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 #: key -> "module:Class" (lazy, so listing keys imports no heavy dependency)
 _REGISTRY: dict[str, str] = {
     "copula": "synthpatient.synthesizers.copula:GaussianCopulaSynthesizer",
+    "cart": "synthpatient.synthesizers.cart:CARTSynthesizer",
     "hybrid": "synthpatient.synthesizers.hybrid:HybridSynthesizer",
     "ctgan": "synthpatient.synthesizers.ctgan:CTGANSynthesizer",
     "tvae": "synthpatient.synthesizers.tvae:TVAESynthesizer",
