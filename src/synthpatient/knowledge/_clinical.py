@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthpatient.knowledge._model import Condition, Observation
+from synthpatient.knowledge._latent import TREATED, member_share
+from synthpatient.knowledge._model import Condition, Medication, Observation
+from synthpatient.knowledge._physiology import (
+    bun_with_kidney_function,
+    ldl_not_calculated,
+    pulse_pressure_floor,
+)
+from synthpatient.knowledge._regimen import exclusive_groups, group_key
 from synthpatient.knowledge._spec import CohortSpec
 from synthpatient.rules import evaluate_expression, parse_expression
 
@@ -37,7 +44,7 @@ def _clinical_layer(
     condition: Condition,
     spec: CohortSpec,
     values: dict[str, np.ndarray],
-    liabilities: dict[str, tuple[np.ndarray, float]],
+    liabilities: dict[str, tuple[np.ndarray, float | np.ndarray]],
     people: dict[str, np.ndarray],
     rng: np.random.Generator,
 ) -> pd.DataFrame:
@@ -59,9 +66,13 @@ def _clinical_layer(
         else:
             frame[c.key] = drawn[c.key]
 
+    for members in exclusive_groups(condition):
+        for med in members:  # asked for by name: it is the group's choice for everyone
+            if asked.get(("medication", med.key)):
+                drawn[med.key] = drawn[group_key(members)]
     if condition.treatment is not None:
-        frame["treated"] = _treated(condition, frame, drawn, asked, rng)
-    _prescribe(condition, frame, drawn, asked)
+        frame["treated"] = _treated(condition, frame, drawn, liabilities[TREATED][0], asked)
+    _prescribe(condition, frame, drawn, {k: v[0] for k, v in liabilities.items()}, asked)
     _treatment_effects(condition, frame, values, by_key, rng)
     if {"ldl", "hdl", "triglycerides"} <= set(frame.columns):
         total = frame["ldl"] + frame["hdl"] + frame["triglycerides"] / 5
@@ -73,6 +84,7 @@ def _clinical_layer(
             frame["non_hdl"] = _rounded(
                 total.to_numpy() - frame["hdl"].to_numpy(), by_key["non_hdl"].distribution
             )
+        ldl_not_calculated(frame)  # after the totals, which hold the underlying LDL
     return frame
 
 
@@ -91,6 +103,7 @@ def _derived(
         # values a drug changes are replaced once drugs are known; until then (for the
         # diagnosis and comorbidity definitions) they are the untreated values
         out[key] = _rounded(raw, by_key[key].distribution)
+    pulse_pressure_floor(out, by_key)
 
     def derive(key: str, raw: np.ndarray) -> None:
         if key in by_key:
@@ -116,6 +129,7 @@ def _derived(
             ),
             out["egfr"],
         )
+    bun_with_kidney_function(out, by_key)
     if "bmi" in out and "height" in out:
         derive("weight", out["bmi"] * (out["height"] / 100) ** 2)
     if "bmi" in out:
@@ -125,26 +139,40 @@ def _derived(
     return out
 
 
+def _eligible(condition: Condition, med: Medication, frame: pd.DataFrame) -> np.ndarray:
+    """Who may take ``med``: treated (a therapy of the condition), with the comorbidity it
+    requires, and not where it is contraindicated."""
+    ok = np.ones(len(frame), dtype=bool)
+    if med.treats and "treated" in frame:
+        ok &= frame["treated"].to_numpy(bool)
+    if med.requires:
+        ok &= frame[med.requires].to_numpy(bool)
+    if med.contraindication:
+        ok &= ~np.asarray(evaluate_expression(parse_expression(med.contraindication), frame), bool)
+    return ok
+
+
 def _prescribe(
     condition: Condition,
     frame: pd.DataFrame,
     drawn: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
     asked: dict[tuple[str, str], bool],
 ) -> None:
-    """Adds an ``on_<drug>`` column per medication: drawn, only where treated, required and
-    not contraindicated; a treated patient left without therapy gets the first one allowed."""
+    """Adds an ``on_<drug>`` column per medication: drawn, only where eligible; a group of
+    drugs never taken together gives each patient at most one; a treated patient left
+    without therapy gets the first one allowed."""
+    eligible = {m.key: _eligible(condition, m, frame) for m in condition.medications}
+    for med in condition.medications:  # the columns in the knowledge base's order
+        frame[f"on_{med.key}"] = False
+    grouped = set()
+    for members in exclusive_groups(condition):
+        _choose_in_group(condition, members, frame, drawn, scores, eligible, asked)
+        grouped |= {m.key for m in members}
     fallback_order = []
     for med in condition.medications:
-        on = drawn[med.key].copy()
-        if med.treats:
-            on &= frame["treated"].to_numpy()
-        if med.requires:
-            on &= frame[med.requires].to_numpy()
-        if med.contraindication:
-            on &= ~np.asarray(
-                evaluate_expression(parse_expression(med.contraindication), frame), bool
-            )
-        frame[f"on_{med.key}"] = on
+        if med.key not in grouped:
+            frame[f"on_{med.key}"] = drawn[med.key] & eligible[med.key]
         if med.treats and asked.get(("medication", med.key)) is not False and not med.requires:
             fallback_order.append(med)
     if condition.treatment is not None:
@@ -159,6 +187,42 @@ def _prescribe(
                 )
             frame.loc[ok, f"on_{med.key}"] = True
             without &= ~ok
+
+
+def _choose_in_group(
+    condition: Condition,
+    members: tuple[Medication, ...],
+    frame: pd.DataFrame,
+    drawn: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    eligible: dict[str, np.ndarray],
+    asked: dict[tuple[str, str], bool],
+) -> None:
+    """One drug of the group per patient whose group liability is drawn: a drug asked for by
+    name for everyone, otherwise each member in turn takes its share of those still without
+    one (among those it suits), ranked by its liability against the remaining members' (so
+    its drivers still decide who gets it: sacubitril/valsartan at the lowest LVEF)."""
+    on = drawn[group_key(members)]
+    wanted = [m for m in members if asked.get(("medication", m.key))]
+    left = on.copy()
+    shares = [member_share(m, condition) for m in members]
+    for j, med in enumerate(members):
+        rest = members[j + 1 :]
+        candidates = np.flatnonzero(left & eligible[med.key])
+        if wanted:
+            pick_rows = candidates if med is wanted[0] else candidates[:0]
+        elif not rest:
+            pick_rows = candidates
+        else:
+            fraction = shares[j] / max(sum(shares[j:]), 1e-12)
+            preference = scores[med.key] - np.mean([scores[r.key] for r in rest], axis=0)
+            order = np.argsort(-preference[candidates], kind="stable")
+            pick_rows = candidates[order[: int(round(fraction * len(candidates)))]]
+        pick = np.zeros(len(frame), dtype=bool)
+        pick[pick_rows] = True
+        left &= ~pick
+        # asked against by name: its patients keep no drug of the group
+        frame[f"on_{med.key}"] = pick & (asked.get(("medication", med.key)) is not False)
 
 
 def _treatment_effects(
@@ -187,11 +251,12 @@ def _treated(
     condition: Condition,
     frame: pd.DataFrame,
     drawn: dict[str, np.ndarray],
+    liability: np.ndarray,
     asked: dict[tuple[str, str], bool],
-    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Treated: everyone whose values would not support the diagnosis, others at random so
-    that the cohort's share matches; anyone asked to be on a therapy is treated."""
+    """Treated: everyone whose values would not support the diagnosis and anyone asked to be
+    on a therapy; of the others, those with the highest treatment liability (which follows
+    the treatment's drivers, e.g. HbA1c) until the cohort's share matches."""
     n = len(frame)
     treatment = condition.treatment
     assert treatment is not None  # called only for a condition with a treatment
@@ -204,7 +269,11 @@ def _treated(
         if med.treats and asked.get(("medication", med.key)):
             forced |= drawn[med.key]
     p_rest = np.clip((treatment.share - forced.mean()) / max(1 - forced.mean(), 1e-9), 0, 1)
-    return forced | (rng.random(n) < p_rest)
+    free = np.flatnonzero(~forced)
+    order = np.argsort(-liability[free], kind="stable")
+    treated = forced.copy()
+    treated[free[order[: int(round(p_rest * len(free)))]]] = True
+    return treated
 
 
 def ckd_epi_2021_creatinine(egfr: np.ndarray, age: np.ndarray, female: np.ndarray) -> np.ndarray:

@@ -126,7 +126,9 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
                 f"{where}: cites undefined source(s) "
                 f"{', '.join(missing)}; add them to {SOURCES_FILE}."
             )
-        unknown = sorted({m.drug_class or "(none)" for m in condition.medications} - set(classes.classes))
+        unknown = sorted(
+            {m.drug_class or "(none)" for m in condition.medications} - set(classes.classes)
+        )
         if unknown:
             raise KnowledgeBaseError(
                 f"{where}: medications name unknown drug classes {', '.join(unknown)}; every "

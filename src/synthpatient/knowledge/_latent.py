@@ -14,7 +14,11 @@ from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._clauses import _compare, _disjunction, _inclusive, _negated
 from synthpatient.knowledge._demographics import _age_bands
 from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
+from synthpatient.knowledge._regimen import exclusive_groups, group_key
 from synthpatient.knowledge._spec import Filter
+
+#: The liability that decides who is treated (its drivers are the treatment's, e.g. HbA1c).
+TREATED = "treated"
 
 #: Age around which age effects are expressed (years).
 PIVOT_AGE = 60
@@ -57,10 +61,17 @@ class _Latent:
         for c in condition.correlations:
             obs_corr[index[c.a], index[c.b]] = obs_corr[index[c.b], index[c.a]] = c.r
         obs_corr = _nearest_correlation(obs_corr)
-        liable: list[Comorbidity | Medication] = [
+        liable: list[Comorbidity | Medication | _Group] = [
             c for c in condition.comorbidities if not c.definition
         ]
         liable += list(condition.medications)
+        # a group of drugs never taken together is drawn as one choice: its own liability
+        # says whether a patient takes one of them, the members' liabilities say which
+        self.groups = [_Group.of(members, condition) for members in exclusive_groups(condition)]
+        liable += self.groups
+        if condition.treatment is not None:
+            liable.append(_Group(TREATED, (), dict(condition.treatment.drivers), 0.5))
+        self.group_of = {m.key: g for g in self.groups for m in g.members}
         self.names = keys + [f"liability:{x.key}" for x in liable]
         loadings = np.zeros((len(liable), len(keys)))
         for i, item in enumerate(liable):
@@ -73,7 +84,8 @@ class _Latent:
         full = np.block([[obs_corr, cross.T], [cross, between + np.diag(residual)]])
         self.corr = _nearest_correlation(full)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.thresholds = {item.key: _liability_threshold(item, condition) for item in liable}
+        age = people["age"].astype(float)
+        self.thresholds = {item.key: _liability_threshold(item, condition, age) for item in liable}
         # the normal-score shift of latent age effects is rescaled by the age spread of the
         # condition's population (fixed), so narrowing ages shifts values as it should
         self.age_sd = _age_sd(condition)
@@ -102,7 +114,7 @@ class _Latent:
             )
         return values
 
-    def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
+    def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float | np.ndarray]]:
         """Per comorbidity or drug key: (liability per patient, threshold it must exceed)."""
         return {
             name.removeprefix("liability:"): (
@@ -187,6 +199,17 @@ class _Latent:
                 else:  # no clause holds: each is a bound
                     for k, op, x in clauses:
                         observation(k, *_negated(op, x, by_key[k]))
+            elif f.kind == "medication" and f.key in self.group_of:
+                # a drug of an exclusive group: asked for, everyone takes one of the group
+                # (this one, chosen afterwards); asked against, it is left out of the choice
+                if f.present:
+                    group = self.group_of[f.key]
+                    narrow(self.index[f"liability:{group.key}"], self.thresholds[group.key], None)
+                    chosen = medications[f.key]
+                    if chosen.contraindication:  # never given where contraindicated
+                        clause = _disjunction(chosen.contraindication, self.condition)
+                        for k, op, x in clause or ():
+                            observation(k, *_negated(op, x, by_key[k]))
             else:
                 i = self.index[f"liability:{f.key}"]
                 t = self.thresholds[f.key]
@@ -254,26 +277,66 @@ def _nearest_covariance(matrix: np.ndarray) -> np.ndarray:
     return eigvec @ np.diag(np.clip(eigval, 1e-9, None)) @ eigvec.T
 
 
-def _liability_threshold(item: Comorbidity | Medication, condition: Condition) -> float:
+class _Group:
+    """Drugs of which a patient takes at most one; drawn as one liability at the sum of the
+    members' shares (drivers: their share-weighted mean). Also the treatment's liability."""
+
+    def __init__(
+        self, key: str, members: tuple[Medication, ...], drivers: dict[str, float], share: float
+    ) -> None:
+        self.key, self.members, self.drivers, self.share = key, members, drivers, share
+
+    @classmethod
+    def of(cls, members: tuple[Medication, ...], condition: Condition) -> _Group:
+        shares = [member_share(m, condition) for m in members]
+        total = float(sum(shares)) or 1.0
+        drivers: dict[str, float] = {}
+        for m, s in zip(members, shares, strict=True):
+            for k, w in m.drivers.items():
+                drivers[k] = drivers.get(k, 0.0) + w * s / total
+        return cls(group_key(members), members, drivers, sum(shares))
+
+
+def member_share(med: Medication, condition: Condition) -> float:
+    """A drug's share among the patients who may take it: the treated (a therapy of the
+    condition) or those with the comorbidity it requires; the fallback therapy drawn less
+    often, since treated patients left without therapy get it too."""
+    share = med.share
+    if med.requires:
+        required = next((c for c in condition.comorbidities if c.key == med.requires), None)
+        if required is not None and required.prevalence > 0:
+            share = min(1.0, share / required.prevalence)
+    if med.treats and condition.treatment and condition.treatment.share > 0:
+        share = min(1.0, share / condition.treatment.share)
+        first = _fallback_therapy(condition)
+        if first is not None and med.key == first.key:
+            # others taken as independent: what share of the treated draws no other therapy
+            none_other = np.prod(
+                [
+                    1 - min(1.0, m.share / condition.treatment.share)
+                    for m in condition.medications
+                    if m.treats and m.key != med.key
+                ]
+            )
+            share = float(np.clip((share - none_other) / (1 - none_other), 0, 1))
+    return share
+
+
+def _liability_threshold(
+    item: Comorbidity | Medication | _Group, condition: Condition, age: np.ndarray
+) -> float | np.ndarray:
+    """The cut of an item's liability (per patient where a drug's share depends on age)."""
     if isinstance(item, Comorbidity):
-        share = item.prevalence
-    else:  # a medication: of those treated when it treats the condition
-        share = item.share
-        if item.treats and condition.treatment and condition.treatment.share > 0:
-            share = min(1.0, share / condition.treatment.share)
-            first = _fallback_therapy(condition)
-            if first is not None and item.key == first.key:
-                # it is also given to treated patients who drew no other therapy: draw it
-                # less often so that its share ends on target (others taken as independent)
-                none_other = np.prod(
-                    [
-                        1 - min(1.0, m.share / condition.treatment.share)
-                        for m in condition.medications
-                        if m.treats and m.key != item.key
-                    ]
-                )
-                share = float(np.clip((share - none_other) / (1 - none_other), 0, 1))
-    return float(ndtri(1 - np.clip(share, 1e-9, 1 - 1e-9)))
+        share: float | np.ndarray = item.prevalence
+    elif isinstance(item, _Group):
+        share = min(item.share, 1.0)
+    else:
+        share = member_share(item, condition)
+        if item.ages is not None:
+            outside = item.ages.share_outside * share / max(item.share, 1e-12)
+            inside = (age >= item.ages.min) & (age <= item.ages.max)
+            share = np.where(inside, share, min(outside, 1.0))
+    return ndtri(1 - np.clip(share, 1e-9, 1 - 1e-9))
 
 
 def _fallback_therapy(condition: Condition) -> Medication | None:

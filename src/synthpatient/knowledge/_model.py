@@ -86,6 +86,7 @@ class Comorbidity(_Frozen):
     key: str
     name: str
     snomed: str
+    icd10: str | None = None  # billable ICD-10-CM code, when one fits
     synonyms: tuple[str, ...] = ()
     prevalence: float = Field(ge=0, le=1)
     tolerance: float | None = None
@@ -102,8 +103,29 @@ class TreatmentEffect(_Frozen):
     factor_max: float = Field(gt=0)
 
 
+class AgeBand(_Frozen):
+    """The ages a drug's sourced share was measured in (e.g. statins, adults 40-75); outside
+    them the drug is given at ``share_outside``, which names its own sources."""
+
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+    share_outside: float = Field(ge=0, le=1)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> AgeBand:
+        if self.min > self.max:
+            raise ValueError(f"age band {self.min}-{self.max}: min is above max")
+        return self
+
+
 class Medication(_Frozen):
-    """A drug patients of the cohort may take; ``treats`` marks therapy of the condition itself."""
+    """A drug patients of the cohort may take; ``treats`` marks therapy of the condition itself.
+
+    ``drug_class`` names a class of ``drug_classes.yaml``: two drugs of one class, or of two
+    classes listed there as conflicting, are never given together. ``share`` is of the whole
+    cohort; with ``requires`` it is reached among the patients with that comorbidity only.
+    """
 
     key: str
     name: str
@@ -111,10 +133,42 @@ class Medication(_Frozen):
     synonyms: tuple[str, ...] = ()
     share: float = Field(ge=0, le=1)
     treats: bool = False
+    drug_class: str | None = None
+    ages: AgeBand | None = None  # the share holds in these ages (statins: 40-75)
     requires: str | None = None  # a comorbidity key (e.g. an ACE inhibitor needs hypertension)
     contraindication: str | None = None  # e.g. "egfr < 30": never prescribed where it holds
     drivers: dict[str, float] = Field(default_factory=dict)
     effect: TreatmentEffect | None = None
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class DrugConflict(_Frozen):
+    """Two drug classes never given together: contraindicated, or a duplicate of one action."""
+
+    a: str
+    b: str
+    kind: Literal["contraindicated", "duplicate"]
+    why: str
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class ComorbidityRegimen(_Frozen):
+    """The drugs a comorbidity brought into a condition (from ``drug_classes.yaml``) and the
+    share of the patients with it that must take at least one of them."""
+
+    comorbidity: str
+    medications: tuple[str, ...]
+    any_share: float = Field(ge=0, le=1)
+    sources: tuple[str, ...] = Field(min_length=1)
+
+
+class StatusMeans(_Frozen):
+    """An observation's mean in treated and in untreated patients, as a source gives them."""
+
+    observation: str
+    treated_mean: float
+    untreated_mean: float
+    tolerance: float = Field(gt=0)
     sources: tuple[str, ...] = Field(min_length=1)
 
 
@@ -124,6 +178,9 @@ class Treatment(_Frozen):
     share: float = Field(ge=0, le=1)
     # untreated patients must meet this (the diagnosis rests on their values), others are treated
     untreated_requires: str | None = None
+    # who is treated follows these observations' scores (e.g. higher HbA1c), as cited
+    drivers: dict[str, float] = Field(default_factory=dict)
+    by_status: StatusMeans | None = None
     sources: tuple[str, ...] = Field(min_length=1)
 
 
@@ -312,6 +369,10 @@ class Condition(_Frozen):
     medications: tuple[Medication, ...] = ()
     correlations: tuple[Correlation, ...] = ()
     treatment: Treatment | None = None
+    # the drug-class conflicts of drug_classes.yaml among this condition's medications (filled
+    # in at load time; two medications of one class are a duplicate without being listed)
+    conflicts: tuple[DrugConflict, ...] = ()
+    regimens: tuple[ComorbidityRegimen, ...] = ()  # also filled in at load time
     timeline: TimelineSpec | None = None  # from <key>_timeline.yaml, when there is one
 
     @field_validator("snomed")
@@ -341,12 +402,16 @@ class Condition(_Frozen):
                 f"correlations name unknown or derived observations: {', '.join(unknown)}"
             )
         driven: list[Comorbidity | Medication] = [*self.comorbidities, *self.medications]
-        for item in driven:
-            bad = sorted(set(item.drivers) - drawn)
+        treatment = [("treatment", self.treatment.drivers)] if self.treatment else []
+        for key, drivers in [*((i.key, i.drivers) for i in driven), *treatment]:
+            bad = sorted(set(drivers) - drawn)
             if bad:
                 raise ValueError(
-                    f"{item.key}: drivers name unknown or derived observations: {', '.join(bad)}"
+                    f"{key}: drivers name unknown or derived observations: {', '.join(bad)}"
                 )
+        status = self.treatment.by_status if self.treatment else None
+        if status is not None and status.observation not in known:
+            raise ValueError(f"treatment.by_status: unknown observation '{status.observation}'")
         comorbidities = {c.key for c in self.comorbidities}
         for med in self.medications:
             if med.requires and med.requires not in comorbidities:

@@ -19,27 +19,27 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.knowledge._model import Condition
+from synthpatient.knowledge._regimen import conflicting_pairs
+from synthpatient.knowledge._targets import (
+    DEFAULT_SHARE_TOLERANCE,
+    TargetCheck,
+    Unjudged,
+    sourced_targets,
+)
 from synthpatient.knowledge.sampler import Cohort, ckd_epi_2021_egfr
-from synthpatient.rules import Rule, RuleSet
+from synthpatient.rules import Rule, RuleSet, load_rule_pack
 
-#: Tolerance for prevalences and drug shares that the knowledge base gives none for.
-DEFAULT_SHARE_TOLERANCE = 0.05
+__all__ = [
+    "DEFAULT_SHARE_TOLERANCE",
+    "RealismReport",
+    "TargetCheck",
+    "Unjudged",
+    "check_cohort",
+    "cohort_rules",
+]
 
-
-@dataclass(frozen=True)
-class TargetCheck:
-    what: str
-    target: float
-    measured: float
-    tolerance: float
-    kind: str  # "at least" for correlations, "within" otherwise
-    sources: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        if self.kind == "at least":
-            return self.measured >= self.target
-        return abs(self.measured - self.target) <= self.tolerance + 1e-12
+#: The rule pack of physiological relations every cohort is checked against.
+PHYSIOLOGY_PACK = "cohort_physiology"
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class RealismReport:
     # with a history: where the snapshot targets were measured, and the history's own checks
     measured_at: str = "each patient's values"
     history: list[dict[str, Any]] = field(default_factory=list)
+    # targets a narrowed cohort cannot be judged by (no source gives the narrower figure)
+    unjudged: list[Unjudged] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,14 +75,27 @@ class RealismReport:
             "skipped_targets": self.skipped_targets,
             "measured_at": self.measured_at,
             "history": self.history,
+            "unjudged": [asdict(u) for u in self.unjudged],
+            "summary": self.summary(),
         }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
+    def summary(self) -> str:
+        """One line: targets met of those judged, those not judged, rules that hold."""
+        met = sum(t.ok for t in self.targets)
+        held = sum(not r["violations"] for r in self.rules)
+        line = f"{met}/{len(self.targets)} sourced targets met"
+        if self.unjudged:
+            line += f", {len(self.unjudged)} not judged (no source for this narrower cohort)"
+        return f"{line}; {held}/{len(self.rules)} clinical rules hold"
+
     def to_markdown(self) -> str:
         lines = [
             f"# Realism of {self.n:,} {self.condition} patients",
+            "",
+            self.summary() + ".",
             "",
             "| check | target | measured | tolerance | ok | sources |",
             "|---|---|---|---|---|---|",
@@ -91,9 +106,31 @@ class RealismReport:
                 f"| {t.what} | {t.target:.3f} | {t.measured:.3f} | {tol} | "
                 f"{'yes' if t.ok else 'NO'} | {', '.join(t.sources)} |"
             )
-        broken = [r for r in self.rules if r["violations"]]
-        lines += ["", f"Clinical rules: {len(self.rules)} checked, {len(broken)} broken."]
-        lines += [f"- {r['rule']}: {r['violations']} of {r['applicable']} rows" for r in broken]
+        if self.unjudged:
+            lines += [
+                "",
+                "## Not judged",
+                "",
+                f"{len(self.unjudged)} targets describe the whole population and cannot judge "
+                f"this narrower cohort ({self.unjudged[0].why}); measured for information:",
+                "",
+            ]
+            lines += [
+                f"- {u.what}: {u.measured:.3f} (whole population {u.target:.3f})"
+                for u in self.unjudged
+            ]
+        held = sum(not r["violations"] for r in self.rules)
+        lines += [
+            "",
+            f"## Clinical rules: {held}/{len(self.rules)} hold",
+            "",
+            "| rule | what it checks | rows checked | violations |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['rule']} | {r['description']} | {r['applicable']:,} | {r['violations']:,} |"
+            for r in self.rules
+        ]
         if self.skipped_targets:
             lines += ["", "Not checked (not in the cohort): " + ", ".join(self.skipped_targets)]
         lines += ["", f"Targets and rules above measured on {self.measured_at}."]
@@ -124,18 +161,9 @@ def check_cohort(cohort: Cohort) -> RealismReport:
             ],
         )
     condition, wide = cohort.condition, cohort.wide
-    checks, skipped = _observation_targets(condition, wide)
-    checks += _share_targets(cohort)
-    spec = cohort.spec
-    if spec.filters or spec.sex is not None or (spec.age_min, spec.age_max) != (18, 90):
-        # targets describe the whole population; a narrowed cohort (older, on insulin, ...)
-        # is expected to differ, so its marginals are reported but not judged
-        checks = [
-            TargetCheck(t.what, t.target, t.measured, float("inf"), t.kind, t.sources)
-            if t.kind == "within"
-            else t
-            for t in checks
-        ]
+    # a narrowed cohort is judged only by targets conditioned on its narrowing (where the
+    # sources allow); the others are listed as not judged, never silently passed
+    checks, skipped, unjudged = sourced_targets(cohort)
     results = [
         {
             "rule": r.rule_id,
@@ -146,112 +174,7 @@ def check_cohort(cohort: Cohort) -> RealismReport:
         for r in cohort_rules(condition, wide).check(wide)
     ]
     results += _identities(wide)
-    return RealismReport(condition.key, len(wide), checks, results, skipped)
-
-
-def _observation_targets(
-    condition: Condition, wide: pd.DataFrame
-) -> tuple[list[TargetCheck], list[str]]:
-    """Each observation's sourced targets (bands, mean, shares below/above a threshold,
-    correlations) measured on ``wide``; and the targets it could not measure, named."""
-    checks: list[TargetCheck] = []
-    skipped: list[str] = []
-    for obs in condition.observations:
-        t = obs.targets
-        if not t:
-            continue
-        if obs.key not in wide:
-            skipped.append(obs.key)
-            continue
-        x, src = wide[obs.key].to_numpy(dtype=float), obs.sources
-        for band, share in t.get("bands", {}).items():
-            checks.append(_within(f"{obs.key} {band}", share, _band_share(x, band), t, src))
-        if "mean" in t:
-            measured = float(x.mean())
-            checks.append(
-                _within(f"{obs.key} mean", t["mean"], measured, t, src, key="tolerance_mean")
-            )
-        for threshold, share in t.get("share_below", {}).items():
-            measured = float((x < float(threshold)).mean())
-            checks.append(_within(f"{obs.key} < {threshold}", share, measured, t, src))
-        for threshold, share in t.get("share_above", {}).items():
-            measured = float((x >= float(threshold)).mean())
-            checks.append(_within(f"{obs.key} >= {threshold}", share, measured, t, src))
-        for other, r in t.get("correlation_with", {}).items():
-            other_values = wide[other].to_numpy(dtype=float) if other in wide else None
-            if other_values is None or x.std() == 0 or other_values.std() == 0:
-                skipped.append(f"r({obs.key}, {other})")  # absent or constant (narrowed)
-            else:
-                measured = float(np.corrcoef(x, other_values)[0, 1])
-                checks.append(
-                    TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0, "at least", obs.sources)
-                )
-    return checks, skipped
-
-
-def _within(
-    what: str,
-    target: float,
-    measured: float,
-    targets: dict[str, Any],
-    sources: tuple[str, ...],
-    key: str = "tolerance",
-) -> TargetCheck:
-    """A target met when ``measured`` is within the observation's tolerance ``key``."""
-    return TargetCheck(what, target, measured, targets[key], "within", sources)
-
-
-def _share_targets(cohort: Cohort) -> list[TargetCheck]:
-    """Comorbidity prevalences, the treated share and drug shares, except those a filter of
-    the request fixed (e.g. "with hypertension")."""
-    condition, wide = cohort.condition, cohort.wide
-    filtered = {(f.kind, f.key) for f in cohort.spec.filters}
-    checks = [
-        TargetCheck(
-            f"{c.key} prevalence",
-            c.prevalence,
-            float(wide[c.key].mean()),
-            c.tolerance or DEFAULT_SHARE_TOLERANCE,
-            "within",
-            c.sources,
-        )
-        for c in condition.comorbidities
-        if ("comorbidity", c.key) not in filtered
-    ]
-    if condition.treatment is not None:
-        checks.append(
-            TargetCheck(
-                "treated share",
-                condition.treatment.share,
-                float(wide["treated"].mean()),
-                DEFAULT_SHARE_TOLERANCE,
-                "within",
-                condition.treatment.sources,
-            )
-        )
-    checks += [
-        TargetCheck(
-            f"{m.key} share",
-            m.share,
-            float(wide[f"on_{m.key}"].mean()),
-            DEFAULT_SHARE_TOLERANCE,
-            "within",
-            m.sources,
-        )
-        for m in condition.medications
-        if ("medication", m.key) not in filtered
-    ]
-    return checks
-
-
-def _band_share(x: np.ndarray, band: str) -> float:
-    """Share in an HbA1c-style band: '<7', '7-7.9', '8-9' (closed), '>9'."""
-    if band.startswith("<"):
-        return float((x < float(band[1:])).mean())
-    if band.startswith(">"):
-        return float((x > float(band[1:])).mean())
-    low, high = (float(v) for v in band.split("-"))
-    return float(((x >= low) & (x <= high)).mean())
+    return RealismReport(condition.key, len(wide), checks, results, skipped, unjudged=unjudged)
 
 
 def _rule(**fields: Any) -> Rule:
@@ -266,7 +189,9 @@ def cohort_rules(condition: Condition, wide: pd.DataFrame | None = None) -> Rule
         *_age_and_date_rules(),
         *_value_rules(condition),
         *_treatment_rules(condition),
+        *_regimen_rules(condition),
         *_identity_rules(condition),
+        *load_rule_pack(PHYSIOLOGY_PACK).rules,
     ]
     ruleset = RuleSet(
         rules,
@@ -366,6 +291,19 @@ def _treatment_rules(condition: Condition) -> list[Rule]:
                 )
             )
     return rules
+
+
+def _regimen_rules(condition: Condition) -> list[Rule]:
+    """No two drugs of one class, nor of two classes the knowledge base lists as never given
+    together (an ACE inhibitor with sacubitril/valsartan or with an ARB)."""
+    return [
+        _rule(
+            id=f"no-{p.a.key}-with-{p.b.key}",
+            description=f"{p.a.name} and {p.b.name} are never taken together ({p.kind}: {p.why})",
+            implies={"if": f"on_{p.a.key} == True", "then": f"on_{p.b.key} == False"},
+        )
+        for p in conflicting_pairs(condition)
+    ]
 
 
 def _identity_rules(condition: Condition) -> list[Rule]:
