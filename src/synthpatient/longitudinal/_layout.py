@@ -140,7 +140,7 @@ def infer_layout(
     else:
         reasons[time] = time_reason
     given = None if static is None else [str(c) for c in static]
-    unknown = sorted(set(given or ()) - set(others) | ({time} & set(given or ())) - {None})
+    unknown = sorted(set(given or ()) - (set(others) - {time or ""}))
     if unknown:
         raise DataError(
             f"Static column(s) {', '.join(map(str, unknown))} are not columns of the table "

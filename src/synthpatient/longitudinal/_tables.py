@@ -244,10 +244,11 @@ def _relation(text: str, path: Path) -> dict[str, Any]:
     events = data.get("events")
     if not isinstance(events, dict) or not events:
         raise DataError(f"{where} needs 'events' naming at least one event table; {example}.")
-    for name, entry in events.items():
+    for name in list(events):
         check_table_name(name)
-        if isinstance(entry, str):
-            events[name] = entry = {"file": entry}
+        if isinstance(events[name], str):
+            events[name] = {"file": events[name]}
+        entry = events[name]
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             raise DataError(f"{where}: event table '{name}' needs a 'file'; {example}.")
         unknown = sorted(set(entry) - {"file", "time"})

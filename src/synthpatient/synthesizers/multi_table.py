@@ -37,7 +37,13 @@ from synthpatient.errors import (
     NotFittedError,
     SynthPatientWarning,
 )
-from synthpatient.longitudinal import MAX_EVENTS_PER_PATIENT, PatientTables, check_table_name
+from synthpatient.longitudinal import (
+    MAX_EVENTS_PER_PATIENT,
+    Layout,
+    PatientTable,
+    PatientTables,
+    check_table_name,
+)
 from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
 from synthpatient.synthesizers.sequential import SequentialSynthesizer, _days, _derived_names
@@ -130,9 +136,14 @@ class MultiTableSynthesizer:
                 except (DataError, ConditionError) as exc:
                     raise DataError(f"Event table '{name}': {exc}") from exc
             self.models_[name] = model
+            layout = table.layout
             self.tables_[name] = {
-                "time": table.layout.time,
+                "time": layout.time,
+                "time_kind": layout.time_kind,
                 "columns": [str(c) for c in table.events.columns],
+                "static": list(layout.static),
+                "varying": list(layout.varying),
+                "identifiers": list(layout.identifiers),
             }
         frame, specs = self._patients_frame(tables, patients_schema)
         self.patients_model_ = GaussianCopulaSynthesizer(
@@ -176,7 +187,7 @@ class MultiTableSynthesizer:
         if firsts:
             start = np.nanmin(np.column_stack(list(firsts.values())), axis=1)
             timed = next(n for n in tables.names if n in firsts)
-            time_spec = self.models_[timed].schema_[tables.layout(timed).time]
+            time_spec = self.models_[timed].schema_[str(tables.layout(timed).time)]
             frame[names["start"]] = self._from_days(start, time_spec)
             specs.append(
                 time_spec.model_copy(
@@ -269,12 +280,28 @@ class MultiTableSynthesizer:
         rng = as_generator(seed)
         drawn = self.patients_model_.sample(n_patients, conditions=conditions, seed=rng)
         events = {name: self._events(name, drawn, rng) for name in self.models_}
-        patients = drawn[self.patient_columns_]
-        times = {name: info["time"] for name, info in self.tables_.items()}
-        with warnings.catch_warnings():
-            # an empty sample has no events to read times from
-            warnings.simplefilter("ignore", SynthPatientWarning)
-            return PatientTables.from_frames(patients, events, key=self.key_, times=times)
+        patients = drawn[self.patient_columns_].sort_values(self.key_, kind="stable")
+        patients = patients.reset_index(drop=True)
+        tables = {name: self._table(name, patients, frame) for name, frame in events.items()}
+        return PatientTables(key=self.key_, patients=patients, tables=tables)
+
+    def _table(self, name: str, patients: pd.DataFrame, events: pd.DataFrame) -> PatientTable:
+        """One table of the sample, laid out as the training table was (nothing inferred:
+        the sample is ours, and may be empty)."""
+        info = self.tables_[name]
+        order = [self.key_, *([info["time"]] if info["time"] else [])]
+        events = events.sort_values(order, kind="stable").reset_index(drop=True)
+        layout = Layout(
+            key=self.key_,
+            time=info["time"],
+            time_kind=info["time_kind"],
+            static=tuple(info["static"]),
+            varying=tuple(info["varying"]),
+            reasons={},
+            columns=(),
+            identifiers=tuple(info["identifiers"]),
+        )
+        return PatientTable(layout=layout, patients=patients, events=events)
 
     def _events(self, name: str, drawn: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """One table's events for the drawn patients (those drawn with at least one)."""
@@ -341,6 +368,8 @@ class MultiTableSynthesizer:
         try:
             manifest = json.loads(text)
             return cls._restored(path, manifest)
+        except ModelFileError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError, DataError) as exc:
             raise ModelFileError(
                 f"The model folder {path} is damaged: its model.json does not describe a "
