@@ -104,7 +104,10 @@ def create_app(settings: Settings | None = None) -> Any:
         return error(422, _validation_message(exc.errors()))
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Any:
+        path = request.url.path
+        if exc.status_code == 404 and not path.startswith(("/api/", "/static/", "/openapi")):
+            return HTMLResponse(pages.not_found_page(), 404)  # a person typed or followed it
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
         return JSONResponse(
             {"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)

@@ -144,6 +144,16 @@ def _without_paths(session: Session, text: str) -> str:
     )
 
 
+def _outputs_in_words(text: str) -> str:
+    """'outputs: csv, fhir-ndjson' -> 'files: CSV table, FHIR R4 (NDJSON)'."""
+
+    def words(match: re.Match[str]) -> str:
+        keys = [k.strip() for k in match.group(1).split(",")]
+        return "files: " + ", ".join(FORMATS.get(k, k) for k in keys)
+
+    return re.sub(r"outputs: ([a-z0-9_,\s-]+?)(?=;|\.|$)", words, text)
+
+
 def _reply_dict(session: Session, reply: Any) -> dict[str, Any]:
     request = None
     if reply.request is not None:
@@ -152,12 +162,12 @@ def _reply_dict(session: Session, reply: Any) -> dict[str, Any]:
             k: json_value(v) if not isinstance(v, list | dict) else v
             for k, v in reply.request.model_dump(mode="json").items()
         }
-        request["description"] = reply.request.describe(chat.kb)
+        request["description"] = _outputs_in_words(reply.request.describe(chat.kb))
         request["words"] = request_words(reply.request, chat.kb)
     return {
         "role": "assistant",
         "kind": reply.kind,
-        "text": _without_paths(session, reply.text),
+        "text": _outputs_in_words(_without_paths(session, reply.text)),
         "request": request,
         "result_id": None,
     }

@@ -44,6 +44,59 @@ def _nav(current: str) -> str:
     )
 
 
+#: what a request may contain, for the home page (the parser reads each of these)
+REQUEST_PARTS = (
+    ("How many", "500 patients, two thousand"),
+    ("Ages", "adults over 65, aged 40 to 60"),
+    ("Sex", "only women, men"),
+    ("Observations", "with eGFR and HbA1c, 20 observations"),
+    ("Population", "based on the US population"),
+    ("History", "5 years of follow-up (visits, lab values over time, treatment)"),
+    ("Same rows again", "seed 42"),
+)
+
+
+@cache
+def conditions_html() -> str:
+    """The conditions the knowledge base can make, each with an example request (a button
+    that puts it in the box), and what a request may contain."""
+    from synthpatient.knowledge import load_knowledge_base
+
+    kb = load_knowledge_base()
+    rows = []
+    for condition in kb.conditions.values():
+        short = min((s for s in condition.synonyms if len(s) <= 24), key=len, default=None)
+        example = f"300 {short or condition.name.lower()} patients"
+        history = "yes" if condition.timeline is not None else "no"
+        rows.append(
+            f"<tr><th scope=row>{escape(condition.name)}</th>"
+            f"<td>{len(condition.observations)}</td><td>{history}</td>"
+            f'<td><button type="button" class="secondary example">{escape(example)}</button>'
+            "</td></tr>"
+        )
+    parts = "".join(
+        f"<li><strong>{escape(what)}</strong>: {escape(how)}</li>" for what, how in REQUEST_PARTS
+    )
+    return (
+        '<div class="table-wrap" role="region" aria-labelledby="what-title" tabindex="0">'
+        "<table><caption>Conditions (from the cited knowledge base)</caption><thead><tr>"
+        '<th scope="col">Condition</th><th scope="col">Observation types</th>'
+        '<th scope="col">Histories over years</th><th scope="col">Example (puts it in the box)'
+        f"</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f'<p>A request may contain:</p><ul class="parts">{parts}</ul>'
+    )
+
+
+def not_found_page() -> str:
+    """An unknown address, answered as a page with the way back (API paths keep JSON)."""
+    return _plain_page(
+        "page not found",
+        '<h2>Page not found</h2><p>There is no page at this address.</p><ul><li><a href="/">'
+        'Ask for a cohort</a></li><li><a href="/data">Use your table</a></li><li><a href='
+        '"/results">Results</a></li></ul>',
+    )
+
+
 def render(name: str, settings: Settings) -> HTMLResponse:
     """A page: its own main content inside the shared shell (head, menu, footer)."""
     title, _, script, _ = PAGES[name]
@@ -62,6 +115,8 @@ def render(name: str, settings: Settings) -> HTMLResponse:
         .replace("{{MAX_ROWS_TEXT}}", f"{settings.max_rows:,}")
         .replace("{{IDLE_MINUTES}}", f"{settings.idle_timeout_s / 60:g}")
     )
+    if "{{CONDITIONS}}" in text:
+        text = text.replace("{{CONDITIONS}}", conditions_html())
     return HTMLResponse(text)
 
 
