@@ -304,8 +304,8 @@ def build_cli_ask(rng: np.random.Generator, ws: Workspace) -> Plan:
     out = out.replace("model", "cohort")
     expected = expected.replace("model", "cohort") if expected else None
     argv = ["ask", text, "-o", out, *flags]
-    if dry:
-        argv.append("--dry-run")
+    # not a terminal: generating needs --yes (without it `ask` stops with a one-line error)
+    argv.append("--dry-run" if dry else "--yes")
     if rng.random() < 0.3:
         argv += ["--seed", hostile_seed(rng) or "7"]
     if rng.random() < 0.04:

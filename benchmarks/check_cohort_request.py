@@ -71,7 +71,7 @@ def main() -> None:
     work = args.out or Path(tempfile.mkdtemp(prefix="synthpatient-ask-"))
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    print(ask(REQUEST, work, "--seed", str(args.seed)))
+    print(ask(REQUEST, work, "--seed", str(args.seed), "--yes"))
     print(f"ask took {time.perf_counter() - start:.1f} s")
     folder = work / "cohort"
     wide = pd.read_csv(folder / "patients.csv")

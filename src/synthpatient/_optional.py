@@ -26,7 +26,10 @@ def import_optional(module: str, *, extra: str, purpose: str = "") -> ModuleType
         return importlib.import_module(module)
     except ImportError as exc:
         what = f" for {purpose}" if purpose else ""
+        from synthpatient._install import install_command
+
+        # the pip command matches how synthpatient was installed (an editable checkout or not)
         raise MissingExtraError(
             f"The optional dependency '{module}' is needed{what} but is not installed. "
-            f"Install it with: pip install 'synthpatient[{extra}]'"
+            f"Install it with: {install_command(extra)}"
         ) from exc

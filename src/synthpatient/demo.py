@@ -34,9 +34,8 @@ def run_demo(
     from synthpatient.rules import load_rule_pack
 
     out_dir = check_output_path(Path(out_dir), overwrite=overwrite, kind="folder")
-    real = datasets.load(DATASET)
-    training = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed).sort_index()
-    holdout = real.drop(training.index)
+    # the split `synthpatient datasets split` writes, so the README can repeat the demo
+    training, holdout = datasets.split(DATASET, holdout_share=HOLDOUT_SHARE, seed=seed)
     model = GaussianCopulaSynthesizer(seed=seed).fit(training)
     synthetic = model.sample(n_rows, seed=seed)
     summary = quality_summary(training, synthetic, model.schema_)

@@ -30,6 +30,7 @@ def test_ask_generates_then_answers_sources(tmp_path):
         "ask",
         "generate 300 Type 2 diabetes patients EHR data with 20 important "
         "diabetes observations based on the US population, seed 12",
+        "--yes",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -51,7 +52,7 @@ def test_ask_generates_then_answers_sources(tmp_path):
     for source in provenance["sources"]:
         assert f"[{source['id']}]" in answer.stdout
 
-    again = run("ask", "generate 10 diabetic patients", cwd=tmp_path)
+    again = run("ask", "generate 10 diabetic patients", "--yes", cwd=tmp_path)
     assert again.returncode == 2 and "--overwrite" in again.stdout + again.stderr
     assert len(pd.read_csv(folder / "patients.csv")) == 300  # nothing lost
 

@@ -9,6 +9,7 @@ import typer
 
 from synthpatient.cli._errors import BAD_INPUT, err, handled
 from synthpatient.cli.app import app, out
+from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from synthpatient.knowledge.conversation import Conversation, Reply
@@ -26,14 +27,21 @@ LlmUrl = Annotated[
     str | None,
     typer.Option(
         "--llm-base-url",
+        metavar="URL",
         help="Parse requests with an OpenAI-compatible LLM at this URL (e.g. "
         "http://localhost:11434/v1 for Ollama). Off by default: the offline parser is used.",
     ),
 ]
-LlmModel = Annotated[str | None, typer.Option("--llm-model", help="The LLM's model name.")]
+LlmModel = Annotated[
+    str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
+]
 LlmKeyEnv = Annotated[
     str,
-    typer.Option("--llm-key-env", help="Environment variable holding the API key (never printed)."),
+    typer.Option(
+        "--llm-key-env",
+        metavar="NAME",
+        help="Environment variable holding the API key (never printed).",
+    ),
 ]
 
 
@@ -71,9 +79,10 @@ def ask(
     text: Annotated[
         str,
         typer.Argument(
+            metavar="REQUEST",
             help="A request ('generate 2000 type 2 diabetes "
             "patients with 20 observations') or a question "
-            "('which sources did you use?')."
+            "('which sources did you use?').",
         ),
     ],
     out_dir: OutDir = Path("cohort"),
@@ -87,28 +96,52 @@ def ask(
             "--seed", help="Seed of the cohort (default: random, recorded in the provenance)."
         ),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Generate without asking for confirmation (needed when the input is not a "
+            "terminal, as in scripts).",
+        ),
+    ] = False,
     llm_base_url: LlmUrl = None,
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
 ) -> None:
-    """One request or question, answered from the cited knowledge base. The parsed request is
-    printed before the cohort is generated; questions are answered with citations."""
+    """Make a cohort from a plain-English request, or answer a question about the sources.
+
+    What was understood is printed first, and the cohort is generated once you confirm (or
+    at once with --yes). Questions are answered from the cited knowledge base."""
     with handled():
         chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
         reply = chat.send(text)
-        if (
-            reply.kind == "confirm"
-            and seed is not None
-            and reply.request is not None
-            and reply.request.seed is None
-        ):
-            chat.pending = reply.request.model_copy(update={"seed": seed})
-            reply.text = f"I understood: {chat.pending.describe(chat.kb)}. Generate it?"
+        if reply.kind == "confirm":
+            if seed is not None and reply.request is not None and reply.request.seed is None:
+                chat.pending = reply.request.model_copy(update={"seed": seed})
+                reply.text = f"I understood: {chat.pending.describe(chat.kb)}."
+            # the question is asked below (or skipped with --yes), not inside the answer
+            reply.text = reply.text.removesuffix("Generate it?").rstrip()
         _show_or_fail(reply)
-        if reply.kind == "confirm" and not dry_run:
+        if reply.kind == "confirm" and not dry_run and (yes or _confirmed()):
             with err.status("Generating..."):
                 reply = chat.confirm()
             _show_or_fail(reply)
+
+
+def _confirmed() -> bool:
+    """Ask at the terminal; without one there is nobody to ask: say how to go on."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise InvalidParameterError(
+            "Not generated: confirmation is needed and the input is not a terminal. Add "
+            "--yes to generate without asking (or --dry-run to only show the request)."
+        )
+    if typer.confirm("Generate it?", default=True):
+        return True
+    out.print("Not generated.")
+    return False
 
 
 def _show_or_fail(reply: Reply) -> None:
@@ -132,9 +165,10 @@ def chat(
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
 ) -> None:
-    """A terminal conversation that keeps context: ask for a cohort, confirm it, then 'now make
-    them all over 65', 'add eGFR', 'export as FHIR', 'which sources did you use?'. Type 'quit'
-    to leave."""
+    """A conversation in the terminal that keeps context between requests.
+
+    Ask for a cohort, confirm it, then refine it: 'now make them all over 65', 'add eGFR',
+    'export as FHIR', 'which sources did you use?'. Type 'quit' to leave."""
     with handled():
         conversation = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
         out.print("synthpatient chat: ask for a cohort or a source; 'quit' to leave.")

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 @app.command()
 def evaluate(
     real_path: Annotated[
-        Path, typer.Argument(metavar="REAL", help="The real rows the generator was fitted on.")
+        Path,
+        typer.Argument(
+            metavar="REAL", help="The real table the generator was fitted on (CSV, TSV, Parquet)."
+        ),
     ],
     synthetic_path: Annotated[
-        Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic rows.")
+        Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic table to score.")
     ],
     holdout: Annotated[
         Path | None,
@@ -38,12 +41,15 @@ def evaluate(
         ),
     ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="Column to predict for ML utility.")
+        str | None,
+        typer.Option("--target", metavar="COLUMN", help="Column to predict for ML utility."),
     ] = None,
     rules: Annotated[
         str | None,
         typer.Option(
-            "--rules", help="A rules YAML file, or a shipped pack name such as 'diabetes'."
+            "--rules",
+            metavar="PACK|FILE",
+            help="A rules YAML file, or a shipped pack name such as 'diabetes'.",
         ),
     ] = None,
     report: Annotated[
@@ -54,7 +60,10 @@ def evaluate(
     ] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Repeat the stochastic parts K times.")] = 1,
     sensitive: Annotated[
-        str | None, typer.Option("--sensitive", help="Column for the attribute-inference risk.")
+        str | None,
+        typer.Option(
+            "--sensitive", metavar="COLUMN", help="Column for the attribute-inference risk."
+        ),
     ] = None,
     flags: Annotated[
         Path | None,
@@ -67,6 +76,7 @@ def evaluate(
         str | None,
         typer.Option(
             "--patient-key",
+            metavar="COLUMN",
             help="Column that identifies the patient in a table with several rows per patient "
             "(found by itself when it repeats): adds patient-level metrics and privacy.",
         ),
@@ -74,14 +84,18 @@ def evaluate(
     time_column: Annotated[
         str | None,
         typer.Option(
-            "--time-column", help="Column that orders a patient's rows (a date or a day count)."
+            "--time-column",
+            metavar="COLUMN",
+            help="Column that orders a patient's rows (a date or a day count).",
         ),
     ] = None,
     schema: SchemaOpt = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Compare SYNTHETIC with REAL: fidelity, utility, privacy, clinical rules, representation
-    (and, for tables with several rows per patient, patient timelines)."""
+    """Score a SYNTHETIC table against the REAL one it was learned from.
+
+    Fidelity, utility, privacy, clinical rules and representation (and, for tables with
+    several rows per patient, patient timelines), each with a verdict."""
     with handled():
         from synthpatient._io import read_table, write_text_atomic
         from synthpatient.evaluation.evaluate import evaluate as run_evaluation
@@ -228,17 +242,19 @@ def benchmark(
         str | None,
         typer.Option(
             "--synthesizers",
+            metavar="KEYS",
             help="Comma-separated keys (default: every registered one whose extra is installed).",
         ),
     ] = None,
     datasets_opt: Annotated[
-        str, typer.Option("--datasets", help="Comma-separated bundled datasets.")
+        str, typer.Option("--datasets", metavar="KEYS", help="Comma-separated bundled datasets.")
     ] = "diabetes",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per synthesizer and dataset.")] = 3,
     epsilons: Annotated[
         str,
         typer.Option(
             "--epsilons",
+            metavar="LIST",
             help="Also run the differentially private synthesizers at these epsilons, e.g. 1,3,10.",
         ),
     ] = "",
@@ -273,22 +289,33 @@ def benchmark(
         str | None,
         typer.Option(
             "--llm-base-url",
+            metavar="URL",
             help="An OpenAI-compatible server (with --llm-model): also run the "
             "prompted LLM, with its cost per 1,000 rows.",
         ),
     ] = None,
     llm_model: Annotated[
-        str | None, typer.Option("--llm-model", help="The LLM's model name.")
+        str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
     ] = None,
-    llm_api_key_env: Annotated[
+    llm_key_env: Annotated[
         str,
         typer.Option(
-            "--llm-api-key-env", help="Environment variable holding the LLM's key (never printed)."
+            "--llm-key-env",
+            metavar="NAME",
+            help="Environment variable holding the LLM's key (never printed).",
         ),
     ] = "SYNTHPATIENT_LLM_API_KEY",
+    old_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-api-key-env",
+            hidden=True,
+            help="Deprecated spelling of --llm-key-env (the name ask, chat and sample use).",
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Every generator on the same data: quality, utility, privacy, rules, speed and memory."""
+    """Run every generator on the same data: quality, utility, privacy, rules, speed, memory."""
     with handled():
         from synthpatient import benchmark as bench
         from synthpatient import datasets
@@ -313,7 +340,13 @@ def benchmark(
                 "folder (no config.json). Give the folder of a local "
                 "Hugging Face causal language model."
             )
-        llm = _llm_settings(llm_base_url, llm_model, llm_api_key_env)
+        if old_key_env is not None:
+            err.print(
+                "--llm-api-key-env is deprecated and will be removed: write --llm-key-env.",
+                markup=False,
+            )
+            llm_key_env = old_key_env
+        llm = _llm_settings(llm_base_url, llm_model, llm_key_env)
         candidates, skipped = bench.default_candidates(
             keys,
             epsilons=eps,

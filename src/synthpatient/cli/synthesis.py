@@ -33,9 +33,11 @@ from synthpatient.cli.app import (
     Params,
     PatientKey,
     PatientsTable,
+    RealTable,
     Rows,
     SchemaOpt,
     Seed,
+    SynthesizerOpt,
     app,
     out,
 )
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 
 @app.command()
 def generate(
-    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    data: RealTable,
     out_path: Annotated[
         Path,
         typer.Option(
@@ -56,7 +58,7 @@ def generate(
         ),
     ],
     rows: Rows = 1000,
-    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    synthesizer: SynthesizerOpt = "copula",
     seed: Seed = None,
     condition: Conditions = None,
     schema: SchemaOpt = None,
@@ -69,7 +71,7 @@ def generate(
     param: Params = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Fit a synthesizer on DATA and write ROWS synthetic rows to --out."""
+    """Fit a synthesizer on the REAL table and write --rows synthetic rows to --out."""
     with handled():
         from synthpatient._io import check_output_path
         from synthpatient._memory import check_rows_fit
@@ -105,9 +107,9 @@ def generate(
 
 @app.command()
 def fit(
-    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    data: RealTable,
     model_path: Annotated[Path, typer.Option("--model", "-m", help="Folder to save the model in.")],
-    synthesizer: Annotated[str, typer.Option("--synthesizer", "-s")] = "copula",
+    synthesizer: SynthesizerOpt = "copula",
     seed: Seed = None,
     schema: SchemaOpt = None,
     identifier: Identifiers = None,
@@ -119,7 +121,7 @@ def fit(
     param: Params = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Fit a synthesizer on DATA and save it to a model folder (no pickle)."""
+    """Fit a synthesizer on the REAL table and save it to a model folder (never a pickle)."""
     with handled():
         from synthpatient._io import check_output_path
 
@@ -143,7 +145,9 @@ def fit(
 
 @app.command()
 def sample(
-    model_path: Annotated[Path, typer.Argument(help="A model folder written by `fit`.")],
+    model_path: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A model folder written by `fit`.")
+    ],
     out_path: Annotated[
         Path,
         typer.Option(
@@ -159,6 +163,7 @@ def sample(
         str | None,
         typer.Option(
             "--llm-base-url",
+            metavar="URL",
             help="For a model that talks to an LLM server: the server to use. A "
             "model folder never chooses where requests and your key go.",
         ),
@@ -167,13 +172,14 @@ def sample(
         str | None,
         typer.Option(
             "--llm-key-env",
+            metavar="NAME",
             help="Environment variable holding that server's API key (never "
             "printed); SYNTHPATIENT_LLM_API_KEY by default.",
         ),
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Sample ROWS rows from a saved model."""
+    """Sample --rows rows from a MODEL folder saved by `fit`."""
     with handled():
         from synthpatient._io import check_output_path
         from synthpatient._memory import check_rows_fit
@@ -202,7 +208,7 @@ def sample(
 
 @app.command("schema")
 def schema_command(
-    data: Annotated[Path, typer.Argument(help="Real table: CSV, TSV or Parquet.")],
+    data: RealTable,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Schema JSON file to write.")],
     include_observed: Annotated[
         bool,
@@ -224,8 +230,11 @@ def schema_command(
     patient_key: PatientKey = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Infer a schema from DATA, print why each column got its kind, and save it as JSON to
-    edit by hand. Values of identifier and free-text columns are never printed."""
+    """Show how each column of the REAL table is read, and save the schema as JSON.
+
+    Prints every column's kind and the reason for it, then writes the schema to edit by hand
+    and pass back with --schema. Values of identifier and free-text columns are never
+    printed."""
     with handled():
         from rich.text import Text
 
@@ -330,12 +339,16 @@ def demo(
         Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")
     ] = Path("synthpatient-demo"),
     rows: Rows = 1000,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the split, the model and the sample.")
+    ] = 0,
     overwrite: Overwrite = False,
 ) -> None:
-    """The main job: fit the copula on the bundled diabetes data (a quarter held out), write
-    1,000 synthetic patients, the model, the schema, a quality summary, the evaluation
-    report and a data card into a folder."""
+    """The main job on bundled data: fit, sample, evaluate, and write it all to a folder.
+
+    Fits the copula on the bundled diabetes data (a quarter held out), then writes the
+    synthetic patients, the model, the schema, a quality summary, the evaluation report and
+    a data card into --out."""
     with handled():
         from synthpatient.demo import run_demo
 

@@ -16,6 +16,7 @@ def serve(
         str,
         typer.Option(
             "--host",
+            metavar="ADDRESS",
             help="Address to listen on. Beyond 127.0.0.1 (e.g. 0.0.0.0) a token is required.",
         ),
     ] = "127.0.0.1",
@@ -26,6 +27,7 @@ def serve(
         str | None,
         typer.Option(
             "--token",
+            metavar="TOKEN",
             envvar="SYNTHPATIENT_WEB_TOKEN",
             help="Require this token on every request "
             "(made up and printed when --host is not local and none is given).",

@@ -17,6 +17,43 @@ SUMMARY_COLUMNS = ["family", "metric", "score", "sd", "verdict", "level"]
 RESULT_COLUMNS = ["family", "metric", "seed", "value"]
 
 
+class Summary(pd.DataFrame):
+    """The summary table, printed whole: every row and every verdict, scores to 3 decimals.
+
+    pandas would print a 6-column table with long verdicts as ``family ... level``, hiding
+    the score and the verdict; this is a plain DataFrame in every other respect.
+    """
+
+    @property
+    def _constructor(self) -> type[Summary]:  # a selection of rows or columns stays readable
+        return Summary
+
+    def __repr__(self) -> str:
+        frame = pd.DataFrame(self)
+        if frame.empty:
+            return "(no metrics)"
+        cells = {str(name): [_cell(value) for value in frame[name]] for name in frame.columns}
+        numeric = {str(n) for n in frame.columns if pd.api.types.is_numeric_dtype(frame[n])}
+        widths = {name: max(len(name), *map(len, column)) for name, column in cells.items()}
+
+        def line(values: dict[str, str]) -> str:
+            return "  ".join(
+                values[n].rjust(widths[n]) if n in numeric else values[n].ljust(widths[n])
+                for n in cells
+            ).rstrip()
+
+        rows = [line({n: cells[n][i] for n in cells}) for i in range(len(frame))]
+        return "\n".join([line({n: n for n in cells}), *rows])
+
+    __str__ = __repr__
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return "nan" if np.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
 @dataclass
 class EvaluationReport:
     """Everything measured, as a summary, a tidy table, JSON and a self-contained HTML page.
@@ -44,6 +81,10 @@ class EvaluationReport:
     meta: dict[str, Any]
     _real: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     _synthetic: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.summary, Summary):  # `print(report.summary)` shows it all
+            self.summary = Summary(self.summary)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (tables as lists of records, long per-row lists left out)."""
