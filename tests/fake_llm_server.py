@@ -15,7 +15,11 @@ tested, conformance-checked and benchmarked without any network or real model:
   correlations: its rows say nothing about what a real LLM would produce;
 * it injects faults at configurable rates (:class:`Faults`): 429 with ``Retry-After``, 500,
   answers cut mid-row (``finish_reason="length"``), malformed JSON, prose around the JSON,
-  misspelled categories, out-of-range values, duplicate rows, copies of prompt examples;
+  misspelled categories, out-of-range values, duplicate rows, copies of prompt examples and
+  rows spliced from two of them;
+* it can behave as real local servers do: HTTP 500 to ``json_schema`` (llama.cpp), a
+  tokenizer that splits every digit with answers cut at ``max_tokens``, a chat template that
+  drops system messages;
 * it can play a misconfigured server: unknown model (404), wrong key (401), a context window
   smaller than the prompt (400), no ``response_format`` support (400), prose only, or slow
   answers (for timeouts). :func:`closed_port_url` gives a URL where nothing listens.
@@ -65,6 +69,8 @@ class Faults:
     out_of_range: float = 0.0
     duplicate: float = 0.0
     copy_example: float = 0.0
+    #: a row spliced from two prompt examples (the first values of one, the rest of another)
+    splice_example: float = 0.0
     retry_after_s: float = 0.0
 
 
@@ -79,6 +85,15 @@ class FakeLLMServer:
         supports_response_format: False answers HTTP 400 to any ``response_format``.
         prose_only: answer every request with prose and no JSON.
         delay_s: wait this long before answering (to exercise client timeouts).
+        json_schema_status: answer this status (llama.cpp's server: 500) to a
+            ``response_format`` of type ``json_schema``, naming it; ``json_object`` (with a
+            schema beside it) is served.
+        digit_tokens: count tokens as tokenizers that split every digit do (each digit one
+            token, other text one per 3 characters); answers longer than ``max_tokens`` are
+            cut there, as real servers do.
+        drops_system: drop system messages before reading the prompt, as chat templates
+            without a system role do (llama.cpp's ``gemma``); ``visible_prompts`` records
+            what the model saw.
     """
 
     def __init__(
@@ -91,11 +106,17 @@ class FakeLLMServer:
         supports_response_format: bool = True,
         prose_only: bool = False,
         delay_s: float = 0.0,
+        json_schema_status: int | None = None,
+        digit_tokens: bool = False,
+        drops_system: bool = False,
     ) -> None:
         self.faults = faults or Faults()
         self.models, self.context_tokens = models, context_tokens
         self.supports_response_format, self.prose_only = supports_response_format, prose_only
         self.delay_s = delay_s
+        self.json_schema_status, self.digit_tokens = json_schema_status, digit_tokens
+        self.drops_system = drops_system
+        self.visible_prompts: list[str] = []
         self._api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.injected: Counter[str] = Counter()
@@ -130,7 +151,11 @@ class FakeLLMServer:
         if self.models is not None and model not in self.models:
             return 404, _error(f"The model '{model}' does not exist.", "model_not_found"), {}
         messages = body.get("messages") or []
-        prompt_tokens = sum(_tokens(str(m.get("content") or "")) for m in messages)
+        if self.drops_system:
+            messages = [m for m in messages if m.get("role") != "system"]
+        with self._lock:
+            self.visible_prompts.append("\n".join(str(m.get("content") or "") for m in messages))
+        prompt_tokens = sum(self._tokens(str(m.get("content") or "")) for m in messages)
         if self.context_tokens is not None and prompt_tokens > self.context_tokens:
             return (
                 400,
@@ -142,7 +167,22 @@ class FakeLLMServer:
                 ),
                 {},
             )
-        if body.get("response_format") is not None and not self.supports_response_format:
+        response_format = body.get("response_format")
+        if (
+            self.json_schema_status is not None
+            and isinstance(response_format, dict)
+            and response_format.get("type") == "json_schema"
+        ):
+            return (
+                self.json_schema_status,
+                _error(
+                    "Unsupported response_format type 'json_schema'; use json_object with "
+                    "a 'schema'.",
+                    "server_error",
+                ),
+                {},
+            )
+        if response_format is not None and not self.supports_response_format:
             return (
                 400,
                 _error("response_format is not supported by this server.", "invalid_request_error"),
@@ -159,8 +199,8 @@ class FakeLLMServer:
         content, finish = self._content(body, user)
         usage = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": _tokens(content),
-            "total_tokens": prompt_tokens + _tokens(content),
+            "completion_tokens": self._tokens(content),
+            "total_tokens": prompt_tokens + self._tokens(content),
         }
         return (
             200,
@@ -238,9 +278,25 @@ class FakeLLMServer:
             self._count("truncate")
             text, finish = text[: int(len(text) * (0.3 + 0.6 * cut))], "length"
         max_tokens = body.get("max_tokens")
-        if isinstance(max_tokens, int) and _tokens(text) > max_tokens:
-            text, finish = text[: max_tokens * 4], "length"
+        if isinstance(max_tokens, int) and self._tokens(text) > max_tokens:
+            text, finish = self._cut(text, max_tokens), "length"
         return text, finish
+
+    def _tokens(self, text: str) -> int:
+        if not self.digit_tokens:
+            return _tokens(text)
+        digits = sum(ch.isdigit() for ch in text)
+        return digits + math.ceil((len(text) - digits) / 3)
+
+    def _cut(self, text: str, max_tokens: int) -> str:
+        """The longest start of ``text`` within ``max_tokens``."""
+        if not self.digit_tokens:
+            return text[: max_tokens * 4]
+        low, high = 0, len(text)
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if self._tokens(text[:mid]) <= max_tokens else (low, mid - 1)
+        return text[:low]
 
     # -- rows from the stated marginals --------------------------------------------------------
     def _rows(
@@ -271,6 +327,15 @@ class FakeLLMServer:
             self._count("copy_example")
             row.clear()
             row.update(examples[int(rng.integers(len(examples)))])
+            return
+        if len(examples) > 1 and rng.random() < f.splice_example:
+            self._count("splice_example")
+            first, second = rng.choice(len(examples), size=2, replace=False)
+            names = [c["name"] for c in columns]
+            cut = int(rng.integers(1, len(names))) if len(names) > 1 else 1
+            row.clear()
+            row.update({n: examples[int(first)].get(n) for n in names[:cut]})
+            row.update({n: examples[int(second)].get(n) for n in names[cut:]})
             return
         if i and rng.random() < f.duplicate:
             self._count("duplicate")

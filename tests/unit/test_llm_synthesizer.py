@@ -121,8 +121,11 @@ def test_a_server_without_response_format_gets_plain_requests(table):
         assert len(synth.sample(80, seed=1)) == 80
         bodies = [r["body"] for r in server.requests]
     assert synth.last_sample_report_.structured_output == "off"
-    assert synth.last_sample_report_.response_format_fallbacks == 1
-    assert "response_format" in bodies[0] and all("response_format" not in b for b in bodies[1:])
+    # json_schema, then json_object with the schema, then plain requests
+    assert synth.last_sample_report_.response_format_fallbacks == 2
+    assert bodies[0]["response_format"]["type"] == "json_schema"
+    assert bodies[1]["response_format"]["type"] == "json_object"
+    assert all("response_format" not in b for b in bodies[2:])
 
 
 # -- real rows and the vocabulary ---------------------------------------------------------

@@ -27,6 +27,27 @@ from synthpatient.errors import (
 )
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+#: words of a server's error that name a request option it does not support; such an answer
+#: is not retried (whatever its status: llama.cpp answers HTTP 500 to ``json_schema``), so
+#: the caller can drop or change the option at once
+OPTION_WORDS = ("response_format", "response format", "json_schema", "grammar", "max_tokens")
+
+
+class LLMRequestError(LLMError):
+    """A request that failed after its tries. ``attempt_statuses`` holds why each failed
+    attempt failed, the last one included (the HTTP status, 0 for a timeout), so that a run
+    counts every retry and timeout even when no answer came."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        attempt_statuses: tuple[int, ...] = (),
+    ) -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.attempt_statuses = attempt_statuses
 
 
 @dataclass(frozen=True)
@@ -159,14 +180,15 @@ class LLMClient:
                     url, json=body, headers=headers, timeout=self.timeout_s
                 )
             except httpx.TimeoutException:
+                retried.append(0)
                 if attempt < self.max_retries:
-                    retried.append(0)
                     self._sleep(attempt, None)
                     continue
-                raise LLMError(
+                raise LLMRequestError(
                     f"The LLM server at {self.base_url} did not answer within "
                     f"{self.timeout_s:g} s ({attempt + 1} tries). Try again or "
-                    "raise the timeout."
+                    "raise the timeout.",
+                    attempt_statuses=tuple(retried),
                 ) from None
             except httpx.HTTPError as exc:
                 raise LLMError(
@@ -174,15 +196,22 @@ class LLMClient:
                     f"({type(exc).__name__}). Check the base URL and that the "
                     "server is running."
                 ) from None
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                retried.append(response.status_code)
+            status = response.status_code
+            if status >= 400:
+                retried.append(status)
+            if (
+                status in RETRY_STATUSES
+                and attempt < self.max_retries
+                and not names_an_option(_server_message(response))
+            ):
                 self._sleep(attempt, response.headers.get("retry-after"))
                 continue
-            if response.status_code >= 400:
-                raise LLMError(
+            if status >= 400:
+                raise LLMRequestError(
                     self._http_error(response),
-                    status=response.status_code,
+                    status=status,
                     detail=_server_message(response),
+                    attempt_statuses=tuple(retried),
                 )
             return self._result(response, time.perf_counter() - start, attempt, tuple(retried))
         raise AssertionError("unreachable")
@@ -242,6 +271,12 @@ class LLMClient:
             retries=retries,
             retry_statuses=retry_statuses,
         )
+
+
+def names_an_option(detail: str) -> bool:
+    """Whether a server's error message names a request option (see ``OPTION_WORDS``)."""
+    lowered = detail.lower()
+    return any(word in lowered for word in OPTION_WORDS)
 
 
 def _server_message(response: Any) -> str:

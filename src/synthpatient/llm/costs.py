@@ -35,7 +35,9 @@ class GenerationReport:
 
     Rows flow: ``rows_parsed`` (row objects read from answers) -> ``rows_schema_valid`` (types,
     vocabulary, bounds, conditions) -> minus ``duplicates``, ``example_copies`` and
-    ``training_copies`` -> ``rows_accepted`` -> ``rows_delivered`` (at most the rows asked).
+    ``training_copies`` (``example_copies`` includes ``example_near_copies``: rows within a
+    column or two of an example, or spliced from two) -> ``rows_accepted`` ->
+    ``rows_delivered`` (at most the rows asked).
     Rates divide by ``rows_parsed`` (valid-row rate) or ``rows_schema_valid`` (the others).
     """
 
@@ -63,6 +65,7 @@ class GenerationReport:
     spellings_fixed: int = 0
     duplicates: int = 0
     example_copies: int = 0
+    example_near_copies: int = 0
     training_copies: int = 0
     rows_accepted: int = 0
     rows_delivered: int = 0
@@ -79,6 +82,21 @@ class GenerationReport:
         """Merge rejected rows counted by reason."""
         for reason, count in reasons.items():
             self.invalid_by_reason[reason] = self.invalid_by_reason.get(reason, 0) + count
+
+    def add_run(self, other: GenerationReport) -> None:
+        """Add a later run of the same ``sample()`` call (rows drawn again, e.g. to replace
+        rows that broke a relation): every count, token and second is summed; the rows asked
+        and delivered stay the call's own."""
+        for name, value in asdict(other).items():
+            own = name in ("rows_requested", "rows_delivered") or name.startswith("price_")
+            if own or isinstance(value, bool):
+                continue
+            if isinstance(value, int | float):
+                setattr(self, name, getattr(self, name) + value)
+        self.add_invalid(Counter(other.invalid_by_reason))
+        self.tokens_estimated |= other.tokens_estimated
+        self.structured_output = other.structured_output
+        self.error = self.error or other.error
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -162,7 +180,8 @@ class GenerationReport:
             f"{' (invalid: ' + invalid + ')' if invalid else ''}"
             f"{f', {self.spellings_fixed} spellings fixed' if self.spellings_fixed else ''}"
             f", duplicate rate "
-            f"{pct(self.duplicate_rate)}, copy-of-example rate {pct(self.example_copy_rate)}, "
+            f"{pct(self.duplicate_rate)}, copy-of-example rate {pct(self.example_copy_rate)} "
+            f"({self.example_near_copies} near copies or splices), "
             f"training-copy rate {pct(self.training_copy_rate)}. Tokens: {self.input_tokens} in, "
             f"{self.output_tokens} out{' (estimated)' if self.tokens_estimated else ''}; cost "
             f"{money(self.cost)} ({money(self.cost_per_1k_rows)} per 1,000 valid unique rows at "

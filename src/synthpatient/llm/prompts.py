@@ -160,19 +160,19 @@ def messages(
     conditions: list[dict[str, Any]] | None = None,
     examples: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
-    """The chat messages of one request."""
+    """The chat messages of one request.
+
+    The system instruction is also repeated at the top of the user message: some chat
+    formats have no system role and drop it (llama.cpp's ``gemma`` template does), and the
+    model would then see only the table.
+    """
     out = []
     system = system_message(system_level)
+    user = user_message(profile, prompt_level, n_rows, conditions=conditions, examples=examples)
     if system:
         out.append({"role": "system", "content": system})
-    out.append(
-        {
-            "role": "user",
-            "content": user_message(
-                profile, prompt_level, n_rows, conditions=conditions, examples=examples
-            ),
-        }
-    )
+        user = f"{system}\n\n{user}"
+    out.append({"role": "user", "content": user})
     return out
 
 

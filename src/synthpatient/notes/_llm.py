@@ -122,12 +122,14 @@ class LLMNoteWriter:
         if not self.active:
             return None
         facts = json.dumps(row_facts(row, self.profile), default=str, ensure_ascii=False)
+        # the rules are repeated in the user message: chat formats without a system role
+        # (llama.cpp's gemma template) drop the system message
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {
                 "role": "user",
-                "content": f"Write a short {self.kind} note (3 to 6 sentences) "
-                f"for the '{self.column}' field of this patient:\n"
+                "content": f"{SYSTEM_PROMPT}\n\nWrite a short {self.kind} note (3 to 6 "
+                f"sentences) for the '{self.column}' field of this patient:\n"
                 f"```json\n{facts}\n```",
             },
         ]
@@ -192,4 +194,20 @@ def _read_answer(content: str | None, finish_reason: str | None) -> tuple[str | 
         return None, (
             'Answer only with one JSON object {"note": "<the note>"}, without other text.'
         )
+    if is_placeholder(note):
+        return None, (
+            "That is a placeholder, not a note. Write the note itself: 3 to 6 sentences "
+            'stating the values given, as one JSON object {"note": "..."}.'
+        )
     return " ".join(note.split()), ""
+
+
+#: fewer words than this is no note (a placeholder, a label or an echo of the format)
+MIN_NOTE_WORDS = 4
+_PLACEHOLDER = re.compile(r"<[A-Za-z _]+>|\.\.\.|…|lorem ipsum|\bthe note\b|\bplaceholder\b", re.I)
+
+
+def is_placeholder(note: str) -> bool:
+    """A note that echoes the prompt's format (``...``, ``<the note>``) or says nothing."""
+    words = re.findall(r"[A-Za-z]{2,}", note)
+    return len(words) < MIN_NOTE_WORDS or bool(_PLACEHOLDER.search(note))

@@ -4,6 +4,7 @@ conditions as the prompt and the JSON schema write them."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -173,16 +174,31 @@ def condition_json(spec: ColumnSpec, cond: Condition) -> dict[str, Any]:
 
 
 def tokens_per_row(profile: dict[str, Any]) -> float:
-    """A generous guess of one row's output tokens (numbers cost ~1 token per 2-3 chars)."""
-    chars = 2
+    """An upper bound of one row's output tokens whatever the tokenizer.
+
+    Some tokenizers (Gemma's, Llama 3's for long numbers) give every digit its own token, so
+    digits are counted one token each; other text at most one token per two characters; each
+    key costs its quotes, colon, comma and space. A bound that assumed ~2.5 characters a token
+    cut 20-row answers off at about 13 rows on such a tokenizer.
+    """
+    tokens = 2.0  # the row's braces
     for column in profile["columns"]:
-        chars += len(column["name"]) + 6
-        if column["kind"] == "categorical":
-            chars += max((len(str(c)) for c in column.get("categories") or ["x"]), default=1) + 2
-        elif column["kind"] == "datetime":
-            chars += 21
-        elif column["kind"] == "boolean":
-            chars += 5
+        tokens += _text_tokens(str(column["name"])) + 4
+        kind = column["kind"]
+        if kind == "categorical":
+            tokens += max(_text_tokens(str(c)) for c in column.get("categories") or ["x"]) + 2
+        elif kind == "datetime":
+            tokens += 21  # YYYY-MM-DDTHH:MM:SS: 14 digits, 5 separators, 2 quotes
+        elif kind == "boolean":
+            tokens += 2
         else:
-            chars += len(str(column.get("maximum", 1e6))) + (column.get("decimals") or 0) + 3
-    return chars / 2.5
+            whole = len(str(int(abs(float(column.get("maximum") or 1e6)))))
+            low = column.get("minimum")
+            whole = max(whole, len(str(int(abs(float(low))))) if low is not None else whole)
+            tokens += whole + (column.get("decimals") or 0) + 2  # sign and decimal point
+    return tokens
+
+
+def _text_tokens(text: str) -> int:
+    digits = sum(ch.isdigit() for ch in text)
+    return digits + math.ceil((len(text) - digits) / 2)

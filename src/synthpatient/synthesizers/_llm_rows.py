@@ -19,6 +19,8 @@ _MISSING_WORDS = {"", "null", "none", "nan", "na", "n/a", "missing", "unknown"}
 _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 #: Numbers without declared decimals are compared at this many places.
 DEFAULT_DECIMALS = 6
+#: near copies (a value or two changed) are looked for in tables of at least this many columns
+MIN_NEAR_COLUMNS = 5
 
 
 class RowValidator:
@@ -186,6 +188,47 @@ class RowKeys:
     @staticmethod
     def hashes(keys: np.ndarray, hash_key: str) -> np.ndarray:
         return hash_keys(keys, hash_key)
+
+
+class NearCopies:
+    """Rows too close to a prompt example: at most ``max(1, 10 %)`` of the columns differ
+    from one example (in tables of ``MIN_NEAR_COLUMNS`` columns or more), or every column
+    equals one of two examples (a splice, e.g. the first values of one and the rest of
+    another). Exact copies are caught by the row key first.
+
+    Values are compared as validated (numbers at their declared decimals, dates at their
+    unit); splices are only looked for when the table has a numeric or date column, since
+    rows of a few categories may legitimately combine two examples' values.
+    """
+
+    def __init__(self, specs: list[ColumnSpec], examples: list[tuple[Any, ...]]) -> None:
+        self.examples = [tuple(_comparable(v) for v in row) for row in examples]
+        self.max_differing = max(1, len(specs) // 10)
+        self.splices = any(s.kind in ("numeric", "integer", "datetime") for s in specs)
+
+    def is_near(self, values: tuple[Any, ...]) -> bool:
+        if not self.examples:
+            return False
+        row = tuple(_comparable(v) for v in values)
+        matches = [[a == b for a, b in zip(row, ex, strict=True)] for ex in self.examples]
+        # in a table of few columns one differing value is an ordinary row, not a near copy
+        if len(row) >= MIN_NEAR_COLUMNS and any(
+            len(row) - sum(m) <= self.max_differing for m in matches
+        ):
+            return True
+        if not self.splices:
+            return False
+        for i, first in enumerate(matches):
+            for second in matches[i + 1 :]:
+                if all(a or b for a, b in zip(first, second, strict=True)):
+                    return True
+        return False
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, DEFAULT_DECIMALS)
+    return value
 
 
 def rows_frame(specs: list[ColumnSpec], rows: list[tuple[Any, ...]]) -> pd.DataFrame:

@@ -18,18 +18,27 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.llm import prompts
-from synthpatient.llm.client import ChatResult, LLMError
+from synthpatient.llm.client import ChatResult, LLMError, LLMRequestError
 from synthpatient.llm.costs import GenerationReport
 from synthpatient.llm.parsing import parse_rows
 from synthpatient.schema import ColumnSpec
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._llm_profile import condition_json, tokens_per_row
-from synthpatient.synthesizers._llm_rows import RowKeys, RowValidator, rows_frame
+from synthpatient.synthesizers._llm_rows import NearCopies, RowKeys, RowValidator, rows_frame
 
 if TYPE_CHECKING:
     from synthpatient.synthesizers.llm import LLMSynthesizer
 
 
+#: words of a server error that mean it does not take our structured-output option
+_FORMAT_WORDS = (
+    "response_format",
+    "response format",
+    "json_schema",
+    "grammar",
+    "structured",
+    "schema",
+)
 #: answers in a row with no JSON rows at all before a run gives up (a model writing prose)
 MAX_ROWLESS_ANSWERS = 3
 
@@ -43,6 +52,15 @@ class _Outcome:
     result: ChatResult | None = None
     error: LLMError | None = None
     fallbacks: int = 0
+    #: why each failed attempt failed (HTTP status, 0 for a timeout), fallbacks' included
+    failed_attempts: list[int] = field(default_factory=list)
+    #: retries inside failed tries (the client's, before it gave up)
+    retried: int = 0
+
+    def failed(self, exc: LLMError) -> None:
+        if isinstance(exc, LLMRequestError):
+            self.failed_attempts.extend(exc.attempt_statuses)
+            self.retried += max(0, len(exc.attempt_statuses) - 1)
 
 
 @dataclass
@@ -82,6 +100,7 @@ class _Run:
             if values is not None
         ]
         self.example_keys = set(self.keys.keys(examples).tolist()) if examples else set()
+        self.near = NearCopies(self.specs, examples)
         self.rowless = 0
         self.send_max_tokens = getattr(self.synth, "_send_max_tokens", True)
         self.tokens_per_row = tokens_per_row(self.synth.profile_)
@@ -90,42 +109,50 @@ class _Run:
     def _initial_format(self) -> str:
         chosen = self.synth.structured_output
         if chosen == "auto":
-            return "off" if getattr(self.synth, "_no_response_format", False) else "json_schema"
+            return str(getattr(self.synth, "_structured_output_now", "json_schema"))
         return chosen
 
     def response_format(self) -> dict[str, Any] | None:
         mode = self.report.structured_output
+        if mode == "off":
+            return None
+        strict = prompts.response_format(self.synth.profile_, self.conditions_json)
         if mode == "json_schema":
-            return prompts.response_format(self.synth.profile_, self.conditions_json)
-        return {"type": "json_object"} if mode == "json_object" else None
+            return strict
+        # llama.cpp's server constrains json_object answers to a schema given beside it;
+        # OpenAI-style servers read only the type
+        return {"type": "json_object", "schema": strict["json_schema"]["schema"]}
 
     def drops_response_format(self, exc: LLMError) -> bool:
-        """In ``auto`` mode a server that refuses ``response_format`` gets plain requests
-        from now on (remembered by the synthesizer, not saved)."""
-        detail = exc.detail.lower()
+        """In ``auto`` mode, an error (any 4xx/5xx: llama.cpp answers 500) naming the
+        structured-output option steps down json_schema -> json_object with the schema ->
+        plain requests, remembered by the synthesizer (not saved)."""
+        detail = f"{exc.detail} {exc}".lower()
         if (
             self.synth.structured_output != "auto"
-            or exc.status not in (400, 422)
+            or exc.status is None
+            or exc.status < 400
+            or exc.status in (401, 403, 404, 429)
             or "context" in detail
-            or not any(
-                word in detail
-                for word in ("response_format", "json_schema", "structured", "response format")
-            )
+            or not any(word in detail for word in _FORMAT_WORDS)
         ):
             return False
-        self.report.structured_output = "off"
+        mode = self.report.structured_output
+        self.report.structured_output = "json_object" if mode == "json_schema" else "off"
         self.report.response_format_fallbacks += 1
-        self.synth._no_response_format = True
+        self.synth._structured_output_now = self.report.structured_output
         return True
 
     def max_tokens(self, n_rows: int) -> int | None:
         if not self.send_max_tokens:
             return None
-        return int(math.ceil(n_rows * self.tokens_per_row * 1.5)) + 100
+        # an upper bound whatever the tokenizer (see tokens_per_row), plus room for the
+        # wrapper object and a model that writes a little prose around it
+        return int(math.ceil(n_rows * self.tokens_per_row * 1.25)) + 100
 
     def drops_max_tokens(self, exc: LLMError) -> bool:
         """Reasoning models refuse ``max_tokens``: stop sending it."""
-        if exc.status == 400 and "max_tokens" in exc.detail:
+        if exc.status in (400, 422, 500) and "max_tokens" in exc.detail:
             self.send_max_tokens = False
             self.synth._send_max_tokens = False
             return True
@@ -155,21 +182,18 @@ class _Run:
         report = self.report
         report.requests += 1
         report.rows_asked += outcome.asked
+        attempts = list(outcome.failed_attempts)
         if outcome.error is not None:
             report.failed_requests += 1
+            report.retries += outcome.retried
+            self._count_attempts(attempts)
             if self.fatal is None:
                 self.fatal = outcome.error
             return
         result = outcome.result
         assert result is not None
-        report.retries += result.retries
-        for status in result.retry_statuses:
-            if status == 429:
-                report.rate_limited += 1
-            elif status == 0:
-                report.timeouts += 1
-            else:
-                report.server_errors += 1
+        report.retries += result.retries + outcome.retried
+        self._count_attempts(attempts + list(result.retry_statuses))
         self._count_tokens(outcome, result)
         parsed = parse_rows(result.content)
         truncated = result.finish_reason == "length" or parsed.cut_off
@@ -181,6 +205,15 @@ class _Run:
         report.empty_answers += not parsed.rows
         self.rowless = 0 if parsed.rows or report.rows_parsed else self.rowless + 1
         self._consider(parsed.rows)
+
+    def _count_attempts(self, statuses: list[int]) -> None:
+        for status in statuses:
+            if status == 429:
+                self.report.rate_limited += 1
+            elif status == 0:
+                self.report.timeouts += 1
+            elif status >= 500:
+                self.report.server_errors += 1
 
     def _count_tokens(self, outcome: _Outcome, result: ChatResult) -> None:
         report = self.report
@@ -219,6 +252,9 @@ class _Run:
         for values, key, copy in zip(valid, keys, copies, strict=True):
             if key in self.example_keys:
                 report.example_copies += 1
+            elif self.near.is_near(values):
+                report.example_copies += 1
+                report.example_near_copies += 1
             elif copy:
                 report.training_copies += 1
             elif key in self.seen:

@@ -32,6 +32,7 @@ from synthpatient._row_hash import new_key
 from synthpatient.errors import GenerationIncompleteError
 from synthpatient.llm import prompts
 from synthpatient.llm.client import LLMClient, LLMError
+from synthpatient.llm.costs import GenerationReport
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import (
@@ -103,8 +104,11 @@ class LLMSynthesizer(Synthesizer):
         backoff_s: first backoff delay; doubled at each retry.
         price_per_1k_input_tokens, price_per_1k_output_tokens: your prices, for the cost
             figures (any currency; 0 gives cost 0).
-        structured_output: ``auto`` (JSON-schema output, falling back to plain JSON in text
-            when the server refuses it), ``json_schema``, ``json_object`` or ``off``.
+        structured_output: ``auto`` (negotiated per server: JSON-schema output, then
+            ``json_object`` with the schema beside it (what llama.cpp's server constrains
+            to), then plain JSON in text, stepping down whenever the server answers an error,
+            of any 4xx/5xx status, that names the option), ``json_schema``, ``json_object``
+            or ``off``.
         max_requests: request budget of one ``sample`` call; None means
             3 x (rows / rows_per_request) + 5.
         reject_training_copies: reject rows equal to a training row (turn off only for tables
@@ -130,7 +134,7 @@ class LLMSynthesizer(Synthesizer):
     min_rows = 10
     endpoint_params = ("base_url", "api_key_env")
     # what the server refused during an earlier sample (set by the run, kept for the next one)
-    _no_response_format: bool = False
+    _structured_output_now: str = "json_schema"  # auto mode: where negotiation ended
     _send_max_tokens: bool = True
     _parameter_constraints = {
         "base_url": Param(
@@ -228,6 +232,9 @@ class LLMSynthesizer(Synthesizer):
     ) -> pd.DataFrame:
         specs = [self.schema_[c] for c in self.columns_]
         run = _Run(self, specs, conditions, n_rows)
+        # the base class may call _sample again within one sample() (rows drawn again to
+        # keep a relation): those runs are added to the call's one report
+        earlier = self.last_sample_report_
         self.last_sample_report_ = run.report
         self.partial_rows_: pd.DataFrame | None = None
         client = LLMClient(
@@ -261,6 +268,9 @@ class LLMSynthesizer(Synthesizer):
             client.close()
             run.report.wall_s = time.perf_counter() - start
         run.report.rows_delivered = min(len(run.accepted), n_rows)
+        if isinstance(earlier, GenerationReport):
+            earlier.add_run(run.report)
+            self.last_sample_report_ = earlier
         if len(run.accepted) < n_rows:
             self._fail(run, rng, budget)
         return run.frame(n_rows)
@@ -289,10 +299,12 @@ class LLMSynthesizer(Synthesizer):
                 )
                 return outcome
             except LLMError as exc:
+                outcome.failed(exc)
                 if response_format is not None and run.drops_response_format(exc):
                     outcome.fallbacks += 1
                     continue
                 if max_tokens is not None and run.drops_max_tokens(exc):
+                    outcome.fallbacks += 1
                     continue
                 outcome.error = exc
                 return outcome
