@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synthpatient._io import atomic_folder, read_table, read_text
@@ -176,6 +177,34 @@ class PatientTables:
 
     def layout(self, name: str) -> Layout:
         return self.table(name).layout
+
+    def subset(self, ids: Sequence[Any] | pd.Series | np.ndarray) -> PatientTables:
+        """The tables of the patients whose ids are in ``ids`` (all their events)."""
+        keep = self.patients[self.key].isin(list(ids))
+        patients = self.patients[keep].reset_index(drop=True)
+        tables = {
+            name: PatientTable(
+                layout=table.layout,
+                patients=patients,
+                events=table.events[table.events[self.key].isin(patients[self.key])].reset_index(
+                    drop=True
+                ),
+            )
+            for name, table in self.tables.items()
+        }
+        return PatientTables(key=self.key, patients=patients, tables=tables, repairs=self.repairs)
+
+    def split(
+        self, holdout_share: float = 0.3, *, seed: int = 0
+    ) -> tuple[PatientTables, PatientTables]:
+        """Training and held-out tables, split by patient (every event of a patient on one
+        side), so privacy can be measured against patients the model never saw."""
+        if not 0 < holdout_share < 1:
+            raise DataError(f"holdout_share must be between 0 and 1; got {holdout_share!r}.")
+        ids = self.patients[self.key].to_numpy()
+        order = np.random.default_rng(seed).permutation(len(ids))
+        n_holdout = max(1, int(round(holdout_share * len(ids))))
+        return self.subset(ids[order[n_holdout:]]), self.subset(ids[order[:n_holdout]])
 
     def write(self, folder: str | Path, *, overwrite: bool = False, suffix: str = ".csv") -> Path:
         """Write ``patients``, one file per event table and ``tables.json`` into ``folder``

@@ -33,10 +33,14 @@ def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
     from synthpatient.schema._validate import coerce_frame
 
     typed = coerce_frame(schema, data)
+    # one floor above the ids of every whole-number id column, so that no synthetic id equals
+    # a real id of another column either (a matched case's id, a parent's id)
+    id_columns = [s.name for s in schema if _whole_number_ids(s) and s.name in data]
+    all_ids = pd.concat([data[c] for c in id_columns]) if id_columns else None
     columns = []
     for spec in schema:
-        if _whole_number_ids(spec) and spec.minimum is None and spec.name in data:
-            columns.append(spec.model_copy(update=_id_floor(data[spec.name])))
+        if _whole_number_ids(spec) and spec.minimum is None and all_ids is not None:
+            columns.append(spec.model_copy(update=_id_floor(all_ids)))
             continue
         if spec.name not in typed or not spec.is_learned:
             columns.append(spec)

@@ -138,8 +138,12 @@ class TimelineModel:
         k_all = clock.encode(clock_frame, rng, given=True)
         s_first, s_later = s_all[patient[first]], s_all[patient[later]]
         first_model = ConditionalGaussian.fit(s_first, c_all[first])
+        # each event is conditioned on the patient's last *observed* value of every column,
+        # not the previous row's (in a sparse lab table most rows miss most tests, and a
+        # missing previous value would tell the next one nothing)
+        last_seen = pd.DataFrame(c_given).groupby(patient).ffill().to_numpy()
         steps = ConditionalGaussian.fit(
-            np.column_stack([s_later, k_all, c_given[later - 1]]), c_all[later]
+            np.column_stack([s_later, k_all, last_seen[later - 1]]), c_all[later]
         )
         gaps = None
         if times is not None:  # the gap given static values, position, elapsed, previous gap
@@ -152,7 +156,7 @@ class TimelineModel:
         clock_all[:, 0] = position
         clock_all[later, 1:] = clock_frame.to_numpy()[:, 1:]
         previous_z = np.full(c_all.shape, np.nan)
-        previous_z[later] = c_given[later - 1]
+        previous_z[later] = last_seen[later - 1]
         features = _tree_features(s_all[patient], clock_all, previous_z, c_all)
         missing = np.zeros(features.shape, dtype=bool)
         n_before = features.shape[1] - c_all.shape[1]
@@ -196,7 +200,8 @@ class TimelineModel:
                 absent, _ = sample_missingness(self.missing, features, rng, set())
                 z = np.where(absent[:, -n_values:], np.nan, z)
             z_rows[offsets[active] + k] = z
-            previous[active] = self._reencoded(z, rng)
+            seen = self._reencoded(z, rng)
+            previous[active] = np.where(np.isnan(seen), previous[active], seen)
         patient = np.repeat(np.arange(len(counts)), counts)
         out = {}
         for j, (spec, marginal) in enumerate(

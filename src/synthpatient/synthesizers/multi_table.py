@@ -319,7 +319,10 @@ class MultiTableSynthesizer:
             start = _days(sub[self.derived_["start"]])
             offset = np.nan_to_num(pd.to_numeric(sub[derived["offset"]]).to_numpy(dtype=float))
             time_spec = model.schema_[self.tables_[name]["time"]]
-            given[first_time] = self._from_days(start + offset, time_spec)
+            # the patient's first event overall may come from another table, earlier than
+            # this table's times ever start: kept inside this table's own range
+            first = np.clip(start + offset, *_bounds_in_days(time_spec))
+            given[first_time] = self._from_days(first, time_spec)
             given[span] = np.nan_to_num(pd.to_numeric(sub[derived["span"]]).to_numpy(dtype=float))
         raw, patient = model._events_of(given, rng)
         frame = model._finalize(raw, len(raw), [], rng, regenerate_ids=False)
@@ -459,3 +462,16 @@ def _first_last(
     first = grouped.min().reindex(patient_ids.to_numpy()).to_numpy(dtype=float)
     last = grouped.max().reindex(patient_ids.to_numpy()).to_numpy(dtype=float)
     return first, last
+
+
+def _bounds_in_days(spec: ColumnSpec) -> tuple[float, float]:
+    """A time column's observed range in days (dates) or in its own unit (numbers)."""
+    bounds = []
+    for value, default in ((spec.minimum, -np.inf), (spec.maximum, np.inf)):
+        if value is None:
+            bounds.append(default)
+        elif spec.kind == "datetime":
+            bounds.append(pd.Timestamp(value).value / _NS_PER_DAY)
+        else:
+            bounds.append(float(value))
+    return bounds[0], bounds[1]
