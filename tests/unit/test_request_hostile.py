@@ -31,11 +31,13 @@ KB = load_knowledge_base()
         ("generate \x1b[1;31m500\x1b[0m diabetes patients", 500),
         ("\x1b]0;my terminal\x07generate 300 diabetes patients", 300),
         ("generate 300 dia\u200bbetes patients\u202e", 300),
+        # the C1 escape takes the next letter with it: "atients" is then named, not dropped
         ("generate\x00300\x7fdiabetes\x9bpatients", 300),
     ],
 )
 def test_escape_codes_and_control_characters_are_removed_and_said(text, count):
-    request = parse_request(text, KB)
+    request = parse_request(text, KB, partial=True)
+    assert request.not_understood == (["'atients' not understood"] if "\x9b" in text else [])
     assert request.count == count and request.condition == "type2_diabetes"
     assert request.notes and "removed from the request" in request.notes[0]
     assert "removed from the request" in request.describe(KB)

@@ -1,8 +1,9 @@
-"""The offline parser's readers, one per field of a request except filters.
+"""The offline parser's readers, one per field of a request except the condition and filters.
 
-Each takes the lower-cased request and returns one field (condition, count, population, ages,
-sex, observations, formats) or raises a :class:`Clarification` naming what it could not place
-and what is supported; nothing is guessed.
+Each takes the request's :class:`RequestText`, claims the words it used (with what they
+became) and returns one field (count, population, ages, sex, observations, formats, seed,
+follow-up), or raises a :class:`Clarification` naming what it could not place and what is
+supported; nothing is guessed. Words come from the vocabulary file, not from this code.
 """
 
 from __future__ import annotations
@@ -10,64 +11,12 @@ from __future__ import annotations
 import re
 
 from synthpatient.errors import Clarification
-from synthpatient.knowledge._kb import KnowledgeBase, _words
-from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
+from synthpatient.knowledge._follow_up import _FREQUENT, _LENGTH_OF, _OVER, parse_follow_up
+from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_numbers import _NUMBER, _checked_count, _to_int
+from synthpatient.knowledge._request_text import CONDITION_MARK, RequestText
 from synthpatient.knowledge._spec import MAX_PATIENTS
-
-_PEOPLE = r"(?:patients?|people|persons?|individuals?|adults?|subjects?|cases?|records?|men|women)"
-
-
-_US = (
-    "us",
-    "u.s.",
-    "u.s",
-    "usa",
-    "u.s.a.",
-    "united states",
-    "america",
-    "american",
-    "americans",
-    "us population",
-    "us adults",
-)
-
-
-_OTHER_POPULATIONS = (
-    "uk",
-    "united kingdom",
-    "britain",
-    "british",
-    "england",
-    "europe",
-    "european",
-    "germany",
-    "german",
-    "france",
-    "french",
-    "china",
-    "chinese",
-    "india",
-    "indian",
-    "japan",
-    "japanese",
-    "canada",
-    "canadian",
-    "mexico",
-    "mexican population",
-    "brazil",
-    "africa",
-    "african population",
-    "australia",
-    "australian",
-    "global",
-    "worldwide",
-    "world",
-)
-
-
-_COMORBIDITY_CUES = {"with", "and", "without", "no", "having", "plus", "have", "has", "also"}
-
+from synthpatient.knowledge._vocabulary import Vocabulary
 
 _FORMATS = (
     ("fhir ndjson", "fhir-ndjson"),
@@ -76,79 +25,54 @@ _FORMATS = (
     ("parquet", "parquet"),
     ("csv", "csv"),
 )
+# a number right after one of these words is a clinical number ("stage 3", "type 2",
+# "class IV"), never a count of patients
+_QUALIFIERS = (
+    r"(?:stage|stages|type|grade|class|nyha|gold|level|category|tier|phase|step|g|a|"
+    r"hba1c|a1c|bmi|egfr|over|under|above|below|aged|age|ages|than|least|most|>|<|=)"
+)
 
 
-def _condition(low: str, kb: KnowledgeBase) -> Condition:
-    """The cohort's condition: the first one named that is not a comorbidity ("diabetic
-    patients with hypertension" is a diabetes cohort)."""
-    words = _words(low)
-    mentions = []
-    for condition in kb.conditions.values():
-        for phrase in _phrases(condition):
-            for match in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", words):
-                before = words[: match.start()].split()[-4:]
-                as_comorbidity = any(w in _COMORBIDITY_CUES for w in before)
-                mentions.append((as_comorbidity, match.start(), -len(phrase), condition))
-    if mentions:
-        return min(mentions, key=lambda m: m[:3])[3]
-    named = re.search(
-        rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)"
-        rf"\s+{_PEOPLE}",
-        low,
-    )
-    what = f"'{named.group(1).strip()}'" if named else "the condition you asked for"
-    raise Clarification(
-        f"I have no knowledge base for {what}. Supported conditions: "
-        + "; ".join(f"{c.name} ({c.key})" for c in kb.conditions.values())
-        + "."
-    )
-
-
-def _count(low: str) -> int:
-    # up to six words between the number and "patients", none of them a number of their own
-    # (a single digit is allowed: "type 2 diabetes") nor what counts observations
-    between = r"(?:(?!observations?\b|measurements?\b|labs?\b)(?:[a-z][a-z0-9'-]*|\d)\s+)"
-    pattern = rf"({_NUMBER})\s+{between}{{0,6}}?{_PEOPLE}\b"
-    for match in re.finditer(pattern, low):
-        value = _to_int(match.group(1))
-        if value is not None:
-            return _checked_count(value)
-    verb = re.search(
-        rf"\b(?:generate|create|make|simulate|give me|draw|produce|build)\s+"
-        rf"({_NUMBER})",
-        low,
-    )
-    verb_count = _to_int(verb.group(1)) if verb else None
-    if verb_count is not None:
-        return _checked_count(verb_count)
-    raise Clarification(
-        "How many patients? Say for example 'generate 2000 type 2 diabetes "
-        f"patients' (1 to {MAX_PATIENTS:,})."
-    )
-
-
-def _population(low: str) -> dict:
-    for phrase in _OTHER_POPULATIONS:
-        if re.search(rf"\b{re.escape(phrase)}\b", low):
+def _population(t: RequestText, vocab: Vocabulary) -> dict:
+    """The population: the US, or a Clarification naming the place or group asked for."""
+    unsupported = vocab.populations.unsupported
+    for phrase in sorted(unsupported.places, key=len, reverse=True):
+        if any(True for _ in _mentions(t, phrase)):
             raise Clarification(
-                f"I only have data for the US population; '{phrase}' is not "
-                "covered yet. Say 'US population' or leave the population out."
+                f"I only have data for the US population; '{phrase}' is not covered yet. "
+                "Say 'US population' or leave the population out."
             )
+    for phrase in sorted(unsupported.groups, key=len, reverse=True):
+        if any(True for _ in _mentions(t, phrase)):
+            raise Clarification(
+                f"Only adults aged 18 to 90 are covered; '{phrase}' cannot be generated "
+                "from the knowledge base (its figures are for adults)."
+            )
+    for phrase in sorted(vocab.populations.us, key=len, reverse=True):
+        for match in _mentions(t, phrase):
+            t.claim(*match.span(), "population: US")
     return {"population": "us"}
 
 
-def _ages(low: str) -> dict:
+def _mentions(t: RequestText, phrase: str) -> list[re.Match[str]]:
+    # a hyphen before the phrase joins it to another word ("real-world" is not "world")
+    return [m for m in t.find(phrase) if not (m.start() and t.norm[m.start() - 1] == "-")]
+
+
+def _ages(t: RequestText) -> dict:
+    """Age bounds from every age phrase (all apply: "aged 40 to 45 over 80" is empty)."""
     number = r"(\d{1,3})"
     patterns = [
         (rf"\b(?:aged?|ages|between|from)\s+{number}\s*(?:-|–|to|and)\s*{number}", "range"),
         (rf"\b{number}\s*(?:-|–|to)\s*{number}\s*(?:years?|yrs?|y/?o)", "range"),
         (
-            rf"\b(?:over|older than|above|more than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
+            rf"\b(?:over|older than|above|more than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}"
+            r"(?!\s*(?:-|–|to)\s*\d)",
             "over",
         ),
         (
             rf"\b(?:aged?\s+)?{number}\s*(?:\+|years? (?:old )?and (?:older|over|above)|"
-            rf"or older|and older|and over)",
+            rf"or older|and older|and over|or over|and above)",
             "at_least",
         ),
         (
@@ -156,36 +80,46 @@ def _ages(low: str) -> dict:
             "under",
         ),
     ]
-    # every age phrase applies: "aged 40 to 45 over 80" is an empty range, not 40-45
+    text = t.masked()
     lows: list[int] = []
     highs: list[int] = []
     for pattern, kind in patterns:
-        for match in re.finditer(pattern, low):
+        for match in re.finditer(pattern, text):
+            if t.is_claimed(*match.span()):
+                continue
             a = int(match.group(1))
+            end = match.end()
+            after = re.match(r"\s*(?:years?(?:\s+old)?|yrs?|y/?o)\b", text[end:])
+            if after:
+                end += after.end()
             if kind == "range":
                 lows.append(a)
                 highs.append(int(match.group(2)))
+                meaning = f"aged {a} to {match.group(2)}"
             elif kind == "over":
                 lows.append(a + 1)
+                meaning = f"older than {a}: aged {a + 1} or more (say '{a} and over' for {a})"
             elif kind == "at_least":
                 lows.append(a)
+                meaning = f"aged {a} or more"
             else:
                 highs.append(a - 1)
-    out: dict = {}
+                meaning = f"younger than {a}: aged {a - 1} or less"
+            t.claim(match.start(), end, meaning, masked=True)
+    return _age_bounds(lows, highs)
+
+
+def _age_bounds(lows: list[int], highs: list[int]) -> dict:
     for value in lows + highs:
         if not 18 <= value <= 90:
             raise Clarification(
                 f"Ages from 18 to 90 are supported (adults); {value} was asked for."
             )
+    out: dict = {}
     if lows:
         out["age_min"] = max(lows)
     if highs:
         out["age_max"] = min(highs)
-    for value in out.values():
-        if not 18 <= value <= 90:
-            raise Clarification(
-                f"Ages from 18 to 90 are supported (adults); {value} was asked for."
-            )
     if out.get("age_min", 18) > out.get("age_max", 90):
         raise Clarification(
             f"The age range {out.get('age_min', 18)}-{out.get('age_max', 90)} "
@@ -194,105 +128,131 @@ def _ages(low: str) -> dict:
     return out
 
 
-def _sex(low: str) -> str | None:
-    women = re.search(r"\b(?:women|woman|female|females|girls|ladies)\b", low)
-    men = re.search(r"\b(?:men|man|male|males|boys|gentlemen)\b", low)
-    if women and men:
-        return None  # "men and women": both
-    return "female" if women else "male" if men else None
+def _sex(t: RequestText, vocab: Vocabulary) -> str | None:
+    """'female', 'male', or None for both or unsaid ("men and women" is both)."""
+    found: set[str] = set()
+    for phrase in vocab.sex.both:
+        for match in t.find(phrase):
+            t.claim(*match.span(), "sex: men and women")
+            found.add("both")
+    for sex, phrases in (("female", vocab.sex.female), ("male", vocab.sex.male)):
+        for phrase in phrases:
+            for match in t.find(phrase):
+                if not t.is_claimed(*match.span()):
+                    t.claim(*match.span(), f"sex: {sex}")
+                    found.add(sex)
+    if "both" in found or {"female", "male"} <= found:
+        return None
+    return "female" if "female" in found else "male" if "male" in found else None
 
 
 _N_OBSERVATIONS = re.compile(
     rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
-    rf"labs?|lab values|variables|features|vitals and labs|data points)"
+    rf"labs?|lab values|variables|features|vitals and labs|data points)\b"
 )
 
 
-def _n_observations(low: str) -> int | None:
+def _n_observations(t: RequestText) -> int | None:
     # searched again one character on when a match is not a number ('... follow-up and 10
     # observations' first matches 'and', a word of written numbers): the next start finds 10
+    text = t.masked()
     start = 0
-    while match := _N_OBSERVATIONS.search(low, start):
+    while match := _N_OBSERVATIONS.search(text, start):
         value = _to_int(match.group(1))
         if value is not None:
             if value < 1:
                 raise Clarification("Ask for at least one observation.")
+            t.claim(match.start(1), match.end(1), f"{value} observation types", masked=True)
             return value
         start = match.start() + 1
     return None
 
 
-def _phrases(obs_or_item: Observation | Comorbidity | Medication | Condition) -> list[str]:
-    names = [obs_or_item.key.replace("_", " "), obs_or_item.name, *obs_or_item.synonyms]
-    return sorted({_words(n) for n in names if n}, key=len, reverse=True)
-
-
-def _mentions(low: str, phrase: str) -> re.Match | None:
-    return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", _words(low))
-
-
-def _named_observations(low: str, condition: Condition) -> list[str]:
-    condition_words = {_words(s) for s in (condition.name, *condition.synonyms)}
+def _named_observations(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[str]:
+    condition_words = set(vocab.condition_phrases(condition))
     found = []
     for obs in condition.ranked_observations:
-        for phrase in _phrases(obs):
+        for phrase in vocab.item_phrases(obs):
             if phrase in condition_words or len(phrase) < 2:
                 continue
-            if _mentions(low, phrase):
-                found.append(obs.key)
-                break
+            for match in t.find(phrase):
+                if t.is_claimed(*match.span()):
+                    continue
+                t.claim(*match.span(), f"observation: {obs.key}")
+                if obs.key not in found:
+                    found.append(obs.key)
     return found
 
 
-def _not_recorded(low: str, condition: Condition, kb: KnowledgeBase) -> None:
-    """Refuse an observation, comorbidity or drug the knowledge base has for other conditions
-    but not for this one ("COPD patients with HbA1c"), rather than leaving it out silently."""
-    own = {
-        _words(s) for s in (condition.name, condition.key.replace("_", " "), *condition.synonyms)
-    }
-    for items, what in (
-        (lambda c: c.observations, "observation"),
-        (lambda c: c.comorbidities, "comorbidity"),
-        (lambda c: c.medications, "medication"),
-    ):
-        known = {phrase for item in items(condition) for phrase in _phrases(item)}
-        for other in kb.conditions.values():
-            if other.key == condition.key:
-                continue
-            for item in items(other):
-                if item.key == condition.key:
-                    continue
-                for phrase in _phrases(item):
-                    if phrase in known or phrase in own or len(phrase) < 3:
-                        continue
-                    # a longer name that contains one of ours ("insulin glargine" vs
-                    # "insulin") is ours; a mere substring ("hb" in "hba1c") is not
-                    if _mentions(low, phrase) and not any(
-                        _mentions(phrase, k) or _mentions(k, phrase) for k in known | own
-                    ):
-                        available = ", ".join(i.key for i in items(condition)) or "none"
-                        raise Clarification(
-                            f"'{phrase}' is not recorded for {condition.name} cohorts in the "
-                            f"knowledge base. Available {what}s: {available}."
-                        )
-
-
-def _formats(low: str) -> list[str]:
+def _formats(t: RequestText) -> list[str]:
     found = []
     for phrase, fmt in _FORMATS:
-        if re.search(rf"\b{phrase}\b", low) and not (fmt == "fhir" and "fhir-ndjson" in found):
-            found.append(fmt)
+        for match in re.finditer(rf"\b{phrase}\b", t.low):
+            if t.is_claimed(*match.span()):
+                continue
+            t.claim(*match.span(), f"output: {fmt}")
+            if not (fmt == "fhir" and "fhir-ndjson" in found):
+                found.append(fmt)
     return list(dict.fromkeys(found))
 
 
-def _contradictions(low: str, fields: dict) -> None:
-    if re.search(r"\bpregnan", low):
-        if fields.get("sex") == "male":
-            raise Clarification(
-                "Men cannot be pregnant: the request contradicts itself. Ask for "
-                "women, or leave pregnancy out."
-            )
+def _follow_up(t: RequestText) -> float | None:
+    follow_up = parse_follow_up(t.low)
+    if follow_up is None:
+        return None
+    for pattern in (_LENGTH_OF, _OVER, _FREQUENT):
+        for match in pattern.finditer(t.low):
+            if not t.is_claimed(*match.span()):
+                t.claim(*match.span(), follow_up.what, masked=True)
+                break
+    return follow_up.years
+
+
+def _seed(t: RequestText) -> int | None:
+    seed = re.search(r"\b(?:random\s+)?seed\s*(?:=|of|:)?\s*(\d+)", t.low)
+    if seed is None:
+        return None
+    if len(seed.group(1)) > 18:  # an absurd seed: refused before it becomes a huge int
+        raise Clarification("A seed is a whole number of up to 18 digits, e.g. 'seed 42'.")
+    t.claim(*seed.span(), f"seed {seed.group(1)}", masked=True)
+    return int(seed.group(1))
+
+
+def _count(t: RequestText, vocab: Vocabulary) -> int | None:
+    """The number of patients, from text where clinical numbers are masked; None if absent."""
+    text = t.masked()
+    people = "|".join(re.escape(p) for p in sorted(vocab.people, key=len, reverse=True))
+    subject = rf"(?:{people}|{CONDITION_MARK}+)"
+    # up to six words between the number and "patients", none a number of its own
+    between = r"(?:(?!observations?\b|measurements?\b|labs?\b)[a-z][a-z0-9'-]*\s+)"
+    patterns = [
+        rf"(?<![\w.])({_NUMBER})\s+{between}{{0,6}}?{subject}\b",
+        rf"\b(?:n\s*=|cohort of|sample of|sample size(?: of)?|total of|group of)\s*({_NUMBER})",
+        rf"\b(?:generate|create|make|simulate|give me|draw|produce|build|synthesi[sz]e)\s+"
+        rf"(?:me\s+)?({_NUMBER})",
+    ]
+    for pattern in patterns:
+        for match in re.finditer(pattern, text):
+            before = text[: match.start(1)].split()
+            if before and re.fullmatch(_QUALIFIERS, before[-1]):
+                continue  # "stage 3 patients", "type 2 patients": a clinical number
+            value = _to_int(match.group(1))
+            if value is not None:
+                t.claim(match.start(1), match.end(1), f"count {value:,}", masked=True)
+                return _checked_count(value)
+    return None
+
+
+def _missing_count() -> Clarification:
+    return Clarification(
+        "How many patients? Say for example 'generate 2000 type 2 diabetes "
+        f"patients' (1 to {MAX_PATIENTS:,})."
+    )
+
+
+def _contradictions(t: RequestText, fields: dict) -> None:
+    if re.search(r"\bpregnan", t.low) and fields.get("sex") == "male":
         raise Clarification(
-            "Pregnancy is not in the knowledge base yet, so it cannot be a "
-            "filter; leave it out to generate the cohort."
+            "Men cannot be pregnant: the request contradicts itself. Ask for "
+            "women, or leave pregnancy out."
         )

@@ -1,8 +1,11 @@
 """The offline parser's filter reader: CKD stages, comorbidities, drugs and value ranges.
 
-"CKD stage 3" is an eGFR range; "with"/"without" a comorbidity and "on"/"not on" a drug
-are presence filters (both at once is a contradiction, said back); "HbA1c over 9" is a bound
-on written values at the observation's precision.
+"CKD stage 3" is an eGFR range (KDIGO categories, from the vocabulary); "with"/"without" a
+comorbidity and "on"/"not on" a drug are presence filters (both at once is a contradiction,
+said back); "HbA1c over 9" is a bound on written values at the observation's precision, and
+a value outside the observation's plausible range is refused. A drug or comorbidity named
+without a word saying how it applies, or a class that is two drugs of the cohort, is left
+unclaimed or recorded as a problem, so the reply names it.
 """
 
 from __future__ import annotations
@@ -10,151 +13,295 @@ from __future__ import annotations
 import re
 
 from synthpatient.errors import Clarification
-from synthpatient.knowledge._kb import _words
-from synthpatient.knowledge._model import Condition
-from synthpatient.knowledge._request_fields import _phrases
+from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
+from synthpatient.knowledge._request_text import RequestText
 from synthpatient.knowledge._spec import Filter
+from synthpatient.knowledge._vocabulary import Vocabulary
 
-_CKD_STAGES = {
-    "1": (90, None),
-    "2": (60, 89),
-    "3": (30, 59),
-    "3a": (45, 59),
-    "3b": (30, 44),
-    "4": (15, 29),
-    "5": (None, 14),
+_NEGATIVE_BEFORE = re.compile(
+    r"(?:\bnot|\bwithout|\bno|\bfree of|\bnever had|\bnever|\bexcluding|\bexcept|\bnone on|"
+    r"\boff|\bnon)\s*(?:-\s*)?(?:(?:those|patients|people|anyone)\s+)?"
+    r"(?:(?:who\s+(?:are|is|have|has)\s+)?(?:on|taking|using|treated with|with|having|"
+    r"prescribed|receiving)\s+)?(?:(?:any|an?|the)\s+)?$"
+)
+_POSITIVE_COMORBIDITY = re.compile(
+    r"(?:\bwith|\band|\bhaving|\bwho have|\bwho also have|\bhas|\bplus|\balso with|"
+    r"\bhistory of|\bknown)\s+(?:[a-z]+\s+){0,3}?$"
+)
+_POSITIVE_DRUG = re.compile(
+    r"(?:\bon|\btaking|\busing|\btreated with|\bprescribed|\breceiving|\bgiven|\btake|"
+    r"\buse|\busers of|\bon both|\btherapy with|\btreatment with)\s+"
+    r"(?:(?:both|either|an?|the|current|a\s+drug\s+from\s+the)\s+)?$"
+)
+_POSITIVE_AFTER = re.compile(
+    r"^\s*(?:-\s*)?(?:users?|treated|therapy|treatment|use|patients|comorbidity)\b"
+)
+_CHAIN = re.compile(r",?\s*(?:and|or|plus|nor|,)")
+_COMPARISONS = {
+    "above": "min",
+    "over": "min",
+    "greater than": "min",
+    "more than": "min",
+    "higher than": "min",
+    ">": "min",
+    ">=": "min",
+    "≥": "min",
+    "at least": "min",
+    "of at least": "min",
+    "below": "max",
+    "under": "max",
+    "less than": "max",
+    "lower than": "max",
+    "<": "max",
+    "<=": "max",
+    "≤": "max",
+    "at most": "max",
 }
+_STRICT = {"above", "over", "greater than", "more than", "higher than", ">"}
+_STRICT |= {"below", "under", "less than", "lower than", "<"}
+_VALUE = r"(\d+(?:\.\d+)?)"
+_UNIT = (
+    r"(?:\s*(?:%|percent|mg/dl|mmol/l|mmol/mol|kg/m2|kg/m²|mmhg|mm hg|ml/min(?:/1\.73\s*m2)?|"
+    r"mg/g|pg/ml|bpm|/min|kg|cm|g/dl|meq/l|u/l))?"
+)
 
 
-def _polarity(words: str, negative: str, positives: list[str], both: str) -> bool | None:
-    """True / False when the phrase is asked for with / without; None when not mentioned.
-    A mention is negative when a negative pattern ends where it ends ("not on insulin" also
-    contains "on insulin"); positive and negative mentions together are a contradiction."""
-    negative_ends = {m.end() for m in re.finditer(negative, words)}
-    positive_ends = {m.end() for pattern in positives for m in re.finditer(pattern, words)}
-    if negative_ends and positive_ends - negative_ends:
-        raise Clarification(f"The request asks for patients {both}; keep one.")
-    if negative_ends:
-        return False
-    return True if positive_ends else None
+def _filters(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+    """Filters asked for (a CKD stage, comorbidities, drugs, value ranges), their words
+    claimed; values first, so that "HbA1c over 9" is never an age or a count."""
+    filters = _value_filters(t, condition, vocab)
+    filters += _stage(t, condition, vocab)
+    filters += _defined(t, condition, vocab)
+    filters += _comorbidities(t, condition, vocab, stage=any(f.key == "egfr" for f in filters))
+    filters += _drugs(t, condition, vocab)
+    return _merged(filters)
 
 
-def _filters(
-    low: str, condition: Condition
-) -> tuple[list[Filter], list[str], list[tuple[int, int]]]:
-    """Filters asked for (a CKD stage, comorbidities, drugs, value ranges), the observations
-    they read, and the spans of the value phrases (so that "HbA1c over 9" is not an age)."""
-    filters: list[Filter] = []
-    observations: list[str] = []
-    words = _words(low)
-    stage = re.search(
-        r"\b(?:ckd|chronic kidney disease|kidney disease)\s+(?:stage|g)\s*"
-        r"(1|2|3a|3b|3|4|5)\b",
-        low,
-    )
-    if stage:
-        lo, hi = _CKD_STAGES[stage.group(1)]
-        filters.append(Filter(kind="observation", key="egfr", min=lo, max=hi))
-        observations.append("egfr")
+def _stage(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+    stages = "|".join(sorted(vocab.ckd_stages.stages, key=len, reverse=True))
+    kidney = r"(?:ckd|chronic kidney disease|kidney disease|renal disease)"
+    out = []
+    for match in re.finditer(
+        rf"\b{kidney}\s*(?:stage|g)?\s*({stages})\b|\bstage\s*({stages})\s+{kidney}", t.low
+    ):
+        stage = match.group(1) or match.group(2)
+        key = vocab.ckd_stages.observation
+        if key not in {o.key for o in condition.observations}:
+            t.claim(*match.span(), "not honoured: CKD stage", masked=True)
+            t.problem(f"'{match.group(0)}': {condition.name} cohorts do not record {key}")
+            continue
+        lo, hi = vocab.ckd_stages.stages[stage]
+        t.claim(*match.span(), f"CKD stage {stage}: {key} {_range(lo, hi)}", masked=True)
+        out.append(Filter(kind="observation", key=key, min=lo, max=hi))
+    return out
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo:g}-{hi:g}"
+    return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+
+
+def _defined(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+    observed = {o.key for o in condition.observations}
+    out = []
+    for item in vocab.defined:
+        for term in sorted(item.terms, key=len, reverse=True):
+            for match in t.find(term):
+                if t.is_claimed(*match.span()):
+                    continue
+                if item.observation not in observed or _NEGATIVE_BEFORE.search(
+                    t.low[: match.start()]
+                ):
+                    continue  # left unclaimed: the reply names it
+                what = f"{item.observation} {_range(item.min, item.max)}"
+                t.claim(*match.span(), f"'{term}': {what}")
+                out.append(
+                    Filter(kind="observation", key=item.observation, min=item.min, max=item.max)
+                )
+    return out
+
+
+def _polarity(
+    t: RequestText, start: int, end: int, positive: re.Pattern[str]
+) -> tuple[int, bool] | None:
+    """(start of the claimed words, present?) for a mention, or None when no word before or
+    after it says how it applies."""
+    before = t.low[:start]
+    negative = _NEGATIVE_BEFORE.search(before)
+    if negative:
+        return negative.start(), False
+    pos = positive.search(before)
+    if pos:
+        return pos.start(), True
+    if _POSITIVE_AFTER.match(t.low[end:]):
+        return start, True
+    return None
+
+
+def _mentions(
+    t: RequestText, phrases: list[str], positive: re.Pattern[str]
+) -> list[tuple[int, int, str, bool]]:
+    """(claim start, end, phrase, present?) of each unclaimed mention whose polarity is said,
+    in the order of the text; "on metformin or insulin" carries "on" to insulin."""
+    hits = [(m.start(), m.end(), p) for p in phrases for m in t.find(p)]
+    hits = [
+        h
+        for h in hits
+        if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)
+        and not t.is_claimed(h[0], h[1])
+    ]
+    out: list[tuple[int, int, str, bool]] = []
+    for start, end, phrase in sorted(hits):
+        found = _polarity(t, start, end, positive)
+        if out and _CHAIN.fullmatch(t.low[out[-1][1] : start].strip()):
+            found = (out[-1][1], out[-1][3])  # the chain word joins the previous mention
+        if found is None and phrase.endswith("ive") and positive is _POSITIVE_COMORBIDITY:
+            found = (start, True)  # "hypertensive": an adjective of presence
+        if found is not None:
+            out.append((found[0], end, phrase, found[1]))
+    return out
+
+
+def _comorbidities(
+    t: RequestText, condition: Condition, vocab: Vocabulary, *, stage: bool
+) -> list[Filter]:
+    by_phrase: dict[str, Comorbidity] = {}
     for c in condition.comorbidities:
         if stage and c.key == "chronic_kidney_disease":
-            continue
-        for phrase in _phrases(c):
-            p = re.escape(phrase)
-            present = _polarity(
-                words,
-                rf"\b(?:without|no|not|free of)\s+(?:[a-z]+\s+)?{p}\b",
-                [
-                    rf"\b(?:with|and|having|who have|has|plus)\s+(?:[a-z]+\s+){{0,3}}?{p}\b",
-                    rf"\b{p}\s+(?:patients|comorbidity)\b",
-                    *([rf"(?<![a-z0-9]){p}(?![a-z0-9])"] if phrase.endswith("ive") else []),
-                ],
-                f"both with and without {c.name}",
+            continue  # the stage is the filter; its own words were claimed with it
+        for phrase in vocab.item_phrases(c):
+            by_phrase.setdefault(phrase, c)
+    wanted: dict[str, bool] = {}
+    for start, end, phrase, present in _mentions(t, list(by_phrase), _POSITIVE_COMORBIDITY):
+        c = by_phrase[phrase]
+        if wanted.get(c.key, present) != present:
+            raise Clarification(
+                f"The request asks for patients both with and without {c.name}; keep one."
             )
-            if present is not None:
-                filters.append(Filter(kind="comorbidity", key=c.key, present=present))
-                break
+        wanted[c.key] = present
+        t.claim(start, end, f"filter: {'with' if present else 'without'} {c.key}")
+    return [Filter(kind="comorbidity", key=k, present=p) for k, p in wanted.items()]
+
+
+def _drugs(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+    by_phrase: dict[str, list[Medication]] = {}
     for m in condition.medications:
-        for phrase in _phrases(m):
-            p = re.escape(phrase)
-            present = _polarity(
-                words,
-                rf"\b(?:not on|not taking|without|no|off)\s+{p}\b",
-                [rf"\b(?:on|taking|using|treated with|prescribed)\s+{p}\b"],
-                f"both on and not on {m.name}",
+        for phrase in vocab.item_phrases(m):
+            by_phrase.setdefault(phrase, []).append(m)
+    wanted: dict[str, bool] = {}
+    for start, end, phrase, present in _mentions(t, list(by_phrase), _POSITIVE_DRUG):
+        _read_drug(t, phrase, by_phrase[phrase], (start, end), present, wanted, vocab)
+    return [Filter(kind="medication", key=k, present=p) for k, p in wanted.items()]
+
+
+def _read_drug(
+    t: RequestText,
+    phrase: str,
+    meds: list[Medication],
+    span: tuple[int, int],
+    present: bool,
+    wanted: dict[str, bool],
+    vocab: Vocabulary,
+) -> None:
+    if present and len(meds) > 1:
+        keys = " or ".join(m.key for m in meds)
+        t.claim(*span, f"not honoured: '{phrase}' is {keys}")
+        t.problem(
+            f"'{phrase}' is more than one drug of these cohorts ({keys}); name the one wanted"
+        )
+        return
+    for m in meds:
+        if wanted.get(m.key, present) != present:
+            raise Clarification(
+                f"The request asks for patients both on and not on {m.name}; keep one."
             )
-            if present is not None:
-                filters.append(Filter(kind="medication", key=m.key, present=present))
-                break
-    value_filters, value_observations, spans = _value_filters(low, condition)
-    filters += value_filters
-    observations += value_observations
-    return filters, observations, spans
+        wanted[m.key] = present
+        if phrase in vocab.drug_members(m):
+            t.assumptions.append(f"'{phrase}' read as its class, drawn as {m.name} ({m.key})")
+    verb = "on" if present else "not on"
+    t.claim(*span, f"filter: {verb} {' and '.join(m.key for m in meds)}")
 
 
-def _value_filters(
-    low: str, condition: Condition
-) -> tuple[list[Filter], list[str], list[tuple[int, int]]]:
-    """Value filters ("HbA1c over 9", "eGFR between 30 and 59"), one per observation at most."""
-    filters: list[Filter] = []
-    observations: list[str] = []
-    spans: list[tuple[int, int]] = []
-    comparisons = {
-        "above": "min",
-        "over": "min",
-        "greater than": "min",
-        "more than": "min",
-        ">": "min",
-        ">=": "min",
-        "at least": "min",
-        "below": "max",
-        "under": "max",
-        "less than": "max",
-        "<": "max",
-        "<=": "max",
-        "at most": "max",
-    }
-    ops = "|".join(re.escape(k) for k in sorted(comparisons, key=len, reverse=True))
+def _value_filters(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+    """Value filters ("HbA1c over 9", "eGFR between 30 and 59", "BMI 30-35")."""
+    ops = "|".join(re.escape(k) for k in sorted(_COMPARISONS, key=len, reverse=True))
+    out: list[Filter] = []
     for obs in condition.observations:
-        for phrase in _phrases(obs):
-            match = re.search(
-                rf"(?<![a-z0-9]){re.escape(phrase)}\s*(?:of\s+|is\s+)?({ops})\s*"
-                rf"(\d+(?:\.\d+)?)",
-                low,
-            )
-            between = re.search(
-                rf"(?<![a-z0-9]){re.escape(phrase)}\s+(?:between|from)\s+"
-                rf"(\d+(?:\.\d+)?)\s*(?:and|to|-)\s*(\d+(?:\.\d+)?)",
-                low,
-            )
-            found = between or match
-            if found:
-                spans.append(found.span())
-            if between:
-                low_value, high_value = float(between.group(1)), float(between.group(2))
-                if low_value > high_value:
-                    raise Clarification(
-                        f"The range {between.group(1)}-{between.group(2)} for "
-                        f"{obs.name} is empty; give the lower value first."
+        for phrase in vocab.item_phrases(obs):
+            for match in t.find(phrase):
+                if t.is_claimed(*match.span()):
+                    continue
+                rest = t.low[match.end() :]
+                between = re.match(
+                    rf"\s*(?:of\s+|is\s+|levels?\s+)?(?:between|from)?\s*{_VALUE}{_UNIT}\s*"
+                    rf"(?:and|to|-|–)\s*{_VALUE}{_UNIT}",
+                    rest,
+                )
+                compared = re.match(
+                    rf"\s*(?:of\s+|is\s+|levels?\s+|values?\s+)?({ops})\s*{_VALUE}{_UNIT}", rest
+                )
+                bare = re.match(rf"\s*(?:of\s+|=\s*|:\s*)?{_VALUE}{_UNIT}(?![\d.])", rest)
+                found = between or compared or bare
+                end = match.end() + found.end() if found else match.end()
+                if between:
+                    lo, hi = float(between.group(1)), float(between.group(2))
+                    if lo > hi:
+                        raise Clarification(
+                            f"The range {between.group(1)}-{between.group(2)} for {obs.name} "
+                            "is empty; give the lower value first."
+                        )
+                    bounds: tuple[float | None, float | None] = (lo, hi)
+                elif compared:
+                    bounds = _bound(obs, compared.group(1), float(compared.group(2)))
+                elif bare:
+                    t.claim(match.start(), end, f"not honoured: {obs.key} value", masked=True)
+                    t.problem(
+                        f"'{t.low[match.start() : end]}': a value without a comparison; say "
+                        f"e.g. '{phrase} over {bare.group(1)}' or '{phrase} between ... and ...'"
                     )
-                filters.append(
-                    Filter(kind="observation", key=obs.key, min=low_value, max=high_value)
-                )
-            elif match:
-                side = comparisons[match.group(1)]
-                value = float(match.group(2))
-                # "above 9" on written values: strictly above, at the observation's precision
-                step = 10.0 ** -int(obs.distribution.get("decimals", 1))
-                if match.group(1) in ("above", "over", "greater than", "more than", ">"):
-                    value += step
-                elif match.group(1) in ("below", "under", "less than", "<"):
-                    value -= step
-                low_bound, high_bound = (value, None) if side == "min" else (None, value)
-                filters.append(
-                    Filter(kind="observation", key=obs.key, min=low_bound, max=high_bound)
-                )
-            else:
-                continue
-            observations.append(obs.key)
-            break
-    return filters, observations, spans
+                    continue
+                else:
+                    continue
+                _plausible(obs, t.low[match.start() : end], *bounds)
+                t.claim(match.start(), end, f"filter: {obs.key} {_range(*bounds)}", masked=True)
+                out.append(Filter(kind="observation", key=obs.key, min=bounds[0], max=bounds[1]))
+    return out
+
+
+def _bound(obs: Observation, op: str, value: float) -> tuple[float | None, float | None]:
+    # "above 9" on written values: strictly above, at the observation's precision
+    step = 10.0 ** -int(obs.distribution.get("decimals", 1))
+    if op in _STRICT:
+        value = value + step if _COMPARISONS[op] == "min" else value - step
+    return (value, None) if _COMPARISONS[op] == "min" else (None, value)
+
+
+def _plausible(obs: Observation, words: str, lo: float | None, hi: float | None) -> None:
+    """A bound outside the observation's range in the knowledge base cannot be drawn."""
+    low, high = obs.distribution.get("min"), obs.distribution.get("max")
+    if low is None or high is None:
+        return
+    if (lo is not None and lo > high) or (hi is not None and hi < low):
+        raise Clarification(
+            f"'{words}' is outside the plausible range of {obs.name} in the knowledge base "
+            f"({low:g}-{high:g} {obs.unit}); check the value and its unit."
+        )
+
+
+def _merged(filters: list[Filter]) -> list[Filter]:
+    """One filter per observation: several bounds on one value are intersected."""
+    out: dict[tuple[str, str], Filter] = {}
+    for f in filters:
+        key = (f.kind, f.key)
+        old = out.get(key)
+        if old is None or f.kind != "observation":
+            out[key] = f
+            continue
+        lows = [v for v in (old.min, f.min) if v is not None]
+        highs = [v for v in (old.max, f.max) if v is not None]
+        lo, hi = (max(lows) if lows else None), (min(highs) if highs else None)
+        if lo is not None and hi is not None and lo > hi:
+            raise Clarification(f"The request's bounds on {f.key} leave no possible value.")
+        out[key] = Filter(kind="observation", key=f.key, min=lo, max=hi)
+    return list(out.values())

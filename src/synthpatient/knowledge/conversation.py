@@ -23,13 +23,15 @@ from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
 from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_fields import (
     _ages,
+    _count,
     _formats,
     _n_observations,
     _named_observations,
     _sex,
 )
 from synthpatient.knowledge._request_filters import _filters
-from synthpatient.knowledge._request_numbers import _NUMBER, _checked_count, _to_int
+from synthpatient.knowledge._request_text import RequestText
+from synthpatient.knowledge._vocabulary import load_vocabulary
 from synthpatient.knowledge.answers import HELP, answer, looks_like_question
 from synthpatient.knowledge.outputs import write_cohort
 from synthpatient.knowledge.request import (
@@ -38,6 +40,7 @@ from synthpatient.knowledge.request import (
     CohortRequest,
     _pydantic_message,
     clean_request_text,
+    not_understood_message,
     parse_request,
 )
 from synthpatient.knowledge.sampler import Cohort, CohortSampler
@@ -97,7 +100,7 @@ class Conversation:
         self.kb = kb or load_knowledge_base()
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
-        self.parser = parser or parse_request
+        self.parser = parser or _partial_parser
         self.pending: CohortRequest | None = None
         self.pending_text: str | None = None
         self.last: CohortRequest | None = None
@@ -125,13 +128,14 @@ class Conversation:
             self.pending = None
             return Reply("answer", "Cancelled; nothing was generated.")
         try:
+            formats = _formats(RequestText.of(low))
             if (
                 re.search(r"\b(?:export|save|write)\b", low)
                 and self.cohort is not None
-                and _formats(low)
+                and formats
                 and not re.search(r"\b\d+\s+\w*\s*patients\b", low)
             ):
-                return self._export(_formats(low))
+                return self._export(formats)
             base = self.pending or self.last
             if base is not None and _FOLLOW_UP.match(low) and not looks_like_question(low):
                 return self._propose(self._modified(base, low), text)
@@ -145,6 +149,8 @@ class Conversation:
                     "answer", answer(text, self.kb, condition=condition, sources_used=used)
                 )
             return self._propose(self.parser(text, self.kb), text)
+        except _AlreadyThere as exc:
+            return Reply("answer", str(exc), self.pending or self.last)
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
         except ValidationError as exc:  # a model built from the text refused a value
@@ -185,52 +191,79 @@ class Conversation:
     def _propose(self, request: CohortRequest, text: str) -> Reply:
         request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
         self.pending, self.pending_text = request, text
+        if request.not_understood:
+            # named, never dropped: generated only after a yes to leaving them out
+            return Reply("clarify", not_understood_message(request, self.kb), request)
         return Reply("confirm", f"I understood: {request.describe(self.kb)}. Generate it?", request)
 
     def _modified(self, base: CohortRequest, low: str) -> CohortRequest:
+        """``base`` changed as a follow-up says; its words are accounted for like a first
+        request's (a word not understood is named before anything is generated)."""
         condition = self.kb.conditions[base.condition]
+        vocab = load_vocabulary()
+        t = RequestText.of(low)
         update: dict = {}
-        ages = _ages(low)
+        filters = _filters(t, condition, vocab)
+        if filters:
+            replaced = {(f.kind, f.key) for f in filters}
+            update["filters"] = [f for f in base.filters if (f.kind, f.key) not in replaced]
+            update["filters"] += filters
+        ages = _ages(t)
         if ages:
             update["age_min"] = ages.get("age_min", base.age_min)
             update["age_max"] = ages.get("age_max", base.age_max)
             if re.search(r"\ball\b|\bonly\b|\bnow\b", low) and "age_max" not in ages:
                 update["age_max"] = 90
-        sex = _sex(low)
-        if sex or re.search(r"\b(?:men and women|both sexes|any sex)\b", low):
+        sex = _sex(t, vocab)
+        if sex or any(c.meaning == "sex: men and women" for c in t.claims):
             update["sex"] = sex
-        count = re.search(rf"({_NUMBER})\s+(?:patients|people|records)", low)
-        n_count = _to_int(count.group(1)) if count else None
-        if n_count is not None:
-            update["count"] = _checked_count(n_count)
-        n_obs = _n_observations(low)
+        n_obs = _n_observations(t)
         if n_obs:
             update["n_observations"] = n_obs
-        filters, _, _ = _filters(low, condition)
-        if filters:
-            replaced = {(f.kind, f.key) for f in filters}
-            update["filters"] = [f for f in base.filters if (f.kind, f.key) not in replaced]
-            update["filters"] += filters
-        named = _named_observations(low, condition)
-        if named and re.search(r"\b(?:remove|drop|without)\b", low):
-            update["observations"] = [k for k in base.observation_keys(condition) if k not in named]
-            update["n_observations"] = None
-        elif named:
-            keys = base.observation_keys(condition)
-            update["observations"] = keys + [k for k in named if k not in keys]
-            update["n_observations"] = None
-        formats = _formats(low)
+        update.update(self._observations_update(base, condition, t, low))
+        formats = _formats(t)
         if formats:
             update["formats"] = formats
+        count = _count(t, vocab)
+        if count is not None:
+            update["count"] = count
+        problems = [
+            f"'{words}' not understood"
+            for words in t.leftovers(vocab.filler | _FOLLOW_UP_WORDS, ("with", "without", "not"))
+        ]
         if not update:
             raise Clarification(
-                "I could not tell what to change. Try 'now only women', 'make "
-                "them all over 65', 'add eGFR' or 'export as FHIR'."
+                "I could not tell what to change"
+                + (f" ({'; '.join(problems)})" if problems else "")
+                + ". Try 'now only women', 'make them all over 65', 'add eGFR' or "
+                "'export as FHIR'."
             )
         try:
-            return CohortRequest(**{**base.model_dump(), **update, "seed": base.seed})
+            changed = CohortRequest(**{**base.model_dump(), **update, "seed": base.seed})
         except ValueError as exc:
             raise Clarification(f"That change is not possible: {exc}") from None
+        changed._understood = base.understood + t.understood()
+        changed._assumptions = base.assumptions + t.assumptions
+        changed._not_understood = base.not_understood + t.problems + problems
+        return changed
+
+    @staticmethod
+    def _observations_update(
+        base: CohortRequest, condition: Condition, t: RequestText, low: str
+    ) -> dict:
+        named = _named_observations(t, condition, load_vocabulary())
+        if not named:
+            return {}
+        keys = base.observation_keys(condition)
+        if re.search(r"\b(?:remove|drop|without)\b", low):
+            return {"observations": [k for k in keys if k not in named], "n_observations": None}
+        new = [k for k in named if k not in keys]
+        if not new:  # "add eGFR" when it is already there: said, not asked again
+            raise _AlreadyThere(
+                f"{', '.join(named)} {'is' if len(named) == 1 else 'are'} already in the "
+                "request; nothing to change."
+            )
+        return {"observations": keys + new, "n_observations": None}
 
     def _export(self, formats: list[str]) -> Reply:
         assert self.cohort is not None and self.last is not None
@@ -311,3 +344,41 @@ def _answer_words(text: str) -> str:
     """A short answer as the word lists hold them: follow-ups are read from the same cleaned
     text as first requests (no terminal escapes), lower case, without closing punctuation."""
     return " ".join(clean_request_text(text)[0].lower().split()).rstrip(".!")
+
+
+def _partial_parser(text: str, kb: KnowledgeBase) -> CohortRequest:
+    """The offline parser, returning what it could not honour instead of refusing: the
+    conversation names those parts and waits for a yes."""
+    return parse_request(text, kb, partial=True)
+
+
+class _AlreadyThere(Clarification):
+    """A follow-up that asks for what the request already has (answered, not re-proposed)."""
+
+
+#: Words of a follow-up that carry no change of their own ("now make them all ...").
+_FOLLOW_UP_WORDS = frozenset(
+    {
+        "now",
+        "then",
+        "also",
+        "instead",
+        "change",
+        "add",
+        "remove",
+        "drop",
+        "make",
+        "them",
+        "it",
+        "all",
+        "only",
+        "but",
+        "same",
+        "again",
+        "just",
+        "keep",
+        "rather",
+        "switch",
+        "set",
+    }
+)

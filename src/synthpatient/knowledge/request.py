@@ -17,23 +17,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from synthpatient.errors import Clarification, InvalidParameterError
-from synthpatient.knowledge._follow_up import follow_up_text, parse_follow_up
+from synthpatient.knowledge._follow_up import follow_up_text
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._model import Condition
+from synthpatient.knowledge._request_conditions import _condition, _other_items
 from synthpatient.knowledge._request_fields import (
     _ages,
-    _condition,
     _contradictions,
     _count,
+    _follow_up,
     _formats,
+    _missing_count,
     _n_observations,
     _named_observations,
-    _not_recorded,
     _population,
+    _seed,
     _sex,
 )
 from synthpatient.knowledge._request_filters import _filters
 from synthpatient.knowledge._request_numbers import words_to_number
+from synthpatient.knowledge._request_text import RequestText, check_language
+from synthpatient.knowledge._vocabulary import Vocabulary, load_vocabulary
 from synthpatient.knowledge.sampler import MAX_PATIENTS, CohortSpec, Filter
 
 # words_to_number lives with the other number readers; it stays importable from here
@@ -92,11 +96,31 @@ class CohortRequest(BaseModel):
     # what the parser changed in the text before reading it; not part of the JSON schema an
     # LLM fills, nor of what is saved (it is about the wording, not the cohort)
     _notes: list[str] = PrivateAttr(default_factory=list)
+    # what each span of the text became, and what could not be understood or honoured
+    _understood: list[tuple[str, str]] = PrivateAttr(default_factory=list)
+    _not_understood: list[str] = PrivateAttr(default_factory=list)
+    _assumptions: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
-        """What the parser had to change in the request's text to read it, in words."""
+        """What the parser had to change or assume to read the request, in words."""
         return list(self._notes)
+
+    @property
+    def understood(self) -> list[tuple[str, str]]:
+        """(words of the request, what they became), in the order of the text."""
+        return list(self._understood)
+
+    @property
+    def assumptions(self) -> list[str]:
+        """How a word open to more than one reading was read ("'diabetes' read as type 2")."""
+        return list(self._assumptions)
+
+    @property
+    def not_understood(self) -> list[str]:
+        """Each part of the request that was not understood or cannot be honoured, in words.
+        A request with any is only drawn after the user agrees to leave them out."""
+        return list(self._not_understood)
 
     def observation_keys(self, condition: Condition) -> list[str]:
         """Named observations first, then by rank up to ``n_observations`` (default: the
@@ -141,7 +165,11 @@ class CohortRequest(BaseModel):
         spec.validate_against(kb)
         return spec
 
-    def describe(self, kb: KnowledgeBase) -> str:
+    def describe_understood(self, kb: KnowledgeBase) -> str:
+        """The request in words, without the parts it could not honour."""
+        return self.describe(kb, with_problems=False)
+
+    def describe(self, kb: KnowledgeBase, *, with_problems: bool = True) -> str:
         """The request in words, shown back to the user before anything is generated."""
         condition = kb.conditions[self.condition]
         who = {"female": "women", "male": "men", None: "adults"}[self.sex]
@@ -161,7 +189,10 @@ class CohortRequest(BaseModel):
         parts.append(f"outputs: {', '.join(self.formats)}")
         if self.seed is not None:
             parts.append(f"seed {self.seed}")
+        parts += [f"read: {assumption}" for assumption in self._assumptions]
         parts += [f"note: {note}" for note in self._notes]
+        if self._not_understood and with_problems:
+            parts.append("NOT understood, left out: " + "; ".join(self._not_understood))
         return "; ".join(parts)
 
 
@@ -191,8 +222,17 @@ def clean_request_text(text: str) -> tuple[str, int]:
 # --- parsing ------------------------------------------------------------------------------
 
 
-def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
+def parse_request(text: str, kb: KnowledgeBase, *, partial: bool = False) -> CohortRequest:
     """Parse a request to generate a cohort; :class:`Clarification` when it cannot be placed.
+
+    Every span of the text is accounted for: what it became is in the result's
+    :attr:`CohortRequest.understood`. A part that was not understood or cannot be honoured
+    (an unknown word, a filter on something the cohort does not record, a drug class that is
+    two drugs) is a :class:`Clarification` naming it, unless ``partial`` is true: the request
+    is then returned with those parts in :attr:`CohortRequest.not_understood`, for a caller
+    that shows them and asks before generating (as :class:`Conversation` does). What can
+    never be drawn (another condition, population or language, an absurd value, no count)
+    is always a :class:`Clarification`.
 
     Terminal escape sequences and control characters are removed first (pasted from a
     terminal, ``\\x1b[0m500`` would read as 0); the result's :attr:`CohortRequest.notes`,
@@ -217,7 +257,9 @@ def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
         else ""
     )
     try:
-        request = _parse(text, kb)
+        request = _parse(text, kb, load_vocabulary())
+        if request.not_understood and not partial:
+            raise Clarification(not_understood_message(request, kb))
     except Clarification as exc:
         if note:
             raise Clarification(f"{exc} (Note: {note}.)") from None
@@ -227,43 +269,69 @@ def parse_request(text: str, kb: KnowledgeBase) -> CohortRequest:
     return request
 
 
-def _parse(text: str, kb: KnowledgeBase) -> CohortRequest:
-    low = " ".join(text.lower().split())
-    low = re.sub(r"\ban? (hundred|thousand|million)\b", r"one \1", low)
-    condition = _condition(low, kb)
-    count = _count(low)
-    fields: dict = {"count": count, "condition": condition.key}
-    fields.update(_population(low))
-    filters, _, spans = _filters(low, condition)
-    fields["filters"] = filters
-    without_filters = low
-    for start, end in spans:  # "HbA1c over 9" must not read as an age
-        without_filters = without_filters[:start] + " " * (end - start) + without_filters[end:]
-    fields.update(_ages(without_filters))
-    sex = _sex(low)
+def not_understood_message(request: CohortRequest, kb: KnowledgeBase) -> str:
+    """What was understood and what was not, asking whether to go on without the latter."""
+    return (
+        "Not everything in the request could be understood or honoured: "
+        + "; ".join(request.not_understood)
+        + f". I understood: {request.describe_understood(kb)}. Rephrase the request, or say "
+        "'yes' to generate it without those parts."
+    )
+
+
+def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
+    """Readers claim the words they use, clinical numbers before the count (so that "stage
+    3" or "HbA1c over 9" is never a number of patients); what no reader claims is named."""
+    check_language(text, vocab.other_languages, _english_words(vocab))
+    t = RequestText.of(text)
+    condition = _condition(t, kb, vocab)
+    fields: dict[str, Any] = {"condition": condition.key}
+    fields.update(_population(t, vocab))
+    years = _follow_up(t)
+    if years is not None:
+        fields["follow_up_years"] = years
+    seed = _seed(t)
+    if seed is not None:
+        fields["seed"] = seed
+    fields["filters"] = _filters(t, condition, vocab)
+    fields.update(_ages(t))
+    sex = _sex(t, vocab)
     if sex:
         fields["sex"] = sex
-    n_obs = _n_observations(low)
+    n_obs = _n_observations(t)
     if n_obs is not None:
         fields["n_observations"] = n_obs
-    fields["observations"] = _named_observations(without_filters, condition)
-    _not_recorded(without_filters, condition, kb)
-    formats = _formats(low)
+    fields["observations"] = _named_observations(t, condition, vocab)
+    _other_items(t, condition, kb, vocab)
+    formats = _formats(t)
     if formats:
         fields["formats"] = formats
-    follow_up = parse_follow_up(low)
-    if follow_up is not None:
-        fields["follow_up_years"] = follow_up.years
-    seed = re.search(r"\bseed\s*(?:=|of|:)?\s*(\d+)", low)
-    if seed:
-        if len(seed.group(1)) > 18:  # an absurd seed: refused before it becomes a huge int
-            raise Clarification("A seed is a whole number of up to 18 digits, e.g. 'seed 42'.")
-        fields["seed"] = int(seed.group(1))
-    _contradictions(low, fields)
+    count = _count(t, vocab)
+    _contradictions(t, fields)
+    problems = list(t.problems)
+    problems += [f"'{words}' not understood" for words in t.leftovers(vocab.filler, _CUES)]
+    if count is None:
+        raise Clarification(
+            str(_missing_count())
+            + (f" (Also not understood: {'; '.join(problems)}.)" if problems else "")
+        )
+    fields["count"] = count
     try:
-        return CohortRequest(**fields)
+        request = CohortRequest(**fields)
     except ValueError as exc:  # pydantic: only the first problem, in words
         raise Clarification(_pydantic_message(exc)) from None
+    request._understood = t.understood()
+    request._not_understood = problems
+    request._assumptions = list(t.assumptions)
+    return request
+
+
+#: Words shown with an unknown word that follows them ("without depression").
+_CUES = ("with", "without", "not", "no", "on", "off", "who", "having", "taking", "plus")
+
+
+def _english_words(vocab: Vocabulary) -> set[str]:
+    return set(vocab.filler) | set(vocab.people) | set(vocab.sex.female) | set(vocab.sex.male)
 
 
 def _pydantic_message(exc: Exception) -> str:
