@@ -43,6 +43,8 @@ def numbers(values: pd.Series) -> np.ndarray:
         out = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
         out[values.isna().to_numpy()] = np.nan
         return out
+    if values.dtype.kind in "fiu":  # plain numpy numbers: the fast path
+        return values.to_numpy(dtype=float)
     converted = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce")
     return np.asarray(converted, dtype=float)
 

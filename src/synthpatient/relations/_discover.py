@@ -43,6 +43,11 @@ MAX_FEATURES = 40
 MIN_ROWS = 30
 NEAR_EXACT = 0.99
 R2_GAP = 1e-3
+#: A band (a column within a fixed distance of a formula in every row, as a ratio column
+#: rounded to whole numbers is of total/HDL) is screened at R^2 > 0.9 and kept only when
+#: that distance is at most half the column's standard deviation.
+BAND_R2_GAP = 0.1
+BAND_WIDTH = 0.5
 LOG_PREFIXES = ("log_", "log", "ln_")
 
 #: A candidate input: a column, and whether it enters as its value or as exp(value).
@@ -101,12 +106,14 @@ def _identities(frame: pd.DataFrame, schema: Schema) -> list[Relation]:
     linear += [(c, "exp") for c in columns if _looks_log(c, values[c])]
     found = _search(values, linear, columns, schema, kind="identity", n=len(complete))
     taken = {frozenset(r.columns) for r in found}
+    derived = {r.column for r in found}
     positive = [c for c in columns if np.nanmin(values[c]) > 0]
     logs = {c: np.log(values[c]) for c in positive}
     ratios = _search(
         logs, [(c, "value") for c in positive], positive, schema, "ratio", len(complete)
     )
-    found += [r for r in ratios if frozenset(r.columns) not in taken]
+    # one relation per column: a ratio only where no identity explains the column already
+    found += [r for r in ratios if frozenset(r.columns) not in taken and r.column not in derived]
     return _ordered(_one_per_column_set(found, schema, complete))
 
 
@@ -141,19 +148,28 @@ def _search(
         others = [i for i, f in enumerate(features) if f[0] != target]
         if len(others) > MAX_FEATURES:
             others = sorted(others, key=lambda i: -abs(corr[t, i]))[:MAX_FEATURES]
-        for subset in _near_subsets(corr, t, others, n):
-            relation = _refit(matrix, features, t, subset, schema, kind, values)
-            if relation is not None:
-                found.append(relation)
-                break
+        relation = None
+        scored = _near_subsets(corr, t, others, n)
+        for r2, subset in scored:
+            if r2 > 1 - R2_GAP:
+                relation = _refit(matrix, features, t, subset, schema, kind, values)
+                if relation is not None:
+                    break
+        bands = [subset for r2, subset in scored if r2 > 1 - BAND_R2_GAP]
+        if relation is None and bands:
+            relation = _band(matrix, features, t, bands[0], schema, kind)
+        if relation is not None:
+            found.append(relation)
     return found
 
 
-def _near_subsets(corr: np.ndarray, t: int, others: list[int], n: int) -> list[list[int]]:
+def _near_subsets(
+    corr: np.ndarray, t: int, others: list[int], n: int
+) -> list[tuple[float, list[int]]]:
     """Subsets of 1 to 3 columns that explain ``t`` all but exactly (scored from ``corr``),
     smallest first, the best 3 of each size: rounding leaves a residual, so the screen is
     loose (R^2 > 1 - 1e-3) and the rows decide."""
-    out: list[list[int]] = []
+    out: list[tuple[float, list[int]]] = []
     for size in (1, 2, 3):
         if n < 10 * (size + 1):
             break
@@ -168,7 +184,7 @@ def _near_subsets(corr: np.ndarray, t: int, others: list[int], n: int) -> list[l
         r, block, subsets = r[ok], block[ok], subsets[ok]
         r2 = np.einsum("mi,mi->m", r, np.linalg.solve(block, r[:, :, None])[:, :, 0])
         best = np.argsort(-r2)[:3]
-        out += [[int(j) for j in subsets[i]] for i in best if r2[i] > 1 - R2_GAP]
+        out += [(float(r2[i]), [int(j) for j in subsets[i]]) for i in best]
     return out
 
 
@@ -208,11 +224,63 @@ def _refit(
     return fitted if fitted_share >= NEAR_EXACT else None
 
 
-def _snap(weights: np.ndarray) -> np.ndarray:
+def _band(
+    matrix: np.ndarray,
+    features: list[Feature],
+    t: int,
+    subset: list[int],
+    schema: Schema,
+    kind: Literal["identity", "ratio"],
+) -> Relation | None:
+    """The column within a fixed distance of a formula of ``subset`` in every row, when that
+    distance is under half its standard deviation; the tolerance is that distance."""
+    design = np.column_stack([matrix[:, subset], np.ones(len(matrix))])
+    coef, *_ = np.linalg.lstsq(design, matrix[:, t], rcond=None)
+    target = features[t][0]
+    # ratios were fitted on logarithms: residuals are measured on the values themselves
+    y = np.exp(matrix[:, t]) if kind == "ratio" else matrix[:, t]
+    inputs = np.exp(matrix[:, subset]) if kind == "ratio" else matrix[:, subset]
+    spread = float(y.std())
+    raw = float(np.exp(coef[-1])) if kind == "ratio" else float(coef[-1])
+    weights = coef[:-1]
+
+    def worst(w: np.ndarray, constant: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fit = (
+                constant * np.prod(inputs**w, axis=1) if kind == "ratio" else constant + inputs @ w
+            )
+        return float(np.max(np.abs(y - fit)))
+
+    best = worst(weights, raw)
+    chosen = (weights, raw)
+    simple = _snap(weights, within=0.02)
+    for constant in _simple_constants(raw, kind, schema[target]):
+        if worst(simple, constant) <= 1.05 * best:
+            chosen = (simple, constant)
+            break
+    width = worst(*chosen)
+    if not np.isfinite(width) or spread <= 0 or best > BAND_WIDTH * spread:
+        return None
+    unit = step(schema[target]) or 1e-9
+    terms = tuple(
+        Term(column=features[j][0], coefficient=float(w), transform=features[j][1])
+        for j, w in zip(subset, chosen[0], strict=True)
+    )
+    return Relation(
+        kind=kind,
+        column=target,
+        terms=terms,
+        constant=chosen[1],
+        tolerance=round(float(np.ceil(width / unit) * unit + unit), 10),
+        source="discovered",
+    )
+
+
+def _snap(weights: np.ndarray, within: float = 1e-3) -> np.ndarray:
     out = weights.copy()
     for i, w in enumerate(weights):
         simple = float(Fraction(float(w)).limit_denominator(12))
-        if abs(simple - w) <= 1e-3 * max(1.0, abs(w)):
+        if abs(simple - w) <= within * max(1.0, abs(w)):
             out[i] = simple
     return out
 

@@ -186,6 +186,9 @@ def derive(
             spec = schema[relation.column]
             value = predict(relation, rows)
             unit = step(spec)
+            if relation.tolerance is not None:  # a band: the drawn value, moved into it
+                width = max(relation.tolerance - unit, 0.0)
+                value = np.clip(numbers(rows[relation.column]), value - width, value + width)
             if unit:
                 value = np.round(value / unit) * unit
                 value = np.round(value, 12)
