@@ -9,9 +9,17 @@ cohort, the SHA-256 of every file it describes, and its intended use and limits.
 with a history (a timeline) also lists its tables: file, what one row is, rows, patients and
 each column's name and kind.
 
+It also says who is represented (shares of each sex, age band and race/ethnicity group:
+real, synthetic and the knowledge base's target), the privacy guarantee (epsilon and delta,
+or "none" with the measured distance to closest record and membership inference), the uses
+out of scope and the known limitations (relations not enforced, unverified sources, merged
+rare categories, columns not learned): see :mod:`synthpatient.exporters._card_facts`.
+
 It holds no value of any row, real or synthetic: no minimum, maximum or category list (the
-schema summary keeps kinds, units and codes only), only aggregate scores. The same content is
-written as Markdown (``datacard``) for people and JSON (``datacard_json``) for programs.
+schema summary keeps kinds, units and codes only), only aggregate scores and the shares of
+the demographic groups above, where a group of fewer than 5 real rows is not named. The
+same content is written as Markdown (``datacard``) for people and JSON (``datacard_json``)
+for programs.
 """
 
 from __future__ import annotations
@@ -24,6 +32,15 @@ from typing import Any
 
 import pandas as pd
 
+from synthpatient.exporters._card_facts import (
+    NOT_PRIVATE_USE,
+    OUT_OF_SCOPE,
+    cohort_targets,
+    limitation_sentences,
+    limitations,
+    measured_privacy,
+    representation,
+)
 from synthpatient.exporters.base import HISTORY_TABLES, Exporter, Table, checksums, data_kind
 
 CARD_FORMAT = "synthpatient.datacard/1"
@@ -44,7 +61,9 @@ _OPTIONS = (
     "sources",
     "files",
     "intended_use",
+    "out_of_scope_use",
     "limits",
+    "real",
 )
 INTENDED_USE = (
     "Building and testing software, pipelines and dashboards on realistic data.",
@@ -64,7 +83,10 @@ def _patients(frame: pd.DataFrame, key: str | None) -> int | None:
 
 
 def build_card(data: Any, **options: Any) -> dict[str, Any]:
-    """The card's content as a JSON-ready dict (see the module's docstring for the options)."""
+    """The card's content as a JSON-ready dict (see the module's docstring for the options;
+    ``real``: the rows the generator learned from, for the representation table only)."""
+    from synthpatient import __version__
+
     cohort = data_kind(data) == "cohort"
     frame: pd.DataFrame = data.wide if cohort else data.frame
     facts = _cohort_facts(data) if cohort else {}
@@ -76,6 +98,12 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
             "The generator is not differentially private: privacy rests on the "
             "evaluation's tests against patients it never saw (see Evaluation)."
         )
+    sources = list(facts.get("sources") or [])
+    known = limitations(data, cohort, facts.get("evaluation"), sources, privacy)
+    limits += limitation_sentences(known)
+    out_of_scope = list(facts.get("out_of_scope_use") or OUT_OF_SCOPE)
+    if not cohort and not privacy and not facts.get("out_of_scope_use"):
+        out_of_scope.append(NOT_PRIVATE_USE)
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "title": facts.get("title") or f"{len(frame):,} synthetic rows",
@@ -94,12 +122,18 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
             "synthesizer": facts.get("synthesizer"),
             "parameters": _jsonable(facts.get("parameters")),
             "seed": facts.get("seed"),
+            "version": __version__,
             "training_rows": facts.get("training_rows"),
             "holdout_rows": facts.get("holdout_rows"),
         },
         "schema": _columns(data, cohort),
         "tables": _history_tables(data, facts.get("files")) if cohort else None,
+        "representation": representation(
+            frame, None if cohort else facts.get("real"), facts.get("targets")
+        ),
         "privacy": {
+            "guarantee": _guarantee(privacy, cohort),
+            "measured": None if cohort else measured_privacy(facts.get("evaluation")),
             "differentially_private": bool(privacy),
             "spent": _jsonable(privacy),
             "note": (
@@ -110,14 +144,28 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
             else None,
         },
         "evaluation": _evaluation(facts.get("evaluation")),
-        "sources": list(facts.get("sources") or []),
+        "sources": sources,
         "files": checksums(facts.get("files") or {}),
         "intended_use": list(facts.get("intended_use") or INTENDED_USE),
+        "out_of_scope_use": out_of_scope,
+        "known_limitations": known,
         "limits": limits,
     }
     if card["tables"] is None:  # a cohort without a history, or a table: the card as before
         del card["tables"]
     return _jsonable(card)
+
+
+def _guarantee(privacy: Any, cohort: bool) -> str:
+    """The privacy guarantee in one phrase: epsilon and delta, 'none', or not applicable."""
+    if cohort:
+        return "not applicable: no real patient record was used"
+    if isinstance(privacy, Mapping) and privacy.get("epsilon") is not None:
+        delta = privacy.get("delta")
+        return f"differential privacy, epsilon = {privacy['epsilon']:g}" + (
+            f", delta = {delta:g}" if isinstance(delta, (int, float)) else ""
+        )
+    return "none"
 
 
 def _cohort_facts(cohort: Any) -> dict[str, Any]:
@@ -139,6 +187,7 @@ def _cohort_facts(cohort: Any) -> dict[str, Any]:
         "seed": cohort.spec.seed,
         "source": f"the cited knowledge base (version {kb.version}), not patient records",
         "sources": sources,
+        "targets": cohort_targets(cohort.condition),
     }
 
 
@@ -279,6 +328,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             ("generator", "Generator"),
             ("synthesizer", "Synthesizer"),
             ("seed", "Seed"),
+            ("version", "synthpatient version"),
             ("training_rows", "Training rows"),
             ("holdout_rows", "Holdout rows (never learned)"),
         )
@@ -289,6 +339,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Columns", "", *_column_rows(card["schema"])]
     if card.get("tables"):
         lines += ["", "## Tables", "", *_table_rows(card["tables"])]
+    if card.get("representation"):
+        lines += ["", "## Representation", "", *_representation_rows(card["representation"])]
     lines += ["", "## Privacy", "", _privacy(card["privacy"])]
     lines += ["", "## Evaluation", "", *_evaluation_lines(card["evaluation"])]
     if card["sources"]:
@@ -308,6 +360,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             *_file_rows(card["files"]),
         ]
     lines += ["", "## Intended use", "", *(f"- {u}" for u in card["intended_use"])]
+    lines += ["", "## Out of scope", "", *(f"- {u}" for u in card["out_of_scope_use"])]
     lines += ["", "## Limits", "", *(f"- {u}" for u in card["limits"])]
     return "\n".join(lines) + "\n"
 
@@ -357,14 +410,48 @@ def _file_rows(files: dict[str, dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _representation_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """Shares of each group: real, synthetic, knowledge-base target ('' when not known)."""
+
+    def share(value: Any) -> str:
+        return f"{value:.1%}" if isinstance(value, (int, float)) else ""
+
+    out = [
+        "Share of each group (groups under 5 real rows are not shown on their own).",
+        "",
+        "| attribute | group | real | synthetic | target |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {r['attribute']} | {_cell(str(r['group']).replace('_', ' '))} | {share(r['real'])} "
+        f"| {share(r['synthetic'])} | {share(r['target'])} |"
+        for r in rows
+    ]
+    return out
+
+
 def _privacy(privacy: dict[str, Any]) -> str:
+    guarantee = f"Guarantee: {privacy.get('guarantee', 'none')}."
     if privacy["note"]:
-        return privacy["note"]
+        return f"{guarantee} {privacy['note']}"
+    measured = privacy.get("measured")
+    if measured:
+        guarantee += (
+            " Measured against real rows the generator never saw: "
+            + "; ".join(
+                f"{key.replace('_', ' ')} {v['score']:.3f} ({_cell(v['verdict'])})"
+                for key, v in measured.items()
+            )
+            + "."
+        )
+    elif privacy.get("guarantee") == "none":
+        guarantee += " Not measured: no real rows were kept aside."
     spent = privacy["spent"]
     if not spent:
-        return "No differential-privacy budget: the generator is not differentially private."
+        return f"{guarantee} The generator is not differentially private."
     text = (
-        f"Differentially private: epsilon = {spent.get('epsilon')}, delta = {spent.get('delta')}."
+        f"{guarantee} Differentially private: epsilon = {spent.get('epsilon')}, "
+        f"delta = {spent.get('delta')}."
     )
     if spent.get("preprocessing"):
         text += f" Not covered: {spent['preprocessing']}"

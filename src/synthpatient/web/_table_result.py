@@ -47,6 +47,7 @@ def _table_result(
     conditions: dict[str, Any],
     timeline: UploadTimeline | None = None,
     longitudinal: bool = False,
+    real: pd.DataFrame | None = None,
 ) -> Result:
     from synthpatient import __version__
 
@@ -104,7 +105,7 @@ def _table_result(
     if timeline is not None:  # described as patients before the data card takes the title
         describe_result(result, timeline, synthetic, upload.filename, longitudinal, holdout)
     result.downloads = _downloads(
-        stem, result.title, synthetic, schema, report, report_html, provenance
+        stem, result.title, synthetic, schema, report, report_html, provenance, real
     )
     return result
 
@@ -117,6 +118,7 @@ def _downloads(
     report: Any,
     report_html: str,
     provenance: dict[str, Any],
+    real: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The result's files: the table's formats and FHIR by their exporters, texts as made."""
     from synthpatient.exporters import Table
@@ -132,6 +134,7 @@ def _downloads(
         "seed": provenance["seed"],
         "patient_key": provenance.get("patients", {}).get("patient_key"),
         "evaluation": report,
+        "real": real,  # the rows learned from: the card's representation table (shares only)
         **{k: provenance[k] for k in ("training_rows", "holdout_rows", "privacy_spent")},
     }
     return {
@@ -153,6 +156,9 @@ def _downloads(
         ),
         "datacard": export_download(
             "Data card (Markdown)", "datacard", table, f"{stem}-datacard.md", **card
+        ),
+        "datacard_json": export_download(
+            "Data card (JSON)", "datacard_json", table, f"{stem}-datacard.json", **card
         ),
         "provenance": text_download(
             "Provenance (JSON)",

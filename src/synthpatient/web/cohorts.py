@@ -315,6 +315,12 @@ def _downloads(cohort: Any, folder: Path, stem: str, result: Result) -> dict[str
         "datacard": file_download(
             "Data card (Markdown)", f"{stem}-datacard.md", "text/markdown", folder / "datacard.md"
         ),
+        "datacard_json": file_download(
+            "Data card (JSON)",
+            f"{stem}-datacard.json",
+            "application/json",
+            folder / "datacard.json",
+        ),
         "provenance": file_download(
             "Provenance (JSON)",
             f"{stem}-provenance.json",

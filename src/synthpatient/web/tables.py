@@ -401,6 +401,7 @@ def table_work(
             conditions,
             timeline,
             longitudinal,
+            real=training,
         )
         job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
