@@ -100,8 +100,8 @@ def test_retries_and_timeouts_inside_failed_requests_are_counted(table):
             synth.sample(20)
     report = synth.last_sample_report_
     assert (report.retries, report.server_errors, report.failed_requests) == (2, 3, 1)
-    with FakeLLMServer(delay_s=1.0) as slow:
-        synth = _synth(slow.url, table, max_requests=1, timeout_s=0.2, max_retries=1)
+    with FakeLLMServer(delay_s=0.5) as slow:
+        synth = _synth(slow.url, table, max_requests=1, timeout_s=0.1, max_retries=1)
         with pytest.raises(GenerationIncompleteError, match="did not answer"):
             synth.sample(20)
     assert (synth.last_sample_report_.timeouts, synth.last_sample_report_.retries) == (2, 1)
