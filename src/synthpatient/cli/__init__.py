@@ -9,6 +9,7 @@ from synthpatient.cli import synthesis  # noqa: F401  generate, fit, sample, sch
 from synthpatient.cli import schema_only  # noqa: F401  from-schema
 from synthpatient.cli import quality  # noqa: F401  evaluate, benchmark
 from synthpatient.cli import cohorts  # noqa: F401  ask, chat
+from synthpatient.cli import tables  # noqa: F401  tables schema/generate/sample/evaluate
 from synthpatient.cli import catalog  # noqa: F401  datasets, synthesizers
 from synthpatient.cli import web  # noqa: F401  serve (fastapi loads lazily)
 

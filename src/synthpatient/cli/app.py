@@ -14,7 +14,8 @@ from synthpatient.cli._help import Typer
 HELP = """Realistic synthetic patient data, offline.
 
 From a real table: generate (fit and sample in one go), or fit once and sample many times;
-schema shows how each column is read. From a description of the columns alone (no data):
+schema shows how each column is read; tables does the same for a patients table with several
+event tables (labs, diagnoses...). From a description of the columns alone (no data):
 from-schema. From a plain-English request: ask (one request) or chat (a conversation),
 answered from a cited knowledge base. Check the result with evaluate;
 compare every generator with benchmark; demo runs the main job on bundled data; serve starts

@@ -100,14 +100,16 @@ def evaluate_tables(
     options: dict[str, Any] = {"metrics": metrics, "seed": seed, "detailed": detailed}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped metrics are in each meta
-        people = real.patients.drop(columns=[key])
+        # one row per patient: the key and the other identifiers (a matched case's id, which
+        # repeats and would be read as a patient key) are not compared
+        inferred = Schema.infer(real.patients)
+        ids = [key, *(c.name for c in inferred if c.kind == "identifier" and c.name != key)]
+        people = real.patients.drop(columns=ids)
         patients = evaluate(
             people,
-            synthetic.patients.drop(columns=[key]),
-            holdout=None if holdout is None else holdout.patients.drop(columns=[key]),
-            # a schema given: one row per patient, never read as a timeline (a repeated
-            # reference such as a matched case's id is not a patient key)
-            schema=Schema.infer(people),
+            synthetic.patients.drop(columns=ids),
+            holdout=None if holdout is None else holdout.patients.drop(columns=ids),
+            schema=Schema(columns=tuple(c for c in inferred if c.name not in ids)),
             **options,
         )
         tables = {

@@ -131,6 +131,10 @@ class MultiTableSynthesizer:
             with warnings.catch_warnings():
                 # the patients table's inference was reported once, above
                 warnings.filterwarnings("ignore", "Schema inference is unsure", SynthPatientWarning)
+                # its repairs were reported when the tables were read
+                warnings.filterwarnings(
+                    "ignore", "The long table was repaired", SynthPatientWarning
+                )
                 try:
                     model.fit(table.to_long(), schema=schema)
                 except (DataError, ConditionError) as exc:
@@ -185,7 +189,9 @@ class MultiTableSynthesizer:
             )
             firsts[name], spans[name] = first, last - first
         if firsts:
-            start = np.nanmin(np.column_stack(list(firsts.values())), axis=1)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # patients without any event
+                start = np.nanmin(np.column_stack(list(firsts.values())), axis=1)
             timed = next(n for n in tables.names if n in firsts)
             time_spec = self.models_[timed].schema_[str(tables.layout(timed).time)]
             frame[names["start"]] = self._from_days(start, time_spec)
