@@ -13,9 +13,50 @@ import pandas as pd
 
 from synthpatient.evaluation._metric import Inputs, Metric, MetricResult, Verdicts
 
+#: Columns of a rule table (``RuleSet.compare``), which the relations' rows share.
+_RULE_COLUMNS = [
+    "rule",
+    "description",
+    "real_violations",
+    "real_rate",
+    "synthetic_violations",
+    "synthetic_rate",
+    "synthetic_applicable",
+]
+
+
+def relation_table(inputs: Inputs) -> pd.DataFrame:
+    """One rule-table row per relation of the schema (discovered on the real rows when the
+    schema records none) whose columns both tables have."""
+    from synthpatient.relations import check_relation
+
+    schema = inputs.schema.complete(inputs.real)  # rounding steps; relations when None
+    rows = []
+    for relation in schema.relations or ():
+        if not all(c in inputs.synthetic and c in inputs.real for c in relation.columns):
+            continue
+        real = check_relation(relation, inputs.real.reset_index(drop=True), schema)
+        synthetic = check_relation(relation, inputs.synthetic.reset_index(drop=True), schema)
+        rows.append(
+            {
+                "rule": f"relation: {relation.text}",
+                "description": f"{relation.kind} relation of the schema ({relation.source})",
+                "real_violations": int(real.violations.sum()),
+                "real_rate": 1 - real.share,
+                "synthetic_violations": int(synthetic.violations.sum()),
+                "synthetic_rate": 1 - synthetic.share,
+                "synthetic_applicable": int(synthetic.applicable.sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=_RULE_COLUMNS)
+
 
 class RuleViolations(Metric):
     """1 - the largest excess of a rule's synthetic violation rate over its real rate.
+
+    The rules are the given rule pack and the schema's relations between columns (found in
+    the real table when the schema records none; see :mod:`synthpatient.relations`), each
+    relation a row named ``relation: <its text>``.
 
     Details: ``table`` (one row per rule: its real and synthetic violation rates),
     ``excess_max`` (1 - the score) and ``excess_mean`` (the mean excess over the rules, the
@@ -43,6 +84,7 @@ class RuleViolations(Metric):
         rules = inputs.rules
         assert rules is not None  # in `requires`: compute_inputs refused it missing
         table = rules.compare(inputs.real, inputs.synthetic)
+        table = pd.concat([table, relation_table(inputs)], ignore_index=True)
         excess = (table["synthetic_rate"].fillna(0) - table["real_rate"].fillna(0)).clip(lower=0)
         worst = float(excess.max()) if len(excess) else 0.0
         return 1.0 - worst, {
