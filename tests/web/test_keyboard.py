@@ -130,6 +130,10 @@ def test_the_table_flow_with_the_keyboard_only(page, screenshots):
         "consistent",
     }
     assert focused(page).startswith("result-title-")  # the results take the focus
+    # the data card is shown with the result (and offered as Markdown and JSON)
+    assert "Privacy guarantee: none. Measured" in page.locator("#result").inner_text()
+    assert page.get_by_role("region", name="Representation: share of each group").is_visible()
+    assert page.locator("#result a[data-format='datacard_json']").count() == 1
     snap(page, screenshots / "k5-data-results.png")
     assert axe_findings(page) == []
 

@@ -423,7 +423,18 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
             )
             for key, d in r.downloads.items()
         ],
+        datacard=_datacard(r),
     )
+
+
+def _datacard(r: Result) -> dict[str, Any] | None:
+    """The result's data card, written on first request like its other files."""
+    import json
+
+    if "datacard_json" not in r.downloads:
+        return None
+    card: dict[str, Any] = json.loads(r.file("datacard_json").read_text(encoding="utf-8"))
+    return card
 
 
 @router.get(

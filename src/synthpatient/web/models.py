@@ -252,3 +252,8 @@ class ResultOut(BaseModel):
     notices: list[str]
     provenance: dict[str, Any]
     downloads: list[DownloadOut]
+    datacard: dict[str, Any] | None = Field(
+        default=None,
+        description="The data card (as its JSON download): what made the data, the privacy "
+        "guarantee, representation, uses and limitations.",
+    )

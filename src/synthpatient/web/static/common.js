@@ -193,6 +193,35 @@ const SP = (() => {
     return box;
   }
 
+  // The data card's essentials: the privacy guarantee, who is represented, uses and limits.
+  function renderCard(r) {
+    const card = r.datacard;
+    if (!card) return [];
+    const pct = (v) => (typeof v === "number" ? `${(v * 100).toFixed(1)}%` : "");
+    const out = [el("h3", { text: "Data card" })];
+    const privacy = card.privacy || {};
+    let text = `Privacy guarantee: ${privacy.guarantee || "none"}.`;
+    if (privacy.measured) {
+      text += " Measured against real rows the generator never saw: " + Object.entries(privacy.measured)
+        .map(([k, v]) => `${k.replace(/_/g, " ")} ${fmt(v.score)} (${v.verdict})`).join("; ") + ".";
+    }
+    out.push(el("p", { text }));
+    if (card.representation && card.representation.length) {
+      out.push(table("Representation: share of each group", [
+        { key: "attribute", label: "Attribute" },
+        { key: "group", label: "Group", render: (v) => document.createTextNode(String(v).replace(/_/g, " ")) },
+        { key: "real", label: "Real", render: (v) => document.createTextNode(v === null ? "(none used)" : pct(v)) },
+        { key: "synthetic", label: "Synthetic", render: (v) => document.createTextNode(pct(v)) },
+        { key: "target", label: "Knowledge-base target", render: (v) => document.createTextNode(v === null ? "" : pct(v)) }],
+      card.representation));
+    }
+    const list = (title, items) => (items && items.length
+      ? [el("h4", { text: title }), el("ul", {}, ...items.map((t) => el("li", { text: t })))] : []);
+    out.push(...list("Intended use", card.intended_use), ...list("Out of scope", card.out_of_scope_use),
+      ...list("Known limitations", card.limits));
+    return out;
+  }
+
   // The request behind a result in words, not JSON.
   function requestWords(p) {
     if (p.request_text) return p.request_text;
@@ -256,6 +285,8 @@ const SP = (() => {
       }
     }
 
+    mainCol.append(...renderCard(r));
+
     if (r.scores.length) {
       mainCol.append(el("h3", { text: "Evaluation summary" }));
       mainCol.append(table("Scores in [0, 1], higher is better", [
@@ -314,7 +345,7 @@ const SP = (() => {
       el("pre", { text: JSON.stringify(p, null, 2) })));
     container.append(el("div", { className: "results" }, mainCol, aside));
     const link = el("p", {}, el("a", { href: `/results/${encodeURIComponent(r.id)}`, text: "Open these results on their own page" }));
-    mainCol.insertBefore(link, mainCol.children[1]);
+    mainCol.insertBefore(link, verdict ? verdict.nextSibling : mainCol.children[1]);
   }
 
   async function showResult(container, resultId) {
