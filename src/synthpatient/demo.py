@@ -92,6 +92,7 @@ def run_demo(
         "quality": summary,
         "files": {k: out_dir / v for k, v in names.items()},
         "synthetic": synthetic,
+        "report": report,
     }
 
 

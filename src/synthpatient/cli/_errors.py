@@ -41,6 +41,19 @@ _OUT_OF_MEMORY = (
 )
 
 
+# Python wording in library warnings -> what a command-line user does instead
+_CLI_WORDS = {
+    "(ColumnSpec minimum/maximum/categories)": (
+        "(write a schema file with `synthpatient schema`, set each column's minimum, maximum "
+        "or categories in it, and pass it with --schema)"
+    ),
+}
+# Warnings about a library's internals that a user cannot act on. opacus's accountant warns
+# when the best Renyi order is at the edge of its range: epsilon is then slightly
+# overestimated (a safe bound), which the spent-budget line already reports.
+_INTERNAL_WARNINGS = (("Optimal order is the (smallest|largest) alpha", "opacus"),)
+
+
 def _show_warning(
     message: Warning | str,
     category: type[Warning],
@@ -49,7 +62,10 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    err.print(f"[yellow]Warning:[/] {_escape(str(message))}", markup=True)
+    text = str(message)
+    for python, cli in _CLI_WORDS.items():
+        text = text.replace(python, cli)
+    err.print(f"[yellow]Warning:[/] {_escape(text)}", markup=True)
 
 
 @contextlib.contextmanager
@@ -59,7 +75,9 @@ def handled() -> Iterator[None]:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        with recording_writes() as written, _sigterm_unwinds():
+        with warnings.catch_warnings(), recording_writes() as written, _sigterm_unwinds():
+            for message, module in _INTERNAL_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, module=module)
             try:
                 yield
             except SynthPatientError as exc:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from synthpatient.cli._errors import err, handled
 from synthpatient.cli.app import (
@@ -159,16 +160,24 @@ def _check_outputs(
         check_output_path(flags, overwrite=overwrite, kind="table")
 
 
-def _show_summary(result: EvaluationReport, seeds: int) -> None:
-    """The summary table (with the spread over seeds when there are several) and notices."""
-    table = Table(title="Evaluation summary (scores in [0, 1], higher is better)")
+def _show_summary(
+    result: EvaluationReport, seeds: int, *, title: str = "Evaluation summary", notices: bool = True
+) -> None:
+    """The summary table (with the spread over seeds when there are several), what to do
+    about each fair or poor score, and the notices."""
+    table = Table(title=f"{title} (scores in [0, 1], higher is better)")
     for col in ("family", "metric", "score", "verdict"):
         table.add_column(col)
     for row in result.summary.itertuples(index=False):
         spread = f" ± {row.sd:.3f}" if seeds > 1 else ""
         table.add_row(row.family, row.metric, f"{row.score:.3f}{spread}", row.verdict)
     out.print(table)
-    for notice in result.meta["notices"]:
+    from synthpatient.evaluation.advice import explain
+
+    # a fair or poor card says what it means and what to do, not only its verdict
+    for line in explain(result):
+        out.print(Text(f"What to do: {line}"))
+    for notice in result.meta["notices"] if notices else ():
         out.print(f"Note: {notice}")
 
 

@@ -356,16 +356,22 @@ def demo(
         with err.status("Fitting on the bundled diabetes data and sampling..."):
             result = run_demo(out_dir, n_rows=rows, seed=seed, overwrite=overwrite)
         summary = result["quality"]
-        n_train = summary["n_real_rows"]
-        table = Table(
-            title=f"Quality of {rows} synthetic patients vs the {n_train} real ones "
-            "they were learned from (SDMetrics QualityReport)"
-        )
-        table.add_column("score")
-        table.add_column("value", justify="right")
-        for key in ("score", "column_shapes", "column_pair_trends"):
-            table.add_row(key.replace("_", " "), f"{summary[key]:.3f}")
-        out.print(table)
+        n_train, n_holdout = summary["n_real_rows"], summary["n_holdout_rows"]
+        if result["report"] is not None:
+            from synthpatient.cli.quality import _show_summary
+
+            title = (
+                f"{rows} synthetic patients against the {n_train} real ones they were learned "
+                f"from ({n_holdout} more held out for privacy)"
+            )
+            _show_summary(result["report"], 1, title=title, notices=False)
+        else:  # no evaluation without its extra: the quality summary alone
+            table = Table(title=f"Quality (SDMetrics QualityReport) against {n_train} real rows")
+            table.add_column("measure")
+            table.add_column("score", justify="right")
+            for key in ("score", "column_shapes", "column_pair_trends"):
+                table.add_row(key.replace("_", " "), f"{summary[key]:.3f}")
+            out.print(table)
         for name, path in result["files"].items():
             out.print(f"  {name:<10} {path}")
         out.print(f"Demo outputs written to {out_dir.resolve()}")

@@ -182,9 +182,13 @@ class TemplateWriter:
             value = row.get(sex_col.name)
             if is_missing(value):
                 extra = f" ({sex_col.label} {MISSING_TEXT})"
-            elif sex is None:
+            elif sex is None:  # a code whose meaning the data does not give: say it is a code
                 extra = _pick(
-                    rng, (f" ({sex_col.label} {value})", f" (recorded {sex_col.label} {value})")
+                    rng,
+                    (
+                        f" ({sex_col.label} code {value})",
+                        f" (recorded {sex_col.label} code {value})",
+                    ),
                 )
         setting = self._setting(row, rng, used)
         if age_col is not None:
