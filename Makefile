@@ -24,6 +24,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.core
 	$(BIN)/synthpatient demo --out synthpatient-demo --overwrite
+	@echo "To use synthpatient yourself: source $(VENV)/bin/activate (or run $(BIN)/synthpatient)"
 
 # The web app's browser tests drive Debian's Chromium (never a downloaded browser).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
