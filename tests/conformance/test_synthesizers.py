@@ -53,6 +53,8 @@ FAST_PARAMS: dict[str, dict] = {
         "progress": False,
     },
     "mst": {"epsilon": 10.0, "n_bins": 6},
+    "aim": {"epsilon": 10.0, "n_bins": 4, "rounds": 8},
+    "auto": {"candidates": ["copula"], "time_budget_s": 30.0},
     "hybrid": {"base": "copula", "notes_column": None},
     "tabular_lm": {"epochs": 2, "d_model": 16, "n_layers": 1, "n_heads": 2, "progress": False},
 }

@@ -62,11 +62,16 @@ class NumericMarginal:
     def from_uniform(self, u: np.ndarray) -> np.ndarray:
         # The levels are an even grid, so the interpolation index is arithmetic: several
         # times faster than np.interp's binary search on 100,000-row samples.
+        # In place, with the steps between quantiles taken once: the same arithmetic as
+        # q[i] + frac * (q[i + 1] - q[i]), with two fewer 100,000-row temporaries.
         k = len(self.levels)
-        position = np.clip(u, 0.0, 1.0) * (k - 1)
+        position = np.clip(u, 0.0, 1.0)
+        position *= k - 1
         i = np.minimum(position.astype(np.int64), k - 2)
-        frac = position - i
-        return self.quantiles[i] + frac * (self.quantiles[i + 1] - self.quantiles[i])
+        position -= i
+        position *= np.diff(self.quantiles)[i]
+        position += self.quantiles[i]
+        return position
 
     def score_variance(self, values: pd.Series) -> float:
         """Variance of E[z | value] over the data: below 1 where ties (discrete values) hide

@@ -25,31 +25,36 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
-from synthpatient._optional import import_optional
-from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
+from synthpatient.errors import SynthPatientWarning
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param
-from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData, build_coders
-from synthpatient.synthesizers._persistence import expect
-from synthpatient.synthesizers.base import Capabilities, Synthesizer
+from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
+from synthpatient.synthesizers._marginal_dp import (
+    COMPRESS_SIGMAS,
+    MarginalSynthesizer,
+    draw,
+    estimate_total,
+    import_mbi,
+    joint_counts,
+    normalized,
+    zcdp_rho,
+)
+from synthpatient.synthesizers.base import Capabilities
 
-#: A value (bin, category) is kept apart only when its noisy count reaches this many noise
-#: standard deviations; rarer ones are merged (MST's rule; see ``ColumnCoder.compress``).
-COMPRESS_SIGMAS = 3.0
+__all__ = ["MSTSynthesizer", "zcdp_rho"]
+
 #: Most mirror-descent iterations for the model that scores candidate pairs, and the final
 #: one (MST's own), stopping early once the loss improves by less than ESTIMATE_TOL (relative)
 #: per block of 50: on small tables they converge in a few hundred.
 SELECT_ITERS = 2500
 ESTIMATE_ITERS = 10_000
 ESTIMATE_TOL = 1e-6
-DEFAULT_DELTA = 1e-9
 
 
-class MSTSynthesizer(Synthesizer):
+class MSTSynthesizer(MarginalSynthesizer):
     """Differentially private synthesizer: MST over binned columns, estimated with ``mbi``.
 
     The whole fit is (epsilon, delta)-differentially private with respect to adding or removing
@@ -128,7 +133,7 @@ class MSTSynthesizer(Synthesizer):
 
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
-        mbi = _import_mbi()
+        mbi = import_mbi("MSTSynthesizer")
         n_rows, columns = len(data), [s.name for s in schema.learned]
         delta = self._resolve_delta(n_rows)
         rho = zcdp_rho(float(self.epsilon), delta)
@@ -137,15 +142,7 @@ class MSTSynthesizer(Synthesizer):
         rho_one = rho if n_cols == 1 else rho / 3
         sigma_one = math.sqrt(n_cols / (2 * rho_one))
         threshold = COMPRESS_SIGMAS * sigma_one
-        if n_rows < threshold:
-            raise DataError(
-                f"The table is too small for MSTSynthesizer at epsilon={self.epsilon}: each "
-                f"count gets noise with a standard deviation of about {sigma_one:.0f}, and with "
-                f"{n_rows} rows no value of any column could stand out from it (at least "
-                f"{math.ceil(threshold)} rows needed), so the synthetic table would be noise. "
-                "Give more rows, a larger epsilon or fewer columns, or use "
-                "GaussianCopulaSynthesizer (key 'copula'; it is not differentially private)."
-            )
+        self._check_enough_rows(n_rows, sigma_one)
 
         coders, read = build_coders(data, schema, int(self.n_bins))
         if read:
@@ -169,7 +166,7 @@ class MSTSynthesizer(Synthesizer):
             one_way.append(measurement.compress({coder.name: coder.groups}, fine_domain))
             noisy_totals.append(float(noisy.sum()))
         # mbi estimates the total only from uncompressed measurements: give it ours instead
-        total = _estimate_total([c.n_fine for c in coders], noisy_totals)
+        total = estimate_total([c.n_fine for c in coders], noisy_totals)
         codes = {c.name: c.groups[fine[c.name]] for c in coders}
         domain = mbi.Domain(columns, [c.n_groups for c in coders])
         estimator = mbi.estimation.MirrorDescent()
@@ -196,7 +193,7 @@ class MSTSynthesizer(Synthesizer):
             np.asarray(model.potentials[cl].values, dtype=float) for cl in model.potentials.cliques
         ]
         self.marginals_ = [
-            _normalized(np.asarray(model.marginals.project(cl).values)) for cl in self.cliques_
+            normalized(np.asarray(model.marginals.project(cl).values)) for cl in self.cliques_
         ]
         self.privacy_spent_ = self._privacy_spent(delta, rho, read)
 
@@ -222,37 +219,10 @@ class MSTSynthesizer(Synthesizer):
         if edges:
             sigma_two = math.sqrt(len(edges) / (2 * rho))
             for a, b in edges:
-                counts = _joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
+                counts = joint_counts(codes[a], codes[b], domain[a], domain[b]).ravel()
                 noisy = counts + rng.normal(0.0, sigma_two, size=counts.size)
                 two_way.append(mbi.LinearMeasurement(noisy, (a, b), sigma_two))
         return edges, two_way
-
-    def _privacy_spent(self, delta: float, rho: float, read: ReadFromData) -> dict[str, Any]:
-        """The budget spent, and in words what was read from the data outside it."""
-        preprocessing = (
-            f"Read from the data without privacy: {read.describe()}. "
-            if read
-            else "Bounds and categories all declared in the schema. "
-        )
-        preprocessing += "The number of rows is treated as public."
-        return {
-            "epsilon": float(self.epsilon),
-            "delta": delta,
-            "rho": rho,
-            "preprocessing": preprocessing,
-            "read_from_data": {"bounds": read.bounds, "categories": read.categories},
-        }
-
-    def _resolve_delta(self, n_rows: int) -> float:
-        if self.delta is None:
-            return min(DEFAULT_DELTA, 1.0 / n_rows**2)
-        if self.delta >= 1.0 / n_rows:
-            raise InvalidParameterError(
-                f"delta={self.delta} is too large for a table of {n_rows} rows: it must be "
-                f"below 1/n = {1.0 / n_rows:.3g}, or one patient's row could be published "
-                "as it is. Use a smaller delta (or leave it None for 1e-9)."
-            )
-        return float(self.delta)
 
     def _select_tree(
         self,
@@ -273,13 +243,13 @@ class MSTSynthesizer(Synthesizer):
         """
         names = [c.name for c in coders]
         sizes = {c.name: c.n_groups for c in coders}
-        probs = {n: _normalized(np.asarray(independent.project((n,)).values)) for n in names}
+        probs = {n: normalized(np.asarray(independent.project((n,)).values)) for n in names}
         candidates: dict[tuple[str, str], float] = {}
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 if sizes[a] * sizes[b] > self.max_cells:
                     continue
-                x = _joint_counts(codes[a], codes[b], sizes[a], sizes[b])
+                x = joint_counts(codes[a], codes[b], sizes[a], sizes[b])
                 # the model's counts are scaled by the noisy total, never the true row count,
                 # so that one row moves a score by at most 1
                 xhat = np.outer(probs[a], probs[b]) * total
@@ -326,7 +296,7 @@ class MSTSynthesizer(Synthesizer):
         for root in self.columns_:  # each tree of the forest, from its first column
             if root in codes:
                 continue
-            codes[root] = _draw(self._marginal((root,)), rng.random(n_rows))
+            codes[root] = draw(self._marginal((root,)), rng.random(n_rows))
             queue = deque([root])
             while queue:
                 node = queue.popleft()
@@ -356,7 +326,7 @@ class MSTSynthesizer(Synthesizer):
         it to query any marginal, e.g. ``model.project(("age", "sex"))``.
         """
         self._check_fitted("markov_random_field")
-        mbi = _import_mbi()
+        mbi = import_mbi("MSTSynthesizer")
         import jax.numpy as jnp
 
         domain = mbi.Domain(self.columns_, [c.n_groups for c in self.coders_])
@@ -376,153 +346,21 @@ class MSTSynthesizer(Synthesizer):
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays: dict[str, np.ndarray] = {}
-        coders = []
-        for j, coder in enumerate(self.coders_):
-            meta, parts = coder.state()
-            coders.append(meta)
-            arrays.update({f"coder_{j}_{k}": v for k, v in parts.items()})
-        for k, (potential, marginal) in enumerate(
-            zip(self.potentials_, self.marginals_, strict=True)
-        ):
+        state, arrays = self._tables_state()
+        for k, potential in enumerate(self.potentials_):
             arrays[f"clique_{k}_potential"] = potential
-            arrays[f"clique_{k}_marginal"] = marginal
-        state = {
-            "columns": self.columns_,
-            "coders": coders,
-            "edges": self.edges_,
-            "cliques": [list(c) for c in self.cliques_],
-            "total": self.total_,
-            "domain": {"attributes": self.columns_, "shape": [c.n_groups for c in self.coders_]},
-            "privacy_spent": self.privacy_spent_,
-        }
+        state["edges"] = self.edges_
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        specs = self.schema_.learned
-        self.columns_ = [str(c) for c in state["columns"]]
-        expect(
-            self.columns_ == [s.name for s in specs],
-            "the model's columns differ from the schema's learned columns",
-        )
-        expect(len(state["coders"]) == len(specs), "the model has not one coder per column")
-        self.coders_ = []
-        for j, (meta, spec) in enumerate(zip(state["coders"], specs, strict=True)):
-            prefix = f"coder_{j}_"
-            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            self.coders_.append(ColumnCoder.from_state(meta, parts, spec))
+        self._restore_tables(state, arrays)
         self.edges_ = [[str(a), str(b)] for a, b in state["edges"]]
-        self.cliques_ = [tuple(str(a) for a in c) for c in state["cliques"]]
         self.potentials_ = [arrays[f"clique_{k}_potential"] for k in range(len(self.cliques_))]
-        self.marginals_ = [arrays[f"clique_{k}_marginal"] for k in range(len(self.cliques_))]
-        self.total_ = float(state["total"])
-        expect(isinstance(state["privacy_spent"], dict), "the privacy spent is not a record")
-        self.privacy_spent_ = dict(state["privacy_spent"])
-        if [c.n_groups for c in self.coders_] != list(state["domain"]["shape"]):
-            raise ValueError("the stored domain does not match the stored bins")
-        self._check_cliques()
-
-    def _check_cliques(self) -> None:
-        """What sampling reads: a clique table of the domain's shape for every column and
-        every tree edge, with counts that are finite and not negative."""
-        size = {c.name: c.n_groups for c in self.coders_}
-        expect(
-            math.isfinite(self.total_) and self.total_ > 0,
-            "the model's row total is not a positive number",
-        )
-        for clique, potential, marginal in zip(
-            self.cliques_, self.potentials_, self.marginals_, strict=True
-        ):
-            expect(
-                len(set(clique)) == len(clique) and all(a in size for a in clique),
-                "a clique of the model names an unknown or repeated column",
-            )
-            shape = tuple(size[a] for a in clique)
-            expect(
-                potential.shape == shape
-                and marginal.shape == shape
-                and potential.dtype.kind == "f"
-                and marginal.dtype.kind == "f",
-                "a clique's tables do not have the shape of its columns' bins",
-            )
-            expect(
-                bool(np.isfinite(potential).all())
-                and bool(np.isfinite(marginal).all())
-                and bool(np.all(marginal >= 0)),
-                "a clique's marginal is not a table of counts",
-            )
-        covered = [set(c) for c in self.cliques_]
-        for attrs in [[c] for c in self.columns_] + self.edges_:
-            expect(
-                len(set(attrs)) == len(attrs) and any(set(attrs) <= c for c in covered),
-                "a column or tree edge of the model is in no clique",
-            )
-
-
-# -- privacy accounting -----------------------------------------------------------------------
-def zcdp_rho(epsilon: float, delta: float) -> float:
-    """The largest zCDP ``rho`` that still implies (epsilon, delta)-DP.
-
-    Uses the conversion of Canonne, Kamath and Steinke (2020, Proposition 12), tighter than the
-    classic rho + 2 sqrt(rho log(1/delta)) bound: rho-zCDP gives (epsilon, delta)-DP with
-    delta = min over alpha > 1 of exp((alpha-1)(alpha rho - epsilon)) / (alpha-1)
-    * (1 - 1/alpha)^alpha.
-
-    Examples:
-        >>> round(zcdp_rho(1.0, 1e-9), 5)
-        0.01497
-    """
-
-    def log_delta(rho: float) -> float:
-        def bound(alpha: float) -> float:
-            return (
-                (alpha - 1) * (alpha * rho - epsilon)
-                + alpha * math.log1p(-1 / alpha)
-                - math.log(alpha - 1)
-            )
-
-        high = max((epsilon + 1) / (2 * rho) + 2, 2.0)
-        best = minimize_scalar(
-            bound, bounds=(1 + 1e-9, high), method="bounded", options={"xatol": 1e-12}
-        )
-        return min(float(best.fun), 0.0)
-
-    target = math.log(delta)
-    return float(brentq(lambda rho: log_delta(rho) - target, 1e-15, epsilon + 1, xtol=1e-15))
+        # every column and every tree edge must be in a clique: sampling walks the tree
+        self._check_tables(self.edges_, extra=self.potentials_)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _import_mbi() -> Any:
-    """``mbi`` without its import-time advice about JAX settings (not ours to change)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*JAX", category=UserWarning)
-        return import_optional("mbi", extra="dp", purpose="MSTSynthesizer")
-
-
-def _estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
-    """Minimum-variance estimate of the row count from each column's noisy total."""
-    # a sum of k noisy cells has k times the variance
-    weights = 1.0 / np.asarray(sizes, dtype=float)
-    return max(1.0, float(np.average(noisy_sums, weights=weights)))
-
-
-def _joint_counts(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
-    return (
-        np.bincount(a * size_b + b, minlength=size_a * size_b).reshape(size_a, size_b).astype(float)
-    )
-
-
-def _normalized(table: np.ndarray) -> np.ndarray:
-    table = np.clip(np.asarray(table, dtype=float), 0.0, None)
-    total = table.sum()
-    return table / total if total > 0 else np.full(table.shape, 1.0 / table.size)
-
-
-def _draw(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
-    cdf = np.cumsum(probabilities)
-    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(cdf) - 1)
-
-
 def _draw_given(joint: np.ndarray, parent_codes: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Child codes from P(child | parent), read off the pair's joint table."""
     out = np.empty(len(parent_codes), dtype=np.int64)
@@ -530,5 +368,5 @@ def _draw_given(joint: np.ndarray, parent_codes: np.ndarray, u: np.ndarray) -> n
     for value in np.unique(parent_codes):
         rows = np.flatnonzero(parent_codes == value)
         row = joint[value]
-        out[rows] = _draw(row if row.sum() > 0 else fallback, u[rows])
+        out[rows] = draw(row if row.sum() > 0 else fallback, u[rows])
     return out

@@ -22,6 +22,8 @@ _REGISTRY: dict[str, str] = {
     "ctgan": "synthpatient.synthesizers.ctgan:CTGANSynthesizer",
     "tvae": "synthpatient.synthesizers.tvae:TVAESynthesizer",
     "mst": "synthpatient.synthesizers.mst:MSTSynthesizer",
+    "aim": "synthpatient.synthesizers.aim:AIMSynthesizer",
+    "auto": "synthpatient.synthesizers.auto:AutoSynthesizer",
     "llm": "synthpatient.synthesizers.llm:LLMSynthesizer",
     "tabular_lm": "synthpatient.synthesizers.tabular_lm:TabularLMSynthesizer",
     "sequential": "synthpatient.synthesizers.sequential:SequentialSynthesizer",

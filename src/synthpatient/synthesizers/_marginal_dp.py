@@ -1,0 +1,223 @@
+"""What the marginal-based private synthesizers (MST, AIM) share.
+
+Both bin every learned column (``_discretize``), measure marginals of the binned table with
+Gaussian noise under a zero-concentrated DP (zCDP) budget, and let ``mbi`` (Private-PGM)
+estimate the graphical model that explains the noisy measurements. This module holds the
+parts that do not depend on *which* marginals are measured: the privacy accounting, the
+parameters every such model takes, the private estimate of the row count, drawing codes from a
+marginal table, and saving and checking the binned columns and clique tables.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from synthpatient._optional import import_optional
+from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData
+from synthpatient.synthesizers._persistence import expect
+from synthpatient.synthesizers.base import Synthesizer
+
+#: A value (bin, category) is kept apart only when its noisy count reaches this many noise
+#: standard deviations; rarer ones are merged (MST's rule; see ``ColumnCoder.compress``).
+COMPRESS_SIGMAS = 3.0
+DEFAULT_DELTA = 1e-9
+
+
+class MarginalSynthesizer(Synthesizer):
+    """The shell of a marginal-based private synthesizer: budget, binned columns, clique tables.
+
+    Subclasses set ``epsilon``, ``delta`` and ``n_bins`` and, once fitted, ``columns_``,
+    ``coders_``, ``cliques_``, ``marginals_`` (normalised tables, one per clique, axes in the
+    clique's order), ``total_`` and ``privacy_spent_``.
+    """
+
+    epsilon: float
+    delta: float | None
+
+    def _resolve_delta(self, n_rows: int) -> float:
+        if self.delta is None:
+            return min(DEFAULT_DELTA, 1.0 / n_rows**2)
+        if self.delta >= 1.0 / n_rows:
+            raise InvalidParameterError(
+                f"delta={self.delta} is too large for a table of {n_rows} rows: it must be "
+                f"below 1/n = {1.0 / n_rows:.3g}, or one patient's row could be published "
+                "as it is. Use a smaller delta (or leave it None for 1e-9)."
+            )
+        return float(self.delta)
+
+    def _check_enough_rows(self, n_rows: int, sigma: float) -> None:
+        """Refuse a table whose every count would drown in the first measurement's noise."""
+        threshold = COMPRESS_SIGMAS * sigma
+        if n_rows < threshold:
+            raise DataError(
+                f"The table is too small for {type(self).__name__} at epsilon={self.epsilon}: "
+                f"each count gets noise with a standard deviation of about {sigma:.0f}, and with "
+                f"{n_rows} rows no value of any column could stand out from it (at least "
+                f"{math.ceil(threshold)} rows needed), so the synthetic table would be noise. "
+                "Give more rows, a larger epsilon or fewer columns, or use "
+                "GaussianCopulaSynthesizer (key 'copula'; it is not differentially private)."
+            )
+
+    def _privacy_spent(self, delta: float, rho: float, read: ReadFromData) -> dict[str, Any]:
+        """The budget spent, and in words what was read from the data outside it."""
+        preprocessing = (
+            f"Read from the data without privacy: {read.describe()}. "
+            if read
+            else "Bounds and categories all declared in the schema. "
+        )
+        preprocessing += "The number of rows is treated as public."
+        return {
+            "epsilon": float(self.epsilon),
+            "delta": delta,
+            "rho": rho,
+            "preprocessing": preprocessing,
+            "read_from_data": {"bounds": read.bounds, "categories": read.categories},
+        }
+
+    # -- state ---------------------------------------------------------------------------------
+    def _tables_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The binned columns and clique tables as JSON metadata and arrays."""
+        arrays: dict[str, np.ndarray] = {}
+        coders = []
+        for j, coder in enumerate(self.coders_):
+            meta, parts = coder.state()
+            coders.append(meta)
+            arrays.update({f"coder_{j}_{k}": v for k, v in parts.items()})
+        for k, marginal in enumerate(self.marginals_):
+            arrays[f"clique_{k}_marginal"] = marginal
+        state = {
+            "columns": self.columns_,
+            "coders": coders,
+            "cliques": [list(c) for c in self.cliques_],
+            "total": self.total_,
+            "domain": {"attributes": self.columns_, "shape": [c.n_groups for c in self.coders_]},
+            "privacy_spent": self.privacy_spent_,
+        }
+        return state, arrays
+
+    def _restore_tables(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """What :meth:`_tables_state` gave, checked against the schema and itself."""
+        specs = self.schema_.learned
+        self.columns_ = [str(c) for c in state["columns"]]
+        expect(
+            self.columns_ == [s.name for s in specs],
+            "the model's columns differ from the schema's learned columns",
+        )
+        expect(len(state["coders"]) == len(specs), "the model has not one coder per column")
+        self.coders_ = []
+        for j, (meta, spec) in enumerate(zip(state["coders"], specs, strict=True)):
+            prefix = f"coder_{j}_"
+            parts = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            self.coders_.append(ColumnCoder.from_state(meta, parts, spec))
+        self.cliques_ = [tuple(str(a) for a in c) for c in state["cliques"]]
+        self.marginals_ = [arrays[f"clique_{k}_marginal"] for k in range(len(self.cliques_))]
+        self.total_ = float(state["total"])
+        expect(isinstance(state["privacy_spent"], dict), "the privacy spent is not a record")
+        self.privacy_spent_ = dict(state["privacy_spent"])
+        if [c.n_groups for c in self.coders_] != list(state["domain"]["shape"]):
+            raise ValueError("the stored domain does not match the stored bins")
+
+    def _check_tables(
+        self, required: list[list[str]], extra: list[np.ndarray] | None = None
+    ) -> None:
+        """What sampling reads: a clique table of the domain's shape for every column set in
+        ``required``, with counts that are finite and not negative (``extra``: more tables,
+        one per clique, that must have the same shape, e.g. MST's potentials)."""
+        size = {c.name: c.n_groups for c in self.coders_}
+        expect(
+            math.isfinite(self.total_) and self.total_ > 0,
+            "the model's row total is not a positive number",
+        )
+        expect(len(self.marginals_) == len(self.cliques_), "the model has not a table per clique")
+        for k, (clique, marginal) in enumerate(zip(self.cliques_, self.marginals_, strict=True)):
+            expect(
+                len(set(clique)) == len(clique) and all(a in size for a in clique),
+                "a clique of the model names an unknown or repeated column",
+            )
+            shape = tuple(size[a] for a in clique)
+            tables = [marginal] + ([extra[k]] if extra is not None else [])
+            expect(
+                all(t.shape == shape and t.dtype.kind == "f" for t in tables),
+                "a clique's tables do not have the shape of its columns' bins",
+            )
+            expect(
+                all(bool(np.isfinite(t).all()) for t in tables) and bool(np.all(marginal >= 0)),
+                "a clique's marginal is not a table of counts",
+            )
+        covered = [set(c) for c in self.cliques_]
+        for attrs in [[c] for c in self.columns_] + required:
+            expect(
+                len(set(attrs)) == len(attrs) and any(set(attrs) <= c for c in covered),
+                "a column or measured set of columns of the model is in no clique",
+            )
+
+
+# -- privacy accounting -----------------------------------------------------------------------
+def zcdp_rho(epsilon: float, delta: float) -> float:
+    """The largest zCDP ``rho`` that still implies (epsilon, delta)-DP.
+
+    Uses the conversion of Canonne, Kamath and Steinke (2020, Proposition 12), tighter than the
+    classic rho + 2 sqrt(rho log(1/delta)) bound: rho-zCDP gives (epsilon, delta)-DP with
+    delta = min over alpha > 1 of exp((alpha-1)(alpha rho - epsilon)) / (alpha-1)
+    * (1 - 1/alpha)^alpha.
+
+    Examples:
+        >>> round(zcdp_rho(1.0, 1e-9), 5)
+        0.01497
+    """
+
+    def log_delta(rho: float) -> float:
+        def bound(alpha: float) -> float:
+            return (
+                (alpha - 1) * (alpha * rho - epsilon)
+                + alpha * math.log1p(-1 / alpha)
+                - math.log(alpha - 1)
+            )
+
+        high = max((epsilon + 1) / (2 * rho) + 2, 2.0)
+        best = minimize_scalar(
+            bound, bounds=(1 + 1e-9, high), method="bounded", options={"xatol": 1e-12}
+        )
+        return min(float(best.fun), 0.0)
+
+    target = math.log(delta)
+    return float(brentq(lambda rho: log_delta(rho) - target, 1e-15, epsilon + 1, xtol=1e-15))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def import_mbi(purpose: str) -> Any:
+    """``mbi`` without its import-time advice about JAX settings (not ours to change)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*JAX", category=UserWarning)
+        return import_optional("mbi", extra="dp", purpose=purpose)
+
+
+def estimate_total(sizes: list[int], noisy_sums: list[float]) -> float:
+    """Minimum-variance estimate of the row count from each column's noisy total."""
+    # a sum of k noisy cells has k times the variance
+    weights = 1.0 / np.asarray(sizes, dtype=float)
+    return max(1.0, float(np.average(noisy_sums, weights=weights)))
+
+
+def joint_counts(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> np.ndarray:
+    return (
+        np.bincount(a * size_b + b, minlength=size_a * size_b).reshape(size_a, size_b).astype(float)
+    )
+
+
+def normalized(table: np.ndarray) -> np.ndarray:
+    table = np.clip(np.asarray(table, dtype=float), 0.0, None)
+    total = table.sum()
+    return table / total if total > 0 else np.full(table.shape, 1.0 / table.size)
+
+
+def draw(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Codes drawn from one distribution by inverse transform of the uniforms ``u``."""
+    cdf = np.cumsum(probabilities)
+    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(cdf) - 1)
