@@ -46,7 +46,12 @@ from synthpatient.longitudinal import (
 )
 from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
-from synthpatient.synthesizers.sequential import SequentialSynthesizer, _days, _derived_names
+from synthpatient.synthesizers.sequential import (
+    SequentialSynthesizer,
+    _days,
+    _derived_names,
+    without_relations_on,
+)
 
 MODEL_FORMAT = "synthpatient.tables-model/1"
 _NS_PER_DAY = 86_400e9
@@ -150,9 +155,13 @@ class MultiTableSynthesizer:
                 "identifiers": list(layout.identifiers),
             }
         frame, specs = self._patients_frame(tables, patients_schema)
+        derived = {self.derived_["start"]}
+        for name in tables.names:
+            derived |= set(self.derived_[name].values())
+        schema = without_relations_on(Schema(columns=tuple(specs)).complete(frame), derived)
         self.patients_model_ = GaussianCopulaSynthesizer(
             n_quantiles=self.n_quantiles, seed=int(rng.integers(0, 2**31 - 1))
-        ).fit(frame, schema=Schema(columns=tuple(specs)))
+        ).fit(frame, schema=schema)
         self.key_ = key
         self.patient_columns_ = [str(c) for c in tables.patients.columns]
         self.n_training_patients_ = tables.n_patients

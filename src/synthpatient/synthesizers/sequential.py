@@ -30,6 +30,7 @@ from synthpatient.errors import (
     SynthPatientWarning,
 )
 from synthpatient.longitudinal import MAX_EVENTS_PER_PATIENT
+from synthpatient.relations import Relation
 from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Interval, Names, Param, Text
@@ -196,7 +197,10 @@ class SequentialSynthesizer(Synthesizer):
             times = _days(data[time])
             patients[first_time] = data.loc[first, time].reset_index(drop=True)
             patients[span] = times[first + counts - 1] - times[first]
-        static_schema = Schema(columns=tuple(self._static_specs(schema, patients)))
+        static_schema = without_relations_on(
+            Schema(columns=tuple(self._static_specs(schema, patients))).complete(patients),
+            set(_derived_names(schema)),
+        )
         self.static_model_ = GaussianCopulaSynthesizer(
             n_quantiles=self.n_quantiles, seed=int(rng.integers(0, 2**31 - 1))
         ).fit(patients, schema=static_schema)
@@ -233,6 +237,13 @@ class SequentialSynthesizer(Synthesizer):
         return specs
 
     # -- sample --------------------------------------------------------------------------------
+    def _relations(self) -> list[Relation]:
+        """None kept by redrawing rows: a row is an event, and redrawing some events of a
+        history would cut it. Time bounds (an event before a follow-up end) are kept by the
+        timeline itself (``_times``); relations between patient columns by the patients'
+        copula."""
+        return []
+
     def _rows_of(self, n: int) -> int:
         return int(n * self.mean_events_) + 1
 
@@ -506,3 +517,12 @@ def _time_as_number(schema: Schema, long: pd.DataFrame, time: str | None, time_k
         decimals=None,
         observed=False,
     )
+
+
+def without_relations_on(schema: Schema, columns: set[str]) -> Schema:
+    """``schema`` without the relations that involve ``columns``: the derived columns (number
+    of events, span) are drawn for the timeline to use, and redrawing patients to keep, say,
+    a span below the follow-up time would bias the histories (the timeline keeps that bound
+    by compressing its times instead)."""
+    kept = tuple(r for r in schema.relations or () if not set(r.columns) & columns)
+    return schema.with_relations(kept)
