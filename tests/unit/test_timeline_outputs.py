@@ -286,7 +286,7 @@ def test_prescriptions_have_their_period_and_conditions_their_onset(cohort):
     assert coding["system"].endswith("rxnorm") and coding["code"]
     diabetes, ckd = (r for r in resources if r["resourceType"] == "Condition")
     assert diabetes["onsetDateTime"] == "2021-01-10" == diabetes["recordedDate"]
-    assert {c["code"] for c in diabetes["code"]["coding"]} == {"44054006", "E11"}
+    assert {c["code"] for c in diabetes["code"]["coding"]} == {"44054006", "E11.9"}
     assert ckd["onsetDateTime"] == "2022-01-20"
     assert ckd["encounter"]["reference"] == visit_on["2022-01-20"]
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._optional import import_optional
+from synthpatient.exporters._us_core import race_ethnicity_extensions
 
 if TYPE_CHECKING:
     from synthpatient.exporters.fhir_timeline import TimelineEvents
@@ -110,6 +111,7 @@ class FhirMapping:
     visit_date: str | None = None
     conditions: tuple[FlaggedCode, ...] = ()
     medications: tuple[FlaggedCode, ...] = ()
+    race_ethnicity: str | None = None  # a column of knowledge-base groups: US Core extensions
     unmapped: tuple[tuple[str, str], ...] = ()  # (column, why it was left out)
     assumed_units: tuple[tuple[str, str], ...] = ()  # (column, unit taken from the codes)
     #: a knowledge-driven cohort's history: it then gives every resource but the Patient
@@ -317,6 +319,10 @@ def patient_resources(
         patient["gender"] = _GENDER[str(row[mapping.gender]).strip().lower()]
     if mapping.birth_date is not None and not _missing(row[mapping.birth_date]):
         patient["birthDate"] = _date(row[mapping.birth_date])
+    if mapping.race_ethnicity is not None and not _missing(row[mapping.race_ethnicity]):
+        extensions = race_ethnicity_extensions(str(row[mapping.race_ethnicity]))
+        if extensions:
+            patient["extension"] = extensions
     subject = ref("Patient", patient_id)
     if mapping.timeline is not None:
         return [patient, *mapping.timeline.resources(pid, subject, ref, ids)]
@@ -382,7 +388,9 @@ def observation_resource(
             {"coding": [{"system": OBSERVATION_CATEGORY, "code": obs.category}]}
         ]
     resource["code"] = {
-        "coding": [{"system": LOINC, "code": obs.loinc, "display": obs.name}],
+        "coding": [
+            {"system": LOINC, "code": obs.loinc, "display": _display(LOINC, obs.loinc, obs.name)}
+        ],
         "text": obs.name,
     }
     resource.update({"subject": subject, **context})
@@ -416,7 +424,8 @@ def medication_resource(
     .boundsPeriod`` (R4 has no ``MedicationRequest.period``)."""
     concept: dict[str, Any] = {"text": med.name}
     if med.code:
-        concept = {"coding": [{"system": RXNORM, "code": med.code, "display": med.name}], **concept}
+        display = _display(RXNORM, med.code, med.name)
+        concept = {"coding": [{"system": RXNORM, "code": med.code, "display": display}], **concept}
     request: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": rid,
@@ -446,9 +455,16 @@ def condition_resource(
     onset: str | None,
 ) -> dict[str, Any]:
     """An active, confirmed problem-list Condition (SNOMED CT, and ICD-10-CM when known)."""
-    codings = [{"system": SNOMED, "code": item.code, "display": item.name}] if item.code else []
+    codings: list[dict[str, Any]] = []
+    if item.code:
+        codings.append(
+            {"system": SNOMED, "code": item.code, "display": _display(SNOMED, item.code, item.name)}
+        )
     if item.icd10:
-        codings.append({"system": ICD10CM, "code": item.icd10})
+        icd: dict[str, str] = {"system": ICD10CM, "code": item.icd10}
+        if (shown := _display(ICD10CM, item.icd10, None)) is not None:
+            icd["display"] = shown
+        codings.append(icd)
     code: dict[str, Any] = (
         {"coding": codings, "text": item.name} if codings else {"text": item.name}
     )
@@ -467,6 +483,14 @@ def condition_resource(
     if onset is not None:
         resource["onsetDateTime"] = onset
     return resource
+
+
+def _display(system: str, code: str, fallback: str | None) -> str | None:
+    """The code system's preferred term for ``code`` (the knowledge base's code table), else
+    ``fallback`` (a name the caller has, e.g. an uploaded table's column)."""
+    from synthpatient.knowledge._codes import preferred_display  # knowledge imports exporters
+
+    return preferred_display(system, code) or fallback
 
 
 def _patients(

@@ -15,6 +15,7 @@ from synthpatient.knowledge._latent import TREATED, member_share
 from synthpatient.knowledge._model import Condition, Medication, Observation
 from synthpatient.knowledge._physiology import (
     bun_with_kidney_function,
+    fev1_within_fvc,
     ldl_not_calculated,
     pulse_pressure_floor,
 )
@@ -104,6 +105,7 @@ def _derived(
         # diagnosis and comorbidity definitions) they are the untreated values
         out[key] = _rounded(raw, by_key[key].distribution)
     pulse_pressure_floor(out, by_key)
+    fev1_within_fvc(out)
 
     def derive(key: str, raw: np.ndarray) -> None:
         if key in by_key:

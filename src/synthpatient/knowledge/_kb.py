@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from synthpatient.errors import KnowledgeBaseError
+from synthpatient.knowledge._codes import CODES_FILE, read_code_table, undisplayed
 from synthpatient.knowledge._model import Condition, Observation, Source
 from synthpatient.knowledge._regimen import DRUG_CLASSES_FILE, DrugClasses, with_regimens
 
@@ -106,11 +107,11 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
             raise KnowledgeBaseError(f"{SOURCES_FILE}: source '{source.id}' is defined twice.")
         sources[source.id] = source
     classes = _drug_classes(folder, sources)
+    codes = read_code_table(folder / CODES_FILE) if (folder / CODES_FILE).exists() else None
     conditions = {}
     for path in sorted(folder.glob("*.yaml")):
-        if path.name in (SOURCES_FILE, VOCABULARY_FILE, DRUG_CLASSES_FILE) or path.stem.endswith(
-            TIMELINE_SUFFIX
-        ):
+        shared = (SOURCES_FILE, VOCABULARY_FILE, DRUG_CLASSES_FILE, CODES_FILE)
+        if path.name in shared or path.stem.endswith(TIMELINE_SUFFIX):
             continue
         # the drugs its comorbidities bring and the drug conflicts it must respect
         data = with_regimens(_read_yaml(path), classes)
@@ -133,6 +134,12 @@ def load_from_folder(folder: Path) -> KnowledgeBase:
             raise KnowledgeBaseError(
                 f"{where}: medications name unknown drug classes {', '.join(unknown)}; every "
                 f"medication needs a drug_class defined in {DRUG_CLASSES_FILE}."
+            )
+        no_display = undisplayed(condition, codes) if codes is not None else []
+        if no_display:
+            raise KnowledgeBaseError(
+                f"{where}: codes without a preferred display in {CODES_FILE}: "
+                f"{', '.join(no_display)}."
             )
         conditions[condition.key] = condition
     return KnowledgeBase(

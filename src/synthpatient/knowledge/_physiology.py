@@ -51,6 +51,14 @@ def pulse_pressure_floor(out: dict[str, np.ndarray], by_key: dict[str, Observati
     out["diastolic_bp"], out["systolic_bp"] = dbp, _round(sbp, s_dist)
 
 
+def fev1_within_fvc(out: dict[str, np.ndarray]) -> None:
+    """FEV1 (a part of the forced vital capacity) never above FVC: where a draw crossed them,
+    the two are swapped (both marginals kept), in place."""
+    if {"fev1", "fvc"} <= set(out):
+        low, high = np.minimum(out["fev1"], out["fvc"]), np.maximum(out["fev1"], out["fvc"])
+        out["fev1"], out["fvc"] = low, high
+
+
 def bun_with_kidney_function(out: dict[str, np.ndarray], by_key: dict[str, Observation]) -> None:
     """Urea nitrogen scaled by (60/eGFR)^0.75 below an eGFR of 60 (the drawn value is the
     patient's level at normal filtration), and above the upper reference limit in kidney

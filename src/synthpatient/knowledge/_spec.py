@@ -14,6 +14,7 @@ from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._clauses import _disjunction
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._model import Condition
+from synthpatient.knowledge._regimen import conflicting_pairs
 
 MAX_PATIENTS = 10_000_000
 
@@ -149,5 +150,12 @@ class CohortSpec(BaseModel):
                 raise InvalidParameterError(
                     f"Unknown medication '{f.key}' for {condition.name}. Known: "
                     f"{', '.join(medications)}."
+                )
+        asked = {f.key for f in self.filters if f.kind == "medication" and f.present}
+        for pair in conflicting_pairs(condition):
+            if {pair.a.key, pair.b.key} <= asked:  # never drawn: it would be unsafe care
+                raise InvalidParameterError(
+                    f"{pair.a.name} and {pair.b.name} are never given together ({pair.kind}: "
+                    f"{pair.why}); ask for one of them."
                 )
         return condition

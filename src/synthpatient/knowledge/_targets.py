@@ -125,9 +125,10 @@ def _conditioned_share(
 
     def inside(interval: tuple[float, float]) -> bool | None:
         a, b = interval[0] - step / 2, interval[1] + step / 2
-        if a >= lo and b <= hi:
+        eps = step * 1e-6  # values sit on a grid of ``step``; compare its half-steps loosely
+        if a >= lo - eps and b <= hi + eps:
             return True
-        if b <= lo or a >= hi:
+        if b <= lo + eps or a >= hi - eps:
             return False
         return None  # cut through
 
@@ -215,6 +216,7 @@ def observation_targets(
                     interval,
                 )
             )
+        checks += _relations(obs.key, x, wide, t, src)
         for other, r in t.get("correlation_with", {}).items():
             other_values = wide[other].to_numpy(dtype=float) if other in wide else None
             if other_values is None or x.std() == 0 or other_values.std() == 0:
@@ -225,6 +227,23 @@ def observation_targets(
                     TargetCheck(f"r({obs.key}, {other})", r, measured, 0.0, "at least", src)
                 )
     return checks, skipped
+
+
+def _relations(
+    key: str, x: np.ndarray, wide: pd.DataFrame, t: dict[str, Any], src: tuple[str, ...]
+) -> list[TargetCheck]:
+    """Directions a source gives (higher in women, rising with age), as 'at least 0'."""
+    out = []
+    female = (wide["sex"] == "female").to_numpy()
+    ok = ~np.isnan(x)
+    if t.get("higher_in_women") and female[ok].any() and (~female[ok]).any():
+        gap = float(x[ok & female].mean() - x[ok & ~female].mean())
+        out.append(TargetCheck(f"{key} women minus men (mean)", 0.0, gap, 0.0, "at least", src))
+    age = wide["age"].to_numpy(float)
+    if t.get("rises_with_age") and age[ok].std() > 0:
+        r = float(np.corrcoef(age[ok], x[ok])[0, 1])
+        out.append(TargetCheck(f"r(age, {key})", 0.0, r, 0.0, "at least", src))
+    return out
 
 
 def _band_interval(band: str, step: float) -> tuple[float, float]:

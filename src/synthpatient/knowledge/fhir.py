@@ -30,7 +30,6 @@ from synthpatient.knowledge.sampler import Cohort
 
 #: cohort columns FHIR R4 has no place for here, and why (named, never dropped silently)
 _LEFT_OUT = {
-    "race_ethnicity": "US Core's race and ethnicity extensions are not written",
     "age": "given by the Patient's birthDate",
     "treated": "given by the MedicationRequests",
 }
@@ -53,7 +52,7 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
         )
     ]
     conditions += [
-        FlaggedCode(c.key, c.snomed, c.name, c.key)
+        FlaggedCode(c.key, c.snomed, c.name, c.key, icd10=c.icd10)
         for c in condition.comorbidities
         if c.key in cohort.wide.columns
     ]
@@ -71,6 +70,7 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
         patient_id="patient_id",
         gender="sex",
         birth_date="birth_date",
+        race_ethnicity="race_ethnicity",
         visit_date="last_visit_date",
         conditions=tuple(conditions),
         medications=tuple(medications),
@@ -116,6 +116,7 @@ def _map_history(cohort: Cohort, timeline: Any) -> FhirMapping:
         patient_id="patient_id",
         gender="sex",
         birth_date="birth_date",
+        race_ethnicity="race_ethnicity",
         unmapped=left_out(cohort),
         timeline=events,
     )
