@@ -146,3 +146,27 @@ def test_cli_from_schema_writes_rows_and_names_bad_input(tmp_path):
     result = runner.invoke(app, ["from-schema", str(bad), "--out", str(tmp_path / "b.csv")])
     assert result.exit_code == 2
     assert "'Colour'" in result.output and "Traceback" not in result.output
+
+
+def test_an_llm_writes_the_structured_columns_and_the_evaluation_judges_them():
+    pytest.importorskip("httpx")
+    from tests.fake_llm_server import FakeLLMServer
+
+    llm = {"model": "fake-llm", "rows_per_request": 30, "backoff_s": 0.0, "timeout_s": 5.0}
+    with FakeLLMServer(json_schema_status=500) as server:
+        result = generate_from_schema("admissions", 40, seed=0, llm={"base_url": server.url, **llm})
+        sent = "\n".join(m["content"] for r in server.requests for m in r["body"]["messages"])
+    data = result.data
+    assert list(data.columns) == [c.name for c in load_table_schema("admissions").columns]
+    assert len(data) == 40 and data["Name"].notna().all()
+    how = {c.column: c.how for c in result.choices}
+    assert how["Medication"] == "written by the LLM" and "sex" in how["Name"]
+    assert any("json_object" in n for n in result.notices)
+    assert "Realname" not in sent and "<example_rows>" not in sent  # no rows in the prompt
+    kb = load_knowledge_base()
+    for label, test in zip(data["Medical Condition"], data["Test Results"], strict=True):
+        condition = kb.find_condition(label)
+        assert test.split(":")[0] in {o.name for o in condition.observations}
+    # the test double draws every column on its own: the evaluation must notice
+    scores = evaluate_schema_only(data, "admissions").summary.set_index("metric")["score"]
+    assert scores["medication_consistency"] < 1 and scores["relation_violations"] > 0

@@ -22,6 +22,34 @@ SchemaFile = Annotated[
 ]
 
 
+LlmUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-base-url",
+        metavar="URL",
+        help="Have an OpenAI-compatible LLM at this URL write the structured columns (off by "
+        "default: offline, from the knowledge base).",
+    ),
+]
+LlmModel = Annotated[
+    str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
+]
+LlmKeyEnv = Annotated[
+    str,
+    typer.Option(
+        "--llm-key-env",
+        metavar="NAME",
+        help="Environment variable holding the API key (never printed).",
+    ),
+]
+PromptLevel = Annotated[
+    str, typer.Option("--prompt-level", help="With an LLM: basic, improved or advanced.")
+]
+SystemLevel = Annotated[
+    str, typer.Option("--system-level", help="With an LLM: none, role or strict.")
+]
+
+
 @app.command("from-schema")
 def from_schema(
     schema: SchemaFile,
@@ -43,6 +71,11 @@ def from_schema(
         ),
     ] = None,
     overwrite: Overwrite = False,
+    llm_base_url: LlmUrl = None,
+    llm_model: LlmModel = None,
+    llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
+    prompt_level: PromptLevel = "improved",
+    system_level: SystemLevel = "strict",
 ) -> None:
     """Generate --rows rows from a table description alone (no real data, no network).
 
@@ -65,8 +98,19 @@ def from_schema(
                 raise InvalidParameterError(
                     f"--report must end in .json or .html (got '{report.name}')."
                 )
+        llm = None
+        if llm_base_url is not None:
+            llm = {
+                "base_url": llm_base_url,
+                "model": llm_model or "",
+                "api_key_env": llm_key_env,
+                "prompt_level": prompt_level,
+                "system_level": system_level,
+            }
+        elif llm_model is not None:
+            raise InvalidParameterError("--llm-model needs --llm-base-url.")
         with err.status(f"Generating {rows:,} rows..."):
-            result = generate_from_schema(schema, rows, seed=seed)
+            result = generate_from_schema(schema, rows, seed=seed, llm=llm)
         check_rows_fit(rows, len(result.data.columns), label="--rows")
         exporter.export(result.data, out_path, overwrite=overwrite)
         out.print(

@@ -9,7 +9,7 @@ people and places follow, and plain columns take the schema's values or range.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,13 +62,26 @@ class SchemaGeneration:
 
 
 def generate_from_schema(
-    schema: TableSchema | str | dict[str, Any], n_rows: int, *, seed: int | None = None
+    schema: TableSchema | str | dict[str, Any],
+    n_rows: int,
+    *,
+    seed: int | None = None,
+    llm: Mapping[str, Any] | None = None,
 ) -> SchemaGeneration:
     """``n_rows`` rows for a table description (a :class:`TableSchema`, a file path, a bundled
-    name such as ``admissions``, or a dict), without any real data and without network."""
+    name such as ``admissions``, or a dict), without any real data and without network.
+
+    ``llm``: parameters of :class:`~synthpatient.synthesizers.llm.LLMSynthesizer`
+    (``base_url``, ``model``, ``prompt_level``, ``system_level``...) to have a language model
+    write the structured columns instead (see :mod:`synthpatient.schema_only._llm`).
+    """
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 1:
         raise DataError(f"The number of rows must be a whole number >= 1. Got {n_rows!r}.")
     table = schema if isinstance(schema, TableSchema) else load_table_schema(schema)
+    if llm is not None:
+        from synthpatient.schema_only._llm import generate_with_llm
+
+        return generate_with_llm(table, n_rows, seed=seed, llm=llm)
     start = time.perf_counter()
     matches = match_columns(table)
     _refuse_unhonoured(matches, table)
