@@ -186,6 +186,15 @@ class SequentialSynthesizer(Synthesizer):
             "per_patient": [c for c in layout.static if c not in learned],
             # patient columns no event time ever passes (follow-up time, a death date)
             "time_bounds": _time_bounds(data, schema, time, static),
+            # other dates of an event (a discharge, a result's date) learned as days from the
+            # event's own time, so they stay next to it (a discharge after its admission)
+            "offsets": [
+                c
+                for c in values
+                if time is not None
+                and schema[time].kind == "datetime"
+                and schema[c].kind == "datetime"
+            ],
         }
         first = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
         counts = np.diff(np.r_[first, len(patient)])
@@ -204,11 +213,14 @@ class SequentialSynthesizer(Synthesizer):
         self.static_model_ = GaussianCopulaSynthesizer(
             n_quantiles=self.n_quantiles, seed=int(rng.integers(0, 2**31 - 1))
         ).fit(patients, schema=static_schema)
+        event_values = data[values].copy()
+        for name in self.layout_["offsets"]:
+            event_values[name] = _days(data[name]) - np.asarray(times)
         self.timeline_ = TimelineModel.fit(
             patients,
             _feature_specs(static_schema, schema),
-            data[values],
-            [schema[c] for c in values],
+            event_values,
+            self._value_specs(schema),
             patient,
             times,
             n_events=n_events,
@@ -217,6 +229,17 @@ class SequentialSynthesizer(Synthesizer):
             rng=rng,
         )
         self.n_training_patients_ = len(first)
+
+    def _value_specs(self, schema: Schema) -> list[ColumnSpec]:
+        """The event columns as the timeline learns them: dates of the event other than its
+        time as numbers of days from it."""
+        offsets = set(self.layout_.get("offsets", []))
+        return [
+            ColumnSpec(name=c, kind="numeric", nullable=schema[c].nullable)
+            if c in offsets
+            else schema[c]
+            for c in self.layout_["values"]
+        ]
 
     def _static_specs(self, schema: Schema, patients: pd.DataFrame | None) -> list[ColumnSpec]:
         """The patients table's columns: static columns, then the derived ones (bounds read
@@ -301,6 +324,9 @@ class SequentialSynthesizer(Synthesizer):
             first_time = _derived_names(self.schema_)[1]
             bounds = [_days(patients[c]) for c in layout.get("time_bounds", [])]
             out[layout["time"]] = self._times(patients[first_time], patient, relative, bounds)
+        for name in layout.get("offsets", []):
+            days = pd.to_timedelta(np.asarray(values[name], dtype=float), unit="D")
+            values[name] = pd.DatetimeIndex(out[layout["time"]]) + days
         out.update(values)
         learned = [c.name for c in self.schema_.learned]
         return pd.DataFrame({c: out[c] for c in learned}), patient
@@ -403,7 +429,8 @@ class SequentialSynthesizer(Synthesizer):
             and self.schema_[layout["key"]].kind == "identifier"
             and (layout["time"] is None or layout["time"] in names)
             and all(c in names for c in layout["static"] + layout["values"])
-            and all(c in layout["static"] for c in layout.get("time_bounds", [])),
+            and all(c in layout["static"] for c in layout.get("time_bounds", []))
+            and all(c in layout["values"] for c in layout.get("offsets", [])),
             "the sequential model's layout names columns the schema does not have",
         )
         self.layout_ = layout
@@ -442,7 +469,7 @@ class SequentialSynthesizer(Synthesizer):
             state["timeline"],
             rest,
             _feature_specs(static_model.schema_, self.schema_),
-            [self.schema_[c] for c in layout["values"]],
+            self._value_specs(self.schema_),
         )
 
 
