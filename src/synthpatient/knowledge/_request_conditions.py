@@ -137,7 +137,13 @@ def _no_condition(t: RequestText, kb: KnowledgeBase, vocab: Vocabulary) -> str:
         rf"\b{_NUMBER}\s+(?:[a-z]+\s+){{0,2}}?([a-z][a-z0-9' -]{{2,40}}?)\s+(?:{people})\b",
         t.low,
     )
-    what = f"'{named.group(1).strip()}'" if named else "the condition you asked for"
+    unknown = [w for w in t.leftovers(vocab.filler) if not re.fullmatch(r"[\d.,]+", w)]
+    if named:
+        what = f"'{named.group(1).strip()}'"
+    elif unknown:
+        what = " or ".join(f"'{w}'" for w in unknown[:3])
+    else:
+        what = "the condition you asked for"
     return (
         f"I have no knowledge base for {what}. Supported conditions: "
         + "; ".join(f"{c.name} ({c.key})" for c in kb.conditions.values())

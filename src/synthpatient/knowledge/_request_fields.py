@@ -147,7 +147,7 @@ def _sex(t: RequestText, vocab: Vocabulary) -> str | None:
 
 
 _N_OBSERVATIONS = re.compile(
-    rf"({_NUMBER})\s+(?:[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
+    rf"({_NUMBER})\s+(?:(?!\d)[a-z0-9'-]+\s+){{0,3}}?(?:observations?|measurements?|"
     rf"labs?|lab values|variables|features|vitals and labs|data points)\b"
 )
 

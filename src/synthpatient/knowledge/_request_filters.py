@@ -11,6 +11,7 @@ unclaimed or recorded as a problem, so the reply names it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from synthpatient.errors import Clarification
 from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
@@ -66,10 +67,17 @@ _UNIT = (
 )
 
 
-def _filters(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
+def _filters(
+    t: RequestText,
+    condition: Condition,
+    vocab: Vocabulary,
+    others: Sequence[Observation] = (),
+) -> list[Filter]:
     """Filters asked for (a CKD stage, comorbidities, drugs, value ranges), their words
-    claimed; values first, so that "HbA1c over 9" is never an age or a count."""
+    claimed; values first, so that "HbA1c over 9" is never an age or a count. A value
+    filter on an observation of ``others`` (recorded for other conditions only) is named."""
     filters = _value_filters(t, condition, vocab)
+    _foreign_values(t, condition, vocab, others)
     filters += _stage(t, condition, vocab)
     filters += _defined(t, condition, vocab)
     filters += _comorbidities(t, condition, vocab, stage=any(f.key == "egfr" for f in filters))
@@ -144,7 +152,9 @@ def _mentions(
 ) -> list[tuple[int, int, str, bool]]:
     """(claim start, end, phrase, present?) of each unclaimed mention whose polarity is said,
     in the order of the text; "on metformin or insulin" carries "on" to insulin."""
-    hits = [(m.start(), m.end(), p) for p in phrases for m in t.find(p)]
+    # one phrase per span ("beta blockers" and "beta-blockers" find the same words)
+    spans = {(m.start(), m.end()): p for p in reversed(phrases) for m in t.find(p)}
+    hits = [(start, end, p) for (start, end), p in spans.items()]
     hits = [
         h
         for h in hits
@@ -154,8 +164,18 @@ def _mentions(
     out: list[tuple[int, int, str, bool]] = []
     for start, end, phrase in sorted(hits):
         found = _polarity(t, start, end, positive)
-        if out and _CHAIN.fullmatch(t.low[out[-1][1] : start].strip()):
+        gap = t.low[out[-1][1] : start].strip() if out else ""
+        if out and _CHAIN.fullmatch(gap):
             found = (out[-1][1], out[-1][3])  # the chain word joins the previous mention
+            if found[1] and re.search(r"\bor\b", gap):
+                # "on metformin or insulin": patients on either cannot be drawn as one filter
+                t.claim(out[-1][0], end, f"not honoured: either {out[-1][2]} or {phrase}")
+                t.problem(
+                    f"'{out[-1][2]} or {phrase}': a cohort on either one cannot be drawn; "
+                    "ask for one, or for both with 'and'"
+                )
+                out.pop()
+                continue
         if found is None and phrase.endswith("ive") and positive is _POSITIVE_COMORBIDITY:
             found = (start, True)  # "hypertensive": an adjective of presence
         if found is not None:
@@ -267,6 +287,34 @@ def _value_filters(t: RequestText, condition: Condition, vocab: Vocabulary) -> l
                 t.claim(match.start(), end, f"filter: {obs.key} {_range(*bounds)}", masked=True)
                 out.append(Filter(kind="observation", key=obs.key, min=bounds[0], max=bounds[1]))
     return out
+
+
+def _foreign_values(
+    t: RequestText, condition: Condition, vocab: Vocabulary, others: Sequence[Observation]
+) -> None:
+    """'HbA1c over 8' in a COPD request: named as not recorded, and never read as an age."""
+    ops = "|".join(re.escape(k) for k in sorted(_COMPARISONS, key=len, reverse=True))
+    own = {o.key for o in condition.observations}
+    for obs in others:
+        if obs.key in own:
+            continue
+        for phrase in vocab.item_phrases(obs):
+            for match in t.find(phrase):
+                if t.is_claimed(*match.span()):
+                    continue
+                value = re.match(
+                    rf"\s*(?:of\s+|is\s+)?(?:(?:{ops})\s*|between\s+|from\s+)?{_VALUE}{_UNIT}"
+                    rf"(?:\s*(?:and|to|-|–)\s*{_VALUE}{_UNIT})?",
+                    t.low[match.end() :],
+                )
+                if value is None:
+                    continue
+                end = match.end() + value.end()
+                t.claim(match.start(), end, f"not honoured: {obs.key}", masked=True)
+                t.problem(
+                    f"'{t.low[match.start() : end]}': {obs.name} is not recorded for "
+                    f"{condition.name} cohorts in the knowledge base"
+                )
 
 
 def _bound(obs: Observation, op: str, value: float) -> tuple[float | None, float | None]:

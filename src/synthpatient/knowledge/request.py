@@ -293,7 +293,8 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     seed = _seed(t)
     if seed is not None:
         fields["seed"] = seed
-    fields["filters"] = _filters(t, condition, vocab)
+    others = [o for c in kb.conditions.values() if c.key != condition.key for o in c.observations]
+    fields["filters"] = _filters(t, condition, vocab, others)
     fields.update(_ages(t))
     sex = _sex(t, vocab)
     if sex:

@@ -1,0 +1,174 @@
+"""Requests that account for every word (issue 17): the key cases of
+``benchmarks/check_clinician_requests.py``, fast (one small cohort drawn)."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthpatient.errors import KnowledgeBaseError
+from synthpatient.knowledge import load_knowledge_base
+from synthpatient.knowledge._vocabulary import load_vocabulary, load_vocabulary_file
+from synthpatient.knowledge.conversation import Conversation
+from synthpatient.knowledge.request import Clarification, parse_request
+from synthpatient.knowledge.sampler import CohortSampler
+
+KB = load_knowledge_base()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CKD stage 3 patients on SGLT2 inhibitors",
+        "type 2 diabetes patients over 65",
+        "diabetic women with HbA1c above 9",
+        "heart failure patients NYHA class 3",
+    ],
+)
+def test_numbers_attached_to_clinical_words_are_never_counts(text):
+    with pytest.raises(Clarification, match="How many patients"):
+        parse_request(text, KB, partial=True)
+
+
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("two thousand diabetic men", 2000),
+        ("a thousand T2D patients", 1000),
+        ("5k type 2 diabetics", 5000),
+        ("generate two hundred and fifty COPD patients", 250),
+        ("a cohort of 300 CKD patients", 300),
+    ],
+)
+def test_counts_in_words(text, count):
+    assert parse_request(text, KB).count == count
+
+
+def test_stage_and_drug_class_plurals_become_filters_and_the_data_honours_them():
+    request = parse_request("500 CKD stage 3 patients on SGLT2 inhibitors", KB)
+    assert request.count == 500 and request.condition == "chronic_kidney_disease"
+    assert {f.describe() for f in request.filters} == {"egfr 30-59", "on sglt2i"}
+    spec = request.model_copy(update={"count": 200, "seed": 3}).to_spec(KB)
+    wide = CohortSampler(KB).sample(spec).wide
+    assert len(wide) == 200 and wide["on_sglt2i"].all()
+    assert wide["egfr"].between(30, 59).all()
+
+
+def test_every_word_is_accounted_for():
+    request = parse_request("two thousand diabetic men over 65 not on insulin", KB)
+    meanings = dict(request.understood)
+    assert meanings["two thousand"] == "count 2,000"
+    assert meanings["not on insulin"] == "filter: not on insulin"
+    assert meanings["over 65"].startswith("older than 65")
+    assert request.not_understood == []
+    assert any("'diabetic' read as Type 2" in a for a in request.assumptions)
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("300 COPD patients who smoke", "smoking status"),
+        ("500 T2D patients with depression", "'depression'"),
+        ("300 T2D patients on aspirin", "'on aspirin' not understood"),
+        ("200 T2D patients with HbA1c 9", "a value without a comparison"),
+        ("500 COPD patients with HbA1c over 8", "not recorded for Chronic obstructive"),
+        ("700 T2D patients on metformin or insulin", "on either one cannot be drawn"),
+        ("500 T2D patients who are not obese", "'not obese' not understood"),
+    ],
+)
+def test_what_cannot_be_honoured_is_named_never_dropped(text, named):
+    request = parse_request(text, KB, partial=True)
+    assert any(named in part for part in request.not_understood), request.not_understood
+    with pytest.raises(Clarification, match="Not everything in the request") as info:
+        parse_request(text, KB)  # without partial: refused, naming it
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("women with gestational diabetes, 300 of them", "gestational diabetes"),
+        ("200 patients with diabetes insipidus", "diabetes insipidus"),
+        ("1000 prediabetic adults", "prediabetes"),
+        ("300 MODY patients", "MODY"),
+        ("400 patients with LADA", "LADA"),
+        ("250 patients with steroid-induced diabetes", "steroid-induced diabetes"),
+    ],
+)
+def test_related_conditions_are_refused_never_read_as_type_2(text, named):
+    with pytest.raises(Clarification, match="never replaced by a related condition") as info:
+        parse_request(text, KB)
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["500 patients with type 1 diabetes", "200 T1DM adults", "400 juvenile diabetes patients"],
+)
+def test_type_1_diabetes_is_served_by_its_own_knowledge_base_or_refused(text):
+    if "type1_diabetes" in KB.conditions:
+        assert parse_request(text, KB).condition == "type1_diabetes"
+    else:
+        with pytest.raises(Clarification, match="type 1 diabetes"):
+            parse_request(text, KB)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("Genera 500 pacientes con diabetes tipo 2", "Spanish"),
+        ("Erzeuge 500 Patienten mit Typ-2-Diabetes", "German"),
+        ("Générer 500 patients avec un diabète de type 2", "French"),
+        ("生成500名2型糖尿病患者", "another script"),
+    ],
+)
+def test_other_languages_are_said_plainly(text, why):
+    with pytest.raises(Clarification, match=f"only understand requests in English.*{why}"):
+        parse_request(text, KB)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("500 T2D patients with HbA1c over 25", "outside the plausible range"),
+        ("500 heart failure patients with LVEF above 95", "outside the plausible range"),
+        ("300 children with type 2 diabetes", "Only adults"),
+        ("500 T2D patients from the UK", "only have data for the US"),
+    ],
+)
+def test_absurd_values_and_populations_are_refused(text, match):
+    with pytest.raises(Clarification, match=match):
+        parse_request(text, KB)
+
+
+def test_the_conversation_names_what_it_left_out_and_waits_for_a_yes(tmp_path):
+    chat = Conversation(out_dir=tmp_path / "cohort")
+    reply = chat.send("300 COPD patients who smoke")
+    assert reply.kind == "clarify" and "smoking status" in reply.text
+    assert "say 'yes' to generate it without those parts" in reply.text
+    assert chat.pending is not None and chat.confirms("yes")
+    assert not (tmp_path / "cohort").exists()  # nothing generated before the yes
+
+
+def test_a_follow_up_for_an_observation_already_there_is_answered(tmp_path):
+    chat = Conversation(out_dir=tmp_path / "cohort")
+    assert chat.send("200 T2D patients with 20 observations").kind == "confirm"
+    reply = chat.send("add eGFR")
+    assert reply.kind == "answer" and "already in the request" in reply.text
+
+
+def test_vocabulary_keys_name_knowledge_base_items():
+    vocab = load_vocabulary()
+    for section, attribute in (
+        (vocab.observations, "observations"),
+        (vocab.comorbidities, "comorbidities"),
+        (vocab.medications, "medications"),
+    ):
+        keys = {item.key for c in KB.conditions.values() for item in getattr(c, attribute)}
+        assert set(section) <= keys, sorted(set(section) - keys)  # a renamed key is noticed
+
+
+def test_a_broken_vocabulary_file_is_one_line(tmp_path):
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text("version: 1\nconditions: {}\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="vocabulary.yaml: .*Field required"):
+        load_vocabulary_file(path)
