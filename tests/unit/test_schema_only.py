@@ -169,4 +169,5 @@ def test_an_llm_writes_the_structured_columns_and_the_evaluation_judges_them():
         assert test.split(":")[0] in {o.name for o in condition.observations}
     # the test double draws every column on its own: the evaluation must notice
     scores = evaluate_schema_only(data, "admissions").summary.set_index("metric")["score"]
+    assert scores["schema_validity"] == 1  # every row the model wrote was validated
     assert scores["medication_consistency"] < 1 and scores["relation_violations"] > 0

@@ -89,25 +89,25 @@ def _declared(table: TableSchema, columns: list[str], drawn: pd.DataFrame) -> Sc
             categories = column.values or tuple(sorted(values.astype(str).unique()))
             specs.append(ColumnSpec(name=name, kind="categorical", categories=categories))
         elif column.kind == "date":
-            # without a range: the draw's dates, and two months more for a long last stay
-            low, high = column.range or (values.min().date(), values.max().date())
+            if column.range is not None:
+                low, high = (str(pd.Timestamp(str(v)).date()) for v in column.range)
+            else:  # the draw's dates, and two months more for a long last stay
+                low = str(values.min().date())
+                high = str((values.max() + pd.Timedelta(days=60)).date())
             specs.append(
                 ColumnSpec(
-                    name=name,
-                    kind="datetime",
-                    datetime_unit="day",
-                    minimum=str(low),
-                    maximum=str(pd.Timestamp(str(high)) + pd.Timedelta(days=60))[:10],
+                    name=name, kind="datetime", datetime_unit="day", minimum=low, maximum=high
                 )
             )
         else:
-            low, high = column.range or (float(values.min()), float(values.max()))
+            bounds = column.range or (float(values.min()), float(values.max()))
+            lowest, highest = float(bounds[0]), float(bounds[1])
             specs.append(
                 ColumnSpec(
                     name=name,
                     kind=column.kind,
-                    minimum=float(low),
-                    maximum=float(high),
+                    minimum=lowest,
+                    maximum=highest,
                     decimals=0 if column.kind == "integer" else 2,
                 )
             )
