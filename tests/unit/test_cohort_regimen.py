@@ -214,3 +214,18 @@ def test_fhir_patients_carry_us_core_race_and_ethnicity_and_validate(sampler):
         }
         assert codes["E10.9"] == "Type 1 diabetes mellitus without complications"
     assert len(seen) >= 2
+
+
+def test_a_history_reports_no_calculated_ldl_where_that_visits_triglycerides_exceed_400(sampler):
+    cohort = sampler.sample(
+        CohortSpec(condition="type2_diabetes", n=600, seed=9, follow_up_years=2)
+    )
+    obs = cohort.timeline.observations
+    tg = obs[obs["observation"] == "triglycerides"].set_index("encounter_id")["value"]
+    ldl = obs[obs["observation"] == "ldl"]
+    high = ldl["encounter_id"].map(tg) > 400
+    assert high.any() and ldl.loc[high, "value"].isna().all()
+    assert ldl.loc[~high, "value"].notna().all()
+    assert obs.loc[obs["observation"] == "total_cholesterol", "value"].notna().all()
+    for table in (cohort.wide, cohort.baseline):
+        assert table.loc[table["triglycerides"] > 400, "ldl"].isna().all()

@@ -16,7 +16,6 @@ from synthpatient.knowledge._model import Condition, Medication, Observation
 from synthpatient.knowledge._physiology import (
     bun_with_kidney_function,
     fev1_within_fvc,
-    ldl_not_calculated,
     pulse_pressure_floor,
 )
 from synthpatient.knowledge._regimen import exclusive_groups, group_key
@@ -85,7 +84,6 @@ def _clinical_layer(
             frame["non_hdl"] = _rounded(
                 total.to_numpy() - frame["hdl"].to_numpy(), by_key["non_hdl"].distribution
             )
-        ldl_not_calculated(frame)  # after the totals, which hold the underlying LDL
     return frame
 
 

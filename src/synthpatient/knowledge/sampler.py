@@ -23,6 +23,7 @@ Everything is vectorised numpy: a million patients take seconds.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ from synthpatient.knowledge._model import (
     Medication,
     Observation,
 )
+from synthpatient.knowledge._physiology import FRIEDEWALD_MAX_TRIGLYCERIDES, ldl_not_calculated
 from synthpatient.knowledge._spec import MAX_PATIENTS, CohortSpec, Filter
 
 if TYPE_CHECKING:
@@ -154,12 +156,36 @@ class CohortSampler:
         used = _sources_used(condition, observations)
         cohort = Cohort(spec, condition, wide, observations, used)
         if spec.follow_up_years is None:
+            ldl_not_calculated(wide)
             return cohort
         # imported here: timeline builds on this module
         from synthpatient.knowledge.timeline import FollowUp, simulate_timeline
 
         years = spec.follow_up_years
-        return simulate_timeline(cohort, FollowUp(years, follow_up_text(years)))
+        # the history moves the underlying LDL (total cholesterol needs it); what is not
+        # reported where triglycerides exceed 400 is masked afterwards, visit by visit
+        return _ldl_reported(simulate_timeline(cohort, FollowUp(years, follow_up_text(years))))
+
+
+def _ldl_reported(cohort: Cohort) -> Cohort:
+    """A history's calculated LDL left missing at every visit (and in the first and last
+    visit's tables) where that visit's triglycerides exceed 400 mg/dL."""
+    wide = cohort.wide.copy()
+    ldl_not_calculated(wide)
+    baseline = None
+    if cohort.baseline is not None:
+        baseline = cohort.baseline.copy()
+        ldl_not_calculated(baseline)
+    timeline = cohort.timeline
+    if timeline is not None and "ldl" in set(timeline.observations["observation"]):
+        obs = timeline.observations.copy()
+        tg = obs[obs["observation"] == "triglycerides"].set_index("encounter_id")["value"]
+        high = (obs["observation"] == "ldl") & obs["encounter_id"].map(tg).gt(
+            FRIEDEWALD_MAX_TRIGLYCERIDES
+        )
+        obs["value"] = obs["value"].astype(float).where(~high)
+        timeline = dataclasses.replace(timeline, observations=obs)
+    return dataclasses.replace(cohort, wide=wide, baseline=baseline, timeline=timeline)
 
 
 def _patient_ids(n: int) -> np.ndarray:
