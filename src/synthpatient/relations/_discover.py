@@ -131,6 +131,8 @@ def _search(
     n: int,
 ) -> list[Relation]:
     """The best-fitting smallest subset of features per target, refitted and checked."""
+    if len(features) < 2:
+        return []
     matrix = np.column_stack([np.exp(values[c]) if f == "exp" else values[c] for c, f in features])
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = matrix.std(axis=0)
