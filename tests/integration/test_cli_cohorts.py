@@ -79,7 +79,8 @@ def test_chat_keeps_context(tmp_path):
                 "now make them all over 65",
                 "add eGFR",
                 "yes",
-                "export as FHIR",
+                "export as FHIR",  # already written with the cohort: said, not copied
+                "export as FHIR ndjson",
                 "which sources did you use?",
                 "quit",
             ]
@@ -90,5 +91,7 @@ def test_chat_keeps_context(tmp_path):
     assert result.returncode == 0, result.stderr
     second = pd.read_csv(tmp_path / "cohort-2" / "patients.csv")
     assert second["age"].min() >= 66 and "egfr" in second.columns
-    assert len(list((tmp_path / "cohort-3" / "fhir").glob("*.json"))) == 200
+    assert "already written" in result.stdout
+    ndjson = tmp_path / "cohort-3" / "fhir-ndjson" / "Patient.ndjson"
+    assert len(ndjson.read_text().splitlines()) == 200
     assert "[ndsr_2022]" in result.stdout

@@ -98,13 +98,18 @@ def _ages(t: RequestText) -> dict:
                 meaning = f"aged {a} to {match.group(2)}"
             elif kind == "over":
                 lows.append(a + 1)
-                meaning = f"older than {a}: aged {a + 1} or more (say '{a} and over' for {a})"
+                meaning = f"older than {a}: aged {a + 1} or more"
+                t.assumptions.append(
+                    f"'{match.group(0)}' read as aged {a + 1} or more (say '{a} and over' to "
+                    f"include {a}-year-olds)"
+                )
             elif kind == "at_least":
                 lows.append(a)
                 meaning = f"aged {a} or more"
             else:
                 highs.append(a - 1)
                 meaning = f"younger than {a}: aged {a - 1} or less"
+                t.assumptions.append(f"'{match.group(0)}' read as aged {a - 1} or less")
             t.claim(match.start(), end, meaning, masked=True)
     return _age_bounds(lows, highs)
 

@@ -106,6 +106,8 @@ class Conversation:
         self.last: CohortRequest | None = None
         self.cohort: Cohort | None = None
         self._runs = 0
+        # where each format of the last cohort was written: "export as FHIR" twice writes once
+        self._written: dict[str, Path] = {}
         # a one-shot question after a one-shot request ("which sources did you use?") is
         # answered from the provenance the request left in the output folder
         self._previous = _previous_run(self.out_dir, self.kb)
@@ -184,6 +186,7 @@ class Conversation:
         except SynthPatientError as exc:
             return Reply("clarify", str(exc), request)
         self.pending, self.last, self.cohort = None, request, cohort
+        self._written = dict.fromkeys(request.formats, folder)
         self._runs += 1
         return Reply("generated", self._summary(cohort, folder), request, files)
 
@@ -265,8 +268,14 @@ class Conversation:
             )
         return {"observations": keys + new, "n_observations": None}
 
-    def _export(self, formats: list[str]) -> Reply:
+    def _export(self, asked: list[str]) -> Reply:
         assert self.cohort is not None and self.last is not None
+        formats = [f for f in asked if f not in self._written]
+        if not formats:  # the same files again would be a byte-identical copy
+            where = "; ".join(f"{f} in {self._written[f]}" for f in asked)
+            return Reply(
+                "answer", f"The last cohort is already written ({where}); nothing new to write."
+            )
         request = self.last.model_copy(update={"formats": formats})
         folder = self._next_folder()
         try:
@@ -282,6 +291,7 @@ class Conversation:
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
         self._runs += 1
+        self._written.update(dict.fromkeys(formats, folder))
         return Reply(
             "exported",
             f"Wrote the last cohort as {', '.join(formats)} to {folder}.",
