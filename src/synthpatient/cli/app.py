@@ -60,7 +60,8 @@ Conditions = Annotated[
         "--condition",
         "-c",
         metavar="COLUMN=VALUE",
-        help="COLUMN=VALUE or COLUMN=LOW..HIGH (repeatable), e.g. sex=2, age=40..65.",
+        help="COLUMN=VALUE or COLUMN=LOW..HIGH, either end open (repeatable), e.g. age=40..65, "
+        "bmi=30.., sex=f.",
     ),
 ]
 RealTable = Annotated[
