@@ -13,7 +13,8 @@ draw as many patients, and print beside the real (training) values:
   patients without events per table;
 * real patient ids or matched-case ids ('case.id') in any output (target 0), events out of
   time order within a patient (target 0);
-* a known limit: the share of patients with the same diagnosis twice (real: 0).
+* a known limit: the share of patients with the same diagnosis twice (the real tables have
+  some, from repeated coding; the model, drawing each event given the last, makes more).
 
     python benchmarks/check_multi_table.py [--seeds 3]
 """
@@ -89,7 +90,8 @@ def one_seed(seed: int) -> dict[str, float]:
         mia = report.tables[name].sections["patient_membership_inference"]
         out[f"{name}.patient_mia_auc"] = float(mia["auc"])
         steps = synthetic.events(name).groupby(key)[train.layout(name).time].diff().dropna()
-        out[f"{name}.order_violations"] = float((steps <= 0).sum())
+        # earlier than the event before it (two diagnoses on one day are real: ties allowed)
+        out[f"{name}.order_violations"] = float((steps < 0).sum())
     for column in ("hdl", "sbp"):
         out[f"lag1.{column}.real"] = lag1(train.events("labs"), key, "days", column)
         out[f"lag1.{column}.synthetic"] = lag1(synthetic.events("labs"), key, "days", column)
