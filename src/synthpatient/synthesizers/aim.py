@@ -60,6 +60,8 @@ MEASURE_SHARE = 0.9
 ROUND_ITERS = 500
 FINAL_ITERS = 5000
 ESTIMATE_TOL = 1e-6
+#: Values per column the first noise level should leave distinguishable (see default_rounds).
+MIN_GROUPS = 4
 #: Rows drawn from the current model to count its marginals when scoring candidates.
 SCORING_ROWS = 20_000
 
@@ -85,8 +87,8 @@ class AIMSynthesizer(MarginalSynthesizer):
         target: A column the synthetic table will be used to predict: its 3-way marginals
             join the workload, so that its relations with pairs of other columns are kept.
         rounds: The budget is first planned as this many rounds (the paper's T, which sets
-            the first noise level); None uses 16 x the number of columns, as the paper does.
-            Annealing usually ends the run in fewer rounds.
+            the first noise level). None uses the paper's 16 x the number of columns, fewer on
+            small tables (see :func:`default_rounds`). Annealing usually ends the run sooner.
         max_model_size: Largest model (megabytes of junction-tree tables), >= 1.
         seed: Seed for the noise and for sampling.
 
@@ -154,7 +156,9 @@ class AIMSynthesizer(MarginalSynthesizer):
             )
         delta = self._resolve_delta(n_rows)
         rho = zcdp_rho(float(self.epsilon), delta)
-        rounds = self.rounds if self.rounds is not None else 16 * len(columns)
+        rounds = (
+            self.rounds if self.rounds is not None else default_rounds(n_rows, len(columns), rho)
+        )
         # Sec. 4.1: the first noise level and selection budget as if there were `rounds` rounds
         sigma = math.sqrt(rounds / (2 * MEASURE_SHARE * rho))
         epsilon_round = math.sqrt(8 * (1 - MEASURE_SHARE) * rho / rounds)
@@ -324,6 +328,19 @@ class _Loop:
         probabilities = np.exp(logits - logits.max())
         k = int(self.rng.choice(len(names), p=probabilities / probabilities.sum()))
         return names[k], estimates[k]
+
+
+def default_rounds(n_rows: int, n_columns: int, rho: float) -> int:
+    """The paper's T = 16 d, lowered on small tables so that the first, 1-way noise level
+    sigma = sqrt(T / (2 * 0.9 rho)) leaves each column at least MIN_GROUPS values that stand
+    out of it (COMPRESS_SIGMAS sigma each): with T = 16 d on the bundled 331 training rows at
+    epsilon 1, sigma is about 80 and every column collapses into one value. Never below
+    d + 1, so that the 1-way measurements leave budget for the rounds. The row count is
+    treated as public, as for ``delta``.
+    """
+    sigma = n_rows / (COMPRESS_SIGMAS * MIN_GROUPS)
+    fitting = int(2 * MEASURE_SHARE * rho * sigma**2)
+    return max(n_columns + 1, min(16 * n_columns, fitting))
 
 
 def _workload_weights(columns: list[str], target: str | None) -> dict[Clique, float]:
