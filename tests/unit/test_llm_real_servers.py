@@ -180,3 +180,23 @@ def test_an_echoed_placeholder_note_is_not_written():
     assert "..." not in set(notes)
     user = server.requests[0]["body"]["messages"][-1]["content"]
     assert "Use ONLY the facts" in user  # the rules survive a template without system role
+
+
+def test_a_timeout_halves_the_requests_in_flight(table):
+    from synthpatient.llm.client import ChatResult
+    from synthpatient.synthesizers._llm_run import _Outcome, _Run
+
+    synth = LLMSynthesizer(base_url="http://unused.test/v1", max_concurrency=8, **FAST)
+    synth.fit(table)
+    run = _Run(synth, [synth.schema_[c] for c in synth.columns_], [], 400)
+    assert len(run.plan(first=False, budget_left=100)) == 16
+    late = ChatResult(
+        content='{"rows": []}', tool_calls=[], finish_reason="stop", retries=1, retry_statuses=(0,)
+    )
+    run.absorb(_Outcome(asked=40, prompt_chars=100, result=late))
+    assert run.concurrency == 4 and run.report.concurrency_reductions == 1
+    assert len(run.plan(first=False, budget_left=100)) == 4
+    run.absorb(_Outcome(asked=40, prompt_chars=100, result=late))
+    run.absorb(_Outcome(asked=40, prompt_chars=100, result=late))
+    run.absorb(_Outcome(asked=40, prompt_chars=100, result=late))
+    assert run.concurrency == 1 and run.report.timeouts == 4

@@ -54,6 +54,8 @@ class GenerationReport:
     server_errors: int = 0
     timeouts: int = 0
     response_format_fallbacks: int = 0
+    #: times the requests in flight were halved after a timeout
+    concurrency_reductions: int = 0
     truncated_answers: int = 0
     malformed_answers: int = 0
     wrapped_answers: int = 0
@@ -167,12 +169,18 @@ class GenerationReport:
         invalid = ", ".join(f"{k} {v}" for k, v in sorted(self.invalid_by_reason.items()))
         per_1k_s = self.seconds_per_1k_rows
         examples = ", with real example rows" if self.include_examples else ""
+        halved = (
+            f", requests in flight halved {self.concurrency_reductions} times"
+            if self.concurrency_reductions
+            else ""
+        )
         text = (
             f"{self.rows_delivered} of {self.rows_requested} rows delivered by {self.model} "
             f"(prompt {self.prompt_level}, system {self.system_level}, structured output "
             f"{self.structured_output}{examples}) "
             f"from {self.requests} requests ({self.retries} retries: {self.rate_limited} rate "
-            f"limits, {self.server_errors} server errors, {self.timeouts} timeouts; "
+            f"limits, {self.server_errors} server errors, {self.timeouts} timeouts"
+            f"{halved}; "
             f"{self.failed_requests} failed). Answers: {self.truncated_answers} cut off, "
             f"{self.malformed_answers} malformed, {self.wrapped_answers} wrapped in prose, "
             f"{self.empty_answers} without rows. Rows: {self.rows_parsed} parsed, valid-row rate "

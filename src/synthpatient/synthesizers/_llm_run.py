@@ -104,6 +104,10 @@ class _Run:
         self.rowless = 0
         self.send_max_tokens = getattr(self.synth, "_send_max_tokens", True)
         self.tokens_per_row = tokens_per_row(self.synth.profile_)
+        #: requests in flight per round; halved when a request times out (a server that
+        #: answers one request at a time, as llama.cpp with one slot does, makes concurrent
+        #: requests wait, time out and keep running on the server)
+        self.concurrency = int(self.synth.max_concurrency)
 
     # -- request options the server may refuse ---------------------------------------------
     def _initial_format(self) -> str:
@@ -173,7 +177,9 @@ class _Run:
         target = math.ceil((self.n_rows - len(self.accepted)) / rate * 1.1)
         if first:
             return [max(1, min(rpr, target))]
-        k = max(1, min(math.ceil(target / rpr), 2 * self.synth.max_concurrency, budget_left))
+        # the pool runs max_concurrency at once; after a timeout the round itself is capped
+        cap = 2 * self.concurrency if not self.report.concurrency_reductions else self.concurrency
+        k = max(1, min(math.ceil(target / rpr), cap, budget_left))
         return [max(1, min(rpr, math.ceil(target / k)))] * k
 
     # -- reading answers -------------------------------------------------------------------
@@ -207,6 +213,9 @@ class _Run:
         self._consider(parsed.rows)
 
     def _count_attempts(self, statuses: list[int]) -> None:
+        if 0 in statuses and self.concurrency > 1:
+            self.concurrency = max(1, self.concurrency // 2)
+            self.report.concurrency_reductions += 1
         for status in statuses:
             if status == 429:
                 self.report.rate_limited += 1
