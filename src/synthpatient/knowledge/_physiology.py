@@ -79,3 +79,34 @@ def ldl_not_calculated(frame: pd.DataFrame) -> None:
         high = frame["triglycerides"].to_numpy(float) > FRIEDEWALD_MAX_TRIGLYCERIDES
         if high.any():
             frame["ldl"] = frame["ldl"].astype(float).where(~high)
+
+
+def kidney_failure_bun_floor(out: dict[str, np.ndarray], by_key: dict[str, Observation]) -> None:
+    """Urea nitrogen above its upper reference limit wherever eGFR < 15, in place (for values
+    that moved over a history, where the drawn scaling no longer follows eGFR)."""
+    if {"bun", "egfr"} <= set(out):
+        failing = out["egfr"] < KIDNEY_FAILURE_EGFR
+        out["bun"] = np.where(failing, np.maximum(out["bun"], BUN_UPPER_NORMAL + 1), out["bun"])
+        out["bun"] = _round(out["bun"], by_key["bun"].distribution)
+
+
+def tails_by_visit(obs: pd.DataFrame, by_key: dict[str, Observation]) -> pd.DataFrame:
+    """A history's long observations table with the tail relations applied visit by visit
+    (pulse pressure floor, urea nitrogen in kidney failure); a new table."""
+    keys = [k for k in ("systolic_bp", "diastolic_bp", "egfr", "bun") if k in by_key]
+    rows = obs["observation"].isin(keys)
+    if not rows.any():
+        return obs
+    table = obs[rows].pivot(index="encounter_id", columns="observation", values="value")
+    out = {str(k): table[k].to_numpy(float) for k in table.columns}
+    before = {k: v.copy() for k, v in out.items()}
+    pulse_pressure_floor(out, by_key)
+    kidney_failure_bun_floor(out, by_key)
+    obs = obs.copy()
+    for key, values in out.items():
+        if np.array_equal(values, before[key], equal_nan=True):
+            continue
+        these = obs["observation"] == key
+        moved = pd.Series(values, index=table.index)
+        obs.loc[these, "value"] = obs.loc[these, "encounter_id"].map(moved).to_numpy()
+    return obs

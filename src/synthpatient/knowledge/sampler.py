@@ -51,7 +51,13 @@ from synthpatient.knowledge._model import (
     Medication,
     Observation,
 )
-from synthpatient.knowledge._physiology import FRIEDEWALD_MAX_TRIGLYCERIDES, ldl_not_calculated
+from synthpatient.knowledge._physiology import (
+    FRIEDEWALD_MAX_TRIGLYCERIDES,
+    kidney_failure_bun_floor,
+    ldl_not_calculated,
+    pulse_pressure_floor,
+    tails_by_visit,
+)
 from synthpatient.knowledge._spec import MAX_PATIENTS, CohortSpec, Filter
 
 if TYPE_CHECKING:
@@ -164,26 +170,35 @@ class CohortSampler:
         years = spec.follow_up_years
         # the history moves the underlying LDL (total cholesterol needs it); what is not
         # reported where triglycerides exceed 400 is masked afterwards, visit by visit
-        return _ldl_reported(simulate_timeline(cohort, FollowUp(years, follow_up_text(years))))
+        return _reported_history(simulate_timeline(cohort, FollowUp(years, follow_up_text(years))))
 
 
-def _ldl_reported(cohort: Cohort) -> Cohort:
-    """A history's calculated LDL left missing at every visit (and in the first and last
-    visit's tables) where that visit's triglycerides exceed 400 mg/dL."""
+def _reported_history(cohort: Cohort) -> Cohort:
+    """A history with the tails' relations kept at every visit (the simulation moves each
+    value on its own): pulse pressure floor, urea nitrogen in kidney failure, and calculated
+    LDL left missing where that visit's triglycerides exceed 400 mg/dL (the underlying LDL
+    stays, so total and non-HDL cholesterol are whole)."""
+    by_key = {o.key: o for o in cohort.condition.observations}
     wide = cohort.wide.copy()
+    last = {k: wide[k].to_numpy(float) for k in by_key if k in wide}
+    pulse_pressure_floor(last, by_key)
+    kidney_failure_bun_floor(last, by_key)
+    for key, values in last.items():
+        wide[key] = values
     ldl_not_calculated(wide)
     baseline = None
     if cohort.baseline is not None:
         baseline = cohort.baseline.copy()
         ldl_not_calculated(baseline)
     timeline = cohort.timeline
-    if timeline is not None and "ldl" in set(timeline.observations["observation"]):
-        obs = timeline.observations.copy()
-        tg = obs[obs["observation"] == "triglycerides"].set_index("encounter_id")["value"]
-        high = (obs["observation"] == "ldl") & obs["encounter_id"].map(tg).gt(
-            FRIEDEWALD_MAX_TRIGLYCERIDES
-        )
-        obs["value"] = obs["value"].astype(float).where(~high)
+    if timeline is not None:
+        obs = tails_by_visit(timeline.observations, by_key)
+        if "ldl" in set(obs["observation"]):
+            tg = obs[obs["observation"] == "triglycerides"].set_index("encounter_id")["value"]
+            high = (obs["observation"] == "ldl") & obs["encounter_id"].map(tg).gt(
+                FRIEDEWALD_MAX_TRIGLYCERIDES
+            )
+            obs["value"] = obs["value"].astype(float).where(~high)
         timeline = dataclasses.replace(timeline, observations=obs)
     return dataclasses.replace(cohort, wide=wide, baseline=baseline, timeline=timeline)
 
