@@ -52,6 +52,8 @@ class Upload:
     notices: list[str] = field(default_factory=list)  # told to the user with this upload
     #: set when the rows repeat a patient id: the table is read as patient histories
     timeline: UploadTimeline | None = None
+    #: generators that cannot learn from so few rows: key -> why (told at upload)
+    too_small: dict[str, str] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[str]:
@@ -316,6 +318,8 @@ def _inspect(
     upload.timeline, notice = find_timeline(frame, decisions)
     if notice:
         upload.notices.append(notice)
+    if upload.timeline is None:  # a history table is counted in patients by its generator
+        upload.too_small = _too_small(name, len(frame))
     upload.columns = []
     for c in schema:
         role = upload.timeline.role(c.name) if upload.timeline else None
@@ -332,18 +336,50 @@ def _inspect(
     return upload
 
 
-def _schema(frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()) -> Any:
-    return _explained(frame, identifiers)[0]
+def _too_small(name: str, n_rows: int) -> dict[str, str]:
+    """The generators that cannot learn from this many rows (three quarters of them, when a
+    quarter is kept aside), each with why; refused at once when none of them can."""
+    from synthpatient.web.tables import HOLDOUT_SHARE, MIN_ROWS_FOR_HOLDOUT, synthesizer_choices
+
+    learned = n_rows if n_rows < MIN_ROWS_FOR_HOLDOUT else round(n_rows * (1 - HOLDOUT_SHARE))
+    out = {
+        c["key"]: f"needs at least {c['min_rows']} rows to learn from"
+        for c in synthesizer_choices()
+        if not c["longitudinal"] and learned < c.get("min_rows", 0)
+    }
+    usable = [
+        c
+        for c in synthesizer_choices()
+        if c["available"] and not c["longitudinal"] and c["key"] not in out
+    ]
+    if not usable:
+        least = min(c.get("min_rows", 0) for c in synthesizer_choices())
+        raise DataError(
+            f"'{name}' has {n_rows:,} rows: too few to learn from (every generator here "
+            f"needs at least {least}). Upload a table with more rows."
+        )
+    return out
+
+
+def _schema(
+    frame: pd.DataFrame,
+    identifiers: list[str] | tuple[str, ...] = (),
+    learn: list[str] | tuple[str, ...] = (),
+) -> Any:
+    return _explained(frame, identifiers, learn)[0]
 
 
 def _explained(
-    frame: pd.DataFrame, identifiers: list[str] | tuple[str, ...] = ()
+    frame: pd.DataFrame,
+    identifiers: list[str] | tuple[str, ...] = (),
+    learn: list[str] | tuple[str, ...] = (),
 ) -> tuple[Any, list[Any]]:
-    """The schema and the decision behind each column (the patient key among them)."""
+    """The schema and the decision behind each column (the patient key among them);
+    ``learn``: flagged columns the user chose to learn anyway (read as categories)."""
     from synthpatient.schema import explain_schema
 
     try:
-        return explain_schema(frame, identifiers=identifiers)
+        return explain_schema(frame, identifiers=identifiers, categorical=learn)
     except SynthPatientError:
         raise
     except (ValueError, TypeError, OverflowError) as exc:

@@ -152,6 +152,7 @@ def _upload_out(upload: Upload) -> UploadOut:
         flagged=upload.flagged,
         timeline=TimelineOut(**upload.timeline.to_out()) if upload.timeline else None,
         notices=upload.notices,
+        too_small=upload.too_small,
     )
 
 
@@ -369,6 +370,7 @@ def generate(
         conditions=tuple(body.conditions),
         seed=body.seed,
         identifiers=tuple(body.identifiers),
+        learn=tuple(body.learn),
         target=body.target,
         holdout=body.holdout,
         rules=body.rules,

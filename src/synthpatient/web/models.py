@@ -116,6 +116,10 @@ class UploadOut(BaseModel):
         default=None,
         description="Set when the rows repeat a patient id: the table holds patient histories.",
     )
+    too_small: dict[str, str] = Field(
+        default_factory=dict,
+        description="Generators that cannot learn from this few rows, with why.",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="What the user should know, "
@@ -148,6 +152,7 @@ class SynthesizerOut(BaseModel):
         default=False,
         description="Learns tables with several rows per patient and counts in patients.",
     )
+    min_rows: int = Field(default=1, description="The fewest rows it learns from.")
 
 
 class GenerateIn(_Model):
@@ -166,6 +171,12 @@ class GenerateIn(_Model):
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     identifiers: list[Column] = Field(
         default_factory=list, max_length=300, description="More columns to treat as identifiers."
+    )
+    learn: list[Column] = Field(
+        default_factory=list,
+        max_length=300,
+        description="Flagged columns (identifiers, free text) to learn anyway, as categories: "
+        "their real values can then appear in the synthetic rows.",
     )
     target: Column | None = Field(
         default=None,

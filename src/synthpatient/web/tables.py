@@ -106,6 +106,7 @@ def _choices() -> tuple[dict[str, Any], ...]:
             entry.update(
                 label=label,
                 description=description,
+                min_rows=_min_rows(klass),
                 differentially_private=caps.accepts_epsilon,
                 native_conditions=caps.native_conditions,
                 longitudinal=caps.longitudinal,
@@ -129,6 +130,18 @@ def _choices() -> tuple[dict[str, Any], ...]:
     return tuple(choices)
 
 
+def _min_rows(klass: Any) -> int:
+    """The fewest rows a generator learns from: its ``min_rows``, or the neural networks'
+    floor (they check it in ``_fit`` rather than declare it)."""
+    import sys
+
+    least = int(getattr(klass, "min_rows", 1))
+    deep = sys.modules.get("synthpatient.synthesizers._deep")  # imported with such a class
+    if deep is not None and issubclass(klass, deep.DeepSynthesizer):
+        least = max(least, int(deep.MIN_TRAINING_ROWS))
+    return least
+
+
 def check_synthesizer(key: str) -> dict[str, Any]:
     for entry in synthesizer_choices():
         if entry["key"] == key:
@@ -150,6 +163,7 @@ class TableRequest:
     conditions: tuple[str, ...] = ()
     seed: int | None = None
     identifiers: tuple[str, ...] = ()
+    learn: tuple[str, ...] = ()
     target: str | None = None
     holdout: bool = True
     rules: str = "auto"
@@ -199,7 +213,18 @@ def check_request(session: Session, settings: Settings, request: TableRequest) -
                 "a row-level generator such as copula."
             )
         check_size(upload.timeline, request.n_rows, settings.max_rows)
+    if request.synthesizer in upload.too_small:
+        raise DataError(
+            f"The {request.synthesizer} generator {upload.too_small[request.synthesizer]}; "
+            f"'{upload.filename}' has {upload.n_rows:,}. Choose another generator."
+        )
     columns = [c["name"] for c in upload.columns]
+    unflagged = set(request.learn) - set(upload.flagged)
+    if unflagged:
+        raise DataError(
+            "Only flagged columns can be learned anyway; not flagged: "
+            f"{', '.join(sorted(unflagged))[:200]}."
+        )
     for name in (*request.identifiers, *([request.target] if request.target else [])):
         if name not in columns:
             raise DataError(
@@ -348,10 +373,16 @@ def table_work(
         real = read_upload(upload)
         columns = [str(c) for c in real.columns]
         conditions = parse_conditions(request.conditions, columns)
-        schema = _schema(real, request.identifiers)
+        schema = _schema(real, request.identifiers, request.learn)
         timeline = upload.timeline
         longitudinal = bool(check_synthesizer(request.synthesizer)["longitudinal"])
         training, holdout, notices = _split(real, upload, request, seed)
+        if request.learn:
+            notices.append(
+                "Learned although flagged as identifiers or free text, at your request: "
+                f"{', '.join(request.learn)}. Their real values can appear in the synthetic "
+                "rows; check the privacy results before sharing."
+            )
         if timeline is not None and not longitudinal:
             notices.insert(0, ROW_LEVEL_WARNING.format(key=request.synthesizer))
         model = _synthesizer(request.synthesizer, seed, request.epsilon, upload)

@@ -12,14 +12,17 @@
     $("upload-summary").textContent = `${u.filename}: ${fmt(u.n_rows)} rows, ${u.n_columns} columns.`
       + (notices ? ` ${notices}` : "");
     $("flagged").textContent = u.flagged.length
-      ? `Not learned (identifiers are made up fresh, free text is left empty in the synthetic rows): ${u.flagged.join(", ")}.`
+      ? `Not learned (identifiers are made up fresh, free text is left empty in the synthetic rows): ${u.flagged.join(", ")}. `
+        + "Untick one to learn it anyway."
       : "No identifier column was found. Tick any other column that identifies a patient.";
     showTimeline(u.timeline);
     const body = $("columns-table").querySelector("tbody");
     body.replaceChildren();
     u.columns.forEach((c, i) => {
+      // a flagged column can be unticked: it is then learned (with a warning), not made up
       const box = el("input", { type: "checkbox", id: `ident-${i}`, "data-column": c.name,
-        checked: c.flagged, disabled: c.flagged });
+        "data-flagged": c.flagged ? "yes" : null, checked: c.flagged });
+      box.addEventListener("change", updateLearnWarning);
       const label = el("label", { for: `ident-${i}`, className: "sr-only", text: `Treat ${c.name} as an identifier` });
       body.append(el("tr", { className: c.flagged ? "flagged" : null },
         el("th", { scope: "row", text: c.name }), el("td", { text: c.kind }),
@@ -31,12 +34,27 @@
     const target = $("target");
     target.replaceChildren(el("option", { value: "", text: "None" }));
     for (const c of u.columns) if (!c.flagged) target.append(el("option", { value: c.name, text: c.name }));
+    fillSynthesizers(synthesizers);  // generators too small for this table are disabled
     chooseSynthesizer(u.timeline ? u.timeline.synthesizer : "copula");
+    updateLearnWarning();
     $("columns-section").hidden = false;
     $("generate-section").hidden = false;
     $("result").hidden = true;
     $("upload-summary").setAttribute("tabindex", "-1");
     $("upload-summary").focus();
+  }
+
+  // Flagged columns the user unticked: learned anyway, so their real values can reappear.
+  function learned() {
+    return [...document.querySelectorAll("#columns-table input[data-flagged]")]
+      .filter((b) => !b.checked).map((b) => b.dataset.column);
+  }
+
+  function updateLearnWarning() {
+    const names = learned(), warning = $("learn-warning");
+    warning.hidden = !names.length;
+    warning.textContent = names.length ? `Will be learned although flagged: ${names.join(", ")}. `
+      + "Their real values (names, ids, notes) can then appear in the synthetic rows." : "";
   }
 
   // A table with several rows per patient: the counts, the time and the columns in plain words.
@@ -61,9 +79,12 @@
     synthesizers = list;
     const select = $("synthesizer");
     select.replaceChildren();
+    const chosen = select.value || "copula";
+    const small = (upload && upload.too_small) || {};
     for (const s of list) {
-      const text = !s.available ? `${s.label}: cannot run here (${s.reason})` : s.label;
-      select.append(el("option", { value: s.key, text, disabled: !s.available, selected: s.key === "copula" }));
+      const why = !s.available ? s.reason : small[s.key];
+      const text = why ? `${s.label}: cannot run here (${why})` : s.label;
+      select.append(el("option", { value: s.key, text, disabled: Boolean(why), selected: s.key === chosen }));
     }
     updateEpsilon();
   }
@@ -111,8 +132,9 @@
     const body = {
       upload_id: upload.id, synthesizer: $("synthesizer").value, n_rows: rows,
       conditions: $("conditions").value.split("\n").map((s) => s.trim()).filter(Boolean),
-      identifiers: [...document.querySelectorAll("#columns-table input[type=checkbox]")]
-        .filter((b) => b.checked && !b.disabled).map((b) => b.dataset.column),
+      identifiers: [...document.querySelectorAll("#columns-table input[type=checkbox]:not([data-flagged])")]
+        .filter((b) => b.checked).map((b) => b.dataset.column),
+      learn: learned(),
       holdout: $("holdout").checked,
     };
     if ($("target").value) body.target = $("target").value;
