@@ -21,6 +21,7 @@ from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Boolean, Interval, Options, Param, Pattern
 from synthpatient.synthesizers._persistence import check_sizes, expect
+from synthpatient.synthesizers._progress import progress_bar
 from synthpatient.synthesizers._tabular_transform import (
     ConditionalSampler,
     DiscreteColumn,
@@ -39,7 +40,6 @@ from synthpatient.synthesizers._torch import (
     make_generator,
     module_arrays,
     plan_privacy,
-    progress_bar,
     resolve_device,
     seeded,
     torch_seed,
@@ -180,7 +180,7 @@ class DeepSynthesizer(Synthesizer):
         seed = torch_seed(rng)
         with (
             seeded(torch, seed, device),
-            progress_bar(self.progress, self.steps, f"Training {name}") as bar,
+            progress_bar(self.progress, self.steps, f"Training {name}", "steps") as bar,
         ):
             context = TrainingData(
                 torch=torch,

@@ -16,7 +16,8 @@ import numpy as np
 
 from synthpatient.synthesizers._lm_network import Layout, build_network
 from synthpatient.synthesizers._lm_vocab import ColumnVocab
-from synthpatient.synthesizers._torch import EarlyStopping, progress_bar
+from synthpatient.synthesizers._progress import progress_bar
+from synthpatient.synthesizers._torch import EarlyStopping
 
 #: Optimiser steps when ``epochs`` is None (see ``_epochs``).
 DEFAULT_STEPS = 700
@@ -169,7 +170,7 @@ class LMTraining:
         # cosine decay to zero over the planned steps: the last steps refine rather than jitter
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * n_batches)
         epoch = 0
-        with progress_bar(self.progress, epochs, "Training TabularLMSynthesizer") as bar:
+        with progress_bar(self.progress, epochs, "Training TabularLMSynthesizer", "epochs") as bar:
             for epoch in range(1, epochs + 1):
                 network.train()
                 shuffled = train[rng.permutation(len(train))]

@@ -11,7 +11,8 @@ extra="deep")``, so that ``import synthpatient`` stays light.
 * differential privacy: the noise multiplier for a planned number of steps (opacus' RDP
   accountant), per-sample gradients through ``torch.func`` fed to opacus' ``DPOptimizer``
   (which clips, adds noise and steps), and the spent budget;
-* training-loop utilities: a cheap validation fidelity score, early stopping, a progress bar.
+* training-loop utilities: a cheap validation fidelity score, early stopping (the progress
+  shown while training is ``_progress.progress_bar``, re-exported here).
 
 :class:`~synthpatient.synthesizers._deep.DeepSynthesizer`, the shell both synthesizers share,
 is in ``_deep``.
@@ -29,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from synthpatient import _threads
 from synthpatient._optional import import_optional
 from synthpatient.errors import SynthPatientWarning
 from synthpatient.synthesizers._persistence import expect
+from synthpatient.synthesizers._progress import progress_bar as progress_bar  # re-exported
 from synthpatient.synthesizers._tabular_transform import Span
 
 #: Share of the privacy budget spent on the category counts behind the conditional vector.
@@ -41,10 +44,12 @@ GUMBEL_TAU = 0.2
 
 
 def import_torch() -> ModuleType:
-    return import_optional("torch", extra="deep", purpose="the deep-learning synthesizers")
+    """torch under the package's thread policy (``synthpatient._threads``)."""
+    return _threads.import_torch(extra="deep", purpose="the deep-learning synthesizers")
 
 
 def import_opacus() -> ModuleType:
+    import_torch()  # opacus imports torch: the thread policy has to come first
     return import_optional("opacus", extra="deep", purpose="differentially private training")
 
 
@@ -244,52 +249,6 @@ class EarlyStopping:
         if self.best_state is not None:
             for name, module in modules.items():
                 module.load_state_dict(self.best_state[name])
-
-
-# -- progress --------------------------------------------------------------------------------
-class _NoProgress:
-    def advance(self, description: str | None = None) -> None:
-        pass
-
-
-class _RichProgress:
-    def __init__(self, progress: Any, task: Any) -> None:
-        self._progress, self._task = progress, task
-
-    def advance(self, description: str | None = None) -> None:
-        if description is None:
-            self._progress.advance(self._task)
-        else:
-            self._progress.update(self._task, advance=1, description=description)
-
-
-@contextmanager
-def progress_bar(
-    enabled: bool, total: int, description: str
-) -> Iterator[_NoProgress | _RichProgress]:
-    """A rich progress bar on stderr (so piped stdout stays clean), or nothing."""
-    if not enabled:
-        yield _NoProgress()
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield _RichProgress(progress, progress.add_task(description, total=total))
 
 
 # -- differential privacy --------------------------------------------------------------------

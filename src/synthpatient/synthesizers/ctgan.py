@@ -146,7 +146,8 @@ class CTGANSynthesizer(DeepSynthesizer):
         delta: DP delta; None uses 1/n^1.1 (it must be below 1/n).
         max_grad_norm: per-sample gradient clipping bound of DP-SGD.
         device: "auto" (a GPU when there is one), "cpu" or "cuda".
-        progress: show a progress bar on stderr.
+        progress: show training progress on stderr (a bar on a terminal, otherwise a plain
+            line at every tenth of the steps).
         seed: seed for fitting and the default seed for sampling.
 
     Examples:

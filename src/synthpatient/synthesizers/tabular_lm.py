@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient._optional import import_optional
+from synthpatient import _threads
 from synthpatient._row_hash import row_hashes
 from synthpatient.errors import DataError
 from synthpatient.schema import ColumnSpec, Schema
@@ -79,8 +79,9 @@ MIN_VALIDATION_ROWS = 20
 
 
 def import_torch() -> ModuleType:
-    """torch, imported when first used (the ``lm`` extra)."""
-    return import_optional("torch", extra="lm", purpose="the tabular language model")
+    """torch, imported when first used (the ``lm`` extra), under the package's thread policy
+    (``synthpatient._threads``)."""
+    return _threads.import_torch(extra="lm", purpose="the tabular language model")
 
 
 @dataclass
@@ -146,7 +147,8 @@ class TabularLMSynthesizer(LMTraining, LMDecoding, Synthesizer):
         base_learning_rate: The learning rate for fine-tuning ``base_model`` (pretrained
             weights need a far smaller step than a model trained from scratch).
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-        progress: Show a progress bar while training.
+        progress: Show training progress on stderr (a bar on a terminal, otherwise a plain
+            line at every tenth of the epochs).
         seed: Seed for training and (by default) sampling.
 
     Examples:
