@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synthpatient.web._distributions import distributions
 from synthpatient.web.jobs import CANCELLED, Job
 from synthpatient.web.plots import cohort_plots, history_plot
 from synthpatient.web.report import cohort_report_html
@@ -70,7 +71,8 @@ def chat_work(session: Session, settings: Settings, text: str | None) -> Callabl
         else:
             job.report("Reading your message...", None)
             reply = chat.send(text)
-            if reply.kind == "confirm":
+            # a proposal, or one whose unread parts are named and that waits for a yes
+            if reply.kind == "confirm" or (reply.kind == "clarify" and reply.request):
                 reply = _checked_proposal(settings, chat, reply)
         message = _reply_dict(session, reply)
         if reply.kind == "generated":
@@ -127,6 +129,8 @@ def _checked_proposal(settings: Settings, chat: Any, reply: Any) -> Any:
             f"per request ({settings.max_rows:,}). Ask for fewer.",
         )
     chat.pending = request.model_copy(update={"formats": _formats(settings, request.count)})
+    if reply.kind == "clarify":  # what was not understood stays named; a yes generates the rest
+        return reply
     return Reply(
         "confirm", f"I understood: {chat.pending.describe(chat.kb)}. Generate it?", chat.pending
     )
@@ -228,6 +232,11 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
     result.downloads = _downloads(cohort, folder, stem, result)
     if getattr(cohort, "timeline", None) is not None:
         _add_histories(result, cohort, stem, cohort.spec.follow_up_years)
+    result.distributions = distributions(
+        wide,
+        labels={o.key: (o.name, o.unit) for o in cohort.observations},
+        skip={"patient_id"},
+    )
     result.verdict = cohort_verdict(
         title=result.title, targets=targets, rules=result.rules, n_patients=len(wide)
     )
