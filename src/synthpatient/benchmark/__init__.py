@@ -23,6 +23,7 @@ from synthpatient.benchmark._output import (
     to_markdown,
     update_readme,
 )
+from synthpatient.benchmark._peers import PEERS, peer_available, peer_candidate, peer_note
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ __all__ = [
     "check_readme",
     "compare_with_sdv",
     "default_candidates",
+    "peer_candidate",
     "run_benchmark",
     "update_readme",
     "sdv_available",
@@ -124,6 +126,12 @@ def default_candidates(
             candidates += [sdv_candidate(name) for name in SDV_MODELS]
         else:
             skipped.append("SDV: not installed (pip install 'synthpatient[compare]')")
+        # the tree-based peers of issue 18 come with the same extra; a missing one is named
+        for name in PEERS:
+            if peer_available(name):
+                candidates.append(peer_candidate(name))
+            else:
+                skipped.append(peer_note(name))
     return candidates, skipped
 
 
