@@ -43,10 +43,14 @@ LlmKeyEnv = Annotated[
     ),
 ]
 PromptLevel = Annotated[
-    str, typer.Option("--prompt-level", help="With an LLM: basic, improved or advanced.")
+    str,
+    typer.Option(
+        "--prompt-level", metavar="LEVEL", help="With an LLM: basic, improved or advanced."
+    ),
 ]
 SystemLevel = Annotated[
-    str, typer.Option("--system-level", help="With an LLM: none, role or strict.")
+    str,
+    typer.Option("--system-level", metavar="LEVEL", help="With an LLM: none, role or strict."),
 ]
 
 
