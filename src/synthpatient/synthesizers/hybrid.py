@@ -302,9 +302,9 @@ class HybridSynthesizer(Synthesizer):
         except ModelFileError as exc:
             raise ModelFileError(f"its base model: {exc}") from exc
         structured = Schema(columns=tuple(self.schema_.learned))
-        expect(
-            base.schema_.to_dict(include_observed=True)
-            == structured.to_dict(include_observed=True),
+        expect(  # the columns: the base keeps its own relations (discovered at its fit)
+            base.schema_.to_dict(include_observed=True)["columns"]
+            == structured.to_dict(include_observed=True)["columns"],
             "the nested base model's schema differs from the structured columns",
         )
         # a server the nested base model talks to is not confirmed by loading this folder
