@@ -248,7 +248,10 @@ class Synthesizer(KeywordParams, ABC):
 
         What the call did beyond returning rows (an LLM run's counts and cost, redrawn
         training copies, where notes came from) is in ``last_sample_report_`` (a
-        :class:`SampleReport`, or None when there is nothing to report).
+        :class:`SampleReport`, or None when there is nothing to report); what keeping the
+        schema's relations between columns took (values computed, rows drawn again or
+        repaired, rows still breaking one) in ``last_relation_report_`` (None without
+        relations).
 
         Raises:
             ConditionError: a condition names an unknown column or cannot be met.
