@@ -20,8 +20,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 # typer's type labels (without the angle brackets) -> the word shown after an option
 _WORDS = {"int": "INTEGER", "float": "NUMBER", "str": "TEXT", "path": "PATH", "bool": ""}
 
-#: the option whose help lists the registered synthesizers (filled in when help is shown)
-SYNTHESIZER_OPTION = "synthesizer"
+#: the options whose help lists the registered synthesizers (filled in when help is shown)
+SYNTHESIZER_OPTIONS = ("synthesizer", "synthesizers")
 
 
 def _value_word(param: TyperOption, ctx: Any) -> str:
@@ -56,7 +56,7 @@ def _name_values(params: list[Any], ctx: Any) -> None:
 def _describe_synthesizers(params: list[Any]) -> None:
     """Append the registered synthesizers (extra, installed or not) to --synthesizer's help."""
     for param in params:
-        if param.name == SYNTHESIZER_OPTION and "Registered:" not in (param.help or ""):
+        if param.name in SYNTHESIZER_OPTIONS and "Registered:" not in (param.help or ""):
             param.help = f"{param.help or ''} Registered: {synthesizer_choices()}."
 
 

@@ -375,3 +375,6 @@ def demo(
         for name, path in result["files"].items():
             out.print(f"  {name:<10} {path}")
         out.print(f"Demo outputs written to {out_dir.resolve()}")
+        if "report" in result["files"]:
+            report_path = result["files"]["report"]
+            out.print(f"Open {report_path} in a browser for what is behind each score.")
