@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from synthpatient.errors import Clarification
 from synthpatient.knowledge._kb import _words
@@ -41,6 +42,7 @@ class RequestText:
     """The lower-cased request (``low``), its word view (``norm``, same offsets) and claims."""
 
     low: str
+    norm: str = field(init=False)
     claims: list[Claim] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)  # how a word was read, said back
@@ -52,9 +54,8 @@ class RequestText:
         low = re.sub(r"\ba(?= (?:hundred|thousand|million)\b)", "1", low)
         return cls(low)
 
-    @property
-    def norm(self) -> str:
-        return _NOT_WORD.sub(" ", self.low)
+    def __post_init__(self) -> None:
+        self.norm = _NOT_WORD.sub(" ", self.low)  # the word view, same offsets as ``low``
 
     # -- finding and claiming ------------------------------------------------------------
     def find(self, phrase: str) -> Iterator[re.Match[str]]:
@@ -125,6 +126,7 @@ class RequestText:
         return [self.low[run[0].start() : run[-1].end()] for run in runs]
 
 
+@cache
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = _words(phrase).split()
     body = r"(?:\s+|\s*-\s*)".join(re.escape(w) for w in words)
