@@ -171,3 +171,15 @@ def test_an_llm_writes_the_structured_columns_and_the_evaluation_judges_them():
     scores = evaluate_schema_only(data, "admissions").summary.set_index("metric")["score"]
     assert scores["schema_validity"] == 1  # every row the model wrote was validated
     assert scores["medication_consistency"] < 1 and scores["relation_violations"] > 0
+
+
+def test_a_dependence_that_is_not_there_breaks_its_relation(admissions):
+    shuffled = admissions.data.copy()
+    shuffled["Medication"] = shuffled["Medication"].sample(frac=1, random_state=0).to_numpy()
+    report = evaluate_schema_only(shuffled, "admissions")
+    kept = {
+        d["relation"]: d.get("kept") for d in report.sections["relation_violations"]["relations"]
+    }
+    assert kept["Medication depends on Medical Condition"] is False
+    assert kept["Billing Amount depends on Medical Condition and length of stay"] is True
+    assert report.summary.set_index("metric").loc["relation_violations", "score"] == 1

@@ -175,37 +175,45 @@ def _relations(
 
 
 def _dependence(data: pd.DataFrame, target: str, source: str, roles: dict[str, str]) -> float:
-    """Share of the target's rank variance explained by the source (eta squared on ranks for
-    a category, squared Spearman correlation for a number or the length of stay)."""
-    y = _as_number(data[target])
+    """How much of the target the source explains: the squared Spearman correlation with the
+    length of stay; eta squared of the target's ranks between the source's categories for a
+    number; the squared bias-corrected Cramer's V for a category (a test result counts by the
+    test's name), which small samples do not inflate."""
+    values = data[target]
+    numbers = pd.to_numeric(values, errors="coerce")
     if source == "length of stay":
         x = (
             pd.to_datetime(data[roles["discharge_date"]], errors="coerce")
             - pd.to_datetime(data[roles["admission_date"]], errors="coerce")
         ).dt.days
-        rho = stats.spearmanr(x, y, nan_policy="omit").statistic
+        rho = stats.spearmanr(x, numbers, nan_policy="omit").statistic
         return float(rho**2) if np.isfinite(rho) else 0.0
-    ranks = y.rank()
     groups = data[source].astype(str)
+    if groups.nunique() < 2:
+        return 0.0
+    if numbers.notna().mean() <= 0.5:
+        labels = values.astype(str).str.split(":").str[0].str.strip()
+        return _cramers_v(labels, groups) ** 2
+    ranks = numbers.rank()
     total = float(((ranks - ranks.mean()) ** 2).sum())
-    if total == 0 or groups.nunique() < 2:
+    if total == 0:
         return 0.0
     means = ranks.groupby(groups).transform("mean")
     return float(((means - ranks.mean()) ** 2).sum() / total)
 
 
-def _as_number(values: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.notna().mean() > 0.5:
-        return numbers
-    parsed = values.astype(str).str.extract(r"(-?\d+(?:\.\d+)?)")[0]
-    extracted = pd.to_numeric(parsed, errors="coerce")
-    # text: a code per distinct value still shows whether it moves with the source
-    return (
-        extracted
-        if extracted.notna().mean() > 0.5
-        else values.astype("category").cat.codes.astype(float)
-    )
+def _cramers_v(a: pd.Series, b: pd.Series) -> float:
+    """Cramer's V with Bergsma's (2013) bias correction."""
+    table = pd.crosstab(a, b).to_numpy(dtype=float)
+    n = table.sum()
+    r, k = table.shape
+    if n < 2 or r < 2 or k < 2:
+        return 0.0
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    phi2 = max(0.0, chi2 / n - (k - 1) * (r - 1) / (n - 1))
+    r_c, k_c = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
+    denominator = min(k_c - 1, r_c - 1)
+    return float(np.sqrt(phi2 / denominator)) if denominator > 0 else 0.0
 
 
 def _diversity(
