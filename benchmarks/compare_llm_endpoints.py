@@ -6,7 +6,9 @@ For each ``--llm NAME=URL,MODEL`` (several allowed) and each prompt level, fits 
 prompt (so that copies can be measured) and prints: the share of parsed rows that were valid,
 duplicates, copies and near copies (splices) of examples caught, the structured output the
 server ended on, retries and timeouts, and seconds and tokens per 1,000 valid unique rows.
-A run that fails is reported with its one-line error and counts as failed.
+A run that fails is reported with its one-line error and counts as failed. Each endpoint
+also gets the request parser's seed requests: how many came back as a validated tool call,
+how many agree with the offline parser (condition and count), and the seconds per request.
 
 Without ``--llm`` it runs against the repository's fake server playing a real local server
 (HTTP 500 to ``json_schema`` as llama.cpp does, a tokenizer that splits every digit with
@@ -102,6 +104,44 @@ def _run(name: str, url: str, model: str, level: str, args: argparse.Namespace) 
     return row
 
 
+PARSER_REQUESTS = (
+    "generate 200 Type 2 diabetes patients EHR data with 20 important diabetes observations "
+    "based on the US population",
+    "300 women with heart failure aged 60 to 85",
+    "150 COPD patients on tiotropium",
+)
+
+
+def _parser_check(name: str, url: str, model: str, args: argparse.Namespace) -> str:
+    """Tool-calling success of the request parser (no fallback: the model's own answer)."""
+    from synthpatient.knowledge import load_knowledge_base
+    from synthpatient.knowledge.llm_parser import LLMRequestParser
+    from synthpatient.knowledge.request import parse_request
+    from synthpatient.llm import LLMClient
+
+    kb = load_knowledge_base()
+    client = LLMClient.from_env(
+        url, model=model, api_key_env=args.key_env, timeout_s=args.timeout, max_retries=0
+    )
+    parser = LLMRequestParser(client)
+    valid = agree = 0
+    start = time.perf_counter()
+    for text in PARSER_REQUESTS:
+        try:
+            parsed = parser(text, kb)
+        except SynthPatientError:
+            continue
+        valid += 1
+        offline = parse_request(text, kb, partial=True)
+        agree += (parsed.condition, parsed.count) == (offline.condition, offline.count)
+    seconds = (time.perf_counter() - start) / len(PARSER_REQUESTS)
+    n = len(PARSER_REQUESTS)
+    return (
+        f"{name}: request parser {valid}/{n} validated tool calls, {agree}/{n} agree with the "
+        f"offline parser, {seconds:.1f} s per request"
+    )
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "n/a"
@@ -138,9 +178,13 @@ def main() -> int:
             for name, url, model in endpoints
             for level in args.levels.split(",")
         ]
+        parsers = [_parser_check(name, url, model, args) for name, url, model in endpoints]
     print(" | ".join(COLUMNS))
     for row in rows:
         print(" | ".join(_cell(row.get(c)) for c in COLUMNS))
+    print()
+    for line in parsers:
+        print(line)
     failed = sum(r["failed"] for r in rows)
     print(f"\n{len(rows) - failed} of {len(rows)} runs delivered all {args.rows} rows.")
     return 1 if failed == len(rows) else 0
