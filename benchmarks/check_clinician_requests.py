@@ -202,6 +202,20 @@ CASES = [
         (P("count", 300), P("history", 3.0)),
     ),
     Case(
+        "100 HFrEF patients on sacubitril/valsartan",
+        "condition subtype defined by a value",
+        (
+            P("condition", "heart_failure"),
+            P("obs", "lvef", None, 40),
+            P("any_drug", "sacubitril/valsartan", True),
+        ),
+    ),
+    Case(
+        "300 elderly T2D patients",
+        "age group word",
+        (P("count", 300), P("ages", 65, 90), P("named", "elderly")),
+    ),
+    Case(
         "500 patients with type 1 diabetes",
         "related: type 1",
         (P("condition_or_refuse", T1D, "type 1"),),
@@ -342,13 +356,17 @@ def run(case: Case, out: Path, n: int, seed: int) -> Outcome:
 def _drug_keys(phrase: str, condition_key: str) -> list[str]:
     from synthpatient.knowledge._vocabulary import load_vocabulary
 
+    from synthpatient.knowledge._kb import _words
+
+    def norm(text: str) -> str:  # the vocabulary's own normal form, hyphens as spaces
+        return " ".join(_words(text).replace("-", " ").split())
+
     vocab = load_vocabulary()
-    words = " ".join(phrase.lower().replace("-", " ").split())
     condition = KB.conditions[condition_key]
     return [
         m.key
         for m in condition.medications
-        if any(" ".join(p.replace("-", " ").split()) == words for p in vocab.item_phrases(m))
+        if any(norm(p) == norm(phrase) for p in vocab.item_phrases(m))
     ]
 
 

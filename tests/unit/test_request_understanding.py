@@ -53,6 +53,15 @@ def test_stage_and_drug_class_plurals_become_filters_and_the_data_honours_them()
     assert wide["egfr"].between(30, 59).all()
 
 
+def test_words_defined_by_a_value_become_filters_said_back():
+    request = parse_request("100 HFrEF patients on sacubitril/valsartan", KB)
+    assert request.condition == "heart_failure"
+    assert {f.describe() for f in request.filters} == {"lvef <= 40", "on arni"}
+    elderly = parse_request("300 elderly T2D patients", KB)
+    assert (elderly.age_min, elderly.age_max) == (65, 90)
+    assert "'elderly' read as aged 65-90" in elderly.describe(KB)
+
+
 def test_every_word_is_accounted_for():
     request = parse_request("two thousand diabetic men over 65 not on insulin", KB)
     meanings = dict(request.understood)

@@ -59,8 +59,9 @@ def _mentions(t: RequestText, phrase: str) -> list[re.Match[str]]:
     return [m for m in t.find(phrase) if not (m.start() and t.norm[m.start() - 1] == "-")]
 
 
-def _ages(t: RequestText) -> dict:
-    """Age bounds from every age phrase (all apply: "aged 40 to 45 over 80" is empty)."""
+def _ages(t: RequestText, vocab: Vocabulary | None = None) -> dict:
+    """Age bounds from every age phrase (all apply: "aged 40 to 45 over 80" is empty), and
+    from the vocabulary's age groups ("elderly"), said back as read."""
     number = r"(\d{1,3})"
     patterns = [
         (rf"\b(?:aged?|ages|between|from)\s+{number}\s*(?:-|–|to|and)\s*{number}", "range"),
@@ -111,6 +112,16 @@ def _ages(t: RequestText) -> dict:
                 meaning = f"younger than {a}: aged {a - 1} or less"
                 t.assumptions.append(f"'{match.group(0)}' read as aged {a - 1} or less")
             t.claim(match.start(), end, meaning, masked=True)
+    for group in vocab.age_groups if vocab else ():
+        for term in group.terms:
+            for found in t.find(term):
+                if t.is_claimed(*found.span()):
+                    continue
+                lows += [group.min] if group.min is not None else []
+                highs += [group.max] if group.max is not None else []
+                shown = f"{group.min or 18}-{group.max or 90}"
+                t.claim(*found.span(), f"age group: {shown}")
+                t.assumptions.append(f"'{term}' read as aged {shown}")
     return _age_bounds(lows, highs)
 
 
@@ -243,7 +254,10 @@ def _count(t: RequestText, vocab: Vocabulary) -> int | None:
                 continue  # "stage 3 patients", "type 2 patients": a clinical number
             value = _to_int(match.group(1))
             if value is not None:
-                t.claim(match.start(1), match.end(1), f"count {value:,}", masked=True)
+                start = match.start(1) if pattern is patterns[0] else match.start()
+                prefix = re.search(r"\bn\s*=\s*$", text[:start])  # "n=500"
+                start = prefix.start() if prefix else start
+                t.claim(start, match.end(1), f"count {value:,}", masked=True)
                 return _checked_count(value)
     return None
 

@@ -116,7 +116,7 @@ def _defined(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Fi
     for item in vocab.defined:
         for term in sorted(item.terms, key=len, reverse=True):
             for match in t.find(term):
-                if t.is_claimed(*match.span()):
+                if t.is_claimed(*match.span(), but_condition=True):
                     continue
                 if item.observation not in observed or _NEGATIVE_BEFORE.search(
                     t.low[: match.start()]

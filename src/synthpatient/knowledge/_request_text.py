@@ -74,8 +74,13 @@ class RequestText:
     ) -> None:
         self.claims.append(Claim(start, end, meaning, masked, condition))
 
-    def is_claimed(self, start: int, end: int) -> bool:
-        return any(c.start < end and start < c.end for c in self.claims)
+    def is_claimed(self, start: int, end: int, *, but_condition: bool = False) -> bool:
+        """Whether a reader used any of these characters (``but_condition``: a reader other
+        than the condition's, whose names may also carry a filter, such as "HFrEF")."""
+        return any(
+            c.start < end and start < c.end and not (but_condition and c.condition)
+            for c in self.claims
+        )
 
     def problem(self, message: str) -> None:
         if message not in self.problems:

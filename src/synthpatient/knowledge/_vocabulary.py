@@ -51,6 +51,14 @@ class Defined(_Frozen):
     max: float | None = None
 
 
+class AgeGroup(_Frozen):
+    """Words for an age group ("elderly": 65 or more)."""
+
+    terms: tuple[str, ...] = Field(min_length=1)
+    min: int | None = None
+    max: int | None = None
+
+
 class Staging(_Frozen):
     observation: str
     stages: dict[str, tuple[float | None, float | None]]
@@ -87,6 +95,7 @@ class Vocabulary(_Frozen):
     comorbidities: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     medications: dict[str, DrugTerms] = Field(default_factory=dict)
     defined: tuple[Defined, ...] = ()
+    age_groups: tuple[AgeGroup, ...] = ()
     ckd_stages: Staging
     unavailable: tuple[Unavailable, ...] = ()
     populations: Populations

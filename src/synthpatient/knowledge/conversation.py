@@ -211,7 +211,7 @@ class Conversation:
             replaced = {(f.kind, f.key) for f in filters}
             update["filters"] = [f for f in base.filters if (f.kind, f.key) not in replaced]
             update["filters"] += filters
-        ages = _ages(t)
+        ages = _ages(t, vocab)
         if ages:
             update["age_min"] = ages.get("age_min", base.age_min)
             update["age_max"] = ages.get("age_max", base.age_max)

@@ -295,7 +295,7 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
         fields["seed"] = seed
     others = [o for c in kb.conditions.values() if c.key != condition.key for o in c.observations]
     fields["filters"] = _filters(t, condition, vocab, others)
-    fields.update(_ages(t))
+    fields.update(_ages(t, vocab))
     sex = _sex(t, vocab)
     if sex:
         fields["sex"] = sex
@@ -310,7 +310,7 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     count = _count(t, vocab)
     _contradictions(t, fields)
     problems = list(t.problems)
-    problems += [f"'{words}' not understood" for words in t.leftovers(vocab.filler, _CUES)]
+    problems += [f"'{words}' not understood" for words in t.leftovers(vocab.filler | set(vocab.people), _CUES)]
     if count is None:
         raise Clarification(
             str(_missing_count())
