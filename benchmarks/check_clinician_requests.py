@@ -354,9 +354,8 @@ def run(case: Case, out: Path, n: int, seed: int) -> Outcome:
 
 
 def _drug_keys(phrase: str, condition_key: str) -> list[str]:
-    from synthpatient.knowledge._vocabulary import load_vocabulary
-
     from synthpatient.knowledge._kb import _words
+    from synthpatient.knowledge._vocabulary import load_vocabulary
 
     def norm(text: str) -> str:  # the vocabulary's own normal form, hyphens as spaces
         return " ".join(_words(text).replace("-", " ").split())

@@ -310,7 +310,8 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     count = _count(t, vocab)
     _contradictions(t, fields)
     problems = list(t.problems)
-    problems += [f"'{words}' not understood" for words in t.leftovers(vocab.filler | set(vocab.people), _CUES)]
+    unread = t.leftovers(vocab.filler | set(vocab.people), _CUES)
+    problems += [f"'{words}' not understood" for words in unread]
     if count is None:
         raise Clarification(
             str(_missing_count())
