@@ -98,7 +98,10 @@ class CTGANSynthesizer(DeepSynthesizer):
     condition (a number, a range, a second category) is met by keeping the rows that satisfy
     it, with an error below 1 in 1,000 accepted.
 
-    Differential privacy (``epsilon`` given): DP-SGD through opacus. Only the critic sees real
+    Differential privacy (``epsilon`` given) is kept for comparison and is not the recommended
+    private choice: on small tables DP-CTGAN scores below the marginal-based methods at the same
+    budget (``synthpatient benchmark``); use ``AIMSynthesizer`` (``aim``) or ``MSTSynthesizer``.
+    It is DP-SGD through opacus. Only the critic sees real
     rows, so only the critic is trained with DP-SGD (per-sample gradients clipped to
     ``max_grad_norm``, Gaussian noise, real rows drawn by Poisson sampling at rate
     ``min(1, batch_size / n)``); the generator learns only through the private critic, so it
