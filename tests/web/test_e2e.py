@@ -147,7 +147,7 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
     page.get_by_role("button", name="Generate it").click()
     page.locator("#progress").wait_for(state="visible", timeout=LONG)
     assert (
-        "Generat" in page.locator("#status").inner_text()
+        "Drawing" in page.locator("#status").inner_text()
         or "Checking" in page.locator("#status").inner_text()
     )
     page.screenshot(path=screenshots / "03-chat-progress.png")

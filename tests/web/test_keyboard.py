@@ -134,6 +134,16 @@ def test_the_table_flow_with_the_keyboard_only(page, screenshots):
     assert "Privacy guarantee: none. Measured" in page.locator("#result").inner_text()
     assert page.get_by_role("region", name="Representation: share of each group").is_visible()
     assert page.locator("#result a[data-format='datacard_json']").count() == 1
+    # the interactive chart: one column at a time, chosen with the keyboard, values on hover
+    chart = page.locator("#result section.charts")
+    caption = chart.locator("figcaption")
+    first = caption.inner_text()
+    assert first.startswith("Age: real and synthetic")
+    chart.locator("select").focus()
+    page.keyboard.press("ArrowDown")
+    expect(caption).not_to_have_text(first)
+    bars = chart.locator("svg rect")
+    assert bars.count() >= 4 and "%" in bars.first.locator("title").text_content()
     snap(page, screenshots / "k5-data-results.png")
     assert axe_findings(page) == []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from synthpatient.web.verdict import cohort_verdict, table_verdict
 from synthpatient.web.words import GENERATORS, generator_words, humanize
 
@@ -134,3 +136,34 @@ def test_every_registered_generator_has_words():
     for key in available_synthesizers():
         name, description = generator_words(key)
         assert name and description and name != key, key
+
+
+def test_distributions_are_shares_with_human_labels_and_units():
+    import numpy as np
+    import pandas as pd
+
+    from synthpatient.web._distributions import MAX_CATEGORIES, distributions, unit_words
+
+    assert unit_words("mL/min/{1.73_m2}") == "mL/min/1.73 m²" and unit_words("kg/m2") == "kg/m²"
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {
+            "egfr": rng.normal(80, 15, 300),
+            "race": [f"group_{i % 20}" for i in range(300)],
+            "mrn": range(300),
+        }
+    )
+    synthetic = real.sample(frac=1, random_state=1).reset_index(drop=True)
+    found = distributions(
+        synthetic, real, labels={"egfr": ("eGFR", "mL/min/{1.73_m2}")}, skip={"mrn"}
+    )
+    by = {d["column"]: d for d in found}
+    assert set(by) == {"egfr", "race"}
+    egfr = by["egfr"]
+    assert egfr["label"] == "eGFR" and egfr["unit"] == "mL/min/1.73 m²" and egfr["numeric"]
+    assert sum(b["real"] for b in egfr["bins"]) == pytest.approx(1, abs=1e-3)
+    race = by["race"]
+    assert len(race["bins"]) == MAX_CATEGORIES + 1 and race["bins"][-1]["label"] == "8 others"
+    assert race["bins"][0]["label"].startswith("Group ")
+    only_synthetic = distributions(synthetic)[0]
+    assert only_synthetic["bins"][0]["real"] is None

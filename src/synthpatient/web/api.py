@@ -426,6 +426,7 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
             for key, d in r.downloads.items()
         ],
         datacard=_datacard(r),
+        distributions=r.distributions,
     )
 
 

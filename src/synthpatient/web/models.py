@@ -263,6 +263,11 @@ class ResultOut(BaseModel):
     notices: list[str]
     provenance: dict[str, Any]
     downloads: list[DownloadOut]
+    distributions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per column: label, unit, numeric or not, and bins with the share of "
+        "real and synthetic rows (real is null for a cohort).",
+    )
     datacard: dict[str, Any] | None = Field(
         default=None,
         description="The data card (as its JSON download): what made the data, the privacy "

@@ -63,6 +63,8 @@ class Result:
     tables: list[dict[str, Any]] = field(default_factory=list)
     #: what the page opens with (:mod:`synthpatient.web.verdict`)
     verdict: dict[str, Any] | None = None
+    #: per-column shares, real and synthetic, for the interactive chart (``_distributions``)
+    distributions: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def file(self, key: str) -> Path:

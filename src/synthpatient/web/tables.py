@@ -28,6 +28,7 @@ from synthpatient.errors import (
     NotFoundError,
     UploadTooLargeError,
 )
+from synthpatient.web._distributions import distributions
 from synthpatient.web._table_result import _fhir_notice, _table_result
 from synthpatient.web._timelines import (
     ROW_LEVEL_WARNING,
@@ -48,7 +49,7 @@ from synthpatient.web.plots import PLOT_LOCK
 from synthpatient.web.sessions import Session
 from synthpatient.web.settings import Settings
 from synthpatient.web.verdict import table_verdict
-from synthpatient.web.words import generator_words
+from synthpatient.web.words import generator_words, humanize
 
 # the upload names live in _uploads; the API and the app import them from here, as do the
 # errors (defined in errors.py)
@@ -447,6 +448,12 @@ def table_work(
             synthesizer=request.synthesizer,
         )
         result.notices = notices + list(report.meta.get("notices", []))
+        result.distributions = distributions(
+            synthetic,
+            training,
+            labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
+            skip={c.name for c in model.schema_ if not c.is_learned},
+        )
         job.checkpoint()  # the last place to stop: after it the result is kept whole
         session.results[result.id] = result
         return {"result_id": result.id}

@@ -277,6 +277,9 @@ const SP = (() => {
             "data-format": d.format, text: d.label }))) }], r.tables));
     }
 
+    const chart = typeof SPCharts !== "undefined" ? SPCharts.render(r) : null;
+    if (chart) mainCol.append(chart);
+
     if (r.plots.length) {
       mainCol.append(el("h3", { text: "Plots" }));
       for (const p of r.plots) {
