@@ -181,3 +181,44 @@ def test_a_broken_vocabulary_file_is_one_line(tmp_path):
     path.write_text("version: 1\nconditions: {}\n", encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="vocabulary.yaml: .*Field required"):
         load_vocabulary_file(path)
+
+
+def _llm_parser(arguments: dict):  # type: ignore[no-untyped-def]
+    """An LLM request parser whose server answers one tool call with ``arguments``."""
+    import json
+
+    import httpx
+
+    from synthpatient.knowledge.llm_parser import LLMRequestParser
+    from synthpatient.llm.client import LLMClient
+
+    sent: list[dict] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        call = {"name": "cohort_request", "arguments": json.dumps(arguments)}
+        message = {"role": "assistant", "tool_calls": [{"id": "1", "function": call}]}
+        return httpx.Response(200, json={"choices": [{"message": message}]})
+
+    client = LLMClient(
+        "http://llm.test/v1", model="m", api_key="k", transport=httpx.MockTransport(answer)
+    )
+    return LLMRequestParser(client), sent
+
+
+def test_the_llm_parser_is_held_to_the_same_condition_and_language_checks():
+    parser, sent = _llm_parser({"count": 300, "condition": "type2_diabetes"})
+    with pytest.raises(Clarification, match="gestational diabetes"):
+        parser("300 women with gestational diabetes", KB)
+    with pytest.raises(Clarification, match="only understand requests in English"):
+        parser("Genera 300 pacientes con diabetes tipo 2", KB)
+    assert sent == []  # refused before anything was sent
+    with pytest.raises(Clarification, match="read the request as 'type2_diabetes'"):
+        parser("300 COPD patients", KB)  # the model changed the disease: refused
+
+
+def test_the_llm_parser_names_what_the_model_could_not_express():
+    parser, sent = _llm_parser({"count": 300, "condition": "copd", "not_understood": ["who smoke"]})
+    request = parser("300 COPD patients who smoke", KB)
+    assert request.condition == "copd" and request.not_understood == ["'who smoke' not understood"]
+    assert "not_understood" in sent[0]["tools"][0]["function"]["parameters"]["properties"]
