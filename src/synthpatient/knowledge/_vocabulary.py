@@ -124,15 +124,19 @@ class Vocabulary(_Frozen):
         elif isinstance(item, Comorbidity):
             names += self.comorbidities.get(item.key, ())
         else:
-            drug = self.medications.get(item.key, DrugTerms())
-            names += [*drug.terms, *drug.members]
+            for key in (item.key, getattr(item, "drug_class", None)):
+                drug = self.medications.get(key or "", DrugTerms())
+                names += [*drug.terms, *drug.members]
         return _phrases(names)
 
     def drug_members(self, medication: Medication) -> set[str]:
         """Drugs of ``medication``'s class other than the one drawn."""
-        drug = self.medications.get(medication.key, DrugTerms())
-        drawn = {_words(medication.name), *(_words(s) for s in medication.synonyms)}
-        return {_words(m) for m in drug.members} - drawn
+        members = {
+            _words(m)
+            for key in (medication.key, getattr(medication, "drug_class", None))
+            for m in self.medications.get(key or "", DrugTerms()).members
+        }
+        return members - {_words(medication.name), *(_words(s) for s in medication.synonyms)}
 
 
 def _phrases(names: list[str]) -> list[str]:
