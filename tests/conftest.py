@@ -1,10 +1,23 @@
-"""Shared fixtures: a made-up mixed clinical table with the traps real EHR extracts have."""
+"""Shared fixtures: a made-up mixed clinical table with the traps real EHR extracts have.
+
+Also the suite's torch settings, set here before any test module imports torch (and passed
+on to the command-line runs the tests start): waiting OpenMP threads sleep, and one torch
+thread per process. The suite's networks are tiny, so one thread is as fast on an idle
+machine, and on a busy one torch's threads would otherwise wait for each other far longer
+than they compute. Either can be overridden from the environment.
+"""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
+
+# before any test module imports torch (numpy, pandas and pytest do not load OpenMP)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("SYNTHPATIENT_THREADS", "1")
 
 
 def make_clinical_table(n_rows: int = 400, seed: int = 0) -> pd.DataFrame:

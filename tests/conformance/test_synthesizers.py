@@ -1,4 +1,5 @@
-"""The conformance suite: every registered synthesizer, each check on a fresh instance.
+"""The conformance suite: every registered synthesizer; parameter checks on fresh instances,
+the others on one fit per backend (the ``fitted`` fixture also watches that fit).
 
 Checks are chosen from each backend's declared ``capabilities`` and parameter constraints,
 never from class names, so a new backend is tested the day it is registered. Fixtures are
@@ -14,9 +15,10 @@ checks, with sizes counted in patients (distinct patient ids) instead of rows.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import inspect
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,22 +73,6 @@ FAST_PARAMS["llm"] = {
     "timeout_s": 10.0,
     "backoff_s": 0.01,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The suite's networks are tiny: on a busy machine torch's threads wait for each other
-    far longer than they compute (a 1-second fit took 25 s under a load of 5); one thread is
-    as fast on an idle machine. Restored afterwards."""
-    if importlib.util.find_spec("torch") is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _make(key: str, **extra) -> Synthesizer:
@@ -145,9 +131,42 @@ def tables(table, long_table):
     return lambda key: long_table if _longitudinal(key) else table
 
 
+#: What each backend's one fit did (by id of the fitted instance), watched by ``fitted``.
+FITS: dict[int, dict[str, Any]] = {}
+
+
+def _refuse(connections: list[Any]) -> Callable[..., None]:
+    """A ``socket.connect`` that records the attempt and refuses it."""
+
+    def connect(sock: socket.socket, address: Any, *args: Any) -> None:
+        connections.append(address)
+        raise ConnectionRefusedError("the conformance suite refuses network connections")
+
+    return connect
+
+
 @pytest.fixture(scope="module", params=KEYS)
 def fitted(request, tables):
-    return _make(request.param, seed=0).fit(tables(request.param))
+    """Each backend fitted once for every check below (fits are the suite's cost). The fit
+    itself is watched: what it returned, whether it changed its input, and any network
+    connection (refused unless the backend declares it talks to a server); the tests
+    ``test_fit_returns_self_and_does_not_mutate_input`` and ``test_no_network_unless_declared``
+    read what was seen."""
+    table = tables(request.param)
+    before = table.copy(deep=True)
+    synth = _make(request.param, seed=0)
+    connections: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if not synth.uses_network():
+            patch.setattr(socket.socket, "connect", _refuse(connections))
+        returned = synth.fit(table)
+    try:
+        pd.testing.assert_frame_equal(table, before)
+        changed = None
+    except AssertionError as exc:
+        changed = str(exc)
+    FITS[id(synth)] = {"returned": returned, "changed": changed, "connections": connections}
+    return synth
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -212,13 +231,10 @@ def test_sample_and_save_before_fit_raise(key, tmp_path):
         synth.save(tmp_path / "model")
 
 
-@pytest.mark.parametrize("key", KEYS)
-def test_fit_returns_self_and_does_not_mutate_input(key, tables):
-    table = tables(key)
-    before = table.copy(deep=True)
-    synth = _make(key, seed=0)
-    assert synth.fit(table) is synth
-    pd.testing.assert_frame_equal(table, before)
+def test_fit_returns_self_and_does_not_mutate_input(fitted):
+    seen = FITS[id(fitted)]
+    assert seen["returned"] is fitted
+    assert seen["changed"] is None, f"fit changed its input: {seen['changed']}"
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 257])
@@ -299,14 +315,11 @@ def test_missing_values_handled(fitted, tables):
     assert synthetic["age"].notna().all()
 
 
-@pytest.mark.parametrize("key", KEYS)
-def test_no_network_unless_declared(key, tables, monkeypatch):
-    synth = _make(key, seed=0)
-    if synth.uses_network():
-        pytest.skip(f"{key} talks to a server by design")
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"{key} opened a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    synth.fit(tables(key)).sample(20, seed=0)
+def test_no_network_unless_declared(fitted, monkeypatch):
+    if fitted.uses_network():
+        pytest.skip(f"{fitted.key} talks to a server by design")
+    connections: list[Any] = []
+    monkeypatch.setattr(socket.socket, "connect", _refuse(connections))
+    fitted.sample(20, seed=0)
+    assert not FITS[id(fitted)]["connections"], f"{fitted.key} connected while fitting"
+    assert not connections, f"{fitted.key} connected while sampling"
