@@ -229,3 +229,22 @@ def test_a_history_reports_no_calculated_ldl_where_that_visits_triglycerides_exc
     assert obs.loc[obs["observation"] == "total_cholesterol", "value"].notna().all()
     for table in (cohort.wide, cohort.baseline):
         assert table.loc[table["triglycerides"] > 400, "ldl"].isna().all()
+
+
+def test_ckd_conditions_carry_the_patients_stage_code(sampler):
+    cohort = sampler.sample(
+        CohortSpec(condition="chronic_kidney_disease", n=200, seed=6, n_observations=None)
+    )
+    egfr = dict(zip(cohort.wide["patient_id"], cohort.wide["egfr"], strict=True))
+    expected = [(90, "N18.1"), (60, "N18.2"), (45, "N18.31"), (30, "N18.32"), (15, "N18.4")]
+    for pid, bundle in patient_bundles(cohort, validate=False):
+        coded = [
+            c
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Condition"
+            for c in e["resource"]["code"]["coding"]
+            if c["code"].startswith("N18")
+        ]
+        want = next((code for low, code in expected if egfr[pid] >= low), "N18.5")
+        assert [c["code"] for c in coded] == [want]
+        assert coded[0]["display"].startswith("Chronic kidney disease, stage")

@@ -34,7 +34,11 @@ def fhir_mapping(data: Any) -> FhirMapping:
 
 
 def _frame(data: Any) -> Any:
-    return data.wide if data_kind(data) == "cohort" else data.frame
+    if data_kind(data) == "cohort":
+        from synthpatient.knowledge.fhir import fhir_frame
+
+        return fhir_frame(data)  # with each patient's staged ICD-10-CM code where it has one
+    return data.frame
 
 
 class FHIRBundlesExporter(Exporter):

@@ -24,7 +24,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -92,6 +92,7 @@ class FlaggedCode:
     column: str | None
     icd10: str | None = None
     onset: str | None = None  # a date column: the Condition's onset
+    icd10_column: str | None = None  # a column with each patient's own code (a CKD stage)
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,8 @@ def patient_resources(
         resources.append(encounter_resource(encounter_id, subject, visit))
         context["encounter"] = ref("Encounter", encounter_id)
     for item in mapping.conditions:
+        if item.icd10_column is not None and not _missing(row.get(item.icd10_column)):
+            item = replace(item, icd10=str(row[item.icd10_column]))
         if item.column is None or bool(row.get(item.column)):
             onset = None
             if item.onset is not None and not _missing(row[item.onset]):

@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from synthpatient.errors import KnowledgeBaseError
@@ -49,6 +50,31 @@ def code_table() -> dict[str, dict[str, str]]:
     return read_code_table(
         Path(str(resources.files("synthpatient.knowledge") / "data" / CODES_FILE))
     )
+
+
+@cache
+def stage_codes() -> tuple[str, str, tuple[tuple[float, str], ...]] | None:
+    """(SNOMED code, observation, ((lowest value, ICD-10-CM code), ...) highest first) of the
+    condition whose ICD-10-CM code follows a stage (CKD by eGFR), or None."""
+    path = Path(str(resources.files("synthpatient.knowledge") / "data" / CODES_FILE))
+    item = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("ckd_stage_icd10")
+    if not item:
+        return None
+    stages = tuple(sorted(((float(lo), str(code)) for lo, code in item["stages"]), reverse=True))
+    return str(item["snomed"]), str(item["observation"]), stages
+
+
+def staged_icd10(snomed: str, values: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per patient, the staged ICD-10-CM code of the condition ``snomed`` (e.g. N18.31 at an
+    eGFR of 45-59), or None when it has no staged codes or its observation is not recorded."""
+    staged = stage_codes()
+    if staged is None or staged[0] != snomed or staged[1] not in values:
+        return None
+    x = np.asarray(values[staged[1]], dtype=float)
+    codes = np.full(len(x), staged[2][-1][1], dtype=object)
+    for low, code in reversed(staged[2]):
+        codes[x >= low] = code
+    return codes
 
 
 def preferred_display(system: str, code: str | None) -> str | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
+
 from synthpatient.exporters.fhir_mapping import (
     CodedColumn,
     FhirMapping,
@@ -26,6 +28,7 @@ from synthpatient.exporters.fhir_mapping import (
     resources_by_type,
 )
 from synthpatient.exporters.fhir_timeline import TimelineEvents
+from synthpatient.knowledge._codes import stage_codes, staged_icd10
 from synthpatient.knowledge.sampler import Cohort
 
 #: cohort columns FHIR R4 has no place for here, and why (named, never dropped silently)
@@ -41,6 +44,7 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
     timeline = getattr(cohort, "timeline", None)
     if timeline is not None:
         return _map_history(cohort, timeline)
+    staged = STAGED_ICD10 if STAGED_ICD10 in _fhir_frame(cohort) else None
     conditions = [
         FlaggedCode(
             condition.key,
@@ -49,10 +53,18 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
             None,
             icd10=condition.icd10,
             onset="diagnosis_date",
+            icd10_column=staged if condition.snomed == _staged_snomed() else None,
         )
     ]
     conditions += [
-        FlaggedCode(c.key, c.snomed, c.name, c.key, icd10=c.icd10)
+        FlaggedCode(
+            c.key,
+            c.snomed,
+            c.name,
+            c.key,
+            icd10=c.icd10,
+            icd10_column=staged if c.snomed == _staged_snomed() else None,
+        )
         for c in condition.comorbidities
         if c.key in cohort.wide.columns
     ]
@@ -76,6 +88,32 @@ def map_cohort(cohort: Cohort) -> FhirMapping:
         medications=tuple(medications),
         unmapped=left_out(cohort),
     )
+
+
+#: the FHIR frame's column with each patient's staged ICD-10-CM code (CKD by eGFR)
+STAGED_ICD10 = "__icd10_staged"
+
+
+def _staged_snomed() -> str | None:
+    staged = stage_codes()
+    return staged[0] if staged else None
+
+
+def _fhir_frame(cohort: Cohort) -> pd.DataFrame:
+    """The patients table FHIR is written from: with each patient's staged ICD-10-CM code
+    (CKD N18.1-N18.5 by eGFR) when the cohort has a staged condition and its observation."""
+    wide = cohort.wide
+    snomed = _staged_snomed()
+    has = snomed is not None and (
+        cohort.condition.snomed == snomed
+        or any(c.snomed == snomed for c in cohort.condition.comorbidities)
+    )
+    codes = (
+        staged_icd10(snomed, {c: wide[c].to_numpy() for c in wide.columns})
+        if has and snomed
+        else None
+    )
+    return wide if codes is None else wide.assign(**{STAGED_ICD10: codes})
 
 
 def left_out(cohort: Cohort) -> tuple[tuple[str, str], ...]:
@@ -126,9 +164,15 @@ def patient_bundles(
     cohort: Cohort, *, validate: bool = True
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(patient id, transaction Bundle) per patient, validated by fhir.resources."""
-    return bundles(cohort.wide, map_cohort(cohort), validate=validate)
+    return bundles(fhir_frame(cohort), map_cohort(cohort), validate=validate)
 
 
 def ndjson_resources(cohort: Cohort, *, validate: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Resources grouped by type (for bulk-data NDJSON), validated by fhir.resources."""
-    return resources_by_type(cohort.wide, map_cohort(cohort), validate=validate)
+    return resources_by_type(fhir_frame(cohort), map_cohort(cohort), validate=validate)
+
+
+def fhir_frame(cohort: Cohort) -> pd.DataFrame:
+    """The patients table a cohort's FHIR is written from (a history writes its Conditions
+    from the timeline's own table)."""
+    return cohort.wide if getattr(cohort, "timeline", None) is not None else _fhir_frame(cohort)
