@@ -141,3 +141,19 @@ def test_report_summary_prints_every_score_and_verdict(rows) -> None:
     text = str(EvaluationReport(summary, pd.DataFrame(), {}, {}).summary)
     assert "..." not in text and "0.988" in text and "membership_inference" in text
     assert "the attack does no better the attack does no better" in text
+
+
+def test_ask_at_a_terminal_generates_only_after_yes(monkeypatch, capsys) -> None:
+    import io
+
+    from synthpatient.cli import cohorts
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    answers = iter([False, True])
+    monkeypatch.setattr(cohorts.typer, "confirm", lambda *a, **k: next(answers))
+    assert cohorts._confirmed() is False and "Not generated." in capsys.readouterr().out
+    assert cohorts._confirmed() is True
