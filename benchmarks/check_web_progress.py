@@ -42,17 +42,18 @@ def follow(client: TestClient, job: dict[str, Any], cancel_at: float | None = No
 def summary(name: str, run: dict[str, Any]) -> None:
     polls, total = run["polls"], run["total"]
     stages = list(dict.fromkeys(p[3].split("(")[0].strip() for p in polls))
-    still, last_change, last = 0.0, 0.0, None
-    for t, progress, _, _ in polls:
+    still, last_change, last, where = 0.0, 0.0, None, ""
+    for t, progress, _, stage in polls:
         if progress != last:
             last, last_change = progress, t
-        still = max(still, t - last_change)
+        if t - last_change > still:
+            still, where = t - last_change, stage.split("(")[0].strip()
     errors = [abs(r - (total - t)) for t, _, r, _ in polls if r is not None]
     print(f"\n{name}: {run['job']['status']} in {total:.1f} s, {len(polls)} polls")
     print(f"  distinct stages seen: {len(stages)}")
     for stage in stages[:12]:
         print(f"    - {stage[:90]}")
-    print(f"  longest time the fraction stood still: {still:.1f} s")
+    print(f"  longest time the fraction stood still: {still:.1f} s ({where[:60]})")
     if errors:
         print(
             f"  estimate of time left: {len(errors)} polls had one; median error "

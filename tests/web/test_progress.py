@@ -12,7 +12,6 @@ import pytest
 from synthpatient.web import cohorts, tables
 from synthpatient.web.jobs import Job, JobCancelled
 from synthpatient.web.sessions import COOKIE
-from tests.conftest import make_clinical_table
 
 from .conftest import wait_job
 
@@ -49,10 +48,7 @@ def _cancel_when(client, job: dict, reached: threading.Event, go: threading.Even
 def test_a_table_job_cancelled_midway_leaves_no_files_and_no_result(make_client, monkeypatch):
     client = make_client(job_wait_s=0.05)
     session = client.app.state.store.get(client.cookies.get(COOKIE))
-    upload = client.post(
-        "/api/uploads",
-        files={"file": ("t.csv", make_clinical_table(48, seed=1).to_csv(index=False), "text/csv")},
-    ).json()
+    upload = client.post("/api/uploads/bundled", json={"dataset": "diabetes"}).json()
     before = _files(session.folder)
     reached, go = _blocked(monkeypatch, tables, "_table_result")
     job = client.post(

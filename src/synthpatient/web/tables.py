@@ -16,6 +16,7 @@ import inspect
 import logging
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,9 @@ __all__ = [
 
 log = logging.getLogger("synthpatient.web")
 HOLDOUT_SHARE = 0.25
+#: the last pace of the steps that count nothing of their own, the estimate of the next:
+#: seconds per column to draw the report's plots, seconds per cell for a generator to learn
+_PACE: dict[str, float] = {}
 MIN_ROWS_FOR_HOLDOUT = 40
 
 
@@ -363,6 +367,58 @@ def counted_metrics(job: Job, start: float, end: float) -> list[Any]:
     return metrics
 
 
+def _learn_notice(learn: tuple[str, ...]) -> list[str]:
+    if not learn:
+        return []
+    return [
+        "Learned although flagged as identifiers or free text, at your request: "
+        f"{', '.join(learn)}. Their real values can appear in the synthetic rows; check the "
+        "privacy results before sharing."
+    ]
+
+
+def _paced(job: Job, key: str, units: int, stage: str, progress: float, step: Any) -> Any:
+    """Run ``step``, a call that reports no fraction of its own (a fit, the report's plots),
+    as a stage whose estimate is the pace (seconds per unit) of its last run on this server."""
+    pace = _PACE.get(key)
+    job.report(stage, progress, expected_s=None if pace is None else pace * units)
+    began = time.monotonic()
+    if key == "plots":
+        with PLOT_LOCK:  # matplotlib's state is global: one report draws at a time
+            out = step()
+    else:
+        out = step()
+    _PACE[key] = (time.monotonic() - began) / max(units, 1)
+    return out
+
+
+def _present(
+    result: Any,
+    request: TableRequest,
+    made_by: str,
+    synthetic: pd.DataFrame,
+    training: pd.DataFrame,
+    model: Any,
+) -> None:
+    """What the page opens with (the verdict) and its interactive chart."""
+    result.verdict = table_verdict(
+        title=result.title,
+        generator=made_by,
+        scores=result.scores,
+        rules=result.rules,
+        holdout_rows=result.provenance.get("holdout_rows"),
+        privacy_spent=result.provenance.get("privacy_spent"),
+        choices=synthesizer_choices(),
+        synthesizer=request.synthesizer,
+    )
+    result.distributions = distributions(
+        synthetic,
+        training,
+        labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
+        skip={c.name for c in model.schema_ if not c.is_learned},
+    )
+
+
 def table_work(
     session: Session, settings: Settings, upload: Upload, request: TableRequest
 ) -> Callable[[Job], dict[str, Any]]:
@@ -378,12 +434,7 @@ def table_work(
         timeline = upload.timeline
         longitudinal = bool(check_synthesizer(request.synthesizer)["longitudinal"])
         training, holdout, notices = _split(real, upload, request, seed)
-        if request.learn:
-            notices.append(
-                "Learned although flagged as identifiers or free text, at your request: "
-                f"{', '.join(request.learn)}. Their real values can appear in the synthetic "
-                "rows; check the privacy results before sharing."
-            )
+        notices += _learn_notice(request.learn)
         if timeline is not None and not longitudinal:
             notices.insert(0, ROW_LEVEL_WARNING.format(key=request.synthesizer))
         model = _synthesizer(request.synthesizer, seed, request.epsilon, upload)
@@ -393,8 +444,9 @@ def table_work(
             else f"{len(training):,} rows"
         )
         name = generator_words(request.synthesizer)[0]
-        job.report(f"Learning the table: {name}, from {learned}...", 0.05)
-        model.fit(training, schema=schema)
+        stage = f"Learning the table: {name}, from {learned}..."
+        fit = functools.partial(model.fit, training, schema=schema)
+        _paced(job, f"fit:{request.synthesizer}", training.size, stage, 0.05, fit)
         notices.extend(_empty_text(model))
         what = "patients and their visits" if longitudinal else "rows"
         job.report(f"Generating {request.n_rows:,} {what}...", 0.35)
@@ -414,9 +466,9 @@ def table_work(
             time_column=None if timeline is None else timeline.time,
             metrics=counted_metrics(job, 0.45, 0.85),
         )
-        job.report("Drawing the report's plots...", 0.87)
-        with PLOT_LOCK:
-            report_html = report.to_html()
+        report_html = _paced(
+            job, "plots", real.shape[1], "Drawing the report's plots...", 0.87, report.to_html
+        )
         job.report("Putting the results together...", 0.95)
         result = _table_result(
             session,
@@ -437,23 +489,8 @@ def table_work(
         )
         job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
-        result.verdict = table_verdict(
-            title=result.title,
-            generator=f"{generator_words(request.synthesizer)[0]}, learned from {learned}",
-            scores=result.scores,
-            rules=result.rules,
-            holdout_rows=result.provenance.get("holdout_rows"),
-            privacy_spent=result.provenance.get("privacy_spent"),
-            choices=synthesizer_choices(),
-            synthesizer=request.synthesizer,
-        )
         result.notices = notices + list(report.meta.get("notices", []))
-        result.distributions = distributions(
-            synthetic,
-            training,
-            labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
-            skip={c.name for c in model.schema_ if not c.is_learned},
-        )
+        _present(result, request, f"{name}, learned from {learned}", synthetic, training, model)
         job.checkpoint()  # the last place to stop: after it the result is kept whole
         session.results[result.id] = result
         return {"result_id": result.id}

@@ -107,8 +107,13 @@ const SP = (() => {
     else bar.removeAttribute("value");
     // a job id means a server job that can be stopped (an upload has none)
     const running = Boolean(job.id) && (job.status === "queued" || job.status === "running");
-    if (running && current !== job.id) { current = job.id; cancel.disabled = false; }
+    const fresh = running && current !== job.id;
+    if (fresh) { current = job.id; cancel.disabled = false; }
     cancel.hidden = !running;
+    // the button that started the job is disabled while it runs, which drops a keyboard
+    // user's focus on the page body: Cancel takes it, the one action there is meanwhile
+    const active = document.activeElement;
+    if (fresh && (!active || active === document.body || active.disabled)) cancel.focus();
     if (job.cancelling) cancel.disabled = true;
   }
 
