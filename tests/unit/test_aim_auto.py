@@ -126,6 +126,7 @@ def test_auto_skips_what_does_not_fit_the_budget_and_saves_its_choice(table, tmp
     loaded = Synthesizer.load(tmp_path / "auto")
     assert loaded.selection_.to_dict() == auto.selection_.to_dict()
     assert loaded.sample(40, seed=2).equals(auto.sample(40, seed=2))
+    assert "auto chose 'copula'" in auto.last_sample_report_.summary()  # the CLI prints it
 
 
 def test_auto_holds_out_whole_patients():
