@@ -1,0 +1,21 @@
+"""Past one machine's memory: samples written as a partitioned Parquet dataset.
+
+``sample_partitioned`` draws ``n`` rows (or patients) from a saved model in partitions of a
+fixed size, each partition seeded from (seed, partition index) and numbered from its first
+row, so the dataset is the same whatever the number of workers; each partition is written
+whole (temporary file, then rename) and recorded with its checksum in ``_manifest.json``, so an
+interrupted run resumes by skipping the partitions already written. The work runs in this
+process (``engine="local"``) or on Dask (``engine="dask"``: a LocalCluster with one worker per
+core, or an existing cluster at ``scheduler=``); a worker loads the model from its folder
+(never a pickled model) and holds one partition at a time.
+
+Examples:
+    >>> from synthpatient.scale import sample_partitioned
+    >>> manifest = sample_partitioned("model/", 10_000_000, "big/", partition_size=500_000,
+    ...                               seed=1, engine="dask")
+"""
+
+from synthpatient.scale._manifest import Manifest, PartitionRecord
+from synthpatient.scale._sample import sample_partitioned
+
+__all__ = ["Manifest", "PartitionRecord", "sample_partitioned"]
