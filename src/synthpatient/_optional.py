@@ -8,7 +8,13 @@ from types import ModuleType
 from synthpatient.errors import MissingExtraError
 
 #: The module whose presence tells that an extra is installed.
-EXTRA_MODULES = {"deep": "torch", "lm": "torch", "dp": "mbi", "llm": "httpx", "scale": "distributed"}
+EXTRA_MODULES = {
+    "deep": "torch",
+    "lm": "torch",
+    "dp": "mbi",
+    "llm": "httpx",
+    "scale": "distributed",
+}
 
 
 def extra_module(extra: str) -> str:
