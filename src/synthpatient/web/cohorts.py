@@ -103,6 +103,7 @@ def _confirm(session: Session, settings: Settings, chat: Any, job: Job) -> Any:
         "(CSV, FHIR, data card)...",
         0.1,
         expected_s=None if pace is None else pace * n,
+        counted=False,
     )
     chat.pending = pending.model_copy(update={"formats": _formats(settings, n)})
     began = time.monotonic()

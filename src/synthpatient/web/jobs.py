@@ -64,16 +64,24 @@ class Job:
     _cleanups: list[Callable[[], None]] = field(default_factory=list, repr=False)
     #: a stage that cannot count its own progress may say how long it should take
     _stage_expected: tuple[float, float] | None = field(default=None, repr=False)
+    _counted: bool = field(default=True, repr=False)
 
     def report(
-        self, stage: str, progress: float | None = None, *, expected_s: float | None = None
+        self,
+        stage: str,
+        progress: float | None = None,
+        *,
+        expected_s: float | None = None,
+        counted: bool = True,
     ) -> None:
         """A new stage (and the fraction of the whole job done); stops here after Cancel.
-        ``expected_s``: how long this stage should take (from earlier runs), for an estimate
-        when it cannot report a fraction itself."""
+        ``counted=False``: one call that reports no fraction of its own, whose length the
+        fraction so far cannot foretell; ``expected_s``, how long it should take (from
+        earlier runs), is then the only estimate."""
         self.checkpoint()
         self.stage, self.progress = stage, progress
         self._stage_expected = None if expected_s is None else (time.monotonic(), expected_s)
+        self._counted = counted
 
     def checkpoint(self) -> None:
         """Raise :class:`JobCancelled` when the user asked to stop."""
@@ -105,7 +113,7 @@ class Job:
         if self._stage_expected is not None:
             since, expected = self._stage_expected
             return max(expected - (time.monotonic() - since), 0.0)
-        if done is None:
+        if done is None or not self._counted:
             return None
         if done < _ESTIMATE_FROM or elapsed < _ESTIMATE_AFTER_S or done >= 1:
             return None

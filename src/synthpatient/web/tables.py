@@ -381,7 +381,8 @@ def _paced(job: Job, key: str, units: int, stage: str, progress: float, step: An
     """Run ``step``, a call that reports no fraction of its own (a fit, the report's plots),
     as a stage whose estimate is the pace (seconds per unit) of its last run on this server."""
     pace = _PACE.get(key)
-    job.report(stage, progress, expected_s=None if pace is None else pace * units)
+    expected = None if pace is None else pace * units
+    job.report(stage, progress, expected_s=expected, counted=False)
     began = time.monotonic()
     if key == "plots":
         with PLOT_LOCK:  # matplotlib's state is global: one report draws at a time
