@@ -45,7 +45,8 @@ def test_ask_generates_then_answers_sources(tmp_path):
     assert provenance["request"]["count"] == 300 and provenance["sources"]
     # 300 patients: a prevalence target can miss by chance (about 2 seeds in 3 miss at least one);
     # the realism summary is printed and no more than one target is off
-    assert re.search(r"\b(19|20)/20 sourced targets met", result.stdout.replace("\n", " "))
+    met = re.search(r"\b(\d+)/(\d+) sourced targets met", result.stdout.replace("\n", " "))
+    assert met and int(met.group(2)) >= 20 and int(met.group(2)) - int(met.group(1)) <= 1
 
     answer = run("ask", "which sources did you use?", cwd=tmp_path)
     assert answer.returncode == 0 and "The last cohort" in answer.stdout
