@@ -167,3 +167,24 @@ def test_distributions_are_shares_with_human_labels_and_units():
     assert race["bins"][0]["label"].startswith("Group ")
     only_synthetic = distributions(synthetic)[0]
     assert only_synthetic["bins"][0]["real"] is None
+
+
+def test_the_cohort_report_opens_with_the_verdict(tmp_path):
+    from synthpatient.web.report import cohort_report_html
+    from synthpatient.web.results import Result
+
+    targets = [{"what": "hba1c mean", "ok": False, "target": 7, "measured": 8, "sources": []}]
+    result = Result(
+        id="r",
+        kind="cohort",
+        title="5 synthetic patients",
+        n_rows=5,
+        columns=[],
+        preview=[],
+        folder=tmp_path,
+        targets=targets,
+    )
+    result.verdict = cohort_verdict(title=result.title, targets=targets, rules=[], n_patients=5)
+    page = cohort_report_html(result)
+    assert page.index("<h2>Verdict</h2>") < page.index("<h2>Summary</h2>")
+    assert "Faithful to the sources: poor</strong>" in page and "ask for more patients" in page

@@ -41,6 +41,22 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _verdict_html(verdict: dict[str, Any] | None) -> str:
+    """The verdict the page opens with, first in the report too (light written in words)."""
+    if not verdict:
+        return ""
+    items = "".join(
+        f"<li><strong>{escape(c['label'])}: {escape(c['status'])}</strong>. {escape(c['text'])}"
+        + (f" <em>What to do:</em> {escape(c['advice'])}" if c.get("advice") else "")
+        + "</li>"
+        for c in verdict["checks"]
+    )
+    return (
+        f"<h2>Verdict</h2><p>{escape(verdict['made'])}</p>"
+        f"<p><strong>{escape(verdict['headline'])}</strong></p><ul>{items}</ul>"
+    )
+
+
 def cohort_report_html(result: Result) -> str:
     """Realism (sourced targets, clinical rules), plots, preview and provenance on one page."""
     prov = result.provenance
@@ -59,6 +75,7 @@ def cohort_report_html(result: Result) -> str:
     )
     parts = [
         f"<h1>{escape(result.title)}</h1>",
+        _verdict_html(result.verdict),
         "<p>Every patient here is synthetic, drawn from a cited knowledge base; none is a real "
         "person. No real patient record was used, so there is nothing to leak and no privacy "
         "test applies.</p>",
