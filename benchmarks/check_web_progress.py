@@ -85,15 +85,12 @@ def main() -> None:
         left = sorted(p for p in folder.rglob("*") if p.is_file())
         print(f"  files left by the cancelled job: {len(set(left) - set(before))}")
         text = f"{args.patients} type 2 diabetes patients with 20 observations"
-        client.post("/api/chat", json={"text": text})
-        time.sleep(3)
         for attempt in ("first", "second (estimate from the first)"):
+            follow(client, client.post("/api/chat", json={"text": text}).json())  # proposed
             summary(
                 f"cohort, {args.patients} patients, {attempt}",
                 follow(client, client.post("/api/chat/confirm").json()),
             )
-            client.post("/api/chat", json={"text": text})
-            time.sleep(3)
     finally:
         app.state.close()
 

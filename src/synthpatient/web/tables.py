@@ -452,7 +452,7 @@ def table_work(
         what = "patients and their visits" if longitudinal else "rows"
         job.report(f"Generating {request.n_rows:,} {what}...", 0.35)
         synthetic = model.sample(request.n_rows, conditions=conditions or None, seed=seed)
-        job.report("Evaluating fidelity, privacy and clinical rules...", 0.45)
+        job.report("Evaluating fidelity, privacy and clinical rules...", 0.4)
         from synthpatient.evaluation.evaluate import evaluate
 
         rules = _rules(request.rules, columns)
@@ -465,12 +465,12 @@ def table_work(
             schema=model.schema_,
             patient_key=None if timeline is None else timeline.key,
             time_column=None if timeline is None else timeline.time,
-            metrics=counted_metrics(job, 0.45, 0.85),
+            metrics=counted_metrics(job, 0.4, 0.65),
         )
         report_html = _paced(
-            job, "plots", real.shape[1], "Drawing the report's plots...", 0.87, report.to_html
+            job, "plots", real.shape[1], "Drawing the report's plots...", 0.65, report.to_html
         )
-        job.report("Putting the results together...", 0.95)
+        job.report("Putting the results together...", 0.97)
         result = _table_result(
             session,
             upload,
