@@ -74,6 +74,7 @@ FORMATS: dict[str, str] = {
     "tsv": "TSV table",
     "parquet": "Parquet table",
     "jsonl": "JSON Lines",
+    "fhir": "FHIR R4 bundles",
     "fhir-ndjson": "FHIR R4 (NDJSON)",
     "fhir_ndjson": "FHIR R4 (NDJSON)",
     "fhir-bundles": "FHIR R4 bundles",
