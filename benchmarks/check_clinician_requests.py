@@ -202,6 +202,15 @@ CASES = [
         (P("count", 300), P("history", 3.0)),
     ),
     Case(
+        "500 hypertensive diabetics",
+        "adjective and noun conditions",
+        (
+            P("count", 500),
+            P("condition", "type2_diabetes"),
+            P("comorbidity", "hypertension", True),
+        ),
+    ),
+    Case(
         "100 HFrEF patients on sacubitril/valsartan",
         "condition subtype defined by a value",
         (

@@ -62,6 +62,20 @@ def test_words_defined_by_a_value_become_filters_said_back():
     assert "'elderly' read as aged 65-90" in elderly.describe(KB)
 
 
+@pytest.mark.parametrize(
+    "text, condition, comorbidity",
+    [
+        ("500 hypertensive diabetics", "type2_diabetes", "hypertension"),
+        ("500 diabetic hypertensive patients", "hypertension", "type2_diabetes"),
+        ("300 diabetic kidney disease patients", "chronic_kidney_disease", "type2_diabetes"),
+    ],
+)
+def test_an_adjective_before_a_condition_is_its_comorbidity(text, condition, comorbidity):
+    request = parse_request(text, KB)
+    assert request.condition == condition
+    assert [f.describe() for f in request.filters] == [f"with {comorbidity}"]
+
+
 def test_every_word_is_accounted_for():
     request = parse_request("two thousand diabetic men over 65 not on insulin", KB)
     meanings = dict(request.understood)

@@ -11,7 +11,7 @@ refused, naming the condition, when none is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from synthpatient.errors import Clarification
 from synthpatient.knowledge._kb import KnowledgeBase
@@ -52,7 +52,7 @@ class _Mention:
 
 def _condition(t: RequestText, kb: KnowledgeBase, vocab: Vocabulary) -> Condition:
     """The cohort's condition, its names claimed; a Clarification when it is not served."""
-    mentions = _without_nested(_all_mentions(t, kb, vocab))
+    mentions = _adjectives(_without_nested(_all_mentions(t, kb, vocab)), t)
     if not mentions:
         raise Clarification(_no_condition(t, kb, vocab))
     primary = min(mentions, key=lambda m: (m.as_comorbidity, m.start, m.start - m.end))
@@ -103,6 +103,19 @@ def _all_mentions(t: RequestText, kb: KnowledgeBase, vocab: Vocabulary) -> list[
                 out.append(
                     _Mention(*match.span(), term, cue(match.start()), served, related=related)
                 )
+    return out
+
+
+def _adjectives(mentions: list[_Mention], t: RequestText) -> list[_Mention]:
+    """An adjective right before another condition ("hypertensive diabetics") describes it:
+    the noun names the cohort, the adjective a comorbidity."""
+    out = []
+    for m in mentions:
+        follows = any(
+            o.start > m.end and not t.low[m.end : o.start].strip() for o in mentions if o is not m
+        )
+        adjective = m.phrase.endswith(("ive", "ic"))
+        out.append(replace(m, as_comorbidity=True) if follows and adjective else m)
     return out
 
 

@@ -154,12 +154,11 @@ def _mentions(
     in the order of the text; "on metformin or insulin" carries "on" to insulin."""
     # one phrase per span ("beta blockers" and "beta-blockers" find the same words)
     spans = {(m.start(), m.end()): p for p in reversed(phrases) for m in t.find(p)}
-    hits = [(start, end, p) for (start, end), p in spans.items()]
+    hits = [(start, end, p) for (start, end), p in spans.items() if not t.is_claimed(start, end)]
     hits = [
         h
         for h in hits
         if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0] for o in hits)
-        and not t.is_claimed(h[0], h[1])
     ]
     out: list[tuple[int, int, str, bool]] = []
     for start, end, phrase in sorted(hits):
@@ -176,8 +175,8 @@ def _mentions(
                 )
                 out.pop()
                 continue
-        if found is None and phrase.endswith("ive") and positive is _POSITIVE_COMORBIDITY:
-            found = (start, True)  # "hypertensive": an adjective of presence
+        if found is None and phrase.endswith(("ive", "ic")) and positive is _POSITIVE_COMORBIDITY:
+            found = (start, True)  # "hypertensive", "diabetic": an adjective of presence
         if found is not None:
             out.append((found[0], end, phrase, found[1]))
     return out
