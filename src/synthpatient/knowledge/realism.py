@@ -100,6 +100,10 @@ class RealismReport:
             "| check | target | measured | tolerance | ok | sources |",
             "|---|---|---|---|---|---|",
         ]
+        if not self.targets:
+            lines.append(
+                "| (none: no sourced target applies to this cohort as narrowed) | | | | | |"
+            )
         for t in self.targets:
             tol = "at least" if t.kind == "at least" else f"± {t.tolerance:g}"
             lines.append(
