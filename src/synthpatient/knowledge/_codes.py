@@ -18,6 +18,7 @@ from synthpatient.errors import KnowledgeBaseError
 from synthpatient.knowledge._model import Condition
 
 CODES_FILE = "codes.yaml"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where installed
 #: code system key in ``codes.yaml`` -> FHIR system URI
 SYSTEMS = {
     "snomed": "http://snomed.info/sct",
@@ -30,7 +31,7 @@ SYSTEMS = {
 def read_code_table(path: Path) -> dict[str, dict[str, str]]:
     """{system key: {code: display}} from a codes file, checked to be text throughout."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeBaseError(f"{path.name}: cannot be read ({exc}).") from None
     table: dict[str, dict[str, str]] = {}
@@ -57,7 +58,8 @@ def stage_codes() -> tuple[str, str, tuple[tuple[float, str], ...]] | None:
     """(SNOMED code, observation, ((lowest value, ICD-10-CM code), ...) highest first) of the
     condition whose ICD-10-CM code follows a stage (CKD by eGFR), or None."""
     path = Path(str(resources.files("synthpatient.knowledge") / "data" / CODES_FILE))
-    item = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("ckd_stage_icd10")
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+    item = data.get("ckd_stage_icd10")
     if not item:
         return None
     stages = tuple(sorted(((float(lo), str(code)) for lo, code in item["stages"]), reverse=True))
