@@ -36,7 +36,7 @@ test: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 # Benchmarks compare against SDV when the optional `compare` extra is installed (SDV is
 # BUSL-1.1 and pulls torch, so torch==2.13.0 goes first).
