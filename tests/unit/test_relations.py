@@ -165,3 +165,10 @@ def test_a_three_column_identity_in_a_wide_table():
     schema = Schema.infer(wide).complete(wide)
     assert "total = c0 + c1 - c2" in _texts(schema)
     assert discover_relations(wide, schema)  # the same answer on a second call
+
+
+def test_a_column_made_an_identifier_drops_its_relations_with_a_warning(vitals_schema):
+    with pytest.warns(SynthPatientWarning, match="'bmi' is no longer learned"):
+        changed = vitals_schema.replace("bmi", kind="identifier", identifier_type="string_id")
+    assert not any("bmi" in r.columns for r in changed.relations)
+    assert len(changed.relations) == len(vitals_schema.relations) - 1

@@ -178,7 +178,23 @@ class Schema(BaseModel):
         data.update(changes)
         new = ColumnSpec.model_validate(data)
         columns = tuple(new if c.name == name else c for c in self.columns)
-        return Schema(columns=columns, relations=self.relations)
+        relations = self.relations
+        if relations is not None and not new.is_learned:
+            dropped = [r.text for r in relations if name in r.columns]
+            if dropped:  # a relation cannot read a column that is no longer learned: say so
+                import warnings
+
+                from synthpatient.errors import SynthPatientWarning
+
+                warnings.warn(
+                    f"Column '{name}' is no longer learned, so its relations are dropped: "
+                    + "; ".join(dropped)
+                    + ".",
+                    SynthPatientWarning,
+                    stacklevel=2,
+                )
+                relations = tuple(r for r in relations if name not in r.columns)
+        return Schema(columns=columns, relations=relations)
 
     def with_relations(self, relations: tuple[Relation, ...] | None) -> Schema:
         """A copy with these relations (None: discover them at the next ``complete``)."""
