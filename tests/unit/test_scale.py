@@ -99,3 +99,16 @@ def test_two_dask_workers_write_the_same_partitions(model: Path, tmp_path: Path)
     assert {i: p.sha256 for i, p in on_dask.partitions.items()} == {
         i: p.sha256 for i, p in local.partitions.items()
     }
+
+
+def test_cohort_partitions_number_patients_across_the_whole_dataset(tmp_path: Path) -> None:
+    from synthpatient.knowledge import CohortSpec
+
+    spec = CohortSpec(condition="type2_diabetes", n=1, n_observations=5)
+    manifest = sample_partitioned(spec, 900, tmp_path / "cohort", partition_size=400, seed=3)
+    assert [manifest.partitions[i].rows for i in range(3)] == [400, 400, 100]
+    wide = pd.read_parquet(tmp_path / "cohort")
+    assert wide["patient_id"].is_unique
+    assert wide["patient_id"].iloc[-1] == "P0000900"
+    again = sample_partitioned(spec, 900, tmp_path / "again", partition_size=400, seed=3)
+    assert again.partitions[2].sha256 == manifest.partitions[2].sha256

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,12 +21,15 @@ from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.scale._manifest import MANIFEST, Manifest, PartitionRecord, sha256_of
 
+if TYPE_CHECKING:
+    from synthpatient.knowledge import CohortSpec
+
 Engine = Literal["local", "dask"]
 _SYN_ID = re.compile(r"^SYN-(\d+)$")
 
 
 def sample_partitioned(
-    model: str | Path,
+    source: str | Path | CohortSpec,
     n: int,
     out: str | Path,
     *,
@@ -36,11 +41,13 @@ def sample_partitioned(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Manifest:
-    """Sample ``n`` rows (patients, for a longitudinal model) from the model saved at ``model``
-    into ``out/part-NNNNN.parquet`` files and ``out/_manifest.json``.
+    """Sample ``n`` rows (patients, for a longitudinal model or a cohort) into
+    ``out/part-NNNNN.parquet`` files and ``out/_manifest.json``.
 
     Args:
-        model: a saved model folder (``Synthesizer.save``); each worker loads it itself.
+        source: a saved model folder (``Synthesizer.save``; each worker loads it itself), or a
+            knowledge-driven :class:`~synthpatient.knowledge.CohortSpec` (its ``n`` and
+            ``seed`` are replaced by the partitions'; a cohort's wide table is written).
         n: rows (or patients) in all; partitions hold ``partition_size`` each (the last less).
         out: the dataset folder; created. An existing one is resumed when it holds this same
             request (its finished partitions are kept), refused otherwise unless ``overwrite``.
@@ -63,11 +70,11 @@ def sample_partitioned(
     _check(seed, "seed", 0)
     if engine not in ("local", "dask"):
         raise InvalidParameterError(f"engine must be 'local' or 'dask'; got {engine!r}.")
-    model_path, folder = Path(model), Path(out)
-    fingerprint = model_fingerprint(model_path)
-    _load(str(model_path), fingerprint)  # a bad folder fails here, in one line, before any work
+    folder = Path(out)
+    origin = _source(source)
+    origin.draw(1, 0, seed, 1)  # a bad source fails here, in one line, before any work
     request = {
-        "model": fingerprint,
+        **origin.describe(),
         "rows": int(n),
         "partition_size": int(partition_size),
         "seed": int(seed),
@@ -76,9 +83,7 @@ def sample_partitioned(
     _prepare_folder(folder, overwrite)
     manifest = Manifest.resume(folder, request, len(plan))
     todo = [p for p in plan if p[0] not in manifest.partitions]
-    args = [
-        (str(model_path), fingerprint, i, start, rows, seed, str(folder)) for i, start, rows in todo
-    ]
+    args = [(origin, i, start, rows, seed, n, str(folder)) for i, start, rows in todo]
 
     def done(record: PartitionRecord) -> None:
         manifest.partitions[record.index] = record
@@ -96,18 +101,80 @@ def sample_partitioned(
 
 
 def sample_partition(
-    model: str, fingerprint: str, index: int, start: int, rows: int, seed: int, folder: str
+    source: ModelSource | CohortSource,
+    index: int,
+    start: int,
+    rows: int,
+    seed: int,
+    total: int,
+    folder: str,
 ) -> PartitionRecord:
     """One partition, written whole: rows (or patients) ``start .. start + rows - 1``, ids
     numbered from there so that no two partitions share one."""
-    synth = _load(model, fingerprint)
-    frame = synth.sample(rows, seed=np.random.default_rng([seed, index]))
-    frame = renumbered(frame, synth.schema_, start)
+    frame = source.draw(rows, index, seed, total, start=start)
     path = Path(folder) / f"part-{index:05d}.parquet"
     with temporary_sibling(path) as tmp:
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
     return PartitionRecord(index=index, file=path.name, rows=len(frame), sha256=sha256_of(path))
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A saved model folder and the fingerprint of its files (a resumed run must use the
+    same model)."""
+
+    path: str
+    fingerprint: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "model", "model": self.fingerprint}
+
+    def draw(self, rows: int, index: int, seed: int, total: int, start: int = 0) -> pd.DataFrame:
+        synth = _load(self.path, self.fingerprint)
+        frame = synth.sample(rows, seed=np.random.default_rng([seed, index]))
+        return renumbered(frame, synth.schema_, start)
+
+
+@dataclass(frozen=True)
+class CohortSource:
+    """A knowledge-driven cohort request (its JSON), drawn partition by partition."""
+
+    spec: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "cohort", "spec": json.loads(self.spec)}
+
+    def draw(self, rows: int, index: int, seed: int, total: int, start: int = 0) -> pd.DataFrame:
+        from synthpatient.knowledge import CohortSpec
+
+        partition_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        spec = CohortSpec.model_validate_json(self.spec).model_copy(
+            update={"n": rows, "seed": partition_seed}
+        )
+        wide = _cohort_sampler().sample(spec).wide
+        width = max(7, len(str(total)))
+        numbers = np.arange(start + 1, start + len(wide) + 1).astype(str)
+        wide["patient_id"] = np.char.add("P", np.char.zfill(numbers, width))
+        return wide
+
+
+def _source(source: str | Path | CohortSpec) -> ModelSource | CohortSource:
+    from synthpatient.knowledge import CohortSpec
+
+    if isinstance(source, CohortSpec):
+        data = source.model_dump(mode="json", exclude={"n", "seed"})
+        return CohortSource(spec=json.dumps({**data, "n": 1}, sort_keys=True))
+    path = Path(source)
+    return ModelSource(path=str(path), fingerprint=model_fingerprint(path))
+
+
+@functools.lru_cache(maxsize=1)
+def _cohort_sampler() -> Any:
+    from synthpatient.knowledge import load_knowledge_base
+    from synthpatient.knowledge.sampler import CohortSampler
+
+    return CohortSampler(load_knowledge_base())
 
 
 def renumbered(frame: pd.DataFrame, schema: Any, start: int) -> pd.DataFrame:
