@@ -237,3 +237,11 @@ def test_the_llm_parser_names_what_the_model_could_not_express():
     request = parser("300 COPD patients who smoke", KB)
     assert request.condition == "copd" and request.not_understood == ["'who smoke' not understood"]
     assert "not_understood" in sent[0]["tools"][0]["function"]["parameters"]["properties"]
+
+
+def test_a_request_phrased_as_a_question_is_a_request(tmp_path):
+    chat = Conversation(out_dir=tmp_path / "cohort")
+    reply = chat.send("Can you generate 500 T2D patients aged 40-60?")
+    assert reply.kind == "confirm" and reply.request is not None and reply.request.count == 500
+    chat.pending = None
+    assert chat.send("can you tell me which sources you used?").kind == "answer"

@@ -141,7 +141,7 @@ class Conversation:
             base = self.pending or self.last
             if base is not None and _FOLLOW_UP.match(low) and not looks_like_question(low):
                 return self._propose(self._modified(base, low), text)
-            if looks_like_question(low):
+            if looks_like_question(low) and not _POLITE_REQUEST.match(low):
                 condition, used = (
                     (self.cohort.condition, self.cohort.sources_used)
                     if self.cohort
@@ -365,6 +365,12 @@ def _partial_parser(text: str, kb: KnowledgeBase) -> CohortRequest:
 class _AlreadyThere(Clarification):
     """A follow-up that asks for what the request already has (answered, not re-proposed)."""
 
+
+#: A request phrased as a question ("can you generate 500 ...?") is a request, not a question.
+_POLITE_REQUEST = re.compile(
+    r"^(?:please\s+)?(?:can|could|would|will)\s+(?:you|i|we)\s+(?:please\s+)?(?:get|have|"
+    r"generate|make|create|simulate|produce|give|build|draw|synthesi[sz]e|prepare)\b"
+)
 
 #: Words of a follow-up that carry no change of their own ("now make them all ...").
 _FOLLOW_UP_WORDS = frozenset(
