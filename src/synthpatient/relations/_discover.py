@@ -459,8 +459,15 @@ def _presence_on_value(a: str, b: str, ha: np.ndarray, cue: pd.Series, kind: str
 
 def _mappings(frame: pd.DataFrame, schema: Schema) -> list[Relation]:
     names = [s.name for s in schema.learned if s.kind in ("categorical", "boolean")]
+    # integer codes (missing -1): a fixes b only if the pairs seen are as many as a's values,
+    # one np.unique per pair; the few pairs that pass are then checked in detail
+    codes = {c: pd.factorize(frame[c])[0].astype(np.int64) for c in names}
     found: list[Relation] = []
     for a, b in itertools.permutations(names, 2):
+        both = (codes[a] >= 0) & (codes[b] >= 0)
+        ka, kb = codes[a][both], codes[b][both]
+        if len(ka) < MIN_ROWS or np.unique(ka * (kb.max() + 1) + kb).size != np.unique(ka).size:
+            continue
         pairs = frame[[a, b]].dropna()
         if len(pairs) < MIN_ROWS or pairs[b].nunique() < 2 or pairs[a].nunique() < 2:
             continue
