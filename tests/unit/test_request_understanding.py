@@ -245,3 +245,10 @@ def test_a_request_phrased_as_a_question_is_a_request(tmp_path):
     assert reply.kind == "confirm" and reply.request is not None and reply.request.count == 500
     chat.pending = None
     assert chat.send("can you tell me which sources you used?").kind == "answer"
+
+
+def test_a_long_paste_of_unknown_words_gives_a_bounded_answer():
+    text = "500 T2D patients " + " ".join(f"zork{i} blorp{i}," for i in range(60))
+    request = parse_request(text, KB, partial=True)
+    assert len(request.not_understood) == 9 and request.not_understood[-1].startswith("and 52")
+    assert all(len(part) < 60 for part in request.not_understood)

@@ -113,6 +113,8 @@ class RequestText:
         tokens = list(_TOKEN.finditer(self.low))
         for i, token in enumerate(tokens):
             word = token.group(0)
+            if i and re.search(r"[,;:()]", self.low[tokens[i - 1].end() : token.start()]):
+                previous_content = False  # punctuation ends a part
             if self.is_claimed(*token.span()) or word in filler:
                 previous_content = False
                 continue

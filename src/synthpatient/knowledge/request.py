@@ -311,7 +311,9 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     _contradictions(t, fields)
     problems = list(t.problems)
     unread = t.leftovers(vocab.filler | set(vocab.people), _CUES)
-    problems += [f"'{words}' not understood" for words in unread]
+    problems += [f"'{_clipped(words)}' not understood" for words in unread[:_SHOWN]]
+    if len(unread) > _SHOWN:  # a long paste: the first parts are enough to rephrase
+        problems.append(f"and {len(unread) - _SHOWN} more part(s) not understood")
     if count is None:
         raise Clarification(
             str(_missing_count())
@@ -326,6 +328,14 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     request._not_understood = problems
     request._assumptions = list(t.assumptions)
     return request
+
+
+#: How many unread parts a reply lists, and how long each may be.
+_SHOWN, _WIDTH = 8, 40
+
+
+def _clipped(words: str) -> str:
+    return words if len(words) <= _WIDTH else words[: _WIDTH - 3] + "..."
 
 
 #: Words shown with an unknown word that follows them ("without depression").
