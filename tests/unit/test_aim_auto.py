@@ -135,3 +135,15 @@ def test_auto_holds_out_whole_patients():
     mask = auto._split(120, np.random.default_rng(0))
     per_patient = pd.Series(mask).groupby(auto._patients).nunique()
     assert (per_patient == 1).all() and mask.sum() == 12 * 3
+
+
+def test_default_rounds_leave_the_first_noise_a_few_values_on_small_tables():
+    from synthpatient.synthesizers._marginal_dp import zcdp_rho
+    from synthpatient.synthesizers.aim import default_rounds
+
+    rho = zcdp_rho(1.0, 1e-9)
+    small, large = default_rounds(331, 11, rho), default_rounds(1_000_000, 11, rho)
+    assert 12 <= small < large == 33  # between d + 1 and 3 d
+    sigma = (small / (2 * 0.9 * rho)) ** 0.5
+    assert 3 * sigma * 4 <= 331  # four values of 3 sigma each fit in the rows
+    assert default_rounds(20, 11, rho) == 12

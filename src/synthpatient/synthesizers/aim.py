@@ -62,6 +62,8 @@ FINAL_ITERS = 5000
 ESTIMATE_TOL = 1e-6
 #: Values per column the first noise level should leave distinguishable (see default_rounds).
 MIN_GROUPS = 4
+#: Most planned rounds per column by default (the paper's 16: up to 16 d JAX estimations).
+MAX_ROUNDS_PER_COLUMN = 3
 #: Rows drawn from the current model to count its marginals when scoring candidates.
 SCORING_ROWS = 20_000
 
@@ -87,8 +89,9 @@ class AIMSynthesizer(MarginalSynthesizer):
         target: A column the synthetic table will be used to predict: its 3-way marginals
             join the workload, so that its relations with pairs of other columns are kept.
         rounds: The budget is first planned as this many rounds (the paper's T, which sets
-            the first noise level). None uses the paper's 16 x the number of columns, fewer on
-            small tables (see :func:`default_rounds`). Annealing usually ends the run sooner.
+            the first noise level). None uses at most 3 x the number of columns (each round is a JAX
+            estimation, seconds on 2 cores), fewer on small tables (see :func:`default_rounds`).
+            Annealing usually ends the run sooner.
         max_model_size: Largest model (megabytes of junction-tree tables), >= 1.
         seed: Seed for the noise and for sampling.
 
@@ -335,12 +338,14 @@ def default_rounds(n_rows: int, n_columns: int, rho: float) -> int:
     sigma = sqrt(T / (2 * 0.9 rho)) leaves each column at least MIN_GROUPS values that stand
     out of it (COMPRESS_SIGMAS sigma each): with T = 16 d on the bundled 331 training rows at
     epsilon 1, sigma is about 80 and every column collapses into one value. Never below
-    d + 1, so that the 1-way measurements leave budget for the rounds. The row count is
-    treated as public, as for ``delta``.
+    d + 1, so that the 1-way measurements leave budget for the rounds, and never above
+    MAX_ROUNDS_PER_COLUMN d: every round re-estimates the model through JAX (seconds on 2
+    cores), and up to T rounds may run (at epsilon 3 on the bundled table, T = 137 did not finish
+    one fit in 12 minutes on a busy machine). The row count is treated as public, as for ``delta``.
     """
     sigma = n_rows / (COMPRESS_SIGMAS * MIN_GROUPS)
     fitting = int(2 * MEASURE_SHARE * rho * sigma**2)
-    return max(n_columns + 1, min(16 * n_columns, fitting))
+    return max(n_columns + 1, min(MAX_ROUNDS_PER_COLUMN * n_columns, fitting))
 
 
 def _workload_weights(columns: list[str], target: str | None) -> dict[Clique, float]:
