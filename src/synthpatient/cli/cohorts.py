@@ -122,11 +122,31 @@ def ask(
                 reply.text = f"I understood: {chat.pending.describe(chat.kb)}."
             # the question is asked below (or skipped with --yes), not inside the answer
             reply.text = reply.text.removesuffix("Generate it?").rstrip()
+        if reply.kind == "clarify" and chat.pending is not None and not (yes or dry_run):
+            if _without_unread_parts(reply):  # the parts left out were named at the terminal
+                with err.status("Generating..."):
+                    _show_or_fail(chat.confirm())
+            return
         _show_or_fail(reply)
         if reply.kind == "confirm" and not dry_run and (yes or _confirmed()):
             with err.status("Generating..."):
                 reply = chat.confirm()
             _show_or_fail(reply)
+
+
+def _without_unread_parts(reply: Reply) -> bool:
+    """A request with parts that were not understood: at a terminal they are shown and the
+    user may generate the rest; a script (no terminal, or --yes) gets the error and exit 2,
+    so a cohort missing part of its request is never made unseen."""
+    import sys
+
+    if not sys.stdin.isatty():
+        _show_or_fail(reply)
+    _show(reply)
+    if typer.confirm("Generate it without those parts?", default=False):
+        return True
+    out.print("Not generated.")
+    return False
 
 
 def _confirmed() -> bool:
