@@ -297,6 +297,12 @@ CASES = [
     ),
     Case("500 T2D patients who are not obese", "negation not drawable", (P("named", "not obese"),)),
     Case(
+        "500 T2D patients who have never been on insulin",
+        "negation not placed",
+        (P("named", "never been on insulin"),),
+    ),
+    Case("500 T2D patients not over 60", "negated age", (P("named", "not over 60"),)),
+    Case(
         "Genera 500 pacientes con diabetes tipo 2",
         "Spanish",
         (P("refuse", "only understand requests in english", False),),

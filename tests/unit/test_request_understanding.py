@@ -96,6 +96,8 @@ def test_every_word_is_accounted_for():
         ("500 COPD patients with HbA1c over 8", "not recorded for Chronic obstructive"),
         ("700 T2D patients on metformin or insulin", "on either one cannot be drawn"),
         ("500 T2D patients who are not obese", "'not obese' not understood"),
+        ("500 T2D patients who have never been on insulin", "a negation I cannot place"),
+        ("500 T2D patients not over 60", "a negated age"),
     ],
 )
 def test_what_cannot_be_honoured_is_named_never_dropped(text, named):

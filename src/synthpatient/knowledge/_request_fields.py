@@ -88,6 +88,14 @@ def _ages(t: RequestText, vocab: Vocabulary | None = None) -> dict:
         for match in re.finditer(pattern, text):
             if t.is_claimed(*match.span()):
                 continue
+            negated = re.search(r"\b(?:not|no|never)\s+$", text[: match.start()])
+            if negated:  # "not older than 60": named, never read as its opposite
+                t.claim(negated.start(), match.end(), "not honoured: a negated age", masked=True)
+                t.problem(
+                    f"'{t.low[negated.start() : match.end()]}': a negated age; say e.g. "
+                    "'under 60' or 'aged 40 to 60'"
+                )
+                continue
             a = int(match.group(1))
             end = match.end()
             after = re.match(r"\s*(?:years?(?:\s+old)?|yrs?|y/?o)\b", text[end:])

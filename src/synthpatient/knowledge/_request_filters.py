@@ -147,6 +147,19 @@ def _polarity(
     return None
 
 
+_STRAY_NEGATION = re.compile(
+    r"\b(?:not|never|no|without|excluding|except|none|neither|nor|non)\b[^,;.]{0,30}$"
+)
+
+
+def _stray_negation(t: RequestText, start: int) -> int | None:
+    """Where an unclaimed negation word stands shortly before ``start``, if one does."""
+    found = _STRAY_NEGATION.search(t.low[:start])
+    if found is None or t.is_claimed(found.start(), found.start() + 1):
+        return None
+    return found.start()
+
+
 def _mentions(
     t: RequestText, phrases: list[str], positive: re.Pattern[str]
 ) -> list[tuple[int, int, str, bool]]:
@@ -163,6 +176,14 @@ def _mentions(
     out: list[tuple[int, int, str, bool]] = []
     for start, end, phrase in sorted(hits):
         found = _polarity(t, start, end, positive)
+        if found is not None and found[1] and _stray_negation(t, found[0]):
+            # "who have never been on insulin": a negation the patterns do not place is named,
+            # never read as its opposite
+            negation = _stray_negation(t, found[0]) or found[0]
+            words = t.low[negation:end]
+            t.claim(negation, end, f"not honoured: {phrase} (negation)")
+            t.problem(f"'{words}': a negation I cannot place; say e.g. 'not on {phrase}'")
+            continue
         gap = t.low[out[-1][1] : start].strip() if out else ""
         if out and _CHAIN.fullmatch(gap):
             found = (out[-1][1], out[-1][3])  # the chain word joins the previous mention
