@@ -167,6 +167,9 @@ def test_distributions_are_shares_with_human_labels_and_units():
     assert race["bins"][0]["label"].startswith("Group ")
     only_synthetic = distributions(synthetic)[0]
     assert only_synthetic["bins"][0]["real"] is None
+    # a nullable integer column (days, visits) with missing values is binned like any other
+    days = pd.DataFrame({"day": pd.array([0, 30, None, 400, 61, 90] * 10, dtype="Int64")})
+    assert sum(b["synthetic"] for b in distributions(days, days)[0]["bins"]) == pytest.approx(1)
 
 
 def test_the_cohort_report_opens_with_the_verdict(tmp_path):

@@ -31,10 +31,14 @@ def unit_words(unit: str | None) -> str:
     return "" if text in ("1", "{count}") else text
 
 
+def _floats(series: pd.Series) -> pd.Series:
+    """Numbers as float64 (a nullable Int64 column cannot hold a clipped 61.56)."""
+    return pd.to_numeric(series, errors="coerce").astype("float64").dropna()
+
+
 def _numeric_bins(real: pd.Series | None, synthetic: pd.Series) -> list[dict[str, Any]]:
-    values = pd.to_numeric(synthetic, errors="coerce").dropna()
-    both = values if real is None else pd.concat([values, pd.to_numeric(real, errors="coerce")])
-    both = both.dropna()
+    values = _floats(synthetic)
+    both = values if real is None else pd.concat([values, _floats(real)])
     if both.empty:
         return []
     # the 1st to 99th percentile: one extreme value would squeeze every other bar into one
@@ -46,7 +50,7 @@ def _numeric_bins(real: pd.Series | None, synthetic: pd.Series) -> list[dict[str
     def shares(series: pd.Series | None) -> list[float] | None:
         if series is None:
             return None
-        numbers = pd.to_numeric(series, errors="coerce").dropna().clip(low, high)
+        numbers = _floats(series).clip(low, high)
         counts, _ = np.histogram(numbers, bins=edges)
         total = counts.sum()
         return [float(c / total) if total else 0.0 for c in counts]

@@ -412,12 +412,19 @@ def _present(
         choices=synthesizer_choices(),
         synthesizer=request.synthesizer,
     )
-    result.distributions = distributions(
-        synthetic,
-        training,
-        labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
-        skip={c.name for c in model.schema_ if not c.is_learned},
-    )
+    try:
+        result.distributions = distributions(
+            synthetic,
+            training,
+            labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
+            skip={c.name for c in model.schema_ if not c.is_learned},
+        )
+    except (TypeError, ValueError):  # the chart is an extra: the result stands without it
+        log.exception("the interactive chart of result %s could not be made", result.id)
+        result.notices.append(
+            "The interactive chart could not be drawn (the details are in the server's log); "
+            "the report's plots below show the same distributions."
+        )
 
 
 def table_work(

@@ -77,9 +77,10 @@
 
   function fillSynthesizers(list) {
     synthesizers = list;
+    if (!list.length) return;  // the list has not arrived yet: the page's own option stays
     const select = $("synthesizer");
-    select.replaceChildren();
     const chosen = select.value || "copula";
+    select.replaceChildren();
     const small = (upload && upload.too_small) || {};
     for (const s of list) {
       const why = !s.available ? s.reason : small[s.key];
@@ -171,6 +172,8 @@
     });
     try {
       fillSynthesizers(await api("GET", "/api/synthesizers"));
+      // a table uploaded before the list arrived gets its own default generator now
+      if (upload) chooseSynthesizer(upload.timeline ? upload.timeline.synthesizer : "copula");
     } catch (err) {
       setError(err.message);
     }
