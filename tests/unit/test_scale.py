@@ -112,3 +112,20 @@ def test_cohort_partitions_number_patients_across_the_whole_dataset(tmp_path: Pa
     assert wide["patient_id"].iloc[-1] == "P0000900"
     again = sample_partitioned(spec, 900, tmp_path / "again", partition_size=400, seed=3)
     assert again.partitions[2].sha256 == manifest.partitions[2].sha256
+
+
+def test_cli_sample_with_an_engine_writes_partitions(model: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthpatient.cli import app
+
+    runner = CliRunner()
+    args = ["sample", str(model), "--rows", "250", "--out", str(tmp_path / "parts")]
+    result = runner.invoke(app, [*args, "--engine", "local", "--partition-size", "100"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir())[:2] == [
+        "_manifest.json",
+        "part-00000.parquet",
+    ]
+    result = runner.invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 2 and "--engine must be local or dask" in result.output
