@@ -72,6 +72,7 @@ def test_the_chat_flow_with_the_keyboard_only(page, screenshots):
     page.get_by_role("heading", name="Ask for a cohort").wait_for()
     assert axe_findings(page) == []
     assert "Type 2 diabetes" in page.locator("#what-it-makes").inner_text()
+    assert page.get_by_role("button", name="300 chronic kidney disease patients").is_visible()
     tab_to(page, "message")
     page.keyboard.type("40 type 2 diabetes patients with 5 observations, seed 7")
     page.keyboard.press("Enter")

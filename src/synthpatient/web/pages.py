@@ -65,8 +65,9 @@ def conditions_html() -> str:
     kb = load_knowledge_base()
     rows = []
     for condition in kb.conditions.values():
-        short = min((s for s in condition.synonyms if len(s) <= 24), key=len, default=None)
-        example = f"300 {short or condition.name.lower()} patients"
+        # the condition's own name, which the parser reads (a short synonym such as 't1d' is
+        # jargon to someone learning what the app makes)
+        example = f"300 {condition.name.lower()} patients"
         history = "yes" if condition.timeline is not None else "no"
         rows.append(
             f"<tr><th scope=row>{escape(condition.name)}</th>"
