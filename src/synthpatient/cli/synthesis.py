@@ -354,8 +354,31 @@ def schema_command(
                     "--categorical, or edit the schema file."
                 )
             )
+        table_schema = _with_relations(frame, table_schema)
         table_schema.to_json(out_path, include_observed=include_observed)
         out.print(f"Wrote the schema of {len(table_schema)} columns to {out_path}.")
+
+
+def _with_relations(frame: pd.DataFrame, schema: Any) -> Any:
+    """The relations every synthesizer keeps (found in the rows, each with the share of rows
+    that satisfy it), printed and recorded in the schema file, where they can be deleted or
+    added before passing it back with --schema."""
+    from rich.text import Text
+
+    from synthpatient.relations import discover_relations
+
+    relations = discover_relations(frame, schema.complete(frame))
+    if relations:
+        table = Table(title="Relations between columns (kept in every synthetic row)")
+        for heading in ("relation", "kind", "share of real rows"):
+            table.add_column(heading)
+        for relation in relations:
+            share = "-" if relation.share is None else f"{relation.share:.3f}"
+            table.add_row(Text(relation.text), relation.kind, share)
+        out.print(table)
+    else:
+        out.print("No relation between columns was found (none is enforced).")
+    return schema.with_relations(relations)
 
 
 def _print_layout(frame: pd.DataFrame, key: str) -> None:
