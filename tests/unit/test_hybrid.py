@@ -136,10 +136,11 @@ def test_llm_writes_the_text_and_sees_only_synthetic_rows(table, monkeypatch):
         good = [f"A {r['age']}-year-old patient with BMI {r['bmi']} kg/m2." for r in rows]
         server.script = [
             (200, _answer(good[0])),
-            (200, _answer(f"A {rows[1]['age'] + 5}-year-old patient.")),
+            (200, _answer(f"A {rows[1]['age'] + 5}-year-old patient seen today.")),
             (200, _answer(good[1])),
-            (200, _answer(f"Aged {rows[2]['age'] + 1}.")),
-            (200, _answer(f"BMI {rows[2]['bmi'] + 4} kg/m2.")),
+            # long enough to be notes (a shorter answer is rejected as no note at all)
+            (200, _answer(f"Seen today in clinic, aged {rows[2]['age'] + 1}.")),
+            (200, _answer(f"Seen today in clinic with a BMI of {rows[2]['bmi'] + 4} kg/m2.")),
         ]
         hybrid = HybridSynthesizer(
             **params, llm_base_url=server.url, llm_model="m", llm_api_key_env="NOTES_TEST_KEY"
