@@ -16,6 +16,10 @@ own for categories; for numbers and dates a tree first decides presence, so "set
 structures (a cause of death only for patients who died) come out as they went in.
 Conditions are met by the base class's rejection loop: a fixed visit order cannot put the
 condition columns first without refitting.
+
+A saved CART model holds the training rows' values (each leaf's donors, and the rows the guard
+measures distances to, encoded), as synthpop's does: share its folder as you would the real
+table, and share the synthetic rows instead.
 """
 
 from __future__ import annotations
