@@ -5,8 +5,8 @@ patients) in a fresh process, once with the cores to itself and once while a com
 (``python -c "while True: pass"``, started and killed by this script) runs on the same cores.
 Both are pinned to ``--cores`` cores (2: the small machine of issue 23). The slowdown factor is
 busy time / idle time. ``--torch-defaults`` also runs torch as it behaves without the
-package's thread policy (spinning OpenMP waits, one thread per core), to show what the policy
-changes.
+package's thread policy (libgomp's spinning waits, one thread per core), to show what the
+policy changes: it is slow beside a competitor (minutes).
 
     python benchmarks/check_torch_contention.py [--synthesizers tabular_lm,ctgan,tvae]
         [--cores 2] [--torch-defaults] [--params '{"tabular_lm": {"epochs": 10}}']
@@ -50,7 +50,8 @@ def fit_time(
     key: str, cores: list[int], busy: bool, defaults: bool, params: dict
 ) -> tuple[float, str]:
     """Seconds to fit ``key`` in a fresh process, beside a competitor when ``busy``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    settings = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in settings}
     env.pop("SYNTHPATIENT_THREADS", None)
     if defaults:  # torch's own behaviour: one thread per core
         env["SYNTHPATIENT_THREADS"] = str(len(cores))

@@ -1,10 +1,10 @@
 """Shared fixtures: a made-up mixed clinical table with the traps real EHR extracts have.
 
 Also the suite's torch settings, set here before any test module imports torch (and passed
-on to the command-line runs the tests start): waiting OpenMP threads sleep, and one torch
-thread per process. The suite's networks are tiny, so one thread is as fast on an idle
-machine, and on a busy one torch's threads would otherwise wait for each other far longer
-than they compute. Either can be overridden from the environment.
+on to the command-line runs the tests start): one torch thread per process, whose OpenMP
+runtime sleeps when idle. The suite's networks are tiny, so one thread is about as fast on an
+idle machine, and on a busy one torch's threads would otherwise wait for each other far
+longer than they compute. Either can be overridden from the environment.
 """
 
 from __future__ import annotations

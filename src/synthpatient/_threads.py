@@ -1,21 +1,25 @@
 """The one place torch is imported: a thread policy for machines whose cores are shared.
 
-By default torch starts one OpenMP thread per core and its threads spin (busy-wait) between
+By default torch starts one OpenMP thread per core, and its threads spin (busy-wait) between
 the many small operations of a training step. When another process holds a core, the thread
 that shares it is descheduled while its partners spin waiting for it: the tabular LM trained
 about 30 times slower beside one competing CPU-bound process on two cores. Before torch is
-first imported (and its OpenMP runtime reads its settings) this module sets
+first imported (its OpenMP runtime reads its settings then) this module chooses
 
-* ``OMP_WAIT_POLICY=PASSIVE``: waiting threads sleep instead of spinning (unless the user set
-  the variable);
 * the number of threads: ``SYNTHPATIENT_THREADS`` when set, otherwise the cores this process
-  may use (CPU affinity and a cgroup CPU quota) less those other processes keep busy right now
-  (runnable tasks in ``/proc/loadavg``), at least one.
+  may use (CPU affinity and a cgroup CPU quota) less the tasks of other processes running
+  right now (``/proc/loadavg``), at least one;
+* how idle threads wait: with one thread, ``OMP_WAIT_POLICY=PASSIVE`` (they sleep); with
+  more, ``GOMP_SPINCOUNT=10000``, a brief spin and then sleep. Measured on 2 idle cores (the
+  tabular LM on diabetes, defaults): torch's own spinning 28 s, the brief spin 32 s, one
+  thread 36 s, two sleeping threads 57 s (each small operation then waits for a wake-up).
+  A variable the user set is left as it is.
 
-What was chosen and why is :func:`thread_policy`. ``benchmarks/check_torch_contention.py``
-prints the effect (idle and beside a competing process). The policy is applied once per
-process; a program that imported torch itself keeps its own OpenMP wait policy, and only the
-thread count is set.
+Beside a competitor started first, one thread is chosen (35 s; two briefly spinning threads
+took 149 s). What was chosen and why is :func:`thread_policy`;
+``benchmarks/check_torch_contention.py`` prints the times idle and beside a competitor. The
+policy is applied once per process; a program that imported torch itself keeps its own
+OpenMP settings, and only the thread count is set.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -32,6 +36,10 @@ from synthpatient.errors import InvalidParameterError
 
 #: Environment variable that fixes the number of torch threads (a whole number >= 1).
 THREADS_VARIABLE = "SYNTHPATIENT_THREADS"
+#: libgomp's spin before sleeping, with several threads (its default is 300,000 rounds).
+SPIN_COUNT = "10000"
+#: The variables an OpenMP wait setting by the user is read from.
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 @dataclass(frozen=True)
@@ -45,17 +53,16 @@ class ThreadPolicy:
     busy: int
     #: "SYNTHPATIENT_THREADS" or "free cores"
     source: str
-    #: whether torch's OpenMP threads sleep while waiting (OMP_WAIT_POLICY=PASSIVE)
-    passive_wait: bool
+    #: how idle OpenMP threads wait, in words
+    wait: str
 
     def describe(self) -> str:
-        wait = "passive" if self.passive_wait else "spinning (OMP_WAIT_POLICY was set otherwise)"
         why = (
             f"{THREADS_VARIABLE}"
             if self.source == THREADS_VARIABLE
             else f"{self.cores} usable cores, {self.busy} other tasks running"
         )
-        return f"torch on {self.threads} thread(s) ({why}); waiting threads {wait}"
+        return f"torch on {self.threads} thread(s) ({why}); idle threads: {self.wait}"
 
 
 _policy: ThreadPolicy | None = None
@@ -129,6 +136,11 @@ def requested_threads(environ: dict[str, str] | os._Environ[str] = os.environ) -
     return int(text)
 
 
+def _wait_settings(threads: int) -> dict[str, str]:
+    """The OpenMP variables for ``threads``: sleep at once with one, spin briefly with more."""
+    return {"OMP_WAIT_POLICY": "PASSIVE"} if threads == 1 else {"GOMP_SPINCOUNT": SPIN_COUNT}
+
+
 def choose_policy(
     environ: dict[str, str] | os._Environ[str] = os.environ,
     *,
@@ -138,11 +150,17 @@ def choose_policy(
     """The policy for this machine now (``cores`` and ``busy`` measured unless given)."""
     cores = usable_cores() if cores is None else cores
     busy = busy_cores() if busy is None else busy
-    passive = environ.get("OMP_WAIT_POLICY", "PASSIVE").strip().upper() == "PASSIVE"
     asked = requested_threads(environ)
-    if asked is not None:
-        return ThreadPolicy(asked, cores, busy, THREADS_VARIABLE, passive)
-    return ThreadPolicy(max(1, cores - busy), cores, busy, "free cores", passive)
+    threads = asked if asked is not None else max(1, cores - busy)
+    source = THREADS_VARIABLE if asked is not None else "free cores"
+    if any(name in environ for name in WAIT_VARIABLES):
+        set_by_user = ", ".join(f"{n}={environ[n]}" for n in WAIT_VARIABLES if n in environ)
+        wait = f"as set in the environment ({set_by_user[:60]})"
+    elif threads == 1:
+        wait = "sleep (OMP_WAIT_POLICY=PASSIVE)"
+    else:
+        wait = f"spin briefly, then sleep (GOMP_SPINCOUNT={SPIN_COUNT})"
+    return ThreadPolicy(threads, cores, busy, source, wait)
 
 
 def import_torch(
@@ -155,15 +173,14 @@ def import_torch(
         return sys.modules["torch"]
     policy = choose_policy()  # a bad SYNTHPATIENT_THREADS fails before anything is imported
     first_import = "torch" not in sys.modules
-    if first_import:
-        # read by the OpenMP runtime when torch loads it; a user's own setting wins
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if first_import and not any(name in os.environ for name in WAIT_VARIABLES):
+        # read by the OpenMP runtime when torch loads it
+        os.environ.update(_wait_settings(policy.threads))
     torch = import_optional("torch", extra=extra, purpose=purpose)
-    passive = policy.passive_wait and (
-        first_import or os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
-    )
     torch.set_num_threads(policy.threads)
-    _policy = ThreadPolicy(policy.threads, policy.cores, policy.busy, policy.source, passive)
+    if not first_import:
+        policy = replace(policy, wait="torch's own (torch was imported before synthpatient)")
+    _policy = policy
     return torch
 
 

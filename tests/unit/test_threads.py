@@ -29,22 +29,25 @@ def test_a_bad_override_is_one_line_naming_the_variable(text):
     assert "\n" not in str(info.value) and repr(text) in str(info.value)
 
 
-@pytest.mark.parametrize(("cores", "busy", "threads"), [(2, 0, 2), (2, 1, 1), (2, 7, 1), (8, 3, 5)])
-def test_threads_are_the_free_cores_and_at_least_one(cores, busy, threads):
+@pytest.mark.parametrize(
+    ("cores", "busy", "threads", "wait"),
+    [(2, 0, 2, "GOMP_SPINCOUNT"), (2, 1, 1, "PASSIVE"), (2, 7, 1, "PASSIVE"), (8, 3, 5, "GOMP")],
+)
+def test_threads_are_the_free_cores_and_one_thread_sleeps(cores, busy, threads, wait):
     policy = _threads.choose_policy({}, cores=cores, busy=busy)
-    assert (policy.threads, policy.source, policy.passive_wait) == (threads, "free cores", True)
+    assert (policy.threads, policy.source) == (threads, "free cores")
+    assert wait in policy.wait
     assert f"{threads} thread(s)" in policy.describe()
+    assert list(_threads._wait_settings(threads)) == (
+        ["OMP_WAIT_POLICY"] if threads == 1 else ["GOMP_SPINCOUNT"]
+    )
 
 
-def test_the_override_wins_over_the_free_cores_and_a_user_wait_policy_is_kept():
+def test_the_override_wins_over_the_free_cores_and_a_user_wait_setting_is_kept():
     environ = {"SYNTHPATIENT_THREADS": "4", "OMP_WAIT_POLICY": "active"}
     policy = _threads.choose_policy(environ, cores=2, busy=2)
-    assert (policy.threads, policy.source, policy.passive_wait) == (
-        4,
-        "SYNTHPATIENT_THREADS",
-        False,
-    )
-    assert "spinning" in policy.describe()
+    assert (policy.threads, policy.source) == (4, "SYNTHPATIENT_THREADS")
+    assert policy.wait == "as set in the environment (OMP_WAIT_POLICY=active)"
 
 
 def test_usable_cores_follow_the_affinity_and_the_cgroup_quota(monkeypatch):
@@ -114,23 +117,27 @@ def test_import_torch_sets_the_threads_once(monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_a_fresh_process_gets_passive_waits_before_torch_loads():
-    """In a new interpreter the wait policy is in the environment before torch (and its
-    OpenMP runtime) is imported, and the override sets torch's threads."""
+@pytest.mark.parametrize(
+    ("threads", "variables"), [("1", ["PASSIVE", None]), ("3", [None, "10000"])]
+)
+def test_a_fresh_process_gets_its_wait_setting_before_torch_loads(threads, variables):
+    """In a new interpreter the OpenMP wait setting is in the environment before torch (and
+    its OpenMP runtime) is imported, and the override sets torch's threads."""
     pytest.importorskip("torch")
     code = (
         "import json, os, sys\n"
         "from synthpatient.synthesizers._torch import import_torch\n"
         "assert 'torch' not in sys.modules\n"
         "torch = import_torch()\n"
-        "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), torch.get_num_threads()]))\n"
+        "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),"
+        " torch.get_num_threads()]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    env["SYNTHPATIENT_THREADS"] = "3"
+    env = {k: v for k, v in os.environ.items() if k not in _threads.WAIT_VARIABLES}
+    env["SYNTHPATIENT_THREADS"] = threads
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["PASSIVE", 3]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [*variables, int(threads)]
 
 
 # -- progress lines when stderr is not a terminal ---------------------------------------------
