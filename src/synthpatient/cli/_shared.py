@@ -179,7 +179,8 @@ def _synthesizer_params(
         )
     seed = fresh_seed() if seed is None else seed
     if "progress" in known and "progress" not in chosen:
-        chosen["progress"] = err.is_terminal
+        # a bar at a terminal, plain lines (every 10%) in a log or a pipe: never silent for minutes
+        chosen["progress"] = True
     return klass(seed=seed, **chosen), seed
 
 
