@@ -152,6 +152,27 @@ class LLMError(SynthPatientError):
         self.detail = detail
 
 
+class LLMRequestError(LLMError):
+    """A request that failed after its tries. ``attempt_statuses`` holds why each failed
+    attempt failed, the last one included (the HTTP status, 0 for a timeout), so that a run
+    counts every retry and timeout even when no answer came."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        attempt_statuses: tuple[int, ...] = (),
+    ) -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.attempt_statuses = attempt_statuses
+
+
+class JobCancelled(Exception):  # noqa: N818  (a request to stop, not an error)
+    """Raised inside a web job's work at the first check after the user pressed Cancel."""
+
+
 class ExpressionError(RuleError):
     """The expression is not valid rule syntax, breaks a limit, or cannot be evaluated."""
 

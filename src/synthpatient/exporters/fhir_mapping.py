@@ -491,7 +491,7 @@ def condition_resource(
 def _display(system: str, code: str, fallback: str | None) -> str | None:
     """The code system's preferred term for ``code`` (the knowledge base's code table), else
     ``fallback`` (a name the caller has, e.g. an uploaded table's column)."""
-    from synthpatient.knowledge._codes import preferred_display  # knowledge imports exporters
+    from synthpatient.knowledge import preferred_display  # here: knowledge imports exporters
 
     return preferred_display(system, code) or fallback
 

@@ -27,6 +27,8 @@ __all__ = [
     "check_cohort",
     "load_from_folder",
     "load_knowledge_base",
+    "marginal_quantile",
+    "preferred_display",
 ]
 
 _LAZY = {
@@ -36,6 +38,8 @@ _LAZY = {
     "Conversation": "conversation",
     "Reply": "conversation",
     "check_cohort": "realism",
+    "marginal_quantile": "_latent",
+    "preferred_display": "_codes",
 }
 
 

@@ -109,9 +109,9 @@ class _Latent:
         for obs in self.drawn:
             offset, scale = self._latent_age(obs)
             z = (scores[:, self.index[obs.key]] + offset) / scale
-            values[obs.key] = _quantile(obs.distribution, z, self.people["female"]) + self._shift(
-                obs
-            )
+            values[obs.key] = marginal_quantile(
+                obs.distribution, z, self.people["female"]
+            ) + self._shift(obs)
         return values
 
     def liabilities(self, scores: np.ndarray) -> dict[str, tuple[np.ndarray, float | np.ndarray]]:
@@ -352,7 +352,9 @@ def _age_sd(condition: Condition) -> float:
     return float(np.sqrt(shares @ (within + (mids - mean) ** 2)))
 
 
-def _quantile(dist: dict, z: np.ndarray, female: np.ndarray) -> np.ndarray:
+def marginal_quantile(dist: dict, z: np.ndarray, female: np.ndarray) -> np.ndarray:
+    """An observation's value at normal scores ``z``: the knowledge base's one marginal, by
+    its family (normal, lognormal, quantiles...), by sex where the source gives it."""
     family = dist["family"]
     if family == "normal":
         mean = (

@@ -99,7 +99,7 @@ def with_regimens(data: dict[str, Any], classes: DrugClasses) -> dict[str, Any]:
 
 
 def _reads_only(expression: str, observed: set[Any]) -> bool:
-    from synthpatient.rules._expressions import parse_expression, referenced_columns
+    from synthpatient.rules import parse_expression, referenced_columns
 
     return set(referenced_columns(parse_expression(expression))) <= observed
 

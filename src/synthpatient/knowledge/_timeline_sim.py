@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
-from synthpatient.knowledge._latent import _quantile
+from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
 from synthpatient.rules import evaluate_expression, parse_expression
 
@@ -117,7 +117,9 @@ class Simulation:
                 dist = self.by_key[t.observation].distribution
                 z = self.rng.standard_normal(self.n)
                 out[t.observation] = np.clip(
-                    _quantile(dist, z, self.female), dist.get("min", -np.inf), dist.get("max")
+                    marginal_quantile(dist, z, self.female),
+                    dist.get("min", -np.inf),
+                    dist.get("max"),
                 )
                 missing.append(t.observation)
         if missing:

@@ -24,6 +24,7 @@ from typing import Any
 from synthpatient._optional import import_optional
 from synthpatient.errors import (
     LLMError,  # noqa: F401  (defined in errors.py; re-exported)
+    LLMRequestError,
 )
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -31,23 +32,6 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 #: is not retried (whatever its status: llama.cpp answers HTTP 500 to ``json_schema``), so
 #: the caller can drop or change the option at once
 OPTION_WORDS = ("response_format", "response format", "json_schema", "grammar", "max_tokens")
-
-
-class LLMRequestError(LLMError):
-    """A request that failed after its tries. ``attempt_statuses`` holds why each failed
-    attempt failed, the last one included (the HTTP status, 0 for a timeout), so that a run
-    counts every retry and timeout even when no answer came."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        detail: str = "",
-        attempt_statuses: tuple[int, ...] = (),
-    ) -> None:
-        super().__init__(message, status=status, detail=detail)
-        self.attempt_statuses = attempt_statuses
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ schema (editable) and kept in every synthesizer's samples.
 from synthpatient.relations._check import RelationCheck, check_relation
 from synthpatient.relations._discover import discover_relations
 from synthpatient.relations._enforce import RelationReport, enforce_relations
-from synthpatient.schema._relations import Relation, Term
+from synthpatient.schema import Relation, Term
 
 __all__ = [
     "Relation",

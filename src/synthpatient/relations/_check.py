@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synthpatient.schema import ColumnSpec, Schema
-from synthpatient.schema._relations import Relation, Term
+from synthpatient.schema import ColumnSpec, Relation, Schema, Term
 
 #: The most a value may be off its relation when the schema gives no rounding to go by.
 DEFAULT_RELATIVE_TOLERANCE = 1e-6

@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.relations._check import check_relation, numbers, predict, step
-from synthpatient.schema import ColumnSpec, Schema, coerce_frame
-from synthpatient.schema._relations import Relation, Term
+from synthpatient.schema import ColumnSpec, Relation, Schema, Term, coerce_frame
 
 MAX_SEARCH_ROWS = 5_000
 MAX_FEATURES = 40

@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.relations._check import check_relation, numbers, predict, step
-from synthpatient.schema import Schema
-from synthpatient.schema._relations import Relation
+from synthpatient.schema import Relation, Schema
 
 if TYPE_CHECKING:  # the base class imports this module: no import of synthesizers at run time
-    from synthpatient.synthesizers._conditions import Condition
+    from synthpatient.synthesizers import Condition
 
 MAX_ROUNDS = 4
 

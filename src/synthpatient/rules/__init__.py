@@ -6,7 +6,7 @@ from importlib import resources
 
 from synthpatient.errors import UnknownDatasetError
 from synthpatient.rules._expressions import evaluate as evaluate_expression
-from synthpatient.rules._expressions import parse_expression
+from synthpatient.rules._expressions import parse_expression, referenced_columns
 from synthpatient.rules._rules import DEFAULT_TIME_BUDGET_S, Rule, RuleResult, RuleSet
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "list_rule_packs",
     "load_rule_pack",
     "parse_expression",
+    "referenced_columns",
 ]
 
 

@@ -14,6 +14,7 @@ from synthpatient.schema._patients import (
     codes_of,
     group_profile,
 )
+from synthpatient.schema._relations import Relation, Term
 from synthpatient.schema._spec import LEARNED_KINDS, ColumnKind, ColumnSpec, Schema, SdType
 from synthpatient.schema._validate import category_key, coerce_column, coerce_frame
 
@@ -24,8 +25,10 @@ __all__ = [
     "ColumnDecision",
     "ColumnKind",
     "SdType",
+    "Term",
     "ColumnSpec",
     "GroupProfile",
+    "Relation",
     "Schema",
     "category_key",
     "check_table",

@@ -17,9 +17,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from synthpatient.knowledge._kb import KnowledgeBase, load_knowledge_base
-from synthpatient.knowledge._latent import _quantile  # the knowledge base's one marginal
-from synthpatient.knowledge._model import Condition, Medication, Observation
+from synthpatient.knowledge import (
+    Condition,
+    KnowledgeBase,
+    Medication,
+    Observation,
+    load_knowledge_base,
+    marginal_quantile,  # the knowledge base's one marginal
+)
 
 
 @cache
@@ -103,7 +108,7 @@ def draw_test(test: Observation, female: np.ndarray, rng: np.random.Generator) -
     """Values of ``test`` from its sourced distribution, bounded and rounded as the base says
     (the age and treatment effects of the cohort sampler are not applied)."""
     dist = test.distribution
-    drawn = _quantile(dist, rng.standard_normal(len(female)), female)
+    drawn = marginal_quantile(dist, rng.standard_normal(len(female)), female)
     bounded = np.clip(drawn, dist.get("min", -np.inf), dist.get("max", np.inf))
     return np.round(bounded, int(dist.get("decimals", 1)))
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from synthpatient.evaluation._metric import Verdicts
+from synthpatient.evaluation import Verdicts
 from synthpatient.evaluation.report import RESULT_COLUMNS, SUMMARY_COLUMNS, EvaluationReport
 from synthpatient.schema_only import _clinical as clinical
 from synthpatient.schema_only._roles import match_columns

@@ -1,6 +1,6 @@
 """Synthesizers: the base contract, the registry, and one backend per module."""
 
-from synthpatient.synthesizers._conditions import parse_condition_text
+from synthpatient.synthesizers._conditions import Condition, parse_condition_text
 from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import (
     available_synthesizers,
@@ -10,6 +10,7 @@ from synthpatient.synthesizers.registry import (
 
 __all__ = [
     "Capabilities",
+    "Condition",
     "SampleReport",
     "Synthesizer",
     "available_synthesizers",

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from synthpatient.errors import (
     BusyError,  # noqa: F401  (defined in errors.py; re-exported)
+    JobCancelled,
     SynthPatientError,
 )
 from synthpatient.web.sessions import Session, new_id
@@ -42,10 +43,6 @@ INTERNAL_ERROR = (
 CANCELLED = "Cancelled: nothing was kept."
 #: below this fraction done (or this many seconds) an estimate of the time left is a guess
 _ESTIMATE_FROM, _ESTIMATE_AFTER_S = 0.05, 1.0
-
-
-class JobCancelled(Exception):
-    """Raised inside a job's work at the first check after the user pressed Cancel."""
 
 
 @dataclass
