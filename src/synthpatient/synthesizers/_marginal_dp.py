@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import brentq, minimize_scalar
 
 from synthpatient._optional import import_optional
-from synthpatient.errors import DataError, InvalidParameterError
-from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData
+from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
+from synthpatient.schema import Schema
+from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData, build_coders
 from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Synthesizer
 
@@ -27,6 +30,19 @@ from synthpatient.synthesizers.base import Synthesizer
 #: standard deviations; rarer ones are merged (MST's rule; see ``ColumnCoder.compress``).
 COMPRESS_SIGMAS = 3.0
 DEFAULT_DELTA = 1e-9
+
+
+@dataclass
+class OneWay:
+    """The binned columns after the 1-way step: coders, each row's merged codes, the domain,
+    the 1-way measurements and the noisy total."""
+
+    coders: list[Any]
+    codes: dict[str, np.ndarray]
+    domain: Any
+    measurements: list[Any]
+    total: float
+    read: ReadFromData  # what was read from the data, unprotected (named in a warning)
 
 
 class MarginalSynthesizer(Synthesizer):
@@ -50,6 +66,49 @@ class MarginalSynthesizer(Synthesizer):
                 "as it is. Use a smaller delta (or leave it None for 1e-9)."
             )
         return float(self.delta)
+
+    def _one_way(
+        self,
+        mbi: Any,
+        data: pd.DataFrame,
+        schema: Schema,
+        sigma: float,
+        threshold: float,
+        rng: np.random.Generator,
+    ) -> OneWay:
+        """The first step of MST and AIM alike: the columns binned (bounds and categories read
+        from the data are named in a warning: no budget covers them), every 1-way marginal
+        measured on the fine bins with noise ``sigma``, and values whose noisy count is below
+        ``threshold`` merged (post-processing, so it costs no budget)."""
+        columns = [s.name for s in schema.learned]
+        coders, read = build_coders(data, schema, int(self.n_bins))  # type: ignore[attr-defined]
+        if read:
+            warnings.warn(
+                f"{type(self).__name__} read {read.describe()} from the data: these are not "
+                "protected by the privacy budget. Declare them in the schema (ColumnSpec "
+                "minimum/maximum/categories) to keep the differential privacy guarantee whole.",
+                SynthPatientWarning,
+                stacklevel=5,
+            )
+        fine = {c.name: c.encode_fine(data[c.name]) for c in coders}
+        fine_domain = mbi.Domain(columns, [c.n_fine for c in coders])
+        measured, noisy_totals = [], []
+        for coder in coders:
+            counts = np.bincount(fine[coder.name], minlength=coder.n_fine).astype(float)
+            noisy = counts + rng.normal(0.0, sigma, size=coder.n_fine)
+            coder.compress(noisy, threshold)
+            measurement = mbi.LinearMeasurement(noisy, (coder.name,), sigma)
+            measured.append(measurement.compress({coder.name: coder.groups}, fine_domain))
+            noisy_totals.append(float(noisy.sum()))
+        return OneWay(
+            coders=coders,
+            codes={c.name: c.groups[fine[c.name]] for c in coders},
+            domain=mbi.Domain(columns, [c.n_groups for c in coders]),
+            measurements=measured,
+            # mbi estimates the total only from uncompressed measurements: ours instead
+            total=estimate_total([c.n_fine for c in coders], noisy_totals),
+            read=read,
+        )
 
     def _check_enough_rows(self, n_rows: int, sigma: float) -> None:
         """Refuse a table whose every count would drown in the first measurement's noise."""

@@ -30,22 +30,19 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import DataError, SynthPatientWarning
+from synthpatient.errors import DataError
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param, Text
-from synthpatient.synthesizers._discretize import build_coders
 from synthpatient.synthesizers._marginal_dp import (
     COMPRESS_SIGMAS,
     MarginalSynthesizer,
     draw,
-    estimate_total,
     import_mbi,
     normalized,
     zcdp_rho,
@@ -169,34 +166,15 @@ class AIMSynthesizer(MarginalSynthesizer):
         sigma = max(sigma, math.sqrt(len(columns) / (2 * MEASURE_SHARE * rho)))
         self._check_enough_rows(n_rows, sigma)
 
-        coders, read = build_coders(data, schema, int(self.n_bins))
-        if read:
-            warnings.warn(
-                f"AIMSynthesizer read {read.describe()} from the data: these are not protected "
-                "by the privacy budget. Declare them in the schema (ColumnSpec minimum/maximum/"
-                "categories) to keep the differential privacy guarantee whole.",
-                SynthPatientWarning,
-                stacklevel=4,
-            )
         # Sec. 4.1: every 1-way marginal first, on the fine bins; values too rare to stand out
         # of the noise are then merged (MST's compression, post-processing): at small n it
         # is what keeps each later marginal's cells few enough to be measured at all
-        fine = {c.name: c.encode_fine(data[c.name]) for c in coders}
-        fine_domain = mbi.Domain(columns, [c.n_fine for c in coders])
-        one_way, noisy_totals = [], []
-        for coder in coders:
-            counts = np.bincount(fine[coder.name], minlength=coder.n_fine).astype(float)
-            noisy = counts + rng.normal(0.0, sigma, size=coder.n_fine)
-            coder.compress(noisy, COMPRESS_SIGMAS * sigma)
-            measurement = mbi.LinearMeasurement(noisy, (coder.name,), sigma)
-            one_way.append(measurement.compress({coder.name: coder.groups}, fine_domain))
-            noisy_totals.append(float(noisy.sum()))
-        codes = {c.name: c.groups[fine[c.name]] for c in coders}
-        domain = mbi.Domain(columns, [c.n_groups for c in coders])
+        first = self._one_way(mbi, data, schema, sigma, COMPRESS_SIGMAS * sigma, rng)
+        coders, codes, domain, one_way = first.coders, first.codes, first.domain, first.measurements
         loop = _Loop(mbi, domain, codes, rng)
         loop.measured = [((c.name,), m, sigma) for c, m in zip(coders, one_way, strict=True)]
         used = len(columns) / (2 * sigma**2)
-        loop.total = estimate_total([c.n_fine for c in coders], noisy_totals)
+        loop.total = first.total
         model = loop.estimate(ROUND_ITERS)
         candidates = _workload_weights(columns, self.target)
         n_rounds = 0
@@ -223,7 +201,7 @@ class AIMSynthesizer(MarginalSynthesizer):
         model = loop.estimate(FINAL_ITERS, warm_start=model)
         self._keep_model(mbi, model, domain, coders, loop.total)
         self.measured_ = [[list(clique), float(s)] for clique, _, s in loop.measured]
-        self.privacy_spent_ = self._privacy_spent(delta, rho, read)
+        self.privacy_spent_ = self._privacy_spent(delta, rho, first.read)
         self.privacy_spent_["rounds"] = n_rounds
 
     def _keep_model(

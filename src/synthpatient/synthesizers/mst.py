@@ -19,7 +19,6 @@ from the model's clique marginals, so a saved model samples without JAX.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import deque
 from typing import Any
 
@@ -27,16 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from synthpatient.errors import SynthPatientWarning
 from synthpatient.schema import Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param
-from synthpatient.synthesizers._discretize import ColumnCoder, build_coders
+from synthpatient.synthesizers._discretize import ColumnCoder
 from synthpatient.synthesizers._marginal_dp import (
     COMPRESS_SIGMAS,
     MarginalSynthesizer,
     draw,
-    estimate_total,
     import_mbi,
     joint_counts,
     normalized,
@@ -144,31 +141,10 @@ class MSTSynthesizer(MarginalSynthesizer):
         threshold = COMPRESS_SIGMAS * sigma_one
         self._check_enough_rows(n_rows, sigma_one)
 
-        coders, read = build_coders(data, schema, int(self.n_bins))
-        if read:
-            warnings.warn(
-                f"MSTSynthesizer read {read.describe()} from the data: these are not protected "
-                "by the privacy budget. Declare them in the schema (ColumnSpec minimum/maximum/"
-                "categories) to keep the differential privacy guarantee whole.",
-                SynthPatientWarning,
-                stacklevel=4,
-            )
-
         # 1. noisy 1-way marginals on the fine codes; merge rare values (post-processing)
-        fine = {c.name: c.encode_fine(data[c.name]) for c in coders}
-        fine_domain = mbi.Domain(columns, [c.n_fine for c in coders])
-        one_way, noisy_totals = [], []
-        for coder in coders:
-            counts = np.bincount(fine[coder.name], minlength=coder.n_fine).astype(float)
-            noisy = counts + rng.normal(0.0, sigma_one, size=coder.n_fine)
-            coder.compress(noisy, threshold)
-            measurement = mbi.LinearMeasurement(noisy, (coder.name,), sigma_one)
-            one_way.append(measurement.compress({coder.name: coder.groups}, fine_domain))
-            noisy_totals.append(float(noisy.sum()))
-        # mbi estimates the total only from uncompressed measurements: give it ours instead
-        total = estimate_total([c.n_fine for c in coders], noisy_totals)
-        codes = {c.name: c.groups[fine[c.name]] for c in coders}
-        domain = mbi.Domain(columns, [c.n_groups for c in coders])
+        first = self._one_way(mbi, data, schema, sigma_one, threshold, rng)
+        coders, codes, domain = first.coders, first.codes, first.domain
+        one_way, total = first.measurements, first.total
         estimator = mbi.estimation.MirrorDescent()
 
         # 2. choose the tree; 3. measure its 2-way marginals
@@ -195,7 +171,7 @@ class MSTSynthesizer(MarginalSynthesizer):
         self.marginals_ = [
             normalized(np.asarray(model.marginals.project(cl).values)) for cl in self.cliques_
         ]
-        self.privacy_spent_ = self._privacy_spent(delta, rho, read)
+        self.privacy_spent_ = self._privacy_spent(delta, rho, first.read)
 
     def _measure_tree(
         self,
