@@ -100,6 +100,45 @@ class SavedModel:
     arrays: dict[str, np.ndarray]
 
 
+def nest(model: Synthesizer, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A fitted model as another model's state holds it (the hybrid's base, auto's choice, the
+    sequential model's patients copula): what its own ``save`` writes, its arrays under
+    ``prefix`` so that the outer folder's checks (inventory, checksums) cover them."""
+    saved = model.to_saved()
+    manifest = saved.manifest
+    nested = {
+        "key": manifest["synthesizer"],
+        "params": manifest["params"],
+        "schema": saved.schema,
+        "n_training_rows": manifest["n_training_rows"],
+        "privacy": manifest["privacy"],
+        "state": saved.state,
+    }
+    return nested, {prefix + k: v for k, v in saved.arrays.items()}
+
+
+def unnest(
+    nested: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str, *, key: str | None = None
+) -> SavedModel:
+    """What :func:`nest` stored, as a :class:`SavedModel` for ``from_saved`` to check and build
+    (``key``: the class when an older state does not name it)."""
+    from synthpatient.schema import Schema
+
+    schema = Schema.from_dict(nested["schema"])
+    return SavedModel(
+        {
+            "synthesizer": nested.get("key", key),
+            "params": nested["params"],
+            "n_training_rows": nested["n_training_rows"],
+            "privacy": nested.get("privacy"),
+            "schema": schema.to_dict(include_observed=False),
+        },
+        nested["schema"],
+        nested["state"],
+        {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
+    )
+
+
 def expect(ok: bool, what: str) -> None:
     """Raise :class:`ModelFileError` saying ``what`` is wrong with a saved state unless ``ok``.
 

@@ -28,7 +28,7 @@ from synthpatient.errors import DataError, ModelFileError, SynthPatientWarning
 from synthpatient.schema import Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Boolean, Constraint, Interval, Param
-from synthpatient.synthesizers._persistence import SavedModel, expect
+from synthpatient.synthesizers._persistence import expect, nest, unnest
 from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import available_synthesizers, get_synthesizer_class
 
@@ -388,17 +388,8 @@ class AutoSynthesizer(Synthesizer):
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The chosen model as its own ``save`` would write it, nested, and the selection."""
-        saved = self.chosen_model_.to_saved()
-        nested = {
-            "key": saved.manifest["synthesizer"],
-            "params": saved.manifest["params"],
-            "schema": saved.schema,
-            "n_training_rows": saved.manifest["n_training_rows"],
-            "privacy": saved.manifest["privacy"],
-            "state": saved.state,
-        }
-        state = {"chosen": nested, "selection": self.selection_.to_dict()}
-        return state, {_CHOSEN_PREFIX + k: v for k, v in saved.arrays.items()}
+        nested, arrays = nest(self.chosen_model_, _CHOSEN_PREFIX)
+        return {"chosen": nested, "selection": self.selection_.to_dict()}, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         nested = state["chosen"]
@@ -410,23 +401,7 @@ class AutoSynthesizer(Synthesizer):
         )
         self.selection_ = Selection.from_dict(state["selection"])
         expect(self.selection_.chosen == nested["key"], "the selection names another model")
-        schema = Schema.from_dict(nested["schema"])
-        saved = SavedModel(
-            {
-                "synthesizer": nested["key"],
-                "params": nested["params"],
-                "n_training_rows": nested["n_training_rows"],
-                "privacy": nested.get("privacy"),
-                "schema": schema.to_dict(include_observed=False),
-            },
-            nested["schema"],
-            nested["state"],
-            {
-                k[len(_CHOSEN_PREFIX) :]: v
-                for k, v in arrays.items()
-                if k.startswith(_CHOSEN_PREFIX)
-            },
-        )
+        saved = unnest(nested, arrays, _CHOSEN_PREFIX)
         try:
             chosen = get_synthesizer_class(nested["key"]).from_saved(saved)
         except ModelFileError as exc:

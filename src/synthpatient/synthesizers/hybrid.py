@@ -31,7 +31,7 @@ from synthpatient.synthesizers._constraints import (
     Param,
     Text,
 )
-from synthpatient.synthesizers._persistence import SavedModel, expect
+from synthpatient.synthesizers._persistence import expect, nest, unnest
 from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import get_synthesizer_class
 
@@ -259,17 +259,8 @@ class HybridSynthesizer(Synthesizer):
     # -- persistence ---------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The base model as its own ``save`` would write it, nested (no pickle, no API key)."""
-        saved = self.base_model_.to_saved()
-        manifest = saved.manifest
-        nested = {
-            "key": manifest["synthesizer"],
-            "params": manifest["params"],
-            "schema": saved.schema,
-            "n_training_rows": manifest["n_training_rows"],
-            "privacy": manifest["privacy"],
-            "state": saved.state,
-        }
-        return {"base": nested}, {_BASE_PREFIX + k: v for k, v in saved.arrays.items()}
+        nested, arrays = nest(self.base_model_, _BASE_PREFIX)
+        return {"base": nested}, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """The base model, restored and checked as ``Synthesizer.load`` would; its state and
@@ -284,19 +275,7 @@ class HybridSynthesizer(Synthesizer):
             and nested.get("key") != self.key,
             "the nested base model is not the one the parameters name",
         )
-        schema = Schema.from_dict(nested["schema"])
-        saved = SavedModel(
-            {
-                "synthesizer": nested["key"],
-                "params": nested["params"],
-                "n_training_rows": nested["n_training_rows"],
-                "privacy": nested.get("privacy"),
-                "schema": schema.to_dict(include_observed=False),
-            },
-            nested["schema"],
-            nested["state"],
-            {k[len(_BASE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_BASE_PREFIX)},
-        )
+        saved = unnest(nested, arrays, _BASE_PREFIX)
         try:
             base = get_synthesizer_class(self.base).from_saved(saved)
         except ModelFileError as exc:

@@ -35,7 +35,7 @@ from synthpatient.schema import ColumnSpec, Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Interval, Names, Param, Text
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
-from synthpatient.synthesizers._persistence import SavedModel, expect
+from synthpatient.synthesizers._persistence import expect, nest, unnest
 from synthpatient.synthesizers._timelines import TimelineModel
 from synthpatient.synthesizers.base import Capabilities, Synthesizer
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
@@ -404,22 +404,15 @@ class SequentialSynthesizer(Synthesizer):
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The patients' copula nested as its own ``save`` writes it, and the timeline model."""
-        saved = self.static_model_.to_saved()
-        manifest = saved.manifest
+        nested, nested_arrays = nest(self.static_model_, _STATIC_PREFIX)
         timeline, arrays = self.timeline_.state()
         state = {
             "layout": self.layout_,
             "n_training_patients": self.n_training_patients_,
-            "static_model": {
-                "params": manifest["params"],
-                "schema": saved.schema,
-                "n_training_rows": manifest["n_training_rows"],
-                "state": saved.state,
-            },
+            "static_model": nested,
             "timeline": timeline,
         }
-        arrays.update({_STATIC_PREFIX + k: v for k, v in saved.arrays.items()})
-        return state, arrays
+        return state, {**arrays, **nested_arrays}
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         layout = dict(state["layout"])
@@ -436,23 +429,7 @@ class SequentialSynthesizer(Synthesizer):
         self.layout_ = layout
         self.n_training_patients_ = int(state["n_training_patients"])
         nested = state["static_model"]
-        schema = Schema.from_dict(nested["schema"])
-        saved = SavedModel(
-            {
-                "synthesizer": GaussianCopulaSynthesizer.key,
-                "params": nested["params"],
-                "n_training_rows": nested["n_training_rows"],
-                "privacy": None,
-                "schema": schema.to_dict(include_observed=False),
-            },
-            nested["schema"],
-            nested["state"],
-            {
-                k[len(_STATIC_PREFIX) :]: v
-                for k, v in arrays.items()
-                if k.startswith(_STATIC_PREFIX)
-            },
-        )
+        saved = unnest(nested, arrays, _STATIC_PREFIX, key=GaussianCopulaSynthesizer.key)
         try:
             static_model = GaussianCopulaSynthesizer.from_saved(saved)
         except ModelFileError as exc:
