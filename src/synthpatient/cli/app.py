@@ -78,6 +78,18 @@ SynthesizerOpt = Annotated[
         help="The generator to fit; `synthpatient synthesizers list` says what each can do.",
     ),
 ]
+# the LLM options of the commands that can use one (ask, chat, from-schema)
+LlmModel = Annotated[
+    str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
+]
+LlmKeyEnv = Annotated[
+    str,
+    typer.Option(
+        "--llm-key-env",
+        metavar="NAME",
+        help="Environment variable holding the API key (never printed).",
+    ),
+]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 SchemaOpt = Annotated[
     Path | None,

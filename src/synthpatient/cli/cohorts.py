@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from synthpatient.cli._errors import BAD_INPUT, err, handled
-from synthpatient.cli.app import app, out
+from synthpatient.cli.app import LlmKeyEnv, LlmModel, app, out
 from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -30,17 +30,6 @@ LlmUrl = Annotated[
         metavar="URL",
         help="Parse requests with an OpenAI-compatible LLM at this URL (e.g. "
         "http://localhost:11434/v1 for Ollama). Off by default: the offline parser is used.",
-    ),
-]
-LlmModel = Annotated[
-    str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
-]
-LlmKeyEnv = Annotated[
-    str,
-    typer.Option(
-        "--llm-key-env",
-        metavar="NAME",
-        help="Environment variable holding the API key (never printed).",
     ),
 ]
 

@@ -9,7 +9,7 @@ import typer
 
 from synthpatient.cli._errors import err, handled
 from synthpatient.cli._shared import _check_rows
-from synthpatient.cli.app import Overwrite, Rows, Seed, app, out
+from synthpatient.cli.app import LlmKeyEnv, LlmModel, Overwrite, Rows, Seed, app, out
 from synthpatient.errors import InvalidParameterError
 
 SchemaFile = Annotated[
@@ -29,17 +29,6 @@ LlmUrl = Annotated[
         metavar="URL",
         help="Have an OpenAI-compatible LLM at this URL write the structured columns (off by "
         "default: offline, from the knowledge base).",
-    ),
-]
-LlmModel = Annotated[
-    str | None, typer.Option("--llm-model", metavar="NAME", help="The LLM's model name.")
-]
-LlmKeyEnv = Annotated[
-    str,
-    typer.Option(
-        "--llm-key-env",
-        metavar="NAME",
-        help="Environment variable holding the API key (never printed).",
     ),
 ]
 PromptLevel = Annotated[
