@@ -277,12 +277,22 @@ class PrivacyPlan:
         return counts + [(self.noise_multiplier, self.sample_rate, self.steps)]
 
 
+@contextmanager
+def _quiet_accountant() -> Iterator[None]:
+    """opacus notes when the best RDP order is at the end of its range ("Optimal order is the
+    smallest/largest alpha"): the bound is still valid, and nothing a user can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Optimal order is the (smallest|largest) alpha")
+        yield
+
+
 def _epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
     from opacus.accountants import RDPAccountant
 
     accountant = RDPAccountant()
     accountant.history = list(history)
-    return float(accountant.get_epsilon(delta=delta))
+    with _quiet_accountant():
+        return float(accountant.get_epsilon(delta=delta))
 
 
 def plan_privacy(
@@ -299,15 +309,16 @@ def plan_privacy(
 
     count_sigma = None
     if with_counts:
-        count_sigma = float(
-            get_noise_multiplier(
-                target_epsilon=COUNT_BUDGET_SHARE * epsilon,
-                target_delta=delta,
-                sample_rate=1.0,
-                steps=1,
-                accountant="rdp",
+        with _quiet_accountant():
+            count_sigma = float(
+                get_noise_multiplier(
+                    target_epsilon=COUNT_BUDGET_SHARE * epsilon,
+                    target_delta=delta,
+                    sample_rate=1.0,
+                    steps=1,
+                    accountant="rdp",
+                )
             )
-        )
     prefix = [] if count_sigma is None else [(count_sigma, 1.0, 1)]
     low, high = 0.0, 1.0
     while _epsilon(prefix + [(high, sample_rate, steps)], delta) > epsilon:
@@ -382,7 +393,6 @@ class PrivateTrainer:
         )
 
     def spent(self) -> dict[str, float]:
-        return {
-            "epsilon": float(self.accountant.get_epsilon(delta=self.plan.delta)),
-            "delta": self.plan.delta,
-        }
+        with _quiet_accountant():
+            epsilon = float(self.accountant.get_epsilon(delta=self.plan.delta))
+        return {"epsilon": epsilon, "delta": self.plan.delta}
