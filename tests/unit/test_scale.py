@@ -127,5 +127,7 @@ def test_cli_sample_with_an_engine_writes_partitions(model: Path, tmp_path: Path
         "_manifest.json",
         "part-00000.parquet",
     ]
+    result = runner.invoke(app, [*args, "--engine", "local", "--condition", "sex=f"])
+    assert result.exit_code == 2 and "--condition" in result.output  # never dropped unsaid
     result = runner.invoke(app, [*args, "--engine", "spark"])
     assert result.exit_code == 2 and "--engine must be local or dask" in result.output

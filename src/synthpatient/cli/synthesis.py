@@ -212,6 +212,13 @@ def sample(
 
         _check_rows(rows)
         if engine is not None:
+            if condition or llm_base_url is not None or llm_key_env is not None:
+                from synthpatient.errors import InvalidParameterError
+
+                raise InvalidParameterError(
+                    "--engine does not take --condition or LLM options yet: sample without "
+                    "--engine for those."
+                )
             _sample_partitioned(
                 model_path, out_path, rows, seed, engine, partition_size, scheduler, overwrite
             )
