@@ -46,9 +46,28 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: generate's REAL may be left out when --schema names a table description
+OptionalRealTable = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="[REAL]",
+        help="The real table: CSV, TSV or Parquet. Leave it out and give --schema with a table "
+        "description to generate from the description alone (as from-schema does).",
+        show_default=False,
+    ),
+]
+GenerateSchemaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--schema",
+        help="With REAL: a schema JSON file to use instead of inferring one. Without REAL: a "
+        "table description (YAML/JSON, or a bundled one: admissions) to generate from alone.",
+    ),
+]
+
+
 @app.command()
 def generate(
-    data: RealTable,
     out_path: Annotated[
         Path,
         typer.Option(
@@ -57,11 +76,12 @@ def generate(
             help="Output table; its extension picks the format (.csv, .tsv, .parquet...).",
         ),
     ],
+    data: OptionalRealTable = None,  # after --out only because Python wants defaults last
     rows: Rows = 1000,
     synthesizer: SynthesizerOpt = "copula",
     seed: Seed = None,
     condition: Conditions = None,
-    schema: SchemaOpt = None,
+    schema: GenerateSchemaOpt = None,
     identifier: Identifiers = None,
     categorical: Categorical = None,
     patients_table: PatientsTable = None,
@@ -71,7 +91,27 @@ def generate(
     param: Params = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Fit a synthesizer on the REAL table and write --rows synthetic rows to --out."""
+    """Fit a synthesizer on the REAL table and write --rows synthetic rows to --out.
+
+    Without REAL, --schema DESCRIPTION generates from a table description alone (offline, or
+    through an LLM with -s llm -p base_url=URL -p model=NAME), as from-schema does.
+    """
+    if data is None:
+        from synthpatient.cli.schema_only import generate_from_description
+
+        real_only = (
+            condition,
+            identifier,
+            categorical,
+            patients_table,
+            patient_key,
+            epsilon,
+            delta,
+        )
+        generate_from_description(
+            schema, out_path, rows, seed, synthesizer, param, overwrite, real_only
+        )
+        return
     with handled():
         from synthpatient._io import check_output_path
         from synthpatient._memory import check_rows_fit
