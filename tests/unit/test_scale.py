@@ -105,12 +105,16 @@ def test_cohort_partitions_number_patients_across_the_whole_dataset(tmp_path: Pa
     from synthpatient.knowledge import CohortSpec
 
     spec = CohortSpec(condition="type2_diabetes", n=1, n_observations=5)
-    manifest = sample_partitioned(spec, 900, tmp_path / "cohort", partition_size=400, seed=3)
+    manifest = sample_partitioned(
+        spec, 900, tmp_path / "cohort", partition_size=400, seed=3, tables=["patients"]
+    )
     assert [manifest.partitions[i].rows for i in range(3)] == [400, 400, 100]
-    wide = pd.read_parquet(tmp_path / "cohort")
+    wide = pd.read_parquet(tmp_path / "cohort" / "patients")
     assert wide["patient_id"].is_unique
     assert wide["patient_id"].iloc[-1] == "P0000900"
-    again = sample_partitioned(spec, 900, tmp_path / "again", partition_size=400, seed=3)
+    again = sample_partitioned(
+        spec, 900, tmp_path / "again", partition_size=400, seed=3, tables=["patients"]
+    )
     assert again.partitions[2].sha256 == manifest.partitions[2].sha256
 
 

@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from synthpatient.cli._cohort_partitions import (
+    EngineOption,
+    PartitionSize,
+    SchedulerOption,
+    check_engine,
+    generate_partitioned,
+)
 from synthpatient.cli._errors import BAD_INPUT, err, handled
 from synthpatient.cli.app import LlmKeyEnv, LlmModel, app, out
 from synthpatient.errors import InvalidParameterError
@@ -97,13 +104,32 @@ def ask(
     llm_base_url: LlmUrl = None,
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
+    engine: EngineOption = None,
+    partition_size: PartitionSize = 100_000,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Make a cohort from a plain-English request, or answer a question about the sources.
 
     What was understood is printed first, and the cohort is generated once you confirm (or
     at once with --yes). Questions are answered from the cited knowledge base."""
     with handled():
+        check_engine(engine, partition_size, scheduler)
         chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
+
+        def generate() -> None:
+            if engine is not None:  # partitions, written as they are drawn
+                generate_partitioned(
+                    chat,
+                    out_dir,
+                    engine=engine,
+                    partition_size=partition_size,
+                    scheduler=scheduler,
+                    overwrite=overwrite,
+                )
+                return
+            with err.status("Generating..."):
+                _show_or_fail(chat.confirm())
+
         reply = chat.send(text)
         if reply.kind == "confirm":
             if seed is not None and reply.request is not None and reply.request.seed is None:
@@ -113,14 +139,11 @@ def ask(
             reply.text = reply.text.removesuffix("Generate it?").rstrip()
         if reply.kind == "clarify" and chat.pending is not None and not (yes or dry_run):
             if _without_unread_parts(reply):  # the parts left out were named at the terminal
-                with err.status("Generating..."):
-                    _show_or_fail(chat.confirm())
+                generate()
             return
         _show_or_fail(reply)
         if reply.kind == "confirm" and not dry_run and (yes or _confirmed()):
-            with err.status("Generating..."):
-                reply = chat.confirm()
-            _show_or_fail(reply)
+            generate()
 
 
 def _without_unread_parts(reply: Reply) -> bool:

@@ -1,9 +1,11 @@
 """The manifest of a partitioned dataset: what was asked for and which partitions are done.
 
-``_manifest.json`` records the request (model, rows, partition size, seed) and, for every
-partition written, its file, rows and SHA-256. A run that finds a manifest for the same request
-keeps the partitions whose file is still there with the recorded checksum and redoes the rest;
-a manifest for another request is refused (the folder holds something else).
+``_manifest.json`` records the request (model or cohort, rows, partition size, seed, tables)
+and, for every partition written, its main file, rows and SHA-256, and the SHA-256 of each
+other file of that partition (a cohort's other tables, its FHIR NDJSON files) with the rows
+or resources of each. A run that finds a manifest for the same request keeps the partitions
+whose files are all still there with the recorded checksums and redoes the rest; a manifest
+for another request is refused (the folder holds something else).
 """
 
 from __future__ import annotations
@@ -23,12 +25,24 @@ FORMAT = "synthpatient.partitions/1"
 
 @dataclass(frozen=True)
 class PartitionRecord:
-    """One written partition: its index, file name (in the dataset folder), rows, SHA-256."""
+    """One written partition: its index, main file (path in the dataset folder), rows and
+    SHA-256; ``files``: every other file of the partition -> SHA-256; ``counts``: rows per
+    table and resources per FHIR type (empty for a single-file partition)."""
 
     index: int
     file: str
     rows: int
     sha256: str
+    files: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def intact(self, folder: Path) -> bool:
+        """Whether every file of the partition is there with its recorded checksum."""
+        wanted = {self.file: self.sha256, **self.files}
+        return all(
+            (folder / name).is_file() and sha256_of(folder / name) == digest
+            for name, digest in wanted.items()
+        )
 
 
 @dataclass
@@ -46,6 +60,15 @@ class Manifest:
     @property
     def rows(self) -> int:
         return sum(p.rows for p in self.partitions.values())
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Rows per table and resources per FHIR type over the partitions written."""
+        out: dict[str, int] = {}
+        for record in self.partitions.values():
+            for name, count in record.counts.items():
+                out[name] = out.get(name, 0) + count
+        return out
 
     def write(self, folder: Path) -> None:
         data = {
@@ -80,8 +103,7 @@ class Manifest:
                 "or seed); choose another --out, or pass --overwrite to replace it."
             )
         for record in records:
-            file = folder / record.file
-            if file.exists() and sha256_of(file) == record.sha256:
+            if record.intact(folder):
                 fresh.partitions[record.index] = record
         return fresh
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,14 +15,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from synthpatient._atomic import temporary_sibling
+from synthpatient._atomic import remove_stale_temporaries, temporary_sibling
 from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.scale._cohort_source import CohortSource
 from synthpatient.scale._manifest import MANIFEST, Manifest, PartitionRecord, sha256_of
 
 if TYPE_CHECKING:
     from synthpatient.knowledge import CohortSpec
 
+MAX_PATIENTS = 10_000_000  # a partition of a cohort: the sampler's limit per draw
 Engine = Literal["local", "dask"]
 _SYN_ID = re.compile(r"^SYN-(\d+)$")
 
@@ -40,15 +41,25 @@ def sample_partitioned(
     workers: int | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    tables: Sequence[str] | None = None,
+    fhir: bool = False,
 ) -> Manifest:
-    """Sample ``n`` rows (patients, for a longitudinal model or a cohort) into
-    ``out/part-NNNNN.parquet`` files and ``out/_manifest.json``.
+    """Sample ``n`` rows (patients, for a longitudinal model or a cohort) into a partitioned
+    dataset: ``out/part-NNNNN.parquet`` for a model; for a cohort one folder per table
+    (``out/patients/part-NNNNN.parquet``, ``out/observations/...``) and, with ``fhir``,
+    ``out/fhir/part-NNNNN/<ResourceType>.ndjson``; and ``out/_manifest.json``.
 
     Args:
         source: a saved model folder (``Synthesizer.save``; each worker loads it itself), or a
             knowledge-driven :class:`~synthpatient.knowledge.CohortSpec` (its ``n`` and
-            ``seed`` are replaced by the partitions'; a cohort's wide table is written).
+            ``seed`` are replaced by the partitions'; with ``follow_up_years`` each patient's
+            history is drawn too).
         n: rows (or patients) in all; partitions hold ``partition_size`` each (the last less).
+        tables: a cohort's tables to write: None for all (patients and observations; with a
+            history patients, encounters, observations, medications and conditions), or
+            ``["patients"]`` for the wide table alone.
+        fhir: a cohort's FHIR R4 bulk data per partition (the ``fhir`` extra), the resources
+            of a sample of each partition's patients validated before it is written.
         out: the dataset folder; created. An existing one is resumed when it holds this same
             request (its finished partitions are kept), refused otherwise unless ``overwrite``.
         seed: partition ``i`` is drawn with the seed (seed, i): the same dataset whatever the
@@ -71,7 +82,12 @@ def sample_partitioned(
     if engine not in ("local", "dask"):
         raise InvalidParameterError(f"engine must be 'local' or 'dask'; got {engine!r}.")
     folder = Path(out)
-    origin = _source(source)
+    origin = _source(source, tables, fhir)
+    if isinstance(origin, CohortSource) and partition_size > MAX_PATIENTS:
+        raise InvalidParameterError(
+            f"partition_size must be at most {MAX_PATIENTS:,} patients for a cohort; got "
+            f"{partition_size:,}."
+        )
     origin.draw(1, 0, seed, 1)  # a bad source fails here, in one line, before any work
     request = {
         **origin.describe(),
@@ -82,6 +98,7 @@ def sample_partitioned(
     plan = [(i, start, min(partition_size, n - start)) for i, start in _starts(n, partition_size)]
     _prepare_folder(folder, overwrite)
     manifest = Manifest.resume(folder, request, len(plan))
+    manifest.write(folder)  # at once: a run killed before its first partition resumes too
     todo = [p for p in plan if p[0] not in manifest.partitions]
     args = [(origin, i, start, rows, seed, n, str(folder)) for i, start, rows in todo]
 
@@ -110,13 +127,8 @@ def sample_partition(
     folder: str,
 ) -> PartitionRecord:
     """One partition, written whole: rows (or patients) ``start .. start + rows - 1``, ids
-    numbered from there so that no two partitions share one."""
-    frame = source.draw(rows, index, seed, total, start=start)
-    path = Path(folder) / f"part-{index:05d}.parquet"
-    with temporary_sibling(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    return PartitionRecord(index=index, file=path.name, rows=len(frame), sha256=sha256_of(path))
+    numbered from there so that no two partitions share one (runs on a worker)."""
+    return source.write(index, start, rows, seed, total, Path(folder))
 
 
 @dataclass(frozen=True)
@@ -135,46 +147,34 @@ class ModelSource:
         frame = synth.sample(rows, seed=np.random.default_rng([seed, index]))
         return renumbered(frame, synth.schema_, start)
 
-
-@dataclass(frozen=True)
-class CohortSource:
-    """A knowledge-driven cohort request (its JSON), drawn partition by partition."""
-
-    spec: str
-
-    def describe(self) -> dict[str, Any]:
-        return {"source": "cohort", "spec": json.loads(self.spec)}
-
-    def draw(self, rows: int, index: int, seed: int, total: int, start: int = 0) -> pd.DataFrame:
-        from synthpatient.knowledge import CohortSpec
-
-        partition_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-        spec = CohortSpec.model_validate_json(self.spec).model_copy(
-            update={"n": rows, "seed": partition_seed}
-        )
-        wide = _cohort_sampler().sample(spec).wide
-        width = max(7, len(str(total)))
-        numbers = np.arange(start + 1, start + len(wide) + 1).astype(str)
-        wide["patient_id"] = np.char.add("P", np.char.zfill(numbers, width))
-        return wide
+    def write(
+        self, index: int, start: int, rows: int, seed: int, total: int, folder: Path
+    ) -> PartitionRecord:
+        frame = self.draw(rows, index, seed, total, start=start)
+        path = folder / f"part-{index:05d}.parquet"
+        remove_stale_temporaries(path)  # left by a worker killed in an earlier run
+        with temporary_sibling(path) as tmp:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        return PartitionRecord(index=index, file=path.name, rows=len(frame), sha256=sha256_of(path))
 
 
-def _source(source: str | Path | CohortSpec) -> ModelSource | CohortSource:
+def _source(
+    source: str | Path | CohortSpec, tables: Sequence[str] | None, fhir: bool
+) -> ModelSource | CohortSource:
     from synthpatient.knowledge import CohortSpec
 
     if isinstance(source, CohortSpec):
-        data = source.model_dump(mode="json", exclude={"n", "seed"})
-        return CohortSource(spec=json.dumps({**data, "n": 1}, sort_keys=True))
+        if fhir:  # a missing extra named before any work
+            import_optional("fhir.resources.R4B", extra="fhir", purpose="FHIR output")
+        return CohortSource.of(source, None if tables is None else tuple(tables), fhir)
+    if tables is not None or fhir:  # never ignored unsaid
+        raise InvalidParameterError(
+            "tables and fhir are options of a cohort (a CohortSpec source); a model folder "
+            "writes its one table."
+        )
     path = Path(source)
     return ModelSource(path=str(path), fingerprint=model_fingerprint(path))
-
-
-@functools.lru_cache(maxsize=1)
-def _cohort_sampler() -> Any:
-    from synthpatient.knowledge import load_knowledge_base
-    from synthpatient.knowledge.sampler import CohortSampler
-
-    return CohortSampler(load_knowledge_base())
 
 
 def renumbered(frame: pd.DataFrame, schema: Any, start: int) -> pd.DataFrame:

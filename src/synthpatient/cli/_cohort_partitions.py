@@ -1,0 +1,129 @@
+"""``ask --engine local|dask``: a confirmed request written as a partitioned dataset.
+
+The cohort (and its history, with a follow-up) is drawn partition by partition by
+:func:`synthpatient.scale.sample_partitioned`: one Parquet file per table per partition, FHIR
+bulk-data NDJSON per partition when the request names FHIR, a ``_manifest.json`` with
+checksums; a stopped run resumes. What the in-memory ``ask`` also writes (CSV, transaction
+Bundles, realism report, data card, provenance) is not written here, and the user is told so.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from synthpatient.cli._errors import err
+from synthpatient.cli.app import out
+from synthpatient.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from synthpatient.knowledge.conversation import Conversation
+
+ENGINES = ("local", "dask")
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="ENGINE",
+        help="local or dask: write --out as a partitioned dataset (a folder per table, one "
+        "Parquet file per --partition-size patients, FHIR NDJSON per partition when the "
+        "request names FHIR, a _manifest.json with checksums; a stopped run resumes), in "
+        "this process or on Dask.",
+    ),
+]
+PartitionSize = Annotated[
+    int, typer.Option("--partition-size", metavar="N", help="Patients per partition with --engine.")
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it, a "
+        "local cluster with one worker per core.",
+    ),
+]
+
+
+def check_engine(engine: str | None, partition_size: int, scheduler: str | None) -> None:
+    """Bad engine options: one line before the request is read."""
+    if engine is None:
+        if scheduler is not None:
+            raise InvalidParameterError("--scheduler needs --engine dask.")
+        return
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"--engine must be local or dask; got '{engine}'.")
+    if scheduler is not None and engine != "dask":
+        raise InvalidParameterError("--scheduler needs --engine dask.")
+    if partition_size < 1:
+        raise InvalidParameterError(f"--partition-size must be at least 1; got {partition_size}.")
+
+
+def generate_partitioned(
+    chat: Conversation,
+    out_dir: Path,
+    *,
+    engine: str,
+    partition_size: int,
+    scheduler: str | None,
+    overwrite: bool,
+) -> None:
+    """Write the conversation's pending request into ``out_dir`` as partitions."""
+    from synthpatient.scale import sample_partitioned
+
+    request = chat.pending
+    assert request is not None  # called after a request was confirmed
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    spec = request.to_spec(chat.kb)
+    named = "formats" in request.model_fields_set  # the defaults (CSV, FHIR) were not asked
+    fhir = named and bool({"fhir", "fhir-ndjson"} & set(request.formats))
+    for line in _not_written(request.formats if named else [], fhir):
+        err.print(line)
+
+    def progress(done: int, total: int) -> None:
+        err.print(f"partition {done}/{total} written")
+
+    manifest = sample_partitioned(
+        spec,
+        request.count,
+        out_dir,
+        partition_size=partition_size,
+        seed=seed,
+        engine=engine,  # type: ignore[arg-type]  # checked by check_engine
+        scheduler=scheduler,
+        overwrite=overwrite,
+        progress=progress,
+        fhir=fhir,
+    )
+    tables = ", ".join(name for name in manifest.request["tables"])
+    out.print(
+        f"Wrote {manifest.rows:,} patients in {manifest.n_partitions} partition(s) to {out_dir} "
+        f"(seed {seed}): Parquet tables {tables}, one folder each"
+        + (", and FHIR NDJSON per partition in fhir/" if fhir else "")
+        + f"; {out_dir / '_manifest.json'} lists every file with its checksum."
+    )
+
+
+def _not_written(formats: Sequence[str], fhir: bool) -> list[str]:
+    """What the request or the in-memory ask would give that partitions do not (named)."""
+    lines = []
+    if "csv" in formats:
+        lines.append("Note: with --engine the tables are Parquet partitions, not CSV.")
+    if "fhir" in formats:
+        lines.append(
+            "Note: with --engine FHIR is bulk-data NDJSON per partition "
+            "(fhir/part-NNNNN/<Type>.ndjson), not one transaction Bundle per patient."
+        )
+    if not fhir:
+        lines.append(
+            "Note: with --engine FHIR is written only when the request names it ('... as FHIR')."
+        )
+    lines.append(
+        "Note: with --engine no realism report, data card or provenance file is written; "
+        "ask without --engine for those."
+    )
+    return lines
