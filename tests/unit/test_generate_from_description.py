@@ -75,3 +75,27 @@ def test_generate_with_a_description_through_an_llm(tmp_path):
     assert result.exit_code == 0, result.output
     assert "written by the LLM" in result.output
     assert len(pd.read_csv(out)) == 12
+
+
+def test_an_llm_run_that_stops_still_prints_its_report(tmp_path):
+    """A forced structured output the server refuses (llama.cpp: HTTP 500 to json_schema)
+    ends with the run's counts and one line, never a traceback or a bare error."""
+    pytest.importorskip("httpx")
+    from synthpatient import datasets
+    from tests.fake_llm_server import FakeLLMServer
+
+    real = tmp_path / "real.csv"
+    datasets.load("diabetes").head(60).to_csv(real, index=False)
+    out = tmp_path / "llm.csv"
+    with FakeLLMServer(json_schema_status=500) as server:
+        result = CliRunner().invoke(
+            app,
+            ["generate", str(real), "-s", "llm", "--rows", "10", "--out", str(out)]
+            + ["-p", f"base_url={server.url}", "-p", "model=fake-llm"]
+            + ["-p", "structured_output=json_schema", "-p", "backoff_s=0"],
+        )
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "0 of 10 rows delivered" in text and "1 failed" in text
+    assert "HTTP 500" in text and ".." not in text and "Traceback" not in text
+    assert not out.exists()

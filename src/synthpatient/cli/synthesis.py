@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -135,7 +137,7 @@ def generate(
         with _fitting_status(model, synthesizer, len(real)):
             model.fit(real, schema=table_schema)
         _report_privacy(model)
-        with err.status(f"Sampling {_unit(model, rows)}..."):
+        with err.status(f"Sampling {_unit(model, rows)}..."), _reported_if_stopped(model):
             synthetic = model.sample(rows, conditions=conditions)
         exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
         out.print(
@@ -143,6 +145,19 @@ def generate(
             f"(synthesizer {synthesizer}, seed {seed})."
         )
         _report_generation(model)
+
+
+@contextmanager
+def _reported_if_stopped(model: Any) -> Iterator[None]:
+    """A run that stops early (an LLM server that refused every request) still prints its
+    report (requests, retries, rows got) before the one-line error."""
+    from synthpatient.errors import SynthPatientError
+
+    try:
+        yield
+    except SynthPatientError:
+        _report_generation(model)
+        raise
 
 
 @app.command()
@@ -274,7 +289,7 @@ def sample(
         check_rows_fit(rows, len(model.schema_), label="--rows")
         _report_privacy(model)
         seed = fresh_seed() if seed is None else seed
-        with err.status(f"Sampling {_unit(model, rows)}..."):
+        with err.status(f"Sampling {_unit(model, rows)}..."), _reported_if_stopped(model):
             synthetic = model.sample(rows, conditions=conditions, seed=seed)
         exporter.export(Table(synthetic, model.schema_), out_path, overwrite=overwrite)
         out.print(f"Wrote {_written(model, rows, synthetic)} to {out_path} (seed {seed}).")

@@ -231,6 +231,7 @@ class LLMClient:
                 f"The LLM server kept rate-limiting the request (HTTP 429) after "
                 f"{self.max_retries} retries. Wait and try again."
             )
+        detail = detail.rstrip(".")  # the sentence ends once, whatever the server wrote
         return f"The LLM server answered HTTP {status}{': ' + detail if detail else ''}."
 
     def _result(
