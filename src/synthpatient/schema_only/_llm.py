@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import InvalidParameterError
+from synthpatient.errors import GenerationIncompleteError, InvalidParameterError
 from synthpatient.schema import ColumnSpec, Schema
 from synthpatient.schema_only import _clinical as clinical
 from synthpatient.schema_only import _people as people
@@ -54,8 +54,14 @@ def generate_with_llm(
     )
     try:
         rows = synth.sample(n_rows, seed=seed)
-    finally:
-        report = synth.last_sample_report_
+    except GenerationIncompleteError as exc:
+        # the rows the model did write are completed like a full run's (names, doctors,
+        # tests for the row), so that a caller can still measure them (exc.rows, exc.report)
+        if exc.rows is not None and len(exc.rows):
+            done, _ = _complete(table, exc.rows.reset_index(drop=True), roles, seed)
+            exc.rows = done[[c.name for c in table.columns]]
+        raise
+    report = synth.last_sample_report_
     frame, choices = _complete(table, rows.reset_index(drop=True), roles, seed)
     for column in by_model:
         choices.append(ColumnChoice(column, roles.get(column) or "generic", "written by the LLM"))
