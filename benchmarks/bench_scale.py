@@ -1,5 +1,7 @@
 """Partitioned sampling (``synthpatient.scale``): speed, workers, identity, resume, memory.
 
+Issue 22's must-show, printed line by line (the last line says whether every check was met):
+
 Part 1, a fitted model. Fits the copula on the bundled diabetes table, saves it, and samples
 ``--rows`` rows in partitions of ``--partition-size``: in this process, then on a Dask
 LocalCluster with 1 and with 2 workers. Prints, for each, seconds and rows/s, the scaling ratio
@@ -7,17 +9,28 @@ LocalCluster with 1 and with 2 workers. Prints, for each, seconds and rows/s, th
 memory of this process during the local run, and a resumed run: stopped after half the
 partitions, restarted, counting the partitions drawn again (target 0 of those finished).
 
-Part 2, a knowledge-driven cohort (type 2 diabetes, 20 observations, wide): ``--cohort-rate``
-patients with 1 and with 2 Dask workers (rows/s, scaling ratio, byte-identical partitions),
-then ``--cohort-patients`` (default 100,000,000) with 2 workers, with the peak memory of every
-worker process and of this one.
+Part 2, a knowledge-driven cohort (type 2 diabetes, 20 observations, the wide table):
+``--cohort-rate`` patients with 1 and with 2 Dask workers (patients/s, scaling ratio,
+byte-identical partitions), then ``--cohort-patients`` (default 100,000,000) with 2 workers:
+patients/s, the time 100,000,000 patients take at that rate, and the peak memory of EVERY
+process (this one, which holds the client and the scheduler; each nanny; each worker; any
+other process they started), with whether the largest is <= 2 GB.
+
+Part 3, a real kill: ``synthpatient ask ... --engine dask`` (patients and long observations
+tables) run in a subprocess and killed with SIGKILL, with its scheduler and workers, once half
+of ``--kill-patients`` / ``--kill-partition`` partitions are in the manifest; the same command
+run again; prints the partitions drawn again, the finished partitions redone (target 0), and
+whether the dataset is complete without temporary files left.
 
     python benchmarks/bench_scale.py [--rows 2000000] [--partition-size 250000]
         [--cohort-rate 4000000] [--cohort-patients 100000000] [--cohort-partition 500000]
+        [--kill-patients 2000000] [--kill-partition 200000] [--skip-model] [--skip-kill]
         [--out FOLDER]   # keep the cohort dataset there (default: a temporary folder, removed)
 
-Not measured here yet (issue 22): timelines on Dask, fitting from a larger-than-memory Parquet
-dataset, evaluation from mergeable summaries, FHIR per partition.
+A quick run on a busy machine: ``--skip-model --cohort-rate 1000000 --cohort-patients 5000000``.
+Measured elsewhere: fitting from a larger-than-memory Parquet dataset and evaluation from
+mergeable summaries (issue 22, items 2 and 3); FHIR NDJSON per partition is checked by
+``tests/unit/test_scale_cohorts.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -40,14 +54,20 @@ def main() -> int:
     parser.add_argument("--cohort-rate", type=int, default=4_000_000)
     parser.add_argument("--cohort-patients", type=int, default=100_000_000)
     parser.add_argument("--cohort-partition", type=int, default=500_000)
+    parser.add_argument("--kill-patients", type=int, default=2_000_000)
+    parser.add_argument("--kill-partition", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--skip-model", action="store_true", help="run part 2 only")
+    parser.add_argument("--skip-model", action="store_true", help="skip part 1")
+    parser.add_argument("--skip-kill", action="store_true", help="skip part 3")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     base = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         ok = True if args.skip_model else model_part(args, base)
-        return 0 if cohort_part(args, base) and ok else 1
+        ok = cohort_part(args, base) and ok
+        ok = (True if args.skip_kill else kill_part(args, base)) and ok
+        print(f"all checks met: {ok}")
+        return 0 if ok else 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -124,7 +144,40 @@ def model_part(args: argparse.Namespace, base: Path) -> bool:
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory (MB) since it started."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ProcessPeaks:
+    """Peak resident memory of every process this one started (Dask's nannies and workers,
+    anything they start), sampled every ``interval`` seconds by a thread: a process the exact
+    peaks (``ru_maxrss`` read inside it) do not reach is still measured."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.interval = interval
+        self.peaks: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProcessPeaks:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self.stopping.wait(self.interval):
+            for proc in self.me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    rss = proc.memory_info().rss / 2**20
+                    self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0.0), rss)
 
 
 def cohort_part(args: argparse.Namespace, base: Path) -> bool:
@@ -143,6 +196,7 @@ def cohort_part(args: argparse.Namespace, base: Path) -> bool:
             ) as cluster,
             Client(cluster) as client,
         ):
+            client.run(_warm)  # the knowledge base loaded before the clock starts, as at scale
             started = time.perf_counter()
             manifest = sample_partitioned(
                 spec,
@@ -152,20 +206,42 @@ def cohort_part(args: argparse.Namespace, base: Path) -> bool:
                 seed=5,
                 engine="dask",
                 scheduler=cluster.scheduler_address,
+                tables=["patients"],
             )
             times[workers] = time.perf_counter() - started
             hashes[workers] = {i: p.sha256 for i, p in manifest.partitions.items()}
-            client.close()
         rate = args.cohort_rate / times[workers]
         print(
-            f"cohort, {workers} worker(s): {args.cohort_rate:,} patients in "
-            f"{times[workers]:.1f} s, {rate:,.0f} patients/s"
+            f"cohort (wide, 20 observations), {workers} worker(s): {args.cohort_rate:,} "
+            f"patients in {times[workers]:.1f} s, {rate:,.0f} patients/s"
         )
     print(f"cohort scaling ratio (1 worker time / 2 workers time): {times[1] / times[2]:.2f}")
-    identical = hashes[1] == hashes[2]
-    print(f"cohort partitions byte-identical with 1 and 2 workers: {identical}")
+    identical = hashes[1] == hashes[2] and len(hashes[1]) > 0
+    print(
+        f"cohort partitions byte-identical with 1 and 2 workers ({len(hashes[1])} partitions, "
+        f"same seed): {identical}"
+    )
+    return full_cohort_run(args, base, spec) and identical
+
+
+def _warm() -> None:
+    from synthpatient.scale._cohort_source import _cohort_sampler
+
+    _cohort_sampler()
+
+
+def full_cohort_run(args: argparse.Namespace, base: Path, spec: object) -> bool:
+    """``--cohort-patients`` (wide) with 2 workers: rate, size, the peak memory of every
+    process, and the time 100,000,000 patients take at the measured rate."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    from synthpatient.scale import sample_partitioned
+
     folder = args.out or base / "cohort-full"
     with (
+        ProcessPeaks() as sampled,
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
@@ -173,27 +249,115 @@ def cohort_part(args: argparse.Namespace, base: Path) -> bool:
     ):
         started = time.perf_counter()
         manifest = sample_partitioned(
-            spec,
+            spec,  # type: ignore[arg-type]
             args.cohort_patients,
             folder,
             partition_size=args.cohort_partition,
             seed=5,
             engine="dask",
             scheduler=cluster.scheduler_address,
+            tables=["patients"],
         )
         seconds = time.perf_counter() - started
-        peaks = client.run(peak_mb)
+        workers = client.run(lambda: (os.getpid(), peak_mb()))
+        nannies = client.run(lambda: (os.getpid(), peak_mb()), nanny=True)
     size = sum((folder / p.file).stat().st_size for p in manifest.partitions.values()) / 1e9
-    worst = max([*peaks.values(), peak_mb()])
+    rate = manifest.rows / seconds
     print(
-        f"cohort: {manifest.rows:,} patients x 20 observations in {len(manifest.partitions)} "
-        f"partitions, {size:.1f} GB of Parquet, {seconds:.0f} s ({manifest.rows / seconds:,.0f} "
-        f"patients/s); peak memory per worker "
-        + ", ".join(f"{v:,.0f} MB" for v in peaks.values())
-        + f", this process {peak_mb():,.0f} MB"
+        f"cohort: {manifest.rows:,} patients x 20 observations (wide) in "
+        f"{len(manifest.partitions)} partitions of {args.cohort_partition:,}, {size:.2f} GB of "
+        f"Parquet, {seconds:.0f} s with 2 workers ({rate:,.0f} patients/s); at this rate "
+        f"100,000,000 patients take {1e8 / rate / 60:.0f} min"
     )
-    print(f"peak memory of any process <= 2 GB: {worst <= 2048}")
-    return identical and worst <= 2048
+    exact = {"this process (client, scheduler)": peak_mb()}
+    exact.update({f"worker pid {pid}": mb for pid, mb in workers.values()})
+    # a LocalCluster's nannies are servers inside this process (each starts its worker)
+    exact.update({f"nanny pid {p}": mb for p, mb in nannies.values() if p != os.getpid()})
+    known = {pid for pid, _ in [*workers.values(), *nannies.values()]}
+    others = {f"other child pid {pid} (sampled)": mb for pid, mb in sampled.peaks.items()}
+    others = {k: v for k, v in others.items() if int(k.split()[3]) not in known}
+    print(
+        "peak memory of every process (ru_maxrss read inside each; sampled every 0.1 s for "
+        f"the others; {len(nannies)} nannies run inside this process):"
+    )
+    for name, mb in {**exact, **others}.items():
+        print(f"  {name:40s} {mb:8,.0f} MB")
+    worst = max([*exact.values(), *others.values()])
+    print(f"peak memory of any process <= 2 GB: {worst <= 2048} (largest {worst:,.0f} MB)")
+    return worst <= 2048 and manifest.complete
+
+
+def kill_part(args: argparse.Namespace, base: Path) -> bool:
+    """``synthpatient ask --engine dask`` in a subprocess, killed with SIGKILL (its whole
+    process group: the CLI, its scheduler, nannies and workers) once half the partitions are
+    in the manifest, then run again: finished partitions redone (target 0)."""
+    import json
+    import os
+    import signal
+    import subprocess
+
+    folder = base / "killed"
+    total = -(-args.kill_patients // args.kill_partition)
+    command = [
+        sys.executable,
+        "-m",
+        "synthpatient",
+        "ask",
+        f"generate {args.kill_patients} type 2 diabetes patients with 20 observations",
+        "--yes",
+        "--engine",
+        "dask",
+        "--partition-size",
+        str(args.kill_partition),
+        "--seed",
+        "5",
+        "--out",
+        str(folder),
+    ]
+
+    def finished() -> dict[str, dict[str, object]]:
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads((folder / "_manifest.json").read_text())
+            return {p["file"]: p for p in data["partitions"]}
+        return {}
+
+    started = time.perf_counter()
+    first = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    while first.poll() is None and len(finished()) < total // 2:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    done = finished()
+    before = {
+        name: (folder / name).stat().st_mtime_ns
+        for record in done.values()
+        for name in [record["file"], *record["files"]]  # type: ignore[list-item]
+    }
+    second = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    drawn = sum(line.startswith("partition ") for line in second.stderr.splitlines())
+    redone = {name.split("/")[-1] for name, ns in before.items() if not _same(folder / name, ns)}
+    after = finished()
+    leftovers = [p.name for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    print(
+        f"killed (SIGKILL) after {len(done)} of {total} partitions; restarted: exit "
+        f"{second.returncode}, {drawn} partitions drawn (expected {total - len(done)}), "
+        f"{len(redone)} finished partitions redone (target 0), complete: "
+        f"{len(after) == total}, temporaries left: {len(leftovers)}; {seconds:.0f} s in all"
+    )
+    return (
+        second.returncode == 0
+        and not redone
+        and drawn == total - len(done)
+        and len(after) == total
+        and not leftovers
+    )
+
+
+def _same(path: Path, mtime_ns: int) -> bool:
+    return path.exists() and path.stat().st_mtime_ns == mtime_ns
 
 
 if __name__ == "__main__":
