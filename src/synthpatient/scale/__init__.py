@@ -15,7 +15,17 @@ Examples:
     ...                               seed=1, engine="dask")
 """
 
+from synthpatient.scale._evaluate import evaluate_partitioned, partitioned_quality
 from synthpatient.scale._manifest import Manifest, PartitionRecord
 from synthpatient.scale._sample import sample_partitioned
+from synthpatient.scale._stream_fit import FitReport, fit_partitioned
 
-__all__ = ["Manifest", "PartitionRecord", "sample_partitioned"]
+__all__ = [
+    "FitReport",
+    "Manifest",
+    "PartitionRecord",
+    "evaluate_partitioned",
+    "fit_partitioned",
+    "partitioned_quality",
+    "sample_partitioned",
+]

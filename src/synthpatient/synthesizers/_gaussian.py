@@ -28,7 +28,13 @@ def estimate_correlation(z: np.ndarray, score_variance: np.ndarray | None = None
     d = z.shape[1]
     if d == 0:
         return np.zeros((0, 0))
-    corr = pd.DataFrame(z).corr(min_periods=3).to_numpy()
+    return repair_correlation(pd.DataFrame(z).corr(min_periods=3).to_numpy(), score_variance)
+
+
+def repair_correlation(corr: np.ndarray, score_variance: np.ndarray | None = None) -> np.ndarray:
+    """The copula's matrix from pairwise Pearson correlations of normal scores (NaN where
+    undefined): ties undone, clipped, made positive definite. A streamed fit computes the
+    Pearson matrix from moments summed over partitions and finishes here."""
     corr = np.where(np.isfinite(corr), corr, 0.0)
     if score_variance is not None:
         corr = corr / np.outer(score_variance, score_variance)

@@ -111,6 +111,13 @@ class CategoricalMarginal:
         present = values.dropna()
         codes = pd.Categorical(present, categories=categories).codes
         counts = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(float)
+        return cls.from_counts(categories, counts)
+
+    @classmethod
+    def from_counts(cls, categories: list[Any], counts: np.ndarray) -> CategoricalMarginal:
+        """The marginal of ``counts[k]`` rows of ``categories[k]`` (a streamed fit adds the
+        counts of every partition and builds it here, as ``fit`` does)."""
+        counts = np.asarray(counts, dtype=float)
         # Most frequent first (as SDV does); unseen declared categories get no mass.
         order = np.argsort(-counts, kind="stable")
         ordered = [categories[i] for i in order]

@@ -1,0 +1,148 @@
+"""Reading a dataset larger than memory partition by partition, and running a function over
+its partitions in this process or on Dask.
+
+A dataset is a folder of Parquet files (each file a partition, read in batches of at most
+``BATCH_ROWS`` rows, so memory stays bounded whatever a file's size) or a Dask DataFrame (each
+of its partitions one batch). ``map_partitions`` returns the per-partition results in
+partition order, so a reduction over them does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from synthpatient._optional import import_optional
+from synthpatient.errors import DataError, InvalidParameterError
+
+Engine = Literal["local", "dask"]
+BATCH_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition: a Parquet file (``path``) or a Dask partition (``delayed``)."""
+
+    index: int
+    rows: int
+    path: str | None = None
+    delayed: Any = None
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The partition's rows, a bounded batch at a time."""
+        if self.path is None:
+            frame = self.delayed.compute() if hasattr(self.delayed, "compute") else self.delayed
+            yield frame if columns is None else frame[columns]
+            return
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(self.path)
+        for batch in handle.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            yield batch.to_pandas()
+
+
+def partitions_of(source: Any) -> list[Partition]:
+    """The partitions of a Parquet folder (or one Parquet file) or of a Dask DataFrame.
+
+    Raises:
+        DataError: the path holds no Parquet file or is not there.
+    """
+    if hasattr(source, "to_delayed") and hasattr(source, "map_partitions"):
+        lengths = source.map_partitions(len).compute()
+        return [
+            Partition(index=i, rows=int(n), delayed=d)
+            for i, (n, d) in enumerate(zip(lengths, source.to_delayed(), strict=True))
+        ]
+    path = Path(source)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    else:
+        raise DataError(f"'{path}' is not there; give a folder of Parquet files.")
+    if not files:
+        raise DataError(
+            f"'{path}' holds no .parquet file; give a folder of Parquet files (one per "
+            "partition) or a Dask DataFrame."
+        )
+    import pyarrow.parquet as pq
+
+    return [
+        Partition(index=i, rows=int(pq.ParquetFile(f).metadata.num_rows), path=str(f))
+        for i, f in enumerate(files)
+    ]
+
+
+def columns_of(parts: list[Partition]) -> list[str]:
+    """The dataset's column names (from the first partition's schema)."""
+    first = parts[0]
+    if first.path is not None:
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(first.path).schema_arrow.names)
+    return list(next(first.batches()).columns)
+
+
+def sample_plan(parts: list[Partition], n_rows: int, seed: int) -> list[np.ndarray]:
+    """Which rows of each partition a uniform sample without replacement of ``n_rows`` rows
+    (all rows if fewer) takes: sorted row positions within each partition."""
+    total = sum(p.rows for p in parts)
+    k = min(n_rows, total)
+    rng = np.random.default_rng([seed, 0x5A4D])
+    chosen = np.sort(rng.choice(total, size=k, replace=False)) if k < total else np.arange(total)
+    starts = np.cumsum([0] + [p.rows for p in parts])
+    return [
+        chosen[(chosen >= starts[i]) & (chosen < starts[i + 1])] - starts[i]
+        for i in range(len(parts))
+    ]
+
+
+def take_rows(part: Partition, positions: np.ndarray, columns: list[str] | None) -> pd.DataFrame:
+    """The rows at ``positions`` (sorted) of one partition, read a batch at a time."""
+    pieces, offset = [], 0
+    for batch in part.batches(columns):
+        inside = positions[(positions >= offset) & (positions < offset + len(batch))] - offset
+        if len(inside):
+            pieces.append(batch.iloc[inside])
+        offset += len(batch)
+    if not pieces:
+        return pd.DataFrame()
+    return pd.concat(pieces, ignore_index=True)
+
+
+def map_partitions(
+    func: Callable[..., Any],
+    tasks: list[tuple[Any, ...]],
+    *,
+    engine: Engine = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> list[Any]:
+    """``[func(*t) for t in tasks]``, in this process or on Dask; results in task order."""
+    if engine not in ("local", "dask"):
+        raise InvalidParameterError(f"engine must be 'local' or 'dask'; got {engine!r}.")
+    if engine == "local":
+        return [func(*t) for t in tasks]
+    distributed = import_optional("distributed", extra="scale", purpose="engine='dask'")
+    cluster = None
+    if scheduler is not None:
+        client = distributed.Client(scheduler)
+    else:
+        n_workers = workers or len(os.sched_getaffinity(0))
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = distributed.Client(cluster)
+    try:
+        futures = [client.submit(func, *t, pure=False) for t in tasks]
+        return list(client.gather(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
