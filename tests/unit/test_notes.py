@@ -5,6 +5,7 @@ replaced, against a local scripted server (no real network)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import numpy as np
@@ -108,6 +109,46 @@ def test_diabetes_notes_use_catalogue_units_and_keep_sex_codes_neutral(tables):
     assert notes.str.contains("mg/dL").all() and notes.str.contains("mmHg").all()
     assert notes.str.contains(r"sex code [12]\b").all()  # a code, not a sex, is what is known
     assert not notes.str.contains(r"\b(?:she|he|woman|man)\b", case=False).any()
+
+
+def test_log_columns_are_written_in_their_clinical_unit(tables):
+    """``log_triglycerides`` in ln(mg/dL) reads "triglycerides 129 mg/dL" (exp of the stored
+    value), and the checker holds a note to that value or to the log it names."""
+    table = tables["diabetes"]
+    notes = write_notes(table.iloc[:30], seed=0)
+    assert not notes.str.contains(r"ln\(|log triglycerides", case=False).any()
+    profile = profile_table(table)
+    for note, row in zip(notes, table.iloc[:30].to_dict("records"), strict=True):
+        shown = round(float(np.exp(row["log_triglycerides"])))
+        assert re.search(rf"triglycerides (?:\w+ )*?(?:= |of |at )?{shown} mg/dL", note), note
+    row = table.iloc[0].to_dict()
+    mg_dl = round(float(np.exp(row["log_triglycerides"])))
+    assert check_note(f"Triglycerides {mg_dl} mg/dL.", row, profile=profile) == []
+    named_log = f"Log triglycerides {row['log_triglycerides']:.2f}."
+    assert check_note(named_log, row, profile=profile) == []
+    wrong = check_note(f"Triglycerides {row['log_triglycerides']:.1f} mg/dL.", row, profile=profile)
+    assert any("log_triglycerides" in p for p in wrong)
+
+
+def test_a_log_of_unknown_base_or_beside_its_plain_column_keeps_its_log_label():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "triglycerides": rng.integers(50, 300, 20),
+            "log_triglycerides": np.log(rng.integers(50, 300, 20)).round(3),
+            "log_crp": rng.normal(0, 1, 20).round(2),
+            "log10_viral_load": rng.normal(4, 0.5, 20).round(2),
+        }
+    )
+    roles = profile_table(table).columns
+    assert roles["log_triglycerides"].label == "log triglycerides"
+    assert roles["log_triglycerides"].log_base is None and roles["log_crp"].unit is None
+    assert roles["log10_viral_load"].label == "viral load"
+    notes = write_notes(table, seed=0)
+    for note, row in zip(notes, table.to_dict("records"), strict=True):
+        assert f"{round(row['log_triglycerides'], 2):g}" in note and "log crp" in note.lower()
+        assert format(round(10 ** row["log10_viral_load"]), "d") in note
+        assert check_note(note, row, profile=profile_table(table)) == []
 
 
 def test_notes_are_varied_and_reproducible(tables):

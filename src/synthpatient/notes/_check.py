@@ -291,6 +291,9 @@ class _Checker:
             number = as_number(value)
             if number is not None:
                 allowed.append(number)
+                shown = column.number(value)  # a log column is written in its clinical unit
+                if shown is not None and shown != number:
+                    allowed.append(shown)
             elif column.kind == "datetime":  # a year alone ("in 2021"); a bare day or month
                 allowed.append(pd.Timestamp(value).year)  # is too easy to invent
             else:
@@ -329,7 +332,9 @@ class _Checker:
                 pair_done.add(m.end() + fraction.start(1))
                 continue
             if label is not None and label.column != PAIR:
-                self._against(label.column, written, label.text)
+                # the word before the label too: "ln triglycerides" names the log
+                said = self.text[max(0, label.start - 6) : label.end]
+                self._against(label.column, written, said)
             elif not any(_close(written, v) for v in allowed):
                 self.found.append(f"states the number {written}, which is not in the row")
 
@@ -355,14 +360,14 @@ class _Checker:
             ok = any(_close(written, v) for v in (stamp.year, stamp.month, stamp.day))
         elif isinstance(value, bool) or column.kind == "boolean":
             ok = _close(written, float(bool(value)))
-        elif (number := as_number(value)) is not None:
+        elif (number := _stated(column, value, said)) is not None:
             ok = _close(written, number)
         else:
             ok = written.lstrip("-") in re.findall(r"\d+(?:\.\d+)?", str(value))
         if not ok:
             shown = (
                 format_number(number, None)
-                if (number := as_number(value)) is not None
+                if (number := _stated(column, value, said)) is not None
                 else str(value)
             )
             self.found.append(f"says {name} is {written} but the row has {shown}")
@@ -455,6 +460,18 @@ class _Checker:
                     self.found.append(
                         f"mentions '{category}' but {column.name} is {own or 'not recorded'}"
                     )
+
+
+_LOG_WORD = re.compile(r"(?<![a-z0-9])(?:log|ln|loge|log10|log2|lg)(?![a-z0-9])")
+
+
+def _stated(column: ColumnRole, value: Any, said: str) -> float | None:
+    """The number a label must be followed by: the stored log when the note names the log
+    ("log triglycerides 4.86"), the value in its clinical unit otherwise ("triglycerides
+    129 mg/dL")."""
+    if column.log_base is not None and _LOG_WORD.search(said):
+        return as_number(value)
+    return column.number(value)
 
 
 def _close(written: str, value: float) -> bool:

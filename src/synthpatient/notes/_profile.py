@@ -5,6 +5,12 @@ any table with ``age``, ``sex``/``gender``, ``bmi``, blood pressure, HbA1c, gluc
 smoking, yes/no flags, dates and outcomes gets the same treatment. Units come from the schema,
 then from the bundled datasets' catalogue when the table is one of them, then from a cautious
 default for a few roles (only where the magnitude leaves no doubt).
+
+A column stored on a log scale (``log_triglycerides`` in ``ln(mg/dL)``) is written in its
+clinical unit when the base of the log is known from the unit or the name: "triglycerides
+129 mg/dL", not "log triglycerides 4.86 ln(mg/dL)", which no clinician reads. The writer, the
+checker and the LLM's facts all go through :meth:`ColumnRole.number`, so they agree; a log of
+unknown base keeps its value and its "log" label.
 """
 
 from __future__ import annotations
@@ -78,6 +84,22 @@ class ColumnRole:
     keywords: tuple[str, ...] = ()
     #: for yes/no flags: how to say yes and no ("on insulin" / "not on insulin")
     phrases: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    #: the base of the log a stored value is in (math.e, 10, 2); None for a plain value
+    log_base: float | None = None
+
+    def number(self, value: object) -> float | None:
+        """The value as a note states it: ``log_base ** value`` for a log column."""
+        number = as_number(value)
+        return number if number is None or self.log_base is None else unlog(number, self.log_base)
+
+    def shown_decimals(self, number: float) -> int | None:
+        """Decimals to write: three significant digits for a value brought back from a log
+        (exp(4.123) is 61.7 mg/dL, not 61.74), the schema's decimals otherwise."""
+        if self.log_base is None:
+            return self.decimals
+        if number == 0:
+            return 0
+        return max(0, 2 - math.floor(math.log10(abs(number))))
 
 
 @dataclass
@@ -136,6 +158,47 @@ def _numeric_role(norm: str, tokens: set[str]) -> str | None:
     return None
 
 
+#: log names and unit prefixes -> base (None: a log whose base is not said)
+_LOG_BASES: dict[str, float | None] = {
+    "ln": math.e,
+    "loge": math.e,
+    "log10": 10.0,
+    "lg": 10.0,
+    "log2": 2.0,
+    "log": None,
+}
+_LOG_UNIT = re.compile(r"^\s*(ln|loge|log10|log2|lg|log)\s*\((.*)\)\s*$", re.IGNORECASE)
+
+
+def log_scale(name: str, unit: str | None) -> tuple[bool, float | None, str | None]:
+    """Whether a column is stored as a log, the base when the unit or name says it, and the
+    unit of the value itself (``ln(mg/dL)`` -> True, e, "mg/dL")."""
+    tokens = [t for t in normalise(name).split("_") if t in _LOG_BASES]
+    match = _LOG_UNIT.match(unit or "")
+    if match is None and not tokens:
+        return False, None, None
+    base = _LOG_BASES[match.group(1).lower()] if match else None
+    if base is None and tokens:
+        base = _LOG_BASES[tokens[0]]
+    inner = match.group(2).strip() or None if match else None
+    return True, base, inner
+
+
+def unlog(number: float, base: float) -> float | None:
+    """``base ** number``, or None when it is not a finite number."""
+    try:
+        shown = base**number
+    except OverflowError:
+        return None
+    return shown if math.isfinite(shown) else None
+
+
+def _unlogged_name(name: str) -> str:
+    """``log_triglycerides`` -> ``triglycerides``: the name without its log words."""
+    words = [w for w in normalise(name).split("_") if w and w not in _LOG_BASES]
+    return "_".join(words) or normalise(name)
+
+
 def _date_role(norm: str) -> str:
     if "admi" in norm:
         return "admission_date"
@@ -144,8 +207,8 @@ def _date_role(norm: str) -> str:
     return "generic_date"
 
 
-def _role_of(spec: ColumnSpec) -> str:
-    norm = normalise(spec.name)
+def _role_of(spec: ColumnSpec, name: str | None = None) -> str:
+    norm = normalise(spec.name if name is None else name)
     tokens = set(norm.split("_"))
     if spec.kind in ("identifier", "text"):
         return spec.kind
@@ -244,15 +307,49 @@ def profile_table(table: pd.DataFrame, *, schema: Schema | None = None) -> Table
     names = [spec.name for spec in schema if spec.kind not in ("identifier", "text")]
     catalogue = _catalog_columns(names)
     roles = {spec.name: _role_of(spec) for spec in schema}
+    logs = _log_columns(schema, catalogue, roles)
     counts: dict[str, int] = {}
     for role in roles.values():
         counts[role] = counts.get(role, 0) + 1
     profile = TableProfile()
     for spec in schema:
         profile.columns[spec.name] = _column_role(
-            spec, roles[spec.name], table, catalogue, unique=counts[roles[spec.name]] == 1
+            spec,
+            roles[spec.name],
+            table,
+            catalogue,
+            unique=counts[roles[spec.name]] == 1,
+            log=logs.get(spec.name),
         )
     return profile
+
+
+def _log_columns(
+    schema: Schema, catalogue: Mapping[str, tuple[str, str | None]], roles: dict[str, str]
+) -> dict[str, tuple[float, str | None]]:
+    """Numeric log columns of known base -> (base, unit of the value); their role in
+    ``roles`` becomes that of the name without "log", unless another column already has it
+    (``triglycerides`` beside ``log_triglycerides``: the log one keeps its log label)."""
+    found: dict[str, tuple[float, str | None]] = {}
+    for spec in schema:
+        if spec.kind not in ("numeric", "integer") or roles[spec.name] not in (
+            "generic_numeric",
+            *LAB_ROLES,
+            *VITAL_ROLES,
+        ):
+            continue
+        unit = spec.unit or catalogue.get(spec.name, (None, None))[1]
+        is_log, base, inner = log_scale(spec.name, unit)
+        if not is_log or base is None:
+            continue
+        role = _role_of(spec, _unlogged_name(spec.name))
+        taken = role != "generic_numeric" and any(
+            r == role for n, r in roles.items() if n != spec.name
+        )
+        if not taken:
+            roles[spec.name] = role
+            found[spec.name] = (base, inner)
+    return found
 
 
 def _infer(table: pd.DataFrame) -> Schema:
@@ -286,13 +383,22 @@ def _column_role(
     catalogue: Mapping[str, tuple[str, str | None]],
     *,
     unique: bool,
+    log: tuple[float, str | None] | None = None,
 ) -> ColumnRole:
     if role in ROLE_WORDS and role not in ("death", "admission_date", "discharge_date") and unique:
         label = ROLE_WORDS[role][0]
+    elif log is not None:
+        label = humanise(_unlogged_name(spec.name))
     else:
         label = humanise(spec.name)
     typical = _typical(table, spec.name)
-    unit = spec.unit or catalogue.get(spec.name, (None, None))[1] or _default_unit(role, typical)
+    unit = spec.unit or catalogue.get(spec.name, (None, None))[1]
+    if log is not None:
+        typical = None if typical is None else unlog(typical, log[0])
+        unit = log[1]
+    elif unit is not None and log_scale(spec.name, unit)[0]:
+        unit = None  # "4.86 log(mg/dL)" reads as nonsense; the label already says "log"
+    unit = unit or _default_unit(role, typical)
     if role == "age":
         unit = None  # written as "N-year-old" or "aged N"
     kind = spec.kind
@@ -315,6 +421,7 @@ def _column_role(
         identifier_type=spec.identifier_type,
         keywords=keywords,
         phrases=phrases,
+        log_base=None if log is None else log[0],
     )
 
 

@@ -98,9 +98,9 @@ def _join(parts: list[str], rng: np.random.Generator) -> str:
 
 def format_value(column: ColumnRole, value: Any) -> str:
     """A value as a note writes it: rounded numbers with units, plain category labels."""
-    number = as_number(value)
+    number = column.number(value)
     if number is not None and column.kind in ("numeric", "integer"):
-        text = format_number(number, column.decimals)
+        text = format_number(number, column.shown_decimals(number))
         if column.unit:
             text += column.unit if column.unit.startswith("%") else f" {column.unit}"
         return text
