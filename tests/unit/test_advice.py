@@ -47,3 +47,46 @@ def test_every_metric_gets_advice() -> None:
 
     for key in available_metrics():
         assert advice.advice(key) != advice.advice("a_metric_nobody_registered"), key
+
+
+def test_rescaled_scores_name_the_raw_figure_they_come_from() -> None:
+    """A detection card of 1.000 beside ROC-AUC 0.436, or a utility card of 1.000 beside
+    R2 0.606 vs 0.592, must say how the one follows from the other."""
+    detection = advice.reading("detection", {"auc": 0.436})
+    assert detection is not None and "0.436" in detection and "0.5 is chance" in detection
+    utility = advice.reading("ml_utility", {"tstr": 0.606, "trtr": 0.592, "primary_metric": "r2"})
+    assert utility is not None and "R2 0.606" in utility and "0.592" in utility
+    assert "capped at 1" in utility
+    assert advice.reading("detection", {"error": "fewer than 3 rows"}) is None
+    assert advice.reading("detection", {"auc": float("nan")}) is None
+    assert advice.reading("quality", {"column_shapes": 0.9}) is None
+
+
+def test_report_cards_show_the_raw_figure_beside_the_score(monkeypatch) -> None:
+    import numpy as np
+
+    from synthpatient import datasets
+    from synthpatient.evaluation import _report_html
+    from synthpatient.evaluation.evaluate import evaluate
+    from synthpatient.evaluation.utility import MLUtility
+
+    monkeypatch.setattr(_report_html, "image", lambda *args: "")  # the words, not the plots
+
+    real = datasets.load("diabetes").iloc[:120]
+    rng = np.random.default_rng(0)
+    synthetic = real.apply(lambda c: rng.permutation(c.to_numpy())).reset_index(drop=True)
+    report = evaluate(
+        real.iloc[:90],
+        synthetic,
+        holdout=real.iloc[90:],
+        target="progression",
+        metrics=["detection", MLUtility(models=("linear",))],
+        detailed=False,
+    )
+    html = report.to_html()
+    auc = report.sections["detection"]["auc"]
+    cards = html.split("class=cards")[1].split("</section>")[0]
+    assert f"ROC-AUC {auc:.3f}" in cards and "0.5 is chance" in cards
+    tstr = report.sections["ml_utility"]["tstr"]
+    assert f"R2 {tstr:.3f} for models trained on synthetic rows" in cards
+    assert "The card's score is 1 - 2" in html and "The card's score is the mean over" in html

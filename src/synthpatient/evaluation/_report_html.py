@@ -16,6 +16,7 @@ from synthpatient._html import card, esc, fmt, image, page, table
 from synthpatient.evaluation import _plots
 from synthpatient.evaluation._report_timeline import DRAWN as _TIMELINE_DRAWN
 from synthpatient.evaluation._report_timeline import privacy_lines, render_timeline
+from synthpatient.evaluation.advice import readings
 
 if TYPE_CHECKING:
     from synthpatient.evaluation.report import EvaluationReport
@@ -59,10 +60,12 @@ def _not_computed(report: EvaluationReport, key: str, *needed: str) -> str | Non
 
 
 def _summary(report: EvaluationReport) -> str:
+    behind = readings(report)  # the raw figure a rescaled score (detection, utility) comes from
     cards = []
     for row in report.summary.itertuples(index=False):
         value = fmt(row.score) + (f" ± {row.sd:.3f}" if row.sd and not np.isnan(row.sd) else "")
-        cards.append(card(_label(report, row.metric), value, row.verdict, row.level))
+        verdict = f"{row.verdict}: {behind[row.metric]}" if row.metric in behind else row.verdict
+        cards.append(card(_label(report, row.metric), value, verdict, row.level))
     meta = report.meta
     facts = (
         f"{meta['n_real']:,} real (training) rows, {meta['n_synthetic']:,} synthetic rows"
@@ -123,7 +126,9 @@ def _fidelity(report: EvaluationReport) -> str:
         parts.append(
             _not_computed(report, "detection", "auc")
             or "<p>Detection: gradient boosting separates real from synthetic rows with "
-            f"ROC-AUC {fmt(s['detection']['auc'])}.</p>"
+            f"ROC-AUC {fmt(s['detection']['auc'])} (0.5 = chance, 1 = always told apart). "
+            "The card's score is 1 - 2 &times; (max(AUC, 0.5) - 0.5): every AUC up to 0.5 "
+            "scores 1.</p>"
         )
     sdtypes = report.meta.get("sdtypes", {})
     if sdtypes and not real.empty:
@@ -186,7 +191,9 @@ def _utility(report: EvaluationReport) -> str:
     parts = [
         f"<p>Target <b>{esc(utility['target'])}</b> ({esc(utility['task'])}). Models "
         "trained on synthetic rows (TSTR) and on real rows (TRTR), both tested on the same "
-        "real rows.</p>",
+        f"real rows. The card's score is the {esc(utility.get('score_formula', 'TSTR / TRTR'))}"
+        ": a synthetic table as useful as the real one scores 1, even where its TSTR is "
+        "higher.</p>",
         image(
             _plots.utility_bars(frame[frame.metric != "mae"]),
             "Bars of TSTR and TRTR per model and metric",

@@ -12,7 +12,9 @@ Examples:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -121,3 +123,56 @@ def _worst_rule(report: EvaluationReport) -> str:
         f"{worst['synthetic_rate']:.1%} of synthetic rows against {worst['real_rate']:.1%} of "
         "real ones. "
     )
+
+
+_PRIMARY_NAMES = {"r2": "R2", "roc_auc": "ROC-AUC"}
+
+
+def reading(metric: str, details: Mapping[str, Any] | None) -> str | None:
+    """The raw figure behind a score whose scale is not the raw one, in words, or None.
+
+    A detection card of 1.000 beside "ROC-AUC 0.44" in the report, or a utility card of 1.000
+    beside "R2 0.61", reads as a contradiction unless the card says which raw figure it was
+    made from: the classifier's AUC (0.5 is chance, so every AUC up to 0.5 scores 1) or TSTR
+    against TRTR (a synthetic table as useful as the real one scores 1, never more).
+    """
+    if not isinstance(details, Mapping) or details.get("error"):
+        return None
+    if metric == "detection" and _finite(details.get("auc")):
+        return (
+            f"a classifier's ROC-AUC {details['auc']:.3f} at telling them apart: 0.5 is "
+            "chance and scores 1, an AUC of 1 scores 0"
+        )
+    if metric == "membership_inference" and _finite(details.get("auc")):
+        return f"attack ROC-AUC {details['auc']:.3f}: 0.5 is chance and scores 1"
+    if metric == "ml_utility" and _finite(details.get("tstr")) and _finite(details.get("trtr")):
+        name = _PRIMARY_NAMES.get(str(details.get("primary_metric")), "score")
+        return (
+            f"{name} {details['tstr']:.3f} for models trained on synthetic rows against "
+            f"{details['trtr']:.3f} trained on real rows, both tested on real patients; "
+            "TSTR / TRTR per model, capped at 1"
+        )
+    if metric == "dcr" and _finite(details.get("share_closer_to_training")):
+        ideal = details.get("ideal_share")
+        return (
+            f"{details['share_closer_to_training']:.0%} of synthetic rows are closer to a "
+            "training patient than to an unseen one"
+            + (f" (ideal {ideal:.0%})" if _finite(ideal) else "")
+        )
+    return None
+
+
+def readings(report: EvaluationReport) -> dict[str, str]:
+    """:func:`reading` for every metric of the report that has one (from the first seed's
+    details; the score is the mean over seeds)."""
+    seeds = int(report.meta.get("seeds", 1) or 1)
+    out = {}
+    for metric in report.summary["metric"]:
+        text = reading(str(metric), report.sections.get(str(metric)))
+        if text:
+            out[str(metric)] = text + (" (first seed)" if seeds > 1 else "")
+    return out
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
