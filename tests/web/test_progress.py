@@ -84,6 +84,52 @@ def test_a_cohort_cancelled_midway_leaves_no_files_and_says_so(make_client, monk
     assert client.get("/api/chat").json()[-1]["text"] == "Cancelled: nothing was kept."
 
 
+def test_a_cohort_cancelled_mid_draw_stops_at_the_next_step_and_writes_nothing(
+    make_client, monkeypatch
+):
+    from synthpatient.knowledge import sampler
+
+    client = make_client(job_wait_s=0.05)
+    session = client.app.state.store.get(client.cookies.get(COOKIE))
+    wait_job(client, client.post("/api/chat", json={"text": "40 type 2 diabetes patients"}).json())
+    reached, go = _blocked(monkeypatch, sampler, "_clinical_layer")  # step 2 of the draw
+    job = client.post("/api/chat/confirm").json()
+    assert reached.wait(120), "the draw never reached its clinical layer"
+    midway = client.get(f"/api/jobs/{job['id']}").json()
+    assert midway["stage"] == "Drawing 40 patients from the knowledge base (50%)..."
+    assert 0 < midway["progress"] < 0.8  # a real fraction: the draw is half done
+    assert client.post(f"/api/jobs/{job['id']}/cancel").json()["cancelling"] is True
+    go.set()
+    began = time.monotonic()
+    done = wait_job(client, job)
+    assert done["status"] == "cancelled" and time.monotonic() - began < 1.5
+    # stopped before writing: no cohort folder, no temporary sibling, no result
+    assert [p for p in session.folder.rglob("*") if p.is_file()] == []
+    assert not any("tmp" in p.name or p.suffix == ".old" for p in session.folder.rglob("*"))
+    assert client.get("/api/results").json() == []
+    assert client.get("/api/chat").json()[-1]["text"] == "Cancelled: nothing was kept."
+
+
+def test_a_cohort_s_stages_move_the_fraction_forward():
+    from synthpatient.web._cohort_progress import CohortProgress
+
+    job = Job("j", "chat", status="running")
+    seen: list[tuple[str, float]] = []
+    progress = CohortProgress(job, 1000, histories=True, fhir=True)
+    for stage, fraction in [("draw", 0), ("draw", 0.5), ("draw", 1), ("history", 0)]:
+        progress(stage, fraction)
+        seen.append((job.stage, job.progress))
+    progress("history", 1)  # drawn: writing begins, a stage foretold by its last run's pace
+    assert job.stage.startswith("Writing the files of 1,000 patients (CSV, FHIR")
+    assert job.remaining_s is not None and job.remaining_s > 0
+    fractions = [f for _, f in seen] + [job.progress]
+    assert fractions == sorted(fractions) and fractions[-1] < 0.8
+    assert seen[1][0] == "Drawing 1,000 patients from the knowledge base (50%)..."
+    job.cancel()
+    with pytest.raises(JobCancelled):  # the next step is where a Cancel takes effect
+        progress("files", 0.5)
+
+
 def test_cancelling_a_finished_or_unknown_job():
     job = Job("j", "table", status="done")
     assert job.cancel() is False and not job.cancel_event.is_set()

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._random import as_generator
+from synthpatient._steps import step
 from synthpatient.knowledge._clinical import (
     ADAG_INTERCEPT,
     ADAG_SLOPE,
@@ -131,11 +132,17 @@ class CohortSampler:
         condition = spec.validate_against(self.kb)
         wanted = spec.observation_keys(condition)
         rng = as_generator(spec.seed)
+        # each step is vectorised over every patient: progress (and a caller's Cancel) comes
+        # between steps, so the random stream, and the cohort, are those of an unwatched draw
+        step("draw", 0, 4)
         people = _demographics(condition, spec, rng)
+        step("draw", 1, 4)
         latent = _Latent(condition, people)
         scores = latent.draw(spec.filters, rng)
+        step("draw", 2, 4)
         values = latent.to_values(scores)
         table = _clinical_layer(condition, spec, values, latent.liabilities(scores), people, rng)
+        step("draw", 3, 4)
         by_key = {o.key: o for o in condition.observations}
         wide = pd.DataFrame(
             {
@@ -161,6 +168,7 @@ class CohortSampler:
         observations = [by_key[k] for k in wanted]
         used = _sources_used(condition, observations)
         cohort = Cohort(spec, condition, wide, observations, used)
+        step("draw", 4, 4)
         if spec.follow_up_years is None:
             ldl_not_calculated(wide)
             return cohort
@@ -170,7 +178,10 @@ class CohortSampler:
         years = spec.follow_up_years
         # the history moves the underlying LDL (total cholesterol needs it); what is not
         # reported where triglycerides exceed 400 is masked afterwards, visit by visit
-        return _reported_history(simulate_timeline(cohort, FollowUp(years, follow_up_text(years))))
+        step("history", 0, 1)
+        history = simulate_timeline(cohort, FollowUp(years, follow_up_text(years)))
+        step("history", 1, 1)
+        return _reported_history(history)
 
 
 def _reported_history(cohort: Cohort) -> Cohort:

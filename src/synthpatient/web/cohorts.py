@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synthpatient._steps import reporting
+from synthpatient.web._cohort_progress import CohortProgress
 from synthpatient.web._distributions import distributions
 from synthpatient.web.jobs import CANCELLED, Job
 from synthpatient.web.plots import cohort_plots, history_plot
@@ -38,9 +39,6 @@ from synthpatient.web.verdict import cohort_verdict
 from synthpatient.web.words import FORMATS, humanize
 
 MAX_MESSAGES = 200
-#: seconds per patient of the last cohort drawn by this server, with and without histories:
-#: drawing a cohort reports no fraction of its own, so its estimate comes from the last one
-_PACE: dict[bool, float] = {}
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -67,6 +65,8 @@ def chat_work(session: Session, settings: Settings, text: str | None) -> Callabl
         if text is not None:
             _remember(session, {"role": "user", "text": text})
         if text is None or is_confirmation(session, text):
+            # stopped while drawing, writing or checking: the conversation says so
+            job.on_cancel(lambda: _remember(session, {"role": "assistant", "text": CANCELLED}))
             reply = _confirm(session, settings, chat, job)
         else:
             job.report("Reading your message...", None)
@@ -79,7 +79,6 @@ def chat_work(session: Session, settings: Settings, text: str | None) -> Callabl
             # a cancel while the cohort was drawn takes effect here: its files are removed
             folder = Path(reply.files["provenance"]).parent
             job.on_cancel(lambda: shutil.rmtree(folder, ignore_errors=True))
-            job.on_cancel(lambda: _remember(session, {"role": "assistant", "text": CANCELLED}))
             job.report("Checking realism and drawing plots...", 0.8)
             result = cohort_result(session, settings, chat, reply)
             job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
@@ -97,19 +96,16 @@ def _confirm(session: Session, settings: Settings, chat: Any, job: Job) -> Any:
     if pending is None:
         return chat.confirm()
     n, histories = pending.count, bool(getattr(pending, "follow_up_years", None))
-    pace = _PACE.get(histories)
-    job.report(
-        f"Drawing {n:,} patients from the knowledge base and writing their files "
-        "(CSV, FHIR, data card)...",
-        0.1,
-        expected_s=None if pace is None else pace * n,
-        counted=False,
-    )
-    chat.pending = pending.model_copy(update={"formats": _formats(settings, n)})
-    began = time.monotonic()
-    reply = chat.confirm()
-    if reply.kind == "generated" and n:
-        _PACE[histories] = (time.monotonic() - began) / n
+    formats = _formats(settings, n)
+    progress = CohortProgress(job, n, histories=histories, fhir="fhir-ndjson" in formats)
+    progress.start()
+    chat.pending = pending.model_copy(update={"formats": formats})
+    # the sampler's steps move the bar, and a Cancel raises JobCancelled at the next one: the
+    # draw stops there and nothing has been written yet (the writer's own folder is atomic)
+    with reporting(progress):
+        reply = chat.confirm()
+    if reply.kind == "generated":
+        progress.done()
     return reply
 
 
