@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,7 +34,13 @@ def evaluate(
         ),
     ],
     synthetic_path: Annotated[
-        Path, typer.Argument(metavar="SYNTHETIC", help="The synthetic table to score.")
+        Path,
+        typer.Argument(
+            metavar="SYNTHETIC",
+            help="The synthetic table to score, or a folder of Parquet partitions (such as "
+            "`sample --engine dask` writes): fidelity then uses every row through mergeable "
+            "summaries, the other metrics a uniform sample of --sample-rows rows.",
+        ),
     ],
     holdout: Annotated[
         Path | None,
@@ -91,6 +98,16 @@ def evaluate(
         ),
     ] = None,
     schema: SchemaOpt = None,
+    sample_rows: Annotated[
+        int,
+        typer.Option(
+            "--sample-rows",
+            metavar="N",
+            min=1,
+            help="With a partitioned SYNTHETIC folder: rows of the uniform sample that "
+            "privacy, utility and the other non-fidelity metrics use.",
+        ),
+    ] = 50_000,
     overwrite: Overwrite = False,
 ) -> None:
     """Score a SYNTHETIC table against the REAL one it was learned from.
@@ -104,14 +121,23 @@ def evaluate(
 
         _check_outputs(report, json_path, flags, rules=rules, overwrite=overwrite)
         real = read_table(real_path)
-        synthetic = read_table(synthetic_path)
+        partitioned = synthetic_path.is_dir()
+        if partitioned and flags is not None:
+            raise InvalidParameterError(
+                "--flags needs one synthetic table, not a folder of partitions."
+            )
+        synthetic = None if partitioned else read_table(synthetic_path)
         held = read_table(holdout) if holdout is not None else None
         rule_set = _rules(rules) if rules is not None else None
         table_schema = Schema.from_json(schema) if schema is not None else None
         with err.status("Evaluating..."):
+            if partitioned:
+                from synthpatient.scale import evaluate_partitioned
+
+                run_evaluation = functools.partial(evaluate_partitioned, sample_rows=sample_rows)
             result = run_evaluation(
                 real,
-                synthetic,
+                synthetic_path if partitioned else synthetic,
                 holdout=held,
                 target=target,
                 rules=rule_set,
