@@ -145,3 +145,17 @@ def test_bad_sources_and_sizes_fail_in_one_line(tmp_path: Path) -> None:
         fit_partitioned(tmp_path / "nowhere")
     with pytest.raises(InvalidParameterError, match="sample_rows"):
         fit_partitioned(tmp_path, sample_rows=0)
+
+
+def test_a_dask_dataframe_is_a_source_too(dataset: tuple[Path, pd.DataFrame]) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    folder, data = dataset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SynthPatientWarning)
+        from_folder = fit_partitioned(folder, "copula", sample_rows=300)
+        from_dask = fit_partitioned(dd.from_pandas(data, npartitions=4), "copula", sample_rows=300)
+    assert from_dask.n_training_rows_ == 6000  # type: ignore[attr-defined]
+    for a, b in zip(from_folder.marginals_, from_dask.marginals_, strict=True):  # type: ignore[attr-defined]
+        if isinstance(a, NumericMarginal):
+            np.testing.assert_allclose(a.quantiles, b.quantiles)
+    assert np.abs(from_folder.correlation_ - from_dask.correlation_).max() < 0.05  # type: ignore[attr-defined]
