@@ -159,3 +159,21 @@ def test_a_dask_dataframe_is_a_source_too(dataset: tuple[Path, pd.DataFrame]) ->
         if isinstance(a, NumericMarginal):
             np.testing.assert_allclose(a.quantiles, b.quantiles)
     assert np.abs(from_folder.correlation_ - from_dask.correlation_).max() < 0.05  # type: ignore[attr-defined]
+
+
+def test_cli_fit_reads_a_folder_of_partitions(
+    dataset: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from synthpatient.cli import app
+
+    folder, _ = dataset
+    runner = CliRunner()
+    args = ["fit", str(folder), "--model", str(tmp_path / "m"), "--seed", "0"]
+    result = runner.invoke(app, [*args, "--sample-rows", "300"])
+    assert result.exit_code == 0, result.output
+    assert "Learned from 6,000 rows in 3 partitions" in " ".join(result.output.split())
+    assert Synthesizer.load(tmp_path / "m").n_training_rows_ == 6000
+    result = runner.invoke(app, [*args[:3], str(tmp_path / "m2"), "--identifier", "age"])
+    assert result.exit_code == 2 and "--schema" in result.output

@@ -43,6 +43,7 @@ from synthpatient.cli.app import (
     app,
     out,
 )
+from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,9 +175,39 @@ def fit(
     epsilon: Epsilon = None,
     delta: Delta = None,
     param: Params = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="ENGINE",
+            help="When REAL is a folder of Parquet partitions (larger than memory): local or "
+            "dask runs the passes over them in this process or on Dask.",
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="With --engine dask: a running Dask scheduler; without it, a local cluster.",
+        ),
+    ] = None,
+    sample_rows: Annotated[
+        int,
+        typer.Option(
+            "--sample-rows",
+            metavar="N",
+            min=10,
+            help="When REAL is a folder: the uniform sample's rows (what the copula learns on "
+            "a sample, and the whole fit of any other synthesizer).",
+        ),
+    ] = 200_000,
     overwrite: Overwrite = False,
 ) -> None:
-    """Fit a synthesizer on the REAL table and save it to a model folder (never a pickle)."""
+    """Fit a synthesizer on the REAL table and save it to a model folder (never a pickle).
+
+    REAL may be a folder of Parquet partitions larger than memory: the copula is then fitted
+    in passes over every row, any other synthesizer on a uniform sample."""
     with handled():
         from synthpatient._io import check_output_path
 
@@ -188,6 +219,17 @@ def fit(
             delta=delta,
             params=_with_key(synthesizer, param, patient_key),
         )
+        if data.is_dir():
+            if identifier or categorical or patients_table is not None:
+                raise InvalidParameterError(
+                    "With a folder of partitions, give column kinds with --schema (write one "
+                    "with `synthpatient schema` on a partition), not --identifier, "
+                    "--categorical or --patients-table."
+                )
+            _fit_partitioned(data, model, model_path, schema, engine, scheduler, sample_rows)
+            model.save(model_path, overwrite=overwrite)
+            out.print(f"Saved the fitted {synthesizer} model to {model_path} (seed {seed}).")
+            return
         real, table_schema = _load_data(
             data, schema, identifier, categorical, patients_table, patient_key
         )
@@ -196,6 +238,39 @@ def fit(
         model.save(model_path, overwrite=overwrite)
         out.print(f"Saved the fitted {synthesizer} model to {model_path} (seed {seed}).")
         _report_privacy(model)
+
+
+def _fit_partitioned(
+    data: Path,
+    model: Any,
+    model_path: Path,
+    schema: Path | None,
+    engine: str,
+    scheduler: str | None,
+    sample_rows: int,
+) -> None:
+    """``fit`` on a folder of Parquet partitions (see ``synthpatient.scale.fit_partitioned``)."""
+    from synthpatient.scale import fit_partitioned
+    from synthpatient.schema import Schema
+
+    if engine not in ("local", "dask"):
+        raise InvalidParameterError(f"--engine must be local or dask; got {engine!r}.")
+    table_schema = Schema.from_json(schema) if schema is not None else None
+    with err.status(f"Fitting {model.key} in passes over {data}..."):
+        fit_partitioned(
+            data,
+            model,
+            schema=table_schema,
+            sample_rows=sample_rows,
+            engine=engine,  # type: ignore[arg-type]
+            scheduler=scheduler,
+        )
+    report = getattr(model, "fit_report_", None)
+    if report is not None:
+        out.print(
+            f"Learned from {report.rows:,} rows in {report.partitions} partitions; on a uniform "
+            f"sample of {report.sample_rows:,}: {', '.join(report.learned_on_sample)}."
+        )
 
 
 @app.command()
