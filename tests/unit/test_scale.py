@@ -89,18 +89,6 @@ def test_a_folder_of_something_else_is_refused_untouched(model: Path, tmp_path: 
         sample_partitioned(tmp_path, 10, tmp_path / "e")
 
 
-@pytest.mark.slow
-def test_two_dask_workers_write_the_same_partitions(model: Path, tmp_path: Path) -> None:
-    local = sample_partitioned(model, 2000, tmp_path / "local", partition_size=500, seed=4)
-    on_dask = sample_partitioned(
-        model, 2000, tmp_path / "dask", partition_size=500, seed=4, engine="dask", workers=2
-    )
-    assert [p.sha256 for p in on_dask.partitions.values()] != []
-    assert {i: p.sha256 for i, p in on_dask.partitions.items()} == {
-        i: p.sha256 for i, p in local.partitions.items()
-    }
-
-
 def test_cohort_partitions_number_patients_across_the_whole_dataset(tmp_path: Path) -> None:
     from synthpatient.knowledge import CohortSpec
 
