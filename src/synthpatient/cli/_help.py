@@ -97,7 +97,8 @@ def _plain_usage(command: Any, ctx: Any) -> list[str]:
     for param in command.get_params(ctx):
         if isinstance(param, TyperArgument):
             name = param.metavar or str(param.name).upper()
-            name = name if param.required else f"[{name}]"
+            # an optional argument whose name already has its brackets ("[REAL]") gets no more
+            name = name if param.required or name.startswith("[") else f"[{name}]"
             pieces.append(f"{name}..." if param.nargs != 1 else name)
     return pieces
 
