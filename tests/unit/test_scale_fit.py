@@ -177,3 +177,12 @@ def test_cli_fit_reads_a_folder_of_partitions(
     assert Synthesizer.load(tmp_path / "m").n_training_rows_ == 6000
     result = runner.invoke(app, [*args[:3], str(tmp_path / "m2"), "--identifier", "age"])
     assert result.exit_code == 2 and "--schema" in result.output
+
+
+def test_declared_bounds_are_checked_on_every_row(dataset: tuple[Path, pd.DataFrame]) -> None:
+    from synthpatient.schema import Schema
+
+    folder, data = dataset
+    schema = Schema.infer(data).replace("age", maximum=88.5)
+    with pytest.raises(DataError, match="'age' has values above the schema's maximum"):
+        fit_partitioned(folder, schema=schema, sample_rows=10)  # the sample has no 89

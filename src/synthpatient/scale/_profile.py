@@ -107,18 +107,23 @@ def profile_partition(part: Partition, schema: Schema) -> Profile:
     return out
 
 
-def complete_from_profile(schema: Schema, profile: Profile, inferred: bool) -> Schema:
-    """``schema`` (completed on the sample) with what only the whole data can tell: bounds,
-    categories, nullability, where fresh whole-number ids start.
+def complete_from_profile(
+    completed: Schema, given: Schema, profile: Profile, inferred: bool
+) -> Schema:
+    """``completed`` (``given`` completed on the sample) with what only the whole data can
+    tell: the bounds, categories and nullability ``given`` leaves open (all of them when it was
+    inferred from the sample), and where fresh whole-number ids start. Those a given schema
+    states are checked against every row instead, as the in-memory fit's validation does.
 
     Raises:
-        DataError: a declared column that is not nullable has missing values, or a declared
-            category list misses values (the in-memory fit's validation would refuse them too).
+        DataError: a declared column that is not nullable has missing values, a value lies
+            outside declared bounds, or a declared category list misses values.
     """
     columns = []
-    for spec in schema:
+    for spec in completed:
+        before = given[spec.name]
         update: dict[str, Any] = {}
-        if spec.name in profile.id_max and spec.observed:
+        if spec.name in profile.id_max and (inferred or before.minimum is None):
             top = int(profile.id_max[spec.name])
             update["minimum"] = float(10 ** len(str(top)))
         if spec.is_learned and profile.missing.get(spec.name, 0) and not spec.nullable:
@@ -128,32 +133,50 @@ def complete_from_profile(schema: Schema, profile: Profile, inferred: bool) -> S
                     "but the schema says it is not nullable; make it nullable."
                 )
             update["nullable"] = True
-        if spec.name in profile.sketches and spec.observed:
-            update.update(_bounds(spec, profile.sketches[spec.name]))
+        if spec.name in profile.sketches:
+            update.update(_bounds(before, profile.sketches[spec.name], inferred))
         if spec.name in profile.counts and spec.kind == "categorical":
-            update.update(_categories(spec, profile.counts[spec.name]))
+            update.update(_categories(before, profile.counts[spec.name], inferred))
+        if update and any(k != "nullable" for k in update):
+            update["observed"] = True
         columns.append(spec.model_copy(update=update) if update else spec)
-    return schema.model_copy(update={"columns": tuple(columns)})
+    return completed.model_copy(update={"columns": tuple(columns)})
 
 
-def _bounds(spec: ColumnSpec, sketch: NumericSketch) -> dict[str, Any]:
+def _bounds(before: ColumnSpec, sketch: NumericSketch, inferred: bool) -> dict[str, Any]:
+    """Open bounds from every row; declared ones checked against every row."""
     if not sketch.n:
         return {}
-    low, high = sketch.minimum, sketch.maximum
-    if spec.kind == "datetime":
-        return {
-            "minimum": pd.Timestamp(int(low)).isoformat(),
-            "maximum": pd.Timestamp(int(high)).isoformat(),
-        }
-    return {"minimum": float(low), "maximum": float(high)}
+    update: dict[str, Any] = {}
+    for key, found, outside in (
+        ("minimum", sketch.minimum, lambda bound: sketch.minimum < bound),
+        ("maximum", sketch.maximum, lambda bound: sketch.maximum > bound),
+    ):
+        declared = getattr(before, key)
+        if declared is None or inferred:
+            update[key] = (
+                pd.Timestamp(int(found)).isoformat() if before.kind == "datetime" else float(found)
+            )
+        elif outside(_as_number(declared, before.kind)):
+            side = (
+                "below the schema's minimum" if key == "minimum" else "above the schema's maximum"
+            )
+            raise DataError(
+                f"Column '{before.name}' has values {side}; widen the bounds in the schema."
+            )
+    return update
 
 
-def _categories(spec: ColumnSpec, counts: dict[Hashable, int]) -> dict[str, Any]:
+def _as_number(bound: Any, kind: str) -> float:
+    return float(pd.Timestamp(bound).value) if kind == "datetime" else float(bound)
+
+
+def _categories(spec: ColumnSpec, counts: dict[Hashable, int], inferred: bool) -> dict[str, Any]:
     from synthpatient.schema._infer import _categorical
 
-    if spec.observed or spec.categories is None:
+    if inferred or spec.categories is None:
         found = _categorical(spec.name, pd.Series(list(counts), dtype=object), spec.nullable)
-        return {"categories": found.categories, "observed": True}
+        return {"categories": found.categories}
     allowed = {category_key(c) for c in spec.categories}
     unknown = sum(n for v, n in counts.items() if category_key(v) not in allowed)
     if unknown:

@@ -156,6 +156,7 @@ def _uniform_sample(
 
 def _schema_of(sample: pd.DataFrame, schema: Schema | None) -> tuple[Schema, bool]:
     if schema is not None:
+        schema.validate(sample)  # kinds and columns, on the sample; bounds on every row later
         return schema, False
     schema, decisions = explain_schema(sample)
     unsure = [d for d in decisions if d.uncertain]
@@ -185,7 +186,7 @@ def _fit_copula(
     for other in profiles[1:]:
         profile = profile.merge(other)
     # the sample fills what only a table can (decimals, relations); the profile the rest
-    schema = complete_from_profile(schema.complete(sample), profile, inferred)
+    schema = complete_from_profile(schema.complete(sample), schema, profile, inferred)
     specs = schema.learned
     if not specs:
         raise DataError(
