@@ -22,21 +22,29 @@ of ``--kill-patients`` / ``--kill-partition`` partitions are in the manifest; th
 run again; prints the partitions drawn again, the finished partitions redone (target 0), and
 whether the dataset is complete without temporary files left.
 
+Part 4, histories and FHIR: ``--history-patients`` type 2 diabetes patients with 5 years of
+history, in partitions of ``--history-partition``, with FHIR NDJSON per partition, on 2 Dask
+workers: patients/s, FHIR resources/s, rows per table, the workers' peak memory, references
+that do not resolve inside their partition and duplicate ids (each 0), and R4 JSON schema
+errors in ``--fhir-check`` random resources of every NDJSON file (0; the validator of
+``check_fhir_timelines.py``).
+
     python benchmarks/bench_scale.py [--rows 2000000] [--partition-size 250000]
         [--cohort-rate 4000000] [--cohort-patients 100000000] [--cohort-partition 500000]
-        [--kill-patients 2000000] [--kill-partition 200000] [--skip-model] [--skip-kill]
+        [--kill-patients 2000000] [--kill-partition 200000] [--history-patients 2000]
+        [--history-partition 500] [--fhir-check 50] [--skip-model] [--skip-kill] [--skip-history]
         [--out FOLDER]   # keep the cohort dataset there (default: a temporary folder, removed)
 
 A quick run on a busy machine: ``--skip-model --cohort-rate 1000000 --cohort-patients 5000000``.
 Measured elsewhere: fitting from a larger-than-memory Parquet dataset and evaluation from
-mergeable summaries (issue 22, items 2 and 3); FHIR NDJSON per partition is checked by
-``tests/unit/test_scale_cohorts.py``.
+mergeable summaries (issue 22, items 2 and 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import resource
 import shutil
 import sys
@@ -45,6 +53,8 @@ import threading
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 
 def main() -> int:
@@ -56,9 +66,13 @@ def main() -> int:
     parser.add_argument("--cohort-partition", type=int, default=500_000)
     parser.add_argument("--kill-patients", type=int, default=2_000_000)
     parser.add_argument("--kill-partition", type=int, default=200_000)
+    parser.add_argument("--history-patients", type=int, default=2_000)
+    parser.add_argument("--history-partition", type=int, default=500)
+    parser.add_argument("--fhir-check", type=int, default=50, help="resources per file")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--skip-model", action="store_true", help="skip part 1")
     parser.add_argument("--skip-kill", action="store_true", help="skip part 3")
+    parser.add_argument("--skip-history", action="store_true", help="skip part 4")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     base = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -66,6 +80,7 @@ def main() -> int:
         ok = True if args.skip_model else model_part(args, base)
         ok = cohort_part(args, base) and ok
         ok = (True if args.skip_kill else kill_part(args, base)) and ok
+        ok = (True if args.skip_history else history_part(args, base)) and ok
         print(f"all checks met: {ok}")
         return 0 if ok else 1
     finally:
@@ -291,7 +306,6 @@ def kill_part(args: argparse.Namespace, base: Path) -> bool:
     """``synthpatient ask --engine dask`` in a subprocess, killed with SIGKILL (its whole
     process group: the CLI, its scheduler, nannies and workers) once half the partitions are
     in the manifest, then run again: finished partitions redone (target 0)."""
-    import json
     import os
     import signal
     import subprocess
@@ -354,6 +368,70 @@ def kill_part(args: argparse.Namespace, base: Path) -> bool:
         and len(after) == total
         and not leftovers
     )
+
+
+def history_part(args: argparse.Namespace, base: Path) -> bool:
+    """A cohort with 5 years of history and FHIR per partition on 2 Dask workers: patients
+    and resources per second, the workers' peak memory, every partition's references
+    resolved inside it, and a random sample of resources checked against the official R4
+    JSON schema (the validator of ``check_fhir_timelines.py``)."""
+    from distributed import Client, LocalCluster
+
+    from synthpatient.knowledge import CohortSpec
+    from synthpatient.scale import sample_partitioned
+    from synthpatient.scale._fhir_partitions import check_fhir_partition
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from check_fhir_timelines import Validators
+
+    spec = CohortSpec(condition="type2_diabetes", n=1, n_observations=20, follow_up_years=5)
+    folder = base / "history"
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(_warm)
+        started = time.perf_counter()
+        manifest = sample_partitioned(
+            spec,
+            args.history_patients,
+            folder,
+            partition_size=args.history_partition,
+            seed=9,
+            engine="dask",
+            scheduler=cluster.scheduler_address,
+            fhir=True,
+        )
+        seconds = time.perf_counter() - started
+        peaks = client.run(peak_mb)
+    totals = manifest.totals
+    resources = sum(v for k, v in totals.items() if k.startswith("fhir:"))
+    print(
+        f"history: {manifest.rows:,} patients x 5 years in {manifest.n_partitions} partitions, "
+        f"{seconds:.0f} s with 2 workers ({manifest.rows / seconds:,.0f} patients/s, "
+        f"{resources / seconds:,.0f} FHIR resources/s); rows: "
+        + ", ".join(f"{k} {v:,}" for k, v in totals.items() if not k.startswith("fhir:"))
+        + "; worker peaks "
+        + ", ".join(f"{mb:,.0f} MB" for mb in peaks.values())
+    )
+    checks = [check_fhir_partition(folder / "fhir" / f"part-{i:05d}") for i in manifest.partitions]
+    unresolved = sum(c.unresolved for c in checks)
+    duplicates = sum(c.duplicate_ids for c in checks)
+    validators, rng = Validators(), np.random.default_rng(0)
+    errors = checked = 0
+    for path in sorted((folder / "fhir").glob("part-*/*.ndjson")):
+        lines = path.read_text().splitlines()
+        for k in rng.choice(len(lines), size=min(args.fhir_check, len(lines)), replace=False):
+            errors += validators.errors(json.loads(lines[k]))
+            checked += 1
+    print(
+        f"history FHIR: {resources:,} resources in {len(checks)} partition folders; "
+        f"unresolved references inside a partition: {unresolved}; duplicate ids: {duplicates}; "
+        f"R4 JSON schema errors in {checked:,} sampled resources: {errors}"
+    )
+    return manifest.complete and unresolved == duplicates == errors == 0
 
 
 def _same(path: Path, mtime_ns: int) -> bool:

@@ -36,8 +36,16 @@ EngineOption = Annotated[
     ),
 ]
 PartitionSize = Annotated[
-    int, typer.Option("--partition-size", metavar="N", help="Patients per partition with --engine.")
+    int | None,
+    typer.Option(
+        "--partition-size",
+        metavar="N",
+        help="Patients per partition with --engine (default 100,000; 20,000 with a follow-up, "
+        "whose history holds about 45 KB per patient while drawn).",
+    ),
 ]
+#: patients per partition by default: a worker holding one stays near 1 GB
+SNAPSHOT_PARTITION, HISTORY_PARTITION = 100_000, 20_000
 SchedulerOption = Annotated[
     str | None,
     typer.Option(
@@ -49,7 +57,7 @@ SchedulerOption = Annotated[
 ]
 
 
-def check_engine(engine: str | None, partition_size: int, scheduler: str | None) -> None:
+def check_engine(engine: str | None, partition_size: int | None, scheduler: str | None) -> None:
     """Bad engine options: one line before the request is read."""
     if engine is None:
         if scheduler is not None:
@@ -59,7 +67,7 @@ def check_engine(engine: str | None, partition_size: int, scheduler: str | None)
         raise InvalidParameterError(f"--engine must be local or dask; got '{engine}'.")
     if scheduler is not None and engine != "dask":
         raise InvalidParameterError("--scheduler needs --engine dask.")
-    if partition_size < 1:
+    if partition_size is not None and partition_size < 1:
         raise InvalidParameterError(f"--partition-size must be at least 1; got {partition_size}.")
 
 
@@ -68,7 +76,7 @@ def generate_partitioned(
     out_dir: Path,
     *,
     engine: str,
-    partition_size: int,
+    partition_size: int | None,
     scheduler: str | None,
     overwrite: bool,
 ) -> None:
@@ -79,6 +87,9 @@ def generate_partitioned(
     assert request is not None  # called after a request was confirmed
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     spec = request.to_spec(chat.kb)
+    if partition_size is None:
+        history = spec.follow_up_years is not None
+        partition_size = HISTORY_PARTITION if history else SNAPSHOT_PARTITION
     named = "formats" in request.model_fields_set  # the defaults (CSV, FHIR) were not asked
     fhir = named and bool({"fhir", "fhir-ndjson"} & set(request.formats))
     for line in _not_written(request.formats if named else [], fhir):

@@ -105,7 +105,7 @@ def ask(
     llm_model: LlmModel = None,
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
     engine: EngineOption = None,
-    partition_size: PartitionSize = 100_000,
+    partition_size: PartitionSize = None,
     scheduler: SchedulerOption = None,
 ) -> None:
     """Make a cohort from a plain-English request, or answer a question about the sources.
