@@ -41,10 +41,11 @@ PartitionSize = Annotated[
         "--partition-size",
         metavar="N",
         help="Patients per partition with --engine (default 100,000; 20,000 with a follow-up, "
-        "whose history holds about 45 KB per patient while drawn).",
+        "whose history takes far more memory per patient while drawn).",
     ),
 ]
 #: patients per partition by default: a worker holding one stays near 1 GB
+#: (``benchmarks/bench_scale.py`` prints the workers' peaks for both kinds)
 SNAPSHOT_PARTITION, HISTORY_PARTITION = 100_000, 20_000
 SchedulerOption = Annotated[
     str | None,
