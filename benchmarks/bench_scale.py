@@ -378,8 +378,7 @@ def history_part(args: argparse.Namespace, base: Path) -> bool:
     from distributed import Client, LocalCluster
 
     from synthpatient.knowledge import CohortSpec
-    from synthpatient.scale import sample_partitioned
-    from synthpatient.scale._fhir_partitions import check_fhir_partition
+    from synthpatient.scale import check_fhir_partition, sample_partitioned
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from check_fhir_timelines import Validators

@@ -15,8 +15,7 @@ import pytest
 
 from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge import CohortSpec
-from synthpatient.scale import sample_partitioned
-from synthpatient.scale._fhir_partitions import check_fhir_partition
+from synthpatient.scale import check_fhir_partition, sample_partitioned
 from synthpatient.synthesizers import make_synthesizer
 
 SCHEMA = Path(__file__).resolve().parents[1] / "data" / "fhir.schema.json.gz"

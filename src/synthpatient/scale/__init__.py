@@ -7,7 +7,10 @@ whole (temporary file, then rename) and recorded with its checksum in ``_manifes
 interrupted run resumes by skipping the partitions already written. The work runs in this
 process (``engine="local"``) or on Dask (``engine="dask"``: a LocalCluster with one worker per
 core, or an existing cluster at ``scheduler=``); a worker loads the model from its folder
-(never a pickled model) and holds one partition at a time.
+(never a pickled model) and holds one partition at a time. A knowledge-driven cohort
+(a ``CohortSpec``, with or without a follow-up) is written as one Parquet dataset per table
+and, with ``fhir=True``, FHIR NDJSON per partition (``check_fhir_partition`` counts its
+resources and the references that do not resolve inside it).
 
 Examples:
     >>> from synthpatient.scale import sample_partitioned
@@ -16,14 +19,17 @@ Examples:
 """
 
 from synthpatient.scale._evaluate import evaluate_partitioned, partitioned_quality
+from synthpatient.scale._fhir_partitions import FhirPartitionCheck, check_fhir_partition
 from synthpatient.scale._manifest import Manifest, PartitionRecord
 from synthpatient.scale._sample import sample_partitioned
 from synthpatient.scale._stream_fit import FitReport, fit_partitioned
 
 __all__ = [
+    "FhirPartitionCheck",
     "FitReport",
     "Manifest",
     "PartitionRecord",
+    "check_fhir_partition",
     "evaluate_partitioned",
     "fit_partitioned",
     "partitioned_quality",
