@@ -32,15 +32,22 @@ from synthpatient.llm.client import LLMClient, parse_json_object
 TOOL_NAME = "cohort_request"
 #: the tool call is a short JSON object; a cap keeps a rambling model from running for minutes
 PARSER_MAX_TOKENS = 600
-#: one try of at most this long, so that the offline fallback answers within about 30 s
-PARSER_TIMEOUT_S = 25.0
+#: one try of at most this long, so that the offline fallback answers within 30 s of the
+#: command's start even on a busy 2-core machine (starting Python and reading the knowledge
+#: base took about 9 s there beside a llama.cpp server)
+PARSER_TIMEOUT_S = 20.0
 #: The tool's extra field where the model lists what the request asks that it cannot express.
 NOT_UNDERSTOOD = "not_understood"
 
 
-def _vocabulary(kb: KnowledgeBase) -> str:
+def _vocabulary(kb: KnowledgeBase, only: str | None = None) -> str:
+    """The keys the model may use: every condition's, or only those of the condition the
+    request's words name (the model may not pick another one anyway, and a small model reads
+    a prompt of a quarter the length four times as fast and picks less often the wrong one)."""
     lines = []
     for c in kb.conditions.values():
+        if only is not None and c.key != only:
+            continue
         lines.append(
             f"- condition '{c.key}' ({c.name}; synonyms: {', '.join(c.synonyms)}); "
             f"populations: {', '.join(c.populations)}; observations by rank: "
@@ -110,7 +117,7 @@ class LLMRequestParser:
         named = screen_condition(text, kb, vocab)
         system = (
             "You convert a request for a synthetic patient cohort into one call of the tool "
-            f"'{TOOL_NAME}'. Use only these keys:\n{_vocabulary(kb)}\n"
+            f"'{TOOL_NAME}'. Use only these keys:\n{_vocabulary(kb, named)}\n"
             "Ages are 18-90. A filter is {kind: observation|comorbidity|medication, key, min, "
             "max, present}. Leave out anything the user did not ask for. List in "
             f"'{NOT_UNDERSTOOD}' every part of the request these keys cannot express (a "
@@ -155,6 +162,12 @@ class LLMRequestParser:
                 break
         if arguments is None:  # servers without tool calling may answer in the content
             arguments = parse_json_object(result.content)
+        if arguments is None and result.finish_reason == "length":
+            raise Clarification(
+                f"The language model's answer was cut off at {PARSER_MAX_TOKENS} tokens before "
+                "its cohort request was complete. Rephrase the request, or run without "
+                "--llm-base-url to use the offline parser."
+            )
         if arguments is None:
             raise Clarification(
                 "The language model did not return a cohort request (it "

@@ -275,22 +275,46 @@ def _server_message(response: Any) -> str:
 
 
 def parse_json_object(text: str | None) -> dict | None:
-    """The first JSON object in ``text`` (models often wrap it in prose or code fences)."""
+    """The first JSON object in ``text`` (models often wrap it in prose or code fences).
+
+    Braces inside JSON strings are not counted. An object that is never closed (an answer cut
+    off at ``max_tokens``) gives None: the objects nested in it are parts of it, not the
+    answer (a cut-off cohort request must not be read as its first filter).
+    """
     if not text:
         return None
     start = text.find("{")
     while start != -1:
-        depth = 0
-        for end in range(start, len(text)):
-            if text[end] == "{":
-                depth += 1
-            elif text[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        value = json.loads(text[start : end + 1])
-                    except ValueError:
-                        break
-                    return value if isinstance(value, dict) else None
-        start = text.find("{", start + 1)
+        end = _closing_brace(text, start)
+        if end is None:
+            return None
+        try:
+            value = json.loads(text[start : end + 1])
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """The index of the brace that closes the one at ``start`` (None: never closed)."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
     return None

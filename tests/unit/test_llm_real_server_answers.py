@@ -1,0 +1,80 @@
+"""Answers met on a real llama.cpp server (Gemma 3 270M), replayed: a tool call cut off at
+max_tokens is not read as the first object nested in it, braces inside strings are not
+counted, and the parser sends only the vocabulary of the condition the words name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthpatient.llm.client import parse_json_object
+
+httpx = pytest.importorskip("httpx")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('Sure: {"a": 1, "b": {"c": 2}} done', {"a": 1, "b": {"c": 2}}),
+        # cut off at max_tokens: the nested filter is part of the answer, not the answer
+        ('{"count": 5, "filters": [{"kind": "observation", "key": "x"}, {"ki', None),
+        ('prose {not json} then {"note": "a } b { c"}', {"note": "a } b { c"}),
+        ('```json\n{"x": "q\\"}"}\n```', {"x": 'q"}'}),
+        ('{"rows": [1, 2]', None),
+        ("no braces", None),
+    ],
+)
+def test_the_first_whole_json_object_is_read(text, expected):
+    assert parse_json_object(text) == expected
+
+
+def _tool_answer(arguments: str, finish_reason: str) -> httpx.Response:
+    call = {"type": "function", "function": {"name": "cohort_request", "arguments": arguments}}
+    message = {"content": None, "tool_calls": [call]}
+    return httpx.Response(
+        200, json={"choices": [{"finish_reason": finish_reason, "message": message}]}
+    )
+
+
+def _parser(handler):  # type: ignore[no-untyped-def]
+    from synthpatient.knowledge.llm_parser import LLMRequestParser
+    from synthpatient.llm import LLMClient
+
+    client = LLMClient(
+        "http://llm.test/v1", model="m", max_retries=0, transport=httpx.MockTransport(handler)
+    )
+    return LLMRequestParser(client)
+
+
+def test_a_cut_off_tool_call_is_named_as_cut_off_not_read_as_its_filter():
+    from synthpatient.knowledge import load_knowledge_base
+    from synthpatient.knowledge.request import Clarification
+
+    cut = '{"count": 2000, "condition": "type2_diabetes", "filters": [{"kind": "observation", '
+    cut += '"key": "hba1c", "min": 7}, {"kind": "obs'
+    parser = _parser(lambda request: _tool_answer(cut, "length"))
+    with pytest.raises(Clarification, match="cut off at"):
+        parser("2000 type 2 diabetes patients", load_knowledge_base())
+
+
+def test_the_prompt_carries_only_the_named_conditions_vocabulary():
+    from synthpatient.knowledge import load_knowledge_base
+
+    sent: list[dict] = []
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        sent.append(json.loads(request.content))
+        answer = {"count": 300, "condition": "heart_failure"}
+        return _tool_answer(json.dumps(answer), "stop")
+
+    kb = load_knowledge_base()
+    request = _parser(handler)("300 women with heart failure aged 60 to 85", kb)
+    assert request.condition == "heart_failure" and request.count == 300
+    prompt = sent[0]["messages"][-1]["content"]
+    assert "condition 'heart_failure'" in prompt
+    assert "condition 'copd'" not in prompt and "condition 'type2_diabetes'" not in prompt
+    # no condition named: every condition's keys
+    sent.clear()
+    _parser(handler)("300 patients aged 60 to 85", kb)
+    assert all(f"condition '{key}'" in sent[0]["messages"][-1]["content"] for key in kb.conditions)
