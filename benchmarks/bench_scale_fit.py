@@ -15,8 +15,15 @@
    the three scores per model is printed, and the gap between the streamed and the in-memory
    fit on the same rows (target: at most 0.005).
 
+5. Partitioned evaluation (``partitioned_quality``): the quality report of the dataset's first
+   ``--evaluate-compare-rows`` rows against the bundled diabetes table from mergeable
+   summaries, beside the in-memory ``quality_report`` of the same rows without its 50,000-row
+   contingency subsample (the largest difference is printed; target below 1e-9), then of the
+   whole dataset (a child process: seconds and peak RSS).
+
     python benchmarks/bench_scale_fit.py [--rows 10000000] [--compare-rows N]
         [--partition-size 500000] [--folder FOLDER] [--memory-bound-gb 1.5]
+        [--evaluate-compare-rows 1000000] [--evaluation-only]
 
 Figures are wall-clock seconds on whatever machine runs it; a busy machine inflates them.
 """
@@ -44,6 +51,17 @@ def _child(args: argparse.Namespace) -> int:
 
     files = sorted(Path(args.folder).glob("part-*.parquet"))[: args.partitions]
     started = time.perf_counter()
+    if args.stage == "evaluate":
+        from synthpatient import datasets
+        from synthpatient.scale import partitioned_quality
+        from synthpatient.schema import Schema
+
+        real = datasets.load("diabetes")
+        result = partitioned_quality(real, args.folder, Schema.infer(real).sdtypes())
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"seconds": seconds, "peak_bytes": peak, "score": result.score}))
+        return 0
     if args.stage == "stream":
         from synthpatient.scale import fit_partitioned
 
@@ -140,7 +158,9 @@ def main() -> int:
     parser.add_argument("--partition-size", type=int, default=500_000)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--memory-bound-gb", type=float, default=1.5)
-    parser.add_argument("--stage", choices=("stream", "memory"), default=None)
+    parser.add_argument("--evaluate-compare-rows", type=int, default=1_000_000)
+    parser.add_argument("--evaluation-only", action="store_true", help="skip steps 2-4")
+    parser.add_argument("--stage", choices=("stream", "memory", "evaluate"), default=None)
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--model", type=str, default=None)
     args = parser.parse_args()
@@ -151,6 +171,9 @@ def main() -> int:
     folder = args.folder or work / "data"
     _make_dataset(folder, args.rows, args.partition_size)
     n_parts = -(-args.rows // args.partition_size)
+    if args.evaluation_only:
+        _evaluation(folder, args.evaluate_compare_rows, args.partition_size, n_parts, work)
+        return 0
     compare = args.compare_rows or args.rows
     k = -(-compare // args.partition_size)
     models = {}
@@ -185,9 +208,54 @@ def main() -> int:
         f"quality gap, streamed - in-memory on the same {memory['rows']:,.0f} rows: "
         f"{gap:+.4f} (target |gap| <= 0.005: {'met' if abs(gap) <= 0.005 else 'NOT met'})"
     )
+    _evaluation(folder, args.evaluate_compare_rows, args.partition_size, n_parts, work)
     print(f"models and data kept in {work}" if args.folder is None else f"models in {work}")
     del same
     return 0
+
+
+def _evaluation(folder: Path, rows: int, partition_size: int, n_parts: int, work: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from synthpatient import datasets
+    from synthpatient.evaluation.fidelity import quality_report
+    from synthpatient.scale import partitioned_quality
+    from synthpatient.schema import Schema
+
+    real = datasets.load("diabetes")
+    sdtypes = Schema.infer(real).sdtypes()
+    k = max(1, -(-rows // partition_size))
+    files = sorted(folder.glob("part-*.parquet"))[:k]
+    subset = work / "evaluate-subset"
+    subset.mkdir(exist_ok=True)
+    for f in files:
+        if not (subset / f.name).exists():
+            (subset / f.name).symlink_to(f.resolve())
+    started = time.perf_counter()
+    merged = partitioned_quality(real, subset, sdtypes)
+    summaries = time.perf_counter() - started
+    synthetic = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    started = time.perf_counter()
+    memory = quality_report(real, synthetic, sdtypes, num_rows_subsample=None)
+    in_memory = time.perf_counter() - started
+    gap = max(
+        abs(merged.score - memory.score),
+        float(np.nanmax(np.abs(merged.column_details["score"] - memory.column_details["score"]))),
+        float(
+            np.nanmax(np.abs(merged.pair_details["similarity"] - memory.pair_details["similarity"]))
+        ),
+    )
+    print(
+        f"partitioned evaluation of {len(synthetic):,} rows: quality {merged.score:.6f} "
+        f"({summaries:.0f} s) vs in-memory {memory.score:.6f} ({in_memory:.0f} s); largest "
+        f"difference in any score {gap:.1e} (target < 1e-9: {'met' if gap < 1e-9 else 'NOT met'})"
+    )
+    whole = _run_child("evaluate", folder, n_parts, work / "unused")
+    print(
+        f"partitioned evaluation of the whole dataset: quality {whole['score']:.6f}, "
+        f"{whole['seconds']:.0f} s, peak RSS {whole['peak_bytes'] / 1e9:.2f} GB"
+    )
 
 
 if __name__ == "__main__":
