@@ -83,7 +83,7 @@ def sample_latent(
     d = corr.shape[0]
     boxes = boxes or {}
     if not boxes:  # the common case, without the copies that fancy indexing makes
-        return rng.standard_normal((n_rows, d)) @ _sqrt_psd(corr).T
+        return _rows_times(rng.standard_normal((n_rows, d)), _sqrt_psd(corr).T)
     z = np.empty((n_rows, d))
     fixed = sorted(boxes)
     free = [j for j in range(d) if j not in boxes]
@@ -106,8 +106,22 @@ def sample_latent(
             mean = np.zeros((n_rows, len(free)))
             cov = cov_ff
         root = _sqrt_psd(cov)
-        z[:, free] = mean + rng.standard_normal((n_rows, len(free))) @ root.T
+        z[:, free] = mean + _rows_times(rng.standard_normal((n_rows, len(free))), root.T)
     return z
+
+
+#: Rows per matrix product: below OpenBLAS's threading threshold for a copula's few columns.
+ROW_BLOCK = 4096
+
+
+def _rows_times(z: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``z @ matrix``, a block of rows at a time. The same numbers (each cell is computed by
+    the same kernel over the same inner sum), but one product of 100,000 rows woke OpenBLAS's
+    threads, and on a busy machine waiting for them took 0.1 s where the work takes 2 ms."""
+    out = np.empty((z.shape[0], matrix.shape[1]))
+    for start in range(0, z.shape[0], ROW_BLOCK):
+        np.matmul(z[start : start + ROW_BLOCK], matrix, out=out[start : start + ROW_BLOCK])
+    return out
 
 
 def _sample_box(
