@@ -184,3 +184,16 @@ def test_cli_ask_with_an_engine_writes_partitions_and_names_what_it_does_not(
     assert result.exit_code == 2 and "--engine must be local or dask" in result.output
     result = runner.invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:1"])
     assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
+
+
+def test_partitions_of_a_table_share_one_schema_whatever_their_size(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from synthpatient.scale._cohort_source import write_frame
+
+    for rows in (300, 10):
+        ids = [f"P{i:07d}" for i in range(rows)]
+        frame = pd.DataFrame({"patient_id": pd.Categorical(ids), "value": np.arange(rows)})
+        write_frame(frame, tmp_path / f"{rows}.parquet")
+    big, small = (pq.read_schema(tmp_path / f"{n}.parquet").remove_metadata() for n in (300, 10))
+    assert big.equals(small)  # pandas alone writes int16 codes for one and int8 for the other

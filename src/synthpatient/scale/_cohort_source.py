@@ -190,10 +190,27 @@ def _write_table(cohort: Cohort, table: str, path: Path) -> int:
             rows = _write_long(cohort, tmp)
         else:
             frame = cohort.wide if table == "patients" else getattr(cohort.timeline, table)
-            frame.to_parquet(tmp, index=False)
+            write_frame(frame, tmp)
             rows = len(frame)
         os.replace(tmp, path)
     return rows
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` as Parquet with one schema whatever its size: pandas would store a
+    categorical's codes in the narrowest integer its categories fit (int8 for a partition of
+    100 patients, int16 for 1,000), so partitions of one table would disagree; 32 bits here."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type), f.nullable, f.metadata)
+        if pa.types.is_dictionary(f.type)
+        else f
+        for f in table.schema
+    ]
+    pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
 
 
 def _write_long(cohort: Cohort, path: Path) -> int:
