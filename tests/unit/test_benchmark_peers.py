@@ -1,34 +1,88 @@
-"""The benchmark's tree-based peers: a missing one is named, a failing one is recorded."""
+"""The benchmark's peers: a missing one is named, a failing one is recorded, their rows come
+back in the training columns' types, and finished runs are kept for a resumed benchmark."""
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from synthpatient.benchmark import _peers, default_candidates, run_benchmark
 from synthpatient.benchmark._candidates import Candidate
+from synthpatient.benchmark._runner import _own_seconds
 
 
 def test_a_missing_peer_is_named_in_the_skipped_list(monkeypatch):
-    monkeypatch.setattr(_peers, "peer_available", lambda name: name == "forest_flow")
     import synthpatient.benchmark as bench
 
-    monkeypatch.setattr(bench, "peer_available", _peers.peer_available)
+    monkeypatch.setattr(bench, "peer_available", lambda name: name == "forest_flow")
+    monkeypatch.setattr(bench, "sdv_available", lambda: False)
     candidates, skipped = default_candidates(["copula"], include_sdv=True)
     names = [c.name for c in candidates]
     assert "forest_flow" in names and "arf" not in names
+    assert not any(name.startswith("sdv") for name in names)
     assert any(s.startswith("arf: arfpy (MIT) not installed") for s in skipped)
+    assert any(s.startswith("SDV: sdv (BUSL-1.1) not installed") for s in skipped)
 
 
-def test_a_failing_peer_becomes_a_recorded_failure(monkeypatch):
-    def broken(train, schema, seed):
-        raise AttributeError("module 'numpy' has no attribute 'in1d'")
-
-    monkeypatch.setattr(_peers, "_arf_fit", broken)
-    candidate = _peers.peer_candidate("arf")
-    with pytest.raises(RuntimeError, match="arfpy failed: AttributeError"):
-        candidate.fit(pd.DataFrame({"a": [1.0]}), None, 0)
-    result = run_benchmark([candidate], seeds=1)
+def test_a_peer_failing_in_its_worker_becomes_a_recorded_failure(monkeypatch):
+    # this interpreter has no SDV (it needs pandas<3): the worker process starts, answers
+    # with the import error, and the runner records it under the peer's name
+    monkeypatch.setenv(_peers.ENV_PYTHON, sys.executable)
+    if _peers.peer_available("sdv_gaussiancopula"):
+        pytest.skip("SDV is importable in this interpreter")
+    candidate = _peers.peer_candidate("sdv_gaussiancopula")
+    result = run_benchmark([candidate], seeds=2)
     assert result.runs.empty
+    assert len(result.failures) == 1  # the second seed is not tried after the first failed
+    assert "sdv failed: ModuleNotFoundError" in result.failures[0]
+    assert isinstance(candidate, Candidate) and candidate.source == "sdv"
+
+
+def test_a_worker_that_cannot_start_is_a_one_line_failure(monkeypatch):
+    monkeypatch.setenv(_peers.ENV_PYTHON, "/nonexistent/python")
+    result = run_benchmark([_peers.peer_candidate("arf")], seeds=1)
     assert len(result.failures) == 1 and "arfpy failed" in result.failures[0]
-    assert isinstance(candidate, Candidate) and candidate.source == "arfpy"
+
+
+def test_peer_rows_get_the_training_types_back():
+    train = pd.DataFrame({"age": [40, 50], "sex": [1, 2], "bmi": [20.5, 30.1], "site": ["a", "b"]})
+    out = pd.DataFrame(
+        {"age": [41.4, 49.6], "sex": ["2", "1"], "bmi": np.array([21, 29]), "site": ["b", "a"]}
+    )
+    restored = _peers.restore_types(out, train)
+    assert restored["age"].tolist() == [41, 50] and restored["age"].dtype == np.int64
+    assert restored["sex"].tolist() == [2, 1] and pd.api.types.is_integer_dtype(restored["sex"])
+    assert restored["bmi"].dtype == np.float64
+    assert restored["site"].tolist() == ["b", "a"]
+
+
+class _Model:
+    last_seconds = 0.25
+
+
+def test_a_peer_is_billed_its_own_time_not_the_process_overhead():
+    import time
+
+    assert _own_seconds(_Model(), time.perf_counter() - 10) == 0.25
+    assert _own_seconds(object(), time.perf_counter() - 10) >= 10
+
+
+def test_finished_runs_are_read_back_from_the_checkpoint(tmp_path):
+    calls = []
+
+    def fit(train, schema, seed):
+        calls.append(seed)
+        return train
+
+    def sample(model, n_rows, seed):
+        return model.sample(n=n_rows, replace=True, random_state=seed).reset_index(drop=True)
+
+    candidate = Candidate("resample", fit, sample, "test", large_sample=False)
+    first = run_benchmark([candidate], seeds=2, checkpoint=tmp_path)
+    assert calls == [0, 1] and len(list(tmp_path.glob("*.json"))) == 2
+    again = run_benchmark([candidate], seeds=2, checkpoint=tmp_path)
+    assert calls == [0, 1]  # nothing fitted again
+    pd.testing.assert_frame_equal(first.summary, again.summary)

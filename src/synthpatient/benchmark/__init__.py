@@ -23,7 +23,12 @@ from synthpatient.benchmark._output import (
     to_markdown,
     update_readme,
 )
-from synthpatient.benchmark._peers import PEERS, peer_available, peer_candidate, peer_note
+from synthpatient.benchmark._peers import (
+    TREE_PEERS,
+    peer_available,
+    peer_candidate,
+    peer_note,
+)
 from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
 
 if TYPE_CHECKING:
@@ -125,9 +130,9 @@ def default_candidates(
         if sdv_available():
             candidates += [sdv_candidate(name) for name in SDV_MODELS]
         else:
-            skipped.append("SDV: not installed (pip install 'synthpatient[compare]')")
+            skipped.append(f"SDV: {peer_note('sdv_gaussiancopula').split(': ', 1)[1]}")
         # the tree-based peers of issue 18 come with the same extra; a missing one is named
-        for name in PEERS:
+        for name in TREE_PEERS:
             if peer_available(name):
                 candidates.append(peer_candidate(name))
             else:

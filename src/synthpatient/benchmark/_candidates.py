@@ -55,33 +55,18 @@ SDV_MODELS = {
 
 
 def sdv_available() -> bool:
-    try:
-        import sdv  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether SDV can run: in the peers' environment (see :mod:`._peers`) or this one."""
+    from synthpatient.benchmark._peers import peer_available
+
+    return peer_available("sdv_gaussiancopula")
 
 
 def sdv_candidate(name: str) -> Candidate:
     """SDV's synthesizer at its defaults, on the same metadata as ours (sdtypes from our schema).
 
-    SDV is BUSL-1.1: it is only ever imported here, when the user installed the `compare` extra.
+    SDV is BUSL-1.1 and needs pandas<3: it runs in the peers' worker process, never imported
+    by synthpatient itself.
     """
+    from synthpatient.benchmark._peers import peer_candidate
 
-    def fit(train: pd.DataFrame, schema: Schema, seed: int) -> Any:
-        import sdv.single_table as single_table
-        from sdv.metadata import Metadata
-
-        sdtypes = schema.sdtypes()
-        metadata = Metadata.load_from_dict(
-            {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in sdtypes.items()}}}}
-        )
-        model = getattr(single_table, SDV_MODELS[name])(metadata)
-        model.fit({"table": train[list(sdtypes)]})
-        return model
-
-    def sample(model: Any, n_rows: int, seed: int) -> pd.DataFrame:
-        out = model.sample(n_rows)
-        return out["table"] if isinstance(out, dict) else out
-
-    return Candidate(name, fit, sample, "sdv")
+    return peer_candidate(name)

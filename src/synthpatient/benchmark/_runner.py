@@ -13,12 +13,14 @@ figures read from a metric's details (``dcr.share_closer_to_training``...).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,16 +149,20 @@ def _one_run(
     with PeakMemory() as memory:
         start = time.perf_counter()
         model = candidate.fit(train, schema, seed)
-        fit_s = time.perf_counter() - start
-        start = time.perf_counter()
-        synthetic = candidate.sample(model, len(train), seed + 1000)
-        sample_s = time.perf_counter() - start
-        cost = getattr(getattr(model, "last_sample_report_", None), "cost_per_1k_rows", None)
-        sample_100k_s = float("nan")
-        if candidate.large_sample:
+        fit_s = _own_seconds(model, start)
+        try:
             start = time.perf_counter()
-            candidate.sample(model, LARGE_SAMPLE, seed + 2000)
-            sample_100k_s = time.perf_counter() - start
+            synthetic = candidate.sample(model, len(train), seed + 1000)
+            sample_s = _own_seconds(model, start)
+            cost = getattr(getattr(model, "last_sample_report_", None), "cost_per_1k_rows", None)
+            sample_100k_s = float("nan")
+            if candidate.large_sample:
+                start = time.perf_counter()
+                candidate.sample(model, LARGE_SAMPLE, seed + 2000)
+                sample_100k_s = _own_seconds(model, start)
+        finally:
+            if callable(getattr(model, "close", None)):  # a peer's worker process
+                model.close()
     row: dict[str, Any] = {
         "synthesizer": candidate.name,
         "source": candidate.source,
@@ -165,7 +171,7 @@ def _one_run(
         "fit_s": fit_s,
         "sample_s": sample_s,
         "sample_100k_s": sample_100k_s,
-        "peak_mb": memory.peak_mb,
+        "peak_mb": memory.peak_mb + _worker_peak_mb(model),
     }
     if cost is not None:  # a prompted LLM: money per 1,000 delivered rows, at the set prices
         row["cost_per_1k"] = float(cost)
@@ -176,18 +182,46 @@ def _one_run(
     return row
 
 
+def _own_seconds(model: Any, start: float) -> float:
+    """Seconds since ``start``, or the model's own time of its last step where it reports
+    one (a peer in its worker process: neither the process start nor the transfer of rows
+    between processes is billed to it)."""
+    wall = time.perf_counter() - start
+    own = getattr(model, "last_seconds", None)
+    return float(own) if isinstance(own, float) and not np.isnan(own) else wall
+
+
+def _worker_peak_mb(model: Any) -> float:
+    """A peer's worker process's own peak memory (it is held beside this process's)."""
+    peak = getattr(model, "peak_mb", None)
+    return peak if isinstance(peak, float) else 0.0
+
+
+def _checkpoint_path(folder: Path, key: str, name: str, seed: int) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in name)
+    return folder / f"{key}__{safe}__seed{seed}.json"
+
+
 def run_benchmark(
     candidates: Sequence[Candidate],
     dataset_keys: Sequence[str] = ("diabetes",),
     *,
     seeds: int = 3,
     progress: Any = None,
+    checkpoint: str | Path | None = None,
 ) -> BenchmarkResult:
     """Run every candidate on every dataset for ``seeds`` seeds.
 
     A candidate that fails on a dataset is recorded in ``failures`` (with its one-line error)
-    instead of stopping the whole benchmark.
+    instead of stopping the whole benchmark. With ``checkpoint`` (a folder), each finished
+    run is written there as one JSON file and a run already there is read instead of run
+    again, so that a long benchmark stopped part-way resumes where it stopped (the file name
+    holds the dataset, the candidate's name and the seed: change the name when changing its
+    parameters).
     """
+    folder = Path(checkpoint) if checkpoint is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     rows, failures = [], []
     for key in dataset_keys:
         real = bundled.load(key)
@@ -197,18 +231,30 @@ def run_benchmark(
             for seed in range(seeds):
                 if progress is not None:
                     progress(f"{candidate.name} on {key}, seed {seed}")
+                saved = folder and _checkpoint_path(folder, key, candidate.name, seed)
+                if saved is not None and saved.exists():
+                    rows.append(json.loads(saved.read_text(encoding="utf-8")))
+                    continue
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        rows.append(_one_run(candidate, key, real, schema, seed, target))
+                        row = _one_run(candidate, key, real, schema, seed, target)
                 except (SynthPatientError, ImportError, ValueError, RuntimeError) as exc:
                     failures.append(
                         f"{candidate.name} on {key} (seed {seed}): "
                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                     )
                     break
+                rows.append(row)
+                if saved is not None:
+                    saved.write_text(json.dumps(row, default=_plain), encoding="utf-8")
     runs = pd.DataFrame(rows)
     return BenchmarkResult(runs, summarise(runs), failures)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as its Python value (for a checkpoint's JSON)."""
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
