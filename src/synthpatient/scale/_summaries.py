@@ -101,7 +101,7 @@ class PairMoments:
         means = x.mean(axis=0) if len(x) else np.zeros(len(names))
         centred = x - means
         co = np.einsum("ri,rj->ij", centred, centred)
-        out = {}
+        out: dict[Cell, PairMoments] = {}
         for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
             if len(x):
                 out[(a, b)] = cls(len(x), means[i], means[j], co[i, i], co[j, j], co[i, j])
