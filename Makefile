@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,13 @@ bench: $(VENV)/.test
 		--out benchmark-results --overwrite --update-readme README.md
 	$(BIN)/python benchmarks/bench_synthesizers.py
 
+# Language-model endpoints side by side with a real local model (issue 21): llama.cpp's server
+# (llama-cpp-python, compiled once, about 30 minutes on 2 cores, the wheel cached in
+# ~/.cache/synthpatient/wheels) serving Gemma 3 270M in its own .venv-llm; the fake server and
+# Gemma at every prompt level, the table written into README.md, then the robustness counts.
+# Not part of `make test`. ROWS=10 rows per run by default (Gemma is slow on 2 busy cores).
+bench-llm: $(VENV)/.test
+	bash benchmarks/llm_server/bench_llm.sh
+
 clean:
-	rm -rf $(VENV) synthpatient-demo
+	rm -rf $(VENV) .venv-llm synthpatient-demo

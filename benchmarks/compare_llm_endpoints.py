@@ -16,7 +16,12 @@ answers cut at ``max_tokens``, a chat template that drops system messages, 2 % s
 example rows): a measure of the pipeline, not of any model. Exits 1 when every run failed.
 
     python benchmarks/compare_llm_endpoints.py [--rows 200] [--levels basic,advanced] \\
-        [--llm gemma=http://127.0.0.1:8000/v1,gemma-3-270m] [--timeout 120]
+        [--llm gemma=http://127.0.0.1:8000/v1,gemma-3-270m] [--with-fake] [--timeout 120] \\
+        [--update-readme README.md]
+
+``--with-fake`` adds the fake server beside the given endpoints; ``--update-readme`` writes
+the table (Markdown) between ``<!-- llm-endpoints:start -->`` and ``<!-- llm-endpoints:end -->``
+of that file (``make bench-llm`` does both, with a local Gemma 3 270M on llama.cpp).
 
 The API key, if any, is read from the environment variable named by ``--key-env``.
 """
@@ -72,11 +77,13 @@ def _run(name: str, url: str, model: str, level: str, args: argparse.Namespace) 
         model=model,
         api_key_env=args.key_env,
         prompt_level=level,
+        system_level=args.system_level,
         include_examples=True,
         rows_per_request=args.rows_per_request,
         max_concurrency=args.concurrency,
         timeout_s=args.timeout,
         max_retries=args.retries,
+        max_requests=args.max_requests,
         seed=0,
     ).fit(real)
     start = time.perf_counter()
@@ -142,6 +149,68 @@ def _parser_check(name: str, url: str, model: str, args: argparse.Namespace) -> 
     )
 
 
+FAKE = "fake-llamacpp"
+README_START = "<!-- llm-endpoints:start -->"
+README_END = "<!-- llm-endpoints:end -->"
+#: the Markdown table's columns: (header, key in a run's row)
+MARKDOWN = (
+    ("endpoint", "endpoint"),
+    ("prompt level", "level"),
+    ("rows delivered", "rows"),
+    ("valid share", "valid"),
+    ("duplicates", "dup"),
+    ("example copies caught", "copies"),
+    ("near copies caught", "near"),
+    ("structured output", "format"),
+    ("retries", "retries"),
+    ("timeouts", "timeouts"),
+    ("s / 1k valid rows", "s/1k"),
+    ("tokens / 1k valid rows", "tokens/1k"),
+)
+
+
+def _markdown(rows: list[dict], parsers: list[str], args: argparse.Namespace) -> str:
+    lines = [
+        "| " + " | ".join(h for h, _ in MARKDOWN) + " |",
+        "|" + "---|" * len(MARKDOWN),
+    ]
+    for row in rows:
+        cells = [_cell(row.get(key)) for _, key in MARKDOWN]
+        if row.get("error"):
+            cells[-1] += f" (stopped: {row['error'][:90]})"
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    notes = [
+        "",
+        f"{args.rows} rows asked per run (diabetes table, 6 real example rows in the prompt, "
+        f"{args.rows_per_request} rows per request"
+        f"{f', at most {args.max_requests} requests' if args.max_requests else ''}, "
+        f"system level {args.system_level}); "
+        "shares are of the parsed rows; seconds and tokens are per 1,000 valid unique rows "
+        "delivered, on this machine at the time of the run.",
+        "",
+        *(f"- {line}" for line in parsers),
+    ]
+    return "\n".join(lines + notes)
+
+
+def _readme(path: Path) -> tuple[str, int, int]:
+    """The file's text and the markers' places (checked before any run)."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{path} has no '{README_START}' ... '{README_END}' section.")
+    return text, start, end
+
+
+def _update_readme(path: Path, markdown: str, command: str) -> None:
+    from synthpatient._io import write_text_atomic
+
+    text, start, end = _readme(path)
+    block = f"{README_START}\n<!-- written by `{command}`; do not edit by hand -->\n{markdown}\n"
+    write_text_atomic(path, text[:start] + block + text[end:])
+    print(f"Wrote the table into {path}.")
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "n/a"
@@ -160,10 +229,20 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--key-env", default="SYNTHPATIENT_LLM_API_KEY")
+    parser.add_argument("--system-level", default="strict", help="none, role or strict")
+    parser.add_argument(
+        "--max-requests", type=int, default=None, help="request budget per run (default: auto)"
+    )
+    parser.add_argument(
+        "--with-fake", action="store_true", help="also the fake server, beside --llm"
+    )
+    parser.add_argument("--update-readme", type=Path, help="write the table into this file")
     args = parser.parse_args()
+    if args.update_readme is not None:
+        _readme(args.update_readme)  # a README without the markers fails before any run
     with ExitStack() as stack:
         endpoints = _endpoints(args.llm)
-        if not endpoints:
+        if not endpoints or args.with_fake:
             fake = stack.enter_context(
                 FakeLLMServer(
                     json_schema_status=500,
@@ -172,13 +251,18 @@ def main() -> int:
                     faults=Faults(splice_example=0.02, copy_example=0.02),
                 )
             )
-            endpoints = [("fake-llamacpp", fake.url, "fake-llm")]
+            endpoints.insert(0, (FAKE, fake.url, "fake-llm"))
         rows = [
             _run(name, url, model, level, args)
             for name, url, model in endpoints
             for level in args.levels.split(",")
         ]
-        parsers = [_parser_check(name, url, model, args) for name, url, model in endpoints]
+        parsers = [
+            f"{name}: request parser not measured (the fake server plays no tool calls)"
+            if name == FAKE
+            else _parser_check(name, url, model, args)
+            for name, url, model in endpoints
+        ]
     print(" | ".join(COLUMNS))
     for row in rows:
         print(" | ".join(_cell(row.get(c)) for c in COLUMNS))
@@ -187,6 +271,9 @@ def main() -> int:
         print(line)
     failed = sum(r["failed"] for r in rows)
     print(f"\n{len(rows) - failed} of {len(rows)} runs delivered all {args.rows} rows.")
+    if args.update_readme is not None:
+        command = "python benchmarks/compare_llm_endpoints.py " + " ".join(sys.argv[1:])
+        _update_readme(args.update_readme, _markdown(rows, parsers, args), command)
     return 1 if failed == len(rows) else 0
 
 

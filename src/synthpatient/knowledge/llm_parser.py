@@ -30,8 +30,11 @@ from synthpatient.knowledge.request import (
 from synthpatient.llm.client import LLMClient, parse_json_object
 
 TOOL_NAME = "cohort_request"
-#: the tool call is a short JSON object; a cap keeps a rambling model from running for minutes
-PARSER_MAX_TOKENS = 600
+#: the tool call is a short JSON object (a request with three filters is about 120 tokens even
+#: when every digit is a token); a cap keeps a rambling model from running for minutes, and
+#: a request the client gave up on from holding a one-slot server (llama.cpp finishes it):
+#: Gemma 3 270M with a grammar wrote 600 tokens in about 190 s on a busy 2-core machine
+PARSER_MAX_TOKENS = 400
 #: one try of at most this long, so that the offline fallback answers within 30 s of the
 #: command's start even on a busy 2-core machine (starting Python and reading the knowledge
 #: base took about 9 s there beside a llama.cpp server)
