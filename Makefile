@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-llm clean
+.PHONY: demo test peers bench bench-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,14 +43,28 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10 --ignore=tests/web/test_fuzz.py
 	$(BIN)/python -m pytest -q tests/web/test_fuzz.py
 
-# Benchmarks compare against SDV when the optional `compare` extra is installed (SDV is
-# BUSL-1.1 and pulls torch, so torch==2.13.0 goes first).
-bench: $(VENV)/.test
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[compare]'
+# The benchmark's peers (the `compare` extra: SDV, BUSL-1.1; arfpy and ForestDiffusion, MIT)
+# need pandas<3 (SDV) and numpy<2.4 (arfpy 0.1.1), so they live in their own environment,
+# .venv-peers, and the benchmark runs each in a worker process there (torch's CPU wheel first).
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.peers: pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(PEERS_VENV)/bin/python -m pip install --quiet 'numpy<2.4' -e '.[compare]'
+	touch $@
+
+peers: $(PEERS_VENV)/.peers
+
+# Our generators against SDV and the tree-based peers on the same splits. check_peers.py keeps
+# every finished run in benchmarks/results/peers and resumes from there; Forest-Flow at its
+# authors' settings takes about 24 minutes a fit on 2 idle cores (5 seeds: about 2 hours).
+bench: $(VENV)/.test $(PEERS_VENV)/.peers
 	$(BIN)/synthpatient benchmark --datasets diabetes --seeds 3 --epsilons 1,3,10 \
 		--out benchmark-results --overwrite --update-readme README.md
 	$(BIN)/python benchmarks/bench_synthesizers.py
+	$(BIN)/python benchmarks/bench_copula_sampling.py
+	$(BIN)/python benchmarks/check_peers.py --seeds 5
 
 # Language-model endpoints side by side with a real local model (issue 21): llama.cpp's server
 # (llama-cpp-python, compiled once, about 30 minutes on 2 cores, the wheel cached in
@@ -61,4 +75,4 @@ bench-llm: $(VENV)/.test
 	bash benchmarks/llm_server/bench_llm.sh
 
 clean:
-	rm -rf $(VENV) .venv-llm synthpatient-demo
+	rm -rf $(VENV) $(PEERS_VENV) .venv-llm synthpatient-demo
