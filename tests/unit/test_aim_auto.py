@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import warnings
 
 import numpy as np
@@ -10,8 +11,16 @@ import pandas as pd
 import pytest
 
 from synthpatient.errors import DataError
+from synthpatient.schema import ColumnSpec, Relation, Schema, Term
 from synthpatient.synthesizers import Synthesizer, make_synthesizer
-from synthpatient.synthesizers.aim import _draw_given, _sample_codes, _workload_weights
+from synthpatient.synthesizers._marginal_dp import exactly_derived
+from synthpatient.synthesizers.aim import (
+    TARGET_WEIGHT,
+    _draw_given,
+    _first_pairs,
+    _sample_codes,
+    _workload_weights,
+)
 from synthpatient.synthesizers.auto import AutoSynthesizer, CandidateScore
 from tests.conftest import make_clinical_table
 
@@ -20,18 +29,52 @@ def test_workload_is_pairs_plus_the_targets_triples_weighted_by_overlap():
     weights = _workload_weights(["a", "b", "c", "y"], "y")
     triples = {c for c in weights if len(c) == 3}
     assert triples == {("a", "b", "y"), ("a", "c", "y"), ("b", "c", "y")}
-    # 6 pairs and 3 triples: 'y' is in 3 pairs and 3 triples; 'a' in 3 pairs and 2 triples
-    assert weights[("y",)] == 6 and weights[("a",)] == 5
-    # (a, y) shares 2 with itself, 1 with each of the 4 pairs and 2 triples without both...
-    expected = sum(
-        len({"a", "y"} & set(s))
-        for s in [
-            *itertools.combinations("abcy", 2),
-            *[(*p, "y") for p in itertools.combinations("abc", 2)],
-        ]
-    )
-    assert weights[("a", "y")] == expected
+    # 6 pairs, the target's 3 counted TARGET_WEIGHT times, and 3 triples
+    extra = TARGET_WEIGHT - 1
+    assert weights[("y",)] == 6 + 3 * extra and weights[("a",)] == 5 + extra
+    workload = [
+        *itertools.combinations("abcy", 2),
+        *[(c, "y") for c in "abc"] * extra,
+        *[(*p, "y") for p in itertools.combinations("abc", 2)],
+    ]
+    assert weights[("a", "y")] == sum(len({"a", "y"} & set(s)) for s in workload)
     assert max(len(c) for c in _workload_weights(["a", "b", "c"], None)) == 2
+    assert max(len(c) for c in _workload_weights(["a", "b", "y"], "y", triples=False)) == 2
+
+
+def test_first_pairs_are_the_targets_and_those_a_declared_relation_ties():
+    ldl = Relation(
+        kind="identity",
+        column="ldl",
+        terms=(Term(column="tc", coefficient=1.0), Term(column="hdl", coefficient=-1.0)),
+    )
+    # ldl itself is derived (not modelled): only its inputs' pair joins the target's pairs
+    pairs = _first_pairs(["tc", "hdl", "age", "y"], "y", [ldl])
+    assert pairs == [("tc", "y"), ("hdl", "y"), ("age", "y"), ("tc", "hdl")]
+    assert _first_pairs(["tc", "hdl"], None, []) == []
+
+
+def test_only_exact_relations_on_complete_columns_are_derived():
+    spec = {"kind": "numeric", "minimum": 0, "maximum": 10}
+    schema = Schema(
+        columns=(
+            ColumnSpec(name="a", **spec),
+            ColumnSpec(name="b", **spec),
+            ColumnSpec(name="s", **spec),
+            ColumnSpec(name="r", **spec),
+            ColumnSpec(name="m", nullable=True, **spec),
+        ),
+        relations=(
+            Relation(kind="identity", column="s", terms=(Term(column="a", coefficient=1.0),)),
+            # a band keeps the drawn value: the model must learn it
+            Relation(
+                kind="ratio", column="r", terms=(Term(column="a", coefficient=1.0),), tolerance=1
+            ),
+            # a column that may be missing is not computed where it is missing
+            Relation(kind="identity", column="m", terms=(Term(column="b", coefficient=1.0),)),
+        ),
+    )
+    assert exactly_derived(schema) == ["s"]
 
 
 def test_junction_tree_sampling_reproduces_the_cliques_tables():
@@ -64,18 +107,27 @@ def table() -> pd.DataFrame:
     return make_clinical_table(300, seed=4)
 
 
-def test_aim_spends_its_budget_and_round_trips(table, tmp_path):
+def test_aim_spends_its_budget_derives_declared_columns_and_round_trips(table, tmp_path):
+    data = table[["age", "sex", "bmi"]].assign(double_bmi=2 * table["bmi"])
+    relation = Relation(
+        kind="identity", column="double_bmi", terms=(Term(column="bmi", coefficient=2.0),)
+    )
+    schema = Schema.infer(data).with_relations((relation,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # few columns and rounds: each round compiles a JAX estimation (seconds)
         synth = make_synthesizer("aim", epsilon=5.0, n_bins=4, rounds=3, target="bmi", seed=0)
-        synth.fit(table[["age", "sex", "bmi"]])
+        synth.fit(data, schema=schema)
     spent = synth.privacy_spent_
     assert spent["epsilon"] == 5.0 and spent["delta"] > 0 and spent["rho"] > 0
+    # the declared relation computes double_bmi: no budget is spent on it
+    assert spent["derived"] == ["double_bmi"] and synth.columns_ == ["age", "sex", "bmi"]
     measured = [tuple(c) for c, _ in synth.measured_]
-    learned = [s.name for s in synth.schema_.learned]
-    assert measured[: len(learned)] == [(c,) for c in learned]  # every 1-way marginal first
-    assert spent["rounds"] == len(measured) - len(learned)
+    assert measured[:3] == [("age",), ("sex",), ("bmi",)]  # every 1-way marginal first
+    assert measured[3:5] == [("age", "bmi"), ("sex", "bmi")]  # then the target's pairs
+    assert spent["rounds"] == len(measured) - 5
+    rows = synth.sample(200, seed=3)
+    assert np.allclose(rows["double_bmi"], 2 * rows["bmi"])
     synth.save(tmp_path / "aim")
     loaded = Synthesizer.load(tmp_path / "aim")
     assert loaded.sample(50, seed=3).equals(synth.sample(50, seed=3))
@@ -119,7 +171,7 @@ def test_auto_skips_what_does_not_fit_the_budget_and_saves_its_choice(table, tmp
         auto = make_synthesizer("auto", candidates=["tvae", "copula"], time_budget_s=2.0, seed=0)
         auto.fit(table.iloc[:150])
     rows = {c.key: c for c in auto.selection_.candidates}
-    assert rows["tvae"].status == "skipped" and "expected" in rows["tvae"].reason
+    assert rows["tvae"].status == "skipped" and "estimated" in rows["tvae"].reason
     assert auto.selection_.chosen == "copula" and rows["copula"].status == "scored"
     assert "auto chose 'copula'" in auto.report() and "tvae | skipped" in auto.report()
     auto.save(tmp_path / "auto")
@@ -147,3 +199,35 @@ def test_default_rounds_leave_the_first_noise_a_few_values_on_small_tables():
     sigma = (small / (2 * 0.9 * rho)) ** 0.5
     assert 3 * sigma * 4 <= 331  # four values of 3 sigma each fit in the rows
     assert default_rounds(20, 11, rho) == 12
+
+
+class _Sleeper:
+    """A stand-in for a generator whose fit costs 0.05 s plus 5 ms per step."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def fit(self, data, schema=None):
+        time.sleep(0.05 + 0.005 * self.steps)
+        return self
+
+
+def test_probe_extrapolates_set_up_and_per_step_cost_to_the_default_steps():
+    from synthpatient.synthesizers._fit_estimate import VALIDATION_MARGIN, probe
+    from synthpatient.synthesizers.tvae import TVAESynthesizer
+
+    rows = pd.DataFrame({"a": [1.0, 2.0]})
+    estimate = probe("tvae", lambda key, p: _Sleeper(p["steps"]), rows, Schema.infer(rows))
+    expected = 0.05 + 0.005 * TVAESynthesizer().steps * VALIDATION_MARGIN
+    assert abs(estimate.seconds - expected) < 0.35 * expected
+    assert "10 and 30 steps" in estimate.how and estimate.probe_s > 0.3
+
+
+def test_pace_comes_from_candidates_whose_reference_tells_it():
+    from synthpatient.synthesizers._fit_estimate import from_reference, observed_pace
+
+    # the copula's half second is overhead, the deep ones are probed: only cart counts
+    pace = observed_pace([("copula", 5.0), ("cart", 16.0), ("ctgan", 99.0)], 350)
+    assert pace == 2.0
+    assert from_reference("tvae", 350, pace).seconds == 30.0
+    assert observed_pace([("copula", 5.0)], 350) == 1.0

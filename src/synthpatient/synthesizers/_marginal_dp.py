@@ -21,7 +21,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError, SynthPatientWarning
-from synthpatient.schema import Schema
+from synthpatient.schema import ColumnSpec, Schema
 from synthpatient.synthesizers._discretize import ColumnCoder, ReadFromData, build_coders
 from synthpatient.synthesizers._persistence import expect
 from synthpatient.synthesizers.base import Synthesizer
@@ -75,13 +75,16 @@ class MarginalSynthesizer(Synthesizer):
         sigma: float,
         threshold: float,
         rng: np.random.Generator,
+        n_bins: int | None = None,
     ) -> OneWay:
         """The first step of MST and AIM alike: the columns binned (bounds and categories read
         from the data are named in a warning: no budget covers them), every 1-way marginal
-        measured on the fine bins with noise ``sigma``, and values whose noisy count is below
-        ``threshold`` merged (post-processing, so it costs no budget)."""
+        measured on the fine bins (``n_bins``, the model's own by default) with noise
+        ``sigma``, and values whose noisy count is below ``threshold`` merged (post-processing,
+        so it costs no budget)."""
         columns = [s.name for s in schema.learned]
-        coders, read = build_coders(data, schema, int(self.n_bins))  # type: ignore[attr-defined]
+        bins = int(self.n_bins if n_bins is None else n_bins)  # type: ignore[attr-defined]
+        coders, read = build_coders(data, schema, bins)
         if read:
             warnings.warn(
                 f"{type(self).__name__} read {read.describe()} from the data: these are not "
@@ -160,9 +163,15 @@ class MarginalSynthesizer(Synthesizer):
         }
         return state, arrays
 
-    def _restore_tables(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """What :meth:`_tables_state` gave, checked against the schema and itself."""
-        specs = self.schema_.learned
+    def _restore_tables(
+        self,
+        state: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        specs: list[ColumnSpec] | None = None,
+    ) -> None:
+        """What :meth:`_tables_state` gave, checked against the schema and itself (``specs``:
+        the columns the model learned, the schema's learned columns by default)."""
+        specs = self.schema_.learned if specs is None else specs
         self.columns_ = [str(c) for c in state["columns"]]
         expect(
             self.columns_ == [s.name for s in specs],
@@ -280,3 +289,36 @@ def draw(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Codes drawn from one distribution by inverse transform of the uniforms ``u``."""
     cdf = np.cumsum(probabilities)
     return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(cdf) - 1)
+
+
+def exactly_derived(schema: Schema) -> list[str]:
+    """Learned columns that a relation of the schema computes exactly from other learned
+    columns: an identity or a ratio without tolerance, whose column and inputs are never
+    missing. The base class computes them after sampling, so a marginal model leaves them out
+    and spends none of its budget on them.
+
+    A private fit only sees relations the user declared (discovered ones are dropped before
+    ``_fit``, see ``Synthesizer._private_relations``), so which columns these are is public
+    knowledge, not read from the rows. A column whose inputs include another derived column
+    is kept (it would be computed from a value not drawn yet).
+    """
+    specs = {s.name: s for s in schema.learned}
+    found: dict[str, list[str]] = {}
+    for relation in schema.relations or ():
+        if relation.kind not in ("identity", "ratio") or relation.tolerance is not None:
+            continue
+        inputs = [t.column for t in relation.terms or ()]
+        names = [relation.column, *inputs]
+        if all(n in specs and not specs[n].nullable for n in names) and specs[
+            relation.column
+        ].kind in ("numeric", "integer"):
+            found[relation.column] = inputs
+    return [c for c, inputs in found.items() if not any(i in found for i in inputs)]
+
+
+def placeholder(spec: ColumnSpec, n_rows: int) -> pd.Series:
+    """Values standing in for an exactly derived column until the base class computes it:
+    the middle of the column's bounds (never a training value)."""
+    low = float(spec.minimum) if spec.minimum is not None else 0.0
+    high = float(spec.maximum) if spec.maximum is not None else low
+    return pd.Series(np.full(n_rows, (low + high) / 2), dtype=float)

@@ -36,15 +36,17 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.errors import DataError
-from synthpatient.schema import Schema
+from synthpatient.schema import Relation, Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param, Text
 from synthpatient.synthesizers._marginal_dp import (
     COMPRESS_SIGMAS,
     MarginalSynthesizer,
     draw,
+    exactly_derived,
     import_mbi,
     normalized,
+    placeholder,
     zcdp_rho,
 )
 from synthpatient.synthesizers._persistence import expect
@@ -61,6 +63,10 @@ ESTIMATE_TOL = 1e-6
 MIN_GROUPS = 4
 #: Most planned rounds per column by default (the paper's 16: up to 16 d JAX estimations).
 MAX_ROUNDS_PER_COLUMN = 3
+#: Fewest and most fine bins per number column when ``n_bins`` is None (see default_bins).
+MIN_BINS, MAX_BINS = 4, 32
+#: How many times each pair with the target counts in the workload (see _workload_weights).
+TARGET_WEIGHT = 2
 #: Rows drawn from the current model to count its marginals when scoring candidates.
 SCORING_ROWS = 20_000
 
@@ -82,7 +88,10 @@ class AIMSynthesizer(MarginalSynthesizer):
         epsilon: Privacy loss bound, > 0 (smaller is more private and noisier).
         delta: Probability that the bound may fail, in (0, 1) and below 1/n for n rows. None
             uses 1e-9, or 1/n^2 when that is smaller.
-        n_bins: Equal-width bins per number or date column, >= 2.
+        n_bins: Equal-width bins per number or date column, >= 2, before rare ones are
+            merged. None chooses from the row count and the first noise level (see
+            :func:`default_bins`): on the bundled table at epsilon 1, 6 bins; more rows or a
+            larger epsilon get more, up to 32.
         target: A column the synthetic table will be used to predict: its 3-way marginals
             join the workload, so that its relations with pairs of other columns are kept.
         rounds: The budget is first planned as this many rounds (the paper's T, which sets
@@ -120,7 +129,7 @@ class AIMSynthesizer(MarginalSynthesizer):
     _parameter_constraints = {
         "epsilon": Param(Interval(float, 0, None, closed="neither")),
         "delta": Param(Interval(float, 0, 1, closed="neither"), None),
-        "n_bins": Param(Interval(int, 2, None)),
+        "n_bins": Param(Interval(int, 2, None), None),
         "target": Param(Text("a column name"), None),
         "rounds": Param(Interval(int, 1, None), None),
         "max_model_size": Param(Interval(float, 1, None)),
@@ -131,7 +140,7 @@ class AIMSynthesizer(MarginalSynthesizer):
         *,
         epsilon: float = 1.0,
         delta: float | None = None,
-        n_bins: int = 16,
+        n_bins: int | None = None,
         target: str | None = None,
         rounds: int | None = None,
         max_model_size: float = 80.0,
@@ -148,12 +157,17 @@ class AIMSynthesizer(MarginalSynthesizer):
     # -- fit -----------------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, schema: Schema, rng: np.random.Generator) -> None:
         mbi = import_mbi("AIMSynthesizer")
-        n_rows, columns = len(data), [s.name for s in schema.learned]
-        if self.target is not None and self.target not in columns:
+        learned = [s.name for s in schema.learned]
+        if self.target is not None and self.target not in learned:
             raise DataError(
                 f"The target '{self.target}' of AIMSynthesizer is not a learned column of the "
-                f"table. Learned columns: {', '.join(columns)}."
+                f"table. Learned columns: {', '.join(learned)}."
             )
+        # columns a declared relation computes exactly cost no budget: the base derives them
+        derived = exactly_derived(schema)
+        relations = list(schema.relations or ())
+        schema = Schema(columns=tuple(s for s in schema.learned if s.name not in derived))
+        n_rows, columns = len(data), [s.name for s in schema.learned]
         delta = self._resolve_delta(n_rows)
         rho = zcdp_rho(float(self.epsilon), delta)
         rounds = (
@@ -162,21 +176,35 @@ class AIMSynthesizer(MarginalSynthesizer):
         # Sec. 4.1: the first noise level and selection budget as if there were `rounds` rounds
         sigma = math.sqrt(rounds / (2 * MEASURE_SHARE * rho))
         epsilon_round = math.sqrt(8 * (1 - MEASURE_SHARE) * rho / rounds)
-        # the 1-way measurements cost len(columns) / (2 sigma^2): they must leave some budget
-        sigma = max(sigma, math.sqrt(len(columns) / (2 * MEASURE_SHARE * rho)))
+        # the first measurements (every 1-way marginal, and the target's 2-way ones) cost
+        # 1 / (2 sigma^2) each: they must leave some budget
+        pairs = _first_pairs(columns, self.target, relations)
+        n_first = len(columns) + len(pairs)
+        sigma = max(sigma, math.sqrt(n_first / (2 * MEASURE_SHARE * rho)))
         self._check_enough_rows(n_rows, sigma)
 
         # Sec. 4.1: every 1-way marginal first, on the fine bins; values too rare to stand out
         # of the noise are then merged (MST's compression, post-processing): at small n it
         # is what keeps each later marginal's cells few enough to be measured at all
-        first = self._one_way(mbi, data, schema, sigma, COMPRESS_SIGMAS * sigma, rng)
+        bins = default_bins(n_rows, sigma) if self.n_bins is None else int(self.n_bins)
+        first = self._one_way(mbi, data, schema, sigma, COMPRESS_SIGMAS * sigma, rng, bins)
         coders, codes, domain, one_way = first.coders, first.codes, first.domain, first.measurements
         loop = _Loop(mbi, domain, codes, rng)
         loop.measured = [((c.name,), m, sigma) for c, m in zip(coders, one_way, strict=True)]
-        used = len(columns) / (2 * sigma**2)
+        # the workload's heaviest parts, named by the schema (public), measured up front
+        # rather than left to selection, which at a small budget picks little better than
+        # at random: the target's relation with every other column, and the pairs of columns
+        # a declared relation ties together (a derived column is a function of their joint)
+        for pair in pairs:
+            loop.measure(pair, sigma)
+        used = n_first / (2 * sigma**2)
         loop.total = first.total
         model = loop.estimate(ROUND_ITERS)
-        candidates = _workload_weights(columns, self.target)
+        # a target's 3-way marginals join the workload only when a typical one (MIN_GROUPS
+        # values a column) holds cells that stand out of the noise; on small tables at small
+        # epsilon they cannot be measured, and choosing them spends rounds on noise
+        triples = n_rows / MIN_GROUPS**3 >= COMPRESS_SIGMAS * sigma
+        candidates = _workload_weights(columns, self.target, triples=triples)
         n_rounds = 0
         while used < rho:
             remaining = rho - used
@@ -203,6 +231,8 @@ class AIMSynthesizer(MarginalSynthesizer):
         self.measured_ = [[list(clique), float(s)] for clique, _, s in loop.measured]
         self.privacy_spent_ = self._privacy_spent(delta, rho, first.read)
         self.privacy_spent_["rounds"] = n_rounds
+        self.privacy_spent_["derived"] = derived
+        self.derived_ = derived
 
     def _keep_model(
         self, mbi: Any, model: Any, domain: Any, coders: list[Any], total: float
@@ -217,7 +247,10 @@ class AIMSynthesizer(MarginalSynthesizer):
         self, n_rows: int, rng: np.random.Generator, conditions: list[Condition]
     ) -> pd.DataFrame:
         codes = _sample_codes(self.cliques_, self.marginals_, n_rows, rng)
-        return pd.DataFrame({c.name: c.decode(codes[c.name], rng) for c in self.coders_})
+        rows = {c.name: c.decode(codes[c.name], rng) for c in self.coders_}
+        for name in self.derived_:  # computed from the drawn columns by the base class
+            rows[name] = placeholder(self.schema_[name], n_rows)
+        return pd.DataFrame(rows)[[s.name for s in self.schema_.learned]]
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -226,7 +259,9 @@ class AIMSynthesizer(MarginalSynthesizer):
         return state, arrays
 
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self._restore_tables(state, arrays)
+        self.derived_ = exactly_derived(self.schema_)
+        modelled = [s for s in self.schema_.learned if s.name not in self.derived_]
+        self._restore_tables(state, arrays, modelled)
         expect(isinstance(state["measured"], list), "the measured marginals are not a list")
         self.measured_ = [[[str(a) for a in c], float(s)] for c, s in state["measured"]]
         self._check_tables([])
@@ -326,12 +361,49 @@ def default_rounds(n_rows: int, n_columns: int, rho: float) -> int:
     return max(n_columns + 1, min(MAX_ROUNDS_PER_COLUMN * n_columns, fitting))
 
 
-def _workload_weights(columns: list[str], target: str | None) -> dict[Clique, float]:
-    """Sec. 4.2: the workload's downward closure, each weighted by sum_s |r & s| over it."""
+def default_bins(n_rows: int, sigma: float) -> int:
+    """Fine bins per number column: about n / (2 sigma), between MIN_BINS and MAX_BINS.
+
+    Each fine bin gets its own noise in the 1-way measurement, and a merged group carries the
+    noise of all its bins: with more bins than the rows can fill well above the noise, the
+    groups' counts, and so the decoded shapes, get noisier (on the bundled table at epsilon
+    1, 16 bins scored lower than 6 in ``benchmarks/check_aim.py``). Uses only the row count
+    (public, as for ``delta``) and the noise level.
+    """
+    return int(min(MAX_BINS, max(MIN_BINS, round(n_rows / (2 * sigma)))))
+
+
+def _first_pairs(columns: list[str], target: str | None, relations: list[Relation]) -> list[Clique]:
+    """The 2-way marginals measured with the 1-way ones, each in the columns' order: the
+    target with every other column, then every pair of modelled columns that a declared
+    identity or ratio relates (its column and its inputs)."""
+    pairs = [(target, c) for c in columns if target is not None and c != target]
+    for relation in relations:
+        if relation.kind in ("identity", "ratio"):
+            tied = [c for c in relation.columns if c in columns]
+            pairs += list(itertools.combinations(tied, 2))
+    out: list[Clique] = []
+    for pair in pairs:
+        ordered = tuple(sorted(pair, key=columns.index))
+        if ordered not in out:
+            out.append(ordered)
+    return out
+
+
+def _workload_weights(
+    columns: list[str], target: str | None, *, triples: bool = True
+) -> dict[Clique, float]:
+    """Sec. 4.2: the workload's downward closure, each weighted by sum_s |r & s| over it.
+
+    The workload is every pair of columns, the target's pairs counted TARGET_WEIGHT times
+    (the synthetic table is meant to predict it) and, with ``triples``, every 3-way marginal
+    that contains the target."""
     workload: list[Clique] = [tuple(p) for p in itertools.combinations(columns, 2)]
     if target is not None:
         others = [c for c in columns if c != target]
-        workload += [(target, *pair) for pair in itertools.combinations(others, 2)]
+        workload += [(target, c) for c in others] * (TARGET_WEIGHT - 1)
+        if triples:
+            workload += [(target, *pair) for pair in itertools.combinations(others, 2)]
     if not workload:
         workload = [(c,) for c in columns]
     closure: set[Clique] = set()

@@ -28,17 +28,21 @@ from synthpatient.errors import DataError, ModelFileError, SynthPatientWarning
 from synthpatient.schema import Schema, explain_schema
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Boolean, Constraint, Interval, Param
+from synthpatient.synthesizers._fit_estimate import (
+    from_reference,
+    observed_pace,
+    probe,
+    probe_parameter,
+    reference_s,
+)
 from synthpatient.synthesizers._persistence import expect, nest, unnest
 from synthpatient.synthesizers.base import Capabilities, SampleReport, Synthesizer
 from synthpatient.synthesizers.registry import available_synthesizers, get_synthesizer_class
 
 _CHOSEN_PREFIX = "chosen."
-#: Rough fit seconds of each generator on ~350 rows x 11 columns on 2 cores (about twice the
-#: benchmark's figures), to skip a candidate that would overrun the budget before starting it;
-#: a fit cannot be stopped once started, so on a loaded machine the budget can still be
-#: overrun (the report shows the time taken).
-EXPECTED_FIT_S = {"copula": 0.5, "cart": 10.0, "ctgan": 15.0, "tvae": 15.0, "tabular_lm": 35.0}
-UNKNOWN_FIT_S = 15.0
+#: A candidate trained by steps is probed (seconds) only when its rough estimate times this
+#: could fit what is left of the budget: a probe that cannot change the verdict is not run.
+PROBE_WORTH = 0.5
 
 
 class _Keys(Constraint):
@@ -220,24 +224,18 @@ class AutoSynthesizer(Synthesizer):
             )
         scale = len(data) / len(train)
         scores: list[CandidateScore] = []
+        fits: list[tuple[str, float]] = []
         for key in self._candidate_keys():
-            elapsed = time.perf_counter() - start
-            best = _best(scores)
-            reserve = best.fit_s * scale if (self.refit and best is not None) else 0.0
-            expected = EXPECTED_FIT_S.get(key, UNKNOWN_FIT_S) * max(1.0, len(data) / 350)
-            # the cheapest candidate always runs, so that there is something to choose
-            if scores and elapsed + expected + reserve > float(self.time_budget_s):
-                scores.append(
-                    CandidateScore(
-                        key,
-                        "skipped",
-                        f"about {expected:.0f} s expected, {self.time_budget_s - elapsed:.0f} s "
-                        "of the budget left",
-                    )
-                )
-                continue
             seed = int(rng.integers(2**31))
-            scores.append(self._try(key, train, holdout, structured, seed))
+            # the cheapest candidate always runs, so that there is something to choose
+            skipped = self._over_budget(key, train, structured, seed, start, scores, fits, scale)
+            if skipped is not None:
+                scores.append(skipped)
+                continue
+            score = self._try(key, train, holdout, structured, seed)
+            scores.append(score)
+            if score.status == "scored":
+                fits.append((key, score.fit_s))
         winner, reason = self._choose(scores)
         chosen = next(s for s in scores if s.key == winner)
         refit_s = chosen.fit_s * scale
@@ -273,6 +271,42 @@ class AutoSynthesizer(Synthesizer):
                 stacklevel=4,
             )
 
+    def _over_budget(
+        self,
+        key: str,
+        train: pd.DataFrame,
+        schema: Schema,
+        seed: int,
+        start: float,
+        scores: list[CandidateScore],
+        fits: list[tuple[str, float]],
+        scale: float,
+    ) -> CandidateScore | None:
+        """A "skipped" (or "failed" probe) row when ``key``'s estimated fit does not fit what
+        is left of the budget (the winner's refit on all rows, ``scale`` times its fit, kept in
+        reserve); None to fit it.
+        See :mod:`synthpatient.synthesizers._fit_estimate` for the estimates."""
+        if not scores:
+            return None
+        best = _best(scores)
+        reserve = best.fit_s * scale if (self.refit and best is not None) else 0.0
+        left = float(self.time_budget_s) - (time.perf_counter() - start) - reserve
+        estimate = from_reference(key, len(train), observed_pace(fits, len(train)))
+        if probe_parameter(key) is not None and estimate.seconds * PROBE_WORTH < left:
+            try:
+                estimate = probe(key, lambda k, p: self._make(k, seed, **p), train, schema)
+            except (ValueError, RuntimeError, ImportError) as exc:
+                return CandidateScore(key, "failed", str(exc).splitlines()[0][:200])
+            left -= estimate.probe_s
+        if estimate.seconds <= left:
+            return None
+        return CandidateScore(
+            key,
+            "skipped",
+            f"estimated {estimate.seconds:.0f} s ({estimate.how}) > {max(left, 0):.0f} s of "
+            "the budget left",
+        )
+
     def _split(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
         """A mask of held-out rows: whole patients when there is a patient key."""
         groups = self._patients if self._patients is not None else np.arange(n_rows)
@@ -284,13 +318,13 @@ class AutoSynthesizer(Synthesizer):
     def _candidate_keys(self) -> list[str]:
         """Cheapest first, so that a tight budget still tries the fast ones."""
         keys = list(self.candidates) if self.candidates is not None else _default_keys()
-        return sorted(keys, key=lambda k: EXPECTED_FIT_S.get(k, UNKNOWN_FIT_S))
+        return sorted(keys, key=lambda k: reference_s(k, 350))
 
-    def _make(self, key: str, seed: int) -> Synthesizer:
+    def _make(self, key: str, seed: int, **params: Any) -> Synthesizer:
         klass = get_synthesizer_class(key)
         # the candidates' own progress lines would bury the choice; auto reports instead
         quiet = {"progress": False} if "progress" in klass._param_names() else {}
-        return klass(seed=seed, **quiet)
+        return klass(seed=seed, **quiet, **params)
 
     def _try(
         self,

@@ -1,0 +1,102 @@
+"""How long a candidate's fit will take on this table and this machine, before fitting it.
+
+``auto`` must choose within a time budget, and a fit cannot be stopped once started, so each
+candidate's fit time is estimated first and a candidate whose estimate does not fit what is
+left of the budget is skipped (and named, with its estimate, in the report):
+
+* A generator trained for a number of steps or epochs (the deep ones) is **probed**: fitted
+  twice on the same rows with a few steps (epochs), which gives the cost of a step and the
+  set-up cost on this table and this machine, as loaded as it is now; the estimate is the
+  set-up plus the default number of steps (early stopping can only make the fit shorter).
+* Any other is estimated from a reference time (measured on ~350 rows x 11 columns on an idle
+  2-core machine), times this machine's pace: how much slower than its reference the
+  candidates fitted so far were.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from synthpatient.errors import SynthPatientWarning
+from synthpatient.schema import Schema
+from synthpatient.synthesizers.base import Synthesizer
+from synthpatient.synthesizers.registry import get_synthesizer_class
+
+#: Fit seconds of each generator on ~350 rows x 11 columns on an idle 2-core machine (the
+#: benchmark's figures, rounded up); scaled by rows and by the machine's measured pace.
+REFERENCE_FIT_S = {"copula": 0.5, "cart": 8.0, "ctgan": 25.0, "tvae": 15.0, "tabular_lm": 40.0}
+UNKNOWN_FIT_S = 15.0
+#: References below this are mostly fixed overhead: they do not tell the machine's pace.
+PACE_MIN_REFERENCE_S = 2.0
+#: The two probe lengths for a generator trained by steps or by epochs.
+PROBES = {"steps": (10, 30), "epochs": (1, 2)}
+#: Validation passes during a full fit cost on top of the steps probed.
+VALIDATION_MARGIN = 1.15
+
+Make = Callable[[str, dict[str, int]], Synthesizer]
+
+
+@dataclass
+class FitEstimate:
+    """Expected fit seconds, how they were found (for the report) and the probe's cost."""
+
+    seconds: float
+    how: str
+    probe_s: float = 0.0
+
+
+def reference_s(key: str, n_rows: int) -> float:
+    """The reference fit time of ``key``, for ``n_rows`` rows (linear above ~350)."""
+    return REFERENCE_FIT_S.get(key, UNKNOWN_FIT_S) * max(1.0, n_rows / 350)
+
+
+def probe_parameter(key: str) -> str | None:
+    """The parameter that sets how long ``key`` trains (steps, epochs), if any."""
+    names = get_synthesizer_class(key)._param_names()
+    return next((p for p in PROBES if p in names), None)
+
+
+def from_reference(key: str, n_rows: int, pace: float) -> FitEstimate:
+    base = reference_s(key, n_rows)
+    how = f"reference {base:.0f} s"
+    if pace > 1.0:
+        how += f" x {pace:.1f} (this machine's pace so far)"
+    return FitEstimate(base * max(pace, 1.0), how)
+
+
+def probe(key: str, make: Make, train: pd.DataFrame, schema: Schema) -> FitEstimate:
+    """Fit ``key`` with two short training lengths and extrapolate to its default one."""
+    param = probe_parameter(key)
+    if param is None:
+        raise ValueError(f"'{key}' has no training length to probe")
+    full = int(get_synthesizer_class(key)().get_params()[param])
+    small, large = PROBES[param]
+    began = time.perf_counter()
+    times = []
+    for length in (small, large):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SynthPatientWarning)
+            make(key, {param: length}).fit(train, schema=schema)
+        times.append(time.perf_counter() - start)
+    per_unit = max(times[1] - times[0], 0.0) / (large - small)
+    setup = max(times[0] - small * per_unit, 0.0)
+    seconds = setup + per_unit * full * VALIDATION_MARGIN
+    how = f"probe: {small} and {large} {param} took {times[0]:.1f} s and {times[1]:.1f} s"
+    return FitEstimate(seconds, how, probe_s=time.perf_counter() - began)
+
+
+def observed_pace(fits: list[tuple[str, float]], n_rows: int) -> float:
+    """How much slower than their references the candidates fitted so far were (>= 1 means
+    slower), from those whose reference is long enough to tell; 1 when none is."""
+    ratios = [
+        seconds / reference_s(key, n_rows)
+        for key, seconds in fits
+        if probe_parameter(key) is None and reference_s(key, n_rows) >= PACE_MIN_REFERENCE_S
+    ]
+    return max(ratios) if ratios else 1.0
