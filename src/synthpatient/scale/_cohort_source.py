@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._atomic import remove_stale_temporaries, temporary_sibling
-from synthpatient.errors import InvalidParameterError
+from synthpatient.errors import DataError, InvalidParameterError
 from synthpatient.scale._fhir_partitions import write_fhir_partition
 from synthpatient.scale._manifest import PartitionRecord, sha256_of
 
@@ -174,10 +174,16 @@ def _renumbered_history(timeline: Any, old: pd.Index, new: np.ndarray) -> dict[s
 def _mapped(column: pd.Series, old: pd.Index, new: np.ndarray) -> pd.Series:
     """``column``'s values (each one of ``old``) replaced by the matching ``new``, keeping its
     dtype (a categorical's categories are renamed, not its rows)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        where = old.get_indexer(column.cat.categories.astype(str))
+    categorical = isinstance(column.dtype, pd.CategoricalDtype)
+    values = column.cat.categories if categorical else column
+    where = old.get_indexer(values.astype(str))
+    if (where < 0).any():  # new[-1] would give another id without a word
+        raise DataError(
+            f"{int((where < 0).sum()):,} ids of the drawn cohort's history are not in its "
+            "patients table; the partition was not written."
+        )
+    if categorical:
         return column.cat.rename_categories(new[where].tolist())
-    where = old.get_indexer(column.astype(str))
     return pd.Series(new[where], index=column.index, dtype=column.dtype)
 
 
