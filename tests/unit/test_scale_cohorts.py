@@ -107,9 +107,9 @@ def test_a_damaged_fhir_file_redoes_only_its_partition(
 def test_histories_on_two_dask_workers_equal_the_local_run(cluster: str, tmp_path: Path) -> None:
     spec = CohortSpec(condition="type2_diabetes", n=1, n_observations=4, follow_up_years=1)
     args: dict[str, Any] = {"partition_size": 15, "seed": 8}
-    local = sample_partitioned(spec, 40, tmp_path / "local", **args)
+    local = sample_partitioned(spec, 30, tmp_path / "local", **args)
     on_dask = sample_partitioned(
-        spec, 40, tmp_path / "dask", engine="dask", scheduler=cluster, **args
+        spec, 30, tmp_path / "dask", engine="dask", scheduler=cluster, **args
     )
     assert local.request["tables"] == HISTORY
     files = {i: (p.sha256, p.files) for i, p in local.partitions.items()}
@@ -118,7 +118,7 @@ def test_histories_on_two_dask_workers_equal_the_local_run(cluster: str, tmp_pat
     encounters = pd.read_parquet(tmp_path / "dask" / "encounters")
     observations = pd.read_parquet(tmp_path / "dask" / "observations")
     assert encounters["encounter_id"].is_unique
-    assert set(encounters["patient_id"].astype(str)) == {f"P{i:07d}" for i in range(1, 41)}
+    assert set(encounters["patient_id"].astype(str)) == {f"P{i:07d}" for i in range(1, 31)}
     # every observation names a visit of its own patient, in every partition
     visits = set(zip(encounters["patient_id"].astype(str), encounters["encounter_id"], strict=True))
     named = zip(
