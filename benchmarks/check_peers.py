@@ -33,7 +33,7 @@ import pandas as pd
 
 from synthpatient import datasets
 from synthpatient.benchmark import peer_candidate, run_benchmark, synthpatient_candidate
-from synthpatient.benchmark._peers import FOREST_FLOW_DEFAULTS, peer_available, peer_note
+from synthpatient.benchmark._peers import forest_flow_candidate, peer_available, peer_note
 from synthpatient.benchmark._runner import HOLDOUT_SHARE
 
 PRIVATE = {"aim": 1.0, "mst": 1.0}  # shown for the record at epsilon 1; not in the must-show
@@ -71,9 +71,7 @@ def candidates(args: argparse.Namespace) -> tuple[list, set[str]]:  # type: igno
             print("NOT RUN:", peer_note(name))
             continue
         if name == "forest_flow":
-            settings = {**FOREST_FLOW_DEFAULTS, **_settings(args.forest_flow)}
-            label = "forest_flow[" + ",".join(f"{k}={v}" for k, v in settings.items()) + "]"
-            peers.append(peer_candidate(name, label=label, **settings))
+            peers.append(forest_flow_candidate(**_settings(args.forest_flow)))
         else:
             peers.append(peer_candidate(name))
     return ours + peers, {c.name for c in peers}

@@ -21,7 +21,8 @@ def test_a_missing_peer_is_named_in_the_skipped_list(monkeypatch):
     monkeypatch.setattr(bench, "sdv_available", lambda: False)
     candidates, skipped = default_candidates(["copula"], include_sdv=True)
     names = [c.name for c in candidates]
-    assert "forest_flow" in names and "arf" not in names
+    # the benchmark's cheaper Forest-Flow is never shown under the plain name
+    assert "forest_flow[n_t=20,duplicate_K=20]" in names and "arf" not in names
     assert not any(name.startswith("sdv") for name in names)
     assert any(s.startswith("arf: arfpy (MIT) not installed") for s in skipped)
     assert any(s.startswith("SDV: sdv (BUSL-1.1) not installed") for s in skipped)
@@ -86,3 +87,10 @@ def test_finished_runs_are_read_back_from_the_checkpoint(tmp_path):
     again = run_benchmark([candidate], seeds=2, checkpoint=tmp_path)
     assert calls == [0, 1]  # nothing fitted again
     pd.testing.assert_frame_equal(first.summary, again.summary)
+
+
+def test_forest_flow_is_labelled_with_settings_other_than_its_authors():
+    assert _peers.forest_flow_candidate().name == "forest_flow"
+    quick = _peers.forest_flow_candidate(n_t=20)
+    assert quick.name == "forest_flow[n_t=20,duplicate_K=100]"
+    assert quick.params["n_t"] == 20 and quick.params["duplicate_K"] == 100

@@ -50,6 +50,9 @@ TREE_PEERS = ("arf", "forest_flow")
 #: Forest-Flow's defaults (n_t 50, duplicate_K 100, the authors' benchmark settings) took
 #: ~24 min per fit on 2 idle cores for the bundled table; a run with fewer is labelled with them.
 FOREST_FLOW_DEFAULTS = {"n_t": 50, "duplicate_K": 100}
+#: What `synthpatient benchmark` runs it with (about 12x less work: minutes, not an hour per
+#: seed), always under a label that names them; `benchmarks/check_peers.py` runs the defaults.
+FOREST_FLOW_QUICK = {"n_t": 20, "duplicate_K": 20}
 WORKER = Path(__file__).with_name("_peer_worker.py")
 ENV_PYTHON = "SYNTHPATIENT_PEERS_PYTHON"
 
@@ -177,6 +180,16 @@ class PeerProcess:
                 self.process.wait()
         self._log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def forest_flow_candidate(**settings: Any) -> Candidate:
+    """Forest-Flow with ``settings`` over its defaults, labelled with all of them unless they
+    are the defaults (a cheaper run is never shown under the plain name)."""
+    settings = {**FOREST_FLOW_DEFAULTS, **settings}
+    label = None
+    if settings != FOREST_FLOW_DEFAULTS:
+        label = "forest_flow[" + ",".join(f"{k}={v}" for k, v in settings.items()) + "]"
+    return peer_candidate("forest_flow", label=label, **settings)
 
 
 def peer_candidate(name: str, *, label: str | None = None, **params: Any) -> Candidate:
