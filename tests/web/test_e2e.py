@@ -313,7 +313,7 @@ def test_bundled_visits_table_is_generated_as_whole_patients(page, screenshots):
     page.locator("#timeline").wait_for(state="visible", timeout=LONG)
     assert "312 patients with 1,945 visits" in page.locator("#timeline-summary").inner_text()
     assert "'day'" in page.locator("#timeline-time").inner_text()
-    assert page.locator("#synthesizer").input_value() == "sequential"
+    expect(page.locator("#synthesizer")).to_have_value("sequential", timeout=LONG)  # once listed
     expect(page.locator("#synthesizer-warning")).to_be_hidden()
     page.locator("#synthesizer").select_option("copula")
     expect(page.locator("#synthesizer-warning")).to_contain_text("separate patient")
@@ -330,6 +330,16 @@ def test_bundled_visits_table_is_generated_as_whole_patients(page, screenshots):
     assert page.locator("#result p.summary").inner_text().startswith("20 patients, ")
     captions = page.locator("#result figcaption").all_inner_texts()
     assert "Visits per patient: real and synthetic" in captions
+    # histories over time: real patients only as quartiles per period, never one by one
+    over_time = page.get_by_role("region", name="Patient histories over time")
+    assert "Real: median" in over_time.locator("p.legend").inner_text()
+    assert "Days since the first visit" in over_time.locator("svg").text_content()
+    dots = over_time.locator("svg circle title").all_text_contents()
+    assert dots and all(d.startswith(("Real, ", "Synthetic")) for d in dots)
+    assert not any(d.startswith("Real patient") for d in dots)
+    heatmap = page.get_by_role("region", name="Correlations between columns")
+    labels = heatmap.locator("svg text").all_text_contents()
+    assert "Bili" in labels and "Day" not in labels  # the time is not a measurement
     snap(page, screenshots / "14-data-visits-results.png")
     assert accessible(page) == []
 
@@ -350,5 +360,17 @@ def test_a_follow_up_request_shows_the_history_tables(page, screenshots, tmp_pat
     assert histories.locator("tbody tr").count() == 4
     encounters = pd.read_csv(download(page, "encounters_csv", tmp_path))
     assert encounters["patient_id"].nunique() == 30
+    over_time = page.get_by_role("region", name="Patient histories over time")
+    caption = over_time.locator("figcaption")
+    assert caption.inner_text() == "Hemoglobin A1c (%) over time, synthetic patients"
+    over_time.locator("select").focus()  # another measurement, chosen with the keyboard
+    page.keyboard.press("ArrowDown")
+    expect(caption).not_to_have_text("Hemoglobin A1c (%) over time, synthetic patients")
+    assert "Years since the first visit" in over_time.locator("svg").text_content()
+    point = over_time.locator("svg circle title").first.text_content()
+    assert point.startswith("Synthetic") and "(years since the first visit): " in point, point
+    heatmap = page.get_by_role("region", name="Correlations between columns")
+    assert heatmap.locator("svg text", has_text="Synthetic rows").count() == 1
+    assert heatmap.locator("svg text", has_text="Real rows").count() == 0  # a cohort: none
     snap(page, screenshots / "15-chat-histories.png")
     assert accessible(page) == []

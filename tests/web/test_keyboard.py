@@ -137,7 +137,7 @@ def test_the_table_flow_with_the_keyboard_only(page, screenshots):
     assert page.get_by_role("region", name="Representation: share of each group").is_visible()
     assert page.locator("#result a[data-format='datacard_json']").count() == 1
     # the interactive chart: one column at a time, chosen with the keyboard, values on hover
-    chart = page.locator("#result section.charts")
+    chart = page.get_by_role("region", name="Distributions, one column at a time")
     caption = chart.locator("figcaption")
     first = caption.inner_text()
     assert first.startswith("Age: real and synthetic")
@@ -146,6 +146,17 @@ def test_the_table_flow_with_the_keyboard_only(page, screenshots):
     expect(caption).not_to_have_text(first)
     bars = chart.locator("svg rect")
     assert bars.count() >= 4 and "%" in bars.first.locator("title").text_content()
+    # the correlation heatmap: reached with Tab, read cell by cell with the arrow keys
+    heatmap = page.get_by_role("region", name="Correlations between columns")
+    assert heatmap.locator("svg text", has_text="Real rows").count() == 1
+    tab_to(page, heatmap.locator(".heatmap-box").get_attribute("id"), limit=80)
+    readout = heatmap.locator(".heatmap-value")
+    page.keyboard.press("ArrowDown")
+    expect(readout).to_contain_text(" and ")
+    text = readout.inner_text()
+    assert "real " in text and "synthetic " in text and "_" not in text, text
+    page.keyboard.press("ArrowRight")
+    expect(readout).not_to_have_text(text)
     snap(page, screenshots / "k5-data-results.png")
     assert axe_findings(page) == []
 

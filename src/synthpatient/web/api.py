@@ -427,6 +427,8 @@ def result(result_id: str, session: SessionDep) -> ResultOut:
         ],
         datacard=_datacard(r),
         distributions=r.distributions,
+        correlations=r.correlations,
+        timelines=r.timelines,
     )
 
 

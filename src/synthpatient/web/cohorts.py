@@ -17,7 +17,9 @@ from typing import Any
 
 from synthpatient._steps import reporting
 from synthpatient.web._cohort_progress import CohortProgress
+from synthpatient.web._correlations import correlations
 from synthpatient.web._distributions import distributions
+from synthpatient.web._trajectories import cohort_trajectories
 from synthpatient.web.jobs import CANCELLED, Job
 from synthpatient.web.plots import cohort_plots, history_plot
 from synthpatient.web.report import cohort_report_html
@@ -229,11 +231,10 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
     result.downloads = _downloads(cohort, folder, stem, result)
     if getattr(cohort, "timeline", None) is not None:
         _add_histories(result, cohort, stem, cohort.spec.follow_up_years)
-    result.distributions = distributions(
-        wide,
-        labels={o.key: (o.name, o.unit) for o in cohort.observations},
-        skip={"patient_id"},
-    )
+    labels = {o.key: (o.name, o.unit) for o in cohort.observations}
+    result.distributions = distributions(wide, labels=labels, skip={"patient_id"})
+    result.correlations = correlations(wide, labels=labels, skip={"patient_id"})
+    result.timelines = cohort_trajectories(cohort)
     result.verdict = cohort_verdict(
         title=result.title, targets=targets, rules=result.rules, n_patients=len(wide)
     )

@@ -268,6 +268,16 @@ class ResultOut(BaseModel):
         description="Per column: label, unit, numeric or not, and bins with the share of "
         "real and synthetic rows (real is null for a cohort).",
     )
+    correlations: dict[str, Any] | None = Field(
+        default=None,
+        description="Spearman correlations of up to 12 numeric columns: their labels and "
+        "units, the synthetic matrix and the real one (null for a cohort).",
+    )
+    timelines: dict[str, Any] | None = Field(
+        default=None,
+        description="Patient histories: the time axis in words and, per column, a few "
+        "synthetic patients' trajectories and real and synthetic quartiles per period.",
+    )
     datacard: dict[str, Any] | None = Field(
         default=None,
         description="The data card (as its JSON download): what made the data, the privacy "

@@ -65,6 +65,10 @@ class Result:
     verdict: dict[str, Any] | None = None
     #: per-column shares, real and synthetic, for the interactive chart (``_distributions``)
     distributions: list[dict[str, Any]] = field(default_factory=list)
+    #: the numeric columns' correlations, real and synthetic (``_correlations``)
+    correlations: dict[str, Any] | None = None
+    #: histories over time: a few synthetic patients, real and synthetic quartiles per period
+    timelines: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def file(self, key: str) -> Path:

@@ -29,13 +29,16 @@ from synthpatient.errors import (
     NotFoundError,
     UploadTooLargeError,
 )
+from synthpatient.web._correlations import correlations
 from synthpatient.web._distributions import distributions
 from synthpatient.web._table_result import _fhir_notice, _table_result
 from synthpatient.web._timelines import (
     ROW_LEVEL_WARNING,
+    UploadTimeline,
     check_size,
     split_by_patient,
 )
+from synthpatient.web._trajectories import trajectories
 from synthpatient.web._uploads import (
     SUFFIXES,
     Upload,
@@ -400,8 +403,9 @@ def _present(
     synthetic: pd.DataFrame,
     training: pd.DataFrame,
     model: Any,
+    timeline: UploadTimeline | None = None,
 ) -> None:
-    """What the page opens with (the verdict) and its interactive chart."""
+    """What the page opens with (the verdict) and its interactive charts."""
     result.verdict = table_verdict(
         title=result.title,
         generator=made_by,
@@ -412,17 +416,26 @@ def _present(
         choices=synthesizer_choices(),
         synthesizer=request.synthesizer,
     )
+    labels = {c.name: (humanize(c.name), c.unit) for c in model.schema_}
+    skip = {c.name for c in model.schema_ if not c.is_learned}
     try:
-        result.distributions = distributions(
-            synthetic,
-            training,
-            labels={c.name: (humanize(c.name), c.unit) for c in model.schema_},
-            skip={c.name for c in model.schema_ if not c.is_learned},
-        )
-    except (TypeError, ValueError):  # the chart is an extra: the result stands without it
+        result.distributions = distributions(synthetic, training, labels=labels, skip=skip)
+        # a history's key and time are not measurements: left out of the heatmap
+        keys = {c for c in (timeline.key, timeline.time) if c} if timeline is not None else set()
+        result.correlations = correlations(synthetic, training, labels=labels, skip=skip | keys)
+        if timeline is not None:  # histories learned as histories: drawn over time
+            result.timelines = trajectories(
+                synthetic,
+                training,
+                patient=timeline.key,
+                time=timeline.time,
+                columns=[c for c in timeline.varying if c not in skip],
+                labels=labels,
+            )
+    except (TypeError, ValueError):  # the charts are extras: the result stands without them
         log.exception("the interactive chart of result %s could not be made", result.id)
         result.notices.append(
-            "The interactive chart could not be drawn (the details are in the server's log); "
+            "The interactive charts could not be drawn (the details are in the server's log); "
             "the report's plots below show the same distributions."
         )
 
@@ -498,7 +511,15 @@ def table_work(
         job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
         result.notices = notices + list(report.meta.get("notices", []))
-        _present(result, request, f"{name}, learned from {learned}", synthetic, training, model)
+        _present(
+            result,
+            request,
+            f"{name}, learned from {learned}",
+            synthetic,
+            training,
+            model,
+            timeline if longitudinal else None,
+        )
         job.checkpoint()  # the last place to stop: after it the result is kept whole
         session.results[result.id] = result
         return {"result_id": result.id}

@@ -282,8 +282,14 @@ const SP = (() => {
             "data-format": d.format, text: d.label }))) }], r.tables));
     }
 
-    const chart = typeof SPCharts !== "undefined" ? SPCharts.render(r) : null;
-    if (chart) mainCol.append(chart);
+    // top-level consts of the chart scripts (not properties of window); a page without one skips it
+    const kinds = [typeof SPCharts !== "undefined" ? SPCharts : null,
+      typeof SPHeatmap !== "undefined" ? SPHeatmap : null,
+      typeof SPTimelines !== "undefined" ? SPTimelines : null];
+    for (const charts of kinds) {
+      const chart = charts ? charts.render(r) : null;
+      if (chart) mainCol.append(chart);
+    }
 
     if (r.plots.length) {
       mainCol.append(el("h3", { text: "Plots" }));
