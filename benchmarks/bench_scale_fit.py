@@ -147,7 +147,7 @@ def _quality(models: dict[str, Path], folder: Path, partitions: int) -> dict[str
             for s in SAMPLE_SEEDS
         ]
         scores[name] = float(np.mean(values))
-        print(f"quality {name}: {scores[name]:.4f} (seeds {[round(v, 4) for v in values]})")
+        print(f"quality {name}: {scores[name]:.5f} (seeds {[round(v, 5) for v in values]})")
     return scores
 
 
@@ -206,7 +206,7 @@ def main() -> int:
     gap = scores[names[-1] if k < n_parts else names[0]] - scores[names[1]]
     print(
         f"quality gap, streamed - in-memory on the same {memory['rows']:,.0f} rows: "
-        f"{gap:+.4f} (target |gap| <= 0.005: {'met' if abs(gap) <= 0.005 else 'NOT met'})"
+        f"{gap:+.5f} (target |gap| <= 0.005: {'met' if abs(gap) <= 0.005 else 'NOT met'})"
     )
     _evaluation(folder, args.evaluate_compare_rows, args.partition_size, n_parts, work)
     print(f"models and data kept in {work}" if args.folder is None else f"models in {work}")
