@@ -99,6 +99,8 @@ def run(key: str, params: dict, schema: Schema | None, split: tuple, seed: int) 
     utility = ml_utility(train, synthetic, holdout, target=TARGET, seed=seed)
     spent = model.privacy_spent_
     measured = [c for c, _ in getattr(model, "measured_", []) if len(c) > 1]
+    first_sigma = model.measured_[0][1] if getattr(model, "measured_", None) else float("nan")
+    bins = max((len(c.groups) - int(c.nullable) for c in model.coders_ if c.is_ordered), default=0)
     return {
         "quality": quality,
         "tstr": float(np.mean([m["r2"]["tstr"] for m in utility.metrics.values()])),
@@ -107,6 +109,8 @@ def run(key: str, params: dict, schema: Schema | None, split: tuple, seed: int) 
         "rounds": spent.get("rounds", "-"),
         "read": bool(spent["read_from_data"]["bounds"] or spent["read_from_data"]["categories"]),
         "measured": "; ".join("+".join(c) for c in measured) or "-",
+        "sigma": first_sigma,
+        "bins": bins,
     }
 
 
@@ -145,7 +149,11 @@ def main() -> None:
                 flush=True,
             )
             if key == "aim":
-                print(f"  measured beyond the 1-way marginals: {row['measured']}", flush=True)
+                print(
+                    f"  first noise sigma {row['sigma']:.1f}, {row['bins']} fine bins per number "
+                    f"column; measured beyond the 1-way marginals: {row['measured']}",
+                    flush=True,
+                )
     for key, rows in results.items():
         quality = statistics.mean(r["quality"] for r in rows)
         tstr = statistics.mean(r["tstr"] for r in rows)

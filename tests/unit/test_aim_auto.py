@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpatient.errors import DataError
+from synthpatient.errors import ConditionError, DataError
 from synthpatient.schema import ColumnSpec, Relation, Schema, Term
 from synthpatient.synthesizers import Synthesizer, make_synthesizer
 from synthpatient.synthesizers._marginal_dp import exactly_derived
@@ -128,6 +128,8 @@ def test_aim_spends_its_budget_derives_declared_columns_and_round_trips(table, t
     assert spent["rounds"] == len(measured) - 5
     rows = synth.sample(200, seed=3)
     assert np.allclose(rows["double_bmi"], 2 * rows["bmi"])
+    with pytest.raises(ConditionError, match="computes 'double_bmi'"):
+        synth.sample(10, conditions={"double_bmi": (40, 60)})
     synth.save(tmp_path / "aim")
     loaded = Synthesizer.load(tmp_path / "aim")
     assert loaded.sample(50, seed=3).equals(synth.sample(50, seed=3))
@@ -226,8 +228,9 @@ def test_probe_extrapolates_set_up_and_per_step_cost_to_the_default_steps():
 def test_pace_comes_from_candidates_whose_reference_tells_it():
     from synthpatient.synthesizers._fit_estimate import from_reference, observed_pace
 
-    # the copula's half second is overhead, the deep ones are probed: only cart counts
-    pace = observed_pace([("copula", 5.0), ("cart", 16.0), ("ctgan", 99.0)], 350)
+    # copula's and cart's second or so is overhead, ctgan is probed: only tabular_lm counts
+    fits = [("copula", 5.0), ("cart", 16.0), ("ctgan", 99.0), ("tabular_lm", 80.0)]
+    pace = observed_pace(fits, 350)
     assert pace == 2.0
     assert from_reference("tvae", 350, pace).seconds == 30.0
     assert observed_pace([("copula", 5.0)], 350) == 1.0

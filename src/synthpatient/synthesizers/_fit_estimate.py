@@ -8,9 +8,12 @@ left of the budget is skipped (and named, with its estimate, in the report):
   twice on the same rows with a few steps (epochs), which gives the cost of a step and the
   set-up cost on this table and this machine, as loaded as it is now; the estimate is the
   set-up plus the default number of steps (early stopping can only make the fit shorter).
-* Any other is estimated from a reference time (measured on ~350 rows x 11 columns on an idle
-  2-core machine), times this machine's pace: how much slower than its reference the
-  candidates fitted so far were.
+* Any other is estimated from a reference time (~350 rows x 11 columns on an idle 2-core
+  machine) times this machine's pace now: :func:`machine_pace` (wall time over CPU time of a
+  short loop: about k when k busy processes share each core), or how much slower than their
+  references the candidates fitted so far were, whichever is slower. A deep generator is
+  probed only when this rough estimate fits the budget: on a loaded machine a probe (its
+  first fit imports torch and fits the column transforms) took 40 s by itself.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from synthpatient.synthesizers.registry import get_synthesizer_class
 
 #: Fit seconds of each generator on ~350 rows x 11 columns on an idle 2-core machine (the
 #: benchmark's figures, rounded up); scaled by rows and by the machine's measured pace.
-REFERENCE_FIT_S = {"copula": 0.5, "cart": 8.0, "ctgan": 25.0, "tvae": 15.0, "tabular_lm": 40.0}
+REFERENCE_FIT_S = {"copula": 0.5, "cart": 1.5, "ctgan": 25.0, "tvae": 15.0, "tabular_lm": 40.0}
 UNKNOWN_FIT_S = 15.0
 #: References below this are mostly fixed overhead: they do not tell the machine's pace.
 PACE_MIN_REFERENCE_S = 2.0
+#: CPU seconds of the loop that measures the machine's pace.
+PACE_PROBE_CPU_S = 0.1
 #: The two probe lengths for a generator trained by steps or by epochs.
 PROBES = {"steps": (10, 30), "epochs": (1, 2)}
 #: Validation passes during a full fit cost on top of the steps probed.
@@ -56,16 +61,20 @@ def reference_s(key: str, n_rows: int) -> float:
 
 
 def probe_parameter(key: str) -> str | None:
-    """The parameter that sets how long ``key`` trains (steps, epochs), if any."""
-    names = get_synthesizer_class(key)._param_names()
-    return next((p for p in PROBES if p in names), None)
+    """The parameter that sets how long ``key`` trains (steps, epochs), if any, and only when
+    its default is a number (a length chosen at fit time cannot be extrapolated to)."""
+    klass = get_synthesizer_class(key)
+    param = next((p for p in PROBES if p in klass._param_names()), None)
+    if param is None or not isinstance(klass().get_params()[param], int):
+        return None
+    return param
 
 
 def from_reference(key: str, n_rows: int, pace: float) -> FitEstimate:
     base = reference_s(key, n_rows)
     how = f"reference {base:.0f} s"
     if pace > 1.0:
-        how += f" x {pace:.1f} (this machine's pace so far)"
+        how += f" x {pace:.1f} (this machine's pace now)"
     return FitEstimate(base * max(pace, 1.0), how)
 
 
@@ -100,3 +109,14 @@ def observed_pace(fits: list[tuple[str, float]], n_rows: int) -> float:
         if probe_parameter(key) is None and reference_s(key, n_rows) >= PACE_MIN_REFERENCE_S
     ]
     return max(ratios) if ratios else 1.0
+
+
+def machine_pace(cpu_seconds: float = PACE_PROBE_CPU_S) -> float:
+    """How many times slower than on an idle machine a fit runs now: the wall time over the
+    CPU time of a short single-threaded loop (1 when a core is free; about k when k busy
+    processes share each core). At least 1."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    total = 0
+    while time.process_time() - cpu < cpu_seconds:
+        total += sum(range(2000))  # pure Python: never more than one core
+    return max(1.0, (time.perf_counter() - wall) / max(time.process_time() - cpu, 1e-9))

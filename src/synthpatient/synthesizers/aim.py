@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import DataError
+from synthpatient.errors import ConditionError, DataError
 from synthpatient.schema import Relation, Schema
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._constraints import Interval, Param, Text
@@ -251,6 +251,16 @@ class AIMSynthesizer(MarginalSynthesizer):
         for name in self.derived_:  # computed from the drawn columns by the base class
             rows[name] = placeholder(self.schema_[name], n_rows)
         return pd.DataFrame(rows)[[s.name for s in self.schema_.learned]]
+
+    def _check_conditions(self, conditions: list[Condition]) -> None:
+        """A derived column is computed after drawing, so rows cannot be kept by its value."""
+        for condition in conditions:
+            if condition.column in self.derived_:
+                raise ConditionError(
+                    f"AIMSynthesizer computes '{condition.column}' from a relation declared in "
+                    "the schema after drawing the other columns, so it cannot sample on a "
+                    "condition on it; put the condition on the columns it is computed from."
+                )
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
