@@ -57,7 +57,12 @@ def partitioned_quality(
     workers: int | None = None,
 ) -> fidelity.QualityResult:
     """The fidelity quality report of a partitioned synthetic dataset (a Parquet folder or a
-    Dask DataFrame) against ``real``, from mergeable summaries (see the module)."""
+    Dask DataFrame) against ``real``, from mergeable summaries (see the module).
+
+    Examples:
+        >>> result = partitioned_quality(real, "big/", Schema.infer(real).sdtypes())
+        >>> result.score, result.column_details
+    """
     parts = synthetic if isinstance(synthetic, list) else partitions_of(synthetic)
     _check_columns(parts, sdtypes)
     run: dict[str, Any] = {"engine": engine, "scheduler": scheduler, "workers": workers}
