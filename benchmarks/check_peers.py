@@ -15,7 +15,8 @@ time; then issue 18's must-show: the best of ours has quality >= the best peer's
 with TSTR >= 0.95 x TRTR, DCR share within 0.05 of the ideal and MIA AUC <= 0.55.
 
 Every finished run is saved as a JSON file under ``--checkpoint``; a rerun reads those and
-runs only what is missing (delete the folder to start afresh). Forest-Flow runs at the
+runs only what is missing (delete the folder to start afresh); ``--saved-only`` runs nothing
+and prints what the folder holds. Forest-Flow runs at the
 authors' settings (n_t 50, duplicate_K 100) unless ``--forest-flow`` says otherwise; the
 settings are part of its label. Timings depend on the machine's load: rerun on a quiet
 machine for figures to quote.
@@ -25,16 +26,18 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
 from synthpatient import datasets
 from synthpatient.benchmark import peer_candidate, run_benchmark, synthpatient_candidate
 from synthpatient.benchmark._peers import forest_flow_candidate, peer_available, peer_note
-from synthpatient.benchmark._runner import HOLDOUT_SHARE
+from synthpatient.benchmark._runner import HOLDOUT_SHARE, summarise
 
 PRIVATE = {"aim": 1.0, "mst": 1.0}  # shown for the record at epsilon 1; not in the must-show
 COLUMNS = {
@@ -109,6 +112,35 @@ def must_show(shown: pd.DataFrame, peers: set[str]) -> None:
     print(f"  overall: {'PASS' if all(checks.values()) else 'FAIL'}")
 
 
+def run(args: argparse.Namespace, runs: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    start = time.perf_counter()
+
+    def progress(text: str) -> None:
+        print(f"[{time.perf_counter() - start:7.0f} s] {text}", file=sys.stderr, flush=True)
+
+    result = run_benchmark(
+        runs, (args.dataset,), seeds=args.seeds, progress=progress, checkpoint=args.checkpoint
+    )
+    for failure in result.failures:
+        print("FAILED:", failure)
+    return result.summary
+
+
+def saved(args: argparse.Namespace, names: list[str]) -> pd.DataFrame:
+    """The checkpoint folder's finished runs of ``names`` (seeds below ``--seeds``)."""
+    rows = [json.loads(p.read_text(encoding="utf-8")) for p in Path(args.checkpoint).glob("*.json")]
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        print(f"nothing saved in {args.checkpoint}")
+        return runs
+    keep = runs["synthesizer"].isin(names) & (runs["seed"] < args.seeds)
+    keep &= runs["dataset"] == args.dataset
+    runs = runs[keep].copy()
+    order = {name: i for i, name in enumerate(names)}
+    runs = runs.sort_values(["synthesizer", "seed"], key=lambda c: c.map(order).fillna(c))
+    return summarise(runs.reset_index(drop=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -121,24 +153,20 @@ def main() -> None:
     )
     parser.add_argument("--forest-flow", nargs="*", default=[], metavar="NAME=VALUE")
     parser.add_argument("--checkpoint", default="benchmarks/results/peers")
+    parser.add_argument(
+        "--saved-only",
+        action="store_true",
+        help="run nothing: print what the checkpoint folder holds for these generators",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     runs, peers = candidates(args)
-    start = time.perf_counter()
-
-    def progress(text: str) -> None:
-        print(f"[{time.perf_counter() - start:7.0f} s] {text}", file=sys.stderr, flush=True)
-
-    result = run_benchmark(
-        runs, (args.dataset,), seeds=args.seeds, progress=progress, checkpoint=args.checkpoint
-    )
-    for failure in result.failures:
-        print("FAILED:", failure)
-    if result.summary.empty:
+    summary = saved(args, [c.name for c in runs]) if args.saved_only else run(args, runs)
+    if summary.empty:
         return
     real = datasets.load(args.dataset)
     ideal = len(real.sample(frac=1 - HOLDOUT_SHARE, random_state=0)) / len(real)
-    shown = table(result.summary, ideal)
+    shown = table(summary, ideal)
     print(
         f"{args.dataset}, up to {args.seeds} seeds (mean over seeds; ± is quality's spread; "
         f"ideal DCR share {ideal:.3f}); timings inflated by the machine's load; the peers' "
