@@ -30,6 +30,7 @@ from synthpatient.scale._partitions import (
     map_partitions,
     partitions_of,
     sample_plan,
+    session,
     take_rows,
 )
 from synthpatient.scale._summaries import (
@@ -55,6 +56,7 @@ def partitioned_quality(
     engine: Engine = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    client: Any = None,
 ) -> fidelity.QualityResult:
     """The fidelity quality report of a partitioned synthetic dataset (a Parquet folder or a
     Dask DataFrame) against ``real``, from mergeable summaries (see the module).
@@ -65,7 +67,10 @@ def partitioned_quality(
     """
     parts = synthetic if isinstance(synthetic, list) else partitions_of(synthetic)
     _check_columns(parts, sdtypes)
-    run: dict[str, Any] = {"engine": engine, "scheduler": scheduler, "workers": workers}
+    run: dict[str, Any] = {"engine": engine, "client": client}
+    if client is None and engine == "dask":
+        with session(engine, scheduler, workers) as own:
+            return partitioned_quality(real, parts, sdtypes, **own)
     plan = make_plan(real, sdtypes)
     ranges: dict[str, tuple[float, float]] = {}
     for found in map_partitions(value_range, [(p, plan) for p in parts], **run):
@@ -224,7 +229,21 @@ def evaluate_partitioned(
     total = sum(p.rows for p in parts)
     if not total:
         raise DataError("The synthetic dataset has no rows.")
-    run: dict[str, Any] = {"engine": engine, "scheduler": scheduler, "workers": workers}
+    with session(engine, scheduler, workers) as run:
+        return _evaluate(real, parts, total, sample_rows, metrics, schema, seed, run, options)
+
+
+def _evaluate(
+    real: pd.DataFrame,
+    parts: list[Partition],
+    total: int,
+    sample_rows: int,
+    metrics: Sequence[str | Metric] | None,
+    schema: Schema | None,
+    seed: int,
+    run: dict[str, Any],
+    options: dict[str, Any],
+) -> EvaluationReport:
     plan = sample_plan(parts, sample_rows, seed)
     columns = columns_of(parts)
     tasks = [(p, rows, columns) for p, rows in zip(parts, plan, strict=True) if len(rows)]

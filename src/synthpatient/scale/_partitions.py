@@ -9,6 +9,7 @@ partition order, so a reduction over them does not depend on the number of worke
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,19 +117,17 @@ def take_rows(part: Partition, positions: np.ndarray, columns: list[str] | None)
     return pd.concat(pieces, ignore_index=True)
 
 
-def map_partitions(
-    func: Callable[..., Any],
-    tasks: list[tuple[Any, ...]],
-    *,
-    engine: Engine = "local",
-    scheduler: str | None = None,
-    workers: int | None = None,
-) -> list[Any]:
-    """``[func(*t) for t in tasks]``, in this process or on Dask; results in task order."""
+@contextlib.contextmanager
+def session(
+    engine: Engine = "local", scheduler: str | None = None, workers: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The keyword arguments of ``map_partitions`` for several passes: on Dask, one client
+    (and LocalCluster, without ``scheduler``) for all of them, closed at the end."""
     if engine not in ("local", "dask"):
         raise InvalidParameterError(f"engine must be 'local' or 'dask'; got {engine!r}.")
     if engine == "local":
-        return [func(*t) for t in tasks]
+        yield {"engine": "local"}
+        return
     distributed = import_optional("distributed", extra="scale", purpose="engine='dask'")
     cluster = None
     if scheduler is not None:
@@ -140,9 +139,30 @@ def map_partitions(
         )
         client = distributed.Client(cluster)
     try:
-        futures = [client.submit(func, *t, pure=False) for t in tasks]
-        return list(client.gather(futures))
+        yield {"engine": "dask", "client": client}
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def map_partitions(
+    func: Callable[..., Any],
+    tasks: list[tuple[Any, ...]],
+    *,
+    engine: Engine = "local",
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> list[Any]:
+    """``[func(*t) for t in tasks]``, in this process or on Dask (``client``, else a client
+    made for this call); results in task order."""
+    if client is None and engine == "dask":
+        with session(engine, scheduler, workers) as run:
+            return map_partitions(func, tasks, **run)
+    if engine not in ("local", "dask"):
+        raise InvalidParameterError(f"engine must be 'local' or 'dask'; got {engine!r}.")
+    if engine == "local":
+        return [func(*t) for t in tasks]
+    futures = [client.submit(func, *t, pure=False) for t in tasks]
+    return list(client.gather(futures))

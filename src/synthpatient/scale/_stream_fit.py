@@ -40,6 +40,7 @@ from synthpatient.scale._partitions import (
     map_partitions,
     partitions_of,
     sample_plan,
+    session,
     take_rows,
 )
 from synthpatient.scale._profile import (
@@ -129,7 +130,19 @@ def fit_partitioned(
             f"{type(synth).__name__} needs at least {synth.min_rows} rows; the dataset has {total}."
         )
     seed = 0 if synth.seed is None else int(synth.seed)
-    run = {"engine": engine, "scheduler": scheduler, "workers": workers}
+    with session(engine, scheduler, workers) as run:
+        return _fit(synth, parts, total, schema, sample_rows, seed, run)
+
+
+def _fit(
+    synth: Synthesizer,
+    parts: list[Partition],
+    total: int,
+    schema: Schema | None,
+    sample_rows: int,
+    seed: int,
+    run: dict[str, Any],
+) -> Synthesizer:
     sample = _uniform_sample(parts, sample_rows, seed, run)
     if not isinstance(synth, GaussianCopulaSynthesizer):
         if len(sample) < total:
@@ -137,7 +150,7 @@ def fit_partitioned(
                 f"{type(synth).__name__} cannot be fitted in passes over partitions: it is "
                 f"fitted on a uniform sample of {len(sample):,} of the {total:,} rows.",
                 SynthPatientWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return synth.fit(sample, schema=schema)
     _fit_copula(synth, parts, sample, schema, run, seed)
@@ -166,7 +179,7 @@ def _schema_of(sample: pd.DataFrame, schema: Schema | None) -> tuple[Schema, boo
             + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
             + ". Check them, or give a schema.",
             SynthPatientWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return schema, True
 
