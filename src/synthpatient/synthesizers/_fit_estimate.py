@@ -11,9 +11,11 @@ left of the budget is skipped (and named, with its estimate, in the report):
 * Any other is estimated from a reference time (~350 rows x 11 columns on an idle 2-core
   machine) times this machine's pace now: :func:`machine_pace` (wall time over CPU time of a
   short loop: about k when k busy processes share each core), or how much slower than their
-  references the candidates fitted so far were, whichever is slower. A deep generator is
-  probed only when this rough estimate fits the budget: on a loaded machine a probe (its
-  first fit imports torch and fits the column transforms) took 40 s by itself.
+  references the candidates fitted so far were, whichever is slower, measured again before
+  each candidate. A deep generator is probed only when this rough estimate fits the budget
+  (on a loaded machine a probe, whose first fit imports torch and fits the column transforms,
+  took 41.5 s by itself), and the probe can only raise the estimate: the difference of two
+  short timings is noisy when the load changes.
 """
 
 from __future__ import annotations
