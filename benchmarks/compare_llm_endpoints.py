@@ -128,7 +128,7 @@ def _parser_check(name: str, url: str, model: str, args: argparse.Namespace) -> 
 
     kb = load_knowledge_base()
     client = LLMClient.from_env(
-        url, model=model, api_key_env=args.key_env, timeout_s=args.timeout, max_retries=0
+        url, model=model, api_key_env=args.key_env, timeout_s=args.parser_timeout, max_retries=0
     )
     parser = LLMRequestParser(client)
     valid = agree = 0
@@ -144,8 +144,9 @@ def _parser_check(name: str, url: str, model: str, args: argparse.Namespace) -> 
     seconds = (time.perf_counter() - start) / len(PARSER_REQUESTS)
     n = len(PARSER_REQUESTS)
     return (
-        f"{name}: request parser {valid}/{n} validated tool calls, {agree}/{n} agree with the "
-        f"offline parser, {seconds:.1f} s per request"
+        f"{name}: request parser {valid}/{n} validated tool calls within "
+        f"{args.parser_timeout:g} s, {agree}/{n} agree with the offline parser, "
+        f"{seconds:.1f} s per request"
     )
 
 
@@ -230,6 +231,9 @@ def main() -> int:
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--key-env", default="SYNTHPATIENT_LLM_API_KEY")
     parser.add_argument("--system-level", default="strict", help="none, role or strict")
+    parser.add_argument(
+        "--parser-timeout", type=float, default=20.0, help="per parser request, s (as ask)"
+    )
     parser.add_argument(
         "--max-requests", type=int, default=None, help="request budget per run (default: auto)"
     )

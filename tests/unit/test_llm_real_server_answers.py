@@ -78,3 +78,52 @@ def test_the_prompt_carries_only_the_named_conditions_vocabulary():
     sent.clear()
     _parser(handler)("300 patients aged 60 to 85", kb)
     assert all(f"condition '{key}'" in sent[0]["messages"][-1]["content"] for key in kb.conditions)
+
+
+def test_the_model_gets_the_time_the_offline_parse_left(monkeypatch):
+    """The offline parse runs first; the model's one try gets the rest of the budget, so that
+    ask answers within 30 s even when a cold offline parse is slow (a busy machine)."""
+    import time
+
+    from synthpatient.knowledge import llm_parser, load_knowledge_base
+    from synthpatient.knowledge.request import parse_request
+    from synthpatient.llm import LLMClient
+
+    monkeypatch.setattr(llm_parser, "PARSER_BUDGET_S", 3.0)
+    monkeypatch.setattr(llm_parser, "MIN_MODEL_S", 0.5)
+    limits: list[float] = []
+
+    def handler(request):  # type: ignore[no-untyped-def]
+        limits.append(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("slow")
+
+    def slow_offline(text, kb):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)
+        return parse_request(text, kb, partial=True)
+
+    client = LLMClient(
+        "http://llm.test/v1", model="m", max_retries=0, transport=httpx.MockTransport(handler)
+    )
+    parser = llm_parser.LLMRequestParser(client, fallback=slow_offline)
+    kb = load_knowledge_base()
+    with pytest.warns(Warning, match="offline parser"):
+        request = parser("200 women with type 2 diabetes", kb)
+    assert request.count == 200 and len(parser.notices) == 1
+    assert 0.5 <= limits[0] <= 2.05  # a 3 s budget less the 1 s offline parse
+
+
+def test_when_both_fail_the_offline_parsers_question_is_raised():
+    from synthpatient.knowledge import load_knowledge_base
+    from synthpatient.knowledge.llm_parser import LLMRequestParser
+    from synthpatient.knowledge.request import Clarification, parse_request
+    from synthpatient.llm import LLMClient
+
+    client = LLMClient(
+        "http://llm.test/v1",
+        model="m",
+        max_retries=0,
+        transport=httpx.MockTransport(lambda request: httpx.Response(500, json={})),
+    )
+    parser = LLMRequestParser(client, fallback=lambda t, kb: parse_request(t, kb, partial=True))
+    with pytest.warns(Warning), pytest.raises(Clarification):
+        parser("generate patients", load_knowledge_base())  # no count, no condition

@@ -10,12 +10,13 @@ user's request text and the knowledge base's names.
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from synthpatient.errors import LLMError, SynthPatientWarning
+from synthpatient.errors import LLMError, SynthPatientError, SynthPatientWarning
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge._request_conditions import screen_condition
 from synthpatient.knowledge._request_text import check_language
@@ -35,10 +36,14 @@ TOOL_NAME = "cohort_request"
 #: a request the client gave up on from holding a one-slot server (llama.cpp finishes it):
 #: Gemma 3 270M with a grammar wrote 600 tokens in about 190 s on a busy 2-core machine
 PARSER_MAX_TOKENS = 400
-#: one try of at most this long, so that the offline fallback answers within 30 s of the
-#: command's start even on a busy 2-core machine (starting Python and reading the knowledge
-#: base took about 9 s there beside a llama.cpp server)
+#: one try of the model of at most this long
 PARSER_TIMEOUT_S = 20.0
+#: with the offline fallback, the whole parse (the offline parse first, then the model for
+#: the time left, at least MIN_MODEL_S) takes at most about this long, so that ``ask`` answers
+#: within 30 s of its start even on a busy 2-core machine: there, beside a llama.cpp server,
+#: starting Python took about 5 s and a first (cold) offline parse 10 s
+PARSER_BUDGET_S = 22.0
+MIN_MODEL_S = 5.0
 #: The tool's extra field where the model lists what the request asks that it cannot express.
 NOT_UNDERSTOOD = "not_understood"
 
@@ -93,9 +98,19 @@ class LLMRequestParser:
     def __call__(self, text: str, kb: KnowledgeBase) -> CohortRequest:
         if self.fallback is None or len(text) > MAX_REQUEST_CHARS:
             return self._parse(text, kb)
+        # the offline parse first: it is ready the moment the model fails, and the model gets
+        # the budget's remaining time (a cold first parse is slow on a busy machine)
+        start = time.perf_counter()
+        offline: CohortRequest | None = None
+        offline_error: SynthPatientError | None = None
+        try:
+            offline = self.fallback(text, kb)
+        except SynthPatientError as exc:  # the model may read what the offline parser cannot
+            offline_error = exc
+        left = PARSER_BUDGET_S - (time.perf_counter() - start)
         self._asked = False
         try:
-            return self._parse(text, kb)
+            return self._parse(text, kb, timeout_s=max(MIN_MODEL_S, left))
         except (Clarification, LLMError) as exc:
             if not self._asked:  # refused by the offline checks before the model was asked
                 raise
@@ -105,9 +120,14 @@ class LLMRequestParser:
             )
             self.notices.append(notice)
             warnings.warn(notice, SynthPatientWarning, stacklevel=2)
-            return self.fallback(text, kb)
+            if offline_error is not None:
+                raise offline_error from None
+            assert offline is not None
+            return offline
 
-    def _parse(self, text: str, kb: KnowledgeBase) -> CohortRequest:
+    def _parse(
+        self, text: str, kb: KnowledgeBase, *, timeout_s: float | None = None
+    ) -> CohortRequest:
         if len(text) > MAX_REQUEST_CHARS:
             raise Clarification(
                 f"The request is {len(text):,} characters long; keep it under "
@@ -155,6 +175,7 @@ class LLMRequestParser:
             tools=[tool],
             tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
             max_tokens=PARSER_MAX_TOKENS,
+            timeout_s=None if timeout_s is None else min(self.client.timeout_s, timeout_s),
         )
         arguments = None
         for call in result.tool_calls:

@@ -135,8 +135,12 @@ class LLMClient:
         temperature: float = 0.0,
         max_tokens: int | None = None,
         seed: int | None = None,
+        timeout_s: float | None = None,
     ) -> ChatResult:
+        """One chat completion; ``timeout_s`` replaces the client's limit for this call (a
+        caller with a deadline gives the time it has left)."""
         httpx = import_optional("httpx", extra="llm", purpose="talking to an LLM server")
+        limit = self.timeout_s if timeout_s is None else float(timeout_s)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -160,9 +164,7 @@ class LLMClient:
         retried: list[int] = []
         for attempt in range(self.max_retries + 1):
             try:
-                response = self._client(httpx).post(
-                    url, json=body, headers=headers, timeout=self.timeout_s
-                )
+                response = self._client(httpx).post(url, json=body, headers=headers, timeout=limit)
             except httpx.TimeoutException:
                 retried.append(0)
                 if attempt < self.max_retries:
@@ -170,7 +172,7 @@ class LLMClient:
                     continue
                 raise LLMRequestError(
                     f"The LLM server at {self.base_url} did not answer within "
-                    f"{self.timeout_s:g} s ({attempt + 1} tries). Try again or "
+                    f"{limit:g} s ({attempt + 1} tries). Try again or "
                     "raise the timeout.",
                     attempt_statuses=tuple(retried),
                 ) from None
