@@ -197,3 +197,13 @@ def test_partitions_of_a_table_share_one_schema_whatever_their_size(tmp_path: Pa
         write_frame(frame, tmp_path / f"{rows}.parquet")
     big, small = (pq.read_schema(tmp_path / f"{n}.parquet").remove_metadata() for n in (300, 10))
     assert big.equals(small)  # pandas alone writes int16 codes for one and int8 for the other
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    spec = CohortSpec(condition="type2_diabetes", n=1, n_observations=3)
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "0.3s"}),
+        pytest.raises(InvalidParameterError, match="No Dask scheduler answered"),
+    ):
+        sample_partitioned(spec, 10, tmp_path / "a", engine="dask", scheduler="tcp://127.0.0.1:1")

@@ -254,7 +254,13 @@ def _on_dask(
     """Run the partitions on Dask; the manifest is written here, by the one client."""
     distributed = import_optional("distributed", extra="scale", purpose="engine='dask'")
     if scheduler is not None:
-        client = distributed.Client(scheduler)
+        try:
+            client = distributed.Client(scheduler)
+        except (OSError, TimeoutError, ValueError) as exc:  # unreachable, or not an address
+            raise InvalidParameterError(
+                f"No Dask scheduler answered at '{scheduler}' ({type(exc).__name__}); start "
+                "one (`dask scheduler`) or leave the scheduler out for a local cluster."
+            ) from None
         cluster = None
     else:
         n_workers = workers or len(os.sched_getaffinity(0))
