@@ -145,6 +145,10 @@ def test_bad_sources_and_sizes_fail_in_one_line(tmp_path: Path) -> None:
         fit_partitioned(tmp_path / "nowhere")
     with pytest.raises(InvalidParameterError, match="sample_rows"):
         fit_partitioned(tmp_path, sample_rows=0)
+    _table(50, 0).to_parquet(tmp_path / "part-0.parquet")
+    _table(50, 1).drop(columns=["hdl"]).to_parquet(tmp_path / "part-1.parquet")
+    with pytest.raises(DataError, match="'part-1.parquet' has other columns"):
+        fit_partitioned(tmp_path)
 
 
 def test_a_dask_dataframe_is_a_source_too(dataset: tuple[Path, pd.DataFrame]) -> None:

@@ -64,7 +64,8 @@ def partitions_of(source: Any) -> list[Partition]:
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+        # the folder's own files; a Hive-style dataset keeps its files in key=value folders
+        files = _parquet_files(path.glob("*.parquet")) or _parquet_files(path.rglob("*.parquet"))
     else:
         raise DataError(f"'{path}' is not there; give a folder of Parquet files.")
     if not files:
@@ -74,10 +75,22 @@ def partitions_of(source: Any) -> list[Partition]:
         )
     import pyarrow.parquet as pq
 
-    return [
-        Partition(index=i, rows=int(pq.ParquetFile(f).metadata.num_rows), path=str(f))
-        for i, f in enumerate(files)
-    ]
+    parts, names = [], None
+    for i, f in enumerate(files):
+        handle = pq.ParquetFile(f)
+        if names is None:
+            names = set(handle.schema_arrow.names)
+        elif set(handle.schema_arrow.names) != names:
+            raise DataError(
+                f"'{f.relative_to(path) if path.is_dir() else f}' has other columns than the "
+                "first partition; a partitioned table needs the same columns in every file."
+            )
+        parts.append(Partition(index=i, rows=int(handle.metadata.num_rows), path=str(f)))
+    return parts
+
+
+def _parquet_files(found: Iterator[Path]) -> list[Path]:
+    return sorted(p for p in found if p.is_file() and not p.name.startswith((".", "_")))
 
 
 def columns_of(parts: list[Partition]) -> list[str]:
