@@ -168,7 +168,8 @@ def _add(a: Mapping[Any, int], b: Mapping[Any, int]) -> dict[Any, int]:
 
 def make_plan(real: pd.DataFrame, sdtypes: Mapping[str, str]) -> Plan:
     scored = {c: t for c, t in sdtypes.items() if t in CONTINUOUS or t in DISCRETE}
-    datetime = {c: _is_datetime(pd.Series(real[c])) for c in scored}
+    # judged after the report reads a datetime column as dates, as the report judges it
+    datetime = {c: t == "datetime" or _is_datetime(pd.Series(real[c])) for c, t in scored.items()}
     grids = {
         c: np.unique(_ks_values(_as_datetime(real[c]) if t == "datetime" else real[c], datetime[c]))
         for c, t in scored.items()
