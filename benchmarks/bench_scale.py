@@ -364,7 +364,8 @@ def kill_part(args: argparse.Namespace, base: Path) -> bool:
     )
     while first.poll() is None and len(finished()) < total // 2:
         time.sleep(0.05)
-    os.killpg(first.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # it may have finished first
+        os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     done = finished()
     before = {
