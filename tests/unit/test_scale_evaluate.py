@@ -123,6 +123,8 @@ def test_cli_evaluates_a_partitioned_folder(
     assert json.loads((tmp_path / "scores.json").read_text())["meta"]["n_synthetic"] == 3000
     result = runner.invoke(app, [*args, "--rules", "diabetes", "--flags", str(tmp_path / "f.csv")])
     assert result.exit_code == 2 and "--flags needs one synthetic table" in result.output
+    result = runner.invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 2 and "--engine must be local or dask" in result.output
 
 
 def test_a_dataset_without_the_real_columns_is_refused(

@@ -108,6 +108,23 @@ def evaluate(
             "privacy, utility and the other non-fidelity metrics use.",
         ),
     ] = 50_000,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="ENGINE",
+            help="With a partitioned SYNTHETIC folder: local or dask runs the passes over its "
+            "partitions in this process or on Dask.",
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="With --engine dask: a running Dask scheduler; without it, a local cluster.",
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Score a SYNTHETIC table against the REAL one it was learned from.
@@ -122,6 +139,8 @@ def evaluate(
         _check_outputs(report, json_path, flags, rules=rules, overwrite=overwrite)
         real = read_table(real_path)
         partitioned = synthetic_path.is_dir()
+        if engine not in ("local", "dask"):
+            raise InvalidParameterError(f"--engine must be local or dask; got {engine!r}.")
         if partitioned and flags is not None:
             raise InvalidParameterError(
                 "--flags needs one synthetic table, not a folder of partitions."
@@ -134,7 +153,12 @@ def evaluate(
             if partitioned:
                 from synthpatient.scale import evaluate_partitioned
 
-                run_evaluation = functools.partial(evaluate_partitioned, sample_rows=sample_rows)
+                run_evaluation = functools.partial(
+                    evaluate_partitioned,
+                    sample_rows=sample_rows,
+                    engine=engine,  # type: ignore[arg-type]
+                    scheduler=scheduler,
+                )
             result = run_evaluation(
                 real,
                 synthetic_path if partitioned else synthetic,
