@@ -81,3 +81,20 @@ def test_timelines_show_synthetic_patients_and_only_quartiles_of_real_ones():
     assert "S1" not in json.dumps(out)  # no patient id travels either
     few = trajectories(synthetic, real.head(8), patient="pid", time="date", columns=["hba1c"])
     assert few is not None and few["columns"][0]["bands"]["real"] == []  # too few to show
+
+
+def test_the_cohort_figures_name_observations_in_words(monkeypatch):
+    from synthpatient.web import plots
+
+    drawn: list = []
+    monkeypatch.setattr(plots, "png_bytes", lambda fig: drawn.append(fig) or b"")
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({"egfr": rng.normal(70, 15, 300), "uacr": rng.lognormal(2, 1, 300)})
+    columns = [("egfr", "eGFR (CKD-EPI 2021) (mL/min/1.73 m²)"), ("uacr", "uACR (mg/g)")]
+    plots.cohort_plots(wide, columns, [])
+    histograms, heatmap = drawn
+    first = histograms.axes[0]
+    assert first.get_title() == "eGFR (CKD-EPI 2021) (mL/min/1.73 m²)"
+    assert first.get_ylabel() == "share of patients" and first.get_yticklabels()
+    ticks = [t.get_text() for t in heatmap.axes[0].get_yticklabels()]
+    assert ticks == ["eGFR", "uACR"]  # names, not column codes

@@ -135,7 +135,7 @@ def _fidelity(report: EvaluationReport) -> str:
         parts += [
             "<h3>Distributions, real and synthetic</h3>",
             image(
-                _plots.distributions(real, synthetic, sdtypes),
+                _plots.distributions(real, synthetic, sdtypes, _plots.column_labels(report.meta)),
                 "Histograms of every column, real and synthetic overlaid",
             ),
         ]
@@ -152,7 +152,11 @@ def _fidelity(report: EvaluationReport) -> str:
             "<p class=note>|Pearson r| for two numbers, Cramér's V for two categories, the "
             "correlation ratio for a number and a category.</p>",
             image(
-                _plots.heatmaps(trends["association"]["real"], trends["association"]["synthetic"]),
+                _plots.heatmaps(
+                    trends["association"]["real"],
+                    trends["association"]["synthetic"],
+                    _plots.column_labels(report.meta),
+                ),
                 "Association heatmaps of the real and synthetic tables and their difference",
             ),
         ]

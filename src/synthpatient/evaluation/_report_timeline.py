@@ -15,6 +15,7 @@ import pandas as pd
 from synthpatient._html import esc, fmt, image, table
 from synthpatient.evaluation import _timeline_plots
 from synthpatient.evaluation._histories import Timeline, histories
+from synthpatient.evaluation._plots import column_labels
 
 if TYPE_CHECKING:
     from synthpatient.evaluation.report import EvaluationReport
@@ -141,7 +142,9 @@ def _figures(report: EvaluationReport, info: dict[str, Any], columns: list[str])
             "The real lines are real patients' values: treat this report as derived from "
             "patient data.</p>",
             image(
-                _timeline_plots.spaghetti(real, synthetic, columns, info["time_unit"]),
+                _timeline_plots.spaghetti(
+                    real, synthetic, columns, info["time_unit"], column_labels(report.meta)
+                ),
                 "Spaghetti plots of real and synthetic patients' values over time",
             ),
         ]
@@ -153,7 +156,9 @@ def _figures(report: EvaluationReport, info: dict[str, Any], columns: list[str])
             "<p class=note>Mean by time since the patient's first event (bins of equal real "
             "events), with the band between the 25th and 75th percentiles.</p>",
             image(
-                _timeline_plots.mean_trajectories(curves, columns, info["time_unit"]),
+                _timeline_plots.mean_trajectories(
+                    curves, columns, info["time_unit"], column_labels(report.meta)
+                ),
                 "Mean trajectories with quartile bands, real and synthetic",
             ),
         ]

@@ -8,14 +8,21 @@ draws the same patients; no patient key or other identifier is ever written on a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from synthpatient.evaluation._histories import Histories, number_column
-from synthpatient.evaluation._plots import REAL, SYNTHETIC, _encode, _pyplot, _quiet_glyphs
+from synthpatient.evaluation._plots import (
+    REAL,
+    SYNTHETIC,
+    _encode,
+    _pyplot,
+    _quiet_glyphs,
+    _title,
+)
 
 #: Patients drawn per table in a spaghetti plot, and columns drawn at most.
 SPAGHETTI_PATIENTS = 8
@@ -47,39 +54,48 @@ def _lines(ax: Any, hist: Histories, name: str, patients: np.ndarray, colour: st
 
 
 @_quiet_glyphs
-def spaghetti(real: Histories, synthetic: Histories, columns: Sequence[str], unit: str) -> str:
+def spaghetti(
+    real: Histories,
+    synthetic: Histories,
+    columns: Sequence[str],
+    unit: str,
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """For each column: a few real patients' histories beside a few synthetic ones', on the
-    same axes, against time since each patient's first event."""
+    same axes, against time since each patient's first event; columns named in words."""
     plt = _pyplot()
     columns = list(columns)[:MAX_COLUMNS]
     fig, axes = plt.subplots(
-        len(columns), 2, figsize=(9, 2.4 * len(columns)), squeeze=False, sharey="row"
+        len(columns), 2, figsize=(12, 3.4 * len(columns)), squeeze=False, sharey="row"
     )
     real_patients = _chosen(real, SPAGHETTI_PATIENTS, seed=0)
     synth_patients = _chosen(synthetic, SPAGHETTI_PATIENTS, seed=1)
     for row, name in enumerate(columns):
         _lines(axes[row, 0], real, name, real_patients, REAL)
         _lines(axes[row, 1], synthetic, name, synth_patients, SYNTHETIC)
-        axes[row, 0].set_ylabel(str(name)[:20], fontsize=8)
-        for ax in axes[row]:
-            ax.tick_params(labelsize=7)
-    axes[0, 0].set_title(f"{len(real_patients)} real patients", fontsize=9)
-    axes[0, 1].set_title(f"{len(synth_patients)} synthetic patients", fontsize=9)
+        axes[row, 0].set_ylabel(_title(name, labels)[:28])
+    axes[0, 0].set_title(f"{len(real_patients)} real patients")
+    axes[0, 1].set_title(f"{len(synth_patients)} synthetic patients")
     for ax in axes[-1]:
-        ax.set_xlabel(f"time since first event ({unit})", fontsize=8)
+        ax.set_xlabel(f"time since the first visit ({unit})")
     fig.tight_layout()
     return _encode(fig)
 
 
 @_quiet_glyphs
-def mean_trajectories(curves: pd.DataFrame, columns: Sequence[str], unit: str) -> str:
+def mean_trajectories(
+    curves: pd.DataFrame,
+    columns: Sequence[str],
+    unit: str,
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """Mean of each column by time since the first event, real and synthetic, each with the
     band between its 25th and 75th percentiles (the bins of ``trajectory_shape``)."""
     plt = _pyplot()
     columns = list(columns)[: 2 * MAX_COLUMNS]
     ncols = min(2, len(columns))
     nrows = max(1, math.ceil(len(columns) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 2.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.8 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, columns, strict=False):
         part = curves[curves["column"] == name].sort_values("bin")
         x = part["time"].to_numpy(dtype=float)
@@ -92,20 +108,20 @@ def mean_trajectories(curves: pd.DataFrame, columns: Sequence[str], unit: str) -
                 color=colour,
                 alpha=0.2,
             )
-        ax.set_title(str(name)[:30], fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel(f"time since first event ({unit})", fontsize=7)
+        ax.set_title(_title(name, labels)[:44])
+        ax.set_xlabel(f"time since the first visit ({unit})")
     for ax in list(axes.flat)[len(columns) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    axes.flat[0].legend()
     fig.tight_layout()
     return _encode(fig)
 
 
+@_quiet_glyphs
 def events_histogram(real: np.ndarray, synthetic: np.ndarray) -> str:
     """Share of patients by number of events, real and synthetic side by side."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 2.8))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     both = np.concatenate([real, synthetic])
     top = int(np.quantile(both, 0.99)) if len(both) else 1
     edges = np.arange(1, max(top, 1) + 2) - 0.5
@@ -125,9 +141,8 @@ def events_histogram(real: np.ndarray, synthetic: np.ndarray) -> str:
             color=colour,
             label=label,
         )
-    ax.set_xlabel("events per patient (the last bar includes all above)", fontsize=8)
-    ax.set_ylabel("share of patients", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    ax.set_xlabel("visits (events) per patient; the last bar includes all above")
+    ax.set_ylabel("share of patients")
+    ax.legend()
     fig.tight_layout()
     return _encode(fig)

@@ -8,27 +8,19 @@ rows in each bin or category, of the user's own table or cohort, inside their se
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthpatient.web.words import humanize
+from synthpatient._labels import humanize, unit_words
+
+__all__ = ["distributions", "unit_words"]
 
 BINS = 20
 MAX_CATEGORIES = 12  # more are folded into "other" so the bars stay legible
 MAX_COLUMNS = 40
-
-
-def unit_words(unit: str | None) -> str:
-    """A UCUM unit as people write it: ``mL/min/{1.73_m2}`` -> ``mL/min/1.73 m²``."""
-    if not unit:
-        return ""
-    text = re.sub(r"[{}]", "", unit).replace("_", " ")
-    text = re.sub(r"(?<=[a-zA-Z])2\b", "²", text)
-    return "" if text in ("1", "{count}") else text
 
 
 def _floats(series: pd.Series) -> pd.Series:

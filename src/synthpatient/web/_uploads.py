@@ -54,6 +54,8 @@ class Upload:
     timeline: UploadTimeline | None = None
     #: generators that cannot learn from so few rows: key -> why (told at upload)
     too_small: dict[str, str] = field(default_factory=dict)
+    #: column -> unit, where the table's documentation gives one (a bundled dataset)
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[str]:
@@ -276,6 +278,7 @@ def bundled_upload(session: Session, settings: Settings, key: str) -> Upload:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    upload.units = {c.name: c.unit for c in datasets.info(key).columns if c.unit}
     return _keep(session, upload)
 
 

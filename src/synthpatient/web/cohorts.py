@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synthpatient._labels import column_title
 from synthpatient._steps import reporting
 from synthpatient.web._cohort_progress import CohortProgress
 from synthpatient.web._correlations import correlations
@@ -204,7 +205,7 @@ def cohort_result(session: Session, settings: Settings, chat: Any, reply: Any) -
     realism = json.loads((folder / "realism.json").read_text(encoding="utf-8"))
     targets = [jsonable({**t, "sources": list(t.get("sources", []))}) for t in realism["targets"]]
     wide = cohort.wide
-    observations = [(o.key, f"{o.key} ({o.unit})") for o in cohort.observations]
+    observations = [(o.key, column_title(o.name, o.unit)) for o in cohort.observations]
     result_id = new_id(12)
     result = Result(
         id=result_id,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthpatient._labels import column_title
 from synthpatient._optional import import_optional
 from synthpatient.web.results import Plot, png_bytes
 
@@ -69,7 +70,7 @@ def cohort_plots(
         if columns:
             plots.append(_distributions(wide, columns))
         if len(columns) >= 2:
-            plots.append(_correlations(wide, [c for c, _ in columns]))
+            plots.append(_correlations(wide, columns))
         within = [
             t
             for t in targets
@@ -81,17 +82,26 @@ def cohort_plots(
 
 
 def _distributions(wide: pd.DataFrame, columns: list[tuple[str, str]]) -> Plot:
-    ncols = 4
+    from matplotlib.ticker import PercentFormatter
+
+    ncols = 3
     nrows = max(1, math.ceil(len(columns) / ncols))
-    fig = _figure(4 * ncols, 2.4 * nrows)
+    fig = _figure(5.6 * ncols, 3.9 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, (column, label) in zip(axes.flat, columns, strict=False):
         values = pd.to_numeric(wide[column], errors="coerce").dropna().to_numpy()
         if len(values):
-            ax.hist(values, bins=30, color=SYNTHETIC, alpha=0.8)
-        ax.set_title(label, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_yticks([])
+            # the 1st to 99th percentile: a long tail (uACR) would make the rest one spike
+            low = np.percentile(values, 1, method="higher")
+            high = np.percentile(values, 99, method="lower")
+            edges = np.linspace(low, high, 31) if high > low else 30
+            shares = np.full(len(values), 1 / len(values))
+            ax.hist(np.clip(values, low, high), bins=edges, weights=shares, color=SYNTHETIC)
+        ax.set_title(label[:48], fontsize=13)
+        ax.tick_params(labelsize=11)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    for row in axes:
+        row[0].set_ylabel("share of patients", fontsize=12)
     for ax in list(axes.flat)[len(columns) :]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -102,16 +112,19 @@ def _distributions(wide: pd.DataFrame, columns: list[tuple[str, str]]) -> Plot:
     )
 
 
-def _correlations(wide: pd.DataFrame, columns: list[str]) -> Plot:
-    corr = wide[columns].apply(pd.to_numeric, errors="coerce").corr().fillna(0).to_numpy()
-    size = max(4.0, 0.38 * len(columns) + 2)
-    fig = _figure(size + 1, size)
+def _correlations(wide: pd.DataFrame, columns: list[tuple[str, str]]) -> Plot:
+    keys = [c for c, _ in columns]
+    names = [label.split(" (")[0][:24] for _, label in columns]  # the name, without the unit
+    corr = wide[keys].apply(pd.to_numeric, errors="coerce").corr().fillna(0).to_numpy()
+    size = max(5.0, 0.5 * len(columns) + 3)
+    fig = _figure(size + 2, size)
     ax = fig.subplots()
     image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(columns)), columns, fontsize=7)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
-    ax.set_title("Correlations between observations", fontsize=10)
+    ax.set_xticks(range(len(keys)), names, rotation=90, fontsize=11)
+    ax.set_yticks(range(len(keys)), names, fontsize=11)
+    bar = fig.colorbar(image, ax=ax, shrink=0.8)
+    bar.set_label("Pearson r (-1 opposite, 0 none, +1 together)", fontsize=11)
+    ax.set_title("Correlations between observations", fontsize=13)
     return Plot(
         "Correlations between observations",
         "Heatmap of the Pearson correlations between the cohort's observations",
@@ -123,17 +136,18 @@ def _targets(targets: list[dict[str, Any]]) -> Plot:
     names = [t["what"] for t in targets]
     deviation = np.array([(t["measured"] - t["target"]) / t["tolerance"] for t in targets])
     shown = deviation.clip(-3, 3)
-    fig = _figure(7, max(2.5, 0.28 * len(targets) + 1))
+    fig = _figure(9, max(3.0, 0.36 * len(targets) + 1.2))
     ax = fig.subplots()
     ax.axvspan(-1, 1, color="#cfe8cf", label="within tolerance")
     colors = [SYNTHETIC if abs(d) > 1 else REAL for d in deviation]
     ax.scatter(shown, range(len(names)), color=colors, zorder=3)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=11)
     ax.set_xlim(-3.2, 3.2)
     ax.invert_yaxis()
-    ax.set_xlabel("(measured - sourced target) / tolerance", fontsize=8)
-    ax.set_title("Sourced targets: how far each measured figure is", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("distance from the sourced target, in tolerances (0 = on target)", fontsize=12)
+    ax.tick_params(axis="x", labelsize=11)
+    ax.set_title("Sourced targets: how far each measured figure is", fontsize=13)
+    ax.legend(fontsize=11, loc="lower right")
     return Plot(
         "Sourced targets met",
         "Dot plot of each measured figure's distance from its sourced target, in "
@@ -164,7 +178,7 @@ def history_plot(observations: pd.DataFrame, n_patients: int = 12, seed: int = 0
     years = (dates - dates.groupby(values["patient_id"]).transform("min")).dt.days / 365.25
     values = values.assign(years=years)
     with PLOT_LOCK:
-        fig = _figure(4.2 * len(chosen), 3.2)
+        fig = _figure(5.4 * len(chosen), 4.0)
         axes = fig.subplots(1, len(chosen), squeeze=False)[0]
         for ax, key in zip(axes, chosen, strict=True):
             rows = values[values["observation"] == key]
@@ -172,10 +186,10 @@ def history_plot(observations: pd.DataFrame, n_patients: int = 12, seed: int = 0
                 patient = patient.sort_values("years")
                 ax.plot(patient["years"], patient["value"], marker=".", lw=1, alpha=0.8)
             first = rows.iloc[0] if len(rows) else None
-            label = key if first is None else f"{first['name']} ({first['unit']})"
-            ax.set_title(label[:40], fontsize=10)
-            ax.set_xlabel("years since the first visit", fontsize=9)
-            ax.tick_params(labelsize=8)
+            label = key if first is None else column_title(first["name"], first["unit"])
+            ax.set_title(label[:40], fontsize=13)
+            ax.set_xlabel("years since the first visit", fontsize=12)
+            ax.tick_params(labelsize=11)
         fig.tight_layout()
         png = png_bytes(fig)
     return Plot(

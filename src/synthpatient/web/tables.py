@@ -404,8 +404,10 @@ def _present(
     training: pd.DataFrame,
     model: Any,
     timeline: UploadTimeline | None = None,
+    units: dict[str, str] | None = None,
 ) -> None:
-    """What the page opens with (the verdict) and its interactive charts."""
+    """What the page opens with (the verdict) and its interactive charts (``units``: column
+    -> unit where the schema has none)."""
     result.verdict = table_verdict(
         title=result.title,
         generator=made_by,
@@ -416,7 +418,8 @@ def _present(
         choices=synthesizer_choices(),
         synthesizer=request.synthesizer,
     )
-    labels = {c.name: (humanize(c.name), c.unit) for c in model.schema_}
+    units = units or {}
+    labels = {c.name: (humanize(c.name), c.unit or units.get(c.name)) for c in model.schema_}
     skip = {c.name for c in model.schema_ if not c.is_learned}
     try:
         result.distributions = distributions(synthetic, training, labels=labels, skip=skip)
@@ -438,6 +441,11 @@ def _present(
             "The interactive charts could not be drawn (the details are in the server's log); "
             "the report's plots below show the same distributions."
         )
+
+
+def _units(upload: Upload, model: Any) -> dict[str, str]:
+    """Each column's unit: the schema's, else the table's documentation's (bundled data)."""
+    return {**upload.units, **{c.name: c.unit for c in model.schema_ if c.unit}}
 
 
 def table_work(
@@ -487,6 +495,8 @@ def table_work(
             time_column=None if timeline is None else timeline.time,
             metrics=counted_metrics(job, 0.4, 0.65),
         )
+        units = _units(upload, model)
+        report.meta.setdefault("units", units)  # the figures title columns with their units
         report_html = _paced(
             job, "plots", real.shape[1], "Drawing the report's plots...", 0.65, report.to_html
         )
@@ -511,15 +521,8 @@ def table_work(
         job.on_cancel(lambda: shutil.rmtree(result.folder, ignore_errors=True))
         notices.extend(_fhir_offer(result, settings, upload, synthetic, model.schema_))
         result.notices = notices + list(report.meta.get("notices", []))
-        _present(
-            result,
-            request,
-            f"{name}, learned from {learned}",
-            synthetic,
-            training,
-            model,
-            timeline if longitudinal else None,
-        )
+        made_by, histories = f"{name}, learned from {learned}", timeline if longitudinal else None
+        _present(result, request, made_by, synthetic, training, model, histories, units)
         job.checkpoint()  # the last place to stop: after it the result is kept whole
         session.results[result.id] = result
         return {"result_id": result.id}

@@ -9,8 +9,11 @@ them, else the first line of its docstring, so a newly registered backend is nev
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from synthpatient._labels import humanize
+
+__all__ = ["FORMATS", "GENERATORS", "generator_words", "humanize"]
 
 #: key -> (display name, one line: what it is and when to choose it)
 GENERATORS: dict[str, tuple[str, str]] = {
@@ -83,24 +86,6 @@ FORMATS: dict[str, str] = {
     "datacard": "Data card",
 }
 
-#: words kept as written when a code is turned into words
-_KEEP = {
-    "us": "US",
-    "uk": "UK",
-    "ldl": "LDL",
-    "hdl": "HDL",
-    "bmi": "BMI",
-    "egfr": "eGFR",
-    "hba1c": "HbA1c",
-    "copd": "COPD",
-    "ckd": "CKD",
-    "nafld": "NAFLD",
-    "uacr": "uACR",
-    "bp": "BP",
-    "alt": "ALT",
-    "bun": "BUN",
-}
-
 
 def generator_words(key: str, klass: Any = None) -> tuple[str, str]:
     """(display name, one-line description) of the generator registered as ``key``."""
@@ -112,23 +97,3 @@ def generator_words(key: str, klass: Any = None) -> tuple[str, str]:
         doc = (getattr(klass, "__doc__", None) or "").strip()
         description = doc.split("\n\n")[0].replace("\n", " ").strip() or "A generator."
     return str(name), " ".join(description.split())
-
-
-def humanize(code: Any, *, title: bool = False) -> str:
-    """``type2_diabetes`` -> ``Type 2 diabetes``; with ``title`` (names of groups of people),
-    ``non_hispanic_black`` -> ``Non-Hispanic Black``. Text that is already words (has a
-    space or capitals) is kept."""
-    text = str(code)
-    if not text or " " in text or text != text.lower():
-        return text
-    text = text.replace("non_hispanic", "non-hispanic")
-    text = re.sub(r"(?<=[a-z])(?=\d)", " ", text)  # type2 -> type 2
-    words = [w for w in re.split(r"[_\s]+", text) if w]
-    out = []
-    for i, word in enumerate(words):
-        parts = word.split("-")
-        upper = title or i == 0 or "-" in word
-        parts = [_KEEP.get(p, p.capitalize() if upper else p) for p in parts]
-        out.append("-".join(parts))
-    result = " ".join(out)
-    return result[:1].upper() + result[1:]
