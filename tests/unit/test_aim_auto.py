@@ -229,8 +229,8 @@ def test_pace_comes_from_candidates_whose_reference_tells_it():
     from synthpatient.synthesizers._fit_estimate import from_reference, observed_pace
 
     # copula's and cart's second or so is overhead, ctgan is probed: only tabular_lm counts
-    fits = [("copula", 5.0), ("cart", 16.0), ("ctgan", 99.0), ("tabular_lm", 80.0)]
+    fits = [("copula", 5.0), ("cart", 16.0), ("ctgan", 99.0), ("tabular_lm", 60.0)]
     pace = observed_pace(fits, 350)
     assert pace == 2.0
-    assert from_reference("tvae", 350, pace).seconds == 30.0
+    assert from_reference("tvae", 350, pace).seconds == 24.0
     assert observed_pace([("copula", 5.0)], 350) == 1.0
