@@ -7,10 +7,16 @@ but not AIM's selection loop (that lives in the authors' examples). The steps fo
 paper's Algorithm 1; comments name the section each one comes from.
 
 * The **workload** (what the synthetic table should get right) comes from the schema: every
-  2-way marginal of the learned columns and, when a ``target`` is named, every 3-way marginal
-  that contains it. The candidates are the workload's downward closure (1-, 2- and, with a
-  target, 3-way marginals), each weighted by how much it overlaps the workload (Sec. 4.2).
-* Every 1-way marginal is measured first (Sec. 4.1, "initialization"). Then, round by round,
+  2-way marginal of the learned columns, the ``target``'s counted twice, and, when the table
+  is large enough for them to stand out of the noise, every 3-way marginal that contains the
+  target. The candidates are the workload's downward closure, each weighted by how much it
+  overlaps the workload (Sec. 4.2).
+* A column that a relation declared in the schema computes exactly (an identity or a ratio)
+  is not modelled: the base class derives it after sampling, and no budget is spent on it.
+* Every 1-way marginal is measured first (Sec. 4.1, "initialization"), and with them (our
+  addition) the target's pair with every other column and the pairs of columns a declared
+  relation ties: at a small budget selection cannot find them (every 2-way marginal scores
+  below its expected noise) and they are what the schema says matters. Then, round by round,
   the exponential mechanism picks the candidate the current model gets most wrong for its
   weight, net of the noise measuring it would add (Sec. 4.2, "quality score"); it is measured
   with Gaussian noise and the model re-estimated from every measurement so far, warm-started.
@@ -176,7 +182,7 @@ class AIMSynthesizer(MarginalSynthesizer):
         # Sec. 4.1: the first noise level and selection budget as if there were `rounds` rounds
         sigma = math.sqrt(rounds / (2 * MEASURE_SHARE * rho))
         epsilon_round = math.sqrt(8 * (1 - MEASURE_SHARE) * rho / rounds)
-        # the first measurements (every 1-way marginal, and the target's 2-way ones) cost
+        # the first measurements (every 1-way marginal, then the pairs the schema names) cost
         # 1 / (2 sigma^2) each: they must leave some budget
         pairs = _first_pairs(columns, self.target, relations)
         n_first = len(columns) + len(pairs)
