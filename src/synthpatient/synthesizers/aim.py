@@ -108,8 +108,9 @@ class AIMSynthesizer(MarginalSynthesizer):
         seed: Seed for the noise and for sampling.
 
     Attributes:
-        privacy_spent_: ``{"epsilon", "delta", "rho", "rounds", "preprocessing",
-            "read_from_data"}``; saved at the top of the model's manifest.
+        privacy_spent_: ``{"epsilon", "delta", "rho", "rounds", "derived", "preprocessing",
+            "read_from_data"}`` ("derived": the columns computed from declared relations, not
+            learned); saved at the top of the model's manifest.
         measured_: The marginals measured, in order, each with its noise standard deviation.
 
     Examples:
