@@ -20,6 +20,7 @@ left of the budget is skipped (and named, with its estimate, in the report):
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from collections.abc import Callable
@@ -69,9 +70,16 @@ def probe_parameter(key: str) -> str | None:
     its default is a number (a length chosen at fit time cannot be extrapolated to)."""
     klass = get_synthesizer_class(key)
     param = next((p for p in PROBES if p in klass._param_names()), None)
-    if param is None or not isinstance(klass().get_params()[param], int):
+    if param is None or not isinstance(_default(key, param), int):
         return None
     return param
+
+
+def _default(key: str, param: str) -> object:
+    """A parameter's default, read off the signature: constructing a deep generator imports
+    torch (half a minute on a loaded machine), which a model auto then skips never needs."""
+    klass = get_synthesizer_class(key)
+    return inspect.signature(klass.__init__).parameters[param].default
 
 
 def from_reference(key: str, n_rows: int, pace: float) -> FitEstimate:
@@ -87,7 +95,9 @@ def probe(key: str, make: Make, train: pd.DataFrame, schema: Schema) -> FitEstim
     param = probe_parameter(key)
     if param is None:
         raise ValueError(f"'{key}' has no training length to probe")
-    full = int(get_synthesizer_class(key)().get_params()[param])
+    full = _default(key, param)
+    if not isinstance(full, int):  # probe_parameter already checked it: for mypy
+        raise ValueError(f"'{key}' chooses its training length at fit time")
     small, large = PROBES[param]
     began = time.perf_counter()
     times = []
