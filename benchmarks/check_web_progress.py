@@ -6,7 +6,7 @@ estimate of the time left was from the real time left (median over the polls tha
 and for a cancelled job how long it took from Cancel to ``cancelled``, and whether any file
 was left. Figures depend on the machine and its load: rerun on a quiet one.
 
-    python benchmarks/check_web_progress.py [--rows 1000] [--patients 2000]
+    python benchmarks/check_web_progress.py [--rows 1000] [--patients 2000] [--big 200000]
 """
 
 from __future__ import annotations
@@ -23,17 +23,26 @@ from synthpatient.web import Settings, create_app
 from synthpatient.web.sessions import COOKIE
 
 
-def follow(client: TestClient, job: dict[str, Any], cancel_at: float | None = None) -> dict:
-    """Poll a job to its end; cancel it once its fraction passes ``cancel_at``."""
+def follow(
+    client: TestClient,
+    job: dict[str, Any],
+    cancel_at: float | None = None,
+    cancel_in: str | None = None,
+) -> dict:
+    """Poll a job to its end; cancel it once its fraction passes ``cancel_at``, or once its
+    stage starts with ``cancel_in``."""
     start, polls, cancelled_at = time.monotonic(), [], None
     while job["status"] in ("queued", "running"):
         now = time.monotonic() - start
         polls.append((now, job["progress"], job["remaining_s"], job["stage"]))
         progress = job["progress"] or 0
-        if cancel_at is not None and cancelled_at is None and progress >= cancel_at:
+        due = (cancel_at is not None and progress >= cancel_at) or (
+            cancel_in is not None and job["stage"].startswith(cancel_in)
+        )
+        if due and cancelled_at is None:
             client.post(f"/api/jobs/{job['id']}/cancel")
             cancelled_at = now
-        time.sleep(0.2)
+        time.sleep(0.1 if cancel_in else 0.2)
         job = client.get(f"/api/jobs/{job['id']}").json()
     total = time.monotonic() - start
     return {"job": job, "polls": polls, "total": total, "cancelled_at": cancelled_at}
@@ -63,10 +72,38 @@ def summary(name: str, run: dict[str, Any]) -> None:
         print(f"  Cancel -> cancelled: {total - run['cancelled_at']:.1f} s")
 
 
+def cancelled_cohorts(client: TestClient, folder: Path, big: int, patients: int) -> None:
+    """Cancel while a large cohort is drawn, and while a cohort's history is simulated and
+    while its files are written (steps the writer may or may not report)."""
+    cases = [
+        (f"{big} type 2 diabetes patients", "Drawing", f"cohort, {big:,} patients"),
+        (
+            f"{patients} type 2 diabetes patients with 5 years of follow-up",
+            "Following",
+            f"cohort, {patients:,} patients x 5 years, cancelled in the follow-up",
+        ),
+        (
+            f"{patients} type 2 diabetes patients",
+            "Writing",
+            f"cohort, {patients:,} patients, cancelled while its files are written",
+        ),
+    ]
+    for text, stage, name in cases:
+        follow(client, client.post("/api/chat", json={"text": text}).json())  # proposed
+        before = sorted(p for p in folder.rglob("*") if p.is_file())
+        run = follow(client, client.post("/api/chat/confirm").json(), cancel_in=stage)
+        summary(f"{name}, cancelled in the stage '{stage}...'", run)
+        left = sorted(p for p in folder.rglob("*") if p.is_file())
+        print(f"  files left by the cancelled job: {len(set(left) - set(before))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument(
+        "--big", type=int, default=200_000, help="patients of the cohort cancelled mid-draw"
+    )
     args = parser.parse_args()
     app = create_app(Settings(job_wait_s=0.05))
     client = TestClient(app, base_url="http://127.0.0.1")
@@ -91,6 +128,7 @@ def main() -> None:
                 f"cohort, {args.patients} patients, {attempt}",
                 follow(client, client.post("/api/chat/confirm").json()),
             )
+        cancelled_cohorts(client, folder, args.big, args.patients)
     finally:
         app.state.close()
 

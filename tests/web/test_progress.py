@@ -125,9 +125,13 @@ def test_a_cohort_s_stages_move_the_fraction_forward():
     fractions = [f for _, f in seen] + [job.progress]
     assert fractions == sorted(fractions) and fractions[-1] < 0.8
     assert seen[1][0] == "Drawing 1,000 patients from the knowledge base (50%)..."
+    writing = job.progress
+    progress("fhir", 0.5)  # a writer that reports its steps: FHIR is most of the writing
+    assert job.stage == "Writing the files of 1,000 patients (CSV, FHIR, data card, 48%)..."
+    assert writing < job.progress < 0.8
     job.cancel()
     with pytest.raises(JobCancelled):  # the next step is where a Cancel takes effect
-        progress("files", 0.5)
+        progress("fhir", 0.6)
 
 
 def test_cancelling_a_finished_or_unknown_job():

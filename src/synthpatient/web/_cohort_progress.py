@@ -8,8 +8,9 @@ and the estimate (elapsed x left / done) holds. Every step is also where Cancel 
 :meth:`Job.report` raises :class:`~synthpatient.errors.JobCancelled`, the draw stops there
 and the writer's temporary folder is removed by its own atomic writer.
 
-Writing the files (CSV, FHIR, realism, data card) reports no steps of its own today; it is
-then one stage whose estimate is its last run's pace, and Cancel takes effect when it ends.
+Writing the files (CSV, FHIR, realism, data card) is one stage whose estimate is its last
+run's pace, and where Cancel takes effect when it ends, unless the writer reports steps of its
+own ("files", and "fhir" inside it): then it moves and stops like the draw.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _SHARE = 0.8
 #: or 1.2 s without, for 2,000 patients) until this server has drawn a cohort of its own
 _DEFAULT_PACE = {"draw": 5e-5, "history": 4e-4, "files": 1.2e-3, "files+fhir": 7e-3}
 _PACE: dict[tuple[bool, str], float] = {}
+#: where a writer that reports its steps places the FHIR export within the writing
+_FHIR_FROM, _FHIR_TO = 0.05, 0.9
 
 
 class CohortProgress:
@@ -58,12 +61,15 @@ class CohortProgress:
         if stage == "history":
             return f"Following {self.n:,} patients over the years (visits, treatments)..."
         what = "CSV, FHIR, data card" if self._files_key == "files+fhir" else "CSV, data card"
-        return f"Writing the files of {self.n:,} patients ({what})..."
+        done = f", {fraction:.0%}" if self._reported_files else ""
+        return f"Writing the files of {self.n:,} patients ({what}{done})..."
 
     def start(self) -> None:
         self("draw", 0.0)
 
     def __call__(self, stage: str, fraction: float) -> None:
+        if stage == "fhir":  # the FHIR export, inside the writing: most of its time
+            stage, fraction = "files", _FHIR_FROM + (_FHIR_TO - _FHIR_FROM) * fraction
         if stage not in self._start:
             return  # a step of a call this job does not show (it still stops there)
         self._began.setdefault(stage, time.monotonic())
