@@ -137,7 +137,7 @@ def check_formats(args: argparse.Namespace, counts: Counter) -> None:
     with tempfile.TemporaryDirectory() as folder:
         real = Path(folder) / "diabetes.csv"
         datasets.load("diabetes").to_csv(real, index=False)
-        for mode in FORMATS:
+        for mode in args.formats.split(","):
             out = Path(folder) / f"{mode}.csv"
             params = {
                 "base_url": args.llm_base_url,
@@ -315,6 +315,7 @@ def main() -> int:
     parser.add_argument("--llm-model", required=True)
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--requests", type=int, default=len(REQUESTS))
+    parser.add_argument("--formats", default=",".join(FORMATS), help="structured outputs")
     parser.add_argument("--rows", type=int, default=10, help="rows per generate run")
     parser.add_argument("--schema-rows", type=int, default=20)
     parser.add_argument("--level", default="improved", help="prompt level of the schema part")
@@ -323,9 +324,12 @@ def main() -> int:
     parser.add_argument("--hang-s", type=float, default=1800.0, help="a generate run's limit")
     parser.add_argument("--margin-s", type=float, default=10.0, help="over 30 s for a parse")
     args = parser.parse_args()
-    unknown = set(args.parts.split(",")) - set(PARTS)
+    unknown = set(args.parts.split(",")) - set(PARTS) | set(args.formats.split(",")) - set(FORMATS)
     if unknown:
-        raise SystemExit(f"--parts takes {', '.join(PARTS)} (got {', '.join(sorted(unknown))}).")
+        raise SystemExit(
+            f"--parts takes {', '.join(PARTS)} and --formats {', '.join(FORMATS)} "
+            f"(got {', '.join(sorted(unknown))})."
+        )
     counts: Counter = Counter()
     for part in args.parts.split(","):
         PARTS[part](args, counts)

@@ -256,11 +256,12 @@ def main() -> int:
                 )
             )
             endpoints.insert(0, (FAKE, fake.url, "fake-llm"))
-        rows = [
-            _run(name, url, model, level, args)
-            for name, url, model in endpoints
-            for level in args.levels.split(",")
-        ]
+        rows = []
+        for name, url, model in endpoints:
+            for level in args.levels.split(","):
+                rows.append(_run(name, url, model, level, args))
+                # each run as it ends: a later failure (or a stop) keeps what was measured
+                print("run:", " | ".join(_cell(rows[-1].get(c)) for c in COLUMNS), flush=True)
         parsers = [
             f"{name}: request parser not measured (the fake server plays no tool calls)"
             if name == FAKE

@@ -57,8 +57,15 @@ URL="http://127.0.0.1:$PORT/v1"
     --chat_format gemma --host 127.0.0.1 --port "$PORT" --n_ctx 8192 \
     --n_threads "${THREADS:-1}" >"$LOG" 2>&1 &
 SERVER=$!
+# uvicorn's graceful stop waits for the request in flight, which llama.cpp finishes (minutes on
+# a busy machine, computing beside whatever runs next): after 5 s it is killed
 stop_server() {
     kill "$SERVER" 2>/dev/null || true
+    for _ in 1 2 3 4 5; do
+        kill -0 "$SERVER" 2>/dev/null || break
+        sleep 1
+    done
+    kill -9 "$SERVER" 2>/dev/null || true
     wait "$SERVER" 2>/dev/null || true
 }
 trap stop_server EXIT INT TERM
