@@ -146,10 +146,9 @@ def test_chat_diabetes_request_to_fhir_and_csv(page, screenshots, tmp_path):
 
     page.get_by_role("button", name="Generate it").click()
     page.locator("#progress").wait_for(state="visible", timeout=LONG)
-    assert (
-        "Drawing" in page.locator("#status").inner_text()
-        or "Checking" in page.locator("#status").inner_text()
-    )
+    status = page.locator("#status").inner_text()
+    assert any(stage in status for stage in ("Drawing", "Writing the files", "Checking")), status
+    assert "% done" in status and "so far" in status
     page.screenshot(path=screenshots / "03-chat-progress.png")
     page.locator("#result h2").wait_for(timeout=LONG)
     assert "2,000 synthetic patients" in page.locator("#result h2").inner_text()

@@ -140,7 +140,7 @@ def test_the_table_flow_with_the_keyboard_only(page, screenshots):
     chart = page.get_by_role("region", name="Distributions, one column at a time")
     caption = chart.locator("figcaption")
     first = caption.inner_text()
-    assert first.startswith("Age: real and synthetic")
+    assert first.startswith("Age (years): real and synthetic")  # the unit, from the dataset
     chart.locator("select").focus()
     page.keyboard.press("ArrowDown")
     expect(caption).not_to_have_text(first)
