@@ -127,3 +127,24 @@ def test_when_both_fail_the_offline_parsers_question_is_raised():
     parser = LLMRequestParser(client, fallback=lambda t, kb: parse_request(t, kb, partial=True))
     with pytest.warns(Warning), pytest.raises(Clarification):
         parser("generate patients", load_knowledge_base())  # no count, no condition
+
+
+def test_a_count_the_words_do_not_give_is_refused():
+    """Gemma read 'generate -5 COPD patients' (which the offline parser refuses) as 1."""
+    from synthpatient.knowledge import load_knowledge_base
+    from synthpatient.knowledge.request import Clarification, parse_request
+
+    answer = json.dumps({"count": 1, "condition": "copd"})
+    kb = load_knowledge_base()
+    with pytest.raises(Clarification, match="words do not say"):
+        _parser(lambda request: _tool_answer(answer, "stop"))("generate -5 COPD patients", kb)
+    parser = _parser(lambda request: _tool_answer(answer, "stop"))
+    parser.fallback = lambda t, kb: parse_request(t, kb, partial=True)
+    with pytest.warns(Warning), pytest.raises(Clarification, match="at least 1"):
+        parser("generate -5 COPD patients", kb)
+    # the offline count decides when there is one: 300, not 30
+    wrong = json.dumps({"count": 30, "condition": "copd"})
+    parser = _parser(lambda request: _tool_answer(wrong, "stop"))
+    parser.fallback = lambda t, kb: parse_request(t, kb, partial=True)
+    with pytest.warns(Warning, match="words do not say"):
+        assert parser("300 COPD patients aged 30 to 80", kb).count == 300

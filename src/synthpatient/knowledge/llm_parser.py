@@ -10,6 +10,7 @@ user's request text and the knowledge base's names.
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -110,7 +111,8 @@ class LLMRequestParser:
         left = PARSER_BUDGET_S - (time.perf_counter() - start)
         self._asked = False
         try:
-            return self._parse(text, kb, timeout_s=max(MIN_MODEL_S, left))
+            count = offline.count if offline is not None else None
+            return self._parse(text, kb, timeout_s=max(MIN_MODEL_S, left), count=count)
         except (Clarification, LLMError) as exc:
             if not self._asked:  # refused by the offline checks before the model was asked
                 raise
@@ -126,7 +128,12 @@ class LLMRequestParser:
             return offline
 
     def _parse(
-        self, text: str, kb: KnowledgeBase, *, timeout_s: float | None = None
+        self,
+        text: str,
+        kb: KnowledgeBase,
+        *,
+        timeout_s: float | None = None,
+        count: int | None = None,
     ) -> CohortRequest:
         if len(text) > MAX_REQUEST_CHARS:
             raise Clarification(
@@ -211,6 +218,21 @@ class LLMRequestParser:
                 f"The language model read the request as '{request.condition}', but its words "
                 f"name '{named}'; nothing was generated. Rephrase the request."
             )
+        if not _says_count(text, request.count, count):
+            raise Clarification(
+                f"The language model read {request.count:,} patients, which the request's words "
+                "do not say; nothing was generated. Rephrase the request."
+            )
         if isinstance(problems, list):
             request._not_understood = [f"'{p}' not understood" for p in problems if str(p).strip()]
         return request
+
+
+def _says_count(text: str, count: int, offline_count: int | None) -> bool:
+    """Whether the request's words give the model's patient count: the offline parser's count
+    when it read one, else a number written in the text (Gemma 3 270M turned "generate -5
+    COPD patients", which the offline parser refuses, into 1 patient)."""
+    if offline_count is not None:
+        return count == offline_count
+    written = re.findall(r"(?<![\d.\-])\d[\d,]*", text)
+    return count in {int(number.replace(",", "")) for number in written if number.strip(",")}
