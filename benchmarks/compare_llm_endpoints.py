@@ -93,7 +93,14 @@ def _run(name: str, url: str, model: str, level: str, args: argparse.Namespace) 
         row["error"] = str(exc)[:160]
     report = synth.last_sample_report_
     delivered = report.rows_delivered if report else 0
+    reasons = dict(report.invalid_by_reason) if report else {}
+    reasons.update(
+        {"duplicate": report.duplicates, "example copy": report.example_copies} if report else {}
+    )
+    top = sorted(((n, k) for k, n in reasons.items() if n), reverse=True)[:2]
     row.update(
+        parsed=report.rows_parsed if report else 0,
+        rejected=", ".join(f"{k.replace('_', ' ')} {n}" for n, k in top) or "none",
         rows=delivered,
         valid=report.valid_row_rate if report else None,
         dup=report.duplicate_rate if report else None,
@@ -157,8 +164,10 @@ README_END = "<!-- llm-endpoints:end -->"
 MARKDOWN = (
     ("endpoint", "endpoint"),
     ("prompt level", "level"),
+    ("rows parsed", "parsed"),
     ("rows delivered", "rows"),
     ("valid share", "valid"),
+    ("rejected (most)", "rejected"),
     ("duplicates", "dup"),
     ("example copies caught", "copies"),
     ("near copies caught", "near"),
@@ -177,8 +186,8 @@ def _markdown(rows: list[dict], parsers: list[str], args: argparse.Namespace) ->
     ]
     for row in rows:
         cells = [_cell(row.get(key)) for _, key in MARKDOWN]
-        if row.get("error"):
-            cells[-1] += f" (stopped: {row['error'][:90]})"
+        if row.get("error"):  # the budget or a server error stopped the run early
+            cells[3] += " (stopped)"
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     notes = [
         "",
@@ -187,7 +196,8 @@ def _markdown(rows: list[dict], parsers: list[str], args: argparse.Namespace) ->
         f"{f', at most {args.max_requests} requests' if args.max_requests else ''}, "
         f"system level {args.system_level}); "
         "shares are of the parsed rows; seconds and tokens are per 1,000 valid unique rows "
-        "delivered, on this machine at the time of the run.",
+        "delivered, on this machine at the time of the run; (stopped): fewer rows than asked "
+        "when the request budget was spent.",
         "",
         *(f"- {line}" for line in parsers),
     ]
