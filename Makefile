@@ -70,7 +70,7 @@ bench: $(VENV)/.test $(PEERS_VENV)/.peers
 # (llama-cpp-python, compiled once, about 30 minutes on 2 cores, the wheel cached in
 # ~/.cache/synthpatient/wheels) serving Gemma 3 270M in its own .venv-llm; the fake server and
 # Gemma at every prompt level, the table written into README.md, then the robustness counts.
-# Not part of `make test`. ROWS=10 rows per run by default (Gemma is slow on 2 busy cores).
+# Not part of `make test`. ROWS=5 rows per run by default (Gemma is slow on 2 busy cores).
 bench-llm: $(VENV)/.test
 	bash benchmarks/llm_server/bench_llm.sh
 
