@@ -221,7 +221,8 @@ class LLMRequestParser:
             )
         if not _says_count(text, request.count, count):
             raise Clarification(
-                f"The language model read {request.count:,} patients, which the request's words "
+                f"The language model read {request.count:,} "
+                f"{'patient' if request.count == 1 else 'patients'}, which the request's words "
                 "do not say; nothing was generated. Rephrase the request."
             )
         if isinstance(problems, list):
