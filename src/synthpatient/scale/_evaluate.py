@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.errors import DataError, InvalidParameterError
-from synthpatient.evaluation import fidelity
-from synthpatient.evaluation._metric import Metric
+from synthpatient.evaluation import Metric, fidelity
 from synthpatient.evaluation.evaluate import evaluate
 from synthpatient.evaluation.registry import get_metric_class
 from synthpatient.evaluation.report import EvaluationReport

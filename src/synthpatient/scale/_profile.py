@@ -19,9 +19,8 @@ import pandas as pd
 from synthpatient.errors import DataError
 from synthpatient.scale._partitions import Partition
 from synthpatient.scale._sketch import NumericSketch
-from synthpatient.schema import ColumnSpec, Schema, category_key
-from synthpatient.schema._validate import coerce_column
-from synthpatient.synthesizers._marginals import _to_numbers
+from synthpatient.schema import ColumnSpec, Schema, categorical_spec, category_key, coerce_column
+from synthpatient.synthesizers.copula_parts import to_numbers
 
 ORDERED = ("numeric", "integer", "datetime")
 
@@ -95,7 +94,7 @@ def profile_partition(part: Partition, schema: Schema) -> Profile:
             values = typed[spec.name]
             piece.missing[spec.name] = int(values.isna().sum())
             if spec.kind in ORDERED:
-                piece.sketches[spec.name] = NumericSketch.of(_to_numbers(values))
+                piece.sketches[spec.name] = NumericSketch.of(to_numbers(values))
             else:
                 counted = values.dropna().value_counts(sort=False)
                 piece.counts[spec.name] = {k: int(v) for k, v in counted.items()}
@@ -172,10 +171,8 @@ def _as_number(bound: Any, kind: str) -> float:
 
 
 def _categories(spec: ColumnSpec, counts: dict[Hashable, int], inferred: bool) -> dict[str, Any]:
-    from synthpatient.schema._infer import _categorical
-
     if inferred or spec.categories is None:
-        found = _categorical(spec.name, pd.Series(list(counts), dtype=object), spec.nullable)
+        found = categorical_spec(spec.name, pd.Series(list(counts), dtype=object), spec.nullable)
         return {"categories": found.categories}
     allowed = {category_key(c) for c in spec.categories}
     unknown = sum(n for v, n in counts.items() if category_key(v) not in allowed)

@@ -54,17 +54,17 @@ from synthpatient.scale._profile import (
 )
 from synthpatient.scale._sketch import MixtureCDF
 from synthpatient.schema import Schema, explain_schema
-from synthpatient.synthesizers._gaussian import repair_correlation
-from synthpatient.synthesizers._marginals import (
+from synthpatient.synthesizers.base import Synthesizer
+from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
+from synthpatient.synthesizers.copula_parts import (
     EPS,
     CategoricalMarginal,
     NumericMarginal,
-    _to_numbers,
+    fit_missingness,
     group_score_variance,
+    repair_correlation,
+    to_numbers,
 )
-from synthpatient.synthesizers._missingness import fit_missingness
-from synthpatient.synthesizers.base import Synthesizer
-from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
 
 SAMPLE_ROWS = 200_000
 
@@ -294,7 +294,7 @@ def normal_scores(
     z = np.full(typed.shape, np.nan)
     for j, (name, marginal) in enumerate(zip(typed.columns, marginals, strict=True)):
         if name in cdfs:
-            numbers = _to_numbers(typed[name])
+            numbers = to_numbers(typed[name])
             present = ~np.isnan(numbers)
             low, high = cdfs[name].interval(numbers[present])
             u = np.full(len(numbers), np.nan)

@@ -3,6 +3,7 @@
 from synthpatient.schema._dtypes import DATE_RANGE_TEXT, utc_datetimes
 from synthpatient.schema._infer import (
     ColumnDecision,
+    categorical_spec,
     check_table,
     explain_schema,
     infer_schema,
@@ -30,6 +31,7 @@ __all__ = [
     "GroupProfile",
     "Relation",
     "Schema",
+    "categorical_spec",
     "category_key",
     "check_table",
     "codes_of",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.schema._dtypes import plain_values
-from synthpatient.schema._infer import _categorical, _decimals
+from synthpatient.schema._infer import _decimals, categorical_spec
 from synthpatient.schema._spec import ColumnSpec, Schema
 
 
@@ -48,7 +48,7 @@ def complete_schema(schema: Schema, data: pd.DataFrame) -> Schema:
         values = typed[spec.name].dropna()
         update: dict[str, object] = {}
         if spec.kind == "categorical" and spec.categories is None:
-            update["categories"] = _categorical(spec.name, values, spec.nullable).categories
+            update["categories"] = categorical_spec(spec.name, values, spec.nullable).categories
         elif spec.kind in ("numeric", "integer"):
             array = values.to_numpy(dtype=float)
             if spec.minimum is None:

@@ -249,7 +249,7 @@ def _decide(
 ) -> _Verdict:
     name, nullable = column.name, column.nullable
     if forced_cat:
-        spec = _categorical(name, column.present, nullable)
+        spec = categorical_spec(name, column.present, nullable)
         return _Verdict(spec, "declared categorical")
     is_key = key is not None and key.name == name
     profile = key.profile(column.codes[0]) if key is not None and not is_key else None
@@ -411,7 +411,7 @@ def _numeric(column: Column, units: _Units) -> _Verdict:
         )
     if integral and n_unique <= MAX_INTEGER_CATEGORIES and len(array) >= 2 * n_unique:
         return _Verdict(
-            _categorical(name, values.astype("int64"), nullable),
+            categorical_spec(name, values.astype("int64"), nullable),
             f"whole numbers with only {n_unique} distinct values: codes",
         )
     if column.hint == "id" and integral and n_unique == len(array) >= 20:
@@ -490,7 +490,7 @@ def _text_like(column: Column, units: _Units) -> _Verdict:
             )
     n_unique, n = units.n_distinct, units.n_units
     if n_unique <= max(2, MAX_CATEGORY_SHARE * n) or n_unique <= 20:
-        spec = _categorical(name, column.present, nullable)
+        spec = categorical_spec(name, column.present, nullable)
         return _Verdict(
             spec, doubt or f"text with repeated values ({units})", uncertain=doubt is not None
         )
@@ -513,7 +513,7 @@ def _widely_shared(column: Column, units: _Units) -> bool:
     return names and units.n_units >= SHARED_NAME_UNITS * units.n_distinct
 
 
-def _categorical(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
+def categorical_spec(name: str, values: pd.Series, nullable: bool) -> ColumnSpec:
     counts = values.value_counts(sort=False)
     plain = [_plain(v) for v in sorted(counts.index, key=lambda v: (str(type(v)), v))]
     odd = next((v for v in plain if not isinstance(v, str | int | float | bool)), None)

@@ -22,7 +22,7 @@ from synthpatient.synthesizers._persistence import expect
 EPS = 1e-12
 
 
-def _to_numbers(values: pd.Series) -> np.ndarray:
+def to_numbers(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
         out[values.isna().to_numpy()] = np.nan
@@ -40,7 +40,7 @@ class NumericMarginal:
 
     @classmethod
     def fit(cls, values: pd.Series, n_quantiles: int, *, is_datetime: bool) -> NumericMarginal:
-        numbers = _to_numbers(values)
+        numbers = to_numbers(values)
         numbers = numbers[~np.isnan(numbers)]
         k = int(min(n_quantiles, max(len(numbers), 2)))
         levels = np.linspace(0.0, 1.0, k)
@@ -49,7 +49,7 @@ class NumericMarginal:
     def to_uniform(self, values: pd.Series, rng: np.random.Generator) -> np.ndarray:
         """Probability-integral transform; ties are broken at random so that discrete
         columns map onto the whole of (0, 1) and correlations are not biased towards 0."""
-        numbers = _to_numbers(values)
+        numbers = to_numbers(values)
         u = np.full(len(numbers), np.nan)
         present = ~np.isnan(numbers)
         observed = numbers[present]
@@ -76,7 +76,7 @@ class NumericMarginal:
     def score_variance(self, values: pd.Series) -> float:
         """Variance of E[z | value] over the data: below 1 where ties (discrete values) hide
         part of the latent score. Correlations of tie-broken scores shrink by this factor."""
-        numbers = _to_numbers(values)
+        numbers = to_numbers(values)
         numbers = numbers[~np.isnan(numbers)]
         _, counts = np.unique(numbers, return_counts=True)
         return group_score_variance(counts / counts.sum())
