@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from synthpatient._atomic import atomic_folder, write_text_atomic
+from synthpatient._steps import step
 from synthpatient.exporters import checksums, cohort_tables, get_exporter
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge.answers import cite
@@ -46,16 +47,23 @@ def write_cohort(
     """Write the cohort's files into ``folder``; returns what was written, by name."""
     folder = Path(folder)
     written: dict[str, str] = {}
+    # the share of the writing each part takes (FHIR, when asked for, is most of it); a
+    # caller's callback may stop here (synthpatient._steps): the folder is then removed
+    fhir = [f for f in FHIR_FORMATS if f in formats]
+    tables_done, fhir_done = (0.05, 0.9) if fhir else (0.5, 0.5)
     with atomic_folder(folder, overwrite=overwrite) as tmp:
+        step("files", 0, 1)
         table = get_exporter("parquet" if "parquet" in formats else "csv")
         for name, data in cohort_tables(cohort).items():
             written[name] = f"{name}{table.suffix}"
             table.export(data, tmp / written[name])
-        for fmt, key in FHIR_FORMATS.items():
-            if fmt in formats:
-                get_exporter(key).export(cohort, tmp / fmt)
-                written[fmt] = fmt
+        step("files", tables_done, 1)
+        for i, fmt in enumerate(fhir):
+            get_exporter(FHIR_FORMATS[fmt]).export(cohort, tmp / fmt)
+            written[fmt] = fmt
+            step("files", tables_done + (fhir_done - tables_done) * (i + 1) / len(fhir), 1)
         report = check_cohort(cohort)
+        step("files", fhir_done + 0.05, 1)
         write_text_atomic(tmp / "realism.md", report.to_markdown())
         write_text_atomic(tmp / "realism.json", report.to_json())
         written["realism"] = "realism.md"
@@ -76,6 +84,7 @@ def write_cohort(
         )
         write_text_atomic(tmp / PROVENANCE_FILE, json.dumps(provenance, indent=2, default=str))
         written["provenance"] = PROVENANCE_FILE
+        step("files", 1, 1)
     return {name: folder / rel for name, rel in written.items()}
 
 
