@@ -66,7 +66,7 @@ CASES = [
     Case(
         "two thousand diabetic men over 65 with HbA1c and BMI",
         "count in words",
-        (P("count", 2000), P("condition", "type2_diabetes"), P("sex", "male"), P("ages", 66, 90)),
+        (P("count", 2000), P("condition", "type2_diabetes"), P("sex", "male"), P("ages", 65, 90)),
     ),
     Case(
         "make a thousand type II diabetes patients aged 50-70",

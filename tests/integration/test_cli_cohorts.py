@@ -91,8 +91,13 @@ def test_chat_keeps_context(tmp_path):
     result = run("chat", cwd=tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr
     second = pd.read_csv(tmp_path / "cohort-2" / "patients.csv")
-    assert second["age"].min() >= 66 and "egfr" in second.columns
+    assert second["age"].min() >= 65 and "egfr" in second.columns
     assert "already written" in result.stdout
-    ndjson = tmp_path / "cohort-3" / "fhir-ndjson" / "Patient.ndjson"
+    # the export adds the FHIR beside the cohort's files, never a copy of them elsewhere
+    ndjson = tmp_path / "cohort-2" / "fhir-ndjson" / "Patient.ndjson"
     assert len(ndjson.read_text().splitlines()) == 200
+    assert not (tmp_path / "cohort-3").exists()
+    provenance = json.loads((tmp_path / "cohort-2" / "provenance.json").read_text())
+    assert "fhir-ndjson" in provenance["files"] and "fhir" in provenance["files"]
+    assert "fhir-ndjson/Patient.ndjson" in provenance["sha256"]
     assert "[ndsr_2022]" in result.stdout

@@ -39,7 +39,7 @@ def test_the_must_show_request():
     [
         (
             "two thousand five hundred diabetic men over 65 with HbA1c and BMI",
-            {"count": 2500, "sex": "male", "age_min": 66, "observations": ["hba1c", "bmi"]},
+            {"count": 2500, "sex": "male", "age_min": 65, "observations": ["hba1c", "bmi"]},
         ),
         (
             "women aged 40 to 65 with CKD stage 3, 300 T2D patients on insulin",
@@ -127,21 +127,24 @@ def test_conversation_keeps_context(tmp_path):
     reply = chat.send("yes")
     assert reply.kind == "generated" and (tmp_path / "cohort" / "provenance.json").exists()
     reply = chat.send("now make them all over 65")
-    assert reply.kind == "confirm" and reply.request.age_min == 66
+    assert reply.kind == "confirm" and reply.request.age_min == 65
     reply = chat.send("add eGFR")
     assert "egfr" in reply.request.observation_keys(KB.conditions["type2_diabetes"])
-    assert reply.request.age_min == 66  # context kept
+    assert reply.request.age_min == 65  # context kept
     reply = chat.confirm()
     assert reply.kind == "generated"
     wide = chat.cohort.wide
-    assert wide["age"].min() >= 66 and "egfr" in wide and len(wide) == 300
+    assert wide["age"].min() >= 65 and "egfr" in wide and len(wide) == 300
     reply = chat.send("only women")
-    assert reply.request.sex == "female" and reply.request.age_min == 66
+    assert reply.request.sex == "female" and reply.request.age_min == 65
     chat.send("no")
     reply = chat.send("export as FHIR ndjson")
     assert reply.kind == "exported"
     ndjson = reply.files["fhir-ndjson"]
     assert len((ndjson / "Patient.ndjson").read_text().splitlines()) == 300
+    # beside the cohort's own files, which are not written again
+    assert ndjson.parent == reply.files["patients"].parent == chat._folder
+    assert set(reply.files) >= {"patients", "observations", "fhir-ndjson", "provenance"}
     answer = chat.send("which sources did you use?").text
     assert "[ndsr_2022]" in answer and "not verified" in answer
 

@@ -106,11 +106,13 @@ def _ages(t: RequestText, vocab: Vocabulary | None = None) -> dict:
                 highs.append(int(match.group(2)))
                 meaning = f"aged {a} to {match.group(2)}"
             elif kind == "over":
-                lows.append(a + 1)
-                meaning = f"older than {a}: aged {a + 1} or more"
+                # ages are whole years completed: anyone past their 65th birthday is "over
+                # 65", so the clinical sense (65 and over) is also the exact one
+                lows.append(a)
+                meaning = f"over {a}: aged {a} or more"
                 t.assumptions.append(
-                    f"'{match.group(0)}' read as aged {a + 1} or more (say '{a} and over' to "
-                    f"include {a}-year-olds)"
+                    f"'{match.group(0)}' read as aged {a} or more (ages in whole years; say "
+                    f"'{a + 1} and over' to leave out {a}-year-olds)"
                 )
             elif kind == "at_least":
                 lows.append(a)

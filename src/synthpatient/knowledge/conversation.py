@@ -33,7 +33,7 @@ from synthpatient.knowledge._request_filters import _filters
 from synthpatient.knowledge._request_text import RequestText
 from synthpatient.knowledge._vocabulary import load_vocabulary
 from synthpatient.knowledge.answers import HELP, answer, looks_like_question
-from synthpatient.knowledge.outputs import write_cohort
+from synthpatient.knowledge.outputs import add_formats, write_cohort
 from synthpatient.knowledge.request import (
     MAX_REQUEST_CHARS,
     Clarification,
@@ -108,6 +108,9 @@ class Conversation:
         self._runs = 0
         # where each format of the last cohort was written: "export as FHIR" twice writes once
         self._written: dict[str, Path] = {}
+        # the last cohort's folder and request text: an export adds its files there
+        self._folder: Path = self.out_dir
+        self._last_text: str | None = None
         # a one-shot question after a one-shot request ("which sources did you use?") is
         # answered from the provenance the request left in the output folder
         self._previous = _previous_run(self.out_dir, self.kb)
@@ -186,6 +189,7 @@ class Conversation:
         except SynthPatientError as exc:
             return Reply("clarify", str(exc), request)
         self.pending, self.last, self.cohort = None, request, cohort
+        self._folder, self._last_text = folder, text
         self._written = dict.fromkeys(request.formats, folder)
         self._runs += 1
         return Reply("generated", self._summary(cohort, folder), request, files)
@@ -276,25 +280,25 @@ class Conversation:
             return Reply(
                 "answer", f"The last cohort is already written ({where}); nothing new to write."
             )
-        request = self.last.model_copy(update={"formats": formats})
-        folder = self._next_folder()
+        # beside the last cohort's files, never a second copy of them in a new folder
+        request = self.last.model_copy(update={"formats": [*self.last.formats, *formats]})
+        folder = self._folder
         try:
-            files = write_cohort(
+            files = add_formats(
                 self.cohort,
                 folder,
                 kb=self.kb,
                 request=request,
-                request_text=self.pending_text,
+                request_text=self._last_text,
                 formats=formats,
-                overwrite=self.overwrite,
             )
         except SynthPatientError as exc:
             return Reply("clarify", str(exc))
-        self._runs += 1
+        self.last = request
         self._written.update(dict.fromkeys(formats, folder))
         return Reply(
             "exported",
-            f"Wrote the last cohort as {', '.join(formats)} to {folder}.",
+            f"Added the last cohort as {', '.join(formats)} to {folder}.",
             request,
             files,
         )

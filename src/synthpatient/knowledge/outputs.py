@@ -15,13 +15,15 @@ SHA-256 of every file written, those inside the FHIR folders included.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from synthpatient._atomic import atomic_folder, write_text_atomic
 from synthpatient._steps import step
+from synthpatient.errors import FileIOError
 from synthpatient.exporters import checksums, cohort_tables, get_exporter
 from synthpatient.knowledge._kb import KnowledgeBase
 from synthpatient.knowledge.answers import cite
@@ -46,46 +48,117 @@ def write_cohort(
 ) -> dict[str, Path]:
     """Write the cohort's files into ``folder``; returns what was written, by name."""
     folder = Path(folder)
-    written: dict[str, str] = {}
-    # the share of the writing each part takes (FHIR, when asked for, is most of it); a
-    # caller's callback may stop here (synthpatient._steps): the folder is then removed
-    fhir = [f for f in FHIR_FORMATS if f in formats]
-    tables_done, fhir_done = (0.05, 0.9) if fhir else (0.5, 0.5)
     with atomic_folder(folder, overwrite=overwrite) as tmp:
         step("files", 0, 1)
-        table = get_exporter("parquet" if "parquet" in formats else "csv")
-        for name, data in cohort_tables(cohort).items():
-            written[name] = f"{name}{table.suffix}"
-            table.export(data, tmp / written[name])
-        step("files", tables_done, 1)
-        for i, fmt in enumerate(fhir):
-            get_exporter(FHIR_FORMATS[fmt]).export(cohort, tmp / fmt)
-            written[fmt] = fmt
-            step("files", tables_done + (fhir_done - tables_done) * (i + 1) / len(fhir), 1)
-        report = check_cohort(cohort)
-        step("files", fhir_done + 0.05, 1)
-        write_text_atomic(tmp / "realism.md", report.to_markdown())
-        write_text_atomic(tmp / "realism.json", report.to_json())
-        written["realism"] = "realism.md"
-        card: dict[str, Any] = {
-            "evaluation": report,
-            "files": {rel: tmp / rel for rel in (*written.values(), "realism.json")},
-        }
-        get_exporter("datacard").export(cohort, tmp / "datacard.md", **card)
-        get_exporter("datacard_json").export(cohort, tmp / "datacard.json", **card)
-        written["datacard"] = "datacard.md"
-        provenance = build_provenance(
-            cohort,
-            kb=kb,
-            request=request,
-            request_text=request_text,
-            files=dict(written),
-            folder=tmp,
-        )
-        write_text_atomic(tmp / PROVENANCE_FILE, json.dumps(provenance, indent=2, default=str))
-        written["provenance"] = PROVENANCE_FILE
-        step("files", 1, 1)
+        written = _write_formats(cohort, tmp, formats, {})
+        _write_records(cohort, tmp, written, kb=kb, request=request, request_text=request_text)
     return {name: folder / rel for name, rel in written.items()}
+
+
+def add_formats(
+    cohort: Cohort,
+    folder: str | Path,
+    *,
+    kb: KnowledgeBase,
+    request: CohortRequest | None,
+    request_text: str | None,
+    formats: Sequence[str],
+) -> dict[str, Path]:
+    """Write more formats of a cohort already written into ``folder``, beside its files.
+
+    What is there is not written again (exporting the last cohort as FHIR adds its FHIR, never
+    a second copy of its tables); the data card and provenance are rewritten to list, and
+    checksum, every file. The folder is rebuilt in a temporary sibling and swapped in, so a
+    failure leaves it as it was. Returns every file of the folder, by name.
+    """
+    folder = Path(folder)
+    try:
+        before = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FileIOError(
+            f"{folder} does not hold a cohort written by synthpatient (its {PROVENANCE_FILE} "
+            "cannot be read); generate the cohort again."
+        ) from exc
+    kept = {name: rel for name, rel in before.items() if name not in _RECORDS}
+    with atomic_folder(folder, overwrite=True) as tmp:
+        # everything but the records, which are written anew for the whole folder
+        shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=_records_at_top(folder))
+        step("files", 0, 1)
+        written = _write_formats(cohort, tmp, formats, kept)
+        _write_records(cohort, tmp, written, kb=kb, request=request, request_text=request_text)
+    return {name: folder / rel for name, rel in written.items()}
+
+
+#: the files that describe the others (rewritten whenever a file is added)
+_RECORDS = ("realism", "datacard", "provenance")
+_RECORD_FILES = {"realism.md", "realism.json", "datacard.md", "datacard.json", PROVENANCE_FILE}
+
+
+def _records_at_top(folder: Path) -> Callable[[str, list[str]], set[str]]:
+    def ignore(where: str, names: list[str]) -> set[str]:
+        return _RECORD_FILES & set(names) if Path(where) == folder else set()
+
+    return ignore
+
+
+def _write_formats(
+    cohort: Cohort, tmp: Path, formats: Sequence[str], written: dict[str, str]
+) -> dict[str, str]:
+    """Write the tables and FHIR of ``formats`` not in ``written`` yet; returns all, by name."""
+    written = dict(written)
+    # the share of the writing each part takes (FHIR, when asked for, is most of it); a
+    # caller's callback may stop here (synthpatient._steps): the folder is then removed
+    fhir = [f for f in FHIR_FORMATS if f in formats and f not in written]
+    tables_done, fhir_done = (0.05, 0.9) if fhir else (0.5, 0.5)
+    table = get_exporter("parquet" if "parquet" in formats else "csv")
+    for name, data in cohort_tables(cohort).items():
+        rel = f"{name}{table.suffix}"
+        if rel in written.values():
+            continue
+        # a second table format (parquet beside csv) is named by its file
+        written[name if name not in written else rel] = rel
+        table.export(data, tmp / rel)
+    step("files", tables_done, 1)
+    for i, fmt in enumerate(fhir):
+        get_exporter(FHIR_FORMATS[fmt]).export(cohort, tmp / fmt)
+        written[fmt] = fmt
+        step("files", tables_done + (fhir_done - tables_done) * (i + 1) / len(fhir), 1)
+    return written
+
+
+def _write_records(
+    cohort: Cohort,
+    tmp: Path,
+    written: dict[str, str],
+    *,
+    kb: KnowledgeBase,
+    request: CohortRequest | None,
+    request_text: str | None,
+) -> None:
+    """The realism report, data card and provenance of the files in ``written`` (added to it)."""
+    report = check_cohort(cohort)
+    step("files", 0.95, 1)
+    write_text_atomic(tmp / "realism.md", report.to_markdown())
+    write_text_atomic(tmp / "realism.json", report.to_json())
+    written["realism"] = "realism.md"
+    card: dict[str, Any] = {
+        "evaluation": report,
+        "files": {rel: tmp / rel for rel in (*written.values(), "realism.json")},
+    }
+    get_exporter("datacard").export(cohort, tmp / "datacard.md", **card)
+    get_exporter("datacard_json").export(cohort, tmp / "datacard.json", **card)
+    written["datacard"] = "datacard.md"
+    provenance = build_provenance(
+        cohort,
+        kb=kb,
+        request=request,
+        request_text=request_text,
+        files=dict(written),
+        folder=tmp,
+    )
+    write_text_atomic(tmp / PROVENANCE_FILE, json.dumps(provenance, indent=2, default=str))
+    written["provenance"] = PROVENANCE_FILE
+    step("files", 1, 1)
 
 
 def build_provenance(
