@@ -328,9 +328,9 @@ class Conversation:
         return (
             f"Generated {len(cohort.wide):,} patients with {n_obs} observation"
             f"{'' if n_obs == 1 else 's'} into {folder} (seed {cohort.spec.seed}). Realism: "
-            f"{len(report.targets) - len(failed)}/{len(report.targets)} sourced targets "
-            f"met, {len(report.rules) - len(broken)}/{len(report.rules)} clinical rules "
-            f"hold"
+            # the report's own line also says how many targets a narrowed cohort leaves
+            # unjudged (an over-65 cohort read "0/0 sourced targets met" without it)
+            + report.summary()
             + (f"; off target: {', '.join(failed)}" if failed else "")
             + (f"; broken: {', '.join(broken)}" if broken else "")
             + "."
