@@ -91,7 +91,7 @@ def test_diabetic_patients_with_hypertension_is_a_diabetes_cohort():
         ("generate 100 lupus patients", "no knowledge base for 'lupus'"),
         ("generate 0 diabetes patients", "at least 1"),
         ("generate -3 diabetes patients", "at least 1"),
-        ("generate 50 million diabetes patients", "limit of 10,000,000"),
+        ("generate 5000 million diabetes patients", "limit of 1,000,000,000"),
         ("generate 100 diabetes patients from the UK", "only have data for the US"),
         ("100 men who are pregnant with diabetes", "Men cannot be pregnant"),
         ("diabetes patients please", "How many patients"),
@@ -99,7 +99,7 @@ def test_diabetic_patients_with_hypertension_is_a_diabetes_cohort():
         ("200 diabetic patients aged 5 to 12", "18 to 90"),
         ("x" * 3000, "under 2,000"),
         ("100 diabetic patients aged 40 to 45 over 80", "empty"),
-        ("1e9 diabetic patients", "limit of 10,000,000"),
+        ("1e10 diabetic patients", "limit of 1,000,000,000"),
         ("100.5 diabetic patients", "whole number"),
         ("100 diabetic patients with hba1c between 9 and 7", "empty"),
         ("100 diabetic patients with ckd and without ckd", "both with and without"),
@@ -267,3 +267,15 @@ def test_a_confirmation_is_recognised_only_while_a_request_waits():
     chat.send("generate 30 type 2 diabetes patients with 5 observations")
     assert chat.confirms("Go ahead!") and chat.confirms("\x1b[0myes")
     assert not chat.confirms("no") and not chat.confirms("yes, but all over 65")
+
+
+def test_a_request_past_one_draw_is_written_in_partitions_or_refused_in_one_line(tmp_path):
+    request = parse_request("generate 100 million type 2 diabetes patients seed 2", KB)
+    assert request.count == 100_000_000
+    with pytest.raises(Clarification, match=r"--engine local"):
+        request.to_spec(KB)  # one in-memory draw: refused, with the way to get it
+    assert request.to_spec(KB, partitioned=True).n == 10_000_000  # one partition's limit
+    chat = Conversation(out_dir=tmp_path / "cohort")
+    assert chat.send("generate 20 million type 2 diabetes patients").kind == "clarify"
+    chat.partitioned = True  # what `ask --engine` sets
+    assert chat.send("generate 20 million type 2 diabetes patients").kind == "confirm"

@@ -75,7 +75,7 @@ def test_a_clarification_says_what_was_removed():
         ("generate 1000000000000000000000000000000 diabetes patients", "far too large"),
         ("diabetes " + "hundred " * 200 + "patients", "far too large"),
         ("diabetes 1" + ",1" * 600 + " patients", "far too large"),
-        ("generate 2e7 diabetes patients", "limit of 10,000,000"),
+        ("generate 2e9 diabetes patients", "limit of 1,000,000,000"),
         ("generate 1e-5 diabetes patients", "whole number"),
         ("generate 2**-3 diabetes patients", "whole number"),
         ("generate 500 diabetes patients seed " + "9" * 40, "up to 18 digits"),

@@ -87,7 +87,7 @@ def generate_partitioned(
     request = chat.pending
     assert request is not None  # called after a request was confirmed
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    spec = request.to_spec(chat.kb)
+    spec = request.to_spec(chat.kb, partitioned=True)
     if partition_size is None:
         history = spec.follow_up_years is not None
         partition_size = HISTORY_PARTITION if history else SNAPSHOT_PARTITION

@@ -115,6 +115,7 @@ def ask(
     with handled():
         check_engine(engine, partition_size, scheduler)
         chat = _conversation(out_dir, overwrite, llm_base_url, llm_model, llm_key_env)
+        chat.partitioned = engine is not None
 
         def generate() -> None:
             if engine is not None:  # partitions, written as they are drawn

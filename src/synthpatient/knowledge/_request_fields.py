@@ -15,7 +15,7 @@ from synthpatient.knowledge._follow_up import _FREQUENT, _LENGTH_OF, _OVER, pars
 from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_numbers import _NUMBER, _checked_count, _to_int
 from synthpatient.knowledge._request_text import CONDITION_MARK, RequestText
-from synthpatient.knowledge._spec import MAX_PATIENTS
+from synthpatient.knowledge._spec import MAX_PATIENTS, MAX_REQUEST_PATIENTS
 from synthpatient.knowledge._vocabulary import Vocabulary
 
 _FORMATS = (
@@ -275,7 +275,8 @@ def _count(t: RequestText, vocab: Vocabulary) -> int | None:
 def _missing_count() -> Clarification:
     return Clarification(
         "How many patients? Say for example 'generate 2000 type 2 diabetes "
-        f"patients' (1 to {MAX_PATIENTS:,})."
+        f"patients' (1 to {MAX_PATIENTS:,}; up to {MAX_REQUEST_PATIENTS:,} written in "
+        "partitions with `synthpatient ask --engine`)."
     )
 
 

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from synthpatient.errors import Clarification
-from synthpatient.knowledge._spec import MAX_PATIENTS
+from synthpatient.knowledge._spec import MAX_REQUEST_PATIENTS
 
 _UNITS = {
     "zero": 0,
@@ -133,7 +133,7 @@ def _to_int(token: str) -> int | None:
 def _absurd(token: str) -> None:
     raise Clarification(
         f"The number {_short(token)} is far too large: at most "
-        f"{MAX_PATIENTS:,} patients can be asked for per request."
+        f"{MAX_REQUEST_PATIENTS:,} patients can be asked for per request."
     )
 
 
@@ -144,9 +144,9 @@ def _short(token: str) -> str:
 def _checked_count(value: int) -> int:
     if value < 1:
         raise Clarification(f"The number of patients must be at least 1 (got {value}).")
-    if value > MAX_PATIENTS:
+    if value > MAX_REQUEST_PATIENTS:
         raise Clarification(
-            f"{value:,} patients is more than the limit of {MAX_PATIENTS:,} per "
+            f"{value:,} patients is more than the limit of {MAX_REQUEST_PATIENTS:,} per "
             "request; ask for fewer (and run several requests if needed)."
         )
     return value

@@ -17,6 +17,9 @@ from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._regimen import conflicting_pairs
 
 MAX_PATIENTS = 10_000_000
+#: a request written in partitions (``ask --engine``): each partition is one draw of at most
+#: MAX_PATIENTS
+MAX_REQUEST_PATIENTS = 1_000_000_000
 
 
 class Filter(BaseModel):

@@ -106,6 +106,9 @@ class Conversation:
         self.last: CohortRequest | None = None
         self.cohort: Cohort | None = None
         self._runs = 0
+        # the confirmed request is drawn in partitions by the caller (``ask --engine``), so
+        # its count may pass one in-memory draw's limit
+        self.partitioned = False
         # where each format of the last cohort was written: "export as FHIR" twice writes once
         self._written: dict[str, Path] = {}
         # the last cohort's folder and request text: an export adds its files there
@@ -196,7 +199,8 @@ class Conversation:
 
     # -- helpers -------------------------------------------------------------------------
     def _propose(self, request: CohortRequest, text: str) -> Reply:
-        request.to_spec(self.kb)  # checks it now, so a bad follow-up is caught here
+        # checks it now, so a bad follow-up is caught here
+        request.to_spec(self.kb, partitioned=self.partitioned)
         self.pending, self.pending_text = request, text
         if request.not_understood:
             # named, never dropped: generated only after a yes to leaving them out

@@ -37,6 +37,7 @@ from synthpatient.knowledge._request_fields import (
 from synthpatient.knowledge._request_filters import _filters
 from synthpatient.knowledge._request_numbers import words_to_number
 from synthpatient.knowledge._request_text import RequestText, check_language
+from synthpatient.knowledge._spec import MAX_REQUEST_PATIENTS
 from synthpatient.knowledge._vocabulary import Vocabulary, load_vocabulary
 from synthpatient.knowledge.sampler import MAX_PATIENTS, CohortSpec, Filter
 
@@ -72,7 +73,7 @@ class CohortRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    count: int = Field(description="number of patients", ge=1, le=MAX_PATIENTS)
+    count: int = Field(description="number of patients", ge=1, le=MAX_REQUEST_PATIENTS)
     condition: str = Field(description="knowledge-base condition key, e.g. type2_diabetes")
     n_observations: int | None = Field(
         default=None, ge=1, description="how many ranked observations"
@@ -137,7 +138,16 @@ class CohortRequest(BaseModel):
                 named.append(f.key)
         return named
 
-    def to_spec(self, kb: KnowledgeBase) -> CohortSpec:
+    def to_spec(self, kb: KnowledgeBase, *, partitioned: bool = False) -> CohortSpec:
+        """The sampler's spec; ``partitioned``: the request is drawn in partitions
+        (``synthpatient.scale``), so its count may pass one draw's limit (the spec then holds
+        one draw's worth, and the partitioned run the whole count)."""
+        if self.count > MAX_PATIENTS and not partitioned:
+            raise Clarification(
+                f"{self.count:,} patients is more than the limit of {MAX_PATIENTS:,} for "
+                "one run in memory: write them in partitions with `synthpatient ask "
+                "--engine local` (or `--engine dask`), or ask for fewer."
+            )
         condition = kb.conditions.get(self.condition)
         if condition is None:
             raise InvalidParameterError(
@@ -151,7 +161,7 @@ class CohortRequest(BaseModel):
             )
         spec = CohortSpec(
             condition=self.condition,
-            n=self.count,
+            n=min(self.count, MAX_PATIENTS),
             observations=tuple(self.observation_keys(condition)),
             n_observations=None,
             population=self.population,
