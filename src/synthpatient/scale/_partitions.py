@@ -10,7 +10,6 @@ partition order, so a reduction over them does not depend on the number of worke
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.scale._cluster import dask_client
 
 Engine = Literal["local", "dask"]
 BATCH_ROWS = 250_000
@@ -141,22 +140,8 @@ def session(
     if engine == "local":
         yield {"engine": "local"}
         return
-    distributed = import_optional("distributed", extra="scale", purpose="engine='dask'")
-    cluster = None
-    if scheduler is not None:
-        client = distributed.Client(scheduler)
-    else:
-        n_workers = workers or len(os.sched_getaffinity(0))
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster)
-    try:
+    with dask_client(scheduler, workers) as client:
         yield {"engine": "dask", "client": client}
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def map_partitions(

@@ -18,6 +18,7 @@ import pandas as pd
 from synthpatient._atomic import remove_stale_temporaries, temporary_sibling
 from synthpatient._optional import import_optional
 from synthpatient.errors import DataError, InvalidParameterError
+from synthpatient.scale._cluster import dask_client
 from synthpatient.scale._cohort_source import CohortSource
 from synthpatient.scale._manifest import MANIFEST, Manifest, PartitionRecord, sha256_of
 
@@ -253,26 +254,7 @@ def _on_dask(
 ) -> None:
     """Run the partitions on Dask; the manifest is written here, by the one client."""
     distributed = import_optional("distributed", extra="scale", purpose="engine='dask'")
-    if scheduler is not None:
-        try:
-            client = distributed.Client(scheduler)
-        except (OSError, TimeoutError, ValueError) as exc:  # unreachable, or not an address
-            raise InvalidParameterError(
-                f"No Dask scheduler answered at '{scheduler}' ({type(exc).__name__}); start "
-                "one (`dask scheduler`) or leave the scheduler out for a local cluster."
-            ) from None
-        cluster = None
-    else:
-        n_workers = workers or len(os.sched_getaffinity(0))
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster)
-    try:
+    with dask_client(scheduler, workers) as client:
         futures = [client.submit(sample_partition, *a, pure=False) for a in args]
         for future in distributed.as_completed(futures):
             done(future.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
