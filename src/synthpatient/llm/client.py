@@ -172,8 +172,8 @@ class LLMClient:
                     continue
                 raise LLMRequestError(
                     f"The LLM server at {self.base_url} did not answer within "
-                    f"{limit:g} s ({attempt + 1} tries). Try again or "
-                    "raise the timeout.",
+                    f"{limit:.3g} s ({attempt + 1} {'try' if attempt == 0 else 'tries'}). "
+                    "Try again or raise the timeout.",
                     attempt_statuses=tuple(retried),
                 ) from None
             except httpx.HTTPError as exc:
