@@ -291,10 +291,8 @@ def check_schema(args: argparse.Namespace, counts: Counter) -> None:
     if report is not None:
         print(f"  stopped early: {stopped}\n  {report.summary()}")
     got = 0 if rows is None else len(rows)
-    print(
-        f"  {got} valid rows of {args.schema_rows} in {seconds:.0f} s: "
-        f"{seconds * 1000 / got if got else float('nan'):,.0f} s per 1,000 valid rows"
-    )
+    cost = f"{seconds * 1000 / got:,.0f} s per 1,000 valid rows" if got else "no valid row"
+    print(f"  {got} valid rows of {args.schema_rows} in {seconds:.0f} s: {cost}")
     if got:
         evaluation = evaluate_schema_only(rows, "admissions", seconds=seconds)
         for row in evaluation.summary.itertuples():
