@@ -15,6 +15,7 @@ SHA-256 of every file written, those inside the FHIR folders included.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -82,7 +83,13 @@ def add_formats(
     kept = {name: rel for name, rel in before.items() if name not in _RECORDS}
     with atomic_folder(folder, overwrite=True) as tmp:
         # everything but the records, which are written anew for the whole folder
-        shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=_records_at_top(folder))
+        shutil.copytree(
+            folder,
+            tmp,
+            dirs_exist_ok=True,
+            ignore=_records_at_top(folder),
+            copy_function=_link_or_copy,
+        )
         step("files", 0, 1)
         written = _write_formats(cohort, tmp, formats, kept)
         _write_records(cohort, tmp, written, kb=kb, request=request, request_text=request_text)
@@ -92,6 +99,15 @@ def add_formats(
 #: the files that describe the others (rewritten whenever a file is added)
 _RECORDS = ("realism", "datacard", "provenance")
 _RECORD_FILES = {"realism.md", "realism.json", "datacard.md", "datacard.json", PROVENANCE_FILE}
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a kept file into the rebuilt folder (no copy of a large FHIR export; the files
+    kept are never written to again), or copy it where links are not allowed."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _records_at_top(folder: Path) -> Callable[[str, list[str]], set[str]]:
