@@ -47,15 +47,6 @@ PartitionSize = Annotated[
 #: patients per partition by default: a worker holding one stays near 1 GB
 #: (``benchmarks/bench_scale.py`` prints the workers' peaks for both kinds)
 SNAPSHOT_PARTITION, HISTORY_PARTITION = 100_000, 20_000
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it, a "
-        "local cluster with one worker per core.",
-    ),
-]
 
 
 def check_engine(engine: str | None, partition_size: int | None, scheduler: str | None) -> None:

@@ -91,6 +91,15 @@ LlmKeyEnv = Annotated[
     ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it, a "
+        "local cluster with one worker per core.",
+    ),
+]
 SchemaOpt = Annotated[
     Path | None,
     typer.Option("--schema", help="A schema JSON file to use instead of inferring one."),

@@ -10,12 +10,11 @@ import typer
 from synthpatient.cli._cohort_partitions import (
     EngineOption,
     PartitionSize,
-    SchedulerOption,
     check_engine,
     generate_partitioned,
 )
 from synthpatient.cli._errors import BAD_INPUT, err, handled
-from synthpatient.cli.app import LlmKeyEnv, LlmModel, app, out
+from synthpatient.cli.app import LlmKeyEnv, LlmModel, Scheduler, app, out
 from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def ask(
     llm_key_env: LlmKeyEnv = "SYNTHPATIENT_LLM_API_KEY",
     engine: EngineOption = None,
     partition_size: PartitionSize = None,
-    scheduler: SchedulerOption = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Make a cohort from a plain-English request, or answer a question about the sources.
 

@@ -13,6 +13,7 @@ from rich.text import Text
 from synthpatient.cli._errors import err, handled
 from synthpatient.cli.app import (
     Overwrite,
+    Scheduler,
     SchemaOpt,
     app,
     out,
@@ -117,14 +118,7 @@ def evaluate(
             "partitions in this process or on Dask.",
         ),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            metavar="ADDRESS",
-            help="With --engine dask: a running Dask scheduler; without it, a local cluster.",
-        ),
-    ] = None,
+    scheduler: Scheduler = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Score a SYNTHETIC table against the REAL one it was learned from.

@@ -37,6 +37,7 @@ from synthpatient.cli.app import (
     PatientsTable,
     RealTable,
     Rows,
+    Scheduler,
     SchemaOpt,
     Seed,
     SynthesizerOpt,
@@ -184,14 +185,7 @@ def fit(
             "dask runs the passes over them in this process or on Dask.",
         ),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            metavar="ADDRESS",
-            help="With --engine dask: a running Dask scheduler; without it, a local cluster.",
-        ),
-    ] = None,
+    scheduler: Scheduler = None,
     sample_rows: Annotated[
         int,
         typer.Option(
@@ -321,15 +315,7 @@ def sample(
         int,
         typer.Option("--partition-size", metavar="N", help="Rows per partition with --engine."),
     ] = 100_000,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            metavar="ADDRESS",
-            help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it, "
-            "a local cluster with one worker per core.",
-        ),
-    ] = None,
+    scheduler: Scheduler = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Sample --rows rows from a MODEL folder saved by `fit`."""
