@@ -31,6 +31,11 @@ def step(stage: str, done: float, total: float) -> None:
         callback(stage, min(max(done / total, 0.0), 1.0) if total > 0 else 1.0)
 
 
+def watched() -> bool:
+    """Whether a caller listens: a step whose figures cost work to compute asks first."""
+    return _CALLBACK.get() is not None
+
+
 @contextlib.contextmanager
 def reporting(callback: StepCallback) -> Iterator[None]:
     """Send the steps of the calls made inside the block (on this thread) to ``callback``."""

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient._steps import step as report_step
+from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
@@ -272,8 +273,10 @@ class Simulation:
             day[idx] = d + gap + jitter
             active[idx] = day[idx] <= self.horizon_of[idx]
             k += 1
-            # the share of the follow-up simulated, for a caller that shows it (may stop here)
-            report_step("history", np.minimum(day, self.horizon_of).sum(), self.horizon_of.sum())
+            if watched():  # the share of the follow-up simulated (the caller may stop here)
+                report_step(
+                    "history", np.minimum(day, self.horizon_of).sum(), self.horizon_of.sum()
+                )
         r.flags = self.flags
         return r
 
