@@ -53,7 +53,7 @@ from synthpatient.scale._profile import (
     profile_partition,
 )
 from synthpatient.scale._sketch import MixtureCDF
-from synthpatient.schema import Schema, explain_schema
+from synthpatient.schema import Schema, explain_schema, warn_unsure
 from synthpatient.synthesizers.base import Synthesizer
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
 from synthpatient.synthesizers.copula_parts import (
@@ -172,15 +172,7 @@ def _schema_of(sample: pd.DataFrame, schema: Schema | None) -> tuple[Schema, boo
         schema.validate(sample)  # kinds and columns, on the sample; bounds on every row later
         return schema, False
     schema, decisions = explain_schema(sample)
-    unsure = [d for d in decisions if d.uncertain]
-    if unsure:  # column names and reasons only: never a value
-        warnings.warn(
-            "Schema inference is unsure about: "
-            + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
-            + ". Check them, or give a schema.",
-            SynthPatientWarning,
-            stacklevel=5,
-        )
+    warn_unsure(decisions, advice="Check them, or give a schema.", stacklevel=5)
     return schema, True
 
 

@@ -8,6 +8,7 @@ from synthpatient.schema._infer import (
     explain_schema,
     infer_schema,
     normalise_name,
+    warn_unsure,
 )
 from synthpatient.schema._patients import (
     CONSTANT_SHARE,
@@ -42,4 +43,5 @@ __all__ = [
     "infer_schema",
     "normalise_name",
     "utc_datetimes",
+    "warn_unsure",
 ]

@@ -11,13 +11,14 @@ its values repeat, and shares of distinct values are counted over patients, not 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from synthpatient.errors import DataError
+from synthpatient.errors import DataError, SynthPatientWarning
 from synthpatient.schema._columns import (
     Column,
     looks_like_codes,
@@ -113,6 +114,27 @@ def infer_schema(
         >>> schema = infer_schema(df, identifiers=["hospital_number"])
     """
     return explain_schema(data, identifiers=identifiers, categorical=categorical)[0]
+
+
+def warn_unsure(
+    decisions: Iterable[ColumnDecision],
+    *,
+    advice: str = "Check them, or give a schema (Schema.infer(data).replace(...)).",
+    skip: Iterable[str] = (),
+    stacklevel: int = 2,
+) -> None:
+    """One warning naming the columns inference was unsure about (names and reasons only,
+    never a value); ``stacklevel`` as for the caller's own ``warnings.warn``."""
+    skipped = set(skip)
+    unsure = [d for d in decisions if d.uncertain and d.name not in skipped]
+    if unsure:
+        warnings.warn(
+            "Schema inference is unsure about: "
+            + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
+            + f". {advice}",
+            SynthPatientWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def explain_schema(

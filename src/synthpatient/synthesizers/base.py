@@ -33,7 +33,14 @@ from synthpatient.errors import (
     SynthPatientWarning,
 )
 from synthpatient.relations import Relation, RelationReport
-from synthpatient.schema import ColumnSpec, Schema, check_table, coerce_frame, explain_schema
+from synthpatient.schema import (
+    ColumnSpec,
+    Schema,
+    check_table,
+    coerce_frame,
+    explain_schema,
+    warn_unsure,
+)
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
 from synthpatient.synthesizers._constraints import Param
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
@@ -157,16 +164,7 @@ class Synthesizer(KeywordParams, ABC):
         data, schema = self._prepare(data, schema)
         if schema is None:
             schema, decisions = explain_schema(data)
-            unsure = [d for d in decisions if d.uncertain]
-            if unsure:  # one warning, column names and reasons only: never a value
-                warnings.warn(
-                    "Schema inference is unsure about: "
-                    + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
-                    + ". Check them, "
-                    "or give a schema (Schema.infer(data).replace(...)).",
-                    SynthPatientWarning,
-                    stacklevel=2,
-                )
+            warn_unsure(decisions)
         else:
             schema.validate(data)
         schema = self._private_relations(schema.complete(data))

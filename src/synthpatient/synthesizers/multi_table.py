@@ -44,7 +44,7 @@ from synthpatient.longitudinal import (
     PatientTables,
     check_table_name,
 )
-from synthpatient.schema import ColumnSpec, Schema, explain_schema
+from synthpatient.schema import ColumnSpec, Schema, explain_schema, warn_unsure
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
 from synthpatient.synthesizers.sequential import (
     SequentialSynthesizer,
@@ -435,15 +435,7 @@ class MultiTableSynthesizer:
 def _patients_schema(patients: pd.DataFrame, key: str) -> Schema:
     """The patients table's schema, the key an identifier; unsure columns named once."""
     schema, decisions = explain_schema(patients)
-    unsure = [d for d in decisions if d.uncertain and d.name != key]
-    if unsure:
-        warnings.warn(
-            "Schema inference is unsure about: "
-            + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
-            + ". Check them.",
-            SynthPatientWarning,
-            stacklevel=3,
-        )
+    warn_unsure(decisions, advice="Check them.", skip=[key], stacklevel=3)
     if schema[key].kind != "identifier":
         integer = pd.api.types.is_integer_dtype(patients[key])
         schema = schema.replace(

@@ -31,7 +31,7 @@ from synthpatient.errors import (
 )
 from synthpatient.longitudinal import MAX_EVENTS_PER_PATIENT
 from synthpatient.relations import Relation
-from synthpatient.schema import ColumnSpec, Schema, explain_schema
+from synthpatient.schema import ColumnSpec, Schema, explain_schema, warn_unsure
 from synthpatient.synthesizers._conditions import Condition, as_mapping
 from synthpatient.synthesizers._constraints import Interval, Names, Param, Text
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
@@ -146,15 +146,7 @@ class SequentialSynthesizer(Synthesizer):
         """The schema of the long table, its patient key an identifier (never learned)."""
         if schema is None:
             schema, decisions = explain_schema(long)
-            unsure = [d for d in decisions if d.uncertain and d.name != key]
-            if unsure:  # as the base warns: column names and reasons only, never a value
-                warnings.warn(
-                    "Schema inference is unsure about: "
-                    + "; ".join(f"'{d.name}' ({d.kind}: {d.reason})" for d in unsure)
-                    + ". Check them, or give a schema (Schema.infer(data).replace(...)).",
-                    SynthPatientWarning,
-                    stacklevel=3,
-                )
+            warn_unsure(decisions, skip=[key], stacklevel=3)
         if key in schema and schema[key].kind != "identifier":
             numeric = pd.api.types.is_integer_dtype(long[key])
             schema = schema.replace(
