@@ -43,8 +43,9 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10 --ignore=tests/web/test_fuzz.py
 	$(BIN)/python -m pytest -q tests/web/test_fuzz.py
 
-# The benchmark's peers (the `compare` extra: SDV, BUSL-1.1; arfpy and ForestDiffusion, MIT)
-# need pandas<3 (SDV) and numpy<2.4 (arfpy 0.1.1), so they live in their own environment,
+# The benchmark's peers (the `compare` extra: SDV, BUSL-1.1; py-synthpop, arfpy and
+# ForestDiffusion, MIT) need pandas<3 (SDV, py-synthpop) and numpy<2.4 (arfpy 0.1.1), so they
+# live in their own environment,
 # .venv-peers, and the benchmark runs each in a worker process there (torch's CPU wheel first).
 PEERS_VENV := .venv-peers
 $(PEERS_VENV)/.peers: pyproject.toml

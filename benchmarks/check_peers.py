@@ -1,14 +1,17 @@
 """Our generators against the literature's on the same splits of the bundled table (issue 18).
 
     python benchmarks/check_peers.py [--seeds 5] [--ours copula cart auto aim]
-        [--peers "cart[synthpop defaults]" sdv_gaussiancopula sdv_ctgan sdv_tvae arf forest_flow]
+        [--peers synthpop "cart[synthpop defaults]" sdv_gaussiancopula sdv_ctgan sdv_tvae arf
+                 forest_flow]
         [--forest-flow n_t=50 duplicate_K=100] [--checkpoint benchmarks/results/peers]
 
 Runs the project's benchmark runner (75% training rows, 25% holdout per seed, as many
 synthetic rows as training rows, the same evaluation for every generator) for our generators
 and the peers. The peers run in their own environment (``make peers`` makes ``.venv-peers``:
-SDV needs pandas<3, arfpy numpy<2.4); the sequential-CART reference of synthpop is our
-``cart`` at synthpop's defaults (table order, no guard), counted among the peers. Prints per
+SDV and py-synthpop need pandas<3, arfpy numpy<2.4). synthpop's sequential CART is there
+twice: ``synthpop`` is py-synthpop (Hazy's Python port of the R package, MIT) at its
+defaults, and ``cart[synthpop defaults]`` our ``cart`` at synthpop's defaults (table order, no
+guard), counted among the peers. Prints per
 generator, mean over seeds: quality (± its spread), TSTR, TRTR and their ratio, DCR share and
 its distance from the ideal n_train / n_real, membership-inference AUC, rule excess, fit and
 sample seconds and the 100,000-row sample time; then issue 18's must-show: the best of ours
@@ -39,9 +42,9 @@ from synthpatient.benchmark import peer_candidate, run_benchmark, synthpatient_c
 from synthpatient.benchmark._peers import forest_flow_candidate, peer_available, peer_note
 from synthpatient.benchmark._runner import HOLDOUT_SHARE, summarise
 
-#: The sequential-CART reference: our `cart` at synthpop's defaults (columns in table order,
-#: donors' values unsmoothed, leaves of at least 5 rows, no donor-distance guard). It stands
-#: for synthpop among the peers; our `cart` differs by its measured order and its guard.
+#: A second sequential-CART reference beside py-synthpop: our `cart` at synthpop's defaults
+#: (columns in table order, donors' values unsmoothed, leaves of at least 5 rows, no
+#: donor-distance guard); our `cart` differs by its measured order and its guard.
 SYNTHPOP = "cart[synthpop defaults]"
 PRIVATE = {"aim": 1.0, "mst": 1.0}  # shown for the record at epsilon 1; not in the must-show
 COLUMNS = {
@@ -160,7 +163,15 @@ def main() -> None:
     parser.add_argument(
         "--peers",
         nargs="*",
-        default=[SYNTHPOP, "sdv_gaussiancopula", "sdv_ctgan", "sdv_tvae", "arf", "forest_flow"],
+        default=[
+            "synthpop",
+            SYNTHPOP,
+            "sdv_gaussiancopula",
+            "sdv_ctgan",
+            "sdv_tvae",
+            "arf",
+            "forest_flow",
+        ],
     )
     parser.add_argument("--forest-flow", nargs="*", default=[], metavar="NAME=VALUE")
     parser.add_argument("--checkpoint", default="benchmarks/results/peers")

@@ -94,3 +94,65 @@ def test_forest_flow_is_labelled_with_settings_other_than_its_authors():
     quick = _peers.forest_flow_candidate(n_t=20)
     assert quick.name == "forest_flow[n_t=20,duplicate_K=100]"
     assert quick.params["n_t"] == 20 and quick.params["duplicate_K"] == 100
+
+
+def _peer_or_skip(name: str) -> str:
+    """The interpreter that has peer ``name`` (the peers' environment), or a skip that says
+    why: these tests run the real peer in its worker, which `make peers` installs."""
+    if not _peers.peer_available(name):
+        pytest.skip(_peers.peer_note(name))
+    return _peers.peer_python()
+
+
+def _small_table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    age = rng.integers(20, 80, 120)
+    table = pd.DataFrame(
+        {
+            "age": age,
+            "sex": rng.choice(["F", "M"], 120),
+            "weight": 50 + 0.3 * age + rng.normal(0, 5, 120),
+            "smoker": rng.choice([True, False], 120),
+            "stage": rng.choice(["I", "II", "III"], 120),
+        }
+    )
+    table.loc[::6, "weight"] = np.nan
+    table.loc[::10, "stage"] = None
+    return table
+
+
+def test_py_synthpop_runs_in_its_worker_with_missing_values():
+    from synthpatient.schema import Schema
+
+    python = _peer_or_skip("synthpop")
+    train = _small_table()
+    model = _peers.PeerProcess("synthpop", python)
+    try:
+        model.fit(train, Schema.infer(train), 0, {})
+        first, again = model.sample(300, 1), model.sample(300, 1)
+    finally:
+        model.close()
+    pd.testing.assert_frame_equal(first, again)  # the donors are drawn from the seeded numpy
+    out = _peers.restore_types(first, train)
+    assert list(out.columns) == list(train.columns) and len(out) == 300
+    assert set(out["sex"]) == {"F", "M"} and set(out["smoker"]) <= {True, False}
+    assert set(out["stage"].dropna()) <= {"I", "II", "III"}
+    # py-synthpop 0.1.2 keeps the missing values of later columns (a category of its own, a
+    # flag column for a number): about a sixth and a tenth of the rows, as in training
+    assert 0.05 < out["weight"].isna().mean() < 0.35 and 0.02 < out["stage"].isna().mean() < 0.25
+    assert out["age"].between(20, 79).all() and pd.api.types.is_integer_dtype(out["age"])
+
+
+def test_py_synthpop_refuses_missing_values_in_its_first_column_in_one_line():
+    python = _peer_or_skip("synthpop")
+    train = _small_table()[["weight", "age"]]
+    candidate = _peers.peer_candidate("synthpop")
+    assert candidate.name == "synthpop[py-synthpop]" and candidate.source == "py-synthpop"
+    from synthpatient.schema import Schema
+
+    model = _peers.PeerProcess("synthpop", python)
+    try:
+        with pytest.raises(RuntimeError, match="first column .'weight'.; put a complete column"):
+            model.fit(train, Schema.infer(train), 0, {})
+    finally:
+        model.close()

@@ -1,11 +1,11 @@
 """A peer generator in its own process: ``python _peer_worker.py`` (no synthpatient import).
 
-The benchmark's peers (SDV, arfpy, ForestDiffusion) need ``pandas<3`` (SDV) or numpy
-before 2.4 (arfpy 0.1.1 calls ``numpy.in1d``), which the project's own environment does not
-have. So they run in a separate environment (``.venv-peers``, made by ``make peers``) through
-this script, which imports only numpy, pandas and the peer itself. It reads one JSON request
-per line on stdin and answers one JSON line on the original stdout (everything the peers
-print goes to stderr, so it cannot corrupt the answers):
+The benchmark's peers (SDV, py-synthpop, arfpy, ForestDiffusion) need ``pandas<3`` (SDV,
+py-synthpop) or numpy before 2.4 (arfpy 0.1.1 calls ``numpy.in1d``), which the project's own
+environment does not have. So they run in a separate environment (``.venv-peers``, made by
+``make peers``) through this script, which imports only numpy, pandas and the peer itself.
+It reads one JSON request per line on stdin and answers one JSON line on the original stdout
+(everything the peers print goes to stderr, so it cannot corrupt the answers):
 
 * ``{"op": "fit", "peer": NAME, "train": PARQUET, "kinds": {column: kind}, "seed": S,
   "params": {...}}`` -> ``{"seconds": fit time}``
@@ -34,6 +34,18 @@ SDV_CLASSES = {
     "sdv_tvae": "TVAESynthesizer",
 }
 DISCRETE = ("categorical", "boolean")
+#: py-synthpop's dtype names by our kinds: a boolean is a category, as R's synthpop makes
+#: logicals factors; a datetime goes as its nanoseconds (py-synthpop cannot cast to one).
+SYNTHPOP_DTYPES = {
+    "numeric": "float",
+    "integer": "int",
+    "categorical": "category",
+    "boolean": "category",
+    "datetime": "float",
+}
+#: A category's missing value as a category of its own: py-synthpop 0.1.2 does the same with
+#: ``add_categories(inplace=True)``, which pandas 2 no longer has.
+MISSING_CATEGORY = "<missing>"
 
 
 class Peer:
@@ -50,7 +62,11 @@ class Peer:
     ) -> None:
         self.name, self.kinds, self.columns = name, kinds, list(train.columns)
         self.sdtypes = sdtypes
-        fit = {"arf": self._fit_arf, "forest_flow": self._fit_forest_flow}.get(name, self._fit_sdv)
+        fit = {
+            "arf": self._fit_arf,
+            "forest_flow": self._fit_forest_flow,
+            "synthpop": self._fit_synthpop,
+        }.get(name, self._fit_sdv)
         fit(train, seed, params)
 
     # -- SDV -------------------------------------------------------------------------------
@@ -68,6 +84,50 @@ class Peer:
         _seed_globals(seed)
         self.model = getattr(single_table, SDV_CLASSES[self.name])(metadata, **params)
         self.model.fit({"table": train})  # SDV 2 takes a table name -> frame mapping
+
+    # -- synthpop's sequential CART (py-synthpop) -----------------------------------------------
+    def _fit_synthpop(self, train: pd.DataFrame, seed: int, params: dict[str, Any]) -> None:
+        """py-synthpop at its defaults unless ``params`` say otherwise: CART for every column
+        but the first (drawn from its marginal), columns visited in table order, no
+        smoothing, leaves of at least 5 rows, as R's synthpop does by default."""
+        if not hasattr(pd.Series, "iteritems"):  # py-synthpop 0.1.2 was written for pandas<2
+            pd.Series.iteritems = pd.Series.items
+        from synthpop import Synthpop
+
+        first = self.columns[0]
+        if self.kinds[first] not in DISCRETE and train[first].isna().any():
+            # its first column is drawn by its "sample" method, which py-synthpop 0.1.2 does
+            # not give the missing-value flag its later steps expect (KeyError at generate)
+            raise ValueError(
+                f"py-synthpop 0.1.2 cannot synthesise missing values in its first column "
+                f"({first!r}); put a complete column first"
+            )
+        data = train.copy()
+        dtypes = {}
+        for column in self.columns:
+            kind = self.kinds[column]
+            dtypes[column] = SYNTHPOP_DTYPES[kind]
+            if kind in DISCRETE:
+                values = data[column].astype(object)
+                data[column] = values.where(values.notna(), MISSING_CATEGORY).astype("category")
+            elif kind == "datetime":
+                stamps = pd.to_datetime(data[column])
+                data[column] = stamps.astype("int64").where(stamps.notna()).astype(float)
+            else:
+                data[column] = pd.to_numeric(data[column], errors="coerce").astype(float)
+        self.model = Synthpop(seed=seed, **params)
+        self.model.fit(data, dtypes)
+
+    def _sample_synthpop(self, n_rows: int) -> pd.DataFrame:
+        out = self.model.generate(n_rows)
+        for column in self.columns:
+            kind = self.kinds[column]
+            if kind in DISCRETE:
+                values = out[column].astype(object)
+                out[column] = values.where(values != MISSING_CATEGORY, None)
+            elif kind == "datetime":
+                out[column] = pd.to_datetime(out[column], unit="ns")
+        return out
 
     # -- ARF (arfpy) ---------------------------------------------------------------------------
     def _fit_arf(self, train: pd.DataFrame, seed: int, params: dict[str, Any]) -> None:
@@ -109,6 +169,8 @@ class Peer:
         _seed_globals(seed)
         if self.name == "arf":
             out = self.model.forge(n=n_rows)
+        elif self.name == "synthpop":
+            out = self._sample_synthpop(n_rows)
         elif self.name == "forest_flow":
             out = pd.DataFrame(self.model.generate(batch_size=n_rows), columns=self.columns)
             for column, uniques in self.codes.items():
@@ -122,11 +184,11 @@ class Peer:
 
 def _seed_globals(seed: int) -> None:
     np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
+    # torch only where the peer has loaded it (SDV): importing it here took seconds of the
+    # timed sample of the peers that never use it
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 def _handle(request: dict[str, Any], state: dict[str, Peer]) -> dict[str, Any]:

@@ -1,21 +1,23 @@
 """Peers from the literature, run beside ours on the same splits when installed.
 
 * SDV's GaussianCopula, CTGAN and TVAE (``sdv`` on PyPI, BUSL-1.1).
+* synthpop's sequential CART (Nowok, Raab and Dibben, J Stat Softw 2016) as ``py-synthpop``
+  0.1.2, Hazy's Python port of the R package (MIT; module ``synthpop``), at its defaults:
+  an independent implementation of the algorithm our ``cart`` follows.
 * ARF, adversarial random forests (Watson et al., AISTATS 2023): ``arfpy``, MIT.
 * Forest-Flow (Jolicoeur-Martineau, Fatras and Kachman, AISTATS 2024): ``ForestDiffusion``,
   MIT; it pulls XGBoost, LightGBM and CatBoost (no torch).
 
-SDV needs ``pandas<3`` and arfpy 0.1.1 calls ``numpy.in1d`` (removed in numpy 2.4), so they
-cannot share the project's environment: each peer runs in a worker process
+SDV and py-synthpop need ``pandas<3`` and arfpy 0.1.1 calls ``numpy.in1d`` (removed in numpy
+2.4), so they cannot share the project's environment: each peer runs in a worker process
 (:mod:`synthpatient.benchmark._peer_worker`) under the Python named by
 ``SYNTHPATIENT_PEERS_PYTHON``, else ``.venv-peers/bin/python`` (made by ``make peers``),
 else this interpreter (when the peers happen to be importable here). The training rows go to
 the worker as Parquet and its rows come back the same way; the fit and sample times are the
 worker's own, around the peer's calls. A peer that is not installed is named in the
 benchmark's skipped list; one that fails is recorded as a failure with its one-line error,
-never dropped silently. The synthpop-style sequential CART reference is the project's own
-``cart`` synthesizer (the same algorithm: visit order, leaf donors, smoothing), so it runs as
-a registered synthesizer rather than as a peer.
+never dropped silently. Beside py-synthpop, ``benchmarks/check_peers.py`` runs the project's
+own ``cart`` at synthpop's defaults as a second sequential-CART reference.
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ PEERS = {
     "sdv_gaussiancopula": ("sdv", "sdv", "BUSL-1.1"),
     "sdv_ctgan": ("sdv", "sdv", "BUSL-1.1"),
     "sdv_tvae": ("sdv", "sdv", "BUSL-1.1"),
+    "synthpop": ("synthpop", "py-synthpop", "MIT"),
     "arf": ("arfpy", "arfpy", "MIT"),
     "forest_flow": ("ForestDiffusion", "ForestDiffusion", "MIT"),
 }
 #: The tree-based peers of issue 18 (SDV's are listed apart, as before).
-TREE_PEERS = ("arf", "forest_flow")
+TREE_PEERS = ("synthpop", "arf", "forest_flow")
+#: Labels that say which implementation a peer's name stands for.
+LABELS = {"synthpop": "synthpop[py-synthpop]"}
 #: Forest-Flow's defaults (n_t 50, duplicate_K 100, the authors' benchmark settings) took
 #: ~24 min per fit on 2 idle cores for the bundled table; a run with fewer is labelled with them.
 FOREST_FLOW_DEFAULTS = {"n_t": 50, "duplicate_K": 100}
@@ -222,7 +227,7 @@ def peer_candidate(name: str, *, label: str | None = None, **params: Any) -> Can
             raise RuntimeError(f"{project} failed: {exc}") from exc
         return restore_types(out, model.reference)  # type: ignore[attr-defined]
 
-    return Candidate(label or name, fit, sample, project, dict(params))
+    return Candidate(label or LABELS.get(name, name), fit, sample, project, dict(params))
 
 
 def restore_types(out: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
