@@ -3,6 +3,7 @@ adapter so that both are timed and scored by exactly the same code."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,25 +15,40 @@ from synthpatient.schema import Schema
 
 @dataclass(frozen=True)
 class Candidate:
-    """A named generator: ``fit(train, schema, seed) -> model`` and ``sample(model, n, seed)``."""
+    """A named generator: ``fit(train, schema, seed) -> model`` and ``sample(model, n, seed)``.
+
+    With ``takes_target``, ``fit`` also takes ``target=COLUMN``: the dataset's column to
+    predict, for a generator whose workload it shapes (AIM measures the target's marginals
+    first). ``full_schema`` says whether ``fit`` honours the whole schema (bounds,
+    categories, relations) or only its column kinds (a peer in its worker process); the
+    results say which, so that a declared schema is never taken as applied where it was not.
+    """
 
     name: str
-    fit: Callable[[pd.DataFrame, Schema, int], Any]
+    fit: Callable[..., Any]
     sample: Callable[[Any, int, int], pd.DataFrame]
     source: str = "synthpatient"
     params: Mapping[str, Any] = field(default_factory=dict)
     #: False for generators billed per row (a prompted LLM): no 100,000-row sample is timed
     large_sample: bool = True
+    takes_target: bool = False
+    full_schema: bool = False
 
 
 def synthpatient_candidate(key: str, *, label: str | None = None, **params: Any) -> Candidate:
-    """One of our registered synthesizers with the given parameters."""
+    """One of our registered synthesizers with the given parameters.
+
+    A synthesizer whose constructor has a ``target`` parameter (read from its signature, not
+    its name) gets the dataset's target from the runner, unless ``params`` fix one."""
     from synthpatient.synthesizers import get_synthesizer_class
 
     klass = get_synthesizer_class(key)
+    takes_target = "target" in inspect.signature(klass.__init__).parameters
+    takes_target = takes_target and "target" not in params
 
-    def fit(train: pd.DataFrame, schema: Schema, seed: int) -> Any:
-        return klass(seed=seed, **params).fit(train, schema=schema)
+    def fit(train: pd.DataFrame, schema: Schema, seed: int, target: str | None = None) -> Any:
+        given = {"target": target} if takes_target and target is not None else {}
+        return klass(seed=seed, **params, **given).fit(train, schema=schema)
 
     def sample(model: Any, n_rows: int, seed: int) -> pd.DataFrame:
         return model.sample(n_rows, seed=seed)
@@ -44,6 +60,8 @@ def synthpatient_candidate(key: str, *, label: str | None = None, **params: Any)
         "synthpatient",
         dict(params),
         large_sample=not klass.capabilities.needs_network,
+        takes_target=takes_target,
+        full_schema=True,
     )
 
 

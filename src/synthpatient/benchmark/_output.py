@@ -41,20 +41,34 @@ def _cell(row: pd.Series, key: str, digits: int) -> str:
     return text
 
 
+def _given(row: pd.Series, key: str) -> str:
+    """What a generator got (its target or schema), or – for nothing."""
+    value = row.get(key)
+    return "–" if _missing(value) else str(value).replace("|", "/")
+
+
 def to_markdown(result: BenchmarkResult) -> str:
     lines = []
     if result.summary.empty:
         return "No benchmark run succeeded.\n" + "".join(f"- {f}\n" for f in result.failures)
     shown = [(k, label, d) for k, label, d in COLUMNS if f"{k}_mean" in result.summary.columns]
+    given = [k for k in ("target", "schema") if k in result.summary.columns]
     for dataset, table in result.summary.groupby("dataset", sort=False):
         lines.append(f"\n### {dataset} (mean ± sd over {int(table['n_seeds'].max())} seeds)\n")
-        lines.append("| synthesizer | " + " | ".join(label for _, label, _ in shown) + " |")
-        lines.append("|---" * (len(shown) + 1) + "|")
+        headers = ["synthesizer", *given, *(label for _, label, _ in shown)]
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|---" * len(headers) + "|")
         for _, row in table.iterrows():
-            cells = [_cell(row, k, d) for k, _, d in shown]
+            cells = [_given(row, k) for k in given] + [_cell(row, k, d) for k, _, d in shown]
             lines.append(f"| {row['synthesizer']} | " + " | ".join(cells) + " |")
     lines.append(
-        "\nε spent: the differential-privacy budget the accountant reports as spent "
+        "\ntarget: the dataset's column to predict, given to each generator that takes one "
+        "(AIM weights its marginals in the workload; – = none given); schema: what every "
+        "generator was given, inferred from the dataset's rows or declared in the file named "
+        "(column kinds only: a peer that gets the kinds, not the bounds, categories or "
+        "relations; columns' bounds/categories read from the rows: a private generator's "
+        "outside its ε, where the schema did not declare them). "
+        "ε spent: the differential-privacy budget the accountant reports as spent "
         "(– = not private); quality: SDMetrics QualityReport score; "
         "utility: mean of min(1, TSTR/TRTR); "
         "TSTR/TRTR: the primary metric (R2 or ROC-AUC) on the holdout; DCR share: "

@@ -7,6 +7,10 @@ never sees; the generator is fitted on the training rows and samples as many row
 the dataset's rule pack, with fit time, sample time (and time for 100,000 rows) and the peak
 resident memory of the process while fitting and sampling.
 
+Every generator gets the same schema: inferred from the dataset, or the one the user declared
+for it (:class:`DeclaredSchema`); a generator that takes a target (AIM) gets the dataset's.
+Each run records both (``target``, ``schema``), so the results say what each generator got.
+
 A run's columns are the metrics' registry keys (their scores) and ``key.detail`` for the
 figures read from a metric's details (``dcr.share_closer_to_training``...).
 """
@@ -18,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,15 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+
+@dataclass(frozen=True)
+class DeclaredSchema:
+    """A schema the user wrote for a dataset: every generator in the run gets it instead of
+    the inferred one; ``source`` (its file name) is shown in the results."""
+
+    schema: Schema
+    source: str
 
 
 @dataclass
@@ -143,12 +156,17 @@ def _one_run(
     schema: Schema,
     seed: int,
     target: str | None,
+    schema_name: str,
 ) -> dict[str, Any]:
     train = real.sample(frac=1 - HOLDOUT_SHARE, random_state=seed).sort_index()
     holdout = real.drop(train.index)
+    given = target if candidate.takes_target else None
     with PeakMemory() as memory:
         start = time.perf_counter()
-        model = candidate.fit(train, schema, seed)
+        if given is not None:
+            model = candidate.fit(train, schema, seed, target=given)
+        else:
+            model = candidate.fit(train, schema, seed)
         fit_s = _own_seconds(model, start)
         try:
             start = time.perf_counter()
@@ -168,6 +186,8 @@ def _one_run(
         "source": candidate.source,
         "dataset": key,
         "seed": seed,
+        "target": given,
+        "schema": _schema_given(candidate, schema_name, model),
         "fit_s": fit_s,
         "sample_s": sample_s,
         "sample_100k_s": sample_100k_s,
@@ -180,6 +200,19 @@ def _one_run(
         row["epsilon_spent"] = float(spent["epsilon"])
     row.update(_scores(train, synthetic, holdout, schema, seed, target, key))
     return row
+
+
+def _schema_given(candidate: Candidate, schema_name: str, model: Any) -> str:
+    """What the generator got of the schema: all of it or only the column kinds, and the
+    columns whose bounds or categories a private model read from the rows (outside its
+    budget: the schema did not declare them)."""
+    label = schema_name if candidate.full_schema else f"{schema_name}, column kinds only"
+    spent = getattr(model, "privacy_spent_", None) or {}
+    read = spent.get("read_from_data") or {}
+    columns = {name for names in read.values() for name in names}
+    if columns:
+        label += f"; {len(columns)} columns' bounds/categories read from the rows"
+    return label
 
 
 def _own_seconds(model: Any, start: float) -> float:
@@ -202,6 +235,21 @@ def _checkpoint_path(folder: Path, key: str, name: str, seed: int) -> Path:
     return folder / f"{key}__{safe}__seed{seed}.json"
 
 
+def _saved_run(path: Path | None, target: str | None, schema_name: str) -> dict[str, Any] | None:
+    """A finished run from the checkpoint, if it got the same target and schema as this run
+    would (a run saved before they were recorded had no target and the inferred schema)."""
+    if path is None or not path.exists():
+        return None
+    row: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    # the label starts with the schema's name (see _schema_given); a declared schema is
+    # known by its file name, not its content
+    if row.get("target") != target or not str(row.get("schema", "inferred")).startswith(
+        schema_name
+    ):
+        return None
+    return row
+
+
 def run_benchmark(
     candidates: Sequence[Candidate],
     dataset_keys: Sequence[str] = ("diabetes",),
@@ -209,15 +257,20 @@ def run_benchmark(
     seeds: int = 3,
     progress: Any = None,
     checkpoint: str | Path | None = None,
+    schemas: Mapping[str, DeclaredSchema] | None = None,
 ) -> BenchmarkResult:
     """Run every candidate on every dataset for ``seeds`` seeds.
+
+    Every candidate gets the dataset's schema from ``schemas`` (dataset key -> the schema the
+    user declared) or, for a dataset not there, the one inferred from its rows; a candidate
+    that takes a target gets the dataset's (:func:`synthpatient.datasets.info`).
 
     A candidate that fails on a dataset is recorded in ``failures`` (with its one-line error)
     instead of stopping the whole benchmark. With ``checkpoint`` (a folder), each finished
     run is written there as one JSON file and a run already there is read instead of run
     again, so that a long benchmark stopped part-way resumes where it stopped (the file name
     holds the dataset, the candidate's name and the seed: change the name when changing its
-    parameters).
+    parameters). A saved run is used only if it got the same target and schema.
     """
     folder = Path(checkpoint) if checkpoint is not None else None
     if folder is not None:
@@ -225,20 +278,24 @@ def run_benchmark(
     rows, failures = [], []
     for key in dataset_keys:
         real = bundled.load(key)
-        schema = Schema.infer(real)
+        declared = (schemas or {}).get(key)
+        schema = declared.schema if declared is not None else Schema.infer(real)
+        schema_name = f"declared ({declared.source})" if declared is not None else "inferred"
         target = bundled.info(key).target
         for candidate in candidates:
             for seed in range(seeds):
                 if progress is not None:
                     progress(f"{candidate.name} on {key}, seed {seed}")
                 saved = folder and _checkpoint_path(folder, key, candidate.name, seed)
-                if saved is not None and saved.exists():
-                    rows.append(json.loads(saved.read_text(encoding="utf-8")))
+                given = target if candidate.takes_target else None
+                done = _saved_run(saved, given, schema_name)
+                if done is not None:
+                    rows.append(done)
                     continue
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        row = _one_run(candidate, key, real, schema, seed, target)
+                        row = _one_run(candidate, key, real, schema, seed, target, schema_name)
                 except (SynthPatientError, ImportError, ValueError, RuntimeError) as exc:
                     failures.append(
                         f"{candidate.name} on {key} (seed {seed}): "
@@ -261,9 +318,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame()
     present = [m for m in METRICS if m in runs.columns]
-    grouped = runs.groupby(["dataset", "synthesizer", "source"], sort=False)[present]
+    keys = runs.groupby(["dataset", "synthesizer", "source"], sort=False)
+    grouped = keys[present]
     mean = grouped.mean().add_suffix("_mean")
     spread = grouped.std(ddof=0).add_suffix("_sd")
-    out = pd.concat([mean, spread], axis=1).reset_index()
+    # what each generator got: the same in every seed (a run saved before it was recorded
+    # had no target and the inferred schema)
+    given = [c for c in ("target", "schema") if c in runs.columns]
+    out = pd.concat([keys[given].first(), mean, spread], axis=1).reset_index()
     out.insert(3, "n_seeds", grouped.size().to_numpy())
     return out

@@ -21,6 +21,7 @@ from synthpatient.cli.app import (
 from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from synthpatient.benchmark._runner import DeclaredSchema
     from synthpatient.evaluation.report import EvaluationReport
     from synthpatient.rules import RuleSet
 
@@ -288,6 +289,23 @@ def _llm_settings(
     return llm
 
 
+def _declared_schemas(path: Path, dataset_keys: list[str]) -> dict[str, DeclaredSchema]:
+    """--schema for every dataset of the run, checked against each before any work (the
+    message counts the problems; it never quotes a value)."""
+    from synthpatient import datasets
+    from synthpatient.benchmark._runner import DeclaredSchema
+    from synthpatient.errors import DataError, SchemaValidationError
+    from synthpatient.schema import Schema
+
+    declared = Schema.from_json(path)
+    for key in dataset_keys:
+        try:
+            declared.validate(datasets.load(key))
+        except SchemaValidationError as exc:
+            raise DataError(f"--schema {path} does not fit the dataset '{key}': {exc}") from exc
+    return {key: DeclaredSchema(declared, path.name) for key in dataset_keys}
+
+
 # long: typer declares each option inline; the input checks are the helpers above
 @app.command()
 def benchmark(
@@ -311,6 +329,15 @@ def benchmark(
             help="Also run the differentially private synthesizers at these epsilons, e.g. 1,3,10.",
         ),
     ] = "",
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help="A schema JSON file (as `synthpatient schema` writes) that every generator "
+            "gets instead of the one inferred from the dataset; it must fit each dataset. "
+            "Declared bounds and categories keep a private generator's guarantee whole.",
+        ),
+    ] = None,
     sdv: Annotated[
         bool,
         typer.Option(
@@ -368,7 +395,10 @@ def benchmark(
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Run every generator on the same data: quality, utility, privacy, rules, speed, memory."""
+    """Run every generator on the same data: quality, utility, privacy, rules, speed, memory.
+
+    Every generator gets the same schema (inferred, or --schema), and one that takes a target
+    (AIM) gets the dataset's column to predict; the table says what each got."""
     with handled():
         from synthpatient import benchmark as bench
         from synthpatient import datasets
@@ -383,6 +413,7 @@ def benchmark(
         for key in dataset_keys:
             datasets.info(key)  # an unknown dataset fails here, before any work
         check_output_path(out_dir, overwrite=overwrite, kind="folder")
+        declared = _declared_schemas(schema, dataset_keys) if schema is not None else None
         if readme is not None:  # a README that cannot be updated fails now, not after the run
             from synthpatient.benchmark import check_readme
 
@@ -415,6 +446,7 @@ def benchmark(
                 dataset_keys,
                 seeds=seeds,
                 progress=lambda text: status.update(f"Benchmarking {text}"),
+                schemas=declared,
             )
         markdown = bench.to_markdown(result)
         print(markdown)  # first: if the folder cannot be written, the table is still shown
@@ -428,6 +460,7 @@ def benchmark(
                 f"synthpatient benchmark --datasets {datasets_opt} --seeds {seeds}"
                 + (f" --synthesizers {synthesizers}" if synthesizers else "")
                 + (f" --epsilons {epsilons}" if epsilons else "")
+                + (f" --schema {schema}" if schema else "")
                 + ("" if sdv else " --no-sdv")
                 + (f" --lm-checkpoint {lm_checkpoint}" if lm_checkpoint else "")
                 + (f" --llm-base-url {llm_base_url} --llm-model {llm_model}" if llm else "")
