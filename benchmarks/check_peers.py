@@ -126,7 +126,23 @@ def must_show(shown: pd.DataFrame, peers: set[str]) -> None:
     print(f"  overall: {'PASS' if all(checks.values()) else 'FAIL'}")
 
 
+def load_scoring_code() -> None:
+    """Import what the scoring uses before the first fit. The evaluation imports its metrics
+    when a run is scored; a Forest-Flow fit lasts the better part of an hour, and a module
+    edited or renamed in the working tree meanwhile failed the run at its end (so, most
+    likely, a reduced Forest-Flow run was lost). Loaded first, a run scores with the code it
+    started with."""
+    import synthpatient.evaluation.evaluate  # noqa: F401
+    import synthpatient.rules  # noqa: F401
+    from synthpatient.benchmark._runner import BENCHMARK_METRICS
+    from synthpatient.evaluation.registry import get_metric_class
+
+    for key in BENCHMARK_METRICS:
+        get_metric_class(key)
+
+
 def run(args: argparse.Namespace, runs: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    load_scoring_code()
     start = time.perf_counter()
 
     def progress(text: str) -> None:
