@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.relations._check import check_relation, numbers, predict, step
+from synthpatient.relations._check import (
+    check_relation,
+    numbers,
+    numeric_check,
+    numeric_parts,
+    step,
+)
 from synthpatient.schema import Relation, Schema
 
 if TYPE_CHECKING:  # the base class imports this module: no import of synthesizers at run time
@@ -104,11 +110,14 @@ def enforce_relations(
     """``rows`` (learned columns, as the schema delivers them) keeping ``relations``.
 
     ``redraw(k)`` gives ``k`` fresh rows meeting ``conditions`` (used only with ``resample``).
+    Whole-number columns come back as integers where every row kept every relation (they are
+    floats meanwhile, so that any value can be written), as the schema delivers them.
     """
     report = RelationReport(len(rows), derived={r.text: 0 for r in relations if r.derives})
+    integers = [c for c in rows.columns if rows[c].dtype == np.int64]
     rows = canonical(rows)
-    changed = derive(rows, schema, relations)
-    bad = bad_rows(rows, schema, relations, conditions)
+    changed, known = derive(rows, schema, relations)
+    bad = bad_rows(rows, schema, relations, conditions, known)
     keep = ~bad
     _count(report.derived, changed, keep)
     drawn = accepted = 0
@@ -119,18 +128,21 @@ def enforce_relations(
         rate = max(accepted / drawn if drawn else 1.0, 0.05)
         k = int(min(need / rate * 1.2 + 8, 20 * need + 256))
         fresh = canonical(redraw(k))
-        fresh_changed = derive(fresh, schema, relations)
-        good = np.flatnonzero(~bad_rows(fresh, schema, relations, conditions))
+        fresh_changed, fresh_known = derive(fresh, schema, relations)
+        good = np.flatnonzero(~bad_rows(fresh, schema, relations, conditions, fresh_known))
         drawn, accepted = drawn + k, accepted + len(good)
         take = good[:need]
         slots = np.flatnonzero(bad)[: len(take)]
-        for column in rows.columns:
-            rows.loc[slots, column] = fresh[column].to_numpy()[take]
+        rows = _replace(rows, slots, fresh, take)
         picked = np.zeros(len(fresh), dtype=bool)
         picked[take] = True
         _count(report.derived, fresh_changed, picked)
         bad[slots] = False
         report.resampled += len(slots)
+    if not bad.any():
+        # every row was checked against every relation (bad_rows) and kept or replaced by
+        # one that keeps them all: nothing to repair, and integers are whole and in bounds
+        return _as_integers(rows, integers), report
     for relation in relations:
         text = relation.text
         broken = check_relation(relation, rows, schema).violations
@@ -143,58 +155,141 @@ def enforce_relations(
     return rows, report
 
 
+def _replace(
+    rows: pd.DataFrame, slots: np.ndarray, fresh: pd.DataFrame, take: np.ndarray
+) -> pd.DataFrame:
+    """``rows`` whose rows ``slots`` are rows ``take`` of ``fresh``, as a new frame: numbers
+    through numpy a column at a time (a masked pandas assignment per column cost more than
+    drawing the new rows), the other columns as pandas writes them."""
+    out: dict[str, Any] = {}
+    others = []
+    for column in rows.columns:
+        current, new = rows[column], fresh[column].to_numpy()[take]
+        if current.dtype == np.int64 and new.dtype != np.int64:
+            current = _as_float(current)  # the fresh rows have a gap or a fraction here
+        if current.dtype in (np.float64, np.int64) and new.dtype == current.dtype:
+            values = current.to_numpy(copy=True)
+            values[slots] = new
+            out[column] = values
+        else:
+            out[column] = current
+            others.append((column, new))
+    replaced = pd.DataFrame(out, columns=rows.columns, copy=False)
+    for column, new in others:
+        _writable(replaced, column)
+        replaced.loc[slots, column] = new
+    return replaced
+
+
+def _as_float(values: pd.Series) -> pd.Series:
+    return pd.Series(values.to_numpy(dtype=float), copy=False)
+
+
+def _writable(rows: pd.DataFrame, column: str) -> None:
+    """Make ``column`` a column of its own that takes any value, before a write into some of
+    its cells: integers become floats (as derived values or repairs may not be whole), and
+    other columns, which may be shared with the caller's frame, are copied."""
+    values = rows[column]
+    rows[column] = _as_float(values) if values.dtype == np.int64 else values.copy(deep=True)
+
+
+def _as_integers(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``columns`` (int64 when given) as int64 again where something written into them made
+    them floats of whole numbers, as the schema delivers them (not enforced a second time)."""
+    for column in columns:
+        values = rows[column].to_numpy()
+        if values.dtype == np.float64 and bool(np.isfinite(values).all()):
+            whole = values.astype(np.int64)
+            if np.array_equal(whole, values):
+                rows[column] = whole
+    return rows
+
+
 def _count(counts: dict[str, int], changed: dict[str, np.ndarray], rows: np.ndarray) -> None:
     for text, mask in changed.items():
         counts[text] = counts.get(text, 0) + int((mask & rows).sum())
 
 
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose numbers are floats and whose nullable types are objects, so that derived
-    values and replacement rows can be written into any cell."""
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        values = out[column]
+    """A new frame whose numbers are floats or int64 and whose nullable types are objects, so
+    that derived values and replacement rows can be written into any cell (an int64 column
+    becomes floats when something is written into it, see ``_writable``; ``frame`` is never
+    changed: its columns are converted, or shared and copied before any write)."""
+    frame = frame.reset_index(drop=True)
+    out: dict[str, Any] = {}
+    for column in frame.columns:
+        values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values):
-            continue
-        if pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
+            out[column] = values
+        elif pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
             out[column] = values.astype(object).where(values.notna(), None)
+        elif values.dtype in (np.float64, np.int64):
+            out[column] = values  # whole columns are replaced; cells only after _writable
         elif pd.api.types.is_numeric_dtype(values):
             out[column] = numbers(values)
         else:
             out[column] = values.astype(object).where(values.notna(), None)
-    return out
+    return pd.DataFrame(out, columns=frame.columns, copy=False)
 
 
 def derive(
     rows: pd.DataFrame, schema: Schema, relations: Sequence[Relation]
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
     """Compute each identity's, ratio's and mapping's column in place (in the relations'
-    order, so a derived input is ready before it is read); per relation, the rows changed."""
+    order, so a derived input is ready before it is read); per relation, the rows changed,
+    and per position in ``relations``, the rows that still break it where that is known
+    without reading the inputs again (for :func:`bad_rows`)."""
     changed: dict[str, np.ndarray] = {}
-    for relation in relations:
+    known: dict[int, np.ndarray] = {}
+    for i, relation in enumerate(relations):
         if not relation.derives:
             continue
-        before = check_relation(relation, rows, schema)
         if relation.kind == "mapping":
+            before = check_relation(relation, rows, schema)
             table = {str(k): v for k, v in relation.mapping or ()}
             other = rows[str(relation.other)]
             looked = other.map(lambda v, table=table: table.get(_text(v)), na_action="ignore")
             where = before.applicable
+            _writable(rows, relation.column)
             rows.loc[where, relation.column] = looked[where].to_numpy()
         else:
-            spec = schema[relation.column]
-            value = predict(relation, rows)
-            unit = step(spec)
+            predicted, allowed = numeric_parts(relation, rows, schema)
+            current = numbers(rows[relation.column])
+            before = numeric_check(current, predicted, allowed)
+            unit = step(schema[relation.column])
+            value = predicted
             if relation.tolerance is not None:  # a band: the drawn value, moved into it
                 width = max(relation.tolerance - unit, 0.0)
-                value = np.clip(numbers(rows[relation.column]), value - width, value + width)
+                value = np.clip(current, value - width, value + width)
             if unit:
                 value = np.round(value / unit) * unit
                 value = np.round(value, 12)
-            where = before.applicable
-            rows.loc[where, relation.column] = value[where]
+            written = _write(rows, relation.column, before.applicable, value, current)
+            if written is not None and not _rewritten_later(relation, relations[i + 1 :]):
+                known[i] = numeric_check(written, predicted, allowed).violations
         changed[relation.text] = before.violations
-    return changed
+    return changed, known
+
+
+def _rewritten_later(relation: Relation, later: Sequence[Relation]) -> bool:
+    """Whether a later relation derives the column or an input of ``relation``."""
+    read = {relation.column, *(term.column for term in relation.terms or ())}
+    return any(other.derives and other.column in read for other in later)
+
+
+def _write(
+    rows: pd.DataFrame, column: str, where: np.ndarray, value: np.ndarray, current: np.ndarray
+) -> np.ndarray | None:
+    """``value`` into ``column`` where ``where`` holds: one new float column (a masked pandas
+    assignment took most of deriving's time; the column is returned), or as pandas writes
+    into another dtype (None)."""
+    if rows[column].dtype in (np.float64, np.int64):
+        written = np.where(where, value, current)  # floats, as ``current`` is
+        rows[column] = written
+        return written
+    _writable(rows, column)
+    rows.loc[where, column] = value[where]
+    return None
 
 
 def _text(value: object) -> str:
@@ -208,11 +303,16 @@ def bad_rows(
     schema: Schema,
     relations: Sequence[Relation],
     conditions: Sequence[Condition],
+    known: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Rows that break a relation, a derived column's bounds, or a condition."""
+    """Rows that break a relation, a derived column's bounds, or a condition (``known``:
+    what :func:`derive` already knows of the relation at that position)."""
     bad = np.zeros(len(rows), dtype=bool)
-    for relation in relations:
-        bad |= check_relation(relation, rows, schema).violations
+    for i, relation in enumerate(relations):
+        if known is not None and i in known:
+            bad |= known[i]
+        else:
+            bad |= check_relation(relation, rows, schema).violations
         if relation.kind in ("identity", "ratio"):
             spec = schema[relation.column]
             y = numbers(rows[relation.column])
@@ -231,10 +331,13 @@ def _repair(relation: Relation, rows: pd.DataFrame, schema: Schema, broken: np.n
     where = np.flatnonzero(broken)
     if relation.kind == "order":
         left, right = relation.column, str(relation.other)
+        _writable(rows, left)
+        _writable(rows, right)
         a, b = rows.loc[where, left].to_numpy(), rows.loc[where, right].to_numpy()
         rows.loc[where, left], rows.loc[where, right] = b, a
     elif relation.kind == "presence" and schema[relation.column].nullable:
         has = rows[relation.column].notna().to_numpy()
+        _writable(rows, relation.column)
         rows.loc[where[has[where]], relation.column] = None
     else:
         return 0

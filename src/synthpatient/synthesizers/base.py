@@ -34,7 +34,6 @@ from synthpatient.errors import (
 )
 from synthpatient.relations import Relation, RelationReport
 from synthpatient.schema import (
-    ColumnSpec,
     Schema,
     check_table,
     coerce_frame,
@@ -43,6 +42,8 @@ from synthpatient.schema import (
 )
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
 from synthpatient.synthesizers._constraints import Param
+from synthpatient.synthesizers._delivery import enforce_column as _enforce
+from synthpatient.synthesizers._delivery import in_schema_dtype
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
 from synthpatient.synthesizers._persistence import SavedModel, build_model, restore, write_model
 
@@ -417,12 +418,14 @@ class Synthesizer(KeywordParams, ABC):
         conditions checked."""
         by_column = {c.column: c for c in conditions}
         out: dict[str, pd.Series] = {}
+        if not (isinstance(raw.index, pd.RangeIndex) and raw.index.equals(pd.RangeIndex(len(raw)))):
+            raw = raw.reset_index(drop=True)
         # names agree with each row's sex where a column surely records it
-        sex = sex_of_rows(self.schema_, raw.reset_index(drop=True)) if regenerate_ids else None
+        sex = sex_of_rows(self.schema_, raw) if regenerate_ids else None
         for spec in self.schema_:
             if spec.is_learned:
-                values = raw[spec.name].reset_index(drop=True)
-                if enforced and _in_schema_dtype(spec, values):
+                values = raw[spec.name]
+                if enforced and in_schema_dtype(spec, values):
                     out[spec.name] = values
                 else:
                     out[spec.name] = _enforce(spec, values, by_column.get(spec.name))
@@ -430,7 +433,9 @@ class Synthesizer(KeywordParams, ABC):
                 out[spec.name] = regenerate(spec, n_rows, rng, sex=sex)
             else:
                 out[spec.name] = pd.Series([None] * n_rows, dtype=object)
-        frame = pd.DataFrame(out, columns=self.schema_.names)
+        # the columns as they are (copy=False): gathering them into blocks copied every value
+        # of a 100,000-row sample once more; each is a fresh array or a Series pandas tracks
+        frame = pd.DataFrame(out, columns=self.schema_.names, copy=False)
         for cond in conditions:  # a guarantee, not a hope: fail loudly if a backend slipped
             if not cond.mask(self.schema_[cond.column], frame[cond.column]).all():
                 raise ConditionError(
@@ -529,63 +534,3 @@ class Synthesizer(KeywordParams, ABC):
     @abstractmethod
     def _set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore what ``_get_state`` returned."""
-
-
-def _in_schema_dtype(spec: ColumnSpec, values: pd.Series) -> bool:
-    """Whether an enforced numeric column still has the dtype :func:`_enforce` gives it (the
-    relations' redraws may turn integers into floats: those are enforced again)."""
-    if spec.kind == "numeric":
-        return values.dtype == np.float64
-    return spec.kind == "integer" and values.dtype == np.int64
-
-
-def _enforce(spec: ColumnSpec, values: pd.Series, condition: Condition | None) -> pd.Series:
-    """One learned column in the schema's dtype, rounding and bounds; conditions re-applied."""
-    if spec.kind in ("numeric", "integer", "datetime"):
-        is_date = spec.kind == "datetime"
-        if is_date and pd.api.types.is_datetime64_any_dtype(values):
-            numbers = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
-            numbers[values.isna().to_numpy()] = np.nan
-        else:
-            # a copy: under pandas copy-on-write to_numpy() may be a read-only view
-            numbers = np.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
-        if is_date:
-            low = None if spec.minimum is None else float(pd.Timestamp(spec.minimum).value)
-            high = None if spec.maximum is None else float(pd.Timestamp(spec.maximum).value)
-            step = 86_400e9 if spec.datetime_unit == "day" else 1e9
-            numbers = np.round(numbers / step) * step
-        else:
-            low = None if spec.minimum is None else float(spec.minimum)
-            high = None if spec.maximum is None else float(spec.maximum)
-            decimals = 0 if spec.kind == "integer" else spec.decimals
-            if decimals is not None:
-                numbers = np.round(numbers, decimals)
-        if condition is not None:
-            if condition.kind == "equal":
-                numbers[:] = float(condition.value)
-            else:
-                if condition.low is not None and (low is None or condition.low > low):
-                    low = condition.low
-                if condition.high is not None and (high is None or condition.high < high):
-                    high = condition.high
-        numbers = np.clip(numbers, low, high) if (low is not None or high is not None) else numbers
-        if is_date:
-            out = pd.Series(pd.to_datetime(numbers, unit="ns"))
-            return out.dt.normalize() if spec.datetime_unit == "day" else out
-        if spec.kind == "integer":
-            series = pd.Series(numbers)
-            return series.astype("Int64") if series.isna().any() else series.astype("int64")
-        return pd.Series(numbers, dtype=float)
-    if spec.kind == "boolean":
-        series = values.map(lambda v: bool(v), na_action="ignore")
-        return series.astype("boolean") if series.isna().any() else series.astype(bool)
-    # categorical: keep the category objects; a column of ints stays int when complete
-    series = values.astype(object)
-    categories = spec.categories or ()
-    if (
-        categories
-        and all(isinstance(c, int) and not isinstance(c, bool) for c in categories)
-        and not series.isna().any()
-    ):
-        return series.astype("int64")
-    return series
