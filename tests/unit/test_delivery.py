@@ -202,3 +202,67 @@ def test_scores_land_in_the_same_category_as_by_a_binary_search(n_categories):
     u = np.concatenate([rng.random(2_000), marginal.edges, [np.nan, -np.inf, np.inf]])
     plain = np.clip(np.searchsorted(marginal.edges[1:-1], u, side="right"), 0, n_categories - 1)
     np.testing.assert_array_equal(marginal.code_from_uniform(u), plain)
+
+
+def _plain_predict(relation: Relation, frame: pd.DataFrame) -> np.ndarray:
+    """predict() before issue 18: a fresh array per step."""
+    out = np.full(len(frame), relation.constant if relation.constant is not None else 1.0)
+    if relation.kind == "identity":
+        out = np.full(len(frame), relation.constant or 0.0)
+    for term in relation.terms or ():
+        x = frame[term.column].to_numpy(dtype=float)
+        x = np.exp(x) if term.transform == "exp" else x
+        if relation.kind == "identity":
+            out = out + term.coefficient * x
+        else:
+            out = out * np.power(x, term.coefficient)
+    return out
+
+
+def _plain_tolerance(relation: Relation, frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """tolerance() before issue 18, as it was."""
+    from synthpatient.relations._check import step
+
+    total = np.full(len(frame), step(schema[relation.column]) / 2)
+    predicted = np.abs(_plain_predict(relation, frame))
+    for term in relation.terms or ():
+        half = step(schema[term.column]) / 2
+        x = frame[term.column].to_numpy(dtype=float)
+        x = np.exp(x) if term.transform == "exp" else x
+        if relation.kind == "identity":
+            scale = np.abs(x) if term.transform == "exp" else 1.0
+            total = total + np.abs(term.coefficient) * scale * half
+        else:
+            total = total + predicted * np.abs(term.coefficient) * half / np.abs(x)
+    return np.maximum(total, 1e-6 * np.abs(predicted)) + 1e-9
+
+
+def test_predictions_and_tolerances_are_the_plain_arithmetic_bit_for_bit():
+    from synthpatient.relations._check import predict, tolerance
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "a": np.round(rng.uniform(-5, 60, 3_000), 1),
+            "b": np.round(rng.uniform(0.5, 9, 3_000), 2),
+            "c": np.round(rng.normal(4.5, 0.5, 3_000), 4),
+            "y": np.round(rng.uniform(0, 90, 3_000), 1),
+        }
+    )
+    frame.loc[::97, "b"] = np.nan
+    frame.loc[::89, "b"] = 0.0  # a power of zero: infinities on both sides
+    schema = Schema.infer(frame)
+    terms = (
+        Term(column="a", coefficient=1.0),
+        Term(column="b", coefficient=-0.7),
+        Term(column="c", coefficient=-0.2, transform="exp"),
+    )
+    for relation in (
+        Relation(kind="identity", column="y", terms=terms, constant=3.0),
+        Relation(kind="ratio", column="y", terms=terms[1:2] + (Term(column="a", coefficient=2),)),
+        Relation(kind="ratio", column="y", terms=terms[:2], constant=0.3),
+    ):
+        with np.errstate(all="ignore"):
+            plain = _plain_predict(relation, frame), _plain_tolerance(relation, frame, schema)
+        assert np.array_equal(predict(relation, frame), plain[0], equal_nan=True)
+        assert np.array_equal(tolerance(relation, frame, schema), plain[1], equal_nan=True)

@@ -78,19 +78,20 @@ def _inputs(relation: Relation, frame: pd.DataFrame) -> list[np.ndarray]:
 
 
 def _predict(relation: Relation, n: int, inputs: list[np.ndarray]) -> np.ndarray:
-    # in place: the same operations in the same order as out = out + c * x (bit for bit),
-    # without a fresh 100,000-row array per step
+    # in place, through one scratch array: the same operations in the same order as
+    # out = out + c * x (bit for bit), without a fresh 100,000-row array per term
     terms = relation.terms or ()
+    scratch = np.empty(n)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if relation.kind == "identity":
             out = np.full(n, float(relation.constant or 0.0))  # a float array to add into
             for term, x in zip(terms, inputs, strict=True):
-                out += term.coefficient * x
+                out += np.multiply(x, term.coefficient, out=scratch)
             return out
         constant = relation.constant if relation.constant is not None else 1.0
         out = np.full(n, float(constant))
         for term, x in zip(terms, inputs, strict=True):
-            out *= np.power(x, term.coefficient)
+            out *= np.power(x, term.coefficient, out=scratch)
         return out
 
 
@@ -114,17 +115,19 @@ def _tolerance(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for term, x in zip(relation.terms or (), inputs, strict=True):
             half = step(schema[term.column]) / 2
-            if relation.kind == "identity":
-                if term.transform == "exp":
-                    total = total + np.abs(term.coefficient) * np.abs(x) * half
-                else:
-                    total = total + np.abs(term.coefficient) * 1.0 * half
-            else:  # relative error of a power, propagated to the product
+            if relation.kind == "identity" and term.transform != "exp":
+                total = total + np.abs(term.coefficient) * 1.0 * half  # a number
+                continue
+            if relation.kind == "identity":  # (|c| * |x|) * half
+                error = np.abs(x)
+                error *= np.abs(term.coefficient)  # x * y == y * x exactly
+            else:  # ((|predicted| * |c|) * half) / |x|: a power's relative error, propagated
                 error = magnitude * np.abs(term.coefficient)
-                error *= half
+            error *= half
+            if relation.kind != "identity":
                 error /= np.abs(x)
-                error += total  # x + y == y + x exactly
-                total = error
+            error += total  # total + error, exactly
+            total = error
     magnitude *= DEFAULT_RELATIVE_TOLERANCE
     out = np.maximum(total, magnitude, out=magnitude)
     out += 1e-9
