@@ -73,8 +73,9 @@ class NumericMarginal:
         i = position.astype(np.int64)
         np.minimum(i, k - 2, out=i)
         position -= i
-        position *= np.take(np.diff(self.quantiles), i)
-        position += np.take(self.quantiles, i)
+        gathered = np.take(np.diff(self.quantiles), i)
+        position *= gathered
+        position += np.take(self.quantiles, i, out=gathered)
         return position
 
     def score_variance(self, values: pd.Series) -> float:
