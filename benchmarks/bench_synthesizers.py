@@ -249,9 +249,10 @@ def compare(rows: list[dict]) -> bool:
         both = None not in (r["sdmetrics_quality_mean"], base["sdmetrics_quality_mean"])
         key = "sdmetrics_quality_mean" if both else "quality_mean"
         gap = r[key] - base[key]
+        pace = f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
         print(
-            f"\n{r['synthesizer']} vs SDV GaussianCopula: sampling 100,000 rows {speedup:.1f}x "
-            f"faster; quality {r[key]:.3f} vs {base[key]:.3f} ({gap:+.3f})"
+            f"\n{r['synthesizer']} vs SDV GaussianCopula: sampling 100,000 rows {pace}; "
+            f"quality {r[key]:.3f} vs {base[key]:.3f} ({gap:+.3f})"
         )
         if r["synthesizer"] == "copula":
             fast, close = speedup >= 10, gap >= 0
