@@ -215,7 +215,9 @@ def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     that derived values and replacement rows can be written into any cell (an int64 column
     becomes floats when something is written into it, see ``_writable``; ``frame`` is never
     changed: its columns are converted, or shared and copied before any write)."""
-    frame = frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)  # a new frame (sharing the columns until written)
+    if all(dtype in (np.float64, np.int64) for dtype in frame.dtypes):
+        return frame  # numbers only, as they are: building a frame again took longer
     out: dict[str, Any] = {}
     for column in frame.columns:
         values = frame[column]

@@ -316,9 +316,12 @@ class Synthesizer(KeywordParams, ABC):
                 if checked
                 else self._sample(k, rng, native)
             )
-            return self._finalize(fresh, len(fresh), parsed, rng, regenerate_ids=False)[learned]
+            return learned_of(self._finalize(fresh, len(fresh), parsed, rng, regenerate_ids=False))
 
-        rows = self._finalize(raw, len(raw), parsed, rng, regenerate_ids=False)[learned]
+        def learned_of(frame: pd.DataFrame) -> pd.DataFrame:  # the learned columns (often all)
+            return frame if len(learned) == frame.shape[1] else frame[learned]
+
+        rows = learned_of(self._finalize(raw, len(raw), parsed, rng, regenerate_ids=False))
         kept, report = enforce_relations(
             rows,
             self.schema_,
