@@ -57,7 +57,8 @@ $(PEERS_VENV)/.peers: pyproject.toml
 
 peers: $(PEERS_VENV)/.peers
 
-# Our generators against SDV and the tree-based peers on the same splits. check_peers.py keeps
+# Our generators against SDV and the tree-based peers on the same splits (issue 18's must-shows:
+# check_peers, check_relations, check_aim, check_auto print each). check_peers.py keeps
 # every finished run in benchmarks/results/peers and resumes from there; Forest-Flow at its
 # authors' settings takes about 24 minutes a fit on 2 idle cores (5 seeds: about 2 hours).
 bench: $(VENV)/.test $(PEERS_VENV)/.peers
@@ -66,6 +67,9 @@ bench: $(VENV)/.test $(PEERS_VENV)/.peers
 	$(BIN)/python benchmarks/bench_synthesizers.py
 	$(BIN)/python benchmarks/bench_copula_sampling.py
 	$(BIN)/python benchmarks/check_peers.py --seeds 5
+	$(BIN)/python benchmarks/check_relations.py
+	$(BIN)/python benchmarks/check_aim.py --seeds 5
+	$(BIN)/python benchmarks/check_auto.py --seeds 3
 
 # Language-model endpoints side by side with a real local model (issue 21): llama.cpp's server
 # (llama-cpp-python, compiled once, about 30 minutes on 2 cores, the wheel cached in
