@@ -73,9 +73,11 @@ class NumericMarginal:
         i = position.astype(np.int64)
         np.minimum(i, k - 2, out=i)
         position -= i
-        gathered = np.take(np.diff(self.quantiles), i)
+        gathered = np.take(np.diff(self.quantiles), i)  # raises for an index out of range
         position *= gathered
-        position += np.take(self.quantiles, i, out=gathered)
+        # the indices are checked by now: mode="clip" writes into ``out`` without the buffer
+        # that the default mode allocates for it
+        position += np.take(self.quantiles, i, out=gathered, mode="clip")
         return position
 
     def score_variance(self, values: pd.Series) -> float:
