@@ -42,8 +42,8 @@ from synthpatient.schema import (
 )
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
 from synthpatient.synthesizers._constraints import Param
-from synthpatient.synthesizers._delivery import enforce_column as _enforce
-from synthpatient.synthesizers._delivery import in_schema_dtype
+from synthpatient.synthesizers._delivery import enforce_column as _enforce  # noqa: F401 (re-exported)
+from synthpatient.synthesizers._delivery import enforce_values, in_schema_dtype
 from synthpatient.synthesizers._identifiers import regenerate, sex_of_rows
 from synthpatient.synthesizers._persistence import SavedModel, build_model, restore, write_model
 
@@ -420,7 +420,7 @@ class Synthesizer(KeywordParams, ABC):
         sample's time for the same rows), other columns generated or left empty, and the
         conditions checked."""
         by_column = {c.column: c for c in conditions}
-        out: dict[str, pd.Series] = {}
+        out: dict[str, pd.Series | np.ndarray] = {}
         if not (isinstance(raw.index, pd.RangeIndex) and raw.index.equals(pd.RangeIndex(len(raw)))):
             raw = raw.reset_index(drop=True)
         # names agree with each row's sex where a column surely records it
@@ -431,13 +431,14 @@ class Synthesizer(KeywordParams, ABC):
                 if enforced and in_schema_dtype(spec, values):
                     out[spec.name] = values
                 else:
-                    out[spec.name] = _enforce(spec, values, by_column.get(spec.name))
+                    out[spec.name] = enforce_values(spec, values, by_column.get(spec.name))
             elif spec.kind == "identifier" and regenerate_ids:
                 out[spec.name] = regenerate(spec, n_rows, rng, sex=sex)
             else:
                 out[spec.name] = pd.Series([None] * n_rows, dtype=object)
         # the columns as they are (copy=False): gathering them into blocks copied every value
-        # of a 100,000-row sample once more; each is a fresh array or a Series pandas tracks
+        # of a 100,000-row sample once more; each is a fresh numpy array of numbers (owned
+        # by this frame alone) or a Series pandas tracks
         frame = pd.DataFrame(out, columns=self.schema_.names, copy=False)
         for cond in conditions:  # a guarantee, not a hope: fail loudly if a backend slipped
             if not cond.mask(self.schema_[cond.column], frame[cond.column]).all():
