@@ -20,8 +20,9 @@ the ideal and MIA AUC <= 0.55.
 
 Every finished run is saved as a JSON file under ``--checkpoint``; a rerun reads those and
 runs only what is missing (delete the folder to start afresh); ``--saved-only`` runs nothing
-and prints what the folder holds. Forest-Flow runs at the authors' settings (n_t 50,
-duplicate_K 100) unless ``--forest-flow`` says otherwise; the settings are part of its label.
+and prints what the folder holds (``--per-seed``: every run's figures too). Forest-Flow runs
+at the authors' settings (n_t 50, duplicate_K 100) unless ``--forest-flow`` says otherwise;
+the settings are part of its label.
 Timings depend on the machine's load: rerun on a quiet machine for figures to quote.
 """
 
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace, runs: list) -> pd.DataFrame:  # type: ignore[t
     )
     for failure in result.failures:
         print("FAILED:", failure)
-    return result.summary
+    return result.runs
 
 
 def saved(args: argparse.Namespace, names: list[str]) -> pd.DataFrame:
@@ -168,7 +169,16 @@ def saved(args: argparse.Namespace, names: list[str]) -> pd.DataFrame:
     runs = runs[keep].copy()
     order = {name: i for i, name in enumerate(names)}
     runs = runs.sort_values(["synthesizer", "seed"], key=lambda c: c.map(order).fillna(c))
-    return summarise(runs.reset_index(drop=True))
+    return runs.reset_index(drop=True)
+
+
+def per_seed(runs: pd.DataFrame) -> None:
+    """Each finished run's figures (the table's columns that a single run has)."""
+    names = {k.removesuffix("_mean"): v for k, v in COLUMNS.items() if k.endswith("_mean")}
+    shown = runs.set_index(["synthesizer", "seed"])[[c for c in names if c in runs.columns]]
+    print("per seed:")
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(shown.rename(columns=names).round(3))
 
 
 def main() -> None:
@@ -196,12 +206,16 @@ def main() -> None:
         action="store_true",
         help="run nothing: print what the checkpoint folder holds for these generators",
     )
+    parser.add_argument("--per-seed", action="store_true", help="also print every run's figures")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     runs, peers = candidates(args)
-    summary = saved(args, [c.name for c in runs]) if args.saved_only else run(args, runs)
-    if summary.empty:
+    done = saved(args, [c.name for c in runs]) if args.saved_only else run(args, runs)
+    if done.empty:
         return
+    if args.per_seed:
+        per_seed(done)
+    summary = summarise(done)
     real = datasets.load(args.dataset)
     ideal = len(real.sample(frac=1 - HOLDOUT_SHARE, random_state=0)) / len(real)
     shown = table(summary, ideal)
