@@ -223,6 +223,7 @@ def test_a_follow_up_before_the_observation_count_keeps_both():
     text = "generate 50 type 2 diabetes patients with 18 months of follow-up and 10 observations"
     request = parse_request(text, kb)
     assert (request.n_observations, request.follow_up_years) == (10, 1.5)
-    assert "1 observation type (" in parse_request(
+    # said back by its clinical name, not the file's column key
+    assert "1 observation type (Hemoglobin A1c)" in parse_request(
         "generate 50 type 2 diabetes patients with HbA1c", kb
     ).describe(kb)

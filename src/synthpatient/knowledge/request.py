@@ -191,7 +191,9 @@ class CohortRequest(BaseModel):
         parts += [f.describe() for f in self.filters]
         keys = self.observation_keys(condition)
         kinds = "observation type" if len(keys) == 1 else "observation types"
-        parts.append(f"{len(keys)} {kinds} ({', '.join(keys)})")
+        # the clinical names a reader asked in, not the column keys of the files
+        names = {o.key: o.name for o in condition.observations}
+        parts.append(f"{len(keys)} {kinds} ({', '.join(names.get(k, k) for k in keys)})")
         if self.follow_up_years is not None:
             parts.append(follow_up_text(self.follow_up_years))
         else:
