@@ -251,9 +251,15 @@ def _machine_note() -> str:
         threads = f", torch {torch.__version__} on {torch.get_num_threads()} threads"
     except ImportError:
         threads = ""
+    # times from a busy machine are upper bounds: the table says how busy it was
+    load = (
+        f"; 1-minute load average {os.getloadavg()[0]:.1f} when the run ended"
+        if hasattr(os, "getloadavg")
+        else ""
+    )
     return (
         f"Measured on {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-        f"{threads}; seeds are train/holdout splits (75/25) and model seeds.\n"
+        f"{threads}{load}; seeds are train/holdout splits (75/25) and model seeds.\n"
     )
 
 
