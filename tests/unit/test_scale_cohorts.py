@@ -175,7 +175,8 @@ def test_cli_ask_with_an_engine_writes_partitions_and_names_what_it_does_not(
     assert result.exit_code == 0, result.output
     assert "partition 2/2 written" in result.output
     assert "not one transaction Bundle per patient" in result.output  # never dropped unsaid
-    assert "no realism report" in result.output
+    assert (out / "datacard.md").is_file()  # judged on a sample, which the user is told
+    assert "judged on the first partition" in " ".join(result.output.split())
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["complete"] and manifest["request"]["fhir"] is True
     assert manifest["request"]["rows"] == 30 and manifest["request"]["seed"] == 2

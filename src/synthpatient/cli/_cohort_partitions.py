@@ -3,12 +3,16 @@
 The cohort (and its history, with a follow-up) is drawn partition by partition by
 :func:`synthpatient.scale.sample_partitioned`: one Parquet file per table per partition, FHIR
 bulk-data NDJSON per partition when the request names FHIR, a ``_manifest.json`` with
-checksums; a stopped run resumes. What the in-memory ``ask`` also writes (CSV, transaction
-Bundles, realism report, data card, provenance) is not written here, and the user is told so.
+checksums; a stopped run resumes. Once every partition is there (a resumed run included), the
+realism report, data card and provenance are written beside them
+(:func:`synthpatient.scale.write_cohort_records`), the realism report judged on a bounded
+sample that the user is told of. What the in-memory ``ask`` also writes (CSV, transaction
+Bundles) is not written here, and the user is told so.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,7 +77,7 @@ def generate_partitioned(
     overwrite: bool,
 ) -> None:
     """Write the conversation's pending request into ``out_dir`` as partitions."""
-    from synthpatient.scale import sample_partitioned
+    from synthpatient.scale import sample_partitioned, write_cohort_records
 
     request = chat.pending
     assert request is not None  # called after a request was confirmed
@@ -102,12 +106,30 @@ def generate_partitioned(
         progress=progress,
         fhir=fhir,
     )
+    with err.status("Judging the realism on a sample; writing the data card and provenance..."):
+        records = write_cohort_records(
+            out_dir,
+            manifest,
+            kb=chat.kb,
+            engine=engine,
+            request=request,
+            request_text=chat.pending_text,
+        )
+    judged = json.loads(records["realism_json"].read_text(encoding="utf-8"))["judged_on"]
     tables = ", ".join(name for name in manifest.request["tables"])
     out.print(
         f"Wrote {manifest.rows:,} patients in {manifest.n_partitions} partition(s) to {out_dir} "
         f"(seed {seed}): Parquet tables {tables}, one folder each"
         + (", and FHIR NDJSON per partition in fhir/" if fhir else "")
         + f"; {out_dir / '_manifest.json'} lists every file with its checksum."
+    )
+    out.print(
+        f"Realism report, data card and provenance: {records['realism']}, "
+        f"{records['datacard']}, {records['provenance']}."
+    )
+    err.print(
+        f"Note: the realism report (and the data card's evaluation) was judged on {judged}, "
+        "not on every patient of the dataset."
     )
 
 
@@ -125,8 +147,4 @@ def _not_written(formats: Sequence[str], fhir: bool) -> list[str]:
         lines.append(
             "Note: with --engine FHIR is written only when the request names it ('... as FHIR')."
         )
-    lines.append(
-        "Note: with --engine no realism report, data card or provenance file is written; "
-        "ask without --engine for those."
-    )
     return lines

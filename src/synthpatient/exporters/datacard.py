@@ -41,6 +41,7 @@ from synthpatient.exporters._card_facts import (
     measured_privacy,
     representation,
 )
+from synthpatient.exporters._card_partitions import apply_partitions, partition_lines
 from synthpatient.exporters.base import HISTORY_TABLES, Exporter, Table, checksums, data_kind
 
 CARD_FORMAT = "synthpatient.datacard/1"
@@ -64,6 +65,7 @@ _OPTIONS = (
     "out_of_scope_use",
     "limits",
     "real",
+    "partitions",
 )
 INTENDED_USE = (
     "Building and testing software, pipelines and dashboards on realistic data.",
@@ -153,6 +155,7 @@ def build_card(data: Any, **options: Any) -> dict[str, Any]:
     }
     if card["tables"] is None:  # a cohort without a history, or a table: the card as before
         del card["tables"]
+    apply_partitions(card, facts.get("partitions"))  # a sample's card made the dataset's
     return _jsonable(card)
 
 
@@ -321,6 +324,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         for key, label in (("description", "Description"), ("made_from", "Made from"))
         if dataset[key]
     ]
+    lines += partition_lines(card)
     lines += ["", "## How it was made", ""]
     lines += [
         f"- {label}: {_cell(made[key])}"

@@ -185,9 +185,11 @@ def build_provenance(
     request_text: str | None,
     files: dict[str, str],
     folder: Path,
+    checksummed: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     """What produced the files: request, parsed spec, knowledge base version, sources, seed,
-    the columns FHIR has no place for, and the SHA-256 of every file in ``folder``."""
+    the columns FHIR has no place for, and the SHA-256 of every file in ``folder`` (or of
+    ``checksummed`` alone: a partitioned dataset's manifest already holds its partitions')."""
     from synthpatient import __version__
 
     timeline = getattr(cohort, "timeline", None)
@@ -211,7 +213,7 @@ def build_provenance(
             for sid, c in zip(used, cite(kb, used), strict=False)
         ],
         "files": files,
-        "sha256": _checksums(folder),
+        "sha256": _checksums(folder) if checksummed is None else _checksums_of(checksummed),
         "synthetic": "Every patient in these files is synthetic; none is a real person.",
     }
     if any(fmt in files for fmt in FHIR_FORMATS):
@@ -223,5 +225,8 @@ def build_provenance(
 
 def _checksums(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder``, by path relative to it (FHIR files included)."""
-    named = {item.name: item for item in sorted(folder.iterdir())}
+    return _checksums_of({item.name: item for item in sorted(folder.iterdir())})
+
+
+def _checksums_of(named: dict[str, Path]) -> dict[str, str]:
     return {rel: entry["sha256"] for rel, entry in checksums(named).items()}

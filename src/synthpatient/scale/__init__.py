@@ -10,7 +10,8 @@ core, or an existing cluster at ``scheduler=``); a worker loads the model from i
 (never a pickled model) and holds one partition at a time. A knowledge-driven cohort
 (a ``CohortSpec``, with or without a follow-up) is written as one Parquet dataset per table
 and, with ``fhir=True``, FHIR NDJSON per partition (``check_fhir_partition`` counts its
-resources and the references that do not resolve inside it).
+resources and the references that do not resolve inside it); ``write_cohort_records`` then
+writes its realism report (judged on a bounded sample), data card and provenance.
 
 Examples:
     >>> from synthpatient.scale import sample_partitioned
@@ -18,6 +19,7 @@ Examples:
     ...                               seed=1, engine="dask")
 """
 
+from synthpatient.scale._cohort_records import describe_partitions, write_cohort_records
 from synthpatient.scale._evaluate import evaluate_partitioned, partitioned_quality
 from synthpatient.scale._fhir_partitions import FhirPartitionCheck, check_fhir_partition
 from synthpatient.scale._manifest import Manifest, PartitionRecord
@@ -30,8 +32,10 @@ __all__ = [
     "Manifest",
     "PartitionRecord",
     "check_fhir_partition",
+    "describe_partitions",
     "evaluate_partitioned",
     "fit_partitioned",
     "partitioned_quality",
     "sample_partitioned",
+    "write_cohort_records",
 ]
