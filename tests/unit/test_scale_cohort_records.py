@@ -28,7 +28,7 @@ def _check_records(out: Path) -> None:
     card = json.loads((out / "datacard.json").read_text())
     assert card["dataset"]["rows"] == 250 and card["title"].startswith("250 synthetic patients")
     parts = card["partitions"]
-    assert (parts["n_partitions"], parts["partition_size"], parts["patients"]) == (3, 100, 250)
+    assert (parts["n_partitions"], parts["partition_size"], parts["rows"]) == (3, 100, 250)
     assert {t["name"]: t["rows"] for t in parts["tables"]} == {
         "patients": 250,
         "observations": 750,
@@ -100,3 +100,37 @@ def test_a_large_first_partition_is_judged_on_a_bounded_sample_said_to_be_no_row
     manifest.partitions.pop(0)  # an unfinished dataset gets no records
     with pytest.raises(DataError, match="not complete"):
         write_cohort_records(tmp_path / "d", manifest, kb=load_knowledge_base(), engine="local")
+
+
+def test_a_models_partitioned_sample_gets_a_card_and_provenance(tmp_path: Path) -> None:
+    import warnings
+
+    import numpy as np
+
+    from synthpatient.scale import sample_partitioned, write_model_records
+    from synthpatient.synthesizers import make_synthesizer
+
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"age": rng.integers(20, 90, 200), "sex": rng.choice(["f", "m"], 200)})
+    model = tmp_path / "model"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        make_synthesizer("copula", seed=0).fit(real).save(model)
+    manifest = sample_partitioned(model, 250, tmp_path / "s", partition_size=100, seed=5)
+    records = write_model_records(tmp_path / "s", manifest, model, engine="local", limit=60)
+    card = json.loads(records["datacard_json"].read_text())
+    assert card["dataset"]["rows"] == 250 and card["generation"]["training_rows"] == 200
+    assert card["partitions"]["n_partitions"] == 3 and card["evaluation"] is None
+    assert "first 60 rows (part-00000.parquet)" in card["partitions"]["judged_on"]
+    assert "3 partition(s) of up to 100 rows" in records["datacard"].read_text()
+    provenance = json.loads(records["provenance"].read_text())
+    assert (
+        provenance["seed"] == 5
+        and provenance["model"]["fingerprint"] == (manifest.request["model"])
+    )
+    assert set(provenance["sha256"]) == {MANIFEST, "datacard.md", "datacard.json"}
+    with pytest.raises(DataError, match="Only a partitioned cohort"):
+        write_cohort_records(tmp_path / "s", manifest, kb=load_knowledge_base(), engine="local")
+    manifest.partitions.pop(2)
+    with pytest.raises(DataError, match="complete partitioned sample of a model"):
+        write_model_records(tmp_path / "s", manifest, model, engine="local")

@@ -19,7 +19,7 @@ def apply_partitions(card: dict[str, Any], partitions: dict[str, Any] | None) ->
     """Put the whole dataset's counts into ``card`` (built on a sample of it), in place."""
     if not partitions:
         return
-    card["dataset"]["rows"] = partitions["patients"]
+    card["dataset"]["rows"] = partitions["rows"]
     card["dataset"]["kind"] += ", partitioned"
     # the sample's own tables (a history's) give each table's columns; their rows are the
     # sample's, so the whole dataset's rows replace them
@@ -51,7 +51,7 @@ def partition_lines(card: dict[str, Any]) -> list[str]:
         "## Partitions",
         "",
         f"- {parts['n_partitions']:,} partition(s) of up to {parts['partition_size']:,} "
-        f"patients, written by the {parts['engine']} engine",
+        f"{parts['unit']}, written by the {parts['engine']} engine",
         f"- Formats: {', '.join(parts['formats'])}",
         f"- Checksums: every partition file's SHA-256 is in {parts['manifest']}",
     ]
@@ -60,14 +60,15 @@ def partition_lines(card: dict[str, Any]) -> list[str]:
             "- FHIR resources: "
             + ", ".join(f"{kind} {n:,}" for kind, n in sorted(parts["fhir_resources"].items()))
         )
-    lines += ["", "| table | folder | one row per | rows |", "|---|---|---|---|"]
-    lines += [
-        f"| {t['name']} | {t['folder']} | {t['one_row_per'] or ''} | {t['rows']:,} |"
-        for t in parts["tables"]
-    ]
+    if parts["tables"]:
+        lines += ["", "| table | folder | one row per | rows |", "|---|---|---|---|"]
+        lines += [
+            f"| {t['name']} | {t['folder']} | {t['one_row_per'] or ''} | {t['rows']:,} |"
+            for t in parts["tables"]
+        ]
     lines += [
         "",
-        f"The columns, representation and evaluation below were measured on "
-        f"{parts['judged_on']}, not on every patient of the dataset.",
+        f"The shares and scores below were measured on {parts['judged_on']}, not on every "
+        f"one of the dataset's {parts['rows']:,} {parts['unit']}.",
     ]
     return lines

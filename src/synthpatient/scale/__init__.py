@@ -11,7 +11,8 @@ core, or an existing cluster at ``scheduler=``); a worker loads the model from i
 (a ``CohortSpec``, with or without a follow-up) is written as one Parquet dataset per table
 and, with ``fhir=True``, FHIR NDJSON per partition (``check_fhir_partition`` counts its
 resources and the references that do not resolve inside it); ``write_cohort_records`` then
-writes its realism report (judged on a bounded sample), data card and provenance.
+writes its realism report (judged on a bounded sample), data card and provenance, and
+``write_model_records`` a model's sample's data card and provenance.
 
 Examples:
     >>> from synthpatient.scale import sample_partitioned
@@ -23,6 +24,7 @@ from synthpatient.scale._cohort_records import describe_partitions, write_cohort
 from synthpatient.scale._evaluate import evaluate_partitioned, partitioned_quality
 from synthpatient.scale._fhir_partitions import FhirPartitionCheck, check_fhir_partition
 from synthpatient.scale._manifest import Manifest, PartitionRecord
+from synthpatient.scale._model_records import write_model_records
 from synthpatient.scale._sample import sample_partitioned
 from synthpatient.scale._stream_fit import FitReport, fit_partitioned
 
@@ -38,4 +40,5 @@ __all__ = [
     "partitioned_quality",
     "sample_partitioned",
     "write_cohort_records",
+    "write_model_records",
 ]

@@ -142,15 +142,19 @@ def write_cohort_records(
 
 
 def describe_partitions(manifest: Manifest, engine: str, judged_on: str) -> dict[str, Any]:
-    """The dataset as partitions: counts, sizes, tables and their rows, formats, manifest."""
+    """The dataset as partitions (a cohort's or a model's): rows (patients, for a cohort), counts,
+    sizes, tables and their rows, formats, manifest, and what the sample was."""
     request, totals = manifest.request, manifest.totals
     fhir = {k.removeprefix("fhir:"): v for k, v in totals.items() if k.startswith("fhir:")}
+    cohort = request.get("source") == "cohort"
     return {
-        "patients": manifest.rows,
+        "rows": manifest.rows,
+        "unit": "patients" if cohort else "rows",
         "n_partitions": manifest.n_partitions,
         "partition_size": request["partition_size"],
         "engine": engine,
-        "tables": {name: totals.get(name, 0) for name in request["tables"]},
+        # a model's partitions are one table (part-NNNNN.parquet at the top)
+        "tables": {name: totals.get(name, 0) for name in request.get("tables", [])},
         "formats": ["parquet", *(["fhir-ndjson"] if request.get("fhir") else [])],
         "fhir_resources": fhir or None,
         "manifest": MANIFEST,
