@@ -36,7 +36,8 @@ EngineOption = Annotated[
         help="local or dask: write --out as a partitioned dataset (a folder per table, one "
         "Parquet file per --partition-size patients, FHIR NDJSON per partition when the "
         "request names FHIR, a _manifest.json with checksums; a stopped run resumes), in "
-        "this process or on Dask.",
+        "this process or on Dask, then a realism report (judged on the first partition), a "
+        "data card and provenance.",
     ),
 ]
 PartitionSize = Annotated[
