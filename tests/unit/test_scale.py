@@ -115,10 +115,10 @@ def test_cli_sample_with_an_engine_writes_partitions(model: Path, tmp_path: Path
     args = ["sample", str(model), "--rows", "250", "--out", str(tmp_path / "parts")]
     result = runner.invoke(app, [*args, "--engine", "local", "--partition-size", "100"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "parts").iterdir())[:2] == [
-        "_manifest.json",
-        "part-00000.parquet",
-    ]
+    names = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert names[:2] == ["_manifest.json", "datacard.json"]
+    assert {"datacard.md", "provenance.json", "part-00000.parquet"} <= set(names)
+    assert "Data card and provenance" in result.output
     result = runner.invoke(app, [*args, "--engine", "local", "--condition", "sex=f"])
     assert result.exit_code == 2 and "--condition" in result.output  # never dropped unsaid
     result = runner.invoke(app, [*args, "--engine", "spark"])

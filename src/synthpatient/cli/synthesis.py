@@ -389,9 +389,14 @@ def _sample_partitioned(
         overwrite=overwrite,
         progress=progress,
     )
+    from synthpatient.scale import write_model_records
+
+    # a data card for every dataset, a partitioned one included
+    records = write_model_records(out_path, manifest, model_path, engine=engine)
     out.print(
         f"Wrote {manifest.rows:,} rows in {manifest.n_partitions} Parquet partition(s) to "
-        f"{out_path} (seed {seed}; {out_path / '_manifest.json'} lists them with checksums)."
+        f"{out_path} (seed {seed}; {out_path / '_manifest.json'} lists them with checksums). "
+        f"Data card and provenance: {records['datacard']}, {records['provenance']}."
     )
 
 
