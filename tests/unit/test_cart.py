@@ -80,3 +80,24 @@ def test_a_tampered_tree_is_refused():
         DonorTree.from_state(meta, looping, "value1", n_columns=2)
     with pytest.raises(ModelFileError, match="column the model does not have"):
         DonorTree.from_state({"features": [5]}, arrays, "value1", n_columns=2)
+
+
+def test_a_nullable_coded_category_read_as_floats_is_learned():
+    # pandas holds a 0/1 column with gaps as floats 0.0/1.0 while the schema names the
+    # categories 0 and 1: every value once read as missing, and so did every row's
+    # cholesterol whose presence the trees tied to it (pbcseq's quality was 0.57)
+    rng = np.random.default_rng(0)
+    n = 400
+    flag = rng.integers(0, 2, n).astype(float)
+    flag[rng.random(n) < 0.05] = np.nan
+    chol = np.where(rng.random(n) < 0.4, np.nan, 200 + 60 * flag + rng.normal(0, 20, n))
+    others = {f"lab{i}": rng.normal(50, 10, n) for i in range(4)}
+    real = pd.DataFrame({"ascites": flag, "chol": chol, **others})
+    model = make_synthesizer("cart", seed=0).fit(real)
+    synthetic = model.sample(n, seed=1)
+    assert synthetic["ascites"].isna().mean() < 0.15
+    assert set(synthetic["ascites"].dropna().astype(int)) == {0, 1}
+    # the guard's threshold is its pattern's: rows with a gap sit closer to everything, and
+    # one threshold for all redrew them more often (0.31 missing here instead of 0.41)
+    assert abs(synthetic["chol"].isna().mean() - real["chol"].isna().mean()) < 0.08
+    assert model.guard_thresholds_.values.size == 2  # complete rows, rows without chol

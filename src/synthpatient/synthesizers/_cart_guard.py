@@ -7,6 +7,13 @@ would be that patient. Rows are embedded so that one unit means as much in every
 missing in the other costing 1), the distance from each training row to its nearest other
 training row is measured once, and its ``percentile`` is the threshold: a synthetic row
 nearer than that to some training row is drawn again.
+
+The threshold is taken per pattern of missing columns. A missing value costs nothing against
+another missing one, so rows with gaps sit closer to everything, real rows included: one
+threshold for all redrew rows with gaps far more often than complete ones and emptied the
+gaps (a column missing in 41% of real rows was missing in 4% of the guarded sample). Each
+pattern with at least ``MIN_PATTERN_ROWS`` training rows gets the percentile of its own rows'
+distances; rarer patterns and ones training never had get the overall threshold.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import numpy as np
 #: Training rows kept for the guard at most (a random subset beyond): the distance search is
 #: O(synthetic x training); the threshold is computed on the same subset.
 MAX_GUARD_ROWS = 20_000
+#: Fewest training rows with one pattern of missing columns for a threshold of its own.
+MIN_PATTERN_ROWS = 20
 
 
 @dataclass
@@ -88,8 +97,43 @@ def nearest(points: np.ndarray, reference: np.ndarray, *, exclude_self: bool = F
     return distances[:, -1].astype(float)
 
 
-def threshold(reference: np.ndarray, percentile: float) -> float:
-    """The ``percentile`` of training rows' distances to their nearest other training row."""
-    if len(reference) < 2:
-        return 0.0
-    return float(np.percentile(nearest(reference, reference, exclude_self=True), percentile))
+@dataclass
+class Thresholds:
+    """The guard's thresholds: one per pattern of missing ``columns`` (``patterns``, one row
+    each, with its ``values``), ``overall`` for any other pattern."""
+
+    overall: float
+    columns: np.ndarray  # indices of the columns with gaps in training
+    patterns: np.ndarray  # (k, len(columns)) bool: which of them are missing
+    values: np.ndarray  # (k,)
+
+    @classmethod
+    def fit(cls, encoded: np.ndarray, points: np.ndarray, percentile: float) -> Thresholds:
+        """From the training rows (``encoded``) and their embedding (``points``)."""
+        empty = cls(0.0, np.zeros(0, np.int64), np.zeros((0, 0), bool), np.zeros(0))
+        if len(points) < 2:
+            return empty
+        distances = nearest(points, points, exclude_self=True)
+        columns = np.flatnonzero(np.isnan(encoded).any(axis=0))
+        patterns, inverse, counts = np.unique(
+            np.isnan(encoded[:, columns]), axis=0, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.reshape(-1)
+        kept = np.flatnonzero(counts >= MIN_PATTERN_ROWS)
+        values = np.array([np.percentile(distances[inverse == i], percentile) for i in kept])
+        overall = float(np.percentile(distances, percentile))
+        return cls(overall, columns, patterns[kept], values.reshape(-1))
+
+    def of_rows(self, encoded: np.ndarray) -> np.ndarray:
+        """Each row's threshold, by its pattern of missing columns."""
+        out = np.full(len(encoded), self.overall)
+        if not len(self.values) or not len(encoded):
+            return out
+        found, inverse = np.unique(np.isnan(encoded[:, self.columns]), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        known = {p.tobytes(): v for p, v in zip(self.patterns, self.values, strict=True)}
+        for i, pattern in enumerate(found):
+            value = known.get(pattern.tobytes())
+            if value is not None:
+                out[inverse == i] = value
+        return out

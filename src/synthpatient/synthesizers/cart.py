@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthpatient.schema import ColumnSpec, Schema
+from synthpatient.schema import ColumnSpec, Schema, category_key
 from synthpatient.synthesizers._cart_guard import (
     MAX_GUARD_ROWS,
     GuardReport,
+    Thresholds,
     embed,
     nearest,
-    threshold,
 )
 from synthpatient.synthesizers._cart_tree import DonorTree
 from synthpatient.synthesizers._conditions import Condition
@@ -113,8 +113,10 @@ class CARTSynthesizer(Synthesizer):
         for j, spec in enumerate(specs):
             values = data[spec.name]
             if spec.kind in ("categorical", "boolean"):
-                lookup = {str(c): i for i, c in enumerate(self._categories(spec))}
-                codes = values.map(lambda v, lk=lookup: lk.get(str(v)), na_action="ignore")
+                # one key per category however it is spelled: a nullable 0/1 column arrives
+                # as floats 0.0/1.0, which str() never matched to the schema's 0 and 1
+                lookup = {category_key(c): i for i, c in enumerate(self._categories(spec))}
+                codes = values.map(lambda v, lk=lookup: lk.get(category_key(v)), na_action="ignore")
                 out[:, j] = pd.to_numeric(codes, errors="coerce").to_numpy(dtype=float)
             elif spec.kind == "datetime":
                 ns = values.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float)
@@ -205,13 +207,17 @@ class CARTSynthesizer(Synthesizer):
         self.guard_scale_ = scale
         if self.guard_percentile is None:
             self.guard_points_ = np.zeros((0, 0), dtype=np.float32)
+            self.guard_thresholds_ = Thresholds.fit(x[:0], self.guard_points_, 0.0)
             self.guard_threshold_ = 0.0
             return
         rows = x
         if len(x) > MAX_GUARD_ROWS:
             rows = x[np.sort(rng.choice(len(x), MAX_GUARD_ROWS, replace=False))]
         self.guard_points_ = embed(rows, self.guard_kinds_, scale)
-        self.guard_threshold_ = threshold(self.guard_points_, float(self.guard_percentile))
+        self.guard_thresholds_ = Thresholds.fit(
+            rows, self.guard_points_, float(self.guard_percentile)
+        )
+        self.guard_threshold_ = self.guard_thresholds_.overall
 
     # -- sample --------------------------------------------------------------------------------
     def _chain(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -262,7 +268,7 @@ class CARTSynthesizer(Synthesizer):
 
     def _too_close(self, x: np.ndarray) -> np.ndarray:
         points = embed(x, self.guard_kinds_, self.guard_scale_)
-        return nearest(points, self.guard_points_) < self.guard_threshold_
+        return nearest(points, self.guard_points_) < self.guard_thresholds_.of_rows(x)
 
     # -- state ---------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -271,6 +277,9 @@ class CARTSynthesizer(Synthesizer):
             "high": self.high_,
             "guard_scale": self.guard_scale_,
             "guard_points": self.guard_points_,
+            "guard_pattern_columns": self.guard_thresholds_.columns,
+            "guard_patterns": self.guard_thresholds_.patterns.astype(np.uint8),
+            "guard_pattern_thresholds": self.guard_thresholds_.values,
         }
         trees: dict[str, Any] = {}
         for name, group in (("value", self.value_trees_), ("presence", self.presence_trees_)):
@@ -321,6 +330,7 @@ class CARTSynthesizer(Synthesizer):
             "the CART guard's training points do not match the learned columns",
         )
         self.guard_points_ = points
+        self.guard_thresholds_ = _thresholds_from_state(self.guard_threshold_, arrays, k)
         trees = state.get("trees")
         expect(isinstance(trees, dict), "the CART trees are missing")
         assert isinstance(trees, dict)  # for the type checker: expect() raised otherwise
@@ -331,6 +341,25 @@ class CARTSynthesizer(Synthesizer):
             expect(j_text.isdigit() and int(j_text) < k, f"CART tree '{key}' names no column")
             tree = DonorTree.from_state(meta, arrays, key, n_columns=k)
             (self.presence_trees_ if name == "presence" else self.value_trees_)[int(j_text)] = tree
+
+
+def _thresholds_from_state(overall: float, arrays: dict[str, np.ndarray], k: int) -> Thresholds:
+    """The per-pattern thresholds of a saved model (none in a file saved before they were:
+    the overall threshold then holds for every row)."""
+    columns = np.asarray(arrays.get("guard_pattern_columns", np.zeros(0)), dtype=np.int64)
+    patterns = np.asarray(arrays.get("guard_patterns", np.zeros((0, 0))), dtype=bool)
+    values = np.asarray(arrays.get("guard_pattern_thresholds", np.zeros(0)), dtype=float)
+    if not values.size:
+        return Thresholds(overall, np.zeros(0, np.int64), np.zeros((0, 0), bool), np.zeros(0))
+    expect(
+        columns.ndim == 1
+        and bool(np.all((columns >= 0) & (columns < k)))
+        and patterns.shape == (len(values), len(columns))
+        and values.ndim == 1
+        and bool(np.all(np.isfinite(values)) and np.all(values >= 0)),
+        "the CART guard's thresholds by missing columns do not match the learned columns",
+    )
+    return Thresholds(overall, columns, patterns, values)
 
 
 def _is_category(spec: ColumnSpec) -> bool:
