@@ -31,7 +31,7 @@ from synthpatient.benchmark._peers import (
     peer_candidate,
     peer_note,
 )
-from synthpatient.benchmark._runner import BenchmarkResult, run_benchmark
+from synthpatient.benchmark._runner import BenchmarkResult, DeclaredSchema, run_benchmark
 
 if TYPE_CHECKING:
     from synthpatient.synthesizers import Synthesizer
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BenchmarkResult",
     "Candidate",
+    "DeclaredSchema",
     "check_readme",
     "compare_with_sdv",
     "default_candidates",

@@ -21,7 +21,7 @@ from synthpatient.cli.app import (
 from synthpatient.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from synthpatient.benchmark._runner import DeclaredSchema
+    from synthpatient.benchmark import DeclaredSchema
     from synthpatient.evaluation.report import EvaluationReport
     from synthpatient.rules import RuleSet
 
@@ -299,7 +299,7 @@ def _declared_schemas(path: Path, dataset_keys: list[str]) -> dict[str, Declared
     """--schema for every dataset of the run, checked against each before any work (the
     message counts the problems; it never quotes a value)."""
     from synthpatient import datasets
-    from synthpatient.benchmark._runner import DeclaredSchema
+    from synthpatient.benchmark import DeclaredSchema
     from synthpatient.errors import DataError, SchemaValidationError
     from synthpatient.schema import Schema
 

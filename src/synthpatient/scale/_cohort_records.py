@@ -29,7 +29,7 @@ from synthpatient.scale._cohort_source import CohortSource, _cohort_sampler
 from synthpatient.scale._manifest import MANIFEST, Manifest
 
 if TYPE_CHECKING:
-    from synthpatient.knowledge._kb import KnowledgeBase
+    from synthpatient.knowledge import KnowledgeBase
     from synthpatient.knowledge.request import CohortRequest
     from synthpatient.knowledge.sampler import Cohort
 
