@@ -3,6 +3,7 @@ back in the training columns' types, and finished runs are kept for a resumed be
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -87,6 +88,11 @@ def test_finished_runs_are_read_back_from_the_checkpoint(tmp_path):
     again = run_benchmark([candidate], seeds=2, checkpoint=tmp_path)
     assert calls == [0, 1]  # nothing fitted again
     pd.testing.assert_frame_equal(first.summary, again.summary)
+    # a checkpoint cut short (a kill before writes were atomic) is run again, not a crash
+    cut = sorted(tmp_path.glob("*.json"))[1]
+    cut.write_text(cut.read_text(encoding="utf-8")[:20], encoding="utf-8")
+    run_benchmark([candidate], seeds=2, checkpoint=tmp_path)
+    assert calls == [0, 1, 1] and json.loads(cut.read_text(encoding="utf-8"))["seed"] == 1
 
 
 def test_forest_flow_is_labelled_with_settings_other_than_its_authors():

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient import datasets as bundled
+from synthpatient._atomic import write_text_atomic
 from synthpatient.benchmark._candidates import Candidate
 from synthpatient.errors import SynthPatientError
 from synthpatient.schema import Schema
@@ -240,7 +241,10 @@ def _saved_run(path: Path | None, target: str | None, schema_name: str) -> dict[
     would (a run saved before they were recorded had no target and the inferred schema)."""
     if path is None or not path.exists():
         return None
-    row: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        row: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # cut short by a kill before writes were atomic: run it again
     # the label starts with the schema's name (see _schema_given); a declared schema is
     # known by its file name, not its content
     if row.get("target") != target or not str(row.get("schema", "inferred")).startswith(
@@ -304,7 +308,9 @@ def run_benchmark(
                     break
                 rows.append(row)
                 if saved is not None:
-                    saved.write_text(json.dumps(row, default=_plain), encoding="utf-8")
+                    # atomic: a run killed mid-write must not leave a checkpoint that
+                    # a resumed run would then fail to read
+                    write_text_atomic(saved, json.dumps(row, default=_plain))
     runs = pd.DataFrame(rows)
     return BenchmarkResult(runs, summarise(runs), failures)
 
