@@ -8,7 +8,10 @@ and prints per generator, mean and spread over seeds: quality (the SDMetrics-sty
 TSTR and TRTR (and their ratio), the share of synthetic rows closer to a training row than
 to a holdout row (DCR share, and its excess over the ideal n_train / (n_train + n_holdout)),
 membership-inference AUC, rule excess, and fit + sample seconds. ``--also`` adds CART
-variants with other parameters (e.g. ``--also guard_percentile=None``).
+variants with other parameters (e.g. ``--also guard_percentile=None``). On a table with gaps
+(``--dataset pbcseq``) it also prints, for seed 0, each gappy column's missing share in the
+training rows and in CART's synthetic rows: the donor-distance guard must not thin the gaps
+(rows with gaps sit closer to everything, hence its threshold per pattern of missing columns).
 
 Timings depend on the machine's load: rerun on a quiet machine for figures to quote.
 """
@@ -23,6 +26,7 @@ import pandas as pd
 from synthpatient import datasets
 from synthpatient.benchmark import run_benchmark, synthpatient_candidate
 from synthpatient.benchmark._runner import HOLDOUT_SHARE
+from synthpatient.synthesizers import make_synthesizer
 
 COLUMNS = {
     "quality_mean": "quality",
@@ -75,6 +79,21 @@ def main() -> None:
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(shown.round(3).to_string())
+    _print_missing_shares(args.dataset)
+
+
+def _print_missing_shares(dataset: str) -> None:
+    training, _ = datasets.split(dataset, holdout_share=HOLDOUT_SHARE, seed=0)
+    gappy = [c for c in training.columns if training[c].isna().any()]
+    if not gappy:
+        return
+    synthetic = make_synthesizer("cart", seed=0).fit(training).sample(len(training), seed=0)
+    shares = pd.DataFrame(
+        {"training": training[gappy].isna().mean(), "cart": synthetic[gappy].isna().mean()}
+    )
+    shares["cart - training"] = shares["cart"] - shares["training"]
+    print(f"\nmissing share per column with gaps (seed 0, {len(training)} training rows)")
+    print(shares.round(3).to_string())
 
 
 if __name__ == "__main__":

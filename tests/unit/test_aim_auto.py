@@ -167,6 +167,15 @@ def test_auto_keeps_the_best_quality_that_passes_the_guard():
     assert winner == "b"  # fails the guard by 0.03, 'a' by 0.19
 
 
+def test_the_guard_refuses_an_auc_above_its_limit_beyond_one_splits_noise():
+    from synthpatient.synthesizers.auto import _auc_lower_bound
+
+    # the copula's 0.602 on one split of 110 held-out rows (s.e. 0.039) is noise, not a leak
+    assert _auc_lower_bound(0.602, 0.039) < 0.6
+    assert _auc_lower_bound(0.72, 0.036) > 0.6  # a real leak still fails
+    assert _auc_lower_bound(0.61, float("nan")) == 0.61  # a selection saved before the s.e.
+
+
 def test_auto_skips_what_does_not_fit_the_budget_and_saves_its_choice(table, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -218,6 +218,24 @@ def test_membership_inference_orders_copy_noisy_fresh(tables):
     json.dumps(copy.details)
 
 
+def test_auc_standard_error_matches_the_spread_of_aucs_between_samples():
+    from sklearn.metrics import roc_auc_score
+
+    from synthpatient.evaluation.attacks import auc_standard_error
+
+    rng = np.random.default_rng(0)
+    truth = np.r_[np.ones(110), np.zeros(110)]
+    for shift in (0.0, 0.8):  # no leak (AUC 0.5), and a leak (AUC about 0.71)
+        aucs = [
+            roc_auc_score(truth, np.r_[rng.normal(shift, 1, 110), rng.normal(0, 1, 110)])
+            for _ in range(2000)
+        ]
+        se = auc_standard_error(float(np.mean(aucs)), 110, 110)
+        assert se == pytest.approx(np.std(aucs), rel=0.1)
+    assert auc_standard_error(0.5, 110, 110) == pytest.approx(0.039, abs=0.001)
+    assert auc_standard_error(1.0, 110, 110) == 0.0
+
+
 def test_membership_inference_equal_member_counts(tables):
     result = membership_inference(
         tables["train"], tables["fresh"], tables["holdout"].iloc[:120], seed=0
