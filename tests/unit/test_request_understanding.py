@@ -254,3 +254,32 @@ def test_a_long_paste_of_unknown_words_gives_a_bounded_answer():
     request = parse_request(text, KB, partial=True)
     assert len(request.not_understood) == 9 and request.not_understood[-1].startswith("and 52")
     assert all(len(part) < 60 for part in request.not_understood)
+
+
+@pytest.mark.parametrize(
+    "text, wanted",
+    [
+        ("500 hypertension patients, exclude those with diabetes", "without type2_diabetes"),
+        ("500 hypertension patients, exclude diabetics", "without type2_diabetes"),
+        ("500 hypertension patients who do not have diabetes", "without type2_diabetes"),
+        ("500 hypertension patients who don't have diabetes", "without type2_diabetes"),
+        ("500 hypertension patients, no history of heart failure", "without heart_failure"),
+        ("500 hypertension patients, no known CKD", "without chronic_kidney_disease"),
+        ("500 hypertension patients other than those on ACE inhibitors", "not on acei"),
+        ("10k T2DM pts w/o HTN", "without hypertension"),
+        ("10k T2DM pts w/ HTN", "with hypertension"),
+        ("500 hypertension patients with a history of heart failure", "with heart_failure"),
+    ],
+)
+def test_exclusions_are_read_as_exclusions_never_as_their_opposite(text, wanted):
+    # "exclude those with diabetes" was once read as "with type2_diabetes"
+    request = parse_request(text, KB)
+    assert [f.describe() for f in request.filters] == [wanted]
+    assert request.follow_up_years is None  # "a history of" is the past, not visits over time
+
+
+def test_a_negation_that_cannot_be_placed_is_named_with_the_right_wording():
+    request = parse_request(
+        "500 hypertension patients who have never been on ACE inhibitors", KB, partial=True
+    )
+    assert request.filters == [] and "say e.g. 'not on" in request.not_understood[0]

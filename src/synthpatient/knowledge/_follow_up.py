@@ -59,7 +59,11 @@ _AGE_BEFORE = re.compile(
 _FREQUENT = re.compile(
     r"\b(quarterly|monthly|every\s+\d+\s+months|yearly|annual)\s+(?:hba1c|a1c|labs?|"
     r"visits?|measurements?|tests?|check[- ]?ups?)\b"
-    r"|\bwith\s+(?:their\s+)?visits\b|\blongitudinal\b|\btimelines?\b|\bhistor(?:y|ies)\b"
+    r"|\bwith\s+(?:their\s+)?visits\b|\blongitudinal\b|\btimelines?\b"
+    # "a history of heart failure", "family history", "past medical history" are about the
+    # patients' past, not a request for visits over time
+    r"|(?<!family )(?<!medical )(?<!past )(?<!smoking )"
+    r"\bhistor(?:y|ies)\b(?!\s+of\s+(?:an?\s+)?[a-z])"
     r"|\bover\s+time\b|\bfollow[- ]?ups?\b"
 )
 

@@ -20,13 +20,18 @@ from synthpatient.knowledge._spec import Filter
 from synthpatient.knowledge._vocabulary import Vocabulary
 
 _NEGATIVE_BEFORE = re.compile(
-    r"(?:\bnot|\bwithout|\bno|\bfree of|\bnever had|\bnever|\bexcluding|\bexcept|\bnone on|"
-    r"\boff|\bnon)\s*(?:-\s*)?(?:(?:those|patients|people|anyone)\s+)?"
+    r"(?:\bnot|\bwithout|\bw/o|\bno|\bfree of|\bfree from|\bnever had|\bnever|\bexcluding|"
+    r"\bexclude|\bexcludes|\bexcluded|\bexcept|\bother than|\bnone on|\boff|\bnon|"
+    r"\b(?:do|does|did)\s*n[o']t|\bdon't|\bdoesn't|\bisn't|\baren't)"
+    r"\s*(?:-\s*)?(?:(?:those|patients|people|anyone)\s+)?"
     r"(?:(?:who\s+(?:are|is|have|has)\s+)?(?:on|taking|using|treated with|with|having|"
-    r"prescribed|receiving)\s+)?(?:(?:any|an?|the)\s+)?$"
+    r"prescribed|receiving|have|has|had)\s+)?"
+    # "no history of heart failure", "no known CKD", "without a prior diagnosis of..."
+    r"(?:(?:any|an?|the|known|prior|previous|past)\s+)*"
+    r"(?:(?:history|diagnosis)\s+of\s+(?:(?:an?|the)\s+)?)?$"
 )
 _POSITIVE_COMORBIDITY = re.compile(
-    r"(?:\bwith|\band|\bhaving|\bwho have|\bwho also have|\bhas|\bplus|\balso with|"
+    r"(?:\bwith|\bw/|\band|\bhaving|\bwho have|\bwho also have|\bhas|\bplus|\balso with|"
     r"\bhistory of|\bknown)\s+(?:[a-z]+\s+){0,3}?$"
 )
 _POSITIVE_DRUG = re.compile(
@@ -148,7 +153,8 @@ def _polarity(
 
 
 _STRAY_NEGATION = re.compile(
-    r"\b(?:not|never|no|without|excluding|except|none|neither|nor|non)\b[^,;.]{0,30}$"
+    r"\b(?:not|never|no|without|excluding|exclude[sd]?|except|other than|none|neither|nor|non|"
+    r"don't|doesn't|isn't|aren't)\b[^,;.]{0,30}$"
 )
 
 
@@ -182,7 +188,8 @@ def _mentions(
             negation = _stray_negation(t, found[0]) or found[0]
             words = t.low[negation:end]
             t.claim(negation, end, f"not honoured: {phrase} (negation)")
-            t.problem(f"'{words}': a negation I cannot place; say e.g. 'not on {phrase}'")
+            say = "without" if positive is _POSITIVE_COMORBIDITY else "not on"
+            t.problem(f"'{words}': a negation I cannot place; say e.g. '{say} {phrase}'")
             continue
         gap = t.low[out[-1][1] : start].strip() if out else ""
         if out and _CHAIN.fullmatch(gap):
