@@ -283,3 +283,44 @@ def test_a_negation_that_cannot_be_placed_is_named_with_the_right_wording():
         "500 hypertension patients who have never been on ACE inhibitors", KB, partial=True
     )
     assert request.filters == [] and "say e.g. 'not on" in request.not_understood[0]
+
+
+@pytest.mark.parametrize(
+    "text, share",
+    [
+        ("500 HFrEF patients aged 65 and over, 60% male", 0.4),
+        ("500 T2D patients, 70 percent of them women", 0.7),
+        ("500 T2D patients, half women", 0.5),
+        ("500 T2D patients with HbA1c above 9%, 40% women", 0.4),
+    ],
+)
+def test_a_sex_mix_is_a_share_never_one_sex(text, share):
+    # "60% male" was once read as men only, with the 60 named as not understood
+    request = parse_request(text, KB)
+    assert request.sex is None and request.female_share == pytest.approx(share)
+    assert f"{share:.0%} women" in request.describe(KB)
+
+
+def test_the_drawn_cohort_has_the_asked_sex_mix_and_contradictions_are_refused():
+    request = parse_request("2000 COPD patients, 70% male", KB)
+    spec = request.model_copy(update={"seed": 1}).to_spec(KB)
+    wide = CohortSampler(KB).sample(spec).wide
+    assert abs((wide["sex"] == "female").mean() - 0.3) < 0.03  # the source says 0.56
+    with pytest.raises(Clarification, match="women only and for a mix"):
+        parse_request("500 T2D women, 60% male", KB)
+    with pytest.raises(Clarification, match="two different sex mixes"):
+        parse_request("500 T2D patients, 60% male and 50% female", KB)
+    with pytest.raises(Clarification, match="between 0% and 100%"):
+        parse_request("500 T2D patients, 150% male", KB)
+
+
+def test_the_data_card_targets_what_was_asked():
+    from synthpatient.exporters._card_facts import cohort_targets
+
+    condition = KB.conditions["heart_failure"]
+    mix = parse_request("500 heart failure patients aged 65 and over, 60% male", KB)
+    targets = cohort_targets(condition, mix.to_spec(KB))
+    assert targets["sex"] == {"female": 0.4, "male": 0.6}
+    assert "age_bands" not in targets  # the sources' bands are for all adults with HF
+    assert cohort_targets(condition)["sex"]["female"] == 0.45
+    assert "age_bands" in cohort_targets(condition)

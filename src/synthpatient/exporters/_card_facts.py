@@ -147,14 +147,22 @@ def representation(
     return rows
 
 
-def cohort_targets(condition: Any) -> dict[str, dict[str, float]]:
-    """The knowledge base's demographic targets of a condition, as group -> share."""
+def cohort_targets(condition: Any, spec: Any = None) -> dict[str, dict[str, float]]:
+    """The demographic targets of a cohort, as group -> share: the knowledge base's for the
+    condition, or what the request asked (one sex, a sex mix). Age bands are left out for an
+    asked age range: the sources give them for all adults with the condition."""
     demographics = getattr(condition, "demographics", None) or {}
     out: dict[str, dict[str, float]] = {}
     female = (demographics.get("female_share") or {}).get("value")
+    sex, asked_share = getattr(spec, "sex", None), getattr(spec, "female_share", None)
+    if sex is not None:
+        female = 1.0 if sex == "female" else 0.0
+    elif asked_share is not None:
+        female = asked_share
     if isinstance(female, (int, float)):
         out["sex"] = {"female": float(female), "male": round(1 - float(female), 4)}
-    for key in ("age_bands", "race_ethnicity"):
+    narrowed_age = spec is not None and (spec.age_min, spec.age_max) != (18, 90)
+    for key in ("race_ethnicity",) if narrowed_age else ("age_bands", "race_ethnicity"):
         groups = demographics.get(key) or {}
         shares = {
             str(g): float(v["share"])

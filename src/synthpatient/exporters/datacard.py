@@ -190,7 +190,7 @@ def _cohort_facts(cohort: Any) -> dict[str, Any]:
         "seed": cohort.spec.seed,
         "source": f"the cited knowledge base (version {kb.version}), not patient records",
         "sources": sources,
-        "targets": cohort_targets(cohort.condition),
+        "targets": cohort_targets(cohort.condition, cohort.spec),
     }
 
 

@@ -134,7 +134,8 @@ def _demographics(
     band = rng.choice(len(shares_arr), size=n, p=shares_arr)
     age = rng.integers(np.asarray(lows)[band], np.asarray(highs)[band] + 1)
     if spec.sex is None:
-        female = rng.random(n) < float(demo["female_share"]["value"])
+        share = demo["female_share"]["value"] if spec.female_share is None else spec.female_share
+        female = rng.random(n) < float(share)
     else:
         female = np.full(n, spec.sex == "female")
     groups = list(demo["race_ethnicity"])

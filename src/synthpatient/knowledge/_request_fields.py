@@ -154,6 +154,48 @@ def _age_bounds(lows: list[int], highs: list[int]) -> dict:
     return out
 
 
+_SEX_WORD = r"(male|men|man|female|women|woman|males|females)"
+_PERCENT = r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent\b|per\s+cent\b)"
+# "60% male", "60 percent of them women", "male 60%", "half women"
+_SEX_SHARES = (
+    re.compile(
+        rf"\b{_PERCENT}\s*(?:of\s+(?:them|the\s+patients|patients)\s+)?"
+        rf"(?:are\s+|being\s+)?{_SEX_WORD}\b"
+    ),
+    re.compile(rf"\b{_SEX_WORD}\s*(?::|=)?\s*{_PERCENT}"),
+    re.compile(rf"\b(half)\s+(?:of\s+(?:them|the\s+patients)\s+)?(?:are\s+)?{_SEX_WORD}\b"),
+)
+
+
+def _sex_share(t: RequestText) -> float | None:
+    """The share of women asked for ("60% male" is 0.4), or None when no mix is given.
+
+    Read before the sex words, so that "60% male" is never read as men only."""
+    found: list[tuple[float, int, int]] = []
+    for pattern in _SEX_SHARES:
+        for match in pattern.finditer(t.low):
+            before = t.low[: match.start()].split()
+            if t.is_claimed(*match.span()) or (before and re.fullmatch(_QUALIFIERS, before[-1])):
+                continue  # "HbA1c above 9% men": the 9% is a value, not a share
+            number, word = match.groups() if pattern is not _SEX_SHARES[1] else match.groups()[::-1]
+            percent = 50.0 if number == "half" else float(number)
+            if not 0 <= percent <= 100:
+                raise Clarification(
+                    f"'{match.group(0)}': a share of patients is between 0% and 100%."
+                )
+            female = percent / 100 if word.startswith(("f", "w")) else 1 - percent / 100
+            t.claim(*match.span(), f"sex mix: {female:.0%} women")
+            found.append((round(female, 4), *match.span()))
+    shares = {f for f, _, _ in found}
+    if len(shares) > 1:
+        raise Clarification(
+            "The request gives two different sex mixes ("
+            + " and ".join(f"{f:.0%} women" for f in sorted(shares))
+            + "); keep one."
+        )
+    return shares.pop() if shares else None
+
+
 def _sex(t: RequestText, vocab: Vocabulary) -> str | None:
     """'female', 'male', or None for both or unsaid ("men and women" is both)."""
     found: set[str] = set()
@@ -281,6 +323,11 @@ def _missing_count() -> Clarification:
 
 
 def _contradictions(t: RequestText, fields: dict) -> None:
+    if fields.get("sex") and fields.get("female_share") is not None:
+        raise Clarification(
+            f"The request asks for {'women' if fields['sex'] == 'female' else 'men'} only and "
+            f"for a mix of {fields['female_share']:.0%} women; keep one."
+        )
     if re.search(r"\bpregnan", t.low) and fields.get("sex") == "male":
         raise Clarification(
             "Men cannot be pregnant: the request contradicts itself. Ask for "

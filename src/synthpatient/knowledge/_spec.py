@@ -67,6 +67,8 @@ class CohortSpec(BaseModel):
     age_min: int = Field(default=18, ge=18, le=90)
     age_max: int = Field(default=90, ge=18, le=90)
     sex: Literal["female", "male"] | None = None
+    # the share of women when a mix is asked; None: the sourced share of the population
+    female_share: float | None = Field(default=None, ge=0, le=1)
     filters: tuple[Filter, ...] = ()
     seed: int | None = None
     # years of history per patient (visits over time); None draws a snapshot
@@ -76,6 +78,11 @@ class CohortSpec(BaseModel):
     def _ages(self) -> CohortSpec:
         if self.age_min > self.age_max:
             raise ValueError(f"age_min ({self.age_min}) is above age_max ({self.age_max})")
+        if self.sex is not None and self.female_share is not None:
+            raise ValueError(
+                f"sex '{self.sex}' and a female_share of {self.female_share:g} contradict "
+                "each other; give one"
+            )
         return self
 
     def observation_keys(self, condition: Condition) -> list[str]:

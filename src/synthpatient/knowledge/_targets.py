@@ -65,6 +65,8 @@ def sourced_targets(cohort: Cohort) -> tuple[list[TargetCheck], list[str], list[
     narrowing = [f.describe() for f in spec.filters]
     if spec.sex is not None:
         narrowing.append(f"{spec.sex} only")
+    if spec.female_share is not None:
+        narrowing.append(f"{spec.female_share:.0%} women")
     if (spec.age_min, spec.age_max) != (18, 90):
         narrowing.append(f"aged {spec.age_min}-{spec.age_max}")
     if not narrowing:
@@ -81,6 +83,7 @@ def _conditioned(
     spec = cohort.spec
     filters = {f.key: f for f in spec.filters if f.kind == "observation"}
     only_values = len(filters) == len(spec.filters) and spec.sex is None
+    only_values &= spec.female_share is None
     only_values &= (spec.age_min, spec.age_max) == (18, 90)
     by_key = {o.key: o for o in cohort.condition.observations}
     judged: list[TargetCheck] = []

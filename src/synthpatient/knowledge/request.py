@@ -33,6 +33,7 @@ from synthpatient.knowledge._request_fields import (
     _population,
     _seed,
     _sex,
+    _sex_share,
 )
 from synthpatient.knowledge._request_filters import _filters
 from synthpatient.knowledge._request_numbers import words_to_number
@@ -85,6 +86,13 @@ class CohortRequest(BaseModel):
     age_min: int = Field(default=18, ge=18, le=90)
     age_max: int = Field(default=90, ge=18, le=90)
     sex: Literal["female", "male"] | None = None
+    female_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="share of women when a mix is asked ('60% male' is 0.4); "
+        "None follows the population",
+    )
     filters: list[Filter] = Field(default_factory=list)
     formats: list[OutputFormat] = Field(default_factory=lambda: list(_DEFAULT_FORMATS))
     seed: int | None = None
@@ -168,6 +176,7 @@ class CohortRequest(BaseModel):
             age_min=self.age_min,
             age_max=self.age_max,
             sex=self.sex,
+            female_share=self.female_share,
             filters=tuple(self.filters),
             seed=self.seed,
             follow_up_years=self.follow_up_years,
@@ -188,6 +197,8 @@ class CohortRequest(BaseModel):
             f"aged {self.age_min}-{self.age_max}",
             f"population: {self.population.upper()}",
         ]
+        if self.female_share is not None:
+            parts.append(f"{self.female_share:.0%} women, {1 - self.female_share:.0%} men")
         parts += [f.describe() for f in self.filters]
         keys = self.observation_keys(condition)
         kinds = "observation type" if len(keys) == 1 else "observation types"
@@ -299,6 +310,9 @@ def _parse(text: str, kb: KnowledgeBase, vocab: Vocabulary) -> CohortRequest:
     condition = _condition(t, kb, vocab)
     fields: dict[str, Any] = {"condition": condition.key}
     fields.update(_population(t, vocab))
+    female_share = _sex_share(t)
+    if female_share is not None:
+        fields["female_share"] = female_share
     years = _follow_up(t)
     if years is not None:
         fields["follow_up_years"] = years

@@ -191,7 +191,12 @@ def request_words(request: Any, kb: Any) -> dict[str, Any]:
         "population": request.population.upper()
         if len(request.population) <= 3
         else humanize(request.population, title=True),
-        "sex": {"female": "Women only", "male": "Men only"}.get(str(request.sex)),
+        "sex": {"female": "Women only", "male": "Men only"}.get(str(request.sex))
+        or (
+            f"{request.female_share:.0%} women, {1 - request.female_share:.0%} men"
+            if request.female_share is not None
+            else None
+        ),
         "filters": [f.describe() for f in request.filters],
         "formats": [FORMATS.get(f, f) for f in request.formats],
     }
