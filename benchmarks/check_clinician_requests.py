@@ -37,7 +37,8 @@ class Part:
 
     kinds: count (n), no_count, condition (key), refuse (word, wrong_disease), named (word),
     sex (value), ages (lo, hi), obs (key, lo, hi), comorbidity (key, present),
-    drug (key, present), any_drug (phrase, present), history (years).
+    drug (key, present), any_drug (phrase, present), history (years), snapshot (no history
+    asked), female_share (share of women asked).
     """
 
     kind: str
@@ -344,6 +345,45 @@ CASES = [
         "contradiction",
         (P("refuse", "cannot be pregnant", False),),
     ),
+    Case(
+        "500 hypertension patients over 70, exclude those with diabetes",
+        "exclusion",
+        (
+            P("count", 500),
+            P("condition", "hypertension"),
+            P("ages", 70, 90),
+            P("comorbidity", "type2_diabetes", False),
+        ),
+    ),
+    Case(
+        "300 hypertensive patients, no history of heart failure",
+        "'history of' is the past",
+        (
+            P("count", 300),
+            P("condition", "hypertension"),
+            P("comorbidity", "heart_failure", False),
+            P("snapshot"),
+        ),
+    ),
+    Case(
+        "500 heart failure patients aged 65 and over, 60% male",
+        "sex mix",
+        (
+            P("count", 500),
+            P("condition", "heart_failure"),
+            P("ages", 65, 90),
+            P("female_share", 0.4),
+        ),
+    ),
+    Case(
+        "10k T2DM pts w/ HTN",
+        "abbreviations",
+        (
+            P("count", 10000),
+            P("condition", "type2_diabetes"),
+            P("comorbidity", "hypertension", True),
+        ),
+    ),
 ]
 
 
@@ -419,6 +459,13 @@ def judge(part: Part, outcome: Outcome) -> str:
         "comorbidity": lambda: bool((wide[args[0]] == args[1]).all()),
         "drug": lambda: bool((wide[f"on_{args[0]}"] == args[1]).all()),
         "history": lambda: cohort.timeline is not None and request.follow_up_years == args[0],
+        "snapshot": lambda: cohort.timeline is None and request.follow_up_years is None,
+        # within 4 standard errors of the asked share at the drawn size
+        "female_share": lambda: (
+            request.female_share == args[0]
+            and abs((wide["sex"] == "female").mean() - args[0])
+            <= 4 * np.sqrt(args[0] * (1 - args[0]) / len(wide))
+        ),
     }
     if kind in ("any_drug", "any_drug_or_named"):
         keys = _drug_keys(args[0], cohort.condition.key)
@@ -446,6 +493,10 @@ def honours_request(outcome: Outcome) -> list[str]:
     wide, bad = cohort.wide, []
     if request.sex and not (wide["sex"] == request.sex).all():
         bad.append("sex")
+    if request.female_share is not None:
+        share = (wide["sex"] == "female").mean()
+        if abs(share - request.female_share) > 4 * np.sqrt(0.25 / len(wide)):
+            bad.append("sex mix")
     if not wide["age"].between(request.age_min, request.age_max).all():
         bad.append("ages")
     for f in request.filters:
