@@ -324,3 +324,30 @@ def test_the_data_card_targets_what_was_asked():
     assert "age_bands" not in targets  # the sources' bands are for all adults with HF
     assert cohort_targets(condition)["sex"]["female"] == 0.45
     assert "age_bands" in cohort_targets(condition)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "200 T2D patients with eGFR less than 60 or UACR over 30",
+        "500 T2D patients with systolic BP above 140 or diastolic above 90",
+    ],
+)
+def test_either_of_two_values_is_refused_never_read_as_both(text):
+    with pytest.raises(Clarification, match="either condition cannot be drawn"):
+        parse_request(text, KB)
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("500 type 2 diabetes patients, mostly women", "give the mix as a share"),
+        ("300 T2D patients on metformin only", "'only' (no other drug) cannot be honoured"),
+        ("300 T2D patients on metformin monotherapy", "'only' (no other drug)"),
+        ("800 hypertensive African American patients", "race or ethnicity"),
+    ],
+)
+def test_what_a_word_narrows_is_named_not_widened(text, named):
+    request = parse_request(text, KB, partial=True)
+    assert request.sex is None and request.female_share is None
+    assert any(named in n for n in request.not_understood)

@@ -50,6 +50,8 @@ def _population(t: RequestText, vocab: Vocabulary) -> dict:
             )
     for phrase in sorted(vocab.populations.us, key=len, reverse=True):
         for match in _mentions(t, phrase):
+            if re.search(r"\b(?:african|native|asian|mexican)[\s-]+$", t.low[: match.start()]):
+                continue  # "African American": a group, named by the unsupported filters
             t.claim(*match.span(), "population: US")
     return {"population": "us"}
 
@@ -196,8 +198,18 @@ def _sex_share(t: RequestText) -> float | None:
     return shares.pop() if shares else None
 
 
+_VAGUE_MIX = re.compile(
+    rf"\b(?:mostly|mainly|majority|predominantly|largely|more|fewer|less|some|few)\s+"
+    rf"(?:of\s+(?:them\s+)?)?(?:are\s+)?{_SEX_WORD}\b"
+)
+
+
 def _sex(t: RequestText, vocab: Vocabulary) -> str | None:
     """'female', 'male', or None for both or unsaid ("men and women" is both)."""
+    for match in _VAGUE_MIX.finditer(t.low):
+        # "mostly women" is a mix without a figure, never one sex only
+        t.claim(*match.span(), "not honoured: a sex mix without a share")
+        t.problem(f"'{match.group(0)}': give the mix as a share, e.g. '60% women'")
     found: set[str] = set()
     for phrase in vocab.sex.both:
         for match in t.find(phrase):

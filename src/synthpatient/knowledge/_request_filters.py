@@ -82,12 +82,30 @@ def _filters(
     claimed; values first, so that "HbA1c over 9" is never an age or a count. A value
     filter on an observation of ``others`` (recorded for other conditions only) is named."""
     filters = _value_filters(t, condition, vocab)
+    _refuse_either_value(t)
     _foreign_values(t, condition, vocab, others)
     filters += _stage(t, condition, vocab)
     filters += _defined(t, condition, vocab)
     filters += _comorbidities(t, condition, vocab, stage=any(f.key == "egfr" for f in filters))
     filters += _drugs(t, condition, vocab)
     return _merged(filters)
+
+
+_EITHER = re.compile(r"\s*,?\s*(?:or|either|and/or)\s+(?:(?:with|an?|their|the)\s+)?")
+
+
+def _refuse_either_value(t: RequestText) -> None:
+    """ "eGFR below 60 or UACR over 30": patients meeting either cannot be drawn as filters,
+    which all hold at once; refused rather than read as both."""
+    spans = sorted((c.start, c.end) for c in t.claims if c.meaning.startswith("filter: "))
+    for (_, end), (start, stop) in zip(spans, spans[1:], strict=False):
+        if _EITHER.fullmatch(t.low[end:start]):
+            first = next(a for a, b in spans if b == end)
+            raise Clarification(
+                f"'{t.low[first:stop]}': patients meeting either condition cannot be drawn "
+                "yet (every filter holds for every patient); ask for both with 'and', or "
+                "for one of them."
+            )
 
 
 def _stage(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filter]:
@@ -267,6 +285,21 @@ def _read_drug(
         if phrase in vocab.drug_members(m):
             t.assumptions.append(f"'{phrase}' read as its class, drawn as {m.name} ({m.key})")
     verb = "on" if present else "not on"
+    only = re.match(r"\s*(?:-\s*)?(?:only|alone|monotherapy)\b", t.low[span[1] :])
+    before = re.search(r"\bonly\s+(?:on\s+|taking\s+)?$", t.low[: span[0]])
+    if present and (only or before):
+        # "metformin only": on it and on none of the other drugs, but which others (statins
+        # too?) is a clinical choice the request does not make; named, not guessed
+        start = before.start() if before else span[0]
+        end = span[1] + only.end() if only else span[1]
+        t.claim(span[0], span[1], f"filter: {verb} {' and '.join(m.key for m in meds)}")
+        t.claim(start, end, "not honoured: the only drug")
+        t.problem(
+            f"'{t.low[start:end]}': patients on {phrase} are drawn, but 'only' (no other "
+            "drug) cannot be honoured yet; name the drugs they must not be on, e.g. 'not on "
+            "insulin'"
+        )
+        return
     t.claim(*span, f"filter: {verb} {' and '.join(m.key for m in meds)}")
 
 
