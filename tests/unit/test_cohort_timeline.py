@@ -141,7 +141,7 @@ def test_same_seed_same_history():
 def test_other_conditions_say_which_have_histories():
     kb = load_knowledge_base()
     drawn = CohortSampler(kb).sample(CohortSpec(condition="copd", n=20, n_observations=5, seed=1))
-    with pytest.raises(InvalidParameterError, match="available for: type2_diabetes"):
+    with pytest.raises(InvalidParameterError, match="available for: hypertension, type2_diabetes"):
         simulate_timeline(drawn, FollowUp(2.0, "2 years"))
 
 
@@ -211,7 +211,7 @@ def test_observation_counts_never_become_visits():
 
 def test_follow_up_for_a_condition_without_histories_is_refused_before_drawing():
     kb = load_knowledge_base()
-    spec = CohortSpec(condition="hypertension", n=50, follow_up_years=2)
+    spec = CohortSpec(condition="copd", n=50, follow_up_years=2)
     with pytest.raises(InvalidParameterError, match="Follow-up histories are available for"):
         spec.validate_against(kb)
 

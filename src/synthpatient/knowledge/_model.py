@@ -253,10 +253,17 @@ class KidneyDecline(_Frozen):
 
 
 class Intensification(_Frozen):
-    """How quickly therapy steps up while the visit observation is above target."""
+    """How quickly therapy steps up while the visit observation is above target.
+
+    ``steps`` says which drugs a step-up may start: ``highest`` (type 2 diabetes) a drug of a
+    step above the highest one taken; ``count`` (hypertension, where combinations of the
+    first-line classes are the next steps) a drug of any step up to the number of stepped drugs
+    taken plus one, the lowest such step first (e.g. a second first-line class, then a third,
+    then an add-on)."""
 
     median_years_by_threshold: dict[str, float] = Field(min_length=1)
     effect_onset_days: float = Field(ge=0)
+    steps: Literal["highest", "count"] = "highest"
     sources: tuple[str, ...] = Field(min_length=1)
 
     @field_validator("median_years_by_threshold")
@@ -279,7 +286,18 @@ class DrugStep(_Frozen):
     start_contraindication: str | None = None  # never started where it holds
     stop_when: str | None = None  # stopped at the first visit where it holds
     preferred_when: str | None = None  # chosen before others of its step where it holds
+    # other observations the drug lowers, as a fraction of its lowering of the visit
+    # observation (e.g. diastolic pressure by about 0.6 of the systolic fall)
+    also_lowers: dict[str, float] = Field(default_factory=dict)
     sources: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("also_lowers")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, fraction in value.items():
+            if not 0 < fraction <= 1:
+                raise ValueError(f"also_lowers {key}: a fraction above 0 and at most 1")
+        return value
 
 
 class Complication(_Frozen):
@@ -298,10 +316,15 @@ class Complication(_Frozen):
 
 
 class TimelineCheck(_Frozen):
-    """A sourced target range a drawn history is measured against."""
+    """A sourced target range a drawn history is measured against. ``observation`` names what
+    a generic measure (``lag1_correlation``, ``test_interval_days``, ``mean_slope``) is taken
+    of (default: the visit observation); ``expression`` what ``share_meeting_at_end`` counts
+    at each patient's last visit."""
 
     key: str
     what: str
+    observation: str | None = None
+    expression: str | None = None
     min: float
     max: float
     unit: str = ""
@@ -340,6 +363,11 @@ class TimelineSpec(_Frozen):
         bad = sorted({d.medication for d in self.drugs} - medications)
         if bad:
             raise ValueError(f"timeline: drugs name unknown medications {', '.join(bad)}")
+        lowered = {k for d in self.drugs for k in d.also_lowers}
+        checked = {c.observation for c in self.checks if c.observation}
+        bad = sorted((lowered - drawn) | (checked - drawn - derived))
+        if bad:
+            raise ValueError(f"timeline: unknown observations {', '.join(bad)}")
         if self.drugs and (self.intensification is None or self.visits.target is None):
             raise ValueError("timeline: drugs need 'intensification' and a visit target")
         comorbidities = {c.key for c in condition.comorbidities}

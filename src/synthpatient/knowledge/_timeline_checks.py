@@ -1,9 +1,12 @@
 """Does a drawn history look like its sources? Measures beside the knowledge base's targets.
 
 Measured on the written tables alone (not on the simulation's state), so the same checks
-hold for a history read back from files: HbA1c lag-1 correlation within patients, the median
-HbA1c testing interval, the mean per-patient eGFR slope, the share of HbA1c results above
-target followed by a new drug within 6 months, and date-order violations (which must be 0).
+hold for a history read back from files. Each check of the knowledge base names a generic
+measure of its ``observation`` (default: the visit observation, HbA1c or systolic pressure):
+lag-1 correlation within patients, median interval between measurements, mean per-patient
+slope; the share of results above target followed by a new drug within 6 months, or with a
+drug started at that visit; the share meeting an expression at the last visit; and
+date-order violations (which must be 0).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from synthpatient.knowledge._model import TimelineCheck
     from synthpatient.knowledge.sampler import Cohort
+    from synthpatient.knowledge.timeline import CohortTimeline
 
 SIX_MONTHS_DAYS = 183
 
@@ -192,46 +197,93 @@ def date_order_violations(cohort: Cohort) -> dict[str, int]:
     }
 
 
+#: The first type 2 diabetes check keys, each the generic measure it names (kept so that the
+#: knowledge base's files stay valid and print the same figures).
+ALIASES = {
+    "hba1c_lag1_correlation": "lag1_correlation",
+    "hba1c_test_interval_days": "test_interval_days",
+    "egfr_slope": "mean_slope",
+}
+
+
+def share_meeting_at_end(wide: pd.DataFrame, expression: str) -> float:
+    """Share of patients whose values at the last visit meet ``expression``."""
+    from synthpatient.rules import evaluate_expression, parse_expression
+
+    met = np.asarray(evaluate_expression(parse_expression(expression), wide), dtype=bool)
+    return float(met.mean()) if len(met) else float("nan")
+
+
+def share_started_at_visits_above(
+    obs: pd.DataFrame, meds: pd.DataFrame, key: str, target: float
+) -> float:
+    """Of the results above target, the share at whose visit (the same day) a drug was
+    started: how often a visit above target ends with a step-up (the complement of
+    therapeutic inertia as it is counted per visit)."""
+    s = _series(obs, key)
+    s = s[s["value"] > target]
+    started = meds[~meds["reason"].astype(str).str.startswith("taken before")]
+    starts = pd.DataFrame(
+        {"patient": _codes(started["patient_id"]), "date": started["start_date"].to_numpy()}
+    ).drop_duplicates()
+    if s.empty:
+        return float("nan")
+    hit = s.merge(starts.assign(hit=True), on=["patient", "date"], how="left")["hit"]
+    return float(hit.notna().mean())
+
+
+def _measure(cohort: Cohort, tl: CohortTimeline, check: TimelineCheck) -> float:
+    """The value of one check on the history ``tl`` (patient ids already categorical)."""
+    spec = cohort.condition.timeline
+    assert spec is not None
+    v = spec.visits
+    key, target = v.observation or "", float(v.target or 0.0)
+    name = ALIASES.get(check.key, check.key)
+    of = check.observation or key
+    if check.key == "egfr_slope" and spec.kidney:  # the first check key named its observation
+        of = check.observation or spec.kidney.observation
+    obs, meds = tl.observations, tl.medications
+    if name == "lag1_correlation":
+        return lag1_correlation(obs, of)
+    if name == "test_interval_days":
+        return median_interval_days(obs, of)
+    if name == "mean_slope":
+        return mean_slope_per_year(obs, of)
+    if name == "intensified_within_6_months":
+        top_step = max((d.step for d in spec.drugs), default=0)
+        top = [d.medication for d in spec.drugs if d.step == top_step]
+        return share_intensified(obs, meds, key, target, top)
+    if name == "started_at_visits_above_target":
+        return share_started_at_visits_above(obs, meds, key, target)
+    if name == "share_meeting_at_end":
+        return share_meeting_at_end(cohort.wide, check.expression or f"{key} <= {target:g}")
+    raise ValueError(f"no measure for the timeline check '{check.key}'")
+
+
 def timeline_checks(cohort: Cohort) -> list[TimelineCheckResult]:
     """The knowledge base's timeline targets, each measured on ``cohort.timeline``; plus the
     number of date-order violations (target 0)."""
     tl, spec = cohort.timeline, cohort.condition.timeline
     if tl is None or spec is None:
         raise ValueError("the cohort has no timeline; draw it with a follow-up")
-    v = spec.visits
-    key = v.observation or ""
     ids = pd.Index(cohort.wide["patient_id"].astype(str))
     tl = dataclasses.replace(
         tl,
         observations=_with_ids(tl.observations, ids),
         medications=_with_ids(tl.medications, ids),
     )
-    top_step = max((d.step for d in spec.drugs), default=0)
-    top = [d.medication for d in spec.drugs if d.step == top_step]
-    slope_key = spec.kidney.observation if spec.kidney else ""
-    measures = {
-        "hba1c_lag1_correlation": lambda: lag1_correlation(tl.observations, key),
-        "hba1c_test_interval_days": lambda: median_interval_days(tl.observations, key),
-        "egfr_slope": lambda: mean_slope_per_year(tl.observations, slope_key),
-        "intensified_within_6_months": lambda: share_intensified(
-            tl.observations, tl.medications, key, float(v.target or 0.0), top
-        ),
-    }
-    out = []
-    for check in spec.checks:
-        if check.key not in measures:
-            raise ValueError(f"no measure for the timeline check '{check.key}'")
-        out.append(
-            TimelineCheckResult(
-                check.key,
-                check.what,
-                measures[check.key](),
-                check.min,
-                check.max,
-                check.unit,
-                check.sources,
-            )
+    out = [
+        TimelineCheckResult(
+            check.key,
+            check.what,
+            _measure(cohort, tl, check),
+            check.min,
+            check.max,
+            check.unit,
+            check.sources,
         )
+        for check in spec.checks
+    ]
     violations = date_order_violations(cohort)
     out.append(
         TimelineCheckResult(

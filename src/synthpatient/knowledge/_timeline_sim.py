@@ -20,11 +20,16 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
+from synthpatient.knowledge._physiology import pulse_pressure_floor
 from synthpatient.rules import evaluate_expression, parse_expression
 
 YEAR = 365.25
-#: Lowest HbA1c a drug can bring a patient to (%); values below it are not the drug's doing.
-EFFECT_FLOOR = {"hba1c": 5.0}
+#: Lowest value a drug can bring a patient to; values below it are not the drug's doing.
+#: HbA1c 5.0 %. Systolic 110 and diastolic 60 mmHg: blood-pressure drugs lower pressure less
+#: from lower starting levels (Law 2003: 1 mmHg less systolic per 10 mmHg lower), trials
+#: treating to intensive targets reach about 120 systolic, and prescribers stop adding drugs
+#: near symptomatic hypotension; the floors are a round approximation, not a sourced figure.
+EFFECT_FLOOR = {"hba1c": 5.0, "systolic_bp": 110.0, "diastolic_bp": 60.0}
 
 
 @dataclass
@@ -180,6 +185,24 @@ class Simulation:
             r.drug_step[key] = np.zeros(self.n, dtype=np.int64)
         for d in self.drugs:
             self.lowering[d.medication] = self.rng.uniform(d.lowering_min, d.lowering_max, self.n)
+        self.also_lowered = {key for d in self.drugs for key in d.also_lowers}
+        # drugs never given with each other: a listed conflict of classes, or one class twice
+        classes = {m.key: m.drug_class for m in self.condition.medications}
+        pairs = {(c.a, c.b) for c in self.condition.conflicts}
+        self.conflicting: dict[str, list[str]] = {
+            key: [
+                other
+                for other in keys
+                if other != key
+                and classes[key] is not None
+                and (
+                    classes[other] == classes[key]
+                    or (classes[key], classes[other]) in pairs
+                    or (classes[other], classes[key]) in pairs
+                )
+            ]
+            for key in keys
+        }
         self.baseline_drug = {
             d.medication: ~np.isnan(r.drug_start[d.medication]) for d in self.drugs
         }
@@ -198,13 +221,19 @@ class Simulation:
         self.last_annual = np.full(self.n, -np.inf)
 
     # --- values -----------------------------------------------------------------------
-    def _reduction(self, idx: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """How far the drugs started (or stopped) since the first visit move HbA1c."""
+    def _reduction(self, idx: np.ndarray, day: np.ndarray, key: str) -> np.ndarray:
+        """How far the drugs started (or stopped) since the first visit move ``key``: the
+        visit observation by each drug's lowering, others by its ``also_lowers`` fraction."""
         r, onset = self.record, self.spec.intensification
         ramp_days = onset.effect_onset_days if onset else 0.0
         out = np.zeros(len(idx))
+        visit = key == self.spec.visits.observation
         for d in self.drugs:
+            if not visit and key not in d.also_lowers:
+                continue
             low = self.lowering[d.medication][idx]
+            if not visit:
+                low = low * d.also_lowers[key]
             base = self.baseline_drug[d.medication][idx]  # its effect is in the baseline
             on = np.where(base, 1.0, _ramp(day - r.drug_start[d.medication][idx], ramp_days))
             off = _ramp(day - r.drug_stop[d.medication][idx], ramp_days)
@@ -227,9 +256,9 @@ class Simulation:
         if self.spec.kidney is not None and key == self.spec.kidney.observation:
             x = x + self.slope[idx] * day / YEAR
         x = np.exp(x) if t.scale == "log" else x
-        if self.spec.visits.observation == key and self.drugs:
+        if self.drugs and (self.spec.visits.observation == key or key in self.also_lowered):
             floor = EFFECT_FLOOR.get(key, -np.inf)
-            reduced = x - self._reduction(idx, day)
+            reduced = x - self._reduction(idx, day, key)
             x = np.where(reduced < x, np.maximum(reduced, np.minimum(x, floor)), reduced)
         dist = self.by_key[key].distribution
         return np.round(
@@ -286,12 +315,27 @@ class Simulation:
         for key, t in self.traj.items():
             sub = np.ones(len(idx), dtype=bool) if t.schedule == "every_visit" else annual
             values[key] = (sub, self.true_value(key, idx[sub], d[sub]))
+        self._pulse_pressure(values)
         for key, schedule in self.spec.derived_schedule.items():
             sub = np.ones(len(idx), dtype=bool) if schedule == "every_visit" else annual
             values[key] = (sub, self._derived(key, idx[sub], d[sub], values, sub))
         for key, (sub, x) in values.items():
             r.measured.setdefault(key, []).append((k, idx[sub], x))
             r.last.setdefault(key, np.full(self.n, np.nan))[idx[sub]] = x
+
+    def _pulse_pressure(self, values: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Systolic above diastolic by the snapshot's pulse-pressure floor at every visit
+        where both are measured (the two move apart, and drugs lower them by different
+        amounts; the realism rules check the same floor)."""
+        if not {"systolic_bp", "diastolic_bp"} <= set(values):
+            return
+        (s_sub, sbp), (d_sub, dbp) = values["systolic_bp"], values["diastolic_bp"]
+        if not np.array_equal(s_sub, d_sub):
+            return
+        pair = {"systolic_bp": sbp.copy(), "diastolic_bp": dbp.copy()}
+        pulse_pressure_floor(pair, self.by_key)
+        values["systolic_bp"] = (s_sub, pair["systolic_bp"])
+        values["diastolic_bp"] = (d_sub, pair["diastolic_bp"])
 
     def _derived(
         self,
@@ -389,13 +433,11 @@ class Simulation:
             return go
         rows = np.flatnonzero(go)
         sub = idx[rows]
-        current = np.zeros(len(sub), dtype=np.int64)
-        for drug in self.drugs:
-            current = np.maximum(current, np.where(self._on(drug.medication, sub), drug.step, 0))
+        low, high = self._step_bounds(sub)
         frame = self._frame(sub)
         chosen = np.full(len(sub), -1)
         for step in sorted({drug.step for drug in self.drugs}):
-            open_ = (chosen < 0) & (current < step)
+            open_ = (chosen < 0) & (low < step) & (step <= high)
             if not open_.any():
                 continue
             options = [(i, drug) for i, drug in enumerate(self.drugs) if drug.step == step]
@@ -418,15 +460,36 @@ class Simulation:
         for i, drug in enumerate(self.drugs):
             who = chosen == i
             r.drug_start[drug.medication][sub[who]] = d[rows[who]]
-            r.drug_step[drug.medication][sub[who]] = drug.step
+            # the step it was started at: its own, or (count) the number of drugs it makes
+            at = high[who] if spec.intensification.steps == "count" else drug.step
+            r.drug_step[drug.medication][sub[who]] = at
         started = np.zeros(len(idx), dtype=bool)
         started[rows] = chosen >= 0
         return started
 
+    def _step_bounds(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps a drug may be started at lie above the first bound and at or below the
+        second: above the highest step taken (``highest``), or up to the number of stepped
+        drugs taken plus one (``count``: a second first-line class, a third, then add-ons)."""
+        assert self.spec.intensification is not None
+        taken = np.zeros(len(sub), dtype=np.int64)
+        if self.spec.intensification.steps == "count":
+            for drug in self.drugs:
+                taken += self._on(drug.medication, sub)
+            return np.zeros(len(sub), dtype=np.int64), taken + 1
+        for drug in self.drugs:
+            taken = np.maximum(taken, np.where(self._on(drug.medication, sub), drug.step, 0))
+        return taken, np.full(len(sub), np.iinfo(np.int64).max)
+
     def _available(self, drug: DrugStep, sub: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        """Never taken before, not contraindicated by a value, and not in conflict with (nor a
+        duplicate of) a drug being taken (drug_classes.yaml: e.g. no ACE inhibitor with an
+        angiotensin receptor blocker)."""
         never = np.isnan(self.record.drug_start[drug.medication][sub])
         if drug.start_contraindication:
             never &= ~_expression(drug.start_contraindication, frame)
+        for other in self.conflicting.get(drug.medication, ()):
+            never &= ~self._on(other, sub)
         return never
 
     # --- complications ----------------------------------------------------------------
