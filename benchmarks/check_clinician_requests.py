@@ -376,6 +376,26 @@ CASES = [
         ),
     ),
     Case(
+        "200 T2D patients with eGFR less than 60 or UACR over 30",
+        "either of two values",
+        (P("refuse", "either condition", False),),
+    ),
+    Case(
+        "500 type 2 diabetes patients, mostly women",
+        "vague sex mix",
+        (P("count", 500), P("named", "mostly women")),
+    ),
+    Case(
+        "300 T2D patients on metformin only",
+        "monotherapy",
+        (P("count", 300), P("drug", "metformin", True), P("named", "metformin only")),
+    ),
+    Case(
+        "800 hypertensive African American patients",
+        "race filter",
+        (P("count", 800), P("condition", "hypertension"), P("named", "african american")),
+    ),
+    Case(
         "10k T2DM pts w/ HTN",
         "abbreviations",
         (
