@@ -1,0 +1,145 @@
+"""Knowledge-driven hypertension histories: visits by systolic pressure, antihypertensive steps
+that lower both pressures, complications, the checks, and ``synthpatient ask`` end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
+from synthpatient.knowledge.timeline import FollowUp, simulate_timeline, timeline_checks
+
+TARGET = 130.0
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    kb = load_knowledge_base()
+    spec = CohortSpec(condition="hypertension", n=400, n_observations=17, seed=21)
+    return simulate_timeline(CohortSampler(kb).sample(spec), FollowUp(3.0, "3 years"))
+
+
+def _pressures(cohort) -> pd.DataFrame:
+    """One row per visit: systolic and diastolic pressure, sorted by patient and date."""
+    obs = cohort.timeline.observations.astype({"patient_id": str})
+    bp = obs[obs["observation"].isin(["systolic_bp", "diastolic_bp"])]
+    wide = bp.pivot_table(
+        index=["patient_id", "effective_date"], columns="observation", values="value"
+    )
+    return wide.reset_index().sort_values(["patient_id", "effective_date"], ignore_index=True)
+
+
+def test_visits_are_closer_while_above_target(cohort):
+    bp = _pressures(cohort)
+    gap = bp.groupby("patient_id")["effective_date"].diff().dt.days.shift(-1)
+    above = bp["systolic_bp"] > TARGET
+    assert gap[above].median() < 40 < 100 < gap[~above].median()
+
+
+def test_diastolic_stays_below_systolic_at_every_visit(cohort):
+    bp = _pressures(cohort)
+    assert len(bp) > 3000 and bp[["systolic_bp", "diastolic_bp"]].notna().all().all()
+    assert (bp["systolic_bp"] - bp["diastolic_bp"] >= 20).all()  # the pulse-pressure floor
+
+
+def _change_after(bp: pd.DataFrame, starts: pd.DataFrame, key: str) -> tuple[float, float]:
+    """Mean change of ``key`` from a visit above target to the next two visits at least 28
+    days later (once a drug has taken effect): after visits where a drug was started, and
+    after the other visits above target (the regression to the mean both share)."""
+    bp = bp.assign(started=pd.MultiIndex.from_frame(bp[["patient_id", "effective_date"]]).isin(
+        pd.MultiIndex.from_frame(starts[["patient_id", "start_date"]])
+    ))  # fmt: skip
+    changes: dict[bool, list[float]] = {True: [], False: []}
+    for _, mine in bp.groupby("patient_id"):
+        dates, values = mine["effective_date"].to_numpy(), mine[key].to_numpy()
+        for i in np.flatnonzero(mine["systolic_bp"].to_numpy() > TARGET):
+            later = values[dates >= dates[i] + np.timedelta64(28, "D")][:2]
+            if len(later):
+                changes[bool(mine["started"].iloc[i])].append(later.mean() - values[i])
+    assert len(changes[True]) > 50 and len(changes[False]) > 50
+    return float(np.mean(changes[True])), float(np.mean(changes[False]))
+
+
+def test_drugs_started_above_target_lower_both_pressures(cohort):
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    started = meds[meds["reason"].astype(str).str.contains("step")]
+    bp = _pressures(cohort)
+    at_start = started.merge(
+        bp, left_on=["patient_id", "start_date"], right_on=["patient_id", "effective_date"]
+    )
+    assert len(at_start) == len(started) > 50
+    assert (at_start["systolic_bp"] > TARGET).all()  # started only when above target
+    with_drug, without = _change_after(bp, started, "systolic_bp")
+    assert with_drug < without - 4  # a standard-dose drug lowers systolic about 9 mmHg
+    with_drug, without = _change_after(bp, started, "diastolic_bp")
+    assert with_drug < without - 2  # and diastolic by about 0.6 of it
+
+
+def test_no_drug_started_twice_and_no_ace_inhibitor_with_an_arb(cohort):
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    assert not meds.duplicated(["patient_id", "medication"]).any()
+    acei = meds[meds["medication"] == "acei"].set_index("patient_id")
+    arb = meds[meds["medication"] == "arb"].set_index("patient_id")
+    both = acei.index.intersection(arb.index)
+    # a patient may have had both only one after the other (a stop before the other's start)
+    for pid in both:
+        a, b = acei.loc[pid], arb.loc[pid]
+        first, second = (a, b) if a["start_date"] <= b["start_date"] else (b, a)
+        assert pd.notna(first["stop_date"]) and first["stop_date"] <= second["start_date"]
+    steps = meds["reason"].astype(str).str.extract(r"step (\d+)")[0].dropna().astype(int)
+    assert steps.max() >= 2  # combinations are the next steps
+
+
+def test_complications_start_after_diagnosis_within_follow_up(cohort):
+    cond = cohort.timeline.conditions.astype({"patient_id": str})
+    wide = cohort.wide.set_index("patient_id")
+    diagnosed = cond["patient_id"].map(wide["diagnosis_date"])
+    assert (cond["onset_date"] >= diagnosed).all()
+    events = cond[cond["condition"].isin(["stroke", "myocardial_infarction", "heart_failure"])]
+    first = _pressures(cohort).groupby("patient_id")["effective_date"].min()
+    incident = events[events["onset_date"] > events["patient_id"].map(first)]
+    assert len(incident) > 0
+    assert (incident["onset_date"] <= incident["patient_id"].map(wide["last_visit_date"])).all()
+
+
+def test_checks_run_and_print(cohort):
+    results = {c.key: c for c in timeline_checks(cohort)}
+    assert set(results) == {
+        "lag1_correlation",
+        "test_interval_days",
+        "mean_slope",
+        "started_at_visits_above_target",
+        "share_meeting_at_end",
+        "date_order_violations",
+    }
+    assert results["date_order_violations"].measured == 0
+    for check in results.values():
+        assert np.isfinite(check.measured) and check.sources
+        assert check.what in check.line() and (" ok" in check.line() or "OFF" in check.line())
+    wide = cohort.wide
+    met = ((wide["systolic_bp"] < 130) & (wide["diastolic_bp"] < 80)).mean()
+    assert results["share_meeting_at_end"].measured == pytest.approx(met)
+    assert 20 < results["test_interval_days"].measured < 60  # most visits are above target
+
+
+def test_ask_writes_hypertension_histories(tmp_path):
+    """100 patients, not 500: FHIR validation takes about 25 ms a patient."""
+    from synthpatient.cli import app
+
+    out = tmp_path / "htn"
+    result = CliRunner().invoke(
+        app,
+        ["ask", "100 hypertension patients with 2 years of follow-up, seed 8", "--yes",
+         "-o", str(out)],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Histories:" in result.output
+    observations = pd.read_csv(out / "observations.csv")
+    per_patient = observations[observations["observation"] == "systolic_bp"].groupby("patient_id")
+    assert per_patient.size().median() > 3 and per_patient.ngroups == 100
+    assert len(pd.read_csv(out / "encounters.csv")) > 500
+    assert "step" in " ".join(pd.read_csv(out / "medications.csv")["reason"])
+    assert len(list((out / "fhir").glob("*.json"))) == 100
