@@ -1,0 +1,106 @@
+"""Knowledge-driven hypertension histories beside their sourced ranges.
+
+2,000 hypertension patients x 5 years (two seeds): each check of
+``hypertension_timeline.yaml`` (systolic lag-1 correlation within patients, median interval
+between blood pressure measurements, mean eGFR slope, share of visits above target with a drug
+added, share below 130/80 at the last visit, date-order violations) beside its range and
+sources, PASS or FAIL; then what the history looks like: systolic and diastolic pressure at
+the first and last visit, drugs per patient, starts per patient-year, incident complications
+per 1,000 patient-years, visits with a pulse pressure under 20 mmHg, ACE inhibitor and ARB
+taken together, and the time to draw and simulate (inflated on a busy machine).
+
+Run: .venv/bin/python benchmarks/check_htn_timelines.py [--n 2000] [--years 5] [--seeds 7 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
+from synthpatient.knowledge.timeline import FollowUp, simulate_timeline, timeline_checks
+
+EVENTS = ("stroke", "myocardial_infarction", "heart_failure", "chronic_kidney_disease")
+
+
+def _cohort(n: int, years: float, seed: int):  # type: ignore[no-untyped-def]
+    kb = load_knowledge_base()
+    spec = CohortSpec(condition="hypertension", n=n, n_observations=17, seed=seed)
+    return simulate_timeline(CohortSampler(kb).sample(spec), FollowUp(years, f"{years:g} years"))
+
+
+def _pressures(obs: pd.DataFrame) -> pd.DataFrame:
+    bp = obs[obs["observation"].isin(["systolic_bp", "diastolic_bp"])]
+    return bp.pivot_table(
+        index=["patient_id", "effective_date"], columns="observation", values="value",
+        observed=True,
+    ).reset_index()  # fmt: skip
+
+
+def describe(cohort, years: float) -> None:  # type: ignore[no-untyped-def]
+    tl = cohort.timeline
+    obs = tl.observations.astype({"patient_id": str})
+    bp = _pressures(obs).sort_values(["patient_id", "effective_date"])
+    first, last = bp.groupby("patient_id").first(), bp.groupby("patient_id").last()
+    print(
+        f"- systolic/diastolic mean at the first visit {first['systolic_bp'].mean():.1f}/"
+        f"{first['diastolic_bp'].mean():.1f}, at the last {last['systolic_bp'].mean():.1f}/"
+        f"{last['diastolic_bp'].mean():.1f} mmHg"
+    )
+    narrow = int((bp["systolic_bp"] - bp["diastolic_bp"] < 20).sum())
+    print(f"- visits with pulse pressure < 20 mmHg: {narrow} of {len(bp):,}")
+    meds = tl.medications.astype({"patient_id": str})
+    stepped = ["thiazide", "acei", "arb", "ccb", "beta_blocker"]
+    on = meds[meds["medication"].isin(stepped) & meds["stop_date"].isna()]
+    count = on.groupby("patient_id").size().reindex(cohort.wide["patient_id"], fill_value=0)
+    shares = ", ".join(f"{k}: {(count == k).mean():.2f}" for k in range(5))
+    print(f"- antihypertensive drugs at the last visit (share of patients): {shares}")
+    started = meds[meds["reason"].str.contains("step")]
+    began = first["effective_date"].reindex(cohort.wide["patient_id"]).to_numpy()
+    person_years = (cohort.wide["last_visit_date"] - began).dt.days.sum() / 365.25
+    print(f"- drugs started per patient-year: {len(started) / person_years:.3f}")
+    acei = meds[meds["medication"] == "acei"].set_index("patient_id")
+    arb = meds[meds["medication"] == "arb"].set_index("patient_id")
+    both = [p for p in acei.index.intersection(arb.index)
+            if pd.isna(acei.loc[p, "stop_date"]) and pd.isna(arb.loc[p, "stop_date"])]  # fmt: skip
+    print(f"- patients on an ACE inhibitor and an ARB together: {len(both)}")
+    cond = tl.conditions.astype({"patient_id": str})
+    start = first["effective_date"]
+    incident = cond[cond["onset_date"] > cond["patient_id"].map(start)]
+    rates = ", ".join(
+        f"{key} {1000 * (incident['condition'] == key).sum() / person_years:.1f}" for key in EVENTS
+    )
+    print(f"- incident per 1,000 patient-years ({person_years:,.0f}): {rates}")
+
+
+def run(n: int, years: float, seed: int) -> bool:
+    start = time.perf_counter()
+    cohort = _cohort(n, years, seed)
+    took = time.perf_counter() - start
+    print(f"\n## {n:,} hypertension patients x {years:g} years, seed {seed} ({took:.1f} s)\n")
+    checks = timeline_checks(cohort)
+    for check in checks:
+        print(f"- {'PASS' if check.ok else 'FAIL'} {check.line()}")
+    describe(cohort, years)
+    return all(c.ok for c in checks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2_000)
+    parser.add_argument("--years", type=float, default=5.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
+    args = parser.parse_args()
+    kb = load_knowledge_base()
+    ids = dict.fromkeys(s for c in kb.conditions["hypertension"].timeline.checks for s in c.sources)
+    print("# Hypertension histories beside their sources\n")
+    for source in ids:
+        print(f"- {source}: {kb.sources[source].citation()}")
+    ok = [run(args.n, args.years, seed) for seed in args.seeds]
+    print(f"\nall checks pass: {all(ok)} ({sum(ok)} of {len(ok)} seeds)")
+
+
+if __name__ == "__main__":
+    main()
