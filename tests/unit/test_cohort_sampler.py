@@ -285,6 +285,7 @@ def test_truncated_duration_draw_is_bounded_and_reproducible():
 def test_a_condition_without_a_duration_is_refused_in_one_line():
     hypertension = load_knowledge_base().conditions["hypertension"]
     demographics = {k: v for k, v in hypertension.demographics.items() if k != "duration_years"}
-    bare = hypertension.model_copy(update={"demographics": demographics})
+    # without its history's duration too (hypertension has a timeline, which gives one)
+    bare = hypertension.model_copy(update={"demographics": demographics, "timeline": None})
     with pytest.raises(KnowledgeBaseError, match="duration_years"):
         diagnosis_duration(bare)
