@@ -20,15 +20,19 @@ import time
 import pandas as pd
 
 from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
-from synthpatient.knowledge.timeline import FollowUp, simulate_timeline, timeline_checks
+from synthpatient.knowledge.timeline import timeline_checks
 
 EVENTS = ("stroke", "myocardial_infarction", "heart_failure", "chronic_kidney_disease")
 
 
 def _cohort(n: int, years: float, seed: int):  # type: ignore[no-untyped-def]
+    """Drawn as a request is: the sampler simulates the history and keeps the tails'
+    relations (e.g. the pulse-pressure floor) at every visit."""
     kb = load_knowledge_base()
-    spec = CohortSpec(condition="hypertension", n=n, n_observations=17, seed=seed)
-    return simulate_timeline(CohortSampler(kb).sample(spec), FollowUp(years, f"{years:g} years"))
+    spec = CohortSpec(
+        condition="hypertension", n=n, n_observations=17, follow_up_years=years, seed=seed
+    )
+    return CohortSampler(kb).sample(spec)
 
 
 def _pressures(obs: pd.DataFrame) -> pd.DataFrame:

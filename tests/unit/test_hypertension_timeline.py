@@ -9,16 +9,20 @@ import pytest
 from typer.testing import CliRunner
 
 from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
-from synthpatient.knowledge.timeline import FollowUp, simulate_timeline, timeline_checks
+from synthpatient.knowledge.timeline import timeline_checks
 
 TARGET = 130.0
 
 
 @pytest.fixture(scope="module")
 def cohort():
+    """Drawn as a request is (the sampler simulates the history and keeps the tails'
+    relations, e.g. the pulse-pressure floor, at every visit)."""
     kb = load_knowledge_base()
-    spec = CohortSpec(condition="hypertension", n=400, n_observations=17, seed=21)
-    return simulate_timeline(CohortSampler(kb).sample(spec), FollowUp(3.0, "3 years"))
+    spec = CohortSpec(
+        condition="hypertension", n=400, n_observations=17, follow_up_years=3.0, seed=21
+    )
+    return CohortSampler(kb).sample(spec)
 
 
 def _pressures(cohort) -> pd.DataFrame:

@@ -20,7 +20,6 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
-from synthpatient.knowledge._physiology import pulse_pressure_floor
 from synthpatient.rules import evaluate_expression, parse_expression
 
 YEAR = 365.25
@@ -315,27 +314,12 @@ class Simulation:
         for key, t in self.traj.items():
             sub = np.ones(len(idx), dtype=bool) if t.schedule == "every_visit" else annual
             values[key] = (sub, self.true_value(key, idx[sub], d[sub]))
-        self._pulse_pressure(values)
         for key, schedule in self.spec.derived_schedule.items():
             sub = np.ones(len(idx), dtype=bool) if schedule == "every_visit" else annual
             values[key] = (sub, self._derived(key, idx[sub], d[sub], values, sub))
         for key, (sub, x) in values.items():
             r.measured.setdefault(key, []).append((k, idx[sub], x))
             r.last.setdefault(key, np.full(self.n, np.nan))[idx[sub]] = x
-
-    def _pulse_pressure(self, values: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Systolic above diastolic by the snapshot's pulse-pressure floor at every visit
-        where both are measured (the two move apart, and drugs lower them by different
-        amounts; the realism rules check the same floor)."""
-        if not {"systolic_bp", "diastolic_bp"} <= set(values):
-            return
-        (s_sub, sbp), (d_sub, dbp) = values["systolic_bp"], values["diastolic_bp"]
-        if not np.array_equal(s_sub, d_sub):
-            return
-        pair = {"systolic_bp": sbp.copy(), "diastolic_bp": dbp.copy()}
-        pulse_pressure_floor(pair, self.by_key)
-        values["systolic_bp"] = (s_sub, pair["systolic_bp"])
-        values["diastolic_bp"] = (d_sub, pair["diastolic_bp"])
 
     def _derived(
         self,
