@@ -3,9 +3,11 @@
 Each patient is simulated in days since their first visit. A step of the loop takes every
 patient still in follow-up to their next visit at once, whatever its date: trajectories are
 Ornstein-Uhlenbeck deviations around a drifting level (exact at any spacing, so AR(1) between
-visits), eGFR falls on a per-patient slope, drugs started lower HbA1c after an onset period,
-complications start at their hazards over the interval, and the next visit is due in 3 or 6
-months depending on the value just measured. 100,000 patients x 5 years is ~26 steps.
+visits), eGFR falls on a per-patient slope, drugs started lower the visit observation (HbA1c,
+systolic pressure; others by a fraction, e.g. diastolic) after an onset period,
+complications start at their hazards over the interval, and the next visit is due after the
+interval above or at target the value just measured calls for (type 2 diabetes: 3 or 6
+months). 100,000 patients x 5 years is ~26 steps.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class Simulation:
 
     # --- the start --------------------------------------------------------------------
     def _diagnosis(self, start: np.ndarray, adult: np.ndarray, late: np.ndarray) -> np.ndarray:
-        """Days from the first visit back to diagnosis: a duration of diabetes drawn from the
+        """Days from the first visit back to diagnosis: a duration of the condition drawn from the
         sourced distribution, truncated so that the diagnosis is at or after the minimum age."""
         d = self.spec.duration
         longest = (start - adult).astype(float)

@@ -4,10 +4,12 @@
 (its values become each patient's first visit of the history) and follows every patient for
 the asked years, vectorised over patients (see ``_timeline_sim``): visits at the intervals
 the knowledge base gives (for type 2 diabetes, HbA1c every 3 months above target and every
-6 at target, a yearly review with lipids, eGFR and UACR), values that drift and stay
-correlated within a patient, drugs started by the guideline's steps when HbA1c stays above
-target (with the clinical inertia of practice) that lower it after they start, and
-complications at sourced rates. The returned cohort's ``wide`` table holds the values at the
+6 at target, a yearly review with lipids, eGFR and UACR; for hypertension, blood pressure
+monthly above the 130 mmHg systolic target and every 4.5 months at it), values that drift
+and stay correlated within a patient, drugs started by the guideline's steps when the visit
+observation stays above target (with the clinical inertia of practice) that lower it (and,
+for blood pressure, diastolic by a sourced fraction) after they start, and complications at
+sourced rates. The returned cohort's ``wide`` table holds the values at the
 last visit; ``timeline`` holds the history. :func:`timeline_checks` measures a history
 against the sourced targets of the knowledge base.
 """
