@@ -3,9 +3,10 @@
 2,000 hypertension patients x 5 years (two seeds): each check of
 ``hypertension_timeline.yaml`` (systolic lag-1 correlation within patients, median interval
 between blood pressure measurements, mean eGFR slope, share of visits above target with a drug
-added, share below 130/80 at the last visit, date-order violations) beside its range and
+added, share below 130/80 at the last visit, share of treated patients on 3 or more classes,
+date-order violations) beside its range and
 sources, PASS or FAIL; then what the history looks like: systolic and diastolic pressure at
-the first and last visit, drugs per patient, starts per patient-year, incident complications
+the first and last visit, drugs per patient at both, starts per patient-year, incident complications
 per 1,000 patient-years, visits with a pulse pressure under 20 mmHg, ACE inhibitor and ARB
 taken together, and the time to draw and simulate (inflated on a busy machine).
 
@@ -58,9 +59,15 @@ def describe(cohort, years: float) -> None:  # type: ignore[no-untyped-def]
     meds = tl.medications.astype({"patient_id": str})
     stepped = ["thiazide", "acei", "arb", "ccb", "beta_blocker"]
     on = meds[meds["medication"].isin(stepped) & meds["stop_date"].isna()]
-    count = on.groupby("patient_id").size().reindex(cohort.wide["patient_id"], fill_value=0)
-    shares = ", ".join(f"{k}: {(count == k).mean():.2f}" for k in range(5))
-    print(f"- antihypertensive drugs at the last visit (share of patients): {shares}")
+    before = meds[meds["medication"].isin(stepped) & meds["reason"].str.startswith("taken before")]
+    for when, taking in (("first", before), ("last", on)):
+        count = taking.groupby("patient_id").size().reindex(cohort.wide["patient_id"], fill_value=0)
+        shares = ", ".join(f"{k}: {(count == k).mean():.2f}" for k in range(5))
+        treated = count[count > 0]
+        print(
+            f"- antihypertensive drugs at the {when} visit (share of patients): {shares}; "
+            f"of the treated, 3 or more: {(treated >= 3).mean():.3f}"
+        )
     started = meds[meds["reason"].str.contains("step")]
     began = first["effective_date"].reindex(cohort.wide["patient_id"]).to_numpy()
     person_years = (cohort.wide["last_visit_date"] - began).dt.days.sum() / 365.25

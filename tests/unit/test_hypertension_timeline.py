@@ -116,6 +116,7 @@ def test_checks_run_and_print(cohort):
         "mean_slope",
         "started_at_visits_above_target",
         "share_meeting_at_end",
+        "share_treated_on_at_least",
         "date_order_violations",
     }
     assert results["date_order_violations"].measured == 0
@@ -126,6 +127,10 @@ def test_checks_run_and_print(cohort):
     met = ((wide["systolic_bp"] < 130) & (wide["diastolic_bp"] < 80)).mean()
     assert results["share_meeting_at_end"].measured == pytest.approx(met)
     assert 20 < results["test_interval_days"].measured < 60  # most visits are above target
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    on = meds[meds["stop_date"].isna() & (meds["medication"] != "statin")]
+    count = on.groupby("patient_id").size()
+    assert results["share_treated_on_at_least"].measured == pytest.approx((count >= 3).mean())
 
 
 def test_ask_writes_hypertension_histories(tmp_path):

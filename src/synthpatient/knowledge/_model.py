@@ -319,12 +319,14 @@ class TimelineCheck(_Frozen):
     """A sourced target range a drawn history is measured against. ``observation`` names what
     a generic measure (``lag1_correlation``, ``test_interval_days``, ``mean_slope``) is taken
     of (default: the visit observation); ``expression`` what ``share_meeting_at_end`` counts
-    at each patient's last visit."""
+    at each patient's last visit; ``drugs`` the number of stepped drugs that
+    ``share_treated_on_at_least`` counts among the patients taking any at the end."""
 
     key: str
     what: str
     observation: str | None = None
     expression: str | None = None
+    drugs: int | None = Field(default=None, ge=1)
     min: float
     max: float
     unit: str = ""

@@ -5,8 +5,9 @@ hold for a history read back from files. Each check of the knowledge base names 
 measure of its ``observation`` (default: the visit observation, HbA1c or systolic pressure):
 lag-1 correlation within patients, median interval between measurements, mean per-patient
 slope; the share of results above target followed by a new drug within 6 months, or with a
-drug started at that visit; the share meeting an expression at the last visit; and
-date-order violations (which must be 0).
+drug started at that visit; the share meeting an expression at the last visit; the share of
+treated patients on a number of drugs or more at the end; and date-order violations (which
+must be 0).
 """
 
 from __future__ import annotations
@@ -255,9 +256,20 @@ def _measure(cohort: Cohort, tl: CohortTimeline, check: TimelineCheck) -> float:
         return share_intensified(obs, meds, key, target, top)
     if name == "started_at_visits_above_target":
         return share_started_at_visits_above(obs, meds, key, target)
+    if name == "share_treated_on_at_least":
+        stepped = [d.medication for d in spec.drugs]
+        return share_treated_on_at_least(meds, stepped, check.drugs or 2)
     if name == "share_meeting_at_end":
         return share_meeting_at_end(cohort.wide, check.expression or f"{key} <= {target:g}")
     raise ValueError(f"no measure for the timeline check '{check.key}'")
+
+
+def share_treated_on_at_least(meds: pd.DataFrame, stepped: list[str], drugs: int) -> float:
+    """Of the patients taking any of the ``stepped`` drugs at the end of their history (not
+    stopped), the share taking ``drugs`` or more of them."""
+    taking = meds[meds["medication"].isin(stepped) & meds["stop_date"].isna()]
+    count = pd.Series(_codes(taking["patient_id"])).value_counts()
+    return float((count >= drugs).mean()) if len(count) else float("nan")
 
 
 def timeline_checks(cohort: Cohort) -> list[TimelineCheckResult]:
