@@ -8,6 +8,7 @@ from synthpatient.schema._infer import (
     explain_schema,
     infer_schema,
     normalise_name,
+    repeated_patient_key,
     warn_unsure,
 )
 from synthpatient.schema._patients import (
@@ -42,6 +43,7 @@ __all__ = [
     "group_profile",
     "infer_schema",
     "normalise_name",
+    "repeated_patient_key",
     "utc_datetimes",
     "warn_unsure",
 ]

@@ -30,6 +30,7 @@ from synthpatient.schema._patients import (
     GroupProfile,
     KeyCandidate,
     PatientKey,
+    codes_of,
     find_patient_key,
     is_candidate,
     is_key_name,
@@ -44,6 +45,7 @@ __all__ = [
     "explain_schema",
     "infer_schema",
     "normalise_name",
+    "repeated_patient_key",
 ]
 
 #: Integer columns with at most this many distinct values are categories (sex coded 1/2).
@@ -234,6 +236,23 @@ def _patient_key(
     if not candidates:
         return None
     return find_patient_key(candidates, {c.name: c.codes for c in columns})
+
+
+def repeated_patient_key(data: pd.DataFrame, identifiers: Iterable[str]) -> PatientKey | None:
+    """The identifier column among ``identifiers`` that groups ``data``'s rows into patients
+    with several rows each, or None: the check a row-wise generator makes before it learns a
+    visit-level table as if every row were a patient. A repeating identifier needs a name that
+    says patient key, or attributes constant within its groups (as in inference), so that a
+    site or ward code is not taken for a patient."""
+    candidates = []
+    for name in identifiers:
+        codes, n_distinct = codes_of(data[name])
+        if is_candidate(codes, n_distinct):
+            named = is_key_name(normalise_name(name))
+            candidates.append(KeyCandidate(name, codes, n_distinct, named))
+    if not candidates:
+        return None
+    return find_patient_key(candidates, {str(c): codes_of(data[c]) for c in data.columns})
 
 
 # -- one column ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from synthpatient.schema import (
     check_table,
     coerce_frame,
     explain_schema,
+    repeated_patient_key,
     warn_unsure,
 )
 from synthpatient.synthesizers._conditions import Condition, parse_conditions
@@ -188,11 +189,51 @@ class Synthesizer(KeywordParams, ABC):
                     SynthPatientWarning,
                     stacklevel=2,
                 )
+        most = None if self.capabilities.longitudinal else self._rows_per_patient(data, schema)
         typed = coerce_frame(schema, data)[learned].reset_index(drop=True)
         self._fit(typed, schema, as_generator(self.seed))
+        spent = getattr(self, "privacy_spent_", None)
+        if most is not None and isinstance(spent, dict) and "epsilon" in spent:
+            # kept with the model and shown with the budget (CLI, data card)
+            spent["max_rows_per_patient"] = most
+            spent["epsilon_per_patient"] = most * float(spent["epsilon"])
+            spent["preprocessing"] = (
+                f"{spent.get('preprocessing', '')} The budget protects rows; a patient has up "
+                f"to {most} rows, so per patient epsilon = {most * float(spent['epsilon']):g}."
+            ).strip()
         self.schema_ = schema
         self.n_training_rows_ = len(data)
         return self
+
+    def _rows_per_patient(self, data: pd.DataFrame, schema: Schema) -> int | None:
+        """A visit-level table (several rows per patient) learned by a row-wise generator:
+        each synthetic row is a new patient, and a private fit protects rows, not patients.
+        Said, never silent (whole patients need the sequential synthesizer); returns the
+        most rows one patient has, or None when rows are patients."""
+        identifiers = [c.name for c in schema if c.kind == "identifier" and c.name in data]
+        key = repeated_patient_key(data, identifiers)
+        if key is None:
+            return None
+        most = int(data[key.name].value_counts().max())
+        message = (
+            f"'{key.name}' groups the {len(data):,} rows into {key.n_patients:,} patients "
+            f"(up to {most} rows each). {type(self).__name__} treats each row as a patient of "
+            "its own: each synthetic row is a new patient, and a patient's rows are not kept "
+            "together. For whole patients with their visits, use the sequential synthesizer."
+        )
+        epsilon = getattr(self, "epsilon", None)
+        private = self.capabilities.differentially_private or (
+            self.capabilities.accepts_epsilon and epsilon is not None
+        )
+        if private and isinstance(epsilon, int | float):
+            # group privacy: k rows of one patient share the budget k times
+            message += (
+                f" Differential privacy here protects rows: a patient with {most} rows is "
+                f"protected at {most} x epsilon = {most * epsilon:g}, not {epsilon:g}. Keep one "
+                "row per patient for a per-patient guarantee."
+            )
+        warnings.warn(message, SynthPatientWarning, stacklevel=3)
+        return most
 
     def _private_relations(self, schema: Schema) -> Schema:
         """A private fit keeps only declared relations: discovered ones are read off the rows
