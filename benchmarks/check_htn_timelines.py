@@ -56,6 +56,16 @@ def describe(cohort, years: float) -> None:  # type: ignore[no-untyped-def]
     )
     narrow = int((bp["systolic_bp"] - bp["diastolic_bp"] < 20).sum())
     print(f"- visits with pulse pressure < 20 mmHg: {narrow} of {len(bp):,}")
+    low = ", ".join(
+        f"{what} {(frame['diastolic_bp'] < 60).mean():.3f}"
+        for what, frame in (("first visit", first), ("last visit", last), ("all visits", bp))
+    )
+    floors = ", ".join(
+        f"{key} at exactly {v}: {(bp[key] == v).mean():.4f} "
+        f"({v - 1}: {(bp[key] == v - 1).mean():.4f})"
+        for key, v in (("systolic_bp", 110), ("diastolic_bp", 60))
+    )
+    print(f"- diastolic below 60 mmHg: {low}; {floors}")
     meds = tl.medications.astype({"patient_id": str})
     stepped = ["thiazide", "acei", "arb", "ccb", "beta_blocker"]
     on = meds[meds["medication"].isin(stepped) & meds["stop_date"].isna()]
