@@ -46,6 +46,10 @@ def test_diastolic_stays_below_systolic_at_every_visit(cohort):
     bp = _pressures(cohort)
     assert len(bp) > 3000 and bp[["systolic_bp", "diastolic_bp"]].notna().all().all()
     assert (bp["systolic_bp"] - bp["diastolic_bp"] >= 20).all()  # the pulse-pressure floor
+    # the drugs' floors (110/60) cap the underlying level: no pile of results at the floor
+    for key, floor in (("systolic_bp", 110), ("diastolic_bp", 60)):
+        at, near = (bp[key] == floor).sum(), (bp[key] == floor + 1).sum()
+        assert at < 2 * near + 10, (key, at, near)
 
 
 def _change_after(bp: pd.DataFrame, starts: pd.DataFrame, key: str) -> tuple[float, float]:
