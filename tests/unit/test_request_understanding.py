@@ -351,3 +351,23 @@ def test_what_a_word_narrows_is_named_not_widened(text, named):
     request = parse_request(text, KB, partial=True)
     assert request.sex is None and request.female_share is None
     assert any(named in n for n in request.not_understood)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "500 hypertension patients over 2 years",  # once refused as an age of 2
+        "500 hypertension patients with blood pressure over 2 years",  # once systolic >= 3
+    ],
+)
+def test_a_length_of_time_is_a_follow_up_never_an_age_or_a_value(text):
+    request = parse_request(text, KB)
+    assert request.follow_up_years == 2.0 and request.filters == []
+    assert (request.age_min, request.age_max) == (18, 90)
+    # said back with the condition's own schedule, not type 2 diabetes's
+    assert "every month while Systolic blood pressure is above 130" in request.describe(KB)
+
+
+def test_an_adult_age_in_years_stays_an_age():
+    request = parse_request("300 women over 60 years with T2D", KB)
+    assert request.age_min == 60 and request.follow_up_years is None

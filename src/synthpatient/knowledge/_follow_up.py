@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from synthpatient.errors import Clarification
+from synthpatient.knowledge._model import Condition
 
 #: Longest history a request may ask for (years): a 30-year history already spans most adult
 #: lives in the cohort; longer runs would mostly start before the patients' diagnosis.
@@ -94,13 +95,32 @@ def _value(number: str, unit: str) -> float:
 
 def _what(years: float, how: str) -> str:
     shown = f"{years:g} years" if years != 1 else "1 year"
-    return f"{shown} of follow-up per patient ({how}; visits every 3-6 months, yearly review)"
+    return f"{shown} of follow-up per patient ({how})"
 
 
-def follow_up_text(years: float) -> str:
-    """The history in words, for the confirmation: '5 years of follow-up per patient (...)'."""
+def follow_up_text(years: float, condition: Condition | None = None) -> str:
+    """The history in words, for the confirmation: '5 years of follow-up per patient (...)',
+    with the condition's own visit schedule when it has a history."""
     shown = f"{years:g} years" if years != 1 else "1 year"
-    return f"{shown} of follow-up per patient (visits every 3-6 months, yearly review)"
+    visits = condition.timeline.visits if condition and condition.timeline else None
+    if visits is None:
+        return f"{shown} of follow-up per patient"
+    if visits.observation is None or visits.target is None:
+        schedule = f"visits every {_interval(visits.days_at_target)}"
+    else:
+        names = {o.key: o.name for o in condition.observations} if condition else {}
+        name = names.get(visits.observation, visits.observation)
+        schedule = (
+            f"visits every {_interval(visits.days_above_target)} while {name} is above "
+            f"{visits.target:g}, every {_interval(visits.days_at_target)} at target"
+        )
+    return f"{shown} of follow-up per patient ({schedule}, yearly review)"
+
+
+def _interval(days: float) -> str:
+    """91 days -> '3 months', 30 -> 'month', 137 -> '4.5 months'."""
+    months = round(days / 30.44 * 2) / 2
+    return "month" if months <= 1 else f"{months:g} months"
 
 
 def parse_follow_up(text: str) -> FollowUp | None:
@@ -119,9 +139,14 @@ def parse_follow_up(text: str) -> FollowUp | None:
         years = _value(match.group(1), match.group(2))
         return _checked(years, f"read from '{match.group(0)}'")
     for match in _OVER.finditer(low):
-        if match.group(1) in {"over", "for"} and _AGE_BEFORE.search(low[: match.start()]):
-            continue  # "women over 60 years": an age, not a length of history
         years = _value(match.group(2), match.group(3))
+        adult_age = match.group(3).startswith("y") and years >= 18
+        if (
+            adult_age
+            and match.group(1) in {"over", "for"}
+            and _AGE_BEFORE.search(low[: match.start()])
+        ):
+            continue  # "women over 60 years": an age; "patients over 2 years" is a follow-up
         return _checked(years, f"read from '{match.group(0)}'")
     asked = _FREQUENT.search(low)
     if asked:

@@ -69,6 +69,8 @@ _VALUE = r"(\d+(?:\.\d+)?)"
 _UNIT = (
     r"(?:\s*(?:%|percent|mg/dl|mmol/l|mmol/mol|kg/m2|kg/m²|mmhg|mm hg|ml/min(?:/1\.73\s*m2)?|"
     r"mg/g|pg/ml|bpm|/min|kg|cm|g/dl|meq/l|u/l))?"
+    # "blood pressure over 2 years" is a length of follow-up, never a value of 2
+    r"(?!\s*(?:-\s*)?(?:years?|yrs?|months?|mos?|weeks?|wks?|days?)\b)"
 )
 
 

@@ -206,7 +206,7 @@ class CohortRequest(BaseModel):
         names = {o.key: o.name for o in condition.observations}
         parts.append(f"{len(keys)} {kinds} ({', '.join(names.get(k, k) for k in keys)})")
         if self.follow_up_years is not None:
-            parts.append(follow_up_text(self.follow_up_years))
+            parts.append(follow_up_text(self.follow_up_years, condition))
         else:
             parts.append("one visit per patient (ask e.g. '5 years of follow-up' for histories)")
         parts.append(f"outputs: {', '.join(self.formats)}")

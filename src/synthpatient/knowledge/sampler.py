@@ -179,7 +179,8 @@ class CohortSampler:
         # the history moves the underlying LDL (total cholesterol needs it); what is not
         # reported where triglycerides exceed 400 is masked afterwards, visit by visit
         step("history", 0, 1)
-        history = simulate_timeline(cohort, FollowUp(years, follow_up_text(years)))
+        what = follow_up_text(years, cohort.condition)
+        history = simulate_timeline(cohort, FollowUp(years, what))
         step("history", 1, 1)
         return _reported_history(history)
 
