@@ -57,7 +57,9 @@ def unit_words(unit: str | None) -> str:
     """A UCUM unit as people write it: ``mL/min/{1.73_m2}`` -> ``mL/min/1.73 m²``."""
     if not unit:
         return ""
-    text = re.sub(r"[{}]", "", unit).replace("_", " ")
+    # UCUM's brackets and annotations: mm[Hg] -> mmHg, 10*3/uL -> 10³/µL
+    text = re.sub(r"[{}\[\]]", "", unit).replace("_", " ")
+    text = text.replace("10*3", "10³").replace("uL", "µL")
     text = re.sub(r"(?<=[a-zA-Z])2\b", "²", text)
     return "" if text in ("1", "{count}", "count") else text
 

@@ -371,3 +371,20 @@ def test_a_length_of_time_is_a_follow_up_never_an_age_or_a_value(text):
 def test_an_adult_age_in_years_stays_an_age():
     request = parse_request("300 women over 60 years with T2D", KB)
     assert request.age_min == 60 and request.follow_up_years is None
+
+
+def test_filters_are_said_back_in_clinical_names_and_units():
+    request = parse_request(
+        "500 diabetic patients with hypertension, not on metformin, HbA1c above 9, "
+        "systolic over 140",
+        KB,
+    )
+    said = request.describe(KB)
+    for words in (
+        "Hemoglobin A1c >= 9.1 %",
+        "Systolic blood pressure >= 141 mmHg",
+        "with Essential hypertension",
+        "not on Metformin",
+    ):
+        assert words in said
+    assert "hba1c" not in said and "type2_diabetes" not in said

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from synthpatient._labels import unit_words
 from synthpatient.errors import InvalidParameterError
 from synthpatient.knowledge._clauses import _disjunction
 from synthpatient.knowledge._kb import KnowledgeBase
@@ -41,17 +42,30 @@ class Filter(BaseModel):
             raise ValueError(f"{self.key}: min ({self.min}) is above max ({self.max})")
         return self
 
-    def describe(self) -> str:
+    def describe(self, condition: Condition | None = None) -> str:
+        """The filter in words: by keys ("hba1c >= 9.1", "without type2_diabetes"), or with
+        ``condition`` by the clinical names and units a reader asked in ("Hemoglobin A1c >=
+        9.1 %", "without Type 2 diabetes mellitus")."""
+        name, unit = self.key, ""
+        if condition is not None and self.kind == "observation":
+            obs = next((o for o in condition.observations if o.key == self.key), None)
+            if obs is not None:
+                shown = unit_words(obs.unit)
+                name, unit = obs.name, f" {shown}" if shown else ""
+        elif condition is not None:
+            items = condition.comorbidities if self.kind == "comorbidity" else condition.medications
+            found = next((i for i in items if i.key == self.key), None)
+            name = found.name if found is not None else name
         if self.kind == "observation":
             if self.min is not None and self.max is not None:
-                return f"{self.key} {self.min:g}-{self.max:g}"
+                return f"{name} {self.min:g}-{self.max:g}{unit}"
             return (
-                f"{self.key} >= {self.min:g}"
+                f"{name} >= {self.min:g}{unit}"
                 if self.min is not None
-                else f"{self.key} <= {self.max:g}"
+                else f"{name} <= {self.max:g}{unit}"
             )
         verb = {"comorbidity": ("with", "without"), "medication": ("on", "not on")}[self.kind]
-        return f"{verb[0] if self.present else verb[1]} {self.key}"
+        return f"{verb[0] if self.present else verb[1]} {name}"
 
 
 class CohortSpec(BaseModel):

@@ -199,7 +199,7 @@ class CohortRequest(BaseModel):
         ]
         if self.female_share is not None:
             parts.append(f"{self.female_share:.0%} women, {1 - self.female_share:.0%} men")
-        parts += [f.describe() for f in self.filters]
+        parts += [f.describe(condition) for f in self.filters]
         keys = self.observation_keys(condition)
         kinds = "observation type" if len(keys) == 1 else "observation types"
         # the clinical names a reader asked in, not the column keys of the files

@@ -197,7 +197,7 @@ def request_words(request: Any, kb: Any) -> dict[str, Any]:
             if request.female_share is not None
             else None
         ),
-        "filters": [f.describe() for f in request.filters],
+        "filters": [f.describe(condition) for f in request.filters],
         "formats": [FORMATS.get(f, f) for f in request.formats],
     }
 
