@@ -388,3 +388,27 @@ def test_filters_are_said_back_in_clinical_names_and_units():
     ):
         assert words in said
     assert "hba1c" not in said and "type2_diabetes" not in said
+
+
+def test_chat_follow_ups_change_the_mix_the_history_the_count_and_exclusions(tmp_path):
+    chat = Conversation(out_dir=tmp_path)
+    chat.send("500 hypertension patients aged 50-80")
+    steps = [
+        ("make it 60% male", lambda r: r.female_share == 0.4 and r.sex is None),
+        ("exclude those with diabetes", lambda r: "without type2_diabetes" in _keys(r)),
+        ("add 3 years of follow-up", lambda r: r.follow_up_years == 3.0),
+        ("change the count to 800", lambda r: r.count == 800),
+        ("no one on ACE inhibitors", lambda r: "not on acei" in _keys(r)),
+        ("never on beta blockers", lambda r: "not on beta_blocker" in _keys(r)),
+        ("none with heart failure", lambda r: "without heart_failure" in _keys(r)),
+        ("now only men", lambda r: r.sex == "male" and r.female_share is None),
+    ]
+    for text, holds in steps:
+        reply = chat.send(text)
+        assert reply.kind == "confirm", (text, reply.text)
+        assert holds(reply.request), (text, reply.request)
+    assert "on acei" not in _keys(reply.request)  # an exclusion never turns into its opposite
+
+
+def _keys(request):
+    return [f.describe() for f in request.filters]

@@ -20,8 +20,9 @@ from synthpatient.knowledge._spec import Filter
 from synthpatient.knowledge._vocabulary import Vocabulary
 
 _NEGATIVE_BEFORE = re.compile(
-    r"(?:\bnot|\bwithout|\bw/o|\bno|\bfree of|\bfree from|\bnever had|\bnever|\bexcluding|"
-    r"\bexclude|\bexcludes|\bexcluded|\bexcept|\bother than|\bnone on|\boff|\bnon|"
+    r"(?:\bnot|\bwithout|\bw/o|\bno one|\bnobody|\bnone of them|\bno|\bfree of|\bfree from|"
+    r"\bnever had|\bnever|\bexcluding|\bexclude|\bexcludes|\bexcluded|\bexcept|\bother than|"
+    r"\bnone|\boff|\bnon|"
     r"\b(?:do|does|did)\s*n[o']t|\bdon't|\bdoesn't|\bisn't|\baren't)"
     r"\s*(?:-\s*)?(?:(?:those|patients|people|anyone)\s+)?"
     r"(?:(?:who\s+(?:are|is|have|has)\s+)?(?:on|taking|using|treated with|with|having|"
@@ -173,7 +174,8 @@ def _polarity(
 
 
 _STRAY_NEGATION = re.compile(
-    r"\b(?:not|never|no|without|excluding|exclude[sd]?|except|other than|none|neither|nor|non|"
+    r"\b(?:not|never|no|nobody|without|excluding|exclude[sd]?|except|other than|none|neither|"
+    r"nor|non|"
     r"don't|doesn't|isn't|aren't)\b[^,;.]{0,30}$"
 )
 
@@ -202,10 +204,11 @@ def _mentions(
     out: list[tuple[int, int, str, bool]] = []
     for start, end, phrase in sorted(hits):
         found = _polarity(t, start, end, positive)
-        if found is not None and found[1] and _stray_negation(t, found[0]):
+        negation = _stray_negation(t, found[0]) if found is not None and found[1] else None
+        if found is not None and negation is not None:
             # "who have never been on insulin": a negation the patterns do not place is named,
-            # never read as its opposite
-            negation = _stray_negation(t, found[0]) or found[0]
+            # never read as its opposite (at the text's very start too: "never on insulin" as
+            # a chat follow-up, where the position 0 once read as no negation at all)
             words = t.low[negation:end]
             t.claim(negation, end, f"not honoured: {phrase} (negation)")
             say = "without" if positive is _POSITIVE_COMORBIDITY else "not on"

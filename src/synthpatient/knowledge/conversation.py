@@ -24,12 +24,15 @@ from synthpatient.knowledge._model import Condition
 from synthpatient.knowledge._request_fields import (
     _ages,
     _count,
+    _follow_up,
     _formats,
     _n_observations,
     _named_observations,
     _sex,
+    _sex_share,
 )
 from synthpatient.knowledge._request_filters import _filters
+from synthpatient.knowledge._request_numbers import _checked_count, _to_int
 from synthpatient.knowledge._request_text import RequestText
 from synthpatient.knowledge._vocabulary import load_vocabulary
 from synthpatient.knowledge.answers import HELP, answer, looks_like_question
@@ -64,7 +67,13 @@ _NO = {"no", "n", "cancel", "stop", "never mind", "nevermind"}
 _FOLLOW_UP = re.compile(
     r"^(?:now|then|also|and|instead|only|make (?:them|it)|change|add|"
     r"include|with|without|remove|drop|export|save|as|same|but|just|"
-    r"all)\b"
+    r"all|exclude|excluding|except|no|not|never|nobody|none|set|limit|restrict|extend|"
+    r"shorten)\b"
+)
+# "change the count to 800", "set the number of patients to 800", "make it 800 patients"
+_NEW_COUNT = re.compile(
+    r"\b(?:count|number(?:\s+of\s+patients)?|size|total|patients)\s+(?:to|=|:|of)\s+"
+    r"(\d[\d,]*(?:\.\d+)?\s*[km]?)\b"
 )
 Parser = Callable[[str, KnowledgeBase], CohortRequest]
 
@@ -225,9 +234,21 @@ class Conversation:
             update["age_max"] = ages.get("age_max", base.age_max)
             if re.search(r"\ball\b|\bonly\b|\bnow\b", low) and "age_max" not in ages:
                 update["age_max"] = 90
+        share = _sex_share(t)  # before the sex words: "60% male" is a mix, not men only
+        if share is not None:
+            update["female_share"], update["sex"] = share, None
         sex = _sex(t, vocab)
         if sex or any(c.meaning == "sex: men and women" for c in t.claims):
-            update["sex"] = sex
+            update["sex"], update["female_share"] = sex, None
+        years = _follow_up(t)
+        if years is not None:
+            update["follow_up_years"] = years
+        new_count = _NEW_COUNT.search(t.masked())
+        if new_count is not None:
+            value = _to_int(new_count.group(1).replace(",", "").replace(" ", ""))
+            if value is not None:
+                t.claim(*new_count.span(), f"count {value:,}", masked=True)
+                update["count"] = _checked_count(value)
         n_obs = _n_observations(t)
         if n_obs:
             update["n_observations"] = n_obs
