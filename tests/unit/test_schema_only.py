@@ -183,3 +183,34 @@ def test_a_dependence_that_is_not_there_breaks_its_relation(admissions):
     assert kept["Medication depends on Medical Condition"] is False
     assert kept["Billing Amount depends on Medical Condition and length of stay"] is True
     assert report.summary.set_index("metric").loc["relation_violations", "score"] == 1
+
+
+def test_columns_given_by_name_and_description_alone_get_their_kind_said():
+    spec = _schema(
+        [
+            {"name": "patient_id", "description": "unique patient identifier"},
+            {"name": "encounter_id"},
+            {"name": "sex", "description": "biological sex"},
+            {"name": "admitted", "description": "date of ICU admission"},
+            {"name": "lactate", "description": "serum lactate mmol/L (0.5-15)"},
+            {"name": "sofa", "description": "SOFA score at admission (0-24)"},
+            {"name": "ventilated", "description": "whether the patient was ventilated"},
+            {"name": "dx", "description": "admitting diagnosis (sepsis, pneumonia, trauma)"},
+            {"name": "disposition", "description": "discharge disposition (home, died)"},
+        ]
+    )
+    result = generate_from_schema(spec, 300, seed=0)
+    rows, notes = result.data, " | ".join(result.notices)
+    assert rows["patient_id"].is_unique and rows["encounter_id"].is_unique
+    assert rows["lactate"].between(0.5, 15).all() and rows["sofa"].between(0, 24).all()
+    assert set(rows["ventilated"]) == {"yes", "no"}
+    assert set(rows["dx"]) == {"sepsis", "pneumonia", "trauma"}
+    assert set(rows["disposition"]) == {"home", "died"}  # a discharge word, never a date
+    assert pd.api.types.is_datetime64_any_dtype(rows["admitted"])
+    for said in ("'admitted' read as date", "'sofa' read as integer", "'dx': none of its"):
+        assert said in notes
+
+
+def test_a_column_whose_kind_nothing_says_is_asked_for():
+    with pytest.raises(DataError, match="'comment' has no kind"):
+        generate_from_schema(_schema([{"name": "comment"}]), 10, seed=0)

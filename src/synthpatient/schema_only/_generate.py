@@ -83,7 +83,7 @@ def generate_from_schema(
 
         return generate_with_llm(table, n_rows, seed=seed, llm=llm)
     start = time.perf_counter()
-    matches = match_columns(table)
+    matches, notes = _unknown_conditions_plain(match_columns(table), table)
     _refuse_unhonoured(matches, table)
     roles = {m.role: m.column for m in matches if m.role}
     _check_relations(table.relations, roles, table)
@@ -97,10 +97,34 @@ def generate_from_schema(
         schema=table,
         choices=work.choices,
         relations=relation_notes,
-        notices=work.notices,
+        notices=[*table.notes, *notes, *work.notices],
         seconds=time.perf_counter() - start,
         hidden=_hidden(work),
     )
+
+
+def _unknown_conditions_plain(
+    matches: list[Match], table: TableSchema
+) -> tuple[list[Match], list[str]]:
+    """A diagnosis column whose listed values are none of the knowledge base's conditions
+    ("sepsis", "trauma") is a plain column over those values, said so: nothing else can be
+    drawn from it. Some known and some not stays an error (see ``_conditions``)."""
+    kb = clinical.knowledge_base()
+    out, notes = [], []
+    for match in matches:
+        values = table.column(match.column).values
+        if (
+            match.role == "condition"
+            and values
+            and all(kb.find_condition(v) is None for v in values)
+        ):
+            match = Match(match.column, None, True)
+            notes.append(
+                f"'{match.column}': none of its values is a condition of the knowledge base, "
+                "so it is drawn uniformly over them and no other column depends on it"
+            )
+        out.append(match)
+    return out, notes
 
 
 def _hidden(work: _Work) -> dict[str, np.ndarray]:
@@ -117,7 +141,8 @@ def _refuse_unhonoured(matches: list[Match], table: TableSchema) -> None:
             "Cannot generate column(s) "
             + ", ".join(f"'{c}' ({table.column(c).kind})" for c in missing)
             + ": nothing known matches their name or description, and they give no values "
-            "(categorical/text) or range (numbers, dates). Add one, or leave the column out."
+            "(categorical/text) or range (numbers, dates). Add one (e.g. 'range: [40, 180]' "
+            "or 'values: [a, b]'), or leave the column out."
         )
 
 

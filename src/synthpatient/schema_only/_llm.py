@@ -111,7 +111,7 @@ def _declared(table: TableSchema, columns: list[str], drawn: pd.DataFrame) -> Sc
             specs.append(
                 ColumnSpec(
                     name=name,
-                    kind=column.kind,
+                    kind="integer" if column.kind == "integer" else "numeric",
                     minimum=lowest,
                     maximum=highest,
                     decimals=0 if column.kind == "integer" else 2,

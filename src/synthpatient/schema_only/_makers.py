@@ -210,7 +210,19 @@ def test_result(work: _Work, column: ColumnDef) -> Made:
     )
 
 
+def record_id(work: _Work, column: ColumnDef) -> Made:
+    """A fresh identifier per row, never a real one: shuffled so that row order says nothing."""
+    numbers = work.rng.permutation(work.n) + 1
+    if column.kind == "integer":
+        return numbers + 100_000, "a unique made-up number per row (100001 upwards, shuffled)"
+    width = max(6, len(str(work.n)))
+    return np.array([f"ID{k:0{width}d}" for k in numbers], dtype=object), (
+        f"a unique made-up identifier per row (ID{1:0{width}d} upwards, shuffled)"
+    )
+
+
 ROLE_MAKERS: dict[str, Callable[[_Work, ColumnDef], Made]] = {
+    "record_id": record_id,
     "condition": condition,
     "age": age,
     "sex": sex,

@@ -10,26 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from synthpatient.schema_only._role_words import ROLE_PATTERNS
 from synthpatient.schema_only._spec import ColumnDef, TableSchema
-
-#: role -> (pattern on "name. description", kinds it can fill); order matters (first wins).
-ROLE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("admission_type", r"admission type|type of admission|admission kind", ("categorical",)),
-    ("admission_date", r"admission|admit|admitted", ("date",)),
-    ("discharge_date", r"discharge", ("date",)),
-    ("person_name", r"^(patient\s*)?(full\s*)?name\b|patient'?s? name", ("text",)),
-    ("age", r"^age\b|\bage in years|patient age", ("integer", "numeric")),
-    ("sex", r"\b(gender|sex)\b", ("categorical",)),
-    ("blood_type", r"blood (type|group)|\babo\b", ("categorical",)),
-    ("condition", r"condition|diagnosis|disease", ("categorical", "text")),
-    ("doctor", r"doctor|physician|attending|clinician", ("text", "categorical")),
-    ("hospital", r"hospital|facility", ("text", "categorical")),
-    ("insurer", r"insur|payer|payor", ("text", "categorical")),
-    ("billing", r"billing|charge|cost|bill\b|amount", ("numeric", "integer")),
-    ("room", r"\broom\b", ("integer", "text", "categorical")),
-    ("medication", r"medication|\bdrugs?\b|prescri|medicine", ("categorical", "text")),
-    ("test_result", r"test|lab(oratory)? result", ("text",)),
-)
 
 #: What each role's generator reads, so a "depends on" relation is honoured only where true.
 PARENTS: dict[str, frozenset[str]] = {
@@ -58,7 +40,7 @@ def match_columns(schema: TableSchema) -> list[Match]:
     matches = []
     for column in schema.columns:
         role = _role(column, taken)
-        if role:
+        if role and role != "record_id":  # a table may hold several ids (patient, encounter)
             taken.add(role)
         generic = role is None and _generic_possible(column)
         matches.append(Match(column.name, role, generic))

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from synthpatient.errors import DataError
+from synthpatient.schema_only._role_words import ROLE_PATTERNS
 
 Kind = Literal["text", "categorical", "integer", "numeric", "date"]
 #: Words of a relation that stand for the stay between the admission and discharge dates.
@@ -33,7 +34,8 @@ class ColumnDef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    kind: Kind
+    # None: read from the name, description, values or range, and said (see read_kind)
+    kind: Kind | None = None
     description: str = ""
     values: tuple[str, ...] | None = None
     range: tuple[Any, Any] | None = None
@@ -74,6 +76,8 @@ class TableSchema:
     description: str
     columns: tuple[ColumnDef, ...]
     relations: tuple[Relation, ...]
+    #: how each column without a kind was read ("'admitted': date, from 'date of ...'")
+    notes: tuple[str, ...] = ()
 
     def column(self, name: str) -> ColumnDef:
         return next(c for c in self.columns if c.name == name)
@@ -126,7 +130,19 @@ def _checked(spec: TableSchemaFile, where: str) -> TableSchema:
     names = [c.name for c in spec.columns]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"column '{name}' is listed twice")
+    columns, notes = [], []
     for column in spec.columns:
+        if column.kind is None:
+            read = read_kind(column)
+            if read is None:
+                problems.append(
+                    f"column '{column.name}' has no kind and its name and description do not "
+                    "say one: give kind (text, categorical, integer, numeric or date)"
+                )
+                continue
+            column, why = read
+            notes.append(f"'{column.name}' read as {column.kind} ({why})")
+        columns.append(column)
         problems.extend(_column_problems(column))
     relations = []
     for text in spec.relations:
@@ -136,7 +152,70 @@ def _checked(spec: TableSchemaFile, where: str) -> TableSchema:
             problems.append(str(exc))
     if problems:
         raise DataError(f"{where}: " + "; ".join(problems) + ".")
-    return TableSchema(spec.name, spec.description, spec.columns, tuple(relations))
+    return TableSchema(spec.name, spec.description, tuple(columns), tuple(relations), tuple(notes))
+
+
+_DATE_WORDS = re.compile(r"\b(?:date|dob|day of|admitted on|discharged on|born on)\b")
+_WHOLE_WORDS = re.compile(r"\b(?:years?|score|count|number of|days|age)\b")
+_MEASURE_WORDS = re.compile(
+    r"\b(?:mmhg|mg/dl|mmol/l|kg|cm|bpm|beats per minute|percent|%|g/dl|u/l|meq/l|ml/min|"
+    r"kg/m2|index|level|rate|pressure|concentration|weight|height|temperature)\b"
+)
+# "(sepsis, pneumonia, trauma)" or "(yes/no)": the values, listed by the description itself
+_LISTED = re.compile(r"\(([^()]+?(?:,|/)[^()]+?)\)")
+_SPAN = re.compile(r"\((\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)\)")
+
+
+def _dates(bounds: tuple[Any, Any]) -> bool:
+    return all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v)) for v in bounds)
+
+
+def _said(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def read_kind(column: ColumnDef) -> tuple[ColumnDef, str] | None:
+    """A column given without a kind, read from what the file says of it, with the reason;
+    None when nothing says (the caller asks for the kind rather than guess)."""
+    name, text = column.name.lower(), column.description.lower()
+    both = f"{name} {text}"
+    if column.values:
+        return column.model_copy(update={"kind": "categorical"}), "it lists values"
+    span = _SPAN.search(text)
+    if column.range is None and span:
+        low, high = span.group(1), span.group(2)
+        bounds: tuple[Any, Any] = (
+            (int(low), int(high)) if "." not in low + high else (float(low), float(high))
+        )
+        kind = "integer" if isinstance(bounds[0], int) else "numeric"
+        return column.model_copy(update={"kind": kind, "range": bounds}), (
+            f"the range ({low}-{high}) in its description"
+        )
+    if _DATE_WORDS.search(both) or (column.range is not None and _dates(column.range)):
+        return column.model_copy(update={"kind": "date"}), "its name or description says date"
+    listed = _LISTED.search(text)
+    if listed:
+        values = tuple(v.strip() for v in re.split(r",|/", listed.group(1)) if v.strip())
+        if 2 <= len(values) <= 50 and all(len(v) <= 60 for v in values):
+            return column.model_copy(update={"kind": "categorical", "values": values}), (
+                f"the values listed in its description: {', '.join(values)}"
+            )
+    if re.match(r"(?:whether|if|yes/no|true/false)\b", text):
+        return column.model_copy(update={"kind": "categorical", "values": ("yes", "no")}), (
+            "its description asks yes or no: values yes, no"
+        )
+    for role, pattern, kinds in ROLE_PATTERNS:  # "sex", "medication", "patient_id"...
+        # a date role needs a date word (above): "discharge disposition" is no date
+        if kinds != ("date",) and re.search(pattern, name):
+            return column.model_copy(update={"kind": kinds[0]}), f"its name: {_said(role)}"
+    if column.range is not None:
+        whole = all(isinstance(v, int) for v in column.range)
+        return column.model_copy(update={"kind": "integer" if whole else "numeric"}), ("its range")
+    if _MEASURE_WORDS.search(both):
+        return column.model_copy(update={"kind": "numeric"}), "a measurement with a unit"
+    if _WHOLE_WORDS.search(both):
+        return column.model_copy(update={"kind": "integer"}), "a count, score or age"
+    return None
 
 
 def _column_problems(column: ColumnDef) -> list[str]:
@@ -159,7 +238,7 @@ def _column_problems(column: ColumnDef) -> list[str]:
     return problems
 
 
-def _as_comparable(value: Any, kind: str) -> Any:
+def _as_comparable(value: Any, kind: str | None) -> Any:
     import pandas as pd
 
     if kind == "date":
