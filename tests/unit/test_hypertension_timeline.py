@@ -85,17 +85,22 @@ def test_drugs_started_above_target_lower_both_pressures(cohort):
     assert with_drug < without - 2  # and diastolic by about 0.6 of it
 
 
-def test_no_drug_started_twice_and_no_ace_inhibitor_with_an_arb(cohort):
+def _overlapping(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Pairs of courses (one of ``a``, one of ``b``, same patient) taken at the same time."""
+    pairs = a.merge(b, on="patient_id", suffixes=("_a", "_b"))
+    far = pd.Timestamp("2200-01-01")
+    end_a, end_b = pairs["stop_date_a"].fillna(far), pairs["stop_date_b"].fillna(far)
+    return int(((pairs["start_date_a"] < end_b) & (pairs["start_date_b"] < end_a)).sum())
+
+
+def test_no_drug_taken_twice_at_once_and_no_ace_inhibitor_with_an_arb(cohort):
     meds = cohort.timeline.medications.astype({"patient_id": str})
-    assert not meds.duplicated(["patient_id", "medication"]).any()
-    acei = meds[meds["medication"] == "acei"].set_index("patient_id")
-    arb = meds[meds["medication"] == "arb"].set_index("patient_id")
-    both = acei.index.intersection(arb.index)
-    # a patient may have had both only one after the other (a stop before the other's start)
-    for pid in both:
-        a, b = acei.loc[pid], arb.loc[pid]
-        first, second = (a, b) if a["start_date"] <= b["start_date"] else (b, a)
-        assert pd.notna(first["stop_date"]) and first["stop_date"] <= second["start_date"]
+    for key, courses in meds.groupby("medication"):
+        mine = courses[["patient_id", "start_date", "stop_date"]]
+        # a restarted drug's courses follow each other: each pair overlaps only with itself
+        assert _overlapping(mine, mine) == len(mine), key
+    acei, arb = meds[meds["medication"] == "acei"], meds[meds["medication"] == "arb"]
+    assert _overlapping(acei, arb) == 0  # a patient may have had both, one after the other
     steps = meds["reason"].astype(str).str.extract(r"step (\d+)")[0].dropna().astype(int)
     assert steps.max() >= 2  # combinations are the next steps
 
@@ -156,3 +161,104 @@ def test_ask_writes_hypertension_histories(tmp_path):
     assert len(pd.read_csv(out / "encounters.csv")) > 500
     assert "step" in " ".join(pd.read_csv(out / "medications.csv")["reason"])
     assert len(list((out / "fhir").glob("*.json"))) == 100
+
+
+def _starts_at_visits(cohort) -> pd.DataFrame:
+    """Courses started during the history, with the pressures at their visit and the
+    systolic pressure at the visit before."""
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    started = meds[~meds["reason"].astype(str).str.startswith("taken before")]
+    bp = _pressures(cohort)
+    bp["previous_systolic"] = bp.groupby("patient_id")["systolic_bp"].shift(1)
+    return started.merge(
+        bp, left_on=["patient_id", "start_date"], right_on=["patient_id", "effective_date"]
+    )
+
+
+def test_step_ups_rest_on_two_results_above_target_and_diastolic_at_least_70(cohort):
+    at = _starts_at_visits(cohort)
+    assert len(at) > 50
+    assert (at["systolic_bp"] > TARGET).all() and (at["previous_systolic"] > TARGET).all()
+    assert (at["diastolic_bp"] >= 70).all()  # no step-up at a diastolic pressure below 70
+    bp = _pressures(cohort)  # while such visits are common
+    assert ((bp["systolic_bp"] > TARGET) & (bp["diastolic_bp"] < 70)).sum() > 500
+
+
+def test_a_fourth_class_only_with_a_diuretic_among_three(cohort):
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    stepped = meds[meds["medication"].isin(["thiazide", "acei", "arb", "ccb", "beta_blocker"])]
+    at = _starts_at_visits(cohort)
+    fourth = 0
+    for _, row in at.iterrows():
+        mine = stepped[stepped["patient_id"] == row["patient_id"]]
+        date = row["start_date"]
+        on = mine[(mine["start_date"] < date) & ~(mine["stop_date"] <= date)]
+        if len(on) >= 3:
+            fourth += 1
+            assert "thiazide" in set(on["medication"]), row["patient_id"]
+    assert fourth > 0  # resistant hypertension does get a fourth class
+
+
+def test_patients_stop_drugs_with_dates_and_pressure_rises_after(cohort):
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    quit_ = meds[meds["reason"].astype(str).str.contains("discontinued")]
+    assert len(quit_) > 50 and quit_["stop_date"].notna().all()
+    assert (quit_["stop_date"] > quit_["start_date"]).all()
+    last = quit_["patient_id"].map(cohort.wide.set_index("patient_id")["last_visit_date"])
+    assert (quit_["stop_date"] <= last).all()
+    # a restart follows the earlier course's end by the 28 days its effect takes to wear off
+    again = quit_.merge(meds, on=["patient_id", "medication"], suffixes=("", "_next"))
+    again = again[again["start_date_next"] > again["start_date"]]
+    assert len(again) > 0
+    assert (again["start_date_next"] - again["stop_date"] >= pd.Timedelta(days=28)).all()
+    bp = _pressures(cohort)
+    rise = []
+    for _, row in quit_.iterrows():
+        mine = bp[bp["patient_id"] == row["patient_id"]]
+        before = mine[mine["effective_date"] < row["stop_date"]]["systolic_bp"]
+        after = mine[mine["effective_date"] >= row["stop_date"] + pd.Timedelta(days=28)]
+        if len(before) and len(after):
+            rise.append(after["systolic_bp"].iloc[0] - before.iloc[-1])
+    assert len(rise) > 30 and np.mean(rise) > 2  # the drug's fall (about 9 mmHg) wears off
+
+
+def test_type2_diabetes_draws_nothing_for_discontinuation():
+    """Type 2 diabetes has no discontinuation, confirmation, hold or ceiling: its simulation
+    draws the same random numbers as before these existed (same output for a seed)."""
+    from synthpatient.knowledge._timeline_persistence import discontinue
+    from synthpatient.knowledge._timeline_sim import Simulation
+
+    kb = load_knowledge_base()
+    t2d = kb.conditions["type2_diabetes"]
+    spec = t2d.timeline
+    assert spec is not None and spec.intensification is not None
+    assert spec.intensification.confirm_results == 1 and spec.intensification.hold_when is None
+    assert spec.intensification.ceiling_drugs is None
+    cohort = CohortSampler(kb).sample(
+        CohortSpec(condition="type2_diabetes", n=50, n_observations=17, seed=3)
+    )
+    rng = np.random.default_rng(5)
+    sim = Simulation(t2d, cohort.wide, 2.0, rng)
+    state = rng.bit_generator.state
+    everyone = np.arange(sim.n)
+    discontinue(sim, everyone, np.zeros(sim.n), np.full(sim.n, 90.0))
+    assert rng.bit_generator.state == state and not sim.record.drug_discontinued
+    # while a hypertension drug step does stop some patients over the same interval
+    htn = kb.conditions["hypertension"]
+    wide = (
+        CohortSampler(kb)
+        .sample(CohortSpec(condition="hypertension", n=200, n_observations=17, seed=3))
+        .wide
+    )
+    sim = Simulation(htn, wide, 2.0, np.random.default_rng(5))
+    discontinue(sim, np.arange(sim.n), np.zeros(sim.n), np.full(sim.n, 365.0))
+    assert sum(int(v.sum()) for v in sim.record.drug_discontinued.values()) > 10
+
+
+def test_a_ceiling_needing_an_unknown_drug_is_refused():
+    kb = load_knowledge_base()
+    htn = kb.conditions["hypertension"]
+    assert htn.timeline is not None and htn.timeline.intensification is not None
+    bad = htn.timeline.intensification.model_copy(update={"beyond_ceiling_needs": "aspirin"})
+    with pytest.raises(ValueError, match="beyond_ceiling_needs names no drug step 'aspirin'"):
+        htn.timeline.model_copy(update={"intensification": bad}).check_against(htn)

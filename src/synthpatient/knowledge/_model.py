@@ -264,6 +264,14 @@ class Intensification(_Frozen):
     median_years_by_threshold: dict[str, float] = Field(min_length=1)
     effect_onset_days: float = Field(ge=0)
     steps: Literal["highest", "count"] = "highest"
+    # results above target in a row before a step-up (2: confirmed at a second visit; a step-up
+    # starts the count again, so the next one waits for the new drug's confirmed result)
+    confirm_results: int = Field(default=1, ge=1)
+    hold_when: str | None = None  # no step-up where it holds (e.g. "diastolic_bp < 70")
+    # with ``ceiling_drugs`` stepped drugs taken, another only while ``beyond_ceiling_needs``
+    # is one of them (resistant hypertension: above target on 3 classes including a diuretic)
+    ceiling_drugs: int | None = Field(default=None, ge=1)
+    beyond_ceiling_needs: str | None = None
     sources: tuple[str, ...] = Field(min_length=1)
 
     @field_validator("median_years_by_threshold")
@@ -289,6 +297,11 @@ class DrugStep(_Frozen):
     # other observations the drug lowers, as a fraction of its lowering of the visit
     # observation (e.g. diastolic pressure by about 0.6 of the systolic fall)
     also_lowers: dict[str, float] = Field(default_factory=dict)
+    # share of patients who stop the drug within a year of starting it, and per year after
+    # that (also for a drug taken before the history): non-persistence or side effects; the
+    # stop is dated between visits, its effect wears off, and it is not restarted
+    discontinuation_first_year: float | None = Field(default=None, ge=0, lt=1)
+    discontinuation_per_year: float = Field(default=0.0, ge=0, lt=1)
     sources: tuple[str, ...] = Field(min_length=1)
 
     @field_validator("also_lowers")
@@ -372,6 +385,9 @@ class TimelineSpec(_Frozen):
             raise ValueError(f"timeline: unknown observations {', '.join(bad)}")
         if self.drugs and (self.intensification is None or self.visits.target is None):
             raise ValueError("timeline: drugs need 'intensification' and a visit target")
+        needs = self.intensification.beyond_ceiling_needs if self.intensification else None
+        if needs is not None and needs not in {d.medication for d in self.drugs}:
+            raise ValueError(f"timeline: beyond_ceiling_needs names no drug step '{needs}'")
         comorbidities = {c.key for c in condition.comorbidities}
         bad = sorted({c.comorbidity for c in self.complications if c.comorbidity} - comorbidities)
         if bad:

@@ -133,42 +133,60 @@ def observations(
 
 
 def medications(sim: Simulation, ids: np.ndarray) -> pd.DataFrame:
-    """Start and stop dates of every medication taken during (or before) the history."""
+    """Start and stop dates of every medication taken during (or before) the history: the
+    current course of each drug, and the earlier courses of drugs that were restarted."""
     r, cond = sim.record, sim.condition
-    target = sim.spec.visits.target
     rows = []
     for med in cond.medications:
-        start = r.drug_start[med.key]
-        taken = np.flatnonzero(~np.isnan(start))
-        step = r.drug_step[med.key][taken]
-        stop = r.drug_stop[med.key][taken]
-        reason = np.where(
-            step > 0,
-            f"{_visit_name(sim)} above target {target:g}: step " + step.astype(str),
-            "taken before the first visit of the history",
-        ).astype(object)
-        stop_rule = next((d.stop_when for d in sim.drugs if d.medication == med.key), None)
-        if stop_rule:
-            reason = np.where(np.isnan(stop), reason, reason + f"; stopped: {stop_rule}")
-        stop_date = np.where(
-            np.isnan(stop),
-            np.datetime64("NaT", "ns"),
-            _dates(r, taken, np.nan_to_num(stop).astype(np.int64)),
-        )
-        rows.append(
-            pd.DataFrame(
-                {
-                    "patient": taken,
-                    "medication": med.key,
-                    "name": med.name,
-                    "rxnorm": med.rxnorm or "",
-                    "start_date": _dates(r, taken, start[taken].astype(np.int64)),
-                    "stop_date": stop_date.astype("datetime64[ns]"),
-                    "reason": reason,
-                }
-            )
-        )
+        taken = np.flatnonzero(~np.isnan(r.drug_start[med.key]))
+        quit_ = r.drug_discontinued.get(med.key, np.zeros(sim.n, dtype=bool))[taken]
+        course = (r.drug_start[med.key][taken], r.drug_stop[med.key][taken])
+        rows.append(_courses(sim, med.key, taken, course, r.drug_step[med.key][taken], quit_))
+    for ep in r.past:  # every earlier course was stopped by the patient
+        quit_ = np.ones(len(ep.patient), dtype=bool)
+        rows.append(_courses(sim, ep.medication, ep.patient, (ep.start, ep.stop), ep.step, quit_))
     return _by_patient(pd.concat(rows, ignore_index=True), ids, "start_date")
+
+
+def _courses(
+    sim: Simulation,
+    key: str,
+    taken: np.ndarray,
+    course: tuple[np.ndarray, np.ndarray],
+    step: np.ndarray,
+    quit_: np.ndarray,
+) -> pd.DataFrame:
+    """Rows of one drug's courses: patients, start and stop days, the step each was started
+    at (0: before the history), and whether the patient stopped it (else a rule did)."""
+    r, target = sim.record, sim.spec.visits.target
+    med = next(m for m in sim.condition.medications if m.key == key)
+    start, stop = course
+    reason = np.where(
+        step > 0,
+        f"{_visit_name(sim)} above target {target:g}: step " + step.astype(str),
+        "taken before the first visit of the history",
+    ).astype(object)
+    stop_rule = next((d.stop_when for d in sim.drugs if d.medication == key), None)
+    if stop_rule:
+        ruled = ~np.isnan(stop) & ~quit_
+        reason = np.where(ruled, reason + f"; stopped: {stop_rule}", reason)
+    reason = np.where(quit_, reason + "; discontinued (non-persistence or side effects)", reason)
+    stop_date = np.where(
+        np.isnan(stop),
+        np.datetime64("NaT", "ns"),
+        _dates(r, taken, np.nan_to_num(stop).astype(np.int64)),
+    )
+    return pd.DataFrame(
+        {
+            "patient": taken,
+            "medication": key,
+            "name": med.name,
+            "rxnorm": med.rxnorm or "",
+            "start_date": _dates(r, taken, start.astype(np.int64)),
+            "stop_date": stop_date.astype("datetime64[ns]"),
+            "reason": reason,
+        }
+    )
 
 
 def _visit_name(sim: Simulation) -> str:

@@ -22,6 +22,7 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
+from synthpatient.knowledge._timeline_persistence import Episode, archive, discontinue, restartable
 from synthpatient.rules import evaluate_expression, parse_expression
 
 YEAR = 365.25
@@ -54,6 +55,8 @@ class Record:
     drug_start: dict[str, np.ndarray] = field(default_factory=dict)  # nan: never on
     drug_stop: dict[str, np.ndarray] = field(default_factory=dict)  # nan: ongoing
     drug_step: dict[str, np.ndarray] = field(default_factory=dict)  # step started at (0: before)
+    drug_discontinued: dict[str, np.ndarray] = field(default_factory=dict)  # stopped by the patient
+    past: list[Episode] = field(default_factory=list)  # earlier courses of restarted drugs
     last: dict[str, np.ndarray] = field(default_factory=dict)  # last measured value
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # comorbidities at the end
     notes: list[str] = field(default_factory=list)
@@ -169,6 +172,7 @@ class Simulation:
             )
             self.slope = mean + self.rng.normal(0.0, k.slope_sd, self.n)
         self.last_day = np.zeros(self.n)
+        self.above_run = np.zeros(self.n, dtype=np.int64)  # results above target in a row
 
     def _init_drugs(self, wide: pd.DataFrame) -> None:
         """Drugs taken at the first visit started between diagnosis and it, in step order."""
@@ -212,6 +216,8 @@ class Simulation:
         self.baseline_drug = {
             d.medication: ~np.isnan(r.drug_start[d.medication]) for d in self.drugs
         }
+        # a course taken before the history stopped and the drug restarted since (see archive)
+        self.base_removed = {d.medication: np.zeros(self.n, dtype=bool) for d in self.drugs}
 
     def _init_complications(self) -> None:
         r = self.record
@@ -243,7 +249,7 @@ class Simulation:
             base = self.baseline_drug[d.medication][idx]  # its effect is in the baseline
             on = np.where(base, 1.0, _ramp(day - r.drug_start[d.medication][idx], ramp_days))
             off = _ramp(day - r.drug_stop[d.medication][idx], ramp_days)
-            out += low * (on - off) - low * base
+            out += low * (on - off) - low * (base | self.base_removed[d.medication][idx])
         return out
 
     def _advance(self, idx: np.ndarray, day: np.ndarray) -> None:
@@ -292,6 +298,7 @@ class Simulation:
             d = day[idx]
             if k > 0:
                 self._events(idx, d)
+                discontinue(self, idx, self.last_day[idx], d)
             self._advance(idx, d)
             # an annual review once a year has passed (within half the shortest interval)
             annual = d - self.last_annual[idx] >= v.annual_days - v.days_above_target / 2
@@ -303,6 +310,7 @@ class Simulation:
             if v.observation is not None and v.target is not None:
                 h = r.last[v.observation][idx]
                 above = h > v.target
+                self.above_run[idx] = np.where(above, self.above_run[idx] + 1, 0)
                 if self.drugs:
                     changed |= self._intensify(idx, d, h, d - last_test[idx], k)
                 last_test[idx] = d
@@ -427,6 +435,8 @@ class Simulation:
             median = np.where(h >= threshold, years, median)
         p = 1 - 0.5 ** (np.maximum(since, 1.0) / (median * YEAR))
         go = (h > spec.visits.target) & (self.rng.random(len(idx)) < p)
+        go &= self.above_run[idx] >= spec.intensification.confirm_results
+        go = self._held(idx, go)
         if not go.any():
             return go
         rows = np.flatnonzero(go)
@@ -440,7 +450,7 @@ class Simulation:
                 continue
             options = [(i, drug) for i, drug in enumerate(self.drugs) if drug.step == step]
             available = np.column_stack(
-                [self._available(drug, sub, frame) & open_ for _, drug in options]
+                [self._available(drug, sub, frame, d[rows]) & open_ for _, drug in options]
             )
             preferred = np.column_stack(
                 [
@@ -457,13 +467,32 @@ class Simulation:
             chosen[has] = np.asarray([i for i, _ in options])[pick[has]]
         for i, drug in enumerate(self.drugs):
             who = chosen == i
+            archive(self, drug.medication, sub[who & ~np.isnan(r.drug_start[drug.medication][sub])])
             r.drug_start[drug.medication][sub[who]] = d[rows[who]]
             # the step it was started at: its own, or (count) the number of drugs it makes
             at = high[who] if spec.intensification.steps == "count" else drug.step
             r.drug_step[drug.medication][sub[who]] = at
         started = np.zeros(len(idx), dtype=bool)
         started[rows] = chosen >= 0
+        if spec.intensification.confirm_results > 1:  # the new drug's result confirms again
+            self.above_run[idx[started]] = 0
         return started
+
+    def _held(self, idx: np.ndarray, go: np.ndarray) -> np.ndarray:
+        """No step-up where ``hold_when`` holds (e.g. diastolic already below 70 mmHg), nor
+        beyond the ceiling unless the needed drug is taken (resistant hypertension)."""
+        spec = self.spec.intensification
+        assert spec is not None
+        if spec.hold_when and go.any():
+            rows = np.flatnonzero(go)
+            go[rows] &= ~_expression(spec.hold_when, self._frame(idx[rows]))
+        if spec.ceiling_drugs is not None and go.any():
+            rows = np.flatnonzero(go)
+            taken = sum(self._on(drug.medication, idx[rows]).astype(int) for drug in self.drugs)
+            needed = spec.beyond_ceiling_needs
+            has = self._on(needed, idx[rows]) if needed else np.zeros(len(rows), dtype=bool)
+            go[rows] &= (np.asarray(taken) < spec.ceiling_drugs) | has
+        return go
 
     def _step_bounds(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Steps a drug may be started at lie above the first bound and at or below the
@@ -479,11 +508,14 @@ class Simulation:
             taken = np.maximum(taken, np.where(self._on(drug.medication, sub), drug.step, 0))
         return taken, np.full(len(sub), np.iinfo(np.int64).max)
 
-    def _available(self, drug: DrugStep, sub: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-        """Never taken before, not contraindicated by a value, and not in conflict with (nor a
-        duplicate of) a drug being taken (drug_classes.yaml: e.g. no ACE inhibitor with an
-        angiotensin receptor blocker)."""
+    def _available(
+        self, drug: DrugStep, sub: np.ndarray, frame: pd.DataFrame, day: np.ndarray
+    ) -> np.ndarray:
+        """Never taken before (or stopped by the patient and worn off: a restart), not
+        contraindicated by a value, and not in conflict with (nor a duplicate of) a drug being
+        taken (drug_classes.yaml: e.g. no ACE inhibitor with an angiotensin receptor blocker)."""
         never = np.isnan(self.record.drug_start[drug.medication][sub])
+        never |= restartable(self, drug.medication, sub, day)
         if drug.start_contraindication:
             never &= ~_expression(drug.start_contraindication, frame)
         for other in self.conflicting.get(drug.medication, ()):
