@@ -396,6 +396,20 @@ CASES = [
         (P("count", 800), P("condition", "hypertension"), P("named", "african american")),
     ),
     Case(
+        "300 patients with poorly controlled diabetes",
+        "defined by a threshold",
+        (
+            P("count", 300),
+            P("condition", "type2_diabetes"),
+            P("obs", "hba1c", 9.1, None),
+        ),
+    ),
+    Case(
+        "500 hypertension patients over 2 years",
+        "length of time, not an age",
+        (P("count", 500), P("condition", "hypertension"), P("ages", 18, 90), P("history", 2.0)),
+    ),
+    Case(
         "10k T2DM pts w/ HTN",
         "abbreviations",
         (

@@ -412,3 +412,17 @@ def test_chat_follow_ups_change_the_mix_the_history_the_count_and_exclusions(tmp
 
 def _keys(request):
     return [f.describe() for f in request.filters]
+
+
+@pytest.mark.parametrize(
+    "text, wanted",
+    [
+        ("500 patients with poorly controlled diabetes", "hba1c >= 9.1"),  # HEDIS > 9.0 %
+        ("500 T2D patients with poor glycemic control", "hba1c >= 9.1"),
+        ("200 patients with well controlled diabetes", "hba1c <= 6.9"),  # ADA target < 7 %
+    ],
+)
+def test_control_of_diabetes_is_read_by_its_published_threshold(text, wanted):
+    request = parse_request(text, KB)
+    assert [f.describe() for f in request.filters] == [wanted]
+    assert request.condition == "type2_diabetes"
