@@ -262,3 +262,13 @@ def test_a_ceiling_needing_an_unknown_drug_is_refused():
     bad = htn.timeline.intensification.model_copy(update={"beyond_ceiling_needs": "aspirin"})
     with pytest.raises(ValueError, match="beyond_ceiling_needs names no drug step 'aspirin'"):
         htn.timeline.model_copy(update={"intensification": bad}).check_against(htn)
+
+
+def test_about_a_quarter_of_booked_visits_are_missed(cohort):
+    """A missed visit (23 %, dantas_2018) is booked again one interval later: after a result
+    above target the next visit is about 30 days later, or 60 (or more) when missed."""
+    bp = _pressures(cohort)
+    gap = bp.groupby("patient_id")["effective_date"].diff().dt.days.shift(-1)
+    after_above = gap[(bp["systolic_bp"] > TARGET) & gap.notna()]
+    assert len(after_above) > 2000
+    assert 0.15 < (after_above >= 53).mean() < 0.32  # none without missed visits (30 +- 7)

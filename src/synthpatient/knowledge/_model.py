@@ -202,6 +202,9 @@ class Visits(_Frozen):
     days_at_target: float = Field(gt=0)
     jitter_days: float = Field(default=0.0, ge=0)
     annual_days: float = Field(default=365.0, gt=0)
+    # share of booked visits the patient does not attend; the visit is booked again one
+    # interval later (nothing is measured or decided at a missed visit)
+    missed_share: float = Field(default=0.0, ge=0, lt=1)
     sources: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -320,6 +320,8 @@ class Simulation:
             r.visit_above.append(above)
             gap = np.where(above | changed, v.days_above_target, v.days_at_target)
             jitter = self.rng.integers(-int(v.jitter_days), int(v.jitter_days) + 1, len(idx))
+            if v.missed_share > 0:  # booked visits missed before the one attended
+                gap = gap * self.rng.geometric(1 - v.missed_share, len(idx))
             day[idx] = d + gap + jitter
             active[idx] = day[idx] <= self.horizon_of[idx]
             k += 1
