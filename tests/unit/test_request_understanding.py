@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from synthpatient.errors import KnowledgeBaseError
@@ -426,3 +428,16 @@ def test_control_of_diabetes_is_read_by_its_published_threshold(text, wanted):
     request = parse_request(text, KB)
     assert [f.describe() for f in request.filters] == [wanted]
     assert request.condition == "type2_diabetes"
+
+
+def test_every_example_the_web_page_gives_is_understood():
+    from synthpatient.web.pages import REQUEST_PARTS
+
+    for part, examples in REQUEST_PARTS:
+        # "(visits, lab values over time, treatment)" explains; it is not an example
+        for example in re.sub(r"\s*\(.*?\)", "", examples).split(", "):
+            text = f"500 hypertension patients {example}"
+            if part == "How many":
+                text = f"{example} hypertension patients"
+            request = parse_request(text, KB, partial=True)
+            assert request.not_understood == [], (part, example, request.not_understood)

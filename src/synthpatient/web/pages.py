@@ -48,8 +48,10 @@ def _nav(current: str) -> str:
 REQUEST_PARTS = (
     ("How many", "500 patients, two thousand"),
     ("Ages", "adults over 65, aged 40 to 60"),
-    ("Sex", "only women, men"),
+    ("Sex", "only women, men, 60% male"),
     ("Observations", "with eGFR and HbA1c, 20 observations"),
+    ("Filters", "HbA1c above 9, CKD stage 3, with diabetes, not on ACE inhibitors"),
+    ("Exclusions", "without CKD, exclude those with diabetes, no history of heart failure"),
     ("Population", "based on the US population"),
     ("History", "5 years of follow-up (visits, lab values over time, treatment)"),
     ("Same rows again", "seed 42"),
