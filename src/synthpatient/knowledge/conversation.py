@@ -72,7 +72,7 @@ _FOLLOW_UP = re.compile(
 )
 # "change the count to 800", "set the number of patients to 800", "make it 800 patients"
 _NEW_COUNT = re.compile(
-    r"\b(?:count|number(?:\s+of\s+patients)?|size|total|patients)\s+(?:to|=|:|of)\s+"
+    r"\b(?:count|number(?:\s+of\s+patients)?|size|total)\s+(?:to|=|:|of)\s+"
     r"(\d[\d,]*(?:\.\d+)?\s*[km]?)\b"
 )
 Parser = Callable[[str, KnowledgeBase], CohortRequest]
