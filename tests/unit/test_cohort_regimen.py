@@ -152,6 +152,15 @@ def test_a_filtered_cohort_is_judged_by_conditioned_targets_only(sampler):
     assert "| pulse-pressure-floor | pulse pressure (systolic - diastolic)" in text
 
 
+def test_a_cohort_no_sourced_target_applies_to_says_so(sampler):
+    spec = CohortSpec(condition="hypertension", n=300, seed=2, sex="female", n_observations=17)
+    cohort = sampler.sample(spec)
+    summary = check_cohort(cohort).summary()
+    # it once read "0/0 sourced targets met", a pass of nothing
+    assert summary.startswith("no sourced target applies to this narrower cohort (")
+    assert "0/0" not in summary
+
+
 def test_displays_are_the_code_systems_preferred_terms():
     curated = {
         ("snomed", "38341003"): "Hypertensive disorder, systemic arterial (disorder)",

@@ -86,9 +86,17 @@ class RealismReport:
         """One line: targets met of those judged, those not judged, rules that hold."""
         met = sum(t.ok for t in self.targets)
         held = sum(not r["violations"] for r in self.rules)
-        line = f"{met}/{len(self.targets)} sourced targets met"
-        if self.unjudged:
-            line += f", {len(self.unjudged)} not judged (no source for this narrower cohort)"
+        if self.targets:
+            line = f"{met}/{len(self.targets)} sourced targets met"
+            if self.unjudged:
+                line += f", {len(self.unjudged)} not judged (no source for this narrower cohort)"
+        elif self.unjudged:  # "0/0 targets met" read as a pass of nothing
+            line = (
+                f"no sourced target applies to this narrower cohort ({len(self.unjudged)} not "
+                "judged)"
+            )
+        else:
+            line = "no sourced target to judge"
         return f"{line}; {held}/{len(self.rules)} clinical rules hold"
 
     def to_markdown(self) -> str:
