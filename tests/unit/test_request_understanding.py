@@ -441,3 +441,12 @@ def test_every_example_the_web_page_gives_is_understood():
                 text = f"{example} hypertension patients"
             request = parse_request(text, KB, partial=True)
             assert request.not_understood == [], (part, example, request.not_understood)
+
+
+def test_a_request_with_one_sex_and_a_mix_is_one_line_never_a_validation_dump():
+    # an LLM filling the request model may set both
+    from synthpatient.knowledge.request import CohortRequest
+
+    request = CohortRequest(count=10, condition="type2_diabetes", sex="female", female_share=0.4)
+    with pytest.raises(Clarification, match=r"^Sex 'female' and a female_share of 0.4"):
+        request.to_spec(KB)

@@ -167,7 +167,16 @@ class CohortRequest(BaseModel):
                 f"{condition.name} has {len(condition.observations)} observations in the "
                 f"knowledge base; {self.n_observations} were asked for."
             )
-        spec = CohortSpec(
+        try:
+            spec = self._spec(condition)
+        except ValueError as exc:  # pydantic: sex and a sex mix both set (an LLM may do it)
+            message = _pydantic_message(exc).lstrip(": ").removeprefix("Value error, ")
+            raise Clarification(message[:1].upper() + message[1:]) from None
+        spec.validate_against(kb)
+        return spec
+
+    def _spec(self, condition: Condition) -> CohortSpec:
+        return CohortSpec(
             condition=self.condition,
             n=min(self.count, MAX_PATIENTS),
             observations=tuple(self.observation_keys(condition)),
@@ -181,8 +190,6 @@ class CohortRequest(BaseModel):
             seed=self.seed,
             follow_up_years=self.follow_up_years,
         )
-        spec.validate_against(kb)
-        return spec
 
     def describe_understood(self, kb: KnowledgeBase) -> str:
         """The request in words, without the parts it could not honour."""
