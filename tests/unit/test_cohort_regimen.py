@@ -257,3 +257,23 @@ def test_ckd_conditions_carry_the_patients_stage_code(sampler):
         want = next((code for low, code in expected if egfr[pid] >= low), "N18.5")
         assert [c["code"] for c in coded] == [want]
         assert coded[0]["display"].startswith("Chronic kidney disease, stage")
+
+
+def test_population_shares_of_a_history_are_not_judged_on_a_narrowed_cohort(sampler):
+    def history(**narrowing):
+        spec = CohortSpec(
+            condition="hypertension",
+            n=200,
+            seed=4,
+            n_observations=17,
+            follow_up_years=1.0,
+            **narrowing,
+        )
+        return {h["key"]: h for h in check_cohort(sampler.sample(spec)).history}
+
+    narrowed, whole = history(age_min=50, female_share=0.4), history()
+    shares = [k for k, h in narrowed.items() if h.get("judged", True) is False]
+    assert shares and all("not judged" in narrowed[k]["line"] for k in shares)
+    # a mechanism (visit spacing, lag-1 correlation) is judged whatever the narrowing
+    assert len(shares) < len(narrowed)
+    assert all(h.get("judged", True) for h in whole.values())

@@ -343,11 +343,14 @@ class Conversation:
         history = ""
         if cohort.timeline is not None:
             visits = len(cohort.timeline.encounters)
-            off = [h["what"] for h in report.history if not h["ok"]]
+            judged = [h for h in report.history if h.get("judged", True)]
+            off = [h["what"] for h in judged if not h["ok"]]
+            unjudged = len(report.history) - len(judged)
             history = (
-                f" Histories: {visits:,} visits; {len(report.history) - len(off)}/"
-                f"{len(report.history)} history checks met"
+                f" Histories: {visits:,} visits; {len(judged) - len(off)}/"
+                f"{len(judged)} history checks met"
                 + (f" (off: {', '.join(off)})" if off else "")
+                + (f"; {unjudged} not judged (narrower cohort)" if unjudged else "")
                 + "."
             )
         return (

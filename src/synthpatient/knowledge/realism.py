@@ -62,7 +62,7 @@ class RealismReport:
         return (
             all(t.ok for t in self.targets)
             and not any(r["violations"] for r in self.rules)
-            and all(h["ok"] for h in self.history)
+            and all(h["ok"] for h in self.history if h.get("judged", True))
         )
 
     def to_dict(self) -> dict:
@@ -167,10 +167,7 @@ def check_cohort(cohort: Cohort) -> RealismReport:
         return dataclasses.replace(
             check_cohort(snapshot),
             measured_at="each patient's first visit (the cross-section the targets describe)",
-            history=[
-                {**dataclasses.asdict(c), "ok": c.ok, "line": c.line()}
-                for c in timeline_checks(cohort)
-            ],
+            history=[_history_entry(c, cohort) for c in timeline_checks(cohort)],
         )
     condition, wide = cohort.condition, cohort.wide
     # a narrowed cohort is judged only by targets conditioned on its narrowing (where the
@@ -187,6 +184,27 @@ def check_cohort(cohort: Cohort) -> RealismReport:
     ]
     results += _identities(wide)
     return RealismReport(condition.key, len(wide), checks, results, skipped, unjudged=unjudged)
+
+
+def _history_entry(check: Any, cohort: Cohort) -> dict[str, Any]:
+    """A history check as the report keeps it. A share of the whole population at the end
+    (controlled, on 3 or more drugs) is not judged on a cohort narrowed by sex, age or a
+    filter, as the snapshot's targets are not: no source gives the narrower figure."""
+    entry = {**dataclasses.asdict(check), "ok": check.ok, "line": check.line()}
+    spec = cohort.spec
+    narrowed = bool(spec.filters) or spec.sex is not None or spec.female_share is not None
+    narrowed |= (spec.age_min, spec.age_max) != (18, 90)
+    timeline = cohort.condition.timeline
+    declared = {c.key: c for c in timeline.checks} if timeline is not None else {}
+    sourced = declared.get(check.key)
+    population = sourced is not None and (sourced.expression is not None or sourced.drugs)
+    if narrowed and population:
+        entry["judged"] = False
+        entry["line"] = (
+            f"{check.line().rsplit(')', 1)[0]}) not judged: a share of the whole population, "
+            "and this cohort is narrowed"
+        )
+    return entry
 
 
 def _rule(**fields: Any) -> Rule:
