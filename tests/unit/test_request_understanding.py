@@ -450,3 +450,28 @@ def test_a_request_with_one_sex_and_a_mix_is_one_line_never_a_validation_dump():
     request = CohortRequest(count=10, condition="type2_diabetes", sex="female", female_share=0.4)
     with pytest.raises(Clarification, match=r"^Sex 'female' and a female_share of 0.4"):
         request.to_spec(KB)
+
+
+@pytest.mark.parametrize(
+    "text, ages",
+    [
+        ("1.5k T2D patients aged ≥65", (65, 90)),
+        ("300 T2D patients age>64", (65, 90)),  # whole years: older than 64 is 65 and over
+        ("300 T2D patients aged <= 40", (18, 40)),
+        ("300 T2D patients age < 40", (18, 39)),
+    ],
+)
+def test_ages_written_with_comparison_signs(text, ages):
+    request = parse_request(text, KB)
+    assert (request.age_min, request.age_max) == ages
+
+
+def test_a_bare_stage_in_a_ckd_cohort_is_the_ckd_stage():
+    request = parse_request("300 CKD patients with eGFR 15-29 (stage 4)", KB)
+    assert [f.describe() for f in request.filters] == ["egfr 15-29"]
+    assert [f.describe() for f in parse_request("300 CKD patients, stage 3a", KB).filters] == [
+        "egfr 45-59"
+    ]
+    # elsewhere a bare stage is named, never taken for a CKD stage
+    other = parse_request("300 hypertension patients stage 2", KB, partial=True)
+    assert other.filters == [] and "'stage 2' not understood" in other.not_understood

@@ -82,6 +82,11 @@ def _ages(t: RequestText, vocab: Vocabulary | None = None) -> dict:
             rf"\b(?:under|younger than|below|less than)\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?{number}",
             "under",
         ),
+        # "aged >= 65", "age ≥ 65", "age > 64", "aged <= 40", "age < 40"
+        (rf"\b(?:aged?|ages)\s*(?:>=|≥|=>)\s*{number}", "at_least"),
+        (rf"\b(?:aged?|ages)\s*>\s*{number}", "above"),
+        (rf"\b(?:aged?|ages)\s*(?:<=|≤|=<)\s*{number}", "at_most"),
+        (rf"\b(?:aged?|ages)\s*<\s*{number}", "under"),
     ]
     text = t.masked()
     lows: list[int] = []
@@ -119,6 +124,12 @@ def _ages(t: RequestText, vocab: Vocabulary | None = None) -> dict:
             elif kind == "at_least":
                 lows.append(a)
                 meaning = f"aged {a} or more"
+            elif kind == "above":  # ages are whole years: "> 64" is 65 and over
+                lows.append(a + 1)
+                meaning = f"older than {a}: aged {a + 1} or more"
+            elif kind == "at_most":
+                highs.append(a)
+                meaning = f"aged {a} or less"
             else:
                 highs.append(a - 1)
                 meaning = f"younger than {a}: aged {a - 1} or less"

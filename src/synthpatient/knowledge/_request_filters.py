@@ -115,10 +115,14 @@ def _stage(t: RequestText, condition: Condition, vocab: Vocabulary) -> list[Filt
     stages = "|".join(sorted(vocab.ckd_stages.stages, key=len, reverse=True))
     kidney = r"(?:ckd|chronic kidney disease|kidney disease|renal disease)"
     out = []
-    for match in re.finditer(
-        rf"\b{kidney}\s*(?:stage|g)?\s*({stages})\b|\bstage\s*({stages})\s+{kidney}", t.low
-    ):
-        stage = match.group(1) or match.group(2)
+    pattern = rf"\b{kidney}\s*(?:stage|g)?\s*({stages})\b|\bstage\s*({stages})\s+{kidney}"
+    if condition.key == "chronic_kidney_disease":
+        # in a CKD cohort a bare "stage 4" can only be the CKD stage
+        pattern += rf"|\bstage\s*({stages})\b"
+    for match in re.finditer(pattern, t.low):
+        if t.is_claimed(*match.span(), but_condition=True):  # "ckd" names the condition too
+            continue
+        stage = next(g for g in match.groups() if g)
         key = vocab.ckd_stages.observation
         if key not in {o.key for o in condition.observations}:
             t.claim(*match.span(), "not honoured: CKD stage", masked=True)
