@@ -222,7 +222,18 @@ class Duration(_Frozen):
     mean: float = Field(gt=0)
     sd: float = Field(gt=0)
     min_age_at_diagnosis: float = Field(default=18, ge=0)
+    # the youngest age a history may start at (default: min_age_at_diagnosis); type 1 diabetes
+    # is diagnosed from childhood on but its histories are of adult care, from 18
+    min_age_at_history: float | None = Field(default=None, ge=0)
     sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _history_after_diagnosis(self) -> Duration:
+        if self.min_age_at_history is not None and (
+            self.min_age_at_history < self.min_age_at_diagnosis
+        ):
+            raise ValueError("duration: min_age_at_history is below min_age_at_diagnosis")
+        return self
 
 
 class Trajectory(_Frozen):
@@ -235,6 +246,10 @@ class Trajectory(_Frozen):
     within_sd: float = Field(ge=0)
     correlation_years: float = Field(gt=0)
     drift_per_year: float = 0.0
+    # the first value's deviation drawn given the value (its regression on the cohort's
+    # spread), so that the cohort's spread stays the snapshot's at later visits; without it
+    # the deviation is independent of the value and the spread widens by the within variance
+    stationary: bool = False
     sources: tuple[str, ...] = Field(min_length=1)
 
 
@@ -328,7 +343,26 @@ class Complication(_Frozen):
     hazard_ratio_per_point: float = Field(default=1.0, gt=0)  # per point above the target
     baseline_share: float = Field(default=0.0, ge=0, le=1)
     comorbidity: str | None = None  # the cohort's comorbidity it is (definition) or feeds
+    # an acute event that may happen again (ketoacidosis, severe hypoglycaemia): every event is
+    # an encounter and a condition row, and the hazard runs on after the first
+    recurrent: bool = False
+    # the comorbidity it feeds means an event within this many days before the last visit
+    # (e.g. "ketoacidosis in the past year": 365), so it is set from the events at the end
+    comorbidity_window_days: float | None = Field(default=None, gt=0)
     sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _window(self) -> Complication:
+        if self.comorbidity_window_days is not None and not (
+            self.recurrent and self.onset == "event" and self.comorbidity
+        ):
+            raise ValueError(
+                f"complication {self.key}: comorbidity_window_days needs a recurrent event "
+                "that names a comorbidity"
+            )
+        if self.recurrent and self.onset != "event":
+            raise ValueError(f"complication {self.key}: only an 'event' can be recurrent")
+        return self
 
 
 class TimelineCheck(_Frozen):
@@ -336,13 +370,15 @@ class TimelineCheck(_Frozen):
     a generic measure (``lag1_correlation``, ``test_interval_days``, ``mean_slope``) is taken
     of (default: the visit observation); ``expression`` what ``share_meeting_at_end`` counts
     at each patient's last visit; ``drugs`` the number of stepped drugs that
-    ``share_treated_on_at_least`` counts among the patients taking any at the end."""
+    ``share_treated_on_at_least`` counts among the patients taking any at the end;
+    ``complication`` the events that ``events_per_100_patient_years`` counts."""
 
     key: str
     what: str
     observation: str | None = None
     expression: str | None = None
     drugs: int | None = Field(default=None, ge=1)
+    complication: str | None = None  # what ``events_per_100_patient_years`` counts
     min: float
     max: float
     unit: str = ""
@@ -395,6 +431,10 @@ class TimelineSpec(_Frozen):
         bad = sorted({c.comorbidity for c in self.complications if c.comorbidity} - comorbidities)
         if bad:
             raise ValueError(f"timeline: complications name unknown comorbidities {', '.join(bad)}")
+        keys = {c.key for c in self.complications}
+        bad = sorted({c.complication for c in self.checks if c.complication} - keys)
+        if bad:
+            raise ValueError(f"timeline: checks name unknown complications {', '.join(bad)}")
         for c in self.complications:
             defined = next((x for x in condition.comorbidities if x.key == c.comorbidity), None)
             if c.onset == "definition" and (defined is None or not defined.definition):

@@ -5,9 +5,9 @@ hold for a history read back from files. Each check of the knowledge base names 
 measure of its ``observation`` (default: the visit observation, HbA1c or systolic pressure):
 lag-1 correlation within patients, median interval between measurements, mean per-patient
 slope; the share of results above target followed by a new drug within 6 months, or with a
-drug started at that visit; the share meeting an expression at the last visit; the share of
-treated patients on a number of drugs or more at the end; and date-order violations (which
-must be 0).
+drug started at that visit; a complication's events per 100 patient-years; the share meeting
+an expression at the last visit; the share of treated patients on a number of drugs or more
+at the end; and date-order violations (which must be 0).
 """
 
 from __future__ import annotations
@@ -259,9 +259,28 @@ def _measure(cohort: Cohort, tl: CohortTimeline, check: TimelineCheck) -> float:
     if name == "share_treated_on_at_least":
         stepped = [d.medication for d in spec.drugs]
         return share_treated_on_at_least(meds, stepped, check.drugs or 2)
+    if name == "events_per_100_patient_years":
+        comp = next((c for c in spec.complications if c.key == check.complication), None)
+        if comp is None:
+            raise ValueError(f"the check '{check.key}' names no complication of the timeline")
+        return events_per_100_patient_years(tl.encounters, obs, key, comp.name)
     if name == "share_meeting_at_end":
         return share_meeting_at_end(cohort.wide, check.expression or f"{key} <= {target:g}")
     raise ValueError(f"no measure for the timeline check '{check.key}'")
+
+
+def events_per_100_patient_years(
+    enc: pd.DataFrame, obs: pd.DataFrame, key: str, name: str
+) -> float:
+    """Event encounters named ``name`` per 100 years of follow-up; a patient's follow-up runs
+    from the first to the last measurement of ``key`` (the visit observation, measured at
+    every visit; events fall between visits)."""
+    s = _series(obs, key)
+    span = s.groupby("patient")["date"].agg(["min", "max"])
+    years = float(((span["max"] - span["min"]).dt.days / 365.25).sum())
+    kind, reason = enc["kind"].astype(str), enc["reason"].astype(str)
+    events = int(((kind == "event") & (reason == name)).sum())
+    return 100.0 * events / years if years > 0 else float("nan")
 
 
 def share_treated_on_at_least(meds: pd.DataFrame, stepped: list[str], drugs: int) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from synthpatient.knowledge._model import Observation
+from synthpatient.knowledge._timeline_events import start_onsets
 from synthpatient.knowledge._timeline_sim import Record, Simulation
 
 _KIND_ORDER = {"diagnosis": 0, "annual review": 1, "follow-up": 1, "event": 2}
@@ -197,7 +198,8 @@ def _visit_name(sim: Simulation) -> str:
 
 def conditions(sim: Simulation, ids: np.ndarray) -> pd.DataFrame:
     """The cohort's condition (onset = diagnosis), comorbidities present at the first visit
-    (onset between diagnosis and it) and complications with their onset dates."""
+    (onset between diagnosis and it, or within the window a recurrent event gives them) and
+    complications with their onset dates (a recurrent one: every event)."""
     r, cond = sim.record, sim.condition
     everyone = np.arange(sim.n)
     rows = [
@@ -209,9 +211,18 @@ def conditions(sim: Simulation, ids: np.ndarray) -> pd.DataFrame:
         if other.key in tracked or other.key not in start_flags:
             continue
         had = np.flatnonzero(start_flags[other.key])
-        day = np.round(sim.rng.random(len(had)) * r.diagnosis_day[had])
+        day = start_onsets(sim, other.key, had)  # within its window ("in the past year")
+        if day is None:
+            day = np.round(sim.rng.random(len(had)) * r.diagnosis_day[had])
         rows.append(_condition_rows(r, had, day, other.key, other.name, other.snomed, ""))
     for new in sim.spec.complications:
+        if new.recurrent:  # a row for every event, not only the first
+            for key, had, day in r.events:
+                if key == new.key:
+                    rows.append(
+                        _condition_rows(r, had, day, new.key, new.name, new.snomed, new.icd10)
+                    )
+            continue
         onset = r.onsets[new.key]
         had = np.flatnonzero(~np.isnan(onset))
         rows.append(_condition_rows(r, had, onset[had], new.key, new.name, new.snomed, new.icd10))

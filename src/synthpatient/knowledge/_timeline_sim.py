@@ -22,6 +22,7 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
+from synthpatient.knowledge._timeline_events import windowed_flags
 from synthpatient.knowledge._timeline_persistence import Episode, archive, discontinue, restartable
 from synthpatient.rules import evaluate_expression, parse_expression
 
@@ -86,18 +87,25 @@ class Simulation:
         self.birth = wide["birth_date"].to_numpy().astype("datetime64[D]")
         end = wide["last_visit_date"].to_numpy().astype("datetime64[D]")
         start = end - np.timedelta64(self.horizon, "D")
-        adult = self.birth + np.round(self.spec.duration.min_age_at_diagnosis * YEAR).astype(
-            "timedelta64[D]"
-        )
-        late = start < adult
-        start = np.where(late, adult, start)
+        duration = self.spec.duration
+        youngest = duration.min_age_at_history
+        youngest = duration.min_age_at_diagnosis if youngest is None else youngest
+        adult = self.birth + np.round(duration.min_age_at_diagnosis * YEAR).astype("timedelta64[D]")
+        floor = self.birth + np.round(youngest * YEAR).astype("timedelta64[D]")
+        late = start < floor
+        start = np.where(late, floor, start)
         self.horizon_of = (end - start).astype(int)  # per patient; shorter for the young
         self.record = Record(start=start, diagnosis_day=self._diagnosis(start, adult, late))
         if late.any():
+            # diagnosed at the first visit only where no diagnosis may come before the history
+            how = (
+                "diagnosed at the first visit"
+                if youngest == duration.min_age_at_diagnosis
+                else "diagnosed before it"
+            )
             self.record.notes.append(
-                f"{int(late.sum())} patient(s) were under "
-                f"{self.spec.duration.min_age_at_diagnosis:g} at the start of the asked "
-                "follow-up: their histories start at that age (diagnosed at the first visit)."
+                f"{int(late.sum())} patient(s) were under {youngest:g} at the start of the "
+                f"asked follow-up: their histories start at that age ({how})."
             )
         self.by_key = {o.key: o for o in condition.observations}
         self.baseline = self._baselines(wide)
@@ -120,6 +128,8 @@ class Simulation:
         longest = (start - adult).astype(float)
         years = draw_years_since_diagnosis(self.rng, d.mean, d.sd, longest / YEAR)
         days = np.minimum(np.round(years * YEAR), longest)
+        if d.min_age_at_history is not None:  # a late start may follow a diagnosis before it
+            late = np.zeros_like(late)
         return -np.where(late, 0, np.maximum(days, 0)).astype(np.int64)
 
     def _baselines(self, wide: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -153,6 +163,9 @@ class Simulation:
             x = self.baseline[key]
             x = np.log(np.clip(x, 1e-9, None)) if t.scale == "log" else x
             dev = self.rng.normal(0.0, t.within_sd, self.n)
+            if t.stationary and self.n > 1:  # the share of the spread that is within-patient
+                share = min(t.within_sd**2 / max(float(np.var(x)), 1e-12), 1.0)
+                dev = share * (x - x.mean()) + np.sqrt(1.0 - share) * dev
             self.dev[key], self.level[key] = dev, x - dev
         # waist follows BMI with each patient's own offset (the cohort's, or drawn like it)
         bmi0 = self.baseline.get("bmi", np.zeros(self.n))
@@ -329,6 +342,7 @@ class Simulation:
                 report_step(
                     "history", np.minimum(day, self.horizon_of).sum(), self.horizon_of.sum()
                 )
+        windowed_flags(self)
         r.flags = self.flags
         return r
 
@@ -539,7 +553,7 @@ class Simulation:
         for c in self.spec.complications:
             if c.onset != "event":
                 continue
-            free = np.isnan(r.onsets[c.key][idx])
+            free = np.isnan(r.onsets[c.key][idx]) | c.recurrent
             if c.comorbidity == c.key and c.key in self.flags:
                 free &= ~self.flags[c.key][idx]
             hit = free & (
@@ -550,9 +564,10 @@ class Simulation:
                 continue
             when = prev[hit] + 1 + np.floor(self.rng.random(int(hit.sum())) * (d - prev)[hit])
             when = np.minimum(when, d[hit])
-            r.onsets[c.key][idx[hit]] = when
+            first = np.isnan(r.onsets[c.key][idx[hit]])  # the first onset is kept
+            r.onsets[c.key][idx[hit][first]] = when[first]
             r.events.append((c.key, idx[hit], when.astype(np.int64)))
-            if c.comorbidity in self.flags:
+            if c.comorbidity in self.flags and c.comorbidity_window_days is None:
                 self.flags[c.comorbidity][idx[hit]] = True
 
     def _annual_onsets(self, idx: np.ndarray, d: np.ndarray) -> None:
