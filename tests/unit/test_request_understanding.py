@@ -475,3 +475,23 @@ def test_a_bare_stage_in_a_ckd_cohort_is_the_ckd_stage():
     # elsewhere a bare stage is named, never taken for a CKD stage
     other = parse_request("300 hypertension patients stage 2", KB, partial=True)
     assert other.filters == [] and "'stage 2' not understood" in other.not_understood
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "300 T2D patients, 30% on insulin",
+        "300 T2D patients, half on insulin",
+        "300 T2D patients, 40% of them with hypertension",
+    ],
+)
+def test_a_share_on_a_drug_or_with_a_comorbidity_is_never_all_of_them(text):
+    # "30% on insulin" was drawn as everyone on insulin, with the 30 named
+    request = parse_request(text, KB, partial=True)
+    assert request.filters == []
+    assert any("a share of the patients cannot be asked" in n for n in request.not_understood)
+
+
+def test_a_value_with_a_percent_before_a_drug_stays_the_values():
+    request = parse_request("300 T2D patients with HbA1c above 8% on insulin", KB)
+    assert [f.describe() for f in request.filters] == ["hba1c >= 8.1", "on insulin"]

@@ -177,6 +177,11 @@ def _polarity(
     return None
 
 
+_SHARE_BEFORE = re.compile(
+    r"(?:\b\d+(?:\.\d+)?\s*(?:%|percent\b|per\s+cent\b)|\bhalf|\ba\s+third|\ba\s+quarter|"
+    r"\bmost|\bsome|\bmajority|\bminority|\bfew)\s*(?:of\s+(?:them|the\s+patients|patients)\s+)?"
+    r"(?:are\s+|being\s+)?$"
+)
 _STRAY_NEGATION = re.compile(
     r"\b(?:not|never|no|nobody|without|excluding|exclude[sd]?|except|other than|none|neither|"
     r"nor|non|"
@@ -208,6 +213,20 @@ def _mentions(
     out: list[tuple[int, int, str, bool]] = []
     for start, end, phrase in sorted(hits):
         found = _polarity(t, start, end, positive)
+        share = _SHARE_BEFORE.search(t.low[: found[0]]) if found is not None else None
+        if share is not None and t.is_claimed(share.start(), share.end()):
+            share = None  # "HbA1c above 8% on insulin": the 8 % is the HbA1c's
+        if found is not None and share is not None:
+            # "30% on insulin", "half with hypertension": a share, never all of them
+            words = t.low[share.start() : end]
+            say = "with" if positive is _POSITIVE_COMORBIDITY else "on"
+            t.claim(share.start(), end, f"not honoured: a share {say} {phrase}", masked=True)
+            t.problem(
+                f"'{words}': a share of the patients cannot be asked yet (the knowledge "
+                f"base's own share is drawn); say '{say} {phrase}' for all of them, or leave "
+                "it out"
+            )
+            continue
         negation = _stray_negation(t, found[0]) if found is not None and found[1] else None
         if found is not None and negation is not None:
             # "who have never been on insulin": a negation the patterns do not place is named,
