@@ -410,6 +410,11 @@ CASES = [
         (P("count", 500), P("condition", "hypertension"), P("ages", 18, 90), P("history", 2.0)),
     ),
     Case(
+        "300 T2D patients, 30% on insulin",
+        "a share on a drug",
+        (P("count", 300), P("named", "30% on insulin")),
+    ),
+    Case(
         "10k T2DM pts w/ HTN",
         "abbreviations",
         (
