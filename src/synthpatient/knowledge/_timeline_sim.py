@@ -5,9 +5,9 @@ patient still in follow-up to their next visit at once, whatever its date: traje
 Ornstein-Uhlenbeck deviations around a drifting level (exact at any spacing, so AR(1) between
 visits), eGFR falls on a per-patient slope, drugs started lower the visit observation (HbA1c,
 systolic pressure; others by a fraction, e.g. diastolic) after an onset period,
-complications start at their hazards over the interval, and the next visit is due after the
-interval above or at target the value just measured calls for (type 2 diabetes: 3 or 6
-months). 100,000 patients x 5 years is ~26 steps.
+complications start at their hazards over the interval (acute events may recur), and the
+next visit is due after the interval above or at target the value just measured calls for
+(type 2 and type 1 diabetes: 3 or 6 months). 100,000 patients x 5 years is ~26 steps.
 """
 
 from __future__ import annotations

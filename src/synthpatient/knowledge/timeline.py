@@ -9,7 +9,8 @@ monthly above the 130 mmHg systolic target and every 4.5 months at it), values t
 and stay correlated within a patient, drugs started by the guideline's steps when the visit
 observation stays above target (with the clinical inertia of practice) that lower it (and,
 for blood pressure, diastolic by a sourced fraction) after they start, and complications at
-sourced rates. The returned cohort's ``wide`` table holds the values at the
+sourced rates (for type 1 diabetes, insulin as taken and no step-ups, with recurrent
+ketoacidosis and severe hypoglycaemia). The returned cohort's ``wide`` table holds the values at the
 last visit; ``timeline`` holds the history. :func:`timeline_checks` measures a history
 against the sourced targets of the knowledge base.
 """
