@@ -161,3 +161,25 @@ def test_ask_writes_type1_histories(tmp_path):
     conditions = pd.read_csv(out / "conditions.csv")
     assert "type1_diabetes" in set(conditions["condition"])
     assert len(list((out / "fhir").glob("*.json"))) == 100
+
+
+def test_a_history_cannot_start_before_the_earliest_diagnosis():
+    from synthpatient.knowledge._model import Duration
+
+    with pytest.raises(ValidationError, match="min_age_at_history"):
+        Duration(mean=5, sd=3, min_age_at_diagnosis=18, min_age_at_history=10, sources=("x",))
+
+
+def test_an_event_rate_check_must_name_a_complication():
+    kb = load_knowledge_base()
+    condition = kb.conditions["type1_diabetes"]
+    spec = condition.timeline
+    check = spec.checks[-1].model_copy(update={"complication": None})
+    broken = spec.model_copy(update={"checks": (*spec.checks, check)})
+    with pytest.raises(ValueError, match="no or unknown complications"):
+        broken.check_against(condition)
+    unknown = spec.model_copy(
+        update={"checks": (spec.checks[-1].model_copy(update={"complication": "gout"}),)}
+    )
+    with pytest.raises(ValueError, match="gout"):
+        unknown.check_against(condition)

@@ -433,8 +433,10 @@ class TimelineSpec(_Frozen):
             raise ValueError(f"timeline: complications name unknown comorbidities {', '.join(bad)}")
         keys = {c.key for c in self.complications}
         bad = sorted({c.complication for c in self.checks if c.complication} - keys)
+        bad += [c.what for c in self.checks if c.key == "events_per_100_patient_years"
+                and not c.complication]  # fmt: skip
         if bad:
-            raise ValueError(f"timeline: checks name unknown complications {', '.join(bad)}")
+            raise ValueError(f"timeline: checks name no or unknown complications {', '.join(bad)}")
         for c in self.complications:
             defined = next((x for x in condition.comorbidities if x.key == c.comorbidity), None)
             if c.onset == "definition" and (defined is None or not defined.definition):
