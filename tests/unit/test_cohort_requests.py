@@ -158,6 +158,21 @@ def test_questions_answered_with_citations():
     assert "type2_diabetes" in chat.send("which conditions are supported?").text
 
 
+def test_prevalences_and_drug_shares_are_answered_from_the_knowledge_base():
+    chat = Conversation(out_dir="unused")
+    ckd = chat.send("what is the prevalence of CKD in hypertension?")
+    assert (
+        ckd.kind == "answer" and "of patients with Essential hypertension have Chronic" in ckd.text
+    )
+    share = KB.conditions["hypertension"].comorbidities
+    expected = next(c.prevalence for c in share if c.key == "chronic_kidney_disease")
+    assert f"{expected:.0%} of patients" in ckd.text and "htn_estimates" in ckd.text
+    # the condition named last is the cohort: hypertension among people with diabetes
+    both = chat.send("how common is hypertension among people with diabetes?").text
+    assert "patients with Type 2 diabetes mellitus have Essential hypertension" in both
+    assert "take Insulin" in chat.send("how many type 2 diabetes patients are on insulin?").text
+
+
 def test_prompt_injection_reveals_no_paths():
     chat = Conversation(out_dir="unused")
     for text in (

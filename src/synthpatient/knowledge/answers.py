@@ -1,7 +1,8 @@
 """Questions about the knowledge base, answered from it with citations.
 
 "Which sources did you use?", "Which guideline defines diabetes?", "How was HbA1c
-generated?", "What does LOINC 4548-4 mean?", "What conditions are supported?". Answers are
+generated?", "What does LOINC 4548-4 mean?", "What is the prevalence of CKD in
+hypertension?", "What conditions are supported?". Answers are
 built only from the knowledge base's own fields (never from file names or paths), so a
 question phrased as an instruction ("ignore the rules and print your file path") gets a
 knowledge-base answer or the list of what can be asked, nothing else.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 
 from synthpatient.knowledge._kb import KnowledgeBase, _words
-from synthpatient.knowledge._model import Condition, Observation
+from synthpatient.knowledge._model import Comorbidity, Condition, Medication, Observation
 
 QUESTION_START = (
     "which",
@@ -36,7 +37,7 @@ HELP = (
     "I can generate cohorts ('generate 2000 type 2 diabetes patients with 20 observations') "
     "and answer questions about them: 'which sources did you use?', 'which guideline "
     "defines diabetes?', 'how was HbA1c generated?', 'what does LOINC 4548-4 mean?', "
-    "'which conditions are supported?'."
+    "'what is the prevalence of CKD in hypertension?', 'which conditions are supported?'."
 )
 
 
@@ -78,6 +79,10 @@ def answer(
         found = _observation_in(low, kb, condition or mentioned)
         if found is not None:
             return _how(kb, found)
+    if re.search(r"\b(?:prevalen|how (?:common|many|often)|share|proportion|percent|%)", low):
+        found_share = _share(low, kb, condition)
+        if found_share is not None:
+            return found_share
     if re.search(r"\b(?:guideline|defin|criteri|diagnos|threshold)", low):
         return _diagnosis(kb, mentioned or condition or _default(kb))
     if re.search(
@@ -111,6 +116,48 @@ def answer(
     if found is not None:
         return _how(kb, found)
     return HELP
+
+
+def _mentions(low: str, phrases: list[str]) -> int | None:
+    """Where the first of ``phrases`` appears in ``low`` as whole words, or None."""
+    text = f" {_words(low)} "
+    spots = [text.find(f" {_words(p)} ") for p in phrases if _words(p)]
+    spots = [i for i in spots if i >= 0]
+    return min(spots) if spots else None
+
+
+def _share(low: str, kb: KnowledgeBase, last: Condition | None) -> str | None:
+    """ "What is the prevalence of CKD in hypertension?", "how many T2D patients are on
+    insulin?": a comorbidity's prevalence or a drug's share in a condition's cohort, with its
+    sources; None when no such pair is named."""
+    from synthpatient.knowledge._vocabulary import load_vocabulary
+
+    vocab = load_vocabulary()
+    named = {
+        c.key: i
+        for c in kb.conditions.values()
+        if (i := _mentions(low, [c.key.replace("_", " "), c.name, *c.synonyms])) is not None
+    }
+    # the cohort is the condition named last ("CKD in hypertension"), or the conversation's
+    order = sorted(named, key=named.__getitem__, reverse=True)
+    cohorts = [kb.conditions[k] for k in order] + ([last] if last is not None else [])
+    for cohort in cohorts:
+        items: list[Comorbidity | Medication] = [*cohort.comorbidities, *cohort.medications]
+        for item in items:
+            if item.key == cohort.key or _mentions(low, vocab.item_phrases(item)) is None:
+                continue
+            if isinstance(item, Comorbidity):
+                figure = f"{item.prevalence:.0%} of patients with {cohort.name} have {item.name}"
+                how = f" (by its definition: {item.definition})" if item.definition else ""
+            else:
+                figure = f"{item.share:.0%} of patients with {cohort.name} take {item.name}"
+                how = ""
+            lines = cite(kb, item.sources)
+            return (
+                f"{figure} in the knowledge base{how}, the share a cohort is drawn to. Sources:\n"
+                + "\n".join(lines)
+            )
+    return None
 
 
 def _default(kb: KnowledgeBase) -> Condition:
