@@ -188,8 +188,9 @@ def check_cohort(cohort: Cohort) -> RealismReport:
 
 def _history_entry(check: Any, cohort: Cohort) -> dict[str, Any]:
     """A history check as the report keeps it. A share of the whole population at the end
-    (controlled, on 3 or more drugs) is not judged on a cohort narrowed by sex, age or a
-    filter, as the snapshot's targets are not: no source gives the narrower figure."""
+    (controlled, on 3 or more drugs) or an event rate is not judged on a cohort narrowed by
+    sex, age or a filter, as the snapshot's targets are not: no source gives the narrower
+    figure."""
     entry = {**dataclasses.asdict(check), "ok": check.ok, "line": check.line()}
     spec = cohort.spec
     narrowed = bool(spec.filters) or spec.sex is not None or spec.female_share is not None
@@ -197,11 +198,15 @@ def _history_entry(check: Any, cohort: Cohort) -> dict[str, Any]:
     timeline = cohort.condition.timeline
     declared = {c.key: c for c in timeline.checks} if timeline is not None else {}
     sourced = declared.get(check.key)
-    population = sourced is not None and (sourced.expression is not None or sourced.drugs)
+    # shares at the end and event rates describe the whole population; a lag-1 correlation,
+    # a visit spacing or a slope describe the mechanism, judged on any cohort
+    population = sourced is not None and bool(
+        sourced.expression is not None or sourced.drugs or sourced.complication
+    )
     if narrowed and population:
         entry["judged"] = False
         entry["line"] = (
-            f"{check.line().rsplit(')', 1)[0]}) not judged: a share of the whole population, "
+            f"{check.line().rsplit(')', 1)[0]}) not judged: a figure for the whole population, "
             "and this cohort is narrowed"
         )
     return entry
