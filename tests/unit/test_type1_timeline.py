@@ -4,6 +4,8 @@ checks, and ``synthpatient ask`` end to end."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,7 +162,18 @@ def test_ask_writes_type1_histories(tmp_path):
     assert patients["age"].between(18, 40).all()
     conditions = pd.read_csv(out / "conditions.csv")
     assert "type1_diabetes" in set(conditions["condition"])
-    assert len(list((out / "fhir").glob("*.json"))) == 100
+    bundles = list((out / "fhir").glob("*.json"))
+    assert len(bundles) == 100
+    # an acute episode (ketoacidosis, severe hypoglycaemia) is resolved, not an open problem
+    statuses: dict[str, set[str]] = {}
+    for bundle in bundles:
+        for entry in json.loads(bundle.read_text(encoding="utf-8"))["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Condition":
+                status = resource["clinicalStatus"]["coding"][0]["code"]
+                statuses.setdefault(resource["code"]["text"], set()).add(status)
+    episodes = {name for name, found in statuses.items() if found == {"resolved"}}
+    assert episodes and statuses["Type 1 diabetes mellitus"] == {"active"}
 
 
 def test_a_history_cannot_start_before_the_earliest_diagnosis():

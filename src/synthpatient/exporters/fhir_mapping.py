@@ -457,8 +457,12 @@ def condition_resource(
     context: dict[str, Any],
     recorded: str | None,
     onset: str | None,
+    *,
+    episode: bool = False,
 ) -> dict[str, Any]:
-    """An active, confirmed problem-list Condition (SNOMED CT, and ICD-10-CM when known)."""
+    """A confirmed Condition (SNOMED CT, and ICD-10-CM when known): an active problem-list
+    item, or with ``episode`` an acute episode over by now (ketoacidosis, a severe
+    hypoglycaemia): resolved, an encounter diagnosis."""
     codings: list[dict[str, Any]] = []
     if item.code:
         codings.append(
@@ -475,9 +479,20 @@ def condition_resource(
     resource: dict[str, Any] = {
         "resourceType": "Condition",
         "id": rid,
-        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
+        "clinicalStatus": {
+            "coding": [{"system": CLINICAL, "code": "resolved" if episode else "active"}]
+        },
         "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "confirmed"}]},
-        "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": CONDITION_CATEGORY,
+                        "code": "encounter-diagnosis" if episode else "problem-list-item",
+                    }
+                ]
+            }
+        ],
         "code": code,
         "subject": subject,
         **context,

@@ -168,6 +168,8 @@ class TimelineEvents:
     medications: _Rows
     conditions: _Rows
     categories: Mapping[str, str | None]
+    #: conditions that are acute episodes, over by the next visit (written as resolved)
+    episodes: frozenset[str] = frozenset()
 
     @classmethod
     def from_timeline(
@@ -176,6 +178,7 @@ class TimelineEvents:
         *,
         patients: Iterable[str],
         categories: Mapping[str, str | None],
+        episodes: Iterable[str] = (),
     ) -> TimelineEvents:
         """Check ``timeline`` (one-line :class:`DataError` naming what is wrong, no value) and
         group it. ``patients``: the ids of the cohort's patients table; ``categories``: each
@@ -183,7 +186,7 @@ class TimelineEvents:
         frames = {name: _frame(timeline, name) for name in REQUIRED}
         rows = {name: _Rows(name, frame) for name, frame in frames.items()}
         _check(frames, {str(p) for p in patients})
-        return cls(**rows, categories=dict(categories))
+        return cls(**rows, categories=dict(categories), episodes=frozenset(episodes))
 
     def resource_types(self) -> set[str]:
         """The resource types the history holds (besides the Patient)."""
@@ -223,7 +226,10 @@ class TimelineEvents:
             onset = row["onset_date"]
             context = {"encounter": on_day[onset]} if onset in on_day else {}
             rid = ids(pid, *keys("Condition", item.key))
-            resources.append(condition_resource(item, rid, subject, context, onset, onset))
+            episode = item.key in self.episodes
+            resources.append(
+                condition_resource(item, rid, subject, context, onset, onset, episode=episode)
+            )
         for row in self.observations.rows(pid):
             key, eid = str(row["observation"]), str(row["encounter_id"])
             coded = CodedColumn(

@@ -145,8 +145,11 @@ def _map_history(cohort: Cohort, timeline: Any) -> FhirMapping:
     """A cohort with a history: the Patient from its patients table, everything else from the
     timeline (checked here: a broken history is one line before anything is written)."""
     categories = {o.key: o.category for o in cohort.condition.observations}
+    spec = cohort.condition.timeline
+    # a recurrent event (ketoacidosis, severe hypoglycaemia) is an episode, over by now
+    episodes = [c.key for c in spec.complications if c.recurrent] if spec is not None else []
     events = TimelineEvents.from_timeline(
-        timeline, patients=cohort.wide["patient_id"], categories=categories
+        timeline, patients=cohort.wide["patient_id"], categories=categories, episodes=episodes
     )
     return FhirMapping(
         namespace=f"synthpatient:cohort:{cohort.spec.seed}",
