@@ -495,3 +495,11 @@ def test_a_share_on_a_drug_or_with_a_comorbidity_is_never_all_of_them(text):
 def test_a_value_with_a_percent_before_a_drug_stays_the_values():
     request = parse_request("300 T2D patients with HbA1c above 8% on insulin", KB)
     assert [f.describe() for f in request.filters] == ["hba1c >= 8.1", "on insulin"]
+
+
+def test_an_event_in_the_past_year_is_read_whole():
+    request = parse_request(
+        "300 T1D patients with no severe hypoglycemia in the past year", KB, partial=True
+    )
+    assert [f.describe() for f in request.filters] == ["without severe_hypoglycemia_past_year"]
+    assert request.not_understood == []  # "past" was once left over
