@@ -141,7 +141,7 @@ def test_same_seed_same_history():
 def test_other_conditions_say_which_have_histories():
     kb = load_knowledge_base()
     drawn = CohortSampler(kb).sample(CohortSpec(condition="copd", n=20, n_observations=5, seed=1))
-    listed = "available for: hypertension, type1_diabetes, type2_diabetes"
+    listed = "available for: chronic_kidney_disease, hypertension, type1_diabetes, type2_diabetes"
     with pytest.raises(InvalidParameterError, match=listed):
         simulate_timeline(drawn, FollowUp(2.0, "2 years"))
 

@@ -205,12 +205,28 @@ class Visits(_Frozen):
     # share of booked visits the patient does not attend; the visit is booked again one
     # interval later (nothing is measured or decided at a missed visit)
     missed_share: float = Field(default=0.0, ge=0, lt=1)
+    # which side of the target is worse: "above" (HbA1c, blood pressure) or "below" (eGFR,
+    # where lower kidney function calls for more frequent monitoring); "above target" in the
+    # rest of the model means on the worse side
+    direction: Literal["above", "below"] = "above"
+    # finer intervals on the worse side: a value beyond a band's edge (a number written as
+    # text) is seen after that band's days, the most extreme band it passes winning (e.g.
+    # eGFR below 30: every 104 days); values on the worse side beyond no band keep
+    # days_above_target
+    days_by_band: dict[str, float] = Field(default_factory=dict)
     sources: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _jitter(self) -> Visits:
-        if self.jitter_days * 2 >= min(self.days_above_target, self.days_at_target):
+        shortest = min(self.days_above_target, self.days_at_target, *self.days_by_band.values())
+        if self.jitter_days * 2 >= shortest:
             raise ValueError("jitter_days must be under half of the shortest visit interval")
+        for edge, days in self.days_by_band.items():
+            float(edge)  # a band edge is a number written as text
+            if days <= 0:
+                raise ValueError(f"visits: days_by_band {edge} must be positive")
+        if self.days_by_band and self.target is None:
+            raise ValueError("visits: days_by_band needs an observation and a target")
         if (self.observation is None) != (self.target is None):
             raise ValueError("visits: give both 'observation' and 'target', or neither")
         return self
@@ -260,6 +276,10 @@ class KidneyDecline(_Frozen):
     albuminuria: str
     slope_by_albuminuria: dict[str, float]  # "<30", "30-300", ">300" (mg/g) -> per year
     slope_sd: float = Field(ge=0)
+    # per-year change of the slope while a medication taken at the first visit is taken (e.g.
+    # an SGLT2 inhibitor slows the decline: +0.95); drugs started during the history do not
+    # change it
+    slope_change_on: dict[str, float] = Field(default_factory=dict)
     sources: tuple[str, ...] = Field(min_length=1)
 
     @field_validator("slope_by_albuminuria")
@@ -349,10 +369,15 @@ class Complication(_Frozen):
     # the comorbidity it feeds means an event within this many days before the last visit
     # (e.g. "ketoacidosis in the past year": 365), so it is set from the events at the end
     comorbidity_window_days: float | None = Field(default=None, gt=0)
+    # onset "definition" by an expression of measured values (e.g. kidney failure: "egfr <
+    # 15"), found at the first visit where it holds, instead of a comorbidity's definition
+    definition: str | None = None
     sources: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _window(self) -> Complication:
+        if self.definition is not None and self.onset != "definition":
+            raise ValueError(f"complication {self.key}: a definition needs onset 'definition'")
         if self.comorbidity_window_days is not None and not (
             self.recurrent and self.onset == "event" and self.comorbidity
         ):
@@ -437,8 +462,12 @@ class TimelineSpec(_Frozen):
                 and not c.complication]  # fmt: skip
         if bad:
             raise ValueError(f"timeline: checks name no or unknown complications {', '.join(bad)}")
+        if self.kidney and set(self.kidney.slope_change_on) - medications:
+            raise ValueError("timeline: kidney slope_change_on names unknown medications")
         for c in self.complications:
             defined = next((x for x in condition.comorbidities if x.key == c.comorbidity), None)
+            if c.definition is not None:
+                continue
             if c.onset == "definition" and (defined is None or not defined.definition):
                 raise ValueError(f"timeline: {c.key} has onset 'definition' but no definition")
 

@@ -34,7 +34,8 @@ def encounters(
     parts.append(
         (np.flatnonzero(before), r.diagnosis_day[before], "diagnosis", f"{cond.name} diagnosed", -1)
     )
-    above = f"follow-up: {sim.spec.visits.observation} above target {target:g}" if target else ""
+    side = sim.spec.visits.direction  # the worse side: "above" (HbA1c), "below" (eGFR)
+    above = f"follow-up: {sim.spec.visits.observation} {side} target {target:g}" if target else ""
     at = f"follow-up: {sim.spec.visits.observation} at target" if target else "follow-up"
     for k, (patient, day, annual) in enumerate(
         zip(r.visit_patient, r.visit_day, r.visit_annual, strict=True)
@@ -164,7 +165,8 @@ def _courses(
     start, stop = course
     reason = np.where(
         step > 0,
-        f"{_visit_name(sim)} above target {target:g}: step " + step.astype(str),
+        f"{_visit_name(sim)} {sim.spec.visits.direction} target {target:g}: step "
+        + step.astype(str),
         "taken before the first visit of the history",
     ).astype(object)
     stop_rule = next((d.stop_when for d in sim.drugs if d.medication == key), None)

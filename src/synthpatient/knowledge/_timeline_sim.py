@@ -22,6 +22,7 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
+from synthpatient.knowledge._timeline_direction import band_gap, defined_onsets, worse
 from synthpatient.knowledge._timeline_events import windowed_flags
 from synthpatient.knowledge._timeline_persistence import Episode, archive, discontinue, restartable
 from synthpatient.rules import evaluate_expression, parse_expression
@@ -116,7 +117,7 @@ class Simulation:
             if c.key in wide
         }
         self.start_flags = {key: flag.copy() for key, flag in self.flags.items()}
-        self._init_trajectories()
+        self._init_trajectories(wide)
         self._init_drugs(wide)
         self._init_complications()
 
@@ -155,7 +156,7 @@ class Simulation:
             )
         return out
 
-    def _init_trajectories(self) -> None:
+    def _init_trajectories(self, wide: pd.DataFrame) -> None:
         self.level: dict[str, np.ndarray] = {}
         self.dev: dict[str, np.ndarray] = {}
         self.traj: dict[str, Trajectory] = {t.observation: t for t in self.spec.trajectories}
@@ -184,6 +185,10 @@ class Simulation:
                 k.slope_by_albuminuria[">300"],
             )
             self.slope = mean + self.rng.normal(0.0, k.slope_sd, self.n)
+            for key, change in k.slope_change_on.items():  # drugs taken at the first visit
+                col = f"on_{key}"
+                if col in wide:
+                    self.slope += change * wide[col].to_numpy(bool)
         self.last_day = np.zeros(self.n)
         self.above_run = np.zeros(self.n, dtype=np.int64)  # results above target in a row
 
@@ -318,11 +323,12 @@ class Simulation:
             self.last_annual[idx[annual]] = d[annual]
             self._measure(k, idx, d, annual)
             self._annual_onsets(idx[annual], d[annual])
+            defined_onsets(self, idx, d)
             changed = self._stops(idx, d)
             above = np.zeros(len(idx), dtype=bool)
             if v.observation is not None and v.target is not None:
                 h = r.last[v.observation][idx]
-                above = h > v.target
+                above = worse(v, h, v.target)
                 self.above_run[idx] = np.where(above, self.above_run[idx] + 1, 0)
                 if self.drugs:
                     changed |= self._intensify(idx, d, h, d - last_test[idx], k)
@@ -332,6 +338,8 @@ class Simulation:
             r.visit_annual.append(annual)
             r.visit_above.append(above)
             gap = np.where(above | changed, v.days_above_target, v.days_at_target)
+            if v.days_by_band:  # finer intervals on the worse side (e.g. by eGFR category)
+                gap = band_gap(v, r.last[str(v.observation)][idx], gap)
             jitter = self.rng.integers(-int(v.jitter_days), int(v.jitter_days) + 1, len(idx))
             if v.missed_share > 0:  # booked visits missed before the one attended
                 gap = gap * self.rng.geometric(1 - v.missed_share, len(idx))
@@ -448,9 +456,9 @@ class Simulation:
         for threshold, years in sorted(
             (float(t), y) for t, y in spec.intensification.median_years_by_threshold.items()
         ):
-            median = np.where(h >= threshold, years, median)
+            median = np.where(worse(spec.visits, h, threshold) | (h == threshold), years, median)
         p = 1 - 0.5 ** (np.maximum(since, 1.0) / (median * YEAR))
-        go = (h > spec.visits.target) & (self.rng.random(len(idx)) < p)
+        go = worse(spec.visits, h, spec.visits.target) & (self.rng.random(len(idx)) < p)
         go &= self.above_run[idx] >= spec.intensification.confirm_results
         go = self._held(idx, go)
         if not go.any():
@@ -543,7 +551,8 @@ class Simulation:
         v = self.spec.visits
         excess = np.zeros(len(idx))
         if v.observation is not None and v.target is not None:
-            excess = np.clip(self.record.last[v.observation][idx] - v.target, 0, None)
+            excess = self.record.last[v.observation][idx] - v.target
+            excess = np.clip(-excess if v.direction == "below" else excess, 0, None)
         return 1 - np.exp(-rate * ratio**excess * dt / YEAR)
 
     def _events(self, idx: np.ndarray, d: np.ndarray) -> None:
@@ -575,7 +584,7 @@ class Simulation:
         r = self.record
         for c in self.spec.complications:
             free = np.isnan(r.onsets[c.key][idx])
-            if c.onset == "definition" and c.comorbidity:
+            if c.onset == "definition" and c.comorbidity and c.definition is None:
                 definition = next(
                     x.definition for x in self.condition.comorbidities if x.key == c.comorbidity
                 )
