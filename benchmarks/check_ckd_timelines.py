@@ -6,7 +6,8 @@ interval between eGFR measurements, mean eGFR slope, share with eGFR below 15 at
 visit, date-order violations) beside its range and sources, PASS or FAIL; then what the
 history looks like: eGFR at the first and last visit by KDIGO category, the median interval
 after a result in each category, visits per patient-year, new complications per 1,000
-patient-years, the comorbidity flags at the first and last visit, and the time to draw and
+patient-years, the comorbidity flags and the share on each kidney-protective drug at the
+first and last visit, and the time to draw and
 simulate (inflated on a busy machine). Nothing is tuned to pass: a FAIL is reported as is.
 
 Run: .venv/bin/python benchmarks/check_ckd_timelines.py [--n 2000] [--years 5] [--seeds 7 8]
@@ -25,6 +26,7 @@ from synthpatient.knowledge.timeline import timeline_checks
 CONDITION = "chronic_kidney_disease"
 INCIDENT = ("kidney_failure", "myocardial_infarction", "stroke", "heart_failure")
 FLAGS = ("ascvd", "heart_failure")
+DRUGS = ("acei", "arb", "sglt2i")
 BANDS = [(60, 1e9, ">=60"), (45, 60, "G3a"), (30, 45, "G3b"), (15, 30, "G4"), (0, 15, "G5")]
 
 
@@ -74,6 +76,11 @@ def describe(cohort) -> None:  # type: ignore[no-untyped-def]
         if key in cohort.wide
     )
     print(f"- share with the flag at the first -> last visit: {flags}")
+    drugs = ", ".join(
+        f"{key} {cohort.baseline[f'on_{key}'].mean():.3f} -> {cohort.wide[f'on_{key}'].mean():.3f}"
+        for key in DRUGS
+    )
+    print(f"- share on each drug at the first -> last visit: {drugs}")
 
 
 def main() -> None:

@@ -81,6 +81,23 @@ def test_kidney_failure_starts_at_the_first_egfr_below_15(cohort):
     assert {"myocardial_infarction", "stroke", "heart_failure"} <= set(new["condition"])
 
 
+def test_drugs_start_below_egfr_60_and_sglt2i_not_below_20(cohort):
+    meds = cohort.timeline.medications.astype({"patient_id": str})
+    started = meds[~meds["reason"].astype(str).str.startswith("taken before")]
+    assert {"sglt2i"} <= set(started["medication"]) and len(started) > 50
+    egfr = _egfr(cohort)
+    at = started.merge(
+        egfr, left_on=["patient_id", "start_date"], right_on=["patient_id", "effective_date"]
+    )
+    assert len(at) == len(started)  # started at a visit, on its result
+    assert (at["value"] < 60).all()
+    assert (at.loc[at["medication"] == "sglt2i", "value"] >= 20).all()
+    # never an ACE inhibitor with an ARB
+    for key in ("acei", "arb"):
+        assert cohort.wide[f"on_{key}"].mean() >= cohort.baseline[f"on_{key}"].mean()
+    assert not (cohort.wide["on_acei"] & cohort.wide["on_arb"]).any()
+
+
 def test_checks_run(cohort):
     results = timeline_checks(cohort)
     keys = [c.key for c in results]

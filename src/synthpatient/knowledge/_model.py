@@ -276,9 +276,8 @@ class KidneyDecline(_Frozen):
     albuminuria: str
     slope_by_albuminuria: dict[str, float]  # "<30", "30-300", ">300" (mg/g) -> per year
     slope_sd: float = Field(ge=0)
-    # per-year change of the slope while a medication taken at the first visit is taken (e.g.
-    # an SGLT2 inhibitor slows the decline: +0.95); drugs started during the history do not
-    # change it
+    # per-year change of the slope while a medication is taken (e.g. an SGLT2 inhibitor slows
+    # the decline: +0.95): from the first visit for a drug taken then, else from its start
     slope_change_on: dict[str, float] = Field(default_factory=dict)
     sources: tuple[str, ...] = Field(min_length=1)
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from synthpatient.rules import evaluate_expression, parse_expression
 
+YEAR = 365.25
+
 if TYPE_CHECKING:
     from synthpatient.knowledge._model import Visits
     from synthpatient.knowledge._timeline_sim import Simulation
@@ -55,3 +57,21 @@ def defined_onsets(sim: Simulation, idx: np.ndarray, d: np.ndarray) -> None:
         r.onsets[c.key][idx[found]] = d[found]
         if c.comorbidity in sim.flags:
             sim.flags[c.comorbidity][idx[found]] = True
+
+
+def kidney_shift(sim: Simulation, idx: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """How far the kidney observation has moved by ``day``: the patient's slope (which holds
+    the change of drugs taken at the first visit) times the years, plus the slope change of
+    each drug started during the history for the years since its start (until a stop)."""
+    k = sim.spec.kidney
+    assert k is not None
+    shift = sim.slope[idx] * day / YEAR
+    for key, change in k.slope_change_on.items():
+        start = sim.record.drug_start.get(key)
+        if start is None or key not in sim.baseline_drug:
+            continue
+        begun = np.nan_to_num(start[idx], nan=np.inf)
+        stop = np.nan_to_num(sim.record.drug_stop[key][idx], nan=np.inf)
+        years = np.clip(np.minimum(day, stop) - begun, 0.0, None) / YEAR
+        shift = shift + np.where(sim.baseline_drug[key][idx], 0.0, change * years)
+    return shift

@@ -22,7 +22,7 @@ from synthpatient._steps import watched
 from synthpatient.knowledge._demographics import draw_years_since_diagnosis
 from synthpatient.knowledge._latent import marginal_quantile
 from synthpatient.knowledge._model import Condition, DrugStep, Trajectory
-from synthpatient.knowledge._timeline_direction import band_gap, defined_onsets, worse
+from synthpatient.knowledge._timeline_direction import band_gap, defined_onsets, kidney_shift, worse
 from synthpatient.knowledge._timeline_events import windowed_flags
 from synthpatient.knowledge._timeline_persistence import Episode, archive, discontinue, restartable
 from synthpatient.rules import evaluate_expression, parse_expression
@@ -285,8 +285,7 @@ class Simulation:
         level = self.level[key][idx] + t.drift_per_year * day / YEAR
         x = level + self.dev[key][idx]
         if self.spec.kidney is not None and key == self.spec.kidney.observation:
-            x = x + self.slope[idx] * day / YEAR
-            level = level + self.slope[idx] * day / YEAR
+            x, level = x + kidney_shift(self, idx, day), level + kidney_shift(self, idx, day)
         x = np.exp(x) if t.scale == "log" else x
         if self.drugs and (self.spec.visits.observation == key or key in self.also_lowered):
             fall = self._reduction(idx, day, key)
