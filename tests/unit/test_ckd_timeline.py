@@ -148,3 +148,22 @@ def test_ask_writes_ckd_histories(tmp_path):
     assert egfr.groupby("patient_id").size().median() >= 4
     assert egfr["patient_id"].nunique() == 100
     assert len(list((out / "fhir").glob("*.json"))) == 100
+
+
+def test_measures_of_results_above_target_mean_below_it_for_egfr(cohort):
+    """With ``direction: below`` the generic measures count results below the target."""
+    import dataclasses
+
+    from synthpatient.knowledge._model import TimelineCheck
+
+    spec = cohort.condition.timeline
+    keys = ("started_at_visits_above_target", "share_meeting_at_end")
+    checks = tuple(TimelineCheck(key=k, what=k, min=0, max=1, sources=("x",)) for k in keys)
+    condition = cohort.condition.model_copy(
+        update={"timeline": spec.model_copy(update={"checks": checks})}
+    )
+    results = timeline_checks(dataclasses.replace(cohort, condition=condition))
+    measured = {r.what: r.measured for r in results}
+    assert measured["share_meeting_at_end"] == pytest.approx((cohort.wide["egfr"] >= 60).mean())
+    # drugs start only below 60, so some visits below it end with a start
+    assert 0 < measured["started_at_visits_above_target"] < 0.5

@@ -290,7 +290,9 @@ class KidneyDecline(_Frozen):
 
 
 class Intensification(_Frozen):
-    """How quickly therapy steps up while the visit observation is above target.
+    """How quickly therapy steps up while the visit observation is above target (on the worse
+    side: below it for ``visits.direction: below``, where a threshold counts values at or
+    below it).
 
     ``steps`` says which drugs a step-up may start: ``highest`` (type 2 diabetes) a drug of a
     step above the highest one taken; ``count`` (hypertension, where combinations of the

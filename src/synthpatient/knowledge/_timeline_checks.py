@@ -244,6 +244,11 @@ def _measure(cohort: Cohort, tl: CohortTimeline, check: TimelineCheck) -> float:
     if check.key == "egfr_slope" and spec.kidney:  # the first check key named its observation
         of = check.observation or spec.kidney.observation
     obs, meds = tl.observations, tl.medications
+    below = v.direction == "below"  # lower is worse (eGFR): results "above target" are below
+    if below and name in ("intensified_within_6_months", "started_at_visits_above_target"):
+        is_key = (obs["observation"] == key).to_numpy()
+        obs = obs.assign(value=np.where(is_key, -obs["value"].to_numpy(float), obs["value"]))
+        target = -target  # the measures count results above it: mirrored
     if name == "lag1_correlation":
         return lag1_correlation(obs, of)
     if name == "test_interval_days":
@@ -265,7 +270,8 @@ def _measure(cohort: Cohort, tl: CohortTimeline, check: TimelineCheck) -> float:
             raise ValueError(f"the check '{check.key}' names no complication of the timeline")
         return events_per_100_patient_years(tl.encounters, obs, key, comp.name)
     if name == "share_meeting_at_end":
-        return share_meeting_at_end(cohort.wide, check.expression or f"{key} <= {target:g}")
+        at_target = f"{key} {'>=' if below else '<='} {target:g}"
+        return share_meeting_at_end(cohort.wide, check.expression or at_target)
     raise ValueError(f"no measure for the timeline check '{check.key}'")
 
 
