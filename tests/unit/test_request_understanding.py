@@ -503,3 +503,9 @@ def test_an_event_in_the_past_year_is_read_whole():
     )
     assert [f.describe() for f in request.filters] == ["without severe_hypoglycemia_past_year"]
     assert request.not_understood == []  # "past" was once left over
+
+
+def test_a_follow_up_where_lower_is_worse_is_said_back_as_such():
+    said = parse_request("500 CKD stage 3 patients with 3 years of follow-up", KB).describe(KB)
+    assert "is below 60" in said and "every 3.5 months below 30" in said
+    assert "every 12 months at 60 or above" in said and "above 60" not in said

@@ -110,10 +110,20 @@ def follow_up_text(years: float, condition: Condition | None = None) -> str:
     else:
         names = {o.key: o.name for o in condition.observations} if condition else {}
         name = names.get(visits.observation, visits.observation)
+        side = "below" if visits.direction == "below" else "above"
         schedule = (
-            f"visits every {_interval(visits.days_above_target)} while {name} is above "
-            f"{visits.target:g}, every {_interval(visits.days_at_target)} at target"
+            f"visits every {_interval(visits.days_above_target)} while {name} is {side} "
+            f"{visits.target:g}"
         )
+        # finer bands on the worse side ("every 3.5 months below 30"), most extreme last
+        bands = sorted(visits.days_by_band.items(), key=lambda kv: float(kv[0]))
+        if visits.direction == "below":
+            bands.reverse()
+        schedule += "".join(
+            f", every {_interval(days)} {side} {float(edge):g}" for edge, days in bands
+        )
+        good = "at target" if side == "above" else f"at {visits.target:g} or above"
+        schedule += f", every {_interval(visits.days_at_target)} {good}"
     return f"{shown} of follow-up per patient ({schedule}, yearly review)"
 
 
