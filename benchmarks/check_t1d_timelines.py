@@ -14,26 +14,11 @@ Run: .venv/bin/python benchmarks/check_t1d_timelines.py [--n 2000] [--years 5] [
 
 from __future__ import annotations
 
-import argparse
-import time
-
-import pandas as pd
-
-from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
-from synthpatient.knowledge.timeline import timeline_checks
+from _histories import first_to_last, incidence, main
 
 CONDITION = "type1_diabetes"
 INCIDENT = ("retinopathy", "chronic_kidney_disease", "myocardial_infarction", "stroke")
 FLAGS = ("dka_past_year", "severe_hypoglycemia_past_year", "chronic_kidney_disease")
-
-
-def _cohort(n: int, years: float, seed: int):  # type: ignore[no-untyped-def]
-    kb = load_knowledge_base()
-    observations = len(kb.conditions[CONDITION].observations)
-    spec = CohortSpec(
-        condition=CONDITION, n=n, n_observations=observations, follow_up_years=years, seed=seed
-    )
-    return CohortSampler(kb).sample(spec)
 
 
 def describe(cohort) -> None:  # type: ignore[no-untyped-def]
@@ -49,47 +34,14 @@ def describe(cohort) -> None:  # type: ignore[no-untyped-def]
     dates = a1c.groupby("patient_id")["effective_date"].agg(["min", "max"])
     years = float(((dates["max"] - dates["min"]).dt.days / 365.25).sum())
     print(f"- visits per patient-year: {len(a1c) / years:.2f} ({years:,.0f} patient-years)")
-    cond = tl.conditions.astype({"patient_id": str})
     enc = tl.encounters.astype({"patient_id": str})
     first_visit = enc[enc["reason"].astype(str) != "Type 1 diabetes mellitus diagnosed"]
     start = first_visit.groupby("patient_id")["date"].min()
-    rows = cond[cond["condition"].isin(INCIDENT)]
-    new = rows[rows["onset_date"] > rows["patient_id"].map(start)]
-    rates = ", ".join(
-        f"{key} {1000 * (new['condition'] == key).sum() / years:.1f}" for key in INCIDENT
+    print(
+        f"- new complications per 1,000 patient-years: {incidence(cohort, INCIDENT, start, years)}"
     )
-    print(f"- new complications per 1,000 patient-years: {rates}")
-    flags = ", ".join(
-        f"{key} {cohort.baseline[key].mean():.3f} -> {cohort.wide[key].mean():.3f}"
-        for key in FLAGS
-        if key in cohort.wide
-    )
-    print(f"- share with the flag at the first -> last visit: {flags}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--years", type=float, default=5.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
-    args = parser.parse_args()
-    failed = 0
-    for seed in args.seeds:
-        began = time.perf_counter()
-        cohort = _cohort(args.n, args.years, seed)
-        seconds = time.perf_counter() - began
-        print(f"\n## {args.n} patients x {args.years:g} years, seed {seed} ({seconds:.1f} s)")
-        for result in timeline_checks(cohort):
-            verdict = "PASS" if result.ok else "FAIL"
-            failed += not result.ok
-            print(f"{verdict}  {result.line()}")
-        describe(cohort)
-        notes = cohort.timeline.notes
-        if notes:
-            print("- notes: " + " ".join(notes))
-    pd.set_option("display.width", 120)
-    print(f"\n{failed} check(s) failed over {len(args.seeds)} seed(s)")
+    print(f"- share with the flag at the first -> last visit: {first_to_last(cohort, FLAGS)}")
 
 
 if __name__ == "__main__":
-    main()
+    main(CONDITION, __doc__ or "", describe)
