@@ -8,28 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
-from typer.testing import CliRunner
 
-from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
 from synthpatient.knowledge._model import Complication, Visits
 from synthpatient.knowledge.timeline import timeline_checks
+from tests.unit.histories import ask, history_cohort, results
 
 
 @pytest.fixture(scope="module")
 def cohort():
-    kb = load_knowledge_base()
-    n_obs = len(kb.conditions["chronic_kidney_disease"].observations)
-    spec = CohortSpec(
-        condition="chronic_kidney_disease", n=800, n_observations=n_obs, follow_up_years=4.0,
-        seed=23,
-    )  # fmt: skip
-    return CohortSampler(kb).sample(spec)
+    return history_cohort("chronic_kidney_disease", n=800, years=4.0, seed=23)
 
 
 def _egfr(cohort) -> pd.DataFrame:
-    obs = cohort.timeline.observations.astype({"patient_id": str})
-    egfr = obs[obs["observation"] == "egfr"][["patient_id", "effective_date", "value"]]
-    return egfr.sort_values(["patient_id", "effective_date"], ignore_index=True)
+    return results(cohort, "egfr")
 
 
 def test_visits_are_more_frequent_at_lower_egfr(cohort):
@@ -132,15 +123,8 @@ def test_band_and_definition_options_are_validated():
 
 def test_ask_writes_ckd_histories(tmp_path):
     """100 patients: FHIR validation takes about 25 ms a patient."""
-    from synthpatient.cli import app
-
     out = tmp_path / "ckd"
-    result = CliRunner().invoke(
-        app,
-        ["ask", "100 CKD stage 3 patients with 3 years of follow-up, seed 5", "--yes",
-         "-o", str(out)],
-        env={"COLUMNS": "200", "NO_COLOR": "1"},
-    )  # fmt: skip
+    result = ask("100 CKD stage 3 patients with 3 years of follow-up, seed 5", out)
     assert result.exit_code == 0, result.output
     assert "Histories:" in result.output
     observations = pd.read_csv(out / "observations.csv")

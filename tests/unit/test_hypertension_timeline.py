@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
 from synthpatient.knowledge.timeline import timeline_checks
+from tests.unit.histories import ask, history_cohort
 
 TARGET = 130.0
 
@@ -18,11 +18,7 @@ TARGET = 130.0
 def cohort():
     """Drawn as a request is (the sampler simulates the history and keeps the tails'
     relations, e.g. the pulse-pressure floor, at every visit)."""
-    kb = load_knowledge_base()
-    spec = CohortSpec(
-        condition="hypertension", n=400, n_observations=17, follow_up_years=3.0, seed=21
-    )
-    return CohortSampler(kb).sample(spec)
+    return history_cohort("hypertension", n=400, years=3.0, seed=21)
 
 
 def _pressures(cohort) -> pd.DataFrame:
@@ -144,15 +140,8 @@ def test_checks_run_and_print(cohort):
 
 def test_ask_writes_hypertension_histories(tmp_path):
     """100 patients, not 500: FHIR validation takes about 25 ms a patient."""
-    from synthpatient.cli import app
-
     out = tmp_path / "htn"
-    result = CliRunner().invoke(
-        app,
-        ["ask", "100 hypertension patients with 2 years of follow-up, seed 8", "--yes",
-         "-o", str(out)],
-        env={"COLUMNS": "200", "NO_COLOR": "1"},
-    )  # fmt: skip
+    result = ask("100 hypertension patients with 2 years of follow-up, seed 8", out)
     assert result.exit_code == 0, result.output
     assert "Histories:" in result.output
     observations = pd.read_csv(out / "observations.csv")

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
-from typer.testing import CliRunner
 
-from synthpatient.knowledge import CohortSampler, CohortSpec, load_knowledge_base
+from synthpatient.knowledge import load_knowledge_base
 from synthpatient.knowledge._model import Complication
 from synthpatient.knowledge.timeline import timeline_checks
+from tests.unit.histories import ask, history_cohort, results
 
 TARGET = 7.0
 ACUTE = ("diabetic_ketoacidosis", "severe_hypoglycemia")
@@ -22,18 +22,11 @@ ACUTE = ("diabetic_ketoacidosis", "severe_hypoglycemia")
 
 @pytest.fixture(scope="module")
 def cohort():
-    kb = load_knowledge_base()
-    n_obs = len(kb.conditions["type1_diabetes"].observations)
-    spec = CohortSpec(
-        condition="type1_diabetes", n=600, n_observations=n_obs, follow_up_years=4.0, seed=31
-    )
-    return CohortSampler(kb).sample(spec)
+    return history_cohort("type1_diabetes", n=600, years=4.0, seed=31)
 
 
 def _hba1c(cohort) -> pd.DataFrame:
-    obs = cohort.timeline.observations.astype({"patient_id": str})
-    a1c = obs[obs["observation"] == "hba1c"][["patient_id", "effective_date", "value"]]
-    return a1c.sort_values(["patient_id", "effective_date"], ignore_index=True)
+    return results(cohort, "hba1c")
 
 
 def test_visits_are_closer_while_above_target(cohort):
@@ -144,15 +137,10 @@ def test_a_window_needs_a_recurrent_event():
 
 def test_ask_writes_type1_histories(tmp_path):
     """100 patients: FHIR validation takes about 25 ms a patient."""
-    from synthpatient.cli import app
-
     out = tmp_path / "t1d"
-    result = CliRunner().invoke(
-        app,
-        ["ask", "100 type 1 diabetes patients aged 18 to 40 with 3 years of follow-up, seed 8",
-         "--yes", "-o", str(out)],
-        env={"COLUMNS": "200", "NO_COLOR": "1"},
-    )  # fmt: skip
+    result = ask(
+        "100 type 1 diabetes patients aged 18 to 40 with 3 years of follow-up, seed 8", out
+    )
     assert result.exit_code == 0, result.output
     assert "Histories:" in result.output
     observations = pd.read_csv(out / "observations.csv")
